@@ -1,0 +1,1 @@
+"""Per-stack knowledge for actions: steps, probes and ports of gonka, ollama and vllm."""

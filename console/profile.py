@@ -1,0 +1,461 @@
+"""TOML fleet profiles: load, validate, edit, save.
+
+The tomlkit document is the source of truth, so an edit keeps every comment and untouched
+line of the operator's file; the pydantic model is a validated view of it. Loading reports
+all problems at once, each with its file, line and field path, and a fix where there is one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+import tomlkit.exceptions
+from pydantic import BaseModel, ValidationError
+from tomlkit.items import AoT, Table
+
+from console.atomic import atomic_write_text
+from console.profile_schema import Cluster, FleetProfile, Node
+from console.secrets import REFERENCE_SYNTAX, SecretError, is_secret_key, parse_ref
+from console.stacks import STACKS
+from console.tomlpos import format_path, line_of, locate
+
+PathT = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    message: str
+    path: PathT = ()
+    line: int | None = None
+    col: int | None = None
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.col is not None:
+                where += f":{self.col}"
+        text = f"{where}: {format_path(self.path)}: {self.message}" if self.path else (
+            f"{where}: {self.message}"
+        )
+        if self.fix:
+            text += f"\n    fix: {self.fix}"
+        return text
+
+
+class ProfileError(Exception):
+    """A profile that cannot be used; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load(path: str | os.PathLike[str]) -> Profile:
+    """Read and validate a profile file. Raises ProfileError, never anything else."""
+    file = str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ProfileError([Problem(file, "file not found")]) from None
+    except IsADirectoryError:
+        raise ProfileError([Problem(file, "is a directory, not a profile file")]) from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            [Problem(file, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        ) from None
+    except OSError as exc:
+        raise ProfileError([Problem(file, f"cannot read: {exc.strerror}")]) from None
+    return loads(text, file)
+
+
+def loads(text: str, file: str = "<profile>") -> Profile:
+    doc = parse_toml(text, file)
+    model = validate(doc, text, file)
+    return Profile(file, doc, model)
+
+
+def parse_toml(text: str, file: str) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        message = str(exc).split(" at line ")[0]
+        raise ProfileError(
+            [Problem(file, f"TOML syntax error: {message}", line=exc.line, col=exc.col)]
+        ) from None
+    except Exception as exc:  # tomlkit raises a few non-ParseError types on odd input
+        raise ProfileError([Problem(file, f"TOML syntax error: {exc}")]) from None
+
+
+def validate(doc: tomlkit.TOMLDocument, text: str, file: str) -> FleetProfile:
+    positions = locate(text)
+
+    def at(path: PathT, message: str, fix: str | None = None) -> Problem:
+        return Problem(file, message, tuple(path), line_of(positions, path), fix=fix)
+
+    try:
+        data = doc.unwrap()
+    except Exception as exc:  # a document tomlkit parsed but cannot unwrap
+        raise ProfileError([Problem(file, f"unreadable TOML value: {exc}")]) from None
+
+    problems = list(_secret_problems(data, at))
+    secret_paths = {p.path for p in problems}
+    model: FleetProfile | None = None
+    try:
+        model = FleetProfile.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            path = tuple(err["loc"])
+            if path in secret_paths:
+                continue  # already reported, with the better message
+            problems.append(at(path, *_describe(err, path)))
+    problems.extend(_document_problems(data, at))
+    if problems:
+        problems.sort(key=lambda p: (p.line is None, p.line or 0))
+        raise ProfileError(_dedupe(problems))
+    assert model is not None
+    return model
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[PathT, str]] = set()
+    out = []
+    for p in problems:
+        if (p.path, p.message) not in seen:
+            seen.add((p.path, p.message))
+            out.append(p)
+    return out
+
+
+def _describe(err: dict[str, Any], path: PathT) -> tuple[str, str | None]:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        known = _known_fields(path[:-1])
+        close = difflib.get_close_matches(key, known, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else None
+        if not fix and known:
+            fix = "known keys here: " + ", ".join(known)
+        return f"unknown key '{key}'", fix
+    if kind == "missing":
+        return "required field is missing", f"add {path[-1]} = …"
+    if kind == "value_error":
+        return str(err["ctx"]["error"]), None
+    if kind in ("literal_error",):
+        return f"{err['input']!r} is not allowed: {err['msg'].removeprefix('Input ')}", None
+    return f"{err['msg']} (got {_short(err.get('input'))})", None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _known_fields(path: PathT) -> list[str]:
+    """Field names of the schema model at `path` (for typo hints)."""
+    model: Any = FleetProfile
+    for part in path:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        model = _inner_model(field.annotation)
+    return list(model.model_fields) if isinstance(model, type) and issubclass(
+        model, BaseModel
+    ) else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel inside list[...], X | None, Annotated[...]; else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None and origin is not list:
+        return _inner_model(origin) if isinstance(origin, type) else None
+    return None
+
+
+# ---------------------------------------------------------------- whole-document rules
+
+
+def _walk(value: Any, path: PathT = ()) -> Iterator[tuple[PathT, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield (*path, k), v
+            yield from _walk(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield (*path, i), v
+            yield from _walk(v, (*path, i))
+
+
+def _secret_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
+    """No literal secret anywhere; references well-formed."""
+    for path, value in _walk(data):
+        key = path[-1]
+        in_secrets = len(path) == 2 and path[0] == "secrets"
+        secret_key = isinstance(key, str) and is_secret_key(key)
+        if not (in_secrets or secret_key) or not isinstance(value, str):
+            continue
+        if value.startswith(("keyring:", "env:")):
+            try:
+                parse_ref(value)
+            except SecretError:
+                yield at(path, f"malformed secret reference {value!r}", f"use {REFERENCE_SYNTAX}")
+            continue
+        name = key if isinstance(key, str) else "secret"
+        yield at(
+            path,
+            "literal secret in the profile: profiles hold references only",
+            f'store the value in the keyring (keyring set fleetdeck {name}) and write '
+            f'"keyring:fleetdeck/{name}", or use "env:VARIABLE"',
+        )
+
+
+def _dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    if not isinstance(value, list):
+        return []
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
+
+
+def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
+    """Rules across fields, run on the raw data so they report even when types are off."""
+    fleet = data.get("fleet") if isinstance(data.get("fleet"), dict) else {}
+    fleet_stack = fleet.get("stack")
+    ssh = data.get("ssh") if isinstance(data.get("ssh"), dict) else {}
+    default_port = ssh.get("port", 22)
+    models = data.get("models") if isinstance(data.get("models"), dict) else {}
+
+    names: dict[str, PathT] = {}
+    endpoints: dict[tuple[str, Any], PathT] = {}
+    cluster_names: dict[str, PathT] = {}
+    cluster_stack: dict[str, Any] = {}
+    provision = data.get("provision") if isinstance(data.get("provision"), dict) else {}
+    pool_clusters = {p.get("cluster") for _, p in _dicts(provision.get("pools"))}
+    for ci, cluster in _dicts(data.get("clusters")):
+        cpath: PathT = ("clusters", ci)
+        cname = cluster.get("name")
+        stack = cluster.get("stack", fleet_stack)
+        if isinstance(cname, str):
+            if cname in cluster_names:
+                yield at((*cpath, "name"), f"duplicate cluster name {cname!r}",
+                         f"first used at {format_path(cluster_names[cname])}")
+            cluster_names.setdefault(cname, (*cpath, "name"))
+            cluster_stack[cname] = stack
+        info = STACKS.get(stack) if isinstance(stack, str) else None
+        roles = Counter()
+        for ni, node in _dicts(cluster.get("nodes")):
+            npath: PathT = (*cpath, "nodes", ni)
+            name, host = node.get("name"), node.get("host")
+            if isinstance(name, str):
+                if name in names:
+                    yield at((*npath, "name"), f"duplicate node name {name!r}",
+                             f"first used at {format_path(names[name])}; node names are "
+                             "unique across the whole fleet")
+                names.setdefault(name, (*npath, "name"))
+            if isinstance(host, str):
+                endpoint = (host, node.get("port", default_port))
+                if endpoint in endpoints:
+                    yield at((*npath, "host"), f"{host}:{endpoint[1]} is already node "
+                             f"{format_path(endpoints[endpoint][:-1])}",
+                             "each node needs its own host:port")
+                endpoints.setdefault(endpoint, (*npath, "host"))
+            role = node.get("role")
+            if isinstance(role, str) and info:
+                roles[role] += 1
+                if role not in info.roles:
+                    yield at((*npath, "role"), f"role {role!r} is not a role of stack "
+                             f"{info.name!r}", "use one of: " + ", ".join(info.roles))
+            yield from _model_problems(node, npath, models, at)
+        if not cluster.get("nodes") and isinstance(cname, str) and cname not in pool_clusters:
+            yield at(cpath, f"cluster {cname!r} has no nodes",
+                     "add [[clusters.nodes]] entries, or a [provision] pool for this cluster")
+        if info and cluster.get("nodes") and isinstance(cluster.get("nodes"), list):
+            for single in info.singleton_roles:
+                if roles[single] != 1:
+                    yield at((*cpath, "nodes"),
+                             f"a {info.name} cluster needs exactly one {single!r} node, "
+                             f"found {roles[single]}", None)
+    yield from _provision_problems(data.get("provision"), cluster_stack, at)
+
+
+def _model_problems(node: dict[str, Any], npath: PathT, models: dict[str, Any], at: Any):
+    model, many = node.get("model"), node.get("models")
+    if model is not None and many:
+        yield at((*npath, "models"), "give either model or models, not both",
+                 "models = [...] for several, model = \"...\" for one")
+    assigned = [(("model",), model)] if isinstance(model, str) else []
+    if isinstance(many, list):
+        assigned += [(("models", i), m) for i, m in enumerate(many) if isinstance(m, str)]
+    for sub, m in assigned:
+        if m not in models:
+            close = difflib.get_close_matches(m, list(models), n=1)
+            yield at((*npath, *sub), f"model {m!r} is not declared under [models]",
+                     f"did you mean {close[0]!r}?" if close else
+                     f'add a [models."{m}"] table (args = [...] for vLLM)')
+
+
+def _provision_problems(provision: Any, cluster_stack: dict[str, Any], at: Any):
+    if not isinstance(provision, dict):
+        return
+    for pi, pool in _dicts(provision.get("pools")):
+        ppath: PathT = ("provision", "pools", pi)
+        cluster, role = pool.get("cluster"), pool.get("role")
+        if isinstance(cluster, str) and cluster not in cluster_stack:
+            yield at((*ppath, "cluster"), f"cluster {cluster!r} is not defined",
+                     "name one of the [[clusters]] of this profile")
+        stack = cluster_stack.get(cluster) if isinstance(cluster, str) else None
+        info = STACKS.get(stack) if isinstance(stack, str) else None
+        if info and isinstance(role, str) and role not in info.roles:
+            yield at((*ppath, "role"), f"role {role!r} is not a role of stack {info.name!r}",
+                     "use one of: " + ", ".join(info.roles))
+        if pool.get("driver") not in (None, "dummy") and pool.get("credentials") is None:
+            yield at((*ppath, "credentials"), "cloud credentials reference is missing",
+                     f'credentials = "keyring:fleetdeck/{pool.get("driver")}" ({REFERENCE_SYNTAX})')
+        ports = pool.get("open_ports")
+        if info and isinstance(ports, list):
+            for i, port in enumerate(ports):
+                if port in info.private_ports:
+                    yield at((*ppath, "open_ports", i),
+                             f"port {port} is a private {info.name} port and must never be open "
+                             "to the world", "reach it through fleetdeck's SSH forwarding")
+
+
+# ---------------------------------------------------------------- the editable profile
+
+
+class Profile:
+    """A loaded profile: the tomlkit document (kept for saving) and its validated model.
+
+    Every edit goes through the document and is validated before it is kept; a rejected
+    edit leaves the profile as it was and raises ProfileError.
+    """
+
+    def __init__(self, file: str, doc: tomlkit.TOMLDocument, model: FleetProfile) -> None:
+        self.file = file
+        self.doc = doc
+        self.model = model
+
+    # -- reading
+    def text(self) -> str:
+        return self.doc.as_string()
+
+    def locate_node(self, name: str) -> tuple[int, int]:
+        for ci, cluster in enumerate(self.model.clusters):
+            for ni, node in enumerate(cluster.nodes):
+                if node.name == name:
+                    return ci, ni
+        raise KeyError(f"no node named {name!r} in {self.file}")
+
+    def cluster(self, name: str) -> tuple[int, Cluster]:
+        for ci, cluster in enumerate(self.model.clusters):
+            if cluster.name == name:
+                return ci, cluster
+        raise KeyError(f"no cluster named {name!r} in {self.file}")
+
+    def node(self, name: str) -> Node:
+        ci, ni = self.locate_node(name)
+        return self.model.clusters[ci].nodes[ni]
+
+    # -- editing
+    def _commit(self, text: str) -> None:
+        doc = parse_toml(text, self.file)
+        self.model = validate(doc, text, self.file)
+        self.doc = doc
+
+    def _edit(self, change) -> None:
+        """Apply `change(doc)` on a copy; keep it only if the result validates."""
+        doc = tomlkit.parse(self.text())
+        change(doc)
+        self._commit(doc.as_string())
+
+    def set_value(self, path: PathT, value: Any) -> None:
+        """Set any value by path, e.g. ("ssh", "parallelism") or ("clusters", 0, "name")."""
+
+        def change(doc: tomlkit.TOMLDocument) -> None:
+            container: Any = doc
+            for part in path[:-1]:
+                if isinstance(part, str) and part not in container:
+                    container[part] = tomlkit.table()
+                container = container[part]
+            container[path[-1]] = value
+
+        self._edit(change)
+
+    def set_node_field(self, name: str, field: str, value: Any) -> None:
+        ci, ni = self.locate_node(name)
+        self.set_value(("clusters", ci, "nodes", ni, field), value)
+
+    def add_node(self, cluster: str, **fields: Any) -> None:
+        ci, _ = self.cluster(cluster)
+
+        def change(doc: tomlkit.TOMLDocument) -> None:
+            nodes = doc["clusters"][ci]["nodes"]
+            if isinstance(nodes, AoT):
+                table = tomlkit.table()
+                for k, v in fields.items():
+                    table[k] = v
+                last = nodes[-1] if len(nodes) else None
+                if isinstance(last, Table) and not last.as_string().endswith("\n\n"):
+                    last.add(tomlkit.nl())  # a blank line between node tables, as written
+                nodes.append(table)
+            else:
+                inline = tomlkit.inline_table()
+                inline.update(fields)
+                nodes.append(inline)
+
+        self._edit(change)
+
+    def remove_node(self, name: str) -> None:
+        """Remove a node with its own lines and the comment block right above it.
+
+        tomlkit attaches the comment lines that precede a `[[clusters.nodes]]` header to the
+        table before it, so deleting through tomlkit would take the next node's comment
+        away and leave the removed node's comment behind. The lines are cut from the text.
+        """
+        ci, ni = self.locate_node(name)
+        if len(self.model.clusters[ci].nodes) == 1:
+            raise ProfileError([Problem(self.file, f"node {name!r} is the only node of "
+                                        f"cluster {self.model.clusters[ci].name!r}",
+                                        fix="remove the cluster instead")])
+        nodes = self.doc["clusters"][ci]["nodes"]
+        if not isinstance(nodes, AoT):
+            self._edit(lambda doc: doc["clusters"][ci]["nodes"].pop(ni))
+            return
+        text = self.text()
+        lines = text.splitlines(keepends=True)
+        start = locate(text)[("clusters", ci, "nodes", ni)] - 1  # header, 0-based
+        end = start + 1
+        while end < len(lines) and not lines[end].lstrip().startswith("["):
+            end += 1
+        # the comment block and blank lines just above the next header belong to it
+        while end > start + 1 and (
+            not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")
+        ):
+            end -= 1
+        while start > 0 and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        self._commit("".join(lines[:start] + lines[end:]))
+
+    # -- saving
+    def save(self, path: str | os.PathLike[str] | None = None) -> None:
+        atomic_write_text(path or self.file, self.text())
