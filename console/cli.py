@@ -1,0 +1,125 @@
+"""`fleetdeck …` subcommands. `fleetdeck PROFILE` opens the console on a profile."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from console import __version__
+from console.atomic import atomic_write_text
+from console.profile import ProfileError, load
+
+EXIT_INVALID = 1
+EXIT_INTERNAL = 70
+
+
+class _FleetdeckGroup(click.Group):
+    """A group whose first argument may be a profile path instead of a command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["open", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_FleetdeckGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="fleetdeck")
+def cli() -> None:
+    """fleetdeck: one terminal console for GPU inference fleets.
+
+    \b
+    fleetdeck PROFILE                 open the console on a fleet profile
+    fleetdeck check PROFILE...        validate profiles
+    fleetdeck import-inventory INI    turn an Ansible inventory into a profile
+    """
+
+
+@cli.command("check")
+@click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=True))
+def check_cmd(profiles: tuple[str, ...]) -> None:
+    """Validate PROFILES; print every problem with its file, line and field."""
+    bad = 0
+    for path in profiles:
+        try:
+            profile = load(path)
+        except ProfileError as exc:
+            bad += 1
+            n = len(exc.problems)
+            click.echo(f"{path}: {n} problem{'s' if n != 1 else ''}", err=True)
+            for problem in exc.problems:
+                click.echo(f"  {problem}".replace("\n", "\n  "), err=True)
+            continue
+        model = profile.model
+        gpus = sum(n.gpus or 0 for _, n in model.all_nodes())
+        click.echo(
+            f"{path}: ok ({model.fleet.name}: {len(model.clusters)} clusters, "
+            f"{len(model.all_nodes())} nodes, {gpus} GPUs expected)"
+        )
+    if bad:
+        sys.exit(EXIT_INVALID)
+
+
+@cli.command("import-inventory")
+@click.argument("inventory", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="profile file to write")
+@click.option("--name", help="fleet name (default: the inventory's file name)")
+@click.option("--force", is_flag=True, help="overwrite OUTPUT if it exists")
+def import_inventory_cmd(inventory: str, output: str, name: str | None, force: bool) -> None:
+    """Turn an Ansible INI INVENTORY (Gonka plan groups) into a fleet profile."""
+    from console.inventory import import_inventory
+
+    if Path(output).exists() and not force:
+        click.echo(f"{output}: already exists; pass --force to overwrite it", err=True)
+        sys.exit(EXIT_INVALID)
+    try:
+        result = import_inventory(inventory, name)
+    except ProfileError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(EXIT_INVALID)
+    atomic_write_text(output, result.text, mode=0o644)
+    profile = load(output)
+    click.echo(f"{output}: wrote {len(profile.model.clusters)} clusters, "
+               f"{len(profile.model.all_nodes())} nodes")
+    if result.notes:
+        click.echo(f"not carried over ({len(result.notes)}; also listed at the top of {output}):",
+                   err=True)
+        for note in result.notes:
+            click.echo(f"  - {note}", err=True)
+
+
+@cli.command("open", hidden=True)
+@click.argument("profile", type=click.Path())
+def open_cmd(profile: str) -> None:
+    """Open the console on PROFILE."""
+    try:
+        loaded = load(profile)
+    except ProfileError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    from console.app import FleetdeckApp
+
+    FleetdeckApp(loaded).run()
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the operator gets a sentence, not a traceback
+        if os.environ.get("FLEETDECK_DEBUG"):
+            raise
+        click.echo(f"fleetdeck: internal error: {exc!r}\n"
+                   "run again with FLEETDECK_DEBUG=1 for the traceback, and report it", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()

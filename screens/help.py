@@ -1,0 +1,41 @@
+"""`?` on any screen: the bindings of the screen below, as a modal list."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical {
+        width: 64; height: auto; max-height: 80%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    HelpScreen DataTable { height: auto; max-height: 20; }
+    """
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def __init__(self, title: str, bindings: list[tuple[str, str]], about: str = "") -> None:
+        super().__init__()
+        self._title = title
+        self._bindings = bindings
+        self._about = about
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(f"{self._title}: keys", style="bold"))
+            if self._about:
+                yield Static(Text(self._about))
+            table: DataTable[Text] = DataTable(show_cursor=False, zebra_stripes=True)
+            table.add_column("key", width=12)
+            table.add_column("does", width=44)
+            for key, what in self._bindings:
+                table.add_row(Text(key), Text(what))
+            yield table
+            yield Static(Text("esc or ? closes", style="dim"))

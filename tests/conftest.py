@@ -1,0 +1,110 @@
+"""Shared fixtures: the OpenSSH test hosts and the private dockerd.
+
+They start real servers and stop them by pid. Where a server cannot run (not root, not
+installed), the tests that need it skip saying why, except under CI=true, where they fail:
+CI must never pass by skipping the real-server tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness.dockerd import Dockerd, dockerd_available
+from tests.harness.sshd import SshHost, ensure_privsep_dir, keygen, make_host, sshd_available
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO.parent / "shared" / "reference"
+
+
+def unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}; the test command installs it, so this is a bug")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def harness_dir() -> Iterator[Path]:
+    # short path: unix socket paths are limited to 108 bytes
+    d = Path(tempfile.mkdtemp(prefix="fd-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def client_key(harness_dir: Path) -> Path:
+    """The private key the tests log in with (its .pub is authorized on every host)."""
+    if shutil.which("ssh-keygen") is None:
+        unavailable("ssh-keygen is not installed")
+    return keygen(harness_dir / "id_ed25519")
+
+
+class SshHosts:
+    """Creates OpenSSH test hosts on 127.0.2.x; stops them all at the end."""
+
+    def __init__(self, root: Path, client_key: Path) -> None:
+        self.root = root
+        self.client_key = client_key
+        self.hosts: list[SshHost] = []
+        self.known_hosts = root / "known_hosts"
+
+    def start(self, name: str) -> SshHost:
+        index = len(self.hosts) + 1
+        address = f"127.0.2.{index}"
+        host = make_host(self.root, name, address, self.client_key.with_suffix(".pub"))
+        host.start()
+        self.hosts.append(host)
+        with open(self.known_hosts, "a") as f:
+            f.write(host.known_hosts_line + "\n")
+        return host
+
+    def stop_all(self) -> None:
+        for host in self.hosts:
+            host.stop()
+
+
+@pytest.fixture(scope="session")
+def ssh_hosts(harness_dir: Path, client_key: Path) -> Iterator[SshHosts]:
+    reason = sshd_available()
+    if reason:
+        unavailable(reason)
+    ensure_privsep_dir()
+    hosts = SshHosts(harness_dir / "hosts", client_key)
+    try:
+        yield hosts
+    finally:
+        hosts.stop_all()
+
+
+@pytest.fixture(scope="session")
+def ssh_host(ssh_hosts: SshHosts) -> SshHost:
+    """One running OpenSSH test host."""
+    return ssh_hosts.start("host1")
+
+
+@pytest.fixture(scope="session")
+def dockerd(harness_dir: Path) -> Iterator[Dockerd]:
+    reason = dockerd_available()
+    if reason:
+        unavailable(reason)
+    daemon = Dockerd(harness_dir / "docker")
+    try:
+        daemon.start()
+        daemon.import_test_image()
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    """shared/reference, read in place; tests that need it skip where it is absent."""
+    if not REFERENCE.is_dir():
+        pytest.skip("shared/reference is not beside this checkout (as on a user's machine)")
+    return REFERENCE

@@ -1,0 +1,52 @@
+"""Small helpers shared by the harness: free ports, waiting, stopping by pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str,
+              proc: subprocess.Popen | None = None, log: str | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    detail = ""
+    if log and os.path.exists(log):
+        with open(log, errors="replace") as f:
+            detail = "\n" + f.read()[-3000:]
+    raise RuntimeError(f"{what} did not come up within {timeout}s{detail}")
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop a process we started, by its pid: TERM, then KILL."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
