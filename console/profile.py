@@ -92,11 +92,18 @@ def parse_toml(text: str, file: str) -> tomlkit.TOMLDocument:
         return tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
         message = str(exc).split(" at line ")[0]
-        raise ProfileError(
-            [Problem(file, f"TOML syntax error: {message}", line=exc.line, col=exc.col)]
-        ) from None
-    except Exception as exc:  # tomlkit raises a few non-ParseError types on odd input
-        raise ProfileError([Problem(file, f"TOML syntax error: {exc}")]) from None
+        fix = None
+        if "Control characters" in message or "Unexpected end of file" in message:
+            fix = "is a string or bracket left unclosed on this line or just above?"
+        raise ProfileError([Problem(file, f"TOML syntax error: {message}", line=exc.line,
+                                    col=exc.col, fix=fix)]) from None
+    except Exception as exc:  # e.g. KeyAlreadyPresent, which carries no position
+        duplicates: list[tuple[PathT, int]] = []
+        locate(text, duplicates)
+        path, line = duplicates[0] if duplicates else ((), None)
+        fix = f"remove one of the two {format_path(path)} lines" if path else None
+        raise ProfileError([Problem(file, f"TOML syntax error: {exc}", path, line,
+                                    fix=fix)]) from None
 
 
 def validate(doc: tomlkit.TOMLDocument, text: str, file: str) -> FleetProfile:
@@ -150,12 +157,28 @@ def _describe(err: dict[str, Any], path: PathT) -> tuple[str, str | None]:
             fix = "known keys here: " + ", ".join(known)
         return f"unknown key '{key}'", fix
     if kind == "missing":
-        return "required field is missing", f"add {path[-1]} = …"
+        key = path[-1]
+        if key == "fleet":
+            return "required table is missing", 'add [fleet] with name = "…" and stack = "gonka"'
+        if key == "clusters":
+            return "required table is missing", "add [[clusters]] with [[clusters.nodes]] entries"
+        return "required field is missing", f"add {key} = …"
+    if kind in ("int_type", "float_type", "int_parsing") and isinstance(err.get("input"), str):
+        return f"{err['msg']} (got {_short(err['input'])})", (
+            f"write {err['input']} without quotes" if _numeric(err["input"]) else None)
     if kind == "value_error":
         return str(err["ctx"]["error"]), None
     if kind in ("literal_error",):
         return f"{err['input']!r} is not allowed: {err['msg'].removeprefix('Input ')}", None
     return f"{err['msg']} (got {_short(err.get('input'))})", None
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _short(value: Any) -> str:
@@ -246,7 +269,7 @@ def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
     models = data.get("models") if isinstance(data.get("models"), dict) else {}
 
     names: dict[str, PathT] = {}
-    endpoints: dict[tuple[str, Any], PathT] = {}
+    endpoints: dict[tuple[str, Any], tuple[PathT, Any]] = {}
     cluster_names: dict[str, PathT] = {}
     cluster_stack: dict[str, Any] = {}
     provision = data.get("provision") if isinstance(data.get("provision"), dict) else {}
@@ -275,10 +298,11 @@ def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
             if isinstance(host, str):
                 endpoint = (host, node.get("port", default_port))
                 if endpoint in endpoints:
-                    yield at((*npath, "host"), f"{host}:{endpoint[1]} is already node "
-                             f"{format_path(endpoints[endpoint][:-1])}",
+                    first_path, first_name = endpoints[endpoint]
+                    yield at((*npath, "host"), f"{host}:{endpoint[1]} is already used by node "
+                             f"{first_name!r} ({format_path(first_path)})",
                              "each node needs its own host:port")
-                endpoints.setdefault(endpoint, (*npath, "host"))
+                endpoints.setdefault(endpoint, (npath, name))
             role = node.get("role")
             if isinstance(role, str) and info:
                 roles[role] += 1
@@ -454,6 +478,11 @@ class Profile:
             end -= 1
         while start > 0 and lines[start - 1].lstrip().startswith("#"):
             start -= 1
+        # one blank separator goes with the node, so the spacing around it stays as it was
+        if end < len(lines) and not lines[end].strip() and (
+            start == 0 or not lines[start - 1].strip()
+        ):
+            end += 1
         self._commit("".join(lines[:start] + lines[end:]))
 
     # -- saving

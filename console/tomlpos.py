@@ -104,8 +104,11 @@ def _value_state(text: str, depth: int, ml_quote: str) -> tuple[int, str]:
     return max(depth, 0), ml_quote
 
 
-def locate(text: str) -> dict[Path, int]:
-    """Map every table, array-of-tables entry and key path to its 1-based line."""
+def locate(text: str, duplicates: list[tuple[Path, int]] | None = None) -> dict[Path, int]:
+    """Map every table, array-of-tables entry and key path to its 1-based line.
+
+    Keys defined twice are appended to `duplicates` (path, line of the second definition).
+    """
     lines: dict[Path, int] = {}
     aot_paths: set[tuple[str, ...]] = set()  # abstract paths declared with [[...]]
     aot_count: dict[Path, int] = {}  # concrete array path -> entries seen so far
@@ -153,6 +156,8 @@ def locate(text: str) -> dict[Path, int]:
             for k in keys:
                 path = path + (k,)
                 lines.setdefault(path, lineno)
+            if duplicates is not None and lines[path] != lineno:
+                duplicates.append((path, lineno))
             depth, ml_quote = _value_state(value, 0, "")
     return lines
 
