@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import App
 from textual.binding import Binding
 
@@ -16,7 +18,8 @@ class FleetdeckApp(App[None]):
     def __init__(self, profile: Profile) -> None:
         super().__init__()
         self.profile = profile
-        self.sub_title = f"{profile.model.fleet.name} · {profile.file}"
+        # the file name only: a full path would make the header differ machine to machine
+        self.sub_title = f"{profile.model.fleet.name} · {Path(profile.file).name}"
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen(self.profile.model))

@@ -64,8 +64,9 @@ def check_cmd(profiles: tuple[str, ...]) -> None:
 
 @cli.command("import-inventory")
 @click.argument("inventory", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="profile file to write")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="profile file to write"
+)
 @click.option("--name", help="fleet name (default: the inventory's file name)")
 @click.option("--force", is_flag=True, help="overwrite OUTPUT if it exists")
 def import_inventory_cmd(inventory: str, output: str, name: str | None, force: bool) -> None:
@@ -83,11 +84,14 @@ def import_inventory_cmd(inventory: str, output: str, name: str | None, force: b
         sys.exit(EXIT_INVALID)
     atomic_write_text(output, result.text, mode=0o644)
     profile = load(output)
-    click.echo(f"{output}: wrote {len(profile.model.clusters)} clusters, "
-               f"{len(profile.model.all_nodes())} nodes")
+    click.echo(
+        f"{output}: wrote {len(profile.model.clusters)} clusters, "
+        f"{len(profile.model.all_nodes())} nodes"
+    )
     if result.notes:
-        click.echo(f"not carried over ({len(result.notes)}; also listed at the top of {output}):",
-                   err=True)
+        click.echo(
+            f"not carried over ({len(result.notes)}; also listed at the top of {output}):", err=True
+        )
         for note in result.notes:
             click.echo(f"  - {note}", err=True)
 
@@ -116,8 +120,11 @@ def main() -> None:
     except Exception as exc:  # the operator gets a sentence, not a traceback
         if os.environ.get("FLEETDECK_DEBUG"):
             raise
-        click.echo(f"fleetdeck: internal error: {exc!r}\n"
-                   "run again with FLEETDECK_DEBUG=1 for the traceback, and report it", err=True)
+        click.echo(
+            f"fleetdeck: internal error: {exc!r}\n"
+            "run again with FLEETDECK_DEBUG=1 for the traceback, and report it",
+            err=True,
+        )
         sys.exit(EXIT_INTERNAL)
 
 

@@ -23,8 +23,14 @@ _ROLE_GROUP_RE = re.compile(r"^(?P<cluster>.+?)_(?P<role>network_nodes?|ml_nodes
 _RANGE_RE = re.compile(r"\[(\d+):(\d+)\]")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]")
 
-CARRIED_VARS = {"ansible_host", "ansible_user", "ansible_port", "ansible_ssh_private_key_file",
-                "gpus", "gpu_count"}
+CARRIED_VARS = {
+    "ansible_host",
+    "ansible_user",
+    "ansible_port",
+    "ansible_ssh_private_key_file",
+    "gpus",
+    "gpu_count",
+}
 
 
 @dataclass
@@ -85,8 +91,9 @@ def parse_inventory(text: str, file: str) -> Inventory:
         try:
             words = shlex.split(line, comments=True)
         except ValueError as exc:
-            raise ProfileError([Problem(file, f"cannot parse host line: {exc}", line=lineno)]) \
-                from None
+            raise ProfileError(
+                [Problem(file, f"cannot parse host line: {exc}", line=lineno)]
+            ) from None
         host_vars: dict[str, str] = {}
         for word in words[1:]:
             key, sep, value = word.partition("=")
@@ -122,8 +129,9 @@ def import_inventory(path: str | Path, fleet_name: str | None = None) -> ImportR
     notes = list(inv.notes)
 
     all_vars = inv.group_vars.get("all", {})
-    users = Counter(h.vars.get("ansible_user", all_vars.get("ansible_user", "root"))
-                    for h in inv.hosts.values())
+    users = Counter(
+        h.vars.get("ansible_user", all_vars.get("ansible_user", "root")) for h in inv.hosts.values()
+    )
     default_user = users.most_common(1)[0][0] if users else "root"
 
     # cluster -> list of (host, role); cluster order as first seen
@@ -142,8 +150,10 @@ def import_inventory(path: str | Path, fleet_name: str | None = None) -> ImportR
             placed.add(host.name)
     for host in inv.hosts.values():
         if host.name not in placed:
-            notes.append(f"host {host.name}: in no clusterN_network_node / clusterN_ml_nodes "
-                         f"group ({', '.join(host.groups)}); not imported")
+            notes.append(
+                f"host {host.name}: in no clusterN_network_node / clusterN_ml_nodes "
+                f"group ({', '.join(host.groups)}); not imported"
+            )
     for parent, kids in inv.children.items():
         expected = {k for k in kids if _ROLE_GROUP_RE.match(k)}
         if parent not in clusters and parent != "all":
@@ -151,20 +161,29 @@ def import_inventory(path: str | Path, fleet_name: str | None = None) -> ImportR
         elif parent in clusters and expected != set(kids):
             notes.append(f"group {parent}:children: groups {sorted(set(kids) - expected)} ignored")
     if not clusters:
-        raise ProfileError([Problem(file, "no clusterN_network_node or clusterN_ml_nodes groups "
-                                    "found; nothing to import")])
+        raise ProfileError(
+            [
+                Problem(
+                    file,
+                    "no clusterN_network_node or clusterN_ml_nodes groups found; nothing to import",
+                )
+            ]
+        )
 
     for group, gvars in inv.group_vars.items():
         for key, value in gvars.items():
-            carried = group == "all" and key in ("ansible_user", "ansible_port",
-                                                 "ansible_ssh_private_key_file")
+            carried = group == "all" and key in (
+                "ansible_user",
+                "ansible_port",
+                "ansible_ssh_private_key_file",
+            )
             carried |= group in clusters and key == "ansible_user"
             if not carried:
                 notes.append(f"[{group}:vars] {key}={value}: no profile equivalent; not carried")
 
     doc = tomlkit.document()
     doc.add(tomlkit.comment(f"Imported from {Path(file).name} by fleetdeck import-inventory."))
-    doc.add(tomlkit.comment("Assign each node's model (model = \"…\", declared under [models])."))
+    doc.add(tomlkit.comment('Assign each node\'s model (model = "…", declared under [models]).'))
     for note in notes:
         doc.add(tomlkit.comment(f"not carried over: {note}"))
     doc.add(tomlkit.nl())
@@ -189,8 +208,7 @@ def import_inventory(path: str | Path, fleet_name: str | None = None) -> ImportR
         cluster_user = inv.group_vars.get(cname, {}).get("ansible_user")
         # the network node first, as the plan deploys it first
         for host, role in sorted(members, key=lambda hr: hr[1] != "network"):
-            nodes.append(_node_table(host, role, cluster_user or default_user, default_user,
-                                     notes))
+            nodes.append(_node_table(host, role, cluster_user or default_user, default_user, notes))
         cluster["nodes"] = nodes
         aot.append(cluster)
     doc["clusters"] = aot
@@ -206,8 +224,9 @@ def import_inventory(path: str | Path, fleet_name: str | None = None) -> ImportR
     return ImportResult(out, notes)
 
 
-def _node_table(host: InventoryHost, role: str, user: str, default_user: str,
-                notes: list[str]) -> tomlkit.items.Table:
+def _node_table(
+    host: InventoryHost, role: str, user: str, default_user: str, notes: list[str]
+) -> tomlkit.items.Table:
     table = tomlkit.table()
     name = _node_name(host.name)
     if name != host.name:

@@ -44,8 +44,10 @@ class Problem:
             where += f":{self.line}"
             if self.col is not None:
                 where += f":{self.col}"
-        text = f"{where}: {format_path(self.path)}: {self.message}" if self.path else (
-            f"{where}: {self.message}"
+        text = (
+            f"{where}: {format_path(self.path)}: {self.message}"
+            if self.path
+            else (f"{where}: {self.message}")
         )
         if self.fix:
             text += f"\n    fix: {self.fix}"
@@ -95,15 +97,17 @@ def parse_toml(text: str, file: str) -> tomlkit.TOMLDocument:
         fix = None
         if "Control characters" in message or "Unexpected end of file" in message:
             fix = "is a string or bracket left unclosed on this line or just above?"
-        raise ProfileError([Problem(file, f"TOML syntax error: {message}", line=exc.line,
-                                    col=exc.col, fix=fix)]) from None
+        raise ProfileError(
+            [Problem(file, f"TOML syntax error: {message}", line=exc.line, col=exc.col, fix=fix)]
+        ) from None
     except Exception as exc:  # e.g. KeyAlreadyPresent, which carries no position
         duplicates: list[tuple[PathT, int]] = []
         locate(text, duplicates)
         path, line = duplicates[0] if duplicates else ((), None)
         fix = f"remove one of the two {format_path(path)} lines" if path else None
-        raise ProfileError([Problem(file, f"TOML syntax error: {exc}", path, line,
-                                    fix=fix)]) from None
+        raise ProfileError(
+            [Problem(file, f"TOML syntax error: {exc}", path, line, fix=fix)]
+        ) from None
 
 
 def validate(doc: tomlkit.TOMLDocument, text: str, file: str) -> FleetProfile:
@@ -165,7 +169,8 @@ def _describe(err: dict[str, Any], path: PathT) -> tuple[str, str | None]:
         return "required field is missing", f"add {key} = …"
     if kind in ("int_type", "float_type", "int_parsing") and isinstance(err.get("input"), str):
         return f"{err['msg']} (got {_short(err['input'])})", (
-            f"write {err['input']} without quotes" if _numeric(err["input"]) else None)
+            f"write {err['input']} without quotes" if _numeric(err["input"]) else None
+        )
     if kind == "value_error":
         return str(err["ctx"]["error"]), None
     if kind in ("literal_error",):
@@ -198,9 +203,9 @@ def _known_fields(path: PathT) -> list[str]:
         if field is None:
             return []
         model = _inner_model(field.annotation)
-    return list(model.model_fields) if isinstance(model, type) and issubclass(
-        model, BaseModel
-    ) else []
+    return (
+        list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+    )
 
 
 def _inner_model(annotation: Any) -> Any:
@@ -249,7 +254,7 @@ def _secret_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
         yield at(
             path,
             "literal secret in the profile: profiles hold references only",
-            f'store the value in the keyring (keyring set fleetdeck {name}) and write '
+            f"store the value in the keyring (keyring set fleetdeck {name}) and write "
             f'"keyring:fleetdeck/{name}", or use "env:VARIABLE"',
         )
 
@@ -280,8 +285,11 @@ def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
         stack = cluster.get("stack", fleet_stack)
         if isinstance(cname, str):
             if cname in cluster_names:
-                yield at((*cpath, "name"), f"duplicate cluster name {cname!r}",
-                         f"first used at {format_path(cluster_names[cname])}")
+                yield at(
+                    (*cpath, "name"),
+                    f"duplicate cluster name {cname!r}",
+                    f"first used at {format_path(cluster_names[cname])}",
+                )
             cluster_names.setdefault(cname, (*cpath, "name"))
             cluster_stack[cname] = stack
         info = STACKS.get(stack) if isinstance(stack, str) else None
@@ -291,51 +299,73 @@ def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
             name, host = node.get("name"), node.get("host")
             if isinstance(name, str):
                 if name in names:
-                    yield at((*npath, "name"), f"duplicate node name {name!r}",
-                             f"first used at {format_path(names[name])}; node names are "
-                             "unique across the whole fleet")
+                    yield at(
+                        (*npath, "name"),
+                        f"duplicate node name {name!r}",
+                        f"first used at {format_path(names[name])}; node names are "
+                        "unique across the whole fleet",
+                    )
                 names.setdefault(name, (*npath, "name"))
             if isinstance(host, str):
                 endpoint = (host, node.get("port", default_port))
                 if endpoint in endpoints:
                     first_path, first_name = endpoints[endpoint]
-                    yield at((*npath, "host"), f"{host}:{endpoint[1]} is already used by node "
-                             f"{first_name!r} ({format_path(first_path)})",
-                             "each node needs its own host:port")
+                    yield at(
+                        (*npath, "host"),
+                        f"{host}:{endpoint[1]} is already used by node "
+                        f"{first_name!r} ({format_path(first_path)})",
+                        "each node needs its own host:port",
+                    )
                 endpoints.setdefault(endpoint, (npath, name))
             role = node.get("role")
             if isinstance(role, str) and info:
                 roles[role] += 1
                 if role not in info.roles:
-                    yield at((*npath, "role"), f"role {role!r} is not a role of stack "
-                             f"{info.name!r}", "use one of: " + ", ".join(info.roles))
+                    yield at(
+                        (*npath, "role"),
+                        f"role {role!r} is not a role of stack {info.name!r}",
+                        "use one of: " + ", ".join(info.roles),
+                    )
             yield from _model_problems(node, npath, models, at)
         if not cluster.get("nodes") and isinstance(cname, str) and cname not in pool_clusters:
-            yield at(cpath, f"cluster {cname!r} has no nodes",
-                     "add [[clusters.nodes]] entries, or a [provision] pool for this cluster")
+            yield at(
+                cpath,
+                f"cluster {cname!r} has no nodes",
+                "add [[clusters.nodes]] entries, or a [provision] pool for this cluster",
+            )
         if info and cluster.get("nodes") and isinstance(cluster.get("nodes"), list):
             for single in info.singleton_roles:
                 if roles[single] != 1:
-                    yield at((*cpath, "nodes"),
-                             f"a {info.name} cluster needs exactly one {single!r} node, "
-                             f"found {roles[single]}", None)
+                    yield at(
+                        (*cpath, "nodes"),
+                        f"a {info.name} cluster needs exactly one {single!r} node, "
+                        f"found {roles[single]}",
+                        None,
+                    )
     yield from _provision_problems(data.get("provision"), cluster_stack, at)
 
 
 def _model_problems(node: dict[str, Any], npath: PathT, models: dict[str, Any], at: Any):
     model, many = node.get("model"), node.get("models")
     if model is not None and many:
-        yield at((*npath, "models"), "give either model or models, not both",
-                 "models = [...] for several, model = \"...\" for one")
+        yield at(
+            (*npath, "models"),
+            "give either model or models, not both",
+            'models = [...] for several, model = "..." for one',
+        )
     assigned = [(("model",), model)] if isinstance(model, str) else []
     if isinstance(many, list):
         assigned += [(("models", i), m) for i, m in enumerate(many) if isinstance(m, str)]
     for sub, m in assigned:
         if m not in models:
             close = difflib.get_close_matches(m, list(models), n=1)
-            yield at((*npath, *sub), f"model {m!r} is not declared under [models]",
-                     f"did you mean {close[0]!r}?" if close else
-                     f'add a [models."{m}"] table (args = [...] for vLLM)')
+            yield at(
+                (*npath, *sub),
+                f"model {m!r} is not declared under [models]",
+                f"did you mean {close[0]!r}?"
+                if close
+                else f'add a [models."{m}"] table (args = [...] for vLLM)',
+            )
 
 
 def _provision_problems(provision: Any, cluster_stack: dict[str, Any], at: Any):
@@ -345,23 +375,35 @@ def _provision_problems(provision: Any, cluster_stack: dict[str, Any], at: Any):
         ppath: PathT = ("provision", "pools", pi)
         cluster, role = pool.get("cluster"), pool.get("role")
         if isinstance(cluster, str) and cluster not in cluster_stack:
-            yield at((*ppath, "cluster"), f"cluster {cluster!r} is not defined",
-                     "name one of the [[clusters]] of this profile")
+            yield at(
+                (*ppath, "cluster"),
+                f"cluster {cluster!r} is not defined",
+                "name one of the [[clusters]] of this profile",
+            )
         stack = cluster_stack.get(cluster) if isinstance(cluster, str) else None
         info = STACKS.get(stack) if isinstance(stack, str) else None
         if info and isinstance(role, str) and role not in info.roles:
-            yield at((*ppath, "role"), f"role {role!r} is not a role of stack {info.name!r}",
-                     "use one of: " + ", ".join(info.roles))
+            yield at(
+                (*ppath, "role"),
+                f"role {role!r} is not a role of stack {info.name!r}",
+                "use one of: " + ", ".join(info.roles),
+            )
         if pool.get("driver") not in (None, "dummy") and pool.get("credentials") is None:
-            yield at((*ppath, "credentials"), "cloud credentials reference is missing",
-                     f'credentials = "keyring:fleetdeck/{pool.get("driver")}" ({REFERENCE_SYNTAX})')
+            yield at(
+                (*ppath, "credentials"),
+                "cloud credentials reference is missing",
+                f'credentials = "keyring:fleetdeck/{pool.get("driver")}" ({REFERENCE_SYNTAX})',
+            )
         ports = pool.get("open_ports")
         if info and isinstance(ports, list):
             for i, port in enumerate(ports):
                 if port in info.private_ports:
-                    yield at((*ppath, "open_ports", i),
-                             f"port {port} is a private {info.name} port and must never be open "
-                             "to the world", "reach it through fleetdeck's SSH forwarding")
+                    yield at(
+                        (*ppath, "open_ports", i),
+                        f"port {port} is a private {info.name} port and must never be open "
+                        "to the world",
+                        "reach it through fleetdeck's SSH forwarding",
+                    )
 
 
 # ---------------------------------------------------------------- the editable profile
@@ -458,9 +500,16 @@ class Profile:
         """
         ci, ni = self.locate_node(name)
         if len(self.model.clusters[ci].nodes) == 1:
-            raise ProfileError([Problem(self.file, f"node {name!r} is the only node of "
-                                        f"cluster {self.model.clusters[ci].name!r}",
-                                        fix="remove the cluster instead")])
+            raise ProfileError(
+                [
+                    Problem(
+                        self.file,
+                        f"node {name!r} is the only node of "
+                        f"cluster {self.model.clusters[ci].name!r}",
+                        fix="remove the cluster instead",
+                    )
+                ]
+            )
         nodes = self.doc["clusters"][ci]["nodes"]
         if not isinstance(nodes, AoT):
             self._edit(lambda doc: doc["clusters"][ci]["nodes"].pop(ni))
@@ -479,8 +528,10 @@ class Profile:
         while start > 0 and lines[start - 1].lstrip().startswith("#"):
             start -= 1
         # one blank separator goes with the node, so the spacing around it stays as it was
-        if end < len(lines) and not lines[end].strip() and (
-            start == 0 or not lines[start - 1].strip()
+        if (
+            end < len(lines)
+            and not lines[end].strip()
+            and (start == 0 or not lines[start - 1].strip())
         ):
             end += 1
         self._commit("".join(lines[:start] + lines[end:]))

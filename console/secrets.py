@@ -105,8 +105,7 @@ def resolve(ref: SecretRef | str, redactor: Redactor = REDACTOR) -> str:
             raise SecretError(f"keyring unavailable for {ref}: {exc}") from exc
         if value is None:
             raise SecretError(
-                f"no keyring entry for {ref}; store it with: "
-                f"keyring set {ref.service} {ref.name}"
+                f"no keyring entry for {ref}; store it with: keyring set {ref.service} {ref.name}"
             )
     redactor.register(value)
     return value

@@ -56,8 +56,11 @@ class FleetScreen(Screen[None]):
             first = cluster is not previous
             previous = cluster
             stack = self.fleet.cluster_stack(cluster)
-            gpus = f"{node.gpus}×{node.gpu_type}" if node.gpus and node.gpu_type else (
-                str(node.gpus) if node.gpus is not None else "—")
+            gpus = (
+                f"{node.gpus}×{node.gpu_type}"
+                if node.gpus and node.gpu_type
+                else (str(node.gpus) if node.gpus is not None else "—")
+            )
             labels = {**cluster.labels, **node.labels}
             # every cell is Text: names and labels come from a file, never parsed as markup
             table.add_row(
@@ -78,13 +81,17 @@ class FleetScreen(Screen[None]):
         gpus = sum(n.gpus or 0 for _, n in f.all_nodes())
         text = Text()
         text.append(f.fleet.name, style="bold")
-        text.append(f"  stack {f.fleet.stack}  ·  {len(f.clusters)} clusters  ·  "
-                    f"{len(f.all_nodes())} nodes  ·  {gpus} GPUs expected")
+        text.append(
+            f"  stack {f.fleet.stack}  ·  {len(f.clusters)} clusters  ·  "
+            f"{len(f.all_nodes())} nodes  ·  {gpus} GPUs expected"
+        )
         if f.fleet.description:
             text.append(f"\n{f.fleet.description}", style="dim")
         return text
 
     def action_help(self) -> None:
         keys = [(self.app.get_key_display(b), b.description) for b in self.BINDINGS] + [
-            ("↑/↓", "move between nodes"), ("ctrl+p", "command palette")]
+            ("↑/↓", "move between nodes"),
+            ("ctrl+p", "command palette"),
+        ]
         self.app.push_screen(HelpScreen("Fleet", keys, self.HELP_ABOUT))

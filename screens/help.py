@@ -23,19 +23,19 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, title: str, bindings: list[tuple[str, str]], about: str = "") -> None:
         super().__init__()
-        self._title = title
-        self._bindings = bindings
-        self._about = about
+        self._heading = title
+        self._keys = bindings
+        self._intro = about
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(f"{self._title}: keys", style="bold"))
-            if self._about:
-                yield Static(Text(self._about))
+            yield Static(Text(f"{self._heading}: keys", style="bold"))
+            if self._intro:
+                yield Static(Text(self._intro))
             table: DataTable[Text] = DataTable(show_cursor=False, zebra_stripes=True)
             table.add_column("key", width=12)
             table.add_column("does", width=44)
-            for key, what in self._bindings:
+            for key, what in self._keys:
                 table.add_row(Text(key), Text(what))
             yield table
             yield Static(Text("esc or ? closes", style="dim"))

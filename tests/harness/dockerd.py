@@ -33,8 +33,9 @@ def dockerd_available() -> str | None:
 
 def busybox_rootfs_tar() -> bytes:
     """A tar of a minimal rootfs: static busybox and its applet links."""
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True,
-                             check=True).stdout.split()
+    applets = subprocess.run(
+        [BUSYBOX, "--list"], capture_output=True, text=True, check=True
+    ).stdout.split()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for d in ("bin", "tmp", "etc", "proc", "sys", "dev"):
@@ -73,12 +74,26 @@ class Dockerd:
             (self.root / d).mkdir(parents=True, exist_ok=True)
         log = self.root / "dockerd.log"
         self.proc = subprocess.Popen(
-            [DOCKERD, "--host", self.url, "--data-root", str(self.root / "data"),
-             "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "pid"),
-             "--iptables=false", "--ip6tables=false", "--bridge=none",
-             "--containerd-namespace", "fleetdeck-test",
-             "--containerd-plugins-namespace", "fleetdeck-test-plugins"],
-            stdout=subprocess.DEVNULL, stderr=open(log, "ab"),  # noqa: SIM115
+            [
+                DOCKERD,
+                "--host",
+                self.url,
+                "--data-root",
+                str(self.root / "data"),
+                "--exec-root",
+                str(self.root / "exec"),
+                "--pidfile",
+                str(self.root / "pid"),
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--containerd-namespace",
+                "fleetdeck-test",
+                "--containerd-plugins-namespace",
+                "fleetdeck-test-plugins",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(log, "ab"),  # noqa: SIM115
         )
         wait_for(self._answers, 60, "dockerd", self.proc, str(log))
 
@@ -104,8 +119,12 @@ class Dockerd:
     def import_test_image(self) -> str:
         client = self.client()
         try:
-            client.api.import_image_from_data(busybox_rootfs_tar(), repository=TEST_IMAGE.split(
-                ":")[0], tag=TEST_IMAGE.split(":")[1], changes=['CMD ["/bin/sh"]'])
+            client.api.import_image_from_data(
+                busybox_rootfs_tar(),
+                repository=TEST_IMAGE.split(":")[0],
+                tag=TEST_IMAGE.split(":")[1],
+                changes=['CMD ["/bin/sh"]'],
+            )
         finally:
             client.close()
         return TEST_IMAGE

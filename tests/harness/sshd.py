@@ -27,8 +27,9 @@ exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
 
 
 def keygen(path: Path, comment: str = "fleetdeck-test") -> Path:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,
-                    "-f", str(path)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True
+    )
     return path
 
 
@@ -51,10 +52,16 @@ class SshHost:
         assert self.config is not None and self.log is not None
         self.proc = subprocess.Popen(
             [SSHD, "-D", "-e", "-f", str(self.config)],  # absolute -f: sshd re-execs from /
-            stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"),  # noqa: SIM115
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.log, "ab"),  # noqa: SIM115
         )
-        wait_for(lambda: port_open(self.address, self.port), 10, f"sshd {self.name}",
-                 self.proc, str(self.log))
+        wait_for(
+            lambda: port_open(self.address, self.port),
+            10,
+            f"sshd {self.name}",
+            self.proc,
+            str(self.log),
+        )
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -78,36 +85,49 @@ def make_host(root: Path, name: str, address: str, client_pub: Path) -> SshHost:
     session.write_text(_SESSION)
     session.chmod(0o755)
     port = free_port(address)
-    sftp = next((p for p in ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server",
-                             "/usr/lib/ssh/sftp-server") if os.path.exists(p)), "internal-sftp")
+    sftp = next(
+        (
+            p
+            for p in (
+                "/usr/lib/openssh/sftp-server",
+                "/usr/libexec/openssh/sftp-server",
+                "/usr/lib/ssh/sftp-server",
+            )
+            if os.path.exists(p)
+        ),
+        "internal-sftp",
+    )
     config = etc / "sshd_config"
     config.write_text(
-        "\n".join([
-            f"Port {port}",
-            f"ListenAddress {address}",
-            f"HostKey {host_key}",
-            f"AuthorizedKeysFile {etc / 'authorized_keys'}",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PubkeyAuthentication yes",
-            "PermitRootLogin prohibit-password",
-            f"PidFile {etc / 'sshd.pid'}",
-            "StrictModes no",
-            "UsePAM no",
-            "MaxStartups 200",
-            "MaxSessions 100",
-            "ClientAliveInterval 5",
-            "LogLevel ERROR",
-            f"Subsystem sftp {sftp}",
-            f"SetEnv HOME={sandbox} PATH={sandbox / 'bin'}:/usr/local/bin:/usr/bin:/bin "
-            f"FLEETDECK_TEST_HOST={name}",
-            f"ForceCommand {session}",
-            "",
-        ])
+        "\n".join(
+            [
+                f"Port {port}",
+                f"ListenAddress {address}",
+                f"HostKey {host_key}",
+                f"AuthorizedKeysFile {etc / 'authorized_keys'}",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PubkeyAuthentication yes",
+                "PermitRootLogin prohibit-password",
+                f"PidFile {etc / 'sshd.pid'}",
+                "StrictModes no",
+                "UsePAM no",
+                "MaxStartups 200",
+                "MaxSessions 100",
+                "ClientAliveInterval 5",
+                "LogLevel ERROR",
+                f"Subsystem sftp {sftp}",
+                f"SetEnv HOME={sandbox} PATH={sandbox / 'bin'}:/usr/local/bin:/usr/bin:/bin "
+                f"FLEETDECK_TEST_HOST={name}",
+                f"ForceCommand {session}",
+                "",
+            ]
+        )
     )
     pub = (host_key.with_suffix(".pub")).read_text().split()
-    return SshHost(name, address, port, sandbox, f"{pub[0]} {pub[1]}", None, config,
-                   base / "sshd.log")
+    return SshHost(
+        name, address, port, sandbox, f"{pub[0]} {pub[1]}", None, config, base / "sshd.log"
+    )
 
 
 def sshd_available() -> str | None:

@@ -12,9 +12,14 @@ pytestmark = pytest.mark.integration
 def test_sdk_lists_a_container_it_started(dockerd):
     client = dockerd.client()
     try:
-        ct = client.containers.run(TEST_IMAGE, ["sleep", "300"], name="fd-sleeper",
-                                   network_mode="none", detach=True,
-                                   labels={"fleetdeck.test": "1"})
+        ct = client.containers.run(
+            TEST_IMAGE,
+            ["sleep", "300"],
+            name="fd-sleeper",
+            network_mode="none",
+            detach=True,
+            labels={"fleetdeck.test": "1"},
+        )
         try:
             listed = client.containers.list(filters={"label": "fleetdeck.test=1"})
             assert [c.name for c in listed] == ["fd-sleeper"]
@@ -29,8 +34,13 @@ def test_sdk_lists_a_container_it_started(dockerd):
 def test_exited_container_reports_its_exit_code(dockerd):
     client = dockerd.client()
     try:
-        ct = client.containers.run(TEST_IMAGE, ["sh", "-c", "echo bye; exit 7"],
-                                   name="fd-crasher", network_mode="none", detach=True)
+        ct = client.containers.run(
+            TEST_IMAGE,
+            ["sh", "-c", "echo bye; exit 7"],
+            name="fd-crasher",
+            network_mode="none",
+            detach=True,
+        )
         try:
             assert ct.wait(timeout=30)["StatusCode"] == 7
             ct.reload()

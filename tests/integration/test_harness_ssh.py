@@ -12,9 +12,17 @@ pytestmark = pytest.mark.integration
 
 
 def connect(host, client_key, known_hosts) -> Connection:
-    c = Connection(host.address, user="root", port=host.port, connect_timeout=5,
-                   connect_kwargs={"key_filename": str(client_key), "look_for_keys": False,
-                                   "allow_agent": False})
+    c = Connection(
+        host.address,
+        user="root",
+        port=host.port,
+        connect_timeout=5,
+        connect_kwargs={
+            "key_filename": str(client_key),
+            "look_for_keys": False,
+            "allow_agent": False,
+        },
+    )
     c.client.load_host_keys(str(known_hosts))
     c.client.set_missing_host_key_policy(paramiko.RejectPolicy())  # never AutoAdd
     return c
@@ -59,8 +67,9 @@ def test_unknown_host_key_is_refused(ssh_host, client_key, tmp_path):
 def test_changed_host_key_is_refused(ssh_host, client_key, tmp_path):
     forged = tmp_path / "known_hosts"
     other_key = paramiko.Ed25519Key.from_private_key_file(str(client_key))
-    forged.write_text(f"[{ssh_host.address}]:{ssh_host.port} ssh-ed25519 "
-                      f"{other_key.get_base64()}\n")
+    forged.write_text(
+        f"[{ssh_host.address}]:{ssh_host.port} ssh-ed25519 {other_key.get_base64()}\n"
+    )
     c = connect(ssh_host, client_key, forged)
     with pytest.raises(paramiko.BadHostKeyException):
         c.open()

@@ -64,7 +64,8 @@ def test_add_a_node_appends_it_and_keeps_everything_else(profile_file):
     removed, added = diff(ORIGINAL, after)
     assert removed == []
     assert "".join(added).strip() == (
-        '[[clusters.nodes]]\nname = "east-ml4"\nhost = "10.0.0.14"\nrole = "ml"\ngpus = 8')
+        '[[clusters.nodes]]\nname = "east-ml4"\nhost = "10.0.0.14"\nrole = "ml"\ngpus = 8'
+    )
     assert comments(after) == comments(ORIGINAL)
     reloaded = load(profile_file)
     assert [n.name for n in reloaded.model.clusters[0].nodes][-1] == "east-ml4"
@@ -88,9 +89,12 @@ def test_remove_a_node_takes_its_lines_and_its_comment_only(profile_file):
         "\n",
     ]
     # the third node keeps its own comment, right above its header
-    assert "# third ML node\n[[clusters.nodes]]\nname = \"east-ml3\"" in after
+    assert '# third ML node\n[[clusters.nodes]]\nname = "east-ml3"' in after
     assert [n.name for n in load(profile_file).model.clusters[0].nodes] == [
-        "east-net", "east-ml1", "east-ml3"]
+        "east-net",
+        "east-ml1",
+        "east-ml3",
+    ]
 
 
 def test_add_change_remove_together_keep_every_other_line(profile_file):
@@ -102,14 +106,23 @@ def test_add_change_remove_together_keep_every_other_line(profile_file):
     profile.save()
     after = profile_file.read_text()
     removed, _ = diff(ORIGINAL, after)
-    ml1 = ['# first ML node\n', '[[clusters.nodes]]\n', 'name = "east-ml1"\n',
-           'host = "10.0.0.11"\n', 'role = "ml"\n', 'model = "Qwen/Qwen3-32B-FP8"\n',
-           'gpus = 8             # 8×H100\n']
-    changed = ['host = "10.0.0.10"   # private address\n', 'parallelism = 8\n']
+    ml1 = [
+        "# first ML node\n",
+        "[[clusters.nodes]]\n",
+        'name = "east-ml1"\n',
+        'host = "10.0.0.11"\n',
+        'role = "ml"\n',
+        'model = "Qwen/Qwen3-32B-FP8"\n',
+        "gpus = 8             # 8×H100\n",
+    ]
+    changed = ['host = "10.0.0.10"   # private address\n', "parallelism = 8\n"]
     assert sorted(removed) == sorted(ml1 + changed)
     # every comment outside the removed node survives, byte for byte
-    kept = [c for c in comments(ORIGINAL) if c not in ("# first ML node",
-                                                       "gpus = 8             # 8×H100")]
+    kept = [
+        c
+        for c in comments(ORIGINAL)
+        if c not in ("# first ML node", "gpus = 8             # 8×H100")
+    ]
     assert comments(after) == [c.replace("10.0.0.10", "10.0.0.20") for c in kept]
     assert 'host = "10.0.0.20"   # private address' in after
     assert "# (ml1 sits in rack 4)" in after  # trailing comment block is not taken away
@@ -135,8 +148,9 @@ def test_save_keeps_the_file_mode(profile_file):
 
 
 @pytest.mark.parametrize("fail_at", ["fsync", "replace"])
-def test_an_interrupted_save_leaves_the_old_file_and_no_temp_file(profile_file, monkeypatch,
-                                                                   fail_at):
+def test_an_interrupted_save_leaves_the_old_file_and_no_temp_file(
+    profile_file, monkeypatch, fail_at
+):
     profile = load(profile_file)
     profile.set_node_field("east-ml3", "host", "10.9.9.9")
 

@@ -28,8 +28,12 @@ def expectations(path: Path) -> list[str]:
 
 def test_there_are_examples_and_at_least_15_broken_profiles():
     names = {p.name for p in EXAMPLES}
-    assert {"gonka-two-clusters.toml", "ollama-providers.toml", "gpu-pools.toml",
-            "demo.toml"} <= names
+    assert {
+        "gonka-two-clusters.toml",
+        "ollama-providers.toml",
+        "gpu-pools.toml",
+        "demo.toml",
+    } <= names
     assert len(BAD) >= 15
     assert all(expectations(p) for p in BAD), "each broken profile says what to expect"
 
@@ -51,7 +55,8 @@ def test_gonka_example_matches_the_seed_deployment():
         by_role = {n.name.split("-")[1]: n.model for n in cluster.nodes}
         assert by_role["network"] == by_role["ml5"] == "Qwen/Qwen3-32B-FP8"
         assert {by_role[f"ml{i}"] for i in range(1, 5)} == {
-            "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"}
+            "Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"
+        }
     big = fleet.models["Qwen/Qwen3-235B-A22B-Instruct-2507-FP8"].args
     assert big == ["--max-model-len", "240000", "--tensor-parallel-size", "4"]
 
@@ -71,20 +76,23 @@ def test_broken_profile_is_refused_with_every_expected_problem(path):
     for expected in expectations(path):
         assert expected in result.output, f"missing {expected!r} in:\n{result.output}"
     # every problem names its file and a line or a field path
-    problem_lines = [line for line in result.output.splitlines()
-                     if line.startswith(f"  {path}")]
+    problem_lines = [line for line in result.output.splitlines() if line.startswith(f"  {path}")]
     assert problem_lines
     for line in problem_lines:
         assert re.match(rf"  {re.escape(str(path))}(:\d+(:\d+)?)?: ", line), line
         located = re.match(rf"  {re.escape(str(path))}:\d+", line) or re.match(
-            rf"  {re.escape(str(path))}: [a-z_]+[\w\[\]\.\"/-]*: ", line)
+            rf"  {re.escape(str(path))}: [a-z_]+[\w\[\]\.\"/-]*: ", line
+        )
         assert located or "not UTF-8" in line, f"no line or field path: {line}"
 
 
 def test_real_entry_point_prints_no_traceback_on_any_broken_profile():
     proc = subprocess.run(
         [sys.executable, "-m", "console.cli", "check", *map(str, BAD)],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -133,12 +141,37 @@ def test_arbitrary_text_gives_a_profile_or_a_profile_error(text):
     _load_outcome(text)
 
 
-toml_scalars = (st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.text(max_size=20)
-                | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
-                | st.dates() | st.times())
-keys = st.sampled_from(["fleet", "name", "stack", "clusters", "nodes", "host", "port", "role",
-                        "model", "models", "ssh", "secrets", "labels", "gpus", "provision",
-                        "pools", "args", "token", "x"]) | st.text(min_size=1, max_size=8)
+toml_scalars = (
+    st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.text(max_size=20)
+    | st.booleans()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.dates()
+    | st.times()
+)
+keys = st.sampled_from(
+    [
+        "fleet",
+        "name",
+        "stack",
+        "clusters",
+        "nodes",
+        "host",
+        "port",
+        "role",
+        "model",
+        "models",
+        "ssh",
+        "secrets",
+        "labels",
+        "gpus",
+        "provision",
+        "pools",
+        "args",
+        "token",
+        "x",
+    ]
+) | st.text(min_size=1, max_size=8)
 toml_values = st.recursive(
     toml_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
