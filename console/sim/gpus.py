@@ -1,0 +1,230 @@
+"""Simulated GPUs: their specs, their live readings, and the readings file.
+
+The fleet controller writes each node's readings to `<sandbox>/.sim/gpus.txt` once a tick;
+the fake `nvidia-smi` and the fake `libnvidia-ml.so.1` both read that one file, so the two
+paths of the probe always agree. The format is line-based (`key value`) so C can read it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass, field, replace
+
+from console.atomic import atomic_write_text
+
+MIB = 1024 * 1024
+
+# name, memory MiB as NVML reports it, power limit W, max SM clock, memory clock
+SPECS: dict[str, tuple[str, int, float, int, int]] = {
+    "H100": ("NVIDIA H100 80GB HBM3", 81559, 700.0, 1980, 2619),
+    "H200": ("NVIDIA H200", 143771, 700.0, 1980, 3201),
+    "A100": ("NVIDIA A100-SXM4-80GB", 81920, 400.0, 1410, 1593),
+    "A100 80GB": ("NVIDIA A100-SXM4-80GB", 81920, 400.0, 1410, 1593),
+    "L40S": ("NVIDIA L40S", 46068, 350.0, 2520, 9001),
+    "L4": ("NVIDIA L4", 23034, 72.0, 2040, 6251),
+    "RTX 4090": ("NVIDIA GeForce RTX 4090", 24564, 450.0, 2790, 10501),
+}
+DRIVER_VERSION = "570.133.20"
+CUDA_VERSION = "12.8"
+
+# NVML clocks-event reason bits (reference/protocols.md §5)
+GPU_IDLE = 0x1
+SW_POWER_CAP = 0x4
+HW_SLOWDOWN = 0x8
+SW_THERMAL = 0x20
+HW_THERMAL = 0x40
+
+
+@dataclass(frozen=True)
+class GpuReading:
+    index: int
+    name: str
+    uuid: str
+    serial: str
+    pci_bus_id: str
+    memory_total_mib: int
+    memory_used_mib: int
+    utilization_gpu: int
+    utilization_memory: int
+    temperature: int
+    power_draw_w: float
+    power_limit_w: float
+    clock_sm: int
+    clock_mem: int
+    clocks_event_reasons: int
+    ecc_uncorrected_volatile: int = 0
+    ecc_corrected_volatile: int = 0
+    processes: tuple[tuple[int, int], ...] = ()  # (pid, used MiB)
+    lost: bool = False  # fallen off the bus (Xid 79): NVML and nvidia-smi no longer see it
+
+
+@dataclass(frozen=True)
+class GpuSnapshot:
+    driver_version: str
+    cuda_version: str
+    gpus: tuple[GpuReading, ...]
+    xid_events: tuple[tuple[int, int, int], ...] = ()  # (sequence, gpu index, xid)
+
+    @property
+    def visible(self) -> tuple[GpuReading, ...]:
+        return tuple(g for g in self.gpus if not g.lost)
+
+
+@dataclass
+class GpuFaults:
+    """What the fault injector can do to one node's GPUs."""
+
+    hot: bool = False  # 92 °C, thermal slowdown
+    fallen_off_bus: int | None = None  # index of the GPU lost with Xid 79
+    ecc_uncorrectable: int | None = None  # index of the GPU with uncorrectable ECC errors
+    xid_events: list[tuple[int, int, int]] = field(default_factory=list)
+
+
+def _seed(node: str, index: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{node}/{index}".encode()).digest()[:8], "big")
+
+
+def gpu_uuid(node: str, index: int) -> str:
+    h = hashlib.sha256(f"uuid/{node}/{index}".encode()).hexdigest()
+    return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def spec(gpu_type: str | None) -> tuple[str, int, float, int, int]:
+    return SPECS.get(gpu_type or "H100", SPECS["H100"])
+
+
+def readings(
+    node: str, count: int, gpu_type: str | None, busy: bool, now: float, faults: GpuFaults
+) -> GpuSnapshot:
+    """The node's GPUs at time `now`: smooth, deterministic per node and GPU."""
+    name, mem_total, power_limit, sm_max, mem_clock = spec(gpu_type)
+    gpus = []
+    for i in range(count):
+        seed = _seed(node, i)
+        phase = (seed % 1000) / 1000 * 2 * math.pi
+        wave = 0.5 + 0.5 * math.sin(now / 7.0 + phase)
+        if busy:
+            util = int(72 + 26 * wave)
+            mem_used = int(mem_total * (0.86 + 0.04 * ((seed >> 10) % 100) / 100))
+            temp = int(55 + 14 * wave)
+            power = round(power_limit * (0.55 + 0.35 * wave), 2)
+            reasons = 0
+            processes = ((1000 + i * 7 + seed % 5, mem_used - 512),)
+        else:
+            util, mem_used, temp, power, reasons = 0, 1, 31 + seed % 4, power_limit * 0.1, GPU_IDLE
+            processes = ()
+        sm_clock = sm_max if busy else 345
+        if faults.hot:
+            temp, reasons = 92, reasons | SW_THERMAL | HW_THERMAL
+            sm_clock = int(sm_max * 0.55)
+        ecc = 3 if faults.ecc_uncorrectable == i else 0
+        gpus.append(
+            GpuReading(
+                index=i,
+                name=name,
+                uuid=gpu_uuid(node, i),
+                serial=str(1650000000000 + seed % 10**9),
+                pci_bus_id=f"00000000:{0x18 + 0x10 * i:02X}:00.0",
+                memory_total_mib=mem_total,
+                memory_used_mib=mem_used,
+                utilization_gpu=util,
+                utilization_memory=int(util * 0.4),
+                temperature=temp,
+                power_draw_w=round(power, 2),
+                power_limit_w=power_limit,
+                clock_sm=sm_clock,
+                clock_mem=mem_clock,
+                clocks_event_reasons=reasons,
+                ecc_uncorrected_volatile=ecc,
+                processes=processes,
+                lost=faults.fallen_off_bus == i,
+            )
+        )
+    return GpuSnapshot(DRIVER_VERSION, CUDA_VERSION, tuple(gpus), tuple(faults.xid_events))
+
+
+# ---------------------------------------------------------------- the readings file
+
+_INT_FIELDS = (
+    "memory_total_mib",
+    "memory_used_mib",
+    "utilization_gpu",
+    "utilization_memory",
+    "temperature",
+    "clock_sm",
+    "clock_mem",
+    "clocks_event_reasons",
+    "ecc_uncorrected_volatile",
+    "ecc_corrected_volatile",
+)
+
+
+def dump(snapshot: GpuSnapshot) -> str:
+    lines = [f"driver {snapshot.driver_version}", f"cuda {snapshot.cuda_version}"]
+    for seq, index, xid in snapshot.xid_events:
+        lines.append(f"xid_event {seq} {index} {xid}")
+    for g in snapshot.gpus:
+        lines += [
+            f"gpu {g.index}",
+            f"name {g.name}",
+            f"uuid {g.uuid}",
+            f"serial {g.serial}",
+            f"pci {g.pci_bus_id}",
+            f"lost {int(g.lost)}",
+        ]
+        lines += [f"{k} {getattr(g, k)}" for k in _INT_FIELDS]
+        lines += [
+            f"power_draw_mw {int(g.power_draw_w * 1000)}",
+            f"power_limit_mw {int(g.power_limit_w * 1000)}",
+        ]
+        lines += [f"process {pid} {mib}" for pid, mib in g.processes]
+        lines.append("end")
+    return "\n".join(lines) + "\n"
+
+
+def load(text: str) -> GpuSnapshot:
+    driver, cuda = DRIVER_VERSION, CUDA_VERSION
+    gpus: list[GpuReading] = []
+    events: list[tuple[int, int, int]] = []
+    cur: dict[str, object] = {}
+    procs: list[tuple[int, int]] = []
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "driver":
+            driver = value
+        elif key == "cuda":
+            cuda = value
+        elif key == "xid_event":
+            seq, index, xid = (int(v) for v in value.split())
+            events.append((seq, index, xid))
+        elif key == "gpu":
+            cur, procs = {"index": int(value)}, []
+        elif key in ("name", "uuid", "serial"):
+            cur[key] = value
+        elif key == "pci":
+            cur["pci_bus_id"] = value
+        elif key == "lost":
+            cur["lost"] = value == "1"
+        elif key in _INT_FIELDS:
+            cur[key] = int(value)
+        elif key == "power_draw_mw":
+            cur["power_draw_w"] = int(value) / 1000
+        elif key == "power_limit_mw":
+            cur["power_limit_w"] = int(value) / 1000
+        elif key == "process":
+            pid, mib = value.split()
+            procs.append((int(pid), int(mib)))
+        elif key == "end":
+            gpus.append(GpuReading(**cur, processes=tuple(procs)))  # type: ignore[arg-type]
+    return GpuSnapshot(driver, cuda, tuple(gpus), tuple(events))
+
+
+def write(path: str | os.PathLike[str], snapshot: GpuSnapshot) -> None:
+    atomic_write_text(path, dump(snapshot), mode=0o644)
+
+
+def with_lost(snapshot: GpuSnapshot, index: int) -> GpuSnapshot:
+    gpus = tuple(replace(g, lost=True) if g.index == index else g for g in snapshot.gpus)
+    return replace(snapshot, gpus=gpus)
