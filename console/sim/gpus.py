@@ -12,7 +12,6 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 
-from console.atomic import atomic_write_text
 
 MIB = 1024 * 1024
 
@@ -222,7 +221,12 @@ def load(text: str) -> GpuSnapshot:
 
 
 def write(path: str | os.PathLike[str], snapshot: GpuSnapshot) -> None:
-    atomic_write_text(path, dump(snapshot), mode=0o644)
+    """Replace the readings file whole (rename), without fsync: it is rewritten every tick
+    and readers must only never see half a file."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(dump(snapshot))
+    os.replace(tmp, path)
 
 
 def with_lost(snapshot: GpuSnapshot, index: int) -> GpuSnapshot:

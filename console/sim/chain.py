@@ -1,0 +1,227 @@
+"""The emulated Gonka chain of one cluster: blocks, validators, epochs and participants.
+
+Heights follow the wall clock (one block per `block_time`), so nothing has to tick; a
+stalled chain freezes its height and resumes from there when the fault clears.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from console.sim import bech32
+
+# epoch stages, in blocks after the epoch's PoC start (the real chain's order)
+STAGES = {
+    "poc_generation_wind_down": 16,
+    "poc_generation_end": 20,
+    "poc_validation_start": 21,
+    "poc_validation_wind_down": 30,
+    "poc_validation_end": 34,
+    "set_new_validators": 36,
+    "claim_money": 38,
+}
+
+
+def rfc3339(ts: float) -> str:
+    dt = datetime.fromtimestamp(ts, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond * 1000:09d}Z"
+
+
+def digest(*parts: object) -> bytes:
+    return hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+
+
+def consensus_key(seed: str) -> tuple[str, str]:
+    """(base64 ed25519-like public key, upper-hex address = first 20 bytes of its sha256)."""
+    pub = digest("consensus", seed)
+    return base64.b64encode(pub).decode(), hashlib.sha256(pub).hexdigest()[:40].upper()
+
+
+def account_address(pubkey_b64: str) -> str:
+    return bech32.encode("gonka", hashlib.sha256(base64.b64decode(pubkey_b64)).digest()[:20])
+
+
+@dataclass
+class Participant:
+    address: str
+    url: str
+    validator_key: str
+    account_pubkey: str
+    join_height: int
+    models: list[str] = field(default_factory=list)
+    weight: int = 0
+    ml_ops_grantees: set[str] = field(default_factory=set)
+    status: str = "ACTIVE"
+
+
+@dataclass
+class ChainFaults:
+    stalled_at: int | None = None  # frozen height
+    stall_started: float = 0.0
+    catching_up: bool = False
+    no_peers: bool = False
+    jailed: bool = False
+
+
+class ChainSim:
+    def __init__(
+        self,
+        chain_id: str,
+        moniker: str,
+        block_time: float = 1.0,
+        epoch_length: int = 240,
+        start_height: int = 873_200,
+        clock=time.time,
+    ) -> None:
+        self.chain_id = chain_id
+        self.moniker = moniker
+        self.block_time = block_time
+        self.epoch_length = epoch_length
+        self.start_height = start_height
+        self.clock = clock
+        self.t0 = clock()
+        self._paused = 0.0  # seconds the chain spent stalled
+        self.faults = ChainFaults()
+        self.node_id = digest("node-id", chain_id, moniker).hex()[:40]
+        self.validator_key, self.validator_address = consensus_key(f"{chain_id}/{moniker}")
+        # the rest of the network: validators and peers that are not ours
+        self.others = [consensus_key(f"{chain_id}/peer{i}") for i in range(1, 5)]
+        self.participants: dict[str, Participant] = {}
+        self.txs: dict[str, dict] = {}
+        self.lock = threading.RLock()
+
+    # -- blocks
+    def height(self) -> int:
+        with self.lock:
+            if self.faults.stalled_at is not None:
+                return self.faults.stalled_at
+            elapsed = self.clock() - self.t0 - self._paused
+            return self.start_height + int(elapsed / self.block_time)
+
+    def block_time_of(self, height: int) -> float:
+        return self.t0 + self._paused + (height - self.start_height) * self.block_time
+
+    def stall(self) -> None:
+        with self.lock:
+            if self.faults.stalled_at is None:
+                self.faults.stalled_at = self.height()
+                self.faults.stall_started = self.clock()
+
+    def unstall(self) -> None:
+        with self.lock:
+            if self.faults.stalled_at is not None:
+                self._paused += self.clock() - self.faults.stall_started
+                self.faults.stalled_at = None
+
+    def block_hash(self, height: int) -> str:
+        return digest("block", self.chain_id, height).hex().upper()
+
+    # -- validators
+    def validators(self) -> list[tuple[str, str, int]]:
+        """(address, pubkey, voting power); ours is absent while jailed or unregistered."""
+        vals = [(addr, key, 250_000 - 10_000 * i) for i, (key, addr) in enumerate(self.others)]
+        registered = any(p.validator_key == self.validator_key for p in self.participants.values())
+        if registered and not self.faults.jailed:
+            vals.append((self.validator_address, self.validator_key, 37_778))
+        return sorted(vals, key=lambda v: -v[2])
+
+    def our_voting_power(self) -> int:
+        return next((p for a, _, p in self.validators() if a == self.validator_address), 0)
+
+    # -- epochs
+    def epoch(self) -> dict:
+        h = self.height()
+        index = (h - 1) // self.epoch_length
+        poc_start = index * self.epoch_length + 1
+        stages = self._stages(index, poc_start)
+        nxt = self._stages(index + 1, poc_start + self.epoch_length)
+        return {
+            "block_height": h,
+            "latest_epoch": {"index": index, "poc_start_block_height": poc_start},
+            "phase": self._phase(h - poc_start),
+            "epoch_stages": stages,
+            "next_epoch_stages": nxt,
+            "epoch_params": {
+                "epoch_length": self.epoch_length,
+                "epoch_multiplier": 1,
+                "epoch_shift": 0,
+                "poc_stage_duration": STAGES["poc_generation_end"],
+                "poc_validation_duration": STAGES["poc_validation_end"]
+                - STAGES["poc_validation_start"],
+                "set_new_validators_delay": 2,
+                "inference_validation_cutoff": 10,
+            },
+        }
+
+    def _stages(self, index: int, poc_start: int) -> dict:
+        stages = {"epoch_index": index, "poc_start": poc_start}
+        stages.update({k: poc_start + v for k, v in STAGES.items()})
+        stages["inference_validation_cutoff"] = poc_start + self.epoch_length - 10
+        stages["next_poc_start"] = poc_start + self.epoch_length
+        stages["poc_exchange_window"] = {
+            "start": poc_start + 1,
+            "end": poc_start + STAGES["poc_generation_end"],
+        }
+        stages["poc_validation_exchange_window"] = {
+            "start": poc_start + STAGES["poc_validation_start"],
+            "end": poc_start + STAGES["poc_validation_end"],
+        }
+        return stages
+
+    @staticmethod
+    def _phase(offset: int) -> str:
+        if offset < STAGES["poc_generation_wind_down"]:
+            return "PoCGenerate"
+        if offset <= STAGES["poc_generation_end"]:
+            return "PoCGenerateWindDown"
+        if offset < STAGES["poc_validation_wind_down"]:
+            return "PoCValidate"
+        if offset <= STAGES["poc_validation_end"]:
+            return "PoCValidateWindDown"
+        return "Inference"
+
+    # -- participants and transactions
+    def register(
+        self,
+        url: str,
+        account_pubkey: str,
+        validator_key: str | None = None,
+        models: list[str] | None = None,
+    ) -> Participant:
+        with self.lock:
+            address = account_address(account_pubkey)
+            p = self.participants.get(address)
+            if p is None:
+                p = Participant(
+                    address,
+                    url,
+                    validator_key or self.validator_key,
+                    account_pubkey,
+                    self.height(),
+                    list(models or []),
+                )
+                self.participants[address] = p
+            p.url = url
+            p.weight = 37_778
+            return p
+
+    def tx(self, kind: str, **fields: object) -> dict:
+        with self.lock:
+            h = self.height() + 1  # included in the next block
+            txhash = digest("tx", kind, len(self.txs), self.clock()).hex().upper()
+            record = {"txhash": txhash, "height": str(h), "code": 0, "kind": kind, **fields}
+            self.txs[txhash] = record
+            return record
+
+    def grant_ml_ops(self, granter: str, grantee: str) -> dict:
+        with self.lock:
+            p = self.participants.get(granter)
+            if p is None:
+                raise KeyError(f"account {granter} is not a registered participant")
+            p.ml_ops_grantees.add(grantee)
+            return self.tx("grant-ml-ops-permissions", granter=granter, grantee=grantee)

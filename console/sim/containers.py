@@ -1,0 +1,260 @@
+"""Simulated containers of a node, shaped as the Docker Engine API reports them.
+
+Container names and images follow the real stacks: Gonka's deploy/join compose files
+(`tmkms`, `node`, `api`, `bridge`, `proxy`; `mlnode-308` and `inference` from
+docker-compose.mlnode.yml), `ollama`, and `vllm`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from console.sim.chain import rfc3339
+
+GONKA_TAG = "0.2.9-post2"
+# service -> (image, compose file it comes from)
+SERVICES: dict[str, tuple[str, str]] = {
+    "tmkms": (
+        f"ghcr.io/product-science/tmkms-softsign-with-keygen:{GONKA_TAG}",
+        "docker-compose.yml",
+    ),
+    "node": (f"ghcr.io/product-science/inferenced:{GONKA_TAG}", "docker-compose.yml"),
+    "api": (f"ghcr.io/product-science/api:{GONKA_TAG}", "docker-compose.yml"),
+    "bridge": (f"ghcr.io/product-science/bridge:{GONKA_TAG}", "docker-compose.yml"),
+    "proxy": (f"ghcr.io/product-science/proxy:{GONKA_TAG}", "docker-compose.yml"),
+    "mlnode-308": ("ghcr.io/gonka-ai/mlnode:3.0.16", "docker-compose.mlnode.yml"),
+    "inference": ("nginx:1.28.0", "docker-compose.mlnode.yml"),
+    "ollama": ("ollama/ollama:0.5.1", "docker-compose.yml"),
+    "vllm": ("vllm/vllm-openai:v0.11.0", "docker-compose.yml"),
+}
+HEALTHCHECKED = {"proxy", "mlnode-308", "vllm"}
+
+
+def expected_services(stack: str, role: str, serves_model: bool) -> list[str]:
+    """The containers a fully deployed node of this stack and role runs."""
+    if stack == "gonka":
+        base = ["tmkms", "node", "api", "bridge", "proxy"] if role == "network" else []
+        if role == "ml" or serves_model:
+            base += ["mlnode-308", "inference"]
+        return base
+    return ["ollama"] if stack == "ollama" else ["vllm"]
+
+
+@dataclass
+class Container:
+    name: str
+    image: str
+    project: str
+    service: str
+    id: str
+    created: float
+    state: str = "created"  # created | running | restarting | exited
+    exit_code: int = 0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    restart_count: int = 0
+    health: str | None = None  # starting | healthy | unhealthy (None: no healthcheck)
+    failing_streak: int = 0
+    logs: list[tuple[float, str, str]] = field(default_factory=list)  # (time, stream, line)
+
+    def log(self, line: str, stream: str = "stdout") -> None:
+        self.logs.append((time.time(), stream, line))
+        del self.logs[:-2000]
+
+    # -- the Docker Engine API shapes
+    def summary(self) -> dict:
+        """GET /containers/json item."""
+        return {
+            "Id": self.id,
+            "Names": [f"/{self.name}"],
+            "Image": self.image,
+            "ImageID": "sha256:" + hashlib.sha256(self.image.encode()).hexdigest(),
+            "Command": "/entrypoint.sh",
+            "Created": int(self.created),
+            "Ports": [],
+            "Labels": self.labels(),
+            "State": self.state,
+            "Status": self.status_text(),
+            "HostConfig": {"NetworkMode": "default"},
+            "NetworkSettings": {"Networks": {}},
+            "Mounts": [],
+        }
+
+    def labels(self) -> dict[str, str]:
+        return {
+            "com.docker.compose.project": self.project,
+            "com.docker.compose.service": self.service,
+            "com.docker.compose.container-number": "1",
+            "com.docker.compose.oneoff": "False",
+        }
+
+    def status_text(self) -> str:
+        now = time.time()
+        if self.state == "running":
+            text = f"Up {_ago(now - self.started_at)}"
+            if self.health:
+                text += f" ({self.health})" if self.health != "starting" else " (health: starting)"
+            return text
+        if self.state == "restarting":
+            return f"Restarting ({self.exit_code}) {_ago(now - self.finished_at)} ago"
+        if self.state == "exited":
+            return f"Exited ({self.exit_code}) {_ago(now - self.finished_at)} ago"
+        return "Created"
+
+    def inspect(self) -> dict:
+        """GET /containers/{id}/json."""
+        state = {
+            "Status": self.state,
+            "Running": self.state == "running",
+            "Paused": False,
+            "Restarting": self.state == "restarting",
+            "OOMKilled": False,
+            "Dead": False,
+            "Pid": 4242 if self.state == "running" else 0,
+            "ExitCode": self.exit_code,
+            "Error": "",
+            "StartedAt": rfc3339(self.started_at) if self.started_at else "0001-01-01T00:00:00Z",
+            "FinishedAt": rfc3339(self.finished_at) if self.finished_at else "0001-01-01T00:00:00Z",
+        }
+        if self.health:
+            state["Health"] = {
+                "Status": self.health,
+                "FailingStreak": self.failing_streak,
+                "Log": [],
+            }
+        return {
+            "Id": self.id,
+            "Created": rfc3339(self.created),
+            "Path": "/entrypoint.sh",
+            "Args": [],
+            "State": state,
+            "Image": self.summary()["ImageID"],
+            "Name": f"/{self.name}",
+            "RestartCount": self.restart_count,
+            "Driver": "overlay2",
+            "Platform": "linux",
+            "HostConfig": {
+                "RestartPolicy": {"Name": "unless-stopped", "MaximumRetryCount": 0},
+                "NetworkMode": "default",
+            },
+            "Config": {
+                "Hostname": self.id[:12],
+                "Image": self.image,
+                "Labels": self.labels(),
+                "Env": [],
+                "Cmd": None,
+            },
+            "NetworkSettings": {"Networks": {}},
+            "Mounts": [],
+        }
+
+
+def _ago(seconds: float) -> str:
+    s = int(max(seconds, 0))
+    if s < 60:
+        return "Less than a second" if s < 1 else f"{s} seconds"
+    if s < 3600:
+        return "About a minute" if s < 120 else f"{s // 60} minutes"
+    if s < 86400:
+        return "About an hour" if s < 7200 else f"{s // 3600} hours"
+    return f"{s // 86400} days"
+
+
+class ContainerSet:
+    """A node's containers; thread-safe; calls `on_change` after every state change."""
+
+    def __init__(self, node: str, project: str, on_change: Callable[[], None]) -> None:
+        self.node = node
+        self.project = project
+        self.on_change = on_change
+        self.items: dict[str, Container] = {}
+        self.lock = threading.RLock()
+        self.events: list[dict] = []
+
+    def get(self, ref: str) -> Container | None:
+        with self.lock:
+            ref = ref.lstrip("/")
+            if ref in self.items:
+                return self.items[ref]
+            return next((c for c in self.items.values() if c.id.startswith(ref)), None)
+
+    def running(self, name: str) -> bool:
+        c = self.items.get(name)
+        return c is not None and c.state == "running"
+
+    def healthy(self, name: str) -> bool:
+        c = self.items.get(name)
+        return c is not None and c.state == "running" and c.health != "unhealthy"
+
+    def create(self, service: str, image: str | None = None) -> Container:
+        with self.lock:
+            existing = self.items.get(service)
+            if existing:
+                return existing
+            image = image or SERVICES.get(service, (f"{service}:latest", ""))[0]
+            cid = hashlib.sha256(f"{self.node}/{service}/{time.time()}".encode()).hexdigest()
+            c = Container(service, image, self.project, service, cid, time.time())
+            self.items[service] = c
+            self._event(c, "create")
+        return c
+
+    def start(self, name: str) -> Container:
+        with self.lock:
+            c = self.items[name]
+            if c.state != "running":
+                c.state, c.exit_code, c.started_at = "running", 0, time.time()
+                c.health = "healthy" if c.service in HEALTHCHECKED else None
+                c.failing_streak = 0
+                c.log(f"{c.service} started")
+                self._event(c, "start")
+        self.on_change()
+        return c
+
+    def stop(self, name: str, exit_code: int = 0) -> Container:
+        with self.lock:
+            c = self.items[name]
+            if c.state in ("running", "restarting"):
+                c.state, c.exit_code, c.finished_at = "exited", exit_code, time.time()
+                c.log(f"{c.service} stopped")
+                self._event(c, "die")
+        self.on_change()
+        return c
+
+    def remove(self, name: str) -> None:
+        with self.lock:
+            c = self.items.pop(name, None)
+            if c:
+                self._event(c, "destroy")
+        self.on_change()
+
+    def up(self, services: list[str]) -> list[Container]:
+        started = []
+        for s in services:
+            self.create(s)
+            started.append(self.start(s))
+        return started
+
+    def _event(self, c: Container, action: str) -> None:
+        now = time.time()
+        self.events.append(
+            {
+                "status": action,
+                "id": c.id,
+                "from": c.image,
+                "Type": "container",
+                "Action": action,
+                "Actor": {"ID": c.id, "Attributes": {"name": c.name, "image": c.image}},
+                "scope": "local",
+                "time": int(now),
+                "timeNano": int(now * 1e9),
+            }
+        )
+        del self.events[:-500]
+
+    def snapshot(self) -> list[Container]:
+        with self.lock:
+            return list(self.items.values())

@@ -1,0 +1,244 @@
+"""An emulated Docker Engine API (v1.41 shapes) on a node's docker socket.
+
+For machines with no dockerd (a laptop running the demo): enough of the API for what
+fleetdeck uses: ping, version, container list/inspect/logs/start/stop/restart/create/remove,
+events, image list and pull. The Docker SDK reaches it over `ssh://` through the node's
+`docker system dial-stdio`, as it would reach a real engine.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from typing import TYPE_CHECKING
+
+from console.sim.http import Request, Response, Router, json_response, text_response
+
+if TYPE_CHECKING:
+    from console.sim.node import SimNode
+
+API_VERSION = "1.41"
+ENGINE_VERSION = "20.10.24+dfsg1"
+V = r"(?:/v[0-9.]+)?"  # every path may carry an API version prefix
+
+
+def _no_such(ref: str) -> Response:
+    return json_response({"message": f"No such container: {ref}"}, 404)
+
+
+def _filters(req: Request) -> dict[str, list[str]]:
+    raw = req.query.get("filters")
+    if not raw:
+        return {}
+    data = json.loads(raw)
+    # the API accepts {"label": ["a=b"]} and the older {"label": {"a=b": true}}
+    return {
+        k: list(v) if isinstance(v, list) else [x for x, on in v.items() if on]
+        for k, v in data.items()
+    }
+
+
+def _matches(summary: dict, filters: dict[str, list[str]]) -> bool:
+    for value in filters.get("label", []):
+        key, eq, want = value.partition("=")
+        labels = summary["Labels"]
+        if key not in labels or (eq and labels[key] != want):
+            return False
+    names = filters.get("name", [])
+    if names and not any(n.lstrip("/") in summary["Names"][0] for n in names):
+        return False
+    status = filters.get("status", [])
+    return not status or summary["State"] in status
+
+
+def frame(stream: str, line: str) -> bytes:
+    """The multiplexed log stream of a non-TTY container: 8-byte header, then the payload."""
+    payload = line.encode()
+    return struct.pack(">BxxxL", 1 if stream == "stdout" else 2, len(payload)) + payload
+
+
+def docker_router(node: SimNode) -> Router:
+    r = Router()
+    cs = node.containers
+
+    def version(req: Request) -> Response:
+        return json_response(
+            {
+                "Platform": {"Name": ""},
+                "Version": ENGINE_VERSION,
+                "ApiVersion": API_VERSION,
+                "MinAPIVersion": "1.12",
+                "GitCommit": "5d6db84",
+                "GoVersion": "go1.19.8",
+                "Os": "linux",
+                "Arch": "amd64",
+                "KernelVersion": "6.1.0-fleetdeck-sim",
+                "BuildTime": "2023-05-23T00:00:00.000000000+00:00",
+                "Components": [
+                    {
+                        "Name": "Engine",
+                        "Version": ENGINE_VERSION,
+                        "Details": {"ApiVersion": API_VERSION},
+                    }
+                ],
+            }
+        )
+
+    def info(req: Request) -> Response:
+        items = cs.snapshot()
+        return json_response(
+            {
+                "ID": node.name,
+                "Containers": len(items),
+                "Name": node.name,
+                "ContainersRunning": sum(c.state == "running" for c in items),
+                "ServerVersion": ENGINE_VERSION,
+                "OperatingSystem": "Ubuntu 22.04.4 LTS",
+                "Runtimes": {
+                    "runc": {"path": "runc"},
+                    "nvidia": {"path": "nvidia-container-runtime"},
+                },
+                "DefaultRuntime": "runc",
+                "NCPU": 96,
+                "MemTotal": 2_164_000_000_000,
+            }
+        )
+
+    def listing(req: Request) -> Response:
+        show_all = req.query.get("all") in ("1", "true", "True")
+        filters = _filters(req)
+        out = [c.summary() for c in cs.snapshot() if show_all or c.state == "running"]
+        return json_response([s for s in out if _matches(s, filters)])
+
+    def inspect(req: Request) -> Response:
+        c = cs.get(req.params["id"])
+        return json_response(c.inspect()) if c else _no_such(req.params["id"])
+
+    def logs(req: Request) -> Response:
+        c = cs.get(req.params["id"])
+        if c is None:
+            return _no_such(req.params["id"])
+        want = {s for s in ("stdout", "stderr") if req.query.get(s) in ("1", "true", "True")}
+        lines = [(t, s, line) for t, s, line in c.logs if s in want]
+        tail = req.query.get("tail", "all")
+        if tail.isdigit():
+            lines = lines[-int(tail) :] if int(tail) else []
+        since = float(req.query.get("since", "0") or 0)
+        stamps = req.query.get("timestamps") in ("1", "true", "True")
+        body = b"".join(
+            frame(s, (_stamp(t) + " " if stamps else "") + line + "\n")
+            for t, s, line in lines
+            if t >= since
+        )
+        return Response(200, body, "application/vnd.docker.raw-stream")
+
+    def action(kind: str):
+        def handler(req: Request) -> Response:
+            c = cs.get(req.params["id"])
+            if c is None:
+                return _no_such(req.params["id"])
+            if kind == "start":
+                if c.state == "running":
+                    return Response(304, b"", "text/plain")
+                cs.start(c.name)
+            elif kind == "stop":
+                if c.state != "running":
+                    return Response(304, b"", "text/plain")
+                cs.stop(c.name, 0)
+            elif kind == "restart":
+                cs.stop(c.name, 0)
+                c.restart_count += 0  # a manual restart is not counted by the engine
+                cs.start(c.name)
+            node.after_container_change(c.name)
+            return Response(204, b"", "text/plain")
+
+        return handler
+
+    def create(req: Request) -> Response:
+        name = req.query.get("name") or ""
+        body = req.json() or {}
+        if not name:
+            return json_response({"message": "the simulator needs a container name"}, 400)
+        if cs.get(name) is not None:
+            return json_response(
+                {"message": f'Conflict. The container name "/{name}" is already in use'}, 409
+            )
+        c = cs.create(name, body.get("Image"))
+        return json_response({"Id": c.id, "Warnings": []}, 201)
+
+    def remove(req: Request) -> Response:
+        c = cs.get(req.params["id"])
+        if c is None:
+            return _no_such(req.params["id"])
+        if c.state == "running" and req.query.get("force") not in ("1", "true", "True"):
+            return json_response(
+                {
+                    "message": f"You cannot remove a running container "
+                    f"{c.id}. Stop the container before attempting removal or "
+                    "force remove"
+                },
+                409,
+            )
+        cs.remove(c.name)
+        node.after_container_change(c.name)
+        return Response(204, b"", "text/plain")
+
+    def events(req: Request) -> Response:
+        since = float(req.query.get("since", "0") or 0)
+        until = float(req.query.get("until", str(time.time())) or time.time())
+        lines = [json.dumps(e) + "\n" for e in list(cs.events) if since <= e["time"] <= until]
+        return Response(200, "".join(lines).encode(), "application/json")
+
+    def images(req: Request) -> Response:
+        seen = sorted({c.image for c in cs.snapshot()} | set(node.pulled_images))
+        return json_response(
+            [
+                {
+                    "Id": "sha256:" + str(abs(hash(i))).zfill(64)[:64],
+                    "RepoTags": [i],
+                    "Created": int(node.started),
+                    "Size": 1 << 30,
+                    "Labels": {},
+                    "Containers": -1,
+                }
+                for i in seen
+            ]
+        )
+
+    def pull(req: Request) -> Response:
+        image = req.query.get("fromImage", "")
+        tag = req.query.get("tag")
+        ref = f"{image}:{tag}" if tag and ":" not in image.rsplit("/", 1)[-1] else image
+        node.pulled_images.add(ref)
+        body = "".join(
+            json.dumps(x) + "\n"
+            for x in (
+                {"status": f"Pulling from {image}", "id": tag or "latest"},
+                {"status": "Digest: sha256:" + "0" * 64},
+                {"status": f"Status: Image is up to date for {ref}"},
+            )
+        )
+        return Response(200, body.encode(), "application/json")
+
+    r.add("GET", f"{V}/_ping", lambda req: text_response("OK"))
+    r.add("GET", f"{V}/version", version)
+    r.add("GET", f"{V}/info", info)
+    r.add("GET", f"{V}/containers/json", listing)
+    r.add("POST", f"{V}/containers/create", create)
+    r.add("GET", f"{V}/containers/:id/json", inspect)
+    r.add("GET", f"{V}/containers/:id/logs", logs)
+    r.add("POST", f"{V}/containers/:id/start", action("start"))
+    r.add("POST", f"{V}/containers/:id/stop", action("stop"))
+    r.add("POST", f"{V}/containers/:id/restart", action("restart"))
+    r.add("DELETE", f"{V}/containers/:id", remove)
+    r.add("GET", f"{V}/events", events)
+    r.add("GET", f"{V}/images/json", images)
+    r.add("POST", f"{V}/images/create", pull)
+    return r
+
+
+def _stamp(t: float) -> str:
+    from console.sim.chain import rfc3339
+
+    return rfc3339(t)

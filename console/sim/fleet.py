@@ -1,0 +1,254 @@
+"""A whole simulated fleet, built from a profile: nodes, chains, SSH, services, faults.
+
+`SimFleet.start()` brings it up in this process; `fleetdeck sim up` runs it in a
+background daemon (console/sim/daemon.py) and writes DIR/profile.toml, the same fleet
+pointing at the simulated nodes, with its SSH key and known_hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import paramiko
+import tomlkit
+
+from console.atomic import atomic_write_text
+from console.profile import Profile, loads
+from console.sim import nvml
+from console.sim.chain import ChainSim
+from console.sim.faults import FAULTS, FaultError
+from console.sim.http import Loop
+from console.sim.node import SimNode
+from console.sim.sshserver import SshServer
+
+SSH_USER = "fleetdeck"
+
+
+class SimFleet:
+    def __init__(
+        self,
+        profile: Profile,
+        root: Path,
+        block: int = 20,
+        block_time: float = 1.0,
+        deployed: bool = True,
+        tick: float = 1.0,
+        clock=time.time,
+    ) -> None:
+        self.profile = profile
+        self.model = profile.model
+        self.root = Path(root).resolve()
+        self.block = block  # nodes take 127.<block>.x.y (public) and 127.<block+1>.x.y
+        self.deployed = deployed
+        self.tick_interval = tick
+        self.clock = clock
+        self.declared_models = list(self.model.models)
+        self.chains: dict[str, ChainSim] = {}
+        self.nodes: dict[str, SimNode] = {}
+        for index, (cluster, n) in enumerate(self.model.all_nodes()):
+            stack = self.model.cluster_stack(cluster)
+            chain = None
+            if stack == "gonka" and n.role == "network":
+                chain = ChainSim(
+                    self.model.stack.chain_id or "gonka-sim", n.name, block_time, clock=clock
+                )
+                self.chains[cluster.name] = chain
+            models = [n.model] if n.model else list(n.models)
+            self.nodes[n.name] = SimNode(
+                self,
+                index,
+                n.name,
+                cluster.name,
+                stack,
+                n.role,
+                n.gpus if n.gpus is not None else 0,
+                n.gpu_type,
+                models,
+                chain,
+            )
+        self.loop: Loop | None = None
+        self.client_key = paramiko.ECDSAKey.generate()
+        self.ssh = SshServer(self.client_key)
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    # -- lookups used by the nodes' services
+    def models_of(self, node: SimNode) -> list[str]:
+        return node.models if node.models != ["model"] else []
+
+    def network_node(self, cluster: str) -> SimNode | None:
+        return next(
+            (
+                n
+                for n in self.nodes.values()
+                if n.cluster == cluster and n.stack == "gonka" and n.role == "network"
+            ),
+            None,
+        )
+
+    def chain_of(self, node: SimNode) -> ChainSim | None:
+        return self.chains.get(node.cluster)
+
+    def node_by_host(self, host: str) -> SimNode | None:
+        for n in self.nodes.values():
+            if host in (n.name, n.public_address, n.private_address):
+                return n
+        return None
+
+    # -- life cycle
+    @property
+    def key_path(self) -> Path:
+        return self.root / "id_ecdsa"
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.root / "known_hosts"
+
+    @property
+    def profile_path(self) -> Path:
+        return self.root / "profile.toml"
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.loop = Loop()
+        lib = nvml.build(self.root / "lib")
+        for node in self.nodes.values():
+            node.prepare(lib)
+            node.write_disk()
+            node.open_services()
+            self.ssh.add(node)
+        if self.deployed:
+            for node in self.nodes.values():
+                node.containers.up(node.expected_containers())
+                self._seed_admin(node)
+        for node in self.nodes.values():
+            node.prepare(lib)  # again: node.json now carries the bound ports
+        self.ssh.start()
+        self._write_access()
+        self._ticker = threading.Thread(target=self._tick_loop, daemon=True, name="sim-tick")
+        self._ticker.start()
+
+    def _seed_admin(self, node: SimNode) -> None:
+        """A deployed network node knows its cluster's ML nodes, as after registration."""
+        if node.stack != "gonka" or node.role != "network":
+            return
+        for ml in self.nodes.values():
+            if ml.cluster == node.cluster and "mlnode-308" in ml.expected_containers():
+                node.admin_nodes[ml.name] = {
+                    "id": ml.name,
+                    "host": ml.private_address,
+                    "inference_port": 5050,
+                    "poc_port": 8080,
+                    "max_concurrent": 500,
+                    "models": {
+                        m: {"args": list(self.model.models[m].args)}
+                        for m in ml.models
+                        if m in self.model.models
+                    },
+                    "node_num": len(node.admin_nodes) + 1,
+                    "hardware": [],
+                    "version": "",
+                }
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self.tick_interval):
+            now = self.clock()
+            for node in list(self.nodes.values()):
+                try:
+                    node.tick(now)
+                except Exception:  # noqa: S112 - one node's bad tick must not stop the rest
+                    continue
+
+    def _write_access(self) -> None:
+        """The key, known_hosts and a profile that points at the simulated nodes."""
+        with open(self.key_path, "w") as f:
+            os.chmod(self.key_path, 0o600)
+            self.client_key.write_private_key(f)
+        lines = [self.ssh.host_key_line(name) for name in self.nodes]
+        atomic_write_text(self.known_hosts_path, "\n".join(lines) + "\n", mode=0o644)
+        doc = tomlkit.parse(self.profile.text())
+        doc["ssh"] = doc.get("ssh", tomlkit.table())
+        doc["ssh"]["user"] = SSH_USER
+        doc["ssh"]["key"] = str(self.key_path)
+        doc["ssh"]["known_hosts"] = str(self.known_hosts_path)
+        for ci, cluster in enumerate(self.model.clusters):
+            for ni, n in enumerate(cluster.nodes):
+                table = doc["clusters"][ci]["nodes"][ni]
+                node = self.nodes[n.name]
+                table["host"] = node.public_address
+                table["port"] = self.ssh.ports[n.name]
+                if "user" in table:
+                    del table["user"]
+        text = doc.as_string()
+        header = (
+            f"# Simulated by fleetdeck sim from {self.profile.file}; the hosts are this "
+            "machine's loopback.\n"
+        )
+        loads(text, str(self.profile_path))  # still a valid profile
+        atomic_write_text(self.profile_path, header + text, mode=0o644)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.ssh.stop()
+        for node in self.nodes.values():
+            node.close_services()
+        if self.loop:
+            self.loop.stop()
+        if self._ticker:
+            self._ticker.join(2)
+
+    # -- faults
+    def inject(self, node_name: str, kind: str) -> None:
+        fault, node = self._fault(node_name, kind)
+        fault.apply(self, node)
+
+    def clear(self, node_name: str | None = None, kind: str | None = None) -> list[str]:
+        """Clear one fault, or every fault of a node, or of the whole fleet."""
+        cleared = []
+        names = [node_name] if node_name else list(self.nodes)
+        for name in names:
+            node = self.nodes.get(name)
+            if node is None:
+                raise FaultError(f"no node named {name!r}")
+            for k in [kind] if kind else list(self.active_faults(node)):
+                fault, _ = self._fault(name, k)
+                fault.clear(self, node)
+                cleared.append(f"{name}:{k}")
+        return cleared
+
+    def _fault(self, node_name: str, kind: str):
+        node = self.nodes.get(node_name)
+        if node is None:
+            raise FaultError(f"no node named {node_name!r}")
+        fault = FAULTS.get(kind)
+        if fault is None:
+            raise FaultError(f"unknown fault {kind!r}; one of: {', '.join(FAULTS)}")
+        if fault.needs_chain and self.chain_of(node) is None:
+            raise FaultError(f"{kind} needs a Gonka cluster; {node_name} has no chain")
+        return fault, node
+
+    def active_faults(self, node: SimNode) -> list[str]:
+        out = []
+        flags = {
+            "host_down": "host-down",
+            "host_hung": "host-hung",
+            "slow_link": "slow-link",
+            "crash_loop": "crash-loop",
+            "unhealthy": "unhealthy",
+            "disk_full": "disk-full",
+            "inference_slow": "inference-slow",
+            "inference_503": "inference-503",
+        }
+        out += [flags[k] for k in node.faults if k in flags]
+        g = node.gpu_faults
+        out += ["gpu-hot"] * bool(g.hot) + ["gpu-xid79"] * (g.fallen_off_bus is not None)
+        out += ["gpu-ecc"] * (g.ecc_uncorrectable is not None)
+        chain = self.chain_of(node)
+        if chain is not None and node.role == "network":
+            out += ["chain-stalled"] * (chain.faults.stalled_at is not None)
+            out += ["catching-up"] * chain.faults.catching_up
+            out += ["no-peers"] * chain.faults.no_peers + ["jailed"] * chain.faults.jailed
+        return out

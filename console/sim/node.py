@@ -1,0 +1,301 @@
+"""One simulated node: its sandbox, GPUs, containers, services and faults.
+
+The sandbox is the node's home: `bin/` holds its tools (fake nvidia-smi, inferenced, ufw,
+hf, docker, df, python3), `lib/` the fake libnvidia-ml.so.1, and `.sim/` the state the
+tools share with the simulator: GPU readings, the docker socket, the node's description.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import console
+from console.sim import gpus as simgpus
+from console.sim.chain import ChainSim
+from console.sim.containers import ContainerSet, expected_services
+from console.sim.docker_api import docker_router
+from console.sim.gpus import GpuFaults, GpuSnapshot
+from console.sim.http import Listener, Router
+from console.sim.services import (
+    admin_router,
+    cometbft_router,
+    mlnode_router,
+    ollama_router,
+    public_router,
+    vllm_router,
+)
+
+if TYPE_CHECKING:
+    from console.sim.fleet import SimFleet
+
+TOOLS = {  # bin name -> module under console.sim.tools, and leading arguments
+    "nvidia-smi": ("nvidia_smi", ""),
+    "inferenced": ("inferenced", ""),
+    "ufw": ("ufw", ""),
+    "hf": ("hf", ""),
+    "huggingface-cli": ("hf", ""),
+    "docker": ("docker", ""),
+    "docker-compose": ("docker", "compose "),
+    "df": ("df", ""),
+}
+PROJECT_ROOT = Path(console.__file__).resolve().parent.parent
+
+# the container whose trouble the crash-loop and unhealthy faults cause, per role
+MAIN_CONTAINER = {
+    ("gonka", "network"): "api",
+    ("gonka", "ml"): "mlnode-308",
+    ("ollama", "provider"): "ollama",
+    ("vllm", "server"): "vllm",
+}
+
+
+def address(block: int, index: int) -> str:
+    """The index-th address of a 127.<block>.0.0/16 loopback block."""
+    return f"127.{block}.{index // 250}.{index % 250 + 1}"
+
+
+class SimNode:
+    def __init__(
+        self,
+        fleet: SimFleet,
+        index: int,
+        name: str,
+        cluster: str,
+        stack: str,
+        role: str,
+        gpu_count: int,
+        gpu_type: str | None,
+        models: list[str],
+        chain: ChainSim | None,
+    ) -> None:
+        self.fleet = fleet
+        self.index = index
+        self.name = name
+        self.cluster = cluster
+        self.stack = stack
+        self.role = role
+        self.gpu_count = gpu_count
+        self.gpu_type = gpu_type
+        self.models = models or ["model"]
+        self.chain = chain  # the cluster's chain, on its network node only
+        self.home = fleet.root / "nodes" / name
+        self.public_address = address(fleet.block, index)
+        self.private_address = address(fleet.block + 1, index)
+        self.containers = ContainerSet(
+            name, "join" if stack == "gonka" else stack, self._containers_changed
+        )
+        self.faults: dict[str, Any] = {}
+        self.gpu_faults = GpuFaults()
+        self.admin_nodes: dict[str, dict] = {}
+        self.ml_state = "INFERENCE"
+        self.loaded_model: str | None = None
+        self.served = 0
+        self.started = time.time()
+        self.pulled_images: set[str] = set()
+        self.listeners: dict[str, tuple[str, Listener]] = {}  # key -> (container, listener)
+        self.ports: dict[int, int] = {}  # port as the node sees it -> port bound here
+        self.docker_listener: Listener | None = None
+        self._xid_seq = 0
+
+    # -- description
+    @property
+    def serves_model(self) -> bool:
+        return self.stack != "gonka" or self.role == "ml" or bool(self.fleet.models_of(self))
+
+    def expected_containers(self) -> list[str]:
+        return expected_services(self.stack, self.role, self.serves_model)
+
+    def main_container(self) -> str:
+        return MAIN_CONTAINER.get((self.stack, self.role), self.expected_containers()[0])
+
+    def approved_models(self) -> set[str]:
+        return set(self.fleet.declared_models)
+
+    def gpu_snapshot(self, now: float | None = None) -> GpuSnapshot:
+        busy = self.containers.running(
+            "mlnode-308" if self.stack == "gonka" else self.expected_containers()[0]
+        )
+        return simgpus.readings(
+            self.name, self.gpu_count, self.gpu_type, busy, now or time.time(), self.gpu_faults
+        )
+
+    # -- sandbox
+    def prepare(self, nvml_lib: Path | None) -> None:
+        sim = self.home / ".sim"
+        for d in (self.home / "bin", self.home / "lib", sim):
+            d.mkdir(parents=True, exist_ok=True)
+        python = shlex.quote(sys.executable)
+        root = shlex.quote(str(PROJECT_ROOT))
+        for tool, (module, lead) in TOOLS.items():
+            self._script(
+                tool,
+                f'PYTHONPATH={root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
+                f'exec {python} -m console.sim.tools.{module} {lead}"$@"',
+            )
+        # the node's python3 is the one that has pynvml, so the NVML path can be exercised
+        self._script("python3", f'exec {python} "$@"')
+        if nvml_lib is not None:
+            link = self.home / "lib" / "libnvidia-ml.so.1"
+            if not link.exists():
+                link.symlink_to(nvml_lib)
+        (sim / "node.json").write_text(json.dumps(self.describe(), indent=1))
+        self.write_readings()
+
+    def _script(self, name: str, body: str) -> None:
+        path = self.home / "bin" / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+
+    def describe(self) -> dict:
+        network = self.fleet.network_node(self.cluster)
+        return {
+            "name": self.name,
+            "cluster": self.cluster,
+            "stack": self.stack,
+            "role": self.role,
+            "models": self.models,
+            "public_address": self.public_address,
+            "private_address": self.private_address,
+            "chain_api": f"http://{network.public_address}:{network.ports.get(8000, 8000)}"
+            if network
+            else None,
+            "expected_containers": self.expected_containers(),
+        }
+
+    def session_env(self) -> dict[str, str]:
+        """The environment of a command run on this node."""
+        return {
+            "HOME": str(self.home),
+            "USER": "fleetdeck",
+            "LOGNAME": "fleetdeck",
+            "PATH": f"{self.home / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "LD_LIBRARY_PATH": str(self.home / "lib"),
+            "LANG": "C.UTF-8",
+            "DOCKER_HOST": f"unix://{self.home / '.sim' / 'docker.sock'}",
+            "FLEETDECK_SIM_NODE": self.name,
+            "SHELL": "/bin/sh",
+        }
+
+    # -- services
+    def service_table(self) -> list[tuple[str, str, str, int, Router]]:
+        """(key, container, address, port, router) of every HTTP service of this node."""
+        out: list[tuple[str, str, str, int, Router]] = []
+        priv, pub = self.private_address, self.public_address
+        if self.stack == "gonka":
+            if self.role == "network":
+                out += [
+                    ("rpc", "node", priv, 26657, cometbft_router(self)),
+                    ("admin", "api", priv, 9200, admin_router(self)),
+                    ("public", "proxy", pub, 8000, public_router(self)),
+                ]
+            if "mlnode-308" in self.expected_containers():
+                out += [
+                    ("mlnode", "inference", priv, 8080, mlnode_router(self)),
+                    ("inference", "inference", priv, 5050, vllm_router(self, "inference")),
+                ]
+        elif self.stack == "ollama":
+            out.append(("ollama", "ollama", priv, 11434, ollama_router(self)))
+        else:
+            out.append(("vllm", "vllm", priv, 8000, vllm_router(self, "vllm")))
+        return out
+
+    def open_services(self) -> None:
+        loop = self.fleet.loop
+        for key, container, addr, port, router in self.service_table():
+            listener = Listener(loop, addr, port, router)
+            self.listeners[key] = (container, listener)
+        sock = self.home / ".sim" / "docker.sock"
+        sock.unlink(missing_ok=True)
+        self.docker_listener = Listener(loop, str(sock), None, docker_router(self))
+        self.docker_listener.start()
+        self.reconcile()
+
+    def reconcile(self) -> None:
+        """Open each service while its container runs and the host is up; close it else."""
+        up = not self.faults.get("host_down")
+        for container, listener in self.listeners.values():
+            want = up and self.containers.running(container)
+            if want and not listener.open:
+                self._bind(listener)
+            elif not want and listener.open:
+                listener.stop()
+
+    def _bind(self, listener: Listener) -> None:
+        wanted = listener.port if listener.port not in self.ports else self.ports[listener.port]
+        try:
+            listener.port = wanted
+            listener.start()
+        except OSError:
+            # the real port is taken on this machine (by something bound to 0.0.0.0):
+            # take any free one and remember the mapping for SSH forwards
+            original = next((k for k, v in self.ports.items() if v == wanted), wanted)
+            listener.port = 0
+            listener.start()
+            assert listener.server is not None
+            listener.port = listener.server.sockets[0].getsockname()[1]
+            self.ports[original] = listener.port
+            return
+        self.ports.setdefault(wanted, wanted)
+
+    def close_services(self) -> None:
+        for _, listener in self.listeners.values():
+            listener.stop()
+        if self.docker_listener:
+            self.docker_listener.stop()
+
+    def _containers_changed(self) -> None:
+        if self.listeners:
+            self.reconcile()
+
+    def after_container_change(self, name: str) -> None:
+        """Called by the docker API after a start/stop/restart the operator asked for."""
+        self.reconcile()
+
+    # -- time passing
+    def write_readings(self, now: float | None = None) -> None:
+        simgpus.write(self.home / ".sim" / "gpus.txt", self.gpu_snapshot(now))
+
+    def tick(self, now: float) -> None:
+        self.write_readings(now)
+        name = self.main_container()
+        c = self.containers.items.get(name)
+        if c is None:
+            return
+        if self.faults.get("crash_loop"):
+            with self.containers.lock:
+                if c.state == "running" or now - c.finished_at > 2:
+                    c.state, c.exit_code, c.finished_at = "restarting", 1, now
+                    c.restart_count += 1
+                    c.log(
+                        "panic: failed to load model weights: CUDA error: out of memory", "stderr"
+                    )
+            self.reconcile()
+        if self.faults.get("unhealthy") and c.state == "running":
+            c.health = "unhealthy"
+            c.failing_streak += 1
+
+    # -- faults
+    def add_xid(self, gpu_index: int, xid: int) -> None:
+        self._xid_seq += 1
+        self.gpu_faults.xid_events.append((self._xid_seq, gpu_index, xid))
+        kmsg = self.home / ".sim" / "kmsg"
+        with open(kmsg, "a") as f:
+            bus = self.gpu_snapshot().gpus[gpu_index].pci_bus_id[4:]
+            f.write(f"NVRM: Xid (PCI:{bus}): {xid}, pid=0, name=, GPU has fallen off the bus.\n")
+
+    def disk(self) -> tuple[int, int]:
+        """(total, used) KiB of the node's data disk."""
+        total = 3_840_000_000  # 3.84 TB NVMe
+        used = int(total * (0.993 if self.faults.get("disk_full") else 0.41))
+        return total, used
+
+    def write_disk(self) -> None:
+        total, used = self.disk()
+        (self.home / ".sim" / "disk.json").write_text(
+            json.dumps({"total_kb": total, "used_kb": used})
+        )

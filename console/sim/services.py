@@ -1,0 +1,766 @@
+"""The emulated HTTP APIs of a node, in the real shapes (reference/protocols.md):
+CometBFT RPC, the Gonka public and admin APIs, the ML node API, vLLM and Ollama.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from console.sim.chain import ChainSim, rfc3339
+from console.sim.http import Request, Response, Router, json_response, text_response
+
+if TYPE_CHECKING:
+    from console.sim.node import SimNode
+
+COMETBFT_VERSION = "0.38.17"
+
+
+def rpc_envelope(result: Any, rid: Any = -1) -> dict:
+    return {"jsonrpc": "2.0", "id": rid, "result": result}
+
+
+def _node_info(chain: ChainSim, moniker: str, node_id: str) -> dict:
+    return {
+        "protocol_version": {"p2p": "8", "block": "11", "app": "0"},
+        "id": node_id,
+        "listen_addr": "tcp://0.0.0.0:26656",
+        "network": chain.chain_id,
+        "version": COMETBFT_VERSION,
+        "channels": "40202122233038606100",
+        "moniker": moniker,
+        "other": {"tx_index": "on", "rpc_address": "tcp://0.0.0.0:26657"},
+    }
+
+
+# ---------------------------------------------------------------- CometBFT RPC
+
+
+def cometbft_status(node: SimNode) -> dict:
+    chain = node.chain
+    assert chain is not None
+    h = chain.height()
+    catching_up = chain.faults.catching_up
+    if catching_up:
+        h = max(chain.start_height, h - 500)
+    return {
+        "node_info": _node_info(chain, node.name, chain.node_id),
+        "sync_info": {
+            "latest_block_hash": chain.block_hash(h),
+            "latest_app_hash": chain.block_hash(-h),
+            "latest_block_height": str(h),
+            "latest_block_time": rfc3339(chain.block_time_of(h)),
+            "earliest_block_hash": chain.block_hash(chain.start_height),
+            "earliest_app_hash": chain.block_hash(-chain.start_height),
+            "earliest_block_height": str(chain.start_height),
+            "earliest_block_time": rfc3339(chain.t0),
+            "catching_up": catching_up,
+        },
+        "validator_info": {
+            "address": chain.validator_address,
+            "pub_key": {"type": "tendermint/PubKeyEd25519", "value": chain.validator_key},
+            "voting_power": str(chain.our_voting_power()),
+        },
+    }
+
+
+def cometbft_net_info(node: SimNode) -> dict:
+    chain = node.chain
+    assert chain is not None
+    peers = []
+    if not chain.faults.no_peers:
+        for i, (_key, addr) in enumerate(chain.others, start=1):
+            now = rfc3339(chain.t0)
+            monitor = {
+                "Start": now,
+                "Bytes": "7296",
+                "Samples": "19",
+                "InstRate": "141",
+                "CurRate": "158",
+                "AvgRate": "381",
+                "PeakRate": "14230",
+                "BytesRem": "0",
+                "Duration": "19160000000",
+                "Idle": "4300000000",
+                "TimeRem": "0",
+                "Progress": 0,
+                "Active": True,
+            }
+            peers.append(
+                {
+                    "node_info": _node_info(chain, f"peer{i}", addr.lower()),
+                    "is_outbound": i % 2 == 1,
+                    "connection_status": {
+                        "Duration": "19154074470",
+                        "SendMonitor": monitor,
+                        "RecvMonitor": monitor,
+                        "Channels": [],
+                    },
+                    "remote_ip": f"203.0.113.{10 + i}",
+                }
+            )
+    return {
+        "listening": True,
+        "listeners": ["Listener(@)"],
+        "n_peers": str(len(peers)),
+        "peers": peers,
+    }
+
+
+def cometbft_validators(node: SimNode, page: int = 1, per_page: int = 30) -> dict:
+    chain = node.chain
+    assert chain is not None
+    per_page = max(1, min(per_page, 100))
+    vals = chain.validators()
+    chunk = vals[(page - 1) * per_page : page * per_page]
+    return {
+        "block_height": str(chain.height()),
+        "validators": [
+            {
+                "address": a,
+                "pub_key": {"type": "tendermint/PubKeyEd25519", "value": k},
+                "voting_power": str(p),
+                "proposer_priority": "0",
+            }
+            for a, k, p in chunk
+        ],
+        "count": str(len(chunk)),
+        "total": str(len(vals)),
+    }
+
+
+def cometbft_router(node: SimNode) -> Router:
+    r = Router()
+    methods = {
+        "status": lambda q: cometbft_status(node),
+        "net_info": lambda q: cometbft_net_info(node),
+        "health": lambda q: {},
+        "validators": lambda q: cometbft_validators(
+            node, int(q.get("page", 1) or 1), int(q.get("per_page", 30) or 30)
+        ),
+    }
+    for name, fn in methods.items():
+        r.add("GET", f"/{name}", lambda req, fn=fn: json_response(rpc_envelope(fn(req.query))))
+
+    def broadcast(params: dict) -> dict:
+        return broadcast_tx(node, params.get("tx", ""))
+
+    def jsonrpc(req: Request) -> Response:
+        try:
+            call = req.json()
+            if call["method"] == "broadcast_tx_sync":
+                return json_response(
+                    rpc_envelope(broadcast(call.get("params") or {}), call.get("id", -1))
+                )
+            fn = methods[call["method"]]
+        except (ValueError, KeyError, TypeError):
+            return json_response(
+                {
+                    "jsonrpc": "2.0",
+                    "id": -1,
+                    "error": {"code": -32601, "message": "Method not found", "data": ""},
+                }
+            )
+        params = {k: str(v) for k, v in (call.get("params") or {}).items()}
+        return json_response(rpc_envelope(fn(params), call.get("id", -1)))
+
+    r.add("POST", "/", jsonrpc)
+    return r
+
+
+def broadcast_tx(node: SimNode, tx_b64: str) -> dict:
+    """The simulator's transactions: base64 of a JSON object {"type": ..., ...}.
+
+    Real transactions are signed protobuf; the simulated `inferenced` sends this instead.
+    The result is CometBFT's broadcast_tx_sync shape.
+    """
+    chain = node.chain
+    assert chain is not None
+    try:
+        tx = json.loads(base64.b64decode(tx_b64))
+        kind = tx["type"]
+        if kind == "grant-ml-ops-permissions":
+            record = chain.grant_ml_ops(tx["granter"], tx["grantee"])
+        elif kind == "unjail":
+            chain.faults.jailed = False
+            record = chain.tx("unjail", validator=tx.get("from", ""))
+        else:
+            raise KeyError(f"unknown message type {kind}")
+    except (ValueError, KeyError, TypeError) as exc:
+        return {"code": 5, "data": "", "log": str(exc).strip("'\""), "codespace": "sdk", "hash": ""}
+    return {
+        "code": 0,
+        "data": "",
+        "log": "[]",
+        "codespace": "",
+        "hash": record["txhash"],
+        "height": record["height"],
+    }
+
+
+# ---------------------------------------------------------------- Gonka public API
+
+
+def public_router(node: SimNode) -> Router:
+    """The dapi public API as the proxy serves it on :8000, with /chain-rpc/ behind it."""
+    chain = node.chain
+    assert chain is not None
+    r = Router()
+
+    def guard(fn):
+        def wrapped(req: Request) -> Response:
+            if not node.containers.running("api"):
+                return text_response(
+                    "<html><body><h1>502 Bad Gateway</h1></body></html>", 502, "text/html"
+                )
+            return fn(req)
+
+        return wrapped
+
+    def participants(req: Request) -> Response:
+        return json_response(
+            {
+                "participants": [
+                    {
+                        "id": p.address,
+                        "url": p.url,
+                        "coins_owed": 0,
+                        "refunds_owed": 0,
+                        "balance": 0,
+                        "voting_power": p.weight,
+                        "reputation": 0,
+                    }
+                    for p in chain.participants.values()
+                ],
+                "block_height": chain.height(),
+            }
+        )
+
+    def participant(req: Request) -> Response:
+        p = chain.participants.get(req.params["address"])
+        if p is None:
+            return json_response({"error": "participant not found"}, 404)
+        return json_response(
+            {
+                "participant": {
+                    "index": p.address,
+                    "address": p.address,
+                    "weight": p.weight,
+                    "join_time": str(int(chain.t0 * 1000)),
+                    "join_height": str(p.join_height),
+                    "last_inference_time": "0",
+                    "inference_url": p.url,
+                    "status": p.status,
+                    "coin_balance": "0",
+                    "validator_key": p.validator_key,
+                    "consecutive_invalid_inferences": "0",
+                    "worker_public_key": "",
+                    "epochs_completed": 0,
+                }
+            }
+        )
+
+    def submit(req: Request) -> Response:
+        body = req.json() or {}
+        try:
+            p = chain.register(
+                body["url"], body["pub_key"], body.get("validator_key"), body.get("models")
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            return json_response({"error": f"invalid participant: {exc}"}, 400)
+        return json_response({"address": p.address, "url": p.url})
+
+    def epoch_participants(req: Request) -> Response:
+        epoch = chain.epoch()
+        active = [
+            p
+            for p in chain.participants.values()
+            if chain.faults.jailed is False or p.validator_key != chain.validator_key
+        ]
+        return json_response(
+            {
+                "active_participants": {
+                    "participants": [
+                        {
+                            "index": p.address,
+                            "validator_key": p.validator_key,
+                            "weight": p.weight,
+                            "inference_url": p.url,
+                            "models": p.models,
+                            "seed": {
+                                "participant": p.address,
+                                "epoch_index": epoch["latest_epoch"]["index"],
+                                "signature": "",
+                            },
+                            "ml_nodes": [
+                                {
+                                    "ml_nodes": [
+                                        {
+                                            "node_id": n["id"],
+                                            "poc_weight": 2300,
+                                            "timeslot_allocation": [True, False],
+                                        }
+                                        for n in node.admin_nodes.values()
+                                    ]
+                                }
+                            ],
+                        }
+                        for p in active
+                    ],
+                    "epoch_group_id": epoch["latest_epoch"]["index"],
+                    "poc_start_block_height": epoch["latest_epoch"]["poc_start_block_height"],
+                    "effective_block_height": epoch["latest_epoch"]["poc_start_block_height"] + 2,
+                    "created_at_block_height": epoch["latest_epoch"]["poc_start_block_height"],
+                    "epoch_id": epoch["latest_epoch"]["index"],
+                },
+                "addresses": [p.address for p in active],
+                "validators": [
+                    {"address": a, "pub_key": k, "voting_power": v, "proposer_priority": 0}
+                    for a, k, v in chain.validators()
+                ],
+            }
+        )
+
+    r.add("GET", "/v1/status", guard(lambda req: json_response({"status": "ok"})))
+    r.add("GET", "/health", lambda req: text_response("OK"))
+    r.add("GET", "/v1/participants", guard(participants))
+    r.add("POST", "/v1/participants", guard(submit))
+    r.add("GET", "/v1/participants/:address", guard(participant))
+    r.add("GET", "/v1/epochs/latest", guard(lambda req: json_response(chain.epoch())))
+    r.add("GET", "/v1/epochs/current/participants", guard(epoch_participants))
+    rpc = cometbft_router(node)
+    for method, regex, handler in rpc.routes:
+        pattern = "/chain-rpc" + regex.pattern[1:-1]
+        r.add(
+            method,
+            pattern.rstrip("/") + "/?" if method == "POST" else pattern,
+            _needs(node, "node", handler),
+        )
+    return r
+
+
+def _needs(node: SimNode, container: str, handler):
+    def wrapped(req: Request):
+        if not node.containers.running(container):
+            return text_response(
+                "<html><body><h1>502 Bad Gateway</h1></body></html>", 502, "text/html"
+            )
+        return handler(req)
+
+    return wrapped
+
+
+# ---------------------------------------------------------------- Gonka admin API
+
+
+def admin_router(node: SimNode) -> Router:
+    r = Router()
+
+    def state_of(entry: dict) -> dict:
+        ml = node.fleet.node_by_host(entry["host"]) if node.fleet else None
+        ok = (
+            ml is not None
+            and ml.containers.healthy("mlnode-308")
+            and ml.containers.running("inference")
+            and not ml.faults.get("inference_503")
+        )
+        epoch = node.chain.epoch()["latest_epoch"]["index"] if node.chain else 0
+        return {
+            "intended_status": "INFERENCE",
+            "current_status": "INFERENCE" if ok else "FAILED",
+            "poc_intended_status": "IDLE",
+            "poc_current_status": "IDLE",
+            "lock_count": 0,
+            "failure_reason": "" if ok else "inference health check failed",
+            "status_timestamp": rfc3339(time.time()),
+            "admin_state": {"enabled": entry.get("_enabled", True), "epoch": epoch},
+            "epoch_models": {},
+            "epoch_ml_nodes": {},
+        }
+
+    def public(entry: dict) -> dict:
+        return {k: v for k, v in entry.items() if not k.startswith("_")}
+
+    def listing(req: Request) -> Response:
+        return json_response(
+            [{"node": public(e), "state": state_of(e)} for e in node.admin_nodes.values()]
+        )
+
+    def validate(body: Any) -> str | None:
+        if not isinstance(body, dict):
+            return "body must be a node object"
+        for key in ("id", "host", "inference_port", "poc_port", "max_concurrent", "models"):
+            if key not in body:
+                return f"missing field {key}"
+        approved = node.approved_models()
+        for model in body["models"]:
+            if model not in approved:
+                return f"model {model} is not a governance-approved model"
+        return None
+
+    def upsert(body: dict) -> dict:
+        entry = {**node.admin_nodes.get(body["id"], {}), **body}
+        entry.setdefault("node_num", len(node.admin_nodes) + 1)
+        entry.setdefault("hardware", [])
+        entry.setdefault("version", "")
+        node.admin_nodes[body["id"]] = entry
+        return public(entry)
+
+    def add(req: Request) -> Response:
+        body = req.json()
+        if req.params.get("id"):
+            if isinstance(body, dict):
+                body.setdefault("id", req.params["id"])
+        error = validate(body)
+        if error:
+            return json_response({"error": error}, 400)
+        return json_response(upsert(body))
+
+    def batch(req: Request) -> Response:
+        body = req.json()
+        if not isinstance(body, list) or not body:
+            return json_response({"error": "body must be a non-empty array of nodes"}, 400)
+        nodes, errors = [], []
+        for item in body:
+            error = validate(item)
+            if error:
+                errors.append(
+                    {"node_id": item.get("id") if isinstance(item, dict) else None, "error": error}
+                )
+            else:
+                nodes.append(upsert(item))
+        if not nodes:
+            return json_response({"nodes": [], "errors": errors}, 400)
+        return json_response({"nodes": nodes, "errors": errors}, 206 if errors else 201)
+
+    def delete(req: Request) -> Response:
+        entry = node.admin_nodes.pop(req.params["id"], None)
+        if entry is None:
+            return json_response({"error": f"node {req.params['id']} not found"}, 404)
+        return json_response(public(entry))
+
+    def toggle(enabled: bool):
+        def handler(req: Request) -> Response:
+            entry = node.admin_nodes.get(req.params["id"])
+            if entry is None:
+                return json_response({"error": f"node {req.params['id']} not found"}, 404)
+            entry["_enabled"] = enabled
+            word = "enabled" if enabled else "disabled"
+            return json_response(
+                {"message": f"node {word} successfully", "node_id": req.params["id"]}
+            )
+
+        return handler
+
+    r.add("GET", "/admin/v1/nodes", listing)
+    r.add("POST", "/admin/v1/nodes", add)
+    r.add("POST", "/admin/v1/nodes/batch", batch)
+    r.add("PUT", "/admin/v1/nodes/:id", add)
+    r.add("DELETE", "/admin/v1/nodes/:id", delete)
+    r.add("POST", "/admin/v1/nodes/:id/enable", toggle(True))
+    r.add("POST", "/admin/v1/nodes/:id/disable", toggle(False))
+    r.add("GET", "/admin/v1/setup/report", lambda req: json_response(setup_report(node)))
+    return r
+
+
+def setup_report(node: SimNode) -> dict:
+    chain = node.chain
+    assert chain is not None
+    ours = next(
+        (p for p in chain.participants.values() if p.validator_key == chain.validator_key), None
+    )
+    in_set = any(a == chain.validator_address for a, _, _ in chain.validators())
+    checks = [
+        (
+            "permissions_granted",
+            ours is not None and bool(ours.ml_ops_grantees),
+            "ML operational key has the inference permissions",
+        ),
+        ("feegrant_allowance", None, "fee grant allowance not checked by the simulator"),
+        (
+            "consensus_key_match",
+            ours is not None,
+            "registered validator key matches the node's consensus key",
+        ),
+        (
+            "active_in_epoch",
+            ours is not None and not chain.faults.jailed,
+            "participant is active in the current epoch",
+        ),
+        ("validator_in_set", in_set, "validator is in the active set"),
+    ]
+    out = [
+        {
+            "id": cid,
+            "status": "UNAVAILABLE" if ok is None else ("PASS" if ok else "FAIL"),
+            "message": msg if ok or ok is None else f"not yet: {msg}",
+            "details": {},
+        }
+        for cid, ok, msg in checks
+    ]
+    failed = [c for c in out if c["status"] == "FAIL"]
+    return {
+        "overall_status": "FAIL" if failed else "PASS",
+        "checks": out,
+        "summary": {
+            "failed_checks": len(failed),
+            "issues": [c["id"] for c in failed],
+            "recommendations": [],
+        },
+    }
+
+
+# ---------------------------------------------------------------- ML node API
+
+
+def mlnode_router(node: SimNode) -> Router:
+    r = Router()
+
+    def available() -> Response | None:
+        if not node.containers.running("mlnode-308"):
+            return text_response(
+                "<html><body><h1>502 Bad Gateway</h1></body></html>", 502, "text/html"
+            )
+        return None
+
+    def state(req: Request) -> Response:
+        return available() or json_response({"state": node.ml_state})
+
+    def health(req: Request) -> Response:
+        down = available()
+        if down:
+            return down
+        healthy = node.containers.healthy("mlnode-308") and not node.faults.get("inference_503")
+        gpus = node.gpu_snapshot().visible
+        body = {
+            "status": "healthy" if healthy else "unhealthy",
+            "service_state": node.ml_state,
+            "gpu": {
+                "available": bool(gpus),
+                "count": len(gpus),
+                "devices": [
+                    {
+                        "index": g.index,
+                        "name": g.name,
+                        "total_memory_mb": g.memory_total_mib,
+                        "used_memory_mb": g.memory_used_mib,
+                        "utilization_percent": g.utilization_gpu,
+                        "temperature_c": g.temperature,
+                    }
+                    for g in gpus
+                ],
+            },
+            "managers": {
+                "inference": {"running": node.ml_state == "INFERENCE", "healthy": healthy},
+                "train": {"running": False, "healthy": True},
+            },
+        }
+        return json_response(body, 200 if healthy else 503)
+
+    def inference_up(req: Request) -> Response:
+        down = available()
+        if down:
+            return down
+        body = req.json() or {}
+        if not isinstance(body, dict) or "model" not in body:
+            return json_response({"status": "ERROR", "message": "model is required"})
+        node.ml_state = "INFERENCE"
+        node.loaded_model = body["model"]
+        return json_response({"status": "OK"})
+
+    def stop(req: Request) -> Response:
+        node.ml_state = "STOPPED"
+        return available() or json_response({"status": "OK"})
+
+    r.add("GET", "/api/v1/state", state)
+    r.add("GET", "/health", health)
+    r.add("GET", "/livez", health)
+    r.add(
+        "GET",
+        "/readyz",
+        lambda req: available() or json_response({"ready": node.containers.healthy("mlnode-308")}),
+    )
+    r.add("POST", "/api/v1/inference/up", inference_up)
+    r.add("POST", "/api/v1/inference/down", stop)
+    r.add("POST", "/api/v1/stop", stop)
+    return r
+
+
+# ---------------------------------------------------------------- inference: vLLM, Ollama
+
+
+async def _latency(node: SimNode) -> None:
+    """Typical latency, or p95 above 2 s while the slow-inference fault is set."""
+    slow = node.faults.get("inference_slow")
+    base = 2.6 if slow else 0.05
+    await asyncio.sleep(base * random.uniform(0.9, 1.2))  # noqa: S311
+
+
+def vllm_router(node: SimNode, container: str) -> Router:
+    r = Router()
+
+    def down() -> Response | None:
+        if not node.containers.running(container):
+            return text_response("", 502)
+        if node.faults.get("inference_503"):
+            return json_response({"error": "EngineDeadError"}, 503)
+        return None
+
+    def models(req: Request) -> Response:
+        return down() or json_response(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": m,
+                        "object": "model",
+                        "created": int(node.started),
+                        "owned_by": "vllm",
+                        "root": m,
+                        "parent": None,
+                        "max_model_len": 240000,
+                        "permission": [],
+                    }
+                    for m in node.models
+                ],
+            }
+        )
+
+    async def chat(req: Request) -> Response:
+        fail = down()
+        if fail:
+            return fail
+        await _latency(node)
+        node.served += 1
+        body = req.json() or {}
+        return json_response(
+            {
+                "id": f"chatcmpl-{node.served}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", node.models[0]),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "ok"},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 13},
+            }
+        )
+
+    def metrics(req: Request) -> Response:
+        fail = down()
+        if fail:
+            return fail
+        lines = []
+        for m in node.models:
+            lab = f'engine="0",model_name="{m}"'
+            lines += [
+                f"vllm:num_requests_running{{{lab}}} 3.0",
+                f"vllm:num_requests_waiting{{{lab}}} 0.0",
+                f"vllm:kv_cache_usage_perc{{{lab}}} 0.42",
+                f"vllm:prompt_tokens_total{{{lab}}} {12.0 * node.served}",
+                f"vllm:generation_tokens_total{{{lab}}} {1.0 * node.served}",
+                f'vllm:request_success_total{{{lab},finished_reason="stop"}} {float(node.served)}',
+            ]
+        head = [
+            "# HELP vllm:num_requests_running Number of requests in model execution batches.",
+            "# TYPE vllm:num_requests_running gauge",
+        ]
+        return text_response(
+            "\n".join(head + lines) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    r.add("GET", "/health", lambda req: down() or Response(200, b"", "text/plain"))
+    r.add("GET", "/v1/models", models)
+    r.add("POST", "/v1/chat/completions", chat)
+    r.add("GET", "/metrics", metrics)
+    return r
+
+
+def ollama_router(node: SimNode) -> Router:
+    r = Router()
+
+    def down() -> Response | None:
+        if not node.containers.running("ollama"):
+            return text_response("", 502)
+        if node.faults.get("inference_503"):
+            return json_response({"error": "server busy"}, 503)
+        return None
+
+    def model_entry(name: str) -> dict:
+        size = 4_920_000_000 if "8b" in name else 19_850_000_000
+        return {
+            "name": name,
+            "model": name,
+            "modified_at": rfc3339(node.started),
+            "size": size,
+            "digest": f"{abs(hash(name)):064x}"[:64],
+            "details": {
+                "parent_model": "",
+                "format": "gguf",
+                "family": "llama",
+                "families": ["llama"],
+                "parameter_size": name.split(":")[-1].upper(),
+                "quantization_level": "Q4_K_M",
+            },
+        }
+
+    def ps(req: Request) -> Response:
+        fail = down()
+        if fail:
+            return fail
+        loaded = []
+        for m in node.models[:1]:
+            e = model_entry(m)
+            e.update(
+                {
+                    "expires_at": rfc3339(time.time() + 300),
+                    "size_vram": e["size"],
+                    "context_length": 8192,
+                }
+            )
+            loaded.append(e)
+        return json_response({"models": loaded})
+
+    async def generate(req: Request) -> Response:
+        fail = down()
+        if fail:
+            return fail
+        t0 = time.perf_counter()
+        await _latency(node)
+        node.served += 1
+        total = int((time.perf_counter() - t0) * 1e9)
+        body = req.json() or {}
+        return json_response(
+            {
+                "model": body.get("model", node.models[0]),
+                "created_at": rfc3339(time.time()),
+                "response": "ok",
+                "done": True,
+                "done_reason": "stop",
+                "total_duration": total,
+                "load_duration": 1_000_000,
+                "prompt_eval_count": 12,
+                "prompt_eval_duration": 5_000_000,
+                "eval_count": 1,
+                "eval_duration": max(total - 6_000_000, 1),
+            }
+        )
+
+    r.add("GET", "/", lambda req: down() or text_response("Ollama is running"))
+    r.add("GET", "/api/version", lambda req: down() or json_response({"version": "0.5.1"}))
+    r.add(
+        "GET",
+        "/api/tags",
+        lambda req: down() or json_response({"models": [model_entry(m) for m in node.models]}),
+    )
+    r.add("GET", "/api/ps", ps)
+    r.add("POST", "/api/generate", generate)
+    return r

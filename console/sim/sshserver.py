@@ -1,0 +1,301 @@
+"""The embedded SSH server of the simulated fleet (paramiko, loopback only).
+
+Each node listens on its own loopback address and a random port, with an ephemeral host
+key, and accepts only the fleet's generated client key. Commands run in the node's sandbox;
+`direct-tcpip` forwards to the node's `localhost` reach its private services, as they would
+on a real host. The fault injector can make a node refuse (down), accept and never answer
+(hung), or answer slowly (slow link).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import subprocess
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import paramiko
+
+if TYPE_CHECKING:
+    from console.sim.node import SimNode
+
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # refused clients are expected
+LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}  # noqa: S104
+
+
+class _Session(paramiko.ServerInterface):
+    def __init__(self, server: SshServer, node: SimNode) -> None:
+        self.server = server
+        self.node = node
+        self.forwards: dict[int, tuple[str, int]] = {}
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey"
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        ok = key.get_base64() == self.server.client_key.get_base64()
+        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        if kind == "session":
+            return paramiko.OPEN_SUCCEEDED
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_direct_tcpip_request(self, chanid: int, origin, destination) -> int:
+        self.forwards[chanid] = destination
+        return paramiko.OPEN_SUCCEEDED
+
+    def check_channel_env_request(self, channel, name, value) -> bool:
+        return True
+
+    def check_channel_pty_request(self, *args) -> bool:
+        return True
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        threading.Thread(
+            target=self._run,
+            args=(channel, command.decode(errors="replace")),
+            daemon=True,
+            name=f"sim-exec-{self.node.name}",
+        ).start()
+        return True
+
+    def check_channel_shell_request(self, channel: paramiko.Channel) -> bool:
+        threading.Thread(target=self._run, args=(channel, "exec /bin/sh -i"), daemon=True).start()
+        return True
+
+    # -- running a command in the sandbox
+    def _run(self, chan: paramiko.Channel, command: str) -> None:
+        node = self.node
+        try:
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                cwd=node.home,
+                env=node.session_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            chan.sendall_stderr(f"sh: {exc}\n".encode())
+            chan.send_exit_status(127)
+            chan.close()
+            return
+        self.server.track(proc)
+
+        def pump_out(stream, send) -> None:
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                self._delay()
+                try:
+                    send(chunk)
+                except OSError:
+                    break
+
+        def pump_in() -> None:
+            try:
+                while True:
+                    data = chan.recv(65536)
+                    if not data:
+                        break
+                    proc.stdin.write(data)
+                    proc.stdin.flush()
+            except (OSError, ValueError):
+                pass
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+
+        out = threading.Thread(target=pump_out, args=(proc.stdout, chan.sendall), daemon=True)
+        err = threading.Thread(
+            target=pump_out, args=(proc.stderr, chan.sendall_stderr), daemon=True
+        )
+        inp = threading.Thread(target=pump_in, daemon=True)
+        for t in (out, err, inp):
+            t.start()
+        # a client that goes away takes its command with it (the probe exits on stdin EOF,
+        # anything else is stopped when the channel closes)
+        while proc.poll() is None:
+            if chan.closed or not chan.get_transport().is_active():
+                proc.terminate()
+                break
+            time.sleep(0.05)
+        rc = proc.wait()
+        out.join(5)
+        err.join(5)
+        with contextlib.suppress(OSError, EOFError):
+            chan.send_exit_status(rc if rc >= 0 else 128 - rc)
+            chan.shutdown_write()
+            chan.close()
+        self.server.untrack(proc)
+
+    def _delay(self) -> None:
+        delay = self.node.faults.get("slow_link")
+        if delay:
+            time.sleep(float(delay))
+
+    # -- forwarding to the node's private side
+    def forward(self, chan: paramiko.Channel) -> None:
+        host, port = self.forwards.pop(chan.get_id())
+        node = self.node
+        if host in LOCAL_NAMES:
+            host, port = node.private_address, node.ports.get(port, port)
+        try:
+            sock = socket.create_connection((host, port), timeout=5)
+        except OSError:
+            chan.close()
+            return
+        sock.settimeout(None)
+
+        def pipe(src_recv, dst_send, close) -> None:
+            try:
+                while True:
+                    data = src_recv(65536)
+                    if not data:
+                        break
+                    self._delay()
+                    dst_send(data)
+            except OSError:
+                pass
+            close()
+
+        threading.Thread(
+            target=pipe, args=(chan.recv, sock.sendall, lambda: _shut(sock)), daemon=True
+        ).start()
+        threading.Thread(
+            target=pipe, args=(sock.recv, chan.sendall, chan.close), daemon=True
+        ).start()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+
+
+class SshServer:
+    """Accepts SSH for every node of a fleet on one selector thread."""
+
+    def __init__(self, client_key: paramiko.PKey) -> None:
+        self.client_key = client_key
+        self.host_keys: dict[str, paramiko.PKey] = {}
+        self.sockets: dict[str, socket.socket] = {}
+        self.ports: dict[str, int] = {}
+        self.nodes: dict[str, SimNode] = {}
+        self.transports: dict[str, list[paramiko.Transport]] = {}
+        self.hung: dict[str, list[socket.socket]] = {}
+        self.procs: set[subprocess.Popen] = set()
+        self.selector = selectors.DefaultSelector()
+        self.lock = threading.RLock()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True, name="sim-ssh")
+
+    def add(self, node: SimNode) -> int:
+        self.nodes[node.name] = node
+        self.host_keys[node.name] = paramiko.ECDSAKey.generate()
+        self._listen(node.name, 0)
+        return self.ports[node.name]
+
+    def host_key_line(self, name: str) -> str:
+        key = self.host_keys[name]
+        node = self.nodes[name]
+        return f"[{node.public_address}]:{self.ports[name]} {key.get_name()} {key.get_base64()}"
+
+    def _listen(self, name: str, port: int) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.nodes[name].public_address, port))
+        sock.listen(64)
+        sock.setblocking(False)
+        with self.lock:
+            self.sockets[name] = sock
+            self.ports[name] = sock.getsockname()[1]
+            self.selector.register(sock, selectors.EVENT_READ, name)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for key, _ in self.selector.select(timeout=0.2):
+                name = key.data
+                try:
+                    conn, _addr = key.fileobj.accept()  # type: ignore[union-attr]
+                except OSError:
+                    continue
+                conn.setblocking(True)
+                node = self.nodes[name]
+                if node.faults.get("host_hung"):
+                    self.hung.setdefault(name, []).append(conn)  # accepts, never answers
+                    continue
+                threading.Thread(target=self._serve, args=(name, conn), daemon=True).start()
+
+    def _serve(self, name: str, conn: socket.socket) -> None:
+        node = self.nodes[name]
+        delay = node.faults.get("slow_link")
+        if delay:
+            time.sleep(float(delay))
+        transport = paramiko.Transport(conn)
+        transport.add_server_key(self.host_keys[name])
+        session = _Session(self, node)
+        try:
+            transport.start_server(server=session)
+        except (paramiko.SSHException, EOFError, OSError):
+            transport.close()
+            return
+        with self.lock:
+            self.transports.setdefault(name, []).append(transport)
+        try:
+            while transport.is_active() and not self._stop.is_set():
+                chan = transport.accept(timeout=0.5)
+                if chan is not None and chan.get_id() in session.forwards:
+                    session.forward(chan)
+        finally:
+            with self.lock:
+                with contextlib.suppress(ValueError):
+                    self.transports.get(name, []).remove(transport)
+            transport.close()
+
+    # -- faults
+    def down(self, name: str) -> None:
+        """The host is gone: refuse new connections and drop the open ones."""
+        with self.lock:
+            sock = self.sockets.pop(name, None)
+            if sock is not None:
+                self.selector.unregister(sock)
+                sock.close()
+            for t in self.transports.pop(name, []):
+                t.close()
+
+    def up(self, name: str) -> None:
+        with self.lock:
+            if name not in self.sockets:
+                self._listen(name, self.ports[name])
+            for conn in self.hung.pop(name, []):
+                with contextlib.suppress(OSError):
+                    conn.close()
+
+    def track(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.procs.add(proc)
+
+    def untrack(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.procs.discard(proc)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self.lock:
+            for name in list(self.sockets):
+                self.down(name)
+            for conns in self.hung.values():
+                for conn in conns:
+                    conn.close()
+            self.hung.clear()
+            for proc in list(self.procs):
+                if proc.poll() is None:
+                    proc.kill()
+        if self.thread.is_alive():
+            self.thread.join(2)
+        self.selector.close()

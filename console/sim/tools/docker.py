@@ -1,0 +1,359 @@
+"""A fake `docker` (and `docker-compose`) CLI for simulated nodes without dockerd.
+
+It speaks the Docker Engine API over the node's socket, like the real client: `ps`,
+`inspect`, `logs`, `start|stop|restart|rm`, `version`, `info`, `pull`, `system dial-stdio`,
+and `compose up|ps|down|pull` for the stack's compose files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+
+from console.sim.tools.dockerclient import DockerError, call, get_json, socket_path
+
+CLIENT_VERSION = "20.10.24+dfsg1"
+
+
+def _ago(created: int) -> str:
+    s = int(time.time() - created)
+    if s < 60:
+        return f"{max(s, 1)} seconds ago"
+    if s < 3600:
+        return f"{s // 60} minutes ago"
+    return f"{s // 3600} hours ago"
+
+
+def _row(c: dict) -> dict[str, str]:
+    """The fields `docker ps --format` knows, as the real CLI renders them."""
+    return {
+        "ID": c["Id"][:12],
+        "Image": c["Image"],
+        "Command": f'"{c["Command"][:20]}"',
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c["Created"])),
+        "RunningFor": _ago(c["Created"]),
+        "Ports": "",
+        "State": c["State"],
+        "Status": c["Status"],
+        "Size": "0B",
+        "Names": c["Names"][0].lstrip("/"),
+        "Labels": ",".join(f"{k}={v}" for k, v in c["Labels"].items()),
+        "Mounts": "",
+        "Networks": "",
+        "LocalVolumes": "0",
+    }
+
+
+def _render(fmt: str, row: dict[str, str]) -> str:
+    if fmt.strip() == "{{json .}}":
+        return json.dumps(row, separators=(",", ":"))
+    fmt = fmt.replace("\\t", "\t").replace("table ", "")
+    return re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: row.get(m.group(1), ""), fmt)
+
+
+def _table(rows: list[dict[str, str]], columns: list[tuple[str, str]]) -> str:
+    widths = [max([len(title)] + [len(r[key]) for r in rows]) for key, title in columns]
+    lines = ["   ".join(t.ljust(w) for (_, t), w in zip(columns, widths, strict=True)).rstrip()]
+    for r in rows:
+        lines.append(
+            "   ".join(r[k].ljust(w) for (k, _), w in zip(columns, widths, strict=True)).rstrip()
+        )
+    return "\n".join(lines) + "\n"
+
+
+PS_COLUMNS = [
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("RunningFor", "CREATED"),
+    ("Status", "STATUS"),
+    ("Ports", "PORTS"),
+    ("Names", "NAMES"),
+]
+
+
+def cmd_ps(args: list[str], project: str | None = None) -> int:
+    show_all = any(a in ("-a", "--all") for a in args)
+    quiet = any(a in ("-q", "--quiet") for a in args)
+    fmt = None
+    filters: dict[str, list[str]] = {}
+    for i, a in enumerate(args):
+        if a == "--format" and i + 1 < len(args):
+            fmt = args[i + 1]
+        elif a.startswith("--format="):
+            fmt = a.split("=", 1)[1]
+        elif a in ("-f", "--filter") and i + 1 < len(args):
+            k, _, v = args[i + 1].partition("=")
+            filters.setdefault(k, []).append(v)
+    if project:
+        filters.setdefault("label", []).append(f"com.docker.compose.project={project}")
+    query = {"all": "1" if show_all else "0"}
+    if filters:
+        query["filters"] = json.dumps(filters)
+    rows = [_row(c) for c in get_json("/containers/json", query)]
+    if quiet:
+        sys.stdout.write("".join(r["ID"] + "\n" for r in rows))
+    elif fmt:
+        sys.stdout.write("".join(_render(fmt, r) + "\n" for r in rows))
+    else:
+        sys.stdout.write(_table(rows, PS_COLUMNS))
+    return 0
+
+
+def cmd_logs(args: list[str]) -> int:
+    names = [a for a in args if not a.startswith("-") and not a.isdigit()]
+    query = {"stdout": "1", "stderr": "1"}
+    for i, a in enumerate(args):
+        if a in ("--tail", "-n") and i + 1 < len(args):
+            query["tail"] = args[i + 1]
+        elif a in ("-t", "--timestamps"):
+            query["timestamps"] = "1"
+    _, data = call("GET", f"/containers/{names[0]}/logs", query)
+    i = 0
+    while i + 8 <= len(data):
+        stream, size = struct.unpack(">BxxxL", data[i : i + 8])
+        (sys.stdout if stream == 1 else sys.stderr).write(data[i + 8 : i + 8 + size].decode())
+        i += 8 + size
+    return 0
+
+
+def cmd_action(action: str, names: list[str]) -> int:
+    rc = 0
+    for name in names:
+        try:
+            if action == "rm":
+                call("DELETE", f"/containers/{name}", {"force": "1"})
+            else:
+                call("POST", f"/containers/{name}/{action}")
+            print(name)
+        except DockerError as exc:
+            print(exc, file=sys.stderr)
+            rc = 1
+    return rc
+
+
+def cmd_inspect(names: list[str]) -> int:
+    out = []
+    for name in names:
+        try:
+            out.append(get_json(f"/containers/{name}/json"))
+        except DockerError:
+            print(f"Error: No such object: {name}", file=sys.stderr)
+            print(json.dumps(out, indent=4))
+            return 1
+    print(json.dumps(out, indent=4))
+    return 0
+
+
+def cmd_version() -> int:
+    server = get_json("/version")
+    print(
+        f"Client:\n Version:           {CLIENT_VERSION}\n API version:       1.41\n\n"
+        f"Server:\n Engine:\n  Version:          {server['Version']}\n"
+        f"  API version:      {server['ApiVersion']} (minimum version "
+        f"{server['MinAPIVersion']})\n  OS/Arch:          linux/amd64"
+    )
+    return 0
+
+
+def dial_stdio() -> int:
+    """Bridge stdin/stdout to the engine socket (what the Docker SDK runs over ssh://)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(socket_path())
+
+    def upstream() -> None:
+        fd = sys.stdin.fileno()
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+
+    threading.Thread(target=upstream, daemon=True).start()
+    out = sys.stdout.fileno()
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            break
+        os.write(out, data)
+    return 0
+
+
+# ---------------------------------------------------------------- compose
+
+
+def compose_services(files: list[Path]) -> list[tuple[str, str | None]]:
+    """(service, image) of the compose files, in order; a small reader for `services:`."""
+    out: list[tuple[str, str | None]] = []
+    for path in files:
+        in_services, current = False, None
+        for line in path.read_text().splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            indent = len(line) - len(line.lstrip())
+            if indent == 0:
+                in_services = line.startswith("services:")
+                continue
+            if not in_services:
+                continue
+            m = re.match(r"^ {1,4}([A-Za-z0-9._-]+):\s*$", line)
+            if m and indent <= 4 and not line.startswith(" " * 5):
+                current = m.group(1)
+                out.append((current, None))
+                continue
+            img = re.match(r"^\s+image:\s*['\"]?([^'\"\s]+)", line)
+            if img and current and out and out[-1][0] == current and out[-1][1] is None:
+                out[-1] = (current, os.path.expandvars(img.group(1)))
+    return out
+
+
+def cmd_compose(args: list[str]) -> int:
+    files: list[Path] = []
+    project = Path.cwd().name
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-f", "--file") and i + 1 < len(args):
+            files.append(Path(args[i + 1]))
+            i += 2
+            continue
+        if a in ("-p", "--project-name") and i + 1 < len(args):
+            project = args[i + 1]
+            i += 2
+            continue
+        rest.append(a)
+        i += 1
+    if not files:
+        files = [p for p in (Path("docker-compose.yml"), Path("compose.yaml")) if p.exists()][:1]
+    if not files:
+        print("no configuration file provided: not found", file=sys.stderr)
+        return 14
+    for f in files:
+        if not f.exists():
+            print(f"open {f.resolve()}: no such file or directory", file=sys.stderr)
+            return 14
+    if not rest:
+        print("Usage:  docker compose [OPTIONS] COMMAND", file=sys.stderr)
+        return 1
+    command, opts = rest[0], rest[1:]
+    declared = compose_services(files)
+    wanted = [a for a in opts if not a.startswith("-")]
+    unknown = [w for w in wanted if w not in {s for s, _ in declared}]
+    if unknown:
+        print(f"no such service: {unknown[0]}", file=sys.stderr)
+        return 1
+    chosen = [(s, img) for s, img in declared if not wanted or s in wanted]
+    if command == "up":
+        for service, image in chosen:
+            try:
+                call("POST", "/containers/create", {"name": service}, {"Image": image})
+                print(f" Container {service}  Created", file=sys.stderr)
+            except DockerError as exc:
+                if exc.status != 409:
+                    raise
+            call("POST", f"/containers/{service}/start")
+            print(f" Container {service}  Started", file=sys.stderr)
+        return 0
+    if command == "down":
+        for service, _ in reversed(chosen):
+            try:
+                call("DELETE", f"/containers/{service}", {"force": "1"})
+                print(f" Container {service}  Removed", file=sys.stderr)
+            except DockerError:
+                pass
+        return 0
+    if command == "pull":
+        for service, image in chosen:
+            name, _, tag = (image or f"{service}:latest").rpartition(":")
+            call("POST", "/images/create", {"fromImage": name, "tag": tag})
+            print(f" {service} Pulled", file=sys.stderr)
+        return 0
+    if command == "ps":
+        names = {s for s, _ in chosen}
+        rows = [
+            _row(c)
+            for c in get_json("/containers/json", {"all": "1"})
+            if c["Names"][0].lstrip("/") in names
+        ]
+        cols = [
+            ("Names", "NAME"),
+            ("Image", "IMAGE"),
+            ("Command", "COMMAND"),
+            ("RunningFor", "CREATED"),
+            ("Status", "STATUS"),
+            ("Ports", "PORTS"),
+        ]
+        fmt = next(
+            (opts[i + 1] for i, a in enumerate(opts) if a == "--format" and i + 1 < len(opts)), None
+        )
+        if fmt == "json":
+            print(
+                json.dumps(
+                    [
+                        {
+                            "Name": r["Names"],
+                            "Service": r["Names"],
+                            "State": r["State"],
+                            "Status": r["Status"],
+                            "Image": r["Image"],
+                        }
+                        for r in rows
+                    ]
+                )
+            )
+        else:
+            sys.stdout.write(_table(rows, cols))
+        return 0
+    print(f"docker compose {command}: not supported by the simulator", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        print("Usage:  docker [OPTIONS] COMMAND", file=sys.stderr)
+        return 1
+    command, rest = args[0], args[1:]
+    try:
+        if command == "ps":
+            return cmd_ps(rest)
+        if command == "container" and rest[:1] in (["ls"], ["list"], ["ps"]):
+            return cmd_ps(rest[1:])
+        if command == "logs":
+            return cmd_logs(rest)
+        if command in ("start", "stop", "restart", "rm"):
+            return cmd_action(command, [a for a in rest if not a.startswith("-")])
+        if command == "inspect":
+            return cmd_inspect([a for a in rest if not a.startswith("-")])
+        if command == "version":
+            return cmd_version()
+        if command == "info":
+            print(json.dumps(get_json("/info"), indent=1))
+            return 0
+        if command == "pull" and rest:
+            name, _, tag = rest[-1].rpartition(":") if ":" in rest[-1] else (rest[-1], "", "latest")
+            call("POST", "/images/create", {"fromImage": name, "tag": tag})
+            print(f"Status: Image is up to date for {rest[-1]}")
+            return 0
+        if command == "system" and rest[:1] == ["dial-stdio"]:
+            return dial_stdio()
+        if command == "compose":
+            return cmd_compose(rest)
+    except DockerError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"docker: '{command}' is not a docker command (in the simulator).", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
