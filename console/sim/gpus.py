@@ -12,7 +12,6 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 
-
 MIB = 1024 * 1024
 
 # name, memory MiB as NVML reports it, power limit W, max SM clock, memory clock

@@ -226,7 +226,7 @@ class SimNode:
                 listener.stop()
 
     def _bind(self, listener: Listener) -> None:
-        wanted = listener.port if listener.port not in self.ports else self.ports[listener.port]
+        wanted = self.ports.get(listener.port, listener.port)
         try:
             listener.port = wanted
             listener.start()

@@ -412,9 +412,8 @@ def admin_router(node: SimNode) -> Router:
 
     def add(req: Request) -> Response:
         body = req.json()
-        if req.params.get("id"):
-            if isinstance(body, dict):
-                body.setdefault("id", req.params["id"])
+        if req.params.get("id") and isinstance(body, dict):
+            body.setdefault("id", req.params["id"])
         error = validate(body)
         if error:
             return json_response({"error": error}, 400)

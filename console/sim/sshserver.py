@@ -252,9 +252,8 @@ class SshServer:
                 if chan is not None and chan.get_id() in session.forwards:
                     session.forward(chan)
         finally:
-            with self.lock:
-                with contextlib.suppress(ValueError):
-                    self.transports.get(name, []).remove(transport)
+            with self.lock, contextlib.suppress(ValueError):
+                self.transports.get(name, []).remove(transport)
             transport.close()
 
     # -- faults

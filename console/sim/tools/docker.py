@@ -217,7 +217,6 @@ def compose_services(files: list[Path]) -> list[tuple[str, str | None]]:
 
 def cmd_compose(args: list[str]) -> int:
     files: list[Path] = []
-    project = Path.cwd().name
     rest: list[str] = []
     i = 0
     while i < len(args):
@@ -227,7 +226,6 @@ def cmd_compose(args: list[str]) -> int:
             i += 2
             continue
         if a in ("-p", "--project-name") and i + 1 < len(args):
-            project = args[i + 1]
             i += 2
             continue
         rest.append(a)

@@ -22,7 +22,7 @@ from console.sim.chain import account_address
 from console.sim.tools import sim_dir
 
 # a slice of the BIP-39 English list: enough for mnemonics that look right
-WORDS = (
+WORDS = (  # noqa: SIM905
     "abandon ability able about above absent absorb abstract absurd abuse access "
     "accident account accuse achieve acid acoustic acquire across act action actor "
     "actress actual adapt add addict address adjust admit adult advance advice aerobic "
@@ -198,14 +198,16 @@ def chain_api() -> str:
 
 def _http(method: str, url: str, body: object = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
+    req = urllib.request.Request(  # noqa: S310 - the URL is the loopback chain emulator
         url, data=data, method=method, headers={"Content-Type": "application/json"}
     )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback emulator
             return json.loads(resp.read() or b"null")
     except urllib.error.HTTPError as exc:
-        raise SystemExit(_fail(f"{url}: {exc.code} {exc.read().decode(errors='replace')}"))
+        raise SystemExit(
+            _fail(f"{url}: {exc.code} {exc.read().decode(errors='replace')}")
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         raise SystemExit(_fail(f"post failed: {url}: {exc}")) from None
 
