@@ -1,0 +1,98 @@
+"""Client side of `fleetdeck sim`: start the daemon, talk to its control socket, stop it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from console.sim.tools.dockerclient import UnixConnection
+
+
+class SimError(Exception):
+    pass
+
+
+def pid_of(root: Path) -> int | None:
+    try:
+        pid = int((root / "pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+def up(profile: str, root: Path, block_time: float = 1.0, fresh: bool = False,
+       timeout: float = 120) -> dict:
+    root = root.resolve()
+    if pid_of(root):
+        raise SimError(f"a simulated fleet already runs in {root} (fleetdeck sim down {root})")
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in ("ready", "error"):
+        (root / stale).unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "console.sim.daemon", profile, str(root),
+           "--block-time", str(block_time)] + (["--fresh"] if fresh else [])
+    with open(root / "sim.log", "ab") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (root / "ready").exists():
+            return json.loads((root / "ready").read_text())
+        if proc.poll() is not None:
+            error = (root / "error").read_text() if (root / "error").exists() else \
+                (root / "sim.log").read_text()[-2000:]
+            raise SimError(f"the simulated fleet did not start:\n{error}")
+        time.sleep(0.1)
+    proc.kill()
+    raise SimError(f"the simulated fleet did not answer within {timeout:.0f} s; see "
+                   f"{root / 'sim.log'}")
+
+
+def request(root: Path, method: str, path: str, body: Any = None) -> Any:
+    sock = root.resolve() / "control.sock"
+    if not sock.exists() or not pid_of(root.resolve()):
+        raise SimError(f"no simulated fleet runs in {root} (start one with fleetdeck sim up)")
+    conn = UnixConnection(str(sock), timeout=30)
+    try:
+        payload = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = json.loads(resp.read() or b"null")
+    except OSError as exc:
+        raise SimError(f"cannot reach the simulated fleet in {root}: {exc}") from None
+    finally:
+        conn.close()
+    if resp.status >= 400:
+        raise SimError(data.get("error", f"error {resp.status}"))
+    return data
+
+
+def down(root: Path, timeout: float = 20) -> bool:
+    """Stop the fleet in root; True if one was running."""
+    root = root.resolve()
+    pid = pid_of(root)
+    if pid is None:
+        return False
+    try:
+        request(root, "POST", "/shutdown")
+    except SimError:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_of(root):
+        time.sleep(0.1)
+    if pid_of(root):
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+    (root / "pid").unlink(missing_ok=True)
+    return True

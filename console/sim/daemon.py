@@ -1,0 +1,153 @@
+"""The background process behind `fleetdeck sim up`: runs a SimFleet until told to stop.
+
+It takes a free address block (held by a lock socket for its lifetime), starts the fleet,
+checks that every node's SSH answers, then writes DIR/ready. A control socket
+(DIR/control.sock, HTTP) takes faults, clears and the shutdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from console.profile import ProfileError, load
+from console.sim.faults import FAULTS, FaultError
+from console.sim.fleet import SimFleet
+from console.sim.http import Listener, Request, Response, Router, json_response
+
+BLOCKS = range(20, 240, 2)  # 127.<b>.x.y public and 127.<b+1>.x.y private per fleet
+
+
+def claim_block() -> tuple[int, socket.socket]:
+    """A 127.<b>.0.0/15 pair no other simulated fleet on this machine is using."""
+    for block in BLOCKS:
+        lock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            lock.bind((f"127.{block + 1}.255.254", 1))
+            lock.listen(1)
+            return block, lock
+        except OSError:
+            lock.close()
+    raise RuntimeError("no free loopback block for another simulated fleet")
+
+
+def wait_answering(fleet: SimFleet, timeout: float) -> list[str]:
+    """Names of the nodes whose SSH did not send its banner in time."""
+    deadline = time.monotonic() + timeout
+    pending = dict(fleet.ssh.ports)
+    while pending and time.monotonic() < deadline:
+        for name, port in list(pending.items()):
+            try:
+                with socket.create_connection((fleet.nodes[name].public_address, port), 2) as s:
+                    if s.recv(64).startswith(b"SSH-2.0-"):
+                        del pending[name]
+            except OSError:
+                pass
+        if pending:
+            time.sleep(0.1)
+    return sorted(pending)
+
+
+def control_router(fleet: SimFleet, stop: threading.Event) -> Router:
+    r = Router()
+
+    def status(req: Request) -> Response:
+        return json_response({
+            "pid": os.getpid(),
+            "nodes": {name: {"address": n.public_address, "port": fleet.ssh.ports[name],
+                             "faults": fleet.active_faults(n),
+                             "containers": {c.name: c.state for c in n.containers.snapshot()}}
+                      for name, n in fleet.nodes.items()},
+            "chains": {c: {"height": ch.height()} for c, ch in fleet.chains.items()},
+        })
+
+    def fault(req: Request) -> Response:
+        body = req.json() or {}
+        try:
+            fleet.inject(body.get("node", ""), body.get("kind", ""))
+        except FaultError as exc:
+            return json_response({"error": str(exc)}, 400)
+        return json_response({"ok": True})
+
+    def clear(req: Request) -> Response:
+        body = req.json() or {}
+        try:
+            cleared = fleet.clear(body.get("node"), body.get("kind"))
+        except FaultError as exc:
+            return json_response({"error": str(exc)}, 400)
+        return json_response({"cleared": cleared})
+
+    def shutdown(req: Request) -> Response:
+        stop.set()
+        return json_response({"ok": True})
+
+    r.add("GET", "/status", status)
+    r.add("GET", "/faults", lambda req: json_response(
+        {k: f.description for k, f in FAULTS.items()}))
+    r.add("POST", "/fault", fault)
+    r.add("POST", "/clear", clear)
+    r.add("POST", "/shutdown", shutdown)
+    return r
+
+
+def run(profile_path: str, root: Path, block_time: float, fresh: bool) -> int:
+    root.mkdir(parents=True, exist_ok=True)
+    ready = root / "ready"
+    ready.unlink(missing_ok=True)
+    try:
+        profile = load(profile_path)
+    except ProfileError as exc:
+        (root / "error").write_text(str(exc))
+        return 1
+    block, lock = claim_block()
+    fleet = SimFleet(profile, root, block=block, block_time=block_time, deployed=not fresh)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    control_path = root / "control.sock"
+    control_path.unlink(missing_ok=True)
+    try:
+        fleet.start()
+        assert fleet.loop is not None
+        control = Listener(fleet.loop, str(control_path), None, control_router(fleet, stop))
+        control.start()
+        silent = wait_answering(fleet, timeout=30 + 0.2 * len(fleet.nodes))
+        if silent:
+            (root / "error").write_text(f"nodes not answering: {', '.join(silent)}")
+            return 1
+        (root / "error").unlink(missing_ok=True)
+        ready.write_text(json.dumps({"pid": os.getpid(), "block": block,
+                                     "nodes": len(fleet.nodes)}))
+        stop.wait()
+        control.stop()
+    finally:
+        fleet.stop()
+        lock.close()
+        for leftover in (ready, control_path, root / "pid"):
+            leftover.unlink(missing_ok=True)
+        for node in fleet.nodes.values():
+            (node.home / ".sim" / "docker.sock").unlink(missing_ok=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fleetdeck-sim-daemon")
+    parser.add_argument("profile")
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--block-time", type=float, default=1.0)
+    parser.add_argument("--fresh", action="store_true")
+    args = parser.parse_args(argv)
+    (args.dir / "pid").parent.mkdir(parents=True, exist_ok=True)
+    (args.dir / "pid").write_text(str(os.getpid()))
+    return run(args.profile, args.dir.resolve(), args.block_time, args.fresh)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
