@@ -108,3 +108,33 @@ def reference() -> Path:
     if not REFERENCE.is_dir():
         pytest.skip("shared/reference is not beside this checkout (as on a user's machine)")
     return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def sim_fleet(harness_dir: Path):
+    """The small simulated fleet (tests/data/sim-small.toml), running in this process."""
+    from console.profile import load
+    from console.sim.daemon import claim_block
+    from console.sim.fleet import SimFleet
+
+    block, lock = claim_block()
+    fleet = SimFleet(load(REPO / "tests" / "data" / "sim-small.toml"), harness_dir / "sim",
+                     block=block, block_time=0.2, tick=0.2)
+    fleet.start()
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
+        lock.close()
+
+
+@pytest.fixture
+def node_access(sim_fleet):
+    from tests.harness.simclient import NodeAccess
+
+    def access(name: str) -> NodeAccess:
+        node = sim_fleet.nodes[name]
+        return NodeAccess(node.public_address, sim_fleet.ssh.ports[name], sim_fleet.key_path,
+                          sim_fleet.known_hosts_path)
+
+    return access

@@ -18,18 +18,28 @@ class SimError(Exception):
     pass
 
 
+def alive(pid: int) -> bool:
+    """True while pid runs; an exited process that nobody reaped yet (a zombie, as under a
+    container's init) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 def pid_of(root: Path) -> int | None:
     try:
         pid = int((root / "pid").read_text())
     except (FileNotFoundError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return pid
+    return pid if alive(pid) else None
 
 
 def up(profile: str, root: Path, block_time: float = 1.0, fresh: bool = False,
@@ -89,9 +99,9 @@ def down(root: Path, timeout: float = 20) -> bool:
     except SimError:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_of(root):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)
-    if pid_of(root):
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
     (root / "pid").unlink(missing_ok=True)

@@ -1,0 +1,65 @@
+"""Client helpers for tests against a simulated fleet: SSH in, run, HTTP through forwards."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+
+
+@dataclass
+class NodeAccess:
+    address: str
+    port: int
+    key: Path
+    known_hosts: Path
+    user: str = "fleetdeck"
+
+    def connect(self, timeout: float = 10) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        client.load_host_keys(str(self.known_hosts))
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        client.connect(self.address, port=self.port, username=self.user,
+                       key_filename=str(self.key), look_for_keys=False, allow_agent=False,
+                       timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
+        return client
+
+
+def run(client: paramiko.SSHClient, command: str, stdin: str | None = None,
+        timeout: float = 60) -> tuple[int, str, str]:
+    chan_in, out, err = client.exec_command(command, timeout=timeout)
+    if stdin is not None:
+        chan_in.write(stdin)
+    chan_in.channel.shutdown_write()
+    text, errors = out.read().decode(), err.read().decode()
+    return out.channel.recv_exit_status(), text, errors
+
+
+def http(client: paramiko.SSHClient, port: int, method: str = "GET", path: str = "/",
+         body: object = None, host: str = "127.0.0.1", timeout: float = 15) -> tuple[int, bytes]:
+    """One HTTP request through a direct-tcpip forward to the node's host:port."""
+    chan = client.get_transport().open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0),
+                                               timeout=timeout)
+    chan.settimeout(timeout)
+    payload = json.dumps(body).encode() if body is not None else b""
+    head = (f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
+    chan.sendall(head.encode() + payload)
+    data = b""
+    while True:
+        chunk = chan.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    chan.close()
+    head_bytes, _, content = data.partition(b"\r\n\r\n")
+    status = int(head_bytes.split(b" ", 2)[1])
+    return status, content
+
+
+def http_json(client: paramiko.SSHClient, port: int, method: str = "GET", path: str = "/",
+              body: object = None) -> tuple[int, object]:
+    status, content = http(client, port, method, path, body)
+    return status, json.loads(content) if content else None

@@ -1,0 +1,107 @@
+"""`fleetdeck sim up/down` on the demo profile: every node answers in the real formats."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.profile import load
+from console.sim.control import alive
+from tests.harness.simclient import NodeAccess, run
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+QUERY = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw"
+HEADER = ("index, name, utilization.gpu [%], memory.used [MiB], memory.total [MiB], "
+          "temperature.gpu, power.draw [W]")
+PYNVML = ("import json, pynvml as n; n.nvmlInit(); "
+          "hs = [n.nvmlDeviceGetHandleByIndex(i) for i in range(n.nvmlDeviceGetCount())]; "
+          "print(json.dumps([[n.nvmlDeviceGetName(h), n.nvmlDeviceGetUUID(h), "
+          "n.nvmlDeviceGetMemoryInfo(h).total >> 20] for h in hs]))")
+
+
+def fleetdeck(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "console.cli", *args], capture_output=True,
+                          text=True, cwd=REPO, timeout=180)
+
+
+def listening_on(prefix: str) -> list[str]:
+    """Listening TCP sockets whose address starts with prefix (from /proc/net/tcp)."""
+    out = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state != "0A":  # LISTEN
+            continue
+        hexip, hexport = local.split(":")
+        ip = ".".join(str(int(hexip[i:i + 2], 16)) for i in (6, 4, 2, 0))
+        if ip.startswith(prefix):
+            out.append(f"{ip}:{int(hexport, 16)}")
+    return out
+
+
+def test_sim_up_every_node_answers_then_down_leaves_nothing(tmp_path):
+    root = tmp_path / "fleet"
+    started = fleetdeck("sim", "up", "profiles/demo.toml", "--dir", str(root))
+    assert started.returncode == 0, started.stderr
+    info = json.loads((root / "ready").read_text())
+    pid, block = info["pid"], info["block"]
+    try:
+        profile = load(root / "profile.toml")
+        assert len(profile.model.all_nodes()) == 15
+        for cluster, node in profile.model.all_nodes():
+            access = NodeAccess(node.host, node.port, Path(profile.model.ssh.key),
+                                Path(profile.model.ssh.known_hosts))
+            with access.connect() as client:
+                rc, out, _ = run(client, f"nvidia-smi --query-gpu={QUERY} --format=csv")
+                assert rc == 0
+                lines = out.splitlines()
+                assert lines[0] == HEADER
+                assert len(lines) == 1 + node.gpus
+                for i, row in enumerate(lines[1:]):
+                    cells = row.split(", ")
+                    assert cells[0] == str(i)
+                    assert cells[2].endswith(" %") and cells[3].endswith(" MiB")
+                    assert cells[6].endswith(" W") and cells[5].isdigit()
+                rc, out, err = run(client, f'python3 -c "{PYNVML}"')
+                assert rc == 0, err
+                nvml = json.loads(out)
+                _, csv, _ = run(client, "nvidia-smi --query-gpu=name,uuid,memory.total "
+                                        "--format=csv,noheader,nounits")
+                assert [[n, u, int(m)] for n, u, m in (r.split(", ") for r in
+                                                       csv.splitlines())] == nvml
+                rc, out, _ = run(client, "docker ps --format '{{.Names}} {{.State}}'")
+                stack = profile.model.cluster_stack(cluster)
+                running = sorted(line.split()[0] for line in out.splitlines()
+                                 if line.endswith(" running"))
+                if stack == "ollama":
+                    assert running == ["ollama"]
+                elif node.role == "network":
+                    assert {"tmkms", "node", "api", "bridge", "proxy"} <= set(running)
+                else:
+                    assert running == ["inference", "mlnode-308"]
+        assert listening_on(f"127.{block}.")  # the nodes listen while up
+    finally:
+        stopped = fleetdeck("sim", "down", str(root))
+    assert stopped.returncode == 0, stopped.stderr
+    assert not alive(pid)
+    assert listening_on(f"127.{block}.") == []
+    assert listening_on(f"127.{block + 1}.") == []
+    assert not (root / "control.sock").exists()
+
+
+def test_sim_up_refuses_a_broken_profile(tmp_path):
+    result = fleetdeck("sim", "up", "tests/data/bad/bad-ip-address.toml", "--dir",
+                       str(tmp_path / "x"))
+    assert result.returncode == 1
+    assert "is not an IP address or hostname" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sim_commands_on_a_directory_without_a_fleet(tmp_path):
+    result = fleetdeck("sim", "fault", str(tmp_path), "n1", "gpu-hot")
+    assert result.returncode == 1
+    assert "no simulated fleet runs in" in result.stderr
