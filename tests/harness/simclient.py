@@ -60,6 +60,6 @@ def http(client: paramiko.SSHClient, port: int, method: str = "GET", path: str =
 
 
 def http_json(client: paramiko.SSHClient, port: int, method: str = "GET", path: str = "/",
-              body: object = None) -> tuple[int, object]:
-    status, content = http(client, port, method, path, body)
+              body: object = None, host: str = "127.0.0.1") -> tuple[int, object]:
+    status, content = http(client, port, method, path, body, host)
     return status, json.loads(content) if content else None

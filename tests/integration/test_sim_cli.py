@@ -38,8 +38,9 @@ def listening_on(prefix: str) -> list[str]:
             continue
         hexip, hexport = local.split(":")
         ip = ".".join(str(int(hexip[i:i + 2], 16)) for i in (6, 4, 2, 0))
-        if ip.startswith(prefix):
-            out.append(f"{ip}:{int(hexport, 16)}")
+        endpoint = f"{ip}:{int(hexport, 16)}"
+        if endpoint.startswith(prefix):
+            out.append(endpoint)
     return out
 
 
