@@ -103,8 +103,13 @@ def sim_group() -> None:
 
 @sim_group.command("up")
 @click.argument("profile", type=click.Path(exists=True, dir_okay=False))
-@click.option("--dir", "root", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="where the fleet keeps its sandboxes, key, known_hosts and profile.toml")
+@click.option(
+    "--dir",
+    "root",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="where the fleet keeps its sandboxes, key, known_hosts and profile.toml",
+)
 @click.option("--block-time", default=1.0, show_default=True, help="seconds per block")
 @click.option("--fresh", is_flag=True, help="bare nodes: nothing deployed yet")
 def sim_up(profile: str, root: Path, block_time: float, fresh: bool) -> None:
@@ -120,9 +125,11 @@ def sim_up(profile: str, root: Path, block_time: float, fresh: bool) -> None:
     except control.SimError as exc:
         click.echo(f"fleetdeck sim: {exc}", err=True)
         sys.exit(EXIT_INVALID)
-    click.echo(f"simulated fleet up: {info['nodes']} nodes (pid {info['pid']})\n"
-               f"profile: {root / 'profile.toml'}\n"
-               f"stop it: fleetdeck sim down {root}")
+    click.echo(
+        f"simulated fleet up: {info['nodes']} nodes (pid {info['pid']})\n"
+        f"profile: {root / 'profile.toml'}\n"
+        f"stop it: fleetdeck sim down {root}"
+    )
 
 
 @sim_group.command("fault")
@@ -162,8 +169,10 @@ def sim_status(root: Path) -> None:
     for name, node in result["nodes"].items():
         faults = ", ".join(node["faults"]) or "-"
         up = sum(state == "running" for state in node["containers"].values())
-        click.echo(f"{name:<20} {node['address']}:{node['port']:<6} "
-                   f"containers {up}/{len(node['containers'])}  faults: {faults}")
+        click.echo(
+            f"{name:<20} {node['address']}:{node['port']:<6} "
+            f"containers {up}/{len(node['containers'])}  faults: {faults}"
+        )
 
 
 @sim_group.command("down")

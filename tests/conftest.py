@@ -118,8 +118,13 @@ def sim_fleet(harness_dir: Path):
     from console.sim.fleet import SimFleet
 
     block, lock = claim_block()
-    fleet = SimFleet(load(REPO / "tests" / "data" / "sim-small.toml"), harness_dir / "sim",
-                     block=block, block_time=0.2, tick=0.2)
+    fleet = SimFleet(
+        load(REPO / "tests" / "data" / "sim-small.toml"),
+        harness_dir / "sim",
+        block=block,
+        block_time=0.2,
+        tick=0.2,
+    )
     fleet.start()
     try:
         yield fleet
@@ -134,7 +139,11 @@ def node_access(sim_fleet):
 
     def access(name: str) -> NodeAccess:
         node = sim_fleet.nodes[name]
-        return NodeAccess(node.public_address, sim_fleet.ssh.ports[name], sim_fleet.key_path,
-                          sim_fleet.known_hosts_path)
+        return NodeAccess(
+            node.public_address,
+            sim_fleet.ssh.ports[name],
+            sim_fleet.key_path,
+            sim_fleet.known_hosts_path,
+        )
 
     return access

@@ -42,31 +42,44 @@ def pid_of(root: Path) -> int | None:
     return pid if alive(pid) else None
 
 
-def up(profile: str, root: Path, block_time: float = 1.0, fresh: bool = False,
-       timeout: float = 120) -> dict:
+def up(
+    profile: str, root: Path, block_time: float = 1.0, fresh: bool = False, timeout: float = 120
+) -> dict:
     root = root.resolve()
     if pid_of(root):
         raise SimError(f"a simulated fleet already runs in {root} (fleetdeck sim down {root})")
     root.mkdir(parents=True, exist_ok=True)
     for stale in ("ready", "error"):
         (root / stale).unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "console.sim.daemon", profile, str(root),
-           "--block-time", str(block_time)] + (["--fresh"] if fresh else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "console.sim.daemon",
+        profile,
+        str(root),
+        "--block-time",
+        str(block_time),
+    ] + (["--fresh"] if fresh else [])
     with open(root / "sim.log", "ab") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (root / "ready").exists():
             return json.loads((root / "ready").read_text())
         if proc.poll() is not None:
-            error = (root / "error").read_text() if (root / "error").exists() else \
-                (root / "sim.log").read_text()[-2000:]
+            error = (
+                (root / "error").read_text()
+                if (root / "error").exists()
+                else (root / "sim.log").read_text()[-2000:]
+            )
             raise SimError(f"the simulated fleet did not start:\n{error}")
         time.sleep(0.1)
     proc.kill()
-    raise SimError(f"the simulated fleet did not answer within {timeout:.0f} s; see "
-                   f"{root / 'sim.log'}")
+    raise SimError(
+        f"the simulated fleet did not answer within {timeout:.0f} s; see {root / 'sim.log'}"
+    )
 
 
 def request(root: Path, method: str, path: str, body: Any = None) -> Any:

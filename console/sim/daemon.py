@@ -59,14 +59,21 @@ def control_router(fleet: SimFleet, stop: threading.Event) -> Router:
     r = Router()
 
     def status(req: Request) -> Response:
-        return json_response({
-            "pid": os.getpid(),
-            "nodes": {name: {"address": n.public_address, "port": fleet.ssh.ports[name],
-                             "faults": fleet.active_faults(n),
-                             "containers": {c.name: c.state for c in n.containers.snapshot()}}
-                      for name, n in fleet.nodes.items()},
-            "chains": {c: {"height": ch.height()} for c, ch in fleet.chains.items()},
-        })
+        return json_response(
+            {
+                "pid": os.getpid(),
+                "nodes": {
+                    name: {
+                        "address": n.public_address,
+                        "port": fleet.ssh.ports[name],
+                        "faults": fleet.active_faults(n),
+                        "containers": {c.name: c.state for c in n.containers.snapshot()},
+                    }
+                    for name, n in fleet.nodes.items()
+                },
+                "chains": {c: {"height": ch.height()} for c, ch in fleet.chains.items()},
+            }
+        )
 
     def fault(req: Request) -> Response:
         body = req.json() or {}
@@ -89,8 +96,9 @@ def control_router(fleet: SimFleet, stop: threading.Event) -> Router:
         return json_response({"ok": True})
 
     r.add("GET", "/status", status)
-    r.add("GET", "/faults", lambda req: json_response(
-        {k: f.description for k, f in FAULTS.items()}))
+    r.add(
+        "GET", "/faults", lambda req: json_response({k: f.description for k, f in FAULTS.items()})
+    )
     r.add("POST", "/fault", fault)
     r.add("POST", "/clear", clear)
     r.add("POST", "/shutdown", shutdown)
@@ -123,8 +131,9 @@ def run(profile_path: str, root: Path, block_time: float, fresh: bool) -> int:
             (root / "error").write_text(f"nodes not answering: {', '.join(silent)}")
             return 1
         (root / "error").unlink(missing_ok=True)
-        ready.write_text(json.dumps({"pid": os.getpid(), "block": block,
-                                     "nodes": len(fleet.nodes)}))
+        ready.write_text(
+            json.dumps({"pid": os.getpid(), "block": block, "nodes": len(fleet.nodes)})
+        )
         stop.wait()
         control.stop()
     finally:

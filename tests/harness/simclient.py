@@ -21,14 +21,23 @@ class NodeAccess:
         client = paramiko.SSHClient()
         client.load_host_keys(str(self.known_hosts))
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        client.connect(self.address, port=self.port, username=self.user,
-                       key_filename=str(self.key), look_for_keys=False, allow_agent=False,
-                       timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
+        client.connect(
+            self.address,
+            port=self.port,
+            username=self.user,
+            key_filename=str(self.key),
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+        )
         return client
 
 
-def run(client: paramiko.SSHClient, command: str, stdin: str | None = None,
-        timeout: float = 60) -> tuple[int, str, str]:
+def run(
+    client: paramiko.SSHClient, command: str, stdin: str | None = None, timeout: float = 60
+) -> tuple[int, str, str]:
     chan_in, out, err = client.exec_command(command, timeout=timeout)
     if stdin is not None:
         chan_in.write(stdin)
@@ -37,15 +46,25 @@ def run(client: paramiko.SSHClient, command: str, stdin: str | None = None,
     return out.channel.recv_exit_status(), text, errors
 
 
-def http(client: paramiko.SSHClient, port: int, method: str = "GET", path: str = "/",
-         body: object = None, host: str = "127.0.0.1", timeout: float = 15) -> tuple[int, bytes]:
+def http(
+    client: paramiko.SSHClient,
+    port: int,
+    method: str = "GET",
+    path: str = "/",
+    body: object = None,
+    host: str = "127.0.0.1",
+    timeout: float = 15,
+) -> tuple[int, bytes]:
     """One HTTP request through a direct-tcpip forward to the node's host:port."""
-    chan = client.get_transport().open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0),
-                                               timeout=timeout)
+    chan = client.get_transport().open_channel(
+        "direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=timeout
+    )
     chan.settimeout(timeout)
     payload = json.dumps(body).encode() if body is not None else b""
-    head = (f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
     chan.sendall(head.encode() + payload)
     data = b""
     while True:
@@ -59,7 +78,13 @@ def http(client: paramiko.SSHClient, port: int, method: str = "GET", path: str =
     return status, content
 
 
-def http_json(client: paramiko.SSHClient, port: int, method: str = "GET", path: str = "/",
-              body: object = None, host: str = "127.0.0.1") -> tuple[int, object]:
+def http_json(
+    client: paramiko.SSHClient,
+    port: int,
+    method: str = "GET",
+    path: str = "/",
+    body: object = None,
+    host: str = "127.0.0.1",
+) -> tuple[int, object]:
     status, content = http(client, port, method, path, body, host)
     return status, json.loads(content) if content else None

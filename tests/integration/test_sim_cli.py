@@ -16,17 +16,26 @@ from tests.harness.simclient import NodeAccess, run
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 QUERY = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw"
-HEADER = ("index, name, utilization.gpu [%], memory.used [MiB], memory.total [MiB], "
-          "temperature.gpu, power.draw [W]")
-PYNVML = ("import json, pynvml as n; n.nvmlInit(); "
-          "hs = [n.nvmlDeviceGetHandleByIndex(i) for i in range(n.nvmlDeviceGetCount())]; "
-          "print(json.dumps([[n.nvmlDeviceGetName(h), n.nvmlDeviceGetUUID(h), "
-          "n.nvmlDeviceGetMemoryInfo(h).total >> 20] for h in hs]))")
+HEADER = (
+    "index, name, utilization.gpu [%], memory.used [MiB], memory.total [MiB], "
+    "temperature.gpu, power.draw [W]"
+)
+PYNVML = (
+    "import json, pynvml as n; n.nvmlInit(); "
+    "hs = [n.nvmlDeviceGetHandleByIndex(i) for i in range(n.nvmlDeviceGetCount())]; "
+    "print(json.dumps([[n.nvmlDeviceGetName(h), n.nvmlDeviceGetUUID(h), "
+    "n.nvmlDeviceGetMemoryInfo(h).total >> 20] for h in hs]))"
+)
 
 
 def fleetdeck(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "console.cli", *args], capture_output=True,
-                          text=True, cwd=REPO, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=180,
+    )
 
 
 def listening_on(prefix: str) -> list[str]:
@@ -37,7 +46,7 @@ def listening_on(prefix: str) -> list[str]:
         if state != "0A":  # LISTEN
             continue
         hexip, hexport = local.split(":")
-        ip = ".".join(str(int(hexip[i:i + 2], 16)) for i in (6, 4, 2, 0))
+        ip = ".".join(str(int(hexip[i : i + 2], 16)) for i in (6, 4, 2, 0))
         endpoint = f"{ip}:{int(hexport, 16)}"
         if endpoint.startswith(prefix):
             out.append(endpoint)
@@ -54,8 +63,12 @@ def test_sim_up_every_node_answers_then_down_leaves_nothing(tmp_path):
         profile = load(root / "profile.toml")
         assert len(profile.model.all_nodes()) == 15
         for cluster, node in profile.model.all_nodes():
-            access = NodeAccess(node.host, node.port, Path(profile.model.ssh.key),
-                                Path(profile.model.ssh.known_hosts))
+            access = NodeAccess(
+                node.host,
+                node.port,
+                Path(profile.model.ssh.key),
+                Path(profile.model.ssh.known_hosts),
+            )
             with access.connect() as client:
                 rc, out, _ = run(client, f"nvidia-smi --query-gpu={QUERY} --format=csv")
                 assert rc == 0
@@ -70,14 +83,18 @@ def test_sim_up_every_node_answers_then_down_leaves_nothing(tmp_path):
                 rc, out, err = run(client, f'python3 -c "{PYNVML}"')
                 assert rc == 0, err
                 nvml = json.loads(out)
-                _, csv, _ = run(client, "nvidia-smi --query-gpu=name,uuid,memory.total "
-                                        "--format=csv,noheader,nounits")
-                assert [[n, u, int(m)] for n, u, m in (r.split(", ") for r in
-                                                       csv.splitlines())] == nvml
+                _, csv, _ = run(
+                    client,
+                    "nvidia-smi --query-gpu=name,uuid,memory.total --format=csv,noheader,nounits",
+                )
+                assert [
+                    [n, u, int(m)] for n, u, m in (r.split(", ") for r in csv.splitlines())
+                ] == nvml
                 rc, out, _ = run(client, "docker ps --format '{{.Names}} {{.State}}'")
                 stack = profile.model.cluster_stack(cluster)
-                running = sorted(line.split()[0] for line in out.splitlines()
-                                 if line.endswith(" running"))
+                running = sorted(
+                    line.split()[0] for line in out.splitlines() if line.endswith(" running")
+                )
                 if stack == "ollama":
                     assert running == ["ollama"]
                 elif node.role == "network":
@@ -95,8 +112,9 @@ def test_sim_up_every_node_answers_then_down_leaves_nothing(tmp_path):
 
 
 def test_sim_up_refuses_a_broken_profile(tmp_path):
-    result = fleetdeck("sim", "up", "tests/data/bad/bad-ip-address.toml", "--dir",
-                       str(tmp_path / "x"))
+    result = fleetdeck(
+        "sim", "up", "tests/data/bad/bad-ip-address.toml", "--dir", str(tmp_path / "x")
+    )
     assert result.returncode == 1
     assert "is not an IP address or hostname" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,0 +1,172 @@
+"""Every fault kind of the simulated fleet, injected and cleared, seen as a client sees it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from console.sim.faults import FAULTS
+from tests.harness.simclient import http, http_json, run
+
+pytestmark = pytest.mark.integration
+
+
+def ssh_answer(fleet, access, name):
+    node = fleet.nodes[name]
+    try:
+        with socket.create_connection((node.public_address, fleet.ssh.ports[name]), 1) as s:
+            s.settimeout(1.0)
+            return "banner" if s.recv(64).startswith(b"SSH-2.0-") else "garbage"
+    except ConnectionRefusedError:
+        return "refused"
+    except TimeoutError:
+        return "silent"
+
+
+def exec_time(fleet, access, name):
+    with access(name).connect() as c:
+        start = time.monotonic()
+        run(c, "echo x")
+        return "slow" if time.monotonic() - start > 0.4 else "fast"
+
+
+def shell(command):
+    def observe(fleet, access, name):
+        with access(name).connect() as c:
+            return run(c, command)[1].strip()
+
+    return observe
+
+
+def gpu0_lost(fleet, access, name):
+    script = (
+        "import pynvml as n\nn.nvmlInit()\ntry:\n n.nvmlDeviceGetHandleByIndex(0)\n"
+        " print('ok')\nexcept n.NVMLError_GpuIsLost:\n print('lost')"
+    )
+    with access(name).connect() as c:
+        state = run(c, f'python3 -c "{script}"')[1].strip()
+        listed = len(run(c, "nvidia-smi -L")[1].splitlines())
+    return f"{state} {listed}"
+
+
+def container(field):
+    def observe(fleet, access, name):
+        main = fleet.nodes[name].main_container()
+        with access(name).connect() as c:
+            info = json.loads(run(c, f"docker inspect {main}")[1])[0]
+        if field == "health":
+            return info["State"]["Health"]["Status"]
+        return info["State"]["Status"]
+
+    return observe
+
+
+def rpc(path, pick):
+    def observe(fleet, access, name):
+        with access(name).connect() as c:
+            return pick(http_json(c, 26657, path=path)[1]["result"], fleet)
+
+    return observe
+
+
+def height_moves(fleet, access, name):
+    pick = rpc("/status", lambda r, f: int(r["sync_info"]["latest_block_height"]))
+    first = pick(fleet, access, name)
+    time.sleep(0.7)  # more than three blocks at 0.2 s
+    return "advancing" if pick(fleet, access, name) > first else "stalled"
+
+
+def chat_time(fleet, access, name):
+    with access(name).connect() as c:
+        start = time.monotonic()
+        status, _ = http(c, 5050, "POST", "/v1/chat/completions", {"model": "m", "messages": []})
+        return "slow" if status == 200 and time.monotonic() - start > 2 else "fast"
+
+
+def health_status(fleet, access, name):
+    with access(name).connect() as c:
+        return http(c, 5050, path="/health")[0]
+
+
+CASES = {  # kind: (node, observe, seen while faulty, seen when clear)
+    "host-down": ("ml2", ssh_answer, "refused", "banner"),
+    "host-hung": ("ml2", ssh_answer, "silent", "banner"),
+    "slow-link": ("ml2", exec_time, "slow", "fast"),
+    "gpu-hot": (
+        "ml1",
+        shell(
+            "nvidia-smi --query-gpu=temperature.gpu,"
+            "clocks_event_reasons.sw_thermal_slowdown --format=csv,noheader "
+            "-i 0"
+        ),
+        "92, Active",
+        None,
+    ),
+    "gpu-xid79": ("ml1", gpu0_lost, "lost 7", "ok 8"),
+    "gpu-ecc": (
+        "ml1",
+        shell(
+            "nvidia-smi --query-gpu=ecc.errors.uncorrected.volatile.total "
+            "--format=csv,noheader -i 0"
+        ),
+        "3",
+        "0",
+    ),
+    "crash-loop": ("ml1", container("status"), "restarting", "running"),
+    "unhealthy": ("ml1", container("health"), "unhealthy", "healthy"),
+    "chain-stalled": ("net", height_moves, "stalled", "advancing"),
+    "catching-up": ("net", rpc("/status", lambda r, f: r["sync_info"]["catching_up"]), True, False),
+    "no-peers": ("net", rpc("/net_info", lambda r, f: r["n_peers"]), "0", "4"),
+    "jailed": (
+        "net",
+        rpc(
+            "/validators",
+            lambda r, f: (
+                f.chains["c1"].validator_address in [v["address"] for v in r["validators"]]
+            ),
+        ),
+        False,
+        True,
+    ),
+    "disk-full": ("prov1", shell("df -P -k / | tail -1 | awk '{print $5}'"), "100%", "41%"),
+    "inference-slow": ("ml1", chat_time, "slow", "fast"),
+    "inference-503": ("ml1", health_status, 503, 200),
+}
+
+
+def test_every_fault_kind_has_a_test():
+    assert set(CASES) == set(FAULTS)
+
+
+def wait_for(observe, want, timeout=8.0):
+    deadline = time.monotonic() + timeout
+    seen = observe()
+    while seen != want and time.monotonic() < deadline:
+        time.sleep(0.2)
+        seen = observe()
+    return seen
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+def test_fault_is_seen_and_clears(kind, sim_fleet, node_access):
+    name, observe, faulty, healthy = CASES[kind]
+    chain = sim_fleet.chains["c1"]
+    if kind == "jailed" and not chain.participants:  # a validator must be in the set first
+        chain.register("http://net.invalid:8000", "A" + "Q" * 43)
+
+    def seen():
+        return observe(sim_fleet, node_access, name)
+
+    before = seen()
+    if healthy is not None:
+        assert before == healthy
+    sim_fleet.inject(name, kind)
+    try:
+        assert wait_for(seen, faulty) == faulty
+    finally:
+        sim_fleet.clear(name, kind)
+    assert wait_for(seen, before) == before
+    assert kind not in sim_fleet.active_faults(sim_fleet.nodes[name])
