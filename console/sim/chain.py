@@ -195,6 +195,12 @@ class ChainSim:
     ) -> Participant:
         with self.lock:
             address = account_address(account_pubkey)
+            key = validator_key or self.validator_key
+            # a consensus key belongs to one participant: a new registration takes it over
+            for other in [
+                a for a, q in self.participants.items() if q.validator_key == key and a != address
+            ]:
+                del self.participants[other]
             p = self.participants.get(address)
             if p is None:
                 p = Participant(

@@ -100,10 +100,10 @@ CASES = {  # kind: (node, observe, seen while faulty, seen when clear)
         shell(
             "nvidia-smi --query-gpu=temperature.gpu,"
             "clocks_event_reasons.sw_thermal_slowdown --format=csv,noheader "
-            "-i 0"
+            "-i 0 | awk -F', ' '{print ($1 >= 85 ? \"hot\" : \"normal\") \" \" $2}'"
         ),
-        "92, Active",
-        None,
+        "hot Active",
+        "normal Not Active",
     ),
     "gpu-xid79": ("ml1", gpu0_lost, "lost 7", "ok 8"),
     "gpu-ecc": (
