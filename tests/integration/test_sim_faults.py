@@ -100,7 +100,7 @@ CASES = {  # kind: (node, observe, seen while faulty, seen when clear)
         shell(
             "nvidia-smi --query-gpu=temperature.gpu,"
             "clocks_event_reasons.sw_thermal_slowdown --format=csv,noheader "
-            "-i 0 | awk -F', ' '{print ($1 >= 85 ? \"hot\" : \"normal\") \" \" $2}'"
+            '-i 0 | awk -F\', \' \'{print ($1 >= 85 ? "hot" : "normal") " " $2}\''
         ),
         "hot Active",
         "normal Not Active",
