@@ -45,6 +45,26 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (children first found by /proc parentage)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     """Stop a process we started, by its pid: TERM, then KILL."""
     if proc.poll() is not None:

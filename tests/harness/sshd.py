@@ -7,13 +7,15 @@ sandbox's `bin/` first on PATH, so several "machines" with their own tools run o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness.procs import free_port, port_open, stop, wait_for
+from tests.harness.procs import descendants, free_port, port_open, stop, wait_for
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
@@ -64,8 +66,14 @@ class SshHost:
         )
 
     def stop(self) -> None:
+        """Stop the listener and every session it forked (the whole host goes away)."""
         if self.proc is not None:
+            # each connection's sshd calls setsid(), so find them by parentage instead
+            sessions = descendants(self.proc.pid)
             stop(self.proc)
+            for pid in sessions:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.proc = None
 
     @property

@@ -1,0 +1,404 @@
+"""Fabric connection pool: strict host keys, keepalive, reconnect with backoff, bounded
+fan-out, and local port forwarding over the pooled connections.
+
+One persistent connection per node. Host keys are checked against fleetdeck's own
+known_hosts file and the system one: an unknown key is refused unless the caller accepts
+it (the TUI asks with the fingerprint; the CLI has --accept-new-host-keys), and a changed
+key is always refused. Never AutoAddPolicy.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+from fabric import Config, Connection
+
+from console.atomic import atomic_write_text
+from console.profile_schema import FleetProfile
+
+DEFAULT_KNOWN_HOSTS = Path("~/.config/fleetdeck/known_hosts")
+
+
+class SshError(Exception):
+    """A node cannot be reached; the message says why in an operator's words."""
+
+    def __init__(self, node: str, message: str) -> None:
+        super().__init__(f"{node}: {message}")
+        self.node = node
+        self.reason = message
+
+
+class UnknownHostKey(SshError):
+    def __init__(self, node: str, host: str, key_type: str, fingerprint: str) -> None:
+        super().__init__(
+            node,
+            f"unknown host key {key_type} {fingerprint} for {host}; "
+            "verify it and accept it, or run with --accept-new-host-keys",
+        )
+        self.host, self.key_type, self.fingerprint = host, key_type, fingerprint
+
+
+class HostKeyChanged(SshError):
+    def __init__(self, node: str, host: str, expected: str, got: str) -> None:
+        super().__init__(
+            node,
+            f"HOST KEY CHANGED for {host}: expected {expected}, got {got}. "
+            "Someone may be intercepting the connection, or the host was "
+            "reinstalled; check before removing the old key from known_hosts",
+        )
+        self.host, self.expected, self.got = host, expected, got
+
+
+class Backoff(SshError):
+    pass
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    host: str
+    port: int
+    user: str
+    key: str | None = None
+    jump: str | None = None  # [user@]host[:port]
+
+
+def targets_of(profile: FleetProfile) -> list[Target]:
+    ssh = profile.ssh
+    key = os.path.expanduser(ssh.key) if ssh.key else None
+    return [
+        Target(n.name, n.host, n.port or ssh.port, n.user or ssh.user, key, ssh.jump)
+        for _, n in profile.all_nodes()
+    ]
+
+
+AcceptNew = Callable[[str, str, str, str], bool]  # (node, host, key type, fingerprint)
+
+
+class _Policy(paramiko.MissingHostKeyPolicy):
+    """Unknown key: ask; yes records it in fleetdeck's known_hosts, no refuses."""
+
+    def __init__(self, pool: Pool, node: str) -> None:
+        self.pool = pool
+        self.node = node
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        fp = fingerprint(key)
+        if not self.pool.accept_new(self.node, hostname, key.get_name(), fp):
+            raise UnknownHostKey(self.node, hostname, key.get_name(), fp)
+        self.pool.remember(hostname, key)
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+class _Forward:
+    """A local listening socket whose connections are tunnelled over one node's transport."""
+
+    def __init__(self, pool: Pool, node: str, host: str, port: int) -> None:
+        self.pool, self.node, self.host, self.port = pool, node, host, port
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))  # loopback only: a forward is never public
+        self.sock.listen(16)
+        self.local_port = self.sock.getsockname()[1]
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True, name=f"fwd-{node}-{port}").start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
+
+    def _tunnel(self, conn: socket.socket) -> None:
+        try:
+            transport = self.pool.connection(self.node).transport
+            chan = transport.open_channel(
+                "direct-tcpip", (self.host, self.port), conn.getsockname(), timeout=10
+            )
+        except Exception:
+            conn.close()
+            return
+
+        def pipe(recv, send, done) -> None:
+            try:
+                while True:
+                    data = recv(65536)
+                    if not data:
+                        break
+                    send(data)
+            except OSError:
+                pass
+            with contextlib.suppress(OSError):
+                done()
+
+        threading.Thread(
+            target=pipe, args=(conn.recv, chan.sendall, chan.shutdown_write), daemon=True
+        ).start()
+        pipe(chan.recv, conn.sendall, lambda: conn.shutdown(socket.SHUT_WR))
+        with contextlib.suppress(OSError):
+            chan.close()
+            conn.close()
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class Pool:
+    def __init__(
+        self,
+        targets: Iterable[Target],
+        known_hosts: str | Path | None = None,
+        accept_new: AcceptNew | bool = False,
+        system_known_hosts: bool = True,
+        connect_timeout: float = 10,
+        keepalive: int = 15,
+        parallelism: int = 20,
+        max_backoff: float = 60.0,
+    ) -> None:
+        self.targets = {t.name: t for t in targets}
+        self.known_hosts = Path(os.path.expanduser(str(known_hosts or DEFAULT_KNOWN_HOSTS)))
+        self.accept_new: AcceptNew = (
+            accept_new if callable(accept_new) else (lambda *_: bool(accept_new))
+        )
+        self.system_known_hosts = system_known_hosts
+        self.connect_timeout = max(1, int(round(connect_timeout)))
+        self.keepalive = keepalive
+        self.parallelism = parallelism
+        self.max_backoff = max_backoff
+        self._conns: dict[str, Connection] = {}
+        self._locks = {name: threading.Lock() for name in self.targets}
+        self._failures: dict[str, int] = {}
+        self._next_try: dict[str, float] = {}
+        self._forwards: dict[tuple[str, str, int], _Forward] = {}
+        self._kh_lock = threading.Lock()
+        self._config = Config(overrides={"load_ssh_configs": False})
+
+    @classmethod
+    def for_profile(
+        cls, profile: FleetProfile, accept_new: AcceptNew | bool = False, **kwargs: Any
+    ) -> Pool:
+        ssh = profile.ssh
+        return cls(
+            targets_of(profile),
+            ssh.known_hosts,
+            accept_new,
+            connect_timeout=ssh.connect_timeout,
+            keepalive=ssh.keepalive,
+            parallelism=ssh.parallelism,
+            **kwargs,
+        )
+
+    # -- known hosts
+    def remember(self, hostname: str, key: paramiko.PKey) -> None:
+        with self._kh_lock:
+            self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
+            old = self.known_hosts.read_text() if self.known_hosts.exists() else ""
+            if old and not old.endswith("\n"):
+                old += "\n"
+            atomic_write_text(
+                self.known_hosts,
+                old + f"{hostname} {key.get_name()} {key.get_base64()}\n",
+                mode=0o600 if not old else None,
+            )
+
+    # -- connections
+    def _new(self, target: Target, gateway: Connection | None = None) -> Connection:
+        kwargs: dict[str, Any] = {
+            "look_for_keys": target.key is None,
+            "allow_agent": target.key is None,
+            "banner_timeout": self.connect_timeout,
+            "auth_timeout": self.connect_timeout,
+        }
+        if target.key:
+            kwargs["key_filename"] = target.key
+        conn = Connection(
+            target.host,
+            user=target.user,
+            port=target.port,
+            config=self._config,
+            connect_timeout=self.connect_timeout,
+            connect_kwargs=kwargs,
+            gateway=gateway,
+        )
+        client = conn.client
+        if self.system_known_hosts:
+            with contextlib.suppress(OSError):
+                client.load_system_host_keys()
+        if self.known_hosts.exists():
+            client.load_host_keys(str(self.known_hosts))
+        client.set_missing_host_key_policy(_Policy(self, target.name))
+        return conn
+
+    def _gateway(self, target: Target) -> Connection | None:
+        if not target.jump:
+            return None
+        user, _, hostport = target.jump.rpartition("@")
+        host, _, port = hostport.partition(":")
+        jump = Target(
+            f"{target.name} (jump {hostport})",
+            host,
+            int(port or 22),
+            user or target.user,
+            target.key,
+        )
+        return self._new(jump)
+
+    def connection(self, name: str) -> Connection:
+        """The node's open connection; connects (or reconnects) when needed."""
+        target = self.targets[name]
+        with self._locks[name]:
+            conn = self._conns.get(name)
+            if conn is not None and conn.is_connected:
+                return conn
+            wait = self._next_try.get(name, 0) - time.monotonic()
+            if wait > 0:
+                raise Backoff(name, f"unreachable; next attempt in {wait:.1f} s")
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            conn = self._new(target, self._gateway(target))
+            try:
+                conn.open()
+            except SshError:
+                self._failed(name)
+                raise
+            except paramiko.BadHostKeyException as exc:
+                self._failed(name)
+                raise HostKeyChanged(
+                    name,
+                    known_hosts_name(target.host, target.port),
+                    fingerprint(exc.expected_key),
+                    fingerprint(exc.key),
+                ) from None
+            except Exception as exc:
+                self._failed(name)
+                raise SshError(name, _describe(exc, target)) from None
+            if self.keepalive:
+                conn.transport.set_keepalive(self.keepalive)
+            self._conns[name] = conn
+            self._failures[name] = 0
+            self._next_try.pop(name, None)
+            return conn
+
+    def _failed(self, name: str) -> None:
+        n = self._failures.get(name, 0) + 1
+        self._failures[name] = n
+        delay = min(self.max_backoff, 0.5 * 2 ** (n - 1)) * random.uniform(0.5, 1.0)  # noqa: S311
+        self._next_try[name] = time.monotonic() + delay
+
+    def reset_backoff(self, name: str) -> None:
+        self._next_try.pop(name, None)
+
+    def drop(self, name: str) -> None:
+        """Forget a connection that stopped answering (the next use reconnects)."""
+        conn = self._conns.pop(name, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    # -- using them
+    def run(
+        self, name: str, command: str, timeout: float | None = None, stdin: str | None = None
+    ) -> Any:
+        """Run a command; returns invoke's Result (never raises on a non-zero exit)."""
+        import io
+
+        conn = self.connection(name)
+        try:
+            return conn.run(
+                command,
+                hide=True,
+                warn=True,
+                timeout=timeout,
+                in_stream=io.StringIO(stdin) if stdin is not None else False,
+            )
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            self.drop(name)
+            raise SshError(name, f"connection lost: {exc}") from None
+
+    def open_stream(self, name: str, command: str) -> paramiko.Channel:
+        """A session channel running `command`, for long-lived streaming (the probe)."""
+        transport = self.connection(name).transport
+        try:
+            chan = transport.open_session(timeout=self.connect_timeout)
+            chan.exec_command(command)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            self.drop(name)
+            raise SshError(name, f"cannot start a session: {exc}") from None
+        return chan
+
+    def forward(self, name: str, port: int, host: str = "127.0.0.1") -> int:
+        """A local port on 127.0.0.1 that reaches host:port as seen from the node."""
+        key = (name, host, port)
+        fwd = self._forwards.get(key)
+        if fwd is None or fwd.closed:
+            self.connection(name)
+            fwd = _Forward(self, name, host, port)
+            self._forwards[key] = fwd
+        return fwd.local_port
+
+    def fan_out(
+        self, names: Iterable[str], fn: Callable[[str], Any], parallelism: int | None = None
+    ) -> dict[str, Any]:
+        """fn(name) on every node, at most `parallelism` at once; exceptions are results."""
+        names = list(names)
+
+        def call(name: str) -> Any:
+            try:
+                return fn(name)
+            except Exception as exc:
+                return exc
+
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(parallelism or self.parallelism, len(names) or 1))
+        ) as pool:
+            return dict(zip(names, pool.map(call, names), strict=True))
+
+    def close(self) -> None:
+        for fwd in self._forwards.values():
+            fwd.close()
+        self._forwards.clear()
+        for name in list(self._conns):
+            self.drop(name)
+
+
+def _describe(exc: Exception, target: Target) -> str:
+    where = f"{target.host}:{target.port}"
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return f"connection refused by {where}"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"no answer from {where} (timed out)"
+    if isinstance(exc, paramiko.AuthenticationException):
+        return f"authentication failed as {target.user} at {where}: {exc}"
+    if isinstance(exc, paramiko.SSHException) and "banner" in str(exc).lower():
+        return f"no SSH banner from {where} (host hung?)"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve {target.host}: {exc.strerror}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,175 @@
+"""console/ssh.py against real OpenSSH test hosts: host keys, reconnects, fan-out, forwards."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from console.ssh import Backoff, HostKeyChanged, Pool, SshError, Target, UnknownHostKey
+
+pytestmark = pytest.mark.integration
+
+
+def target(host, client_key, name=None, jump=None) -> Target:
+    return Target(name or host.name, host.address, host.port, "root", str(client_key), jump)
+
+
+def test_runs_commands_over_one_persistent_connection(ssh_hosts, ssh_host, client_key):
+    pool = Pool([target(ssh_host, client_key)], ssh_hosts.known_hosts, system_known_hosts=False)
+    try:
+        first = pool.run("host1", "echo $HOME; echo err >&2; exit 3")
+        assert first.exited == 3
+        assert first.stdout == f"{ssh_host.sandbox}\n" and first.stderr == "err\n"
+        transport = pool.connection("host1").transport
+        assert pool.run("host1", "cat", stdin="from stdin\n").stdout == "from stdin\n"
+        assert pool.connection("host1").transport is transport  # the same connection
+    finally:
+        pool.close()
+
+
+def test_unknown_host_key_is_refused_unless_accepted(ssh_host, client_key, tmp_path):
+    known = tmp_path / "known_hosts"
+    pool = Pool([target(ssh_host, client_key)], known, system_known_hosts=False)
+    with pytest.raises(UnknownHostKey) as info:
+        pool.connection("host1")
+    assert info.value.fingerprint.startswith("SHA256:")
+    assert "--accept-new-host-keys" in str(info.value)
+    assert not known.exists()
+
+    asked = []
+    accepting = Pool(
+        [target(ssh_host, client_key)],
+        known,
+        system_known_hosts=False,
+        accept_new=lambda *args: asked.append(args) or True,
+    )
+    assert accepting.run("host1", "true").exited == 0
+    accepting.close()
+    assert asked and asked[0][0] == "host1" and asked[0][3] == info.value.fingerprint
+    assert known.read_text().startswith(f"[{ssh_host.address}]:{ssh_host.port} ")
+    # now known: a strict pool connects without asking
+    strict = Pool([target(ssh_host, client_key)], known, system_known_hosts=False)
+    assert strict.run("host1", "true").exited == 0
+    strict.close()
+
+
+def test_changed_host_key_is_refused_loudly(ssh_hosts, ssh_host, client_key, tmp_path):
+    import paramiko
+
+    forged = tmp_path / "known_hosts"
+    other = paramiko.Ed25519Key.from_private_key_file(str(client_key))
+    forged.write_text(f"[{ssh_host.address}]:{ssh_host.port} ssh-ed25519 {other.get_base64()}\n")
+    pool = Pool(
+        [target(ssh_host, client_key)], forged, system_known_hosts=False, accept_new=True
+    )  # accepting new keys never accepts a changed one
+    with pytest.raises(HostKeyChanged, match="HOST KEY CHANGED"):
+        pool.connection("host1")
+    assert forged.read_text().count("\n") == 1  # nothing was added
+
+
+def test_a_stopped_host_backs_off_then_reconnects(ssh_hosts, client_key):
+    flaky = ssh_hosts.start("flaky")
+    pool = Pool(
+        [target(flaky, client_key)],
+        ssh_hosts.known_hosts,
+        system_known_hosts=False,
+        connect_timeout=2,
+    )
+    try:
+        assert pool.run("flaky", "true").exited == 0
+        flaky.stop()
+        with pytest.raises(SshError):
+            pool.run("flaky", "true")
+        with pytest.raises(SshError, match="refused|Backoff|next attempt"):
+            pool.connection("flaky")
+        with pytest.raises(Backoff):
+            pool.connection("flaky")  # within the backoff window: no new attempt
+        flaky.start()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert pool.run("flaky", "echo back").stdout == "back\n"
+                break
+            except Backoff:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        pool.close()
+        flaky.stop()
+
+
+def test_fan_out_is_bounded_by_parallelism(ssh_hosts, ssh_host, client_key):
+    hosts = [ssh_host] + [ssh_hosts.start(f"fan{i}") for i in range(3)]
+    pool = Pool(
+        [target(h, client_key) for h in hosts],
+        ssh_hosts.known_hosts,
+        system_known_hosts=False,
+        parallelism=2,
+    )
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def work(name: str) -> str:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            return pool.run(name, "sleep 0.3; echo $FLEETDECK_TEST_HOST").stdout.strip()
+        finally:
+            with lock:
+                running -= 1
+
+    try:
+        results = pool.fan_out([h.name for h in hosts], work)
+        assert results == {h.name: h.name for h in hosts}
+        assert peak == 2
+    finally:
+        pool.close()
+        for h in hosts[1:]:
+            h.stop()
+
+
+def test_forward_reaches_a_port_as_seen_from_the_node(ssh_hosts, ssh_host, client_key):
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"from the node side")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    pool = Pool([target(ssh_host, client_key)], ssh_hosts.known_hosts, system_known_hosts=False)
+    try:
+        local = pool.forward("host1", server.server_address[1])
+        with urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=10) as resp:
+            assert resp.read() == b"from the node side"
+        assert pool.forward("host1", server.server_address[1]) == local  # reused
+    finally:
+        pool.close()
+        server.shutdown()
+
+
+def test_proxy_jump_through_a_bastion(ssh_hosts, client_key):
+    bastion, inner = ssh_hosts.start("bastion"), ssh_hosts.start("inner")
+    jump = f"root@{bastion.address}:{bastion.port}"
+    pool = Pool(
+        [target(inner, client_key, jump=jump)], ssh_hosts.known_hosts, system_known_hosts=False
+    )
+    try:
+        assert pool.run("inner", "echo $FLEETDECK_TEST_HOST").stdout == "inner\n"
+        # the path goes through the bastion: without it, the inner host is out of reach
+        bastion.stop()
+        pool.drop("inner")
+        with pytest.raises(SshError, match="inner"):
+            pool.connection("inner")
+        assert inner.running
+    finally:
+        pool.close()
+        inner.stop()
