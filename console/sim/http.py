@@ -161,7 +161,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     line = await reader.readline()
     if not line:
         return None
-    method, target, _version = line.decode("latin-1").split(" ", 2)
+    method, target, version = line.decode("latin-1").split(" ", 2)
     headers: dict[str, str] = {}
     while True:
         raw = await reader.readline()
@@ -173,6 +173,9 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     body = await reader.readexactly(length) if length else b""
     url = urlsplit(target)
     query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+    # HTTP/1.0 closes after the response unless asked to keep the connection
+    if version.strip() == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive":
+        headers["connection"] = "close"
     return Request(method.upper(), url.path or "/", query, headers, body)
 
 

@@ -178,6 +178,7 @@ class SimNode:
             "LANG": "C.UTF-8",
             "DOCKER_HOST": f"unix://{self.home / '.sim' / 'docker.sock'}",
             "FLEETDECK_SIM_NODE": self.name,
+            "FLEETDECK_HOSTNAME": self.name,
             "SHELL": "/bin/sh",
         }
 
