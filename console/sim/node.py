@@ -189,10 +189,13 @@ class SimNode:
         priv, pub = self.private_address, self.public_address
         if self.stack == "gonka":
             if self.role == "network":
+                public = public_router(self)
                 out += [
                     ("rpc", "node", priv, 26657, cometbft_router(self)),
                     ("admin", "api", priv, 9200, admin_router(self)),
-                    ("public", "proxy", pub, 8000, public_router(self)),
+                    # a published port listens on every address of the host
+                    ("public", "proxy", pub, 8000, public),
+                    ("public-local", "proxy", priv, 8000, public),
                 ]
             if "mlnode-308" in self.expected_containers():
                 out += [
