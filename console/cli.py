@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from console.atomic import atomic_write_text
 from console.profile import ProfileError, load
 
 EXIT_INVALID = 1
+EXIT_CRITICAL = 2
 EXIT_INTERNAL = 70
 
 
@@ -195,6 +197,65 @@ def _sim_call(root: Path, method: str, path: str, body: object = None):
     except control.SimError as exc:
         click.echo(f"fleetdeck sim: {exc}", err=True)
         sys.exit(EXIT_INVALID)
+
+
+@cli.command("status")
+@click.argument("profile", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="print the status document (schema 1)")
+@click.option("--watch", is_flag=True, help="keep refreshing until Ctrl-C")
+@click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="trust and record host keys seen for the first time",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    type=float,
+    default=None,
+    help="seconds to wait for every node (default: connect timeout + 2 intervals)",
+)
+def status_cmd(
+    profile: str, as_json: bool, watch: bool, accept_new_host_keys: bool, wait_s: float | None
+) -> None:
+    """Every node's GPUs, containers, chain and alerts. Exit 2 on a critical alert."""
+    import json as jsonlib
+
+    from console.monitor.monitor import Monitor
+    from console.ssh import Pool
+    from console.status_table import render
+
+    try:
+        loaded = load(profile)
+    except ProfileError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    fleet = loaded.model
+    pool = Pool.for_profile(fleet, accept_new=accept_new_host_keys)
+    monitor = Monitor(fleet, pool)
+    monitor.start()
+    try:
+        monitor.wait_complete(
+            wait_s if wait_s is not None else fleet.ssh.connect_timeout + 2 * monitor.interval + 5
+        )
+        while True:
+            state = monitor.snapshot()
+            if as_json:
+                click.echo(jsonlib.dumps(state.to_json(), indent=None if watch else 1))
+            else:
+                if watch:
+                    click.clear()
+                click.echo(render(state, fleet))
+            if not watch:
+                break
+            time.sleep(monitor.interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        monitor.stop()
+        pool.close()
+    if state.critical():
+        sys.exit(EXIT_CRITICAL)
 
 
 @cli.command("open", hidden=True)

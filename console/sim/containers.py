@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from console.sim.chain import rfc3339
+from console.stacks import STACKS
 
 GONKA_TAG = "0.2.9-post2"
 # service -> (image, compose file it comes from)
@@ -36,12 +37,7 @@ HEALTHCHECKED = {"proxy", "mlnode-308", "vllm"}
 
 def expected_services(stack: str, role: str, serves_model: bool) -> list[str]:
     """The containers a fully deployed node of this stack and role runs."""
-    if stack == "gonka":
-        base = ["tmkms", "node", "api", "bridge", "proxy"] if role == "network" else []
-        if role == "ml" or serves_model:
-            base += ["mlnode-308", "inference"]
-        return base
-    return ["ollama"] if stack == "ollama" else ["vllm"]
+    return STACKS[stack].expected_containers(role, serves_model)
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Collectors that keep FleetState live (probe stream, chain, endpoints) and alert rules."""

@@ -1,0 +1,301 @@
+"""Alert rules: from a node's status (and the profile's thresholds) to named problems,
+each with its severity, evidence and the next step an operator should take."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from console.profile_schema import AlertsSection
+from console.stacks import STACKS
+from console.state import NodeStatus
+
+CRITICAL_XIDS = {48, 63, 64, 74, 79, 94, 95}
+XID_MEANING = {
+    48: "double-bit ECC error",
+    63: "ECC page retirement / row remap",
+    64: "ECC page retirement failure",
+    74: "NVLink error",
+    79: "GPU has fallen off the bus",
+    94: "contained ECC error",
+    95: "uncontained ECC error",
+    13: "graphics engine exception",
+    31: "GPU memory page fault",
+    43: "GPU stopped processing",
+}
+SLOWDOWNS = {
+    "sw_thermal_slowdown": "thermal",
+    "hw_thermal_slowdown": "thermal",
+    "hw_slowdown": "hardware",
+    "hw_power_brake_slowdown": "power brake",
+    "sw_power_cap": "power cap",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An alert before the monitor stamps when it was first seen."""
+
+    kind: str  # stable id: "gpu_hot", "container_restarting", ... (+ ":detail" for many)
+    severity: str
+    summary: str
+    evidence: str
+    next_step: str
+
+
+def evaluate(
+    node: NodeStatus, limits: AlertsSection, now: float, interval: float, serves_model: bool = False
+) -> list[Finding]:
+    if node.host_key_changed:
+        return [
+            Finding(
+                "host_key_changed",
+                "critical",
+                "host key changed: connection refused",
+                node.error or "",
+                "verify the host's key out of band; if it was "
+                "reinstalled, remove its old line from fleetdeck's known_hosts",
+            )
+        ]
+    if not node.reachable or node.stale(now, interval):
+        age = node.age(now)
+        seen = f"last values {age:.0f} s old" if age is not None else "never answered"
+        return [
+            Finding(
+                "unreachable",
+                "critical",
+                "node unreachable",
+                f"{node.error or 'no probe data'}; {seen}",
+                "check the host (cloud console, power, network); fleetdeck keeps "
+                "trying with backoff",
+            )
+        ]
+    return list(_rules(node, limits, now, serves_model))
+
+
+def _rules(
+    node: NodeStatus, limits: AlertsSection, now: float, serves_model: bool
+) -> Iterator[Finding]:
+    yield from _gpus(node, limits)
+    yield from _containers(node, serves_model)
+    yield from _chain(node, limits, now)
+    yield from _services(node, limits)
+    for disk in node.system.disks:
+        if disk.used_pct is None or disk.total_gb is None:
+            continue
+        free_pct = 100 - disk.used_pct
+        if free_pct < limits.disk_free_pct:
+            yield Finding(
+                f"disk_full:{disk.path}",
+                "critical" if free_pct < limits.disk_free_pct / 2 else "warning",
+                f"disk nearly full at {disk.path}",
+                f"{disk.used_pct:.1f}% used, {disk.free_gb} GB free",
+                "free space: prune docker images (docker system prune), remove old "
+                "model snapshots from HF_HOME, or grow the volume",
+            )
+
+
+def _gpus(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
+    if node.gpu_error and not node.gpus and node.expected_gpus:
+        yield Finding(
+            "gpu_unreadable",
+            "critical",
+            "GPUs cannot be read",
+            node.gpu_error,
+            "check the NVIDIA driver: nvidia-smi on the node, dmesg for NVRM errors",
+        )
+    visible = [g for g in node.gpus if not g.lost]
+    for g in node.gpus:
+        if g.lost:
+            yield Finding(
+                f"gpu_lost:{g.index}",
+                "critical",
+                f"GPU {g.index if g.index is not None else '?'} is lost",
+                g.error or "NVML cannot reach the GPU",
+                "drain the node (disable it in the admin API before the next PoC) "
+                "and reboot; a GPU that stays lost needs a hardware ticket",
+            )
+    if node.expected_gpus is not None and len(visible) < node.expected_gpus:
+        yield Finding(
+            "gpu_missing",
+            "critical",
+            f"{len(visible)} of {node.expected_gpus} GPUs visible",
+            f"the profile expects {node.expected_gpus}",
+            "look for Xid 79 in dmesg; reboot, then check the PCIe link and "
+            "power of the missing card",
+        )
+    for g in visible:
+        if g.temp_c is not None and g.temp_c >= limits.gpu_temp_c:
+            yield Finding(
+                f"gpu_hot:{g.index}",
+                "critical" if g.temp_c >= 92 else "warning",
+                f"GPU {g.index} at {g.temp_c} °C",
+                f"threshold {limits.gpu_temp_c:.0f} °C",
+                "check fans and airflow; lower the power limit (nvidia-smi -pl) until it is fixed",
+            )
+        slow = sorted({SLOWDOWNS[r] for r in g.throttle if r in SLOWDOWNS})
+        if slow:
+            yield Finding(
+                f"gpu_slowdown:{g.index}",
+                "warning",
+                f"GPU {g.index} {'/'.join(slow)} slowdown",
+                "clocks event reasons: " + ", ".join(g.throttle),
+                "thermal: cooling; power: check the PSU and power cap settings",
+            )
+        if g.ecc_uncorrected:
+            yield Finding(
+                f"gpu_ecc:{g.index}",
+                "critical",
+                f"GPU {g.index}: {g.ecc_uncorrected} uncorrectable ECC errors",
+                "volatile uncorrected ECC count",
+                "drain the node and reset the GPU (nvidia-smi -r) or reboot; "
+                "repeated errors mean an RMA",
+            )
+    for t, gpu, xid in node.xids:
+        meaning = XID_MEANING.get(xid, "see NVIDIA's Xid catalog")
+        yield Finding(
+            f"xid:{xid}:{gpu}",
+            "critical" if xid in CRITICAL_XIDS else "warning",
+            f"Xid {xid} on GPU {gpu if gpu is not None else '?'}: {meaning}",
+            f"NVML Xid event at {t:.0f}",
+            "check dmesg on the node; drain it if the Xid repeats",
+        )
+
+
+def _containers(node: NodeStatus, serves_model: bool) -> Iterator[Finding]:
+    info = STACKS.get(node.stack)
+    if info is None:
+        return
+    if node.container_error and not node.containers:
+        yield Finding(
+            "containers_unreadable",
+            "warning",
+            "containers cannot be read",
+            node.container_error,
+            "check docker on the node (systemctl status docker)",
+        )
+        return
+    by_name = {c.name: c for c in node.containers}
+    for name in info.expected_containers(node.role, serves_model):
+        c = by_name.get(name)
+        if c is None:
+            yield Finding(
+                f"container_missing:{name}",
+                "critical",
+                f"container {name} is missing",
+                "not in docker ps -a",
+                f"run the deploy again for this node (fleetdeck run … deploy --limit {node.name})",
+            )
+        elif c.state == "restarting" or (c.state == "running" and c.restarts >= 5):
+            yield Finding(
+                f"container_restarting:{name}",
+                "critical",
+                f"container {name} is restarting",
+                f"{c.restarts} restarts",
+                f"read its logs (docker logs --tail 100 {name}); a crash loop after "
+                "a model change usually means not enough GPU memory",
+            )
+        elif c.state != "running":
+            yield Finding(
+                f"container_exited:{name}",
+                "critical",
+                f"container {name} is {c.state}",
+                f"exit code {c.exit_code}",
+                f"read its logs, then start it (docker start {name})",
+            )
+        elif c.health == "unhealthy":
+            yield Finding(
+                f"container_unhealthy:{name}",
+                "warning",
+                f"container {name} is unhealthy",
+                "its health check fails",
+                f"docker inspect {name} shows the failing check; restart it if it does not recover",
+            )
+
+
+def _chain(node: NodeStatus, limits: AlertsSection, now: float) -> Iterator[Finding]:
+    chain = node.chain
+    if node.chain_error and chain is None and node.role == "network":
+        yield Finding(
+            "chain_unreadable",
+            "critical",
+            "chain RPC does not answer",
+            node.chain_error,
+            "check the node container (docker logs node)",
+        )
+        return
+    if chain is None:
+        return
+    if chain.catching_up:
+        yield Finding(
+            "chain_catching_up",
+            "warning",
+            "chain node is catching up",
+            f"height {chain.height}",
+            "wait; if it does not converge, check peers and consider state sync",
+        )
+    elif chain.block_time is not None and now - chain.block_time > limits.chain_stall_s:
+        yield Finding(
+            "chain_stalled",
+            "critical",
+            "chain stalled",
+            f"no block for {now - chain.block_time:.0f} s at height {chain.height}",
+            "check the node and tmkms containers' logs, disk space and peers",
+        )
+    if chain.peers == 0:
+        yield Finding(
+            "chain_no_peers",
+            "critical",
+            "chain node has no peers",
+            "n_peers 0",
+            "check the P2P port 5000 is open and the seed node settings",
+        )
+    if chain.validator_in_set is False:
+        yield Finding(
+            "validator_not_in_set",
+            "critical",
+            "validator not in the active set",
+            "our consensus key is not in /validators",
+            "if jailed: inferenced tx slashing unjail --from <cold key> "
+            "--chain-id gonka-mainnet --fees 200000ngonka --node $NODE_URL/chain-rpc/",
+        )
+    if chain.in_epoch is False:
+        yield Finding(
+            "participant_not_in_epoch",
+            "warning",
+            "participant missing from the current epoch",
+            f"epoch {chain.epoch}",
+            "check the setup report and PoC results; the "
+            "node joins at the next PoC if it is healthy",
+        )
+    for ml_id, status, enabled in chain.ml_nodes:
+        if status == "FAILED" and enabled:
+            yield Finding(
+                f"ml_node_failed:{ml_id}",
+                "critical",
+                f"ML node {ml_id} FAILED",
+                "admin API current_status FAILED",
+                "check that ML node's containers and inference health; disable it "
+                "before the next PoC if it cannot recover",
+            )
+
+
+def _services(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
+    for s in node.services:
+        if not s.ok:
+            yield Finding(
+                f"service_down:{s.name}",
+                "critical",
+                f"{s.name} is down",
+                s.detail or f"HTTP {s.status}",
+                "check the serving container's logs "
+                "and GPU memory; restart it if it does not recover",
+            )
+        elif s.latency_ms is not None and s.latency_ms > limits.inference_p95_s * 1000:
+            yield Finding(
+                f"service_slow:{s.name}",
+                "warning",
+                f"{s.name} over its latency objective",
+                f"{s.latency_ms:.0f} ms > {limits.inference_p95_s:.1f} s",
+                "check queue depth (vllm:num_requests_waiting) and GPU load",
+            )

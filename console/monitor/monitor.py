@@ -1,0 +1,286 @@
+"""The Monitor: keeps FleetState live for a profile.
+
+One long-lived probe per node streams a JSON line per interval over that node's single
+pooled connection; HTTP collectors poll chain and services through forwards. Each node has
+its own reader thread, so a slow or hung node never delays the others; a node that stops
+answering keeps its last values, marked stale with their age.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import paramiko
+
+from console.monitor import alerts as rules
+from console.monitor import collect, parse
+from console.profile_schema import FleetProfile
+from console.ssh import HostKeyChanged, Pool, SshError
+from console.state import Alert, FleetState, NodeStatus
+
+PROBE_SOURCE = Path(__file__).resolve().parent.parent / "probe.py"
+HISTORY = 60
+LATENCY_EVERY = 15.0  # seconds between synthetic inference requests per node
+
+
+def probe_command(interval: float, paths: list[str]) -> str:
+    blob = base64.b64encode(zlib.compress(PROBE_SOURCE.read_bytes(), 9)).decode()
+    args = f" --interval {interval}" + "".join(f" --path '{p}'" for p in paths if "'" not in p)
+    return (
+        f'python3 -u -c "import base64,zlib;exec(zlib.decompress(base64.b64decode('
+        f"'{blob}')))\"{args}"
+    )
+
+
+class Monitor:
+    def __init__(
+        self,
+        fleet: FleetProfile,
+        pool: Pool,
+        interval: float | None = None,
+        on_update: Callable[[], None] | None = None,
+        clock=time.time,
+        collect_http: bool = True,
+    ) -> None:
+        self.fleet = fleet
+        self.pool = pool
+        self.interval = interval or fleet.alerts.probe_interval_s
+        self.on_update = on_update
+        self.clock = clock
+        self.collect_http = collect_http
+        self._lock = threading.Lock()
+        self._nodes: dict[str, NodeStatus] = {}
+        self._history: dict[str, deque[float]] = {}
+        self._first_seen: dict[tuple[str, str], float] = {}
+        self._serves_model: dict[str, bool] = {}
+        self._model: dict[str, str | None] = {}
+        self._collected: set[str] = set()
+        self._last_latency: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._channels: dict[str, paramiko.Channel] = {}
+        paths = [p for p in (fleet.stack.deploy_dir, fleet.stack.hf_home) if p]
+        self._command = probe_command(self.interval, paths)
+        for cluster, node in fleet.all_nodes():
+            stack = fleet.cluster_stack(cluster)
+            self._nodes[node.name] = NodeStatus(
+                node.name, cluster.name, node.role, stack, expected_gpus=node.gpus
+            )
+            self._history[node.name] = deque(maxlen=HISTORY)
+            models = [node.model] if node.model else list(node.models)
+            self._model[node.name] = models[0] if models else None
+            self._serves_model[node.name] = bool(models)
+
+    # -- life cycle
+    def start(self) -> None:
+        for name in self._nodes:
+            t = threading.Thread(
+                target=self._stream, args=(name,), daemon=True, name=f"probe-{name}"
+            )
+            t.start()
+            self._threads.append(t)
+        if self.collect_http:
+            t = threading.Thread(target=self._collect_loop, daemon=True, name="collect")
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for chan in list(self._channels.values()):
+            with contextlib.suppress(Exception):
+                chan.close()
+        for t in self._threads:
+            t.join(timeout=2)
+
+    # -- the probe stream of one node
+    def _stream(self, name: str) -> None:
+        while not self._stop.is_set():
+            try:
+                chan = self.pool.open_stream(name, self._command)
+            except HostKeyChanged as exc:
+                self._update(name, reachable=False, error=exc.reason, host_key_changed=True)
+                self._stop.wait(max(self.interval, 5))
+                continue
+            except SshError as exc:
+                self._update(name, reachable=False, error=exc.reason)
+                self._stop.wait(self.interval)
+                continue
+            self._channels[name] = chan
+            # a silent channel is a hung node: give up on it after two intervals
+            chan.settimeout(2 * self.interval + 1)
+            reason = self._read(name, chan)
+            self._channels.pop(name, None)
+            with contextlib.suppress(Exception):
+                chan.close()
+            if self._stop.is_set():
+                return
+            self.pool.drop(name)
+            self._update(name, reachable=False, error=reason)
+            self._stop.wait(min(self.interval, 1.0))
+
+    def _read(self, name: str, chan: paramiko.Channel) -> str:
+        buf = b""
+        try:
+            while not self._stop.is_set():
+                data = chan.recv(65536)
+                if not data:
+                    err = b""
+                    with contextlib.suppress(Exception):
+                        while chan.recv_stderr_ready():
+                            err += chan.recv_stderr(65536)
+                    tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
+                    status = chan.recv_exit_status() if chan.exit_status_ready() else None
+                    return f"probe exited ({status}): {tail[0]}" if tail[0] else "connection closed"
+                buf += data
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    self._line(name, line)
+        except TimeoutError:
+            return f"no answer for {2 * self.interval + 1:.0f} s (host hung?)"
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            return f"connection lost: {exc}"
+        return "stopped"
+
+    def _line(self, name: str, raw: bytes) -> None:
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            return  # a partial or foreign line; the next one will do
+        gpus = parse.gpus(line)
+        utils = [g.util for g in gpus if g.util is not None and not g.lost]
+        if utils:
+            self._history[name].append(sum(utils) / len(utils))
+        with self._lock:
+            old = self._nodes[name]
+            recent = tuple(x for x in old.xids if x[0] > self.clock() - 600) + parse.xids(line)
+            self._nodes[name] = replace(
+                old,
+                reachable=True,
+                error=None,
+                host_key_changed=False,
+                probe_at=line.get("t"),
+                seen_at=self.clock(),
+                gpus=gpus,
+                gpu_source=line.get("gpu_source"),
+                gpu_error=line.get("gpu_error"),
+                xids=recent,
+                containers=parse.containers(line),
+                container_error=line.get("container_error"),
+                system=parse.system(line),
+                util_history=tuple(self._history[name]),
+            )
+        self._changed()
+
+    def _update(self, name: str, **changes) -> None:
+        with self._lock:
+            self._nodes[name] = replace(self._nodes[name], **changes)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_update is not None:
+            self.on_update()
+
+    # -- HTTP collectors
+    def _collect_loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            names = [n for n, s in self._nodes.items() if self._wants_http(s)]
+            self.pool.fan_out(names, self._collect_one)
+            self._stop.wait(max(0.2, self.interval - (time.monotonic() - started)))
+
+    def _wants_http(self, status: NodeStatus) -> bool:
+        return (status.stack == "gonka" and status.role == "network") or (
+            status.stack != "gonka" or self._serves_model[status.name]
+        )
+
+    def _collect_one(self, name: str) -> None:
+        status = self._nodes[name]
+        if not status.reachable:
+            if status.error is not None:  # decided: unreachable; nothing to collect
+                self._collected.add(name)
+            return
+        with httpx.Client(timeout=collect.TIMEOUT) as client:
+            http = collect.NodeHttp(self.pool, name, client)
+            changes: dict = {}
+            if status.stack == "gonka" and status.role == "network":
+                try:
+                    chain = collect.gonka_chain(http, self.fleet.stack.api_port)
+                    changes.update(chain=chain, chain_at=self.clock(), chain_error=None)
+                except (httpx.HTTPError, SshError, KeyError, ValueError) as exc:
+                    changes.update(chain=None, chain_error=f"{type(exc).__name__}: {exc}")
+            now = time.monotonic()
+            measure = now - self._last_latency.get(name, 0) >= LATENCY_EVERY
+            if measure:
+                self._last_latency[name] = now
+            try:
+                services = collect.services(
+                    http,
+                    status.stack,
+                    status.role,
+                    self._serves_model[name],
+                    self._model[name],
+                    measure,
+                )
+                old = {s.name: s for s in status.services}
+                if not measure:  # keep the last latency measurement between rounds
+                    services += [s for n, s in old.items() if n.endswith("latency")]
+                changes["services"] = tuple(services)
+            except SshError:
+                pass
+        self._update(name, **changes)
+        self._collected.add(name)
+
+    # -- reading the state
+    def snapshot(self) -> FleetState:
+        now = self.clock()
+        with self._lock:
+            nodes = dict(self._nodes)
+        alerts: list[Alert] = []
+        active: set[tuple[str, str]] = set()
+        for name, node in nodes.items():
+            if node.reachable and node.stale(now, self.interval):
+                node = replace(node, reachable=False, error=node.error or "probe silent")
+                nodes[name] = node
+            for f in rules.evaluate(
+                node, self.fleet.alerts, now, self.interval, self._serves_model[name]
+            ):
+                key = (name, f.kind)
+                active.add(key)
+                since = self._first_seen.setdefault(key, now)
+                alerts.append(
+                    Alert(name, f.kind, f.severity, f.summary, since, f.evidence, f.next_step)
+                )
+        for key in list(self._first_seen):
+            if key not in active:
+                del self._first_seen[key]
+        order = {"critical": 0, "warning": 1, "info": 2}
+        alerts.sort(key=lambda a: (order.get(a.severity, 3), a.since, a.node))
+        return FleetState(nodes, tuple(alerts), now, self.interval)
+
+    def complete(self) -> bool:
+        """Every node has answered or failed once, and the HTTP collectors ran once."""
+        with self._lock:
+            nodes = list(self._nodes.values())
+        first_pass = all(n.seen_at is not None or n.error is not None for n in nodes)
+        if not self.collect_http:
+            return first_pass
+        wanted = {n.name for n in nodes if self._wants_http(n)}
+        return first_pass and wanted <= self._collected
+
+    def wait_complete(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.complete():
+                return True
+            time.sleep(0.05)
+        return self.complete()

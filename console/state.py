@@ -1,0 +1,178 @@
+"""Immutable status snapshots: the fleet as last seen, node by node, with alerts.
+
+Every value carries the time it was taken; a node that stops answering keeps its last
+values, marked stale with their age. Screens and `fleetdeck status --json` read these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SEVERITIES = ("critical", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int | None
+    name: str | None = None
+    uuid: str | None = None
+    util: int | None = None
+    mem_used_mib: int | None = None
+    mem_total_mib: int | None = None
+    temp_c: int | None = None
+    power_w: float | None = None
+    power_limit_w: float | None = None
+    throttle: tuple[str, ...] = ()
+    ecc_uncorrected: int | None = None
+    processes: int = 0
+    lost: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str | None
+    state: str
+    health: str | None
+    restarts: int
+    started_at: str | None
+    exit_code: int | None
+
+
+@dataclass(frozen=True)
+class Disk:
+    path: str
+    total_gb: float | None
+    free_gb: float | None
+    used_pct: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class System:
+    hostname: str | None = None
+    os: str | None = None
+    kernel: str | None = None
+    uptime_s: float | None = None
+    load1: float | None = None
+    mem_total_mib: int | None = None
+    mem_available_mib: int | None = None
+    disks: tuple[Disk, ...] = ()
+    driver: str | None = None
+    docker: str | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """One HTTP endpoint the node should answer: ok, latency, what it said."""
+
+    name: str
+    ok: bool
+    latency_ms: float | None
+    status: int | None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Chain:
+    height: int | None = None
+    block_time: float | None = None  # unix time of the latest block
+    catching_up: bool | None = None
+    peers: int | None = None
+    validator_in_set: bool | None = None
+    voting_power: int | None = None
+    epoch: int | None = None
+    phase: str | None = None
+    blocks_to_poc: int | None = None
+    participant_weight: int | None = None
+    in_epoch: bool | None = None
+    ml_nodes: tuple[tuple[str, str, bool], ...] = ()  # (id, current status, enabled)
+    setup_failed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    name: str
+    cluster: str
+    role: str
+    stack: str
+    expected_gpus: int | None = None
+    reachable: bool = False
+    error: str | None = None  # why the node cannot be read right now
+    host_key_changed: bool = False
+    probe_at: float | None = None  # when the last probe line was taken (node clock)
+    seen_at: float | None = None  # when it arrived here
+    gpus: tuple[Gpu, ...] = ()
+    gpu_source: str | None = None
+    gpu_error: str | None = None
+    xids: tuple[tuple[float, int | None, int], ...] = ()  # recent (time, gpu, xid)
+    containers: tuple[Container, ...] = ()
+    container_error: str | None = None
+    system: System = field(default_factory=System)
+    chain: Chain | None = None
+    chain_at: float | None = None
+    chain_error: str | None = None
+    services: tuple[Service, ...] = ()
+    util_history: tuple[float, ...] = ()  # mean GPU utilization per probe line
+
+    def age(self, now: float) -> float | None:
+        return None if self.seen_at is None else max(0.0, now - self.seen_at)
+
+    def stale(self, now: float, interval: float) -> bool:
+        """No probe line for more than two intervals (plus a little slack)."""
+        age = self.age(now)
+        return age is None or age > 2 * interval + 1.0
+
+
+@dataclass(frozen=True)
+class Alert:
+    node: str
+    kind: str
+    severity: str
+    summary: str
+    since: float
+    evidence: str
+    next_step: str
+
+
+@dataclass(frozen=True)
+class FleetState:
+    nodes: Mapping[str, NodeStatus]
+    alerts: tuple[Alert, ...]
+    taken_at: float
+    interval: float
+
+    def critical(self) -> list[Alert]:
+        return [a for a in self.alerts if a.severity == "critical"]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `fleetdeck status --json` document (schema version 1)."""
+        now = self.taken_at
+        nodes = []
+        for n in self.nodes.values():
+            d = asdict(n)
+            d["stale"] = n.stale(now, self.interval)
+            d["age_s"] = None if n.age(now) is None else round(n.age(now), 2)
+            d["xids"] = [{"t": t, "gpu": g, "xid": x} for t, g, x in n.xids]
+            d.pop("util_history")
+            if n.chain is not None:
+                d["chain"]["ml_nodes"] = [
+                    {"id": i, "status": s, "enabled": e} for i, s, e in n.chain.ml_nodes
+                ]
+            nodes.append(d)
+        return {
+            "schema": 1,
+            "taken_at": now,
+            "interval_s": self.interval,
+            "nodes": nodes,
+            "alerts": [asdict(a) for a in self.alerts],
+            "summary": {
+                "nodes": len(self.nodes),
+                "reachable": sum(n.reachable for n in self.nodes.values()),
+                "critical": len(self.critical()),
+                "warning": sum(a.severity == "warning" for a in self.alerts),
+            },
+        }

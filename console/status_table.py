@@ -1,0 +1,91 @@
+"""The plain-text table of `fleetdeck status`: one row per node, then the alerts."""
+
+from __future__ import annotations
+
+import time
+
+from console.profile_schema import FleetProfile
+from console.stacks import STACKS
+from console.state import FleetState, NodeStatus
+
+
+def _state(node: NodeStatus, state: FleetState) -> str:
+    if node.host_key_changed:
+        return "KEY CHANGED"
+    if node.reachable and not node.stale(state.taken_at, state.interval):
+        return "up"
+    age = node.age(state.taken_at)
+    return f"down ({age:.0f}s)" if age is not None else "down"
+
+
+def _gpus(node: NodeStatus) -> str:
+    visible = [g for g in node.gpus if not g.lost]
+    if not node.gpus and node.gpu_error:
+        return "none"
+    temps = [g.temp_c for g in visible if g.temp_c is not None]
+    utils = [g.util for g in visible if g.util is not None]
+    text = f"{len(visible)}/{node.expected_gpus if node.expected_gpus is not None else '?'}"
+    if utils:
+        text += f" {sum(utils) / len(utils):.0f}%"
+    if temps:
+        text += f" {max(temps)}°C"
+    return text
+
+
+def _containers(node: NodeStatus, fleet: FleetProfile) -> str:
+    info = STACKS.get(node.stack)
+    models = any(n.model or n.models for _, n in fleet.all_nodes() if n.name == node.name)
+    expected = info.expected_containers(node.role, models) if info else []
+    running = {c.name for c in node.containers if c.state == "running"}
+    return f"{len(running & set(expected))}/{len(expected)}"
+
+
+def _chain(node: NodeStatus) -> str:
+    c = node.chain
+    if c is None:
+        return "-" if node.role != "network" or node.stack != "gonka" else "?"
+    parts = [f"h{c.height}"]
+    if c.peers is not None:
+        parts.append(f"{c.peers}p")
+    if c.phase:
+        parts.append(c.phase)
+    return " ".join(parts)
+
+
+def render(state: FleetState, fleet: FleetProfile) -> str:
+    rows = [("NODE", "CLUSTER", "ROLE", "STATE", "GPUS", "CTRS", "CHAIN", "ALERTS")]
+    alerts_by_node: dict[str, list] = {}
+    for a in state.alerts:
+        alerts_by_node.setdefault(a.node, []).append(a)
+    for node in state.nodes.values():
+        mine = alerts_by_node.get(node.name, [])
+        worst = mine[0].severity if mine else ""
+        rows.append(
+            (
+                node.name,
+                node.cluster,
+                node.role,
+                _state(node, state),
+                _gpus(node),
+                _containers(node, fleet),
+                _chain(node),
+                f"{len(mine)} {worst}".strip() if mine else "-",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    summary = state.to_json()["summary"]
+    lines.insert(
+        0,
+        f"{fleet.fleet.name}: {summary['reachable']}/{summary['nodes']} nodes up, "
+        f"{summary['critical']} critical, {summary['warning']} warning "
+        f"({time.strftime('%H:%M:%S', time.localtime(state.taken_at))})",
+    )
+    if state.alerts:
+        lines.append("")
+        for a in state.alerts:
+            lines.append(f"{a.severity.upper():8} {a.node}: {a.summary} ({a.evidence})")
+            lines.append(f"         next: {a.next_step}")
+    return "\n".join(lines)
