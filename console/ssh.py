@@ -136,12 +136,20 @@ class _Forward:
 
     def _tunnel(self, conn: socket.socket) -> None:
         try:
+            self._pipe_both(conn)
+        except Exception:  # noqa: S110 - a tunnel dies with its connection; the caller sees EOF
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def _pipe_both(self, conn: socket.socket) -> None:
+        try:
             transport = self.pool.connection(self.node).transport
             chan = transport.open_channel(
                 "direct-tcpip", (self.host, self.port), conn.getsockname(), timeout=10
             )
         except Exception:
-            conn.close()
             return
 
         def pipe(recv, send, done) -> None:
@@ -151,18 +159,17 @@ class _Forward:
                     if not data:
                         break
                     send(data)
-            except OSError:
+            except (OSError, EOFError):
                 pass
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, EOFError):
                 done()
 
         threading.Thread(
             target=pipe, args=(conn.recv, chan.sendall, chan.shutdown_write), daemon=True
         ).start()
         pipe(chan.recv, conn.sendall, lambda: conn.shutdown(socket.SHUT_WR))
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, EOFError):
             chan.close()
-            conn.close()
 
     def close(self) -> None:
         self.closed = True

@@ -124,24 +124,29 @@ def _gpus(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
             "look for Xid 79 in dmesg; reboot, then check the PCIe link and "
             "power of the missing card",
         )
+    # one alert per node and kind, naming the GPUs: eight hot GPUs are one problem
+    hot = [g for g in visible if g.temp_c is not None and g.temp_c >= limits.gpu_temp_c]
+    if hot:
+        hottest = max(g.temp_c or 0 for g in hot)
+        yield Finding(
+            "gpu_hot",
+            "critical" if hottest >= 92 else "warning",
+            f"{_gpu_list(hot)} at up to {hottest} °C",
+            ", ".join(f"GPU {g.index}: {g.temp_c} °C" for g in hot)
+            + f" (threshold {limits.gpu_temp_c:.0f} °C)",
+            "check fans and airflow; lower the power limit (nvidia-smi -pl) until it is fixed",
+        )
+    slowed = [g for g in visible if any(r in SLOWDOWNS for r in g.throttle)]
+    if slowed:
+        kinds = sorted({SLOWDOWNS[r] for g in slowed for r in g.throttle if r in SLOWDOWNS})
+        yield Finding(
+            "gpu_slowdown",
+            "warning",
+            f"{_gpu_list(slowed)}: {'/'.join(kinds)} slowdown",
+            "; ".join(f"GPU {g.index}: {', '.join(g.throttle)}" for g in slowed),
+            "thermal: cooling; power: check the PSU and power cap settings",
+        )
     for g in visible:
-        if g.temp_c is not None and g.temp_c >= limits.gpu_temp_c:
-            yield Finding(
-                f"gpu_hot:{g.index}",
-                "critical" if g.temp_c >= 92 else "warning",
-                f"GPU {g.index} at {g.temp_c} °C",
-                f"threshold {limits.gpu_temp_c:.0f} °C",
-                "check fans and airflow; lower the power limit (nvidia-smi -pl) until it is fixed",
-            )
-        slow = sorted({SLOWDOWNS[r] for r in g.throttle if r in SLOWDOWNS})
-        if slow:
-            yield Finding(
-                f"gpu_slowdown:{g.index}",
-                "warning",
-                f"GPU {g.index} {'/'.join(slow)} slowdown",
-                "clocks event reasons: " + ", ".join(g.throttle),
-                "thermal: cooling; power: check the PSU and power cap settings",
-            )
         if g.ecc_uncorrected:
             yield Finding(
                 f"gpu_ecc:{g.index}",
@@ -160,6 +165,11 @@ def _gpus(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
             f"NVML Xid event at {t:.0f}",
             "check dmesg on the node; drain it if the Xid repeats",
         )
+
+
+def _gpu_list(gpus: list) -> str:
+    indexes = [str(g.index) for g in gpus]
+    return f"GPU {indexes[0]}" if len(indexes) == 1 else f"GPUs {','.join(indexes)}"
 
 
 def _containers(node: NodeStatus, serves_model: bool) -> Iterator[Finding]:

@@ -122,7 +122,11 @@ def _service(
     if r is None:
         return Service(name, False, None, None, error)
     ok = r.status_code == ok_status
-    return Service(name, ok, round(ms, 1), r.status_code, "" if ok else r.text[:200])
+    detail = ""
+    if not ok:  # an error page is noise: keep a JSON error's text, else the status alone
+        text = r.text.strip()
+        detail = f"HTTP {r.status_code}" + (f": {text[:160]}" if text.startswith("{") else "")
+    return Service(name, ok, round(ms, 1), r.status_code, detail)
 
 
 def services(

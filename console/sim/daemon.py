@@ -8,6 +8,7 @@ checks that every node's SSH answers, then writes DIR/ready. A control socket
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -75,18 +76,20 @@ def control_router(fleet: SimFleet, stop: threading.Event) -> Router:
             }
         )
 
-    def fault(req: Request) -> Response:
+    # handlers run on the event loop; fleet changes open and close listeners on that same
+    # loop, so they run in a worker thread
+    async def fault(req: Request) -> Response:
         body = req.json() or {}
         try:
-            fleet.inject(body.get("node", ""), body.get("kind", ""))
+            await asyncio.to_thread(fleet.inject, body.get("node", ""), body.get("kind", ""))
         except FaultError as exc:
             return json_response({"error": str(exc)}, 400)
         return json_response({"ok": True})
 
-    def clear(req: Request) -> Response:
+    async def clear(req: Request) -> Response:
         body = req.json() or {}
         try:
-            cleared = fleet.clear(body.get("node"), body.get("kind"))
+            cleared = await asyncio.to_thread(fleet.clear, body.get("node"), body.get("kind"))
         except FaultError as exc:
             return json_response({"error": str(exc)}, 400)
         return json_response({"cleared": cleared})

@@ -8,6 +8,7 @@ events, image list and pull. The Docker SDK reaches it over `ssh://` through the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import time
@@ -134,7 +135,11 @@ def docker_router(node: SimNode) -> Router:
         return Response(200, body, "application/vnd.docker.raw-stream")
 
     def action(kind: str):
-        def handler(req: Request) -> Response:
+        async def handler(req: Request) -> Response:
+            # starting or stopping opens or closes listeners on this very loop: a thread
+            return await asyncio.to_thread(act, req)
+
+        def act(req: Request) -> Response:
             c = cs.get(req.params["id"])
             if c is None:
                 return _no_such(req.params["id"])
@@ -167,7 +172,10 @@ def docker_router(node: SimNode) -> Router:
         c = cs.create(name, body.get("Image"))
         return json_response({"Id": c.id, "Warnings": []}, 201)
 
-    def remove(req: Request) -> Response:
+    async def remove(req: Request) -> Response:
+        return await asyncio.to_thread(remove_now, req)
+
+    def remove_now(req: Request) -> Response:
         c = cs.get(req.params["id"])
         if c is None:
             return _no_such(req.params["id"])

@@ -7,6 +7,8 @@ pointing at the simulated nodes, with its SSH key and known_hosts.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import threading
 import time
@@ -18,7 +20,7 @@ import tomlkit
 from console.atomic import atomic_write_text
 from console.profile import Profile, loads
 from console.sim import nvml
-from console.sim.chain import ChainSim
+from console.sim.chain import ChainSim, account_address
 from console.sim.faults import FAULTS, FaultError
 from console.sim.http import Loop
 from console.sim.node import SimNode
@@ -132,9 +134,18 @@ class SimFleet:
         self._ticker.start()
 
     def _seed_admin(self, node: SimNode) -> None:
-        """A deployed network node knows its cluster's ML nodes, as after registration."""
+        """A deployed network node is registered and knows its cluster's ML nodes."""
         if node.stack != "gonka" or node.role != "network":
             return
+        chain = self.chains[node.cluster]
+        cold = base64.b64encode(b"\x02" + hashlib.sha256(node.name.encode()).digest()).decode()
+        participant = chain.register(
+            f"http://{node.public_address}:8000", cold, models=list(self.declared_models)
+        )
+        warm = hashlib.sha256(f"warm/{node.name}".encode()).digest()
+        chain.grant_ml_ops(
+            participant.address, account_address(base64.b64encode(b"\x03" + warm).decode())
+        )
         for ml in self.nodes.values():
             if ml.cluster == node.cluster and "mlnode-308" in ml.expected_containers():
                 node.admin_nodes[ml.name] = {
