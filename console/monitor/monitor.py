@@ -51,7 +51,9 @@ class Monitor:
         on_update: Callable[[], None] | None = None,
         clock=time.time,
         collect_http: bool = True,
+        latency_every: float = LATENCY_EVERY,
     ) -> None:
+        self.latency_every = latency_every
         self.fleet = fleet
         self.pool = pool
         self.interval = interval or fleet.alerts.probe_interval_s
@@ -69,7 +71,8 @@ class Monitor:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._channels: dict[str, paramiko.Channel] = {}
-        paths = [p for p in (fleet.stack.deploy_dir, fleet.stack.hf_home) if p]
+        # the disks that matter: the deploy dir and the model cache; the root fs otherwise
+        paths = [p for p in (fleet.stack.deploy_dir, fleet.stack.hf_home) if p] or ["/"]
         self._command = probe_command(self.interval, paths)
         for cluster, node in fleet.all_nodes():
             stack = fleet.cluster_stack(cluster)
@@ -219,7 +222,7 @@ class Monitor:
                 except (httpx.HTTPError, SshError, KeyError, ValueError) as exc:
                     changes.update(chain=None, chain_error=f"{type(exc).__name__}: {exc}")
             now = time.monotonic()
-            measure = now - self._last_latency.get(name, 0) >= LATENCY_EVERY
+            measure = now - self._last_latency.get(name, 0) >= self.latency_every
             if measure:
                 self._last_latency[name] = now
             try:

@@ -92,7 +92,7 @@ class _Session(paramiko.ServerInterface):
                 self._delay()
                 try:
                     send(chunk)
-                except OSError:
+                except (OSError, EOFError):
                     break
 
         def pump_in() -> None:
@@ -103,7 +103,7 @@ class _Session(paramiko.ServerInterface):
                         break
                     proc.stdin.write(data)
                     proc.stdin.flush()
-            except (OSError, ValueError):
+            except (OSError, ValueError, EOFError):
                 pass
             with contextlib.suppress(OSError):
                 proc.stdin.close()
@@ -157,9 +157,10 @@ class _Session(paramiko.ServerInterface):
                         break
                     self._delay()
                     dst_send(data)
-            except OSError:
+            except (OSError, EOFError):
                 pass
-            close()
+            with contextlib.suppress(OSError, EOFError):
+                close()
 
         threading.Thread(
             target=pipe, args=(chan.recv, sock.sendall, lambda: _shut(sock)), daemon=True

@@ -1,0 +1,232 @@
+"""Live status of a simulated fleet: the probe, the collectors, staleness and alerts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from console.monitor.monitor import Monitor
+from console.profile import load
+from console.sim.daemon import claim_block
+from console.sim.fleet import SimFleet
+from console.ssh import Pool
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+INTERVAL = 0.5
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    block, lock = claim_block()
+    sim = SimFleet(
+        load(REPO / "tests" / "data" / "sim-small.toml"),
+        tmp_path_factory.mktemp("monitor-sim"),
+        block=block,
+        block_time=0.2,
+        tick=0.2,
+    )
+    sim.start()
+    yield sim
+    sim.stop()
+    lock.close()
+
+
+def simulated_profile(sim: SimFleet):
+    profile = load(sim.profile_path)
+    profile.set_value(("alerts", "probe_interval_s"), INTERVAL)
+    profile.set_value(("alerts", "chain_stall_s"), 2.0)
+    profile.set_value(("alerts", "inference_p95_s"), 2.0)
+    return profile.model
+
+
+@pytest.fixture
+def monitor(fleet):
+    model = simulated_profile(fleet)
+    pool = Pool.for_profile(model, system_known_hosts=False)
+    mon = Monitor(model, pool, latency_every=0.5)
+    mon.start()
+    assert mon.wait_complete(20)
+    yield mon
+    mon.stop()
+    pool.close()
+
+
+def wait_until(predicate, timeout=12.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def kinds(mon, node):
+    return {a.kind.split(":")[0] for a in mon.snapshot().alerts if a.node == node}
+
+
+def test_status_json_reports_the_simulated_state(fleet):
+    """`fleetdeck status --json`: GPUs (over pynvml, and over nvidia-smi where NVML is
+    missing), containers and chain values match what the simulator holds."""
+    nvml = fleet.nodes["ml2"].home / "lib" / "libnvidia-ml.so.1"
+    target = nvml.resolve()
+    nvml.unlink()  # ml2 has no NVML library: the probe falls back to nvidia-smi
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "console.cli", "status", "--json", str(fleet.profile_path)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+    finally:
+        nvml.symlink_to(target)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == 1 and doc["summary"] == {
+        "nodes": 4,
+        "reachable": 4,
+        "critical": 0,
+        "warning": 0,
+    }
+    nodes = {n["name"]: n for n in doc["nodes"]}
+    for name, node in fleet.nodes.items():
+        got = nodes[name]
+        assert got["reachable"] and not got["stale"]
+        sim_gpus = node.gpu_snapshot().gpus
+        assert [g["uuid"] for g in got["gpus"]] == [g.uuid for g in sim_gpus]
+        assert [g["name"] for g in got["gpus"]] == [g.name for g in sim_gpus]
+        assert [g["mem_total_mib"] for g in got["gpus"]] == [g.memory_total_mib for g in sim_gpus]
+        assert all(0 <= g["util"] <= 100 and 20 < g["temp_c"] < 95 for g in got["gpus"])
+        assert got["gpu_source"] == ("nvidia-smi" if name == "ml2" else "nvml")
+        assert {c["name"]: c["state"] for c in got["containers"]} == {
+            c.name: c.state for c in node.containers.snapshot()
+        }
+        assert got["system"]["hostname"] == name
+    chain = nodes["net"]["chain"]
+    assert abs(chain["height"] - fleet.chains["c1"].height()) <= 25
+    assert chain["peers"] == 4 and chain["validator_in_set"] is True
+    assert chain["phase"] in (
+        "PoCGenerate",
+        "PoCGenerateWindDown",
+        "PoCValidate",
+        "PoCValidateWindDown",
+        "Inference",
+    )
+    assert {m["id"] for m in chain["ml_nodes"]} == {"ml1", "ml2"}
+    services = {s["name"]: s["ok"] for s in nodes["ml1"]["services"]}
+    assert services["ml node"] and services["inference"]
+
+
+@pytest.mark.parametrize("kind", ["host-down", "host-hung"])
+def test_a_dead_node_goes_stale_and_never_holds_up_the_others(fleet, monitor, kind):
+    before = monitor.snapshot().nodes["ml2"]
+    assert before.reachable and before.gpus
+    fleet.inject("ml2", kind)
+    injected = time.time()
+    try:
+        assert wait_until(lambda: not monitor.snapshot().nodes["ml2"].reachable, 2 * INTERVAL + 3)
+        state = monitor.snapshot()
+        dead = state.nodes["ml2"]
+        assert dead.gpus == before.gpus or len(dead.gpus) == len(before.gpus)  # kept
+        assert dead.seen_at is not None and dead.age(state.taken_at) > 0
+        assert "unreachable" in kinds(monitor, "ml2")
+        # every other node kept updating on time
+        time.sleep(2 * INTERVAL)
+        for name, node in monitor.snapshot().nodes.items():
+            if name != "ml2":
+                assert node.seen_at > injected + INTERVAL, name
+                assert node.reachable, name
+    finally:
+        fleet.clear("ml2", kind)
+    assert wait_until(lambda: monitor.snapshot().nodes["ml2"].reachable, 20)
+    assert "unreachable" not in kinds(monitor, "ml2")
+
+
+ALERTS = {  # fault kind: (node, alert kind it raises)
+    "gpu-hot": ("ml1", "gpu_hot"),
+    "gpu-xid79": ("ml1", "gpu_lost"),
+    "gpu-ecc": ("ml1", "gpu_ecc"),
+    "crash-loop": ("ml1", "container_restarting"),
+    "unhealthy": ("ml1", "container_unhealthy"),
+    "chain-stalled": ("net", "chain_stalled"),
+    "catching-up": ("net", "chain_catching_up"),
+    "no-peers": ("net", "chain_no_peers"),
+    "jailed": ("net", "validator_not_in_set"),
+    "disk-full": ("prov1", "disk_full"),
+    "inference-slow": ("prov1", "service_slow"),
+    "inference-503": ("ml1", "service_down"),
+}
+
+
+@pytest.mark.parametrize("fault", list(ALERTS))
+def test_each_fault_raises_its_alert_and_clearing_clears_it(fleet, monitor, fault):
+    node, alert = ALERTS[fault]
+    assert alert not in kinds(monitor, node)
+    fleet.inject(node, fault)
+    try:
+        assert wait_until(lambda: alert in kinds(monitor, node)), kinds(monitor, node)
+        found = next(a for a in monitor.snapshot().alerts if a.kind.startswith(alert))
+        assert found.evidence and found.next_step and found.since <= time.time()
+    finally:
+        fleet.clear(node, fault)
+    assert wait_until(lambda: alert not in kinds(monitor, node)), kinds(monitor, node)
+
+
+def test_the_xid_event_itself_is_reported(fleet, monitor):
+    fleet.inject("ml1", "gpu-ecc")  # uncorrectable ECC comes with Xid 48
+    try:
+        assert wait_until(lambda: "xid" in kinds(monitor, "ml1"))
+        xid = next(a for a in monitor.snapshot().alerts if a.kind.startswith("xid"))
+        assert xid.kind.startswith("xid:48") and xid.severity == "critical"
+    finally:
+        fleet.clear("ml1", "gpu-ecc")
+
+
+def test_a_slow_link_is_slow_but_up(fleet, monitor):
+    fleet.inject("ml2", "slow-link")
+    try:
+        time.sleep(3 * INTERVAL)
+        assert monitor.snapshot().nodes["ml2"].reachable
+        assert "unreachable" not in kinds(monitor, "ml2")
+    finally:
+        fleet.clear("ml2", "slow-link")
+
+
+def test_host_keys_unknown_refused_changed_alerted(fleet, tmp_path):
+    profile = load(fleet.profile_path)
+    empty = tmp_path / "known_hosts"
+    profile.set_value(("ssh", "known_hosts"), str(empty))
+    path = tmp_path / "p.toml"
+    profile.save(path)
+    cli = [sys.executable, "-m", "console.cli", "status", "--json", str(path)]
+    refused = json.loads(
+        subprocess.run(cli, capture_output=True, text=True, cwd=REPO, timeout=120).stdout
+    )
+    assert refused["summary"]["reachable"] == 0
+    assert all("unknown host key" in n["error"] for n in refused["nodes"])
+    assert not empty.exists()
+
+    accepted = subprocess.run(
+        cli + ["--accept-new-host-keys"], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert json.loads(accepted.stdout)["summary"]["reachable"] == 4
+    assert len(empty.read_text().splitlines()) == 4
+
+    # now one node's key "changes": its recorded key is replaced by another one's
+    lines = empty.read_text().splitlines()
+    forged = [lines[0].split()[0] + " " + " ".join(lines[1].split()[1:])] + lines[1:]
+    empty.write_text("\n".join(forged) + "\n")
+    changed = subprocess.run(
+        cli + ["--accept-new-host-keys"], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert changed.returncode == 2
+    doc = json.loads(changed.stdout)
+    bad = [a for a in doc["alerts"] if a["kind"] == "host_key_changed"]
+    assert len(bad) == 1 and bad[0]["severity"] == "critical"
+    assert empty.read_text() == "\n".join(forged) + "\n"  # a changed key is never rewritten
