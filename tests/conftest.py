@@ -54,10 +54,10 @@ class SshHosts:
         self.hosts: list[SshHost] = []
         self.known_hosts = root / "known_hosts"
 
-    def start(self, name: str) -> SshHost:
+    def start(self, name: str, env: dict[str, str] | None = None) -> SshHost:
         index = len(self.hosts) + 1
         address = f"127.0.2.{index}"
-        host = make_host(self.root, name, address, self.client_key.with_suffix(".pub"))
+        host = make_host(self.root, name, address, self.client_key.with_suffix(".pub"), env)
         host.start()
         self.hosts.append(host)
         with open(self.known_hosts, "a") as f:

@@ -81,7 +81,9 @@ class SshHost:
         return self.proc is not None and self.proc.poll() is None
 
 
-def make_host(root: Path, name: str, address: str, client_pub: Path) -> SshHost:
+def make_host(
+    root: Path, name: str, address: str, client_pub: Path, env: dict[str, str] | None = None
+) -> SshHost:
     """Lay out and configure one host under root/name (not started)."""
     base = root / name
     etc, sandbox = base / "etc", base / "home"
@@ -126,7 +128,8 @@ def make_host(root: Path, name: str, address: str, client_pub: Path) -> SshHost:
                 "LogLevel ERROR",
                 f"Subsystem sftp {sftp}",
                 f"SetEnv HOME={sandbox} PATH={sandbox / 'bin'}:/usr/local/bin:/usr/bin:/bin "
-                f"FLEETDECK_TEST_HOST={name}",
+                f"FLEETDECK_TEST_HOST={name}"
+                + "".join(f" {k}={v}" for k, v in (env or {}).items()),
                 f"ForceCommand {session}",
                 "",
             ]
