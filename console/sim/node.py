@@ -54,6 +54,35 @@ MAIN_CONTAINER = {
 }
 
 
+def install_tools(home: Path, nvml_lib: Path | None) -> None:
+    """Lay out a node sandbox at `home`: bin/ with the fake tools, lib/, .sim/.
+
+    Also used to give the real OpenSSH test hosts of the harness simulated GPUs and tools.
+    """
+    for d in (home / "bin", home / "lib", home / ".sim"):
+        d.mkdir(parents=True, exist_ok=True)
+    python = shlex.quote(sys.executable)
+    root = shlex.quote(str(PROJECT_ROOT))
+
+    def script(name: str, body: str) -> None:
+        path = home / "bin" / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+
+    for tool, (module, lead) in TOOLS.items():
+        script(
+            tool,
+            f'PYTHONPATH={root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
+            f'exec {python} -m console.sim.tools.{module} {lead}"$@"',
+        )
+    # the node's python3 is the one that has pynvml, so the NVML path can be exercised
+    script("python3", f'exec {python} "$@"')
+    if nvml_lib is not None:
+        link = home / "lib" / "libnvidia-ml.so.1"
+        if not link.exists():
+            link.symlink_to(nvml_lib)
+
+
 def address(block: int, index: int) -> str:
     """The index-th address of a 127.<block>.0.0/16 loopback block."""
     return f"127.{block}.{index // 250}.{index % 250 + 1}"
@@ -126,30 +155,9 @@ class SimNode:
 
     # -- sandbox
     def prepare(self, nvml_lib: Path | None) -> None:
-        sim = self.home / ".sim"
-        for d in (self.home / "bin", self.home / "lib", sim):
-            d.mkdir(parents=True, exist_ok=True)
-        python = shlex.quote(sys.executable)
-        root = shlex.quote(str(PROJECT_ROOT))
-        for tool, (module, lead) in TOOLS.items():
-            self._script(
-                tool,
-                f'PYTHONPATH={root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
-                f'exec {python} -m console.sim.tools.{module} {lead}"$@"',
-            )
-        # the node's python3 is the one that has pynvml, so the NVML path can be exercised
-        self._script("python3", f'exec {python} "$@"')
-        if nvml_lib is not None:
-            link = self.home / "lib" / "libnvidia-ml.so.1"
-            if not link.exists():
-                link.symlink_to(nvml_lib)
-        (sim / "node.json").write_text(json.dumps(self.describe(), indent=1))
+        install_tools(self.home, nvml_lib)
+        (self.home / ".sim" / "node.json").write_text(json.dumps(self.describe(), indent=1))
         self.write_readings()
-
-    def _script(self, name: str, body: str) -> None:
-        path = self.home / "bin" / name
-        path.write_text(f"#!/bin/sh\n{body}\n")
-        path.chmod(0o755)
 
     def describe(self) -> dict:
         network = self.fleet.network_node(self.cluster)

@@ -1,0 +1,221 @@
+"""fleetdeck's live status beside Ansible's ad-hoc fan-out, on the same loopback test hosts.
+
+Run:  .venv/bin/pip install -e '.[bench]' && .venv/bin/python tests/bench/bench_status.py
+      [--nodes 12 100] [--seconds 20]
+
+Every host is a real OpenSSH sshd on its own 127.0.2.x address whose sandbox has the
+simulator's nvidia-smi and libnvidia-ml.so.1 (8 GPUs). For each fleet size it prints:
+- fleetdeck: time to the first complete snapshot (connect + probe start + first line), and
+  the CPU the monitor process uses to keep a 2-second refresh of every node;
+- Ansible: `ansible all -m command -a "nvidia-smi --query-gpu=… --format=csv"` wall time;
+- a fresh SSH connection per poll (paramiko, 20 at a time), one round;
+and the ratios. Targets: a 100-node snapshot at least 10× faster than Ansible, and the
+2-second refresh of 100 nodes under half of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+import paramiko  # noqa: E402
+
+from console.monitor.monitor import Monitor  # noqa: E402
+from console.profile import loads  # noqa: E402
+from console.sim import gpus, nvml  # noqa: E402
+from console.sim.gpus import GpuFaults  # noqa: E402
+from console.sim.node import install_tools  # noqa: E402
+from console.ssh import Pool  # noqa: E402
+from tests.harness.sshd import ensure_privsep_dir, keygen, make_host  # noqa: E402
+
+QUERY = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw"
+
+
+def start_hosts(root: Path, count: int, key: Path):
+    lib = nvml.build(root / "lib")
+    hosts = []
+    for i in range(count):
+        name = f"h{i}"
+        host = make_host(
+            root / "hosts",
+            name,
+            f"127.0.2.{i + 1}",
+            key.with_suffix(".pub"),
+            env={"LD_LIBRARY_PATH": str(root / "hosts" / name / "home" / "lib")},
+        )
+        install_tools(host.sandbox, lib)
+        gpus.write(
+            host.sandbox / ".sim" / "gpus.txt",
+            gpus.readings(name, 8, "H100", True, time.time(), GpuFaults()),
+        )
+        (host.sandbox / ".sim" / "disk.json").write_text(
+            '{"total_kb": 3840000000, "used_kb": 1574400000}'
+        )
+        host.start()
+        hosts.append(host)
+    known = root / "known_hosts"
+    known.write_text("".join(h.known_hosts_line + "\n" for h in hosts))
+    return hosts, known
+
+
+def profile_for(hosts, key: Path, known: Path) -> str:
+    out = [
+        f'[fleet]\nname = "bench"\nstack = "vllm"\n[ssh]\nuser = "root"\nkey = "{key}"\n'
+        f'known_hosts = "{known}"\nparallelism = 100\n[alerts]\nprobe_interval_s = 2\n'
+        '[[clusters]]\nname = "c"\n'
+    ]
+    for h in hosts:
+        out.append(
+            f'[[clusters.nodes]]\nname = "{h.name}"\nhost = "{h.address}"\n'
+            f'port = {h.port}\nrole = "server"\ngpus = 8\n'
+        )
+    return "".join(out)
+
+
+def bench_fleetdeck(hosts, key, known, seconds: float) -> tuple[float, float, bool]:
+    fleet = loads(profile_for(hosts, key, known)).model
+    pool = Pool.for_profile(fleet, system_known_hosts=False)
+    monitor = Monitor(fleet, pool, interval=2.0, collect_http=False)
+    t0 = time.monotonic()
+    monitor.start()
+    complete = monitor.wait_complete(300)
+    first = time.monotonic() - t0
+    state = monitor.snapshot()
+    ok = complete and all(n.reachable and len(n.gpus) == 8 for n in state.nodes.values())
+    time.sleep(2)  # let the start-up settle before measuring the steady state
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    seen0 = {n: s.seen_at for n, s in monitor.snapshot().nodes.items()}
+    time.sleep(seconds)
+    cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0) * 100
+    fresh = all(
+        s.seen_at and s.seen_at > seen0[n] + seconds - 4
+        for n, s in monitor.snapshot().nodes.items()
+    )
+    monitor.stop()
+    pool.close()
+    return first, cpu, ok and fresh
+
+
+def bench_ansible(hosts, key, known, root: Path) -> float | None:
+    ansible = shutil.which("ansible") or str(Path(sys.executable).parent / "ansible")
+    if not os.path.exists(ansible):
+        return None
+    inventory = root / "inventory.ini"
+    inventory.write_text(
+        "[all]\n"
+        + "".join(f"{h.name} ansible_host={h.address} ansible_port={h.port}\n" for h in hosts)
+    )
+    env = {
+        **os.environ,
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_SSH_ARGS": f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes",
+        "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+        "ANSIBLE_LOCAL_TEMP": str(root),
+        "ANSIBLE_REMOTE_TMP": "/tmp/.ansible-bench",
+    }
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [
+            ansible,
+            "all",
+            "-i",
+            str(inventory),
+            "-u",
+            "root",
+            "--private-key",
+            str(key),
+            "-f",
+            "50",
+            "-m",
+            "command",
+            "-a",
+            f"nvidia-smi --query-gpu={QUERY} --format=csv",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    took = time.monotonic() - t0
+    if proc.returncode != 0 or proc.stdout.count("| CHANGED |") != len(hosts):
+        print("ansible failed:", proc.stdout[-800:], proc.stderr[-800:])
+        return None
+    return took
+
+
+def bench_fresh_connections(hosts, key, known) -> float:
+    def poll(host) -> int:
+        client = paramiko.SSHClient()
+        client.load_host_keys(str(known))
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        client.connect(
+            host.address,
+            port=host.port,
+            username="root",
+            key_filename=str(key),
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=60,
+            banner_timeout=60,
+        )
+        try:
+            _, out, _ = client.exec_command(f"nvidia-smi --query-gpu={QUERY} --format=csv")
+            return len(out.read().splitlines())
+        finally:
+            client.close()
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(20) as pool:
+        rows = list(pool.map(poll, hosts))
+    assert all(r == 9 for r in rows), rows
+    return time.monotonic() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--nodes", type=int, nargs="+", default=[12, 100])
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    ensure_privsep_dir()
+    results = []
+    for count in args.nodes:
+        with tempfile.TemporaryDirectory(prefix="fd-bs-") as tmp:
+            root = Path(tmp)
+            key = keygen(root / "id_ed25519")
+            hosts, known = start_hosts(root, count, key)
+            try:
+                first, cpu, ok = bench_fleetdeck(hosts, key, known, args.seconds)
+                ansible = bench_ansible(hosts, key, known, root)
+                fresh = bench_fresh_connections(hosts, key, known)
+            finally:
+                for h in hosts:
+                    h.stop()
+        results.append((count, first, cpu, ok, ansible, fresh))
+    print(
+        f"\n{'nodes':>5} | {'fleetdeck 1st snapshot':>22} | {'ansible ad-hoc':>14} | "
+        f"{'fresh conn/poll':>15} | {'vs ansible':>10} | {'steady CPU (2 s)':>16} | ok"
+    )
+    for count, first, cpu, ok, ansible, fresh in results:
+        ratio = f"{ansible / first:9.1f}x" if ansible else "       n/a"
+        ans = f"{ansible:13.1f}s" if ansible else "  not installed"
+        print(
+            f"{count:>5} | {first:21.1f}s | {ans} | {fresh:14.1f}s | {ratio} | "
+            f"{cpu:13.1f} % | {'yes' if ok else 'NO'}"
+        )
+    print(
+        "\nsteady CPU: the monitor process, % of one core, keeping every node refreshed "
+        "every 2 s\nfresh conn/poll: one round of new SSH connection + nvidia-smi per node"
+    )
+
+
+if __name__ == "__main__":
+    main()
