@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command. On a fresh Debian machine with Python >= 3.11 it installs what the
-# tests need (OpenSSH server, dockerd, static busybox, gcc, tmux; a virtualenv with
+# tests need (OpenSSH server, dockerd, static busybox, gcc, tmux, iproute2; a virtualenv with
 # fleetdeck and its test extra), then runs ruff and pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v gcc >/dev/null || missing+=(gcc)
 command -v tmux >/dev/null || missing+=(tmux)
+command -v ip >/dev/null || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "installing system packages: ${missing[*]}"

@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
@@ -29,6 +30,18 @@ from console.sim.sshserver import SshServer
 SSH_USER = "fleetdeck"
 
 
+@dataclass(frozen=True)
+class ExternalHost:
+    """A real sshd (in its own network namespace) that a simulated node sits behind."""
+
+    home: Path
+    netns: str
+    address: str
+    port: int
+    known_hosts_line: str
+    user: str = "root"
+
+
 class SimFleet:
     def __init__(
         self,
@@ -39,6 +52,7 @@ class SimFleet:
         deployed: bool = True,
         tick: float = 1.0,
         clock=time.time,
+        external: dict[str, ExternalHost] | None = None,
     ) -> None:
         self.profile = profile
         self.model = profile.model
@@ -71,6 +85,9 @@ class SimFleet:
                 models,
                 chain,
             )
+        self.external = dict(external or {})
+        for name, host in self.external.items():
+            self.nodes[name].place_behind(host.home, host.netns, host.address)
         self.loop: Loop | None = None
         self.client_key = paramiko.ECDSAKey.generate()
         self.ssh = SshServer(self.client_key)
@@ -121,7 +138,8 @@ class SimFleet:
             node.prepare(lib)
             node.write_disk()
             node.open_services()
-            self.ssh.add(node)
+            if node.name not in self.external:
+                self.ssh.add(node)
         if self.deployed:
             for node in self.nodes.values():
                 node.containers.up(node.expected_containers())
@@ -150,7 +168,8 @@ class SimFleet:
             if ml.cluster == node.cluster and "mlnode-308" in ml.expected_containers():
                 node.admin_nodes[ml.name] = {
                     "id": ml.name,
-                    "host": ml.private_address,
+                    # how the network node reaches it: its private side, or its namespace
+                    "host": ml.public_address if ml.netns else ml.private_address,
                     "inference_port": 5050,
                     "poc_port": 8080,
                     "max_concurrent": 500,
@@ -178,7 +197,12 @@ class SimFleet:
         with open(self.key_path, "w") as f:
             os.chmod(self.key_path, 0o600)
             self.client_key.write_private_key(f)
-        lines = [self.ssh.host_key_line(name) for name in self.nodes]
+        lines = [
+            self.external[name].known_hosts_line
+            if name in self.external
+            else self.ssh.host_key_line(name)
+            for name in self.nodes
+        ]
         atomic_write_text(self.known_hosts_path, "\n".join(lines) + "\n", mode=0o644)
         doc = tomlkit.parse(self.profile.text())
         doc["ssh"] = doc.get("ssh", tomlkit.table())
@@ -190,9 +214,13 @@ class SimFleet:
                 table = doc["clusters"][ci]["nodes"][ni]
                 node = self.nodes[n.name]
                 table["host"] = node.public_address
-                table["port"] = self.ssh.ports[n.name]
-                if "user" in table:
-                    del table["user"]
+                if n.name in self.external:
+                    table["port"] = self.external[n.name].port
+                    table["user"] = self.external[n.name].user
+                else:
+                    table["port"] = self.ssh.ports[n.name]
+                    if "user" in table:
+                        del table["user"]
         text = doc.as_string()
         header = (
             f"# Simulated by fleetdeck sim from {self.profile.file}; the hosts are this "

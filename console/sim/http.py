@@ -100,8 +100,11 @@ class Loop:
 class Listener:
     """One listening address:port served by a router; opened and closed at will."""
 
-    def __init__(self, loop: Loop, address: str, port: int | None, router: Router) -> None:
-        """port None: `address` is the path of a unix socket."""
+    def __init__(
+        self, loop: Loop, address: str, port: int | None, router: Router, netns: str | None = None
+    ) -> None:
+        """port None: `address` is the path of a unix socket. netns: listen inside it."""
+        self.netns = netns
         self.loop = loop
         self.address = address
         self.port = port
@@ -117,6 +120,11 @@ class Listener:
         if self.server is None:
             if self.port is None:
                 self.server = self.loop.run(asyncio.start_unix_server(self._serve, self.address))
+            elif self.netns is not None:
+                from console.sim.netns import socket_in
+
+                sock = socket_in(self.netns, self.address, self.port)
+                self.server = self.loop.run(asyncio.start_server(self._serve, sock=sock))
             else:
                 self.server = self.loop.run(
                     asyncio.start_server(self._serve, self.address, self.port, reuse_address=True)

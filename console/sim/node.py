@@ -115,6 +115,7 @@ class SimNode:
         self.home = fleet.root / "nodes" / name
         self.public_address = address(fleet.block, index)
         self.private_address = address(fleet.block + 1, index)
+        self.netns: str | None = None  # set when the node sits behind a real sshd
         self.containers = ContainerSet(
             name, "join" if stack == "gonka" else stack, self._containers_changed
         )
@@ -216,10 +217,19 @@ class SimNode:
             out.append(("vllm", "vllm", priv, 8000, vllm_router(self, "vllm")))
         return out
 
+    def place_behind(self, home: Path, netns: str, public_address: str) -> None:
+        """Sit behind a real OpenSSH host running in network namespace `netns`: the node's
+        sandbox is that host's home, its private services listen on the namespace's own
+        127.0.0.1 and its published ports on the namespace's address."""
+        self.home = home
+        self.netns = netns
+        self.public_address = public_address
+        self.private_address = "127.0.0.1"
+
     def open_services(self) -> None:
         loop = self.fleet.loop
         for key, container, addr, port, router in self.service_table():
-            listener = Listener(loop, addr, port, router)
+            listener = Listener(loop, addr, port, router, netns=self.netns)
             self.listeners[key] = (container, listener)
         sock = self.home / ".sim" / "docker.sock"
         sock.unlink(missing_ok=True)

@@ -45,15 +45,18 @@ class SshHost:
     proc: subprocess.Popen | None = None
     config: Path | None = None
     log: Path | None = None
+    netns: str | None = None  # run inside this network namespace
 
     @property
     def known_hosts_line(self) -> str:
-        return f"[{self.address}]:{self.port} {self.host_key_pub}"
+        name = self.address if self.port == 22 else f"[{self.address}]:{self.port}"
+        return f"{name} {self.host_key_pub}"
 
     def start(self) -> None:
         assert self.config is not None and self.log is not None
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(self.config)],  # absolute -f: sshd re-execs from /
+            [*prefix, SSHD, "-D", "-e", "-f", str(self.config)],  # absolute -f: re-execs from /
             stdout=subprocess.DEVNULL,
             stderr=open(self.log, "ab"),  # noqa: SIM115
         )
@@ -82,7 +85,12 @@ class SshHost:
 
 
 def make_host(
-    root: Path, name: str, address: str, client_pub: Path, env: dict[str, str] | None = None
+    root: Path,
+    name: str,
+    address: str,
+    client_pub: Path,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> SshHost:
     """Lay out and configure one host under root/name (not started)."""
     base = root / name
@@ -94,7 +102,7 @@ def make_host(
     session = etc / "session.sh"
     session.write_text(_SESSION)
     session.chmod(0o755)
-    port = free_port(address)
+    port = port or free_port(address)
     sftp = next(
         (
             p

@@ -1,0 +1,138 @@
+"""`fleetdeck status` on a simulated fleet behind real OpenSSH hosts, one network namespace
+per host, so that each node's private services sit on its own 127.0.0.1 and are reached
+only through SSH forwards, as on a correctly firewalled machine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.profile import load
+from console.sim.daemon import claim_block
+from console.sim.fleet import ExternalHost, SimFleet
+from tests.conftest import unavailable
+from tests.harness.netns import netns_available, start_netns_host
+from tests.harness.sshd import ensure_privsep_dir
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+PRIVATE = {26657, 9100, 9200, 5050, 8080, 11434}
+
+
+@pytest.fixture(scope="module")
+def behind_openssh(tmp_path_factory, client_key):
+    reason = netns_available()
+    if reason:
+        unavailable(reason)
+    ensure_privsep_dir()
+    root = tmp_path_factory.mktemp("netns")
+    profile = load(REPO / "tests" / "data" / "sim-small.toml")
+    hosts = {}
+    block, lock = claim_block()
+    fleet = None
+    try:
+        for i, (_, node) in enumerate(profile.model.all_nodes(), start=1):
+            home = root / "hosts" / node.name / "home"
+            env = {
+                "LD_LIBRARY_PATH": f"{home}/lib",
+                "DOCKER_HOST": f"unix://{home}/.sim/docker.sock",
+            }
+            hosts[node.name] = start_netns_host(
+                root / "hosts", node.name, i, client_key.with_suffix(".pub"), env
+            )
+        external = {
+            name: ExternalHost(h.host.sandbox, h.netns, h.host.address, 22, h.host.known_hosts_line)
+            for name, h in hosts.items()
+        }
+        fleet = SimFleet(
+            profile, root / "sim", block=block, block_time=0.2, tick=0.2, external=external
+        )
+        fleet.start()
+        key = fleet.client_key
+        for h in hosts.values():  # the simulated fleet's key logs in, like the harness key
+            with open(h.host.config.parent / "authorized_keys", "a") as f:
+                f.write(f"{key.get_name()} {key.get_base64()}\n")
+        yield fleet, hosts
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        for h in hosts.values():
+            h.stop()
+        lock.close()
+
+
+def status(profile: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "console.cli", "status", "--json", str(profile)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def listeners_in(netns: str) -> set[tuple[str, int]]:
+    out = subprocess.run(
+        ["ip", "netns", "exec", netns, "cat", "/proc/net/tcp"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = set()
+    for line in out.splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state == "0A":
+            hexip, hexport = local.split(":")
+            ip = ".".join(str(int(hexip[i : i + 2], 16)) for i in (6, 4, 2, 0))
+            found.add((ip, int(hexport, 16)))
+    return found
+
+
+def check_against_sim(doc: dict, fleet: SimFleet, source: str) -> None:
+    assert doc["summary"]["reachable"] == 4 and doc["summary"]["critical"] == 0
+    nodes = {n["name"]: n for n in doc["nodes"]}
+    for name, node in fleet.nodes.items():
+        got = nodes[name]
+        assert got["reachable"], got["error"]
+        assert [g["uuid"] for g in got["gpus"]] == [g.uuid for g in node.gpu_snapshot().gpus]
+        if got["gpus"]:
+            assert got["gpu_source"] == source
+        assert {c["name"]: c["state"] for c in got["containers"]} == {
+            c.name: c.state for c in node.containers.snapshot()
+        }
+        assert all(s["ok"] for s in got["services"]), got["services"]
+    chain = nodes["net"]["chain"]
+    assert abs(chain["height"] - fleet.chains["c1"].height()) <= 25
+    assert chain["validator_in_set"] and chain["peers"] == 4
+    assert {m["id"] for m in chain["ml_nodes"]} == {"ml1", "ml2"}
+
+
+def test_status_over_real_sshd_over_pynvml_then_nvidia_smi(behind_openssh):
+    fleet, hosts = behind_openssh
+    check_against_sim(status(fleet.profile_path), fleet, "nvml")
+    links = [n.home / "lib" / "libnvidia-ml.so.1" for n in fleet.nodes.values()]
+    targets = [link.resolve() for link in links]
+    for link in links:
+        link.unlink()  # no NVML library anywhere: every probe falls back to nvidia-smi
+    try:
+        check_against_sim(status(fleet.profile_path), fleet, "nvidia-smi")
+    finally:
+        for link, target in zip(links, targets, strict=True):
+            link.symlink_to(target)
+
+
+def test_private_services_listen_on_the_nodes_loopback_only(behind_openssh):
+    fleet, hosts = behind_openssh
+    for name, host in hosts.items():
+        listening = listeners_in(host.netns)
+        private = {(ip, port) for ip, port in listening if port in PRIVATE}
+        assert private, f"{name} should serve something privately"
+        assert {ip for ip, _ in private} == {"127.0.0.1"}, (name, private)
+        assert (host.host.address, 22) in listening  # SSH is what the world reaches
+    assert (hosts["net"].host.address, 8000) in listeners_in(hosts["net"].netns)  # the proxy
