@@ -35,6 +35,25 @@ SMI_FIELDS = (
 )
 
 
+class Every:
+    """A value that is dear to read (a process) and changes slowly: read every `period`."""
+
+    def __init__(self, period):
+        self.period, self.at, self.value = period, None, None
+
+    def get(self, read):
+        now = time.time()
+        if self.at is None or now - self.at >= self.period:
+            self.value, self.at = read(), now
+        return self.value
+
+
+DISKS = Every(30.0)
+COMPUTE_APPS = Every(10.0)
+DOCKER_CLI = Every(10.0)  # only when there is no docker socket to read cheaply
+DRIVER = Every(3600.0)
+
+
 def reasons(mask):
     return [name for bit, name in REASONS if mask is not None and mask & bit]
 
@@ -192,12 +211,14 @@ def gpus_smi():
             if (out + err).strip()
             else f"nvidia-smi failed (exit {rc})",
         )
-    rc2, apps, _ = run(
-        [
-            "nvidia-smi",
-            "--query-compute-apps=gpu_uuid,pid,used_memory",
-            "--format=csv,noheader,nounits",
-        ]
+    rc2, apps, _ = COMPUTE_APPS.get(
+        lambda: run(
+            [
+                "nvidia-smi",
+                "--query-compute-apps=gpu_uuid,pid,used_memory",
+                "--format=csv,noheader,nounits",
+            ]
+        )
     )
     by_uuid = {g.get("uuid"): g for g in gpus}
     for line in apps.splitlines() if rc2 == 0 else []:
@@ -206,7 +227,9 @@ def gpus_smi():
             by_uuid[cells[0]]["processes"].append(
                 {"pid": _num(cells[1]), "mem_mib": _num(cells[2])}
             )
-    rc3, ver, _ = run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
+    rc3, ver, _ = DRIVER.get(
+        lambda: run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
+    )
     if rc3 in (0, 15) and ver.strip():
         driver = ver.splitlines()[0].strip()
     return gpus, driver, None
@@ -290,6 +313,10 @@ def containers():
             error = f"docker socket {path}: {exc}"
     else:
         error = f"no docker socket at {path}"
+    return DOCKER_CLI.get(lambda: containers_cli(error))
+
+
+def containers_cli(error):
     rc, out, err = run(["docker", "ps", "-a", "--format", "{{json .}}"])
     if rc != 0:
         return [], None, "none", error if rc == 127 else (err.strip() or error)
@@ -369,7 +396,7 @@ def system(paths):
         "load": list(os.getloadavg()),
         "mem_total_mib": total,
         "mem_available_mib": available,
-        "disks": [disk(p) for p in paths if p],
+        "disks": DISKS.get(lambda: [disk(p) for p in paths if p]),
         "python": platform.python_version(),
     }
 
@@ -386,6 +413,11 @@ def main(argv):
             i += 1
         elif argv[i] == "--path":
             paths.append(argv[i + 1])
+            i += 1
+        elif argv[i] == "--slow":
+            # how often the dear readings (df, docker CLI, process lists) are refreshed
+            slow = float(argv[i + 1])
+            DISKS.period, DOCKER_CLI.period, COMPUTE_APPS.period = slow, slow / 3, slow / 3
             i += 1
         elif argv[i] == "--once":
             once = True

@@ -35,7 +35,9 @@ LATENCY_EVERY = 15.0  # seconds between synthetic inference requests per node
 
 def probe_command(interval: float, paths: list[str]) -> str:
     blob = base64.b64encode(zlib.compress(PROBE_SOURCE.read_bytes(), 9)).decode()
-    args = f" --interval {interval}" + "".join(f" --path '{p}'" for p in paths if "'" not in p)
+    args = f" --interval {interval} --slow {max(5.0, 10 * interval)}" + "".join(
+        f" --path '{p}'" for p in paths if "'" not in p
+    )
     return (
         f'python3 -u -c "import base64,zlib;exec(zlib.decompress(base64.b64decode('
         f"'{blob}')))\"{args}"
