@@ -313,6 +313,10 @@ def containers():
             error = f"docker socket {path}: {exc}"
     else:
         error = f"no docker socket at {path}"
+        # the CLI can only do better through another context (rootless, remote)
+        contexts = os.path.expanduser("~/.docker/contexts")
+        if not os.environ.get("DOCKER_CONTEXT") and not os.path.isdir(contexts):
+            return [], None, "none", error
     return DOCKER_CLI.get(lambda: containers_cli(error))
 
 
