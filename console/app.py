@@ -1,25 +1,167 @@
-"""The Textual App: wires the profile (and, later, monitor and engine) to the screens."""
+"""The Textual App: wires the profile, the monitor (and the simulator in demo mode) to the
+screens. The screens only render; everything that blocks runs in thread workers."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 
 from console.profile import Profile
-from screens.fleet import FleetScreen
+from console.state import FleetState
+from screens.fleet import FleetScreen, OpenNode
+from screens.modals import FaultMenuScreen, HostKeyScreen
+from screens.node import NodeScreen
+from screens.triage import TriageScreen
+
+REFRESH_S = 0.5  # screens get at most two coalesced updates a second
 
 
 class FleetdeckApp(App[None]):
     TITLE = "fleetdeck"
-    BINDINGS = [Binding("q", "quit", "Quit", priority=True)]
+    BINDINGS = [
+        Binding("q", "quit", "Quit", priority=True),
+        Binding("t", "triage", "Triage"),
+        Binding("F", "fault_menu", "Faults (demo)", show=False),
+    ]
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        live: bool = True,
+        source: Callable[[], FleetState] | None = None,
+        accept_new_host_keys: bool = False,
+        sim_root: Path | None = None,
+        read_only: bool = False,
+    ) -> None:
         super().__init__()
         self.profile = profile
+        self.live = live
+        self.source = source
+        self.accept_new_host_keys = accept_new_host_keys
+        self.sim_root = sim_root
+        self.read_only = read_only
+        self.monitor = None
+        self.pool = None
+        self.last_state: FleetState | None = None
         # the file name only: a full path would make the header differ machine to machine
         self.sub_title = f"{profile.model.fleet.name} · {Path(profile.file).name}"
+        if read_only:
+            self.sub_title += " · READ-ONLY"
+        if sim_root is not None:
+            self.sub_title += " · DEMO (F: faults)"
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen(self.profile.model))
+        if self.live and self.source is None:
+            self.start_monitor()
+        if self.live or self.source is not None:
+            self.set_interval(REFRESH_S, self.refresh_state)
+            self.call_after_refresh(self.refresh_state)
+
+    @work(thread=True, exclusive=True, group="monitor")
+    def start_monitor(self) -> None:
+        from console.monitor.monitor import Monitor
+        from console.ssh import Pool
+
+        fleet = self.profile.model
+        self.pool = Pool.for_profile(fleet, accept_new=self._ask_host_key)
+        self.monitor = Monitor(fleet, self.pool)
+        self.monitor.start()
+
+    def _ask_host_key(self, node: str, host: str, key_type: str, fingerprint: str) -> bool:
+        """Called from a connection thread: ask on screen and wait for the answer."""
+        if self.accept_new_host_keys:
+            return True
+        answered = threading.Event()
+        answer: list[bool] = [False]
+
+        def done(accept: bool | None) -> None:
+            answer[0] = bool(accept)
+            answered.set()
+
+        self.call_from_thread(
+            self.push_screen, HostKeyScreen(node, host, key_type, fingerprint), done
+        )
+        answered.wait()
+        return answer[0]
+
+    def refresh_state(self) -> None:
+        if self.source is not None:
+            state = self.source()
+        elif self.monitor is not None:
+            state = self.monitor.snapshot()
+        else:
+            return
+        self.last_state = state
+        show = getattr(self.screen, "show", None)
+        if show is not None:
+            show(state)
+
+    def on_open_node(self, message: OpenNode) -> None:
+        self.push_screen(NodeScreen(message.name, self.last_state))
+
+    def action_triage(self) -> None:
+        if not isinstance(self.screen, TriageScreen):
+            self.push_screen(TriageScreen(self.last_state))
+
+    def on_screen_resume(self) -> None:
+        if self.last_state is not None and hasattr(self.screen, "show"):
+            self.screen.show(self.last_state)
+
+    # -- demo: the fault menu talks to the simulated fleet
+    def action_fault_menu(self) -> None:
+        if self.sim_root is None:
+            self.notify("The fault menu is for `fleetdeck demo`.", markup=False)
+            return
+        if self.read_only:
+            self.notify("Read-only: faults cannot be injected.", severity="warning", markup=False)
+            return
+        from console.sim.faults import FAULTS
+
+        node = self._cursor_node()
+        if node is None:
+            return
+        self.push_screen(
+            FaultMenuScreen(node, {k: f.description for k, f in FAULTS.items()}),
+            lambda kind: self._inject(node, kind) if kind else None,
+        )
+
+    def _cursor_node(self) -> str | None:
+        from textual.widgets import DataTable
+
+        screen = self.screen
+        if isinstance(screen, NodeScreen):
+            return screen.node_name
+        if isinstance(screen, FleetScreen):
+            table = screen.query_one("#nodes", DataTable)
+            if table.row_count:
+                return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return None
+
+    @work(thread=True, group="faults")
+    def _inject(self, node: str, kind: str) -> None:
+        from console.sim import control
+
+        assert self.sim_root is not None
+        try:
+            if kind == "clear":
+                control.request(self.sim_root, "POST", "/clear", {"node": node})
+                message = f"{node}: faults cleared"
+            else:
+                control.request(self.sim_root, "POST", "/fault", {"node": node, "kind": kind})
+                message = f"{node}: {kind} injected"
+        except control.SimError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.call_from_thread(self.notify, message, markup=False)
+
+    def on_unmount(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stop()
+        if self.pool is not None:
+            self.pool.close()

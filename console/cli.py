@@ -260,7 +260,13 @@ def status_cmd(
 
 @cli.command("open", hidden=True)
 @click.argument("profile", type=click.Path())
-def open_cmd(profile: str) -> None:
+@click.option("--read-only", is_flag=True, help="refuse every action that changes a node")
+@click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="trust host keys seen for the first time without asking",
+)
+def open_cmd(profile: str, read_only: bool, accept_new_host_keys: bool) -> None:
     """Open the console on PROFILE."""
     try:
         loaded = load(profile)
@@ -269,7 +275,40 @@ def open_cmd(profile: str) -> None:
         sys.exit(EXIT_INVALID)
     from console.app import FleetdeckApp
 
-    FleetdeckApp(loaded).run()
+    FleetdeckApp(loaded, read_only=read_only, accept_new_host_keys=accept_new_host_keys).run()
+
+
+@cli.command("demo")
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="keep the simulated fleet here (default: a temporary directory)",
+)
+@click.option("--read-only", is_flag=True, help="refuse every action that changes a node")
+def demo_cmd(root: Path | None, read_only: bool) -> None:
+    """Start the simulated demo fleet and open the console on it (F: fault menu)."""
+    import shutil
+    import tempfile
+    from importlib.resources import as_file, files
+
+    from console.app import FleetdeckApp
+    from console.sim import control
+
+    made = root is None
+    root = Path(tempfile.mkdtemp(prefix="fleetdeck-demo-")) if root is None else root
+    click.echo(f"starting the simulated fleet in {root} …")
+    try:
+        with as_file(files("profiles") / "demo.toml") as demo:
+            control.up(str(demo), root)
+        FleetdeckApp(load(root / "profile.toml"), sim_root=root, read_only=read_only).run()
+    except control.SimError as exc:
+        click.echo(f"fleetdeck demo: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    finally:
+        control.down(root)
+        if made:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:

@@ -1,31 +1,50 @@
-"""The fleet screen: every cluster and node of the profile, one row per node.
+"""The fleet screen (home): every node of every cluster, one row each, live.
 
-Live status (state, GPUs, containers, chain) joins these rows when the monitor lands;
-until then the screen shows what the profile declares.
+State, GPU utilization (sparkline, mean, count), hottest GPU, containers, chain height and
+peers, epoch phase, alerts. `/` filters (text or regex; role:ml, state:down, region:eu),
+a click on a column header sorts, Enter opens the node.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from console.profile_schema import FleetProfile
+from console.stacks import STACKS
+from console.state import FleetState, NodeStatus
+from screens import cells
 from screens.help import HelpScreen
 
 COLUMNS = (  # key, title, width: fixed widths keep updates cheap (libraries.md §1.4)
-    ("cluster", "Cluster", 16),
-    ("node", "Node", 20),
-    ("role", "Role", 9),
-    ("host", "Host", 24),
-    ("gpus", "GPUs", 9),
-    ("model", "Model", 40),
-    ("labels", "Labels", 24),
+    ("cluster", "Cluster", 14),
+    ("node", "Node", 16),
+    ("state", "State", 12),
+    ("role", "Role", 8),
+    ("gpu", "GPU util", 21),
+    ("temp", "Hot", 6),
+    ("mem", "GPU mem", 10),
+    ("ctrs", "Ctrs", 14),
+    ("chain", "Chain", 13),
+    ("epoch", "Epoch", 22),
+    ("alerts", "Alerts", 40),
+    ("model", "Model", 38),
+    ("host", "Host", 22),
 )
+LIVE = ("state", "gpu", "temp", "mem", "ctrs", "chain", "epoch", "alerts")
+
+
+class OpenNode(Message):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
 
 
 def _models(node) -> str:
@@ -35,14 +54,27 @@ def _models(node) -> str:
 class FleetScreen(Screen[None]):
     CSS_PATH = Path(__file__).with_name("fleet.tcss")
     BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("enter", "open_node", "Open node", show=True),
+        Binding("t", "app.triage", "Triage"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
-    HELP_ABOUT = "The profile's clusters and nodes. Live status arrives with the monitor."
+    HELP_ABOUT = (
+        "Every node of the fleet, live. Filter with / : words or a regex, and key:value "
+        "terms (role:ml, state:down, cluster:gonka1, region:eu, stack:ollama). Click a "
+        "column header to sort by it."
+    )
 
     def __init__(self, fleet: FleetProfile) -> None:
         super().__init__()
         self.fleet = fleet
+        self.state: FleetState | None = None
+        self.query_text = ""
+        self.sort_key: str | None = None
+        self._rendered: dict[tuple[str, str], str] = {}
+        self._rows: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -50,44 +82,201 @@ class FleetScreen(Screen[None]):
         table: DataTable[Text] = DataTable(id="nodes", cursor_type="row", zebra_stripes=True)
         for key, title, width in COLUMNS:
             table.add_column(title, key=key, width=width)
+        yield table
+        yield Input(placeholder="filter: words or regex, role:ml state:down region:eu", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self._rebuild()
+
+    # -- rows
+    def _matches(self, cluster, node) -> bool:
+        if not self.query_text:
+            return True
+        status = self.state.nodes.get(node.name) if self.state else None
+        labels = {**cluster.labels, **node.labels}
+        fields = [
+            node.name,
+            node.host,
+            node.role,
+            cluster.name,
+            _models(node),
+            *(f"{k}={v}" for k, v in labels.items()),
+        ]
+        for term in self.query_text.split():
+            key, sep, want = term.partition(":")
+            if sep and key in ("role", "state", "cluster", "stack") or (sep and key in labels):
+                if key == "role":
+                    value = node.role
+                elif key == "cluster":
+                    value = cluster.name
+                elif key == "stack":
+                    value = self.fleet.cluster_stack(cluster)
+                elif key == "state":
+                    value = self._state_word(status)
+                else:
+                    value = labels[key]
+                if not value.lower().startswith(want.lower()):
+                    return False
+                continue
+            try:
+                pattern = re.compile(term, re.IGNORECASE)
+            except re.error:  # not a regex: a plain substring
+                pattern = re.compile(re.escape(term), re.IGNORECASE)
+            if not any(pattern.search(f) for f in fields):
+                return False
+        return True
+
+    def _state_word(self, status: NodeStatus | None) -> str:
+        if status is None or self.state is None:
+            return "unknown"
+        text = cells.node_state(status, self.state).plain
+        return "down" if ("stale" in text or "down" in text) else text.split()[-1]
+
+    def _rebuild(self) -> None:
+        table = self.query_one("#nodes", DataTable)
+        table.clear()
+        self._rendered.clear()
+        self._rows = []
         previous = None
         for cluster, node in self.fleet.all_nodes():
-            # the cluster is named on its first row only, so clusters read as groups
+            if not self._matches(cluster, node):
+                continue
             first = cluster is not previous
             previous = cluster
             stack = self.fleet.cluster_stack(cluster)
-            gpus = (
-                f"{node.gpus}×{node.gpu_type}"
-                if node.gpus and node.gpu_type
-                else (str(node.gpus) if node.gpus is not None else "—")
-            )
-            labels = {**cluster.labels, **node.labels}
-            # every cell is Text: names and labels come from a file, never parsed as markup
-            table.add_row(
-                Text(f"{cluster.name} ({stack})" if first else "", style="bold"),
-                Text(node.name, style="bold"),
-                Text(node.role),
-                Text(f"{node.host}:{node.port}" if node.port else node.host),
-                Text(gpus),
-                Text(_models(node)),
-                Text(" ".join(f"{k}={v}" for k, v in labels.items())),
-                key=node.name,
-            )
-        yield table
-        yield Footer()
+            # every cell is Text: names, labels and models come from files and remote hosts
+            row = {
+                "cluster": Text(f"{cluster.name}" if first else "", style="bold"),
+                "node": Text(node.name, style="bold"),
+                "state": Text("○ waiting", style="dim"),
+                "role": Text(
+                    node.role if stack == self.fleet.fleet.stack else f"{node.role}·{stack}"
+                ),
+                "model": Text(_models(node)),
+                "host": Text(f"{node.host}:{node.port}" if node.port else node.host),
+            }
+            table.add_row(*(row.get(key, Text("")) for key, _, _ in COLUMNS), key=node.name)
+            self._rows.append(node.name)
+        if self.state is not None:
+            self.show(self.state)
+
+    # -- live updates
+    def show(self, state: FleetState) -> None:
+        self.state = state
+        table = self.query_one("#nodes", DataTable)
+        hot = self.fleet.alerts.gpu_temp_c
+        for cluster, node in self.fleet.all_nodes():
+            if node.name not in table.rows:
+                continue
+            status = state.nodes.get(node.name)
+            if status is None:
+                continue
+            info = STACKS[self.fleet.cluster_stack(cluster)]
+            expected = info.expected_containers(node.role, bool(node.model or node.models))
+            values = {
+                "state": cells.node_state(status, state),
+                "gpu": cells.gpu_cell(status),
+                "temp": cells.temp_cell(status, hot),
+                "mem": cells.memory_cell(status),
+                "ctrs": cells.containers_cell(status, expected),
+                "chain": cells.chain_cell(status),
+                "epoch": cells.epoch_cell(status),
+                "alerts": cells.alerts_cell(status, state),
+            }
+            for key, value in values.items():
+                mark = value.markup if isinstance(value, Text) else str(value)
+                if self._rendered.get((node.name, key)) != mark:
+                    self._rendered[(node.name, key)] = mark
+                    table.update_cell(node.name, key, value)
+        self.query_one("#summary", Static).update(self._summary())
 
     def _summary(self) -> Text:
         f = self.fleet
-        gpus = sum(n.gpus or 0 for _, n in f.all_nodes())
+        nodes = f.all_nodes()
+        expected = sum(n.gpus or 0 for _, n in nodes)
         text = Text()
         text.append(f.fleet.name, style="bold")
-        text.append(
-            f"  stack {f.fleet.stack}  ·  {len(f.clusters)} clusters  ·  "
-            f"{len(f.all_nodes())} nodes  ·  {gpus} GPUs expected"
+        text.append(f"  {f.fleet.stack}  ·  {len(f.clusters)} clusters  ·  ")
+        state = self.state
+        if state is None:
+            text.append(f"{len(nodes)} nodes  ·  {expected} GPUs expected", style="dim")
+            if f.fleet.description:
+                text.append("\n")
+                text.append(f.fleet.description, style="dim")
+            return text
+        up = sum(
+            1
+            for n in state.nodes.values()
+            if n.reachable and not n.stale(state.taken_at, state.interval)
         )
+        gpus = [g for n in state.nodes.values() for g in n.gpus if not g.lost]
+        busy = sum(1 for g in gpus if (g.util or 0) >= 50)
+        crit = len(state.critical())
+        warn = sum(a.severity == "warning" for a in state.alerts)
+        heights = [n.chain.height for n in state.nodes.values() if n.chain and n.chain.height]
+        text.append(f"up {up}/{len(nodes)}", style="green" if up == len(nodes) else "bold red")
+        text.append(f"  ·  GPUs busy {busy}/{len(gpus)}")
+        if len(gpus) < expected:
+            text.append(f" (expected {expected})", style="red")
+        text.append("  ·  ")
+        text.append(f"{crit} critical", style="bold red" if crit else "green")
+        text.append(f"  ·  {warn} warning", style="yellow" if warn else "")
+        if heights:
+            text.append(f"  ·  height {max(heights)}")
         if f.fleet.description:
-            text.append(f"\n{f.fleet.description}", style="dim")
+            text.append("\n")
+            text.append(f.fleet.description, style="dim")
+        if self.query_text:
+            text.append("\nfilter: ", style="dim")
+            text.append(self.query_text)
+            text.append(f"  ({len(self._rows)} of {len(nodes)} nodes; esc clears)", style="dim")
         return text
+
+    # -- actions
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.value = self.query_text
+        field.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_text = event.value.strip()
+        event.input.display = False
+        self._rebuild()
+        self.query_one("#nodes", DataTable).focus()
+        self.query_one("#summary", Static).update(self._summary())
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = False
+        if self.query_text:
+            self.query_text = ""
+            self._rebuild()
+            self.query_one("#summary", Static).update(self._summary())
+        self.query_one("#nodes", DataTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.post_message(OpenNode(event.row_key.value))
+
+    def action_open_node(self) -> None:
+        table = self.query_one("#nodes", DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+            if key:
+                self.post_message(OpenNode(key))
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = event.column_key.value
+        reverse = self.sort_key == key
+        self.sort_key = None if reverse else key
+        event.data_table.sort(
+            event.column_key,
+            key=lambda cell: cell.plain if isinstance(cell, Text) else str(cell),
+            reverse=reverse,
+        )
 
     def action_help(self) -> None:
         keys = [(self.app.get_key_display(b), b.description) for b in self.BINDINGS] + [

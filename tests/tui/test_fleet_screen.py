@@ -1,4 +1,4 @@
-"""The first fleet screen, driven with Pilot, and its SVG snapshots."""
+"""The fleet screen, driven with Pilot, and its SVG snapshots."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from textual.widgets import DataTable
 from console.app import FleetdeckApp
 from console.profile import load, loads
 from screens.help import HelpScreen
+from screens.node import NodeScreen
+from tests.tui.states import healthy, state_of, troubled
 
 REPO = Path(__file__).resolve().parents[2]
 GONKA = REPO / "profiles" / "gonka-two-clusters.toml"
@@ -18,8 +20,14 @@ def cell_texts(table: DataTable, column: str) -> list[str]:
     return [str(table.get_cell(row, column)) for row in table.rows]
 
 
+def static_app(state=None, **kwargs) -> FleetdeckApp:
+    profile = load(GONKA)
+    source = (lambda: state) if state is not None else None
+    return FleetdeckApp(profile, live=False, source=source, **kwargs)
+
+
 async def test_opens_with_both_clusters_and_all_12_nodes():
-    app = FleetdeckApp(load(GONKA))
+    app = static_app()
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         table = app.screen.query_one("#nodes", DataTable)
@@ -28,24 +36,97 @@ async def test_opens_with_both_clusters_and_all_12_nodes():
         assert nodes == [
             f"c{c}-{n}" for c in (1, 2) for n in ("network", "ml1", "ml2", "ml3", "ml4", "ml5")
         ]
-        clusters = [c for c in cell_texts(table, "cluster") if c]
-        assert clusters == ["cluster1 (gonka)", "cluster2 (gonka)"]
+        assert [c for c in cell_texts(table, "cluster") if c] == ["cluster1", "cluster2"]
         assert cell_texts(table, "role").count("network") == 2
         assert "12 nodes" in str(app.screen.query_one("#summary").render())
 
 
-async def test_cursor_moves_and_help_opens_and_closes():
-    app = FleetdeckApp(load(GONKA))
-    async with app.run_test(size=(120, 40)) as pilot:
+async def test_live_values_and_summary_follow_the_state():
+    profile = load(GONKA)
+    state = troubled(profile.model)
+    app = FleetdeckApp(profile, live=False, source=lambda: state)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.7)
         table = app.screen.query_one("#nodes", DataTable)
+        states = dict(zip(cell_texts(table, "node"), cell_texts(table, "state"), strict=True))
+        assert states["c1-ml2"] == "✕ stale 37s"
+        assert states["c1-ml3"] == "● degraded" and states["c1-network"] == "● degraded"
+        assert states["c1-ml1"] == "● up"
+        temps = dict(zip(cell_texts(table, "node"), cell_texts(table, "temp"), strict=True))
+        assert temps["c1-ml3"] == "92°C"
+        ctrs = dict(zip(cell_texts(table, "node"), cell_texts(table, "ctrs"), strict=True))
+        assert ctrs["c1-ml4"] == "1/2 restarting"
+        summary = str(app.screen.query_one("#summary").render())
+        assert "up 11/12" in summary and "critical" in summary
+
+
+async def test_filter_by_role_state_region_and_regex():
+    profile = load(GONKA)
+    state = troubled(profile.model)
+    app = FleetdeckApp(profile, live=False, source=lambda: state)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.7)
+        table = app.screen.query_one("#nodes", DataTable)
+        for query, expected in (
+            ("role:network", 2),
+            ("state:down", 1),
+            ("region:eu", 6),
+            ("ml[12]$", 4),
+            ("c2 role:ml", 5),
+            ("nothing-like-this", 0),
+        ):
+            await pilot.press("slash")
+            field = app.screen.query_one("#filter")
+            field.value = query
+            await pilot.press("enter")
+            await pilot.pause()
+            assert table.row_count == expected, query
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.row_count == 12
+
+
+async def test_enter_opens_the_node_and_escape_comes_back():
+    profile = load(GONKA)
+    state = troubled(profile.model)
+    app = FleetdeckApp(profile, live=False, source=lambda: state)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.7)
+        await pilot.press("down", "down", "down", "enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, NodeScreen) and app.screen.node_name == "c1-ml3"
+        gpus = app.screen.query_one("#gpu-table", DataTable)
+        assert gpus.row_count == 8
+        assert "92°C" in cell_texts(gpus, "temp")
+        await pilot.press("2")
+        await pilot.pause()
+        ctrs = app.screen.query_one("#ctr-table", DataTable)
+        assert cell_texts(ctrs, "name") == ["mlnode-308", "inference"]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, NodeScreen)
+
+
+async def test_help_opens_and_closes_and_q_quits():
+    app = static_app()
+    async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("down", "down")
-        assert table.cursor_row == 2
+        assert app.screen.query_one("#nodes", DataTable).cursor_row == 2
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("q")
     assert app.return_code == 0
+
+
+async def test_read_only_is_in_the_header_and_refuses_the_fault_menu(tmp_path):
+    app = static_app(read_only=True, sim_root=tmp_path)
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
+        assert "READ-ONLY" in app.sub_title
+        await pilot.press("F")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "FleetScreen"  # no fault menu opened
+        assert any("Read-only" in n.message for n in app._notifications)
 
 
 HOSTILE = """
@@ -69,28 +150,56 @@ labels = { rack = "[red]" }
 """
 
 
-async def test_markup_in_profile_text_is_shown_literally():
-    app = FleetdeckApp(loads(HOSTILE, "hostile.toml"))
+async def test_markup_and_control_characters_are_shown_literally():
+    from dataclasses import replace
+
+    profile = loads(HOSTILE, "hostile.toml")
+    nodes = healthy(profile.model)
+    evil = "[/] [@click=app.quit]x[/] \x1b[31m\x07"
+    nodes["p1"] = replace(
+        nodes["p1"],
+        containers=(replace(nodes["p1"].containers[0], name=evil, state="exited", exit_code=1),),
+        error=evil,
+    )
+    state = state_of(profile.model, nodes)
+    app = FleetdeckApp(profile, live=False, source=lambda: state)
     async with app.run_test(size=(160, 30)) as pilot:
-        await pilot.pause()
+        await pilot.pause(0.7)
         table = app.screen.query_one("#nodes", DataTable)
         assert cell_texts(table, "model") == ["m[/]"]
-        labels = cell_texts(table, "labels")[0]
-        assert "region=[@click=app.quit]x[/]" in labels and "rack=[red]" in labels
         summary = str(app.screen.query_one("#summary").render())
         assert "[/] [bold]not bold[/bold] [@click=app.quit]quit[/]" in summary
-        await pilot.click("#nodes", offset=(130, 1))  # clicking the label cell acts on nothing
-        await pilot.pause()
+        await pilot.click("#nodes", offset=(100, 1))  # clicking the cells acts on nothing
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        await pilot.press("2")
+        await pilot.pause(0.3)
+        names = cell_texts(app.screen.query_one("#ctr-table", DataTable), "name")
+        assert names[0].startswith("[/] [@click=app.quit]x[/]")
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        await pilot.press("enter")  # the runbook card of an alert naming the container
+        await pilot.pause(0.3)
         assert app.is_running
 
 
 def test_snapshot_fleet_80x24(snap_compare):
-    assert snap_compare(FleetdeckApp(load(GONKA)), terminal_size=(80, 24))
+    assert snap_compare(static_app(), terminal_size=(80, 24))
 
 
 def test_snapshot_fleet_160x50(snap_compare):
-    assert snap_compare(FleetdeckApp(load(GONKA)), terminal_size=(160, 50))
+    assert snap_compare(static_app(), terminal_size=(160, 50))
+
+
+def test_snapshot_fleet_with_stale_node_and_alerts_80x24(snap_compare):
+    state = troubled(load(GONKA).model)
+    assert snap_compare(static_app(state), terminal_size=(80, 24), press=["_"])
+
+
+def test_snapshot_fleet_with_stale_node_and_alerts_160x50(snap_compare):
+    state = troubled(load(GONKA).model)
+    assert snap_compare(static_app(state), terminal_size=(160, 50), press=["_"])
 
 
 def test_snapshot_help_160x50(snap_compare):
-    assert snap_compare(FleetdeckApp(load(GONKA)), terminal_size=(160, 50), press=["question_mark"])
+    assert snap_compare(static_app(), terminal_size=(160, 50), press=["question_mark"])

@@ -1,0 +1,117 @@
+"""Cell renderers shared by the screens: every one returns rich Text, never markup, so that
+names, labels and remote output are always shown literally."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from console.state import FleetState, NodeStatus
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def sparkline(values: tuple[float, ...] | list[float], width: int = 10) -> str:
+    tail = list(values)[-width:]
+    return "".join(BLOCKS[min(7, max(0, int(v / 100 * 7.999)))] for v in tail)
+
+
+def node_state(node: NodeStatus, state: FleetState) -> Text:
+    if node.host_key_changed:
+        return Text("KEY!", style="bold white on red")
+    if node.reachable and not node.stale(state.taken_at, state.interval):
+        alerts = [a for a in state.alerts if a.node == node.name]
+        if any(a.severity == "critical" for a in alerts):
+            return Text("● degraded", style="bold red")
+        if alerts:
+            return Text("● degraded", style="yellow")
+        return Text("● up", style="green")
+    age = node.age(state.taken_at)
+    if age is None:
+        return Text(
+            "○ connecting" if not node.error else "✕ down", style="red" if node.error else "dim"
+        )
+    return Text(f"✕ stale {age:.0f}s", style="red")
+
+
+def gpu_cell(node: NodeStatus) -> Text:
+    visible = [g for g in node.gpus if not g.lost]
+    expected = node.expected_gpus
+    if not node.gpus:
+        return Text("—" if not node.gpu_error else "none", style="dim")
+    utils = [g.util for g in visible if g.util is not None]
+    avg = sum(utils) / len(utils) if utils else 0
+    text = Text(sparkline(node.util_history), style="cyan")
+    text.append(f" {avg:3.0f}%")
+    count = f" {len(visible)}/{expected}" if expected is not None else f" {len(visible)}"
+    text.append(count, style="bold red" if expected and len(visible) < expected else "")
+    return text
+
+
+def temp_cell(node: NodeStatus, hot: float) -> Text:
+    temps = [g.temp_c for g in node.gpus if g.temp_c is not None and not g.lost]
+    if not temps:
+        return Text("—", style="dim")
+    t = max(temps)
+    return Text(f"{t}°C", style="bold red" if t >= hot else ("yellow" if t >= hot - 10 else ""))
+
+
+def memory_cell(node: NodeStatus) -> Text:
+    used = sum(g.mem_used_mib or 0 for g in node.gpus if not g.lost)
+    total = sum(g.mem_total_mib or 0 for g in node.gpus if not g.lost)
+    if not total:
+        return Text("—", style="dim")
+    return Text(f"{used / 1024:.0f}/{total / 1024:.0f}G")
+
+
+def containers_cell(node: NodeStatus, expected: list[str]) -> Text:
+    if not node.containers and node.container_error:
+        return Text("?", style="yellow")
+    by = {c.name: c for c in node.containers}
+    up = sum(1 for n in expected if n in by and by[n].state == "running")
+    worst = ""
+    for name in expected:
+        c = by.get(name)
+        if c is None:
+            worst = "missing"
+        elif c.state == "restarting":
+            worst = "restarting"
+        elif c.state != "running" and worst != "restarting":
+            worst = c.state
+        elif c.health == "unhealthy" and not worst:
+            worst = "unhealthy"
+    text = Text(f"{up}/{len(expected)}", style="" if not worst else "bold red")
+    if worst:
+        text.append(f" {worst}", style="red")
+    return text
+
+
+def chain_cell(node: NodeStatus) -> Text:
+    c = node.chain
+    if c is None:
+        return Text("—" if node.role != "network" else "?", style="dim")
+    text = Text(f"{c.height or '?'}")
+    if c.catching_up:
+        text.append(" sync", style="yellow")
+    text.append(f" {c.peers}p" if c.peers is not None else "", style="red" if c.peers == 0 else "")
+    return text
+
+
+def epoch_cell(node: NodeStatus) -> Text:
+    c = node.chain
+    if c is None or c.phase is None:
+        return Text("—", style="dim")
+    text = Text(c.phase, style="magenta" if c.phase.startswith("PoC") else "")
+    if c.blocks_to_poc is not None:
+        text.append(f" {c.blocks_to_poc}↦PoC", style="dim")
+    return text
+
+
+def alerts_cell(node: NodeStatus, state: FleetState) -> Text:
+    mine = [a for a in state.alerts if a.node == node.name]
+    if not mine:
+        return Text("—", style="dim")
+    first = mine[0]
+    text = Text(f"{len(mine)} ", style=SEVERITY_STYLE.get(first.severity, ""))
+    text.append(first.summary)  # literal: the summary may carry remote names
+    return text

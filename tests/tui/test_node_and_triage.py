@@ -1,0 +1,135 @@
+"""The node and triage screens, the runbook card and the host key dialog."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from console.app import FleetdeckApp
+from console.profile import load
+from screens.modals import HostKeyScreen
+from screens.node import NodeScreen
+from screens.triage import RunbookScreen, TriageScreen
+from tests.tui.states import troubled
+
+REPO = Path(__file__).resolve().parents[2]
+GONKA = REPO / "profiles" / "gonka-two-clusters.toml"
+
+
+def app_with_trouble() -> FleetdeckApp:
+    profile = load(GONKA)
+    state = troubled(profile.model)
+    return FleetdeckApp(profile, live=False, source=lambda: state)
+
+
+async def test_triage_lists_alerts_worst_first_and_opens_the_runbook():
+    app = app_with_trouble()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.7)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, TriageScreen)
+        table = app.screen.query_one("#alerts", DataTable)
+        severities = [str(table.get_cell(r, "sev")) for r in table.rows]
+        assert severities == sorted(severities, key=lambda s: s != "critical")
+        nodes = {str(table.get_cell(r, "node")) for r in table.rows}
+        assert {"c1-ml2", "c1-ml3", "c1-ml4", "c1-network"} <= nodes
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, RunbookScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, TriageScreen)
+
+
+async def test_acknowledge_hides_an_alert_until_it_changes():
+    app = app_with_trouble()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.7)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        triage = app.screen
+        before = triage.query_one("#alerts", DataTable).row_count
+        first = triage.shown[0]
+        await pilot.press("a")
+        await pilot.pause(0.6)  # the next refresh keeps it hidden
+        assert triage.query_one("#alerts", DataTable).row_count == before - 1
+        assert (first.node, first.kind) not in {(a.node, a.kind) for a in triage.shown}
+
+
+async def test_o_on_an_alert_opens_its_node():
+    app = app_with_trouble()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.7)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        node = app.screen.shown[0].node
+        await pilot.press("o")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, NodeScreen) and app.screen.node_name == node
+
+
+async def test_unknown_host_key_is_asked_with_its_fingerprint():
+    app = FleetdeckApp(load(GONKA), live=False)
+    answers = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        asker = threading.Thread(
+            target=lambda: answers.append(
+                app._ask_host_key("c1-ml1", "[10.10.1.11]:22", "ssh-ed25519", "SHA256:abc")
+            )
+        )
+        asker.start()
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, HostKeyScreen)
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        asker.join(5)
+        assert answers == [True]
+        asker = threading.Thread(
+            target=lambda: answers.append(
+                app._ask_host_key("c1-ml2", "[10.10.1.12]:22", "ssh-ed25519", "SHA256:def")
+            )
+        )
+        asker.start()
+        await pilot.pause(0.5)
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        asker.join(5)
+        assert answers == [True, False]
+
+
+def test_snapshot_node_160x50(snap_compare):
+    async def open_node(pilot):
+        await pilot.pause(0.7)
+        await pilot.press("down", "down", "down", "enter")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app_with_trouble(), terminal_size=(160, 50), run_before=open_node)
+
+
+def test_snapshot_node_80x24(snap_compare):
+    async def open_node(pilot):
+        await pilot.pause(0.7)
+        await pilot.press("down", "down", "down", "enter")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=open_node)
+
+
+def test_snapshot_triage_160x50(snap_compare):
+    async def triage(pilot):
+        await pilot.pause(0.7)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app_with_trouble(), terminal_size=(160, 50), run_before=triage)
+
+
+def test_snapshot_triage_80x24(snap_compare):
+    async def triage(pilot):
+        await pilot.pause(0.7)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=triage)
