@@ -203,3 +203,7 @@ def test_snapshot_fleet_with_stale_node_and_alerts_160x50(snap_compare):
 
 def test_snapshot_help_160x50(snap_compare):
     assert snap_compare(static_app(), terminal_size=(160, 50), press=["question_mark"])
+
+
+def test_snapshot_help_80x24(snap_compare):
+    assert snap_compare(static_app(), terminal_size=(80, 24), press=["question_mark"])
