@@ -16,11 +16,12 @@ def sparkline(values: tuple[float, ...] | list[float], width: int = 10) -> str:
     return "".join(BLOCKS[min(7, max(0, int(v / 100 * 7.999)))] for v in tail)
 
 
-def node_state(node: NodeStatus, state: FleetState) -> Text:
+def node_state(node: NodeStatus, state: FleetState, alerts: list | None = None) -> Text:
     if node.host_key_changed:
         return Text("KEY!", style="bold white on red")
     if node.reachable and not node.stale(state.taken_at, state.interval):
-        alerts = [a for a in state.alerts if a.node == node.name]
+        if alerts is None:
+            alerts = [a for a in state.alerts if a.node == node.name]
         if any(a.severity == "critical" for a in alerts):
             return Text("● degraded", style="bold red")
         if alerts:
@@ -107,8 +108,8 @@ def epoch_cell(node: NodeStatus) -> Text:
     return text
 
 
-def alerts_cell(node: NodeStatus, state: FleetState) -> Text:
-    mine = [a for a in state.alerts if a.node == node.name]
+def alerts_cell(mine: list) -> Text:
+    """The node's alerts (worst first): their count and the first one's summary."""
     if not mine:
         return Text("—", style="dim")
     first = mine[0]

@@ -13,9 +13,11 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Header, Input
 
 from console.profile_schema import FleetProfile
 from console.stacks import STACKS
@@ -39,6 +41,25 @@ COLUMNS = (  # key, title, width: fixed widths keep updates cheap (libraries.md 
     ("host", "Host", 22),
 )
 LIVE = ("state", "gpu", "temp", "mem", "ctrs", "chain", "epoch", "alerts")
+
+
+class SummaryBar(Widget):
+    """The fleet's one-glance line. Its height is fixed, so an update repaints it without a
+    layout pass over the whole screen (a Static would relayout on every refresh)."""
+
+    DEFAULT_CSS = "SummaryBar { height: 3; padding: 0 1; background: $boost; }"
+
+    def __init__(self, text: Text, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.text = text
+
+    def show(self, text: Text) -> None:
+        if text != self.text:
+            self.text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self.text
 
 
 class OpenNode(Message):
@@ -73,12 +94,15 @@ class FleetScreen(Screen[None]):
         self.state: FleetState | None = None
         self.query_text = ""
         self.sort_key: str | None = None
-        self._rendered: dict[tuple[str, str], str] = {}
+        self._rendered: dict[tuple[str, str], tuple] = {}
         self._rows: list[str] = []
+        self._stale_rows: set[str] = set()
+        self._alerts_by_node: dict[str, list] = {}
+        self._by_name = {n.name: (c, n) for c, n in fleet.all_nodes()}
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(self._summary(), id="summary")
+        yield SummaryBar(self._summary(), id="summary")
         table: DataTable[Text] = DataTable(id="nodes", cursor_type="row", zebra_stripes=True)
         for key, title, width in COLUMNS:
             table.add_column(title, key=key, width=width)
@@ -89,6 +113,7 @@ class FleetScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self._rebuild()
+        self.watch(self.query_one("#nodes", DataTable), "scroll_y", self._scrolled, init=False)
 
     # -- rows
     def _matches(self, cluster, node) -> bool:
@@ -164,33 +189,64 @@ class FleetScreen(Screen[None]):
 
     # -- live updates
     def show(self, state: FleetState) -> None:
+        """Take a new fleet state. Only the rows on screen (and a margin) are redrawn now;
+        the others are marked and drawn when they scroll into view, so a refresh of 1,000
+        nodes costs what 60 rows cost."""
         self.state = state
+        self._alerts_by_node = {}
+        for a in state.alerts:
+            self._alerts_by_node.setdefault(a.node, []).append(a)
+        self._stale_rows = set(self._rows)
+        self._draw_visible()
+        self.query_one("#summary", SummaryBar).show(self._summary())
+
+    def _draw_visible(self) -> None:
+        if self.state is None or not self._stale_rows:
+            return
         table = self.query_one("#nodes", DataTable)
-        hot = self.fleet.alerts.gpu_temp_c
-        for cluster, node in self.fleet.all_nodes():
-            if node.name not in table.rows:
-                continue
-            status = state.nodes.get(node.name)
-            if status is None:
-                continue
-            info = STACKS[self.fleet.cluster_stack(cluster)]
-            expected = info.expected_containers(node.role, bool(node.model or node.models))
-            values = {
-                "state": cells.node_state(status, state),
-                "gpu": cells.gpu_cell(status),
-                "temp": cells.temp_cell(status, hot),
-                "mem": cells.memory_cell(status),
-                "ctrs": cells.containers_cell(status, expected),
-                "chain": cells.chain_cell(status),
-                "epoch": cells.epoch_cell(status),
-                "alerts": cells.alerts_cell(status, state),
-            }
-            for key, value in values.items():
-                mark = value.markup if isinstance(value, Text) else str(value)
-                if self._rendered.get((node.name, key)) != mark:
-                    self._rendered[(node.name, key)] = mark
-                    table.update_cell(node.name, key, value)
-        self.query_one("#summary", Static).update(self._summary())
+        first = max(0, int(table.scroll_y) - 10)
+        last = min(table.row_count, first + max(table.size.height, 24) + 20)
+        for index in range(first, last):
+            name = table.coordinate_to_cell_key(Coordinate(index, 0)).row_key.value
+            if name in self._stale_rows:
+                self._stale_rows.discard(name)
+                self._draw_row(table, name)
+
+    def _draw_all(self) -> None:
+        table = self.query_one("#nodes", DataTable)
+        for name in list(self._stale_rows):
+            self._draw_row(table, name)
+        self._stale_rows.clear()
+
+    def _draw_row(self, table: DataTable, name: str) -> None:
+        state = self.state
+        status = state.nodes.get(name) if state else None
+        entry = self._by_name.get(name)
+        if status is None or entry is None:
+            return
+        cluster, node = entry
+        info = STACKS[self.fleet.cluster_stack(cluster)]
+        expected = info.expected_containers(node.role, bool(node.model or node.models))
+        mine = self._alerts_by_node.get(name, [])
+        values = {
+            "state": cells.node_state(status, state, mine),
+            "gpu": cells.gpu_cell(status),
+            "temp": cells.temp_cell(status, self.fleet.alerts.gpu_temp_c),
+            "mem": cells.memory_cell(status),
+            "ctrs": cells.containers_cell(status, expected),
+            "chain": cells.chain_cell(status),
+            "epoch": cells.epoch_cell(status),
+            "alerts": cells.alerts_cell(mine),
+        }
+        for key, value in values.items():
+            # a cheap fingerprint: redraw a cell only when what it shows changed
+            mark = (value.plain, str(value.style), len(value.spans))
+            if self._rendered.get((name, key)) != mark:
+                self._rendered[(name, key)] = mark
+                table.update_cell(name, key, value)
+
+    def _scrolled(self, _value: float) -> None:
+        self._draw_visible()
 
     def _summary(self) -> Text:
         f = self.fleet
@@ -246,7 +302,7 @@ class FleetScreen(Screen[None]):
         event.input.display = False
         self._rebuild()
         self.query_one("#nodes", DataTable).focus()
-        self.query_one("#summary", Static).update(self._summary())
+        self.query_one("#summary", SummaryBar).show(self._summary())
 
     def action_clear_filter(self) -> None:
         field = self.query_one("#filter", Input)
@@ -254,7 +310,7 @@ class FleetScreen(Screen[None]):
         if self.query_text:
             self.query_text = ""
             self._rebuild()
-            self.query_one("#summary", Static).update(self._summary())
+            self.query_one("#summary", SummaryBar).show(self._summary())
         self.query_one("#nodes", DataTable).focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -269,6 +325,7 @@ class FleetScreen(Screen[None]):
                 self.post_message(OpenNode(key))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self._draw_all()  # sorting must see every row's current values
         key = event.column_key.value
         reverse = self.sort_key == key
         self.sort_key = None if reverse else key
