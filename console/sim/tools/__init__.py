@@ -13,3 +13,13 @@ def sim_dir() -> Path:
     """The node's simulator state directory."""
     explicit = os.environ.get("FLEETDECK_SIM_DIR")
     return Path(explicit) if explicit else Path(os.environ.get("HOME", ".")) / ".sim"
+
+
+def option(args: list[str], name: str) -> str | None:
+    """The value of `--name VALUE` or `--name=VALUE` in a tool's arguments."""
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None

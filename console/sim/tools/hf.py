@@ -14,16 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from console.sim.tools import sim_dir
-
-
-def _opt(args: list[str], name: str) -> str | None:
-    for i, a in enumerate(args):
-        if a == name and i + 1 < len(args):
-            return args[i + 1]
-        if a.startswith(name + "="):
-            return a.split("=", 1)[1]
-    return None
+from console.sim.tools import option, sim_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
             for a in args[1:]
             if not a.startswith("-")
             and a
-            not in (_opt(args, "--local-dir"), _opt(args, "--cache-dir"), _opt(args, "--revision"))
+            not in (
+                option(args, "--local-dir"),
+                option(args, "--cache-dir"),
+                option(args, "--revision"),
+            )
         ),
         None,
     )
@@ -48,12 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     knobs = json.loads(knobs_path.read_text()) if knobs_path.exists() else {}
     marker = sim_dir() / f"hf-failed-{hashlib.sha256(repo.encode()).hexdigest()[:12]}"
     rev = hashlib.sha1(repo.encode()).hexdigest()  # noqa: S324 - a fake revision id
-    local = _opt(args, "--local-dir")
+    local = option(args, "--local-dir")
     if local:
         target = Path(local)
     else:
         home = (
-            _opt(args, "--cache-dir")
+            option(args, "--cache-dir")
             or os.environ.get("HF_HOME")
             or str(Path(os.environ.get("HOME", ".")) / ".cache" / "huggingface")
         )

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from console.sim.chain import account_address
-from console.sim.tools import sim_dir
+from console.sim.tools import option, sim_dir
 
 # a slice of the BIP-39 English list: enough for mnemonics that look right
 WORDS = (  # noqa: SIM905
@@ -39,18 +39,9 @@ WORDS = (  # noqa: SIM905
 
 
 def keyring_dir(args: list[str]) -> Path:
-    explicit = _opt(args, "--keyring-dir")
+    explicit = option(args, "--keyring-dir")
     base = Path(explicit) if explicit else Path(os.environ.get("HOME", ".")) / ".inference"
     return base / "keyring-file"
-
-
-def _opt(args: list[str], name: str) -> str | None:
-    for i, a in enumerate(args):
-        if a == name and i + 1 < len(args):
-            return args[i + 1]
-        if a.startswith(name + "="):
-            return a.split("=", 1)[1]
-    return None
 
 
 def _positional(args: list[str]) -> list[str]:
@@ -274,7 +265,7 @@ def tx(args: list[str]) -> int:
             {"type": "grant-ml-ops-permissions", "granter": granter["address"], "grantee": pos[3]}
         )
     if pos[:2] == ["slashing", "unjail"]:
-        sender = _opt(args, "--from") or ""
+        sender = option(args, "--from") or ""
         return _broadcast({"type": "unjail", "from": sender})
     return _fail(f"unknown tx command: {' '.join(pos)}")
 

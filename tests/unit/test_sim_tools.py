@@ -1,0 +1,67 @@
+"""The simulator's ufw, hf and df tools, run as a node would run them."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+from console.sim.tools import df, hf, ufw
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    (tmp_path / ".sim").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("FLEETDECK_SIM_DIR", raising=False)
+    return tmp_path
+
+
+def run(tool, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = tool.main(list(args))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_ufw_records_rules_and_prints_them_like_ufw(home):
+    assert run(ufw, "status")[1] == "Status: inactive\n"
+    assert run(ufw, "allow", "22/tcp")[1] == "Rule added\nRule added (v6)\n"
+    assert run(ufw, "allow", "22/tcp")[1].startswith("Skipping adding existing rule")
+    run(ufw, "allow", "from", "10.0.0.5", "to", "any", "port", "8080", "proto", "tcp")
+    run(ufw, "default", "deny", "incoming")
+    assert run(ufw, "--force", "enable")[1] == "Firewall is active and enabled on system startup\n"
+    status = run(ufw, "status")[1].splitlines()
+    assert status[0] == "Status: active"
+    assert status[2].split() == ["To", "Action", "From"]
+    assert status[4].split() == ["22/tcp", "ALLOW", "Anywhere"]
+    assert status[5].split() == ["8080/tcp", "ALLOW", "10.0.0.5"]
+    assert "Default: deny (incoming)" in run(ufw, "status", "verbose")[1]
+    assert run(ufw, "bogus")[0] == 1
+
+
+def test_hf_download_lays_out_the_cache_and_can_fail_once(home, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    (home / ".sim" / "hf.json").write_text(json.dumps({"fail_once": True}))
+    rc, _, err = run(hf, "download", "Qwen/Qwen3-32B-FP8")
+    assert rc == 1 and "ConnectionError" in err
+    rc, out, err = run(hf, "download", "Qwen/Qwen3-32B-FP8")
+    assert rc == 0 and "Fetching 5 files: 100%" in err
+    snapshot = home / "hf" / "hub" / "models--Qwen--Qwen3-32B-FP8" / "snapshots"
+    config = next(snapshot.glob("*/config.json"))
+    assert json.loads(config.read_text())["_name_or_path"] == "Qwen/Qwen3-32B-FP8"
+    assert out.strip() == str(config.parent)
+    (home / ".sim" / "hf.json").unlink()  # fail_once fails each repository once
+    rc, out, _ = run(hf, "download", "org/m", "--local-dir", str(home / "m"))
+    assert rc == 0 and (home / "m" / "config.json").exists()
+    assert run(hf, "upload")[0] == 2
+
+
+def test_df_reports_the_simulated_disk(home):
+    (home / ".sim" / "disk.json").write_text(json.dumps({"total_kb": 1000, "used_kb": 993}))
+    rc, out, _ = run(df, "-P", "-k", "/mnt/shared")
+    header, row = out.splitlines()
+    assert header.split()[:3] == ["Filesystem", "1024-blocks", "Used"]
+    assert row.split()[1:5] == ["1000", "993", "7", "100%"]
