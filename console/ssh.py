@@ -4,7 +4,7 @@ fan-out, and local port forwarding over the pooled connections.
 One persistent connection per node. Host keys are checked against fleetdeck's own
 known_hosts file and the system one: an unknown key is refused unless the caller accepts
 it (the TUI asks with the fingerprint; the CLI has --accept-new-host-keys), and a changed
-key is always refused. Never AutoAddPolicy.
+key is always refused. Keys are never added silently.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import shlex
 import threading
 import time
 import zlib
@@ -36,7 +37,7 @@ LATENCY_EVERY = 15.0  # seconds between synthetic inference requests per node
 def probe_command(interval: float, paths: list[str]) -> str:
     blob = base64.b64encode(zlib.compress(PROBE_SOURCE.read_bytes(), 9)).decode()
     args = f" --interval {interval} --slow {max(5.0, 10 * interval)}" + "".join(
-        f" --path '{p}'" for p in paths if "'" not in p
+        f" --path {shlex.quote(p)}" for p in paths
     )
     return (
         f'python3 -u -c "import base64,zlib;exec(zlib.decompress(base64.b64decode('
