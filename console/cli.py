@@ -234,6 +234,7 @@ def status_cmd(
     pool = Pool.for_profile(fleet, accept_new=accept_new_host_keys)
     monitor = Monitor(fleet, pool)
     monitor.start()
+    state = None
     try:
         monitor.wait_complete(
             wait_s if wait_s is not None else fleet.ssh.connect_timeout + 2 * monitor.interval + 5
@@ -254,6 +255,8 @@ def status_cmd(
     finally:
         monitor.stop()
         pool.close()
+    if state is None:
+        sys.exit(130)  # interrupted before the first snapshot
     if state.critical():
         sys.exit(EXIT_CRITICAL)
 

@@ -194,8 +194,9 @@ class SimFleet:
 
     def _write_access(self) -> None:
         """The key, known_hosts and a profile that points at the simulated nodes."""
-        with open(self.key_path, "w") as f:
-            os.chmod(self.key_path, 0o600)
+        self.key_path.unlink(missing_ok=True)
+        fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:  # created 0600: the key is never readable by others
             self.client_key.write_private_key(f)
         lines = [
             self.external[name].known_hosts_line
