@@ -28,6 +28,7 @@ from fabric import Config, Connection
 
 from console.atomic import atomic_write_text
 from console.profile_schema import FleetProfile
+from console.tunnel import pump
 
 DEFAULT_KNOWN_HOSTS = Path("~/.config/fleetdeck/known_hosts")
 
@@ -152,22 +153,10 @@ class _Forward:
         except Exception:
             return
 
-        def pipe(recv, send, done) -> None:
-            try:
-                while True:
-                    data = recv(65536)
-                    if not data:
-                        break
-                    send(data)
-            except (OSError, EOFError):
-                pass
-            with contextlib.suppress(OSError, EOFError):
-                done()
-
         threading.Thread(
-            target=pipe, args=(conn.recv, chan.sendall, chan.shutdown_write), daemon=True
+            target=pump, args=(conn.recv, chan.sendall, chan.shutdown_write), daemon=True
         ).start()
-        pipe(chan.recv, conn.sendall, lambda: conn.shutdown(socket.SHUT_WR))
+        pump(chan.recv, conn.sendall, lambda: conn.shutdown(socket.SHUT_WR))
         with contextlib.suppress(OSError, EOFError):
             chan.close()
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
+from console.tunnel import pump
+
 if TYPE_CHECKING:
     from console.sim.node import SimNode
 
@@ -149,24 +151,13 @@ class _Session(paramiko.ServerInterface):
             return
         sock.settimeout(None)
 
-        def pipe(src_recv, dst_send, close) -> None:
-            try:
-                while True:
-                    data = src_recv(65536)
-                    if not data:
-                        break
-                    self._delay()
-                    dst_send(data)
-            except (OSError, EOFError):
-                pass
-            with contextlib.suppress(OSError, EOFError):
-                close()
-
         threading.Thread(
-            target=pipe, args=(chan.recv, sock.sendall, lambda: _shut(sock)), daemon=True
+            target=pump,
+            args=(chan.recv, sock.sendall, lambda: _shut(sock), self._delay),
+            daemon=True,
         ).start()
         threading.Thread(
-            target=pipe, args=(sock.recv, chan.sendall, chan.close), daemon=True
+            target=pump, args=(sock.recv, chan.sendall, chan.close, self._delay), daemon=True
         ).start()
 
 
