@@ -15,6 +15,7 @@ from console.profile import ProfileError, load
 
 EXIT_INVALID = 1
 EXIT_CRITICAL = 2
+EXIT_FAILED = 4
 EXIT_INTERNAL = 70
 
 
@@ -259,6 +260,230 @@ def status_cmd(
         sys.exit(130)  # interrupted before the first snapshot
     if state.critical():
         sys.exit(EXIT_CRITICAL)
+
+
+def _load_or_exit(profile: str):
+    try:
+        return load(profile)
+    except ProfileError as exc:
+        click.echo(str(exc), err=True)
+        click.echo("nothing was run: fix the profile first", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+def _engine(loaded, accept_new_host_keys: bool):
+    from actions.engine import Engine
+    from console.journal import Journal
+    from console.ssh import Pool
+
+    pool = Pool.for_profile(loaded.model, accept_new=accept_new_host_keys)
+    return Engine(loaded, pool, Journal()), pool
+
+
+def _action_or_exit(name: str):
+    from actions.deploy import action_named
+
+    try:
+        return action_named(name)
+    except KeyError as exc:
+        click.echo(f"fleetdeck: {exc.args[0]}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+ACCEPT_NEW = click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="trust and record host keys seen for the first time",
+)
+LIMIT = click.option(
+    "--limit",
+    multiple=True,
+    help="only these nodes, roles or clusters (repeat, or separate with commas)",
+)
+
+
+def _limit(values: tuple[str, ...]) -> list[str]:
+    return [w.strip() for v in values for w in v.split(",") if w.strip()]
+
+
+@cli.command("plan")
+@click.argument("profile", type=click.Path())
+@click.argument("action")
+@LIMIT
+@click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (schema 1)")
+@ACCEPT_NEW
+def plan_cmd(
+    profile: str, action: str, limit: tuple[str, ...], as_json: bool, accept_new_host_keys: bool
+) -> None:
+    """Show what ACTION would change on each node, command for command; change nothing.
+
+    Exit 0 when every step could be checked, 4 when some could not."""
+    import json as jsonlib
+
+    from actions.engine import StepFailed
+    from actions.report import plan_json, plan_text
+
+    loaded = _load_or_exit(profile)
+    act = _action_or_exit(action)
+    engine, pool = _engine(loaded, accept_new_host_keys)
+    try:
+        items = engine.plan(act, _limit(limit))
+    except StepFailed as exc:
+        click.echo(f"fleetdeck plan: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    finally:
+        pool.close()
+    fleet = loaded.model.fleet.name
+    if as_json:
+        click.echo(jsonlib.dumps(plan_json(act.name, fleet, items), indent=1))
+    else:
+        click.echo(plan_text(act.name, fleet, items))
+    if any(i.status == "error" for i in items):
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command("run")
+@click.argument("profile", type=click.Path())
+@click.argument("action")
+@LIMIT
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="latest",
+    default=None,
+    metavar="[RUN]",
+    help="continue a run from each node's first unfinished step (default: the latest run)",
+)
+@click.option("--batch", help="rolling batches: N nodes or P% at a time")
+@click.option("--max-fail", help="stop starting new work once more than N or P% of nodes fail")
+@click.option("--pause-on-failure", is_flag=True, help="at the first failure, ask before going on")
+@click.option("--json", "as_json", is_flag=True, help="print events as JSON lines")
+@ACCEPT_NEW
+def run_cmd(
+    profile: str,
+    action: str,
+    limit: tuple[str, ...],
+    yes: bool,
+    resume: str | None,
+    batch: str | None,
+    max_fail: str | None,
+    pause_on_failure: bool,
+    as_json: bool,
+    accept_new_host_keys: bool,
+) -> None:
+    """Run ACTION on the fleet: plan, confirm, apply; every step goes to the journal.
+
+    Exit 0 when every node succeeded, 4 when a node failed or the run stopped, 130 when
+    cancelled (resume it with --resume)."""
+    import json as jsonlib
+    import threading
+
+    from actions.engine import StepFailed, check_options
+    from actions.report import event_json, event_line, plan_counts, plan_text, run_summary
+
+    loaded = _load_or_exit(profile)
+    act = _action_or_exit(action)
+    fleet = loaded.model.fleet.name
+    try:
+        check_options(batch, max_fail)
+    except StepFailed as exc:
+        click.echo(f"fleetdeck run: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    engine, pool = _engine(loaded, accept_new_host_keys)
+    words = _limit(limit)
+    if resume == "latest":
+        last = engine.journal.latest_run(fleet, act.name)
+        if last is None:
+            click.echo(f"fleetdeck run: no earlier {act.name} run of {fleet} to resume", err=True)
+            sys.exit(EXIT_INVALID)
+        resume = last.id
+    try:
+        if not yes:
+            items = engine.plan(act, words)
+            click.echo(plan_text(act.name, fleet, items))
+            if not plan_counts(items)["change"] and not resume:
+                click.echo("nothing to do")
+                return
+            if not sys.stdin.isatty():
+                click.echo(
+                    "fleetdeck run: not a terminal; pass --yes to run without asking", err=True
+                )
+                sys.exit(EXIT_INVALID)
+            if act.destructive:
+                typed = click.prompt(f"type the fleet's name ({fleet}) to {act.name}", default="")
+                if typed != fleet:
+                    click.echo("not confirmed; nothing was changed")
+                    sys.exit(EXIT_INVALID)
+            elif not click.confirm(f"{act.name} {fleet}?"):
+                sys.exit(EXIT_INVALID)
+    except StepFailed as exc:
+        click.echo(f"fleetdeck run: {exc}", err=True)
+        pool.close()
+        sys.exit(EXIT_INVALID)
+    width = max((len(n.name) for _, n in loaded.model.all_nodes()), default=8)
+    out_lock = threading.Lock()
+
+    def show(event) -> None:
+        text = jsonlib.dumps(event_json(event)) if as_json else event_line(event, width)
+        if text is not None:
+            with out_lock:
+                click.echo(text)
+
+    def ask(node: str, error: str) -> bool:
+        with out_lock:
+            click.echo(f"{node} failed: {error}")
+            return sys.stdin.isatty() and click.confirm("go on with the other nodes?")
+
+    engine.subscribe(show)
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["result"] = engine.apply(
+                act,
+                words,
+                batch=batch,
+                max_fail=max_fail,
+                pause_on_failure=ask if pause_on_failure else None,
+                resume=resume,
+                profile_path=str(Path(profile).resolve()),
+            )
+        except StepFailed as exc:
+            box["error"] = str(exc)
+
+    worker = threading.Thread(target=work, name="run")
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        click.echo("cancelling: running steps finish, nothing new starts (Ctrl-C again to quit)")
+        engine.cancel()
+        worker.join()
+    finally:
+        pool.close()
+    if "error" in box:
+        click.echo(f"fleetdeck run: {box['error']}", err=True)
+        sys.exit(EXIT_INVALID)
+    result = box["result"]
+    if as_json:
+        click.echo(
+            jsonlib.dumps(
+                {
+                    "event": "result",
+                    "run": result.run_id,
+                    "outcome": result.outcome,
+                    "nodes": result.states,
+                }
+            )
+        )
+    else:
+        click.echo(run_summary(result, act.name, profile))
+    if result.outcome == "cancelled":
+        sys.exit(130)
+    if result.outcome != "succeeded":
+        sys.exit(EXIT_FAILED)
 
 
 @cli.command("open", hidden=True)

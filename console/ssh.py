@@ -166,6 +166,34 @@ class _Forward:
             self.sock.close()
 
 
+class _LineSink:
+    """A file-like target for invoke's output streams that hands on whole lines.
+
+    A carriage return ends a line too: progress bars redraw with it.
+    """
+
+    def __init__(self, stream: str, on_line: Callable[[str, str], None]) -> None:
+        self.stream = stream
+        self.on_line = on_line
+        self._rest = ""
+
+    def write(self, data: str) -> int:
+        text = self._rest + data
+        *whole, self._rest = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        for line in whole:
+            if line:
+                self.on_line(self.stream, line)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def flush_rest(self) -> None:
+        if self._rest:
+            self.on_line(self.stream, self._rest)
+            self._rest = ""
+
+
 class Pool:
     def __init__(
         self,
@@ -321,23 +349,43 @@ class Pool:
 
     # -- using them
     def run(
-        self, name: str, command: str, timeout: float | None = None, stdin: str | None = None
+        self,
+        name: str,
+        command: str,
+        timeout: float | None = None,
+        stdin: str | None = None,
+        on_line: Callable[[str, str], None] | None = None,
     ) -> Any:
-        """Run a command; returns invoke's Result (never raises on a non-zero exit)."""
+        """Run a command; returns invoke's Result (never raises on a non-zero exit).
+
+        `on_line(stream, line)` receives each output line as it arrives (deploy steps
+        stream their output to the journal and the screens); stdout is still captured.
+        """
         import io
 
         conn = self.connection(name)
+        streams: dict[str, Any] = {"hide": True}
+        if on_line is not None:
+            streams = {
+                "hide": False,
+                "out_stream": _LineSink("stdout", on_line),
+                "err_stream": _LineSink("stderr", on_line),
+            }
         try:
-            return conn.run(
+            result = conn.run(
                 command,
-                hide=True,
                 warn=True,
                 timeout=timeout,
                 in_stream=io.StringIO(stdin) if stdin is not None else False,
+                **streams,
             )
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.drop(name)
             raise SshError(name, f"connection lost: {exc}") from None
+        for sink in (streams.get("out_stream"), streams.get("err_stream")):
+            if sink is not None:
+                sink.flush_rest()
+        return result
 
     def open_stream(self, name: str, command: str) -> paramiko.Channel:
         """A session channel running `command`, for long-lived streaming (the probe)."""

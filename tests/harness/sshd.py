@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -19,9 +20,11 @@ from tests.harness.procs import descendants, free_port, port_open, stop, wait_fo
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
-# sshd runs this for every session (ForceCommand): start in the sandbox, then run what
-# the client asked for, or a login shell, or the sftp server for the sftp subsystem.
+# sshd runs this for every session (ForceCommand): record the command line (tests read
+# it: what a process list on the host would have shown), start in the sandbox, then run
+# what the client asked for, or a login shell.
 _SESSION = """#!/bin/sh
+printf '%s\\n' "$SSH_ORIGINAL_COMMAND" >> {log}
 cd "$HOME" || exit 1
 if [ -z "$SSH_ORIGINAL_COMMAND" ]; then exec /bin/sh -l; fi
 exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
@@ -46,6 +49,12 @@ class SshHost:
     config: Path | None = None
     log: Path | None = None
     netns: str | None = None  # run inside this network namespace
+
+    @property
+    def commands_log(self) -> Path:
+        """Every command line a client ran on this host, one per line."""
+        assert self.config is not None
+        return self.config.parent / "commands.log"
 
     @property
     def known_hosts_line(self) -> str:
@@ -100,7 +109,7 @@ def make_host(
     host_key = keygen(etc / "ssh_host_ed25519_key", f"{name}-host")
     shutil.copy(client_pub, etc / "authorized_keys")
     session = etc / "session.sh"
-    session.write_text(_SESSION)
+    session.write_text(_SESSION.replace("{log}", shlex.quote(str(etc / "commands.log"))))
     session.chmod(0o755)
     port = port or free_port(address)
     sftp = next(

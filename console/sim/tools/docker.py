@@ -1,8 +1,9 @@
 """A fake `docker` (and `docker-compose`) CLI for simulated nodes without dockerd.
 
 It speaks the Docker Engine API over the node's socket, like the real client: `ps`,
-`inspect`, `logs`, `start|stop|restart|rm`, `version`, `info`, `pull`, `system dial-stdio`,
-and `compose up|ps|down|pull` for the stack's compose files.
+`inspect`, `logs`, `start|stop|restart|rm`, `exec`, `version`, `info`, `pull`, `image inspect`,
+`system dial-stdio`, and `compose up|ps|down|pull|config --images|version` for the stack's
+compose files.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from console.sim.tools.dockerclient import DockerError, call, get_json, socket_path
 
 CLIENT_VERSION = "20.10.24+dfsg1"
+COMPOSE_VERSION = "2.24.6"
 
 
 def _ago(created: int) -> str:
@@ -152,8 +154,40 @@ def cmd_inspect(names: list[str]) -> int:
     return 0
 
 
-def cmd_version() -> int:
+def _format_option(args: list[str]) -> str | None:
+    for i, a in enumerate(args):
+        if a in ("-f", "--format") and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--format="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def _go_template(fmt: str, doc: dict) -> str:
+    """The two shapes of Go template scripts use: `{{.A.B}}` and `{{json .A}}`."""
+
+    def value(path: str) -> object:
+        v: object = doc
+        for part in path.strip(".").split("."):
+            v = v.get(part, "") if isinstance(v, dict) else ""
+        return v
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1):
+            return json.dumps(value(m.group(2)), separators=(",", ":"))
+        v = value(m.group(2))
+        return v if isinstance(v, str) else json.dumps(v)
+
+    return re.sub(r"\{\{\s*(json\s+)?(\.[\w.]*)\s*\}\}", sub, fmt)
+
+
+def cmd_version(args: list[str] | None = None) -> int:
     server = get_json("/version")
+    fmt = _format_option(args or [])
+    if fmt:
+        doc = {"Client": {"Version": CLIENT_VERSION, "APIVersion": "1.41"}, "Server": server}
+        print(_go_template(fmt, doc))
+        return 0
     print(
         f"Client:\n Version:           {CLIENT_VERSION}\n API version:       1.41\n\n"
         f"Server:\n Engine:\n  Version:          {server['Version']}\n"
@@ -161,6 +195,39 @@ def cmd_version() -> int:
         f"{server['MinAPIVersion']})\n  OS/Arch:          linux/amd64"
     )
     return 0
+
+
+def cmd_image_inspect(names: list[str]) -> int:
+    have = {t for i in get_json("/images/json") for t in i["RepoTags"]}
+    found = []
+    for name in names:
+        ref = name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+        if ref not in have:
+            print(json.dumps(found, indent=4))
+            print(f"Error: No such image: {name}", file=sys.stderr)
+            return 1
+        found.append({"RepoTags": [ref]})
+    print(json.dumps(found, indent=4))
+    return 0
+
+
+def cmd_exec(args: list[str]) -> int:
+    """`docker exec [-i] [-t] CONTAINER CMD…`: the command runs with the node's own tools,
+    which is what a container given all GPUs and the host's view would see."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in ("-e", "--env", "-u", "--user", "-w", "--workdir") else 1
+    if len(args) < i + 2:
+        print('"docker exec" requires at least 2 arguments.', file=sys.stderr)
+        return 1
+    name, command = args[i], args[i + 1 :]
+    c = get_json(f"/containers/{name}/json")
+    if not c["State"]["Running"]:
+        print(f"Error response from daemon: container {c['Id']} is not running", file=sys.stderr)
+        return 1
+    import subprocess
+
+    return subprocess.call(command)  # noqa: S603 - the operator's own command, as docker runs it
 
 
 def dial_stdio() -> int:
@@ -194,18 +261,19 @@ def compose_services(files: list[Path]) -> list[tuple[str, str | None]]:
     """(service, image) of the compose files, in order; a small reader for `services:`."""
     out: list[tuple[str, str | None]] = []
     for path in files:
-        in_services, current = False, None
+        in_services, current, level = False, None, 0
         for line in path.read_text().splitlines():
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             indent = len(line) - len(line.lstrip())
             if indent == 0:
-                in_services = line.startswith("services:")
+                in_services, level = line.startswith("services:"), 0
                 continue
             if not in_services:
                 continue
-            m = re.match(r"^ {1,4}([A-Za-z0-9._-]+):\s*$", line)
-            if m and indent <= 4 and not line.startswith(" " * 5):
+            level = level or indent  # services sit at the first indent under `services:`
+            m = re.match(r"^\s+([A-Za-z0-9._-]+):\s*$", line)
+            if m and indent == level:
                 current = m.group(1)
                 out.append((current, None))
                 continue
@@ -230,6 +298,10 @@ def cmd_compose(args: list[str]) -> int:
             continue
         rest.append(a)
         i += 1
+    if rest[:1] == ["version"]:
+        short = "--short" in rest
+        print(COMPOSE_VERSION if short else f"Docker Compose version v{COMPOSE_VERSION}")
+        return 0
     if not files:
         files = [p for p in (Path("docker-compose.yml"), Path("compose.yaml")) if p.exists()][:1]
     if not files:
@@ -274,6 +346,9 @@ def cmd_compose(args: list[str]) -> int:
             name, _, tag = (image or f"{service}:latest").rpartition(":")
             call("POST", "/images/create", {"fromImage": name, "tag": tag})
             print(f" {service} Pulled", file=sys.stderr)
+        return 0
+    if command == "config" and "--images" in opts:
+        print("".join(f"{img}\n" for _, img in chosen if img), end="")
         return 0
     if command == "ps":
         names = {s for s, _ in chosen}
@@ -333,10 +408,16 @@ def main(argv: list[str] | None = None) -> int:
         if command == "inspect":
             return cmd_inspect([a for a in rest if not a.startswith("-")])
         if command == "version":
-            return cmd_version()
+            return cmd_version(rest)
         if command == "info":
-            print(json.dumps(get_json("/info"), indent=1))
+            fmt = _format_option(rest)
+            info = get_json("/info")
+            print(_go_template(fmt, info) if fmt else json.dumps(info, indent=1))
             return 0
+        if command == "image" and rest[:1] == ["inspect"]:
+            return cmd_image_inspect([a for a in rest[1:] if not a.startswith("-")])
+        if command == "exec":
+            return cmd_exec(rest)
         if command == "pull" and rest:
             name, _, tag = rest[-1].rpartition(":") if ":" in rest[-1] else (rest[-1], "", "latest")
             call("POST", "/images/create", {"fromImage": name, "tag": tag})

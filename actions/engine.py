@@ -1,0 +1,622 @@
+"""The action engine: steps, plan (what would change) and apply (make it so), with a journal.
+
+A step knows how to tell whether it is already done (`check`, which also says what it
+would change, command for command) and how to do it (`apply`). `plan()` runs every check
+on every target node and changes nothing. `apply()` runs each node's steps in order, many
+nodes at once (the profile's parallelism), with per-step throttles, rolling batches,
+retries with backoff, a failure budget, pause and cancel; every step's start, output and
+outcome is written to the journal as it happens and handed to subscribers. After an apply
+the step's check runs again and must find nothing left to do: a step that does not
+converge fails instead of passing silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import shlex
+import subprocess
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from invoke.exceptions import CommandTimedOut
+
+from console.journal import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    FINISHED,
+    RUNNING,
+    SKIPPED,
+    UNCHANGED,
+    Journal,
+)
+from console.profile import Profile
+from console.profile_schema import Cluster, Node
+from console.secrets import REDACTOR, Redactor, SecretError, resolve
+from console.ssh import Pool, SshError
+
+
+class StepFailed(Exception):
+    """A step could not do its job; the message says why and, where known, what to do."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a step would change on a node: a summary, the exact commands, file diffs."""
+
+    summary: str
+    commands: tuple[str, ...] = ()
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    check: Callable[[NodeContext], Change | None]
+    # None: a check-only step (preflight, validation) that passes or raises StepFailed
+    apply: Callable[[NodeContext, Change], None] | None = None
+    verify: Callable[[NodeContext], None] | None = None  # default: check finds nothing to do
+    roles: tuple[str, ...] = ()  # empty: every role
+    when: Callable[[NodeContext], bool] | None = None  # e.g. only nodes that serve a model
+    retries: int = 2
+    backoff: float = 2.0
+    timeout: float | None = None  # per command; the profile's command_timeout when None
+    throttle: int | None = None  # at most this many nodes in this step at once
+    local: bool = False  # runs on the operator's machine, not on the node
+    progress: re.Pattern[str] | None = None  # a line matching it (group "pct") is progress
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    description: str
+    steps: tuple[Step, ...]
+    destructive: bool = False  # asks for the fleet's name to be typed before apply
+    stacks: tuple[str, ...] = ()  # the stacks it knows; empty: every stack
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    node: str
+    step: str
+    status: str  # unchanged | change | skipped | after | error
+    change: Change | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    """What subscribers (screens, the CLI) see of a run as it happens."""
+
+    kind: str  # run | state | line | progress
+    run_id: str
+    node: str = ""
+    step: str = ""
+    state: str = ""
+    text: str = ""
+    attempt: int = 0
+    progress: float | None = None
+
+
+@dataclass
+class Output:
+    exit: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    outcome: str  # succeeded | failed | cancelled | stopped (failure budget exceeded)
+    states: dict[str, dict[str, str]] = field(default_factory=dict)  # node -> step -> state
+
+    @property
+    def failed_nodes(self) -> list[str]:
+        return [n for n, steps in self.states.items() if FAILED in steps.values()]
+
+
+def sh_path(path: str) -> str:
+    """A remote path for a shell command: quoted, with a leading ~/ left to the shell."""
+    if path == "~":
+        return '"$HOME"'
+    if path.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(path[2:])
+    return shlex.quote(path)
+
+
+class NodeContext:
+    """What a step sees of its node: the profile's view of it and a way to run commands."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        cluster: Cluster,
+        node: Node,
+        on_line: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.profile = engine.profile.model
+        self.cluster = cluster
+        self.node = node
+        self.stack = self.profile.cluster_stack(cluster)
+        self.on_line = on_line
+        self.timeout: float | None = None
+        self.facts: dict[str, Any] = {}  # what earlier checks of this node learned
+        user = node.user or self.profile.ssh.user
+        self.sudo = "" if user == "root" else "sudo -n "
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    def secret(self, key: str) -> str:
+        ref = self.profile.secrets.get(key)
+        if ref is None:
+            raise StepFailed(
+                f"the profile has no secret {key!r}: add it to [secrets] as a reference, "
+                f'e.g. {key} = "keyring:fleetdeck/{key}"'
+            )
+        try:
+            return resolve(ref, self.engine.redactor)
+        except SecretError as exc:
+            raise StepFailed(str(exc)) from None
+
+    def run(
+        self,
+        command: str,
+        stdin: str | None = None,
+        check: bool = True,
+        quiet: bool = False,
+        timeout: float | None = None,
+    ) -> Output:
+        """Run `command` on the node (or locally for a local step). Output lines stream to
+        the journal unless `quiet` (checks read state; only what changes things is logged)."""
+        on_line = None if quiet else self.on_line
+        timeout = timeout or self.timeout or self.profile.ssh.command_timeout
+        if self.engine.cancelled.is_set():
+            raise StepFailed("cancelled")
+        try:
+            result = self.engine.pool.run(
+                self.name, command, timeout=timeout, stdin=stdin, on_line=on_line
+            )
+        except CommandTimedOut:
+            raise StepFailed(f"timed out after {timeout:.0f} s: {self._short(command)}") from None
+        out = Output(result.exited, result.stdout, result.stderr)
+        if check and out.exit != 0:
+            detail = (out.stderr.strip() or out.stdout.strip()).splitlines()[-3:]
+            raise StepFailed(
+                f"exit {out.exit}: {self._short(command)}"
+                + (f": {' / '.join(detail)}" if detail else "")
+            )
+        return out
+
+    def run_local(self, argv: list[str], stdin: str | None = None) -> Output:
+        done = subprocess.run(  # noqa: S603 - argv, never a shell
+            argv, input=stdin, capture_output=True, text=True, timeout=self.timeout
+        )
+        return Output(done.returncode, done.stdout, done.stderr)
+
+    @staticmethod
+    def _short(command: str) -> str:
+        first = command.strip().splitlines()[0] if command.strip() else command
+        return first if len(first) <= 120 else first[:117] + "..."
+
+    # -- files
+    def read(self, path: str) -> tuple[str, str] | None:
+        """(mode in octal, text) of a remote file, or None when it does not exist."""
+        p = sh_path(path)
+        out = self.run(
+            f"if [ -f {p} ]; then stat -c %a {p} && cat {p}; else exit 3; fi",
+            check=False,
+            quiet=True,
+        )
+        if out.exit == 3:
+            return None
+        if out.exit != 0:
+            raise StepFailed(f"cannot read {path}: {out.stderr.strip()}")
+        mode, _, text = out.stdout.partition("\n")
+        return mode.strip(), text
+
+    def write(self, path: str, text: str, mode: int = 0o644) -> None:
+        """Write a remote file atomically; its content travels on stdin, never in argv.
+
+        The temporary file is created under umask 077, so a secret is never readable by
+        others, not even for the moment before chmod."""
+        p = sh_path(path)
+        self.run(
+            f'umask 077 && d=$(dirname {p}) && mkdir -p "$d" && '
+            f't=$(mktemp "$d/.fleetdeck.XXXXXX") && cat > "$t" && '
+            f'chmod {mode:o} "$t" && mv -f "$t" {p}',
+            stdin=text,
+            quiet=True,
+        )
+
+
+class Engine:
+    def __init__(
+        self,
+        profile: Profile,
+        pool: Pool,
+        journal: Journal,
+        redactor: Redactor = REDACTOR,
+        parallelism: int | None = None,
+    ) -> None:
+        self.profile = profile
+        self.pool = pool
+        self.journal = journal
+        self.redactor = redactor
+        self.parallelism = parallelism or profile.model.ssh.parallelism
+        self.cancelled = threading.Event()
+        self._running = threading.Event()
+        self._running.set()  # cleared while paused
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._lock = threading.Lock()
+        self._throttles: dict[str, threading.Semaphore] = {}
+        self._failed_nodes: set[str] = set()
+        self._budget_exceeded = False
+        self.paused_reason = ""
+
+    # -- subscribers
+    def subscribe(self, fn: Callable[[Event], None]) -> None:
+        self._subscribers.append(fn)
+
+    def _emit(self, event: Event) -> None:
+        for fn in list(self._subscribers):
+            with contextlib.suppress(Exception):  # a broken screen must not stop the run
+                fn(event)
+
+    # -- targets
+    def targets(
+        self, limit: Iterable[str] = (), action: Action | None = None
+    ) -> list[tuple[Cluster, Node]]:
+        """The nodes a run touches: all of the action's stacks, or those named by `limit`
+        (node names, roles, cluster names; `role:ml`, `cluster:c1` to be explicit)."""
+        model = self.profile.model
+        nodes = [
+            (c, n)
+            for c, n in model.all_nodes()
+            if action is None or not action.stacks or model.cluster_stack(c) in action.stacks
+        ]
+        words = [w for w in limit if w]
+        if not words:
+            return nodes
+        chosen, unknown = [], []
+        for word in words:
+            kind, _, value = word.partition(":") if ":" in word else ("", "", word)
+            hit = [
+                (c, n)
+                for c, n in nodes
+                if (kind in ("", "node") and n.name == value)
+                or (kind in ("", "role") and n.role == value)
+                or (kind in ("", "cluster") and c.name == value)
+            ]
+            if not hit:
+                unknown.append(word)
+            chosen += [x for x in hit if x not in chosen]
+        if unknown:
+            raise StepFailed(
+                f"--limit {', '.join(unknown)}: no node, role or cluster of that name in "
+                f"{self.profile.model.fleet.name}"
+            )
+        return [x for x in nodes if x in chosen]  # keep the profile's order
+
+    def _applies(self, step: Step, ctx: NodeContext) -> bool:
+        if step.roles and ctx.node.role not in step.roles:
+            return False
+        return step.when is None or step.when(ctx)
+
+    # -- plan
+    def plan(self, action: Action, limit: Iterable[str] = ()) -> list[PlanItem]:
+        """Every check on every target node; nothing is changed."""
+        targets = self.targets(limit, action)
+
+        def node_plan(pair: tuple[Cluster, Node]) -> list[PlanItem]:
+            cluster, node = pair
+            ctx = NodeContext(self, cluster, node)
+            items: list[PlanItem] = []
+            earlier_change = False
+            for step in action.steps:
+                if not self._applies(step, ctx):
+                    items.append(
+                        PlanItem(node.name, step.name, "skipped", reason="not for this node")
+                    )
+                    continue
+                if earlier_change and step.apply is None:
+                    reason = "checked after the changes above"
+                    items.append(PlanItem(node.name, step.name, "after", reason=reason))
+                    continue
+                ctx.timeout = step.timeout
+                try:
+                    change = step.check(ctx)
+                except (StepFailed, SshError) as exc:
+                    items.append(PlanItem(node.name, step.name, "error", reason=self._say(exc)))
+                    if isinstance(exc, SshError):
+                        break  # the node cannot be reached: its other checks would say the same
+                    continue
+                if change is None:
+                    items.append(PlanItem(node.name, step.name, "unchanged"))
+                else:
+                    earlier_change = True
+                    items.append(PlanItem(node.name, step.name, "change", self._masked(change)))
+            return items
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.parallelism, len(targets)))) as ex:
+            return [item for items in ex.map(node_plan, targets) for item in items]
+
+    def _masked(self, change: Change) -> Change:
+        r = self.redactor.redact
+        return Change(r(change.summary), tuple(r(c) for c in change.commands), r(change.diff))
+
+    def _say(self, exc: BaseException) -> str:
+        return self.redactor.redact(str(exc))
+
+    # -- apply
+    def apply(
+        self,
+        action: Action,
+        limit: Iterable[str] = (),
+        batch: str | None = None,
+        max_fail: str | None = None,
+        pause_on_failure: Callable[[str, str], bool] | None = None,
+        resume: str | None = None,
+        profile_path: str = "",
+    ) -> RunResult:
+        """Run the action. `batch`: N nodes or P% at a time, each batch finished before the
+        next starts. `max_fail`: P% (or N) failed nodes after which no new work starts.
+        `pause_on_failure(node, error)`: asked once, at the first failure; False cancels.
+        `resume`: a run id whose finished steps are kept; the rest runs."""
+        model = self.profile.model
+        limit = list(limit)
+        if resume:
+            run = self.journal.run(resume)
+            if run is None:
+                raise StepFailed(f"no run {resume} in the journal {self.journal.path}")
+            if run.action != action.name or run.fleet != model.fleet.name:
+                raise StepFailed(
+                    f"run {resume} was {run.action} of {run.fleet}, not {action.name} of "
+                    f"{model.fleet.name}"
+                )
+            limit = limit or list(run.options.get("limit", []))
+            run_id = resume
+            self.journal.reopen_run(run_id)
+        targets = self.targets(limit, action)
+        if not resume:
+            options = {"limit": limit, "batch": batch, "max_fail": max_fail}
+            run_id = self.journal.start_run(action.name, model.fleet.name, profile_path, options)
+        self._emit(
+            Event("run", run_id, state=RUNNING, text=f"{action.name} on {len(targets)} nodes")
+        )
+        done_before: dict[str, set[str]] = {}
+        for _, node in targets:
+            self.journal.plan_steps(run_id, node.name, [s.name for s in action.steps])
+            done_before[node.name] = {
+                r.step for r in self.journal.steps(run_id, node.name) if r.state in FINISHED
+            }
+        self._throttles = {
+            s.name: threading.Semaphore(s.throttle) for s in action.steps if s.throttle
+        }
+        self._failed_nodes = set()
+        self._budget_exceeded = False
+        budget = _fail_budget(max_fail, len(targets))
+        asked = threading.Lock()
+
+        def on_failure(node: str, error: str) -> None:
+            with self._lock:
+                self._failed_nodes.add(node)
+                if budget is not None and len(self._failed_nodes) > budget:
+                    self._budget_exceeded = True
+            if pause_on_failure is not None and asked.acquire(blocking=False):
+                self._running.clear()
+                self.paused_reason = f"{node}: {error}"
+                go_on = pause_on_failure(node, error)
+                self.paused_reason = ""
+                if not go_on:
+                    self.cancelled.set()
+                self._running.set()
+
+        states: dict[str, dict[str, str]] = {}
+
+        def node_run(pair: tuple[Cluster, Node]) -> None:
+            cluster, node = pair
+            states[node.name] = self._run_node(
+                action, run_id, cluster, node, done_before[node.name], on_failure
+            )
+
+        for group in _batches(targets, batch):
+            if self.cancelled.is_set() or self._budget_exceeded:
+                for _, node in group:
+                    states[node.name] = self._mark_rest(
+                        action, run_id, node.name, done_before[node.name]
+                    )
+                continue
+            workers = max(1, min(self.parallelism, len(group)))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as ex:
+                list(ex.map(node_run, group))
+        if self.cancelled.is_set():
+            outcome = "cancelled"
+        elif self._budget_exceeded:
+            outcome = "stopped"
+        elif self._failed_nodes:
+            outcome = "failed"
+        else:
+            outcome = "succeeded"
+        self.journal.finish_run(run_id, outcome)
+        self._emit(Event("run", run_id, state=outcome))
+        return RunResult(run_id, outcome, states)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self._running.set()
+
+    def _stopping(self) -> bool:
+        self._running.wait()
+        return self.cancelled.is_set() or self._budget_exceeded
+
+    def _mark_rest(self, action: Action, run_id: str, node: str, done: set[str]) -> dict[str, str]:
+        out = {}
+        for step in action.steps:
+            if step.name in done:
+                out[step.name] = DONE
+                continue
+            self.journal.set_step(run_id, node, step.name, CANCELLED)
+            self._emit(Event("state", run_id, node, step.name, CANCELLED))
+            out[step.name] = CANCELLED
+        return out
+
+    def _run_node(
+        self,
+        action: Action,
+        run_id: str,
+        cluster: Cluster,
+        node: Node,
+        done: set[str],
+        on_failure: Callable[[str, str], None],
+    ) -> dict[str, str]:
+        states: dict[str, str] = {}
+        current = {"step": ""}
+
+        def on_line(stream: str, line: str) -> None:
+            line = self.redactor.redact(line)
+            self.journal.line(run_id, node.name, current["step"], stream, line)
+            step = steps_by_name[current["step"]]
+            m = step.progress.search(line) if step.progress else None
+            if m:
+                pct = float(m.group("pct"))
+                self._emit(Event("progress", run_id, node.name, step.name, progress=pct))
+            self._emit(Event("line", run_id, node.name, current["step"], text=line))
+
+        steps_by_name = {s.name: s for s in action.steps}
+        ctx = NodeContext(self, cluster, node, on_line)
+        for i, step in enumerate(action.steps):
+            if step.name in done:
+                states[step.name] = DONE
+                continue
+            if self._stopping():
+                for rest in action.steps[i:]:
+                    if rest.name not in done:
+                        self.journal.set_step(run_id, node.name, rest.name, CANCELLED)
+                        self._emit(Event("state", run_id, node.name, rest.name, CANCELLED))
+                        states[rest.name] = CANCELLED
+                break
+            current["step"] = step.name
+            if not self._applies(step, ctx):
+                self.journal.set_step(run_id, node.name, step.name, SKIPPED)
+                self._emit(Event("state", run_id, node.name, step.name, SKIPPED))
+                states[step.name] = SKIPPED
+                continue
+            throttle = self._throttles.get(step.name)
+            with throttle if throttle else contextlib.nullcontext():
+                state, error = self._attempts(step, ctx, run_id)
+            states[step.name] = state
+            if state == FAILED:
+                for rest in action.steps[i + 1 :]:
+                    states[rest.name] = "pending"
+                on_failure(node.name, error)
+                break
+        return states
+
+    def _attempts(self, step: Step, ctx: NodeContext, run_id: str) -> tuple[str, str]:
+        node = ctx.name
+        ctx.timeout = step.timeout
+        error = ""
+        for attempt in range(1, step.retries + 2):
+            self.journal.set_step(run_id, node, step.name, RUNNING, attempt=True)
+            self._emit(Event("state", run_id, node, step.name, RUNNING, attempt=attempt))
+            try:
+                change = step.check(ctx)
+                if change is None:
+                    passed = "passed" if step.apply is None else ""  # a check-only step
+                    self.journal.set_step(run_id, node, step.name, UNCHANGED, summary=passed)
+                    self._emit(Event("state", run_id, node, step.name, UNCHANGED, text=passed))
+                    return UNCHANGED, ""
+                if step.apply is None:
+                    raise StepFailed(f"check-only step reported a change: {change.summary}")
+                summary = self.redactor.redact(change.summary)
+                self.journal.set_step(run_id, node, step.name, RUNNING, summary=summary)
+                self._emit(Event("line", run_id, node, step.name, text=f"» {summary}"))
+                step.apply(ctx, change)
+                if step.verify is not None:
+                    step.verify(ctx)
+                else:
+                    left = step.check(ctx)
+                    if left is not None:
+                        raise StepFailed(f"applied, but the check still finds: {left.summary}")
+                self.journal.set_step(run_id, node, step.name, DONE)
+                self._emit(Event("state", run_id, node, step.name, DONE))
+                return DONE, ""
+            except (StepFailed, SshError) as exc:
+                error = self._say(exc)
+            except Exception as exc:  # a bug in a step must fail the step, not the run
+                error = self._say(f"{type(exc).__name__}: {exc}")
+            self.journal.line(run_id, node, step.name, "error", error)
+            self._emit(Event("line", run_id, node, step.name, text=f"✗ {error}"))
+            if attempt <= step.retries and not self.cancelled.is_set():
+                self._emit(
+                    Event("state", run_id, node, step.name, "retrying", text=error, attempt=attempt)
+                )
+                if self.cancelled.wait(step.backoff * 2 ** (attempt - 1)):
+                    break
+                self.pool.reset_backoff(node)
+                self.pool.drop(node)  # a fresh connection for the next attempt
+                continue
+            break
+        self.journal.set_step(run_id, node, step.name, FAILED, error=error)
+        self._emit(Event("state", run_id, node, step.name, FAILED, text=error))
+        return FAILED, error
+
+
+def _batches(
+    targets: list[tuple[Cluster, Node]], batch: str | None
+) -> list[list[tuple[Cluster, Node]]]:
+    if not batch or not targets:
+        return [targets]
+    size = _count(batch, len(targets), "--batch")
+    size = max(1, size)
+    return [targets[i : i + size] for i in range(0, len(targets), size)]
+
+
+def _fail_budget(max_fail: str | None, total: int) -> int | None:
+    """How many failed nodes are tolerated; one more stops new work."""
+    if max_fail is None:
+        return None
+    if max_fail.endswith("%"):
+        pct = _percent(max_fail, "--max-fail")
+        return math.floor(total * pct / 100)
+    return _count(max_fail, total, "--max-fail")
+
+
+def _percent(text: str, option: str) -> float:
+    try:
+        pct = float(text[:-1])
+    except ValueError:
+        raise StepFailed(
+            f"{option} {text}: write a number of nodes or a percentage like 25%"
+        ) from None
+    if not 0 <= pct <= 100:
+        raise StepFailed(f"{option} {text}: a percentage between 0% and 100%")
+    return pct
+
+
+def _count(text: str, total: int, option: str) -> int:
+    if text.endswith("%"):
+        return math.ceil(total * _percent(text, option) / 100)
+    if not text.isdigit():
+        raise StepFailed(f"{option} {text}: write a number of nodes or a percentage like 25%")
+    return int(text)
+
+
+def check_options(batch: str | None, max_fail: str | None) -> None:
+    """Refuse malformed --batch / --max-fail before anything runs."""
+    if batch is not None:
+        _count(batch, 1, "--batch")
+        if batch in ("0", "0%"):
+            raise StepFailed("--batch 0: a batch needs at least one node")
+    if max_fail is not None:
+        _fail_budget(max_fail, 1)

@@ -1,0 +1,756 @@
+"""The Gonka deploy, step by step: the Ansible plan's phases, corrected by the official
+docs (reference/protocols.md §1.1-1.3).
+
+preflight → firewall → dependencies → repository → models → images → configuration →
+network-init → network-full → ml-nodes → validation. Each step's check says whether it is
+already done and what it would change; nothing here runs a command that changes a node
+outside an apply.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import shlex
+
+from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
+from console.profile_schema import Node
+from console.stacks import STACKS
+
+DEFAULT_REPO = "https://github.com/gonka-ai/gonka.git"
+DEFAULT_DEPLOY_DIR = "/opt/gonka/deploy/join"
+DEFAULT_HF_HOME = "/mnt/shared"
+COMPOSE_MAIN = "docker-compose.yml"
+COMPOSE_MLNODE = "docker-compose.mlnode.yml"
+P2P_PORT = 5000
+ML_PORTS = (5050, 8080)  # inference and ML node management: open to the network node only
+RPC_PORT = 26657
+MIN_DOCKER = (20, 10)
+MIN_COMPOSE = (2, 0)
+MIN_MEMORY_GB = 8
+DISK_HEADROOM_GB = 20
+
+
+# ---------------------------------------------------------------- what a node is
+
+
+def models_of(node: Node) -> list[str]:
+    return [node.model] if node.model else list(node.models)
+
+
+def serves_model(ctx: NodeContext) -> bool:
+    return ctx.node.role == "ml" or bool(models_of(ctx.node))
+
+
+def deploy_dir(ctx: NodeContext) -> str:
+    return (ctx.profile.stack.deploy_dir or DEFAULT_DEPLOY_DIR).rstrip("/")
+
+
+def repo_dir(ctx: NodeContext) -> str:
+    d = deploy_dir(ctx)
+    if not d.endswith("/deploy/join"):
+        raise StepFailed(
+            f"[stack].deploy_dir = {d!r} must end in deploy/join: it is the directory of the "
+            "gonka repository the compose files live in"
+        )
+    return d[: -len("/deploy/join")] or "/"
+
+
+def hf_home(ctx: NodeContext) -> str:
+    return ctx.profile.stack.hf_home or DEFAULT_HF_HOME
+
+
+def compose_files(ctx: NodeContext) -> list[str]:
+    if ctx.node.role == "network":
+        return [COMPOSE_MAIN] + ([COMPOSE_MLNODE] if serves_model(ctx) else [])
+    return [COMPOSE_MLNODE]
+
+
+def expected_containers(ctx: NodeContext) -> list[str]:
+    return STACKS["gonka"].expected_containers(ctx.node.role, serves_model(ctx))
+
+
+def network_node(ctx: NodeContext) -> Node:
+    for n in ctx.cluster.nodes:
+        if n.role == "network":
+            return n
+    raise StepFailed(f"cluster {ctx.cluster.name} has no network node")
+
+
+def private_address(node: Node) -> str:
+    return node.private_ip or node.host
+
+
+def home_path(ctx: NodeContext, path: str) -> str:
+    """A profile path with ~ resolved against the node's home (config files need absolute
+    paths; commands could leave ~ to the shell, a file cannot)."""
+    if path == "~" or path.startswith("~/"):
+        home = ctx.facts.get("home")
+        if home is None:
+            home = ctx.run('printf %s "$HOME"', quiet=True).stdout.strip()
+            ctx.facts["home"] = home
+        return home + path[1:]
+    return path
+
+
+def compose(ctx: NodeContext) -> str:
+    """`docker compose` where the plugin is there, else `docker-compose`."""
+    found = ctx.facts.get("compose")
+    if found is None:
+        out = ctx.run(
+            "if docker compose version --short >/dev/null 2>&1; then echo 'docker compose'; "
+            "elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi",
+            quiet=True,
+            check=False,
+        )
+        found = out.stdout.strip()
+        if not found:
+            raise StepFailed(
+                "neither `docker compose` nor `docker-compose` is installed; the dependencies "
+                "step installs docker-compose-v2"
+            )
+        ctx.facts["compose"] = found
+    return found
+
+
+def in_deploy_dir(ctx: NodeContext, command: str, env: bool = True) -> str:
+    """`command` run from the deploy directory, with config.env exported like the docs'
+    `source config.env && docker compose …`."""
+    source = "set -a && . ./config.env && set +a && " if env else ""
+    return f"cd {sh_path(deploy_dir(ctx))} && {source}{command}"
+
+
+def compose_cmd(ctx: NodeContext, *args: str) -> str:
+    files = " ".join(f"-f {shlex.quote(f)}" for f in compose_files(ctx))
+    return f"{compose(ctx)} {files} {' '.join(args)}"
+
+
+def running_containers(ctx: NodeContext) -> dict[str, str]:
+    out = ctx.run("docker ps -a --format '{{.Names}}\\t{{.State}}'", quiet=True, check=False).stdout
+    states = {}
+    for line in out.splitlines():
+        name, _, state = line.partition("\t")
+        if name:
+            states[name.strip()] = state.strip()
+    return states
+
+
+def wait_http(ctx: NodeContext, url: str, seconds: float, what: str) -> None:
+    """Poll `url` from the node itself until it answers 2xx (python3: always there)."""
+    script = (
+        "import sys,time,urllib.request\n"
+        "url,end=sys.argv[1],time.time()+float(sys.argv[2])\n"
+        "while True:\n"
+        "    try:\n"
+        "        urllib.request.urlopen(url,timeout=3).read(); break\n"
+        "    except Exception as e:\n"
+        "        if time.time()>end: print('no answer:',e); sys.exit(1)\n"
+        "        time.sleep(1)\n"
+    )
+    out = ctx.run(
+        f"python3 -c {shlex.quote(script)} {shlex.quote(url)} {seconds:g}", check=False, quiet=True
+    )
+    if out.exit != 0:
+        raise StepFailed(
+            f"{what} did not answer at {url} within {seconds:g} s: {out.stdout.strip()}"
+        )
+    ctx.on_line and ctx.on_line("stdout", f"{what} answers at {url}")
+
+
+def http_ok(ctx: NodeContext, url: str) -> bool:
+    code = (
+        "import sys,urllib.request\n"
+        "try: urllib.request.urlopen(sys.argv[1],timeout=3).read()\n"
+        "except Exception: sys.exit(1)\n"
+    )
+    command = f"python3 -c {shlex.quote(code)} {shlex.quote(url)}"
+    return ctx.run(command, check=False, quiet=True).exit == 0
+
+
+def note(ctx: NodeContext, text: str) -> None:
+    if ctx.on_line:
+        ctx.on_line("stdout", text)
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    m = re.search(r"(\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+# ---------------------------------------------------------------- preflight
+
+PREFLIGHT = r"""
+echo "os=$(. /etc/os-release 2>/dev/null; echo "$PRETTY_NAME")"
+echo "docker=$(docker version --format '{{.Server.Version}}' 2>/dev/null)"
+c=$(docker compose version --short 2>/dev/null || docker-compose version --short 2>/dev/null)
+echo "compose=$c"
+echo "runtimes=$(docker info --format '{{json .Runtimes}}' 2>/dev/null | tr -d '\n')"
+echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')"
+echo "mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
+p=HF_HOME; while [ ! -e "$p" ]; do p=$(dirname "$p"); done
+echo "disk_kb=$(df -Pk "$p" | awk 'NR==2 {print $4}')"
+echo "ntp=$(timedatectl show -p NTPSynchronized --value 2>/dev/null)"
+"""
+
+
+def preflight(ctx: NodeContext) -> Change | None:
+    script = PREFLIGHT.replace("HF_HOME", sh_path(hf_home(ctx)))
+    facts = dict(
+        line.split("=", 1)
+        for line in ctx.run(script, quiet=True).stdout.splitlines()
+        if "=" in line
+    )
+    problems: list[str] = []
+    docker = _version(facts.get("docker", ""))
+    if docker is None:
+        note(ctx, "docker: not installed yet (the dependencies step installs it)")
+    elif docker < MIN_DOCKER:
+        problems.append(f"docker {facts['docker']} is older than {'.'.join(map(str, MIN_DOCKER))}")
+    composev = _version(facts.get("compose", ""))
+    if composev is not None and composev < MIN_COMPOSE:
+        problems.append(f"compose {facts['compose']} is older than v2: upgrade docker-compose")
+    want_gpus = ctx.node.gpus or 0
+    have_gpus = int(facts.get("gpus") or 0)
+    if serves_model(ctx):
+        if have_gpus < want_gpus:
+            problems.append(
+                f"{have_gpus} GPUs visible (nvidia-smi -L), the profile expects {want_gpus}: "
+                "check the driver (nvidia-smi) or fix gpus in the profile"
+            )
+        if docker is not None and "nvidia" not in facts.get("runtimes", ""):
+            problems.append(
+                "docker has no nvidia runtime: install nvidia-container-toolkit and run "
+                "`nvidia-ctk runtime configure --runtime=docker`"
+            )
+    mem_gb = int(facts.get("mem_kb") or 0) / 1024**2
+    if mem_gb < MIN_MEMORY_GB:
+        problems.append(f"{mem_gb:.1f} GiB of memory, at least {MIN_MEMORY_GB} GiB needed")
+    need_gb = DISK_HEADROOM_GB + sum(
+        (ctx.profile.models[m].vram_gb or 0) if m in ctx.profile.models else 0
+        for m in models_of(ctx.node)
+    )
+    free_gb = int(facts.get("disk_kb") or 0) / 1024**2
+    if free_gb < need_gb:
+        problems.append(
+            f"{free_gb:.0f} GB free under {hf_home(ctx)}, {need_gb:.0f} GB needed for the "
+            "node's models and images: free space or move [stack].hf_home"
+        )
+    if facts.get("ntp") == "no":
+        problems.append("the clock is not synchronised (timedatectl): enable NTP (chrony)")
+    note(
+        ctx,
+        f"{facts.get('os') or 'unknown OS'}; docker {facts.get('docker') or '-'}, compose "
+        f"{facts.get('compose') or '-'}; {have_gpus} GPUs; {mem_gb:.0f} GiB memory; "
+        f"{free_gb:.0f} GB free; clock synchronised: {facts.get('ntp') or 'unknown'}",
+    )
+    if problems:
+        raise StepFailed("; ".join(problems))
+    return None
+
+
+# ---------------------------------------------------------------- firewall
+
+
+def firewall_rules(ctx: NodeContext) -> list[tuple[str, str]]:
+    """(ufw arguments, the `To`/`From` it shows as) of every rule this node must have."""
+    ssh_port = ctx.node.port or ctx.profile.ssh.port
+    rules = [(f"allow {ssh_port}/tcp", f"{ssh_port}/tcp|Anywhere")]
+    if ctx.node.role == "network":
+        stack = ctx.profile.stack
+        for port in (P2P_PORT, stack.api_port, stack.api_ssl_port):
+            rules.append((f"allow {port}/tcp", f"{port}/tcp|Anywhere"))
+    else:
+        net = private_address(network_node(ctx))
+        for port in ML_PORTS:
+            rules.append((f"allow from {net} to any port {port} proto tcp", f"{port}/tcp|{net}"))
+    return rules
+
+
+def ufw_status(ctx: NodeContext) -> tuple[bool, dict[str, str], list[str]]:
+    """(active, defaults, rules as 'To|From') from `ufw status verbose`."""
+    out = ctx.run(f"{ctx.sudo}ufw status verbose", quiet=True, check=False)
+    if out.exit == 127 or "not found" in out.stderr:
+        raise StepFailed("ufw is not installed: the dependencies step installs it")
+    active = "Status: active" in out.stdout
+    defaults = {}
+    m = re.search(r"Default: (\w+) \(incoming\), (\w+) \(outgoing\)", out.stdout)
+    if m:
+        defaults = {"incoming": m.group(1), "outgoing": m.group(2)}
+    rules = []
+    for line in out.stdout.splitlines():
+        if "(v6)" in line or not re.search(r"\s(ALLOW|DENY|REJECT|LIMIT)(\s+IN)?\s", line + " "):
+            continue
+        parts = re.split(r"\s{2,}", line.strip())
+        if len(parts) >= 3 and parts[1].startswith("ALLOW"):
+            rules.append(f"{parts[0]}|{parts[-1]}")
+    return active, defaults, rules
+
+
+def firewall_check(ctx: NodeContext) -> Change | None:
+    active, defaults, have = ufw_status(ctx)
+    want = firewall_rules(ctx)
+    ufw = f"{ctx.sudo}ufw"
+    commands = [f"{ufw} {args}" for args, shown in want if shown not in have]
+    private = {str(p) for p in STACKS["gonka"].private_ports}
+    for shown in have:  # a private port open to the world is removed, whoever opened it
+        to, _, src = shown.partition("|")
+        if to.split("/")[0] in private and src == "Anywhere":
+            commands.append(f"{ufw} delete allow {to}")
+    if defaults.get("incoming") != "deny":
+        commands.append(f"{ufw} default deny incoming")
+    if defaults.get("outgoing") != "allow":
+        commands.append(f"{ufw} default allow outgoing")
+    if not active:
+        commands.append(f"{ufw} --force enable")
+    if not commands:
+        return None
+    extra = [s for s in have if s not in {shown for _, shown in want}]
+    summary = f"{len(commands)} firewall changes (SSH stays open)"
+    if extra:
+        summary += f"; kept rules fleetdeck did not ask for: {', '.join(extra)}"
+    return Change(summary, tuple(commands))
+
+
+def firewall_apply(ctx: NodeContext, change: Change) -> None:
+    for command in change.commands:  # the SSH rule is first: the operator is never locked out
+        ctx.run(command)
+
+
+# ---------------------------------------------------------------- dependencies
+
+PACKAGES = {"git": "git", "docker": "docker.io", "ufw": "ufw", "python3": "python3"}
+
+
+def dependencies_check(ctx: NodeContext) -> Change | None:
+    probe = "; ".join(f"command -v {tool} >/dev/null 2>&1 || echo {tool}" for tool in PACKAGES)
+    probe += (
+        "; docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 "
+        "|| echo compose"
+    )
+    missing = ctx.run(probe, quiet=True, check=False).stdout.split()
+    if not missing:
+        return None
+    packages = [PACKAGES.get(t, "docker-compose-v2") for t in missing]
+    return Change(
+        f"install {', '.join(packages)}",
+        (
+            f"{ctx.sudo}env DEBIAN_FRONTEND=noninteractive apt-get update -q",
+            f"{ctx.sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+            + " ".join(shlex.quote(p) for p in packages),
+        ),
+    )
+
+
+def run_commands(ctx: NodeContext, change: Change) -> None:
+    for command in change.commands:
+        ctx.run(command)
+
+
+# ---------------------------------------------------------------- repository
+
+
+def repository_check(ctx: NodeContext) -> Change | None:
+    stack = ctx.profile.stack
+    url, ref = stack.repo or DEFAULT_REPO, stack.ref
+    if not ref:
+        raise StepFailed(
+            "[stack].ref is not set: pin the gonka release to deploy (a tag such as v0.2.9 or "
+            "a commit); a deploy never follows a moving branch"
+        )
+    root = sh_path(repo_dir(ctx))
+    q_ref = shlex.quote(f"{ref}^{{commit}}")
+    out = ctx.run(
+        f"if [ ! -d {root}/.git ]; then echo missing; exit 0; fi; "
+        f"git -C {root} remote get-url origin; git -C {root} rev-parse HEAD; "
+        f"git -C {root} rev-parse -q --verify {q_ref} || echo unknown",
+        quiet=True,
+    ).stdout.split()
+    checkout = (
+        f"git -C {root} -c advice.detachedHead=false checkout -q -f --detach {shlex.quote(ref)}"
+    )
+    if out[:1] == ["missing"]:
+        return Change(
+            f"clone {url} at {ref} into {repo_dir(ctx)}",
+            (
+                f"{ctx.sudo}mkdir -p {sh_path(repo_dir(ctx).rsplit('/', 1)[0] or '/')}",
+                f"git clone -q --no-checkout {shlex.quote(url)} {root}",
+                checkout,
+            ),
+        )
+    origin, head, wanted = (out + ["", "", ""])[:3]
+    if origin != url:
+        raise StepFailed(
+            f"{repo_dir(ctx)} is a clone of {origin}, not {url}: move it away or fix [stack].repo"
+        )
+    if wanted == head:
+        return None
+    return Change(
+        f"update {repo_dir(ctx)} from {head[:12]} to {ref}",
+        (f"git -C {root} fetch -q --tags origin", checkout),
+    )
+
+
+# ---------------------------------------------------------------- models
+
+
+def model_dir(ctx: NodeContext, model: str) -> str:
+    return f"{hf_home(ctx).rstrip('/')}/hub/models--{model.replace('/', '--')}"
+
+
+# a model is there when a snapshot has a config.json that parses and every weight shard
+# (`-0000k-of-0000n`): hf links a file into the snapshot only once it is complete, but a
+# download cut short leaves the snapshot with only some of its files
+MODEL_COMPLETE = """
+import glob, json, os, re, sys
+for snap in glob.glob(os.path.join(sys.argv[1], "snapshots", "*")):
+    try:
+        json.load(open(os.path.join(snap, "config.json")))
+    except Exception:
+        continue
+    weights = [f for f in os.listdir(snap) if f.endswith((".safetensors", ".bin"))]
+    shards = {}
+    for f in weights:
+        m = re.search(r"-(\\d+)-of-(\\d+)\\.", f)
+        if m:
+            shards.setdefault(int(m.group(2)), set()).add(int(m.group(1)))
+    if weights and all(len(got) == n for n, got in shards.items()):
+        sys.exit(0)
+sys.exit(1)
+"""
+
+
+def models_check(ctx: NodeContext) -> Change | None:
+    missing = []
+    for model in models_of(ctx.node):
+        out = ctx.run(
+            f"python3 -c {shlex.quote(MODEL_COMPLETE)} {sh_path(model_dir(ctx, model))}",
+            quiet=True,
+            check=False,
+        )
+        if out.exit != 0:
+            missing.append(model)
+    if not missing:
+        return None
+    home = sh_path(hf_home(ctx))
+    commands = [f"{ctx.sudo}mkdir -p {home}"] + [
+        f"HF_HOME={home} hf download {shlex.quote(m)}" for m in missing
+    ]
+    return Change(f"download {', '.join(missing)} into {hf_home(ctx)}", tuple(commands))
+
+
+def models_apply(ctx: NodeContext, change: Change) -> None:
+    home = sh_path(hf_home(ctx))
+    token = ctx.secret("hf_token") if "hf_token" in ctx.profile.secrets else ""
+    ctx.run(f"{ctx.sudo}mkdir -p {home}")
+    for command in change.commands[1:]:
+        model = shlex.split(command)[-1]
+        # the token travels on stdin; hf resumes a partial download by itself
+        ctx.run(
+            'IFS= read -r HF_TOKEN; [ -n "$HF_TOKEN" ] && export HF_TOKEN || unset HF_TOKEN; '
+            f"export HF_HOME={home}; "
+            f"if command -v hf >/dev/null 2>&1; then hf download {shlex.quote(model)}; "
+            f"else huggingface-cli download {shlex.quote(model)}; fi",
+            stdin=token + "\n",
+        )
+
+
+# ---------------------------------------------------------------- images
+
+
+def images_check(ctx: NodeContext) -> Change | None:
+    join = sh_path(deploy_dir(ctx))
+    listing = ctx.run(
+        f"[ -d {join} ] || exit 3; "
+        + in_deploy_dir(ctx, compose_cmd(ctx, "config", "--images"), env=False),
+        quiet=True,
+        check=False,
+    )
+    pull = in_deploy_dir(ctx, compose_cmd(ctx, "pull", "-q"), env=False)
+    if listing.exit != 0:
+        return Change("pull the stack's images (after the repository is in place)", (pull,))
+    images = sorted(set(listing.stdout.split()))
+    probe = "; ".join(
+        f"docker image inspect {shlex.quote(i)} >/dev/null 2>&1 || echo {shlex.quote(i)}"
+        for i in images
+    )
+    missing = ctx.run(probe, quiet=True, check=False).stdout.split() if images else []
+    if not missing:
+        return None
+    return Change(f"pull {len(missing)} images: {', '.join(missing)}", (pull,))
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def _q(value: str) -> str:
+    return shlex.quote(str(value))
+
+
+def config_env(ctx: NodeContext) -> str:
+    """config.env as the docs' template lays it out, from the profile (secrets resolved)."""
+    stack = ctx.profile.stack
+    node = ctx.node
+    lines: list[tuple[str, str]] = []
+    if node.role == "network":
+        required = {
+            "key_name": stack.key_name,
+            "account_pubkey": stack.account_pubkey,
+            "seed_api_url": stack.seed_api_url,
+            "seed_rpc_url": stack.seed_rpc_url,
+            "seed_p2p_url": stack.seed_p2p_url,
+        }
+        unset = [k for k, v in required.items() if not v]
+        if unset:
+            raise StepFailed(
+                f"[stack] {', '.join(unset)} not set: config.env needs them "
+                "(reference: deploy/join/config.env.template)"
+            )
+        host = private_address(node) if not node.public_url else None
+        public_url = node.public_url or f"http://{host}:{stack.api_port}"
+        p2p_host = re.sub(r"^\w+://", "", public_url).split(":")[0].split("/")[0]
+        remote_ml = any(n.role == "ml" for n in ctx.cluster.nodes)
+        callback = f"http://{private_address(node)}:9100" if remote_ml else "http://api:9100"
+        lines += [
+            ("KEY_NAME", stack.key_name or ""),
+            ("KEYRING_PASSWORD", ctx.secret("keyring_password")),
+            ("API_PORT", str(stack.api_port)),
+            ("API_SSL_PORT", str(stack.api_ssl_port)),
+            ("PUBLIC_URL", public_url),
+            ("P2P_EXTERNAL_ADDRESS", f"tcp://{p2p_host}:{P2P_PORT}"),
+            ("ACCOUNT_PUBKEY", stack.account_pubkey or ""),
+            ("NODE_CONFIG", "./node-config.json"),
+            ("HF_HOME", home_path(ctx, hf_home(ctx))),
+            ("SEED_API_URL", stack.seed_api_url or ""),
+            ("SEED_NODE_RPC_URL", stack.seed_rpc_url or ""),
+            ("SEED_NODE_P2P_URL", stack.seed_p2p_url or ""),
+            ("DAPI_API__POC_CALLBACK_URL", callback),
+            ("DAPI_CHAIN_NODE__URL", "http://node:26657"),
+            ("DAPI_CHAIN_NODE__P2P_URL", "http://node:26656"),
+        ]
+        lines += [(f"RPC_SERVER_URL_{i}", u) for i, u in enumerate(stack.rpc_servers, start=1)]
+        lines += [("NGINX_MODE", stack.nginx_mode)]
+    else:
+        lines += [("HF_HOME", home_path(ctx, hf_home(ctx)))]
+    lines += [("PORT", "8080"), ("INFERENCE_PORT", "5050")]
+    if node.role == "network":
+        lines += [("KEYRING_BACKEND", "file")]
+    header = f"# written by fleetdeck for {node.name} ({ctx.cluster.name}); edit the profile\n"
+    return header + "".join(f"export {k}={_q(v)}\n" for k, v in lines)
+
+
+def node_config(ctx: NodeContext) -> str:
+    """node-config.json on the network node: one entry per node of the cluster that serves
+    models, remote ML nodes by private address with ports 5050/8080 (§1.3)."""
+    entries = []
+    for n in ctx.cluster.nodes:
+        served = models_of(n)
+        if not served and n.role != "ml":
+            continue
+        if not served:
+            raise StepFailed(f"ML node {n.name} has no model assigned: set model in the profile")
+        local = n.name == ctx.node.name
+        entry: dict = {
+            "id": n.name,
+            "host": "inference" if local else private_address(n),
+            "inference_port": 5000 if local else 5050,
+            "poc_port": 8080,
+            "max_concurrent": 500,
+            "models": {
+                m: {"args": list(ctx.profile.models[m].args) if m in ctx.profile.models else []}
+                for m in served
+            },
+        }
+        if n.gpu_type and n.gpus:
+            entry["hardware"] = [{"type": n.gpu_type, "count": n.gpus}]
+        entries.append(entry)
+    return json.dumps(entries, indent=2) + "\n"
+
+
+def config_files(ctx: NodeContext) -> list[tuple[str, str, int]]:
+    join = home_path(ctx, deploy_dir(ctx))
+    files = [(f"{join}/config.env", config_env(ctx), 0o600)]
+    if ctx.node.role == "network":
+        files.append((f"{join}/node-config.json", node_config(ctx), 0o644))
+    return files
+
+
+def configuration_check(ctx: NodeContext) -> Change | None:
+    r = ctx.engine.redactor.redact
+    diffs, commands = [], []
+    for path, text, mode in config_files(ctx):
+        current = ctx.read(path)
+        old_mode, old_text = current if current else ("", "")
+        if current is not None and old_text == text and old_mode == f"{mode:o}":
+            continue
+        commands.append(f"write {path} (mode {mode:o})")
+        if old_text != text:
+            diffs.append(
+                "".join(
+                    difflib.unified_diff(
+                        r(old_text).splitlines(keepends=True),
+                        r(text).splitlines(keepends=True),
+                        fromfile=f"{path} (on the node)" if current else "/dev/null",
+                        tofile=f"{path} (from the profile)",
+                    )
+                )
+            )
+        else:
+            diffs.append(f"{path}: mode {old_mode} -> {mode:o}\n")
+    if not commands:
+        return None
+    files = "1 configuration file" if len(commands) == 1 else f"{len(commands)} configuration files"
+    return Change(f"write {files}", tuple(commands), "".join(diffs))
+
+
+def configuration_apply(ctx: NodeContext, change: Change) -> None:
+    for path, text, mode in config_files(ctx):
+        ctx.write(path, text, mode)
+        note(ctx, f"wrote {path} (mode {mode:o})")
+
+
+# ---------------------------------------------------------------- bring-up
+
+
+def containers_check(names: list[str]):
+    def check(ctx: NodeContext) -> Change | None:
+        states = running_containers(ctx)
+        down = [n for n in names if states.get(n) != "running"]
+        if not down:
+            return None
+        return Change(f"start {', '.join(down)}", ())
+
+    return check
+
+
+def network_init_check(ctx: NodeContext) -> Change | None:
+    change = containers_check(["tmkms", "node"])(ctx)
+    if change is None:
+        return None
+    files = f"-f {COMPOSE_MAIN}"
+    cmd = in_deploy_dir(ctx, f"{compose(ctx)} {files} up -d --no-deps tmkms node")
+    return Change(change.summary, (cmd, f"wait for RPC at 127.0.0.1:{RPC_PORT}"))
+
+
+def network_init_apply(ctx: NodeContext, change: Change) -> None:
+    ctx.run(change.commands[0])
+    wait_http(ctx, f"http://127.0.0.1:{RPC_PORT}/status", 120, "CometBFT RPC")
+
+
+def network_full_check(ctx: NodeContext) -> Change | None:
+    change = containers_check(expected_containers(ctx))(ctx)
+    if change is None:
+        return None
+    cmd = in_deploy_dir(ctx, compose_cmd(ctx, "up", "-d"))
+    port = ctx.profile.stack.api_port
+    return Change(change.summary, (cmd, f"wait for /health at 127.0.0.1:{port}"))
+
+
+def network_full_apply(ctx: NodeContext, change: Change) -> None:
+    ctx.run(change.commands[0])
+    wait_http(ctx, f"http://127.0.0.1:{ctx.profile.stack.api_port}/health", 180, "the API proxy")
+
+
+def ml_nodes_check(ctx: NodeContext) -> Change | None:
+    change = containers_check(expected_containers(ctx))(ctx)
+    if change is None:
+        return None
+    cmd = in_deploy_dir(ctx, compose_cmd(ctx, "up", "-d"))
+    return Change(change.summary, (cmd, "wait for the ML node at 127.0.0.1:8080/health"))
+
+
+def ml_nodes_apply(ctx: NodeContext, change: Change) -> None:
+    ctx.run(change.commands[0])
+    wait_http(ctx, "http://127.0.0.1:8080/health", 300, "the ML node")
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validation(ctx: NodeContext) -> Change | None:
+    states = running_containers(ctx)
+    problems = [
+        f"{n} is {states.get(n, 'missing')}"
+        for n in expected_containers(ctx)
+        if states.get(n) != "running"
+    ]
+    if ctx.node.role == "network":
+        if not http_ok(ctx, f"http://127.0.0.1:{RPC_PORT}/status"):
+            problems.append(f"CometBFT RPC does not answer on 127.0.0.1:{RPC_PORT}")
+        if not http_ok(ctx, f"http://127.0.0.1:{ctx.profile.stack.api_port}/health"):
+            problems.append("the API proxy /health does not answer")
+    if serves_model(ctx) and "mlnode-308" in states:
+        if not http_ok(ctx, "http://127.0.0.1:8080/health"):
+            problems.append("the ML node /health does not answer on 8080")
+        seen = ctx.run(
+            "docker exec mlnode-308 nvidia-smi -L 2>/dev/null | grep -c '^GPU '",
+            quiet=True,
+            check=False,
+        ).stdout.strip()
+        want = ctx.node.gpus or 0
+        if want and int(seen or 0) != want:
+            problems.append(
+                f"mlnode-308 sees {seen or 0} GPUs, the node has {want}: check the nvidia "
+                "runtime and the compose file's GPU reservation"
+            )
+        else:
+            note(ctx, f"mlnode-308 sees {seen or 0} GPUs")
+    if problems:
+        raise StepFailed("; ".join(problems))
+    note(ctx, "all services answer")
+    return None
+
+
+# ---------------------------------------------------------------- the action
+
+
+def deploy_action() -> Action:
+    progress = re.compile(r"(?P<pct>\d{1,3})%\|")
+    return Action(
+        name="deploy",
+        stacks=("gonka",),
+        description="deploy the Gonka stack: firewall, repository, models, images, config, "
+        "network node, ML nodes, validation",
+        destructive=True,
+        steps=(
+            Step("preflight", "preflight", preflight, retries=0),
+            Step("firewall", "firewall (ufw)", firewall_check, firewall_apply),
+            Step("dependencies", "dependencies", dependencies_check, run_commands, timeout=900),
+            Step("repository", "repository", repository_check, run_commands),
+            Step(
+                "models",
+                "models",
+                models_check,
+                models_apply,
+                when=lambda ctx: bool(models_of(ctx.node)),
+                retries=3,
+                backoff=1.0,
+                progress=progress,
+            ),
+            Step("images", "images", images_check, run_commands, timeout=1800),
+            Step("configuration", "configuration", configuration_check, configuration_apply),
+            Step(
+                "network-init",
+                "network init (tmkms, node)",
+                network_init_check,
+                network_init_apply,
+                roles=("network",),
+            ),
+            Step(
+                "network-full",
+                "network (all services)",
+                network_full_check,
+                network_full_apply,
+                roles=("network",),
+            ),
+            Step(
+                "ml-nodes",
+                "ML node containers",
+                ml_nodes_check,
+                ml_nodes_apply,
+                roles=("ml",),
+                throttle=2,
+            ),
+            Step("validation", "validation", validation, retries=4, backoff=1.0),
+        ),
+    )

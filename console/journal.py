@@ -1,0 +1,208 @@
+"""The journal: an SQLite record of every action run, each node's steps and their output.
+
+It is what `--resume` reads (the first unfinished step of each node), what the live matrix
+replays, and the audit trail afterwards. Rows are written as things happen, so a run killed
+at any point leaves an accurate record. Text is redacted before it is stored: no secret
+value ever reaches the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.secrets import REDACTOR, Redactor
+
+# step states; DONE and UNCHANGED are the finished ones
+PENDING, RUNNING, DONE, UNCHANGED, FAILED, SKIPPED, CANCELLED = (
+    "pending",
+    "running",
+    "done",
+    "unchanged",
+    "failed",
+    "skipped",
+    "cancelled",
+)
+FINISHED = (DONE, UNCHANGED, SKIPPED)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, action TEXT NOT NULL, fleet TEXT NOT NULL, profile TEXT NOT NULL,
+    started REAL NOT NULL, finished REAL, outcome TEXT, options TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL, node TEXT NOT NULL, position INTEGER NOT NULL, step TEXT NOT NULL,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, started REAL, finished REAL,
+    summary TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, node, step)
+);
+CREATE TABLE IF NOT EXISTS lines (
+    run_id TEXT NOT NULL, node TEXT NOT NULL, step TEXT NOT NULL, t REAL NOT NULL,
+    stream TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lines_by_step ON lines (run_id, node, step);
+"""
+
+
+def state_dir() -> Path:
+    """Where fleetdeck keeps its journal: $FLEETDECK_STATE_DIR, else the XDG state dir."""
+    explicit = os.environ.get("FLEETDECK_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "fleetdeck"
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    action: str
+    fleet: str
+    profile: str
+    started: float
+    finished: float | None
+    outcome: str | None
+    options: dict
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    node: str
+    position: int
+    step: str
+    state: str
+    attempts: int
+    started: float | None
+    finished: float | None
+    summary: str
+    error: str
+
+
+class Journal:
+    def __init__(self, path: str | Path | None = None, redactor: Redactor = REDACTOR) -> None:
+        self.path = Path(path) if path else state_dir() / "journal.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fresh = not self.path.exists()
+        self.redactor = redactor
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if fresh:
+            os.chmod(self.path, 0o600)  # output lines can say more than the operator wants
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _exec(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    # -- runs
+    def start_run(self, action: str, fleet: str, profile: str, options: dict) -> str:
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        self._exec(
+            "INSERT INTO runs (id, action, fleet, profile, started, options) VALUES (?,?,?,?,?,?)",
+            (run_id, action, fleet, profile, time.time(), json.dumps(options)),
+        )
+        return run_id
+
+    def reopen_run(self, run_id: str) -> None:
+        self._exec("UPDATE runs SET finished=NULL, outcome=NULL WHERE id=?", (run_id,))
+
+    def finish_run(self, run_id: str, outcome: str) -> None:
+        self._exec(
+            "UPDATE runs SET finished=?, outcome=? WHERE id=?", (time.time(), outcome, run_id)
+        )
+
+    def run(self, run_id: str) -> Run | None:
+        row = self._exec("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def runs(self, fleet: str | None = None, action: str | None = None) -> list[Run]:
+        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        if fleet:
+            sql, args = sql + " AND fleet=?", [*args, fleet]
+        if action:
+            sql, args = sql + " AND action=?", [*args, action]
+        return [_run(r) for r in self._exec(sql + " ORDER BY started DESC", tuple(args))]
+
+    def latest_run(self, fleet: str, action: str) -> Run | None:
+        runs = self.runs(fleet, action)
+        return runs[0] if runs else None
+
+    # -- steps
+    def plan_steps(self, run_id: str, node: str, steps: list[str]) -> None:
+        """Record a node's steps as pending (those already recorded are kept)."""
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO steps (run_id, node, position, step, state) "
+                "VALUES (?,?,?,?,?)",
+                [(run_id, node, i, s, PENDING) for i, s in enumerate(steps)],
+            )
+
+    def set_step(
+        self,
+        run_id: str,
+        node: str,
+        step: str,
+        state: str,
+        summary: str | None = None,
+        error: str | None = None,
+        attempt: bool = False,
+    ) -> None:
+        now = time.time()
+        sets, args = ["state=?"], [state]
+        if state == RUNNING:
+            sets.append("started=COALESCE(started, ?)")
+            args.append(now)
+        else:
+            sets.append("finished=?")
+            args.append(now)
+        if attempt:
+            sets.append("attempts=attempts+1")
+        if summary is not None:
+            sets.append("summary=?")
+            args.append(self.redactor.redact(summary))
+        if error is not None:
+            sets.append("error=?")
+            args.append(self.redactor.redact(error))
+        self._exec(
+            f"UPDATE steps SET {', '.join(sets)} WHERE run_id=? AND node=? AND step=?",  # noqa: S608 - fixed column names
+            (*args, run_id, node, step),
+        )
+
+    def steps(self, run_id: str, node: str | None = None) -> list[StepRecord]:
+        sql = "SELECT node, position, step, state, attempts, started, finished, summary, error "
+        sql += "FROM steps WHERE run_id=?"
+        args: tuple = (run_id,)
+        if node:
+            sql, args = sql + " AND node=?", (run_id, node)
+        return [StepRecord(*r) for r in self._exec(sql + " ORDER BY node, position", args)]
+
+    # -- output
+    def line(self, run_id: str, node: str, step: str, stream: str, text: str) -> None:
+        self._exec(
+            "INSERT INTO lines (run_id, node, step, t, stream, text) VALUES (?,?,?,?,?,?)",
+            (run_id, node, step, time.time(), stream, self.redactor.redact(text)),
+        )
+
+    def lines(self, run_id: str, node: str | None = None, step: str | None = None) -> list[str]:
+        sql, args = "SELECT text FROM lines WHERE run_id=?", [run_id]
+        if node:
+            sql, args = sql + " AND node=?", [*args, node]
+        if step:
+            sql, args = sql + " AND step=?", [*args, step]
+        return [r[0] for r in self._exec(sql + " ORDER BY rowid", tuple(args))]
+
+
+def _run(row: tuple) -> Run:
+    return Run(*row[:7], options=json.loads(row[7] or "{}"))

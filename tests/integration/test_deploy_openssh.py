@@ -1,0 +1,334 @@
+"""The Gonka deploy over real OpenSSH: 2 clusters × (1 network + 2 ML nodes), every host a
+real sshd in its own network namespace with a simulated node behind it (GPUs, docker,
+ufw, hf, chain). fleetdeck runs as the operator runs it, `fleetdeck run … deploy`.
+
+The tests run in order and share the fleet: refused profile → full deploy → idempotent
+rerun → a node lost mid-run and resumed → no secret anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from console.profile import load
+from console.sim.daemon import claim_block
+from console.sim.deployrepo import make_gonka_repo
+from console.sim.fleet import ExternalHost, SimFleet
+from tests.conftest import unavailable
+from tests.harness.netns import netns_available, start_netns_host
+from tests.harness.sshd import ensure_privsep_dir
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "s3cret-Keyring-Passw0rd-7f3a"
+OUTPUTS: list[str] = []  # everything fleetdeck printed in this module, searched for secrets
+
+
+@pytest.fixture(scope="module")
+def deploy_fleet(tmp_path_factory, client_key):
+    reason = netns_available()
+    if reason:
+        unavailable(reason)
+    ensure_privsep_dir()
+    root = tmp_path_factory.mktemp("deploy")
+    url, tag = make_gonka_repo(root / "gonka-repo")
+    profile = load(REPO / "tests" / "data" / "deploy-two-clusters.toml")
+    profile.set_value(("stack", "repo"), url)
+    profile.set_value(("stack", "ref"), tag)
+    hosts = {}
+    block, lock = claim_block()
+    fleet = None
+    try:
+        for i, (_, node) in enumerate(profile.model.all_nodes(), start=1):
+            home = root / "hosts" / node.name / "home"
+            env = {
+                "LD_LIBRARY_PATH": f"{home}/lib",
+                "DOCKER_HOST": f"unix://{home}/.sim/docker.sock",
+            }
+            hosts[node.name] = start_netns_host(
+                root / "hosts", node.name, 20 + i, client_key.with_suffix(".pub"), env
+            )
+        external = {
+            name: ExternalHost(h.host.sandbox, h.netns, h.host.address, 22, h.host.known_hosts_line)
+            for name, h in hosts.items()
+        }
+        fleet = SimFleet(
+            profile,
+            root / "sim",
+            block=block,
+            block_time=0.2,
+            tick=0.2,
+            deployed=False,
+            external=external,
+        )
+        fleet.start()
+        key = fleet.client_key
+        for h in hosts.values():
+            with open(h.host.config.parent / "authorized_keys", "a") as f:
+                f.write(f"{key.get_name()} {key.get_base64()}\n")
+        keyring_file = root / "keyring.json"
+        keyring_file.write_text(json.dumps({"fleetdeck-test/gonka-keyring-password": SECRET}))
+        env = dict(
+            os.environ,
+            PYTHON_KEYRING_BACKEND="tests.harness.keyring_file.FileKeyring",
+            FLEETDECK_TEST_KEYRING=str(keyring_file),
+            XDG_STATE_HOME=str(root / "state"),
+            PYTHONPATH=str(REPO),
+        )
+        yield fleet, hosts, env, root
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        for h in hosts.values():
+            h.stop()
+        lock.close()
+
+
+def fleetdeck(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "console.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=timeout,
+    )
+    OUTPUTS.append(proc.stdout + proc.stderr)
+    return proc
+
+
+def journal_db(root: Path) -> Path:
+    return root / "state" / "fleetdeck" / "journal.sqlite"
+
+
+def step_rows(root: Path, run_id: str) -> dict[tuple[str, str], tuple[str, int]]:
+    with sqlite3.connect(journal_db(root)) as db:
+        rows = db.execute(
+            "SELECT node, step, state, attempts FROM steps WHERE run_id=?", (run_id,)
+        ).fetchall()
+    return {(n, s): (st, a) for n, s, st, a in rows}
+
+
+def run_id_of(output: str) -> str:
+    for line in output.splitlines():
+        if line.startswith("run ") and ":" in line:
+            return line.split()[1].rstrip(":")
+    raise AssertionError(f"no run id in:\n{output}")
+
+
+def test_an_invalid_profile_is_refused_before_any_node_is_touched(deploy_fleet, tmp_path):
+    fleet, hosts, env, root = deploy_fleet
+    broken = tmp_path / "broken.toml"
+    text = fleet.profile_path.read_text().replace("[stack]\n", "[stack]\nreop = 'typo'\n", 1)
+    broken.write_text(text)
+    logs = {name: h.host.log.stat().st_size for name, h in hosts.items()}
+    for command in (["plan", str(broken), "deploy"], ["run", str(broken), "deploy", "--yes"]):
+        proc = fleetdeck(env, *command)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert f"{broken}:" in proc.stderr and "stack.reop" in proc.stderr, proc.stderr
+        assert "nothing was run" in proc.stderr
+    for name, h in hosts.items():  # no sshd saw a connection, no file was written
+        assert h.host.log.stat().st_size == logs[name], name
+        assert not (h.host.sandbox / ".sim" / "ufw.json").exists()
+        assert not (h.host.sandbox / "gonka").exists()
+    assert not journal_db(root).exists()
+
+
+def test_full_deploy_reaches_the_expected_end_state(deploy_fleet):
+    fleet, hosts, env, root = deploy_fleet
+    plan = fleetdeck(env, "plan", str(fleet.profile_path), "deploy", "--json")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    doc = json.loads(plan.stdout)
+    assert doc["counts"]["change"] > 30 and "error" not in doc["counts"], doc["counts"]
+
+    proc = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "succeeded" in proc.stdout
+    profile = load(fleet.profile_path).model
+    for cluster, node in profile.all_nodes():
+        home = hosts[node.name].host.sandbox
+        sim = fleet.nodes[node.name]
+        running = {c.name for c in sim.containers.snapshot() if c.state == "running"}
+        assert running == set(sim.expected_containers()), (node.name, running)
+        # models present, with a config.json that parses
+        for model in [node.model] if node.model else []:
+            snaps = list(
+                (home / "hf" / "hub").glob(f"models--{model.replace('/', '--')}/snapshots/*")
+            )
+            assert (
+                snaps
+                and json.loads((snaps[0] / "config.json").read_text())["_name_or_path"] == model
+            )
+        join = home / "gonka" / "deploy" / "join"
+        env_file = join / "config.env"
+        assert env_file.stat().st_mode & 0o777 == 0o600
+        values = dict(
+            line.removeprefix("export ").split("=", 1)
+            for line in env_file.read_text().splitlines()
+            if line.startswith("export ")
+        )
+        assert values["HF_HOME"] == str(home / "hf")
+        assert values["PORT"] == "8080" and values["INFERENCE_PORT"] == "5050"
+        ufw = json.loads((home / ".sim" / "ufw.json").read_text())
+        assert ufw["enabled"] and ufw["default_incoming"] == "deny"
+        rules = {(r["port"], r["proto"], r["from"]) for r in ufw["rules"]}
+        if node.role == "network":
+            assert values["KEYRING_PASSWORD"] == SECRET
+            assert values["KEY_NAME"] == "ml-ops-key"
+            assert values["PUBLIC_URL"] == f"http://{node.host}:8000"
+            assert values["P2P_EXTERNAL_ADDRESS"] == f"tcp://{node.host}:5000"
+            assert values["DAPI_API__POC_CALLBACK_URL"] == f"http://{node.host}:9100"
+            assert rules == {
+                ("22", "tcp", "Anywhere"),
+                ("5000", "tcp", "Anywhere"),
+                ("8000", "tcp", "Anywhere"),
+                ("8443", "tcp", "Anywhere"),
+            }
+            entries = json.loads((join / "node-config.json").read_text())
+            served = [n for n in cluster.nodes if n.model]
+            assert [e["id"] for e in entries] == [n.name for n in served]
+            for e, n in zip(entries, served, strict=True):
+                assert list(e["models"]) == [n.model]
+                assert e["models"][n.model]["args"] == profile.models[n.model].args
+                local = n.name == node.name
+                assert e["host"] == ("inference" if local else n.host)
+                assert (e["inference_port"], e["poc_port"]) == ((5000 if local else 5050), 8080)
+                assert e["hardware"] == [{"type": n.gpu_type, "count": n.gpus}]
+        else:
+            assert "KEYRING_PASSWORD" not in values  # ML nodes never hold the secret
+            net = next(n for n in cluster.nodes if n.role == "network").host
+            assert rules == {("22", "tcp", "Anywhere"), ("5050", "tcp", net), ("8080", "tcp", net)}
+        # the clone sits at the pinned tag
+        head = subprocess.run(
+            ["git", "-C", str(home / "gonka"), "describe", "--tags"], capture_output=True, text=True
+        ).stdout.strip()
+        assert head == "v0.2.9-sim"
+
+
+def test_running_the_deploy_again_changes_nothing(deploy_fleet):
+    fleet, hosts, env, root = deploy_fleet
+    plan = fleetdeck(env, "plan", str(fleet.profile_path), "deploy", "--json")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    counts = json.loads(plan.stdout)["counts"]
+    assert counts.get("change", 0) == 0 and counts.get("error", 0) == 0, counts
+    text = fleetdeck(env, "plan", str(fleet.profile_path), "deploy")
+    assert "nothing to change" in text.stdout
+
+    mtimes = {
+        p: p.stat().st_mtime_ns
+        for h in hosts.values()
+        for p in (h.host.sandbox / "gonka" / "deploy" / "join").glob("*")
+    }
+    proc = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    states = {state for state, _ in step_rows(root, run_id_of(proc.stdout)).values()}
+    assert states <= {"unchanged", "skipped"}, states
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # not even rewritten
+
+
+def test_a_node_lost_mid_run_fails_alone_and_resume_completes_only_what_is_missing(
+    deploy_fleet,
+):
+    fleet, hosts, env, root = deploy_fleet
+    # work for two nodes: c1-ml1 lost its containers; c2-ml2 its model and containers, and
+    # its download is slow enough to lose the host in the middle of it
+    for name in ("c1-ml1", "c2-ml2"):
+        sim = fleet.nodes[name]
+        for c in ("inference", "mlnode-308"):
+            sim.containers.stop(c, 0)
+        sim.reconcile()
+    victim = hosts["c2-ml2"]
+    model_dir = victim.host.sandbox / "hf" / "hub" / "models--Qwen--Qwen3-32B-FP8"
+    subprocess.run(["rm", "-rf", str(model_dir)], check=True)
+    (victim.host.sandbox / ".sim" / "hf.json").write_text(json.dumps({"delay": 6}))
+
+    args = [sys.executable, "-m", "console.cli", "run", str(fleet.profile_path), "deploy"]
+    proc = subprocess.Popen(
+        [*args, "--yes", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    events, killed = [], False
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        events.append(event)
+        if (
+            not killed
+            and event.get("node") == "c2-ml2"
+            and event.get("step") == "models"
+            and event["event"] == "progress"
+        ):
+            victim.host.stop()  # the listener and every session: the host is gone
+            killed = True
+    err = proc.stderr.read() if proc.stderr else ""
+    OUTPUTS.append("\n".join(json.dumps(e) for e in events) + err)
+    assert proc.wait(60) == 4, err
+    assert killed, "the download never reported progress"
+    result = events[-1]
+    run_id = result["run"]
+    assert result["outcome"] == "failed"
+    rows = step_rows(root, run_id)
+    assert rows[("c2-ml2", "models")] == ("failed", 4)  # 1 try + 3 retries
+    assert rows[("c2-ml2", "ml-nodes")][0] == "pending"
+    assert rows[("c1-ml1", "ml-nodes")] == ("done", 1)  # the other nodes finished
+    assert all(rows[(n, "validation")][0] == "unchanged" for n in hosts if n != "c2-ml2")
+    failed = [e for e in events if e["event"] == "state" and e["state"] == "failed"]
+    assert {e["node"] for e in failed} == {"c2-ml2"}
+
+    victim.host.start()
+    (victim.host.sandbox / ".sim" / "hf.json").unlink()
+    before = step_rows(root, run_id)
+    resumed = fleetdeck(
+        env, "run", str(fleet.profile_path), "deploy", "--yes", "--json", "--resume", run_id
+    )
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+    lines = [json.loads(x) for x in resumed.stdout.splitlines()]
+    assert lines[-1]["outcome"] == "succeeded" and lines[-1]["run"] == run_id
+    touched = {e["node"] for e in lines if e["event"] == "state" and e.get("state") == "running"}
+    assert touched == {"c2-ml2"}
+    after = step_rows(root, run_id)
+    for key, (state, attempts) in before.items():
+        if key[0] != "c2-ml2" or state in ("done", "unchanged", "skipped"):
+            assert after[key] == (state, attempts), key  # finished steps were not run again
+    assert after[("c2-ml2", "models")][0] == "done"
+    assert after[("c2-ml2", "ml-nodes")][0] == "done"
+    running = {c.name for c in fleet.nodes["c2-ml2"].containers.snapshot() if c.state == "running"}
+    assert running == {"mlnode-308", "inference"}
+
+
+def test_the_keyring_secret_appears_nowhere_but_the_nodes_config_env(deploy_fleet):
+    fleet, hosts, env, root = deploy_fleet
+    plan = fleetdeck(env, "plan", str(fleet.profile_path), "deploy", "--limit", "c1-net")
+    assert plan.returncode == 0
+    # positive controls: the secret was used, and masked where a diff showed it
+    assert any("KEYRING_PASSWORD=***" in out for out in OUTPUTS)
+    for name in ("c1-net", "c2-net"):
+        config = hosts[name].host.sandbox / "gonka" / "deploy" / "join" / "config.env"
+        assert SECRET in config.read_text()
+    assert OUTPUTS and not [o for o in OUTPUTS if SECRET in o]
+    state_files = [p for p in (root / "state").rglob("*") if p.is_file()]
+    assert journal_db(root) in state_files
+    for path in state_files:  # the journal, its WAL, anything else fleetdeck keeps
+        assert SECRET.encode() not in path.read_bytes(), path
+    with sqlite3.connect(journal_db(root)) as db:
+        rows = (
+            db.execute("SELECT text FROM lines").fetchall()
+            + db.execute("SELECT summary || error FROM steps").fetchall()
+        )
+    assert rows and not [r for r in rows if SECRET in r[0]]
+    for h in hosts.values():  # every command line run on every host (argv), and sshd's log
+        commands = h.host.commands_log.read_text()
+        assert "config.env" in commands or "ufw" in commands
+        assert SECRET not in commands and SECRET not in h.host.log.read_text()
