@@ -38,7 +38,7 @@ from console.journal import (
 from console.profile import Profile
 from console.profile_schema import Cluster, Node
 from console.secrets import REDACTOR, Redactor, SecretError, resolve
-from console.ssh import Pool, SshError
+from console.ssh import CommandTimeout, Pool, SshError
 
 
 class StepFailed(Exception):
@@ -186,7 +186,7 @@ class NodeContext:
             result = self.engine.pool.run(
                 self.name, command, timeout=timeout, stdin=stdin, on_line=on_line
             )
-        except CommandTimedOut:
+        except (CommandTimedOut, CommandTimeout):
             raise StepFailed(f"timed out after {timeout:.0f} s: {self._short(command)}") from None
         out = Output(result.exited, result.stdout, result.stderr)
         if check and out.exit != 0:

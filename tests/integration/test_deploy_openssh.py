@@ -9,7 +9,6 @@ rerun → a node lost mid-run and resumed → no secret anywhere.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -18,12 +17,9 @@ from pathlib import Path
 import pytest
 
 from console.profile import load
-from console.sim.daemon import claim_block
-from console.sim.deployrepo import make_gonka_repo
-from console.sim.fleet import ExternalHost, SimFleet
 from tests.conftest import unavailable
-from tests.harness.netns import netns_available, start_netns_host
-from tests.harness.sshd import ensure_privsep_dir
+from tests.harness.deployfleet import deploy_fleet as deploy_fleet_on
+from tests.harness.netns import netns_available
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -36,59 +32,8 @@ def deploy_fleet(tmp_path_factory, client_key):
     reason = netns_available()
     if reason:
         unavailable(reason)
-    ensure_privsep_dir()
-    root = tmp_path_factory.mktemp("deploy")
-    url, tag = make_gonka_repo(root / "gonka-repo")
-    profile = load(REPO / "tests" / "data" / "deploy-two-clusters.toml")
-    profile.set_value(("stack", "repo"), url)
-    profile.set_value(("stack", "ref"), tag)
-    hosts = {}
-    block, lock = claim_block()
-    fleet = None
-    try:
-        for i, (_, node) in enumerate(profile.model.all_nodes(), start=1):
-            home = root / "hosts" / node.name / "home"
-            env = {
-                "LD_LIBRARY_PATH": f"{home}/lib",
-                "DOCKER_HOST": f"unix://{home}/.sim/docker.sock",
-            }
-            hosts[node.name] = start_netns_host(
-                root / "hosts", node.name, 20 + i, client_key.with_suffix(".pub"), env
-            )
-        external = {
-            name: ExternalHost(h.host.sandbox, h.netns, h.host.address, 22, h.host.known_hosts_line)
-            for name, h in hosts.items()
-        }
-        fleet = SimFleet(
-            profile,
-            root / "sim",
-            block=block,
-            block_time=0.2,
-            tick=0.2,
-            deployed=False,
-            external=external,
-        )
-        fleet.start()
-        key = fleet.client_key
-        for h in hosts.values():
-            with open(h.host.config.parent / "authorized_keys", "a") as f:
-                f.write(f"{key.get_name()} {key.get_base64()}\n")
-        keyring_file = root / "keyring.json"
-        keyring_file.write_text(json.dumps({"fleetdeck-test/gonka-keyring-password": SECRET}))
-        env = dict(
-            os.environ,
-            PYTHON_KEYRING_BACKEND="tests.harness.keyring_file.FileKeyring",
-            FLEETDECK_TEST_KEYRING=str(keyring_file),
-            XDG_STATE_HOME=str(root / "state"),
-            PYTHONPATH=str(REPO),
-        )
-        yield fleet, hosts, env, root
-    finally:
-        if fleet is not None:
-            fleet.stop()
-        for h in hosts.values():
-            h.stop()
-        lock.close()
+    with deploy_fleet_on(tmp_path_factory.mktemp("deploy"), client_key, SECRET) as d:
+        yield d.fleet, d.hosts, d.env, d.root
 
 
 def fleetdeck(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -9,7 +9,15 @@ import urllib.request
 
 import pytest
 
-from console.ssh import Backoff, HostKeyChanged, Pool, SshError, Target, UnknownHostKey
+from console.ssh import (
+    Backoff,
+    CommandTimeout,
+    HostKeyChanged,
+    Pool,
+    SshError,
+    Target,
+    UnknownHostKey,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +35,32 @@ def test_runs_commands_over_one_persistent_connection(ssh_hosts, ssh_host, clien
         transport = pool.connection("host1").transport
         assert pool.run("host1", "cat", stdin="from stdin\n").stdout == "from stdin\n"
         assert pool.connection("host1").transport is transport  # the same connection
+    finally:
+        pool.close()
+
+
+def test_input_output_lines_and_timeouts(ssh_hosts, ssh_host, client_key):
+    pool = Pool([target(ssh_host, client_key)], ssh_hosts.known_hosts, system_known_hosts=False)
+    try:
+        payload = "".join(f"line {i}\n" for i in range(4000))  # ~40 kB: a large config file
+        ran = pool.run("host1", "wc -l; cat >&2 </dev/null; exit 4", stdin=payload)
+        assert (ran.exited, ran.stdout.strip()) == (4, "4000")
+        seen: list[tuple[str, str]] = []
+        out = pool.run(
+            "host1",
+            "cat; printf 'progress 40%%\\rprogress 80%%\\r'; echo done >&2",
+            stdin="a\nb",
+            on_line=lambda stream, line: seen.append((stream, line)),
+        )
+        assert out.stdout.startswith("a\nb")
+        assert seen[:2] == [("stdout", "a"), ("stdout", "bprogress 40%")]
+        assert ("stdout", "progress 80%") in seen and ("stderr", "done") in seen
+        streamed: list[tuple[str, str]] = []
+        plain = pool.run("host1", "echo one; echo two", on_line=lambda *a: streamed.append(a))
+        assert plain.stdout == "one\ntwo\n" and streamed == [("stdout", "one"), ("stdout", "two")]
+        with pytest.raises(CommandTimeout, match="timed out"):
+            pool.run("host1", "cat >/dev/null; sleep 30", stdin="x", timeout=1)
+        assert pool.run("host1", "echo still", stdin="").stdout == "still\n"
     finally:
         pool.close()
 

@@ -1,0 +1,94 @@
+"""A fleet to deploy to: every node a real sshd in its own network namespace, with a bare
+simulated node behind it (GPUs, docker, ufw, hf, chain; nothing deployed yet), and the
+simulator's stand-in for the gonka repository. Used by the deploy tests and benchmark."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.profile import load
+from console.sim.daemon import claim_block
+from console.sim.deployrepo import make_gonka_repo
+from console.sim.fleet import ExternalHost, SimFleet
+from tests.harness.netns import NetnsHost, start_netns_host
+from tests.harness.sshd import ensure_privsep_dir
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILE = REPO / "tests" / "data" / "deploy-two-clusters.toml"
+KEYRING_ENTRY = "fleetdeck-test/gonka-keyring-password"
+
+
+@dataclass
+class DeployFleet:
+    fleet: SimFleet
+    hosts: dict[str, NetnsHost]
+    env: dict[str, str]  # for running fleetdeck: test keyring, private state dir
+    root: Path
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "state" / "fleetdeck" / "journal.sqlite"
+
+
+@contextlib.contextmanager
+def deploy_fleet(
+    root: Path, client_key: Path, secret: str, first_index: int = 21
+) -> Iterator[DeployFleet]:
+    ensure_privsep_dir()
+    url, tag = make_gonka_repo(root / "gonka-repo")
+    profile = load(PROFILE)
+    profile.set_value(("stack", "repo"), url)
+    profile.set_value(("stack", "ref"), tag)
+    hosts: dict[str, NetnsHost] = {}
+    block, lock = claim_block()
+    fleet = None
+    try:
+        for i, (_, node) in enumerate(profile.model.all_nodes(), start=first_index):
+            home = root / "hosts" / node.name / "home"
+            env = {
+                "LD_LIBRARY_PATH": f"{home}/lib",
+                "DOCKER_HOST": f"unix://{home}/.sim/docker.sock",
+            }
+            hosts[node.name] = start_netns_host(
+                root / "hosts", node.name, i, client_key.with_suffix(".pub"), env
+            )
+        external = {
+            name: ExternalHost(h.host.sandbox, h.netns, h.host.address, 22, h.host.known_hosts_line)
+            for name, h in hosts.items()
+        }
+        fleet = SimFleet(
+            profile,
+            root / "sim",
+            block=block,
+            block_time=0.2,
+            tick=0.2,
+            deployed=False,
+            external=external,
+        )
+        fleet.start()
+        key = fleet.client_key
+        for h in hosts.values():  # the simulated fleet's key logs in, like the harness key
+            assert h.host.config is not None
+            with open(h.host.config.parent / "authorized_keys", "a") as f:
+                f.write(f"{key.get_name()} {key.get_base64()}\n")
+        keyring_file = root / "keyring.json"
+        keyring_file.write_text(json.dumps({KEYRING_ENTRY: secret}))
+        env = dict(
+            os.environ,
+            PYTHON_KEYRING_BACKEND="tests.harness.keyring_file.FileKeyring",
+            FLEETDECK_TEST_KEYRING=str(keyring_file),
+            XDG_STATE_HOME=str(root / "state"),
+            PYTHONPATH=str(REPO),
+        )
+        yield DeployFleet(fleet, hosts, env, root)
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        for h in hosts.values():
+            h.stop()
+        lock.close()
