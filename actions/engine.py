@@ -262,6 +262,7 @@ class Engine:
         self._failed_nodes: set[str] = set()
         self._budget_exceeded = False
         self.paused_reason = ""
+        self.running = False  # an apply is under way
 
     # -- subscribers
     def subscribe(self, fn: Callable[[Event], None]) -> None:
@@ -372,8 +373,25 @@ class Engine:
         next starts. `max_fail`: P% (or N) failed nodes after which no new work starts.
         `pause_on_failure(node, error)`: asked once, at the first failure; False cancels.
         `resume`: a run id whose finished steps are kept; the rest runs."""
+        self.running = True
+        try:
+            return self._apply(
+                action, list(limit), batch, max_fail, pause_on_failure, resume, profile_path
+            )
+        finally:
+            self.running = False
+
+    def _apply(
+        self,
+        action: Action,
+        limit: list[str],
+        batch: str | None,
+        max_fail: str | None,
+        pause_on_failure: Callable[[str, str], bool] | None,
+        resume: str | None,
+        profile_path: str,
+    ) -> RunResult:
         model = self.profile.model
-        limit = list(limit)
         if resume:
             run = self.journal.run(resume)
             if run is None:

@@ -3,6 +3,7 @@ screens. The screens only render; everything that blocks runs in thread workers.
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ class FleetdeckApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", priority=True),
         Binding("t", "triage", "Triage"),
+        Binding("a", "actions", "Actions"),
         Binding("F", "fault_menu", "Faults (demo)", show=False),
     ]
 
@@ -47,6 +49,9 @@ class FleetdeckApp(App[None]):
         self.read_only = read_only
         self.monitor = None
         self.pool = None
+        self.action_pool = None  # actions get connections of their own: a retry that drops
+        self.engine = None  # a connection must not cut the monitor's probe stream
+        self.run_feed: collections.deque = collections.deque(maxlen=100_000)
         self.last_state: FleetState | None = None
         # the file name only: a full path would make the header differ machine to machine
         self.sub_title = f"{profile.model.fleet.name} · {Path(profile.file).name}"
@@ -113,6 +118,111 @@ class FleetdeckApp(App[None]):
         if self.last_state is not None and hasattr(self.screen, "show"):
             self.screen.show(self.last_state)
 
+    # -- actions: pick → plan (dry run) → confirm → run, live
+    def action_actions(self) -> None:
+        if self.read_only:
+            self.notify(
+                "Read-only: actions that change nodes are disabled.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if self.engine is not None and self.engine.running:
+            self.notify("An action is already running.", severity="warning", markup=False)
+            return
+        from actions.deploy import ACTIONS
+        from screens.actions import ActionPickerScreen
+
+        choices = [(name, build().description) for name, build in ACTIONS.items()]
+        self.push_screen(
+            ActionPickerScreen(choices, self.profile.model.fleet.name),
+            lambda name: self.plan_action(name) if name else None,
+        )
+
+    def _new_engine(self):
+        from actions.engine import Engine
+        from console.journal import Journal
+        from console.ssh import Pool
+
+        if self.action_pool is None:
+            self.action_pool = Pool.for_profile(self.profile.model, accept_new=self._ask_host_key)
+        engine = Engine(self.profile, self.action_pool, Journal())
+        engine.subscribe(self.run_feed.append)
+        return engine
+
+    @work(thread=True, exclusive=True, group="actions")
+    def plan_action(self, name: str) -> None:
+        from actions.deploy import action_named
+        from actions.engine import StepFailed
+
+        action = action_named(name)
+        self.call_from_thread(self.notify, f"Planning {name}: checking every node…", markup=False)
+        try:
+            items = self._new_engine().plan(action)
+        except StepFailed as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.call_from_thread(self._show_plan, action, items)
+
+    def _show_plan(self, action, items) -> None:
+        from screens.actions import ConfirmNameScreen, PlanScreen
+
+        fleet = self.profile.model.fleet.name
+        nodes = len({i.node for i in items})
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self._start_run(action)
+
+        def planned(go: bool | None) -> None:
+            if not go:
+                return
+            if action.destructive:
+                what = f"{action.name} on {fleet}: {nodes} nodes will be changed"
+                self.push_screen(ConfirmNameScreen(what, fleet), confirmed)
+            else:
+                self._start_run(action)
+
+        self.push_screen(PlanScreen(action.name, fleet, items), planned)
+
+    def _start_run(self, action, resume: str | None = None) -> None:
+        from screens.actions import RunScreen
+
+        self.engine = self._new_engine()
+        nodes = [n.name for _, n in self.engine.targets((), action)]
+        if resume is None:
+            self.run_feed.clear()
+            screen = RunScreen(
+                action.name,
+                self.profile.model.fleet.name,
+                nodes,
+                [s.name for s in action.steps],
+                self.run_feed,
+            )
+            self.push_screen(screen)
+        self._apply(self.engine, action, resume)
+
+    @work(thread=True, group="actions")
+    def _apply(self, engine, action, resume: str | None) -> None:
+        from actions.engine import StepFailed
+
+        try:
+            engine.apply(action, resume=resume, profile_path=str(self.profile.file))
+        except StepFailed as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+
+    def cancel_run(self) -> None:
+        if self.engine is not None:
+            self.engine.cancel()
+
+    def resume_run(self, run_id: str) -> None:
+        from actions.deploy import action_named
+
+        run = self.engine.journal.run(run_id) if self.engine else None
+        if run is None:
+            return
+        self._start_run(action_named(run.action), resume=run_id)
+
     # -- demo: the fault menu talks to the simulated fleet
     def action_fault_menu(self) -> None:
         if self.sim_root is None:
@@ -165,3 +275,7 @@ class FleetdeckApp(App[None]):
             self.monitor.stop()
         if self.pool is not None:
             self.pool.close()
+        if self.engine is not None:
+            self.engine.cancel()
+        if self.action_pool is not None:
+            self.action_pool.close()

@@ -338,6 +338,7 @@ class FleetScreen(Screen[None]):
     def action_help(self) -> None:
         keys = [(self.app.get_key_display(b), b.description) for b in self.BINDINGS] + [
             ("↑/↓", "move between nodes"),
+            ("a", "actions: plan, confirm and run (deploy)"),
             ("ctrl+p", "command palette"),
         ]
         self.app.push_screen(HelpScreen("Fleet", keys, self.HELP_ABOUT))

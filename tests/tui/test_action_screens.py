@@ -1,0 +1,226 @@
+"""The action screens: picker, plan, typed-name confirmation, and the live run matrix."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import App
+from textual.widgets import DataTable, Input, RichLog, Static
+
+from actions.engine import Change, Event, PlanItem
+from console.app import FleetdeckApp
+from console.profile import load, loads
+from screens.actions import ActionPickerScreen, ConfirmNameScreen, PlanScreen, RunScreen
+
+REPO = Path(__file__).resolve().parents[2]
+GONKA = REPO / "profiles" / "gonka-two-clusters.toml"
+STEPS = ["preflight", "firewall", "models", "configuration", "validation"]
+NODES = ["c1-net", "c1-ml1", "c1-ml2"]
+EVIL = "[/]oops [@click=app.quit]x[/] \x1b[31mred"
+
+
+def plan_items() -> list[PlanItem]:
+    diff = "--- /dev/null\n+++ config.env\n+export KEYRING_PASSWORD=***\n+export PORT=8080\n"
+    return [
+        PlanItem("c1-net", "preflight", "unchanged"),
+        PlanItem(
+            "c1-net", "firewall", "change", Change("2 firewall changes", ("ufw allow 22/tcp", EVIL))
+        ),
+        PlanItem("c1-net", "models", "skipped", reason="not for this node"),
+        PlanItem("c1-net", "configuration", "change", Change("write 1 file", ("write x",), diff)),
+        PlanItem("c1-ml1", "preflight", "error", reason="connection refused by 10.0.0.2:22"),
+    ]
+
+
+class Host(App[None]):
+    """A bare app to push one screen onto and record what it dismissed with."""
+
+    def __init__(self, screen) -> None:
+        super().__init__()
+        self.start = screen
+        self.result: list = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.start, self.result.append)
+
+
+async def test_plan_shows_commands_diffs_and_errors_literally():
+    app = Host(PlanScreen("deploy", "gonka-prod", plan_items()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = app.screen.query_one("#plan", Static).render()
+        plain = text.plain if isinstance(text, Text) else str(text)
+        assert "2 steps will change" in plain and "1 cannot be checked" in plain
+        assert "$ ufw allow 22/tcp" in plain and EVIL.replace("\x1b", "") in plain.replace(
+            "\x1b", ""
+        )
+        assert "+export KEYRING_PASSWORD=***" in plain
+        assert "cannot check: connection refused by 10.0.0.2:22" in plain
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.result == [True] and app.is_running
+
+
+async def test_plan_without_changes_does_not_go_on():
+    items = [PlanItem("n", "firewall", "unchanged")]
+    app = Host(PlanScreen("deploy", "f", items))
+    async with app.run_test() as pilot:
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.result == [] and isinstance(app.screen, PlanScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.result == [False]
+
+
+async def test_confirmation_needs_the_exact_name():
+    app = Host(ConfirmNameScreen("deploy on gonka-prod: 12 nodes will be changed", "gonka-prod"))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        app.screen.query_one(Input).value = "gonka-pro"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.result == []
+        error = app.screen.query_one("#confirm-error", Static).render()
+        assert "nothing was done" in str(error)
+        app.screen.query_one(Input).value = "gonka-prod"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.result == [True]
+
+
+def run_events(run_id: str = "20261123-0001") -> list[Event]:
+    ev = [Event("run", run_id, state="running", text="deploy on 3 nodes")]
+    for node in NODES:
+        ev += [
+            Event("state", run_id, node, "preflight", "running", attempt=1),
+            Event("state", run_id, node, "preflight", "unchanged", text="passed"),
+            Event("state", run_id, node, "firewall", "running", attempt=1),
+            Event("line", run_id, node, "firewall", text="Rule added"),
+            Event("state", run_id, node, "firewall", "done"),
+        ]
+    ev += [
+        Event("state", run_id, "c1-net", "models", "skipped"),
+        Event("state", run_id, "c1-ml1", "models", "running", attempt=1),
+        Event("progress", run_id, "c1-ml1", "models", progress=40.0),
+        Event("line", run_id, "c1-ml1", "models", text=EVIL),
+        Event("state", run_id, "c1-ml2", "models", "running", attempt=1),
+        Event("state", run_id, "c1-ml2", "models", "retrying", text="exit -1", attempt=1),
+        Event("state", run_id, "c1-ml2", "models", "running", attempt=2),
+        Event("state", run_id, "c1-net", "configuration", "running", attempt=1),
+        Event("state", run_id, "c1-net", "configuration", "failed", text="exit 1: cat"),
+    ]
+    return ev
+
+
+def run_screen(events: list[Event]) -> RunScreen:
+    return RunScreen("deploy", "gonka-prod", NODES, STEPS, collections.deque(events))
+
+
+def cell(table: DataTable, node: str, step: str) -> str:
+    return str(table.get_cell(node, step))
+
+
+async def test_run_matrix_follows_events_and_shows_a_cells_output():
+    app = Host(run_screen(run_events()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.5)
+        screen = app.screen
+        table = screen.query_one("#matrix", DataTable)
+        assert [cell(table, n, "preflight") for n in NODES] == ["✓", "✓", "✓"]
+        assert [cell(table, n, "firewall") for n in NODES] == ["✓", "✓", "✓"]
+        assert cell(table, "c1-net", "models") == "-"
+        assert cell(table, "c1-ml1", "models") == "40%"
+        assert cell(table, "c1-ml2", "models") == "…2"
+        assert cell(table, "c1-net", "configuration") == "✗"
+        assert cell(table, "c1-ml1", "validation") == "·"
+        title = str(screen.query_one("#run-title", Static).render())
+        assert "run 20261123-0001: running" in title
+        # the cursor to c1-ml1 × models, then enter: its output, literally
+        table.cursor_coordinate = (1, 3)
+        await pilot.press("enter")
+        await pilot.pause()
+        log = screen.query_one("#output", RichLog)
+        assert any("[@click=app.quit]" in line.text for line in log.lines)
+        # a line arriving for the selected cell is appended as it comes
+        screen.feed.append(Event("line", "r", "c1-ml1", "models", text="Fetching 5 files: 80%"))
+        screen.feed.append(Event("state", "r", "c1-ml1", "models", "done"))
+        screen.feed.append(Event("run", "20261123-0001", state="failed"))
+        await pilot.pause(0.5)
+        assert any("80%" in line.text for line in log.lines)
+        assert cell(table, "c1-ml1", "models") == "✓"
+        assert "failed" in str(screen.query_one("#run-title", Static).render())
+        assert app.is_running
+
+
+async def test_read_only_refuses_actions_and_a_writable_console_offers_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    profile = load(GONKA)
+    ro = FleetdeckApp(profile, live=False, read_only=True)
+    async with ro.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(ro.screen, ActionPickerScreen)
+        assert any("Read-only" in str(n.message) for n in ro._notifications)
+    rw = FleetdeckApp(profile, live=False)
+    async with rw.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(rw.screen, ActionPickerScreen)
+        await pilot.press("escape")
+
+
+UNREACHABLE = """
+[fleet]
+name = "nowhere"
+stack = "gonka"
+[ssh]
+connect_timeout = 2
+known_hosts = "{kh}"
+[stack]
+ref = "v0.2.9"
+[[clusters]]
+name = "c1"
+[[clusters.nodes]]
+name = "net"
+host = "127.0.0.1"
+port = {port}
+role = "network"
+"""
+
+
+async def test_actions_plan_from_the_console_shows_an_unreachable_node(monkeypatch, tmp_path):
+    import socket
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = UNREACHABLE.format(kh=tmp_path / "known_hosts", port=port)
+    app = FleetdeckApp(loads(text, str(tmp_path / "p.toml")), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        await pilot.press("enter")  # deploy
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if isinstance(app.screen, PlanScreen):
+                break
+        assert isinstance(app.screen, PlanScreen)
+        plain = str(app.screen.query_one("#plan", Static).render())
+        assert "cannot check" in plain and "connection refused" in plain
+        await pilot.press("y")  # nothing will change: no confirmation, no run
+        await pilot.pause()
+        assert isinstance(app.screen, PlanScreen)
+
+
+def test_snapshot_run_matrix_120x40(snap_compare):
+    assert snap_compare(Host(run_screen(run_events())), terminal_size=(120, 40), press=["_"])
+
+
+def test_snapshot_plan_120x40(snap_compare):
+    assert snap_compare(
+        Host(PlanScreen("deploy", "gonka-prod", plan_items())), terminal_size=(120, 40)
+    )
