@@ -248,8 +248,9 @@ class RunScreen(Screen[None]):
         t.append(self.fleet, style="bold yellow")
         counts = collections.Counter(self.states.values())
         t.append(f"   run {self.run_id or '…'}: {self.outcome}", style="bold")
+        ok = counts["done"] + counts["passed"]
         t.append(
-            f"   ✓ {counts['done'] + counts['passed']}  = {counts['unchanged']}  … {counts['running']}  "
+            f"   ✓ {ok}  = {counts['unchanged']}  … {counts['running']}  "
             f"✗ {counts['failed']}  · {counts['pending']}"
         )
         return t
