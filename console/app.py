@@ -16,7 +16,7 @@ from console.profile import Profile
 from console.state import FleetState
 from screens.fleet import FleetScreen, OpenNode
 from screens.modals import FaultMenuScreen, HostKeyScreen
-from screens.node import NodeScreen
+from screens.node import ContainerAction, NodeScreen
 from screens.triage import TriageScreen
 
 REFRESH_S = 0.5  # screens get at most two coalesced updates a second
@@ -117,6 +117,74 @@ class FleetdeckApp(App[None]):
     def on_screen_resume(self) -> None:
         if self.last_state is not None and hasattr(self.screen, "show"):
             self.screen.show(self.last_state)
+
+    # -- containers: log tail, restart, stop (Docker SDK over the node's SSH connection)
+    def on_container_action(self, message: ContainerAction) -> None:
+        node, container, kind = message.node, message.container, message.kind
+        if self.pool is None:
+            self.notify("Not connected: containers need the live console.", markup=False)
+            return
+        if kind == "logs":
+            from screens.logs import LogScreen
+
+            screen = LogScreen(node, container, collections.deque(maxlen=20_000))
+            stream: dict = {}
+
+            def closed(_: None) -> None:
+                stream["closed"] = True
+                api = stream.get("api")
+                if api is not None:
+                    api.close()  # ends the blocking read of the follow
+
+            self.push_screen(screen, closed)
+            self._tail_logs(node, container, screen, stream)
+            return
+        if self.read_only:
+            self.notify(f"Read-only: {kind} is disabled.", severity="warning", markup=False)
+            return
+        from screens.actions import ConfirmNameScreen
+
+        what = f"{kind} container {container} on {node}"
+        self.push_screen(
+            ConfirmNameScreen(what, node),
+            lambda ok: self._container_do(node, container, kind) if ok else None,
+        )
+
+    @work(thread=True, group="logs")
+    def _tail_logs(self, node: str, container: str, screen, stream: dict) -> None:
+        from console.dockerremote import docker_api, log_lines
+        from console.secrets import REDACTOR
+
+        reason = "the container stopped; the stream ended"
+        try:
+            api = docker_api(self.pool, node)
+            stream["api"] = api
+            for line in log_lines(api, container):
+                if stream.get("closed"):
+                    return
+                screen.feed.append(REDACTOR.redact(line))
+        except Exception as exc:  # the screen says why the stream ended; the app goes on
+            reason = f"log stream ended: {REDACTOR.redact(str(exc))[:200]}"
+        if not stream.get("closed"):
+            self.call_from_thread(screen.end, reason)
+
+    @work(thread=True, group="containers")
+    def _container_do(self, node: str, container: str, kind: str) -> None:
+        from console.dockerremote import docker_api
+
+        try:
+            api = docker_api(self.pool, node)
+            getattr(api, kind)(container, timeout=10)  # seconds to stop before SIGKILL
+            api.close()
+        except Exception as exc:
+            self.call_from_thread(
+                self.notify,
+                f"{kind} {container} on {node} failed: {exc}",
+                severity="error",
+                markup=False,
+            )
+            return
+        self.call_from_thread(self.notify, f"{container} on {node}: {kind} done", markup=False)
 
     # -- actions: pick → plan (dry run) → confirm → run, live
     def action_actions(self) -> None:

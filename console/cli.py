@@ -35,6 +35,10 @@ def cli() -> None:
 
     \b
     fleetdeck PROFILE                 open the console on a fleet profile
+    fleetdeck status PROFILE          every node's GPUs, containers, chain, alerts
+    fleetdeck plan PROFILE deploy     what a deploy would change (dry run)
+    fleetdeck run PROFILE deploy      plan, confirm, apply; --resume after a failure
+    fleetdeck demo                    the console on a simulated fleet
     fleetdeck check PROFILE...        validate profiles
     fleetdeck import-inventory INI    turn an Ansible inventory into a profile
     """

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
@@ -37,6 +38,16 @@ CTR_COLUMNS = (
 )
 
 
+class ContainerAction(Message):
+    """Logs (`logs`), `restart` or `stop` of one container of a node."""
+
+    def __init__(self, node: str, container: str, kind: str) -> None:
+        super().__init__()
+        self.node = node
+        self.container = container
+        self.kind = kind
+
+
 def _t(value: object, style: str = "") -> Text:
     return Text("—" if value is None else str(value), style=style)
 
@@ -49,6 +60,9 @@ class NodeScreen(Screen[None]):
         Binding("3", "tab('chain')", "Chain", show=False),
         Binding("4", "tab('system')", "System", show=False),
         Binding("5", "tab('history')", "Alerts", show=False),
+        Binding("l", "container('logs')", "Logs"),
+        Binding("R", "container('restart')", "Restart"),
+        Binding("S", "container('stop')", "Stop"),
         Binding("question_mark", "help", "Help"),
     ]
     DEFAULT_CSS = """
@@ -160,6 +174,7 @@ class NodeScreen(Screen[None]):
 
     def _containers(self, node: NodeStatus) -> None:
         table = self.query_one("#ctr-table", DataTable)
+        row = table.cursor_row
         table.clear()
         for c in node.containers:
             style = "green" if c.state == "running" else "bold red"
@@ -171,7 +186,22 @@ class NodeScreen(Screen[None]):
                 _t(c.restarts, "red" if c.restarts else ""),
                 _t(c.started_at),
                 _t(c.exit_code if c.state != "running" else None),
+                key=c.name,
             )
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+
+    def action_container(self, kind: str) -> None:
+        """Logs, restart or stop of the container under the cursor (the app confirms and
+        refuses in read-only mode)."""
+        tabs = self.query_one(TabbedContent)
+        table = self.query_one("#ctr-table", DataTable)
+        if tabs.active != "containers" or not table.row_count:
+            tabs.active = "containers"
+            self.notify("Pick a container, then press the key again.", markup=False)
+            return
+        name = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        self.post_message(ContainerAction(self.node_name, str(name), kind))
 
     def _chain(self, node: NodeStatus) -> Text:
         c = node.chain
@@ -258,6 +288,10 @@ class NodeScreen(Screen[None]):
         keys = [(self.app.get_key_display(b), b.description) for b in self.BINDINGS]
         self.app.push_screen(
             HelpScreen(
-                f"Node {self.node_name}", keys, "One node, live: 1-5 switch tabs, esc goes back."
+                f"Node {self.node_name}",
+                keys,
+                "One node, live: 1-5 switch tabs, esc goes back. On the Containers tab, l "
+                "tails the selected container's log; R and S restart and stop it after you "
+                "type the node's name (refused with --read-only).",
             )
         )
