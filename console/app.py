@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from console.profile import Profile
 from console.state import FleetState
@@ -22,13 +23,13 @@ from screens.triage import TriageScreen
 REFRESH_S = 0.5  # screens get at most two coalesced updates a second
 
 
-class FleetdeckApp(App[None]):
+class FleetdeckApp(App[str | None]):
     TITLE = "fleetdeck"
     BINDINGS = [
-        Binding("q", "quit", "Quit", priority=True),
-        Binding("t", "triage", "Triage"),
-        Binding("a", "actions", "Actions"),
-        Binding("F", "fault_menu", "Faults (demo)", show=False),
+        Binding("q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("t", "triage", "Triage", id="app.triage"),
+        Binding("a", "actions", "Actions", id="app.actions"),
+        Binding("F", "fault_menu", "Faults (demo)", show=False, id="app.faults"),
     ]
 
     def __init__(
@@ -39,6 +40,7 @@ class FleetdeckApp(App[None]):
         accept_new_host_keys: bool = False,
         sim_root: Path | None = None,
         read_only: bool = False,
+        keys_file: Path | None = None,
     ) -> None:
         super().__init__()
         self.profile = profile
@@ -53,15 +55,26 @@ class FleetdeckApp(App[None]):
         self.engine = None  # a connection must not cut the monitor's probe stream
         self.run_feed: collections.deque = collections.deque(maxlen=100_000)
         self.last_state: FleetState | None = None
+        self._set_sub_title()
+        from console.keys import keys_path, load_keymap
+
+        self.keys_file = keys_file or keys_path()
+        keymap, self.keymap_problems = load_keymap(self.keys_file, binding_ids())
+        if keymap:
+            self.set_keymap(keymap)
+
+    def _set_sub_title(self) -> None:
         # the file name only: a full path would make the header differ machine to machine
-        self.sub_title = f"{profile.model.fleet.name} · {Path(profile.file).name}"
-        if read_only:
+        self.sub_title = f"{self.profile.model.fleet.name} · {Path(self.profile.file).name}"
+        if self.read_only:
             self.sub_title += " · READ-ONLY"
-        if sim_root is not None:
+        if self.sim_root is not None:
             self.sub_title += " · DEMO (F: faults)"
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen(self.profile.model))
+        for problem in self.keymap_problems:
+            self.notify(problem, title="keys.toml", severity="warning", timeout=15, markup=False)
         if self.live and self.source is None:
             self.start_monitor()
         if self.live or self.source is not None:
@@ -117,6 +130,61 @@ class FleetdeckApp(App[None]):
     def on_screen_resume(self) -> None:
         if self.last_state is not None and hasattr(self.screen, "show"):
             self.screen.show(self.last_state)
+
+    # -- the command palette (ctrl+p)
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Triage", "active alerts across the fleet, worst first", self.action_triage
+        )
+        yield SystemCommand("Actions", "plan and run an action (deploy)", self.action_actions)
+        if self.read_only:
+            yield SystemCommand(
+                "Read-only: off",
+                "allow actions again (asks for the fleet's name)",
+                self.leave_read_only,
+            )
+        else:
+            yield SystemCommand(
+                "Read-only: on", "refuse every action that changes a node", self.enter_read_only
+            )
+        if self.sim_root is None:
+            here = Path(self.profile.file).resolve()
+            for other in sorted(here.parent.glob("*.toml")):
+                if other != here:
+                    yield SystemCommand(
+                        f"Switch profile: {other.name}",
+                        str(other),
+                        lambda path=other: self.exit(str(path)),
+                        discover=False,
+                    )
+        for cluster, node in self.profile.model.all_nodes():
+            yield SystemCommand(
+                f"Node {node.name}",
+                f"{cluster.name} · {node.role} · {node.host}",
+                lambda name=node.name: self.push_screen(NodeScreen(name, self.last_state)),
+                discover=False,
+            )
+
+    def enter_read_only(self) -> None:
+        self.read_only = True
+        self._set_sub_title()
+        self.notify("Read-only: actions that change nodes are refused.", markup=False)
+
+    def leave_read_only(self) -> None:
+        from screens.actions import ConfirmNameScreen
+
+        fleet = self.profile.model.fleet.name
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.read_only = False
+                self._set_sub_title()
+                self.notify("Read-only is off: actions are allowed.", markup=False)
+
+        self.push_screen(
+            ConfirmNameScreen("Leave read-only: actions will change nodes again", fleet), done
+        )
 
     # -- containers: log tail, restart, stop (Docker SDK over the node's SSH connection)
     def on_container_action(self, message: ContainerAction) -> None:
@@ -347,3 +415,12 @@ class FleetdeckApp(App[None]):
             self.engine.cancel()
         if self.action_pool is not None:
             self.action_pool.close()
+
+
+def binding_ids() -> set[str]:
+    """Every binding id keys.toml may remap."""
+    from screens.actions import PlanScreen, RunScreen
+    from screens.logs import LogScreen
+
+    owners = (FleetdeckApp, FleetScreen, NodeScreen, TriageScreen, PlanScreen, RunScreen, LogScreen)
+    return {b.id for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id}

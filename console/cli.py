@@ -507,7 +507,16 @@ def open_cmd(profile: str, read_only: bool, accept_new_host_keys: bool) -> None:
         sys.exit(EXIT_INVALID)
     from console.app import FleetdeckApp
 
-    FleetdeckApp(loaded, read_only=read_only, accept_new_host_keys=accept_new_host_keys).run()
+    while True:  # the palette's "Switch profile" ends the app with the next profile's path
+        app = FleetdeckApp(loaded, read_only=read_only, accept_new_host_keys=accept_new_host_keys)
+        following = app.run()
+        if not following:
+            return
+        try:
+            loaded = load(following)
+        except ProfileError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_INVALID)
 
 
 @cli.command("demo")

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Header, OptionList, RichLog, Stat
 from textual.widgets.option_list import Option
 
 from actions.engine import Event, PlanItem
-from screens.help import HelpScreen
+from screens.help import HelpScreen, key_rows
 from screens.modals import MODAL_CSS
 
 PLAN_STYLE = {
@@ -108,9 +108,9 @@ class PlanScreen(Screen[bool]):
     """The dry run: what the action would change on each node. `y` goes on to confirm."""
 
     BINDINGS = [
-        Binding("y", "go", "Apply…"),
-        Binding("escape,n", "back", "Back"),
-        Binding("question_mark", "help", "Help"),
+        Binding("y", "go", "Apply…", id="plan.apply"),
+        Binding("escape,n", "back", "Back", id="back"),
+        Binding("question_mark", "help", "Help", id="help"),
     ]
     DEFAULT_CSS = """
     PlanScreen #plan-title { height: auto; padding: 0 1; background: $boost; }
@@ -143,7 +143,7 @@ class PlanScreen(Screen[bool]):
         self.dismiss(False)
 
     def action_help(self) -> None:
-        keys = [(self.app.get_key_display(b), b.description) for b in self.BINDINGS]
+        keys = key_rows(self.app, self.BINDINGS)
         keys.append(("↑/↓ pgup/pgdn", "scroll"))
         about = (
             "What the action would do, node by node: ~ will change (with the exact commands "
@@ -190,11 +190,11 @@ class RunScreen(Screen[None]):
     output. Events arrive through `feed`, drained a few times a second."""
 
     BINDINGS = [
-        Binding("enter", "show_output", "Output"),
-        Binding("c", "cancel", "Cancel run"),
-        Binding("r", "resume", "Resume"),
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("question_mark", "help", "Help"),
+        Binding("enter", "show_output", "Output", id="run.output"),
+        Binding("c", "cancel", "Cancel run", id="run.cancel"),
+        Binding("r", "resume", "Resume", id="run.resume"),
+        Binding("escape", "app.pop_screen", "Back", id="back"),
+        Binding("question_mark", "help", "Help", id="help"),
     ]
     DEFAULT_CSS = """
     RunScreen #run-title { height: auto; padding: 0 1; background: $boost; }
@@ -351,7 +351,7 @@ class RunScreen(Screen[None]):
             resume(self.run_id)
 
     def action_help(self) -> None:
-        keys = [(self.app.get_key_display(b), b.description) for b in self.BINDINGS]
+        keys = key_rows(self.app, self.BINDINGS)
         keys.append(("arrows", "move between cells"))
         about = (
             "Nodes × steps, live: … running (with % for downloads), ✓ done, = already "

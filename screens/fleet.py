@@ -23,7 +23,7 @@ from console.profile_schema import FleetProfile
 from console.stacks import STACKS
 from console.state import FleetState, NodeStatus
 from screens import cells
-from screens.help import HelpScreen
+from screens.help import HelpScreen, key_rows
 
 COLUMNS = (  # key, title, width: fixed widths keep updates cheap (libraries.md §1.4)
     ("cluster", "Cluster", 14),
@@ -75,12 +75,12 @@ def _models(node) -> str:
 class FleetScreen(Screen[None]):
     CSS_PATH = Path(__file__).with_name("fleet.tcss")
     BINDINGS = [
-        Binding("slash", "filter", "Filter"),
-        Binding("enter", "open_node", "Open node", show=True),
-        Binding("t", "app.triage", "Triage"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("slash", "filter", "Filter", id="fleet.filter"),
+        Binding("enter", "open_node", "Open node", id="fleet.open_node"),
+        Binding("t", "app.triage", "Triage", id="app.triage"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="fleet.clear_filter"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "app.quit", "Quit", id="app.quit"),
     ]
     HELP_ABOUT = (
         "Every node of the fleet, live. Filter with / : words or a regex, and key:value "
@@ -336,9 +336,10 @@ class FleetScreen(Screen[None]):
         )
 
     def action_help(self) -> None:
-        keys = [(self.app.get_key_display(b), b.description) for b in self.BINDINGS] + [
-            ("↑/↓", "move between nodes"),
-            ("a", "actions: plan, confirm and run (deploy)"),
-            ("ctrl+p", "command palette"),
-        ]
+        app_keys = [b for b in self.app.BINDINGS if getattr(b, "id", None) == "app.actions"]
+        keys = (
+            key_rows(self.app, self.BINDINGS)
+            + key_rows(self.app, app_keys)
+            + [("↑/↓", "move between nodes"), ("ctrl+p", "palette: nodes, triage, read-only")]
+        )
         self.app.push_screen(HelpScreen("Fleet", keys, self.HELP_ABOUT))

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 
+def key_rows(app: App, bindings: list[Binding]) -> list[tuple[str, str]]:
+    """(keys, what they do) of `bindings`, as remapped by keys.toml, with each binding's id
+    (what keys.toml names)."""
+    keymap: dict[str, str] = getattr(app, "_keymap", None) or {}
+    rows = []
+    for b in bindings:
+        keys = keymap.get(b.id, b.key) if b.id else b.key
+        shown = ", ".join(
+            app.get_key_display(Binding(k.strip(), b.action)) for k in keys.split(",")
+        )
+        rows.append((shown, b.description + (f"  ({b.id})" if b.id else "")))
+    return rows
+
+
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > Vertical {
-        width: 64; height: auto; max-height: 80%;
+        width: 68; height: auto; max-height: 80%;
         border: round $accent; background: $surface; padding: 0 1;
     }
     HelpScreen DataTable { height: auto; max-height: 20; }
@@ -33,8 +47,8 @@ class HelpScreen(ModalScreen[None]):
             if self._intro:
                 yield Static(Text(self._intro))
             table: DataTable[Text] = DataTable(show_cursor=False, zebra_stripes=True)
-            table.add_column("key", width=12)
-            table.add_column("does", width=44)
+            table.add_column("key", width=14)
+            table.add_column("does (keys.toml id)", width=46)
             for key, what in self._keys:
                 table.add_row(Text(key), Text(what))
             yield table

@@ -16,17 +16,17 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, RichLog, Static
 
-from screens.help import HelpScreen
+from screens.help import HelpScreen, key_rows
 
 KEEP = 5000  # lines kept for search; the oldest go first
 
 
 class LogScreen(Screen[None]):
     BINDINGS = [
-        Binding("slash", "search", "Search"),
-        Binding("f", "follow", "Follow on/off"),
-        Binding("escape", "back", "Back"),
-        Binding("question_mark", "help", "Help"),
+        Binding("slash", "search", "Search", id="logs.search"),
+        Binding("f", "follow", "Follow on/off", id="logs.follow"),
+        Binding("escape", "back", "Back", id="back"),
+        Binding("question_mark", "help", "Help", id="help"),
     ]
     DEFAULT_CSS = """
     LogScreen #log-title { height: 1; padding: 0 1; background: $boost; }
@@ -140,7 +140,7 @@ class LogScreen(Screen[None]):
         self.dismiss(None)
 
     def action_help(self) -> None:
-        keys = [(self.app.get_key_display(b), b.description) for b in self.BINDINGS]
+        keys = key_rows(self.app, self.BINDINGS)
         about = (
             "The container's last 500 lines, then new ones as they come. / shows only the "
             "lines that match (a word or a regex), f pauses following to read."

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from console.state import FleetState, NodeStatus
 from screens import cells
-from screens.help import HelpScreen
+from screens.help import HelpScreen, key_rows
 
 GPU_COLUMNS = (
     ("gpu", "GPU", 4),
@@ -54,16 +54,16 @@ def _t(value: object, style: str = "") -> Text:
 
 class NodeScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,backspace", "app.pop_screen", "Back"),
-        Binding("1", "tab('gpus')", "GPUs", show=False),
-        Binding("2", "tab('containers')", "Containers", show=False),
-        Binding("3", "tab('chain')", "Chain", show=False),
-        Binding("4", "tab('system')", "System", show=False),
-        Binding("5", "tab('history')", "Alerts", show=False),
-        Binding("l", "container('logs')", "Logs"),
-        Binding("R", "container('restart')", "Restart"),
-        Binding("S", "container('stop')", "Stop"),
-        Binding("question_mark", "help", "Help"),
+        Binding("escape,backspace", "app.pop_screen", "Back", id="back"),
+        Binding("1", "tab('gpus')", "GPUs", show=False, id="node.gpus"),
+        Binding("2", "tab('containers')", "Containers", show=False, id="node.containers"),
+        Binding("3", "tab('chain')", "Chain", show=False, id="node.chain"),
+        Binding("4", "tab('system')", "System", show=False, id="node.system"),
+        Binding("5", "tab('history')", "Alerts", show=False, id="node.alerts"),
+        Binding("l", "container('logs')", "Logs", id="node.logs"),
+        Binding("R", "container('restart')", "Restart", id="node.restart"),
+        Binding("S", "container('stop')", "Stop", id="node.stop"),
+        Binding("question_mark", "help", "Help", id="help"),
     ]
     DEFAULT_CSS = """
     NodeScreen #node-title { height: auto; max-height: 3; padding: 0 1; background: $boost; }
@@ -285,7 +285,7 @@ class NodeScreen(Screen[None]):
         return text
 
     def action_help(self) -> None:
-        keys = [(self.app.get_key_display(b), b.description) for b in self.BINDINGS]
+        keys = key_rows(self.app, self.BINDINGS)
         self.app.push_screen(
             HelpScreen(
                 f"Node {self.node_name}",

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from console.monitor.runbooks import runbook_for
 from console.state import Alert, FleetState
 from screens import cells
-from screens.help import HelpScreen
+from screens.help import HelpScreen, key_rows
 
 
 def _age(seconds: float) -> str:
@@ -64,11 +64,11 @@ class RunbookScreen(ModalScreen[None]):
 
 class TriageScreen(Screen[None]):
     BINDINGS = [
-        Binding("enter", "runbook", "Runbook"),
-        Binding("a", "acknowledge", "Acknowledge"),
-        Binding("o", "open_node", "Open node"),
-        Binding("escape,f", "app.pop_screen", "Back"),
-        Binding("question_mark", "help", "Help"),
+        Binding("enter", "runbook", "Runbook", id="triage.runbook"),
+        Binding("a", "acknowledge", "Acknowledge", id="triage.acknowledge"),
+        Binding("o", "open_node", "Open node", id="triage.open_node"),
+        Binding("escape,f", "app.pop_screen", "Back", id="back"),
+        Binding("question_mark", "help", "Help", id="help"),
     ]
     DEFAULT_CSS = """
     TriageScreen #triage-summary { height: auto; padding: 0 1; background: $boost; }
@@ -164,7 +164,7 @@ class TriageScreen(Screen[None]):
             self.post_message(OpenNode(alert.node))
 
     def action_help(self) -> None:
-        keys = [(self.app.get_key_display(b), b.description) for b in self.BINDINGS]
+        keys = key_rows(self.app, self.BINDINGS)
         self.app.push_screen(
             HelpScreen(
                 "Triage",

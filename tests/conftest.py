@@ -147,3 +147,9 @@ def node_access(sim_fleet):
         )
 
     return access
+
+
+@pytest.fixture(autouse=True)
+def private_config(tmp_path_factory, monkeypatch):
+    """No test reads the machine's ~/.config/fleetdeck (keys.toml) or writes its state."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))

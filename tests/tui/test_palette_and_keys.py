@@ -1,0 +1,136 @@
+"""The command palette's entries, and keys remapped by keys.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from console.app import FleetdeckApp, binding_ids
+from console.keys import load_keymap
+from console.profile import load
+from screens.actions import ActionPickerScreen, ConfirmNameScreen
+from screens.help import HelpScreen
+from screens.node import NodeScreen
+from screens.triage import TriageScreen
+from tests.tui.states import troubled
+
+REPO = Path(__file__).resolve().parents[2]
+GONKA = REPO / "profiles" / "gonka-two-clusters.toml"
+
+
+def app(**kwargs) -> FleetdeckApp:
+    profile = load(GONKA)
+    state = troubled(profile.model)
+    return FleetdeckApp(profile, live=False, source=lambda: state, **kwargs)
+
+
+def command(a: FleetdeckApp, title: str):
+    found = [c for c in a.get_system_commands(a.screen) if c.title == title]
+    assert found, [c.title for c in a.get_system_commands(a.screen)]
+    return found[0].callback
+
+
+async def test_palette_jumps_to_a_node_typed_by_name():
+    a = app()
+    async with a.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.6)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"node c1-ml3")
+        await pilot.pause(0.8)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert isinstance(a.screen, NodeScreen) and a.screen.node_name == "c1-ml3"
+
+
+async def test_palette_triage_actions_and_read_only_toggle():
+    a = app()
+    async with a.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.6)
+        command(a, "Triage")()
+        await pilot.pause(0.3)
+        assert isinstance(a.screen, TriageScreen)
+        await pilot.press("escape")
+        command(a, "Read-only: on")()
+        await pilot.pause()
+        assert "READ-ONLY" in a.sub_title
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(a.screen, ActionPickerScreen)
+        # leaving read-only asks for the fleet's name
+        command(a, "Read-only: off")()
+        await pilot.pause()
+        assert isinstance(a.screen, ConfirmNameScreen)
+        await pilot.press(*"gonka-prod", "enter")
+        await pilot.pause()
+        assert not a.read_only and "READ-ONLY" not in a.sub_title
+        command(a, "Actions")()
+        await pilot.pause()
+        assert isinstance(a.screen, ActionPickerScreen)
+
+
+async def test_palette_switches_to_another_profile_of_the_same_folder():
+    a = app()
+    async with a.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        command(a, "Switch profile: ollama-providers.toml")()
+        await pilot.pause()
+    assert a.return_value == str(REPO / "profiles" / "ollama-providers.toml")
+
+
+async def test_keys_toml_remaps_and_help_shows_the_new_keys(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\n"app.triage" = "T"\n"fleet.filter" = "f,slash"\n')
+    a = app(keys_file=keys)
+    async with a.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.6)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        assert not isinstance(a.screen, TriageScreen)
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+        assert isinstance(a.screen, HelpScreen)
+        table = a.screen.query_one(DataTable)
+        rows = {
+            str(table.get_cell_at((r, 1))): str(table.get_cell_at((r, 0)))
+            for r in range(table.row_count)
+        }
+        assert rows["Triage  (app.triage)"] == "T"
+        assert rows["Filter  (fleet.filter)"] == "f, /"
+        await pilot.press("escape")
+        await pilot.press("T")
+        await pilot.pause(0.3)
+        assert isinstance(a.screen, TriageScreen)
+
+
+async def test_a_broken_keys_toml_is_reported_and_the_defaults_kept(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\n"app.triage" = T\n')
+    a = app(keys_file=keys)
+    async with a.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.5)
+        messages = [str(n.message) for n in a._notifications]
+        assert any(str(keys) in m and "fix the TOML syntax" in m for m in messages), messages
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        assert isinstance(a.screen, TriageScreen)
+
+
+def test_keymap_problems_name_the_line_and_the_fix(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_text(
+        "[keys]\n"
+        '"app.triage" = "T"\n'
+        '"triage" = "x"\n'
+        '"node.logs" = 3\n'
+        '"node.stop" = "ctrl+ s"\n'
+        "[colors]\n"
+    )
+    keymap, problems = load_keymap(keys, binding_ids())
+    assert keymap == {"app.triage": "T"}
+    assert f"{keys}:3: no binding 'triage'; did you mean app.triage?" in problems
+    assert f'{keys}:4: node.logs must be a string of keys, e.g. "ctrl+t"' in problems
+    assert any(p.startswith(f"{keys}:5: node.stop: 'ctrl+ s' is not a key name") for p in problems)
+    assert any("[colors] is not known" in p for p in problems)
+    assert load_keymap(tmp_path / "absent.toml", binding_ids()) == ({}, [])
