@@ -18,7 +18,7 @@ from console.state import FleetState
 from screens.fleet import FleetScreen, OpenNode
 from screens.modals import FaultMenuScreen, HostKeyScreen
 from screens.node import ContainerAction, NodeScreen
-from screens.triage import TriageScreen
+from screens.triage import DisableMlNode, TriageScreen
 
 REFRESH_S = 0.5  # screens get at most two coalesced updates a second
 
@@ -125,7 +125,7 @@ class FleetdeckApp(App[str | None]):
 
     def action_triage(self) -> None:
         if not isinstance(self.screen, TriageScreen):
-            self.push_screen(TriageScreen(self.last_state))
+            self.push_screen(TriageScreen(self.last_state, self.profile.model))
 
     def on_screen_resume(self) -> None:
         if self.last_state is not None and hasattr(self.screen, "show"):
@@ -217,6 +217,37 @@ class FleetdeckApp(App[str | None]):
             ConfirmNameScreen(what, node),
             lambda ok: self._container_do(node, container, kind) if ok else None,
         )
+
+    def on_disable_ml_node(self, message: DisableMlNode) -> None:
+        network, ml_id = message.network_node, message.ml_id
+        if self.read_only:
+            self.notify(
+                "Read-only: disabling an ML node is refused.", severity="warning", markup=False
+            )
+            return
+        if self.pool is None:
+            self.notify("Not connected: the admin API needs the live console.", markup=False)
+            return
+        from screens.actions import ConfirmNameScreen
+
+        self.push_screen(
+            ConfirmNameScreen(
+                f"Disable ML node {ml_id} in {network}'s admin API: it skips the next PoC", ml_id
+            ),
+            lambda ok: self._disable_ml_node(network, ml_id) if ok else None,
+        )
+
+    @work(thread=True, group="admin")
+    def _disable_ml_node(self, network: str, ml_id: str) -> None:
+        from actions.register import AdminError, set_ml_node_enabled
+        from console.ssh import SshError
+
+        try:
+            said = set_ml_node_enabled(self.pool, network, ml_id, enabled=False)
+        except (AdminError, SshError) as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.call_from_thread(self.notify, f"{network}: {said} ({ml_id})", markup=False)
 
     @work(thread=True, group="logs")
     def _tail_logs(self, node: str, container: str, screen, stream: dict) -> None:

@@ -109,6 +109,7 @@ class StackSection(Strict):
     hf_home: str | None = None
     chain_id: str | None = None
     key_name: str | None = None  # the warm (ML operational) key's name
+    account_key_name: str = "gonka-account-key"  # the cold key's name in its local keyring
     account_pubkey: str | None = None  # the cold key's public key (public, not a secret)
     seed_api_url: Url | None = None
     seed_rpc_url: Url | None = None

@@ -7,13 +7,17 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from actions.stacks import gonka
 from console.monitor.runbooks import runbook_for
+from console.profile_schema import FleetProfile
 from console.state import Alert, FleetState
 from screens import cells
 from screens.help import HelpScreen, key_rows
+from screens.node import ContainerAction
 
 
 def _age(seconds: float) -> str:
@@ -21,7 +25,23 @@ def _age(seconds: float) -> str:
     return f"{s}s" if s < 120 else (f"{s // 60}m" if s < 7200 else f"{s // 3600}h")
 
 
+class DisableMlNode(Message):
+    """Disable an ML node through its network node's admin API (before a PoC)."""
+
+    def __init__(self, network_node: str, ml_id: str) -> None:
+        super().__init__()
+        self.network_node = network_node
+        self.ml_id = ml_id
+
+
+CONTAINER_KINDS = ("container_exited", "container_restarting", "container_unhealthy")
+UNJAIL_KINDS = ("validator_not_in_set", "participant_not_in_epoch")
+
+
 class RunbookScreen(ModalScreen[None]):
+    """The runbook card of one alert: evidence, meaning, checks, and the actions at hand
+    (logs, restart, disable the ML node, the unjail command to copy)."""
+
     DEFAULT_CSS = """
     RunbookScreen { align: center middle; }
     RunbookScreen > VerticalScroll {
@@ -29,11 +49,24 @@ class RunbookScreen(ModalScreen[None]):
         background: $surface; padding: 0 1;
     }
     """
-    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape,enter,q", "dismiss", "Close"),
+        Binding("l", "logs", "Logs", id="runbook.logs"),
+        Binding("R", "restart", "Restart", id="runbook.restart"),
+        Binding("d", "disable", "Disable ML node", id="runbook.disable"),
+        Binding("c", "copy", "Copy command", id="runbook.copy"),
+    ]
 
-    def __init__(self, alert: Alert) -> None:
+    def __init__(self, alert: Alert, fleet: FleetProfile | None = None) -> None:
         super().__init__()
         self.alert = alert
+        kind, _, detail = alert.kind.partition(":")
+        self.container = detail if kind in CONTAINER_KINDS else None
+        self.disable = gonka.ml_node_to_disable(fleet, alert.node, alert.kind) if fleet else None
+        self.unjail = None
+        node = fleet.node(alert.node) if fleet else None
+        if fleet is not None and node is not None and kind in UNJAIL_KINDS:
+            self.unjail = gonka.unjail_command(fleet, node)
 
     def compose(self) -> ComposeResult:
         a = self.alert
@@ -54,12 +87,58 @@ class RunbookScreen(ModalScreen[None]):
             for check in book.checks:
                 text.append(f"  • {check}\n")
             if book.actions:
-                text.append("\nactions\n", style="bold")
+                text.append("\nby hand\n", style="bold")
                 for action in book.actions:
                     text.append(f"  • {action}\n")
+        keys = []
+        if self.container:
+            keys += [("l", f"the log of {self.container}"), ("R", f"restart {self.container}")]
+        if self.disable:
+            network, ml_id = self.disable
+            keys.append(
+                ("d", f"disable ML node {ml_id} in {network}'s admin API (skips the next PoC)")
+            )
+        if self.unjail:
+            keys.append(("c", "copy the unjail command, to run where the cold key is"))
+        if keys:
+            text.append("\nactions at hand\n", style="bold")
+            for key, what in keys:
+                text.append(f"  {key}", style="bold yellow")
+                text.append(f"  {what}\n")
+        if self.unjail:
+            text.append("\n  ")
+            text.append(self.unjail, style="cyan")
+            text.append("\n")
         text.append("\nesc closes", style="dim")
         with VerticalScroll():
             yield Static(text)
+
+    def _not_here(self, what: str) -> None:
+        self.notify(f"No {what} for this alert.", markup=False)
+
+    def action_logs(self) -> None:
+        if not self.container:
+            return self._not_here("container")
+        self.dismiss(None)
+        self.app.post_message(ContainerAction(self.alert.node, self.container, "logs"))
+
+    def action_restart(self) -> None:
+        if not self.container:
+            return self._not_here("container")
+        self.dismiss(None)
+        self.app.post_message(ContainerAction(self.alert.node, self.container, "restart"))
+
+    def action_disable(self) -> None:
+        if not self.disable:
+            return self._not_here("Gonka ML node")
+        self.dismiss(None)
+        self.app.post_message(DisableMlNode(*self.disable))
+
+    def action_copy(self) -> None:
+        if not self.unjail:
+            return self._not_here("command")
+        self.app.copy_to_clipboard(self.unjail)
+        self.notify("Unjail command copied: run it where the cold key lives.", markup=False)
 
 
 class TriageScreen(Screen[None]):
@@ -75,9 +154,10 @@ class TriageScreen(Screen[None]):
     TriageScreen DataTable { height: 1fr; }
     """
 
-    def __init__(self, state: FleetState | None = None) -> None:
+    def __init__(self, state: FleetState | None = None, fleet: FleetProfile | None = None) -> None:
         super().__init__()
         self.state = state
+        self.fleet = fleet
         self.acknowledged: dict[tuple[str, str], str] = {}
         self.shown: list[Alert] = []
 
@@ -145,7 +225,7 @@ class TriageScreen(Screen[None]):
     def action_runbook(self) -> None:
         alert = self._current()
         if alert is not None:
-            self.app.push_screen(RunbookScreen(alert))
+            self.app.push_screen(RunbookScreen(alert, self.fleet))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_runbook()

@@ -15,7 +15,7 @@ import re
 import shlex
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
-from console.profile_schema import Node
+from console.profile_schema import FleetProfile, Node
 from console.stacks import STACKS
 
 DEFAULT_REPO = "https://github.com/gonka-ai/gonka.git"
@@ -698,6 +698,46 @@ def validation(ctx: NodeContext) -> Change | None:
     if problems:
         raise StepFailed("; ".join(problems))
     note(ctx, "all services answer")
+    return None
+
+
+# ---------------------------------------------------------------- runbook actions
+
+
+def unjail_command(profile: FleetProfile, node: Node) -> str:
+    """The exact `tx slashing unjail` for the operator to run where the cold key lives
+    (reference/protocols.md §1.4). fleetdeck never holds the cold key, so it shows the
+    command rather than running it."""
+    stack = profile.stack
+    rpc = stack.seed_rpc_url or (
+        f"{node.public_url.rstrip('/')}/chain-rpc/" if node.public_url else None
+    )
+    # without a URL in the profile, the docs' $NODE_URL, left for the shell to expand
+    where = shlex.quote(rpc) if rpc else '"$NODE_URL"/chain-rpc/'
+    return (
+        f"./inferenced tx slashing unjail --from {shlex.quote(stack.account_key_name)} "
+        f"--keyring-backend file --chain-id {shlex.quote(stack.chain_id or 'gonka-mainnet')} "
+        f"--fees 200000ngonka --node {where}"
+    )
+
+
+def ml_node_to_disable(
+    profile: FleetProfile, node_name: str, alert_kind: str
+) -> tuple[str, str] | None:
+    """(network node, ML node id) for an alert the admin API can act on: an alert about a
+    Gonka ML node (its id in node-config.json is its name), or `ml_node_failed:<id>` raised
+    on the network node."""
+    for cluster, node in profile.all_nodes():
+        if node.name != node_name or profile.cluster_stack(cluster) != "gonka":
+            continue
+        network = next((n for n in cluster.nodes if n.role == "network"), None)
+        if network is None:
+            return None
+        kind, _, detail = alert_kind.partition(":")
+        if kind == "ml_node_failed" and detail:
+            return network.name, detail
+        if node.role == "ml":
+            return network.name, node.name
     return None
 
 

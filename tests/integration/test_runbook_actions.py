@@ -1,0 +1,139 @@
+"""Runbook actions from the console on a simulated fleet: disable an ML node through the
+network node's admin API (over an SSH forward), restart a crash-looping container, copy
+the unjail command; each after typing the name, and refused read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from console.app import FleetdeckApp
+from console.profile import load
+from console.sim.daemon import claim_block
+from console.sim.fleet import SimFleet
+from screens.actions import ConfirmNameScreen
+from screens.triage import RunbookScreen, TriageScreen
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    block, lock = claim_block()
+    sim = SimFleet(
+        load(REPO / "tests" / "data" / "sim-small.toml"),
+        tmp_path_factory.mktemp("runbook-sim"),
+        block=block,
+        block_time=0.2,
+        tick=0.2,
+    )
+    sim.start()
+    yield sim
+    sim.stop()
+    lock.close()
+
+
+def profile_of(sim: SimFleet):
+    profile = load(sim.profile_path)
+    profile.set_value(("alerts", "probe_interval_s"), 0.5)
+    return profile
+
+
+async def until(pilot, predicate, seconds: float = 15.0) -> bool:
+    for _ in range(int(seconds / 0.1)):
+        if predicate():
+            return True
+        await pilot.pause(0.1)
+    return predicate()
+
+
+async def open_runbook(app, pilot, node: str, kind: str) -> RunbookScreen:
+    def alert_shown() -> bool:
+        s = app.last_state
+        return bool(s) and any(a.node == node and a.kind.startswith(kind) for a in s.alerts)
+
+    assert await until(pilot, alert_shown, 20), f"no {kind} alert on {node}"
+    await pilot.press("t")
+    await pilot.pause(0.8)
+    screen = app.screen
+    assert isinstance(screen, TriageScreen)
+    row = next(i for i, a in enumerate(screen.shown) if a.node == node and a.kind.startswith(kind))
+    screen.query_one("#alerts", DataTable).move_cursor(row=row)
+    await pilot.press("enter")
+    await pilot.pause(0.3)
+    assert isinstance(app.screen, RunbookScreen)
+    return app.screen
+
+
+async def test_disable_the_ml_node_of_a_lost_gpu_through_the_admin_api(fleet):
+    fleet.inject("ml1", "gpu-xid79")
+    admin = fleet.nodes["net"].admin_nodes
+    try:
+        app = FleetdeckApp(profile_of(fleet), accept_new_host_keys=False)
+        async with app.run_test(size=(140, 45)) as pilot:
+            card = await open_runbook(app, pilot, "ml1", "gpu_lost")
+            text = str(card.query_one(Static).render())
+            assert "disable ML node ml1 in net's admin API" in text
+            await pilot.press("d")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, ConfirmNameScreen)
+            app.screen.query_one(Input).value = "ml1"
+            await pilot.press("enter")
+            assert await until(pilot, lambda: admin["ml1"].get("_enabled") is False)
+            assert admin["ml2"].get("_enabled", True) is True  # only the one asked for
+            assert await until(
+                pilot,
+                lambda: any("disabled successfully" in str(n.message) for n in app._notifications),
+            )
+    finally:
+        fleet.clear("ml1")
+        admin["ml1"]["_enabled"] = True
+
+
+async def test_restart_a_crash_looping_container_and_read_only_refuses(fleet):
+    fleet.inject("ml2", "crash-loop")
+    try:
+        ro = FleetdeckApp(profile_of(fleet), read_only=True)
+        async with ro.run_test(size=(140, 45)) as pilot:
+            card = await open_runbook(ro, pilot, "ml2", "container_restarting")
+            assert "restart mlnode-308" in str(card.query_one(Static).render())
+            await pilot.press("R")
+            await pilot.pause(0.3)
+            assert not isinstance(ro.screen, ConfirmNameScreen)
+            assert any("Read-only" in str(n.message) for n in ro._notifications)
+        fleet.clear("ml2")
+        container = fleet.nodes["ml2"].containers.items["mlnode-308"]
+        container.state = "exited"  # what the crash loop left behind once it stopped
+        app = FleetdeckApp(profile_of(fleet))
+        async with app.run_test(size=(140, 45)) as pilot:
+            card = await open_runbook(app, pilot, "ml2", "container_exited")
+            await pilot.press("R")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, ConfirmNameScreen)
+            app.screen.query_one(Input).value = "ml2"
+            await pilot.press("enter")
+            assert await until(pilot, lambda: container.state == "running")
+    finally:
+        fleet.clear("ml2")
+
+
+async def test_jailed_validator_offers_the_exact_unjail_command(fleet):
+    fleet.inject("net", "jailed")
+    try:
+        app = FleetdeckApp(profile_of(fleet))
+        async with app.run_test(size=(140, 45)) as pilot:
+            card = await open_runbook(app, pilot, "net", "validator_not_in_set")
+            text = str(card.query_one(Static).render())
+            command = (
+                "./inferenced tx slashing unjail --from gonka-account-key --keyring-backend "
+                'file --chain-id gonka-simtest --fees 200000ngonka --node "$NODE_URL"/chain-rpc/'
+            )
+            assert command in text
+            await pilot.press("c")
+            await pilot.pause(0.2)
+            assert app.clipboard == command
+    finally:
+        fleet.clear("net")
