@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import socket
-import subprocess
 import sys
 import threading
 import time
+
+# socket, subprocess and platform are imported where used: every import is paid on each
+# probe start, on every node at once when the console opens
 
 VERSION = 1
 REASONS = [  # NVML clocks-event reason bits, lowest first
@@ -59,6 +59,8 @@ def reasons(mask):
 
 
 def run(cmd, timeout=10):
+    import subprocess  # noqa: PLC0415 - see the imports above
+
     try:
         p = subprocess.run(cmd, capture_output=True, timeout=timeout, text=True)
         return p.returncode, p.stdout, p.stderr
@@ -243,6 +245,8 @@ class UnixHttp:
         self.path = path
 
     def get(self, url):
+        import socket  # noqa: PLC0415 - see the imports above
+
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(5)
         try:
@@ -352,7 +356,7 @@ def os_name():
                     return line.split("=", 1)[1].strip().strip('"')
     except OSError:
         pass
-    return platform.system()
+    return os.uname().sysname
 
 
 def meminfo():
@@ -393,15 +397,15 @@ def system(paths):
         uptime = None
     total, available = meminfo()
     return {
-        "hostname": os.environ.get("FLEETDECK_HOSTNAME") or socket.gethostname(),
+        "hostname": os.environ.get("FLEETDECK_HOSTNAME") or os.uname().nodename,
         "os": os_name(),
-        "kernel": platform.release(),
+        "kernel": os.uname().release,
         "uptime_s": uptime,
         "load": list(os.getloadavg()),
         "mem_total_mib": total,
         "mem_available_mib": available,
         "disks": DISKS.get(lambda: [disk(p) for p in paths if p]),
-        "python": platform.python_version(),
+        "python": sys.version.split()[0],
     }
 
 

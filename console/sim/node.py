@@ -7,7 +7,10 @@ tools share with the simulator: GPU readings, the docker socket, the node's desc
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import py_compile
 import shlex
 import sys
 import time
@@ -75,8 +78,26 @@ def install_tools(home: Path, nvml_lib: Path | None) -> None:
             f'PYTHONPATH={root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
             f'exec {python} -m console.sim.tools.{module} {lead}"$@"',
         )
-    # the node's python3 is the one that has pynvml, so the NVML path can be exercised
-    script("python3", f'exec {python} "$@"')
+    # the node's python3: a plain interpreter (not this virtualenv, whose editable-install
+    # hooks cost every start ~15 ms that a real node does not pay) that has pynvml, as a
+    # node with nvidia-ml-py installed has, so the NVML path can be exercised
+    site = home / "lib" / "python"
+    site.mkdir(exist_ok=True)
+    try:
+        import pynvml
+
+        link = site / "pynvml.py"
+        if not link.exists():
+            link.symlink_to(Path(pynvml.__file__).resolve())
+            # compiled now: parsing its 5,000 lines would cost every probe start ~65 ms
+            py_compile.compile(str(link), importlib.util.cache_from_source(str(link)))
+    except ImportError:  # without pynvml here, nodes take the nvidia-smi path
+        pass
+    system = "/usr/bin/python3"  # a distribution's python starts fastest (no site hooks)
+    base = system if os.access(system, os.X_OK) else getattr(sys, "_base_executable", "")
+    base = shlex.quote(os.path.realpath(base or sys.executable))
+    path = f'PYTHONPATH={shlex.quote(str(site))}"${{PYTHONPATH:+:$PYTHONPATH}}"'
+    script("python3", f'{path} exec {base} "$@"')
     if nvml_lib is not None:
         link = home / "lib" / "libnvidia-ml.so.1"
         if not link.exists():
