@@ -149,6 +149,7 @@ class NodeContext:
         self.on_line = on_line
         self.timeout: float | None = None
         self.facts: dict[str, Any] = {}  # what earlier checks of this node learned
+        self.local = False  # set per step: a local step's commands run on this machine
         user = node.user or self.profile.ssh.user
         self.sudo = "" if user == "root" else "sudo -n "
 
@@ -182,13 +183,18 @@ class NodeContext:
         timeout = timeout or self.timeout or self.profile.ssh.command_timeout
         if self.engine.cancelled.is_set():
             raise StepFailed("cancelled")
-        try:
-            result = self.engine.pool.run(
-                self.name, command, timeout=timeout, stdin=stdin, on_line=on_line
-            )
-        except (CommandTimedOut, CommandTimeout):
-            raise StepFailed(f"timed out after {timeout:.0f} s: {self._short(command)}") from None
-        out = Output(result.exited, result.stdout, result.stderr)
+        if self.local:
+            out = self._run_here(command, stdin, timeout, on_line)
+        else:
+            try:
+                result = self.engine.pool.run(
+                    self.name, command, timeout=timeout, stdin=stdin, on_line=on_line
+                )
+            except (CommandTimedOut, CommandTimeout):
+                raise StepFailed(
+                    f"timed out after {timeout:.0f} s: {self._short(command)}"
+                ) from None
+            out = Output(result.exited, result.stdout, result.stderr)
         if check and out.exit != 0:
             detail = (out.stderr.strip() or out.stdout.strip()).splitlines()[-3:]
             raise StepFailed(
@@ -197,10 +203,28 @@ class NodeContext:
             )
         return out
 
-    def run_local(self, argv: list[str], stdin: str | None = None) -> Output:
-        done = subprocess.run(  # noqa: S603 - argv, never a shell
-            argv, input=stdin, capture_output=True, text=True, timeout=self.timeout
-        )
+    def _run_here(
+        self,
+        command: str,
+        stdin: str | None,
+        timeout: float,
+        on_line: Callable[[str, str], None] | None,
+    ) -> Output:
+        """A local step's command, on the operator's machine (provisioning, key files)."""
+        try:
+            done = subprocess.run(  # noqa: S603 - the step's own command, values quoted by it
+                ["/bin/sh", "-c", command],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise StepFailed(f"timed out after {timeout:.0f} s: {self._short(command)}") from None
+        if on_line is not None:
+            for stream, text in (("stdout", done.stdout), ("stderr", done.stderr)):
+                for line in text.splitlines():
+                    on_line(stream, line)
         return Output(done.returncode, done.stdout, done.stderr)
 
     @staticmethod
@@ -333,7 +357,7 @@ class Engine:
                     reason = "checked after the changes above"
                     items.append(PlanItem(node.name, step.name, "after", reason=reason))
                     continue
-                ctx.timeout = step.timeout
+                ctx.timeout, ctx.local = step.timeout, step.local
                 try:
                     change = step.check(ctx)
                 except (StepFailed, SshError) as exc:
@@ -542,7 +566,7 @@ class Engine:
 
     def _attempts(self, step: Step, ctx: NodeContext, run_id: str) -> tuple[str, str]:
         node = ctx.name
-        ctx.timeout = step.timeout
+        ctx.timeout, ctx.local = step.timeout, step.local
         error = ""
         for attempt in range(1, step.retries + 2):
             self.journal.set_step(run_id, node, step.name, RUNNING, attempt=True)

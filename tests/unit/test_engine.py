@@ -280,3 +280,22 @@ def test_secrets_are_masked_in_plan_journal_and_events(journal):
 def test_bad_batch_and_max_fail_are_refused(batch, max_fail, message):
     with pytest.raises(StepFailed, match=message):
         check_options(batch, max_fail)
+
+
+def test_a_local_step_runs_its_commands_on_this_machine(journal, tmp_path):
+    marker = tmp_path / "made"
+
+    def check(ctx) -> Change | None:
+        out = ctx.run(f"test -e {marker}/{ctx.name} && echo yes || echo no", quiet=True)
+        return None if out.stdout.strip() == "yes" else Change(f"touch {ctx.name}")
+
+    def apply(ctx, change: Change) -> None:
+        ctx.run(f"mkdir -p {marker} && touch {marker}/{ctx.name} && echo made {ctx.name}")
+
+    action = Action("prepare", "", (Step("touch", "touch", check, apply, local=True),))
+    e = engine(journal, ml=1)  # NoPool: any SSH use would fail the step
+    result = e.apply(action)
+    assert result.outcome == "succeeded", journal.steps(result.run_id)
+    assert sorted(p.name for p in marker.iterdir()) == ["c1-ml1", "c2-ml1", "net1", "net2"]
+    assert journal.lines(result.run_id, "net1", "touch") == ["made net1"]
+    assert {i.status for i in e.plan(action)} == {"unchanged"}
