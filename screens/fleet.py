@@ -62,6 +62,57 @@ class SummaryBar(Widget):
         return self.text
 
 
+class FleetTable(DataTable[Text]):
+    """A DataTable whose cell renders are kept until that cell's value changes.
+
+    DataTable keys its cell cache on the table's update count, so one `update_cell`
+    re-renders every visible cell, the static columns (cluster, node, role, model, host)
+    included. Here a cell is re-rendered only when its value object was replaced (the
+    screen replaces a cell's Text only when what it shows changed), or when the row moves,
+    the width or style changes, or the cursor or hover passes over it.
+    """
+
+    CACHE_SIZE = 20_000
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._cells: dict[tuple, tuple[object, list]] = {}
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ):
+        if row_index < 0 or column_index < 0:  # header and labels: the stock cache
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        value = self._data.get(row_key, {}).get(column_key)
+        key = (
+            row_key,
+            column_key,
+            row_index,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+        )
+        hit = self._cells.get(key)
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        if len(self._cells) >= self.CACHE_SIZE:
+            self._cells.clear()
+        self._cells[key] = (value, lines)
+        return lines
+
+
 class OpenNode(Message):
     def __init__(self, name: str) -> None:
         super().__init__()
@@ -103,7 +154,7 @@ class FleetScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield SummaryBar(self._summary(), id="summary")
-        table: DataTable[Text] = DataTable(id="nodes", cursor_type="row", zebra_stripes=True)
+        table = FleetTable(id="nodes", cursor_type="row", zebra_stripes=True)
         for key, title, width in COLUMNS:
             table.add_column(title, key=key, width=width)
         yield table

@@ -60,6 +60,47 @@ async def test_live_values_and_summary_follow_the_state():
         assert "up 11/12" in summary and "critical" in summary
 
 
+def painted(table: DataTable) -> str:
+    """The table as drawn on screen (through its cell caches), one line per row."""
+    return "\n".join(
+        "".join(seg.text for seg in table.render_line(y)) for y in range(table.size.height)
+    )
+
+
+async def test_cached_cells_repaint_when_their_value_or_the_cursor_changes():
+    from dataclasses import replace
+
+    profile = load(GONKA)
+    nodes = healthy(profile.model)
+    first = state_of(profile.model, nodes)
+    hot = {
+        **nodes,
+        "c1-ml1": replace(
+            nodes["c1-ml1"], gpus=tuple(replace(g, temp_c=88) for g in nodes["c1-ml1"].gpus)
+        ),
+    }
+    box = {"state": first}
+    app = FleetdeckApp(profile, live=False, source=lambda: box["state"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.7)
+        table = app.screen.query_one("#nodes", DataTable)
+        before = painted(table)
+        assert "88°C" not in before
+        box["state"] = state_of(profile.model, hot)
+        await pilot.pause(0.7)
+        after = painted(table)
+        row = next(line for line in after.splitlines() if "c1-ml1" in line)
+        assert "88°C" in row
+        # the unchanged rows are drawn exactly as before
+        unchanged = [x for x in before.splitlines() if "c1-ml1" not in x and "up 12" not in x]
+        assert all(x in after.splitlines() for x in unchanged)
+        # the cursor row's style moves with the cursor (cells keyed by cursor state)
+        strips = [table.render_line(y) for y in range(3)]
+        await pilot.press("down")
+        await pilot.pause()
+        assert [table.render_line(y) for y in range(3)] != strips
+
+
 async def test_filter_by_role_state_region_and_regex():
     profile = load(GONKA)
     state = troubled(profile.model)
