@@ -366,7 +366,8 @@ class Engine:
                         break  # the node cannot be reached: its other checks would say the same
                     continue
                 if change is None:
-                    items.append(PlanItem(node.name, step.name, "unchanged"))
+                    passes = "passes" if step.apply is None else ""  # a check-only step
+                    items.append(PlanItem(node.name, step.name, "unchanged", reason=passes))
                 else:
                     earlier_change = True
                     items.append(PlanItem(node.name, step.name, "change", self._masked(change)))

@@ -48,7 +48,7 @@ def plan_text(action: str, fleet: str, items: list[PlanItem]) -> str:
             elif item.status == "error":
                 out.append(f"  {mark} {item.step:<{width}}  cannot check: {item.reason}")
             else:
-                label = item.reason if item.status in ("skipped", "after") else "unchanged"
+                label = item.reason or "unchanged"
                 out.append(f"  {mark} {item.step:<{width}}  {label}")
     return "\n".join(out)
 

@@ -31,6 +31,15 @@ PLAN_STYLE = {
     "after": ("?", "cyan"),
     "error": ("!", "bold red"),
 }
+# column headings of the run matrix: eleven steps fit 120 columns
+SHORT = {
+    "dependencies": "deps",
+    "repository": "repo",
+    "configuration": "config",
+    "network-init": "net-init",
+    "network-full": "net-full",
+    "validation": "validate",
+}
 CELL = {  # state -> (text, style) in the run matrix
     "pending": ("·", "dim"),
     "running": ("…", "bold cyan"),
@@ -230,9 +239,10 @@ class RunScreen(Screen[None]):
         yield Static(self._title(), id="run-title")
         table: DataTable[Text] = DataTable(id="matrix", cursor_type="cell")
         table.add_column("node", width=12, key="node")
-        width = min(13, max((len(s) for s in self.steps), default=6))
-        for step in self.steps:
-            table.add_column(Text(step[:width]), width=width, key=step)
+        labels = [SHORT.get(step, step)[:10] for step in self.steps]
+        width = max((len(label) for label in labels), default=6)
+        for step, label in zip(self.steps, labels, strict=True):
+            table.add_column(Text(label), width=width, key=step)
         for node in self.nodes:
             table.add_row(Text(node), *[self._cell(node, s) for s in self.steps], key=node)
         yield table

@@ -370,13 +370,11 @@ def repository_check(ctx: NodeContext) -> Change | None:
         f"git -C {root} -c advice.detachedHead=false checkout -q -f --detach {shlex.quote(ref)}"
     )
     if out[:1] == ["missing"]:
+        parent = repo_dir(ctx).rsplit("/", 1)[0] or "/"
+        mkdir = () if parent in ("~", "/") else (f"{ctx.sudo}mkdir -p {sh_path(parent)}",)
         return Change(
             f"clone {url} at {ref} into {repo_dir(ctx)}",
-            (
-                f"{ctx.sudo}mkdir -p {sh_path(repo_dir(ctx).rsplit('/', 1)[0] or '/')}",
-                f"git clone -q --no-checkout {shlex.quote(url)} {root}",
-                checkout,
-            ),
+            (*mkdir, f"git clone -q --no-checkout {shlex.quote(url)} {root}", checkout),
         )
     origin, head, wanted = (out + ["", "", ""])[:3]
     if origin != url:
