@@ -121,7 +121,26 @@ class FleetdeckApp(App[str | None]):
             show(state)
 
     def on_open_node(self, message: OpenNode) -> None:
-        self.push_screen(NodeScreen(message.name, self.last_state))
+        self.open_node(message.name)
+
+    def open_node(self, name: str) -> None:
+        screen = NodeScreen(name, self.last_state)
+        self.push_screen(screen)
+        self._node_history(screen)
+
+    @work(thread=True, group="history")
+    def _node_history(self, screen: NodeScreen) -> None:
+        from console.journal import Journal, state_dir
+
+        if not (state_dir() / "journal.sqlite").exists():
+            rows: list = []
+        else:
+            journal = Journal()
+            try:
+                rows = journal.node_history(screen.node_name)
+            finally:
+                journal.close()
+        self.call_from_thread(screen.show_history, rows)
 
     def action_triage(self) -> None:
         if not isinstance(self.screen, TriageScreen):
@@ -162,7 +181,7 @@ class FleetdeckApp(App[str | None]):
             yield SystemCommand(
                 f"Node {node.name}",
                 f"{cluster.name} · {node.role} · {node.host}",
-                lambda name=node.name: self.push_screen(NodeScreen(name, self.last_state)),
+                lambda name=node.name: self.open_node(name),
                 discover=False,
             )
 

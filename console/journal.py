@@ -188,6 +188,17 @@ class Journal:
             sql, args = sql + " AND node=?", (run_id, node)
         return [StepRecord(*r) for r in self._exec(sql + " ORDER BY node, position", args)]
 
+    def node_history(self, node: str, limit: int = 40) -> list[tuple[Run, StepRecord]]:
+        """This node's most recent steps across runs, newest first (what was done to it)."""
+        rows = self._exec(
+            "SELECT r.*, s.node, s.position, s.step, s.state, s.attempts, s.started, "
+            "s.finished, s.summary, s.error FROM steps s JOIN runs r ON r.id = s.run_id "
+            "WHERE s.node=? AND s.state NOT IN ('pending') "
+            "ORDER BY COALESCE(s.finished, s.started, r.started) DESC LIMIT ?",
+            (node, limit),
+        ).fetchall()
+        return [(_run(r[:8]), StepRecord(*r[8:])) for r in rows]
+
     # -- output
     def line(self, run_id: str, node: str, step: str, stream: str, text: str) -> None:
         self._exec(

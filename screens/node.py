@@ -59,7 +59,7 @@ class NodeScreen(Screen[None]):
         Binding("2", "tab('containers')", "Containers", show=False, id="node.containers"),
         Binding("3", "tab('chain')", "Chain", show=False, id="node.chain"),
         Binding("4", "tab('system')", "System", show=False, id="node.system"),
-        Binding("5", "tab('history')", "Alerts", show=False, id="node.alerts"),
+        Binding("5", "tab('history')", "History", show=False, id="node.history"),
         Binding("l", "container('logs')", "Logs", id="node.logs"),
         Binding("R", "container('restart')", "Restart", id="node.restart"),
         Binding("S", "container('stop')", "Stop", id="node.stop"),
@@ -81,6 +81,8 @@ class NodeScreen(Screen[None]):
         self.ready = True
         if self.state is not None:
             self.show(self.state)
+        if self._pending_history is not None:
+            self.show_history(self._pending_history)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -101,8 +103,9 @@ class NodeScreen(Screen[None]):
                 yield Static(id="chain-text")
             with TabPane("System [4]", id="system"):
                 yield Static(id="system-text")
-            with TabPane("Alerts [5]", id="history"):
+            with TabPane("History [5]", id="history"), VerticalScroll():
                 yield Static(id="alerts-text")
+                yield Static(id="actions-text")
         yield Footer()
 
     def action_tab(self, tab: str) -> None:
@@ -284,13 +287,38 @@ class NodeScreen(Screen[None]):
             text.append(f"         next: {a.next_step}\n\n")
         return text
 
+    def show_history(self, rows: list) -> None:
+        """The actions run on this node, from the journal: (Run, StepRecord) newest first."""
+        text = Text("\nactions (journal)\n", style="bold")
+        if not rows:
+            text.append("no action has run on this node yet", style="dim")
+        for run, step in rows:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(step.finished or run.started))
+            style = {"failed": "bold red", "done": "green"}.get(step.state, "dim")
+            text.append(f"{when}  {run.action:<8} {step.step:<14} ")
+            text.append(f"{step.state:<10}", style=style)
+            text.append(f" run {run.id}")
+            if step.attempts > 1:
+                text.append(f"  ({step.attempts} attempts)", style="yellow")
+            detail = step.error or step.summary
+            if detail:
+                text.append(f"\n                  {detail}", style="red" if step.error else "dim")
+            text.append("\n")
+        if self.ready:
+            self.query_one("#actions-text", Static).update(text)
+        else:
+            self._pending_history = rows
+
+    _pending_history: list | None = None
+
     def action_help(self) -> None:
         keys = key_rows(self.app, self.BINDINGS)
         self.app.push_screen(
             HelpScreen(
                 f"Node {self.node_name}",
                 keys,
-                "One node, live: 1-5 switch tabs, esc goes back. On the Containers tab, l "
+                "One node, live: 1-5 switch tabs (5: its alerts and the actions run on it), esc "
+                "goes back. On the Containers tab, l "
                 "tails the selected container's log; R and S restart and stop it after you "
                 "type the node's name (refused with --read-only).",
             )

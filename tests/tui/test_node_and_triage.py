@@ -133,3 +133,36 @@ def test_snapshot_triage_80x24(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=triage)
+
+
+async def test_history_tab_lists_the_actions_run_on_the_node(monkeypatch, tmp_path):
+    from textual.widgets import Static, TabbedContent
+
+    from console.journal import DONE, FAILED, Journal
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    journal = Journal()
+    run = journal.start_run("deploy", "gonka-prod", str(GONKA), {})
+    journal.plan_steps(run, "c1-ml1", ["firewall", "models", "validation"])
+    journal.plan_steps(run, "c1-ml2", ["firewall"])
+    journal.set_step(run, "c1-ml1", "firewall", DONE, summary="6 firewall changes")
+    journal.set_step(
+        run, "c1-ml1", "models", FAILED, error="exit 1: hf download [/]x", attempt=True
+    )
+    journal.set_step(run, "c1-ml1", "models", FAILED, attempt=True)
+    journal.set_step(run, "c1-ml2", "firewall", DONE)
+    journal.close()
+    app = app_with_trouble()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.5)
+        app.open_node("c1-ml1")
+        await pilot.pause(0.5)
+        await pilot.press("5")
+        await pilot.pause(0.3)
+        assert app.screen.query_one(TabbedContent).active == "history"
+        text = str(app.screen.query_one("#actions-text", Static).render())
+        lines = [x for x in text.splitlines() if "deploy" in x]
+        assert len(lines) == 2  # this node's two steps that ran; not c1-ml2's, not pending ones
+        assert "models" in lines[0] and "failed" in lines[0] and "(2 attempts)" in lines[0]
+        assert "firewall" in lines[1] and "done" in lines[1] and run in lines[1]
+        assert "exit 1: hf download [/]x" in text  # literal
