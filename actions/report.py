@@ -85,7 +85,9 @@ def event_line(event: Event, width: int = 12) -> str | None:
             return f"{prefix} ✓ passed"
         mark = STATE_MARK.get(event.state, event.state)
         return f"{prefix} {mark}" + (f": {event.text}" if event.text else "")
-    if event.kind == "run":
+    if event.kind == "run":  # the end of the run is said by the summary
+        if event.state != "running":
+            return None
         return f"run {event.run_id}: {event.state}" + (f" ({event.text})" if event.text else "")
     return None
 

@@ -273,7 +273,7 @@ class FleetdeckApp(App[str | None]):
         from console.dockerremote import docker_api, log_lines
         from console.secrets import REDACTOR
 
-        reason = "the container stopped; the stream ended"
+        reason = "end of the log stream (the container stopped, or the engine closed it)"
         try:
             api = docker_api(self.pool, node)
             stream["api"] = api

@@ -143,6 +143,12 @@ class Container:
                 "Labels": self.labels(),
                 "Env": [],
                 "Cmd": None,
+                "Tty": False,  # the SDK reads it to know whether logs are multiplexed
+                "OpenStdin": False,
+                "AttachStdout": True,
+                "AttachStderr": True,
+                "User": "",
+                "WorkingDir": "",
             },
             "NetworkSettings": {"Networks": {}},
             "Mounts": [],
