@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import threading
 from dataclasses import dataclass, field, replace
 
 MIB = 1024 * 1024
@@ -222,7 +223,9 @@ def load(text: str) -> GpuSnapshot:
 def write(path: str | os.PathLike[str], snapshot: GpuSnapshot) -> None:
     """Replace the readings file whole (rename), without fsync: it is rewritten every tick
     and readers must only never see half a file."""
-    tmp = f"{path}.tmp"
+    # one temporary name per writer: the tick thread and a fault being injected may write
+    # at the same moment, and a shared name let one rename the other's file away
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     with open(tmp, "w") as f:
         f.write(dump(snapshot))
     os.replace(tmp, path)

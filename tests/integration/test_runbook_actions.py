@@ -137,3 +137,18 @@ async def test_jailed_validator_offers_the_exact_unjail_command(fleet):
             assert app.clipboard == command
     finally:
         fleet.clear("net")
+
+
+def test_the_docker_sdk_reads_a_simulated_nodes_log_over_ssh(fleet):
+    """What `l` on a runbook or the node screen does, against the simulated engine."""
+    from console.dockerremote import docker_api, log_lines
+    from console.ssh import Pool
+
+    pool = Pool.for_profile(profile_of(fleet).model, system_known_hosts=False)
+    try:
+        api = docker_api(pool, "ml1")
+        lines = list(log_lines(api, "mlnode-308", tail=50, follow=False))
+        assert "mlnode-308 started" in lines
+        assert api.inspect_container("mlnode-308")["Config"]["Tty"] is False
+    finally:
+        pool.close()
