@@ -3,7 +3,8 @@
 Run:  .venv/bin/python tests/bench/bench_console.py [--nodes 1000] [--rounds 20]
 
 It drives the real app (Pilot, 160×50) with generated fleet states in which every node's
-values change every round, and prints:
+values change every round (each state built when it is needed, so that only one is alive,
+as in the console), and prints:
 - refresh apply: the time for the fleet screen to take one full new state (all rows);
 - keypress-to-update: from a cursor key to the screen having moved (median, p95);
 beside the same figures for a plain DataTable rebuilt from scratch each round (clear +
@@ -53,8 +54,9 @@ def profile_text(nodes: int) -> str:
 
 
 def states(fleet, rounds: int):
+    """One new state per round, built when it is needed (as the monitor builds them), so
+    that only the current state is alive, as in the running console."""
     base = healthy(fleet)
-    out = []
     for r in range(rounds):
         nodes = {}
         for i, (name, node) in enumerate(base.items()):
@@ -65,8 +67,7 @@ def states(fleet, rounds: int):
             nodes[name] = replace(
                 node, gpus=gpus, util_history=node.util_history[1:] + (float((r * 13 + i) % 100),)
             )
-        out.append(state_of(fleet, nodes))
-    return out
+        yield state_of(fleet, nodes)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -163,10 +164,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
     profile = loads(profile_text(args.nodes), "big.toml")
-    generated = states(profile.model, args.rounds)
     asyncio.run(idle_baseline())
-    ours = asyncio.run(bench_fleetdeck(profile, generated))
-    naive = asyncio.run(bench_naive(generated))
+    ours = asyncio.run(bench_fleetdeck(profile, states(profile.model, args.rounds)))
+    naive = asyncio.run(bench_naive(states(profile.model, args.rounds)))
     print(f"{args.nodes} nodes, {args.rounds} refreshes, every node changed each refresh\n")
     print(f"{'':28} {'refresh apply (ms)':>24} {'keypress→update (ms)':>24}")
     print(f"{'':28} {'median':>11} {'p95':>11} {'median':>11} {'p95':>11}")
