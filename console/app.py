@@ -4,6 +4,7 @@ screens. The screens only render; everything that blocks runs in thread workers.
 from __future__ import annotations
 
 import collections
+import gc
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -73,6 +74,7 @@ class FleetdeckApp(App[str | None]):
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen(self.profile.model))
+        self.call_after_refresh(_quiet_collector)
         for problem in self.keymap_problems:
             self.notify(problem, title="keys.toml", severity="warning", timeout=15, markup=False)
         if self.live and self.source is None:
@@ -474,3 +476,21 @@ def binding_ids() -> set[str]:
 
     owners = (FleetdeckApp, FleetScreen, NodeScreen, TriageScreen, PlanScreen, RunScreen, LogScreen)
     return {b.id for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id}
+
+
+def _quiet_collector() -> None:
+    """A fleet snapshot is ~100k short-lived objects a second; with the default thresholds
+    the collector ran ~9 times per refresh of a 1,000-node screen, on the UI thread
+    (bench_console: refresh p95 93-220 ms before, ~83 ms after). What exists once the
+    console is up lives as long as it does, so it is kept out of the collector's scans.
+    Once per process: garbage is collected first, so nothing dead is frozen."""
+    global _COLLECTOR_TUNED
+    if _COLLECTOR_TUNED:
+        return
+    _COLLECTOR_TUNED = True
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
+_COLLECTOR_TUNED = False
