@@ -315,6 +315,16 @@ class FleetdeckApp(App[str | None]):
                 markup=False,
             )
             return
+        if self.sim_root is not None:
+            # the demo's nodes are sandboxes on this very machine, reached over an embedded
+            # SSH server: a deploy would run its commands here (/opt/gonka, apt-get, ufw)
+            self.notify(
+                "Actions are off in the demo: its nodes are sandboxes on this machine, and a "
+                "deploy would change this machine. Use fleetdeck plan/run on real hosts.",
+                severity="warning",
+                markup=False,
+            )
+            return
         if self.engine is not None and self.engine.running:
             self.notify("An action is already running.", severity="warning", markup=False)
             return

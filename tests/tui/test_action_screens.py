@@ -224,3 +224,12 @@ def test_snapshot_plan_120x40(snap_compare):
     assert snap_compare(
         Host(PlanScreen("deploy", "gonka-prod", plan_items())), terminal_size=(120, 40)
     )
+
+
+async def test_the_demo_offers_no_actions_its_nodes_are_this_machine(tmp_path):
+    app = FleetdeckApp(load(GONKA), live=False, sim_root=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(app.screen, ActionPickerScreen)
+        assert any("off in the demo" in str(n.message) for n in app._notifications)
