@@ -17,6 +17,10 @@ STATE_MARK = {
 }
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def plan_counts(items: list[PlanItem]) -> Counter[str]:
     return Counter(i.status for i in items)
 
@@ -25,7 +29,8 @@ def plan_text(action: str, fleet: str, items: list[PlanItem]) -> str:
     counts = plan_counts(items)
     nodes = list(dict.fromkeys(i.node for i in items))
     head = (
-        f"{action} on {fleet}: {len(nodes)} nodes; {counts['change']} steps will change, "
+        f"{action} on {fleet}: {plural(len(nodes), 'node')}; "
+        f"{plural(counts['change'], 'step')} will change, "
         f"{counts['unchanged']} unchanged, {counts['skipped']} skipped"
     )
     if counts["after"]:

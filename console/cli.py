@@ -384,7 +384,14 @@ def run_cmd(
     import threading
 
     from actions.engine import StepFailed, check_options
-    from actions.report import event_json, event_line, plan_counts, plan_text, run_summary
+    from actions.report import (
+        event_json,
+        event_line,
+        plan_counts,
+        plan_text,
+        plural,
+        run_summary,
+    )
 
     loaded = _load_or_exit(profile)
     act = _action_or_exit(action)
@@ -406,7 +413,15 @@ def run_cmd(
         if not yes:
             items = engine.plan(act, words)
             click.echo(plan_text(act.name, fleet, items))
-            if not plan_counts(items)["change"] and not resume:
+            counts = plan_counts(items)
+            if not counts["change"] and not resume:
+                if counts["error"]:
+                    n = counts["error"]
+                    click.echo(
+                        f"{plural(n, 'step')} cannot be checked (see above); nothing was run",
+                        err=True,
+                    )
+                    sys.exit(EXIT_FAILED)
                 click.echo("nothing to do")
                 return
             if not sys.stdin.isatty():

@@ -1,0 +1,65 @@
+"""`fleetdeck run` refusals that need no servers: unreachable nodes, no terminal, bad options."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROFILE = """
+[fleet]
+name = "nowhere"
+stack = "gonka"
+[ssh]
+connect_timeout = 2
+known_hosts = "{kh}"
+[stack]
+ref = "v0.2.9"
+[[clusters]]
+name = "c1"
+[[clusters.nodes]]
+name = "net"
+host = "127.0.0.1"
+port = {port}
+role = "network"
+"""
+
+
+def fleetdeck(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    profile = tmp_path / "p.toml"
+    profile.write_text(PROFILE.format(kh=tmp_path / "known_hosts", port=port))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", *[a.replace("PROFILE", str(profile)) for a in args]],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+
+
+def test_unreachable_nodes_are_not_reported_as_nothing_to_do(tmp_path):
+    done = fleetdeck(tmp_path, "run", "PROFILE", "deploy")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "net\n  ! preflight  cannot check: net: connection refused" in done.stdout
+    assert "1 step cannot be checked (see above); nothing was run" in done.stderr
+    assert "nothing to do" not in done.stdout
+
+
+def test_bad_options_and_unknown_actions_are_refused_before_connecting(tmp_path):
+    done = fleetdeck(tmp_path, "run", "PROFILE", "deploy", "--batch", "0")
+    assert done.returncode == 1 and "--batch 0: a batch needs at least one node" in done.stderr
+    done = fleetdeck(tmp_path, "run", "PROFILE", "deploy", "--max-fail", "120%")
+    assert done.returncode == 1 and "between 0% and 100%" in done.stderr
+    done = fleetdeck(tmp_path, "plan", "PROFILE", "teardown")
+    assert done.returncode == 1 and "unknown action 'teardown'; one of: deploy" in done.stderr
+    done = fleetdeck(tmp_path, "run", "PROFILE", "deploy", "--resume")
+    assert done.returncode == 1 and "no earlier deploy run of nowhere to resume" in done.stderr
