@@ -4,6 +4,7 @@ screens. The screens only render; everything that blocks runs in thread workers.
 from __future__ import annotations
 
 import collections
+import contextlib
 import gc
 import threading
 from collections.abc import Callable, Iterable
@@ -12,6 +13,7 @@ from pathlib import Path
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from console.profile import Profile
@@ -120,7 +122,10 @@ class FleetdeckApp(App[str | None]):
         self.last_state = state
         show = getattr(self.screen, "show", None)
         if show is not None:
-            show(state)
+            # a tick can land while a screen is composed or torn down (on quit): its widgets
+            # are not there to update, and the next tick draws the state anyway
+            with contextlib.suppress(NoMatches):
+                show(state)
 
     def on_open_node(self, message: OpenNode) -> None:
         self.open_node(message.name)
