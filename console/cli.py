@@ -38,6 +38,7 @@ def cli() -> None:
     fleetdeck status PROFILE          every node's GPUs, containers, chain, alerts
     fleetdeck plan PROFILE deploy     what a deploy would change (dry run)
     fleetdeck run PROFILE deploy      plan, confirm, apply; --resume after a failure
+    fleetdeck journal PROFILE [RUN]   what was run, step by step
     fleetdeck demo                    the console on a simulated fleet
     fleetdeck check PROFILE...        validate profiles
     fleetdeck import-inventory INI    turn an Ansible inventory into a profile
@@ -503,6 +504,57 @@ def run_cmd(
         sys.exit(130)
     if result.outcome != "succeeded":
         sys.exit(EXIT_FAILED)
+
+
+@cli.command("journal")
+@click.argument("profile", type=click.Path())
+@click.argument("run_id", required=False, metavar="[RUN]")
+@click.option("--node", help="only this node's steps")
+@click.option("--lines", "with_lines", is_flag=True, help="with each step's output lines")
+def journal_cmd(profile: str, run_id: str | None, node: str | None, with_lines: bool) -> None:
+    """What was run on the fleet: its runs, or one run's steps node by node."""
+    from console.journal import Journal, state_dir
+
+    fleet = _load_or_exit(profile).model.fleet.name
+    if not (state_dir() / "journal.sqlite").exists():
+        click.echo(f"no action has run yet (journal: {state_dir() / 'journal.sqlite'})")
+        return
+    journal = Journal()
+    try:
+        if run_id is None:
+            runs = journal.runs(fleet)
+            if not runs:
+                click.echo(f"no runs of {fleet} in {journal.path}")
+            for r in runs:
+                started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
+                took = f"{r.finished - r.started:7.1f} s" if r.finished else "  (open)"
+                nodes = len({x.node for x in journal.steps(r.id)})
+                click.echo(
+                    f"{r.id}  {r.action:<8} {started}  {took}  {r.outcome or 'unfinished':<10} "
+                    f"{nodes} nodes"
+                )
+            return
+        run = journal.run(run_id)
+        if run is None or run.fleet != fleet:
+            click.echo(f"fleetdeck journal: no run {run_id} of {fleet}", err=True)
+            sys.exit(EXIT_INVALID)
+        click.echo(f"run {run.id}: {run.action} of {run.fleet}, {run.outcome or 'unfinished'}")
+        for step in journal.steps(run.id, node):
+            took = (
+                f"{step.finished - step.started:6.1f} s"
+                if step.started and step.finished
+                else "       "
+            )
+            tries = f" ×{step.attempts}" if step.attempts > 1 else ""
+            click.echo(
+                f"  {step.node:<14} {step.step:<14} {step.state:<10}{tries:<4} {took}  "
+                f"{step.error or step.summary}"
+            )
+            if with_lines:
+                for line in journal.lines(run.id, step.node, step.step):
+                    click.echo(f"      | {line}")
+    finally:
+        journal.close()
 
 
 @cli.command("open", hidden=True)

@@ -43,6 +43,7 @@ def fleetdeck(env: dict, *args: str, timeout: float = 300) -> subprocess.Complet
         text=True,
         cwd=REPO,
         env=env,
+        stdin=subprocess.DEVNULL,  # as from cron or CI: never a terminal
         timeout=timeout,
     )
     OUTPUTS.append(proc.stdout + proc.stderr)
@@ -176,6 +177,20 @@ def test_running_the_deploy_again_changes_nothing(deploy_fleet):
     states = {state for state, _ in step_rows(root, run_id_of(proc.stdout)).values()}
     assert states <= {"unchanged", "skipped"}, states
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # not even rewritten
+
+
+def test_without_a_terminal_run_asks_for_yes_and_changes_nothing(deploy_fleet):
+    fleet, hosts, env, root = deploy_fleet
+    config = hosts["c1-ml2"].host.sandbox / "gonka" / "deploy" / "join" / "config.env"
+    config.unlink()  # something to change
+    proc = fleetdeck(env, "run", str(fleet.profile_path), "deploy")  # stdin is not a tty
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr
+    assert "~ configuration" in proc.stdout  # the plan was shown
+    assert "not a terminal; pass --yes to run without asking" in proc.stderr
+    assert not config.exists()
+    done = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes", "--limit", "c1-ml2")
+    assert done.returncode == 0 and config.stat().st_mode & 0o777 == 0o600
+    assert "c1-net" not in done.stdout  # --limit: the other nodes were not touched
 
 
 def test_a_node_lost_mid_run_fails_alone_and_resume_completes_only_what_is_missing(

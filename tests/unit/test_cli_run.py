@@ -63,3 +63,27 @@ def test_bad_options_and_unknown_actions_are_refused_before_connecting(tmp_path)
     assert done.returncode == 1 and "unknown action 'teardown'; one of: deploy" in done.stderr
     done = fleetdeck(tmp_path, "run", "PROFILE", "deploy", "--resume")
     assert done.returncode == 1 and "no earlier deploy run of nowhere to resume" in done.stderr
+
+
+def test_journal_lists_runs_and_a_runs_steps(tmp_path):
+    from console.journal import DONE, FAILED, Journal
+    from console.secrets import Redactor
+
+    journal = Journal(tmp_path / "fleetdeck" / "journal.sqlite", Redactor())
+    run = journal.start_run("deploy", "nowhere", "p.toml", {})
+    journal.plan_steps(run, "net", ["firewall", "models"])
+    journal.set_step(run, "net", "firewall", "running", attempt=True)
+    journal.line(run, "net", "firewall", "stdout", "Rule added")
+    journal.set_step(run, "net", "firewall", DONE, summary="4 firewall changes")
+    journal.set_step(run, "net", "models", FAILED, error="exit 1: hf download", attempt=True)
+    journal.finish_run(run, "failed")
+    journal.close()
+    listing = fleetdeck(tmp_path, "journal", "PROFILE")
+    assert listing.returncode == 0, listing.stderr
+    assert run in listing.stdout and "deploy" in listing.stdout and "failed" in listing.stdout
+    steps = fleetdeck(tmp_path, "journal", "PROFILE", run, "--lines")
+    assert "net            firewall       done" in steps.stdout
+    assert "4 firewall changes" in steps.stdout and "      | Rule added" in steps.stdout
+    assert "models         failed" in steps.stdout and "exit 1: hf download" in steps.stdout
+    missing = fleetdeck(tmp_path, "journal", "PROFILE", "20990101-nope")
+    assert missing.returncode == 1 and "no run 20990101-nope of nowhere" in missing.stderr
