@@ -278,14 +278,13 @@ class Engine:
         self.redactor = redactor
         self.parallelism = parallelism or profile.model.ssh.parallelism
         self.cancelled = threading.Event()
-        self._running = threading.Event()
-        self._running.set()  # cleared while paused
+        self._unpaused = threading.Event()
+        self._unpaused.set()  # cleared while paused
         self._subscribers: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()
         self._throttles: dict[str, threading.Semaphore] = {}
         self._failed_nodes: set[str] = set()
         self._budget_exceeded = False
-        self.paused_reason = ""
         self.running = False  # an apply is under way
 
     # -- subscribers
@@ -456,13 +455,11 @@ class Engine:
                 if budget is not None and len(self._failed_nodes) > budget:
                     self._budget_exceeded = True
             if pause_on_failure is not None and asked.acquire(blocking=False):
-                self._running.clear()
-                self.paused_reason = f"{node}: {error}"
+                self._unpaused.clear()  # no step starts while the operator decides
                 go_on = pause_on_failure(node, error)
-                self.paused_reason = ""
                 if not go_on:
                     self.cancelled.set()
-                self._running.set()
+                self._unpaused.set()
 
         states: dict[str, dict[str, str]] = {}
 
@@ -496,10 +493,10 @@ class Engine:
 
     def cancel(self) -> None:
         self.cancelled.set()
-        self._running.set()
+        self._unpaused.set()
 
     def _stopping(self) -> bool:
-        self._running.wait()
+        self._unpaused.wait()
         return self.cancelled.is_set() or self._budget_exceeded
 
     def _mark_rest(self, action: Action, run_id: str, node: str, done: set[str]) -> dict[str, str]:
