@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -106,11 +108,53 @@ class FleetTable(DataTable[Text]):
         hit = self._cells.get(key)
         if hit is not None and hit[0] is value:
             return hit[1]
-        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        lines = self._render_text_cell(
+            row_index, column_index, value, base_style, width, cursor, hover
+        )
+        if lines is None:
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         if len(self._cells) >= self.CACHE_SIZE:
             self._cells.clear()
         self._cells[key] = (value, lines)
         return lines
+
+    def _render_text_cell(self, row_index, column_index, value, base_style, width, cursor, hover):
+        """A one-line Text cell, rendered as DataTable renders it (Styled(Padding(text)) in a
+        console of that width, no wrap) without the generic renderable machinery; None
+        for anything else. tests/tui: equal, segment for segment, to DataTable's own."""
+        if not isinstance(value, Text) or "\n" in value.plain or "\t" in value.plain:
+            return None
+        if value.justify not in (None, "default", "left") or value.end != "\n":
+            return None
+        row = self.rows.get(self._row_locations.get_key(row_index))
+        pad = self.cell_padding
+        inner = width - 2 * pad
+        if row is None or row.height != 1 or inner <= 0 or row_index < self.fixed_rows:
+            return None
+        if column_index < self.fixed_columns:
+            return None
+        component, post = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
+        line = value.copy()
+        line.truncate(inner, overflow=value.overflow or "fold", pad=value.justify == "left")
+        if line.style:  # the text's own style becomes its first span, as Text.join does
+            line.stylize_before(line.style)
+            line.style = ""
+        console = self.app.console
+        segments = Segment.adjust_line_length(list(line.render(console, end="")), inner, pad=True)
+        blank = Segment(" " * pad, Style.null()) if pad else None
+        edged = [blank, *segments, blank] if blank else segments
+        return [list(Segment.apply_style(edged, pre, post))]
 
 
 class OpenNode(Message):

@@ -248,3 +248,33 @@ def test_snapshot_help_160x50(snap_compare):
 
 def test_snapshot_help_80x24(snap_compare):
     assert snap_compare(static_app(), terminal_size=(80, 24), press=["question_mark"])
+
+
+async def test_the_fast_text_cell_path_draws_what_datatable_draws():
+    """FleetTable renders one-line Text cells itself; segment for segment, with and without
+    cursor and hover, on plain and striped rows, it must equal DataTable's own rendering."""
+    from rich.style import Style
+
+    from screens.fleet import FleetTable
+
+    profile = load(GONKA)
+    state = troubled(profile.model)
+    app = FleetdeckApp(profile, live=False, source=lambda: state)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.8)
+        table = app.screen.query_one("#nodes", FleetTable)
+        compared = 0
+        for r in range(table.row_count):
+            row_key = table._row_locations.get_key(r)
+            for c, column in enumerate(table.ordered_columns):
+                value = table._data[row_key][column.key]
+                width = column.get_render_width(table)
+                for cursor in (False, True):
+                    for hover in (False, True):
+                        base = Style(bgcolor="grey11") if r % 2 else Style()
+                        fast = table._render_text_cell(r, c, value, base, width, cursor, hover)
+                        assert fast is not None, (r, column.key)
+                        stock = DataTable._render_cell(table, r, c, base, width, cursor, hover)
+                        assert [list(x) for x in fast] == [list(x) for x in stock], (r, column.key)
+                        compared += 1
+        assert compared == table.row_count * len(table.columns) * 4
