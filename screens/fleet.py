@@ -194,6 +194,7 @@ class FleetScreen(Screen[None]):
         self._stale_rows: set[str] = set()
         self._alerts_by_node: dict[str, list] = {}
         self._by_name = {n.name: (c, n) for c, n in fleet.all_nodes()}
+        self._expected_gpus = sum(n.gpus or 0 for _, n in self._by_name.values())
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -345,8 +346,8 @@ class FleetScreen(Screen[None]):
 
     def _summary(self) -> Text:
         f = self.fleet
-        nodes = f.all_nodes()
-        expected = sum(n.gpus or 0 for _, n in nodes)
+        nodes = self._by_name  # the profile's nodes, by name
+        expected = self._expected_gpus
         text = Text()
         text.append(f.fleet.name, style="bold")
         text.append(f"  {f.fleet.stack}  ·  {len(f.clusters)} clusters  ·  ")
@@ -362,14 +363,18 @@ class FleetScreen(Screen[None]):
             for n in state.nodes.values()
             if n.reachable and not n.stale(state.taken_at, state.interval)
         )
-        gpus = [g for n in state.nodes.values() for g in n.gpus if not g.lost]
-        busy = sum(1 for g in gpus if (g.util or 0) >= 50)
+        seen = busy = 0
+        for n in state.nodes.values():
+            for g in n.gpus:
+                if not g.lost:
+                    seen += 1
+                    busy += (g.util or 0) >= 50
         crit = len(state.critical())
         warn = sum(a.severity == "warning" for a in state.alerts)
         heights = [n.chain.height for n in state.nodes.values() if n.chain and n.chain.height]
         text.append(f"up {up}/{len(nodes)}", style="green" if up == len(nodes) else "bold red")
-        text.append(f"  ·  GPUs busy {busy}/{len(gpus)}")
-        if len(gpus) < expected:
+        text.append(f"  ·  GPUs busy {busy}/{seen}")
+        if seen < expected:
             text.append(f" (expected {expected})", style="red")
         text.append("  ·  ")
         text.append(f"{crit} critical", style="bold red" if crit else "green")
