@@ -116,8 +116,13 @@ def compose(ctx: NodeContext) -> str:
 
 def in_deploy_dir(ctx: NodeContext, command: str, env: bool = True) -> str:
     """`command` run from the deploy directory, with config.env exported like the docs'
-    `source config.env && docker compose …`."""
-    source = "set -a && . ./config.env && set +a && " if env else ""
+    `source config.env && docker compose …`. Before config.env is written (the images step
+    comes first), the variables compose needs to parse the files are given directly: an
+    unset HF_HOME makes the mlnode file's volume `:/root/.cache`, which compose refuses."""
+    if env:
+        source = "set -a && . ./config.env && set +a && "
+    else:
+        source = f"export HF_HOME={shlex.quote(home_path(ctx, hf_home(ctx)))} && "
     return f"cd {sh_path(deploy_dir(ctx))} && {source}{command}"
 
 

@@ -283,6 +283,16 @@ def compose_services(files: list[Path]) -> list[tuple[str, str | None]]:
     return out
 
 
+def empty_volume_source(path: Path) -> str | None:
+    """What compose says of a volume whose source is an unset variable (`- ${HF_HOME}:/x`
+    with HF_HOME unset): it refuses the whole file, whatever the command."""
+    for line in path.read_text().splitlines():
+        m = re.match(r"^\s*-\s*['\"]?\$\{(\w+)\}(:[^'\"\s]+)", line)
+        if m and not os.environ.get(m.group(1)):
+            return f"invalid spec: {m.group(2)}: empty section between colons"
+    return None
+
+
 def cmd_compose(args: list[str]) -> int:
     files: list[Path] = []
     rest: list[str] = []
@@ -315,6 +325,11 @@ def cmd_compose(args: list[str]) -> int:
         print("Usage:  docker compose [OPTIONS] COMMAND", file=sys.stderr)
         return 1
     command, opts = rest[0], rest[1:]
+    for f in files:
+        problem = empty_volume_source(f)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 15
     declared = compose_services(files)
     wanted = [a for a in opts if not a.startswith("-")]
     unknown = [w for w in wanted if w not in {s for s, _ in declared}]
