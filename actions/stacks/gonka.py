@@ -268,7 +268,9 @@ def firewall_rules(ctx: NodeContext) -> list[tuple[str, str]]:
     else:
         net = private_address(network_node(ctx))
         for port in ML_PORTS:
-            rules.append((f"allow from {net} to any port {port} proto tcp", f"{port}/tcp|{net}"))
+            rules.append(
+                (f"allow from {shlex.quote(net)} to any port {port} proto tcp", f"{port}/tcp|{net}")
+            )
     return rules
 
 
@@ -301,7 +303,7 @@ def firewall_check(ctx: NodeContext) -> Change | None:
     for shown in have:  # a private port open to the world is removed, whoever opened it
         to, _, src = shown.partition("|")
         if to.split("/")[0] in private and src == "Anywhere":
-            commands.append(f"{ufw} delete allow {to}")
+            commands.append(f"{ufw} delete allow {shlex.quote(to)}")  # text read from the node
     if defaults.get("incoming") != "deny":
         commands.append(f"{ufw} default deny incoming")
     if defaults.get("outgoing") != "allow":

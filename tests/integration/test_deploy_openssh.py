@@ -183,6 +183,10 @@ def test_without_a_terminal_run_asks_for_yes_and_changes_nothing(deploy_fleet):
     fleet, hosts, env, root = deploy_fleet
     config = hosts["c1-ml2"].host.sandbox / "gonka" / "deploy" / "join" / "config.env"
     config.unlink()  # something to change
+    ufw_file = hosts["c1-ml2"].host.sandbox / ".sim" / "ufw.json"
+    ufw = json.loads(ufw_file.read_text())
+    ufw["rules"].append({"action": "ALLOW", "port": "9200", "proto": "tcp", "from": "Anywhere"})
+    ufw_file.write_text(json.dumps(ufw))  # someone opened the admin port to the world
     proc = fleetdeck(env, "run", str(fleet.profile_path), "deploy")  # stdin is not a tty
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr
     assert "~ configuration" in proc.stdout  # the plan was shown
@@ -190,6 +194,8 @@ def test_without_a_terminal_run_asks_for_yes_and_changes_nothing(deploy_fleet):
     assert not config.exists()
     done = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes", "--limit", "c1-ml2")
     assert done.returncode == 0 and config.stat().st_mode & 0o777 == 0o600
+    rules = {(r["port"], r["from"]) for r in json.loads(ufw_file.read_text())["rules"]}
+    assert ("9200", "Anywhere") not in rules and ("22", "Anywhere") in rules
     assert "c1-net" not in done.stdout  # --limit: the other nodes were not touched
 
 
