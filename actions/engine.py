@@ -36,7 +36,7 @@ from console.journal import (
     Journal,
 )
 from console.profile import Profile
-from console.profile_schema import Cluster, Node
+from console.profile_schema import Cluster, FleetProfile, Node
 from console.secrets import REDACTOR, Redactor, SecretError, resolve
 from console.ssh import CommandTimeout, Pool, SshError
 
@@ -300,36 +300,7 @@ class Engine:
     def targets(
         self, limit: Iterable[str] = (), action: Action | None = None
     ) -> list[tuple[Cluster, Node]]:
-        """The nodes a run touches: all of the action's stacks, or those named by `limit`
-        (node names, roles, cluster names; `role:ml`, `cluster:c1` to be explicit)."""
-        model = self.profile.model
-        nodes = [
-            (c, n)
-            for c, n in model.all_nodes()
-            if action is None or not action.stacks or model.cluster_stack(c) in action.stacks
-        ]
-        words = [w for w in limit if w]
-        if not words:
-            return nodes
-        chosen, unknown = [], []
-        for word in words:
-            kind, _, value = word.partition(":") if ":" in word else ("", "", word)
-            hit = [
-                (c, n)
-                for c, n in nodes
-                if (kind in ("", "node") and n.name == value)
-                or (kind in ("", "role") and n.role == value)
-                or (kind in ("", "cluster") and c.name == value)
-            ]
-            if not hit:
-                unknown.append(word)
-            chosen += [x for x in hit if x not in chosen]
-        if unknown:
-            raise StepFailed(
-                f"--limit {', '.join(unknown)}: no node, role or cluster of that name in "
-                f"{self.profile.model.fleet.name}"
-            )
-        return [x for x in nodes if x in chosen]  # keep the profile's order
+        return targets(self.profile.model, limit, action)
 
     def _applies(self, step: Step, ctx: NodeContext) -> bool:
         if step.roles and ctx.node.role not in step.roles:
@@ -610,6 +581,40 @@ class Engine:
         self.journal.set_step(run_id, node, step.name, FAILED, error=error)
         self._emit(Event("state", run_id, node, step.name, FAILED, text=error))
         return FAILED, error
+
+
+def targets(
+    model: FleetProfile, limit: Iterable[str] = (), action: Action | None = None
+) -> list[tuple[Cluster, Node]]:
+    """The nodes a run touches: all of the action's stacks, or those named by `limit`
+    (node names, roles, cluster names; `role:ml`, `cluster:c1` to be explicit)."""
+    nodes = [
+        (c, n)
+        for c, n in model.all_nodes()
+        if action is None or not action.stacks or model.cluster_stack(c) in action.stacks
+    ]
+    words = [w for w in limit if w]
+    if not words:
+        return nodes
+    chosen, unknown = [], []
+    for word in words:
+        kind, _, value = word.partition(":") if ":" in word else ("", "", word)
+        hit = [
+            (c, n)
+            for c, n in nodes
+            if (kind in ("", "node") and n.name == value)
+            or (kind in ("", "role") and n.role == value)
+            or (kind in ("", "cluster") and c.name == value)
+        ]
+        if not hit:
+            unknown.append(word)
+        chosen += [x for x in hit if x not in chosen]
+    if unknown:
+        raise StepFailed(
+            f"--limit {', '.join(unknown)}: no node, role or cluster of that name in "
+            f"{model.fleet.name}"
+        )
+    return [x for x in nodes if x in chosen]  # keep the profile's order
 
 
 def _batches(

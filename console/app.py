@@ -389,28 +389,24 @@ class FleetdeckApp(App[str | None]):
         self.push_screen(PlanScreen(action.name, fleet, items), planned)
 
     def _start_run(self, action, resume: str | None = None) -> None:
+        from actions.engine import targets
         from screens.actions import RunScreen
 
-        self.engine = self._new_engine()
-        nodes = [n.name for _, n in self.engine.targets((), action)]
         if resume is None:
             self.run_feed.clear()
-            screen = RunScreen(
-                action.name,
-                self.profile.model.fleet.name,
-                nodes,
-                [s.name for s in action.steps],
-                self.run_feed,
-            )
-            self.push_screen(screen)
-        self._apply(self.engine, action, resume)
+            nodes = [n.name for _, n in targets(self.profile.model, (), action)]
+            steps = [s.name for s in action.steps]
+            fleet = self.profile.model.fleet.name
+            self.push_screen(RunScreen(action.name, fleet, nodes, steps, self.run_feed))
+        self._apply(action, resume)
 
     @work(thread=True, group="actions")
-    def _apply(self, engine, action, resume: str | None) -> None:
+    def _apply(self, action, resume: str | None) -> None:
         from actions.engine import StepFailed
 
+        self.engine = self._new_engine()  # opens the journal: not on the UI thread
         try:
-            engine.apply(action, resume=resume, profile_path=str(self.profile.file))
+            self.engine.apply(action, resume=resume, profile_path=str(self.profile.file))
         except StepFailed as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
 
@@ -418,13 +414,10 @@ class FleetdeckApp(App[str | None]):
         if self.engine is not None:
             self.engine.cancel()
 
-    def resume_run(self, run_id: str) -> None:
+    def resume_run(self, action: str, run_id: str) -> None:
         from actions.deploy import action_named
 
-        run = self.engine.journal.run(run_id) if self.engine else None
-        if run is None:
-            return
-        self._start_run(action_named(run.action), resume=run_id)
+        self._start_run(action_named(action), resume=run_id)
 
     # -- demo: the fault menu talks to the simulated fleet
     def action_fault_menu(self) -> None:

@@ -358,7 +358,7 @@ class RunScreen(Screen[None]):
                 if state in ("failed", "cancelled", "pending", "retrying"):
                     self.states[key] = "pending"
             self.outcome = "resuming"
-            resume(self.run_id)
+            resume(self.action, self.run_id)
 
     def action_help(self) -> None:
         keys = key_rows(self.app, self.BINDINGS)

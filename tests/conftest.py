@@ -113,24 +113,10 @@ def reference() -> Path:
 @pytest.fixture(scope="session")
 def sim_fleet(harness_dir: Path):
     """The small simulated fleet (tests/data/sim-small.toml), running in this process."""
-    from console.profile import load
-    from console.sim.daemon import claim_block
-    from console.sim.fleet import SimFleet
+    from tests.harness.simclient import small_sim_fleet
 
-    block, lock = claim_block()
-    fleet = SimFleet(
-        load(REPO / "tests" / "data" / "sim-small.toml"),
-        harness_dir / "sim",
-        block=block,
-        block_time=0.2,
-        tick=0.2,
-    )
-    fleet.start()
-    try:
+    with small_sim_fleet(harness_dir / "sim") as fleet:
         yield fleet
-    finally:
-        fleet.stop()
-        lock.close()
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import difflib
 import json
 import re
 import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
 from console.profile_schema import FleetProfile, Node
@@ -126,9 +128,12 @@ def in_deploy_dir(ctx: NodeContext, command: str, env: bool = True) -> str:
     return f"cd {sh_path(deploy_dir(ctx))} && {source}{command}"
 
 
+def _files(ctx: NodeContext) -> str:
+    return " ".join(f"-f {shlex.quote(f)}" for f in compose_files(ctx))
+
+
 def compose_cmd(ctx: NodeContext, *args: str) -> str:
-    files = " ".join(f"-f {shlex.quote(f)}" for f in compose_files(ctx))
-    return f"{compose(ctx)} {files} {' '.join(args)}"
+    return f"{compose(ctx)} {_files(ctx)} {' '.join(args)}"
 
 
 def running_containers(ctx: NodeContext) -> dict[str, str]:
@@ -141,36 +146,38 @@ def running_containers(ctx: NodeContext) -> dict[str, str]:
     return states
 
 
-def wait_http(ctx: NodeContext, url: str, seconds: float, what: str) -> None:
-    """Poll `url` from the node itself until it answers 2xx (python3: always there)."""
-    script = (
-        "import sys,time,urllib.request\n"
-        "url,end=sys.argv[1],time.time()+float(sys.argv[2])\n"
-        "while True:\n"
-        "    try:\n"
-        "        urllib.request.urlopen(url,timeout=3).read(); break\n"
-        "    except Exception as e:\n"
-        "        if time.time()>end: print('no answer:',e); sys.exit(1)\n"
-        "        time.sleep(1)\n"
-    )
+# polls a URL from the node itself (python3 is always there: the probe needs it too)
+URL_ANSWERS = (
+    "import sys,time,urllib.request\n"
+    "url,end=sys.argv[1],time.time()+float(sys.argv[2])\n"
+    "while True:\n"
+    "    try:\n"
+    "        urllib.request.urlopen(url,timeout=3).read(); break\n"
+    "    except Exception as e:\n"
+    "        if time.time()>end: print('no answer:',e); sys.exit(1)\n"
+    "        time.sleep(1)\n"
+)
+
+
+def url_answers(ctx: NodeContext, url: str, seconds: float = 0) -> tuple[bool, str]:
+    """Whether `url` answers 2xx from the node within `seconds` (0: one try)."""
     out = ctx.run(
-        f"python3 -c {shlex.quote(script)} {shlex.quote(url)} {seconds:g}", check=False, quiet=True
+        f"python3 -c {shlex.quote(URL_ANSWERS)} {shlex.quote(url)} {seconds:g}",
+        check=False,
+        quiet=True,
     )
-    if out.exit != 0:
-        raise StepFailed(
-            f"{what} did not answer at {url} within {seconds:g} s: {out.stdout.strip()}"
-        )
-    ctx.on_line and ctx.on_line("stdout", f"{what} answers at {url}")
+    return out.exit == 0, out.stdout.strip()
+
+
+def wait_http(ctx: NodeContext, url: str, seconds: float, what: str) -> None:
+    ok, said = url_answers(ctx, url, seconds)
+    if not ok:
+        raise StepFailed(f"{what} did not answer at {url} within {seconds:g} s: {said}")
+    note(ctx, f"{what} answers at {url}")
 
 
 def http_ok(ctx: NodeContext, url: str) -> bool:
-    code = (
-        "import sys,urllib.request\n"
-        "try: urllib.request.urlopen(sys.argv[1],timeout=3).read()\n"
-        "except Exception: sys.exit(1)\n"
-    )
-    command = f"python3 -c {shlex.quote(code)} {shlex.quote(url)}"
-    return ctx.run(command, check=False, quiet=True).exit == 0
+    return url_answers(ctx, url)[0]
 
 
 def note(ctx: NodeContext, text: str) -> None:
@@ -617,56 +624,53 @@ def configuration_apply(ctx: NodeContext, change: Change) -> None:
 # ---------------------------------------------------------------- bring-up
 
 
-def containers_check(names: list[str]):
-    def check(ctx: NodeContext) -> Change | None:
+@dataclass(frozen=True)
+class BringUp:
+    """A step that starts containers with compose, then waits until a URL on the node
+    answers. Done when every one of its containers runs."""
+
+    services: Callable[[NodeContext], list[str]]
+    compose_args: Callable[[NodeContext], str]
+    url: Callable[[NodeContext], str]
+    seconds: float
+    what: str
+
+    def check(self, ctx: NodeContext) -> Change | None:
         states = running_containers(ctx)
-        down = [n for n in names if states.get(n) != "running"]
+        down = [n for n in self.services(ctx) if states.get(n) != "running"]
         if not down:
             return None
-        return Change(f"start {', '.join(down)}", ())
+        command = in_deploy_dir(ctx, f"{compose(ctx)} {self.compose_args(ctx)}")
+        return Change(
+            f"start {', '.join(down)}", (command, f"wait for {self.what} at {self.url(ctx)}")
+        )
 
-    return check
-
-
-def network_init_check(ctx: NodeContext) -> Change | None:
-    change = containers_check(["tmkms", "node"])(ctx)
-    if change is None:
-        return None
-    files = f"-f {COMPOSE_MAIN}"
-    cmd = in_deploy_dir(ctx, f"{compose(ctx)} {files} up -d --no-deps tmkms node")
-    return Change(change.summary, (cmd, f"wait for RPC at 127.0.0.1:{RPC_PORT}"))
+    def apply(self, ctx: NodeContext, change: Change) -> None:
+        ctx.run(change.commands[0])
+        wait_http(ctx, self.url(ctx), self.seconds, self.what)
 
 
-def network_init_apply(ctx: NodeContext, change: Change) -> None:
-    ctx.run(change.commands[0])
-    wait_http(ctx, f"http://127.0.0.1:{RPC_PORT}/status", 120, "CometBFT RPC")
-
-
-def network_full_check(ctx: NodeContext) -> Change | None:
-    change = containers_check(expected_containers(ctx))(ctx)
-    if change is None:
-        return None
-    cmd = in_deploy_dir(ctx, compose_cmd(ctx, "up", "-d"))
-    port = ctx.profile.stack.api_port
-    return Change(change.summary, (cmd, f"wait for /health at 127.0.0.1:{port}"))
-
-
-def network_full_apply(ctx: NodeContext, change: Change) -> None:
-    ctx.run(change.commands[0])
-    wait_http(ctx, f"http://127.0.0.1:{ctx.profile.stack.api_port}/health", 180, "the API proxy")
-
-
-def ml_nodes_check(ctx: NodeContext) -> Change | None:
-    change = containers_check(expected_containers(ctx))(ctx)
-    if change is None:
-        return None
-    cmd = in_deploy_dir(ctx, compose_cmd(ctx, "up", "-d"))
-    return Change(change.summary, (cmd, "wait for the ML node at 127.0.0.1:8080/health"))
-
-
-def ml_nodes_apply(ctx: NodeContext, change: Change) -> None:
-    ctx.run(change.commands[0])
-    wait_http(ctx, "http://127.0.0.1:8080/health", 300, "the ML node")
+NETWORK_INIT = BringUp(
+    lambda ctx: ["tmkms", "node"],
+    lambda ctx: f"-f {COMPOSE_MAIN} up -d --no-deps tmkms node",
+    lambda ctx: f"http://127.0.0.1:{RPC_PORT}/status",
+    120,
+    "CometBFT RPC",
+)
+NETWORK_FULL = BringUp(
+    expected_containers,
+    lambda ctx: f"{_files(ctx)} up -d",
+    lambda ctx: f"http://127.0.0.1:{ctx.profile.stack.api_port}/health",
+    180,
+    "the API proxy",
+)
+ML_NODES = BringUp(
+    expected_containers,
+    lambda ctx: f"{_files(ctx)} up -d",
+    lambda ctx: "http://127.0.0.1:8080/health",
+    300,
+    "the ML node",
+)
 
 
 # ---------------------------------------------------------------- validation
@@ -777,22 +781,22 @@ def deploy_action() -> Action:
             Step(
                 "network-init",
                 "network init (tmkms, node)",
-                network_init_check,
-                network_init_apply,
+                NETWORK_INIT.check,
+                NETWORK_INIT.apply,
                 roles=("network",),
             ),
             Step(
                 "network-full",
                 "network (all services)",
-                network_full_check,
-                network_full_apply,
+                NETWORK_FULL.check,
+                NETWORK_FULL.apply,
                 roles=("network",),
             ),
             Step(
                 "ml-nodes",
                 "ML node containers",
-                ml_nodes_check,
-                ml_nodes_apply,
+                ML_NODES.check,
+                ML_NODES.apply,
                 roles=("ml",),
                 throttle=2,
             ),

@@ -1,6 +1,6 @@
-"""A fleet to deploy to: every node a real sshd in its own network namespace, with a bare
-simulated node behind it (GPUs, docker, ufw, hf, chain; nothing deployed yet), and the
-simulator's stand-in for the gonka repository. Used by the deploy tests and benchmark."""
+"""Simulated nodes behind real OpenSSH hosts (each sshd in its own network namespace,
+the node's sandbox its home), and on top of that the fleet the deploy tests and benchmark
+deploy to: bare nodes and the simulator's stand-in for the gonka repository."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.profile import load
+from console.profile import Profile, load
 from console.sim.daemon import claim_block
 from console.sim.deployrepo import make_gonka_repo
 from console.sim.fleet import ExternalHost, SimFleet
@@ -36,14 +36,12 @@ class DeployFleet:
 
 
 @contextlib.contextmanager
-def deploy_fleet(
-    root: Path, client_key: Path, secret: str, first_index: int = 21
-) -> Iterator[DeployFleet]:
+def sim_behind_openssh(
+    profile: Profile, root: Path, client_key: Path, first_index: int, deployed: bool
+) -> Iterator[tuple[SimFleet, dict[str, NetnsHost]]]:
+    """Every node of `profile` a real sshd in a network namespace of its own (10.231.N.2,
+    N from `first_index`), a simulated node behind each, sharing its home as sandbox."""
     ensure_privsep_dir()
-    url, tag = make_gonka_repo(root / "gonka-repo")
-    profile = load(PROFILE)
-    profile.set_value(("stack", "repo"), url)
-    profile.set_value(("stack", "ref"), tag)
     hosts: dict[str, NetnsHost] = {}
     block, lock = claim_block()
     fleet = None
@@ -67,7 +65,7 @@ def deploy_fleet(
             block=block,
             block_time=0.2,
             tick=0.2,
-            deployed=False,
+            deployed=deployed,
             external=external,
         )
         fleet.start()
@@ -76,6 +74,27 @@ def deploy_fleet(
             assert h.host.config is not None
             with open(h.host.config.parent / "authorized_keys", "a") as f:
                 f.write(f"{key.get_name()} {key.get_base64()}\n")
+        yield fleet, hosts
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        for h in hosts.values():
+            h.stop()
+        lock.close()
+
+
+@contextlib.contextmanager
+def deploy_fleet(
+    root: Path, client_key: Path, secret: str, first_index: int = 21
+) -> Iterator[DeployFleet]:
+    url, tag = make_gonka_repo(root / "gonka-repo")
+    profile = load(PROFILE)
+    profile.set_value(("stack", "repo"), url)
+    profile.set_value(("stack", "ref"), tag)
+    with sim_behind_openssh(profile, root, client_key, first_index, deployed=False) as (
+        fleet,
+        hosts,
+    ):
         keyring_file = root / "keyring.json"
         keyring_file.write_text(json.dumps({KEYRING_ENTRY: secret}))
         env = dict(
@@ -86,9 +105,3 @@ def deploy_fleet(
             PYTHONPATH=str(REPO),
         )
         yield DeployFleet(fleet, hosts, env, root)
-    finally:
-        if fleet is not None:
-            fleet.stop()
-        for h in hosts.values():
-            h.stop()
-        lock.close()

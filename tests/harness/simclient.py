@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,3 +90,27 @@ def http_json(
 ) -> tuple[int, object]:
     status, content = http(client, port, method, path, body, host)
     return status, json.loads(content) if content else None
+
+
+@contextlib.contextmanager
+def small_sim_fleet(root: Path) -> Iterator:
+    """tests/data/sim-small.toml simulated in this process (fast blocks and ticks), on an
+    address block of its own; stopped, and its block freed, at the end."""
+    from console.profile import load
+    from console.sim.daemon import claim_block
+    from console.sim.fleet import SimFleet
+
+    block, lock = claim_block()
+    fleet = SimFleet(
+        load(Path(__file__).resolve().parents[1] / "data" / "sim-small.toml"),
+        root,
+        block=block,
+        block_time=0.2,
+        tick=0.2,
+    )
+    try:
+        fleet.start()
+        yield fleet
+    finally:
+        fleet.stop()
+        lock.close()

@@ -12,9 +12,9 @@ import pytest
 
 from console.monitor.monitor import Monitor
 from console.profile import load
-from console.sim.daemon import claim_block
 from console.sim.fleet import SimFleet
 from console.ssh import Pool
+from tests.harness.simclient import small_sim_fleet
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -23,18 +23,8 @@ INTERVAL = 0.5
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    block, lock = claim_block()
-    sim = SimFleet(
-        load(REPO / "tests" / "data" / "sim-small.toml"),
-        tmp_path_factory.mktemp("monitor-sim"),
-        block=block,
-        block_time=0.2,
-        tick=0.2,
-    )
-    sim.start()
-    yield sim
-    sim.stop()
-    lock.close()
+    with small_sim_fleet(tmp_path_factory.mktemp("monitor-sim")) as sim:
+        yield sim
 
 
 def simulated_profile(sim: SimFleet):

@@ -11,10 +11,10 @@ from textual.widgets import DataTable, Input, Static
 
 from console.app import FleetdeckApp
 from console.profile import load
-from console.sim.daemon import claim_block
 from console.sim.fleet import SimFleet
 from screens.actions import ConfirmNameScreen
 from screens.triage import RunbookScreen, TriageScreen
+from tests.harness.simclient import small_sim_fleet
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -22,18 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    block, lock = claim_block()
-    sim = SimFleet(
-        load(REPO / "tests" / "data" / "sim-small.toml"),
-        tmp_path_factory.mktemp("runbook-sim"),
-        block=block,
-        block_time=0.2,
-        tick=0.2,
-    )
-    sim.start()
-    yield sim
-    sim.stop()
-    lock.close()
+    with small_sim_fleet(tmp_path_factory.mktemp("runbook-sim")) as sim:
+        yield sim
 
 
 def profile_of(sim: SimFleet):

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from console.profile import load
-from console.sim.daemon import claim_block
-from console.sim.fleet import ExternalHost, SimFleet
+from console.sim.fleet import SimFleet
 from tests.conftest import unavailable
-from tests.harness.netns import netns_available, start_netns_host
-from tests.harness.sshd import ensure_privsep_dir
+from tests.harness.deployfleet import sim_behind_openssh
+from tests.harness.netns import netns_available
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -28,41 +27,10 @@ def behind_openssh(tmp_path_factory, client_key):
     reason = netns_available()
     if reason:
         unavailable(reason)
-    ensure_privsep_dir()
-    root = tmp_path_factory.mktemp("netns")
     profile = load(REPO / "tests" / "data" / "sim-small.toml")
-    hosts = {}
-    block, lock = claim_block()
-    fleet = None
-    try:
-        for i, (_, node) in enumerate(profile.model.all_nodes(), start=1):
-            home = root / "hosts" / node.name / "home"
-            env = {
-                "LD_LIBRARY_PATH": f"{home}/lib",
-                "DOCKER_HOST": f"unix://{home}/.sim/docker.sock",
-            }
-            hosts[node.name] = start_netns_host(
-                root / "hosts", node.name, i, client_key.with_suffix(".pub"), env
-            )
-        external = {
-            name: ExternalHost(h.host.sandbox, h.netns, h.host.address, 22, h.host.known_hosts_line)
-            for name, h in hosts.items()
-        }
-        fleet = SimFleet(
-            profile, root / "sim", block=block, block_time=0.2, tick=0.2, external=external
-        )
-        fleet.start()
-        key = fleet.client_key
-        for h in hosts.values():  # the simulated fleet's key logs in, like the harness key
-            with open(h.host.config.parent / "authorized_keys", "a") as f:
-                f.write(f"{key.get_name()} {key.get_base64()}\n")
+    root = tmp_path_factory.mktemp("netns")
+    with sim_behind_openssh(profile, root, client_key, 1, deployed=True) as (fleet, hosts):
         yield fleet, hosts
-    finally:
-        if fleet is not None:
-            fleet.stop()
-        for h in hosts.values():
-            h.stop()
-        lock.close()
 
 
 def status(profile: Path) -> dict:

@@ -11,8 +11,9 @@ from textual.widgets import DataTable, Input, RichLog, Static
 
 from actions.engine import Change, Event, PlanItem
 from console.app import FleetdeckApp
-from console.profile import load, loads
+from console.profile import load
 from screens.actions import ActionPickerScreen, ConfirmNameScreen, PlanScreen, RunScreen
+from tests.harness.profiles import unreachable_profile
 
 REPO = Path(__file__).resolve().parents[2]
 GONKA = REPO / "profiles" / "gonka-two-clusters.toml"
@@ -172,34 +173,9 @@ async def test_read_only_refuses_actions_and_a_writable_console_offers_them(monk
         await pilot.press("escape")
 
 
-UNREACHABLE = """
-[fleet]
-name = "nowhere"
-stack = "gonka"
-[ssh]
-connect_timeout = 2
-known_hosts = "{kh}"
-[stack]
-ref = "v0.2.9"
-[[clusters]]
-name = "c1"
-[[clusters.nodes]]
-name = "net"
-host = "127.0.0.1"
-port = {port}
-role = "network"
-"""
-
-
 async def test_actions_plan_from_the_console_shows_an_unreachable_node(monkeypatch, tmp_path):
-    import socket
-
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    text = UNREACHABLE.format(kh=tmp_path / "known_hosts", port=port)
-    app = FleetdeckApp(loads(text, str(tmp_path / "p.toml")), live=False)
+    app = FleetdeckApp(load(unreachable_profile(tmp_path)), live=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("a")
         await pilot.pause()

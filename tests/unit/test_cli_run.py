@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.harness.profiles import unreachable_profile
 
-PROFILE = """
-[fleet]
-name = "nowhere"
-stack = "gonka"
-[ssh]
-connect_timeout = 2
-known_hosts = "{kh}"
-[stack]
-ref = "v0.2.9"
-[[clusters]]
-name = "c1"
-[[clusters.nodes]]
-name = "net"
-host = "127.0.0.1"
-port = {port}
-role = "network"
-"""
+REPO = Path(__file__).resolve().parents[2]
 
 
 def fleetdeck(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    profile = tmp_path / "p.toml"
-    profile.write_text(PROFILE.format(kh=tmp_path / "known_hosts", port=port))
+    profile = unreachable_profile(tmp_path)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
     return subprocess.run(
         [sys.executable, "-m", "console.cli", *[a.replace("PROFILE", str(profile)) for a in args]],

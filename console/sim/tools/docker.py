@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from console.sim.tools import option
 from console.sim.tools.dockerclient import DockerError, call, get_json, socket_path
 
 CLIENT_VERSION = "20.10.24+dfsg1"
@@ -155,12 +156,7 @@ def cmd_inspect(names: list[str]) -> int:
 
 
 def _format_option(args: list[str]) -> str | None:
-    for i, a in enumerate(args):
-        if a in ("-f", "--format") and i + 1 < len(args):
-            return args[i + 1]
-        if a.startswith("--format="):
-            return a.split("=", 1)[1]
-    return None
+    return option(args, "--format") or option(args, "-f")
 
 
 def _go_template(fmt: str, doc: dict) -> str:
