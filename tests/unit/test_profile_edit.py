@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -154,7 +155,11 @@ def test_an_interrupted_save_leaves_the_old_file_and_no_temp_file(
     profile = load(profile_file)
     profile.set_node_field("east-ml3", "host", "10.9.9.9")
 
+    original, saver = getattr(atomic.os, fail_at), threading.get_ident()
+
     def interrupt(*args, **kwargs):
+        if threading.get_ident() != saver:  # another thread (a simulated fleet's ticker)
+            return original(*args, **kwargs)
         raise KeyboardInterrupt  # the operator's Ctrl-C, mid-save
 
     monkeypatch.setattr(atomic.os, fail_at, interrupt)
