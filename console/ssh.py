@@ -31,6 +31,7 @@ from console.profile_schema import FleetProfile
 from console.tunnel import pump
 
 DEFAULT_KNOWN_HOSTS = Path("~/.config/fleetdeck/known_hosts")
+SYSTEM_KNOWN_HOSTS = Path("~/.ssh/known_hosts")  # what paramiko calls the system host keys
 
 
 class SshError(Exception):
@@ -113,6 +114,33 @@ class _Policy(paramiko.MissingHostKeyPolicy):
             raise UnknownHostKey(self.node, hostname, key.get_name(), fp)
         self.pool.remember(hostname, key)
         client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+class _KnownHostsFiles:
+    """Parsed known_hosts files, read again only when they change: loading the files into
+    every new connection made opening N nodes parse N × N lines."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parsed: dict[Path, tuple[tuple[int, int, int], paramiko.HostKeys]] = {}
+
+    def keys(self, path: Path, name: str) -> dict[str, paramiko.PKey] | None:
+        """The keys `path` holds for `name` (a known_hosts host or [host]:port), if any."""
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        with self._lock:
+            cached = self._parsed.get(path)
+        if cached is None or cached[0] != stamp:
+            parsed = paramiko.HostKeys()
+            parsed.load(str(path))
+            cached = (stamp, parsed)
+            with self._lock:
+                self._parsed[path] = cached
+        entry = cached[1].lookup(name)
+        return dict(entry.items()) if entry else None
 
 
 class _Forward:
@@ -235,6 +263,7 @@ class Pool:
         self._next_try: dict[str, float] = {}
         self._forwards: dict[tuple[str, str, int], _Forward] = {}
         self._kh_lock = threading.Lock()
+        self._kh_files = _KnownHostsFiles()
         self._config = Config(overrides={"load_ssh_configs": False})
 
     @classmethod
@@ -285,11 +314,15 @@ class Pool:
             gateway=gateway,
         )
         client = conn.client
+        # paramiko's order: the user's ~/.ssh/known_hosts when it knows the host, else ours
+        name = known_hosts_name(target.host, target.port)
+        known = None
         if self.system_known_hosts:
-            with contextlib.suppress(OSError):
-                client.load_system_host_keys()
-        if self.known_hosts.exists():
-            client.load_host_keys(str(self.known_hosts))
+            known = self._kh_files.keys(SYSTEM_KNOWN_HOSTS.expanduser(), name)
+        if known is None:
+            known = self._kh_files.keys(self.known_hosts, name)
+        for key_type, key in (known or {}).items():
+            client.get_host_keys().add(name, key_type, key)
         client.set_missing_host_key_policy(_Policy(self, target.name))
         return conn
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import console
 from console.sim import gpus as simgpus
+from console.sim import tools
 from console.sim.chain import ChainSim
 from console.sim.containers import ContainerSet, expected_services
 from console.sim.docker_api import docker_router
@@ -44,8 +45,8 @@ TOOLS = {  # bin name -> module under console.sim.tools, and leading arguments
     "huggingface-cli": ("hf", ""),
     "docker": ("docker", ""),
     "docker-compose": ("docker", "compose "),
-    "df": ("df", ""),
 }
+SHELL_TOOLS = ("df",)  # plain sh scripts next to the modules, as cheap as the real tools
 PROJECT_ROOT = Path(console.__file__).resolve().parent.parent
 
 # the container whose trouble the crash-loop and unhealthy faults cause, per role
@@ -78,6 +79,10 @@ def install_tools(home: Path, nvml_lib: Path | None) -> None:
             f'PYTHONPATH={root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
             f'exec {python} -m console.sim.tools.{module} {lead}"$@"',
         )
+    for tool in SHELL_TOOLS:
+        path = home / "bin" / tool
+        path.write_text((Path(tools.__file__).parent / f"{tool}.sh").read_text())
+        path.chmod(0o755)
     # the node's python3: a plain interpreter (not this virtualenv, whose editable-install
     # hooks cost every start ~15 ms that a real node does not pay) that has pynvml, as a
     # node with nvidia-ml-py installed has, so the NVML path can be exercised

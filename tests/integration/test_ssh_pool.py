@@ -105,6 +105,47 @@ def test_changed_host_key_is_refused_loudly(ssh_hosts, ssh_host, client_key, tmp
     assert forged.read_text().count("\n") == 1  # nothing was added
 
 
+def test_host_keys_are_read_again_when_the_files_change(
+    ssh_hosts, ssh_host, client_key, tmp_path, monkeypatch
+):
+    import paramiko
+
+    # the pool parses each known_hosts file once and keeps it until the file changes
+    known = tmp_path / "known_hosts"
+    good = known.with_suffix(".good")
+    good.write_text(
+        ssh_hosts.known_hosts.read_text()
+        + "".join(f"10.1.{i // 250}.{i % 250} ssh-ed25519 {'A' * 68}\n" for i in range(3))
+    )
+    forged = paramiko.Ed25519Key.from_private_key_file(str(client_key)).get_base64()
+    bad = f"[{ssh_host.address}]:{ssh_host.port} ssh-ed25519 {forged}\n"
+    known.write_text(good.read_text())
+    pool = Pool([target(ssh_host, client_key)], known, system_known_hosts=False)
+    try:
+        assert pool.run("host1", "true").exited == 0
+        pool.close()
+        known.write_text(bad)  # the node's entry now names another key
+        with pytest.raises(HostKeyChanged):
+            pool.connection("host1")
+    finally:
+        pool.close()
+    # ~/.ssh/known_hosts, when it knows the host, is believed first (as paramiko does)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "known_hosts").write_text(bad)
+    monkeypatch.setenv("HOME", str(home))
+    known.write_text(good.read_text())
+    with_system = Pool([target(ssh_host, client_key)], known)
+    try:
+        with pytest.raises(HostKeyChanged):
+            with_system.connection("host1")
+        (home / ".ssh" / "known_hosts").write_text(good.read_text())
+        with_system._next_try.clear()  # no back-off wait: the file was fixed
+        assert with_system.run("host1", "true").exited == 0
+    finally:
+        with_system.close()
+
+
 def test_a_stopped_host_backs_off_then_reconnects(ssh_hosts, client_key):
     flaky = ssh_hosts.start("flaky")
     pool = Pool(

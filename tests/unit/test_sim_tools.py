@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
-from console.sim.tools import df, hf, ufw
+from console.sim.node import install_tools
+from console.sim.tools import hf, ufw
 
 
 @pytest.fixture
@@ -60,8 +62,19 @@ def test_hf_download_lays_out_the_cache_and_can_fail_once(home, monkeypatch):
 
 
 def test_df_reports_the_simulated_disk(home):
+    install_tools(home, None)
+    df = str(home / "bin" / "df")
     (home / ".sim" / "disk.json").write_text(json.dumps({"total_kb": 1000, "used_kb": 993}))
-    rc, out, _ = run(df, "-P", "-k", "/mnt/shared")
-    header, row = out.splitlines()
+    out = subprocess.run([df, "-P", "-k", "/mnt/shared"], capture_output=True, text=True)
+    header, row = out.stdout.splitlines()
     assert header.split()[:3] == ["Filesystem", "1024-blocks", "Used"]
     assert row.split()[1:5] == ["1000", "993", "7", "100%"]
+    # the shape the node writes: ten-digit sizes, one row per path asked
+    (home / ".sim" / "disk.json").write_text(
+        json.dumps({"total_kb": 3_840_000_000, "used_kb": 1_574_400_000})
+    )
+    out = subprocess.run([df, "-P", "-k", "/a", "/b"], capture_output=True, text=True)
+    rows = [r.split() for r in out.stdout.splitlines()[1:]]
+    assert rows == [["/dev/nvme0n1p1", "3840000000", "1574400000", "2265600000", "41%", "/"]] * 2
+    (home / ".sim" / "disk.json").unlink()
+    assert subprocess.run([df, "-P", "-k", "/"], capture_output=True).returncode != 0
