@@ -4,7 +4,10 @@ Run:  .venv/bin/pip install -e '.[bench]' && .venv/bin/python tests/bench/bench_
       [--nodes 12 100] [--seconds 20]
 
 Every host is a real OpenSSH sshd on its own 127.0.2.x address whose sandbox has the
-simulator's nvidia-smi and libnvidia-ml.so.1 (8 GPUs). For each fleet size it prints:
+simulator's nvidia-smi and libnvidia-ml.so.1 (8 GPUs) and its df (a shell script: as cheap
+as the real one, so that the probe is not charged an interpreter start the real tool does not
+cost; the fake nvidia-smi that Ansible runs, a ~45 ms Python program, is no dearer than
+a real nvidia-smi on an 8-GPU host). For each fleet size it prints:
 - fleetdeck: time to the first complete snapshot (connect + probe start + first line), and
   the CPU the monitor process uses to keep a 2-second refresh of every node;
 - Ansible: `ansible all -m command -a "nvidia-smi --query-gpu=… --format=csv"` wall time;
