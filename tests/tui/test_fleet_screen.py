@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from console.app import FleetdeckApp
@@ -278,3 +281,52 @@ async def test_the_fast_text_cell_path_draws_what_datatable_draws():
                         assert [list(x) for x in fast] == [list(x) for x in stock], (r, column.key)
                         compared += 1
         assert compared == table.row_count * len(table.columns) * 4
+
+
+@pytest.mark.parametrize("size", [(160, 50), (300, 30)])  # narrower and wider than the table
+async def test_the_fleet_tables_own_lines_equal_datatables(size):
+    """FleetTable assembles rows and keeps lines itself; each line on screen, with the
+    cursor and the hover on different rows, must equal DataTable's own rendering, and a
+    changed value must show at once."""
+    from unittest.mock import patch
+
+    from textual.geometry import Region
+
+    from screens.fleet import FleetTable
+
+    profile = load(GONKA)
+    state = troubled(profile.model)
+    app = FleetdeckApp(profile, live=False, source=lambda: state)
+    own = ("render_lines", "render_line", "_render_line", "_render_line_in_row", "_render_cell")
+
+    def stock(table):
+        table._clear_caches()
+        with patch.multiple(FleetTable, **{name: getattr(DataTable, name) for name in own}):
+            return table.render_lines(Region(0, 0, *table.size))
+
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.8)
+        table = app.screen.query_one("#nodes", FleetTable)
+        compared = 0
+        for cursor, hover in ((0, -1), (3, 2), (5, 5)):
+            table.move_cursor(row=cursor)
+            table.hover_coordinate = Coordinate(hover, 0)
+            table._set_hover_cursor(hover >= 0)
+            await pilot.pause()
+            region = Region(0, 0, *table.size)
+            table.render_lines(region)  # fill the line cache, then read from it
+            fast = table.render_lines(region)
+            slow = stock(table)
+            assert len(fast) == len(slow) == table.size.height
+            for y, (a, b) in enumerate(zip(fast, slow, strict=True)):
+                assert list(a) == list(b), (cursor, hover, y)
+                compared += 1
+        assert compared == 3 * table.size.height
+        # a kept line is dropped as soon as its row holds a new value
+        name = table._row_locations.get_key(1).value
+        before = table.render_lines(Region(0, 0, *table.size))
+        table.update_cells({name: {"alerts": Text("NEW")}})
+        after = table.render_lines(Region(0, 0, *table.size))
+        row_y = table.header_height + 1
+        assert "NEW" in after[row_y].text and "NEW" not in before[row_y].text
+        assert [list(s) for s in after[:row_y]] == [list(s) for s in before[:row_y]]
