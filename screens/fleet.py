@@ -67,13 +67,15 @@ class SummaryBar(Widget):
 
 
 class FleetTable(DataTable[Text]):
-    """A DataTable whose cell renders are kept until that cell's value changes.
+    """A DataTable whose cell renders and lines are kept until their values change.
 
-    DataTable keys its cell cache on the table's update count, so one `update_cell`
-    re-renders every visible cell, the static columns (cluster, node, role, model, host)
-    included. Here a cell is re-rendered only when its value object was replaced (the
-    screen replaces a cell's Text only when what it shows changed), or when the row moves,
-    the width or style changes, or the cursor or hover passes over it.
+    DataTable keys its cell and line caches on the table's update count, so one
+    `update_cell` re-renders every visible cell, the static columns (cluster, node, role,
+    model, host) included. Here a cell (and a line) is re-rendered only when its value
+    object was replaced (the screen replaces a cell's Text only when what it shows
+    changed), or when the row moves, the width or style changes, or the cursor or hover
+    passes over it; a refresh's changed cells cost one repaint, and what a frame's lines
+    share is looked up once per frame.
     """
 
     CACHE_SIZE = 20_000

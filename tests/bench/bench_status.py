@@ -8,8 +8,9 @@ simulator's nvidia-smi and libnvidia-ml.so.1 (8 GPUs) and its df (a shell script
 as the real one, so that the probe is not charged an interpreter start the real tool does not
 cost; the fake nvidia-smi that Ansible runs, a ~45 ms Python program, is no dearer than
 a real nvidia-smi on an 8-GPU host). For each fleet size it prints:
-- fleetdeck: time to the first complete snapshot (connect + probe start + first line), and
-  the CPU the monitor process uses to keep a 2-second refresh of every node;
+- fleetdeck: time to the first complete snapshot (connect + probe start + first line), the
+  steady refresh period (seconds between a node's successive lines, mean and max), and the
+  CPU the monitor process uses to keep that 2-second refresh of every node;
 - Ansible: `ansible all -m command -a "nvidia-smi --query-gpu=… --format=csv"` wall time;
 - a fresh SSH connection per poll (paramiko, 20 at a time), one round;
 and the ratios. Targets: a 100-node snapshot at least 10× faster than Ansible, and the
@@ -85,7 +86,9 @@ def profile_for(hosts, key: Path, known: Path) -> str:
     return "".join(out)
 
 
-def bench_fleetdeck(hosts, key, known, seconds: float) -> tuple[float, float, bool]:
+def bench_fleetdeck(
+    hosts, key, known, seconds: float
+) -> tuple[float, float, tuple[float, float], bool]:
     fleet = loads(profile_for(hosts, key, known)).model
     pool = Pool.for_profile(fleet, system_known_hosts=False)
     monitor = Monitor(fleet, pool, interval=2.0, collect_http=False)
@@ -98,8 +101,17 @@ def bench_fleetdeck(hosts, key, known, seconds: float) -> tuple[float, float, bo
     time.sleep(2)  # let the start-up settle before measuring the steady state
     cpu0, wall0 = time.process_time(), time.monotonic()
     seen0 = {n: s.seen_at for n, s in monitor.snapshot().nodes.items()}
-    time.sleep(seconds)
+    # the refresh period: each node's distinct probe times, read twice a second (the
+    # readings' own CPU is counted in the monitor's: against fleetdeck, not for it)
+    taken: dict[str, list[float]] = {n: [] for n in seen0}
+    while time.monotonic() - wall0 < seconds:
+        for n, s in monitor.snapshot().nodes.items():
+            if s.probe_at and (not taken[n] or taken[n][-1] != s.probe_at):
+                taken[n].append(s.probe_at)
+        time.sleep(0.5)
     cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0) * 100
+    gaps = [b - a for t in taken.values() for a, b in zip(t, t[1:], strict=False)]
+    period = (sum(gaps) / len(gaps), max(gaps)) if gaps else (float("nan"), float("nan"))
     # on time: every node sent a line within the last two intervals of the window
     late = [
         n
@@ -110,7 +122,7 @@ def bench_fleetdeck(hosts, key, known, seconds: float) -> tuple[float, float, bo
     pool.close()
     if late:
         print(f"  {len(late)} of {len(hosts)} nodes late at the end of the window")
-    return first, cpu, ok and not late
+    return first, cpu, period, ok and not late
 
 
 def bench_ansible(hosts, key, known, root: Path) -> float | None:
@@ -200,25 +212,27 @@ def main() -> None:
             key = keygen(root / "id_ed25519")
             hosts, known = start_hosts(root, count, key)
             try:
-                first, cpu, ok = bench_fleetdeck(hosts, key, known, args.seconds)
+                first, cpu, period, ok = bench_fleetdeck(hosts, key, known, args.seconds)
                 ansible = bench_ansible(hosts, key, known, root)
                 fresh = bench_fresh_connections(hosts, key, known)
             finally:
                 for h in hosts:
                     h.stop()
-        results.append((count, first, cpu, ok, ansible, fresh))
+        results.append((count, first, cpu, period, ok, ansible, fresh))
     print(
         f"\n{'nodes':>5} | {'fleetdeck 1st snapshot':>22} | {'ansible ad-hoc':>14} | "
-        f"{'fresh conn/poll':>15} | {'vs ansible':>10} | {'steady CPU (2 s)':>16} | ok"
+        f"{'fresh conn/poll':>15} | {'vs ansible':>10} | {'refresh mean/max':>16} | "
+        f"{'steady CPU (2 s)':>16} | ok"
     )
-    for count, first, cpu, ok, ansible, fresh in results:
+    for count, first, cpu, period, ok, ansible, fresh in results:
         ratio = f"{ansible / first:9.1f}x" if ansible else "       n/a"
         ans = f"{ansible:13.1f}s" if ansible else "  not installed"
         print(
             f"{count:>5} | {first:21.1f}s | {ans} | {fresh:14.1f}s | {ratio} | "
-            f"{cpu:13.1f} % | {'yes' if ok else 'NO'}"
+            f"{period[0]:7.2f}s/{period[1]:5.2f}s | {cpu:13.1f} % | {'yes' if ok else 'NO'}"
         )
     print(
+        "\nrefresh: seconds between a node's successive probe lines (mean, max) in the window"
         "\nsteady CPU: the monitor process, % of one core, keeping every node refreshed "
         "every 2 s\nfresh conn/poll: one round of new SSH connection + nvidia-smi per node"
     )
