@@ -290,7 +290,22 @@ def docker_socket():
 def _container(summary, inspect):
     state = inspect.get("State", {})
     health = state.get("Health") or {}
+    settings = inspect.get("NetworkSettings") or {}
     return {
+        # the compose network addresses and the published ports ([port, host IP, host
+        # port]): a private port such as the chain's RPC is reached through them
+        "addresses": [
+            n.get("IPAddress")
+            for n in (settings.get("Networks") or {}).values()
+            if n.get("IPAddress")
+        ],
+        "published": [
+            [int(key.split("/")[0]), b.get("HostIp") or "", int(b["HostPort"])]
+            for key, bindings in (settings.get("Ports") or {}).items()
+            if key.split("/")[0].isdigit() and key.endswith("/tcp")
+            for b in bindings or []
+            if str(b.get("HostPort", "")).isdigit()
+        ],
         "name": summary["Names"][0].lstrip("/"),
         "image": summary.get("Image"),
         "state": state.get("Status", summary.get("State")),

@@ -6,6 +6,7 @@ profile validation and provisioning checks must know without importing the actio
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -62,3 +63,42 @@ STACKS: dict[str, StackInfo] = {
 }
 
 STACK_NAMES: tuple[str, ...] = tuple(STACKS)
+
+CHAIN_CONTAINER, RPC_PORT = "node", 26657
+
+
+def chain_rpc_address(
+    published: Iterable[tuple[int, str, int]], addresses: Iterable[str]
+) -> tuple[str, int]:
+    """Where the Gonka chain node's CometBFT RPC answers, as seen from its host.
+
+    Gonka's compose files publish only P2P (5000:26656) since 0.2.9 (earlier ones also
+    published 26657): the RPC is then reached at the `node` container's own address on
+    the compose network. `published` is the container's (port, host IP, host port)
+    list and `addresses` its network addresses, both as `docker inspect` gives them.
+    """
+    for port, host_ip, host_port in published:
+        if port == RPC_PORT and host_port:
+            # published on every address (0.0.0.0, ::): the host's loopback reaches it
+            wildcard = host_ip in ("", "0.0.0.0", "::")  # noqa: S104 - read, not bound
+            return ("127.0.0.1" if wildcard else host_ip), host_port
+    for address in addresses:
+        if address:
+            return address, RPC_PORT
+    return "127.0.0.1", RPC_PORT  # not in a container: the node's own default
+
+
+def inspect_networking(inspect: dict) -> tuple[list[tuple[int, str, int]], list[str]]:
+    """(published ports, network addresses) of a container from its `docker inspect`."""
+    settings = inspect.get("NetworkSettings") or {}
+    published = []
+    for key, bindings in (settings.get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        if proto in ("", "tcp") and port.isdigit():
+            for b in bindings or []:
+                if str(b.get("HostPort", "")).isdigit():
+                    published.append((int(port), b.get("HostIp") or "", int(b["HostPort"])))
+    addresses = [
+        n.get("IPAddress") for n in (settings.get("Networks") or {}).values() if n.get("IPAddress")
+    ]
+    return published, addresses

@@ -40,6 +40,8 @@ class Container:
     restarts: int
     started_at: str | None
     exit_code: int | None
+    addresses: tuple[str, ...] = ()  # on its compose network(s)
+    published: tuple[tuple[int, str, int], ...] = ()  # (port, host IP, host port)
 
 
 @dataclass(frozen=True)

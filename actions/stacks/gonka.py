@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
 from console.profile_schema import FleetProfile, Node
-from console.stacks import STACKS
+from console.stacks import (
+    CHAIN_CONTAINER,
+    RPC_PORT,
+    STACKS,
+    chain_rpc_address,
+    inspect_networking,
+)
 
 DEFAULT_REPO = "https://github.com/gonka-ai/gonka.git"
 DEFAULT_DEPLOY_DIR = "/opt/gonka/deploy/join"
@@ -27,7 +33,6 @@ COMPOSE_MAIN = "docker-compose.yml"
 COMPOSE_MLNODE = "docker-compose.mlnode.yml"
 P2P_PORT = 5000
 ML_PORTS = (5050, 8080)  # inference and ML node management: open to the network node only
-RPC_PORT = 26657
 MIN_DOCKER = (20, 10)
 MIN_COMPOSE = (2, 0)
 MIN_MEMORY_GB = 8
@@ -178,6 +183,18 @@ def wait_http(ctx: NodeContext, url: str, seconds: float, what: str) -> None:
 
 def http_ok(ctx: NodeContext, url: str) -> bool:
     return url_answers(ctx, url)[0]
+
+
+def chain_rpc_url(ctx: NodeContext, path: str) -> str:
+    """The chain node's RPC as its host reaches it: published, or at the container's
+    address (Gonka's compose files publish only P2P since 0.2.9)."""
+    out = ctx.run(f"docker inspect {CHAIN_CONTAINER}", quiet=True, check=False)
+    try:
+        inspect = json.loads(out.stdout)[0] if out.exit == 0 else {}
+    except (ValueError, IndexError, TypeError):
+        inspect = {}
+    host, port = chain_rpc_address(*inspect_networking(inspect))
+    return f"http://{host}:{port}{path}"
 
 
 def note(ctx: NodeContext, text: str) -> None:
@@ -631,9 +648,10 @@ class BringUp:
 
     services: Callable[[NodeContext], list[str]]
     compose_args: Callable[[NodeContext], str]
-    url: Callable[[NodeContext], str]
+    url: Callable[[NodeContext], str]  # asked once the containers run
     seconds: float
     what: str
+    where: str | None = None  # how the plan names a URL known only once they run
 
     def check(self, ctx: NodeContext) -> Change | None:
         states = running_containers(ctx)
@@ -641,9 +659,8 @@ class BringUp:
         if not down:
             return None
         command = in_deploy_dir(ctx, f"{compose(ctx)} {self.compose_args(ctx)}")
-        return Change(
-            f"start {', '.join(down)}", (command, f"wait for {self.what} at {self.url(ctx)}")
-        )
+        where = self.where or self.url(ctx)
+        return Change(f"start {', '.join(down)}", (command, f"wait for {self.what} at {where}"))
 
     def apply(self, ctx: NodeContext, change: Change) -> None:
         ctx.run(change.commands[0])
@@ -651,11 +668,12 @@ class BringUp:
 
 
 NETWORK_INIT = BringUp(
-    lambda ctx: ["tmkms", "node"],
-    lambda ctx: f"-f {COMPOSE_MAIN} up -d --no-deps tmkms node",
-    lambda ctx: f"http://127.0.0.1:{RPC_PORT}/status",
+    lambda ctx: ["tmkms", CHAIN_CONTAINER],
+    lambda ctx: f"-f {COMPOSE_MAIN} up -d --no-deps tmkms {CHAIN_CONTAINER}",
+    lambda ctx: chain_rpc_url(ctx, "/status"),
     120,
     "CometBFT RPC",
+    f"the {CHAIN_CONTAINER} container's {RPC_PORT}",
 )
 NETWORK_FULL = BringUp(
     expected_containers,
@@ -684,8 +702,9 @@ def validation(ctx: NodeContext) -> Change | None:
         if states.get(n) != "running"
     ]
     if ctx.node.role == "network":
-        if not http_ok(ctx, f"http://127.0.0.1:{RPC_PORT}/status"):
-            problems.append(f"CometBFT RPC does not answer on 127.0.0.1:{RPC_PORT}")
+        rpc = chain_rpc_url(ctx, "/status")
+        if not http_ok(ctx, rpc):
+            problems.append(f"CometBFT RPC does not answer at {rpc}")
         if not http_ok(ctx, f"http://127.0.0.1:{ctx.profile.stack.api_port}/health"):
             problems.append("the API proxy /health does not answer")
     if serves_model(ctx) and "mlnode-308" in states:

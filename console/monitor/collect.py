@@ -2,7 +2,8 @@
 APIs, the ML node API, and inference health and latency (vLLM, Ollama).
 
 Private ports are never opened to fleetdeck directly: each request goes to a local port
-that the pool tunnels to the node's own 127.0.0.1.
+that the pool tunnels to the node's own 127.0.0.1 (or, for the chain's RPC, to the `node`
+container's address when its compose file does not publish the RPC).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 
 from console.ssh import Pool
+from console.stacks import RPC_PORT
 from console.state import Chain, Service
 
 TIMEOUT = httpx.Timeout(5.0)
@@ -37,27 +39,32 @@ class NodeHttp:
     def __init__(self, pool: Pool, node: str, client: httpx.Client) -> None:
         self.pool, self.node, self.client = pool, node, client
 
-    def url(self, port: int, path: str) -> str:
-        return f"http://127.0.0.1:{self.pool.forward(self.node, port)}{path}"
+    def url(self, port: int, path: str, host: str = "127.0.0.1") -> str:
+        return f"http://127.0.0.1:{self.pool.forward(self.node, port, host)}{path}"
 
-    def get(self, port: int, path: str) -> httpx.Response:
-        return self.client.get(self.url(port, path))
+    def get(self, port: int, path: str, host: str = "127.0.0.1") -> httpx.Response:
+        return self.client.get(self.url(port, path, host))
 
-    def json(self, port: int, path: str) -> Any:
-        r = self.get(port, path)
+    def json(self, port: int, path: str, host: str = "127.0.0.1") -> Any:
+        r = self.get(port, path, host)
         r.raise_for_status()
         return r.json()
 
 
-def gonka_chain(http: NodeHttp, api_port: int = 8000) -> Chain:
-    status = http.json(26657, "/status")["result"]
+def gonka_chain(
+    http: NodeHttp, api_port: int = 8000, rpc: tuple[str, int] = ("127.0.0.1", RPC_PORT)
+) -> Chain:
+    """The chain as the network node sees it; `rpc` is where its CometBFT RPC answers on
+    the node (console.stacks.chain_rpc_address)."""
+    host, port = rpc
+    status = http.json(port, "/status", host)["result"]
     sync = status["sync_info"]
     ours = status["validator_info"]["address"]
-    net = http.json(26657, "/net_info")["result"]
+    net = http.json(port, "/net_info", host)["result"]
     in_set = False
     page, seen = 1, 0
     while True:
-        vals = http.json(26657, f"/validators?page={page}&per_page=100")["result"]
+        vals = http.json(port, f"/validators?page={page}&per_page=100", host)["result"]
         in_set = in_set or any(v["address"] == ours for v in vals["validators"])
         seen += len(vals["validators"])
         if in_set or seen >= int(vals["total"]) or not vals["validators"]:

@@ -27,6 +27,7 @@ from console.monitor import alerts as rules
 from console.monitor import collect, parse
 from console.profile_schema import FleetProfile
 from console.ssh import HostKeyChanged, Pool, SshError
+from console.stacks import CHAIN_CONTAINER, chain_rpc_address
 from console.state import Alert, FleetState, NodeStatus
 
 PROBE_SOURCE = Path(__file__).resolve().parent.parent / "probe.py"
@@ -209,6 +210,13 @@ class Monitor:
             status.stack != "gonka" or self._serves_model[status.name]
         )
 
+    @staticmethod
+    def _chain_rpc(status: NodeStatus) -> tuple[str, int]:
+        node = next((c for c in status.containers if c.name == CHAIN_CONTAINER), None)
+        return (
+            chain_rpc_address(node.published, node.addresses) if node else chain_rpc_address((), ())
+        )
+
     def _collect_one(self, name: str) -> None:
         status = self._nodes[name]
         if not status.reachable:
@@ -220,7 +228,9 @@ class Monitor:
             changes: dict = {}
             if status.stack == "gonka" and status.role == "network":
                 try:
-                    chain = collect.gonka_chain(http, self.fleet.stack.api_port)
+                    chain = collect.gonka_chain(
+                        http, self.fleet.stack.api_port, self._chain_rpc(status)
+                    )
                     changes.update(chain=chain, chain_at=self.clock(), chain_error=None)
                 except (httpx.HTTPError, SshError, KeyError, ValueError) as exc:
                     changes.update(chain=None, chain_error=f"{type(exc).__name__}: {exc}")

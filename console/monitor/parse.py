@@ -41,6 +41,8 @@ def containers(line: dict[str, Any]) -> tuple[Container, ...]:
             int(c.get("restarts") or 0),
             c.get("started_at"),
             c.get("exit_code"),
+            tuple(c.get("addresses") or ()),
+            tuple((int(p), str(h), int(hp)) for p, h, hp in c.get("published") or ()),
         )
         for c in line.get("containers") or []
     )

@@ -33,6 +33,19 @@ SERVICES: dict[str, tuple[str, str]] = {
     "vllm": ("vllm/vllm-openai:v0.11.0", "docker-compose.yml"),
 }
 HEALTHCHECKED = {"proxy", "mlnode-308", "vllm"}
+# what Gonka's compose files publish, with their defaults: (port, host IP, host port)
+# (reference/real/gonka). The chain node publishes only P2P since 0.2.9: its RPC (26657)
+# is reached at the container's own address.
+EVERY = "0.0.0.0"  # noqa: S104 - a published port's host IP, as docker reports it
+PUBLISHED: dict[str, tuple[tuple[int, str, int], ...]] = {
+    "node": ((26656, EVERY, 5000),),
+    "api": ((9100, EVERY, 9100), (9200, "127.0.0.1", 9200)),
+    "proxy": ((80, EVERY, 8000), (443, EVERY, 8443)),
+    "inference": ((8080, EVERY, 8080), (5000, EVERY, 5050)),
+}
+# each container's address on its compose network, as docker's IPAM hands them out
+COMPOSE_SUBNET = "172.18.0.0/16"
+ADDRESSES = {service: f"172.18.0.{i + 2}" for i, service in enumerate(SERVICES)}
 
 
 def expected_services(stack: str, role: str, serves_model: bool) -> list[str]:
@@ -64,7 +77,7 @@ class Container:
     # -- the Docker Engine API shapes
     def summary(self) -> dict:
         """GET /containers/json item."""
-        return {
+        summary = {
             "Id": self.id,
             "Names": [f"/{self.name}"],
             "Image": self.image,
@@ -76,9 +89,37 @@ class Container:
             "State": self.state,
             "Status": self.status_text(),
             "HostConfig": {"NetworkMode": "default"},
-            "NetworkSettings": {"Networks": {}},
+            "NetworkSettings": {"Networks": self.networks()},
             "Mounts": [],
         }
+        if self.state == "running":
+            summary["Ports"] = [
+                {"IP": ip, "PrivatePort": port, "PublicPort": host_port, "Type": "tcp"}
+                for port, ip, host_port in PUBLISHED.get(self.service, ())
+            ]
+        return summary
+
+    def networks(self) -> dict[str, dict]:
+        """NetworkSettings.Networks: the compose network; an address only while running."""
+        running = self.state == "running"
+        return {
+            f"{self.project}_default": {
+                "Aliases": [self.service, self.id[:12]],
+                "Gateway": "172.18.0.1" if running else "",
+                "IPAddress": ADDRESSES.get(self.service, "172.18.0.250") if running else "",
+                "IPPrefixLen": 16 if running else 0,
+                "MacAddress": "02:42:ac:12:00:02" if running else "",
+            }
+        }
+
+    def published_ports(self) -> dict[str, list[dict] | None]:
+        """NetworkSettings.Ports of `docker inspect` (empty while stopped)."""
+        if self.state != "running":
+            return {}
+        out: dict[str, list[dict] | None] = {}
+        for port, ip, host_port in PUBLISHED.get(self.service, ()):
+            out.setdefault(f"{port}/tcp", []).append({"HostIp": ip, "HostPort": str(host_port)})
+        return out
 
     def labels(self) -> dict[str, str]:
         return {
@@ -150,7 +191,7 @@ class Container:
                 "User": "",
                 "WorkingDir": "",
             },
-            "NetworkSettings": {"Networks": {}},
+            "NetworkSettings": {"Ports": self.published_ports(), "Networks": self.networks()},
             "Mounts": [],
         }
 

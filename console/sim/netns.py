@@ -1,6 +1,7 @@
 """Listening sockets inside a network namespace, for simulated nodes that sit behind real
 OpenSSH test hosts: each such host runs in its own namespace, so its 127.0.0.1 is its own,
-as on a real machine, and SSH forwards to 127.0.0.1:26657 reach that node's chain RPC.
+as on a real machine: SSH forwards to 127.0.0.1:9200 reach that node's admin API, and to the
+`node` container's compose address (on the namespace's loopback) its chain RPC.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import console
 from console.sim import gpus as simgpus
 from console.sim import tools
 from console.sim.chain import ChainSim
-from console.sim.containers import ContainerSet, expected_services
+from console.sim.containers import ADDRESSES, ContainerSet, expected_services
 from console.sim.docker_api import docker_router
 from console.sim.gpus import GpuFaults, GpuSnapshot
 from console.sim.http import Listener, Router
@@ -48,6 +48,7 @@ TOOLS = {  # bin name -> module under console.sim.tools, and leading arguments
 }
 SHELL_TOOLS = ("df",)  # plain sh scripts next to the modules, as cheap as the real tools
 PROJECT_ROOT = Path(console.__file__).resolve().parent.parent
+UNPUBLISHED = {"rpc"}  # services of service_table that listen only at their container
 
 # the container whose trouble the crash-loop and unhealthy faults cause, per role
 MAIN_CONTAINER = {
@@ -226,7 +227,8 @@ class SimNode:
             if self.role == "network":
                 public = public_router(self)
                 out += [
-                    ("rpc", "node", priv, 26657, cometbft_router(self)),
+                    # not published (0.2.9): at the container's own address
+                    ("rpc", "node", self.container_address("node"), 26657, cometbft_router(self)),
                     ("admin", "api", priv, 9200, admin_router(self)),
                     # a published port listens on every address of the host
                     ("public", "proxy", pub, 8000, public),
@@ -242,6 +244,17 @@ class SimNode:
         else:
             out.append(("vllm", "vllm", priv, 8000, vllm_router(self, "vllm")))
         return out
+
+    def container_address(self, service: str) -> str:
+        """Where a port that the compose files do not publish listens. Behind a real host
+        (its own network namespace, with the compose subnet on its loopback) it is the
+        container's address; in the fleet that shares this machine it is the node's
+        private address, to which the SSH server maps the container's address."""
+        return ADDRESSES[service] if self.netns else self.private_address
+
+    def unpublished_ports(self) -> set[int]:
+        """The ports reached only at a container's address, not on the node's 127.0.0.1."""
+        return {port for key, _, _, port, _ in self.service_table() if key in UNPUBLISHED}
 
     def place_behind(self, home: Path, netns: str, public_address: str) -> None:
         """Sit behind a real OpenSSH host running in network namespace `netns`: the node's

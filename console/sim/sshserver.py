@@ -2,9 +2,10 @@
 
 Each node listens on its own loopback address and a random port, with an ephemeral host
 key, and accepts only the fleet's generated client key. Commands run in the node's sandbox;
-`direct-tcpip` forwards to the node's `localhost` reach its private services, as they would
-on a real host. The fault injector can make a node refuse (down), accept and never answer
-(hung), or answer slowly (slow link).
+`direct-tcpip` forwards to the node's `localhost` reach its private services, and forwards
+to a container's compose address the ports only a container listens on (the chain's
+RPC), as they would on a real host. The fault injector can make a node refuse (down),
+accept and never answer (hung), or answer slowly (slow link).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
+from console.sim.containers import ADDRESSES
 from console.tunnel import pump
 
 if TYPE_CHECKING:
@@ -48,6 +50,10 @@ class _Session(paramiko.ServerInterface):
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_direct_tcpip_request(self, chanid: int, origin, destination) -> int:
+        host, port = destination
+        if host in LOCAL_NAMES and port in self.node.unpublished_ports():
+            # nothing listens there on a real host: sshd's connect fails, so does the open
+            return paramiko.OPEN_FAILED_CONNECT_FAILED
         self.forwards[chanid] = destination
         return paramiko.OPEN_SUCCEEDED
 
@@ -142,7 +148,7 @@ class _Session(paramiko.ServerInterface):
     def forward(self, chan: paramiko.Channel) -> None:
         host, port = self.forwards.pop(chan.get_id())
         node = self.node
-        if host in LOCAL_NAMES:
+        if host in LOCAL_NAMES or host in ADDRESSES.values():
             host, port = node.private_address, node.ports.get(port, port)
         try:
             sock = socket.create_connection((host, port), timeout=5)

@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.sim.containers import COMPOSE_SUBNET
 from tests.harness.sshd import SshHost, make_host
 
 
@@ -56,6 +57,9 @@ def start_netns_host(
     ip("-n", netns, "addr", "add", f"10.231.{index}.2/30", "dev", "eth0")
     ip("-n", netns, "link", "set", "eth0", "up")
     ip("-n", netns, "link", "set", "lo", "up")
+    # the compose network's addresses, as docker's bridge gives them on a real host, so
+    # that a simulated container's unpublished port (the chain RPC) has its own address
+    ip("-n", netns, "addr", "add", COMPOSE_SUBNET, "dev", "lo")
     host = make_host(root, name, f"10.231.{index}.2", client_pub, env, port=22)
     host.netns = netns
     host.start()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import paramiko
 
+from console.sim.containers import ADDRESSES
+
 
 @dataclass
 class NodeAccess:
@@ -78,6 +80,11 @@ def http(
     head_bytes, _, content = data.partition(b"\r\n\r\n")
     status = int(head_bytes.split(b" ", 2)[1])
     return status, content
+
+
+# where a Gonka network node's chain RPC answers: the `node` container's address (its
+# compose file publishes only P2P since 0.2.9)
+RPC_HOST = ADDRESSES["node"]
 
 
 def http_json(

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from console.sim.faults import FAULTS
-from tests.harness.simclient import http, http_json, run
+from tests.harness.simclient import RPC_HOST, http, http_json, run
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def container(field):
 def rpc(path, pick):
     def observe(fleet, access, name):
         with access(name).connect() as c:
-            return pick(http_json(c, 26657, path=path)[1]["result"], fleet)
+            return pick(http_json(c, 26657, host=RPC_HOST, path=path)[1]["result"], fleet)
 
     return observe
 

@@ -7,10 +7,11 @@ import json
 import re
 import time
 
+import paramiko
 import pytest
 
 from console.sim import bech32
-from tests.harness.simclient import http_json, run
+from tests.harness.simclient import RPC_HOST, http_json, run
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct-horse-battery"
@@ -27,7 +28,7 @@ def keys_of(value, depth=3):
 
 def test_cometbft_responses_have_the_real_shapes(node_access, reference):
     with node_access("net").connect() as c:
-        status, body = http_json(c, 26657, path="/status")
+        status, body = http_json(c, 26657, host=RPC_HOST, path="/status")
         assert status == 200
         real = json.loads(
             (reference / "real/cometbft/status_cosmoshub-4_cometbft-0.37.6.json").read_text()
@@ -38,10 +39,10 @@ def test_cometbft_responses_have_the_real_shapes(node_access, reference):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", info["latest_block_time"])
         first = int(info["latest_block_height"])
         time.sleep(0.5)  # block time 0.2 s in the test fleet
-        _, again = http_json(c, 26657, path="/status")
+        _, again = http_json(c, 26657, host=RPC_HOST, path="/status")
         assert int(again["result"]["sync_info"]["latest_block_height"]) > first
 
-        _, net = http_json(c, 26657, path="/net_info")
+        _, net = http_json(c, 26657, host=RPC_HOST, path="/net_info")
         real_net = json.loads(
             (
                 reference / "real/cometbft/net_info_pylons-3node-testnet_tendermint-0.33.3.json"
@@ -51,21 +52,23 @@ def test_cometbft_responses_have_the_real_shapes(node_access, reference):
         assert set(net["result"]["peers"][0]) == set(real_net["result"]["peers"][0])
         assert net["result"]["n_peers"] == str(len(net["result"]["peers"]))
 
-        _, vals = http_json(c, 26657, path="/validators?per_page=2&page=1")
+        _, vals = http_json(c, 26657, host=RPC_HOST, path="/validators?per_page=2&page=1")
         real_vals = json.loads(
             (reference / "real/cometbft/validators_cosmoshub-4_h21955392_page1.json").read_text()
         )
         assert keys_of(vals) == keys_of(real_vals)
         assert len(vals["result"]["validators"]) == 2
 
-        assert http_json(c, 26657, path="/health") == (
+        assert http_json(c, 26657, host=RPC_HOST, path="/health") == (
             200,
             {"jsonrpc": "2.0", "id": -1, "result": {}},
         )
-        status, rpc = http_json(
-            c, 26657, "POST", "/", {"jsonrpc": "2.0", "id": 7, "method": "status", "params": {}}
-        )
+        body = {"jsonrpc": "2.0", "id": 7, "method": "status", "params": {}}
+        status, rpc = http_json(c, 26657, "POST", "/", body, RPC_HOST)
         assert rpc["id"] == 7 and "sync_info" in rpc["result"]
+        # as with Gonka 0.2.9's compose on a real host: the RPC is not on the host's loopback
+        with pytest.raises(paramiko.ChannelException):
+            http_json(c, 26657, path="/status")
 
 
 def test_keys_register_grant_and_add_ml_nodes(sim_fleet, node_access):
@@ -209,7 +212,7 @@ def test_keys_register_grant_and_add_ml_nodes(sim_fleet, node_access):
             "poc_exchange_window",
             "poc_validation_exchange_window",
         }
-        _, vals = http_json(c, 26657, path="/validators")
+        _, vals = http_json(c, 26657, host=RPC_HOST, path="/validators")
         assert chain.validator_address in [v["address"] for v in vals["result"]["validators"]]
 
 

@@ -4,6 +4,7 @@ only through SSH forwards, as on a correctly firewalled machine."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from console.profile import load
+from console.sim.containers import ADDRESSES, COMPOSE_SUBNET
 from console.sim.fleet import SimFleet
 from tests.conftest import unavailable
 from tests.harness.deployfleet import sim_behind_openssh
@@ -97,10 +99,19 @@ def test_status_over_real_sshd_over_pynvml_then_nvidia_smi(behind_openssh):
 
 def test_private_services_listen_on_the_nodes_loopback_only(behind_openssh):
     fleet, hosts = behind_openssh
+    compose = ipaddress.ip_network(COMPOSE_SUBNET)
     for name, host in hosts.items():
         listening = listeners_in(host.netns)
         private = {(ip, port) for ip, port in listening if port in PRIVATE}
         assert private, f"{name} should serve something privately"
-        assert {ip for ip, _ in private} == {"127.0.0.1"}, (name, private)
+        # the node's loopback, or a container's address on the compose network (which a
+        # real host keeps on its docker bridge, unrouted): never the host's own address
+        for ip, port in private:
+            inside = ip == "127.0.0.1" or ipaddress.ip_address(ip) in compose
+            assert inside and ip != host.host.address, (name, ip, port)
         assert (host.host.address, 22) in listening  # SSH is what the world reaches
     assert (hosts["net"].host.address, 8000) in listeners_in(hosts["net"].netns)  # the proxy
+    # the chain RPC, unpublished as in Gonka 0.2.9: only at the `node` container's address
+    # (the status test above read the chain through it)
+    rpc = {ip for ip, port in listeners_in(hosts["net"].netns) if port == 26657}
+    assert rpc == {ADDRESSES["node"]}

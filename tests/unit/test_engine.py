@@ -177,11 +177,13 @@ def test_max_fail_stops_new_work(journal):
         world.fail[(n, "a")] = -1
     action = Action("deploy", "", (world.step("a", retries=0),))
     result = engine(journal, ml=3).apply(action, batch="2", max_fail="10%")
-    # the first batch (net1, c1-ml1) fails: 2 > 10% of 8, so no later batch starts
+    # the first batch (net1, c1-ml1) fails: 1 > 10% of 8 already, so no later batch starts
+    # (and a node of the batch not yet started when the first failed is not started either)
     assert result.outcome == "stopped"
     assert world.applied == []
     states = {n: s["a"] for n, s in result.states.items()}
-    assert states["net1"] == states["c1-ml1"] == "failed"
+    first = [states["net1"], states["c1-ml1"]]
+    assert "failed" in first and set(first) <= {"failed", "cancelled"}
     assert {states[n] for n in states if n not in ("net1", "c1-ml1")} == {"cancelled"}
 
 
