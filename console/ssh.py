@@ -264,7 +264,6 @@ class Pool:
         self._forwards: dict[tuple[str, str, int], _Forward] = {}
         self._kh_lock = threading.Lock()
         self._kh_files = _KnownHostsFiles()
-        self._config = Config(overrides={"load_ssh_configs": False})
 
     @classmethod
     def for_profile(
@@ -308,7 +307,9 @@ class Pool:
             target.host,
             user=target.user,
             port=target.port,
-            config=self._config,
+            # a Config of its own: invoke's Config is not thread-safe, and 100 connections
+            # made at once on a shared one saw it empty mid-merge (KeyError 'gateway')
+            config=Config(overrides={"load_ssh_configs": False}),
             connect_timeout=self.connect_timeout,
             connect_kwargs=kwargs,
             gateway=gateway,

@@ -122,6 +122,12 @@ class Monitor:
                 self._update(name, reachable=False, error=exc.reason)
                 self._stop.wait(self.interval)
                 continue
+            except Exception as exc:  # noqa: BLE001 - a bug must not end this node's updates
+                self._update(
+                    name, reachable=False, error=f"probe start: {type(exc).__name__}: {exc}"
+                )
+                self._stop.wait(self.interval)
+                continue
             self._channels[name] = chan
             # a silent channel is a hung node: give up on it after two intervals
             chan.settimeout(2 * self.interval + 1)

@@ -208,6 +208,33 @@ def test_fan_out_is_bounded_by_parallelism(ssh_hosts, ssh_host, client_key):
             h.stop()
 
 
+def test_many_connections_opened_at_once_all_open(ssh_hosts, ssh_host, client_key):
+    # 60 node names on one sshd, connected by 60 threads released together. Fabric writes
+    # into a new Connection's config (inline_ssh_env is not a declared attribute, so it
+    # lands in the config and invoke re-merges it): a pool that shared one Config saw it
+    # empty mid-merge in other threads (KeyError 'gateway', 3 of 100 nodes in a bench)
+    names = [f"n{i}" for i in range(60)]
+    pool = Pool(
+        [target(ssh_host, client_key, name=n) for n in names],
+        ssh_hosts.known_hosts,
+        system_known_hosts=False,
+        parallelism=60,
+    )
+    start = threading.Barrier(len(names))
+
+    def connect(name: str) -> int:
+        start.wait()
+        return pool.run(name, "true").exited
+
+    try:
+        results = pool.fan_out(names, connect)
+        assert results == dict.fromkeys(names, 0), {n: r for n, r in results.items() if r != 0}
+        configs = {id(pool.connection(n).config) for n in names}
+        assert len(configs) == len(names)  # none shares a Config with another
+    finally:
+        pool.close()
+
+
 def test_forward_reaches_a_port_as_seen_from_the_node(ssh_hosts, ssh_host, client_key):
     class Hello(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
