@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.harness.profiles import unreachable_profile
+from tests.harness.procs import free_port
+from tests.harness.profiles import UNREACHABLE, unreachable_profile
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,3 +67,76 @@ def test_journal_lists_runs_and_a_runs_steps(tmp_path):
     assert "models         failed" in steps.stdout and "exit 1: hf download" in steps.stdout
     missing = fleetdeck(tmp_path, "journal", "PROFILE", "20990101-nope")
     assert missing.returncode == 1 and "no run 20990101-nope of nowhere" in missing.stderr
+
+
+TWO_UNREACHABLE = (
+    UNREACHABLE
+    + """
+[[clusters.nodes]]
+name = "ml1"
+host = "127.0.0.1"
+port = {port2}
+role = "ml"
+"""
+)
+
+
+def run_in_terminal(tmp_path, args: list[str], answer: str) -> tuple[int, str]:
+    """fleetdeck in a pseudo-terminal (stdin a tty, as for an operator): answer its
+    question with `answer`, return the exit status and everything it printed."""
+    import os
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=REPO,
+        env=env,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen, answered, deadline = b"", False, time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not answered and b"go on with the other nodes?" in seen:
+            os.write(master, answer.encode() + b"\n")
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    os.close(master)
+    return proc.wait(timeout=10), seen.decode(errors="replace")
+
+
+def test_pause_on_failure_asks_at_the_first_failure_and_the_answer_decides(tmp_path):
+    profile = tmp_path / "two.toml"
+    profile.write_text(
+        TWO_UNREACHABLE.format(kh=tmp_path / "known_hosts", port=free_port(), port2=free_port())
+    )
+    args = ["run", str(profile), "deploy", "--yes", "--batch", "1", "--pause-on-failure"]
+    # no: nothing more starts; the run ends cancelled (130) and ml1 is never tried
+    rc, out = run_in_terminal(tmp_path / "no", args, "n")
+    assert "net failed:" in out and "connection refused" in out, out
+    assert rc == 130, out
+    after = out.split("go on with the other nodes?", 1)[1].splitlines()
+    tried = [line for line in after if line.startswith("ml1 ") and "cancelled" not in line]
+    assert not tried, tried
+    # yes: the next batch (ml1) runs, fails too, and the run ends failed (4), asked once
+    rc, out = run_in_terminal(tmp_path / "yes", args, "y")
+    assert rc == 4, out
+    assert out.count("go on with the other nodes?") == 1
+    assert "ml1 failed" not in out  # asked only at the first failure
+    assert any(line.startswith("ml1 ") and "refused" in line for line in out.splitlines()), out
