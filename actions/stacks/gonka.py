@@ -1,7 +1,7 @@
 """The Gonka deploy, step by step: the Ansible plan's phases, corrected by the official
 docs (reference/protocols.md §1.1-1.3).
 
-preflight → firewall → dependencies → repository → models → images → configuration →
+preflight → dependencies → firewall → repository → models → images → configuration →
 network-init → network-full → ml-nodes → validation. Each step's check says whether it is
 already done and what it would change; nothing here runs a command that changes a node
 outside an apply.
@@ -782,8 +782,9 @@ def deploy_action() -> Action:
         destructive=True,
         steps=(
             Step("preflight", "preflight", preflight, retries=0),
-            Step("firewall", "firewall (ufw)", firewall_check, firewall_apply),
+            # dependencies first: the firewall step needs ufw, which a bare host lacks
             Step("dependencies", "dependencies", dependencies_check, run_commands, timeout=900),
+            Step("firewall", "firewall (ufw)", firewall_check, firewall_apply),
             Step("repository", "repository", repository_check, run_commands),
             Step(
                 "models",

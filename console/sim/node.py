@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import console
 from console.sim import gpus as simgpus
 from console.sim import tools
 from console.sim.chain import ChainSim
@@ -37,17 +36,6 @@ from console.sim.services import (
 if TYPE_CHECKING:
     from console.sim.fleet import SimFleet
 
-TOOLS = {  # bin name -> module under console.sim.tools, and leading arguments
-    "nvidia-smi": ("nvidia_smi", ""),
-    "inferenced": ("inferenced", ""),
-    "ufw": ("ufw", ""),
-    "hf": ("hf", ""),
-    "huggingface-cli": ("hf", ""),
-    "docker": ("docker", ""),
-    "docker-compose": ("docker", "compose "),
-}
-SHELL_TOOLS = ("df",)  # plain sh scripts next to the modules, as cheap as the real tools
-PROJECT_ROOT = Path(console.__file__).resolve().parent.parent
 UNPUBLISHED = {"rpc"}  # services of service_table that listen only at their container
 
 # the container whose trouble the crash-loop and unhealthy faults cause, per role
@@ -66,24 +54,14 @@ def install_tools(home: Path, nvml_lib: Path | None) -> None:
     """
     for d in (home / "bin", home / "lib", home / ".sim"):
         d.mkdir(parents=True, exist_ok=True)
-    python = shlex.quote(sys.executable)
-    root = shlex.quote(str(PROJECT_ROOT))
+    for tool in tools.TOOLS:
+        tools.install(home, tool)
 
     def script(name: str, body: str) -> None:
         path = home / "bin" / name
         path.write_text(f"#!/bin/sh\n{body}\n")
         path.chmod(0o755)
 
-    for tool, (module, lead) in TOOLS.items():
-        script(
-            tool,
-            f'PYTHONPATH={root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
-            f'exec {python} -m console.sim.tools.{module} {lead}"$@"',
-        )
-    for tool in SHELL_TOOLS:
-        path = home / "bin" / tool
-        path.write_text((Path(tools.__file__).parent / f"{tool}.sh").read_text())
-        path.chmod(0o755)
     # the node's python3: a plain interpreter (not this virtualenv, whose editable-install
     # hooks cost every start ~15 ms that a real node does not pay) that has pynvml, as a
     # node with nvidia-ml-py installed has, so the NVML path can be exercised

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from console.profile import load
+from console.sim import tools
 from tests.conftest import unavailable
 from tests.harness.deployfleet import deploy_fleet as deploy_fleet_on
 from tests.harness.netns import netns_available
@@ -271,6 +272,52 @@ def test_a_node_lost_mid_run_fails_alone_and_resume_completes_only_what_is_missi
     assert after[("c2-ml2", "ml-nodes")][0] == "done"
     running = {c.name for c in fleet.nodes["c2-ml2"].containers.snapshot() if c.state == "running"}
     assert running == {"mlnode-308", "inference"}
+
+
+def test_a_host_missing_ufw_and_compose_gets_them_and_docker_compose_stands_in(deploy_fleet):
+    fleet, hosts, env, root = deploy_fleet
+    name, host = "c2-ml1", hosts["c2-ml1"].host
+    home, sim = host.sandbox, fleet.nodes["c2-ml1"]
+    apt = home / ".sim" / "apt.json"
+
+    def lose_containers() -> None:  # something for compose to bring up again
+        for c in ("inference", "mlnode-308"):
+            sim.containers.stop(c, 0)
+        sim.reconcile()
+
+    def deploy() -> list[str]:
+        before = len(host.commands_log.read_text().splitlines())
+        done = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes", "--limit", name)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+        running = {c.name for c in sim.containers.snapshot() if c.state == "running"}
+        assert running == {"mlnode-308", "inference"}
+        return host.commands_log.read_text().splitlines()[before:]
+
+    # a bare host: no ufw, no compose at all; the dependencies step installs both
+    (home / "bin" / "ufw").unlink()
+    (home / "bin" / "docker-compose").unlink()
+    (home / ".sim" / "no-compose-plugin").touch()
+    lose_containers()
+    ran = "\n".join(deploy())
+    assert "apt-get install -y -q ufw docker-compose-v2" in ran
+    assert json.loads(apt.read_text()) == ["ufw", "docker-compose-v2"]
+    assert (home / "bin" / "ufw").exists() and not (home / ".sim" / "no-compose-plugin").exists()
+    rules = {
+        (r["port"], r["from"])
+        for r in json.loads((home / ".sim" / "ufw.json").read_text())["rules"]
+    }
+    assert ("22", "Anywhere") in rules
+
+    # no plugin but the standalone docker-compose: nothing to install, docker-compose is used
+    tools.install(home, "docker-compose")
+    (home / ".sim" / "no-compose-plugin").touch()
+    lose_containers()
+    ran = deploy()
+    assert json.loads(apt.read_text()) == ["ufw", "docker-compose-v2"]  # nothing installed
+    ups = [c for c in ran if " up -d" in c]
+    assert ups and all("docker-compose -f" in c for c in ups), ups
+    assert not any("docker compose " in c for c in ran if "version" not in c), ran
+    (home / ".sim" / "no-compose-plugin").unlink()
 
 
 def test_the_keyring_secret_appears_nowhere_but_the_nodes_config_env(deploy_fleet):

@@ -6,7 +6,40 @@ Each reads and writes only its own sandbox (`$HOME/.sim`), never the real system
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from pathlib import Path
+
+# bin name -> (module under console.sim.tools, leading arguments, environment); a module
+# None is a plain sh script `<name>.sh` here, for tools as cheap as the real ones
+TOOLS: dict[str, tuple[str | None, str, str]] = {
+    "nvidia-smi": ("nvidia_smi", "", ""),
+    "inferenced": ("inferenced", "", ""),
+    "ufw": ("ufw", "", ""),
+    "hf": ("hf", "", ""),
+    "huggingface-cli": ("hf", "", ""),
+    "docker": ("docker", "", ""),
+    # the standalone binary: works where the `docker compose` plugin is not installed
+    "docker-compose": ("docker", "compose ", "FLEETDECK_SIM_STANDALONE_COMPOSE=1 "),
+    "apt-get": ("apt_get", "", ""),
+    "df": (None, "", ""),
+}
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+def install(home: Path, tool: str) -> None:
+    """Write one fake tool into the node sandbox's bin/ (the fake apt-get uses it too)."""
+    module, lead, env = TOOLS[tool]
+    path = home / "bin" / tool
+    if module is None:
+        path.write_text((Path(__file__).parent / f"{tool}.sh").read_text())
+    else:
+        python, root = shlex.quote(sys.executable), shlex.quote(str(PROJECT_ROOT))
+        path.write_text(
+            f'#!/bin/sh\n{env}PYTHONPATH={root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
+            f'exec {python} -m console.sim.tools.{module} {lead}"$@"\n'
+        )
+    path.chmod(0o755)
 
 
 def sim_dir() -> Path:

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from console.sim.tools import option
+from console.sim.tools import option, sim_dir
 from console.sim.tools.dockerclient import DockerError, call, get_json, socket_path
 
 CLIENT_VERSION = "20.10.24+dfsg1"
@@ -437,6 +437,14 @@ def main(argv: list[str] | None = None) -> int:
         if command == "system" and rest[:1] == ["dial-stdio"]:
             return dial_stdio()
         if command == "compose":
+            standalone = os.environ.get("FLEETDECK_SIM_STANDALONE_COMPOSE")
+            if not standalone and (sim_dir() / "no-compose-plugin").exists():
+                # the docker CLI without the compose plugin, word for word
+                print(
+                    "docker: 'compose' is not a docker command.\nSee 'docker --help'",
+                    file=sys.stderr,
+                )
+                return 1
             return cmd_compose(rest)
     except DockerError as exc:
         print(exc, file=sys.stderr)
