@@ -78,3 +78,29 @@ def test_df_reports_the_simulated_disk(home):
     assert rows == [["/dev/nvme0n1p1", "3840000000", "1574400000", "2265600000", "41%", "/"]] * 2
     (home / ".sim" / "disk.json").unlink()
     assert subprocess.run([df, "-P", "-k", "/"], capture_output=True).returncode != 0
+
+
+def test_sudo_and_apt_get_stay_in_the_node_sandbox(home, monkeypatch):
+    from console.sim.tools import apt_get
+
+    install_tools(home, None)
+    (home / "bin" / "ufw").unlink()
+    env = {"PATH": f"{home / 'bin'}:/usr/bin:/bin", "HOME": str(home)}
+    # the node's sudo comes first on its PATH; it runs the command as the node's root
+    found = subprocess.run(["sh", "-c", "command -v sudo"], env=env, capture_output=True, text=True)
+    assert found.stdout.strip() == str(home / "bin" / "sudo")
+    shown = subprocess.run(
+        ["sudo", "-n", "-u", "root", "env"], env=env, capture_output=True, text=True
+    )
+    assert "FLEETDECK_SIM_ROOT=1" in shown.stdout.splitlines()
+    # apt-get: root only, as the real one; through the node's sudo it installs the fake tool
+    monkeypatch.setattr(apt_get.os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("FLEETDECK_SIM_ROOT", raising=False)
+    rc, _, err = run(apt_get, "install", "-y", "-q", "ufw")
+    assert rc == 100 and "Could not open lock file" in err
+    monkeypatch.setenv("FLEETDECK_SIM_ROOT", "1")
+    assert run(apt_get, "install", "-y", "nosuchpkg")[0] == 100
+    rc, out, _ = run(apt_get, "install", "-y", "-q", "ufw")
+    assert rc == 0 and "Setting up ufw" in out
+    assert (home / "bin" / "ufw").exists()
+    assert json.loads((home / ".sim" / "apt.json").read_text()) == ["ufw"]

@@ -23,6 +23,7 @@ TOOLS: dict[str, tuple[str | None, str, str]] = {
     "docker-compose": ("docker", "compose ", "FLEETDECK_SIM_STANDALONE_COMPOSE=1 "),
     "apt-get": ("apt_get", "", ""),
     "df": (None, "", ""),
+    "sudo": (None, "", ""),
 }
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
