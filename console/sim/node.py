@@ -1,8 +1,9 @@
 """One simulated node: its sandbox, GPUs, containers, services and faults.
 
 The sandbox is the node's home: `bin/` holds its tools (fake nvidia-smi, inferenced, ufw,
-hf, docker, df, python3), `lib/` the fake libnvidia-ml.so.1, and `.sim/` the state the
-tools share with the simulator: GPU readings, the docker socket, the node's description.
+hf, docker, docker-compose, apt-get, sudo, df, python3; console/sim/tools), `lib/` the fake
+libnvidia-ml.so.1, and `.sim/` the state the tools share with the simulator: GPU readings,
+the docker socket, the node's description.
 """
 
 from __future__ import annotations
