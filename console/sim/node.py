@@ -134,6 +134,8 @@ class SimNode:
         self.started = time.time()
         self.pulled_images: set[str] = set()
         self.listeners: dict[str, tuple[str, Listener]] = {}  # key -> (container, listener)
+        # the ports reached only at a container's address, not on the node's 127.0.0.1
+        self.unpublished_ports: set[int] = set()
         self.ports: dict[int, int] = {}  # port as the node sees it -> port bound here
         self.docker_listener: Listener | None = None
         self._xid_seq = 0
@@ -231,9 +233,6 @@ class SimNode:
         private address, to which the SSH server maps the container's address."""
         return ADDRESSES[service] if self.netns else self.private_address
 
-    def unpublished_ports(self) -> set[int]:
-        """The ports reached only at a container's address, not on the node's 127.0.0.1."""
-        return {port for key, _, _, port, _ in self.service_table() if key in UNPUBLISHED}
 
     def place_behind(self, home: Path, netns: str, public_address: str) -> None:
         """Sit behind a real OpenSSH host running in network namespace `netns`: the node's
@@ -249,6 +248,8 @@ class SimNode:
         for key, container, addr, port, router in self.service_table():
             listener = Listener(loop, addr, port, router, netns=self.netns)
             self.listeners[key] = (container, listener)
+            if key in UNPUBLISHED:
+                self.unpublished_ports.add(port)
         sock = self.home / ".sim" / "docker.sock"
         sock.unlink(missing_ok=True)
         self.docker_listener = Listener(loop, str(sock), None, docker_router(self))

@@ -51,7 +51,7 @@ class _Session(paramiko.ServerInterface):
 
     def check_channel_direct_tcpip_request(self, chanid: int, origin, destination) -> int:
         host, port = destination
-        if host in LOCAL_NAMES and port in self.node.unpublished_ports():
+        if host in LOCAL_NAMES and port in self.node.unpublished_ports:
             # nothing listens there on a real host: sshd's connect fails, so does the open
             return paramiko.OPEN_FAILED_CONNECT_FAILED
         self.forwards[chanid] = destination

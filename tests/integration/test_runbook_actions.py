@@ -95,8 +95,8 @@ async def test_restart_a_crash_looping_container_and_read_only_refuses(fleet):
             assert not isinstance(ro.screen, ConfirmNameScreen)
             assert any("Read-only" in str(n.message) for n in ro._notifications)
         fleet.clear("ml2")
-        container = fleet.nodes["ml2"].containers.items["mlnode-308"]
-        container.state = "exited"  # what the crash loop left behind once it stopped
+        containers = fleet.nodes["ml2"].containers
+        containers.stop("mlnode-308", 1)  # what the crash loop left behind once it stopped
         app = FleetdeckApp(profile_of(fleet))
         async with app.run_test(size=(140, 45)) as pilot:
             card = await open_runbook(app, pilot, "ml2", "container_exited")
@@ -105,7 +105,9 @@ async def test_restart_a_crash_looping_container_and_read_only_refuses(fleet):
             assert isinstance(app.screen, ConfirmNameScreen)
             app.screen.query_one(Input).value = "ml2"
             await pilot.press("enter")
-            assert await until(pilot, lambda: container.state == "running")
+            assert await until(
+                pilot, lambda: containers.items["mlnode-308"].state == "running", 30
+            ), app._notifications
     finally:
         fleet.clear("ml2")
 
