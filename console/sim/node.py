@@ -233,7 +233,6 @@ class SimNode:
         private address, to which the SSH server maps the container's address."""
         return ADDRESSES[service] if self.netns else self.private_address
 
-
     def place_behind(self, home: Path, netns: str, public_address: str) -> None:
         """Sit behind a real OpenSSH host running in network namespace `netns`: the node's
         sandbox is that host's home, its private services listen on the namespace's own
