@@ -43,9 +43,16 @@ PUBLISHED: dict[str, tuple[tuple[int, str, int], ...]] = {
     "proxy": ((80, EVERY, 8000), (443, EVERY, 8443)),
     "inference": ((8080, EVERY, 8080), (5000, EVERY, 5050)),
 }
-# each container's address on its compose network, as docker's IPAM hands them out
+# each container's address on its compose network, as docker's IPAM hands them out. Only a
+# node behind a real host in its own network namespace uses them (the harness puts the subnet
+# on that namespace's loopback); on the simulator that shares this machine a container's
+# address is the node's own loopback address, so nothing simulated is ever sent off 127/8.
 COMPOSE_SUBNET = "172.18.0.0/16"
 ADDRESSES = {service: f"172.18.0.{i + 2}" for i, service in enumerate(SERVICES)}
+
+
+def compose_address(service: str) -> str:
+    return ADDRESSES.get(service, "172.18.0.250")
 
 
 def expected_services(stack: str, role: str, serves_model: bool) -> list[str]:
@@ -69,6 +76,9 @@ class Container:
     health: str | None = None  # starting | healthy | unhealthy (None: no healthcheck)
     failing_streak: int = 0
     logs: list[tuple[float, str, str]] = field(default_factory=list)  # (time, stream, line)
+    # service -> its address on the compose network (asked each time: a node may be placed
+    # behind a real host after its containers exist)
+    address_of: Callable[[str], str] = compose_address
 
     def log(self, line: str, stream: str = "stdout") -> None:
         self.logs.append((time.time(), stream, line))
@@ -102,12 +112,14 @@ class Container:
     def networks(self) -> dict[str, dict]:
         """NetworkSettings.Networks: the compose network; an address only while running."""
         running = self.state == "running"
+        address = self.address_of(self.service)
+        compose = address.startswith("172.18.")
         return {
             f"{self.project}_default": {
                 "Aliases": [self.service, self.id[:12]],
-                "Gateway": "172.18.0.1" if running else "",
-                "IPAddress": ADDRESSES.get(self.service, "172.18.0.250") if running else "",
-                "IPPrefixLen": 16 if running else 0,
+                "Gateway": ("172.18.0.1" if compose else address) if running else "",
+                "IPAddress": address if running else "",
+                "IPPrefixLen": (16 if compose else 32) if running else 0,
                 "MacAddress": "02:42:ac:12:00:02" if running else "",
             }
         }
@@ -210,10 +222,17 @@ def _ago(seconds: float) -> str:
 class ContainerSet:
     """A node's containers; thread-safe; calls `on_change` after every state change."""
 
-    def __init__(self, node: str, project: str, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        node: str,
+        project: str,
+        on_change: Callable[[], None],
+        address_of: Callable[[str], str] = compose_address,
+    ) -> None:
         self.node = node
         self.project = project
         self.on_change = on_change
+        self.address_of = address_of
         self.items: dict[str, Container] = {}
         self.lock = threading.RLock()
         self.events: list[dict] = []
@@ -241,6 +260,7 @@ class ContainerSet:
             image = image or SERVICES.get(service, (f"{service}:latest", ""))[0]
             cid = hashlib.sha256(f"{self.node}/{service}/{time.time()}".encode()).hexdigest()
             c = Container(service, image, self.project, service, cid, time.time())
+            c.address_of = self.address_of
             self.items[service] = c
             self._event(c, "create")
         return c

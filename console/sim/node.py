@@ -13,15 +13,17 @@ import json
 import os
 import py_compile
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.atomic import atomic_write_text
 from console.sim import gpus as simgpus
 from console.sim import tools
 from console.sim.chain import ChainSim
-from console.sim.containers import ADDRESSES, ContainerSet, expected_services
+from console.sim.containers import ContainerSet, compose_address, expected_services
 from console.sim.docker_api import docker_router
 from console.sim.gpus import GpuFaults, GpuSnapshot
 from console.sim.http import Listener, Router
@@ -68,6 +70,8 @@ def install_tools(home: Path, nvml_lib: Path | None) -> None:
     # node with nvidia-ml-py installed has, so the NVML path can be exercised
     site = home / "lib" / "python"
     site.mkdir(exist_ok=True)
+    # the node's own network (its localhost, and nothing past loopback) for its Python
+    shutil.copyfile(Path(tools.__file__).with_name("node_network.py"), site / "sitecustomize.py")
     try:
         import pynvml
 
@@ -123,7 +127,10 @@ class SimNode:
         self.private_address = address(fleet.block + 1, index)
         self.netns: str | None = None  # set when the node sits behind a real sshd
         self.containers = ContainerSet(
-            name, "join" if stack == "gonka" else stack, self._containers_changed
+            name,
+            "join" if stack == "gonka" else stack,
+            self._containers_changed,
+            self.container_address,
         )
         self.faults: dict[str, Any] = {}
         self.gpu_faults = GpuFaults()
@@ -185,8 +192,10 @@ class SimNode:
         }
 
     def session_env(self) -> dict[str, str]:
-        """The environment of a command run on this node."""
-        return {
+        """The environment of a command run on this node (and the connect log of a test
+        that records where the fleet's programs connect: node_network.py)."""
+        audit = {k: v for k, v in os.environ.items() if k == "FLEETDECK_CONNECT_LOG"}
+        return audit | {
             "HOME": str(self.home),
             "USER": "fleetdeck",
             "LOGNAME": "fleetdeck",
@@ -227,11 +236,12 @@ class SimNode:
         return out
 
     def container_address(self, service: str) -> str:
-        """Where a port that the compose files do not publish listens. Behind a real host
-        (its own network namespace, with the compose subnet on its loopback) it is the
-        container's address; in the fleet that shares this machine it is the node's
-        private address, to which the SSH server maps the container's address."""
-        return ADDRESSES[service] if self.netns else self.private_address
+        """A container's address, where the ports the compose files do not publish listen.
+        Behind a real host (its own network namespace, with the compose subnet on its
+        loopback) it is the compose address docker would give; in the fleet that shares
+        this machine it is the node's private loopback address, so that a deploy or a
+        collector reaching it never sends this machine's traffic anywhere else."""
+        return compose_address(service) if self.netns else self.private_address
 
     def place_behind(self, home: Path, netns: str, public_address: str) -> None:
         """Sit behind a real OpenSSH host running in network namespace `netns`: the node's
@@ -249,6 +259,7 @@ class SimNode:
             self.listeners[key] = (container, listener)
             if key in UNPUBLISHED:
                 self.unpublished_ports.add(port)
+        self.write_network()
         sock = self.home / ".sim" / "docker.sock"
         sock.unlink(missing_ok=True)
         self.docker_listener = Listener(loop, str(sock), None, docker_router(self))
@@ -279,8 +290,16 @@ class SimNode:
             assert listener.server is not None
             listener.port = listener.server.sockets[0].getsockname()[1]
             self.ports[original] = listener.port
+            self.write_network()
             return
         self.ports.setdefault(wanted, wanted)
+
+    def write_network(self) -> None:
+        """Tell the node's Python programs where its localhost services listen
+        (console/sim/tools/node_network.py reads it)."""
+        lines = [f"private={self.private_address}"]
+        lines += [f"{port}={bound}" for port, bound in sorted(self.ports.items()) if port != bound]
+        atomic_write_text(self.home / ".sim" / "net", "\n".join(lines) + "\n")
 
     def close_services(self) -> None:
         for _, listener in self.listeners.values():

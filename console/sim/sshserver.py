@@ -3,14 +3,16 @@
 Each node listens on its own loopback address and a random port, with an ephemeral host
 key, and accepts only the fleet's generated client key. Commands run in the node's sandbox;
 `direct-tcpip` forwards to the node's `localhost` reach its private services, and forwards
-to a container's compose address the ports only a container listens on (the chain's
-RPC), as they would on a real host. The fault injector can make a node refuse (down),
-accept and never answer (hung), or answer slowly (slow link).
+to a container's address (the node's private loopback address here) the ports only a
+container listens on (the chain's RPC), as they would on a real host. A forward to anywhere
+outside 127.0.0.0/8 is refused: the simulated node is this machine. The fault injector can
+make a node refuse (down), accept and never answer (hung), or answer slowly (slow link).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import selectors
 import socket
@@ -21,7 +23,6 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
-from console.sim.containers import ADDRESSES
 from console.tunnel import pump
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # refused clients are expected
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}  # noqa: S104
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
 
 class _Session(paramiko.ServerInterface):
@@ -54,6 +56,8 @@ class _Session(paramiko.ServerInterface):
         if host in LOCAL_NAMES and port in self.node.unpublished_ports:
             # nothing listens there on a real host: sshd's connect fails, so does the open
             return paramiko.OPEN_FAILED_CONNECT_FAILED
+        if host not in LOCAL_NAMES and not on_loopback(host):
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
         self.forwards[chanid] = destination
         return paramiko.OPEN_SUCCEEDED
 
@@ -148,7 +152,7 @@ class _Session(paramiko.ServerInterface):
     def forward(self, chan: paramiko.Channel) -> None:
         host, port = self.forwards.pop(chan.get_id())
         node = self.node
-        if host in LOCAL_NAMES or host in ADDRESSES.values():
+        if host in LOCAL_NAMES or host == node.private_address:
             host, port = node.private_address, node.ports.get(port, port)
         try:
             sock = socket.create_connection((host, port), timeout=5)
@@ -165,6 +169,15 @@ class _Session(paramiko.ServerInterface):
         threading.Thread(
             target=pump, args=(sock.recv, chan.sendall, chan.close, self._delay), daemon=True
         ).start()
+
+
+def on_loopback(host: str) -> bool:
+    """Whether `host` is an address in 127.0.0.0/8 (names are not resolved: a simulated
+    forward names addresses)."""
+    try:
+        return ipaddress.ip_address(host) in LOOPBACK
+    except ValueError:
+        return False
 
 
 def _shut(sock: socket.socket) -> None:

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import paramiko
 
-from console.sim.containers import ADDRESSES
-
 
 @dataclass
 class NodeAccess:
@@ -82,9 +80,10 @@ def http(
     return status, content
 
 
-# where a Gonka network node's chain RPC answers: the `node` container's address (its
-# compose file publishes only P2P since 0.2.9)
-RPC_HOST = ADDRESSES["node"]
+def rpc_host(node) -> str:
+    """Where a simulated Gonka network node's chain RPC answers: the `node` container's
+    address (its compose file publishes only P2P since 0.2.9)."""
+    return node.container_address("node")
 
 
 def http_json(

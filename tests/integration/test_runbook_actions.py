@@ -40,6 +40,15 @@ async def until(pilot, predicate, seconds: float = 15.0) -> bool:
     return predicate()
 
 
+async def type_name(app, pilot, name: str) -> None:
+    """Confirm by typing the node's name as a person would: once the field has the focus
+    (an Enter that comes before it goes nowhere)."""
+    assert await until(pilot, lambda: isinstance(app.screen, ConfirmNameScreen))
+    field = app.screen.query_one(Input)
+    assert await until(pilot, lambda: app.focused is field)
+    await pilot.press(*name, "enter")
+
+
 async def open_runbook(app, pilot, node: str, kind: str) -> RunbookScreen:
     def alert_shown() -> bool:
         s = app.last_state
@@ -68,10 +77,7 @@ async def test_disable_the_ml_node_of_a_lost_gpu_through_the_admin_api(fleet):
             text = str(card.query_one(Static).render())
             assert "disable ML node ml1 in net's admin API" in text
             await pilot.press("d")
-            await pilot.pause(0.3)
-            assert isinstance(app.screen, ConfirmNameScreen)
-            app.screen.query_one(Input).value = "ml1"
-            await pilot.press("enter")
+            await type_name(app, pilot, "ml1")
             assert await until(pilot, lambda: admin["ml1"].get("_enabled") is False)
             assert admin["ml2"].get("_enabled", True) is True  # only the one asked for
             assert await until(
@@ -101,13 +107,10 @@ async def test_restart_a_crash_looping_container_and_read_only_refuses(fleet):
         async with app.run_test(size=(140, 45)) as pilot:
             card = await open_runbook(app, pilot, "ml2", "container_exited")
             await pilot.press("R")
-            await pilot.pause(0.3)
-            assert isinstance(app.screen, ConfirmNameScreen)
-            app.screen.query_one(Input).value = "ml2"
-            await pilot.press("enter")
+            await type_name(app, pilot, "ml2")
             assert await until(
                 pilot, lambda: containers.items["mlnode-308"].state == "running", 30
-            ), app._notifications
+            ), [str(n.message) for n in app._notifications]
     finally:
         fleet.clear("ml2")
 

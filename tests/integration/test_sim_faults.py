@@ -9,7 +9,7 @@ import time
 import pytest
 
 from console.sim.faults import FAULTS
-from tests.harness.simclient import RPC_HOST, http, http_json, run
+from tests.harness.simclient import http, http_json, rpc_host, run
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,8 @@ def container(field):
 def rpc(path, pick):
     def observe(fleet, access, name):
         with access(name).connect() as c:
-            return pick(http_json(c, 26657, host=RPC_HOST, path=path)[1]["result"], fleet)
+            at = rpc_host(fleet.nodes[name])
+            return pick(http_json(c, 26657, host=at, path=path)[1]["result"], fleet)
 
     return observe
 

@@ -11,7 +11,7 @@ import paramiko
 import pytest
 
 from console.sim import bech32
-from tests.harness.simclient import RPC_HOST, http_json, run
+from tests.harness.simclient import http_json, rpc_host, run
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct-horse-battery"
@@ -26,9 +26,10 @@ def keys_of(value, depth=3):
     return type(value).__name__
 
 
-def test_cometbft_responses_have_the_real_shapes(node_access, reference):
+def test_cometbft_responses_have_the_real_shapes(node_access, reference, sim_fleet):
+    rpc_at = rpc_host(sim_fleet.nodes["net"])
     with node_access("net").connect() as c:
-        status, body = http_json(c, 26657, host=RPC_HOST, path="/status")
+        status, body = http_json(c, 26657, host=rpc_at, path="/status")
         assert status == 200
         real = json.loads(
             (reference / "real/cometbft/status_cosmoshub-4_cometbft-0.37.6.json").read_text()
@@ -39,10 +40,10 @@ def test_cometbft_responses_have_the_real_shapes(node_access, reference):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", info["latest_block_time"])
         first = int(info["latest_block_height"])
         time.sleep(0.5)  # block time 0.2 s in the test fleet
-        _, again = http_json(c, 26657, host=RPC_HOST, path="/status")
+        _, again = http_json(c, 26657, host=rpc_at, path="/status")
         assert int(again["result"]["sync_info"]["latest_block_height"]) > first
 
-        _, net = http_json(c, 26657, host=RPC_HOST, path="/net_info")
+        _, net = http_json(c, 26657, host=rpc_at, path="/net_info")
         real_net = json.loads(
             (
                 reference / "real/cometbft/net_info_pylons-3node-testnet_tendermint-0.33.3.json"
@@ -52,19 +53,19 @@ def test_cometbft_responses_have_the_real_shapes(node_access, reference):
         assert set(net["result"]["peers"][0]) == set(real_net["result"]["peers"][0])
         assert net["result"]["n_peers"] == str(len(net["result"]["peers"]))
 
-        _, vals = http_json(c, 26657, host=RPC_HOST, path="/validators?per_page=2&page=1")
+        _, vals = http_json(c, 26657, host=rpc_at, path="/validators?per_page=2&page=1")
         real_vals = json.loads(
             (reference / "real/cometbft/validators_cosmoshub-4_h21955392_page1.json").read_text()
         )
         assert keys_of(vals) == keys_of(real_vals)
         assert len(vals["result"]["validators"]) == 2
 
-        assert http_json(c, 26657, host=RPC_HOST, path="/health") == (
+        assert http_json(c, 26657, host=rpc_at, path="/health") == (
             200,
             {"jsonrpc": "2.0", "id": -1, "result": {}},
         )
         body = {"jsonrpc": "2.0", "id": 7, "method": "status", "params": {}}
-        status, rpc = http_json(c, 26657, "POST", "/", body, RPC_HOST)
+        status, rpc = http_json(c, 26657, "POST", "/", body, rpc_at)
         assert rpc["id"] == 7 and "sync_info" in rpc["result"]
         # as with Gonka 0.2.9's compose on a real host: the RPC is not on the host's loopback
         with pytest.raises(paramiko.ChannelException):
@@ -74,6 +75,7 @@ def test_cometbft_responses_have_the_real_shapes(node_access, reference):
 def test_keys_register_grant_and_add_ml_nodes(sim_fleet, node_access):
     net = sim_fleet.nodes["net"]
     chain = sim_fleet.chains["c1"]
+    rpc_at = rpc_host(net)
     with node_access("net").connect() as c:
         # 1. the cold account key, then the warm (ML operational) key, in a file keyring
         rc, out, err = run(
@@ -212,7 +214,7 @@ def test_keys_register_grant_and_add_ml_nodes(sim_fleet, node_access):
             "poc_exchange_window",
             "poc_validation_exchange_window",
         }
-        _, vals = http_json(c, 26657, host=RPC_HOST, path="/validators")
+        _, vals = http_json(c, 26657, host=rpc_at, path="/validators")
         assert chain.validator_address in [v["address"] for v in vals["result"]["validators"]]
 
 

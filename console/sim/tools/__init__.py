@@ -36,8 +36,10 @@ def install(home: Path, tool: str) -> None:
         path.write_text((Path(__file__).parent / f"{tool}.sh").read_text())
     else:
         python, root = shlex.quote(sys.executable), shlex.quote(str(PROJECT_ROOT))
+        # lib/python first: its sitecustomize is the node's own network (node_network.py)
+        site = shlex.quote(str(home / "lib" / "python"))
         path.write_text(
-            f'#!/bin/sh\n{env}PYTHONPATH={root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
+            f'#!/bin/sh\n{env}PYTHONPATH={site}:{root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
             f'exec {python} -m console.sim.tools.{module} {lead}"$@"\n'
         )
     path.chmod(0o755)

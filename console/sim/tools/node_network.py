@@ -1,0 +1,75 @@
+"""The simulated node's own network, for every Python program run on a simulated node.
+
+Installed as `sitecustomize.py` on the node's Python path (its python3 and its fake tools
+import it at start). On the simulator that shares this machine, a node's "localhost" is not
+this machine's 127.0.0.1: its services listen on the node's private loopback address, some
+on a port the simulator had to move. So a connection to 127.0.0.1:PORT (what a deploy's
+health wait or the probe opens on a real node) goes to that address and port here, as it
+would reach the node's own loopback on a real host.
+
+And a simulated node never reaches past loopback: any connect() outside 127.0.0.0/8 is
+refused, and recorded in `$FLEETDECK_CONNECT_LOG` (with every other connect) when that is
+set, so a test can show that a whole deploy kept to this machine.
+
+Standard library only, and cheap: it runs at every interpreter start on the node.
+"""
+
+import os
+import socket
+import sys
+
+_NET = os.path.join(os.environ.get("HOME", "."), ".sim", "net")
+_LOG = os.environ.get("FLEETDECK_CONNECT_LOG")
+_LOCAL = ("127.0.0.1", "localhost")
+
+
+def _mapping():
+    """(private address, {port: port bound here}) from the node's .sim/net, written by the
+    simulator: `private=ADDRESS` and `PORT=BOUND` lines."""
+    private, ports = None, {}
+    try:
+        with open(_NET) as f:
+            for line in f:
+                key, _, value = line.strip().partition("=")
+                if key == "private":
+                    private = value
+                elif key.isdigit() and value.isdigit():
+                    ports[int(key)] = int(value)
+    except OSError:
+        pass
+    return private, ports
+
+
+def _destination(address):
+    """The (host, port) a connect() to `address` really goes to on this node."""
+    if not (isinstance(address, tuple) and len(address) >= 2 and address[0] in _LOCAL):
+        return address
+    private, ports = _mapping()
+    if not private:
+        return address
+    return (private, ports.get(address[1], address[1])) + tuple(address[2:])
+
+
+def _on_loopback(host):
+    return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("/")
+
+
+def _audit(event, args):
+    if event != "socket.connect":
+        return
+    sock, address = args
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    host = str(address[0])
+    allowed = _on_loopback(host)
+    if _LOG:
+        with open(_LOG, "a") as f:
+            f.write(f"{os.getpid()} {'ok' if allowed else 'REFUSED'} {host} {address[1]}\n")
+    if not allowed:
+        raise OSError(101, f"simulated node: connect to {host} refused (outside 127.0.0.0/8)")
+
+
+_connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
+socket.socket.connect = lambda self, address: _connect(self, _destination(address))
+socket.socket.connect_ex = lambda self, address: _connect_ex(self, _destination(address))
+sys.addaudithook(_audit)
