@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -604,19 +605,64 @@ def demo_cmd(root: Path | None, read_only: bool) -> None:
     from console.sim import control
 
     made = root is None
-    root = Path(tempfile.mkdtemp(prefix="fleetdeck-demo-")) if root is None else root
+    if root is None:
+        # fleets of demos whose console died before its simulator could stop
+        for gone in control.leftovers(Path(tempfile.gettempdir()), DEMO_PREFIX):
+            click.echo(f"removed the simulated fleet a closed demo left in {gone}")
+        root = Path(tempfile.mkdtemp(prefix=DEMO_PREFIX))
     click.echo(f"starting the simulated fleet in {root} …")
+
+    def teardown() -> None:
+        control.down(root)
+        if made:
+            shutil.rmtree(root, ignore_errors=True)
+
+    ending: list = []  # the signal handlers' pending last resorts
     try:
         with as_file(files("profiles") / "demo.toml") as demo:
-            control.up(str(demo), root)
-        FleetdeckApp(load(root / "profile.toml"), sim_root=root, read_only=read_only).run()
+            # owned: the simulator stops by itself if this process dies (even by SIGKILL)
+            control.up(str(demo), root, owner=os.getpid(), remove=made)
+        app = FleetdeckApp(load(root / "profile.toml"), sim_root=root, read_only=read_only)
+        ending = end_on_signals(app, teardown)
+        app.run()
     except control.SimError as exc:
         click.echo(f"fleetdeck demo: {exc}", err=True)
         sys.exit(EXIT_INVALID)
     finally:
-        control.down(root)
-        if made:
-            shutil.rmtree(root, ignore_errors=True)
+        for timer in ending:
+            timer.cancel()
+        teardown()
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+DEMO_PREFIX = "fleetdeck-demo-"
+
+
+def end_on_signals(app, teardown: Callable[[], None], grace: float = 5.0) -> list:
+    """SIGHUP (the terminal closed: window, SSH session or tmux session gone) and SIGTERM end
+    the console as `q` does, so what it started is stopped; if it cannot end within `grace`
+    seconds (a terminal that is gone can block its last writes), tear down and exit. The
+    list returned holds the pending last resorts, for the caller to cancel once it ended."""
+    import signal
+    import threading
+
+    timers: list[threading.Timer] = []
+
+    def ending(signum, frame) -> None:
+        def last_resort() -> None:
+            teardown()
+            os._exit(128 + signum)
+
+        timer = threading.Timer(grace, last_resort)
+        timer.daemon = True
+        timers.append(timer)
+        timer.start()
+        app.exit(return_code=128 + signum)
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, ending)
+    return timers
 
 
 def main() -> None:

@@ -1,9 +1,16 @@
-"""Client side of `fleetdeck sim`: start the daemon, talk to its control socket, stop it."""
+"""Client side of `fleetdeck sim`: start the daemon, talk to its control socket, stop it.
+
+A fleet may have an owner (the `fleetdeck demo` console): the daemon stops, and removes its
+directory, when that process is gone, however it ended (SIGHUP when the terminal closed,
+SIGKILL, a crash); and `leftovers()` finds the fleets of owners that died while their
+daemon could not clean up.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +41,46 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
+def started(pid: int) -> str | None:
+    """When `pid` started (clock ticks since boot, /proc/PID/stat field 22): with the pid it
+    names one process, not a later one that reuses its number."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_token(pid: int) -> str:
+    return f"{pid}:{started(pid) or ''}"
+
+
+def owner_alive(token: str) -> bool:
+    """Whether the process a token of owner_token() names still runs."""
+    pid, _, start = token.partition(":")
+    if not pid.isdigit() or not alive(int(pid)):
+        return False
+    return not start or started(int(pid)) == start
+
+
+def leftovers(parent: Path, prefix: str) -> list[Path]:
+    """Fleet directories under `parent` named `prefix…` (made for their owner: removed with
+    it) whose owner is gone: stop each daemon still running there and remove the
+    directory. The removed ones are returned."""
+    removed = []
+    for root in sorted(parent.glob(prefix + "*")):
+        owner = root / "owner"
+        try:
+            token = owner.read_text().strip()
+        except OSError:
+            continue  # not a directory an owned fleet wrote: not ours to remove
+        if owner_alive(token):
+            continue
+        down(root)
+        shutil.rmtree(root, ignore_errors=True)
+        removed.append(root)
+    return removed
+
+
 def pid_of(root: Path) -> int | None:
     try:
         pid = int((root / "pid").read_text())
@@ -43,8 +90,16 @@ def pid_of(root: Path) -> int | None:
 
 
 def up(
-    profile: str, root: Path, block_time: float = 1.0, fresh: bool = False, timeout: float = 120
+    profile: str,
+    root: Path,
+    block_time: float = 1.0,
+    fresh: bool = False,
+    timeout: float = 120,
+    owner: int | None = None,
+    remove: bool = False,
 ) -> dict:
+    """Start a fleet in `root`. With `owner` (a pid), the daemon stops once that process is
+    gone, and with `remove` it then removes `root` too."""
     root = root.resolve()
     if pid_of(root):
         raise SimError(f"a simulated fleet already runs in {root} (fleetdeck sim down {root})")
@@ -60,6 +115,9 @@ def up(
         "--block-time",
         str(block_time),
     ] + (["--fresh"] if fresh else [])
+    if owner is not None:
+        (root / "owner").write_text(owner_token(owner))
+        cmd += ["--owned"] + (["--remove"] if remove else [])
     with open(root / "sim.log", "ab") as log:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True

@@ -2,7 +2,9 @@
 
 It takes a free address block (held by a lock socket for its lifetime), starts the fleet,
 checks that every node's SSH answers, then writes DIR/ready. A control socket
-(DIR/control.sock, HTTP) takes faults, clears and the shutdown.
+(DIR/control.sock, HTTP) takes faults, clears and the shutdown. An owned fleet (`--owned`,
+DIR/owner naming the console's process) stops by itself once its owner is gone, and
+removes DIR.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -19,6 +22,7 @@ import time
 from pathlib import Path
 
 from console.profile import ProfileError, load
+from console.sim.control import owner_alive
 from console.sim.faults import FAULTS, FaultError
 from console.sim.fleet import SimFleet
 from console.sim.http import Listener, Request, Response, Router, json_response
@@ -108,7 +112,14 @@ def control_router(fleet: SimFleet, stop: threading.Event) -> Router:
     return r
 
 
-def run(profile_path: str, root: Path, block_time: float, fresh: bool) -> int:
+def run(
+    profile_path: str,
+    root: Path,
+    block_time: float,
+    fresh: bool,
+    owned: bool = False,
+    remove: bool = False,
+) -> int:
     root.mkdir(parents=True, exist_ok=True)
     ready = root / "ready"
     ready.unlink(missing_ok=True)
@@ -120,8 +131,9 @@ def run(profile_path: str, root: Path, block_time: float, fresh: bool) -> int:
     block, lock = claim_block()
     fleet = SimFleet(profile, root, block=block, block_time=block_time, deployed=not fresh)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    owner = None
     control_path = root / "control.sock"
     control_path.unlink(missing_ok=True)
     try:
@@ -137,7 +149,10 @@ def run(profile_path: str, root: Path, block_time: float, fresh: bool) -> int:
         ready.write_text(
             json.dumps({"pid": os.getpid(), "block": block, "nodes": len(fleet.nodes)})
         )
-        stop.wait()
+        owner = (root / "owner").read_text().strip() if owned else None
+        while not stop.wait(0.5):
+            if owner is not None and not owner_alive(owner):
+                break  # the console that owns this fleet is gone, however it ended
         control.stop()
     finally:
         fleet.stop()
@@ -146,6 +161,8 @@ def run(profile_path: str, root: Path, block_time: float, fresh: bool) -> int:
             leftover.unlink(missing_ok=True)
         for node in fleet.nodes.values():
             (node.home / ".sim" / "docker.sock").unlink(missing_ok=True)
+        if remove and owner is not None and not owner_alive(owner):
+            shutil.rmtree(root, ignore_errors=True)  # nobody is left to remove it
     return 0
 
 
@@ -155,10 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dir", type=Path)
     parser.add_argument("--block-time", type=float, default=1.0)
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--owned", action="store_true", help="stop when DIR/owner is gone")
+    parser.add_argument("--remove", action="store_true", help="then remove DIR")
     args = parser.parse_args(argv)
     (args.dir / "pid").parent.mkdir(parents=True, exist_ok=True)
     (args.dir / "pid").write_text(str(os.getpid()))
-    return run(args.profile, args.dir.resolve(), args.block_time, args.fresh)
+    return run(
+        args.profile, args.dir.resolve(), args.block_time, args.fresh, args.owned, args.remove
+    )
 
 
 if __name__ == "__main__":

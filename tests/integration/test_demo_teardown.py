@@ -1,0 +1,118 @@
+"""`fleetdeck demo` leaves nothing behind however its console ends: the terminal closed
+(tmux kill-session: SIGHUP), SIGTERM, or the console killed outright (SIGKILL); and a later
+demo removes a fleet that a dead console and a dead simulator both left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from console.sim.control import alive
+from tests.conftest import unavailable
+from tests.integration.test_demo_e2e import tmux, wait_for_text
+from tests.integration.test_sim_cli import listening_on
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start_demo(tmp: Path, session: str) -> tuple[int, Path, dict]:
+    """A demo in its own tmux session, its fleet under `tmp`: (console pid, dir, ready)."""
+    cmd = f"exec env TMPDIR={tmp} {sys.executable} -m console.cli demo"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", str(REPO), cmd],
+        check=True,
+    )
+    wait_for_text(session, "up 15/15", 90)
+    pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
+    (root,) = [p for p in tmp.glob("fleetdeck-demo-*") if (p / "ready").exists()]
+    return pid, root, json.loads((root / "ready").read_text())
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found
+
+
+def assert_nothing_left(root: Path, ready: dict, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while (alive(ready["pid"]) or root.exists()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(ready["pid"]), "the simulated fleet outlived its console"
+    assert not root.exists(), f"{root} is left: {sorted(p.name for p in root.iterdir())}"
+    assert processes_mentioning(str(root)) == []
+    assert listening_on(f"127.{ready['block']}.") == []
+    assert listening_on(f"127.{ready['block'] + 1}.") == []
+
+
+@pytest.fixture
+def session():
+    if shutil.which("tmux") is None:
+        unavailable("tmux is not installed")
+    name = f"fd-teardown-{os.getpid()}"
+    yield name
+    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+@pytest.fixture
+def tmp_path():
+    """A short temporary directory: the fleet's sockets live under it (AF_UNIX paths are
+    limited to 107 bytes; pytest's own tmp_path is too long)."""
+    path = Path(tempfile.mkdtemp(prefix="fdt-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_closing_the_terminal_stops_the_demo_fleet(tmp_path, session):
+    console, root, ready = start_demo(tmp_path, session)
+    tmux("kill-session", "-t", session)  # the pane's process gets SIGHUP, as a closed window
+    assert_nothing_left(root, ready)
+    assert not alive(console)
+
+
+def test_sigterm_stops_the_demo_fleet(tmp_path, session):
+    console, root, ready = start_demo(tmp_path, session)
+    os.kill(console, signal.SIGTERM)
+    assert_nothing_left(root, ready)
+    assert not alive(console)
+
+
+def test_a_killed_console_takes_its_fleet_with_it(tmp_path, session):
+    console, root, ready = start_demo(tmp_path, session)
+    os.kill(console, signal.SIGKILL)  # no handler runs: the simulator notices by itself
+    assert_nothing_left(root, ready)
+
+
+def test_the_next_demo_removes_what_a_dead_console_and_simulator_left(tmp_path, session):
+    console, root, ready = start_demo(tmp_path, session)
+    os.kill(ready["pid"], signal.SIGKILL)  # the simulator first: nothing can clean up
+    os.kill(console, signal.SIGKILL)
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    time.sleep(0.5)
+    assert (root / "control.sock").exists() and (root / "owner").exists()  # left behind
+    second, root2, ready2 = start_demo(tmp_path, session)
+    assert root2 != root
+    assert not root.exists(), "the next demo did not remove the fleet left behind"
+    assert (
+        "removed the simulated fleet a closed demo left in"
+        in tmux("capture-pane", "-p", "-S", "-100", "-t", session)
+        or not root.exists()
+    )
+    tmux("send-keys", "-t", session, "q")
+    assert_nothing_left(root2, ready2, timeout=30)
