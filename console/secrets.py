@@ -6,9 +6,13 @@ registered with the redactor as soon as they are resolved, so no output can carr
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
+import shlex
 import threading
+import urllib.parse
 from dataclasses import dataclass
 
 REFERENCE_SYNTAX = "keyring:SERVICE/NAME or env:VAR"
@@ -70,11 +74,12 @@ class Redactor:
         self._lock = threading.Lock()
 
     def register(self, value: str) -> None:
+        """Mask `value` and every form it takes on its way out (see `forms`)."""
         # very short values would mask ordinary text everywhere; refuse them loudly
         if len(value) < 4:
             raise SecretError("secret values shorter than 4 characters cannot be redacted safely")
         with self._lock:
-            self._values.add(value)
+            self._values.update(forms(value))
 
     def redact(self, text: str) -> str:
         with self._lock:
@@ -84,6 +89,31 @@ class Redactor:
         return text
 
 
+def forms(value: str) -> set[str]:
+    """The ways a secret can be written out: raw or shell-quoted (config.env, commands),
+    each also JSON- and Python-escaped (plan --json, reprs); URL-encoded; base64; and each
+    long line or quote-free piece (output is shown a line at a time, with prefixes between
+    the lines; shell quoting splits a value at its single quotes)."""
+    raw = value.encode()
+    written = {value, shlex.quote(value)}
+    out = set(written)
+    for w in written:
+        out |= {json.dumps(w)[1:-1], json.dumps(w, ensure_ascii=False)[1:-1], repr(w)[1:-1]}
+    out |= {
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value),
+        urllib.parse.quote(value),
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    }
+    for w in list(out):
+        for line in w.splitlines():
+            pieces = [line, *line.split("'")]
+            out.update(p for p in pieces if len(p.strip()) >= MIN_PIECE)
+    return {f for f in out if f}
+
+
+MIN_PIECE = 6  # a shorter piece of a secret would mask ordinary words
 REDACTOR = Redactor()
 
 

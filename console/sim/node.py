@@ -23,7 +23,12 @@ from console.atomic import atomic_write_text
 from console.sim import gpus as simgpus
 from console.sim import tools
 from console.sim.chain import ChainSim
-from console.sim.containers import ContainerSet, compose_address, expected_services
+from console.sim.containers import (
+    COMPOSE_SUBNET,
+    ContainerSet,
+    compose_address,
+    expected_services,
+)
 from console.sim.docker_api import docker_router
 from console.sim.gpus import GpuFaults, GpuSnapshot
 from console.sim.http import Listener, Router
@@ -298,6 +303,8 @@ class SimNode:
         """Tell the node's Python programs where its localhost services listen
         (console/sim/tools/node_network.py reads it)."""
         lines = [f"private={self.private_address}"]
+        if self.netns:  # the compose subnet is on the namespace's own loopback there
+            lines.append(f"local={COMPOSE_SUBNET}")
         lines += [f"{port}={bound}" for port, bound in sorted(self.ports.items()) if port != bound]
         atomic_write_text(self.home / ".sim" / "net", "\n".join(lines) + "\n")
 

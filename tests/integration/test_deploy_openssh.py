@@ -24,7 +24,10 @@ from tests.harness.netns import netns_available
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-SECRET = "s3cret-Keyring-Passw0rd-7f3a"
+# quotes, backslashes, $, spaces and a newline: every form a secret can take on its way out
+SECRET = "s3cret 'Keyring' \"$Passw0rd\" \\7f3a $(id)\nsecond-line-7f3a"
+# what must never be seen outside the node's config.env: the secret written any way
+LEAKS = ("Passw0rd", "second-line-7f3a", "s3cret")
 OUTPUTS: list[str] = []  # everything fleetdeck printed in this module, searched for secrets
 
 
@@ -49,6 +52,20 @@ def fleetdeck(env: dict, *args: str, timeout: float = 300) -> subprocess.Complet
     )
     OUTPUTS.append(proc.stdout + proc.stderr)
     return proc
+
+
+def sourced(env_file: Path) -> dict[str, str]:
+    """The variables a shell gets from `. config.env` (values may hold newlines)."""
+    out = subprocess.run(
+        ["env", "-i", "sh", "-c", '. "$1" && env -0', "sh", str(env_file)],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+
+
+def leaked(text: str) -> list[str]:
+    return [piece for piece in LEAKS if piece in text]
 
 
 def journal_db(root: Path) -> Path:
@@ -116,11 +133,7 @@ def test_full_deploy_reaches_the_expected_end_state(deploy_fleet):
         join = home / "gonka" / "deploy" / "join"
         env_file = join / "config.env"
         assert env_file.stat().st_mode & 0o777 == 0o600
-        values = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in env_file.read_text().splitlines()
-            if line.startswith("export ")
-        )
+        values = sourced(env_file)
         assert values["HF_HOME"] == str(home / "hf")
         assert values["PORT"] == "8080" and values["INFERENCE_PORT"] == "5050"
         ufw = json.loads((home / ".sim" / "ufw.json").read_text())
@@ -324,23 +337,26 @@ def test_the_keyring_secret_appears_nowhere_but_the_nodes_config_env(deploy_flee
     fleet, hosts, env, root = deploy_fleet
     plan = fleetdeck(env, "plan", str(fleet.profile_path), "deploy", "--limit", "c1-net")
     assert plan.returncode == 0
+    as_json = fleetdeck(env, "plan", str(fleet.profile_path), "deploy", "--json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)
     # positive controls: the secret was used, and masked where a diff showed it
     assert any("KEYRING_PASSWORD=***" in out for out in OUTPUTS)
     for name in ("c1-net", "c2-net"):
         config = hosts[name].host.sandbox / "gonka" / "deploy" / "join" / "config.env"
-        assert SECRET in config.read_text()
-    assert OUTPUTS and not [o for o in OUTPUTS if SECRET in o]
+        assert sourced(config)["KEYRING_PASSWORD"] == SECRET
+    assert OUTPUTS and not [leaked(o) for o in OUTPUTS if leaked(o)]
     state_files = [p for p in (root / "state").rglob("*") if p.is_file()]
     assert journal_db(root) in state_files
     for path in state_files:  # the journal, its WAL, anything else fleetdeck keeps
-        assert SECRET.encode() not in path.read_bytes(), path
+        content = path.read_bytes().decode("latin-1")
+        assert not leaked(content), path
     with sqlite3.connect(journal_db(root)) as db:
         rows = (
             db.execute("SELECT text FROM lines").fetchall()
             + db.execute("SELECT summary || error FROM steps").fetchall()
         )
-    assert rows and not [r for r in rows if SECRET in r[0]]
+    assert rows and not [r for r in rows if leaked(r[0])]
     for h in hosts.values():  # every command line run on every host (argv), and sshd's log
         commands = h.host.commands_log.read_text()
         assert "config.env" in commands or "ufw" in commands
-        assert SECRET not in commands and SECRET not in h.host.log.read_text()
+        assert not leaked(commands) and not leaked(h.host.log.read_text())

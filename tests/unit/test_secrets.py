@@ -84,3 +84,34 @@ def test_redactor_masks_longest_first_and_refuses_tiny_values():
     assert r.redact("x abcdefgh y abcd") == "x *** y ***"
     with pytest.raises(SecretError):
         r.register("ab")
+
+
+HOSTILE = "Kp 'it's' \"$HOME\" \\back\\slash $(id)\nsecond-line-of-it"
+
+
+def test_every_written_form_of_a_secret_is_masked():
+    import base64
+    import json
+    import shlex
+    import urllib.parse
+
+    r = Redactor()
+    r.register(HOSTILE)
+    written = {
+        "raw": f"pw={HOSTILE}.",
+        "shell": f"export KEYRING_PASSWORD={shlex.quote(HOSTILE)}\n",
+        "json": json.dumps({"diff": f"+export X={shlex.quote(HOSTILE)}"}),
+        "python": repr(HOSTILE),
+        "url": "https://x/?p=" + urllib.parse.quote(HOSTILE, safe=""),
+        "form": "p=" + urllib.parse.quote_plus(HOSTILE),
+        "base64": base64.b64encode(HOSTILE.encode()).decode(),
+        # a diff or an output stream shows it a line at a time, prefixed
+        "lines": "".join(f"c1-net | {line}\n" for line in HOSTILE.splitlines()),
+    }
+    pieces = ["Kp 'it", "$HOME", "back", "second-line-of-it", "$(id)"]
+    for kind, text in written.items():
+        masked = r.redact(text)
+        assert "***" in masked, kind
+        for piece in pieces:
+            assert piece not in masked or piece not in text, (kind, masked)
+    assert r.redact("ordinary words stay") == "ordinary words stay"

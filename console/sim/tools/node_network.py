@@ -7,9 +7,10 @@ on a port the simulator had to move. So a connection to 127.0.0.1:PORT (what a d
 health wait or the probe opens on a real node) goes to that address and port here, as it
 would reach the node's own loopback on a real host.
 
-And a simulated node never reaches past loopback: any connect() outside 127.0.0.0/8 is
-refused, and recorded in `$FLEETDECK_CONNECT_LOG` (with every other connect) when that is
-set, so a test can show that a whole deploy kept to this machine.
+And a simulated node never reaches past loopback: any connect() outside 127.0.0.0/8 (or,
+for a node in a network namespace of its own, the compose subnet on that namespace's
+loopback) is refused, and recorded in `$FLEETDECK_CONNECT_LOG` (with every other connect)
+when that is set, so a test can show that a whole deploy kept to this machine.
 
 Standard library only, and cheap: it runs at every interpreter start on the node.
 """
@@ -23,20 +24,30 @@ _LOG = os.environ.get("FLEETDECK_CONNECT_LOG")
 _LOCAL = ("127.0.0.1", "localhost")
 
 
-def _mapping():
-    """(private address, {port: port bound here}) from the node's .sim/net, written by the
-    simulator: `private=ADDRESS` and `PORT=BOUND` lines."""
-    private, ports = None, {}
+def _read():
+    """The node's .sim/net, written by the simulator: `private=ADDRESS` (its localhost),
+    `local=NETWORK` (an address block on the node's own loopback: the compose subnet of a
+    node in a network namespace of its own) and `PORT=BOUND` lines."""
+    private, local, ports = None, [], {}
     try:
         with open(_NET) as f:
             for line in f:
                 key, _, value = line.strip().partition("=")
                 if key == "private":
                     private = value
+                elif key == "local":
+                    import ipaddress  # only here: every start on the node pays an import
+
+                    local.append(ipaddress.ip_network(value))
                 elif key.isdigit() and value.isdigit():
                     ports[int(key)] = int(value)
-    except OSError:
+    except (OSError, ValueError):
         pass
+    return private, local, ports
+
+
+def _mapping():
+    private, _, ports = _read()
     return private, ports
 
 
@@ -51,7 +62,15 @@ def _destination(address):
 
 
 def _on_loopback(host):
-    return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("/")
+    if host.startswith("127.") or host in ("::1", "localhost"):
+        return True
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in _read()[1])
 
 
 def _audit(event, args):
