@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,13 @@ from tomlkit.items import AoT, Table
 
 from console.atomic import atomic_write_text
 from console.profile_schema import Cluster, FleetProfile, Node
-from console.secrets import REFERENCE_SYNTAX, SecretError, is_secret_key, parse_ref
+from console.secrets import (
+    REFERENCE_SYNTAX,
+    SecretError,
+    is_secret_key,
+    looks_like_reference,
+    parse_ref,
+)
 from console.stacks import STACKS
 from console.tomlpos import format_path, line_of, locate
 
@@ -121,7 +128,7 @@ def validate(doc: tomlkit.TOMLDocument, text: str, file: str) -> FleetProfile:
     except Exception as exc:  # a document tomlkit parsed but cannot unwrap
         raise ProfileError([Problem(file, f"unreadable TOML value: {exc}")]) from None
 
-    problems = list(_secret_problems(data, at))
+    problems = list(_secret_problems(data, at)) + list(_credential_problems(data, at))
     secret_paths = {p.path for p in problems}
     model: FleetProfile | None = None
     try:
@@ -257,6 +264,68 @@ def _secret_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
             f"store the value in the keyring (keyring set fleetdeck {name}) and write "
             f'"keyring:fleetdeck/{name}", or use "env:VARIABLE"',
         )
+
+
+# access tokens by their documented prefixes (GitHub, GitLab, Hugging Face, OpenAI-style,
+# Slack, AWS access key ids)
+_TOKEN_RE = re.compile(
+    r"(?<![A-Za-z0-9])(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"|glpat-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{16,}"
+    r"|xox[abpr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})"
+)
+_USERINFO_RE = re.compile(r"^[a-z][a-z0-9+.-]*://(?P<user>[^/@\s:]*):(?P<pw>[^/@\s]*)@")
+_JUMP_PASSWORD_RE = re.compile(r"^(?P<user>[^/@\s:]*):(?P<pw>[^/@\s]*)@")
+_JUMP_RE = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+
+
+def _credential_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
+    """Credentials written into ordinary values: a password in a URL or `[ssh].jump`, an
+    access token anywhere, a secret after a secret-named flag in model args. They would be
+    printed by plan and written to the nodes in clear."""
+    fix = (
+        f"keep it out of the profile: store it in the keyring and reference it from "
+        f"[secrets] ({REFERENCE_SYNTAX})"
+    )
+    for path, value in _walk(data):
+        if not isinstance(value, str) or (len(path) == 2 and path[0] == "secrets"):
+            continue
+        if isinstance(path[-1], str) and is_secret_key(path[-1]):
+            continue  # a secret-named key: _secret_problems reports it
+        jump = path == ("ssh", "jump")
+        userinfo = (_JUMP_PASSWORD_RE if jump else _USERINFO_RE).match(value)
+        if userinfo and userinfo["pw"]:
+            where = "[ssh].jump" if jump else "a URL"
+            yield at(
+                path,
+                f"a password is written into {where} ({userinfo['user']}:…@)",
+                "remove ':password': fleetdeck logs in with [ssh].key or the SSH agent"
+                if jump
+                else "remove 'user:password@': a repository takes an SSH URL or git's "
+                "credential helper; for anything else, " + fix,
+            )
+            continue
+        if _TOKEN_RE.search(value):
+            yield at(path, "an access token is written into the profile", fix)
+            continue
+        if jump and not _JUMP_RE.match(value):
+            yield at(path, f"{value!r} is not a jump host", "write [user@]host[:port], as ssh -J")
+    for path, value in _walk(data):
+        if not (isinstance(value, list) and path and path[-1] == "args"):
+            continue
+        for i, arg in enumerate(value):
+            if not isinstance(arg, str) or not arg.startswith("-"):
+                continue
+            flag, eq, inline = arg.partition("=")
+            if not is_secret_key(flag.lstrip("-")):
+                continue
+            secret = inline if eq else (value[i + 1] if i + 1 < len(value) else "")
+            secret = str(secret)
+            if secret and not _TOKEN_RE.search(secret) and not looks_like_reference(secret):
+                yield at(
+                    (*path, i + (0 if eq else 1)),
+                    f"a secret is written into the model args after {flag}",
+                    "model args reach node-config.json and plan in clear; " + fix,
+                )
 
 
 def _dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
