@@ -181,8 +181,9 @@ class NodeContext:
         the journal unless `quiet` (checks read state; only what changes things is logged)."""
         on_line = None if quiet else self.on_line
         timeout = timeout or self.timeout or self.profile.ssh.command_timeout
-        if self.engine.cancelled.is_set():
-            raise StepFailed("cancelled")
+        # a cancelled run lets its running steps finish; only an abort stops them
+        if self.engine.aborted.is_set():
+            raise StepFailed("aborted")
         if self.local:
             out = self._run_here(command, stdin, timeout, on_line)
         else:
@@ -277,7 +278,8 @@ class Engine:
         self.journal = journal
         self.redactor = redactor
         self.parallelism = parallelism or profile.model.ssh.parallelism
-        self.cancelled = threading.Event()
+        self.cancelled = threading.Event()  # nothing new starts; running steps finish
+        self.aborted = threading.Event()  # running steps stop at their next command
         self._unpaused = threading.Event()
         self._unpaused.set()  # cleared while paused
         self._subscribers: list[Callable[[Event], None]] = []
@@ -465,6 +467,11 @@ class Engine:
     def cancel(self) -> None:
         self.cancelled.set()
         self._unpaused.set()
+
+    def abort(self) -> None:
+        """Cancel, and stop running steps at their next command (a second Ctrl-C)."""
+        self.aborted.set()
+        self.cancel()
 
     def _stopping(self) -> bool:
         self._unpaused.wait()

@@ -17,7 +17,9 @@ from console.profile import ProfileError, load
 EXIT_INVALID = 1
 EXIT_CRITICAL = 2
 EXIT_FAILED = 4
+EXIT_USAGE = 64  # sysexits' EX_USAGE: apart from 2, which status keeps for a critical alert
 EXIT_INTERNAL = 70
+EXIT_CANCELLED = 130
 
 
 class _FleetdeckGroup(click.Group):
@@ -119,7 +121,13 @@ def sim_group() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="where the fleet keeps its sandboxes, key, known_hosts and profile.toml",
 )
-@click.option("--block-time", default=1.0, show_default=True, help="seconds per block")
+@click.option(
+    "--block-time",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.05, max=3600),
+    help="seconds per block (0.05 to 3600)",
+)
 @click.option("--fresh", is_flag=True, help="bare nodes: nothing deployed yet")
 def sim_up(profile: str, root: Path, block_time: float, fresh: bool) -> None:
     """Start the fleet of PROFILE in the background; returns when every node answers."""
@@ -134,6 +142,9 @@ def sim_up(profile: str, root: Path, block_time: float, fresh: bool) -> None:
     except control.SimError as exc:
         click.echo(f"fleetdeck sim: {exc}", err=True)
         sys.exit(EXIT_INVALID)
+    except KeyboardInterrupt:
+        click.echo("interrupted: the simulated fleet that was starting is stopped", err=True)
+        sys.exit(EXIT_CANCELLED)
     click.echo(
         f"simulated fleet up: {info['nodes']} nodes (pid {info['pid']})\n"
         f"profile: {root / 'profile.toml'}\n"
@@ -309,7 +320,16 @@ LIMIT = click.option(
 
 
 def _limit(values: tuple[str, ...]) -> list[str]:
-    return [w.strip() for v in values for w in v.split(",") if w.strip()]
+    """The --limit words; an empty one is refused: `--limit "$NODE"` with NODE unset must
+    not mean the whole fleet."""
+    words = [w.strip() for v in values for w in v.split(",")]
+    if any(not w for w in words):
+        raise click.BadParameter(
+            "an empty value would mean the whole fleet: name nodes, roles or clusters "
+            "(or leave --limit out to mean every node)",
+            param_hint="--limit",
+        )
+    return words
 
 
 @cli.command("plan")
@@ -383,6 +403,7 @@ def run_cmd(
     Exit 0 when every node succeeded, 4 when a node failed or the run stopped, 130 when
     cancelled (resume it with --resume)."""
     import json as jsonlib
+    import signal
     import threading
 
     from actions.engine import StepFailed, check_options
@@ -458,6 +479,7 @@ def run_cmd(
 
     engine.subscribe(show)
     box: dict = {}
+    finished = threading.Event()
 
     def work() -> None:
         try:
@@ -472,17 +494,32 @@ def run_cmd(
             )
         except StepFailed as exc:
             box["error"] = str(exc)
+        except Exception as exc:  # reported below, after the pool is closed
+            box["error"] = f"internal error: {exc!r}"
+        finally:
+            finished.set()
 
+    # Ctrl-C cancels (running steps finish), a second one aborts them; neither raises in
+    # this thread, whose Thread.join an interrupt would leave returning early
+    def interrupted(signum, frame) -> None:
+        if engine.cancelled.is_set():
+            click.echo("aborting: running steps stop at their next command", err=True)
+            engine.abort()
+        else:
+            click.echo(
+                "cancelling: running steps finish, nothing new starts (Ctrl-C again to abort)",
+                err=True,
+            )
+            engine.cancel()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
     worker = threading.Thread(target=work, name="run")
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
-    except KeyboardInterrupt:
-        click.echo("cancelling: running steps finish, nothing new starts (Ctrl-C again to quit)")
-        engine.cancel()
-        worker.join()
+        while not finished.wait(0.2):
+            pass
     finally:
+        signal.signal(signal.SIGINT, previous)
         pool.close()
     if "error" in box:
         click.echo(f"fleetdeck run: {box['error']}", err=True)
@@ -667,11 +704,18 @@ def end_on_signals(app, teardown: Callable[[], None], grace: float = 5.0) -> lis
 
 def main() -> None:
     try:
-        cli(standalone_mode=True)
+        code = cli.main(standalone_mode=False)
     except SystemExit:
         raise
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("cancelled", err=True)
+        sys.exit(EXIT_CANCELLED)
     except Exception as exc:  # the operator gets a sentence, not a traceback
         if os.environ.get("FLEETDECK_DEBUG"):
             raise
@@ -681,6 +725,7 @@ def main() -> None:
             err=True,
         )
         sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -139,3 +139,12 @@ def node_access(sim_fleet):
 def private_config(tmp_path_factory, monkeypatch):
     """No test reads the machine's ~/.config/fleetdeck (keys.toml) or writes its state."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture
+def short_tmp():
+    """A short temporary directory, for a simulated fleet whose sockets live under it
+    (AF_UNIX paths are limited to 107 bytes; pytest's own tmp_path is too long for some)."""
+    path = Path(tempfile.mkdtemp(prefix="fdt-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -122,6 +122,21 @@ def up(
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
+    try:
+        return _wait_ready(root, proc, timeout)
+    except KeyboardInterrupt:
+        # the operator gave up on it: stop what was starting, not leave it to finish
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        (root / "pid").unlink(missing_ok=True)
+        raise
+
+
+def _wait_ready(root: Path, proc: subprocess.Popen, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (root / "ready").exists():

@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,3 +107,47 @@ def deploy_fleet(
             PYTHONPATH=str(REPO),
         )
         yield DeployFleet(fleet, hosts, env, root)
+
+
+def fleetdeck(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """fleetdeck as an operator runs it, in `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@contextlib.contextmanager
+def embedded_deploy_fleet(
+    root: Path, env: dict[str, str] | None = None, path_first: Path | None = None
+) -> Iterator[DeployFleet]:
+    """The deploy tests' bare fleet on the embedded simulator (`fleetdeck sim up --fresh`,
+    no sshd or netns needed); `DeployFleet.fleet` is None, the profile is
+    root/sim/profile.toml. `root` must be short: the fleet's sockets live under it.
+    `path_first` goes before the project on every fleetdeck process's Python path."""
+    url, tag = make_gonka_repo(root / "gonka-repo")
+    profile = load(PROFILE)
+    profile.set_value(("stack", "repo"), url)
+    profile.set_value(("stack", "ref"), tag)
+    profile.save(root / "fleet.toml")
+    keyring = root / "keyring.json"
+    keyring.write_text(json.dumps({KEYRING_ENTRY: "embedded fleet's password"}))
+    env = dict(
+        env or os.environ,
+        PYTHONPATH=str(REPO),
+        PYTHON_KEYRING_BACKEND="tests.harness.keyring_file.FileKeyring",
+        FLEETDECK_TEST_KEYRING=str(keyring),
+        XDG_STATE_HOME=str(root / "state"),
+    )
+    up = fleetdeck(
+        env, "sim", "up", str(root / "fleet.toml"), "--dir", str(root / "sim"), "--fresh"
+    )
+    assert up.returncode == 0, up.stderr
+    try:
+        yield DeployFleet(None, {}, env, root)  # type: ignore[arg-type]
+    finally:
+        fleetdeck(env, "sim", "down", str(root / "sim"))

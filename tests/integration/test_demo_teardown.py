@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -70,43 +69,34 @@ def session():
     subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
 
 
-@pytest.fixture
-def tmp_path():
-    """A short temporary directory: the fleet's sockets live under it (AF_UNIX paths are
-    limited to 107 bytes; pytest's own tmp_path is too long)."""
-    path = Path(tempfile.mkdtemp(prefix="fdt-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def test_closing_the_terminal_stops_the_demo_fleet(tmp_path, session):
-    console, root, ready = start_demo(tmp_path, session)
+def test_closing_the_terminal_stops_the_demo_fleet(short_tmp, session):
+    console, root, ready = start_demo(short_tmp, session)
     tmux("kill-session", "-t", session)  # the pane's process gets SIGHUP, as a closed window
     assert_nothing_left(root, ready)
     assert not alive(console)
 
 
-def test_sigterm_stops_the_demo_fleet(tmp_path, session):
-    console, root, ready = start_demo(tmp_path, session)
+def test_sigterm_stops_the_demo_fleet(short_tmp, session):
+    console, root, ready = start_demo(short_tmp, session)
     os.kill(console, signal.SIGTERM)
     assert_nothing_left(root, ready)
     assert not alive(console)
 
 
-def test_a_killed_console_takes_its_fleet_with_it(tmp_path, session):
-    console, root, ready = start_demo(tmp_path, session)
+def test_a_killed_console_takes_its_fleet_with_it(short_tmp, session):
+    console, root, ready = start_demo(short_tmp, session)
     os.kill(console, signal.SIGKILL)  # no handler runs: the simulator notices by itself
     assert_nothing_left(root, ready)
 
 
-def test_the_next_demo_removes_what_a_dead_console_and_simulator_left(tmp_path, session):
-    console, root, ready = start_demo(tmp_path, session)
+def test_the_next_demo_removes_what_a_dead_console_and_simulator_left(short_tmp, session):
+    console, root, ready = start_demo(short_tmp, session)
     os.kill(ready["pid"], signal.SIGKILL)  # the simulator first: nothing can clean up
     os.kill(console, signal.SIGKILL)
     subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     time.sleep(0.5)
     assert (root / "control.sock").exists() and (root / "owner").exists()  # left behind
-    second, root2, ready2 = start_demo(tmp_path, session)
+    second, root2, ready2 = start_demo(short_tmp, session)
     assert root2 != root
     assert not root.exists(), "the next demo did not remove the fleet left behind"
     assert (

@@ -45,6 +45,30 @@ def test_bad_options_and_unknown_actions_are_refused_before_connecting(tmp_path)
     assert done.returncode == 1 and "no earlier deploy run of nowhere to resume" in done.stderr
 
 
+def test_an_empty_limit_is_refused_not_taken_for_the_whole_fleet(tmp_path):
+    for empty in ("", " ", "net,", ",,"):
+        for command in ("run", "plan"):
+            done = fleetdeck(tmp_path, command, "PROFILE", "deploy", "--yes", "--limit", empty)
+            if command == "plan":
+                done = fleetdeck(tmp_path, command, "PROFILE", "deploy", "--limit", empty)
+            assert done.returncode == 64, (empty, done.stdout + done.stderr)
+            assert "an empty value would mean the whole fleet" in done.stderr
+            assert "preflight" not in done.stdout  # refused before anything was checked
+    unknown = fleetdeck(tmp_path, "plan", "PROFILE", "deploy", "--limit", "nosuch")
+    assert unknown.returncode == 1 and "--limit nosuch: no node, role or cluster" in unknown.stderr
+
+
+def test_usage_errors_exit_64_apart_from_status_critical_2(tmp_path):
+    done = fleetdeck(tmp_path, "run", "PROFILE", "deploy", "--no-such-option")
+    assert done.returncode == 64 and "No such option" in done.stderr
+    done = fleetdeck(
+        tmp_path, "sim", "up", "PROFILE", "--dir", str(tmp_path / "s"), "--block-time", "0"
+    )
+    assert done.returncode == 64 and "--block-time" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert fleetdeck(tmp_path, "--help").returncode == 0
+
+
 def test_journal_lists_runs_and_a_runs_steps(tmp_path):
     from console.journal import DONE, FAILED, Journal
     from console.secrets import Redactor

@@ -1,0 +1,127 @@
+"""Ctrl-C during `fleetdeck run … deploy`: the first cancels (running steps finish, nothing
+new starts, exit 130, the run recorded "cancelled" and resumable), a second aborts the
+running steps; and Ctrl-C during `fleetdeck sim up` stops the fleet it was starting."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from console.sim.control import alive
+from tests.harness.deployfleet import embedded_deploy_fleet, fleetdeck
+
+pytestmark = pytest.mark.integration
+
+
+def start_run(env: dict[str, str], profile: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "run", str(profile), "deploy", "--yes"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def read_until(proc: subprocess.Popen, text: str, timeout: float = 60) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"{text!r} never came:\n{''.join(lines)}")
+
+
+def steps(state_dir: Path, run_id: str) -> dict[tuple[str, str], str]:
+    with sqlite3.connect(state_dir / "fleetdeck" / "journal.sqlite") as db:
+        rows = db.execute("SELECT node, step, state FROM steps WHERE run_id=?", (run_id,))
+        return {(n, s): st for n, s, st in rows}
+
+
+def test_ctrl_c_cancels_and_lets_running_steps_finish_then_resume(short_tmp):
+    with embedded_deploy_fleet(short_tmp) as fleet:
+        profile = short_tmp / "sim" / "profile.toml"
+        # slow model downloads: the interrupt lands while a step runs
+        for hf in (short_tmp / "sim" / "nodes").glob("*/.sim"):
+            (hf / "hf.json").write_text('{"delay": 1.5}')
+        proc = start_run(fleet.env, profile)
+        before = read_until(proc, "models        | »")
+        running = before[-1].split()[0]  # the node whose download has started
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+        text = "".join(before) + out
+        assert proc.returncode == 130, text
+        assert "internal error" not in text and "Traceback" not in text
+        assert "cancelling: running steps finish" in text
+        run_id = next(line.split()[1] for line in text.splitlines() if line.startswith("run "))
+        run_id = run_id.rstrip(":")
+        states = steps(short_tmp / "state", run_id)
+        assert states[(running, "models")] == "done", states  # it finished, not killed
+        assert "cancelled" in states.values()
+        assert states[(running, "validation")] == "cancelled"
+        journal = fleetdeck(fleet.env, "journal", str(profile))
+        assert f"{run_id}  deploy" in journal.stdout and "cancelled" in journal.stdout
+        for hf in (short_tmp / "sim" / "nodes").glob("*/.sim/hf.json"):
+            hf.unlink()
+        resumed = fleetdeck(fleet.env, "run", str(profile), "deploy", "--yes", "--resume")
+        assert resumed.returncode == 0, resumed.stdout[-3000:]
+        assert ": succeeded" in resumed.stdout
+
+
+def test_a_second_ctrl_c_aborts_the_running_steps(short_tmp):
+    with embedded_deploy_fleet(short_tmp) as fleet:
+        profile = short_tmp / "sim" / "profile.toml"
+        for hf in (short_tmp / "sim" / "nodes").glob("*/.sim"):
+            (hf / "hf.json").write_text('{"delay": 3}')
+        proc = start_run(fleet.env, profile)
+        read_until(proc, "models        | »")
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 130, out
+        assert "aborting: running steps stop" in out and "internal error" not in out
+
+
+def test_ctrl_c_during_sim_up_stops_the_fleet_it_started(short_tmp):
+    root = short_tmp / "sim"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "console.cli",
+            "sim",
+            "up",
+            "profiles/demo.toml",
+            "--dir",
+            str(root),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    deadline = time.monotonic() + 30
+    while not (root / "pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pid = int((root / "pid").read_text())
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "Aborted" not in out and "stopped" in out
+    deadline = time.monotonic() + 20
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid), "the fleet went on starting in the background"
