@@ -269,7 +269,7 @@ class Engine:
         self,
         profile: Profile,
         pool: Pool,
-        journal: Journal,
+        journal: Journal | None,  # None: plans only (a plan needs no journal)
         redactor: Redactor = REDACTOR,
         parallelism: int | None = None,
     ) -> None:
@@ -370,6 +370,8 @@ class Engine:
         next starts. `max_fail`: P% (or N) failed nodes after which no new work starts.
         `pause_on_failure(node, error)`: asked once, at the first failure; False cancels.
         `resume`: a run id whose finished steps are kept; the rest runs."""
+        if self.journal is None:
+            raise StepFailed("no journal to record the run in: nothing was run")
         self.running = True
         try:
             return self._apply(

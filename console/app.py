@@ -137,17 +137,21 @@ class FleetdeckApp(App[str | None]):
 
     @work(thread=True, group="history")
     def _node_history(self, screen: NodeScreen) -> None:
-        from console.journal import Journal, state_dir
+        from console.journal import Journal, JournalError, state_dir
 
-        if not (state_dir() / "journal.sqlite").exists():
-            rows: list = []
-        else:
-            journal = Journal()
+        rows: list = []
+        problem = None
+        if (state_dir() / "journal.sqlite").exists():
             try:
-                rows = journal.node_history(screen.node_name)
-            finally:
-                journal.close()
-        self.call_from_thread(screen.show_history, rows)
+                journal = Journal()
+            except JournalError as exc:
+                problem = str(exc)  # the console goes on without history
+            else:
+                try:
+                    rows = journal.node_history(screen.node_name)
+                finally:
+                    journal.close()
+        self.call_from_thread(screen.show_history, rows, problem)
 
     def action_triage(self) -> None:
         if not isinstance(self.screen, TriageScreen):
@@ -344,12 +348,26 @@ class FleetdeckApp(App[str | None]):
 
     def _new_engine(self):
         from actions.engine import Engine
-        from console.journal import Journal
+        from console.journal import Journal, JournalError
         from console.ssh import Pool
 
         if self.action_pool is None:
             self.action_pool = Pool.for_profile(self.profile.model, accept_new=self._ask_host_key)
-        engine = Engine(self.profile, self.action_pool, Journal())
+        try:
+            journal = Journal(recover=True)
+        except JournalError as exc:
+            journal = None  # plans still work; a run is refused, saying why
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+        else:
+            if journal.moved_aside:
+                self.call_from_thread(
+                    self.notify,
+                    f"the journal could not be read: moved aside to {journal.moved_aside}, "
+                    "a new one started",
+                    severity="warning",
+                    markup=False,
+                )
+        engine = Engine(self.profile, self.action_pool, journal)
         engine.subscribe(self.run_feed.append)
         return engine
 

@@ -288,13 +288,28 @@ def _load_or_exit(profile: str):
         sys.exit(EXIT_INVALID)
 
 
-def _engine(loaded, accept_new_host_keys: bool):
+def _engine(loaded, accept_new_host_keys: bool, journal: bool = True):
+    """The engine and its pool; with `journal`, the journal that records runs (a damaged
+    one is moved aside, and the operator told, before a new one is started)."""
     from actions.engine import Engine
-    from console.journal import Journal
+    from console.journal import Journal, JournalError
     from console.ssh import Pool
 
+    record = None
+    if journal:
+        try:
+            record = Journal(recover=True)
+        except JournalError as exc:
+            click.echo(f"fleetdeck: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+        if record.moved_aside:
+            click.echo(
+                f"fleetdeck: the journal {record.path} could not be read; it was moved aside "
+                f"to {record.moved_aside} and a new one started",
+                err=True,
+            )
     pool = Pool.for_profile(loaded.model, accept_new=accept_new_host_keys)
-    return Engine(loaded, pool, Journal()), pool
+    return Engine(loaded, pool, record), pool
 
 
 def _action_or_exit(name: str):
@@ -351,7 +366,7 @@ def plan_cmd(
 
     loaded = _load_or_exit(profile)
     act = _action_or_exit(action)
-    engine, pool = _engine(loaded, accept_new_host_keys)
+    engine, pool = _engine(loaded, accept_new_host_keys, journal=False)
     try:
         items = engine.plan(act, _limit(limit))
     except StepFailed as exc:
@@ -551,13 +566,17 @@ def run_cmd(
 @click.option("--lines", "with_lines", is_flag=True, help="with each step's output lines")
 def journal_cmd(profile: str, run_id: str | None, node: str | None, with_lines: bool) -> None:
     """What was run on the fleet: its runs, or one run's steps node by node."""
-    from console.journal import Journal, state_dir
+    from console.journal import Journal, JournalError, state_dir
 
     fleet = _load_or_exit(profile).model.fleet.name
     if not (state_dir() / "journal.sqlite").exists():
         click.echo(f"no action has run yet (journal: {state_dir() / 'journal.sqlite'})")
         return
-    journal = Journal()
+    try:
+        journal = Journal()
+    except JournalError as exc:
+        click.echo(f"fleetdeck journal: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
     try:
         if run_id is None:
             runs = journal.runs(fleet)

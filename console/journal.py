@@ -84,19 +84,72 @@ class StepRecord:
     error: str
 
 
+class JournalError(Exception):
+    """The journal cannot be used; the message names the file and the fix."""
+
+
 class Journal:
-    def __init__(self, path: str | Path | None = None, redactor: Redactor = REDACTOR) -> None:
+    """The journal at `path` (default: the state dir's journal.sqlite).
+
+    A file that is not a readable SQLite journal is never written over: with `recover`
+    (what runs do) it is moved aside, next to itself, and a new journal is started
+    (`moved_aside` says where the old one went); without it (what reads do) JournalError
+    names the file and the fix."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        redactor: Redactor = REDACTOR,
+        recover: bool = False,
+    ) -> None:
         self.path = Path(path) if path else state_dir() / "journal.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fresh = not self.path.exists()
         self.redactor = redactor
+        self.moved_aside: Path | None = None
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        if fresh:
-            os.chmod(self.path, 0o600)  # output lines can say more than the operator wants
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._db = self._open()
+        except sqlite3.OperationalError as exc:  # locked, read-only, a directory: not damage
+            raise JournalError(
+                f"{self.path}: cannot open the journal: {exc}\n"
+                "    fix: check the file's permissions, or whether another fleetdeck holds it"
+            ) from None
+        except sqlite3.DatabaseError as exc:
+            if not recover:
+                raise JournalError(
+                    f"{self.path}: not a readable journal ({exc})\n"
+                    f"    fix: the next `fleetdeck run` moves it aside ({self.path.name}"
+                    ".corrupt-…) and starts a new one; `sqlite3 FILE .recover` may salvage "
+                    "its rows"
+                ) from None
+            self.moved_aside = self._move_aside()
+            self._db = self._open()
+        except OSError as exc:
+            raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
+
+    def _open(self) -> sqlite3.Connection:
+        fresh = not self.path.exists()
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            if fresh:
+                os.chmod(self.path, 0o600)  # output lines can say more than the operator wants
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+            db.execute("SELECT count(*) FROM runs").fetchone()  # reads a page of the data
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> Path:
+        """Rename the damaged journal (and its WAL and shared memory) out of the way."""
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                part.rename(f"{aside}{suffix}")
+        return aside
 
     def close(self) -> None:
         with self._lock:

@@ -82,7 +82,7 @@ class NodeScreen(Screen[None]):
         if self.state is not None:
             self.show(self.state)
         if self._pending_history is not None:
-            self.show_history(self._pending_history)
+            self.show_history(*self._pending_history)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -287,10 +287,13 @@ class NodeScreen(Screen[None]):
             text.append(f"         next: {a.next_step}\n\n")
         return text
 
-    def show_history(self, rows: list) -> None:
-        """The actions run on this node, from the journal: (Run, StepRecord) newest first."""
+    def show_history(self, rows: list, problem: str | None = None) -> None:
+        """The actions run on this node, from the journal: (Run, StepRecord) newest first;
+        or why the journal cannot be read."""
         text = Text("\nactions (journal)\n", style="bold")
-        if not rows:
+        if problem:
+            text.append(f"history unavailable: {problem}\n", style="red")
+        elif not rows:
             text.append("no action has run on this node yet", style="dim")
         for run, step in rows:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(step.finished or run.started))
@@ -307,9 +310,9 @@ class NodeScreen(Screen[None]):
         if self.ready:
             self.query_one("#actions-text", Static).update(text)
         else:
-            self._pending_history = rows
+            self._pending_history = (rows, problem)
 
-    _pending_history: list | None = None
+    _pending_history: tuple[list, str | None] | None = None
 
     def action_help(self) -> None:
         keys = key_rows(self.app, self.BINDINGS)

@@ -166,3 +166,28 @@ async def test_history_tab_lists_the_actions_run_on_the_node(monkeypatch, tmp_pa
         assert "models" in lines[0] and "failed" in lines[0] and "(2 attempts)" in lines[0]
         assert "firewall" in lines[1] and "done" in lines[1] and run in lines[1]
         assert "exit 1: hf download [/]x" in text  # literal
+
+
+async def test_a_corrupt_journal_leaves_the_console_usable_and_says_which_file(
+    monkeypatch, tmp_path
+):
+    from textual.widgets import Static
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    damaged = tmp_path / "fleetdeck" / "journal.sqlite"
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\xde\xad" * 4000)
+    app = app_with_trouble()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.5)
+        app.open_node("c1-ml1")
+        await pilot.pause(0.5)
+        await pilot.press("5")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, NodeScreen)  # no traceback screen, still running
+        text = str(app.screen.query_one("#actions-text", Static).render())
+        assert "history unavailable" in text and str(damaged) in text
+        await pilot.press("escape", "down", "enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, NodeScreen) and app.is_running
+    assert damaged.read_bytes().startswith(b"SQLite format 3\x00\xde\xad")  # left as it was
