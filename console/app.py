@@ -21,6 +21,7 @@ from console.state import FleetState
 from screens.fleet import FleetScreen, OpenNode
 from screens.modals import FaultMenuScreen, HostKeyScreen
 from screens.node import ContainerAction, NodeScreen
+from screens.palette import Palette
 from screens.triage import DisableMlNode, TriageScreen
 
 REFRESH_S = 0.5  # screens get at most two coalesced updates a second
@@ -162,6 +163,10 @@ class FleetdeckApp(App[str | None]):
             self.screen.show(self.last_state)
 
     # -- the command palette (ctrl+p)
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not Palette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand(
