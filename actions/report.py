@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from actions.engine import Event, PlanItem, RunResult
+from console.text import printable
 
 MARK = {"change": "~", "unchanged": "=", "skipped": "-", "after": "?", "error": "!"}
 STATE_MARK = {
@@ -82,14 +83,14 @@ def event_line(event: Event, width: int = 12) -> str | None:
     """One terminal line for an event, prefixed by node and step; None for quiet ones."""
     prefix = f"{event.node:<{width}} {event.step:<13}"
     if event.kind == "line":
-        return f"{prefix} | {event.text}"
+        return f"{prefix} | {printable(event.text)}"
     if event.kind == "state":
         if event.state == "running":
             return f"{prefix} … attempt {event.attempt}" if event.attempt > 1 else None
         if event.state == "unchanged" and event.text == "passed":
             return f"{prefix} ✓ passed"
         mark = STATE_MARK.get(event.state, event.state)
-        return f"{prefix} {mark}" + (f": {event.text}" if event.text else "")
+        return f"{prefix} {mark}" + (f": {printable(event.text)}" if event.text else "")
     if event.kind == "run":  # the end of the run is said by the summary
         if event.state != "running":
             return None

@@ -567,6 +567,7 @@ def run_cmd(
 def journal_cmd(profile: str, run_id: str | None, node: str | None, with_lines: bool) -> None:
     """What was run on the fleet: its runs, or one run's steps node by node."""
     from console.journal import Journal, JournalError, state_dir
+    from console.text import printable
 
     fleet = _load_or_exit(profile).model.fleet.name
     if not (state_dir() / "journal.sqlite").exists():
@@ -605,11 +606,11 @@ def journal_cmd(profile: str, run_id: str | None, node: str | None, with_lines: 
             tries = f" ×{step.attempts}" if step.attempts > 1 else ""
             click.echo(
                 f"  {step.node:<14} {step.step:<14} {step.state:<10}{tries:<4} {took}  "
-                f"{step.error or step.summary}"
+                f"{printable(step.error or step.summary)}"
             )
             if with_lines:
                 for line in journal.lines(run.id, step.node, step.step):
-                    click.echo(f"      | {line}")
+                    click.echo(f"      | {printable(line)}")
     finally:
         journal.close()
 

@@ -31,6 +31,7 @@ from console.secrets import (
     parse_ref,
 )
 from console.stacks import STACKS
+from console.text import has_control, printable
 from console.tomlpos import format_path, line_of, locate
 
 PathT = tuple[str | int, ...]
@@ -287,6 +288,14 @@ def _credential_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
         f"[secrets] ({REFERENCE_SYNTAX})"
     )
     for path, value in _walk(data):
+        if isinstance(value, str) and has_control(value):
+            yield at(
+                path,
+                f"a control character in the value ({printable(value)[:60]!s}): printed, "
+                "it would drive the terminal",
+                "remove it (TOML escapes such as \\u001b write one)",
+            )
+            continue
         if not isinstance(value, str) or (len(path) == 2 and path[0] == "secrets"):
             continue
         if isinstance(path[-1], str) and is_secret_key(path[-1]):

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, RichLog, Static
 
+from console.text import printable
 from screens.help import HelpScreen, key_rows
 
 KEEP = 5000  # lines kept for search; the oldest go first
@@ -80,7 +81,7 @@ class LogScreen(Screen[None]):
         return bool(self.pattern.search(line))
 
     def _styled(self, line: str) -> Text:
-        text = Text(line)
+        text = Text(printable(line))
         if self.pattern is not None:
             text.highlight_regex(self.pattern, style="bold black on yellow")
         return text

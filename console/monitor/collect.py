@@ -17,6 +17,7 @@ import httpx
 from console.ssh import Pool
 from console.stacks import RPC_PORT
 from console.state import Chain, Service
+from console.text import printable_tree
 
 TIMEOUT = httpx.Timeout(5.0)
 
@@ -48,7 +49,7 @@ class NodeHttp:
     def json(self, port: int, path: str, host: str = "127.0.0.1") -> Any:
         r = self.get(port, path, host)
         r.raise_for_status()
-        return r.json()
+        return printable_tree(r.json())  # node text never drives the terminal
 
 
 def gonka_chain(

@@ -29,6 +29,7 @@ from console.profile_schema import FleetProfile
 from console.ssh import HostKeyChanged, Pool, SshError
 from console.stacks import CHAIN_CONTAINER, chain_rpc_address
 from console.state import Alert, FleetState, NodeStatus
+from console.text import printable_tree
 
 PROBE_SOURCE = Path(__file__).resolve().parent.parent / "probe.py"
 HISTORY = 60
@@ -166,7 +167,7 @@ class Monitor:
 
     def _line(self, name: str, raw: bytes) -> None:
         try:
-            line = json.loads(raw)
+            line = printable_tree(json.loads(raw))  # node text never drives the terminal
         except ValueError:
             return  # a partial or foreign line; the next one will do
         gpus = parse.gpus(line)

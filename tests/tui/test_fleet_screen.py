@@ -183,7 +183,7 @@ description = "[/] [bold]not bold[/bold] [@click=app.quit]quit[/]"
 
 [[clusters]]
 name = "c1"
-labels = { region = "[@click=app.quit]x[/]", note = "\\u001b[31mred" }
+labels = { region = "[@click=app.quit]x[/]" }
 
 [[clusters.nodes]]
 name = "p1"
@@ -197,6 +197,12 @@ labels = { rack = "[red]" }
 async def test_markup_and_control_characters_are_shown_literally():
     from dataclasses import replace
 
+    import pytest
+
+    from console.profile import ProfileError
+
+    with pytest.raises(ProfileError, match=r"a control character in the value \(\\x1b\[31mred"):
+        loads(HOSTILE.replace('region = "', 'note = "\\u001b[31mred", region = "'), "x.toml")
     profile = loads(HOSTILE, "hostile.toml")
     nodes = healthy(profile.model)
     evil = "[/] [@click=app.quit]x[/] \x1b[31m\x07"

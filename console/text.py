@@ -1,0 +1,37 @@
+"""Text from outside (profiles, nodes, remote output) made safe for a terminal.
+
+Markup is already never parsed (screens build `Text`); this is the other half: control
+characters. An ESC from a container name or a log line would reach the terminal as an
+escape sequence (`\\x1b[2J` clears the screen), so each control character is shown as a
+visible escape instead (`\\x1b`), as `cat -v` would show it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# C0 controls but tab and newline, DEL, and the C1 controls (U+0080-U+009F, CSI among them)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with each control character written as a visible escape."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def printable_tree(value: Any) -> Any:
+    """Every string in a decoded JSON value made printable (keys too)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_tree(k): printable_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [printable_tree(v) for v in value]
+    return value
+
+
+def has_control(text: str) -> bool:
+    return bool(_CONTROL.search(text))
