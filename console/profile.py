@@ -8,6 +8,7 @@ all problems at once, each with its file, line and field path, and a fix where t
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from collections import Counter
@@ -337,6 +338,14 @@ def _credential_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
                 )
 
 
+def _same_host(host: str) -> str:
+    """One spelling per host: `::1` and `0:0:0:0:0:0:0:1` are one address, names ignore case."""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host.lower().rstrip(".")
+
+
 def _dicts(value: Any) -> list[tuple[int, dict[str, Any]]]:
     if not isinstance(value, list):
         return []
@@ -384,8 +393,9 @@ def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
                         "unique across the whole fleet",
                     )
                 names.setdefault(name, (*npath, "name"))
-            if isinstance(host, str):
-                endpoint = (host, node.get("port", default_port))
+            port = node.get("port", default_port)
+            if isinstance(host, str) and isinstance(port, int):
+                endpoint = (_same_host(host), port)
                 if endpoint in endpoints:
                     first_path, first_name = endpoints[endpoint]
                     yield at(
