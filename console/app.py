@@ -247,9 +247,9 @@ class FleetdeckApp(App[str | None]):
             return
         from screens.actions import ConfirmNameScreen
 
-        what = f"{kind} container {container} on {node}"
+        what = f"{kind.capitalize()} container {container} on node {node}"
         self.push_screen(
-            ConfirmNameScreen(what, node),
+            ConfirmNameScreen(what, container),  # the container's name: it names what is hit
             lambda ok: self._container_do(node, container, kind) if ok else None,
         )
 

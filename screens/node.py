@@ -111,6 +111,12 @@ class NodeScreen(Screen[None]):
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # the arrows move the rows of the tab just opened, not the tab bar
+        table = {"gpus": "#gpu-table", "containers": "#ctr-table"}.get(event.pane.id or "")
+        if table:
+            self.query_one(table, DataTable).focus()
+
     ready = False  # set once composed: updates that come earlier are kept for on_mount
 
     def show(self, state: FleetState) -> None:
@@ -178,6 +184,7 @@ class NodeScreen(Screen[None]):
     def _containers(self, node: NodeStatus) -> None:
         table = self.query_one("#ctr-table", DataTable)
         row = table.cursor_row
+        selected = self.selected_container()
         table.clear()
         for c in node.containers:
             style = "green" if c.state == "running" else "bold red"
@@ -192,7 +199,16 @@ class NodeScreen(Screen[None]):
                 key=c.name,
             )
         if table.row_count:
-            table.move_cursor(row=min(row, table.row_count - 1))
+            # the selection stays on the same container, wherever a refresh puts it
+            names = [c.name for c in node.containers]
+            row = names.index(selected) if selected in names else min(row, table.row_count - 1)
+            table.move_cursor(row=row)
+
+    def selected_container(self) -> str | None:
+        table = self.query_one("#ctr-table", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
 
     def action_container(self, kind: str) -> None:
         """Logs, restart or stop of the container under the cursor (the app confirms and
@@ -203,8 +219,7 @@ class NodeScreen(Screen[None]):
             tabs.active = "containers"
             self.notify("Pick a container, then press the key again.", markup=False)
             return
-        name = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        self.post_message(ContainerAction(self.node_name, str(name), kind))
+        self.post_message(ContainerAction(self.node_name, str(self.selected_container()), kind))
 
     def _chain(self, node: NodeStatus) -> Text:
         c = node.chain
@@ -323,6 +338,6 @@ class NodeScreen(Screen[None]):
                 "One node, live: 1-5 switch tabs (5: its alerts and the actions run on it), esc "
                 "goes back. On the Containers tab, l "
                 "tails the selected container's log; R and S restart and stop it after you "
-                "type the node's name (refused with --read-only).",
+                "type the container's name (refused with --read-only).",
             )
         )

@@ -93,12 +93,12 @@ async def test_logs_restart_and_read_only(ssh_hosts, client_key, dockerd):
             await pilot.press("R")
             await pilot.pause(0.2)
             assert isinstance(app.screen, ConfirmNameScreen)
-            app.screen.query_one(Input).value = "wrong"
+            app.screen.query_one(Input).value = "dockhost"  # the node's name: not enough
             await pilot.press("enter")
             await pilot.pause(0.2)
             assert isinstance(app.screen, ConfirmNameScreen)  # not restarted
             assert local.api.inspect_container("fd-console")["State"]["StartedAt"] == started
-            app.screen.query_one(Input).value = "dockhost"
+            app.screen.query_one(Input).value = "fd-console"  # the container's name
             await pilot.press("enter")
             for _ in range(150):
                 await pilot.pause(0.1)

@@ -107,7 +107,7 @@ async def test_restart_a_crash_looping_container_and_read_only_refuses(fleet):
         async with app.run_test(size=(140, 45)) as pilot:
             card = await open_runbook(app, pilot, "ml2", "container_exited")
             await pilot.press("R")
-            await type_name(app, pilot, "ml2")
+            await type_name(app, pilot, "mlnode-308")
             assert await until(
                 pilot, lambda: containers.items["mlnode-308"].state == "running", 30
             ), [str(n.message) for n in app._notifications]

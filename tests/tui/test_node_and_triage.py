@@ -191,3 +191,41 @@ async def test_a_corrupt_journal_leaves_the_console_usable_and_says_which_file(
         await pilot.pause(0.3)
         assert isinstance(app.screen, NodeScreen) and app.is_running
     assert damaged.read_bytes().startswith(b"SQLite format 3\x00\xde\xad")  # left as it was
+
+
+class Connected:
+    """Stands for the live console's pool where a test only needs it to be there."""
+
+    def close(self) -> None:
+        pass
+
+
+async def test_containers_tab_arrows_move_at_once_and_r_hits_exactly_the_highlighted_one():
+    from dataclasses import replace
+
+    from screens.actions import ConfirmNameScreen
+
+    profile = load(GONKA)
+    state = troubled(profile.model)
+    app = FleetdeckApp(profile, live=False, source=lambda: state)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.5)
+        app.pool = Connected()  # the confirmation is asked (never answered here)
+        app.open_node("c1-network")
+        await pilot.pause(0.4)
+        await pilot.press("2", "down", "down")  # no Tab first: the arrows move the rows
+        screen = app.screen
+        names = [c.name for c in state.nodes["c1-network"].containers]
+        assert screen.selected_container() == names[2]
+        # a refresh that lists the containers in another order keeps the same one selected
+        node = state.nodes["c1-network"]
+        reordered = replace(node, containers=tuple(reversed(node.containers)))
+        screen.show(replace(state, nodes={**state.nodes, "c1-network": reordered}))
+        await pilot.pause(0.2)
+        assert screen.selected_container() == names[2]
+        await pilot.press("R")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ConfirmNameScreen)
+        assert app.screen.expected == names[2]  # typed: the container's own name
+        assert f"container {names[2]} on node c1-network" in app.screen.what
+        await pilot.press("escape")
