@@ -195,6 +195,7 @@ class TriageScreen(Screen[None]):
         alerts = [a for a in state.alerts if (a.node, a.kind) not in self.acknowledged]
         table = self.query_one("#alerts", DataTable)
         cursor = table.cursor_row
+        selected = self._current()
         table.clear()
         for a in alerts:
             table.add_row(
@@ -207,7 +208,10 @@ class TriageScreen(Screen[None]):
             )
         self.shown = alerts
         if alerts:
-            table.move_cursor(row=min(cursor, len(alerts) - 1))
+            # the cursor stays on the alert it was on, wherever the new order puts it
+            keys = [(a.node, a.kind) for a in alerts]
+            key = (selected.node, selected.kind) if selected else None
+            table.move_cursor(row=keys.index(key) if key in keys else min(cursor, len(keys) - 1))
         crit = sum(a.severity == "critical" for a in alerts)
         summary = Text()
         summary.append(f"{len(alerts)} active alerts", style="bold")
@@ -228,12 +232,16 @@ class TriageScreen(Screen[None]):
             self.app.push_screen(RunbookScreen(alert, self.fleet))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.action_runbook()
+        # the row that was selected, by its key: not whatever now sits at its index
+        alert = next((a for a in self.shown if f"{a.node}|{a.kind}" == event.row_key.value), None)
+        if alert is not None:
+            self.app.push_screen(RunbookScreen(alert, self.fleet))
 
     def action_acknowledge(self) -> None:
         alert = self._current()
         if alert is not None and self.state is not None:
             self.acknowledged[(alert.node, alert.kind)] = alert.summary
+            self.notify(f"acknowledged: {alert.node}: {alert.summary}", markup=False)
             self.show(self.state)
 
     def action_open_node(self) -> None:

@@ -229,3 +229,32 @@ async def test_containers_tab_arrows_move_at_once_and_r_hits_exactly_the_highlig
         assert app.screen.expected == names[2]  # typed: the container's own name
         assert f"container {names[2]} on node c1-network" in app.screen.what
         await pilot.press("escape")
+
+
+async def test_triage_acts_on_the_alert_selected_when_the_list_resorts_under_the_cursor():
+    from dataclasses import replace
+
+    app = app_with_trouble()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.7)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        triage = app.screen
+        await pilot.press("down")
+        chosen = triage._current()
+        assert chosen is not None
+        # an alert storm: the order changes under the cursor
+        storm = replace(triage.state, alerts=tuple(reversed(triage.state.alerts)))
+        triage.show(storm)
+        await pilot.pause(0.1)
+        assert (triage._current().node, triage._current().kind) == (chosen.node, chosen.kind)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, RunbookScreen) and app.screen.alert.kind == chosen.kind
+        assert app.screen.alert.node == chosen.node
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        await pilot.press("a")
+        await pilot.pause(0.3)
+        said = [str(n.message) for n in app._notifications]
+        assert f"acknowledged: {chosen.node}: {chosen.summary}" in said
