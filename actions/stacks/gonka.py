@@ -644,7 +644,8 @@ def configuration_apply(ctx: NodeContext, change: Change) -> None:
 @dataclass(frozen=True)
 class BringUp:
     """A step that starts containers with compose, then waits until a URL on the node
-    answers. Done when every one of its containers runs."""
+    answers. Done when every one of its containers runs and the URL answers: a wait that
+    timed out stays failed on the next attempt until it answers."""
 
     services: Callable[[NodeContext], list[str]]
     compose_args: Callable[[NodeContext], str]
@@ -657,13 +658,21 @@ class BringUp:
         states = running_containers(ctx)
         down = [n for n in self.services(ctx) if states.get(n) != "running"]
         if not down:
-            return None
+            url = self.url(ctx)
+            if url_answers(ctx, url)[0]:
+                return None
+            # running is not serving: the last wait may have timed out
+            return Change(
+                f"{self.what} does not answer at {url} although its containers run",
+                (f"wait for {self.what} at {url}",),
+            )
         command = in_deploy_dir(ctx, f"{compose(ctx)} {self.compose_args(ctx)}")
         where = self.where or self.url(ctx)
         return Change(f"start {', '.join(down)}", (command, f"wait for {self.what} at {where}"))
 
     def apply(self, ctx: NodeContext, change: Change) -> None:
-        ctx.run(change.commands[0])
+        if len(change.commands) > 1:  # what the plan showed: start, then wait
+            ctx.run(change.commands[0])
         wait_http(ctx, self.url(ctx), self.seconds, self.what)
 
 

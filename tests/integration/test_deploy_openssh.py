@@ -12,6 +12,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -360,3 +361,26 @@ def test_the_keyring_secret_appears_nowhere_but_the_nodes_config_env(deploy_flee
         commands = h.host.commands_log.read_text()
         assert "config.env" in commands or "ufw" in commands
         assert not leaked(commands) and not leaked(h.host.log.read_text())
+
+
+def test_a_bring_up_whose_service_does_not_answer_is_not_recorded_unchanged(deploy_fleet):
+    """Running containers whose health URL does not answer (a wait that timed out) are not
+    'done': plan says so, and run waits for the URL instead of recording 'unchanged'."""
+    fleet, hosts, env, root = deploy_fleet
+    node = fleet.nodes["c1-ml2"]
+    _, listener = node.listeners["mlnode"]
+    listener.stop()  # the ML node's 8080 stops answering; its containers keep running
+    try:
+        plan = fleetdeck(env, "plan", str(fleet.profile_path), "deploy", "--limit", "c1-ml2")
+        assert (
+            "the ML node does not answer at http://127.0.0.1:8080/health although its "
+            "containers run" in plan.stdout
+        ), plan.stdout
+        threading.Timer(4, node.reconcile).start()  # it comes back while the run waits
+        run = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes", "--limit", "c1-ml2")
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert "the ML node answers at http://127.0.0.1:8080/health" in run.stdout
+        rows = step_rows(root, run_id_of(run.stdout))
+        assert rows[("c1-ml2", "ml-nodes")][0] == "done"
+    finally:
+        node.reconcile()
