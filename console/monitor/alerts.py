@@ -3,8 +3,10 @@ each with its severity, evidence and the next step an operator should take."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from console.profile_schema import AlertsSection
 from console.stacks import STACKS
@@ -70,14 +72,14 @@ def evaluate(
                 "trying with backoff",
             )
         ]
-    return list(_rules(node, limits, now, serves_model))
+    return list(_rules(node, limits, now, serves_model, interval))
 
 
 def _rules(
-    node: NodeStatus, limits: AlertsSection, now: float, serves_model: bool
+    node: NodeStatus, limits: AlertsSection, now: float, serves_model: bool, interval: float
 ) -> Iterator[Finding]:
     yield from _gpus(node, limits)
-    yield from _containers(node, serves_model)
+    yield from _containers(node, serves_model, interval)
     yield from _chain(node, limits, now)
     yield from _services(node, limits)
     for disk in node.system.disks:
@@ -172,7 +174,31 @@ def _gpu_list(gpus: list) -> str:
     return f"GPU {indexes[0]}" if len(indexes) == 1 else f"GPUs {','.join(indexes)}"
 
 
-def _containers(node: NodeStatus, serves_model: bool) -> Iterator[Finding]:
+def _started(c) -> float | None:
+    """A container's StartedAt (RFC 3339, nanoseconds) as epoch seconds."""
+    text = c.started_at or ""
+    if not text or text.startswith("0001-"):
+        return None
+    try:
+        head, _, frac = text.rstrip("Z").partition(".")
+        base = datetime.fromisoformat(head).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+    return base + (float(f"0.{frac[:6]}") if frac.isdigit() else 0.0)
+
+
+def _just_started(c, node: NodeStatus, interval: float) -> bool:
+    """Started within the last two refreshes, by the node's own clock."""
+    started = _started(c)
+    now = node.probe_at
+    return started is not None and now is not None and now - started < 2 * interval + 1
+
+
+def _clock(t: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def _containers(node: NodeStatus, serves_model: bool, interval: float) -> Iterator[Finding]:
     info = STACKS.get(node.stack)
     if info is None:
         return
@@ -196,12 +222,16 @@ def _containers(node: NodeStatus, serves_model: bool) -> Iterator[Finding]:
                 "not in docker ps -a",
                 f"run the deploy again for this node (fleetdeck run … deploy --limit {node.name})",
             )
-        elif c.state == "restarting" or (c.state == "running" and c.restarts >= 5):
+        elif c.state == "restarting" or (c.restarts and _just_started(c, node, interval)):
+            # Docker's restart count never resets: what says a loop goes on is restarting
+            # now, or having come back only moments ago; a fixed loop clears in 2 refreshes
+            started = _started(c)
+            last = f", the last at {_clock(started)}" if started else ""
             yield Finding(
                 f"container_restarting:{name}",
                 "critical",
                 f"container {name} is restarting",
-                f"{c.restarts} restarts",
+                f"{c.restarts} restarts{last}",
                 f"read its logs (docker logs --tail 100 {name}); a crash loop after "
                 "a model change usually means not enough GPU memory",
             )

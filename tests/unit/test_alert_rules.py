@@ -1,0 +1,47 @@
+"""Alert rules judged on one node's status, as the tracker evaluates them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from console.monitor.alerts import evaluate
+from console.profile import load
+from tests.tui.states import NOW, healthy
+
+REPO = Path(__file__).resolve().parents[2]
+INTERVAL = 2.0
+
+
+def rfc3339(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def ml_node(**container):
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    node = healthy(profile, NOW)["c1-ml1"]
+    containers = tuple(
+        replace(c, **container) if c.name == "mlnode-308" else c for c in node.containers
+    )
+    return profile, replace(node, containers=containers, probe_at=NOW)
+
+
+def restart_alerts(**container) -> list:
+    profile, node = ml_node(**container)
+    found = evaluate(node, profile.alerts, NOW, INTERVAL, serves_model=True)
+    return [f for f in found if f.kind.startswith("container_restarting")]
+
+
+def test_a_fixed_crash_loop_stops_being_critical():
+    # Docker's count never resets: 486 restarts, but running steadily for a minute now
+    assert restart_alerts(state="running", restarts=486, started_at=rfc3339(NOW - 60)) == []
+
+
+def test_a_crash_loop_is_critical_while_it_restarts_or_has_just_come_back():
+    (now,) = restart_alerts(state="restarting", restarts=12, started_at=rfc3339(NOW - 2))
+    assert now.severity == "critical" and now.evidence.startswith("12 restarts, the last at ")
+    (back,) = restart_alerts(state="running", restarts=13, started_at=rfc3339(NOW - 1.5))
+    assert back.severity == "critical"
+    # a container that never restarted, just started: not a loop
+    assert restart_alerts(state="running", restarts=0, started_at=rfc3339(NOW - 1)) == []
