@@ -13,6 +13,9 @@ from typing import Any
 SEVERITIES = ("critical", "warning", "info")
 
 
+DOWN_AFTER = 15  # intervals without a line after which a stale node reads down
+
+
 @dataclass(frozen=True)
 class Gpu:
     index: int | None
@@ -128,6 +131,15 @@ class NodeStatus:
         age = self.age(now)
         return age is None or age > 2 * interval + 1.0
 
+    def live(self, now: float, interval: float) -> bool:
+        """Its values are current: reachable and not stale."""
+        return self.reachable and not self.stale(now, interval)
+
+    def down(self, now: float, interval: float) -> bool:
+        """Stale for long enough to be called down (DOWN_AFTER intervals, at least a minute)."""
+        age = self.age(now)
+        return age is not None and age > max(60.0, DOWN_AFTER * interval)
+
 
 @dataclass(frozen=True)
 class Alert:
@@ -149,6 +161,22 @@ class FleetState:
 
     def critical(self) -> list[Alert]:
         return [a for a in self.alerts if a.severity == "critical"]
+
+    def condition(self, node: NodeStatus, alerts: list[Alert] | None = None) -> str:
+        """One word (or two) for a node, the same in the console and `status`: key changed,
+        up, degraded, not deployed, connecting, down, stale, down since."""
+        if node.host_key_changed:
+            return "key changed"
+        if node.live(self.taken_at, self.interval):
+            mine = [a for a in self.alerts if a.node == node.name] if alerts is None else alerts
+            if any(a.severity in ("critical", "warning") for a in mine):
+                return "degraded"
+            if any(a.kind == "not_deployed" for a in mine):
+                return "not deployed"
+            return "up"
+        if node.seen_at is None:
+            return "down" if node.error else "connecting"
+        return "down since" if node.down(self.taken_at, self.interval) else "stale"
 
     def to_json(self) -> dict[str, Any]:
         """The stable `fleetdeck status --json` document (schema version 1)."""

@@ -10,12 +10,15 @@ from console.state import FleetState, NodeStatus
 
 
 def _state(node: NodeStatus, state: FleetState) -> str:
-    if node.host_key_changed:
+    """The console's word for the node (FleetState.condition), with the age of stale data."""
+    word = state.condition(node)
+    if word == "key changed":
         return "KEY CHANGED"
-    if node.reachable and not node.stale(state.taken_at, state.interval):
-        return "up"
-    age = node.age(state.taken_at)
-    return f"down ({age:.0f}s)" if age is not None else "down"
+    if word == "stale":
+        return f"stale ({node.age(state.taken_at) or 0:.0f}s)"
+    if word == "down since" and node.seen_at is not None:
+        return "down since " + time.strftime("%H:%M", time.localtime(node.seen_at))
+    return word
 
 
 def _gpus(node: NodeStatus) -> str:

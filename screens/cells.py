@@ -3,6 +3,8 @@ names, labels and remote output are always shown literally."""
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 
 from console.state import FleetState, NodeStatus
@@ -17,22 +19,35 @@ def sparkline(values: tuple[float, ...] | list[float], width: int = 10) -> str:
 
 
 def node_state(node: NodeStatus, state: FleetState, alerts: list | None = None) -> Text:
-    if node.host_key_changed:
+    """The state cell: the node's condition (as `status` words it), with its age."""
+    word = state.condition(node, alerts)
+    if word == "key changed":
         return Text("KEY!", style="bold white on red")
-    if node.reachable and not node.stale(state.taken_at, state.interval):
-        if alerts is None:
-            alerts = [a for a in state.alerts if a.node == node.name]
-        if any(a.severity == "critical" for a in alerts):
-            return Text("● degraded", style="bold red")
-        if alerts:
-            return Text("● degraded", style="yellow")
-        return Text("● up", style="green")
-    age = node.age(state.taken_at)
-    if age is None:
-        return Text(
-            "○ connecting" if not node.error else "✕ down", style="red" if node.error else "dim"
-        )
-    return Text(f"✕ stale {age:.0f}s", style="red")
+    if word == "degraded":
+        mine = [a for a in state.alerts if a.node == node.name] if alerts is None else alerts
+        critical = any(a.severity == "critical" for a in mine)
+        return Text("● degraded", style="bold red" if critical else "yellow")
+    if word == "stale":
+        return Text(f"✕ stale {node.age(state.taken_at) or 0:.0f}s", style="red")
+    if word == "down since" and node.seen_at is not None:
+        since = time.strftime("%H:%M", time.localtime(node.seen_at))
+        return Text(f"✕ down since {since}", style="bold red")
+    return Text(*STATE_LOOK[word])
+
+
+STATE_LOOK = {
+    "up": ("● up", "green"),
+    "not deployed": ("○ not deployed", "cyan"),
+    "connecting": ("○ connecting", "dim"),
+    "down": ("✕ down", "red"),
+}
+
+
+def dimmed(cell: Text) -> Text:
+    """A cell's old value: the same text, dimmed."""
+    out = cell.copy()
+    out.stylize("dim")
+    return out
 
 
 def gpu_cell(node: NodeStatus) -> Text:

@@ -493,6 +493,10 @@ class FleetScreen(Screen[None]):
             "epoch": cells.epoch_cell(status),
             "alerts": cells.alerts_cell(mine),
         }
+        if not status.live(state.taken_at, state.interval):
+            # old values are not live ones: dimmed, the state cell says how old
+            for key in ("gpu", "temp", "mem", "ctrs", "chain", "epoch"):
+                values[key] = cells.dimmed(values[key])
         changed = {}
         for key, value in values.items():
             # a cheap fingerprint: redraw a cell only when what it shows changed
@@ -519,13 +523,10 @@ class FleetScreen(Screen[None]):
                 text.append("\n")
                 text.append(f.fleet.description, style="dim")
             return text
-        up = sum(
-            1
-            for n in state.nodes.values()
-            if n.reachable and not n.stale(state.taken_at, state.interval)
-        )
+        live = [n for n in state.nodes.values() if n.live(state.taken_at, state.interval)]
+        up = len(live)
         seen = busy = 0
-        for n in state.nodes.values():
+        for n in live:  # a stale node's last GPU values are not counted as busy now
             for g in n.gpus:
                 if not g.lost:
                     seen += 1

@@ -59,6 +59,8 @@ def evaluate(
                 "reinstalled, remove its old line from fleetdeck's known_hosts",
             )
         ]
+    if node.seen_at is None and not node.error:
+        return []  # connecting: nothing is known yet, so nothing is wrong yet
     if not node.reachable or node.stale(now, interval):
         age = node.age(now)
         seen = f"last values {age:.0f} s old" if age is not None else "never answered"
@@ -212,7 +214,18 @@ def _containers(node: NodeStatus, serves_model: bool, interval: float) -> Iterat
         )
         return
     by_name = {c.name: c for c in node.containers}
-    for name in info.expected_containers(node.role, serves_model):
+    expected = info.expected_containers(node.role, serves_model)
+    if expected and not node.containers:
+        # a bare host (no container at all) is not deployed yet, not N failures
+        yield Finding(
+            "not_deployed",
+            "info",
+            "not deployed yet",
+            f"none of {', '.join(expected)} exists",
+            f"deploy it: fleetdeck run PROFILE deploy --limit {node.name}",
+        )
+        return
+    for name in expected:
         c = by_name.get(name)
         if c is None:
             yield Finding(

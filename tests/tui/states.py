@@ -90,7 +90,7 @@ def state_of(
             alerts.append(
                 Alert(name, f.kind, f.severity, f.summary, now - 42, f.evidence, f.next_step)
             )
-    order = {"critical": 0, "warning": 1}
+    order = {"critical": 0, "warning": 1, "info": 2}
     alerts.sort(key=lambda a: (order[a.severity], a.node))
     return FleetState(nodes, tuple(alerts), now, interval)
 

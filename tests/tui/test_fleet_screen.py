@@ -336,3 +336,26 @@ async def test_the_fleet_tables_own_lines_equal_datatables(size):
         row_y = table.header_height + 1
         assert "NEW" in after[row_y].text and "NEW" not in before[row_y].text
         assert [list(s) for s in after[:row_y]] == [list(s) for s in before[:row_y]]
+
+
+async def test_a_node_down_for_long_is_dimmed_out_of_the_totals_and_says_since_when():
+    import time as clock
+    from dataclasses import replace
+
+    profile = load(GONKA)
+    nodes = healthy(profile.model)
+    taken = next(iter(nodes.values())).seen_at + 0.5
+    gone = replace(nodes["c1-ml1"], reachable=False, seen_at=taken - 300, error="timed out")
+    state = state_of(profile.model, {**nodes, "c1-ml1": gone})
+    app = FleetdeckApp(profile, live=False, source=lambda: state)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.7)
+        table = app.screen.query_one("#nodes", DataTable)
+        states = dict(zip(cell_texts(table, "node"), cell_texts(table, "state"), strict=True))
+        since = clock.strftime("%H:%M", clock.localtime(taken - 300))
+        assert states["c1-ml1"] == f"✕ down since {since}"
+        row = table.get_row_index("c1-ml1")
+        gpu = table.get_cell_at((row, table.get_column_index("gpu")))
+        assert "dim" in str(gpu.style) or any("dim" in str(s.style) for s in gpu.spans)
+        summary = str(app.screen.query_one("#summary").render())
+        assert "up 11/12" in summary and "GPUs busy 88/88" in summary  # its 8 not counted

@@ -45,3 +45,30 @@ def test_a_crash_loop_is_critical_while_it_restarts_or_has_just_come_back():
     assert back.severity == "critical"
     # a container that never restarted, just started: not a loop
     assert restart_alerts(state="running", restarts=0, started_at=rfc3339(NOW - 1)) == []
+
+
+def test_a_node_still_connecting_or_not_yet_deployed_is_not_critical():
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    node = healthy(profile, NOW)["c1-network"]
+    connecting = replace(node, reachable=False, seen_at=None, probe_at=None, error=None)
+    assert evaluate(connecting, profile.alerts, NOW, INTERVAL) == []
+    refused = replace(connecting, error="connection refused")
+    assert [f.kind for f in evaluate(refused, profile.alerts, NOW, INTERVAL)] == ["unreachable"]
+    bare = replace(node, containers=(), chain=None)
+    found = evaluate(bare, profile.alerts, NOW, INTERVAL, serves_model=True)
+    assert [(f.kind, f.severity) for f in found if f.kind.startswith("container")] == []
+    (deploy,) = [f for f in found if f.kind == "not_deployed"]
+    assert deploy.severity == "info" and "--limit c1-network" in deploy.next_step
+
+
+def test_the_console_and_status_use_one_word_for_a_node():
+    from console.state import FleetState
+
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    nodes = healthy(profile, NOW)
+    stale = replace(nodes["c1-ml1"], seen_at=NOW - 20)
+    down = replace(nodes["c1-ml2"], seen_at=NOW - 600, reachable=False, error="timed out")
+    state = FleetState({**nodes, "c1-ml1": stale, "c1-ml2": down}, (), NOW, INTERVAL)
+    assert state.condition(nodes["c1-ml3"]) == "up"
+    assert state.condition(stale) == "stale"
+    assert state.condition(down) == "down since"
