@@ -22,7 +22,7 @@ from screens.fleet import FleetScreen, OpenNode
 from screens.modals import FaultMenuScreen, HostKeyScreen
 from screens.node import ContainerAction, NodeScreen
 from screens.palette import Palette
-from screens.triage import DisableMlNode, TriageScreen
+from screens.triage import Acknowledged, DisableMlNode, TriageScreen
 
 REFRESH_S = 0.5  # screens get at most two coalesced updates a second
 
@@ -141,6 +141,7 @@ class FleetdeckApp(App[str | None]):
         from console.journal import Journal, JournalError, state_dir
 
         rows: list = []
+        done: list = []
         problem = None
         if (state_dir() / "journal.sqlite").exists():
             try:
@@ -150,13 +151,16 @@ class FleetdeckApp(App[str | None]):
             else:
                 try:
                     rows = journal.node_history(screen.node_name)
+                    done = journal.console_actions(self.fleet_name, screen.node_name)
                 finally:
                     journal.close()
-        self.call_from_thread(screen.show_history, rows, problem)
+        self.call_from_thread(screen.show_history, rows, problem, done)
 
     def action_triage(self) -> None:
         if not isinstance(self.screen, TriageScreen):
-            self.push_screen(TriageScreen(self.last_state, self.profile.model))
+            screen = TriageScreen(self.last_state, self.profile.model)
+            self.push_screen(screen)
+            self._load_acks(screen)
 
     def on_screen_resume(self) -> None:
         if self.last_state is not None and hasattr(self.screen, "show"):
@@ -253,6 +257,68 @@ class FleetdeckApp(App[str | None]):
             lambda ok: self._container_do(node, container, kind) if ok else None,
         )
 
+    # -- the console's own trail: every action and acknowledgement goes to the journal
+    def _journal(self):
+        from console.journal import Journal
+
+        return Journal(recover=True)
+
+    @work(thread=True, group="journal")
+    def _load_acks(self, screen: TriageScreen) -> None:
+        from console.journal import JournalError
+
+        try:
+            journal = self._journal()
+        except JournalError:
+            return  # the triage screen works without; a run reports the journal's trouble
+        try:
+            acks = {(a.node, a.kind): a.summary for a in journal.acks(self.fleet_name)}
+        finally:
+            journal.close()
+        self.call_from_thread(screen.held, acks)
+
+    def _record(self, node: str, action: str, target: str, result: str, detail: str = "") -> None:
+        """Record a console action; called from the worker thread that did it."""
+        from console.journal import JournalError
+
+        try:
+            journal = self._journal()
+        except JournalError as exc:
+            self.call_from_thread(
+                self.notify, f"not recorded: {exc}", severity="warning", markup=False
+            )
+            return
+        try:
+            journal.record(self.fleet_name, node, action, target, result, detail)
+        finally:
+            journal.close()
+
+    def on_acknowledged(self, message: Acknowledged) -> None:
+        self._remember_ack(message.alert, message.withdrawn)
+
+    @work(thread=True, group="journal")
+    def _remember_ack(self, alert, withdrawn: str | None) -> None:
+        from console.journal import JournalError
+
+        try:
+            journal = self._journal()
+        except JournalError as exc:
+            self.call_from_thread(
+                self.notify, f"not recorded: {exc}", severity="warning", markup=False
+            )
+            return
+        try:
+            if withdrawn is None:
+                journal.acknowledge(self.fleet_name, alert.node, alert.kind, alert.summary)
+            else:
+                journal.withdraw(self.fleet_name, alert.node, alert.kind, withdrawn)
+        finally:
+            journal.close()
+
+    @property
+    def fleet_name(self) -> str:
+        return self.profile.model.fleet.name
+
     def on_disable_ml_node(self, message: DisableMlNode) -> None:
         network, ml_id = message.network_node, message.ml_id
         if self.read_only:
@@ -280,8 +346,10 @@ class FleetdeckApp(App[str | None]):
         try:
             said = set_ml_node_enabled(self.pool, network, ml_id, enabled=False)
         except (AdminError, SshError) as exc:
+            self._record(network, "disable-ml-node", ml_id, "failed", str(exc))
             self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return
+        self._record(network, "disable-ml-node", ml_id, "done", said)
         self.call_from_thread(self.notify, f"{network}: {said} ({ml_id})", markup=False)
 
     @work(thread=True, group="logs")
@@ -311,6 +379,7 @@ class FleetdeckApp(App[str | None]):
             getattr(api, kind)(container, timeout=10)  # seconds to stop before SIGKILL
             api.close()
         except Exception as exc:
+            self._record(node, kind, container, "failed", str(exc))
             self.call_from_thread(
                 self.notify,
                 f"{kind} {container} on {node} failed: {exc}",
@@ -318,6 +387,7 @@ class FleetdeckApp(App[str | None]):
                 markup=False,
             )
             return
+        self._record(node, kind, container, "done")
         self.call_from_thread(self.notify, f"{container} on {node}: {kind} done", markup=False)
 
     # -- actions: pick → plan (dry run) → confirm → run, live

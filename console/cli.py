@@ -580,6 +580,7 @@ def journal_cmd(profile: str, run_id: str | None, node: str | None, with_lines: 
         sys.exit(EXIT_INVALID)
     try:
         if run_id is None:
+            _console_trail(journal, fleet, node)
             runs = journal.runs(fleet)
             if not runs:
                 click.echo(f"no runs of {fleet} in {journal.path}")
@@ -613,6 +614,30 @@ def journal_cmd(profile: str, run_id: str | None, node: str | None, with_lines: 
                     click.echo(f"      | {printable(line)}")
     finally:
         journal.close()
+
+
+def _console_trail(journal, fleet: str, node: str | None) -> None:
+    """What was done from the console (newest first), and the acknowledgements held."""
+    from console.text import printable
+
+    done = journal.console_actions(fleet, node)
+    if done:
+        click.echo("from the console:")
+    for a in done[:50]:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.t))
+        detail = f"  {printable(a.detail)}" if a.detail else ""
+        click.echo(
+            f"  {when}  {a.node:<14} {a.action:<15} {printable(a.target):<28} {a.result:<6} "
+            f"by {a.user}{detail}"
+        )
+    acks = [a for a in journal.acks(fleet) if node is None or a.node == node]
+    if acks:
+        click.echo("acknowledged (until the alert changes; withdraw with a on triage):")
+    for a in acks:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(a.t))
+        click.echo(f"  {a.node:<14} {a.kind:<32} {printable(a.summary)}  ({when}, {a.user})")
+    if done or acks:
+        click.echo("runs:")
 
 
 @cli.command("open", hidden=True)

@@ -1,13 +1,16 @@
 """The journal: an SQLite record of every action run, each node's steps and their output.
 
 It is what `--resume` reads (the first unfinished step of each node), what the live matrix
-replays, and the audit trail afterwards. Rows are written as things happen, so a run killed
+replays, and the audit trail afterwards: console actions (restart, stop, disable an ML node,
+acknowledge, withdraw) are recorded too, with who and when, and acknowledgements live here
+so that they outlive the console that made them. Rows are written as things happen, so a run killed
 at any point leaves an accurate record. Text is redacted before it is stored: no secret
 value ever reaches the file.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sqlite3
@@ -47,6 +50,15 @@ CREATE TABLE IF NOT EXISTS lines (
     stream TEXT NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS lines_by_step ON lines (run_id, node, step);
+CREATE TABLE IF NOT EXISTS console_actions (
+    t REAL NOT NULL, fleet TEXT NOT NULL, node TEXT NOT NULL, action TEXT NOT NULL,
+    target TEXT NOT NULL, user TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS console_actions_by_node ON console_actions (fleet, node, t);
+CREATE TABLE IF NOT EXISTS acks (
+    fleet TEXT NOT NULL, node TEXT NOT NULL, kind TEXT NOT NULL, summary TEXT NOT NULL,
+    t REAL NOT NULL, user TEXT NOT NULL, PRIMARY KEY (fleet, node, kind)
+);
 """
 
 
@@ -82,6 +94,36 @@ class StepRecord:
     finished: float | None
     summary: str
     error: str
+
+
+@dataclass(frozen=True)
+class ConsoleAction:
+    t: float
+    fleet: str
+    node: str
+    action: str  # restart | stop | disable-ml-node | acknowledge | unacknowledge
+    target: str  # the container, the ML node, the alert's kind
+    user: str
+    result: str  # done | failed
+    detail: str
+
+
+@dataclass(frozen=True)
+class Ack:
+    fleet: str
+    node: str
+    kind: str
+    summary: str  # what the alert said when acknowledged: it comes back when that changes
+    t: float
+    user: str
+
+
+def operator() -> str:
+    """Who is at the console (the journal says who did what)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 class JournalError(Exception):
@@ -251,6 +293,53 @@ class Journal:
             (node, limit),
         ).fetchall()
         return [(_run(r[:8]), StepRecord(*r[8:])) for r in rows]
+
+    # -- what was done from the console (restart, stop, disable an ML node, acknowledge)
+    def record(
+        self, fleet: str, node: str, action: str, target: str, result: str, detail: str = ""
+    ) -> None:
+        """One console action and how it ended ('done' or 'failed'), by whom."""
+        self._exec(
+            "INSERT INTO console_actions VALUES (?,?,?,?,?,?,?,?)",
+            (
+                time.time(),
+                fleet,
+                node,
+                action,
+                target,
+                operator(),
+                result,
+                self.redactor.redact(detail),
+            ),
+        )
+
+    def console_actions(self, fleet: str, node: str | None = None) -> list[ConsoleAction]:
+        """The console's actions on the fleet (or one node), newest first."""
+        sql, args = "SELECT * FROM console_actions WHERE fleet=?", [fleet]
+        if node:
+            sql, args = sql + " AND node=?", [*args, node]
+        rows = self._exec(sql + " ORDER BY t DESC", tuple(args)).fetchall()
+        return [ConsoleAction(*r) for r in rows]
+
+    # -- acknowledgements: they outlive the console that made them
+    def acknowledge(self, fleet: str, node: str, kind: str, summary: str) -> None:
+        self._exec(
+            "INSERT OR REPLACE INTO acks VALUES (?,?,?,?,?,?)",
+            (fleet, node, kind, summary, time.time(), operator()),
+        )
+        self.record(fleet, node, "acknowledge", kind, "done", summary)
+
+    def withdraw(self, fleet: str, node: str, kind: str, why: str = "withdrawn") -> None:
+        """Drop an acknowledgement: withdrawn by the operator, or the alert changed."""
+        gone = self._exec(
+            "DELETE FROM acks WHERE fleet=? AND node=? AND kind=?", (fleet, node, kind)
+        ).rowcount
+        if gone:
+            self.record(fleet, node, "unacknowledge", kind, "done", why)
+
+    def acks(self, fleet: str) -> list[Ack]:
+        rows = self._exec("SELECT * FROM acks WHERE fleet=? ORDER BY t", (fleet,)).fetchall()
+        return [Ack(*r) for r in rows]
 
     # -- output
     def line(self, run_id: str, node: str, step: str, stream: str, text: str) -> None:

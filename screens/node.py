@@ -302,10 +302,24 @@ class NodeScreen(Screen[None]):
             text.append(f"         next: {a.next_step}\n\n")
         return text
 
-    def show_history(self, rows: list, problem: str | None = None) -> None:
-        """The actions run on this node, from the journal: (Run, StepRecord) newest first;
-        or why the journal cannot be read."""
-        text = Text("\nactions (journal)\n", style="bold")
+    def show_history(
+        self, rows: list, problem: str | None = None, console: list | None = None
+    ) -> None:
+        """The actions run on this node, from the journal: (Run, StepRecord) newest first,
+        and what was done to it from the console (ConsoleAction); or why the journal
+        cannot be read."""
+        text = Text("\nfrom the console (journal)\n", style="bold")
+        if not console and not problem:
+            text.append("nothing done to this node from the console\n", style="dim")
+        for a in console or []:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.t))
+            text.append(f"{when}  {a.action:<15} {a.target:<28} ")
+            text.append(f"{a.result:<7}", style="green" if a.result == "done" else "bold red")
+            text.append(f" by {a.user}")
+            if a.detail:
+                text.append(f"\n                     {a.detail}", style="dim")
+            text.append("\n")
+        text.append("\nactions (journal)\n", style="bold")
         if problem:
             text.append(f"history unavailable: {problem}\n", style="red")
         elif not rows:
@@ -325,9 +339,9 @@ class NodeScreen(Screen[None]):
         if self.ready:
             self.query_one("#actions-text", Static).update(text)
         else:
-            self._pending_history = (rows, problem)
+            self._pending_history = (rows, problem, console)
 
-    _pending_history: tuple[list, str | None] | None = None
+    _pending_history: tuple[list, str | None, list | None] | None = None
 
     def action_help(self) -> None:
         keys = key_rows(self.app, self.BINDINGS)

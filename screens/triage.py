@@ -25,6 +25,16 @@ def _age(seconds: float) -> str:
     return f"{s}s" if s < 120 else (f"{s // 60}m" if s < 7200 else f"{s // 3600}h")
 
 
+class Acknowledged(Message):
+    """An alert acknowledged, or its acknowledgement withdrawn (by the operator, or because
+    the alert changed): the app records it in the journal, where it outlives the console."""
+
+    def __init__(self, alert: Alert, withdrawn: str | None = None) -> None:
+        super().__init__()
+        self.alert = alert
+        self.withdrawn = withdrawn  # None: acknowledged; else why it was withdrawn
+
+
 class DisableMlNode(Message):
     """Disable an ML node through its network node's admin API (before a PoC)."""
 
@@ -187,22 +197,32 @@ class TriageScreen(Screen[None]):
         self.state = state
         if not self.ready:
             return
-        # an acknowledged alert comes back when what it says changes
+        # an acknowledged alert comes back when what it says changes (worse, or cleared
+        # and back): its acknowledgement is withdrawn
         for key, summary in list(self.acknowledged.items()):
             current = next((a for a in state.alerts if (a.node, a.kind) == key), None)
             if current is None or current.summary != summary:
                 del self.acknowledged[key]
-        alerts = [a for a in state.alerts if (a.node, a.kind) not in self.acknowledged]
+                gone = current or Alert(key[0], key[1], "info", summary, 0.0, "", "")
+                why = "the alert cleared" if current is None else "the alert changed"
+                self.post_message(Acknowledged(gone, withdrawn=why))
+        active = [a for a in state.alerts if (a.node, a.kind) not in self.acknowledged]
+        # acknowledged ones stay listed, last and dimmed: `a` on one withdraws it
+        held = [a for a in state.alerts if (a.node, a.kind) in self.acknowledged]
+        alerts = active + held
         table = self.query_one("#alerts", DataTable)
         cursor = table.cursor_row
         selected = self._current()
         table.clear()
         for a in alerts:
+            acked = (a.node, a.kind) in self.acknowledged
             table.add_row(
-                Text(a.severity, style=cells.SEVERITY_STYLE[a.severity]),
-                Text(_age(state.taken_at - a.since)),
-                Text(a.node, style="bold"),
-                Text(a.summary),
+                Text("ack'd", style="dim")
+                if acked
+                else Text(a.severity, style=cells.SEVERITY_STYLE[a.severity]),
+                Text(_age(state.taken_at - a.since), style="dim" if acked else ""),
+                Text(a.node, style="dim" if acked else "bold"),
+                Text(a.summary, style="dim" if acked else ""),
                 Text(a.evidence, style="dim"),
                 key=f"{a.node}|{a.kind}",
             )
@@ -212,9 +232,9 @@ class TriageScreen(Screen[None]):
             keys = [(a.node, a.kind) for a in alerts]
             key = (selected.node, selected.kind) if selected else None
             table.move_cursor(row=keys.index(key) if key in keys else min(cursor, len(keys) - 1))
-        crit = sum(a.severity == "critical" for a in alerts)
+        crit = sum(a.severity == "critical" for a in active)
         summary = Text()
-        summary.append(f"{len(alerts)} active alerts", style="bold")
+        summary.append(f"{len(active)} active alerts", style="bold")
         summary.append(f"  ·  {crit} critical", style="bold red" if crit else "green")
         if self.acknowledged:
             summary.append(f"  ·  {len(self.acknowledged)} acknowledged", style="dim")
@@ -238,10 +258,25 @@ class TriageScreen(Screen[None]):
             self.app.push_screen(RunbookScreen(alert, self.fleet))
 
     def action_acknowledge(self) -> None:
+        """Acknowledge the selected alert, or withdraw its acknowledgement."""
         alert = self._current()
-        if alert is not None and self.state is not None:
-            self.acknowledged[(alert.node, alert.kind)] = alert.summary
+        if alert is None or self.state is None:
+            return
+        key = (alert.node, alert.kind)
+        if key in self.acknowledged:
+            del self.acknowledged[key]
+            self.notify(f"acknowledgement withdrawn: {alert.node}: {alert.summary}", markup=False)
+            self.post_message(Acknowledged(alert, withdrawn="withdrawn by the operator"))
+        else:
+            self.acknowledged[key] = alert.summary
             self.notify(f"acknowledged: {alert.node}: {alert.summary}", markup=False)
+            self.post_message(Acknowledged(alert))
+        self.show(self.state)
+
+    def held(self, acks: dict[tuple[str, str], str]) -> None:
+        """The acknowledgements the journal holds (from this console or an earlier one)."""
+        self.acknowledged.update(acks)
+        if self.state is not None:
             self.show(self.state)
 
     def action_open_node(self) -> None:

@@ -137,8 +137,10 @@ def node_access(sim_fleet):
 
 @pytest.fixture(autouse=True)
 def private_config(tmp_path_factory, monkeypatch):
-    """No test reads the machine's ~/.config/fleetdeck (keys.toml) or writes its state."""
+    """No test reads the machine's ~/.config/fleetdeck (keys.toml) or writes its state
+    (the journal, with its acknowledgements, would carry from one test to the next)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ the unjail command; each after typing the name, and refused read-only."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,8 +113,30 @@ async def test_restart_a_crash_looping_container_and_read_only_refuses(fleet):
             assert await until(
                 pilot, lambda: containers.items["mlnode-308"].state == "running", 30
             ), [str(n.message) for n in app._notifications]
+            assert await until(pilot, lambda: restarts_recorded(app) == 1)
+        # the trail: in the journal (who, when, what, result) and in `fleetdeck journal`
+        listed = subprocess.run(
+            [sys.executable, "-m", "console.cli", "journal", str(fleet.profile_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "from the console:" in listed.stdout
+        line = next(x for x in listed.stdout.splitlines() if " restart " in x)
+        assert "ml2" in line and "mlnode-308" in line and "done" in line and " by " in line
     finally:
         fleet.clear("ml2")
+
+
+def restarts_recorded(app) -> int:
+    from console.journal import Journal
+
+    journal = Journal()
+    try:
+        done = journal.console_actions(app.profile.model.fleet.name, "ml2")
+    finally:
+        journal.close()
+    return sum(a.action == "restart" and a.target == "mlnode-308" for a in done)
 
 
 async def test_jailed_validator_offers_the_exact_unjail_command(fleet):

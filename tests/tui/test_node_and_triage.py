@@ -53,9 +53,13 @@ async def test_acknowledge_hides_an_alert_until_it_changes():
         before = triage.query_one("#alerts", DataTable).row_count
         first = triage.shown[0]
         await pilot.press("a")
-        await pilot.pause(0.6)  # the next refresh keeps it hidden
-        assert triage.query_one("#alerts", DataTable).row_count == before - 1
-        assert (first.node, first.kind) not in {(a.node, a.kind) for a in triage.shown}
+        await pilot.pause(0.6)  # the next refresh keeps it acknowledged: listed last, dimmed
+        table = triage.query_one("#alerts", DataTable)
+        assert table.row_count == before
+        assert (triage.shown[-1].node, triage.shown[-1].kind) == (first.node, first.kind)
+        assert str(table.get_cell(f"{first.node}|{first.kind}", "sev")) == "ack'd"
+        summary = str(triage.query_one("#triage-summary").render())
+        assert f"{before - 1} active alerts" in summary and "1 acknowledged" in summary
 
 
 async def test_o_on_an_alert_opens_its_node():
@@ -258,3 +262,46 @@ async def test_triage_acts_on_the_alert_selected_when_the_list_resorts_under_the
         await pilot.pause(0.3)
         said = [str(n.message) for n in app._notifications]
         assert f"acknowledged: {chosen.node}: {chosen.summary}" in said
+
+
+async def test_acknowledgements_persist_across_consoles_and_can_be_withdrawn():
+    from console.journal import Journal
+
+    async def triage_of(app, pilot):
+        await pilot.pause(0.6)
+        await pilot.press("t")
+        await pilot.pause(0.5)
+        return app.screen
+
+    first = app_with_trouble()
+    async with first.run_test(size=(160, 50)) as pilot:
+        triage = await triage_of(first, pilot)
+        chosen = triage.shown[0]
+        await pilot.press("a")
+        await pilot.pause(0.5)
+    journal = Journal()
+    assert [(a.node, a.kind) for a in journal.acks("gonka-prod")] == [(chosen.node, chosen.kind)]
+    (done,) = journal.console_actions("gonka-prod")
+    assert (done.action, done.node, done.target, done.result) == (
+        "acknowledge",
+        chosen.node,
+        chosen.kind,
+        "done",
+    )
+    journal.close()
+
+    second = app_with_trouble()  # a new console: the acknowledgement is still there
+    async with second.run_test(size=(160, 50)) as pilot:
+        triage = await triage_of(second, pilot)
+        assert (chosen.node, chosen.kind) in triage.acknowledged
+        assert (triage.shown[-1].node, triage.shown[-1].kind) == (chosen.node, chosen.kind)
+        table = triage.query_one("#alerts", DataTable)
+        table.move_cursor(row=len(triage.shown) - 1)
+        await pilot.press("a")  # on an acknowledged alert: withdraw it
+        await pilot.pause(0.5)
+        assert (chosen.node, chosen.kind) not in triage.acknowledged
+    journal = Journal()
+    assert journal.acks("gonka-prod") == []
+    actions = [a.action for a in journal.console_actions("gonka-prod")]
+    assert actions == ["unacknowledge", "acknowledge"]
+    journal.close()
