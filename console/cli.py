@@ -249,6 +249,7 @@ def status_cmd(
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INVALID)
     fleet = loaded.model
+    _local_ssh_or_exit(fleet)
     pool = Pool.for_profile(fleet, accept_new=accept_new_host_keys)
     monitor = Monitor(fleet, pool)
     monitor.start()
@@ -308,8 +309,24 @@ def _engine(loaded, accept_new_host_keys: bool, journal: bool = True):
                 f"to {record.moved_aside} and a new one started",
                 err=True,
             )
+    _local_ssh_or_exit(loaded.model)
     pool = Pool.for_profile(loaded.model, accept_new=accept_new_host_keys)
     return Engine(loaded, pool, record), pool
+
+
+def _local_ssh_or_exit(fleet) -> None:
+    """This machine's SSH setup first: a missing key file or a broken known_hosts is one
+    message naming the file and the fix (exit 1), not every node 'unreachable'."""
+    from console.ssh import local_problems
+
+    errors, warnings = local_problems(fleet)
+    for warning in warnings:
+        click.echo(f"fleetdeck: warning: {warning}", err=True)
+    if errors:
+        for error in errors:
+            click.echo(f"fleetdeck: {error}", err=True)
+        click.echo("nothing was contacted: fix this machine's SSH setup first", err=True)
+        sys.exit(EXIT_INVALID)
 
 
 def _action_or_exit(name: str):
@@ -658,6 +675,7 @@ def open_cmd(profile: str, read_only: bool, accept_new_host_keys: bool) -> None:
     from console.app import FleetdeckApp
 
     while True:  # the palette's "Switch profile" ends the app with the next profile's path
+        _local_ssh_or_exit(loaded.model)
         app = FleetdeckApp(loaded, read_only=read_only, accept_new_host_keys=accept_new_host_keys)
         following = app.run()
         if not following:

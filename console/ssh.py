@@ -116,6 +116,74 @@ class _Policy(paramiko.MissingHostKeyPolicy):
         client.get_host_keys().add(hostname, key.get_name(), key)
 
 
+def read_known_hosts(path: Path) -> tuple[paramiko.HostKeys, list[str]]:
+    """The keys of a known_hosts file, and a message for each line that is not one: such a
+    line is skipped, as OpenSSH skips it (paramiko raised on some, which made one bad line
+    take every node down as 'unreachable')."""
+    keys, problems = paramiko.HostKeys(), []
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except IsADirectoryError:
+        return keys, [f"{path}: is a directory, not a known_hosts file"]
+    except OSError as exc:
+        return keys, [f"{path}: cannot be read: {exc.strerror}"]
+    for lineno, data in enumerate(raw.splitlines(), 1):
+        line = data.decode("utf-8", "replace").strip()
+        if not line or line.startswith(("#", "@")):  # @cert-authority, @revoked: not ours
+            continue
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
+        except Exception:  # noqa: BLE001 - bad base64, a key type paramiko lacks: skip it
+            entry = None
+        if entry is None:
+            problems.append(f"{path}:{lineno}: not a known_hosts line (skipped, as ssh does)")
+            continue
+        for host in entry.hostnames:
+            keys.add(host, entry.key.get_name(), entry.key)
+    return keys, problems
+
+
+def local_problems(model: FleetProfile, known_hosts: Path | None = None) -> tuple[list, list]:
+    """(errors, warnings) in this machine's SSH setup for a profile: a key file that is
+    missing or not a private key stops every connection, so it is said once, naming the
+    file and the fix, instead of as N unreachable nodes; bad known_hosts lines are skipped
+    and said as warnings."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    ssh = model.ssh
+    keys = {ssh.key} | {n.key for _, n in model.all_nodes() if getattr(n, "key", None)}
+    for key in sorted(k for k in keys if k):
+        path = Path(os.path.expanduser(key))
+        fix = "fix: set [ssh].key to your private key file (or remove it to use ssh-agent)"
+        if not path.exists():
+            errors.append(f"{path}: no such key file ([ssh].key)\n    {fix}")
+        elif path.is_dir():
+            errors.append(f"{path}: is a directory, not a key file ([ssh].key)\n    {fix}")
+        else:
+            try:
+                paramiko.PKey.from_path(path)
+            except paramiko.PasswordRequiredException:
+                warnings.append(
+                    f"{path}: the key is encrypted; fleetdeck uses it through ssh-agent "
+                    "(ssh-add it)"
+                )
+            except (paramiko.SSHException, ValueError, UnicodeDecodeError) as exc:
+                errors.append(f"{path}: not a private key ({exc})\n    {fix}")
+            except OSError as exc:
+                errors.append(f"{path}: cannot be read: {exc.strerror}\n    {fix}")
+    ours = Path(os.path.expanduser(str(known_hosts or ssh.known_hosts or DEFAULT_KNOWN_HOSTS)))
+    if ours.is_dir():
+        errors.append(
+            f"{ours}: is a directory; fleetdeck keeps its host keys in this file\n"
+            "    fix: move the directory away, or point [ssh].known_hosts at a file"
+        )
+    for path in (ours, SYSTEM_KNOWN_HOSTS.expanduser()):
+        if path.is_file():
+            warnings += read_known_hosts(path)[1]
+    return errors, warnings
+
+
 class _KnownHostsFiles:
     """Parsed known_hosts files, read again only when they change: loading the files into
     every new connection made opening N nodes parse N × N lines."""
@@ -134,8 +202,7 @@ class _KnownHostsFiles:
         with self._lock:
             cached = self._parsed.get(path)
         if cached is None or cached[0] != stamp:
-            parsed = paramiko.HostKeys()
-            parsed.load(str(path))
+            parsed, _ = read_known_hosts(path)
             cached = (stamp, parsed)
             with self._lock:
                 self._parsed[path] = cached

@@ -275,3 +275,26 @@ def test_proxy_jump_through_a_bastion(ssh_hosts, client_key):
     finally:
         pool.close()
         inner.stop()
+
+
+def test_a_malformed_known_hosts_line_is_skipped_not_every_node_down(
+    ssh_hosts, ssh_host, client_key, tmp_path
+):
+    from console.ssh import read_known_hosts
+
+    known = tmp_path / "known_hosts"
+    # bad base64, a line cut short, binary junk: then the host's real line
+    known.write_bytes(
+        b"10.9.9.9 ssh-ed25519 AAAA!!!!notbase64\n"
+        b"10.9.9.8 ssh-rsa\n"
+        b"\xff\xfe\x00garbage\n" + ssh_hosts.known_hosts.read_bytes()
+    )
+    _, problems = read_known_hosts(known)
+    assert problems == [
+        f"{known}:{n}: not a known_hosts line (skipped, as ssh does)" for n in (1, 2, 3)
+    ]
+    pool = Pool([target(ssh_host, client_key)], known, system_known_hosts=False)
+    try:
+        assert pool.run("host1", "true").exited == 0  # the good line still serves
+    finally:
+        pool.close()
