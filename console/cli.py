@@ -87,6 +87,10 @@ def import_inventory_cmd(inventory: str, output: str, name: str | None, force: b
     if Path(output).exists() and not force:
         click.echo(f"{output}: already exists; pass --force to overwrite it", err=True)
         sys.exit(EXIT_INVALID)
+    folder = Path(output).resolve().parent
+    if not folder.is_dir():
+        click.echo(f"{output}: the folder {folder} does not exist; create it first", err=True)
+        sys.exit(EXIT_INVALID)
     try:
         result = import_inventory(inventory, name)
     except ProfileError as exc:
@@ -229,9 +233,9 @@ def _sim_call(root: Path, method: str, path: str, body: object = None):
 @click.option(
     "--wait",
     "wait_s",
-    type=float,
+    type=click.FloatRange(min=0.5, max=3600),
     default=None,
-    help="seconds to wait for every node (default: connect timeout + 2 intervals)",
+    help="seconds to wait for every node, 0.5-3600 (default: connect timeout + 2 intervals)",
 )
 def status_cmd(
     profile: str, as_json: bool, watch: bool, accept_new_host_keys: bool, wait_s: float | None

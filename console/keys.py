@@ -10,6 +10,7 @@ never stops the console: its problems are reported (file, line, fix) and the def
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -30,7 +31,11 @@ def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[str]]
     """(binding id -> keys) from `path`, and the problems found; a missing file is fine."""
     if not path.exists():
         return {}, []
-    text = path.read_text(errors="replace")
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")  # a BOM is not a key
+    except OSError as exc:  # a directory, no permission
+        why = "is a directory" if path.is_dir() else f"cannot be read ({exc.strerror})"
+        return {}, [f"{path}: {why}; the default keys are in use"]
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -48,6 +53,7 @@ def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[str]]
         where = f"{path}:{line_of(index, ('keys', binding)) or 1}"
         if binding not in known:
             close = sorted(k for k in known if k.split(".")[-1] == binding.split(".")[-1])
+            close = close or difflib.get_close_matches(binding, sorted(known), n=2, cutoff=0.6)
             hint = f"did you mean {', '.join(close)}?" if close else "press ? to see the ids"
             problems.append(f"{where}: no binding {binding!r}; {hint}")
             continue
@@ -61,5 +67,17 @@ def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[str]]
                 '(examples: "t", "T", "ctrl+t", "f5", "question_mark")'
             )
             continue
-        keymap[binding] = ",".join(x.strip() for x in keys.split(","))
+        chosen = [x.strip() for x in keys.split(",")]
+        taken = [k for k in chosen if k in RESERVED and RESERVED[k] != binding]
+        if taken:
+            problems.append(
+                f"{where}: {binding}: {', '.join(repr(k) for k in taken)} is kept for "
+                f"{', '.join(RESERVED[k] for k in taken)}; choose another key"
+            )
+            continue
+        keymap[binding] = ",".join(chosen)
     return keymap, problems
+
+
+# keys no remap may take: quitting, and Enter and Escape, which every screen and dialog use
+RESERVED = {"q": "app.quit", "enter": "enter (open, confirm)", "escape": "escape (back, cancel)"}

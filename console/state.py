@@ -110,6 +110,9 @@ class NodeStatus:
     host_key_changed: bool = False
     probe_at: float | None = None  # when the last probe line was taken (node clock)
     seen_at: float | None = None  # when it arrived here
+    # how much later than usual its lines arrive (arrival minus probe time, less the
+    # smallest such gap seen: clock skew cancels out); a slow link, not a down host
+    link_delay_s: float | None = None
     gpus: tuple[Gpu, ...] = ()
     gpu_source: str | None = None
     gpu_error: str | None = None

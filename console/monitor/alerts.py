@@ -45,6 +45,9 @@ class Finding:
     next_step: str
 
 
+SLOW_LINK_S = 0.4  # lines arriving this much later than the node's usual: a slow link
+
+
 def evaluate(
     node: NodeStatus, limits: AlertsSection, now: float, interval: float, serves_model: bool = False
 ) -> list[Finding]:
@@ -82,6 +85,16 @@ def _rules(
 ) -> Iterator[Finding]:
     yield from _gpus(node, limits)
     yield from _containers(node, serves_model, interval)
+    slow = node.link_delay_s
+    if slow is not None and slow >= max(SLOW_LINK_S, interval / 4):
+        yield Finding(
+            "slow_link",
+            "warning",
+            "slow link",
+            f"probe lines arrive {slow:.1f} s later than usual",
+            "the host answers, slowly: check the network path (mtr to the host) and the "
+            "host's load; fleetdeck's values are that much older",
+        )
     yield from _chain(node, limits, now)
     yield from _services(node, limits)
     for disk in node.system.disks:

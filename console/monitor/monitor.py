@@ -68,6 +68,7 @@ class Monitor:
         self._lock = threading.Lock()
         self._nodes: dict[str, NodeStatus] = {}
         self._history: dict[str, deque[float]] = {}
+        self._gap_floor: dict[str, float] = {}  # per node: the smallest arrival - probe time
         self._first_seen: dict[tuple[str, str], float] = {}
         self._serves_model: dict[str, bool] = {}
         self._model: dict[str, str | None] = {}
@@ -174,6 +175,14 @@ class Monitor:
         utils = [g.util for g in gpus if g.util is not None and not g.lost]
         if utils:
             self._history[name].append(sum(utils) / len(utils))
+        arrived = self.clock()
+        taken = line.get("t")
+        delay = None
+        if isinstance(taken, (int, float)):
+            gap = arrived - taken
+            floor = min(self._gap_floor.get(name, gap), gap)
+            self._gap_floor[name] = floor
+            delay = gap - floor
         with self._lock:
             old = self._nodes[name]
             recent = tuple(x for x in old.xids if x[0] > self.clock() - 600) + parse.xids(line)
@@ -182,8 +191,9 @@ class Monitor:
                 reachable=True,
                 error=None,
                 host_key_changed=False,
-                probe_at=line.get("t"),
-                seen_at=self.clock(),
+                probe_at=taken,
+                seen_at=arrived,
+                link_delay_s=delay,
                 gpus=gpus,
                 gpu_source=line.get("gpu_source"),
                 gpu_error=line.get("gpu_error"),

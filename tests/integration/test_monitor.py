@@ -143,6 +143,7 @@ ALERTS = {  # fault kind: (node, alert kind it raises)
     "gpu-xid79": ("ml1", "gpu_lost"),
     "gpu-ecc": ("ml1", "gpu_ecc"),
     "crash-loop": ("ml1", "container_restarting"),
+    "slow-link": ("ml1", "slow_link"),
     "unhealthy": ("ml1", "container_unhealthy"),
     "chain-stalled": ("net", "chain_stalled"),
     "catching-up": ("net", "chain_catching_up"),

@@ -134,3 +134,25 @@ def test_keymap_problems_name_the_line_and_the_fix(tmp_path):
     assert any(p.startswith(f"{keys}:5: node.stop: 'ctrl+ s' is not a key name") for p in problems)
     assert any("[colors] is not known" in p for p in problems)
     assert load_keymap(tmp_path / "absent.toml", binding_ids()) == ({}, [])
+
+
+def test_keymap_refuses_quit_and_enter_and_survives_a_directory_and_a_bom(tmp_path):
+    keys = tmp_path / "keys.toml"
+    keys.write_bytes(
+        "\ufeff[keys]\n"
+        '"app.triage" = "q"\n'
+        '"node.logs" = "enter"\n'
+        '"node.stop" = "X"\n'
+        '"app.triag" = "T"\n'.encode()
+    )
+    keymap, problems = load_keymap(keys, binding_ids())
+    assert keymap == {"node.stop": "X"}  # the BOM is not a key; the rest are refused
+    assert f"{keys}:2: app.triage: 'q' is kept for app.quit; choose another key" in problems
+    assert any(p.startswith(f"{keys}:3: node.logs: 'enter' is kept for") for p in problems)
+    assert f"{keys}:5: no binding 'app.triag'; did you mean app.triage?" in problems
+    folder = tmp_path / "dir.toml"
+    folder.mkdir()
+    assert load_keymap(folder, binding_ids()) == (
+        {},
+        [f"{folder}: is a directory; the default keys are in use"],
+    )

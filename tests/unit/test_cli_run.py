@@ -164,3 +164,15 @@ def test_pause_on_failure_asks_at_the_first_failure_and_the_answer_decides(tmp_p
     assert out.count("go on with the other nodes?") == 1
     assert "ml1 failed" not in out  # asked only at the first failure
     assert any(line.startswith("ml1 ") and "refused" in line for line in out.splitlines()), out
+
+
+def test_import_into_a_missing_folder_and_a_zero_wait_are_refused_plainly(tmp_path):
+    inventory = REPO / "tests" / "data" / "gonka-inventory.ini"
+    out = tmp_path / "missing" / "x.toml"
+    done = fleetdeck(tmp_path, "import-inventory", str(inventory), "-o", str(out))
+    assert done.returncode == 1 and "does not exist; create it first" in done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+    for wait in ("0", "-5"):
+        done = fleetdeck(tmp_path, "status", "PROFILE", "--wait", wait)
+        assert done.returncode == 64 and "--wait" in done.stderr, done.stderr
+        assert "down" not in done.stdout
