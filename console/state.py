@@ -161,6 +161,7 @@ class FleetState:
     alerts: tuple[Alert, ...]
     taken_at: float
     interval: float
+    console_lag_s: float = 0.0  # how late fleetdeck's own process woke lately
 
     def critical(self) -> list[Alert]:
         return [a for a in self.alerts if a.severity == "critical"]

@@ -543,6 +543,8 @@ class FleetScreen(Screen[None]):
         text.append(f"  ·  {warn} warning", style="yellow" if warn else "")
         if heights:
             text.append(f"  ·  height {max(heights)}")
+        if state.console_lag_s > state.interval:  # the console, not the fleet, is behind
+            text.append(f"  ·  fleetdeck lagging {state.console_lag_s:.0f} s", style="bold yellow")
         if f.fleet.description:
             text.append("\n")
             text.append(f.fleet.description, style="dim")

@@ -49,8 +49,15 @@ SLOW_LINK_S = 0.4  # lines arriving this much later than the node's usual: a slo
 
 
 def evaluate(
-    node: NodeStatus, limits: AlertsSection, now: float, interval: float, serves_model: bool = False
+    node: NodeStatus,
+    limits: AlertsSection,
+    now: float,
+    interval: float,
+    serves_model: bool = False,
+    console_late: bool = False,
 ) -> list[Finding]:
+    """The findings for one node. `console_late`: fleetdeck's own process was starved, so
+    a node whose lines are merely late is judged on its last values, not called down."""
     if node.host_key_changed:
         return [
             Finding(
@@ -64,7 +71,7 @@ def evaluate(
         ]
     if node.seen_at is None and not node.error:
         return []  # connecting: nothing is known yet, so nothing is wrong yet
-    if not node.reachable or node.stale(now, interval):
+    if not node.reachable or (node.stale(now, interval) and not console_late):
         age = node.age(now)
         seen = f"last values {age:.0f} s old" if age is not None else "never answered"
         return [

@@ -47,6 +47,10 @@ def probe_command(interval: float, paths: list[str]) -> str:
     )
 
 
+HEARTBEAT_S = 0.25
+CONSOLE = "fleetdeck"  # the node name of alerts about the console itself
+
+
 class Monitor:
     def __init__(
         self,
@@ -76,6 +80,8 @@ class Monitor:
         self._last_latency: dict[str, float] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._lag: deque[tuple[float, float]] = deque(maxlen=64)  # (when, seconds late)
+        self._beat = 0.0  # when the heartbeat last went to sleep (monotonic)
         self._channels: dict[str, paramiko.Channel] = {}
         # the disks that matter: the deploy dir and the model cache; the root fs otherwise
         paths = [p for p in (fleet.stack.deploy_dir, fleet.stack.hf_home) if p] or ["/"]
@@ -102,6 +108,29 @@ class Monitor:
             t = threading.Thread(target=self._collect_loop, daemon=True, name="collect")
             t.start()
             self._threads.append(t)
+        t = threading.Thread(target=self._heartbeat, daemon=True, name="heartbeat")
+        t.start()
+        self._threads.append(t)
+
+    def _heartbeat(self) -> None:
+        """How late this process wakes up: a starved console (its machine loaded, its
+        process stopped) sees every node go stale at once, and must say it is the one."""
+        while True:
+            asked = self._beat = time.monotonic()
+            if self._stop.wait(HEARTBEAT_S):
+                return
+            self.note_lag(time.monotonic() - asked - HEARTBEAT_S)
+
+    def note_lag(self, late: float) -> None:
+        if late > 0.05:
+            self._lag.append((self.clock(), late))
+
+    def console_lag(self, now: float) -> float:
+        """The longest this process was late to wake in the last two intervals and a bit."""
+        recent = [late for at, late in list(self._lag) if now - at <= 2 * self.interval + 1]
+        # a heartbeat not yet woken after a stop is late by now too
+        overdue = time.monotonic() - self._beat - HEARTBEAT_S if self._beat else 0.0
+        return max([*recent, overdue], default=0.0)
 
     def stop(self) -> None:
         self._stop.set()
@@ -147,7 +176,12 @@ class Monitor:
         buf = b""
         try:
             while not self._stop.is_set():
-                data = chan.recv(65536)
+                try:
+                    data = chan.recv(65536)
+                except TimeoutError:
+                    if self.console_lag(self.clock()) > self.interval:
+                        continue  # fleetdeck was the one asleep: give the node its time
+                    raise
                 if not data:
                     err = b""
                     with contextlib.suppress(Exception):
@@ -280,12 +314,35 @@ class Monitor:
             nodes = dict(self._nodes)
         alerts: list[Alert] = []
         active: set[tuple[str, str]] = set()
+        lag = self.console_lag(now)
+        lagging = lag > self.interval  # fleetdeck itself was starved: its data is old
+        if lagging:
+            key = (CONSOLE, "console_lagging")
+            active.add(key)
+            alerts.append(
+                Alert(
+                    CONSOLE,
+                    "console_lagging",
+                    "warning",
+                    "fleetdeck itself is lagging: node values are old, not the nodes down",
+                    self._first_seen.setdefault(key, now),
+                    f"this process woke {lag:.1f} s late (its machine loaded, or it was stopped)",
+                    "check this machine (top, load, memory); the nodes may well be fine",
+                )
+            )
         for name, node in nodes.items():
-            if node.reachable and node.stale(now, self.interval):
+            # stale because fleetdeck was late is not the node's fault: judged on its
+            # last values, not marked unreachable
+            if node.reachable and node.stale(now, self.interval) and not lagging:
                 node = replace(node, reachable=False, error=node.error or "probe silent")
                 nodes[name] = node
             for f in rules.evaluate(
-                node, self.fleet.alerts, now, self.interval, self._serves_model[name]
+                node,
+                self.fleet.alerts,
+                now,
+                self.interval,
+                self._serves_model[name],
+                console_late=lagging,
             ):
                 key = (name, f.kind)
                 active.add(key)
@@ -298,7 +355,7 @@ class Monitor:
                 del self._first_seen[key]
         order = {"critical": 0, "warning": 1, "info": 2}
         alerts.sort(key=lambda a: (order.get(a.severity, 3), a.since, a.node))
-        return FleetState(nodes, tuple(alerts), now, self.interval)
+        return FleetState(nodes, tuple(alerts), now, self.interval, console_lag_s=lag)
 
     def complete(self) -> bool:
         """Every node has answered or failed once, and the HTTP collectors ran once."""
