@@ -75,12 +75,18 @@ class RunbookScreen(ModalScreen[None]):
         self.disable = gonka.ml_node_to_disable(fleet, alert.node, alert.kind) if fleet else None
         self.unjail = None
         node = fleet.node(alert.node) if fleet else None
+        cluster = (
+            next((c for c in fleet.clusters if node in c.nodes), None)
+            if fleet is not None and node is not None
+            else None
+        )
+        self.stack = fleet.cluster_stack(cluster) if cluster is not None else None
         if fleet is not None and node is not None and kind in UNJAIL_KINDS:
             self.unjail = gonka.unjail_command(fleet, node)
 
     def compose(self) -> ComposeResult:
         a = self.alert
-        book = runbook_for(a.kind)
+        book = runbook_for(a.kind, self.stack)
         text = Text()
         text.append(f"{a.severity.upper()}  ", style=cells.SEVERITY_STYLE[a.severity])
         text.append(a.node, style="bold")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from console.profile_schema import AlertsSection
@@ -129,22 +129,33 @@ def _gpus(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
             "check the NVIDIA driver: nvidia-smi on the node, dmesg for NVRM errors",
         )
     visible = [g for g in node.gpus if not g.lost]
-    for g in node.gpus:
-        if g.lost:
-            yield Finding(
-                f"gpu_lost:{g.index}",
-                "critical",
-                f"GPU {g.index if g.index is not None else '?'} is lost",
-                g.error or "NVML cannot reach the GPU",
-                "drain the node (disable it in the admin API before the next PoC) "
-                "and reboot; a GPU that stays lost needs a hardware ticket",
-            )
-    if node.expected_gpus is not None and len(visible) < node.expected_gpus:
+    lost = [g for g in node.gpus if g.lost]
+    # one fault, one alert: the Xid that explains a lost GPU (79) or an ECC error (48) is
+    # said in that alert's evidence, not as an alert of its own
+    xids = {xid: [(t, gpu) for t, gpu, x in node.xids if x == xid] for _, _, xid in node.xids}
+    if lost:
+        names = _gpu_list(lost)
+        verb = "is" if len(lost) == 1 else "are"
+        said = [g.error for g in lost if g.error and g.error.lower() != "gpu is lost"]
+        evidence = "missing from NVML" + (f" ({said[0]})" if said else "")
+        evidence += _xid_note(79, xids.pop(79, []))
+        yield Finding(
+            "gpu_lost",
+            "critical",
+            f"{names} {verb} lost"
+            + (" (fell off the bus)" if 79 in {x for *_, x in node.xids} else ""),
+            evidence,
+            "drain the node (disable it in the admin API before the next PoC) "
+            "and reboot; a GPU that stays lost needs a hardware ticket",
+        )
+    listed = len(visible) + len(lost)
+    if node.expected_gpus is not None and listed < node.expected_gpus:
         yield Finding(
             "gpu_missing",
             "critical",
             f"{len(visible)} of {node.expected_gpus} GPUs visible",
-            f"the profile expects {node.expected_gpus}",
+            f"the profile expects {node.expected_gpus}; {node.expected_gpus - listed} not listed"
+            " by the driver at all",
             "look for Xid 79 in dmesg; reboot, then check the PCIe link and "
             "power of the missing card",
         )
@@ -170,25 +181,39 @@ def _gpus(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
             "; ".join(f"GPU {g.index}: {', '.join(g.throttle)}" for g in slowed),
             "thermal: cooling; power: check the PSU and power cap settings",
         )
-    for g in visible:
-        if g.ecc_uncorrected:
-            yield Finding(
-                f"gpu_ecc:{g.index}",
-                "critical",
-                f"GPU {g.index}: {g.ecc_uncorrected} uncorrectable ECC errors",
-                "volatile uncorrected ECC count",
-                "drain the node and reset the GPU (nvidia-smi -r) or reboot; "
-                "repeated errors mean an RMA",
-            )
-    for t, gpu, xid in node.xids:
-        meaning = XID_MEANING.get(xid, "see NVIDIA's Xid catalog")
+    ecc = [g for g in visible if g.ecc_uncorrected]
+    for g in ecc:
+        mine = [(t, gpu) for t, gpu in xids.get(48, []) if gpu in (g.index, None)]
         yield Finding(
-            f"xid:{xid}:{gpu}",
+            f"gpu_ecc:{g.index}",
+            "critical",
+            f"GPU {g.index}: {g.ecc_uncorrected} uncorrectable ECC errors",
+            "volatile uncorrected ECC count" + _xid_note(48, mine),
+            "drain the node and reset the GPU (nvidia-smi -r) or reboot; "
+            "repeated errors mean an RMA",
+        )
+    if ecc:
+        xids.pop(48, None)
+    for xid, events in xids.items():
+        meaning = XID_MEANING.get(xid, "see NVIDIA's Xid catalog")
+        gpus = sorted({gpu for _, gpu in events if gpu is not None})
+        where = f"GPU {','.join(map(str, gpus))}" if gpus else "a GPU (NVML did not say which)"
+        yield Finding(
+            f"xid:{xid}",
             "critical" if xid in CRITICAL_XIDS else "warning",
-            f"Xid {xid} on GPU {gpu if gpu is not None else '?'}: {meaning}",
-            f"NVML Xid event at {t:.0f}",
+            f"Xid {xid} on {where}: {meaning}",
+            _xid_note(xid, events).removeprefix("; "),
             "check dmesg on the node; drain it if the Xid repeats",
         )
+
+
+def _xid_note(xid: int, events: list[tuple[float, int | None]]) -> str:
+    """'; Xid 79 at 10:42:13 (and 2 more)' for the evidence of the alert it explains."""
+    if not events:
+        return ""
+    first = min(t for t, _ in events)
+    more = f" (and {len(events) - 1} more)" if len(events) > 1 else ""
+    return f"; Xid {xid} at {_clock(first)}{more}"
 
 
 def _gpu_list(gpus: list) -> str:
@@ -372,3 +397,23 @@ def _services(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
                 f"{s.latency_ms:.0f} ms > {limits.inference_p95_s:.1f} s",
                 "check queue depth (vllm:num_requests_waiting) and GPU load",
             )
+
+
+def compare_with_peers(alerts: list, nodes: dict[str, NodeStatus]) -> list:
+    """A stalled chain's evidence compared with the fleet's other chain nodes: one still
+    advancing means this node is stuck; all at the same height means the chain halted."""
+    heights = {n: s.chain.height for n, s in nodes.items() if s.chain and s.chain.height}
+    out = []
+    for a in alerts:
+        if a.kind == "chain_stalled" and len(heights) > 1:
+            mine = heights.get(a.node)
+            others = {n: h for n, h in heights.items() if n != a.node}
+            top_node = max(others, key=lambda n: others[n])
+            top = others[top_node]
+            if mine is not None and top > mine:
+                note = f"; {top_node} is at {top} ({top - mine} ahead): this node is stuck"
+            else:
+                note = "; every other chain node is at or below it: the chain itself may be halted"
+            a = replace(a, evidence=a.evidence + note)
+        out.append(a)
+    return out

@@ -354,6 +354,7 @@ class Monitor:
             if key not in active:
                 del self._first_seen[key]
         order = {"critical": 0, "warning": 1, "info": 2}
+        alerts = rules.compare_with_peers(alerts, nodes)
         alerts.sort(key=lambda a: (order.get(a.severity, 3), a.since, a.node))
         return FleetState(nodes, tuple(alerts), now, self.interval, console_lag_s=lag)
 

@@ -158,5 +158,21 @@ RUNBOOKS: dict[str, Runbook] = {
 }
 
 
-def runbook_for(kind: str) -> Runbook | None:
-    return RUNBOOKS.get(kind.split(":")[0])
+# where a stack reads a kind differently: the card speaks that stack's language
+STACK_RUNBOOKS: dict[tuple[str, str], Runbook] = {
+    ("service_slow", "ollama"): Runbook(
+        "Inference over its latency objective",
+        "Ollama answers slower than the objective (p95 < 2 s by default): the model may "
+        "have been unloaded and reloaded, or requests queue behind OLLAMA_NUM_PARALLEL.",
+        (
+            "ollama ps: is the model loaded, and on the GPU (100% GPU) or partly on the CPU?",
+            "OLLAMA_NUM_PARALLEL and OLLAMA_KEEP_ALIVE in the service's environment",
+            "GPU utilization and memory (another model loaded beside it?)",
+        ),
+    ),
+}
+
+
+def runbook_for(kind: str, stack: str | None = None) -> Runbook | None:
+    base = kind.split(":")[0]
+    return STACK_RUNBOOKS.get((base, stack or "")) or RUNBOOKS.get(base)

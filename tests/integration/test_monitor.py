@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -169,14 +170,29 @@ def test_each_fault_raises_its_alert_and_clearing_clears_it(fleet, monitor, faul
     assert wait_until(lambda: alert not in kinds(monitor, node)), kinds(monitor, node)
 
 
-def test_the_xid_event_itself_is_reported(fleet, monitor):
+def test_one_fault_is_one_alert_with_its_xid_in_words(fleet, monitor):
     fleet.inject("ml1", "gpu-ecc")  # uncorrectable ECC comes with Xid 48
     try:
-        assert wait_until(lambda: "xid" in kinds(monitor, "ml1"))
-        xid = next(a for a in monitor.snapshot().alerts if a.kind.startswith("xid"))
-        assert xid.kind.startswith("xid:48") and xid.severity == "critical"
+        assert wait_until(lambda: "gpu_ecc" in kinds(monitor, "ml1"))
+        time.sleep(2 * INTERVAL)
+        mine = [a for a in monitor.snapshot().alerts if a.node == "ml1"]
+        (ecc,) = mine  # the Xid explains the ECC alert: said there, not as a second alert
+        assert ecc.kind == "gpu_ecc:0" and ecc.severity == "critical"
+        assert re.search(r"; Xid 48 at \d\d:\d\d:\d\d", ecc.evidence), ecc.evidence
     finally:
         fleet.clear("ml1", "gpu-ecc")
+    fleet.inject("ml1", "gpu-xid79")
+    try:
+        assert wait_until(lambda: "gpu_lost" in kinds(monitor, "ml1"))
+        time.sleep(2 * INTERVAL)
+        # (the Xid 48 of the ECC fault above stays on record for ten minutes)
+        mine = [a for a in monitor.snapshot().alerts if a.node == "ml1" and a.kind != "xid:48"]
+        (lost,) = mine  # not also "7 of 8 visible", not also an Xid 79 alert
+        assert lost.summary == "GPU 0 is lost (fell off the bus)"
+        assert "None" not in lost.evidence and "?" not in lost.summary
+        assert re.search(r"Xid 79 at \d\d:\d\d:\d\d", lost.evidence), lost.evidence
+    finally:
+        fleet.clear("ml1", "gpu-xid79")
 
 
 def test_a_slow_link_is_slow_but_up(fleet, monitor):

@@ -72,3 +72,30 @@ def test_the_console_and_status_use_one_word_for_a_node():
     assert state.condition(nodes["c1-ml3"]) == "up"
     assert state.condition(stale) == "stale"
     assert state.condition(down) == "down since"
+
+
+def test_a_stalled_chain_is_compared_with_the_fleets_other_chain_nodes():
+    from console.monitor.alerts import compare_with_peers
+    from console.state import Alert
+
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    nodes = healthy(profile, NOW)
+    stuck = Alert("c1-network", "chain_stalled", "critical", "chain stalled", NOW, "no block", "")
+    (said,) = compare_with_peers([stuck], nodes)
+    ahead = nodes["c2-network"].chain.height - nodes["c1-network"].chain.height
+    assert said.evidence.endswith(
+        f"c2-network is at {nodes['c2-network'].chain.height} ({ahead} ahead): this node is stuck"
+    )
+    top = Alert("c2-network", "chain_stalled", "critical", "chain stalled", NOW, "no block", "")
+    (halted,) = compare_with_peers([top], nodes)
+    assert "the chain itself may be halted" in halted.evidence
+
+
+def test_the_latency_card_speaks_the_stacks_language():
+    from console.monitor.runbooks import runbook_for
+
+    ollama = runbook_for("service_slow:latency", "ollama")
+    assert ollama is not None and "ollama ps" in " ".join(ollama.checks)
+    assert "vllm:" not in " ".join(ollama.checks) + ollama.meaning
+    vllm = runbook_for("service_slow:latency", "vllm")
+    assert vllm is not None and "vllm:num_requests_waiting" in vllm.checks
