@@ -7,6 +7,7 @@ import collections
 import contextlib
 import gc
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -25,6 +26,17 @@ from screens.palette import Palette
 from screens.triage import Acknowledged, DisableMlNode, TriageScreen
 
 REFRESH_S = 0.5  # screens get at most two coalesced updates a second
+
+
+def wait_running(api, container: str, state: dict, stream: dict, seconds: float = 30) -> bool:
+    """Whether a container whose log stream ended runs again (restarting: wait for it)."""
+    deadline = time.monotonic() + seconds
+    while state.get("Status") == "restarting" and time.monotonic() < deadline:
+        if stream.get("closed"):
+            return False
+        time.sleep(0.5)
+        state = api.inspect_container(container)["State"]
+    return state.get("Status") == "running"
 
 
 class FleetdeckApp(App[str | None]):
@@ -354,17 +366,46 @@ class FleetdeckApp(App[str | None]):
 
     @work(thread=True, group="logs")
     def _tail_logs(self, node: str, container: str, screen, stream: dict) -> None:
-        from console.dockerremote import docker_api, log_lines
+        """Follow a container's log, each line with its time; when the stream ends while
+        the container comes back (a restart), follow it again from where it stopped."""
+        from console.dockerremote import docker_api, log_lines, split_stamp
         from console.secrets import REDACTOR
 
-        reason = "end of the log stream (the container stopped, or the engine closed it)"
+        reason = "end of the log stream (the engine closed it)"
+        since: float | None = None
         try:
             api = docker_api(self.pool, node)
             stream["api"] = api
-            for line in log_lines(api, container):
-                if stream.get("closed"):
-                    return
-                screen.feed.append(REDACTOR.redact(line))
+            started = api.inspect_container(container)["State"].get("StartedAt")
+            while not stream.get("closed"):
+                lines = log_lines(
+                    api,
+                    container,
+                    tail=500 if since is None else "all",
+                    since=since,
+                    timestamps=True,
+                )
+                for line in lines:
+                    if stream.get("closed"):
+                        return
+                    at, text = split_stamp(line)
+                    if at is not None:
+                        since = at + 1e-6  # a reattach starts after the last line shown
+                        text = f"{time.strftime('%H:%M:%S', time.localtime(at))} {text}"
+                    screen.feed.append(REDACTOR.redact(text))
+                state = api.inspect_container(container)["State"]
+                if not wait_running(api, container, state, stream):
+                    reason = (
+                        f"{container} is {state.get('Status')} (exit {state.get('ExitCode')}): "
+                        "its log ends here"
+                    )
+                    break
+                since = since or time.time()
+                time.sleep(1)  # never a hot loop, whatever ended the stream
+                now = api.inspect_container(container)["State"].get("StartedAt")
+                if now != started:  # a new run of it, not just a stream the engine ended
+                    started = now
+                    screen.feed.append(f"— {container} restarted: following its log again —")
         except Exception as exc:  # the screen says why the stream ended; the app goes on
             reason = f"log stream ended: {REDACTOR.redact(str(exc))[:200]}"
         if not stream.get("closed"):

@@ -10,6 +10,7 @@ dial-stdio` channel on it, as docker-py does itself.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import docker
 from docker.transport.sshconn import SSHHTTPAdapter
@@ -49,15 +50,38 @@ def docker_api(pool: Pool, node: str, timeout: int = 30) -> docker.APIClient:
 
 
 def log_lines(
-    api: docker.APIClient, container: str, tail: int = 500, follow: bool = True
+    api: docker.APIClient,
+    container: str,
+    tail: int | str = 500,
+    follow: bool = True,
+    since: float | None = None,
+    timestamps: bool = False,
 ) -> Iterator[str]:
     """A container's log, line by line (stdout and stderr merged), then new lines as they
-    come when `follow`. Ends when the container stops or the client is closed."""
+    come when `follow`. Ends when the container stops or the client is closed. With
+    `timestamps`, each line starts with the engine's RFC 3339 time (see split_stamp)."""
     rest = b""
-    for chunk in api.logs(container, stream=True, follow=follow, tail=tail, timestamps=False):
+    extra = {"since": since} if since is not None else {}
+    for chunk in api.logs(
+        container, stream=True, follow=follow, tail=tail, timestamps=timestamps, **extra
+    ):
         rest += chunk
         *lines, rest = rest.split(b"\n")
         for line in lines:
             yield line.decode(errors="replace").rstrip("\r")
     if rest:
         yield rest.decode(errors="replace")
+
+
+def split_stamp(line: str) -> tuple[float | None, str]:
+    """(epoch seconds, text) of a line logged with timestamps ('2026-11-29T05:05:23.1Z x')."""
+    stamp, _, text = line.partition(" ")
+    if not stamp[:4].isdigit() or "T" not in stamp:
+        return None, line
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    try:
+        base = datetime.fromisoformat(head).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None, line
+    digits = "".join(ch for ch in frac if ch.isdigit())[:6]
+    return base + (float(f"0.{digits}") if digits else 0.0), text

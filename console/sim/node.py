@@ -151,6 +151,7 @@ class SimNode:
         self.ports: dict[int, int] = {}  # port as the node sees it -> port bound here
         self.docker_listener: Listener | None = None
         self._xid_seq = 0
+        self._logged = 0.0  # when the main container last wrote a log line
 
     # -- description
     @property
@@ -341,6 +342,9 @@ class SimNode:
                         "panic: failed to load model weights: CUDA error: out of memory", "stderr"
                     )
             self.reconcile()
+        if c.state == "running" and now - self._logged >= 5:  # a running service logs
+            self._logged = now
+            c.log(f"{self.name} {name}: serving, {self.served} requests so far")
         if self.faults.get("unhealthy") and c.state == "running":
             c.health = "unhealthy"
             c.failing_streak += 1

@@ -3,6 +3,8 @@ node screen, a restart after the node's name is typed, and read-only refusing it
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from textual.widgets import DataTable, Input, RichLog, TabbedContent
 
@@ -81,11 +83,24 @@ async def test_logs_restart_and_read_only(ssh_hosts, client_key, dockerd):
                     break
             assert isinstance(app.screen, LogScreen)
             lines = [line.text for line in app.screen.query_one("#log", RichLog).lines]
-            assert lines and all(x.startswith("tick ") for x in lines)
+            # each line with the time the engine logged it
+            assert lines and all(re.match(r"\d\d:\d\d:\d\d tick ", x) for x in lines), lines
             assert lines[-1].endswith("[@click=app.quit]x[/]")  # literal, and still running
             before = len(lines)
             await pilot.pause(1.0)  # following: new lines arrive
             assert len(app.screen.query_one("#log", RichLog).lines) > before
+            # a restart ends the engine's stream: the screen follows the new run
+            local.api.restart("fd-console", timeout=1)
+            text = ""
+            for _ in range(100):
+                await pilot.pause(0.1)
+                text = "\n".join(x.text for x in app.screen.query_one("#log", RichLog).lines)
+                if "restarted: following its log again" in text:
+                    break
+            assert "— fd-console restarted: following its log again —" in text
+            marked = len(app.screen.query_one("#log", RichLog).lines)
+            await pilot.pause(1.5)
+            assert len(app.screen.query_one("#log", RichLog).lines) > marked
             await pilot.press("escape")
             await pilot.pause(0.2)
 

@@ -4,6 +4,7 @@ the unjail command; each after typing the name, and refused read-only."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -169,5 +170,7 @@ def test_the_docker_sdk_reads_a_simulated_nodes_log_over_ssh(fleet):
         lines = list(log_lines(api, "mlnode-308", tail=50, follow=False))
         assert "mlnode-308 started" in lines
         assert api.inspect_container("mlnode-308")["Config"]["Tty"] is False
+        stamped = list(log_lines(api, "mlnode-308", tail=5, follow=False, timestamps=True))
+        assert stamped and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:", x) for x in stamped)
     finally:
         pool.close()
