@@ -32,18 +32,45 @@ from screens.help import HelpScreen, key_rows
 COLUMNS = (  # key, title, width: fixed widths keep updates cheap (libraries.md §1.4)
     ("cluster", "Cluster", 14),
     ("node", "Node", 16),
-    ("state", "State", 12),
-    ("role", "Role", 8),
+    ("state", "State", 12),  # what on-call reads first: the state and the worst alert
+    ("alerts", "Alerts", 30),
     ("gpu", "GPU util", 21),
     ("temp", "Hot", 6),
     ("mem", "GPU mem", 10),
     ("ctrs", "Ctrs", 14),
+    ("role", "Role", 8),
     ("chain", "Chain", 13),
     ("epoch", "Epoch", 22),
-    ("alerts", "Alerts", 40),
     ("model", "Model", 38),
     ("host", "Host", 22),
 )
+# which columns stay as the terminal narrows (as k9s drops its least useful ones)
+PRIORITY = ("node", "state", "alerts", "gpu", "ctrs", "temp", "cluster", "role", "mem")
+PRIORITY += ("chain", "epoch", "model", "host")
+ALERTS_MAX = 60  # the alerts column takes what is left, up to this
+SCROLLBAR = 2  # the table keeps room for its vertical scrollbar
+
+
+def layout(width: int) -> tuple[tuple[str, str, int], ...]:
+    """The columns that fit `width` cells, in display order; alerts widened into what is
+    left. Each column costs its width plus a cell of padding either side."""
+    by_key = {key: (key, title, w) for key, title, w in COLUMNS}
+    chosen, used = set(), 0
+    for key in PRIORITY:
+        cost = by_key[key][2] + 2
+        if used + cost <= width or not chosen:
+            chosen.add(key)
+            used += cost
+    spare = max(0, width - used)
+    out = []
+    for key, title, w in COLUMNS:
+        if key in chosen:
+            if key == "alerts":
+                w = min(ALERTS_MAX, w + spare)
+            out.append((key, title, w))
+    return tuple(out)
+
+
 LIVE = ("state", "gpu", "temp", "mem", "ctrs", "chain", "epoch", "alerts")
 
 
@@ -356,7 +383,8 @@ class FleetScreen(Screen[None]):
         yield Header()
         yield SummaryBar(self._summary(), id="summary")
         table = FleetTable(id="nodes", cursor_type="row", zebra_stripes=True)
-        for key, title, width in COLUMNS:
+        self._columns = layout(self.app.size.width - SCROLLBAR)
+        for key, title, width in self._columns:
             table.add_column(title, key=key, width=width)
         yield table
         yield Input(placeholder="filter: words or regex, role:ml state:down region:eu", id="filter")
@@ -411,6 +439,19 @@ class FleetScreen(Screen[None]):
         text = cells.node_state(status, self.state).plain
         return "down" if ("stale" in text or "down" in text) else text.split()[-1]
 
+    def on_resize(self, event) -> None:
+        columns = layout(event.size.width - SCROLLBAR)
+        if columns != self._columns:  # another set fits: lay the table out again
+            self._columns = columns
+            table = self.query_one("#nodes", DataTable)
+            cursor = table.cursor_row
+            table.clear(columns=True)
+            for key, title, width in columns:
+                table.add_column(title, key=key, width=width)
+            self._rebuild()
+            if table.row_count:
+                table.move_cursor(row=min(cursor, table.row_count - 1))
+
     def _rebuild(self) -> None:
         table = self.query_one("#nodes", DataTable)
         table.clear()
@@ -434,7 +475,7 @@ class FleetScreen(Screen[None]):
                 "model": Text(_models(node)),
                 "host": Text(f"{node.host}:{node.port}" if node.port else node.host),
             }
-            table.add_row(*(row.get(key, Text("")) for key, _, _ in COLUMNS), key=node.name)
+            table.add_row(*(row.get(key, Text("")) for key, _, _ in self._columns), key=node.name)
             self._rows.append(node.name)
         if self.state is not None:
             self.show(self.state)
@@ -498,7 +539,10 @@ class FleetScreen(Screen[None]):
             for key in ("gpu", "temp", "mem", "ctrs", "chain", "epoch"):
                 values[key] = cells.dimmed(values[key])
         changed = {}
+        shown = {key for key, _, _ in self._columns}
         for key, value in values.items():
+            if key not in shown:
+                continue
             # a cheap fingerprint: redraw a cell only when what it shows changed
             mark = (value.plain, str(value.style), len(value.spans))
             if self._rendered.get((name, key)) != mark:

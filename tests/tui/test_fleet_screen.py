@@ -213,7 +213,7 @@ async def test_markup_and_control_characters_are_shown_literally():
     )
     state = state_of(profile.model, nodes)
     app = FleetdeckApp(profile, live=False, source=lambda: state)
-    async with app.run_test(size=(160, 30)) as pilot:
+    async with app.run_test(size=(260, 30)) as pilot:
         await pilot.pause(0.7)
         table = app.screen.query_one("#nodes", DataTable)
         assert cell_texts(table, "model") == ["m[/]"]
@@ -249,6 +249,16 @@ def test_snapshot_fleet_with_stale_node_and_alerts_80x24(snap_compare):
 def test_snapshot_fleet_with_stale_node_and_alerts_160x50(snap_compare):
     state = troubled(load(GONKA).model)
     assert snap_compare(static_app(state), terminal_size=(160, 50), press=["_"])
+
+
+def test_snapshot_fleet_with_stale_node_and_alerts_120x40(snap_compare):
+    state = troubled(load(GONKA).model)
+    assert snap_compare(static_app(state), terminal_size=(120, 40), press=["_"])
+
+
+def test_snapshot_fleet_with_stale_node_and_alerts_200x50(snap_compare):
+    state = troubled(load(GONKA).model)
+    assert snap_compare(static_app(state), terminal_size=(200, 50), press=["_"])
 
 
 def test_snapshot_help_160x50(snap_compare):
@@ -359,3 +369,25 @@ async def test_a_node_down_for_long_is_dimmed_out_of_the_totals_and_says_since_w
         assert "dim" in str(gpu.style) or any("dim" in str(s.style) for s in gpu.spans)
         summary = str(app.screen.query_one("#summary").render())
         assert "up 11/12" in summary and "GPUs busy 88/88" in summary  # its 8 not counted
+
+
+async def test_columns_follow_the_width_state_and_worst_alert_first():
+    from screens.fleet import layout
+
+    for width in (78, 118, 158, 198, 260):
+        keys = [key for key, _, _ in layout(width)]
+        assert {"node", "state", "alerts"} <= set(keys)  # at every width
+        assert keys.index("alerts") == keys.index("state") + 1 == keys.index("node") + 2
+        assert sum(w + 2 for _, _, w in layout(width)) <= width
+    state = troubled(load(GONKA).model)
+    app = static_app(state)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.pause(0.5)
+        table = app.screen.query_one("#nodes", DataTable)
+        assert "model" not in [c.key.value for c in table.ordered_columns]
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.5)
+        keys = [c.key.value for c in table.ordered_columns]
+        assert keys[:3] == ["node", "state", "alerts"]
+        alerts = dict(zip(cell_texts(table, "node"), cell_texts(table, "alerts"), strict=True))
+        assert alerts["c1-ml2"] == "1 node unreachable"
