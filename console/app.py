@@ -20,7 +20,7 @@ from textual.screen import Screen
 from console.profile import Profile
 from console.state import FleetState
 from screens.fleet import FleetScreen, OpenNode
-from screens.modals import FaultMenuScreen, HostKeyScreen
+from screens.modals import FaultMenuScreen, HostKeyScreen, QuitScreen
 from screens.node import ContainerAction, NodeScreen
 from screens.palette import Palette
 from screens.triage import Acknowledged, DisableMlNode, TriageScreen
@@ -64,6 +64,7 @@ class FleetdeckApp(App[str | None]):
         self.source = source
         self.accept_new_host_keys = accept_new_host_keys
         self.sim_root = sim_root
+        self._faults_injected: set[str] = set()  # demo nodes with a fault injected now
         self.read_only = read_only
         self.monitor = None
         self.pool = None
@@ -583,6 +584,20 @@ class FleetdeckApp(App[str | None]):
                 return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
         return None
 
+    async def action_quit(self) -> None:
+        """q asks first when quitting would lose something: a run in progress, or a
+        rehearsal with faults injected (the demo's fleet goes with the console)."""
+        why = None
+        engine = getattr(self, "engine", None)
+        if engine is not None and getattr(engine, "running", False):
+            why = "An action is running: quitting the console stops it where it is."
+        elif self._faults_injected:
+            why = "Faults are injected in this rehearsal: quitting tears the simulated fleet down."
+        if why is None or isinstance(self.screen, QuitScreen):
+            self.exit()
+            return
+        self.push_screen(QuitScreen(why), lambda yes: self.exit() if yes else None)
+
     @work(thread=True, group="faults")
     def _inject(self, node: str, kind: str) -> None:
         from console.sim import control
@@ -592,9 +607,11 @@ class FleetdeckApp(App[str | None]):
             if kind == "clear":
                 control.request(self.sim_root, "POST", "/clear", {"node": node})
                 message = f"{node}: faults cleared"
+                self._faults_injected.discard(node)
             else:
                 control.request(self.sim_root, "POST", "/fault", {"node": node, "kind": kind})
                 message = f"{node}: {kind} injected"
+                self._faults_injected.add(node)
         except control.SimError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return

@@ -51,6 +51,14 @@ ALERTS_MAX = 60  # the alerts column takes what is left, up to this
 SCROLLBAR = 2  # the table keeps room for its vertical scrollbar
 
 
+def _is_regex(term: str) -> bool:
+    try:
+        re.compile(term)
+    except re.error:
+        return False
+    return True
+
+
 def layout(width: int) -> tuple[tuple[str, str, int], ...]:
     """The columns that fit `width` cells, in display order; alerts widened into what is
     left. Each column costs its width plus a cell of padding either side."""
@@ -359,6 +367,10 @@ class FleetScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False, id="fleet.clear_filter"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "app.quit", "Quit", id="app.quit"),
+        Binding("j", "cursor('down')", "Down", show=False, id="fleet.down"),
+        Binding("k", "cursor('up')", "Up", show=False, id="fleet.up"),
+        Binding("g", "cursor('top')", "Top", show=False, id="fleet.top"),
+        Binding("G", "cursor('bottom')", "Bottom", show=False, id="fleet.bottom"),
     ]
     HELP_ABOUT = (
         "Every node of the fleet, live. Filter with / : words or a regex, and key:value "
@@ -595,6 +607,9 @@ class FleetScreen(Screen[None]):
         if self.query_text:
             text.append("\nfilter: ", style="dim")
             text.append(self.query_text)
+            bad = [t for t in self.query_text.split() if ":" not in t and not _is_regex(t)]
+            if bad:
+                text.append(f"  (not a regular expression, matched as text: {bad[0]})", "yellow")
             text.append(f"  ({len(self._rows)} of {len(nodes)} nodes; esc clears)", style="dim")
         return text
 
@@ -605,12 +620,31 @@ class FleetScreen(Screen[None]):
         field.value = self.query_text
         field.focus()
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """The filter applies as it is typed; a term that is not a regular expression is
+        matched as plain text, and the summary says so."""
+        if event.input.id != "filter" or not event.input.display:
+            return
+        self.query_text = event.value.strip()
+        self._rebuild()
+        self.query_one("#summary", SummaryBar).show(self._summary())
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.query_text = event.value.strip()
         event.input.display = False
         self._rebuild()
         self.query_one("#nodes", DataTable).focus()
         self.query_one("#summary", SummaryBar).show(self._summary())
+
+    def action_cursor(self, where: str) -> None:
+        """j/k and g/G, as in vi, less and k9s."""
+        table = self.query_one("#nodes", DataTable)
+        {
+            "down": table.action_cursor_down,
+            "up": table.action_cursor_up,
+            "top": table.action_scroll_top,
+            "bottom": table.action_scroll_bottom,
+        }[where]()
 
     def action_clear_filter(self) -> None:
         field = self.query_one("#filter", Input)

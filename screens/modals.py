@@ -82,3 +82,24 @@ class FaultMenuScreen(ModalScreen[str | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+
+class QuitScreen(ModalScreen[bool]):
+    """q while something would be lost asks first: y quits, n or esc stays."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="QuitScreen")
+    BINDINGS = [
+        Binding("y", "dismiss(True)", "Quit"),
+        Binding("n,escape", "dismiss(False)", "Stay"),
+    ]
+
+    def __init__(self, why: str) -> None:
+        super().__init__()
+        self.why = why
+
+    def compose(self) -> ComposeResult:
+        text = Text("Quit fleetdeck?\n\n", style="bold")
+        text.append(self.why)
+        text.append("\n\ny quits, n or esc stays.")
+        with Vertical():
+            yield Static(text)

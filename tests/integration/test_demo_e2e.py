@@ -59,7 +59,9 @@ def test_demo_open_node_inject_fault_triage_quit(tmp_path):
         tmux("send-keys", "-t", session, "t")
         screen = wait_for_text(session, "at up to 92 °C", 5 - (time.monotonic() - injected))
         assert "critical" in screen and "g1-ml2" in screen
-        tmux("send-keys", "-t", session, "q")
+        tmux("send-keys", "-t", session, "q")  # a fault is injected: it asks first
+        wait_for_text(session, "Faults are injected in this rehearsal", 10)
+        tmux("send-keys", "-t", session, "y")
         deadline = time.monotonic() + 30
         while session in tmux("ls") and time.monotonic() < deadline:
             time.sleep(0.2)

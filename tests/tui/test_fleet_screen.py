@@ -391,3 +391,41 @@ async def test_columns_follow_the_width_state_and_worst_alert_first():
         assert keys[:3] == ["node", "state", "alerts"]
         alerts = dict(zip(cell_texts(table, "node"), cell_texts(table, "alerts"), strict=True))
         assert alerts["c1-ml2"] == "1 node unreachable"
+
+
+async def test_keys_people_expect_jk_gG_filter_as_you_type_and_q_asks_first():
+    from screens.modals import QuitScreen
+
+    app = static_app(troubled(load(GONKA).model))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.5)
+        table = app.screen.query_one("#nodes", DataTable)
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1
+        await pilot.press("G")
+        assert table.cursor_row == 11
+        await pilot.press("g")
+        assert table.cursor_row == 0
+        await pilot.press("slash", *"ml3")  # no Enter: it applies as typed
+        await pilot.pause(0.2)
+        assert cell_texts(table, "node") == ["c1-ml3", "c2-ml3"]
+        await pilot.press("backspace", "backspace", "backspace", *"ml[")
+        await pilot.pause(0.2)
+        summary = str(app.screen.query_one("#summary").render())
+        assert "not a regular expression, matched as text: ml[" in summary
+        assert cell_texts(table, "node") == []
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert table.row_count == 12
+        app._faults_injected.add("c1-ml1")  # as the demo's fault menu records it
+        await pilot.press("q")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, QuitScreen) and app.is_running
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert app.is_running and not isinstance(app.screen, QuitScreen)
+        await pilot.press("q", "y")
+        await pilot.pause(0.2)
+    assert app.return_code == 0
