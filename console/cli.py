@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -266,9 +267,13 @@ def status_cmd(
             state = monitor.snapshot()
             if as_json:
                 click.echo(jsonlib.dumps(state.to_json(), indent=None if watch else 1))
+            elif watch and sys.stdout.isatty():
+                # in place: home, the compact table cut to the terminal, clear the rest
+                width = shutil.get_terminal_size().columns
+                click.echo("\x1b[H" + render(state, fleet, width) + "\x1b[J", nl=False)
+            elif watch:  # piped: one compact table per refresh
+                click.echo(render(state, fleet, 80) + "\n")
             else:
-                if watch:
-                    click.clear()
                 click.echo(render(state, fleet))
             if not watch:
                 break

@@ -55,7 +55,11 @@ def _chain(node: NodeStatus) -> str:
     return " ".join(parts)
 
 
-def render(state: FleetState, fleet: FleetProfile) -> str:
+def render(state: FleetState, fleet: FleetProfile, width: int | None = None) -> str:
+    """The status table; with `width` (status --watch), one compact screen: the node, its
+    state and its worst alert first, every line cut to the terminal's width."""
+    if width is not None:
+        return _compact(state, width)
     rows = [("NODE", "CLUSTER", "ROLE", "STATE", "GPUS", "CTRS", "CHAIN", "ALERTS")]
     alerts_by_node: dict[str, list] = {}
     for a in state.alerts:
@@ -92,3 +96,20 @@ def render(state: FleetState, fleet: FleetProfile) -> str:
             lines.append(f"{a.severity.upper():8} {a.node}: {a.summary} ({a.evidence})")
             lines.append(f"         next: {a.next_step}")
     return "\n".join(lines)
+
+
+def _compact(state: FleetState, width: int) -> str:
+    worst: dict[str, object] = {}
+    for a in state.alerts:  # already worst first
+        worst.setdefault(a.node, a)
+    summary = state.to_json()["summary"]
+    lines = [
+        f"{summary['reachable']}/{summary['nodes']} up  {summary['critical']} critical  "
+        f"{summary['warning']} warning  {time.strftime('%H:%M:%S', time.localtime(state.taken_at))}"
+    ]
+    name_w = max((len(n) for n in state.nodes), default=4)
+    for node in state.nodes.values():
+        a = worst.get(node.name)
+        said = f"{a.severity}: {a.summary}" if a is not None else "-"  # type: ignore[attr-defined]
+        lines.append(f"{node.name:<{name_w}}  {_state(node, state):<14} {_gpus(node):<12} {said}")
+    return "\n".join(line[:width] for line in lines)

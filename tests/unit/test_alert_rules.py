@@ -99,3 +99,18 @@ def test_the_latency_card_speaks_the_stacks_language():
     assert "vllm:" not in " ".join(ollama.checks) + ollama.meaning
     vllm = runbook_for("service_slow:latency", "vllm")
     assert vllm is not None and "vllm:num_requests_waiting" in vllm.checks
+
+
+def test_status_watch_is_one_compact_screen_that_agrees_with_the_console():
+    from console.status_table import render
+    from tests.tui.states import troubled
+
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    state = troubled(profile, NOW)
+    text = render(state, profile, 80)
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines) and len(lines) == 1 + len(state.nodes)
+    words = {line.split()[0]: line.split()[1] for line in lines[1:]}
+    for name, node in state.nodes.items():  # the console's word for each node
+        assert words[name] == state.condition(node).split()[0], name
+    assert "critical: container mlnode-308" in text  # the worst alert, cut to fit
