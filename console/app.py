@@ -21,7 +21,7 @@ from console.profile import Profile
 from console.state import FleetState
 from screens.fleet import FleetScreen, OpenNode
 from screens.modals import FaultMenuScreen, HostKeyScreen, QuitScreen
-from screens.node import ContainerAction, NodeScreen
+from screens.node import ContainerAction, HistoryWanted, NodeScreen
 from screens.palette import Palette
 from screens.triage import Acknowledged, DisableMlNode, TriageScreen
 
@@ -148,6 +148,9 @@ class FleetdeckApp(App[str | None]):
         screen = NodeScreen(name, self.last_state)
         self.push_screen(screen)
         self._node_history(screen)
+
+    def on_history_wanted(self, message: HistoryWanted) -> None:
+        self._node_history(message.screen)
 
     @work(thread=True, group="history")
     def _node_history(self, screen: NodeScreen) -> None:

@@ -32,7 +32,7 @@ from screens.help import HelpScreen, key_rows
 COLUMNS = (  # key, title, width: fixed widths keep updates cheap (libraries.md §1.4)
     ("cluster", "Cluster", 14),
     ("node", "Node", 16),
-    ("state", "State", 12),  # what on-call reads first: the state and the worst alert
+    ("state", "State", 18),  # what on-call reads first: the state and the worst alert
     ("alerts", "Alerts", 30),
     ("gpu", "GPU util", 21),
     ("temp", "Hot", 6),

@@ -48,6 +48,14 @@ class ContainerAction(Message):
         self.kind = kind
 
 
+class HistoryWanted(Message):
+    """The node screen wants its History read from the journal (again)."""
+
+    def __init__(self, screen: NodeScreen) -> None:
+        super().__init__()
+        self.screen = screen
+
+
 def _t(value: object, style: str = "") -> Text:
     return Text("—" if value is None else str(value), style=style)
 
@@ -116,6 +124,8 @@ class NodeScreen(Screen[None]):
         table = {"gpus": "#gpu-table", "containers": "#ctr-table"}.get(event.pane.id or "")
         if table:
             self.query_one(table, DataTable).focus()
+        if event.pane.id == "history":  # read again: a restart a moment ago belongs there
+            self.post_message(HistoryWanted(self))
 
     ready = False  # set once composed: updates that come earlier are kept for on_mount
 

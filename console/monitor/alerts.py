@@ -235,10 +235,11 @@ def _started(c) -> float | None:
 
 
 def _just_started(c, node: NodeStatus, interval: float) -> bool:
-    """Started within the last two refreshes, by the node's own clock."""
+    """Started since the refresh before this one, by the node's own clock: a fixed loop
+    reads fine again by the second refresh after its last restart."""
     started = _started(c)
     now = node.probe_at
-    return started is not None and now is not None and now - started < 2 * interval + 1
+    return started is not None and now is not None and now - started < interval
 
 
 def _clock(t: float) -> str:
@@ -282,7 +283,7 @@ def _containers(node: NodeStatus, serves_model: bool, interval: float) -> Iterat
             )
         elif c.state == "restarting" or (c.restarts and _just_started(c, node, interval)):
             # Docker's restart count never resets: what says a loop goes on is restarting
-            # now, or having come back only moments ago; a fixed loop clears in 2 refreshes
+            # now, or having come back since the last refresh; a fixed loop clears in two
             started = _started(c)
             last = f", the last at {_clock(started)}" if started else ""
             yield Finding(
