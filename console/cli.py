@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from actions.report import plural
 from console import __version__
 from console.atomic import atomic_write_text
 from console.profile import ProfileError, load
@@ -53,6 +54,7 @@ def cli() -> None:
 @click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=True))
 def check_cmd(profiles: tuple[str, ...]) -> None:
     """Validate PROFILES; print every problem with its file, line and field."""
+
     bad = 0
     for path in profiles:
         try:
@@ -67,8 +69,8 @@ def check_cmd(profiles: tuple[str, ...]) -> None:
         model = profile.model
         gpus = sum(n.gpus or 0 for _, n in model.all_nodes())
         click.echo(
-            f"{path}: ok ({model.fleet.name}: {len(model.clusters)} clusters, "
-            f"{len(model.all_nodes())} nodes, {gpus} GPUs expected)"
+            f"{path}: ok ({model.fleet.name}: {plural(len(model.clusters), 'cluster')}, "
+            f"{plural(len(model.all_nodes()), 'node')}, {gpus} GPUs expected)"
         )
     if bad:
         sys.exit(EXIT_INVALID)
@@ -101,8 +103,8 @@ def import_inventory_cmd(inventory: str, output: str, name: str | None, force: b
     atomic_write_text(output, result.text, mode=0o644)
     profile = load(output)
     click.echo(
-        f"{output}: wrote {len(profile.model.clusters)} clusters, "
-        f"{len(profile.model.all_nodes())} nodes"
+        f"{output}: wrote {plural(len(profile.model.clusters), 'cluster')}, "
+        f"{plural(len(profile.model.all_nodes()), 'node')}"
     )
     if result.notes:
         click.echo(
@@ -453,7 +455,6 @@ def run_cmd(
         event_line,
         plan_counts,
         plan_text,
-        plural,
         run_summary,
     )
 

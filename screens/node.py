@@ -56,6 +56,24 @@ class HistoryWanted(Message):
         self.screen = screen
 
 
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else ("yes" if value else "no")
+
+
+def _local_time(stamp: str | None) -> str | None:
+    """Docker's RFC 3339 StartedAt as this machine's date and time of day."""
+    from datetime import datetime
+
+    if not stamp or stamp.startswith("0001-"):
+        return None
+    try:
+        head = stamp.rstrip("Z").split(".")[0]
+        at = datetime.fromisoformat(head + "+00:00")
+    except ValueError:
+        return stamp
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _t(value: object, style: str = "") -> Text:
     return Text("—" if value is None else str(value), style=style)
 
@@ -204,7 +222,7 @@ class NodeScreen(Screen[None]):
                 _t(c.state, style),
                 _t(c.health, "red" if c.health == "unhealthy" else ""),
                 _t(c.restarts, "red" if c.restarts else ""),
-                _t(c.started_at),
+                _t(_local_time(c.started_at)),
                 _t(c.exit_code if c.state != "running" else None),
                 key=c.name,
             )
@@ -239,15 +257,15 @@ class NodeScreen(Screen[None]):
             return text
         rows = [
             ("height", c.height),
-            ("catching up", c.catching_up),
+            ("catching up", _yes_no(c.catching_up)),
             ("peers", c.peers),
-            ("validator in set", c.validator_in_set),
+            ("validator in set", _yes_no(c.validator_in_set)),
             ("voting power", c.voting_power),
             ("epoch", c.epoch),
             ("phase", c.phase),
             ("blocks to next PoC", c.blocks_to_poc),
             ("participant weight", c.participant_weight),
-            ("in current epoch", c.in_epoch),
+            ("in current epoch", _yes_no(c.in_epoch)),
         ]
         for label, value in rows:
             text.append(f"{label:>20}  ", style="dim")
@@ -278,7 +296,7 @@ class NodeScreen(Screen[None]):
             ("driver", s.driver),
             ("docker", s.docker),
             ("uptime", uptime),
-            ("load", s.load1),
+            ("load", f"{s.load1:.2f}" if s.load1 is not None else None),
             ("memory", mem),
         ):
             text.append(f"{label:>10}  ", style="dim")
