@@ -293,8 +293,9 @@ class FleetdeckApp(App[str | None]):
             journal.close()
         self.call_from_thread(screen.held, acks)
 
-    def _record(self, node: str, action: str, target: str, result: str, detail: str = "") -> None:
-        """Record a console action; called from the worker thread that did it."""
+    def _in_journal(self, write) -> None:
+        """Write to the journal from a worker thread; if it cannot be opened, say that the
+        action was not recorded (the action itself stands)."""
         from console.journal import JournalError
 
         try:
@@ -305,31 +306,24 @@ class FleetdeckApp(App[str | None]):
             )
             return
         try:
-            journal.record(self.fleet_name, node, action, target, result, detail)
+            write(journal)
         finally:
             journal.close()
+
+    def _record(self, node: str, action: str, target: str, result: str, detail: str = "") -> None:
+        """Record a console action; called from the worker thread that did it."""
+        self._in_journal(lambda j: j.record(self.fleet_name, node, action, target, result, detail))
 
     def on_acknowledged(self, message: Acknowledged) -> None:
         self._remember_ack(message.alert, message.withdrawn)
 
     @work(thread=True, group="journal")
     def _remember_ack(self, alert, withdrawn: str | None) -> None:
-        from console.journal import JournalError
-
-        try:
-            journal = self._journal()
-        except JournalError as exc:
-            self.call_from_thread(
-                self.notify, f"not recorded: {exc}", severity="warning", markup=False
-            )
-            return
-        try:
-            if withdrawn is None:
-                journal.acknowledge(self.fleet_name, alert.node, alert.kind, alert.summary)
-            else:
-                journal.withdraw(self.fleet_name, alert.node, alert.kind, withdrawn)
-        finally:
-            journal.close()
+        fleet = self.fleet_name
+        if withdrawn is None:
+            self._in_journal(lambda j: j.acknowledge(fleet, alert.node, alert.kind, alert.summary))
+        else:
+            self._in_journal(lambda j: j.withdraw(fleet, alert.node, alert.kind, withdrawn))
 
     @property
     def fleet_name(self) -> str:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from console.profile import Profile, load
 from console.sim.daemon import claim_block
 from console.sim.deployrepo import make_gonka_repo
 from console.sim.fleet import ExternalHost, SimFleet
+from tests.harness.cli import run as fleetdeck
 from tests.harness.netns import NetnsHost, start_netns_host
 from tests.harness.sshd import ensure_privsep_dir
 
@@ -107,18 +106,6 @@ def deploy_fleet(
             PYTHONPATH=str(REPO),
         )
         yield DeployFleet(fleet, hosts, env, root)
-
-
-def fleetdeck(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """fleetdeck as an operator runs it, in `env`."""
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @contextlib.contextmanager

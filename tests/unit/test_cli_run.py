@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.harness.cli import fleetdeck as cli
 from tests.harness.procs import free_port
 from tests.harness.profiles import UNREACHABLE, unreachable_profile
 
@@ -14,16 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def fleetdeck(tmp_path, *args: str) -> subprocess.CompletedProcess:
     profile = unreachable_profile(tmp_path)
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *[a.replace("PROFILE", str(profile)) for a in args]],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
+    return cli(tmp_path, *[a.replace("PROFILE", str(profile)) for a in args])
 
 
 def test_unreachable_nodes_are_not_reported_as_nothing_to_do(tmp_path):

@@ -3,13 +3,12 @@ it aside (never writes over it) and starts a new one."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from console.journal import Journal, JournalError
+from tests.harness.cli import fleetdeck as cli
 from tests.harness.profiles import unreachable_profile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,19 +43,6 @@ def test_an_intact_journal_is_never_moved(tmp_path):
     assert again.moved_aside is None and again.run(run) is not None
     again.close()
     assert sorted(p.name for p in tmp_path.iterdir() if "corrupt" in p.name) == []
-
-
-def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
 
 
 def test_cli_with_a_damaged_journal(tmp_path):

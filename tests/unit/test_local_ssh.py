@@ -3,26 +3,12 @@ path that is a directory, is one message naming the file and the fix, not N red 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.harness.cli import fleetdeck
 from tests.harness.profiles import unreachable_profile
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def fleetdeck(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
 
 
 def with_ssh(tmp_path: Path, **values: str) -> str:

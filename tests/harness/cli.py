@@ -1,0 +1,28 @@
+"""fleetdeck run as an operator runs it, in a private home, for tests that need no servers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`fleetdeck ARGS` in `env`, no terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )
+
+
+def fleetdeck(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`fleetdeck ARGS` with HOME and the state dir in `home`."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_STATE_HOME": str(home)}
+    return run(env, *args, timeout=timeout)
