@@ -110,7 +110,10 @@ def deploy_fleet(
 
 @contextlib.contextmanager
 def embedded_deploy_fleet(
-    root: Path, env: dict[str, str] | None = None, path_first: Path | None = None
+    root: Path,
+    env: dict[str, str] | None = None,
+    path_first: Path | None = None,
+    secret: str = "embedded fleet's password",  # noqa: S107 - a test fleet's
 ) -> Iterator[DeployFleet]:
     """The deploy tests' bare fleet on the embedded simulator (`fleetdeck sim up --fresh`,
     no sshd or netns needed); `DeployFleet.fleet` is None, the profile is
@@ -122,7 +125,7 @@ def embedded_deploy_fleet(
     profile.set_value(("stack", "ref"), tag)
     profile.save(root / "fleet.toml")
     keyring = root / "keyring.json"
-    keyring.write_text(json.dumps({KEYRING_ENTRY: "embedded fleet's password"}))
+    keyring.write_text(json.dumps({KEYRING_ENTRY: secret}))
     env = dict(
         env or os.environ,
         PYTHONPATH=str(REPO),
