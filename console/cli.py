@@ -474,6 +474,16 @@ def run_cmd(
             click.echo(f"fleetdeck run: no earlier {act.name} run of {fleet} to resume", err=True)
             sys.exit(EXIT_INVALID)
         resume = last.id
+    if resume:  # said before anything is confirmed: which run goes on
+        earlier = engine.journal.run(resume)
+        if earlier is None:
+            click.echo(f"fleetdeck run: no run {resume} in {engine.journal.path}", err=True)
+            sys.exit(EXIT_INVALID)
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(earlier.started))
+        click.echo(
+            f"resuming run {earlier.id} ({earlier.action}, started {started}, "
+            f"{earlier.outcome or 'unfinished'})"
+        )
     try:
         if not yes:
             items = engine.plan(act, words)
@@ -494,6 +504,12 @@ def run_cmd(
                     "fleetdeck run: not a terminal; pass --yes to run without asking", err=True
                 )
                 sys.exit(EXIT_INVALID)
+            if counts["error"]:
+                click.echo(
+                    f"note: {plural(counts['error'], 'step')} cannot be checked (see above); "
+                    "they will be tried, and fail where the node is still unreachable",
+                    err=True,
+                )
             if act.destructive:
                 typed = click.prompt(f"type the fleet's name ({fleet}) to {act.name}", default="")
                 if typed != fleet:

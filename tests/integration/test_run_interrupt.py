@@ -78,6 +78,8 @@ def test_ctrl_c_cancels_and_lets_running_steps_finish_then_resume(short_tmp):
         resumed = fleetdeck(fleet.env, "run", str(profile), "deploy", "--yes", "--resume")
         assert resumed.returncode == 0, resumed.stdout[-3000:]
         assert ": succeeded" in resumed.stdout
+        assert resumed.stdout.startswith(f"resuming run {run_id} (deploy, started ")
+        assert "cancelled)" in resumed.stdout.splitlines()[0]
 
 
 def test_a_second_ctrl_c_aborts_the_running_steps(short_tmp):

@@ -35,6 +35,8 @@ def test_bad_options_and_unknown_actions_are_refused_before_connecting(tmp_path)
     assert done.returncode == 1 and "unknown action 'teardown'; one of: deploy" in done.stderr
     done = fleetdeck(tmp_path, "run", "PROFILE", "deploy", "--resume")
     assert done.returncode == 1 and "no earlier deploy run of nowhere to resume" in done.stderr
+    done = fleetdeck(tmp_path, "run", "PROFILE", "deploy", "--resume", "20990101-000000-abcdef")
+    assert done.returncode == 1 and "no run 20990101-000000-abcdef in" in done.stderr
 
 
 def test_an_empty_limit_is_refused_not_taken_for_the_whole_fleet(tmp_path):
