@@ -480,10 +480,15 @@ def run_cmd(
             click.echo(f"fleetdeck run: no run {resume} in {engine.journal.path}", err=True)
             sys.exit(EXIT_INVALID)
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(earlier.started))
-        click.echo(
-            f"resuming run {earlier.id} ({earlier.action}, started {started}, "
-            f"{earlier.outcome or 'unfinished'})"
-        )
+        if as_json:  # --json output stays one JSON document per line
+            resuming = {"event": "resume", "run": earlier.id, "action": earlier.action}
+            resuming |= {"started": earlier.started, "outcome": earlier.outcome}
+            click.echo(jsonlib.dumps(resuming))
+        else:
+            click.echo(
+                f"resuming run {earlier.id} ({earlier.action}, started {started}, "
+                f"{earlier.outcome or 'unfinished'})"
+            )
     try:
         if not yes:
             items = engine.plan(act, words)
