@@ -56,6 +56,17 @@ class HistoryWanted(Message):
         self.screen = screen
 
 
+IMAGE_WIDTH = next(w for key, _, w in CTR_COLUMNS if key == "image")
+
+
+def short_image(image: str | None, width: int) -> str | None:
+    """An image reference that fits `width`, cut at the front: the tag is what tells two
+    deploys apart ('…/tmkms-softsign-with-keygen:0.2.9-post2', not 'ghcr.io/…:0.2.')."""
+    if image is None or len(image) <= width:
+        return image
+    return "…" + image[-(width - 1) :]
+
+
 def _yes_no(value: bool | None) -> str | None:
     return None if value is None else ("yes" if value else "no")
 
@@ -144,6 +155,7 @@ class NodeScreen(Screen[None]):
             self.query_one(table, DataTable).focus()
         if event.pane.id == "history":  # read again: a restart a moment ago belongs there
             self.post_message(HistoryWanted(self))
+        self.refresh_bindings()  # the footer offers l, R, S on the Containers tab only
 
     ready = False  # set once composed: updates that come earlier are kept for on_mount
 
@@ -218,7 +230,7 @@ class NodeScreen(Screen[None]):
             style = "green" if c.state == "running" else "bold red"
             table.add_row(
                 _t(c.name),
-                _t(c.image),
+                _t(short_image(c.image, IMAGE_WIDTH)),
                 _t(c.state, style),
                 _t(c.health, "red" if c.health == "unhealthy" else ""),
                 _t(c.restarts, "red" if c.restarts else ""),
@@ -237,6 +249,12 @@ class NodeScreen(Screen[None]):
         if not table.row_count:
             return None
         return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # l, R and S act on the selected container: offered on the Containers tab only
+        if action == "container" and self.ready:
+            return self.query_one(TabbedContent).active == "containers"
+        return True
 
     def action_container(self, kind: str) -> None:
         """Logs, restart or stop of the container under the cursor (the app confirms and

@@ -305,3 +305,33 @@ async def test_acknowledgements_persist_across_consoles_and_can_be_withdrawn():
     actions = [a.action for a in journal.console_actions("gonka-prod")]
     assert actions == ["unacknowledge", "acknowledge"]
     journal.close()
+
+
+async def test_container_keys_are_offered_on_the_containers_tab_only_and_tags_show():
+    from screens.node import short_image
+
+    app = app_with_trouble()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.5)
+        app.open_node("c1-network")
+        await pilot.pause(0.4)
+
+        def offered() -> set[str]:
+            return {key for key, b in app.screen.active_bindings.items() if b.enabled} & {
+                "l",
+                "R",
+                "S",
+            }
+
+        assert offered() == set()  # the GPUs tab: nothing to restart here
+        await pilot.press("2")
+        await pilot.pause(0.2)
+        assert offered() == {"l", "R", "S"}
+        await pilot.press("1")
+        await pilot.pause(0.2)
+        assert offered() == set()
+    long = "ghcr.io/product-science/tmkms-softsign-with-keygen:0.2.9-post2"
+    assert short_image(long, 44) == "…" + long[-43:] and short_image(long, 44).endswith(
+        ":0.2.9-post2"
+    )
+    assert short_image("nginx:1.28.0", 44) == "nginx:1.28.0"
