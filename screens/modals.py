@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 MODAL_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
-    width: 84; height: auto; max-height: 80%; border: round $warning;
+    width: 84; max-width: 100%; height: auto; max-height: 80%; border: round $warning;
     background: $surface; padding: 0 1;
 }}
 {name} OptionList {{ height: auto; max-height: 20; }}

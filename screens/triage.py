@@ -55,7 +55,7 @@ class RunbookScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     RunbookScreen { align: center middle; }
     RunbookScreen > VerticalScroll {
-        width: 90; height: auto; max-height: 85%; border: round $error;
+        width: 90; max-width: 100%; height: auto; max-height: 85%; border: round $error;
         background: $surface; padding: 0 1;
     }
     """

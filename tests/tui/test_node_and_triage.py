@@ -139,6 +139,19 @@ def test_snapshot_triage_80x24(snap_compare):
     assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=triage)
 
 
+def test_snapshot_runbook_card_80x24(snap_compare):
+    """The card fits a small terminal: it scrolls, nothing is cut at the right edge."""
+
+    async def card(pilot):
+        await pilot.pause(0.7)
+        await pilot.press("t")
+        await pilot.pause(0.3)
+        await pilot.press("down", "down", "enter")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=card)
+
+
 async def test_history_tab_lists_the_actions_run_on_the_node(monkeypatch, tmp_path):
     from textual.widgets import Static, TabbedContent
 
