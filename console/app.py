@@ -28,15 +28,20 @@ from screens.triage import Acknowledged, DisableMlNode, TriageScreen
 REFRESH_S = 0.5  # screens get at most two coalesced updates a second
 
 
-def wait_running(api, container: str, state: dict, stream: dict, seconds: float = 30) -> bool:
-    """Whether a container whose log stream ended runs again (restarting: wait for it)."""
-    deadline = time.monotonic() + seconds
-    while state.get("Status") == "restarting" and time.monotonic() < deadline:
-        if stream.get("closed"):
+def wait_running(
+    api, container: str, state: dict, stream: dict, seconds: float = 30, gap: float = 5
+) -> bool:
+    """Whether a container whose log stream ended runs again: wait while it restarts, and
+    a few seconds while it is stopped (a restart stops, then starts it)."""
+    started = time.monotonic()
+    while state.get("Status") != "running":
+        waited = time.monotonic() - started
+        limit = seconds if state.get("Status") == "restarting" else gap
+        if stream.get("closed") or waited >= limit:
             return False
-        time.sleep(0.5)
+        time.sleep(0.25)
         state = api.inspect_container(container)["State"]
-    return state.get("Status") == "running"
+    return True
 
 
 class FleetdeckApp(App[str | None]):
