@@ -45,6 +45,7 @@ def cli() -> None:
     fleetdeck run PROFILE deploy      plan, confirm, apply; --resume after a failure
     fleetdeck journal PROFILE [RUN]   what was run, step by step
     fleetdeck demo                    the console on a simulated fleet
+    fleetdeck sim up|fault|down …     a simulated fleet to rehearse on (sim --help)
     fleetdeck check PROFILE...        validate profiles
     fleetdeck import-inventory INI    turn an Ansible inventory into a profile
     """

@@ -60,7 +60,8 @@ def test_usage_errors_exit_64_apart_from_status_critical_2(tmp_path):
     )
     assert done.returncode == 64 and "--block-time" in done.stderr
     assert "Traceback" not in done.stderr
-    assert fleetdeck(tmp_path, "--help").returncode == 0
+    helped = fleetdeck(tmp_path, "--help")
+    assert helped.returncode == 0 and "fleetdeck sim up|fault|down" in helped.stdout
 
 
 def test_journal_lists_runs_and_a_runs_steps(tmp_path):
