@@ -590,8 +590,7 @@ class FleetdeckApp(App[str | None]):
         """q asks first when quitting would lose something: a run in progress, or a
         rehearsal with faults injected (the demo's fleet goes with the console)."""
         why = None
-        engine = getattr(self, "engine", None)
-        if engine is not None and getattr(engine, "running", False):
+        if self.engine is not None and self.engine.running:
             why = "An action is running: quitting the console stops it where it is."
         elif self._faults_injected:
             why = "Faults are injected in this rehearsal: quitting tears the simulated fleet down."

@@ -10,12 +10,12 @@ dial-stdio` channel on it, as docker-py does itself.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import docker
 from docker.transport.sshconn import SSHHTTPAdapter
 
 from console.ssh import Pool
+from console.times import rfc3339_seconds
 
 API_VERSION = "1.41"  # Engine 20.10; newer engines accept it too (libraries.md §4)
 
@@ -76,12 +76,5 @@ def log_lines(
 def split_stamp(line: str) -> tuple[float | None, str]:
     """(epoch seconds, text) of a line logged with timestamps ('2026-11-29T05:05:23.1Z x')."""
     stamp, _, text = line.partition(" ")
-    if not stamp[:4].isdigit() or "T" not in stamp:
-        return None, line
-    head, _, frac = stamp.rstrip("Z").partition(".")
-    try:
-        base = datetime.fromisoformat(head).replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None, line
-    digits = "".join(ch for ch in frac if ch.isdigit())[:6]
-    return base + (float(f"0.{digits}") if digits else 0.0), text
+    at = rfc3339_seconds(stamp) if stamp[:4].isdigit() and "T" in stamp else None
+    return (at, text) if at is not None else (None, line)

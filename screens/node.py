@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from console.state import FleetState, NodeStatus
+from console.times import rfc3339_seconds
 from screens import cells
 from screens.help import HelpScreen, key_rows
 
@@ -73,16 +74,10 @@ def _yes_no(value: bool | None) -> str | None:
 
 def _local_time(stamp: str | None) -> str | None:
     """Docker's RFC 3339 StartedAt as this machine's date and time of day."""
-    from datetime import datetime
-
-    if not stamp or stamp.startswith("0001-"):
-        return None
-    try:
-        head = stamp.rstrip("Z").split(".")[0]
-        at = datetime.fromisoformat(head + "+00:00")
-    except ValueError:
-        return stamp
-    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    at = rfc3339_seconds(stamp)
+    if at is None:
+        return None if not stamp or stamp.startswith("0001-") else stamp
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
 def _t(value: object, style: str = "") -> Text:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from console.profile_schema import AlertsSection
 from console.stacks import STACKS
 from console.state import NodeStatus
+from console.times import rfc3339_seconds
 
 CRITICAL_XIDS = {48, 63, 64, 74, 79, 94, 95}
 XID_MEANING = {
@@ -221,23 +221,10 @@ def _gpu_list(gpus: list) -> str:
     return f"GPU {indexes[0]}" if len(indexes) == 1 else f"GPUs {','.join(indexes)}"
 
 
-def _started(c) -> float | None:
-    """A container's StartedAt (RFC 3339, nanoseconds) as epoch seconds."""
-    text = c.started_at or ""
-    if not text or text.startswith("0001-"):
-        return None
-    try:
-        head, _, frac = text.rstrip("Z").partition(".")
-        base = datetime.fromisoformat(head).replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
-    return base + (float(f"0.{frac[:6]}") if frac.isdigit() else 0.0)
-
-
 def _just_started(c, node: NodeStatus, interval: float) -> bool:
     """Started since the refresh before this one, by the node's own clock: a fixed loop
     reads fine again by the second refresh after its last restart."""
-    started = _started(c)
+    started = rfc3339_seconds(c.started_at)
     now = node.probe_at
     return started is not None and now is not None and now - started < interval
 
@@ -284,7 +271,7 @@ def _containers(node: NodeStatus, serves_model: bool, interval: float) -> Iterat
         elif c.state == "restarting" or (c.restarts and _just_started(c, node, interval)):
             # Docker's restart count never resets: what says a loop goes on is restarting
             # now, or having come back since the last refresh; a fixed loop clears in two
-            started = _started(c)
+            started = rfc3339_seconds(c.started_at)
             last = f", the last at {_clock(started)}" if started else ""
             yield Finding(
                 f"container_restarting:{name}",

@@ -9,7 +9,6 @@ container's address when its compose file does not publish the RPC).
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -18,20 +17,9 @@ from console.ssh import Pool
 from console.stacks import RPC_PORT
 from console.state import Chain, Service
 from console.text import printable_tree
+from console.times import rfc3339_seconds
 
 TIMEOUT = httpx.Timeout(5.0)
-
-
-def _parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    # RFC 3339 with nanoseconds: keep microseconds for datetime
-    head, _, frac = text.rstrip("Z").partition(".")
-    try:
-        dt = datetime.fromisoformat(head + "+00:00")
-    except ValueError:
-        return None
-    return dt.timestamp() + (float("0." + frac[:6]) if frac else 0.0)
 
 
 class NodeHttp:
@@ -74,7 +62,7 @@ def gonka_chain(
     height = int(sync["latest_block_height"])
     chain = {
         "height": height,
-        "block_time": _parse_time(sync["latest_block_time"]),
+        "block_time": rfc3339_seconds(sync["latest_block_time"]),
         "catching_up": bool(sync["catching_up"]),
         "peers": int(net["n_peers"]),
         "validator_in_set": in_set,
