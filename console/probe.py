@@ -237,6 +237,82 @@ def gpus_smi():
     return gpus, driver, None
 
 
+# ---------------------------------------------------------------- Xid history
+
+XID_WINDOW_S = 600  # as far back as the console keeps Xid events
+
+
+def _xid_line(message):
+    """(pci bus, xid) from a kernel line `NVRM: Xid (PCI:0000:3b:00): 79, pid=..., ...`."""
+    head, sep, rest = message.partition("NVRM: Xid (PCI:")
+    if not sep:
+        return None
+    bus, sep, rest = rest.partition("): ")
+    number = rest.split(",", 1)[0].strip()
+    if not sep or not number.isdigit():
+        return None
+    return bus.lower(), int(number)
+
+
+def kernel_xids(now):
+    """Xid events the kernel logged in the last XID_WINDOW_S, as [(t, bus, xid)].
+
+    NVML reports only events that happen while the probe listens; the kernel log keeps the
+    ones from before the console started. The journal first, then dmesg (root or adm).
+    """
+    found = []
+    rc, out, _ = run(
+        ["journalctl", "-k", "-o", "json", "--no-pager", f"--since=-{XID_WINDOW_S}s"], 10
+    )
+    for raw in out.splitlines() if rc == 0 else []:
+        try:
+            entry = json.loads(raw)
+            t = int(entry["__REALTIME_TIMESTAMP"]) / 1e6
+            hit = _xid_line(entry.get("MESSAGE") or "")
+        except (ValueError, KeyError, TypeError):
+            continue
+        if hit:
+            found.append((t, hit[0], hit[1]))
+    if rc != 0 or not out.strip():
+        from datetime import datetime  # noqa: PLC0415 - only on this fallback
+
+        rc, out, _ = run(["dmesg", "--time-format", "iso"], 10)
+        for raw in out.splitlines() if rc == 0 else []:
+            stamp, _, message = raw.partition(" ")
+            hit = _xid_line(message)
+            if not hit:
+                continue
+            try:
+                t = datetime.fromisoformat(stamp.replace(",", ".")).timestamp()
+            except ValueError:
+                continue
+            found.append((t, hit[0], hit[1]))
+    return [x for x in found if x[0] > now - XID_WINDOW_S]
+
+
+def xid_history(now, gpus):
+    """The kernel's recent Xid events as probe `xids` entries, each GPU index found by its
+    PCI bus (nvidia-smi); a lost GPU no tool can name is told by elimination."""
+    events = kernel_xids(now)
+    if not events:
+        return []
+    rc, out, _ = run(["nvidia-smi", "--query-gpu=index,pci.bus_id", "--format=csv,noheader"])
+    by_bus = {}
+    for row in out.splitlines():
+        cells = [c.strip() for c in row.split(",")]
+        if len(cells) == 2 and cells[0].isdigit():
+            # 00000000:3B:00.0 (nvidia-smi) is 0000:3b:00 in the kernel's words
+            by_bus[cells[1].lower()[4:].rsplit(".", 1)[0]] = int(cells[0])
+    unknown = {bus for _, bus, _ in events if bus not in by_bus}
+    lost = [g.get("index") for g in gpus if g.get("lost") and g.get("index") is not None]
+    if len(unknown) == 1 and len(lost) == 1:
+        by_bus[unknown.pop()] = lost[0]
+    return [
+        {"gpu": by_bus.get(bus), "pci": bus, "xid": xid, "t": t, "source": "kernel log"}
+        for t, bus, xid in events
+    ]
+
+
 # ---------------------------------------------------------------- containers
 
 
@@ -483,6 +559,8 @@ def main(argv):
             line["driver"] = driver
             line["gpu_error"] = error or (f"pynvml: {nvml_error}" if gpus is None else None)
             line["xids"] = []
+        if seq == 0 and line.get("gpu_source") != "none":
+            line["xids"] = xid_history(started, line["gpus"]) + line.get("xids", [])
         items, docker_version, source, error = containers()
         line["containers"], line["container_source"] = items, source
         line["container_error"], line["docker_version"] = error, docker_version

@@ -219,7 +219,7 @@ class Monitor:
             delay = gap - floor
         with self._lock:
             old = self._nodes[name]
-            recent = tuple(x for x in old.xids if x[0] > self.clock() - 600) + parse.xids(line)
+            recent = parse.merge_xids(old.xids, parse.xids(line), self.clock() - 600)
             self._nodes[name] = replace(
                 old,
                 reachable=True,

@@ -78,3 +78,17 @@ def xids(line: dict[str, Any]) -> tuple[tuple[float, int | None, int], ...]:
     return tuple(
         (x.get("t", 0.0), x.get("gpu"), int(x.get("xid", 0))) for x in line.get("xids") or []
     )
+
+
+def merge_xids(
+    kept: tuple[tuple[float, int | None, int], ...],
+    new: tuple[tuple[float, int | None, int], ...],
+    since: float,
+) -> tuple[tuple[float, int | None, int], ...]:
+    """The Xid events after `since`, each once: a probe that reconnects reads the kernel log
+    again, whose copy of an event NVML already reported carries a slightly earlier time."""
+    out = [x for x in kept if x[0] > since]
+    for x in new:
+        if not any(o[1:] == x[1:] and abs(o[0] - x[0]) < 5 for o in out):
+            out.append(x)
+    return tuple(out)

@@ -16,6 +16,7 @@ import shlex
 import shutil
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,11 @@ from console.sim.services import (
 if TYPE_CHECKING:
     from console.sim.fleet import SimFleet
 
+# the driver's words after the Xid number in the kernel log
+XID_TEXT = {
+    79: "GPU has fallen off the bus.",
+    48: "An uncorrectable double bit error (DBE) has been detected on GPU in the framebuffer.",
+}
 UNPUBLISHED = {"rpc"}  # services of service_table that listen only at their container
 
 # the container whose trouble the crash-loop and unhealthy faults cause, per role
@@ -354,9 +360,14 @@ class SimNode:
         self._xid_seq += 1
         self.gpu_faults.xid_events.append((self._xid_seq, gpu_index, xid))
         kmsg = self.home / ".sim" / "kmsg"
+        # as `dmesg --time-format iso` prints it; the probe reads it for the Xids before it ran
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace(".", ",")
+        bus = self.gpu_snapshot().gpus[gpu_index].pci_bus_id[4:-2].lower()
+        what = XID_TEXT.get(xid, "Graphics Exception")
         with open(kmsg, "a") as f:
-            bus = self.gpu_snapshot().gpus[gpu_index].pci_bus_id[4:]
-            f.write(f"NVRM: Xid (PCI:{bus}): {xid}, pid=0, name=, GPU has fallen off the bus.\n")
+            f.write(
+                f"{stamp} NVRM: Xid (PCI:{bus}): {xid}, pid='<unknown>', name=<unknown>, {what}\n"
+            )
 
     def disk(self) -> tuple[int, int]:
         """(total, used) KiB of the node's data disk."""

@@ -38,6 +38,7 @@ def simulated_profile(sim: SimFleet):
 
 @pytest.fixture
 def monitor(fleet):
+    forget_kernel_log(fleet)
     model = simulated_profile(fleet)
     pool = Pool.for_profile(model, system_known_hosts=False)
     mon = Monitor(model, pool, latency_every=0.5)
@@ -46,6 +47,12 @@ def monitor(fleet):
     yield mon
     mon.stop()
     pool.close()
+
+
+def forget_kernel_log(fleet):
+    # an earlier test's Xids stay in the nodes' kernel logs, which a new probe reads
+    for node in fleet.nodes.values():
+        (node.home / ".sim" / "kmsg").unlink(missing_ok=True)
 
 
 def wait_until(predicate, timeout=20.0):  # generous: CI machines are slow and shared
@@ -237,3 +244,38 @@ def test_host_keys_unknown_refused_changed_alerted(fleet, tmp_path):
     bad = [a for a in doc["alerts"] if a["kind"] == "host_key_changed"]
     assert len(bad) == 1 and bad[0]["severity"] == "critical"
     assert empty.read_text() == "\n".join(forged) + "\n"  # a changed key is never rewritten
+
+
+def test_xids_from_before_the_console_started_are_read_from_the_kernel_log(fleet):
+    # NVML tells a probe only the events that happen while it listens; an Xid 79 at 03:12
+    # must still be on the card when the on-call opens the console at 03:15
+    forget_kernel_log(fleet)
+    fleet.inject("ml2", "gpu-ecc")  # Xid 48 on GPU 0, which stays visible
+    fleet.inject("ml2", "gpu-xid79")  # and GPU 0 falls off the bus: no tool names its index
+    before = time.time()
+    model = simulated_profile(fleet)
+    pool = Pool.for_profile(model, system_known_hosts=False)
+    mon = Monitor(model, pool, latency_every=0.5)
+    try:
+        time.sleep(1.0)
+        mon.start()
+        assert mon.wait_complete(20)
+        assert wait_until(lambda: len(mon.snapshot().nodes["ml2"].xids) >= 2)
+        xids = mon.snapshot().nodes["ml2"].xids
+        assert sorted((gpu, xid) for _, gpu, xid in xids) == [(0, 48), (0, 79)], xids
+        assert all(before - 5 < t < before + 1 for t, _, _ in xids), (before, xids)
+        lost = next(a for a in mon.snapshot().alerts if a.node == "ml2" and a.kind == "gpu_lost")
+        assert re.search(r"Xid 79 at \d\d:\d\d:\d\d", lost.evidence), lost.evidence
+        # a probe that reconnects reads the kernel log again: each event is still there once
+        mon.stop()
+        mon = Monitor(model, pool, latency_every=0.5)
+        mon.start()
+        assert mon.wait_complete(20)
+        time.sleep(3 * INTERVAL)
+        assert len(mon.snapshot().nodes["ml2"].xids) == 2
+    finally:
+        mon.stop()
+        pool.close()
+        fleet.clear("ml2", "gpu-xid79")
+        fleet.clear("ml2", "gpu-ecc")
+        forget_kernel_log(fleet)

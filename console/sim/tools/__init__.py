@@ -24,6 +24,8 @@ TOOLS: dict[str, tuple[str | None, str, str]] = {
     "apt-get": ("apt_get", "", ""),
     "df": (None, "", ""),
     "sudo": (None, "", ""),
+    "dmesg": (None, "", ""),
+    "journalctl": (None, "", ""),
 }
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
