@@ -131,3 +131,32 @@ def alerts_cell(mine: list) -> Text:
     text = Text(f"{len(mine)} ", style=SEVERITY_STYLE.get(first.severity, ""))
     text.append(first.summary)  # literal: the summary may carry remote names
     return text
+
+
+Column = tuple[str, str, int]  # key, title, width
+
+
+def fit_columns(
+    columns: tuple[Column, ...],
+    priority: tuple[str, ...],
+    width: int,
+    grow: str | None = None,
+    grow_max: int = 1000,
+) -> tuple[Column, ...]:
+    """The columns that fit `width` cells, in display order, taken by `priority` (as k9s
+    drops its least useful ones as the terminal narrows); `grow` widens into what is left.
+    Each column costs its width plus a cell of padding either side."""
+    by_key = {key: (key, title, w) for key, title, w in columns}
+    chosen: set[str] = set()
+    used = 0
+    for key in priority:
+        cost = by_key[key][2] + 2
+        if used + cost <= width or not chosen:
+            chosen.add(key)
+            used += cost
+    spare = max(0, width - used)
+    return tuple(
+        (key, title, min(grow_max, max(w, w + spare)) if key == grow else w)
+        for key, title, w in columns
+        if key in chosen
+    )

@@ -60,23 +60,8 @@ def _is_regex(term: str) -> bool:
 
 
 def layout(width: int) -> tuple[tuple[str, str, int], ...]:
-    """The columns that fit `width` cells, in display order; alerts widened into what is
-    left. Each column costs its width plus a cell of padding either side."""
-    by_key = {key: (key, title, w) for key, title, w in COLUMNS}
-    chosen, used = set(), 0
-    for key in PRIORITY:
-        cost = by_key[key][2] + 2
-        if used + cost <= width or not chosen:
-            chosen.add(key)
-            used += cost
-    spare = max(0, width - used)
-    out = []
-    for key, title, w in COLUMNS:
-        if key in chosen:
-            if key == "alerts":
-                w = min(ALERTS_MAX, w + spare)
-            out.append((key, title, w))
-    return tuple(out)
+    """The fleet table's columns for a terminal `width` wide; alerts take what is left."""
+    return cells.fit_columns(COLUMNS, PRIORITY, width, grow="alerts", grow_max=ALERTS_MAX)
 
 
 LIVE = ("state", "gpu", "temp", "mem", "ctrs", "chain", "epoch", "alerts")

@@ -17,26 +17,31 @@ from console.times import rfc3339_seconds
 from screens import cells
 from screens.help import HelpScreen, key_rows
 
-GPU_COLUMNS = (
-    ("gpu", "GPU", 4),
-    ("name", "Name", 24),
-    ("util", "Util", 6),
-    ("mem", "Memory", 16),
-    ("temp", "Temp", 6),
-    ("power", "Power", 14),
-    ("throttle", "Throttle", 26),
-    ("ecc", "ECC", 5),
+GPU_COLUMNS = (  # key, title, width
+    ("gpu", "GPU", 3),
+    ("name", "Name", 16),
+    ("util", "Util", 4),
+    ("mem", "Memory", 13),
+    ("temp", "Temp", 5),
+    ("power", "Power", 9),
+    ("throttle", "Throttle", 12),  # widens into what is left: reasons, or why a GPU is lost
+    ("ecc", "ECC", 3),
     ("procs", "Procs", 5),
 )
+# what stays as the terminal narrows: the name is the same on every GPU of a node, and the
+# line under the table says it when the column goes
+GPU_PRIORITY = ("gpu", "util", "mem", "temp", "power", "throttle", "ecc", "procs", "name")
 CTR_COLUMNS = (
-    ("name", "Container", 16),
-    ("image", "Image", 44),
-    ("state", "State", 11),
-    ("health", "Health", 10),
+    ("name", "Container", 14),
+    ("image", "Image", 18),  # widens into what is left, cut at the front (the tag shows)
+    ("state", "State", 10),
+    ("health", "Health", 9),
     ("restarts", "Restarts", 8),
-    ("started", "Started", 22),
-    ("exit", "Exit", 5),
+    ("started", "Started", 19),
+    ("exit", "Exit", 4),
 )
+CTR_PRIORITY = ("name", "state", "health", "restarts", "exit", "image", "started")
+EDGE = 4  # the tab pane's scrollbar and the table's own
 
 
 class ContainerAction(Message):
@@ -57,9 +62,6 @@ class HistoryWanted(Message):
         self.screen = screen
 
 
-IMAGE_WIDTH = next(w for key, _, w in CTR_COLUMNS if key == "image")
-
-
 def short_image(image: str | None, width: int) -> str | None:
     """An image reference that fits `width`, cut at the front: the tag is what tells two
     deploys apart ('…/tmkms-softsign-with-keygen:0.2.9-post2', not 'ghcr.io/…:0.2.')."""
@@ -78,6 +80,40 @@ def _local_time(stamp: str | None) -> str | None:
     if at is None:
         return None if not stamp or stamp.startswith("0001-") else stamp
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def _gpu_name(name: str | None) -> str | None:
+    """'H100 80GB HBM3': every GPU here is NVIDIA's."""
+    return name.removeprefix("NVIDIA ") if name else name
+
+
+THROTTLE_WORDS = {  # NVML's clocks-event reasons, in nvidia-smi -q's words, short
+    "gpu_idle": "idle",
+    "applications_clocks_setting": "app clocks",
+    "sw_power_cap": "power cap",
+    "hw_slowdown": "HW slowdown",
+    "sync_boost": "sync boost",
+    "sw_thermal_slowdown": "SW thermal",
+    "hw_thermal_slowdown": "HW thermal",
+    "hw_power_brake_slowdown": "power brake",
+}
+
+
+def _throttle(reasons: tuple[str, ...]) -> str:
+    words = [THROTTLE_WORDS.get(r, r) for r in reasons]
+    if "SW thermal" in words and "HW thermal" in words:  # the usual pair: one word
+        words = ["thermal SW+HW" if w == "SW thermal" else w for w in words if w != "HW thermal"]
+    return ", ".join(words) or "—"
+
+
+def _gib(used_mib: int | None, total_mib: int | None) -> str:
+    if used_mib is None or total_mib is None:
+        return "—"
+    return f"{used_mib / 1024:.1f}/{total_mib / 1024:.1f} GiB"
+
+
+def _watts(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
 
 
 def _t(value: object, style: str = "") -> Text:
@@ -110,6 +146,7 @@ class NodeScreen(Screen[None]):
         self.state = state
 
     def on_mount(self) -> None:
+        self._lay_out(self.app.size.width)
         self.ready = True
         if self.state is not None:
             self.show(self.state)
@@ -121,16 +158,10 @@ class NodeScreen(Screen[None]):
         yield Static(Text(self.node_name, style="bold"), id="node-title")
         with TabbedContent(initial="gpus"):
             with TabPane("GPUs [1]", id="gpus"), VerticalScroll():
-                gpus: DataTable[Text] = DataTable(id="gpu-table", zebra_stripes=True)
-                for key, title, width in GPU_COLUMNS:
-                    gpus.add_column(title, key=key, width=width)
-                yield gpus
+                yield DataTable(id="gpu-table", zebra_stripes=True)
                 yield Static(id="xids")
             with TabPane("Containers [2]", id="containers"):
-                ctrs: DataTable[Text] = DataTable(id="ctr-table", zebra_stripes=True)
-                for key, title, width in CTR_COLUMNS:
-                    ctrs.add_column(title, key=key, width=width)
-                yield ctrs
+                yield DataTable(id="ctr-table", zebra_stripes=True)
             with TabPane("Chain [3]", id="chain"):
                 yield Static(id="chain-text")
             with TabPane("System [4]", id="system"):
@@ -139,6 +170,29 @@ class NodeScreen(Screen[None]):
                 yield Static(id="alerts-text")
                 yield Static(id="actions-text")
         yield Footer()
+
+    gpu_columns: tuple[cells.Column, ...] = ()
+    ctr_columns: tuple[cells.Column, ...] = ()
+
+    def _lay_out(self, width: int) -> bool:
+        """Fit both tables to the terminal; True when their columns changed."""
+        gpu = cells.fit_columns(
+            GPU_COLUMNS, GPU_PRIORITY, width - EDGE, grow="throttle", grow_max=40
+        )
+        ctr = cells.fit_columns(CTR_COLUMNS, CTR_PRIORITY, width - EDGE, grow="image", grow_max=60)
+        if (gpu, ctr) == (self.gpu_columns, self.ctr_columns):
+            return False
+        self.gpu_columns, self.ctr_columns = gpu, ctr
+        for table_id, columns in (("#gpu-table", gpu), ("#ctr-table", ctr)):
+            table = self.query_one(table_id, DataTable)
+            table.clear(columns=True)
+            for key, title, w in columns:
+                table.add_column(title, key=key, width=w)
+        return True
+
+    def on_resize(self, event) -> None:
+        if self._lay_out(event.size.width) and self.state is not None:
+            self.show(self.state)
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
@@ -177,36 +231,45 @@ class NodeScreen(Screen[None]):
     def _gpus(self, node: NodeStatus) -> None:
         table = self.query_one("#gpu-table", DataTable)
         table.clear()
+        keys = [key for key, _, _ in self.gpu_columns]
+        width = dict((key, w) for key, _, w in self.gpu_columns)
         for g in node.gpus:
             if g.lost:
-                table.add_row(
-                    _t(g.index),
-                    Text("LOST", style="bold red"),
-                    *(Text("") for _ in GPU_COLUMNS[3:]),
-                    Text(g.error or ""),
-                )
+                row = {"gpu": _t(g.index), "util": Text("LOST", style="bold red")}
+                # why, in the widest cell there is: "GPU is lost", not "GPU i"
+                why = next((k for k in ("throttle", "name") if k in width), None)
+                if why:
+                    row[why] = Text(g.error or "fell off the bus", style="red")
+                table.add_row(*(row.get(k, Text("")) for k in keys))
                 continue
             hot = g.temp_c is not None and g.temp_c >= 85
-            table.add_row(
-                _t(g.index),
-                _t(g.name),
-                _t(f"{g.util}%" if g.util is not None else None),
-                _t(f"{g.mem_used_mib}/{g.mem_total_mib} MiB"),
-                _t(f"{g.temp_c}°C" if g.temp_c is not None else None, "bold red" if hot else ""),
-                _t(f"{g.power_w}/{g.power_limit_w} W"),
-                _t(
-                    ", ".join(g.throttle) or "—",
+            row = {
+                "gpu": _t(g.index),
+                "name": _t(_gpu_name(g.name)),
+                "util": _t(f"{g.util}%" if g.util is not None else None),
+                "mem": _t(_gib(g.mem_used_mib, g.mem_total_mib)),
+                "temp": _t(
+                    f"{g.temp_c}°C" if g.temp_c is not None else None, "bold red" if hot else ""
+                ),
+                "power": _t(f"{_watts(g.power_w)}/{_watts(g.power_limit_w)} W"),
+                "throttle": _t(
+                    _throttle(g.throttle),
                     "yellow" if g.throttle and g.throttle != ("gpu_idle",) else "",
                 ),
-                _t(g.ecc_uncorrected, "bold red" if g.ecc_uncorrected else ""),
-                _t(g.processes),
-            )
+                "ecc": _t(g.ecc_uncorrected, "bold red" if g.ecc_uncorrected else ""),
+                "procs": _t(g.processes),
+            }
+            table.add_row(*(row[k] for k in keys))
         xids = Text()
+        models = sorted({_gpu_name(g.name) for g in node.gpus if g.name})
+        if models and "name" not in width:  # the column went for lack of room
+            xids.append(f"{len(node.gpus)} × {', '.join(models)}\n", style="bold")
         if node.xids:
             xids.append("Xid events (last 10 minutes)\n", style="bold")
             for t, gpu, xid in node.xids:
+                which = f"GPU {gpu}" if gpu is not None else "a GPU"
                 xids.append(
-                    f"{time.strftime('%H:%M:%S', time.localtime(t))}  GPU {gpu}  Xid {xid}\n",
+                    f"{time.strftime('%H:%M:%S', time.localtime(t))}  {which}  Xid {xid}\n",
                     style="red",
                 )
         elif node.gpu_error:
@@ -221,18 +284,20 @@ class NodeScreen(Screen[None]):
         row = table.cursor_row
         selected = self.selected_container()
         table.clear()
+        keys = [key for key, _, _ in self.ctr_columns]
+        image_width = next((w for key, _, w in self.ctr_columns if key == "image"), 0)
         for c in node.containers:
             style = "green" if c.state == "running" else "bold red"
-            table.add_row(
-                _t(c.name),
-                _t(short_image(c.image, IMAGE_WIDTH)),
-                _t(c.state, style),
-                _t(c.health, "red" if c.health == "unhealthy" else ""),
-                _t(c.restarts, "red" if c.restarts else ""),
-                _t(_local_time(c.started_at)),
-                _t(c.exit_code if c.state != "running" else None),
-                key=c.name,
-            )
+            cell = {
+                "name": _t(c.name),
+                "image": _t(short_image(c.image, image_width)),
+                "state": _t(c.state, style),
+                "health": _t(c.health, "red" if c.health == "unhealthy" else ""),
+                "restarts": _t(c.restarts, "red" if c.restarts else ""),
+                "started": _t(_local_time(c.started_at)),
+                "exit": _t(c.exit_code if c.state != "running" else None),
+            }
+            table.add_row(*(cell[k] for k in keys), key=c.name)
         if table.row_count:
             # the selection stays on the same container, wherever a refresh puts it
             names = [c.name for c in node.containers]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from textual.widgets import DataTable
 
@@ -12,7 +15,7 @@ from console.profile import load
 from screens.modals import HostKeyScreen
 from screens.node import NodeScreen
 from screens.triage import RunbookScreen, TriageScreen
-from tests.tui.states import troubled
+from tests.tui.states import state_of, troubled
 
 REPO = Path(__file__).resolve().parents[2]
 GONKA = REPO / "profiles" / "gonka-two-clusters.toml"
@@ -103,22 +106,40 @@ async def test_unknown_host_key_is_asked_with_its_fingerprint():
         assert answers == [True, False]
 
 
-def test_snapshot_node_160x50(snap_compare):
+def app_with_a_lost_gpu() -> FleetdeckApp:
+    """The hot node of `troubled`, whose GPU 7 also fell off the bus a minute ago."""
+    profile = load(GONKA)
+    state = troubled(profile.model)
+    name = list(state.nodes)[3]
+    node = state.nodes[name]
+    gpus = node.gpus[:7] + (replace(node.gpus[7], lost=True, error="GPU is lost"),)
+    node = replace(node, gpus=gpus, xids=((state.taken_at - 60, 7, 79),))
+    state = state_of(profile.model, {**state.nodes, name: node}, state.taken_at)
+    return FleetdeckApp(profile, live=False, source=lambda: state)
+
+
+@pytest.mark.parametrize(
+    "size", [(80, 24), (120, 40), (200, 50)], ids=lambda s: "x".join(map(str, s))
+)
+def test_snapshot_node(snap_compare, size):
+    # the GPU table fits the width (no sideways scroll at 80), a lost GPU says why in words
     async def open_node(pilot):
         await pilot.pause(0.7)
         await pilot.press("down", "down", "down", "enter")
         await pilot.pause(0.3)
 
-    assert snap_compare(app_with_trouble(), terminal_size=(160, 50), run_before=open_node)
+    assert snap_compare(app_with_a_lost_gpu(), terminal_size=size, run_before=open_node)
 
 
-def test_snapshot_node_80x24(snap_compare):
-    async def open_node(pilot):
+def test_snapshot_node_containers_80x24(snap_compare):
+    async def containers(pilot):
         await pilot.pause(0.7)
-        await pilot.press("down", "down", "down", "enter")
+        await pilot.press("down", "down", "down", "down", "enter")
+        await pilot.pause(0.3)
+        await pilot.press("2")
         await pilot.pause(0.3)
 
-    assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=open_node)
+    assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=containers)
 
 
 def test_snapshot_triage_160x50(snap_compare):
