@@ -102,6 +102,7 @@ class Event:
     text: str = ""
     attempt: int = 0
     progress: float | None = None
+    timeout: float | None = None  # a running step's limit per command, in seconds
 
 
 @dataclass
@@ -197,7 +198,7 @@ class NodeContext:
                 ) from None
             out = Output(result.exited, result.stdout, result.stderr)
         if check and out.exit != 0:
-            detail = (out.stderr.strip() or out.stdout.strip()).splitlines()[-3:]
+            detail = _gist((out.stderr.strip() or out.stdout.strip()).splitlines())
             raise StepFailed(
                 f"exit {out.exit}: {self._short(command)}"
                 + (f": {' / '.join(detail)}" if detail else "")
@@ -548,7 +549,10 @@ class Engine:
         error = ""
         for attempt in range(1, step.retries + 2):
             self.journal.set_step(run_id, node, step.name, RUNNING, attempt=True)
-            self._emit(Event("state", run_id, node, step.name, RUNNING, attempt=attempt))
+            limit = step.timeout or ctx.profile.ssh.command_timeout
+            self._emit(
+                Event("state", run_id, node, step.name, RUNNING, attempt=attempt, timeout=limit)
+            )
             try:
                 change = step.check(ctx)
                 if change is None:
@@ -590,6 +594,19 @@ class Engine:
         self.journal.set_step(run_id, node, step.name, FAILED, error=error)
         self._emit(Event("state", run_id, node, step.name, FAILED, text=error))
         return FAILED, error
+
+
+CAUSE = re.compile(r"^\s*(fatal|error|panic|E)\b\s*:|^ERROR\b", re.IGNORECASE)
+
+
+def _gist(lines: list[str]) -> list[str]:
+    """The lines of a failed command's output worth a failure message: the first that says
+    the cause (git's `fatal:`, apt's `E:`, a Go `panic:`) and the last ones, never blanks."""
+    lines = [line.strip() for line in lines if line.strip()]
+    cause = next((line for line in lines if CAUSE.match(line)), None)
+    if cause is None:
+        return lines[-3:]
+    return [cause] + [line for line in lines[-2:] if line != cause]
 
 
 def targets(

@@ -90,6 +90,10 @@ def event_line(event: Event, width: int = 12) -> str | None:
         if event.state == "unchanged" and event.text == "passed":
             return f"{prefix} ✓ passed"
         mark = STATE_MARK.get(event.state, event.state)
+        if event.state in ("retrying", "failed"):  # the cause was the ✗ line just before
+            return f"{prefix} {mark}" + (
+                f" after attempt {event.attempt}" if event.state == "retrying" else ""
+            )
         return f"{prefix} {mark}" + (f": {printable(event.text)}" if event.text else "")
     if event.kind == "run":  # the end of the run is said by the summary
         if event.state != "running":

@@ -9,6 +9,7 @@ No I/O here: the app computes plans and runs actions, and hands events in throug
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Iterable
 
 from rich.text import Text
@@ -51,6 +52,16 @@ CELL = {  # state -> (text, style) in the run matrix
     "cancelled": ("-", "yellow"),
     "retrying": ("↻", "bold yellow"),
 }
+
+
+def _elapsed(seconds: float) -> str:
+    """'7s', '2m05', '1h02': short enough for a matrix cell."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
 
 
 class ActionPickerScreen(ModalScreen[str | None]):
@@ -229,6 +240,9 @@ class RunScreen(Screen[None]):
         self.states: dict[tuple[str, str], str] = {(n, s): "pending" for n in nodes for s in steps}
         self.attempts: dict[tuple[str, str], int] = {}
         self.progress: dict[tuple[str, str], float] = {}
+        self.since: dict[tuple[str, str], float] = {}  # when a running cell started
+        self.limits: dict[tuple[str, str], float] = {}  # its limit per command, seconds
+        self._ticked = 0.0
         self.output: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
         self.run_id = ""
         self.outcome = "running"
@@ -266,20 +280,30 @@ class RunScreen(Screen[None]):
         return t
 
     def _cell(self, node: str, step: str) -> Text:
-        state = self.states[(node, step)]
+        key = (node, step)
+        state = self.states[key]
         text, style = CELL.get(state, (state[:3], ""))
-        if state == "running" and (node, step) in self.progress:
-            text = f"{self.progress[(node, step)]:.0f}%"
-        if state in ("running", "retrying") and self.attempts.get((node, step), 1) > 1:
-            text += f"{self.attempts[(node, step)]}"
+        if state == "running" and key in self.progress:
+            text = f"{self.progress[key]:.0f}%"
+        elif state == "running" and key in self.since:
+            text = _elapsed(time.monotonic() - self.since[key])
+        if state in ("running", "retrying") and self.attempts.get(key, 1) > 1:
+            text += f"↻{self.attempts[key]}"
         return Text(text, style=style)
 
     def drain(self) -> None:
-        """Apply the events that arrived since the last drain."""
+        """Apply the events that arrived since the last drain; once a second, the running
+        cells' clocks."""
         changed: set[tuple[str, str]] = set()
         while self.feed:
             event = self.feed.popleft()
             self.apply_event(event, changed)
+        now = time.monotonic()
+        if now - self._ticked >= 1.0:
+            self._ticked = now
+            changed |= {k for k, v in self.states.items() if v == "running" and k in self.since}
+            if self.selected in changed:
+                self._output_title()
         if not changed:
             return
         table = self.query_one("#matrix", DataTable)
@@ -299,10 +323,13 @@ class RunScreen(Screen[None]):
                 "passed" if event.state == "unchanged" and event.text == "passed" else event.state
             )
             self.states[key] = state
+            if state == "running":
+                self.since[key] = time.monotonic()
+                if event.timeout:
+                    self.limits[key] = event.timeout
             if event.attempt:
                 self.attempts[key] = event.attempt + (1 if state == "retrying" else 0)
-            if state in ("failed", "retrying") and event.text:
-                self._line(key, f"✗ {event.text}")
+            # (a failure's cause came as its own ✗ line just before: not said twice)
             changed.add(key)
         elif event.kind == "progress" and event.progress is not None:
             self.progress[key] = event.progress
@@ -334,9 +361,22 @@ class RunScreen(Screen[None]):
         log.clear()
         for line in self.output.get(self.selected, []):
             log.write(Text(line))
+        self._output_title()
+
+    def _output_title(self) -> None:
+        if self.selected is None:
+            return
+        node, step = self.selected
+        state = self.states[self.selected]
         title = Text(f"output of {step} on ", style="bold")
         title.append(node, style="bold yellow")
-        title.append(f"  ({self.states[(node, step)]})")
+        if state == "running" and self.selected in self.since:
+            said = f"running for {_elapsed(time.monotonic() - self.since[self.selected])}"
+            if self.selected in self.limits:
+                said += f"; each command may take up to {_elapsed(self.limits[self.selected])}"
+            title.append(f"  ({said})")
+        else:
+            title.append(f"  ({state})")
         self.query_one("#output-title", Static).update(title)
 
     def action_cancel(self) -> None:
@@ -364,8 +404,9 @@ class RunScreen(Screen[None]):
         keys = key_rows(self.app, self.BINDINGS)
         keys.append(("arrows", "move between cells"))
         about = (
-            "Nodes × steps, live: … running (with % for downloads), ✓ done, = already "
-            "done, ✗ failed, ↻ retrying (with the attempt), - skipped or cancelled, · not "
+            "Nodes × steps, live: a running cell shows how long it has run (or % for "
+            "downloads), ✓ done, = already done, ✗ failed, ↻ retrying (↻2: the second "
+            "attempt), - skipped or cancelled, · not "
             "started. The run continues if you go back; the journal keeps every line."
         )
         self.app.push_screen(HelpScreen("Run", keys, about))

@@ -2,7 +2,8 @@
 
 The app streams the lines (Docker SDK over the node's SSH connection) into `feed`; this
 screen drains it a few times a second. `/` narrows to lines containing a term (or a
-regex), `f` pauses or resumes following, esc goes back and ends the stream.
+regex), `f` pauses or resumes following, `w` wraps long lines or not (they wrap at first,
+so nothing is cut at the right edge of a narrow terminal), esc goes back and ends the stream.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ class LogScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "search", "Search", id="logs.search"),
         Binding("f", "follow", "Follow on/off", id="logs.follow"),
+        Binding("w", "wrap", "Wrap on/off", id="logs.wrap"),
         Binding("escape", "back", "Back", id="back"),
         Binding("question_mark", "help", "Help", id="help"),
     ]
     DEFAULT_CSS = """
-    LogScreen #log-title { height: 1; padding: 0 1; background: $boost; }
+    LogScreen #log-title { height: auto; max-height: 3; padding: 0 1; background: $boost; }
     LogScreen RichLog { height: 1fr; }
     LogScreen Input { dock: bottom; display: none; }
     LogScreen Input.visible { display: block; }
@@ -45,12 +47,13 @@ class LogScreen(Screen[None]):
         self.term = ""
         self.pattern: re.Pattern[str] | None = None
         self.following = True
+        self.wrapping = True
         self.ended = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self._title(), id="log-title")
-        yield RichLog(id="log", markup=False, highlight=False, wrap=False, max_lines=KEEP)
+        yield RichLog(id="log", markup=False, highlight=False, wrap=self.wrapping, max_lines=KEEP)
         yield Input(placeholder="search: a word or a regex; enter applies, esc clears", id="search")
         yield Footer()
 
@@ -63,6 +66,8 @@ class LogScreen(Screen[None]):
         t.append(" on ")
         t.append(self.node, style="bold")
         t.append("   following" if self.following else "   paused (f resumes)", style="cyan")
+        if not self.wrapping:
+            t.append("   long lines cut (w wraps)", style="cyan")
         if self.term:
             t.append("   search: ")
             t.append(self.term, style="bold")
@@ -130,6 +135,11 @@ class LogScreen(Screen[None]):
             log.scroll_end(animate=False)
         self.query_one("#log-title", Static).update(self._title())
 
+    def action_wrap(self) -> None:
+        self.wrapping = not self.wrapping
+        self.query_one("#log", RichLog).wrap = self.wrapping
+        self._redraw()
+
     def action_back(self) -> None:
         box = self.query_one("#search", Input)
         if box.has_class("visible"):
@@ -144,6 +154,7 @@ class LogScreen(Screen[None]):
         keys = key_rows(self.app, self.BINDINGS)
         about = (
             "The container's last 500 lines, then new ones as they come. / shows only the "
-            "lines that match (a word or a regex), f pauses following to read."
+            "lines that match (a word or a regex), f pauses following to read, w turns the "
+            "wrapping of long lines off (scroll sideways then) and on."
         )
         self.app.push_screen(HelpScreen("Log", keys, about))

@@ -107,10 +107,12 @@ def run_events(run_id: str = "20261123-0001") -> list[Event]:
         Event("state", run_id, "c1-ml1", "models", "running", attempt=1),
         Event("progress", run_id, "c1-ml1", "models", progress=40.0),
         Event("line", run_id, "c1-ml1", "models", text=EVIL),
-        Event("state", run_id, "c1-ml2", "models", "running", attempt=1),
+        Event("state", run_id, "c1-ml2", "models", "running", attempt=1, timeout=600),
+        Event("line", run_id, "c1-ml2", "models", text="✗ exit -1"),  # as the engine says it
         Event("state", run_id, "c1-ml2", "models", "retrying", text="exit -1", attempt=1),
-        Event("state", run_id, "c1-ml2", "models", "running", attempt=2),
+        Event("state", run_id, "c1-ml2", "models", "running", attempt=2, timeout=600),
         Event("state", run_id, "c1-net", "configuration", "running", attempt=1),
+        Event("line", run_id, "c1-net", "configuration", text="✗ exit 1: cat"),
         Event("state", run_id, "c1-net", "configuration", "failed", text="exit 1: cat"),
     ]
     return ev
@@ -134,7 +136,7 @@ async def test_run_matrix_follows_events_and_shows_a_cells_output():
         assert [cell(table, n, "firewall") for n in NODES] == ["✓", "✓", "✓"]
         assert cell(table, "c1-net", "models") == "-"
         assert cell(table, "c1-ml1", "models") == "40%"
-        assert cell(table, "c1-ml2", "models") == "…2"
+        assert cell(table, "c1-ml2", "models") == "0s↻2"  # running for 0 s, second attempt
         assert cell(table, "c1-net", "configuration") == "✗"
         assert cell(table, "c1-ml1", "validation") == "·"
         title = str(screen.query_one("#run-title", Static).render())
@@ -154,6 +156,26 @@ async def test_run_matrix_follows_events_and_shows_a_cells_output():
         assert cell(table, "c1-ml1", "models") == "✓"
         assert "failed" in str(screen.query_one("#run-title", Static).render())
         assert app.is_running
+
+
+async def test_a_running_cell_shows_its_clock_and_a_retry_says_its_cause_once():
+    app = Host(run_screen(run_events()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        screen = app.screen
+        table = screen.query_one("#matrix", DataTable)
+        table.cursor_coordinate = (2, 3)  # c1-ml2 × models: its second attempt is running
+        await pilot.press("enter")
+        await pilot.pause(1.3)
+        assert cell(table, "c1-ml2", "models") == "1s↻2"
+        title = str(screen.query_one("#output-title", Static).render())
+        assert "running for 1s; each command may take up to 10m00" in title, title
+        log = screen.query_one("#output", RichLog)
+        assert [line.text for line in log.lines] == ["✗ exit -1"]  # once, not per event
+        table.cursor_coordinate = (0, 4)  # c1-net × configuration: failed
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [line.text for line in log.lines] == ["✗ exit 1: cat"]
 
 
 async def test_read_only_refuses_actions_and_a_writable_console_offers_them(monkeypatch, tmp_path):
@@ -209,3 +231,14 @@ async def test_the_demo_offers_no_actions_its_nodes_are_this_machine(tmp_path):
         await pilot.pause()
         assert not isinstance(app.screen, ActionPickerScreen)
         assert any("off in the demo" in str(n.message) for n in app._notifications)
+
+
+def test_snapshot_run_matrix_80x24(snap_compare):
+    # the matrix scrolls sideways under the cursor; the output below wraps
+    async def select(pilot):
+        await pilot.pause(0.3)
+        pilot.app.screen.query_one("#matrix", DataTable).cursor_coordinate = (0, 4)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+
+    assert snap_compare(Host(run_screen(run_events())), terminal_size=(80, 24), run_before=select)

@@ -81,3 +81,28 @@ async def test_follow_toggles_and_the_end_of_the_stream_is_shown():
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, LogScreen)
+
+
+LONG = (
+    "2026-11-29T06:30:01.123456789Z ERR failed to execute PoC batch: rpc error: code = "
+    "Unavailable desc = connection error: dial tcp 127.0.0.1:9100: connect: connection refused"
+)
+
+
+async def test_long_lines_wrap_and_w_cuts_them_for_sideways_reading():
+    screen = LogScreen("c1-ml1", "mlnode-308", collections.deque([LONG, "short"]))
+    app = Host(screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.4)
+        log = screen.query_one("#log", RichLog)
+        assert len(log.lines) > 2  # the long line takes several rows: nothing cut at 80
+        await pilot.press("w")
+        await pilot.pause(0.3)
+        assert len(log.lines) == 2
+        assert "long lines cut (w wraps)" in str(screen.query_one("#log-title", Static).render())
+
+
+def test_snapshot_log_80x24(snap_compare):
+    feed = collections.deque([LONG, *EVIL, "short line"])
+    screen = LogScreen("c1-ml1", "mlnode-308", feed)
+    assert snap_compare(Host(screen), terminal_size=(80, 24), press=["_"])

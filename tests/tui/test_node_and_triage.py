@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from textual.widgets import DataTable
 
 from console.app import FleetdeckApp
