@@ -600,13 +600,13 @@ CAUSE = re.compile(r"^\s*(fatal|error|panic|E)\b\s*:|^ERROR\b", re.IGNORECASE)
 
 
 def _gist(lines: list[str]) -> list[str]:
-    """The lines of a failed command's output worth a failure message: the first that says
-    the cause (git's `fatal:`, apt's `E:`, a Go `panic:`) and the last ones, never blanks."""
+    """The lines of a failed command's output worth a failure message: the first two that
+    say the cause (git's `fatal:`, apt's `E:`, a Go `panic:`) and the last ones, no blanks."""
     lines = [line.strip() for line in lines if line.strip()]
-    cause = next((line for line in lines if CAUSE.match(line)), None)
-    if cause is None:
+    causes = [line for line in lines if CAUSE.match(line)][:2]
+    if not causes:
         return lines[-3:]
-    return [cause] + [line for line in lines[-2:] if line != cause]
+    return causes + [line for line in lines[-2:] if line not in causes]
 
 
 def targets(

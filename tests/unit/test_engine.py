@@ -301,3 +301,26 @@ def test_a_local_step_runs_its_commands_on_this_machine(journal, tmp_path):
     assert sorted(p.name for p in marker.iterdir()) == ["c1-ml1", "c2-ml1", "net1", "net2"]
     assert journal.lines(result.run_id, "net1", "touch") == ["made net1"]
     assert {i.status for i in e.plan(action)} == {"unchanged"}
+
+
+def test_a_failed_commands_message_keeps_the_line_that_says_why():
+    from actions.engine import _gist
+
+    git = [
+        "Cloning into '/opt/gonka'...",
+        "ERROR: Repository not found.",
+        "fatal: Could not read from remote repository.",
+        "",
+        "Please make sure you have the correct access rights",
+        "and the repository exists.",
+    ]
+    assert _gist(git) == [
+        "ERROR: Repository not found.",
+        "fatal: Could not read from remote repository.",
+        "Please make sure you have the correct access rights",
+        "and the repository exists.",
+    ]
+    assert _gist(["a", "b", "", "c", "d"]) == ["b", "c", "d"]
+    assert _gist(["E: Unable to locate package nvidia-container-toolkit"]) == [
+        "E: Unable to locate package nvidia-container-toolkit"
+    ]
