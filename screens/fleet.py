@@ -2,7 +2,7 @@
 
 State, GPU utilization (sparkline, mean, count), hottest GPU, containers, chain height and
 peers, epoch phase, alerts. `/` filters (text or regex; role:ml, state:down, region:eu),
-a click on a column header sorts, Enter opens the node.
+`s` (or a click on a column header) sorts, Enter opens the node.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from console.stacks import STACKS
 from console.state import FleetState, NodeStatus
 from screens import cells
 from screens.help import HelpScreen, key_rows
+from screens.modals import SortScreen
 
 COLUMNS = (  # key, title, width: fixed widths keep updates cheap (libraries.md §1.4)
     ("cluster", "Cluster", 14),
@@ -62,6 +63,30 @@ def _is_regex(term: str) -> bool:
 def layout(width: int) -> tuple[tuple[str, str, int], ...]:
     """The fleet table's columns for a terminal `width` wide; alerts take what is left."""
     return cells.fit_columns(COLUMNS, PRIORITY, width, grow="alerts", grow_max=ALERTS_MAX)
+
+
+STATE_RANK = ("KEY!", "down since", "✕ down", "stale", "degraded", "connecting", "waiting")
+
+
+def sort_value(key: str, cell: object) -> tuple:
+    """How a cell sorts: states and alerts worst first, numbers by value (a GPU cell by its
+    mean, not its sparkline), the rest as words; empty cells last."""
+    text = (cell.plain if isinstance(cell, Text) else str(cell)).strip()
+    style = str(cell.style) if isinstance(cell, Text) else ""
+    if text in ("", "—"):
+        return (9, 0.0, "")
+    if key == "state":
+        rank = next((i for i, w in enumerate(STATE_RANK) if w in text), len(STATE_RANK))
+        if rank == STATE_RANK.index("degraded") and "red" in style:
+            rank -= 0.5  # degraded by a critical alert before degraded by a warning
+        return (0, rank, text)
+    if key == "alerts":  # critical (red) before warnings, then by how many
+        count = re.match(r"\d+", text)
+        return (0 if "red" in style else 1, -int(count.group()) if count else 0, text)
+    number = re.search(r"\d+(\.\d+)?", text)
+    if number and key not in ("cluster", "node", "role", "model", "host"):
+        return (0, float(number.group()), text)
+    return (0, 0.0, text.lower())
 
 
 LIVE = ("state", "gpu", "temp", "mem", "ctrs", "chain", "epoch", "alerts")
@@ -349,6 +374,7 @@ class FleetScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="fleet.filter"),
         Binding("enter", "open_node", "Open node", id="fleet.open_node"),
         Binding("t", "app.triage", "Triage", id="app.triage"),
+        Binding("s", "sort", "Sort", id="fleet.sort"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="fleet.clear_filter"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "app.quit", "Quit", id="app.quit"),
@@ -359,8 +385,9 @@ class FleetScreen(Screen[None]):
     ]
     HELP_ABOUT = (
         "Every node of the fleet, live. Filter with / : words or a regex, and key:value "
-        "terms (role:ml, state:down, cluster:gonka1, region:eu, stack:ollama). Click a "
-        "column header to sort by it."
+        "terms (role:ml, state:down, cluster:gonka1, region:eu, stack:ollama). s sorts by a "
+        "column (state: worst first; numbers by value), as does a click on its header; the "
+        "same column again reverses. The order is kept until you sort again."
     )
 
     def __init__(self, fleet: FleetProfile) -> None:
@@ -369,6 +396,7 @@ class FleetScreen(Screen[None]):
         self.state: FleetState | None = None
         self.query_text = ""
         self.sort_key: str | None = None
+        self.sort_reverse = False
         self._rendered: dict[tuple[str, str], tuple] = {}
         self._rows: list[str] = []
         self._stale_rows: set[str] = set()
@@ -476,6 +504,8 @@ class FleetScreen(Screen[None]):
             self._rows.append(node.name)
         if self.state is not None:
             self.show(self.state)
+        if self.sort_key is not None:
+            self._sort()
 
     # -- live updates
     def show(self, state: FleetState) -> None:
@@ -652,15 +682,33 @@ class FleetScreen(Screen[None]):
                 self.post_message(OpenNode(key))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(str(event.column_key.value))
+
+    def action_sort(self) -> None:
+        columns = [(key, title) for key, title, _ in self._columns]
+
+        def chosen(key: str | None) -> None:
+            if key:
+                self.sort_by(key)
+
+        self.app.push_screen(SortScreen(columns, self.sort_key), chosen)
+
+    def sort_by(self, key: str) -> None:
+        """Sort the rows by column `key`; the same column again reverses. The cursor stays on
+        its node."""
+        self.sort_reverse = not self.sort_reverse if key == self.sort_key else False
+        self.sort_key = key
+        self._sort()
+
+    def _sort(self) -> None:
+        table = self.query_one("#nodes", DataTable)
+        if self.sort_key not in table.columns or not table.row_count:
+            return
         self._draw_all()  # sorting must see every row's current values
-        key = event.column_key.value
-        reverse = self.sort_key == key
-        self.sort_key = None if reverse else key
-        event.data_table.sort(
-            event.column_key,
-            key=lambda cell: cell.plain if isinstance(cell, Text) else str(cell),
-            reverse=reverse,
-        )
+        at = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key
+        key = self.sort_key
+        table.sort(key, key=lambda cell: sort_value(key, cell), reverse=self.sort_reverse)
+        table.move_cursor(row=table.get_row_index(at))
 
     def action_help(self) -> None:
         app_keys = [b for b in self.app.BINDINGS if getattr(b, "id", None) == "app.actions"]

@@ -1,4 +1,5 @@
-"""Small modal dialogs: an unknown host key to accept or refuse, and the demo's fault menu."""
+"""Small modal dialogs: an unknown host key to accept or refuse, the demo's fault menu, and
+the sort menu."""
 
 from __future__ import annotations
 
@@ -103,3 +104,34 @@ class QuitScreen(ModalScreen[bool]):
         text.append("\n\ny quits, n or esc stays.")
         with Vertical():
             yield Static(text)
+
+
+class SortScreen(ModalScreen[str | None]):
+    """The columns to sort a table by; Enter picks one (the current one again: reversed)."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="SortScreen")
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
+
+    def __init__(self, columns: list[tuple[str, str]], current: str | None) -> None:
+        super().__init__()
+        self.columns = columns
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        options = [
+            Option(Text(title + ("  (now: enter reverses)" if key == self.current else "")), id=key)
+            for key, title in self.columns
+        ]
+        with Vertical():
+            yield Static(Text("Sort nodes by", style="bold"))
+            yield OptionList(*options, id="sort-columns")
+            yield Static(Text("enter sorts · esc closes", style="dim"))
+
+    def on_mount(self) -> None:
+        keys = [key for key, _ in self.columns]
+        self.query_one(OptionList).highlighted = (
+            keys.index(self.current) if self.current in keys else 0
+        )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)

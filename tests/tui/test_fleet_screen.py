@@ -20,7 +20,8 @@ GONKA = REPO / "profiles" / "gonka-two-clusters.toml"
 
 
 def cell_texts(table: DataTable, column: str) -> list[str]:
-    return [str(table.get_cell(row, column)) for row in table.rows]
+    """A column's cells, top to bottom as shown (after a sort too)."""
+    return [str(table.get_cell(row.key, column)) for row in table.ordered_rows]
 
 
 def static_app(state=None, **kwargs) -> FleetdeckApp:
@@ -429,3 +430,42 @@ async def test_keys_people_expect_jk_gG_filter_as_you_type_and_q_asks_first():
         await pilot.press("q", "y")
         await pilot.pause(0.2)
     assert app.return_code == 0
+
+
+async def test_s_sorts_by_a_column_from_the_keyboard_worst_state_first():
+    profile = load(GONKA)
+    state = troubled(profile.model)
+    names = list(state.nodes)
+    app = static_app(state)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.5)
+        table = app.screen.query_one("#nodes", DataTable)
+        await pilot.press("s")
+        await pilot.pause()
+        sort_menu = app.screen
+        assert type(sort_menu).__name__ == "SortScreen"
+        keys = [str(o.id) for o in sort_menu.query_one("OptionList").options]
+        await pilot.press(*["down"] * keys.index("state"), "enter")
+        await pilot.pause(0.3)
+        order = cell_texts(table, "node")
+        # the stale node, then those degraded by a critical alert, then warnings, then up
+        assert order[0] == names[2], order
+        states = cell_texts(table, "state")
+        assert states[0].startswith("✕ stale") and states[-1] == "● up", states
+        assert order[table.cursor_row] == names[0] and app.screen.sort_key == "state"
+        # the cursor stays on its node; the same column again reverses the order
+        table.move_cursor(row=order.index(names[4]))
+        await pilot.press("s", "enter")  # the menu opens on the current column
+        await pilot.pause(0.3)
+        assert cell_texts(table, "state") == states[::-1]
+        assert cell_texts(table, "node")[table.cursor_row] == names[4]
+        # the order survives a filter (a rebuild) and numbers sort by value
+        await pilot.press("s")
+        await pilot.pause()
+        keys = [str(o.id) for o in app.screen.query_one("OptionList").options]
+        highlighted = app.screen.query_one("OptionList").highlighted
+        await pilot.press(*["down"] * (keys.index("gpu") - highlighted), "enter")
+        await pilot.pause(0.3)
+        # '▅▆▆▆▆▆▆▆▆▆  84% 8/8': by the mean, not by the sparkline in front of it
+        utils = [float(t.split("%")[0].split()[-1]) for t in cell_texts(table, "gpu") if "%" in t]
+        assert utils == sorted(utils), utils
