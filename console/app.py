@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
+from console import terminal
 from console.profile import Profile
 from console.state import FleetState
 from screens.fleet import FleetScreen, OpenNode
@@ -64,6 +65,7 @@ class FleetdeckApp(App[str | None]):
         keys_file: Path | None = None,
     ) -> None:
         super().__init__()
+        terminal.install()  # esc, then a key at once: two keys, not Alt+key
         self.profile = profile
         self.live = live
         self.source = source

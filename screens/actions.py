@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 
 from actions.engine import Event, PlanItem
 from screens.help import HelpScreen, key_rows
+from screens.inputs import FieldInput
 from screens.modals import MODAL_CSS
 
 PLAN_STYLE = {
@@ -185,7 +186,6 @@ class ConfirmNameScreen(ModalScreen[bool]):
         self.expected = name
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Input
 
         text = Text(self.what + "\n\n", style="bold")
         text.append("Type ")
@@ -193,7 +193,7 @@ class ConfirmNameScreen(ModalScreen[bool]):
         text.append(" to confirm, or esc to cancel.")
         with Vertical():
             yield Static(text)
-            yield Input(placeholder=self.expected, id="confirm-name")
+            yield FieldInput(placeholder=self.expected, id="confirm-name")
             yield Static(Text("", style="red"), id="confirm-error")
 
     def on_input_submitted(self, event) -> None:

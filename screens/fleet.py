@@ -28,6 +28,7 @@ from console.stacks import STACKS
 from console.state import FleetState, NodeStatus
 from screens import cells
 from screens.help import HelpScreen, key_rows
+from screens.inputs import FieldInput
 from screens.modals import SortScreen
 
 COLUMNS = (  # key, title, width: fixed widths keep updates cheap (libraries.md §1.4)
@@ -412,7 +413,11 @@ class FleetScreen(Screen[None]):
         for key, title, width in self._columns:
             table.add_column(title, key=key, width=width)
         yield table
-        yield Input(placeholder="filter: words or regex, role:ml state:down region:eu", id="filter")
+        yield FieldInput(
+            placeholder="filter: words or regex, role:ml state:down region:eu",
+            id="filter",
+            leave_to="#nodes",
+        )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -633,7 +638,7 @@ class FleetScreen(Screen[None]):
         field = self.query_one("#filter", Input)
         field.display = True
         field.value = self.query_text
-        field.focus()
+        self.set_focus(field)  # now: keys already typed go to the field
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """The filter applies as it is typed; a term that is not a regular expression is
@@ -648,7 +653,7 @@ class FleetScreen(Screen[None]):
         self.query_text = event.value.strip()
         event.input.display = False
         self._rebuild()
-        self.query_one("#nodes", DataTable).focus()
+        self.set_focus(self.query_one("#nodes", DataTable))  # now, not after queued keys
         self.query_one("#summary", SummaryBar).show(self._summary())
 
     def action_cursor(self, where: str) -> None:
@@ -668,7 +673,7 @@ class FleetScreen(Screen[None]):
             self.query_text = ""
             self._rebuild()
             self.query_one("#summary", SummaryBar).show(self._summary())
-        self.query_one("#nodes", DataTable).focus()
+        self.set_focus(self.query_one("#nodes", DataTable))  # now, not after queued keys
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:

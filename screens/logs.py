@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, Input, RichLog, Static
 
 from console.text import printable
 from screens.help import HelpScreen, key_rows
+from screens.inputs import FieldInput
 
 KEEP = 5000  # lines kept for search; the oldest go first
 
@@ -54,7 +55,11 @@ class LogScreen(Screen[None]):
         yield Header()
         yield Static(self._title(), id="log-title")
         yield RichLog(id="log", markup=False, highlight=False, wrap=self.wrapping, max_lines=KEEP)
-        yield Input(placeholder="search: a word or a regex; enter applies, esc clears", id="search")
+        yield FieldInput(
+            placeholder="search: a word or a regex; enter applies, esc clears",
+            id="search",
+            leave_to="#log",
+        )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -114,7 +119,7 @@ class LogScreen(Screen[None]):
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
         box.add_class("visible")
-        box.focus()
+        self.set_focus(box)  # now: keys already typed go to the box
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         term = event.value.strip()
@@ -124,7 +129,7 @@ class LogScreen(Screen[None]):
             self.pattern = re.compile(re.escape(term), re.IGNORECASE)
         self.term = term
         event.input.remove_class("visible")
-        self.query_one("#log", RichLog).focus()
+        self.set_focus(self.query_one("#log", RichLog))  # now, not after queued keys
         self._redraw()
 
     def action_follow(self) -> None:

@@ -201,7 +201,7 @@ class NodeScreen(Screen[None]):
         # the arrows move the rows of the tab just opened, not the tab bar
         table = {"gpus": "#gpu-table", "containers": "#ctr-table"}.get(event.pane.id or "")
         if table:
-            self.query_one(table, DataTable).focus()
+            self.set_focus(self.query_one(table, DataTable))  # now, not after queued keys
         if event.pane.id == "history":  # read again: a restart a moment ago belongs there
             self.post_message(HistoryWanted(self))
         self.refresh_bindings()  # the footer offers l, R, S on the Containers tab only

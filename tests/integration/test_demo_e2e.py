@@ -59,6 +59,12 @@ def test_demo_open_node_inject_fault_triage_quit(tmp_path):
         tmux("send-keys", "-t", session, "t")
         screen = wait_for_text(session, "at up to 92 °C", 5 - (time.monotonic() - injected))
         assert "critical" in screen and "g1-ml2" in screen
+        # esc, esc and / typed at once (tmux's escape-time joins an esc to the next key,
+        # as Alt+key): back through the node screen to the fleet, and its filter opens;
+        # not a / lost on the triage screen
+        tmux("send-keys", "-t", session, "Escape", "Escape", "/")
+        wait_for_text(session, "filter: words or regex", 5)
+        tmux("send-keys", "-t", session, "Escape")
         tmux("send-keys", "-t", session, "q")  # a fault is injected: it asks first
         wait_for_text(session, "Faults are injected in this rehearsal", 10)
         tmux("send-keys", "-t", session, "y")

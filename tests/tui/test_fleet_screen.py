@@ -469,3 +469,28 @@ async def test_s_sorts_by_a_column_from_the_keyboard_worst_state_first():
         # '▅▆▆▆▆▆▆▆▆▆  84% 8/8': by the mean, not by the sparkline in front of it
         utils = [float(t.split("%")[0].split()[-1]) for t in cell_texts(table, "gpu") if "%" in t]
         assert utils == sorted(utils), utils
+
+
+async def test_keys_typed_at_once_after_closing_the_filter_act_on_the_table():
+    # a terminal delivers "esc j j" (or "enter j") together: the app hands all three to the
+    # box focused at that moment; the j's must move the cursor, not be typed into the box
+    from textual import events
+
+    app = static_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.3)
+        table = app.screen.query_one("#nodes", DataTable)
+        await pilot.press("slash")
+        await pilot.pause(0.2)
+        for key in ("escape", "j", "j"):
+            app.post_message(events.Key(key, None if key == "escape" else key))
+        await pilot.pause(0.5)
+        assert app.screen.query_one("#filter").value == ""
+        assert table.cursor_row == 2 and app.focused is table
+        await pilot.press("slash", "c", "2")
+        await pilot.pause(0.2)
+        for key in ("enter", "j"):
+            app.post_message(events.Key(key, None if key == "enter" else key))
+        await pilot.pause(0.5)
+        assert app.screen.query_text == "c2"  # the filter kept what was typed before enter
+        assert table.row_count == 6 and table.cursor_row == 1 and app.focused is table
