@@ -3,6 +3,7 @@ screens. The screens only render; everything that blocks runs in thread workers.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import gc
@@ -594,12 +595,30 @@ class FleetdeckApp(App[str | None]):
         why = None
         if self.engine is not None and self.engine.running:
             why = "An action is running: quitting the console stops it where it is."
-        elif self._faults_injected:
-            why = "Faults are injected in this rehearsal: quitting tears the simulated fleet down."
+        elif faulty := await self._faults_now():
+            why = (
+                f"Faults are injected in this rehearsal ({', '.join(sorted(faulty))}): "
+                "quitting tears the simulated fleet down."
+            )
         if why is None or isinstance(self.screen, QuitScreen):
             self.exit()
             return
         self.push_screen(QuitScreen(why), lambda yes: self.exit() if yes else None)
+
+    async def _faults_now(self) -> set[str]:
+        """The demo's nodes with a fault injected now, from the simulator itself: faults
+        injected from outside (`fleetdeck sim fault`) count as those from the F menu."""
+        if self.sim_root is None:
+            return set(self._faults_injected)
+        from console.sim import control
+
+        try:
+            status = await asyncio.to_thread(
+                control.request, self.sim_root, "GET", "/status", None, 2.0
+            )
+        except control.SimError:  # the simulator is gone or busy: what the console knows
+            return set(self._faults_injected)
+        return {name for name, node in status["nodes"].items() if node.get("faults")}
 
     @work(thread=True, group="faults")
     def _inject(self, node: str, kind: str) -> None:

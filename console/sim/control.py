@@ -155,11 +155,11 @@ def _wait_ready(root: Path, proc: subprocess.Popen, timeout: float) -> dict:
     )
 
 
-def request(root: Path, method: str, path: str, body: Any = None) -> Any:
+def request(root: Path, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
     sock = root.resolve() / "control.sock"
     if not sock.exists() or not pid_of(root.resolve()):
         raise SimError(f"no simulated fleet runs in {root} (start one with fleetdeck sim up)")
-    conn = UnixConnection(str(sock), timeout=30)
+    conn = UnixConnection(str(sock), timeout=timeout)
     try:
         payload = json.dumps(body).encode() if body is not None else None
         conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})

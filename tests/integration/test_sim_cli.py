@@ -124,3 +124,33 @@ def test_sim_commands_on_a_directory_without_a_fleet(tmp_path):
     result = fleetdeck("sim", "fault", str(tmp_path), "n1", "gpu-hot")
     assert result.returncode == 1
     assert "no simulated fleet runs in" in result.stderr
+
+
+async def test_q_asks_when_a_fault_was_injected_from_outside_the_console(tmp_path):
+    # the F menu is not the only way in: `fleetdeck sim fault` in another terminal counts
+    from console.app import FleetdeckApp
+    from screens.modals import QuitScreen
+
+    root = tmp_path / "fleet"
+    started = fleetdeck("sim", "up", "tests/data/sim-small.toml", "--dir", str(root))
+    assert started.returncode == 0, started.stderr
+    try:
+        node = "ml1"
+        app = FleetdeckApp(load(REPO / "tests/data/sim-small.toml"), live=False, sim_root=root)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.3)
+            injected = fleetdeck("sim", "fault", str(root), node, "gpu-hot")
+            assert injected.returncode == 0, injected.stderr
+            await pilot.press("q")
+            await pilot.pause(0.5)
+            assert isinstance(app.screen, QuitScreen)
+            assert node in str(app.screen.query_one("Static").render())
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            cleared = fleetdeck("sim", "clear", str(root))
+            assert cleared.returncode == 0, cleared.stderr
+            await pilot.press("q")  # nothing injected now: it quits at once
+            await pilot.pause(0.5)
+        assert app.return_code == 0 and not app.is_running
+    finally:
+        fleetdeck("sim", "down", str(root))
