@@ -141,22 +141,16 @@ def test_snapshot_node_containers_80x24(snap_compare):
     assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=containers)
 
 
-def test_snapshot_triage_160x50(snap_compare):
+@pytest.mark.parametrize(
+    "size", [(80, 24), (120, 40), (160, 50), (200, 50)], ids=lambda s: "x".join(map(str, s))
+)
+def test_snapshot_triage(snap_compare, size):
     async def triage(pilot):
         await pilot.pause(0.7)
         await pilot.press("t")
         await pilot.pause(0.3)
 
-    assert snap_compare(app_with_trouble(), terminal_size=(160, 50), run_before=triage)
-
-
-def test_snapshot_triage_80x24(snap_compare):
-    async def triage(pilot):
-        await pilot.pause(0.7)
-        await pilot.press("t")
-        await pilot.pause(0.3)
-
-    assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=triage)
+    assert snap_compare(app_with_trouble(), terminal_size=size, run_before=triage)
 
 
 def test_snapshot_runbook_card_80x24(snap_compare):
