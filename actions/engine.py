@@ -20,11 +20,20 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from invoke.exceptions import CommandTimedOut
 
+from actions.types import (  # noqa: F401 - re-exported: steps import them from here
+    Action,
+    Change,
+    Event,
+    Output,
+    PlanItem,
+    RunResult,
+    Step,
+    StepFailed,
+)
 from console.journal import (
     CANCELLED,
     DONE,
@@ -39,88 +48,6 @@ from console.profile import Profile
 from console.profile_schema import Cluster, FleetProfile, Node
 from console.secrets import REDACTOR, Redactor, SecretError, resolve
 from console.ssh import CommandTimeout, Pool, SshError
-
-
-class StepFailed(Exception):
-    """A step could not do its job; the message says why and, where known, what to do."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a step would change on a node: a summary, the exact commands, file diffs."""
-
-    summary: str
-    commands: tuple[str, ...] = ()
-    diff: str = ""
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    title: str
-    check: Callable[[NodeContext], Change | None]
-    # None: a check-only step (preflight, validation) that passes or raises StepFailed
-    apply: Callable[[NodeContext, Change], None] | None = None
-    verify: Callable[[NodeContext], None] | None = None  # default: check finds nothing to do
-    roles: tuple[str, ...] = ()  # empty: every role
-    when: Callable[[NodeContext], bool] | None = None  # e.g. only nodes that serve a model
-    retries: int = 2
-    backoff: float = 2.0
-    timeout: float | None = None  # per command; the profile's command_timeout when None
-    throttle: int | None = None  # at most this many nodes in this step at once
-    local: bool = False  # runs on the operator's machine, not on the node
-    progress: re.Pattern[str] | None = None  # a line matching it (group "pct") is progress
-
-
-@dataclass(frozen=True)
-class Action:
-    name: str
-    description: str
-    steps: tuple[Step, ...]
-    destructive: bool = False  # asks for the fleet's name to be typed before apply
-    stacks: tuple[str, ...] = ()  # the stacks it knows; empty: every stack
-
-
-@dataclass(frozen=True)
-class PlanItem:
-    node: str
-    step: str
-    status: str  # unchanged | change | skipped | after | error
-    change: Change | None = None
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Event:
-    """What subscribers (screens, the CLI) see of a run as it happens."""
-
-    kind: str  # run | state | line | progress
-    run_id: str
-    node: str = ""
-    step: str = ""
-    state: str = ""
-    text: str = ""
-    attempt: int = 0
-    progress: float | None = None
-    timeout: float | None = None  # a running step's limit per command, in seconds
-
-
-@dataclass
-class Output:
-    exit: int
-    stdout: str
-    stderr: str
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    outcome: str  # succeeded | failed | cancelled | stopped (failure budget exceeded)
-    states: dict[str, dict[str, str]] = field(default_factory=dict)  # node -> step -> state
-
-    @property
-    def failed_nodes(self) -> list[str]:
-        return [n for n, steps in self.states.items() if FAILED in steps.values()]
 
 
 def sh_path(path: str) -> str:

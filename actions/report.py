@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from actions.engine import Event, PlanItem, RunResult
+from actions.types import Event, PlanItem, RunResult
 from console.text import printable
 
 MARK = {"change": "~", "unchanged": "=", "skipped": "-", "after": "?", "error": "!"}

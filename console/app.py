@@ -18,9 +18,9 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
-from console import terminal
 from console.profile import Profile
 from console.state import FleetState
+from screens import terminal
 from screens.fleet import FleetScreen, OpenNode
 from screens.modals import FaultMenuScreen, HostKeyScreen, QuitScreen
 from screens.node import ContainerAction, HistoryWanted, NodeScreen
@@ -81,7 +81,7 @@ class FleetdeckApp(App[str | None]):
         self.run_feed: collections.deque = collections.deque(maxlen=100_000)
         self.last_state: FleetState | None = None
         self._set_sub_title()
-        from console.keys import keys_path, load_keymap
+        from console.keymap import keys_path, load_keymap
 
         self.keys_file = keys_file or keys_path()
         keymap, self.keymap_problems = load_keymap(self.keys_file, binding_ids())

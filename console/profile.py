@@ -31,7 +31,7 @@ from console.secrets import (
     looks_like_reference,
     parse_ref,
 )
-from console.stacks import STACKS
+from console.stacks import STACK_NAMES, STACKS
 from console.text import has_control, printable
 from console.tomlpos import format_path, line_of, locate
 
@@ -172,7 +172,8 @@ def _describe(err: dict[str, Any], path: PathT) -> tuple[str, str | None]:
     if kind == "missing":
         key = path[-1]
         if key == "fleet":
-            return "required table is missing", 'add [fleet] with name = "…" and stack = "gonka"'
+            stacks = " or ".join(f'"{s}"' for s in STACK_NAMES)
+            return "required table is missing", f'add [fleet] with name = "…" and stack = {stacks}'
         if key == "clusters":
             return "required table is missing", "add [[clusters]] with [[clusters.nodes]] entries"
         return "required field is missing", f"add {key} = …"
@@ -452,7 +453,7 @@ def _model_problems(node: dict[str, Any], npath: PathT, models: dict[str, Any], 
                 f"model {m!r} is not declared under [models]",
                 f"did you mean {close[0]!r}?"
                 if close
-                else f'add a [models."{m}"] table (args = [...] for vLLM)',
+                else f'add a [models."{m}"] table (args = [...]: the model server\'s arguments)',
             )
 
 

@@ -46,7 +46,8 @@ def _containers(node: NodeStatus, fleet: FleetProfile) -> str:
 def _chain(node: NodeStatus) -> str:
     c = node.chain
     if c is None:
-        return "-" if node.role != "network" or node.stack != "gonka" else "?"
+        info = STACKS.get(node.stack)
+        return "?" if info is not None and node.role in info.chain_roles else "-"
     parts = [f"h{c.height}"]
     if c.peers is not None:
         parts.append(f"{c.peers}p")

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
-from actions.engine import Event, PlanItem
+from actions.types import Event, PlanItem
 from screens.help import HelpScreen, key_rows
 from screens.inputs import FieldInput
 from screens.modals import MODAL_CSS

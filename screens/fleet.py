@@ -386,7 +386,7 @@ class FleetScreen(Screen[None]):
     ]
     HELP_ABOUT = (
         "Every node of the fleet, live. Filter with / : words or a regex, and key:value "
-        "terms (role:ml, state:down, cluster:gonka1, region:eu, stack:ollama). s sorts by a "
+        "terms (role:ml, state:down, cluster:eu1, region:eu, stack:<name>). s sorts by a "
         "column (state: worst first; numbers by value), as does a click on its header; the "
         "same column again reverses. The order is kept until you sort again."
     )

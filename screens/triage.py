@@ -11,9 +11,9 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from actions.stacks import gonka
-from console.monitor.runbooks import runbook_for
+from console.monitor.runbooks import RUNBOOKS
 from console.profile_schema import FleetProfile
+from console.stacks import stack_of
 from console.state import Alert, FleetState
 from screens import cells
 from screens.help import HelpScreen, key_rows
@@ -45,7 +45,6 @@ class DisableMlNode(Message):
 
 
 CONTAINER_KINDS = ("container_exited", "container_restarting", "container_unhealthy")
-UNJAIL_KINDS = ("validator_not_in_set", "participant_not_in_epoch")
 
 
 class RunbookScreen(ModalScreen[None]):
@@ -72,21 +71,17 @@ class RunbookScreen(ModalScreen[None]):
         self.alert = alert
         kind, _, detail = alert.kind.partition(":")
         self.container = detail if kind in CONTAINER_KINDS else None
-        self.disable = gonka.ml_node_to_disable(fleet, alert.node, alert.kind) if fleet else None
-        self.unjail = None
-        node = fleet.node(alert.node) if fleet else None
-        cluster = (
-            next((c for c in fleet.clusters if node in c.nodes), None)
-            if fleet is not None and node is not None
-            else None
-        )
-        self.stack = fleet.cluster_stack(cluster) if cluster is not None else None
-        if fleet is not None and node is not None and kind in UNJAIL_KINDS:
-            self.unjail = gonka.unjail_command(fleet, node)
+        # the stack's adapter knows its remedies: an admin API that can take an ML node out,
+        # a command only the operator can run (an unjail, with the cold key)
+        stack = stack_of(fleet, alert.node) if fleet is not None else None
+        node = fleet.node(alert.node) if fleet is not None else None
+        self.stack = stack
+        self.disable = stack.admin_remedy(fleet, alert.node, alert.kind) if stack else None
+        self.command = stack.operator_command(fleet, node, alert.kind) if stack and node else None
 
     def compose(self) -> ComposeResult:
         a = self.alert
-        book = runbook_for(a.kind, self.stack)
+        book = self.stack.runbook(a.kind) if self.stack else RUNBOOKS.get(a.kind.split(":")[0])
         text = Text()
         text.append(f"{a.severity.upper()}  ", style=cells.SEVERITY_STYLE[a.severity])
         text.append(a.node, style="bold")
@@ -114,16 +109,16 @@ class RunbookScreen(ModalScreen[None]):
             keys.append(
                 ("d", f"disable ML node {ml_id} in {network}'s admin API (skips the next PoC)")
             )
-        if self.unjail:
-            keys.append(("c", "copy the unjail command, to run where the cold key is"))
+        if self.command:
+            keys.append(("c", "copy this command, to run where the key it needs is"))
         if keys:
             text.append("\nactions at hand\n", style="bold")
             for key, what in keys:
                 text.append(f"  {key}", style="bold yellow")
                 text.append(f"  {what}\n")
-        if self.unjail:
+        if self.command:
             text.append("\n  ")
-            text.append(self.unjail, style="cyan")
+            text.append(self.command, style="cyan")
             text.append("\n")
         text.append("\nesc closes", style="dim")
         with VerticalScroll():
@@ -146,15 +141,15 @@ class RunbookScreen(ModalScreen[None]):
 
     def action_disable(self) -> None:
         if not self.disable:
-            return self._not_here("Gonka ML node")
+            return self._not_here("ML node to disable")
         self.dismiss(None)
         self.app.post_message(DisableMlNode(*self.disable))
 
     def action_copy(self) -> None:
-        if not self.unjail:
+        if not self.command:
             return self._not_here("command")
-        self.app.copy_to_clipboard(self.unjail)
-        self.notify("Unjail command copied: run it where the cold key lives.", markup=False)
+        self.app.copy_to_clipboard(self.command)
+        self.notify("Command copied: run it where the key it needs lives.", markup=False)
 
 
 class TriageScreen(Screen[None]):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command. On a fresh Debian machine with Python >= 3.11 it installs what the
 # tests need (OpenSSH server, dockerd, static busybox, gcc, tmux, iproute2; a virtualenv with
-# fleetdeck and its test extra), then runs ruff and pytest. Extra arguments go to pytest.
+# fleetdeck and its test extra), then runs ruff, the import contracts and pytest. Extra
+# arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +33,5 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports  # the layers of DESIGN (pyproject.toml [tool.importlinter])
 exec .venv/bin/python -m pytest "$@"

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
-from console.profile_schema import FleetProfile, Node
-from console.stacks import (
+from console.profile_schema import Node
+from console.stacks.gonka import (
     CHAIN_CONTAINER,
+    GONKA,
     RPC_PORT,
-    STACKS,
     chain_rpc_address,
     inspect_networking,
 )
@@ -75,7 +75,7 @@ def compose_files(ctx: NodeContext) -> list[str]:
 
 
 def expected_containers(ctx: NodeContext) -> list[str]:
-    return STACKS["gonka"].expected_containers(ctx.node.role, serves_model(ctx))
+    return GONKA.expected_containers(ctx.node.role, serves_model(ctx))
 
 
 def network_node(ctx: NodeContext) -> Node:
@@ -323,7 +323,7 @@ def firewall_check(ctx: NodeContext) -> Change | None:
     want = firewall_rules(ctx)
     ufw = f"{ctx.sudo}ufw"
     commands = [f"{ufw} {args}" for args, shown in want if shown not in have]
-    private = {str(p) for p in STACKS["gonka"].private_ports}
+    private = {str(p) for p in GONKA.private_ports}
     for shown in have:  # a private port open to the world is removed, whoever opened it
         to, _, src = shown.partition("|")
         if to.split("/")[0] in private and src == "Anywhere":
@@ -739,43 +739,6 @@ def validation(ctx: NodeContext) -> Change | None:
 
 
 # ---------------------------------------------------------------- runbook actions
-
-
-def unjail_command(profile: FleetProfile, node: Node) -> str:
-    """The exact `tx slashing unjail` for the operator to run where the cold key lives
-    (reference/protocols.md §1.4). fleetdeck never holds the cold key, so it shows the
-    command rather than running it."""
-    stack = profile.stack
-    rpc = stack.seed_rpc_url or (
-        f"{node.public_url.rstrip('/')}/chain-rpc/" if node.public_url else None
-    )
-    # without a URL in the profile, the docs' $NODE_URL, left for the shell to expand
-    where = shlex.quote(rpc) if rpc else '"$NODE_URL"/chain-rpc/'
-    return (
-        f"./inferenced tx slashing unjail --from {shlex.quote(stack.account_key_name)} "
-        f"--keyring-backend file --chain-id {shlex.quote(stack.chain_id or 'gonka-mainnet')} "
-        f"--fees 200000ngonka --node {where}"
-    )
-
-
-def ml_node_to_disable(
-    profile: FleetProfile, node_name: str, alert_kind: str
-) -> tuple[str, str] | None:
-    """(network node, ML node id) for an alert the admin API can act on: an alert about a
-    Gonka ML node (its id in node-config.json is its name), or `ml_node_failed:<id>` raised
-    on the network node."""
-    for cluster, node in profile.all_nodes():
-        if node.name != node_name or profile.cluster_stack(cluster) != "gonka":
-            continue
-        network = next((n for n in cluster.nodes if n.role == "network"), None)
-        if network is None:
-            return None
-        kind, _, detail = alert_kind.partition(":")
-        if kind == "ml_node_failed" and detail:
-            return network.name, detail
-        if node.role == "ml":
-            return network.name, node.name
-    return None
 
 
 # ---------------------------------------------------------------- the action

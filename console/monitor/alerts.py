@@ -342,8 +342,8 @@ def _chain(node: NodeStatus, limits: AlertsSection, now: float) -> Iterator[Find
             "critical",
             "validator not in the active set",
             "our consensus key is not in /validators",
-            "if jailed: inferenced tx slashing unjail --from <cold key> "
-            "--chain-id gonka-mainnet --fees 200000ngonka --node $NODE_URL/chain-rpc/",
+            "if jailed, unjail it with the cold key: the runbook card (enter) has the exact "
+            "command for this cluster",
         )
     if chain.in_epoch is False:
         yield Finding(
@@ -383,7 +383,8 @@ def _services(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
                 "warning",
                 f"{s.name} over its latency objective",
                 f"{s.latency_ms:.0f} ms > {limits.inference_p95_s:.1f} s",
-                "check queue depth (vllm:num_requests_waiting) and GPU load",
+                "check the server's queue of waiting requests and GPU load (the runbook card "
+                "says where)",
             )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from console.ssh import Pool
-from console.stacks import RPC_PORT
+from console.stacks.gonka import RPC_PORT
 from console.state import Chain, Service
 from console.text import printable_tree
 from console.times import rfc3339_seconds
@@ -44,7 +44,7 @@ def gonka_chain(
     http: NodeHttp, api_port: int = 8000, rpc: tuple[str, int] = ("127.0.0.1", RPC_PORT)
 ) -> Chain:
     """The chain as the network node sees it; `rpc` is where its CometBFT RPC answers on
-    the node (console.stacks.chain_rpc_address)."""
+    the node (console.stacks.gonka.chain_rpc_address)."""
     host, port = rpc
     status = http.json(port, "/status", host)["result"]
     sync = status["sync_info"]

@@ -27,7 +27,7 @@ from console.monitor import alerts as rules
 from console.monitor import collect, parse
 from console.profile_schema import FleetProfile
 from console.ssh import HostKeyChanged, Pool, SshError
-from console.stacks import CHAIN_CONTAINER, chain_rpc_address
+from console.stacks.gonka import CHAIN_CONTAINER, chain_rpc_address
 from console.state import Alert, FleetState, NodeStatus
 from console.text import printable_tree
 

@@ -1,5 +1,6 @@
-"""What each alert kind means on these stacks, what to check, and the actions at hand.
-Shown on the triage screen's runbook card; the alert's own next step comes first there."""
+"""What each alert kind means, what to check, and the actions at hand: the words that hold
+on every stack. A stack's own kinds (a chain's) and its own reading of shared ones are in
+its adapter (console/stacks/), which the runbook card asks first."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ RUNBOOKS: dict[str, Runbook] = {
     "unreachable": Runbook(
         "Node unreachable",
         "fleetdeck cannot reach the node over SSH, or its probe went silent. Its last "
-        "values stay on screen, marked stale. On a Gonka ML node, inference and PoC "
-        "requests to it fail too.",
+        "values stay on screen, marked stale. Requests routed to it (inference, the "
+        "chain's PoC) fail too.",
         (
             "Is the machine up (cloud console, IPMI)?",
             "Is port 22 reachable from here?",
@@ -53,7 +54,7 @@ RUNBOOKS: dict[str, Runbook] = {
     "gpu_lost": Runbook(
         "GPU lost (Xid 79)",
         "The GPU fell off the bus: NVML cannot reach it. Work on it has "
-        "failed; vLLM with tensor parallelism over it is down.",
+        "failed; a model served with tensor parallelism over it is down.",
         ("dmesg | grep -i xid", "PCIe link and power of that slot"),
         ("drain the node, reboot; open a hardware ticket if it stays lost",),
     ),
@@ -99,44 +100,6 @@ RUNBOOKS: dict[str, Runbook] = {
         ("docker inspect <name> (State.Health.Log)",),
         ("restart the container",),
     ),
-    "chain_stalled": Runbook(
-        "Chain stalled",
-        "No new block for longer than the threshold: the node is stuck or the network halted.",
-        ("docker logs node and tmkms", "disk space", "peers"),
-    ),
-    "chain_catching_up": Runbook(
-        "Chain catching up",
-        "The chain node is behind and syncing; its API answers may be "
-        "stale, and the validator may miss blocks.",
-        ("watch the height converge",),
-    ),
-    "chain_no_peers": Runbook(
-        "No peers",
-        "The chain node has no P2P peers: it cannot follow the chain.",
-        ("P2P port 5000 open to the world", "SEED_NODE_P2P_URL in config.env"),
-    ),
-    "validator_not_in_set": Runbook(
-        "Validator not in the set",
-        "Our consensus key is not among the active validators: "
-        "jailed (fewer than 50 of the last 100 blocks signed) or not registered.",
-        ("inferenced query staking delegator-validators <cold address> shows jailed: true",),
-        (
-            "unjail with the cold key: inferenced tx slashing unjail --from <cold key> "
-            "--chain-id gonka-mainnet --fees 200000ngonka --node $NODE_URL/chain-rpc/",
-        ),
-    ),
-    "participant_not_in_epoch": Runbook(
-        "Not in the current epoch",
-        "The participant is missing from the epoch's active set: no weight, no rewards this epoch.",
-        ("the admin API setup report", "PoC results"),
-    ),
-    "ml_node_failed": Runbook(
-        "ML node FAILED",
-        "The network node's broker marked an ML node FAILED: it gets no "
-        "inference and will miss PoC.",
-        ("that ML node's containers and /health",),
-        ("disable it in the admin API before the next PoC: POST /admin/v1/nodes/<id>/disable",),
-    ),
     "service_down": Runbook(
         "Inference down",
         "The inference endpoint does not answer or answers an error.",
@@ -146,7 +109,7 @@ RUNBOOKS: dict[str, Runbook] = {
     "service_slow": Runbook(
         "Inference over its latency objective",
         "Requests take longer than the objective (p95 < 2 s by default).",
-        ("vllm:num_requests_waiting", "GPU utilization"),
+        ("the server's queue of waiting requests", "GPU utilization"),
     ),
     "disk_full": Runbook(
         "Disk nearly full",
@@ -156,23 +119,3 @@ RUNBOOKS: dict[str, Runbook] = {
         ("docker system prune", "remove unused model snapshots"),
     ),
 }
-
-
-# where a stack reads a kind differently: the card speaks that stack's language
-STACK_RUNBOOKS: dict[tuple[str, str], Runbook] = {
-    ("service_slow", "ollama"): Runbook(
-        "Inference over its latency objective",
-        "Ollama answers slower than the objective (p95 < 2 s by default): the model may "
-        "have been unloaded and reloaded, or requests queue behind OLLAMA_NUM_PARALLEL.",
-        (
-            "ollama ps: is the model loaded, and on the GPU (100% GPU) or partly on the CPU?",
-            "OLLAMA_NUM_PARALLEL and OLLAMA_KEEP_ALIVE in the service's environment",
-            "GPU utilization and memory (another model loaded beside it?)",
-        ),
-    ),
-}
-
-
-def runbook_for(kind: str, stack: str | None = None) -> Runbook | None:
-    base = kind.split(":")[0]
-    return STACK_RUNBOOKS.get((base, stack or "")) or RUNBOOKS.get(base)

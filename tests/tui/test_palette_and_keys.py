@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.widgets import DataTable
 
 from console.app import FleetdeckApp, binding_ids
-from console.keys import load_keymap
+from console.keymap import load_keymap
 from console.profile import load
 from screens.actions import ActionPickerScreen, ConfirmNameScreen
 from screens.help import HelpScreen

@@ -92,13 +92,17 @@ def test_a_stalled_chain_is_compared_with_the_fleets_other_chain_nodes():
 
 
 def test_the_latency_card_speaks_the_stacks_language():
-    from console.monitor.runbooks import runbook_for
+    from console.stacks import STACKS
 
-    ollama = runbook_for("service_slow:latency", "ollama")
+    ollama = STACKS["ollama"].runbook("service_slow:latency")
     assert ollama is not None and "ollama ps" in " ".join(ollama.checks)
     assert "vllm:" not in " ".join(ollama.checks) + ollama.meaning
-    vllm = runbook_for("service_slow:latency", "vllm")
-    assert vllm is not None and "vllm:num_requests_waiting" in vllm.checks
+    vllm = STACKS["vllm"].runbook("service_slow:latency")
+    assert vllm is not None and any("vllm:num_requests_waiting" in c for c in vllm.checks)
+    # a stack's chain kinds are its own; a kind every stack shares falls back to the general
+    assert STACKS["gonka"].runbook("validator_not_in_set") is not None
+    assert STACKS["ollama"].runbook("validator_not_in_set") is None
+    assert STACKS["ollama"].runbook("gpu_hot") is STACKS["vllm"].runbook("gpu_hot") is not None
 
 
 def test_status_watch_is_one_compact_screen_that_agrees_with_the_console():

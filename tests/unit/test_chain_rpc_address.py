@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from console.stacks import chain_rpc_address, inspect_networking
+from console.stacks.gonka import chain_rpc_address, inspect_networking
 
 
 def test_a_published_rpc_is_reached_on_the_hosts_loopback_or_its_bound_address():

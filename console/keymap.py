@@ -1,4 +1,4 @@
-"""The operator's key remapping: ~/.config/fleetdeck/keys.toml.
+"""The operator's key map (key bindings remapped): ~/.config/fleetdeck/keys.toml.
 
     [keys]
     "app.triage" = "T"            # binding id = key, or several keys separated by commas

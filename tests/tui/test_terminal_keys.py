@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual._xterm_parser import XTermParser
 
-from console import terminal
+from screens import terminal
 
 
 def keys(data: str) -> list[str]:

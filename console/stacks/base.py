@@ -1,0 +1,57 @@
+"""What a stack adapter is: the facts and remedies the core and the screens need of a stack.
+
+One instance per stack (console/stacks/gonka.py, ollama.py, vllm.py), registered in
+console/stacks/__init__.py. The deploy steps and other actions of a stack are its other
+half, in actions/stacks/<name>.py (they run commands on nodes, which the core never does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from console.monitor.runbooks import RUNBOOKS, Runbook
+
+if TYPE_CHECKING:
+    from console.profile_schema import FleetProfile, Node
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    roles: tuple[str, ...]
+    # roles a cluster of this stack must have exactly one of (Gonka: the network node)
+    singleton_roles: tuple[str, ...] = ()
+    # ports that must never be reachable from the world (reference/protocols.md §1.1)
+    private_ports: tuple[int, ...] = ()
+    description: str = ""
+    # the containers a deployed node of each role runs (names as the compose files fix them)
+    containers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # added to a node that serves a model although its role does not imply it
+    model_containers: tuple[str, ...] = ()
+    # roles that run a chain node (their status has a chain part)
+    chain_roles: tuple[str, ...] = ()
+    # alert kinds this stack reads in its own words: the runbook card speaks its language
+    runbooks: dict[str, Runbook] = field(default_factory=dict)
+
+    def expected_containers(self, role: str, serves_model: bool = False) -> list[str]:
+        names = list(dict(self.containers).get(role, ()))
+        for extra in self.model_containers if serves_model else ():
+            if extra not in names:
+                names.append(extra)
+        return names
+
+    def runbook(self, kind: str) -> Runbook | None:
+        base = kind.split(":")[0]
+        return self.runbooks.get(base) or RUNBOOKS.get(base)
+
+    def operator_command(self, profile: FleetProfile, node: Node, kind: str) -> str | None:
+        """A command for the operator to run by hand for alert `kind` (where fleetdeck
+        holds no key to run it itself), or None."""
+        return None
+
+    def admin_remedy(
+        self, profile: FleetProfile, node_name: str, kind: str
+    ) -> tuple[str, str] | None:
+        """(node whose admin API acts, id to disable) for an alert that API can act on."""
+        return None

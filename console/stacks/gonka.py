@@ -1,0 +1,168 @@
+"""The Gonka stack, as the core sees it: a network node (chain, API, proxy) per cluster and
+its ML nodes; where the chain's RPC answers; the runbook words and remedies of its alerts.
+
+Its deploy and the other actions that run on nodes are in actions/stacks/gonka.py.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from console.monitor.runbooks import Runbook
+from console.stacks.base import Stack
+
+if TYPE_CHECKING:
+    from console.profile_schema import FleetProfile, Node
+
+CHAIN_CONTAINER, RPC_PORT = "node", 26657
+DEFAULT_CHAIN_ID = "gonka-mainnet"
+
+
+class GonkaStack(Stack):
+    def operator_command(self, profile: FleetProfile, node: Node, kind: str) -> str | None:
+        if kind.split(":")[0] in ("validator_not_in_set", "participant_not_in_epoch"):
+            return unjail_command(profile, node)  # jailed, and so out of the epoch
+        return None
+
+    def admin_remedy(
+        self, profile: FleetProfile, node_name: str, kind: str
+    ) -> tuple[str, str] | None:
+        return ml_node_to_disable(profile, node_name, kind)
+
+
+GONKA = GonkaStack(
+    name="gonka",
+    roles=("network", "ml"),
+    singleton_roles=("network",),
+    # CometBFT RPC, ML callback, admin API, inference, ML node management
+    private_ports=(26657, 9100, 9200, 5050, 8080),
+    description="Gonka network node (chain, API, proxy) and ML nodes (vLLM behind mlnode)",
+    containers=(
+        ("network", ("tmkms", "node", "api", "bridge", "proxy")),
+        ("ml", ("mlnode-308", "inference")),
+    ),
+    model_containers=("mlnode-308", "inference"),
+    chain_roles=("network",),
+    runbooks={
+        "chain_stalled": Runbook(
+            "Chain stalled",
+            "No new block for longer than the threshold: the node is stuck or the network halted.",
+            ("docker logs node and tmkms", "disk space", "peers"),
+        ),
+        "chain_catching_up": Runbook(
+            "Chain catching up",
+            "The chain node is behind and syncing; its API answers may be "
+            "stale, and the validator may miss blocks.",
+            ("watch the height converge",),
+        ),
+        "chain_no_peers": Runbook(
+            "No peers",
+            "The chain node has no P2P peers: it cannot follow the chain.",
+            ("P2P port 5000 open to the world", "SEED_NODE_P2P_URL in config.env"),
+        ),
+        "validator_not_in_set": Runbook(
+            "Validator not in the set",
+            "Our consensus key is not among the active validators: "
+            "jailed (fewer than 50 of the last 100 blocks signed) or not registered.",
+            ("inferenced query staking delegator-validators <cold address> shows jailed: true",),
+            (
+                "unjail with the cold key, where it lives: c on this card copies the exact "
+                "command for this cluster",
+            ),
+        ),
+        "participant_not_in_epoch": Runbook(
+            "Not in the current epoch",
+            "The participant is missing from the epoch's active set: no weight, no rewards "
+            "this epoch.",
+            ("the admin API setup report", "PoC results"),
+        ),
+        "ml_node_failed": Runbook(
+            "ML node FAILED",
+            "The network node's broker marked an ML node FAILED: it gets no "
+            "inference and will miss PoC.",
+            ("that ML node's containers and /health",),
+            ("disable it in the admin API before the next PoC: POST /admin/v1/nodes/<id>/disable",),
+        ),
+        "service_slow": Runbook(
+            "Inference over its latency objective",
+            "The ML node's vLLM answers slower than the objective (p95 < 2 s by default).",
+            ("vllm:num_requests_waiting on the ML node's /metrics", "GPU utilization"),
+        ),
+    },
+)
+
+
+def unjail_command(profile: FleetProfile, node: Node) -> str:
+    """The exact `tx slashing unjail` for the operator to run where the cold key lives
+    (reference/protocols.md §1.4). fleetdeck never holds the cold key, so it shows the
+    command rather than running it."""
+    stack = profile.stack
+    rpc = stack.seed_rpc_url or (
+        f"{node.public_url.rstrip('/')}/chain-rpc/" if node.public_url else None
+    )
+    # without a URL in the profile, the docs' $NODE_URL, left for the shell to expand
+    where = shlex.quote(rpc) if rpc else '"$NODE_URL"/chain-rpc/'
+    return (
+        f"./inferenced tx slashing unjail --from {shlex.quote(stack.account_key_name)} "
+        f"--keyring-backend file --chain-id {shlex.quote(stack.chain_id or DEFAULT_CHAIN_ID)} "
+        f"--fees 200000ngonka --node {where}"
+    )
+
+
+def ml_node_to_disable(
+    profile: FleetProfile, node_name: str, alert_kind: str
+) -> tuple[str, str] | None:
+    """(network node, ML node id) for an alert the admin API can act on: an alert about a
+    Gonka ML node (its id in node-config.json is its name), or `ml_node_failed:<id>` raised
+    on the network node."""
+    for cluster, node in profile.all_nodes():
+        if node.name != node_name or profile.cluster_stack(cluster) != GONKA.name:
+            continue
+        network = next((n for n in cluster.nodes if n.role == "network"), None)
+        if network is None:
+            return None
+        kind, _, detail = alert_kind.partition(":")
+        if kind == "ml_node_failed" and detail:
+            return network.name, detail
+        if node.role == "ml":
+            return network.name, node.name
+    return None
+
+
+def chain_rpc_address(
+    published: Iterable[tuple[int, str, int]], addresses: Iterable[str]
+) -> tuple[str, int]:
+    """Where the Gonka chain node's CometBFT RPC answers, as seen from its host.
+
+    Gonka's compose files publish only P2P (5000:26656) since 0.2.9 (earlier ones also
+    published 26657): the RPC is then reached at the `node` container's own address on
+    the compose network. `published` is the container's (port, host IP, host port)
+    list and `addresses` its network addresses, both as `docker inspect` gives them.
+    """
+    for port, host_ip, host_port in published:
+        if port == RPC_PORT and host_port:
+            # published on every address (0.0.0.0, ::): the host's loopback reaches it
+            wildcard = host_ip in ("", "0.0.0.0", "::")  # noqa: S104 - read, not bound
+            return ("127.0.0.1" if wildcard else host_ip), host_port
+    for address in addresses:
+        if address:
+            return address, RPC_PORT
+    return "127.0.0.1", RPC_PORT  # not in a container: the node's own default
+
+
+def inspect_networking(inspect: dict) -> tuple[list[tuple[int, str, int]], list[str]]:
+    """(published ports, network addresses) of a container from its `docker inspect`."""
+    settings = inspect.get("NetworkSettings") or {}
+    published = []
+    for key, bindings in (settings.get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        if proto in ("", "tcp") and port.isdigit():
+            for b in bindings or []:
+                if str(b.get("HostPort", "")).isdigit():
+                    published.append((int(port), b.get("HostIp") or "", int(b["HostPort"])))
+    addresses = [
+        n.get("IPAddress") for n in (settings.get("Networks") or {}).values() if n.get("IPAddress")
+    ]
+    return published, addresses

@@ -1,0 +1,27 @@
+"""The Ollama stack, as the core sees it: GPU inference providers running Ollama (its API
+private on 11434), and the runbook words of their alerts. No deploy yet (actions/stacks)."""
+
+from __future__ import annotations
+
+from console.monitor.runbooks import Runbook
+from console.stacks.base import Stack
+
+OLLAMA = Stack(
+    name="ollama",
+    roles=("provider",),
+    private_ports=(11434,),
+    description="Ollama GPU inference providers",
+    containers=(("provider", ("ollama",)),),
+    runbooks={
+        "service_slow": Runbook(
+            "Inference over its latency objective",
+            "Ollama answers slower than the objective (p95 < 2 s by default): the model may "
+            "have been unloaded and reloaded, or requests queue behind OLLAMA_NUM_PARALLEL.",
+            (
+                "ollama ps: is the model loaded, and on the GPU (100% GPU) or partly on the CPU?",
+                "OLLAMA_NUM_PARALLEL and OLLAMA_KEEP_ALIVE in the service's environment",
+                "GPU utilization and memory (another model loaded beside it?)",
+            ),
+        ),
+    },
+)

@@ -1,0 +1,22 @@
+"""The vLLM stack, as the core sees it: OpenAI-compatible vLLM servers, and the runbook
+words of their alerts. No deploy yet (actions/stacks)."""
+
+from __future__ import annotations
+
+from console.monitor.runbooks import Runbook
+from console.stacks.base import Stack
+
+VLLM = Stack(
+    name="vllm",
+    roles=("server",),
+    private_ports=(),
+    description="vLLM OpenAI-compatible servers",
+    containers=(("server", ("vllm",)),),
+    runbooks={
+        "service_slow": Runbook(
+            "Inference over its latency objective",
+            "vLLM answers slower than the objective (p95 < 2 s by default).",
+            ("vllm:num_requests_waiting on /metrics (requests queued)", "GPU utilization"),
+        ),
+    },
+)
