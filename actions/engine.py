@@ -74,6 +74,7 @@ class NodeContext:
         self.cluster = cluster
         self.node = node
         self.stack = self.profile.cluster_stack(cluster)
+        self.settings = self.profile.stack_settings(cluster)  # [stack] with the cluster's own
         self.on_line = on_line
         self.timeout: float | None = None
         self.facts: dict[str, Any] = {}  # what earlier checks of this node learned

@@ -102,6 +102,9 @@ class SshSection(Strict):
 
 
 class StackSection(Strict):
+    """A stack's settings: [stack] for the whole fleet, and a cluster's own [clusters.settings]
+    over it (two Gonka clusters are two participants, each with its own keys and URL)."""
+
     # gonka: the deploy repository and where it lives on the node
     repo: str | None = None
     ref: str | None = None
@@ -111,6 +114,8 @@ class StackSection(Strict):
     key_name: str | None = None  # the warm (ML operational) key's name
     account_key_name: str = "gonka-account-key"  # the cold key's name in its local keyring
     account_pubkey: str | None = None  # the cold key's public key (public, not a secret)
+    public_url: Url | None = None  # the participant's public URL (its network node's API)
+    keyring_home: str | None = None  # the cold key's keyring directory on this machine
     seed_api_url: Url | None = None
     seed_rpc_url: Url | None = None
     seed_p2p_url: Url | None = None
@@ -149,6 +154,7 @@ class Node(Strict):
 class Cluster(Strict):
     name: Name
     stack: StackName | None = None  # [fleet].stack when absent
+    settings: StackSection | None = None  # this cluster's own values over [stack]
     labels: Labels = {}
     nodes: list[Node] = []  # may start empty when a [provision] pool fills it
 
@@ -195,6 +201,15 @@ class FleetProfile(Strict):
 
     def cluster_stack(self, cluster: Cluster) -> str:
         return cluster.stack or self.fleet.stack
+
+    def stack_settings(self, cluster: Cluster) -> StackSection:
+        """The cluster's stack settings: [stack], with what [clusters.settings] sets over it."""
+        if cluster.settings is None:
+            return self.stack
+        return self.stack.model_copy(update=cluster.settings.model_dump(exclude_unset=True))
+
+    def cluster_of(self, node_name: str) -> Cluster | None:
+        return next((c for c, n in self.all_nodes() if n.name == node_name), None)
 
     def all_nodes(self) -> list[tuple[Cluster, Node]]:
         return [(c, n) for c in self.clusters for n in c.nodes]

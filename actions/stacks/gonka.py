@@ -51,7 +51,7 @@ def serves_model(ctx: NodeContext) -> bool:
 
 
 def deploy_dir(ctx: NodeContext) -> str:
-    return (ctx.profile.stack.deploy_dir or DEFAULT_DEPLOY_DIR).rstrip("/")
+    return (ctx.settings.deploy_dir or DEFAULT_DEPLOY_DIR).rstrip("/")
 
 
 def repo_dir(ctx: NodeContext) -> str:
@@ -65,7 +65,7 @@ def repo_dir(ctx: NodeContext) -> str:
 
 
 def hf_home(ctx: NodeContext) -> str:
-    return ctx.profile.stack.hf_home or DEFAULT_HF_HOME
+    return ctx.settings.hf_home or DEFAULT_HF_HOME
 
 
 def compose_files(ctx: NodeContext) -> list[str]:
@@ -286,7 +286,7 @@ def firewall_rules(ctx: NodeContext) -> list[tuple[str, str]]:
     ssh_port = ctx.node.port or ctx.profile.ssh.port
     rules = [(f"allow {ssh_port}/tcp", f"{ssh_port}/tcp|Anywhere")]
     if ctx.node.role == "network":
-        stack = ctx.profile.stack
+        stack = ctx.settings
         for port in (P2P_PORT, stack.api_port, stack.api_ssl_port):
             rules.append((f"allow {port}/tcp", f"{port}/tcp|Anywhere"))
     else:
@@ -382,7 +382,7 @@ def run_commands(ctx: NodeContext, change: Change) -> None:
 
 
 def repository_check(ctx: NodeContext) -> Change | None:
-    stack = ctx.profile.stack
+    stack = ctx.settings
     url, ref = stack.repo or DEFAULT_REPO, stack.ref
     if not ref:
         raise StepFailed(
@@ -518,7 +518,7 @@ def _q(value: str) -> str:
 
 def config_env(ctx: NodeContext) -> str:
     """config.env as the docs' template lays it out, from the profile (secrets resolved)."""
-    stack = ctx.profile.stack
+    stack = ctx.settings
     node = ctx.node
     lines: list[tuple[str, str]] = []
     if node.role == "network":
@@ -532,11 +532,12 @@ def config_env(ctx: NodeContext) -> str:
         unset = [k for k, v in required.items() if not v]
         if unset:
             raise StepFailed(
-                f"[stack] {', '.join(unset)} not set: config.env needs them "
-                "(reference: deploy/join/config.env.template)"
+                f"[stack] {', '.join(unset)} not set for cluster {ctx.cluster.name}: "
+                "config.env needs them (in [stack], or the cluster's [clusters.settings]; "
+                "reference: deploy/join/config.env.template)"
             )
-        host = private_address(node) if not node.public_url else None
-        public_url = node.public_url or f"http://{host}:{stack.api_port}"
+        host = private_address(node)
+        public_url = node.public_url or stack.public_url or f"http://{host}:{stack.api_port}"
         p2p_host = re.sub(r"^\w+://", "", public_url).split(":")[0].split("/")[0]
         remote_ml = any(n.role == "ml" for n in ctx.cluster.nodes)
         callback = f"http://{private_address(node)}:9100" if remote_ml else "http://api:9100"
@@ -687,7 +688,7 @@ NETWORK_INIT = BringUp(
 NETWORK_FULL = BringUp(
     expected_containers,
     lambda ctx: f"{_files(ctx)} up -d",
-    lambda ctx: f"http://127.0.0.1:{ctx.profile.stack.api_port}/health",
+    lambda ctx: f"http://127.0.0.1:{ctx.settings.api_port}/health",
     180,
     "the API proxy",
 )
@@ -714,7 +715,7 @@ def validation(ctx: NodeContext) -> Change | None:
         rpc = chain_rpc_url(ctx, "/status")
         if not http_ok(ctx, rpc):
             problems.append(f"CometBFT RPC does not answer at {rpc}")
-        if not http_ok(ctx, f"http://127.0.0.1:{ctx.profile.stack.api_port}/health"):
+        if not http_ok(ctx, f"http://127.0.0.1:{ctx.settings.api_port}/health"):
             problems.append("the API proxy /health does not answer")
     if serves_model(ctx) and "mlnode-308" in states:
         if not http_ok(ctx, "http://127.0.0.1:8080/health"):

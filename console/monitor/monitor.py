@@ -83,11 +83,15 @@ class Monitor:
         self._lag: deque[tuple[float, float]] = deque(maxlen=64)  # (when, seconds late)
         self._beat = 0.0  # when the heartbeat last went to sleep (monotonic)
         self._channels: dict[str, paramiko.Channel] = {}
-        # the disks that matter: the deploy dir and the model cache; the root fs otherwise
-        paths = [p for p in (fleet.stack.deploy_dir, fleet.stack.hf_home) if p] or ["/"]
-        self._command = probe_command(self.interval, paths)
+        self._commands: dict[str, str] = {}  # the probe's command line, per node
+        self._api_ports: dict[str, int] = {}
         for cluster, node in fleet.all_nodes():
             stack = fleet.cluster_stack(cluster)
+            settings = fleet.stack_settings(cluster)
+            # the disks that matter: the deploy dir and the model cache; the root fs otherwise
+            paths = [p for p in (settings.deploy_dir, settings.hf_home) if p] or ["/"]
+            self._commands[node.name] = probe_command(self.interval, paths)
+            self._api_ports[node.name] = settings.api_port
             self._nodes[node.name] = NodeStatus(
                 node.name, cluster.name, node.role, stack, expected_gpus=node.gpus
             )
@@ -144,7 +148,7 @@ class Monitor:
     def _stream(self, name: str) -> None:
         while not self._stop.is_set():
             try:
-                chan = self.pool.open_stream(name, self._command)
+                chan = self.pool.open_stream(name, self._commands[name])
             except HostKeyChanged as exc:
                 self._update(name, reachable=False, error=exc.reason, host_key_changed=True)
                 self._stop.wait(max(self.interval, 5))
@@ -280,7 +284,7 @@ class Monitor:
             if status.stack == "gonka" and status.role == "network":
                 try:
                     chain = collect.gonka_chain(
-                        http, self.fleet.stack.api_port, self._chain_rpc(status)
+                        http, self._api_ports[name], self._chain_rpc(status)
                     )
                     changes.update(chain=chain, chain_at=self.clock(), chain_error=None)
                 except (httpx.HTTPError, SshError, KeyError, ValueError) as exc:

@@ -69,7 +69,10 @@ class SimFleet:
             chain = None
             if stack == "gonka" and n.role == "network":
                 chain = ChainSim(
-                    self.model.stack.chain_id or "gonka-sim", n.name, block_time, clock=clock
+                    self.model.stack_settings(cluster).chain_id or "gonka-sim",
+                    n.name,
+                    block_time,
+                    clock=clock,
                 )
                 self.chains[cluster.name] = chain
             models = [n.model] if n.model else list(n.models)

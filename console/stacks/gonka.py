@@ -98,10 +98,10 @@ def unjail_command(profile: FleetProfile, node: Node) -> str:
     """The exact `tx slashing unjail` for the operator to run where the cold key lives
     (reference/protocols.md §1.4). fleetdeck never holds the cold key, so it shows the
     command rather than running it."""
-    stack = profile.stack
-    rpc = stack.seed_rpc_url or (
-        f"{node.public_url.rstrip('/')}/chain-rpc/" if node.public_url else None
-    )
+    cluster = profile.cluster_of(node.name)
+    stack = profile.stack_settings(cluster) if cluster is not None else profile.stack
+    public = node.public_url or stack.public_url
+    rpc = stack.seed_rpc_url or (f"{public.rstrip('/')}/chain-rpc/" if public else None)
     # without a URL in the profile, the docs' $NODE_URL, left for the shell to expand
     where = shlex.quote(rpc) if rpc else '"$NODE_URL"/chain-rpc/'
     return (

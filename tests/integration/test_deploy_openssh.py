@@ -112,6 +112,11 @@ def test_full_deploy_reaches_the_expected_end_state(deploy_fleet):
     assert plan.returncode == 0, plan.stdout + plan.stderr
     doc = json.loads(plan.stdout)
     assert doc["counts"]["change"] > 30 and "error" not in doc["counts"], doc["counts"]
+    # the plan shows each cluster's own participant values in its config.env
+    diffs = {i["node"]: i["diff"] for i in doc["items"] if i["step"] == "configuration"}
+    assert "+export KEY_NAME=ml-ops-key" in diffs["c1-net"], diffs["c1-net"]
+    assert "+export KEY_NAME=c2-ml-ops-key" in diffs["c2-net"], diffs["c2-net"]
+    assert "+export PUBLIC_URL=http://c2.participant.invalid:8000" in diffs["c2-net"]
 
     proc = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
@@ -142,9 +147,17 @@ def test_full_deploy_reaches_the_expected_end_state(deploy_fleet):
         rules = {(r["port"], r["proto"], r["from"]) for r in ufw["rules"]}
         if node.role == "network":
             assert values["KEYRING_PASSWORD"] == SECRET
-            assert values["KEY_NAME"] == "ml-ops-key"
-            assert values["PUBLIC_URL"] == f"http://{node.host}:8000"
-            assert values["P2P_EXTERNAL_ADDRESS"] == f"tcp://{node.host}:5000"
+            # each cluster is a participant of its own: c2 sets its keys and URL over [stack]
+            if cluster.name == "c2":
+                assert values["KEY_NAME"] == "c2-ml-ops-key"
+                assert values["ACCOUNT_PUBKEY"] == "AxkR2lm0Q9cY4vKq3y1sW7pTnEuHbGa5dJfZo8iLrXVe"
+                assert values["PUBLIC_URL"] == "http://c2.participant.invalid:8000"
+                assert values["P2P_EXTERNAL_ADDRESS"] == "tcp://c2.participant.invalid:5000"
+            else:
+                assert values["KEY_NAME"] == "ml-ops-key"
+                assert values["ACCOUNT_PUBKEY"] == profile.stack.account_pubkey
+                assert values["PUBLIC_URL"] == f"http://{node.host}:8000"
+                assert values["P2P_EXTERNAL_ADDRESS"] == f"tcp://{node.host}:5000"
             assert values["DAPI_API__POC_CALLBACK_URL"] == f"http://{node.host}:9100"
             assert rules == {
                 ("22", "tcp", "Anywhere"),

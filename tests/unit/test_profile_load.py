@@ -19,6 +19,7 @@ from console.profile import ProfileError, load, loads
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "profiles").glob("*.toml"))
 BAD = sorted((REPO / "tests" / "data" / "bad").glob("*.toml"))
+TEST_PROFILES = sorted((REPO / "tests" / "data").glob("*.toml"))
 
 
 def expectations(path: Path) -> list[str]:
@@ -38,7 +39,7 @@ def test_there_are_examples_and_at_least_15_broken_profiles():
     assert all(expectations(p) for p in BAD), "each broken profile says what to expect"
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EXAMPLES + TEST_PROFILES, ids=lambda p: p.name)
 def test_example_profiles_are_valid(path):
     result = CliRunner().invoke(cli, ["check", str(path)])
     assert result.exit_code == 0, result.output
@@ -216,3 +217,13 @@ def test_a_valid_profile_with_one_value_replaced_never_crashes_the_loader(path, 
     except Exception:
         return
     _load_outcome(text)
+
+
+def test_a_clusters_own_settings_go_over_the_fleets():
+    model = load(REPO / "tests" / "data" / "deploy-two-clusters.toml").model
+    c1, c2 = model.clusters
+    assert model.stack_settings(c1) == model.stack  # nothing of its own: the fleet's
+    own = model.stack_settings(c2)
+    assert (own.key_name, own.public_url) == ("c2-ml-ops-key", "http://c2.participant.invalid:8000")
+    assert own.account_pubkey != model.stack.account_pubkey
+    assert own.chain_id == model.stack.chain_id and own.ref == model.stack.ref  # inherited
