@@ -275,7 +275,13 @@ class Engine:
             return items
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.parallelism, len(targets)))) as ex:
-            return [item for items in ex.map(node_plan, targets) for item in items]
+            items = [item for items in ex.map(node_plan, targets) for item in items]
+        # nodes of a stack this action does not know are said, not silently left out
+        for cluster, node in uncovered(self.profile.model, limit, action):
+            stack = self.profile.model.cluster_stack(cluster)
+            why = f"no {action.name} for stack {stack} yet"
+            items.append(PlanItem(node.name, action.name, "skipped", reason=why))
+        return items
 
     def _masked(self, change: Change) -> Change:
         r = self.redactor.redact
@@ -541,7 +547,9 @@ def targets(
     model: FleetProfile, limit: Iterable[str] = (), action: Action | None = None
 ) -> list[tuple[Cluster, Node]]:
     """The nodes a run touches: all of the action's stacks, or those named by `limit`
-    (node names, roles, cluster names; `role:ml`, `cluster:c1` to be explicit)."""
+    (node names, roles, cluster names; `role:ml`, `cluster:c1` to be explicit). A name that
+    matches no node at all is an error; one that names only nodes of other stacks is not
+    (`uncovered` says what happens to those)."""
     nodes = [
         (c, n)
         for c, n in model.all_nodes()
@@ -550,25 +558,44 @@ def targets(
     words = [w for w in limit if w]
     if not words:
         return nodes
-    chosen, unknown = [], []
-    for word in words:
-        kind, _, value = word.partition(":") if ":" in word else ("", "", word)
-        hit = [
-            (c, n)
-            for c, n in nodes
-            if (kind in ("", "node") and n.name == value)
-            or (kind in ("", "role") and n.role == value)
-            or (kind in ("", "cluster") and c.name == value)
-        ]
-        if not hit:
-            unknown.append(word)
-        chosen += [x for x in hit if x not in chosen]
+    named = _named(model.all_nodes(), words)
+    unknown = [w for w, hit in named.items() if not hit]
     if unknown:
         raise StepFailed(
             f"--limit {', '.join(unknown)}: no node, role or cluster of that name in "
             f"{model.fleet.name}"
         )
-    return [x for x in nodes if x in chosen]  # keep the profile's order
+    chosen = set().union(*named.values())
+    return [x for x in nodes if x[1].name in chosen]  # keep the profile's order
+
+
+def _named(nodes: list[tuple[Cluster, Node]], words: list[str]) -> dict[str, set[str]]:
+    """For each --limit word, the names of the nodes it matches."""
+    out = {}
+    for word in words:
+        kind, _, value = word.partition(":") if ":" in word else ("", "", word)
+        out[word] = {
+            n.name
+            for c, n in nodes
+            if (kind in ("", "node") and n.name == value)
+            or (kind in ("", "role") and n.role == value)
+            or (kind in ("", "cluster") and c.name == value)
+        }
+    return out
+
+
+def uncovered(
+    model: FleetProfile, limit: Iterable[str], action: Action
+) -> list[tuple[Cluster, Node]]:
+    """The nodes `limit` names (all when empty) whose stack `action` does not know."""
+    if not action.stacks:
+        return []
+    others = [(c, n) for c, n in model.all_nodes() if model.cluster_stack(c) not in action.stacks]
+    words = [w for w in limit if w]
+    if not words:
+        return others
+    named = set().union(*_named(others, words).values())
+    return [(c, n) for c, n in others if n.name in named]
 
 
 def _batches(

@@ -324,3 +324,25 @@ def test_a_failed_commands_message_keeps_the_line_that_says_why():
     assert _gist(["E: Unable to locate package nvidia-container-toolkit"]) == [
         "E: Unable to locate package nvidia-container-toolkit"
     ]
+
+
+def test_nodes_of_a_stack_without_the_action_are_listed_not_left_out(journal):
+    mixed = PROFILE.replace("{ml1}", "").replace(
+        '[[clusters]]\nname = "c2"\n[[clusters.nodes]]\nname = "net2"\nhost = "10.0.1.1"\n'
+        'role = "network"\n{ml2}',
+        '[[clusters]]\nname = "p1"\nstack = "ollama"\n[[clusters.nodes]]\nname = "prov1"\n'
+        'host = "10.0.1.1"\nrole = "provider"\n',
+    )
+    world = World()
+    action = Action("deploy", "", (world.step("a"),), stacks=("gonka",))
+    e = Engine(loads(mixed, "mixed.toml"), NoPool(), journal, redactor=journal.redactor)  # type: ignore[arg-type]
+    items = {(i.node, i.step): i for i in e.plan(action)}
+    assert items[("net1", "a")].status == "change"
+    skipped = items[("prov1", "deploy")]
+    assert skipped.status == "skipped" and skipped.reason == "no deploy for stack ollama yet"
+    # --limit naming only such a node is not "unknown": it is said the same way
+    only = e.plan(action, limit=["prov1"])
+    assert [(i.node, i.reason) for i in only] == [("prov1", "no deploy for stack ollama yet")]
+    assert e.targets(["p1"], action) == []
+    with pytest.raises(StepFailed, match="no node, role or cluster"):
+        e.plan(action, limit=["nosuch"])
