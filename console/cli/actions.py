@@ -1,0 +1,252 @@
+"""`fleetdeck plan` and `fleetdeck run`: what an action would change, then doing it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from actions.report import plural
+from console.cli.common import (
+    ACCEPT_NEW,
+    LIMIT,
+    action_or_exit,
+    engine_for,
+    limit_words,
+    load_or_exit,
+)
+from console.cli.group import EXIT_FAILED, EXIT_INVALID, cli
+
+
+@cli.command("plan")
+@click.argument("profile", type=click.Path())
+@click.argument("action")
+@LIMIT
+@click.option("--json", "as_json", is_flag=True, help="print the plan as JSON (schema 1)")
+@ACCEPT_NEW
+def plan_cmd(
+    profile: str, action: str, limit: tuple[str, ...], as_json: bool, accept_new_host_keys: bool
+) -> None:
+    """Show what ACTION would change on each node, command for command; change nothing.
+
+    Exit 0 when every step could be checked, 4 when some could not."""
+    import json as jsonlib
+
+    from actions.engine import StepFailed
+    from actions.report import plan_json, plan_text
+
+    loaded = load_or_exit(profile)
+    act = action_or_exit(action)
+    engine, pool = engine_for(loaded, accept_new_host_keys, journal=False)
+    try:
+        items = engine.plan(act, limit_words(limit))
+    except StepFailed as exc:
+        click.echo(f"fleetdeck plan: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    finally:
+        pool.close()
+    fleet = loaded.model.fleet.name
+    if as_json:
+        click.echo(jsonlib.dumps(plan_json(act.name, fleet, items), indent=1))
+    else:
+        click.echo(plan_text(act.name, fleet, items))
+    if any(i.status == "error" for i in items):
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command("run")
+@click.argument("profile", type=click.Path())
+@click.argument("action")
+@LIMIT
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="latest",
+    default=None,
+    metavar="[RUN]",
+    help="continue a run from each node's first unfinished step (default: the latest run)",
+)
+@click.option("--batch", help="rolling batches: N nodes or P% at a time")
+@click.option("--max-fail", help="stop starting new work once more than N or P% of nodes fail")
+@click.option("--pause-on-failure", is_flag=True, help="at the first failure, ask before going on")
+@click.option("--json", "as_json", is_flag=True, help="print events as JSON lines")
+@ACCEPT_NEW
+def run_cmd(
+    profile: str,
+    action: str,
+    limit: tuple[str, ...],
+    yes: bool,
+    resume: str | None,
+    batch: str | None,
+    max_fail: str | None,
+    pause_on_failure: bool,
+    as_json: bool,
+    accept_new_host_keys: bool,
+) -> None:
+    """Run ACTION on the fleet: plan, confirm, apply; every step goes to the journal.
+
+    Exit 0 when every node succeeded, 4 when a node failed or the run stopped, 130 when
+    cancelled (resume it with --resume)."""
+    import json as jsonlib
+    import signal
+    import threading
+
+    from actions.engine import StepFailed, check_options
+    from actions.report import (
+        event_json,
+        event_line,
+        plan_counts,
+        plan_text,
+        run_summary,
+    )
+
+    loaded = load_or_exit(profile)
+    act = action_or_exit(action)
+    fleet = loaded.model.fleet.name
+    try:
+        check_options(batch, max_fail)
+    except StepFailed as exc:
+        click.echo(f"fleetdeck run: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    engine, pool = engine_for(loaded, accept_new_host_keys)
+    words = limit_words(limit)
+    if resume == "latest":
+        last = engine.journal.latest_run(fleet, act.name)
+        if last is None:
+            click.echo(f"fleetdeck run: no earlier {act.name} run of {fleet} to resume", err=True)
+            sys.exit(EXIT_INVALID)
+        resume = last.id
+    if resume:  # said before anything is confirmed: which run goes on
+        earlier = engine.journal.run(resume)
+        if earlier is None:
+            click.echo(f"fleetdeck run: no run {resume} in {engine.journal.path}", err=True)
+            sys.exit(EXIT_INVALID)
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(earlier.started))
+        if as_json:  # --json output stays one JSON document per line
+            resuming = {"event": "resume", "run": earlier.id, "action": earlier.action}
+            resuming |= {"started": earlier.started, "outcome": earlier.outcome}
+            click.echo(jsonlib.dumps(resuming))
+        else:
+            click.echo(
+                f"resuming run {earlier.id} ({earlier.action}, started {started}, "
+                f"{earlier.outcome or 'unfinished'})"
+            )
+    try:
+        if not yes:
+            items = engine.plan(act, words)
+            click.echo(plan_text(act.name, fleet, items))
+            counts = plan_counts(items)
+            if not counts["change"] and not resume:
+                if counts["error"]:
+                    n = counts["error"]
+                    click.echo(
+                        f"{plural(n, 'step')} cannot be checked (see above); nothing was run",
+                        err=True,
+                    )
+                    sys.exit(EXIT_FAILED)
+                click.echo("nothing to do")
+                return
+            if not sys.stdin.isatty():
+                click.echo(
+                    "fleetdeck run: not a terminal; pass --yes to run without asking", err=True
+                )
+                sys.exit(EXIT_INVALID)
+            if counts["error"]:
+                click.echo(
+                    f"note: {plural(counts['error'], 'step')} cannot be checked (see above); "
+                    "they will be tried, and fail where the node is still unreachable",
+                    err=True,
+                )
+            if act.destructive:
+                typed = click.prompt(f"type the fleet's name ({fleet}) to {act.name}", default="")
+                if typed != fleet:
+                    click.echo("not confirmed; nothing was changed")
+                    sys.exit(EXIT_INVALID)
+            elif not click.confirm(f"{act.name} {fleet}?"):
+                sys.exit(EXIT_INVALID)
+    except StepFailed as exc:
+        click.echo(f"fleetdeck run: {exc}", err=True)
+        pool.close()
+        sys.exit(EXIT_INVALID)
+    width = max((len(n.name) for _, n in loaded.model.all_nodes()), default=8)
+    out_lock = threading.Lock()
+
+    def show(event) -> None:
+        text = jsonlib.dumps(event_json(event)) if as_json else event_line(event, width)
+        if text is not None:
+            with out_lock:
+                click.echo(text)
+
+    def ask(node: str, error: str) -> bool:
+        with out_lock:
+            click.echo(f"{node} failed: {error}")
+            return sys.stdin.isatty() and click.confirm("go on with the other nodes?")
+
+    engine.subscribe(show)
+    box: dict = {}
+    finished = threading.Event()
+
+    def work() -> None:
+        try:
+            box["result"] = engine.apply(
+                act,
+                words,
+                batch=batch,
+                max_fail=max_fail,
+                pause_on_failure=ask if pause_on_failure else None,
+                resume=resume,
+                profile_path=str(Path(profile).resolve()),
+            )
+        except StepFailed as exc:
+            box["error"] = str(exc)
+        except Exception as exc:  # reported below, after the pool is closed
+            box["error"] = f"internal error: {exc!r}"
+        finally:
+            finished.set()
+
+    # Ctrl-C cancels (running steps finish), a second one aborts them; neither raises in
+    # this thread, whose Thread.join an interrupt would leave returning early
+    def interrupted(signum, frame) -> None:
+        if engine.cancelled.is_set():
+            click.echo("aborting: running steps stop at their next command", err=True)
+            engine.abort()
+        else:
+            click.echo(
+                "cancelling: running steps finish, nothing new starts (Ctrl-C again to abort)",
+                err=True,
+            )
+            engine.cancel()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    worker = threading.Thread(target=work, name="run")
+    worker.start()
+    try:
+        while not finished.wait(0.2):
+            pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        pool.close()
+    if "error" in box:
+        click.echo(f"fleetdeck run: {box['error']}", err=True)
+        sys.exit(EXIT_INVALID)
+    result = box["result"]
+    if as_json:
+        click.echo(
+            jsonlib.dumps(
+                {
+                    "event": "result",
+                    "run": result.run_id,
+                    "outcome": result.outcome,
+                    "nodes": result.states,
+                }
+            )
+        )
+    else:
+        click.echo(run_summary(result, act.name, profile))
+    if result.outcome == "cancelled":
+        sys.exit(130)
+    if result.outcome != "succeeded":
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,41 @@
+"""The `fleetdeck` command group and its exit codes; each command group is a module here."""
+
+from __future__ import annotations
+
+import click
+
+from console import __version__
+
+EXIT_INVALID = 1
+EXIT_CRITICAL = 2
+EXIT_FAILED = 4
+EXIT_USAGE = 64  # sysexits' EX_USAGE: apart from 2, which status keeps for a critical alert
+EXIT_INTERNAL = 70
+EXIT_CANCELLED = 130
+
+
+class _FleetdeckGroup(click.Group):
+    """A group whose first argument may be a profile path instead of a command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["open", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_FleetdeckGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="fleetdeck")
+def cli() -> None:
+    """fleetdeck: one terminal console for GPU inference fleets.
+
+    \b
+    fleetdeck PROFILE                 open the console on a fleet profile
+    fleetdeck status PROFILE          every node's GPUs, containers, chain, alerts
+    fleetdeck plan PROFILE deploy     what a deploy would change (dry run)
+    fleetdeck run PROFILE deploy      plan, confirm, apply; --resume after a failure
+    fleetdeck journal PROFILE [RUN]   what was run, step by step
+    fleetdeck demo                    the console on a simulated fleet
+    fleetdeck sim up|fault|down …     a simulated fleet to rehearse on (sim --help)
+    fleetdeck check PROFILE...        validate profiles
+    fleetdeck import-inventory INI    turn an Ansible inventory into a profile
+    """

@@ -1,0 +1,77 @@
+"""`fleetdeck check` and `fleetdeck import-inventory`: profiles in and out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from actions.report import plural
+from console.atomic import atomic_write_text
+from console.cli.group import EXIT_INVALID, cli
+from console.profile import ProfileError, load
+
+
+@cli.command("check")
+@click.argument("profiles", nargs=-1, required=True, type=click.Path(dir_okay=True))
+def check_cmd(profiles: tuple[str, ...]) -> None:
+    """Validate PROFILES; print every problem with its file, line and field."""
+
+    bad = 0
+    for path in profiles:
+        try:
+            profile = load(path)
+        except ProfileError as exc:
+            bad += 1
+            n = len(exc.problems)
+            click.echo(f"{path}: {n} problem{'s' if n != 1 else ''}", err=True)
+            for problem in exc.problems:
+                click.echo(f"  {problem}".replace("\n", "\n  "), err=True)
+            continue
+        model = profile.model
+        gpus = sum(n.gpus or 0 for _, n in model.all_nodes())
+        click.echo(
+            f"{path}: ok ({model.fleet.name}: {plural(len(model.clusters), 'cluster')}, "
+            f"{plural(len(model.all_nodes()), 'node')}, {gpus} GPUs expected)"
+        )
+    if bad:
+        sys.exit(EXIT_INVALID)
+
+
+@cli.command("import-inventory")
+@click.argument("inventory", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="profile file to write"
+)
+@click.option("--name", help="fleet name (default: the inventory's file name)")
+@click.option("--force", is_flag=True, help="overwrite OUTPUT if it exists")
+def import_inventory_cmd(inventory: str, output: str, name: str | None, force: bool) -> None:
+    """Turn an Ansible INI INVENTORY (Gonka plan groups) into a fleet profile."""
+    from console.inventory import import_inventory
+
+    if Path(output).exists() and not force:
+        click.echo(f"{output}: already exists; pass --force to overwrite it", err=True)
+        sys.exit(EXIT_INVALID)
+    folder = Path(output).resolve().parent
+    if not folder.is_dir():
+        click.echo(f"{output}: the folder {folder} does not exist; create it first", err=True)
+        sys.exit(EXIT_INVALID)
+    try:
+        result = import_inventory(inventory, name)
+    except ProfileError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(EXIT_INVALID)
+    atomic_write_text(output, result.text, mode=0o644)
+    profile = load(output)
+    click.echo(
+        f"{output}: wrote {plural(len(profile.model.clusters), 'cluster')}, "
+        f"{plural(len(profile.model.all_nodes()), 'node')}"
+    )
+    if result.notes:
+        click.echo(
+            f"not carried over ({len(result.notes)}; also listed at the top of {output}):", err=True
+        )
+        for note in result.notes:
+            click.echo(f"  - {note}", err=True)

@@ -1,0 +1,75 @@
+"""`fleetdeck status`: every node's GPUs, containers, chain and alerts, once or --watch."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+
+import click
+
+from console.cli.common import load_or_exit, local_ssh_or_exit
+from console.cli.group import EXIT_CRITICAL, cli
+
+
+@cli.command("status")
+@click.argument("profile", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="print the status document (schema 1)")
+@click.option("--watch", is_flag=True, help="keep refreshing until Ctrl-C")
+@click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="trust and record host keys seen for the first time",
+)
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0.5, max=3600),
+    default=None,
+    help="seconds to wait for every node, 0.5-3600 (default: connect timeout + 2 intervals)",
+)
+def status_cmd(
+    profile: str, as_json: bool, watch: bool, accept_new_host_keys: bool, wait_s: float | None
+) -> None:
+    """Every node's GPUs, containers, chain and alerts. Exit 2 on a critical alert."""
+    import json as jsonlib
+
+    from console.monitor.monitor import Monitor
+    from console.ssh import Pool
+    from console.status_table import render
+
+    loaded = load_or_exit(profile, after="")
+    fleet = loaded.model
+    local_ssh_or_exit(fleet)
+    pool = Pool.for_profile(fleet, accept_new=accept_new_host_keys)
+    monitor = Monitor(fleet, pool)
+    monitor.start()
+    state = None
+    try:
+        monitor.wait_complete(
+            wait_s if wait_s is not None else fleet.ssh.connect_timeout + 2 * monitor.interval + 5
+        )
+        while True:
+            state = monitor.snapshot()
+            if as_json:
+                click.echo(jsonlib.dumps(state.to_json(), indent=None if watch else 1))
+            elif watch and sys.stdout.isatty():
+                # in place: home, the compact table cut to the terminal, clear the rest
+                width = shutil.get_terminal_size().columns
+                click.echo("\x1b[H" + render(state, fleet, width) + "\x1b[J", nl=False)
+            elif watch:  # piped: one compact table per refresh
+                click.echo(render(state, fleet, 80) + "\n")
+            else:
+                click.echo(render(state, fleet))
+            if not watch:
+                break
+            time.sleep(monitor.interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        monitor.stop()
+        pool.close()
+    if state is None:
+        sys.exit(130)  # interrupted before the first snapshot
+    if state.critical():
+        sys.exit(EXIT_CRITICAL)
