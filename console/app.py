@@ -64,6 +64,7 @@ class FleetdeckApp(App[str | None]):
         sim_root: Path | None = None,
         read_only: bool = False,
         keys_file: Path | None = None,
+        note: str = "",
     ) -> None:
         super().__init__()
         terminal.install()  # esc, then a key at once: two keys, not Alt+key
@@ -74,6 +75,7 @@ class FleetdeckApp(App[str | None]):
         self.sim_root = sim_root
         self._faults_injected: set[str] = set()  # demo nodes with a fault injected now
         self.read_only = read_only
+        self.note = note  # said in the header (a replay names its recording)
         self.monitor = None
         self.pool = None
         self.action_pool = None  # actions get connections of their own: a retry that drops
@@ -95,6 +97,8 @@ class FleetdeckApp(App[str | None]):
             self.sub_title += " · READ-ONLY"
         if self.sim_root is not None:
             self.sub_title += " · DEMO (F: faults)"
+        if self.note:
+            self.sub_title += f" · {self.note}"
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen(self.profile.model))
@@ -109,12 +113,10 @@ class FleetdeckApp(App[str | None]):
 
     @work(thread=True, exclusive=True, group="monitor")
     def start_monitor(self) -> None:
-        from console.monitor.monitor import Monitor
-        from console.ssh import Pool
+        from console.monitor.pipeline import live_status
 
-        fleet = self.profile.model
-        self.pool = Pool.for_profile(fleet, accept_new=self._ask_host_key)
-        self.monitor = Monitor(fleet, self.pool)
+        self.monitor = live_status(self.profile, accept_new=self._ask_host_key)
+        self.pool = self.monitor.pool
         self.monitor.start()
 
     def _ask_host_key(self, node: str, host: str, key_type: str, fingerprint: str) -> bool:

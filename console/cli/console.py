@@ -37,6 +37,36 @@ def open_cmd(profile: str, read_only: bool, accept_new_host_keys: bool) -> None:
         loaded = load_or_exit(following, after="")
 
 
+@cli.command("replay")
+@click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.1, max=1000),
+    default=1.0,
+    show_default=True,
+    help="how many times faster than it was recorded",
+)
+def replay_cmd(recording: Path, speed: float) -> None:
+    """Open the console on RECORDING (made by fleetdeck status --record), read-only."""
+    from console.app import FleetdeckApp
+    from console.monitor.recording import RecordingError, Replay
+
+    try:
+        replay = Replay(recording, speed)
+    except RecordingError as exc:
+        click.echo(f"fleetdeck: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    note = f"REPLAY {recording.name}" + (f" ×{speed:g}" if speed != 1 else "")
+    app = FleetdeckApp(
+        replay.profile, live=False, source=replay.snapshot, read_only=True, note=note
+    )
+    replay.start()
+    try:
+        app.run()
+    finally:
+        replay.stop()
+
+
 @cli.command("demo")
 @click.option(
     "--dir",

@@ -34,6 +34,7 @@ def cli() -> None:
     fleetdeck plan PROFILE deploy     what a deploy would change (dry run)
     fleetdeck run PROFILE deploy      plan, confirm, apply; --resume after a failure
     fleetdeck journal PROFILE [RUN]   what was run, step by step
+    fleetdeck replay FILE             the console on a recording (status --record FILE)
     fleetdeck demo                    the console on a simulated fleet
     fleetdeck sim up|fault|down …     a simulated fleet to rehearse on (sim --help)
     fleetdeck check PROFILE...        validate profiles

@@ -5,11 +5,12 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from pathlib import Path
 
 import click
 
 from console.cli.common import load_or_exit, local_ssh_or_exit
-from console.cli.group import EXIT_CRITICAL, cli
+from console.cli.group import EXIT_CRITICAL, EXIT_INVALID, cli
 
 
 @cli.command("status")
@@ -28,21 +29,33 @@ from console.cli.group import EXIT_CRITICAL, cli
     default=None,
     help="seconds to wait for every node, 0.5-3600 (default: connect timeout + 2 intervals)",
 )
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write what is seen to FILE (JSON lines) for fleetdeck replay FILE",
+)
 def status_cmd(
-    profile: str, as_json: bool, watch: bool, accept_new_host_keys: bool, wait_s: float | None
+    profile: str,
+    as_json: bool,
+    watch: bool,
+    accept_new_host_keys: bool,
+    wait_s: float | None,
+    record: Path | None,
 ) -> None:
     """Every node's GPUs, containers, chain and alerts. Exit 2 on a critical alert."""
     import json as jsonlib
 
-    from console.monitor.monitor import Monitor
-    from console.ssh import Pool
+    from console.monitor.pipeline import live_status
     from console.status_table import render
 
     loaded = load_or_exit(profile, after="")
     fleet = loaded.model
     local_ssh_or_exit(fleet)
-    pool = Pool.for_profile(fleet, accept_new=accept_new_host_keys)
-    monitor = Monitor(fleet, pool)
+    try:
+        monitor = live_status(loaded, accept_new_host_keys, record=record)
+    except OSError as exc:  # the recording's file
+        click.echo(f"fleetdeck: cannot record to {record}: {exc.strerror}", err=True)
+        sys.exit(EXIT_INVALID)
     monitor.start()
     state = None
     try:
@@ -68,7 +81,6 @@ def status_cmd(
         pass
     finally:
         monitor.stop()
-        pool.close()
     if state is None:
         sys.exit(130)  # interrupted before the first snapshot
     if state.critical():

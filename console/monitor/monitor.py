@@ -1,9 +1,10 @@
-"""The Monitor: keeps FleetState live for a profile.
+"""The Monitor: the SSH status source, feeding the Tracker that keeps FleetState live.
 
 One long-lived probe per node streams a JSON line per interval over that node's single
 pooled connection; HTTP collectors poll chain and services through forwards. Each node has
 its own reader thread, so a slow or hung node never delays the others; a node that stops
-answering keeps its last values, marked stale with their age.
+answering keeps its last values, marked stale with their age. What it sees goes to the
+Tracker as observations (console/monitor/observe.py), as any other source's would.
 """
 
 from __future__ import annotations
@@ -17,22 +18,21 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import paramiko
 
-from console.monitor import alerts as rules
-from console.monitor import collect, parse
+from console.monitor import collect
+from console.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
+from console.monitor.tracker import CONSOLE, Tracker  # noqa: F401 - CONSOLE: part of the API
 from console.profile_schema import FleetProfile
 from console.ssh import HostKeyChanged, Pool, SshError
 from console.stacks.gonka import CHAIN_CONTAINER, chain_rpc_address
-from console.state import Alert, FleetState, NodeStatus
-from console.text import printable_tree
+from console.state import FleetState, NodeStatus
 
 PROBE_SOURCE = Path(__file__).resolve().parent.parent / "probe.py"
-HISTORY = 60
+SOURCE = "ssh"
 LATENCY_EVERY = 15.0  # seconds between synthetic inference requests per node
 
 
@@ -48,7 +48,6 @@ def probe_command(interval: float, paths: list[str]) -> str:
 
 
 HEARTBEAT_S = 0.25
-CONSOLE = "fleetdeck"  # the node name of alerts about the console itself
 
 
 class Monitor:
@@ -69,12 +68,8 @@ class Monitor:
         self.on_update = on_update
         self.clock = clock
         self.collect_http = collect_http
-        self._lock = threading.Lock()
-        self._nodes: dict[str, NodeStatus] = {}
-        self._history: dict[str, deque[float]] = {}
-        self._gap_floor: dict[str, float] = {}  # per node: the smallest arrival - probe time
-        self._first_seen: dict[tuple[str, str], float] = {}
-        self._serves_model: dict[str, bool] = {}
+        self.tracker = Tracker(fleet, self.interval, clock, on_update)
+        self.closers: list[Callable[[], None]] = []  # run by stop(): the pool, a recording
         self._model: dict[str, str | None] = {}
         self._collected: set[str] = set()
         self._last_latency: dict[str, float] = {}
@@ -86,23 +81,17 @@ class Monitor:
         self._commands: dict[str, str] = {}  # the probe's command line, per node
         self._api_ports: dict[str, int] = {}
         for cluster, node in fleet.all_nodes():
-            stack = fleet.cluster_stack(cluster)
             settings = fleet.stack_settings(cluster)
             # the disks that matter: the deploy dir and the model cache; the root fs otherwise
             paths = [p for p in (settings.deploy_dir, settings.hf_home) if p] or ["/"]
             self._commands[node.name] = probe_command(self.interval, paths)
             self._api_ports[node.name] = settings.api_port
-            self._nodes[node.name] = NodeStatus(
-                node.name, cluster.name, node.role, stack, expected_gpus=node.gpus
-            )
-            self._history[node.name] = deque(maxlen=HISTORY)
             models = [node.model] if node.model else list(node.models)
             self._model[node.name] = models[0] if models else None
-            self._serves_model[node.name] = bool(models)
 
     # -- life cycle
     def start(self) -> None:
-        for name in self._nodes:
+        for name in self.tracker.nodes():
             t = threading.Thread(
                 target=self._stream, args=(name,), daemon=True, name=f"probe-{name}"
             )
@@ -143,6 +132,9 @@ class Monitor:
                 chan.close()
         for t in self._threads:
             t.join(timeout=2)
+        for close in self.closers:
+            with contextlib.suppress(Exception):
+                close()
 
     # -- the probe stream of one node
     def _stream(self, name: str) -> None:
@@ -150,17 +142,15 @@ class Monitor:
             try:
                 chan = self.pool.open_stream(name, self._commands[name])
             except HostKeyChanged as exc:
-                self._update(name, reachable=False, error=exc.reason, host_key_changed=True)
+                self._unreachable(name, exc.reason, host_key_changed=True)
                 self._stop.wait(max(self.interval, 5))
                 continue
             except SshError as exc:
-                self._update(name, reachable=False, error=exc.reason)
+                self._unreachable(name, exc.reason)
                 self._stop.wait(self.interval)
                 continue
             except Exception as exc:  # noqa: BLE001 - a bug must not end this node's updates
-                self._update(
-                    name, reachable=False, error=f"probe start: {type(exc).__name__}: {exc}"
-                )
+                self._unreachable(name, f"probe start: {type(exc).__name__}: {exc}")
                 self._stop.wait(self.interval)
                 continue
             self._channels[name] = chan
@@ -173,7 +163,7 @@ class Monitor:
             if self._stop.is_set():
                 return
             self.pool.drop(name)
-            self._update(name, reachable=False, error=reason)
+            self._unreachable(name, reason)
             self._stop.wait(min(self.interval, 1.0))
 
     def _read(self, name: str, chan: paramiko.Channel) -> str:
@@ -206,63 +196,27 @@ class Monitor:
 
     def _line(self, name: str, raw: bytes) -> None:
         try:
-            line = printable_tree(json.loads(raw))  # node text never drives the terminal
+            line = json.loads(raw)
         except ValueError:
             return  # a partial or foreign line; the next one will do
-        gpus = parse.gpus(line)
-        utils = [g.util for g in gpus if g.util is not None and not g.lost]
-        if utils:
-            self._history[name].append(sum(utils) / len(utils))
-        arrived = self.clock()
-        taken = line.get("t")
-        delay = None
-        if isinstance(taken, (int, float)):
-            gap = arrived - taken
-            floor = min(self._gap_floor.get(name, gap), gap)
-            self._gap_floor[name] = floor
-            delay = gap - floor
-        with self._lock:
-            old = self._nodes[name]
-            recent = parse.merge_xids(old.xids, parse.xids(line), self.clock() - 600)
-            self._nodes[name] = replace(
-                old,
-                reachable=True,
-                error=None,
-                host_key_changed=False,
-                probe_at=taken,
-                seen_at=arrived,
-                link_delay_s=delay,
-                gpus=gpus,
-                gpu_source=line.get("gpu_source"),
-                gpu_error=line.get("gpu_error"),
-                xids=recent,
-                containers=parse.containers(line),
-                container_error=line.get("container_error"),
-                system=parse.system(line),
-                util_history=tuple(self._history[name]),
-            )
-        self._changed()
+        if isinstance(line, dict):
+            self.tracker.observe(Observation(name, self.clock(), SOURCE, PROBE, line))
 
-    def _update(self, name: str, **changes) -> None:
-        with self._lock:
-            self._nodes[name] = replace(self._nodes[name], **changes)
-        self._changed()
-
-    def _changed(self) -> None:
-        if self.on_update is not None:
-            self.on_update()
+    def _unreachable(self, name: str, error: str, host_key_changed: bool = False) -> None:
+        data = {"error": error, "host_key_changed": host_key_changed}
+        self.tracker.observe(Observation(name, self.clock(), SOURCE, UNREACHABLE, data))
 
     # -- HTTP collectors
     def _collect_loop(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            names = [n for n, s in self._nodes.items() if self._wants_http(s)]
+            names = [n for n, s in self.tracker.nodes().items() if self._wants_http(s)]
             self.pool.fan_out(names, self._collect_one)
             self._stop.wait(max(0.2, self.interval - (time.monotonic() - started)))
 
     def _wants_http(self, status: NodeStatus) -> bool:
         return (status.stack == "gonka" and status.role == "network") or (
-            status.stack != "gonka" or self._serves_model[status.name]
+            status.stack != "gonka" or self.tracker.serves_model[status.name]
         )
 
     @staticmethod
@@ -273,7 +227,7 @@ class Monitor:
         )
 
     def _collect_one(self, name: str) -> None:
-        status = self._nodes[name]
+        status = self.tracker.node(name)
         if not status.reachable:
             if status.error is not None:  # decided: unreachable; nothing to collect
                 self._collected.add(name)
@@ -298,7 +252,7 @@ class Monitor:
                     http,
                     status.stack,
                     status.role,
-                    self._serves_model[name],
+                    self.tracker.serves_model[name],
                     self._model[name],
                     measure,
                 )
@@ -308,64 +262,18 @@ class Monitor:
                 changes["services"] = tuple(services)
             except SshError:
                 pass
-        self._update(name, **changes)
+        if changes:
+            self.tracker.observe(Observation(name, self.clock(), SOURCE, COLLECTED, changes))
         self._collected.add(name)
 
     # -- reading the state
     def snapshot(self) -> FleetState:
         now = self.clock()
-        with self._lock:
-            nodes = dict(self._nodes)
-        alerts: list[Alert] = []
-        active: set[tuple[str, str]] = set()
-        lag = self.console_lag(now)
-        lagging = lag > self.interval  # fleetdeck itself was starved: its data is old
-        if lagging:
-            key = (CONSOLE, "console_lagging")
-            active.add(key)
-            alerts.append(
-                Alert(
-                    CONSOLE,
-                    "console_lagging",
-                    "warning",
-                    "fleetdeck itself is lagging: node values are old, not the nodes down",
-                    self._first_seen.setdefault(key, now),
-                    f"this process woke {lag:.1f} s late (its machine loaded, or it was stopped)",
-                    "check this machine (top, load, memory); the nodes may well be fine",
-                )
-            )
-        for name, node in nodes.items():
-            # stale because fleetdeck was late is not the node's fault: judged on its
-            # last values, not marked unreachable
-            if node.reachable and node.stale(now, self.interval) and not lagging:
-                node = replace(node, reachable=False, error=node.error or "probe silent")
-                nodes[name] = node
-            for f in rules.evaluate(
-                node,
-                self.fleet.alerts,
-                now,
-                self.interval,
-                self._serves_model[name],
-                console_late=lagging,
-            ):
-                key = (name, f.kind)
-                active.add(key)
-                since = self._first_seen.setdefault(key, now)
-                alerts.append(
-                    Alert(name, f.kind, f.severity, f.summary, since, f.evidence, f.next_step)
-                )
-        for key in list(self._first_seen):
-            if key not in active:
-                del self._first_seen[key]
-        order = {"critical": 0, "warning": 1, "info": 2}
-        alerts = rules.compare_with_peers(alerts, nodes)
-        alerts.sort(key=lambda a: (order.get(a.severity, 3), a.since, a.node))
-        return FleetState(nodes, tuple(alerts), now, self.interval, console_lag_s=lag)
+        return self.tracker.snapshot(now, self.console_lag(now))
 
     def complete(self) -> bool:
         """Every node has answered or failed once, and the HTTP collectors ran once."""
-        with self._lock:
-            nodes = list(self._nodes.values())
+        nodes = list(self.tracker.nodes().values())
         first_pass = all(n.seen_at is not None or n.error is not None for n in nodes)
         if not self.collect_http:
             return first_pass

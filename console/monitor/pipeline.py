@@ -1,0 +1,30 @@
+"""The one way the console and `fleetdeck status` build their live status: a source (SSH
+today), the Tracker it feeds, and optionally a recording of what it saw."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from console.monitor.monitor import Monitor
+from console.monitor.recording import Recorder
+from console.profile import Profile
+from console.ssh import Pool
+
+
+def live_status(
+    profile: Profile,
+    accept_new: bool | Callable[[str, str, str, str], bool] = False,
+    record: Path | None = None,
+    **pool_options,
+) -> Monitor:
+    """The SSH source over its own pool (closed by stop()), recording to `record` if given."""
+    fleet = profile.model
+    pool = Pool.for_profile(fleet, accept_new=accept_new, **pool_options)
+    monitor = Monitor(fleet, pool)
+    monitor.closers.append(pool.close)
+    if record is not None:
+        recorder = Recorder(record, profile, monitor.interval)
+        monitor.tracker.hooks.append(recorder)
+        monitor.closers.append(recorder.close)
+    return monitor
