@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
@@ -205,6 +206,19 @@ class ConfirmNameScreen(ModalScreen[bool]):
         )
 
 
+class CancelRun(Message):
+    """Cancel the running action: running steps finish, nothing new starts."""
+
+
+class ResumeRun(Message):
+    """Resume run `run_id` of `action` where each node stopped."""
+
+    def __init__(self, action: str, run_id: str) -> None:
+        super().__init__()
+        self.action = action
+        self.run_id = run_id
+
+
 class RunScreen(Screen[None]):
     """The live matrix: one row per node, one column per step; Enter on a cell shows its
     output. Events arrive through `feed`, drained a few times a second."""
@@ -383,22 +397,18 @@ class RunScreen(Screen[None]):
         if self.outcome != "running":
             self.notify("The run has ended.", markup=False)
             return
-        cancel = getattr(self.app, "cancel_run", None)
-        if cancel is not None:
-            cancel()
-            self.notify("Cancelling: running steps finish, nothing new starts.", markup=False)
+        self.post_message(CancelRun())
+        self.notify("Cancelling: running steps finish, nothing new starts.", markup=False)
 
     def action_resume(self) -> None:
         if self.outcome in ("running", "succeeded"):
             self.notify("Resume is for a run that failed or was cancelled.", markup=False)
             return
-        resume = getattr(self.app, "resume_run", None)
-        if resume is not None:
-            for key, state in self.states.items():
-                if state in ("failed", "cancelled", "pending", "retrying"):
-                    self.states[key] = "pending"
-            self.outcome = "resuming"
-            resume(self.action, self.run_id)
+        for key, state in self.states.items():
+            if state in ("failed", "cancelled", "pending", "retrying"):
+                self.states[key] = "pending"
+        self.outcome = "resuming"
+        self.post_message(ResumeRun(self.action, self.run_id))
 
     def action_help(self) -> None:
         keys = key_rows(self.app, self.BINDINGS)

@@ -420,7 +420,7 @@ async def test_keys_people_expect_jk_gG_filter_as_you_type_and_q_asks_first():
         await pilot.press("escape")
         await pilot.pause(0.2)
         assert table.row_count == 12
-        app._faults_injected.add("c1-ml1")  # as the demo's fault menu records it
+        app.rehearsal.injected.add("c1-ml1")  # as the demo's fault menu records it
         await pilot.press("q")
         await pilot.pause(0.2)
         assert isinstance(app.screen, QuitScreen) and app.is_running

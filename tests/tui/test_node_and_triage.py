@@ -82,7 +82,7 @@ async def test_unknown_host_key_is_asked_with_its_fingerprint():
     async with app.run_test(size=(120, 40)) as pilot:
         asker = threading.Thread(
             target=lambda: answers.append(
-                app._ask_host_key("c1-ml1", "[10.10.1.11]:22", "ssh-ed25519", "SHA256:abc")
+                app.ask_host_key("c1-ml1", "[10.10.1.11]:22", "ssh-ed25519", "SHA256:abc")
             )
         )
         asker.start()
@@ -94,7 +94,7 @@ async def test_unknown_host_key_is_asked_with_its_fingerprint():
         assert answers == [True]
         asker = threading.Thread(
             target=lambda: answers.append(
-                app._ask_host_key("c1-ml2", "[10.10.1.12]:22", "ssh-ed25519", "SHA256:def")
+                app.ask_host_key("c1-ml2", "[10.10.1.12]:22", "ssh-ed25519", "SHA256:def")
             )
         )
         asker.start()

@@ -1,0 +1,151 @@
+"""The action flow from the console: pick an action, plan it (a dry run on every node),
+confirm (the fleet's name for a destructive one), run it with the matrix live; cancel and
+resume as the run screen asks."""
+
+from __future__ import annotations
+
+import collections
+
+from console.controllers import Controller
+
+
+class Runs(Controller):
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        self.engine = None
+        self.pool = None  # actions get connections of their own: a retry that drops a
+        # connection must not cut the monitor's probe stream
+        self.feed: collections.deque = collections.deque(maxlen=100_000)
+
+    @property
+    def running(self) -> bool:
+        return self.engine is not None and self.engine.running
+
+    def pick(self) -> None:
+        app = self.app
+        if app.read_only:
+            app.notify(
+                "Read-only: actions that change nodes are disabled.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if app.sim_root is not None:
+            # the demo's nodes are sandboxes on this very machine, reached over an embedded
+            # SSH server: a deploy would run its commands here (/opt/..., apt-get, ufw)
+            app.notify(
+                "Actions are off in the demo: its nodes are sandboxes on this machine, and a "
+                "deploy would change this machine. Use fleetdeck plan/run on real hosts.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if self.running:
+            app.notify("An action is already running.", severity="warning", markup=False)
+            return
+        from actions.deploy import ACTIONS
+        from screens.actions import ActionPickerScreen
+
+        choices = [(name, build().description) for name, build in ACTIONS.items()]
+        app.push_screen(
+            ActionPickerScreen(choices, app.profile.model.fleet.name),
+            lambda name: self.plan(name) if name else None,
+        )
+
+    def _new_engine(self):
+        from actions.engine import Engine
+        from console.journal import Journal, JournalError
+        from console.ssh import Pool
+
+        app = self.app
+        if self.pool is None:
+            self.pool = Pool.for_profile(app.profile.model, accept_new=app.ask_host_key)
+        try:
+            journal = Journal(recover=True)
+        except JournalError as exc:
+            journal = None  # plans still work; a run is refused, saying why
+            self.say(str(exc), severity="error")
+        else:
+            if journal.moved_aside:
+                self.say(
+                    f"the journal could not be read: moved aside to {journal.moved_aside}, "
+                    "a new one started",
+                    severity="warning",
+                )
+        engine = Engine(app.profile, self.pool, journal)
+        engine.subscribe(self.feed.append)
+        return engine
+
+    def plan(self, name: str) -> None:
+        self.worker(self._plan, name, group="actions", exclusive=True)
+
+    def _plan(self, name: str) -> None:
+        from actions.deploy import action_named
+        from actions.engine import StepFailed
+
+        action = action_named(name)
+        self.say(f"Planning {name}: checking every node…")
+        try:
+            items = self._new_engine().plan(action)
+        except StepFailed as exc:
+            self.say(str(exc), severity="error")
+            return
+        self.app.call_from_thread(self._show_plan, action, items)
+
+    def _show_plan(self, action, items) -> None:
+        from screens.actions import ConfirmNameScreen, PlanScreen
+
+        app = self.app
+        fleet = app.profile.model.fleet.name
+        nodes = len({i.node for i in items})
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self._start(action)
+
+        def planned(go: bool | None) -> None:
+            if not go:
+                return
+            if action.destructive:
+                what = f"{action.name} on {fleet}: {nodes} nodes will be changed"
+                app.push_screen(ConfirmNameScreen(what, fleet), confirmed)
+            else:
+                self._start(action)
+
+        app.push_screen(PlanScreen(action.name, fleet, items), planned)
+
+    def _start(self, action, resume: str | None = None) -> None:
+        from actions.engine import targets
+        from screens.actions import RunScreen
+
+        if resume is None:
+            self.feed.clear()
+            model = self.app.profile.model
+            nodes = [n.name for _, n in targets(model, (), action)]
+            steps = [s.name for s in action.steps]
+            self.app.push_screen(RunScreen(action.name, model.fleet.name, nodes, steps, self.feed))
+        self.worker(self._apply, action, resume, group="actions")
+
+    def _apply(self, action, resume: str | None) -> None:
+        from actions.engine import StepFailed
+
+        self.engine = self._new_engine()  # opens the journal: not on the UI thread
+        try:
+            self.engine.apply(action, resume=resume, profile_path=str(self.app.profile.file))
+        except StepFailed as exc:
+            self.say(str(exc), severity="error")
+
+    def cancel(self) -> None:
+        if self.engine is not None:
+            self.engine.cancel()
+
+    def resume(self, action: str, run_id: str) -> None:
+        from actions.deploy import action_named
+
+        self._start(action_named(action), resume=run_id)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.cancel()
+        if self.pool is not None:
+            self.pool.close()
