@@ -35,6 +35,8 @@ def check_cmd(profiles: tuple[str, ...]) -> None:
             f"{path}: ok ({model.fleet.name}: {plural(len(model.clusters), 'cluster')}, "
             f"{plural(len(model.all_nodes()), 'node')}, {gpus} GPUs expected)"
         )
+        for note in profile.unused_settings():
+            click.echo(f"  note: {note}")
     if bad:
         sys.exit(EXIT_INVALID)
 

@@ -388,6 +388,36 @@ def _services(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
             )
 
 
+def behind_peers(
+    nodes: dict[str, NodeStatus], limits: AlertsSection
+) -> Iterator[tuple[str, Finding]]:
+    """(node, finding) for each chain node more than `chain_lag_blocks` behind the fleet's
+    highest one (all on one chain): it follows, but late; its votes and PoC may miss."""
+    heights = {
+        n: s.chain.height
+        for n, s in nodes.items()
+        if s.chain and s.chain.height and not s.chain.catching_up
+    }
+    if len(heights) < 2:
+        return
+    top_node = max(heights, key=lambda n: heights[n])
+    for name, height in heights.items():
+        behind = heights[top_node] - height
+        if behind > limits.chain_lag_blocks:
+            yield (
+                name,
+                Finding(
+                    "chain_behind",
+                    "warning",
+                    f"chain node {behind} blocks behind",
+                    f"height {height}; {top_node} is at {heights[top_node]} "
+                    f"(more than [alerts].chain_lag_blocks = {limits.chain_lag_blocks})",
+                    "check its peers and disk I/O; if it falls further behind, restart the node "
+                    "container or state-sync it",
+                ),
+            )
+
+
 def compare_with_peers(alerts: list, nodes: dict[str, NodeStatus]) -> list:
     """A stalled chain's evidence compared with the fleet's other chain nodes: one still
     advancing means this node is stuck; all at the same height means the chain halted."""

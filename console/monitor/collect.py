@@ -132,7 +132,11 @@ def services(
     serves_model: bool,
     model: str | None,
     measure_latency: bool,
+    ports: dict[str, int] | None = None,
 ) -> list[Service]:
+    """The node's inference services, each asked once (and timed); `ports`: the stack
+    settings' `ollama_port` and `vllm_port` where the cluster moved them."""
+    ports = ports or {}
     out: list[Service] = []
     if stack == "gonka" and (role == "ml" or serves_model):
         r, ms, err = _timed(lambda: http.get(8080, "/health"))
@@ -142,12 +146,14 @@ def services(
         if measure_latency and out[-1].ok and model:
             out.append(_chat("inference latency", http, 5050, model))
     elif stack == "vllm":
-        r, ms, err = _timed(lambda: http.get(8000, "/health"))
+        port = ports.get("vllm", 8000)
+        r, ms, err = _timed(lambda: http.get(port, "/health"))
         out.append(_service("vllm", r, ms, err))
         if measure_latency and out[-1].ok and model:
-            out.append(_chat("vllm latency", http, 8000, model))
+            out.append(_chat("vllm latency", http, port, model))
     elif stack == "ollama":
-        r, ms, err = _timed(lambda: http.get(11434, "/api/tags"))
+        port = ports.get("ollama", 11434)
+        r, ms, err = _timed(lambda: http.get(port, "/api/tags"))
         out.append(_service("ollama", r, ms, err))
         if measure_latency and out[-1].ok and model:
             body = {
@@ -157,7 +163,7 @@ def services(
                 "options": {"num_predict": 1},
             }
             r, ms, err = _timed(
-                lambda: http.client.post(http.url(11434, "/api/generate"), json=body)
+                lambda: http.client.post(http.url(port, "/api/generate"), json=body)
             )
             out.append(_service("ollama latency", r, ms, err))
     return out

@@ -80,12 +80,17 @@ class Monitor:
         self._channels: dict[str, paramiko.Channel] = {}
         self._commands: dict[str, str] = {}  # the probe's command line, per node
         self._api_ports: dict[str, int] = {}
+        self._service_ports: dict[str, dict[str, int]] = {}
         for cluster, node in fleet.all_nodes():
             settings = fleet.stack_settings(cluster)
             # the disks that matter: the deploy dir and the model cache; the root fs otherwise
             paths = [p for p in (settings.deploy_dir, settings.hf_home) if p] or ["/"]
             self._commands[node.name] = probe_command(self.interval, paths)
             self._api_ports[node.name] = settings.api_port
+            self._service_ports[node.name] = {
+                "ollama": settings.ollama_port,
+                "vllm": settings.vllm_port,
+            }
             models = [node.model] if node.model else list(node.models)
             self._model[node.name] = models[0] if models else None
 
@@ -255,6 +260,7 @@ class Monitor:
                     self.tracker.serves_model[name],
                     self._model[name],
                     measure,
+                    self._service_ports[name],
                 )
                 old = {s.name: s for s in status.services}
                 if not measure:  # keep the last latency measurement between rounds

@@ -167,6 +167,13 @@ class Tracker:
                 alerts.append(
                     Alert(name, f.kind, f.severity, f.summary, since, f.evidence, f.next_step)
                 )
+        for name, f in rules.behind_peers(nodes, self.fleet.alerts):
+            key = (name, f.kind)
+            active.add(key)
+            since = self._first_seen.setdefault(key, now)
+            alerts.append(
+                Alert(name, f.kind, f.severity, f.summary, since, f.evidence, f.next_step)
+            )
         for key in list(self._first_seen):
             if key not in active:
                 del self._first_seen[key]

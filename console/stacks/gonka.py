@@ -46,6 +46,13 @@ GONKA = GonkaStack(
     model_containers=("mlnode-308", "inference"),
     chain_roles=("network",),
     runbooks={
+        "chain_behind": Runbook(
+            "Chain node behind",
+            "The chain node follows the chain but is more than [alerts].chain_lag_blocks "
+            "blocks behind the fleet's highest: it may miss votes and PoC deadlines.",
+            ("its peer count and the P2P port", "disk I/O (iostat) on the chain's data disk"),
+            ("restart the node container; state-sync it if it keeps falling behind",),
+        ),
         "chain_stalled": Runbook(
             "Chain stalled",
             "No new block for longer than the threshold: the node is stuck or the network halted.",

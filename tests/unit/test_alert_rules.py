@@ -118,3 +118,50 @@ def test_status_watch_is_one_compact_screen_that_agrees_with_the_console():
     for name, node in state.nodes.items():  # the console's word for each node
         assert words[name] == state.condition(node).split()[0], name
     assert "critical: container mlnode-308" in text  # the worst alert, cut to fit
+
+
+def test_a_chain_node_far_behind_the_fleets_highest_is_a_warning():
+    from console.monitor.alerts import behind_peers
+
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    nodes = healthy(profile, NOW)
+    top = nodes["c2-network"].chain.height
+    lag = profile.alerts.chain_lag_blocks
+    near = replace(nodes["c1-network"].chain, height=top - lag)
+    assert (
+        list(
+            behind_peers(
+                {**nodes, "c1-network": replace(nodes["c1-network"], chain=near)}, profile.alerts
+            )
+        )
+        == []
+    )
+    far = replace(nodes["c1-network"].chain, height=top - lag - 5)
+    ((name, found),) = behind_peers(
+        {**nodes, "c1-network": replace(nodes["c1-network"], chain=far)}, profile.alerts
+    )
+    assert name == "c1-network" and found.kind == "chain_behind"
+    assert f"{lag + 5} blocks behind" in found.summary and "c2-network" in found.evidence
+    # catching up is its own alert: not also "behind"
+    syncing = replace(far, catching_up=True)
+    nodes_syncing = {**nodes, "c1-network": replace(nodes["c1-network"], chain=syncing)}
+    assert list(behind_peers(nodes_syncing, profile.alerts)) == []
+
+
+def test_service_ports_come_from_the_clusters_settings():
+    import httpx
+
+    from console.monitor.collect import services
+
+    asked = []
+
+    class Http:
+        client = None
+
+        def get(self, port, path):
+            asked.append((port, path))
+            raise httpx.ConnectError("not here")
+
+    services(Http(), "ollama", "provider", True, None, False, {"ollama": 11500})
+    services(Http(), "vllm", "server", True, None, False, {"vllm": 8100})
+    assert asked == [(11500, "/api/tags"), (8100, "/health")]

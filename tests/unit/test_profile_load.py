@@ -227,3 +227,11 @@ def test_a_clusters_own_settings_go_over_the_fleets():
     assert (own.key_name, own.public_url) == ("c2-ml-ops-key", "http://c2.participant.invalid:8000")
     assert own.account_pubkey != model.stack.account_pubkey
     assert own.chain_id == model.stack.chain_id and own.ref == model.stack.ref  # inherited
+
+
+def test_settings_nothing_reads_yet_are_named_by_check_not_silently_taken():
+    result = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "gpu-pools.toml")])
+    assert result.exit_code == 0
+    assert "note: [stack] vllm_image is not used yet: there is no vLLM deploy yet" in result.output
+    quiet = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "demo.toml")])
+    assert "not used yet" not in quiet.output
