@@ -206,6 +206,7 @@ class Engine:
         self.pool = pool
         self.journal = journal
         self.redactor = redactor
+        self._planned: dict[tuple[str, str], PlanItem] = {}
         self.parallelism = parallelism or profile.model.ssh.parallelism
         self.cancelled = threading.Event()  # nothing new starts; running steps finish
         self.aborted = threading.Event()  # running steps stop at their next command
@@ -248,12 +249,26 @@ class Engine:
             ctx = NodeContext(self, cluster, node)
             items: list[PlanItem] = []
             earlier_change = False
+            changed: list[str] = []
             for step in action.steps:
                 if not self._applies(step, ctx):
                     items.append(
                         PlanItem(node.name, step.name, "skipped", reason="not for this node")
                     )
                     continue
+                because = [s for s in step.after if s in changed]
+                if because and step.foresee is not None:
+                    ctx.timeout, ctx.local = step.timeout, step.local
+                    try:
+                        change = step.foresee(ctx, because)
+                    except (StepFailed, SshError) as exc:
+                        items.append(PlanItem(node.name, step.name, "error", reason=str(exc)))
+                        continue
+                    if change is not None:
+                        earlier_change = True
+                        changed.append(step.name)
+                        items.append(PlanItem(node.name, step.name, "change", self._masked(change)))
+                        continue
                 if earlier_change and step.apply is None:
                     reason = "checked after the changes above"
                     items.append(PlanItem(node.name, step.name, "after", reason=reason))
@@ -271,6 +286,7 @@ class Engine:
                     items.append(PlanItem(node.name, step.name, "unchanged", reason=passes))
                 else:
                     earlier_change = True
+                    changed.append(step.name)
                     items.append(PlanItem(node.name, step.name, "change", self._masked(change)))
             return items
 
@@ -282,6 +298,21 @@ class Engine:
             why = f"no {action.name} for stack {stack} yet"
             items.append(PlanItem(node.name, action.name, "skipped", reason=why))
         return items
+
+    def _as_planned(self, node: str, step: Step, change: Change) -> None:
+        """An exact step's change must be the one its plan showed (when there was one)."""
+        shown = self._planned.get((node, step.name))
+        if shown is None:
+            return
+        now = self._masked(change)
+        if shown.change is None or (shown.change.commands, shown.change.diff) != (
+            now.commands,
+            now.diff,
+        ):
+            raise StepFailed(
+                f"{step.name} on {node} is not what the plan showed (the node or the profile "
+                "changed since): nothing was written; plan again"
+            )
 
     def _masked(self, change: Change) -> Change:
         r = self.redactor.redact
@@ -300,13 +331,16 @@ class Engine:
         pause_on_failure: Callable[[str, str], bool] | None = None,
         resume: str | None = None,
         profile_path: str = "",
+        planned: Iterable[PlanItem] = (),
     ) -> RunResult:
         """Run the action. `batch`: N nodes or P% at a time, each batch finished before the
         next starts. `max_fail`: P% (or N) failed nodes after which no new work starts.
         `pause_on_failure(node, error)`: asked once, at the first failure; False cancels.
-        `resume`: a run id whose finished steps are kept; the rest runs."""
+        `resume`: a run id whose finished steps are kept; the rest runs. `planned`: the
+        plan the operator confirmed (an exact step holds the run to it)."""
         if self.journal is None:
             raise StepFailed("no journal to record the run in: nothing was run")
+        self._planned = {(i.node, i.step): i for i in planned}
         self.running = True
         try:
             return self._apply(
@@ -496,6 +530,8 @@ class Engine:
                     return UNCHANGED, ""
                 if step.apply is None:
                     raise StepFailed(f"check-only step reported a change: {change.summary}")
+                if step.exact:
+                    self._as_planned(node, step, change)
                 summary = self.redactor.redact(change.summary)
                 self.journal.set_step(run_id, node, step.name, RUNNING, summary=summary)
                 self._emit(Event("line", run_id, node, step.name, text=f"» {summary}"))

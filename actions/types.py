@@ -29,6 +29,9 @@ class Change:
     summary: str
     commands: tuple[str, ...] = ()
     diff: str = ""
+    # what apply writes, exactly as the check computed it (a file's content): not shown,
+    # never compared, so a plan and its run write the same thing
+    payload: tuple = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,14 @@ class Step:
     throttle: int | None = None  # at most this many nodes in this step at once
     local: bool = False  # runs on the operator's machine, not on the node
     progress: re.Pattern[str] | None = None  # a line matching it (group "pct") is progress
+    # a handler (Ansible's): it acts on what these earlier steps change. In a plan, where
+    # one of them changes the node, `foresee(ctx, those steps)` says what this one will do
+    # (its own check cannot see a change not made yet); a run uses its check as usual.
+    after: tuple[str, ...] = ()
+    foresee: Callable[[NodeContext, list[str]], Change | None] | None = None
+    # a run writes what its plan showed: when the node changed in between (another diff
+    # than the plan's), the step fails and asks for a new plan instead of writing
+    exact: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ outside an apply.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
@@ -25,6 +26,7 @@ from console.stacks.gonka import (
     chain_rpc_address,
     inspect_networking,
 )
+from console.times import rfc3339_seconds
 
 DEFAULT_REPO = "https://github.com/gonka-ai/gonka.git"
 DEFAULT_DEPLOY_DIR = "/opt/gonka/deploy/join"
@@ -608,7 +610,8 @@ def config_files(ctx: NodeContext) -> list[tuple[str, str, int]]:
 def configuration_check(ctx: NodeContext) -> Change | None:
     r = ctx.engine.redactor.redact
     diffs, commands = [], []
-    for path, text, mode in config_files(ctx):
+    wanted = config_files(ctx)
+    for path, text, mode in wanted:
         current = ctx.read(path)
         old_mode, old_text = current if current else ("", "")
         if current is not None and old_text == text and old_mode == f"{mode:o}":
@@ -630,13 +633,124 @@ def configuration_check(ctx: NodeContext) -> Change | None:
     if not commands:
         return None
     files = "1 configuration file" if len(commands) == 1 else f"{len(commands)} configuration files"
-    return Change(f"write {files}", tuple(commands), "".join(diffs))
+    return Change(f"write {files}", tuple(commands), "".join(diffs), payload=tuple(wanted))
 
 
 def configuration_apply(ctx: NodeContext, change: Change) -> None:
-    for path, text, mode in config_files(ctx):
+    """Writes the files as the check computed them (the plan's diff), not anew."""
+    for path, text, mode in change.payload:
         ctx.write(path, text, mode)
         note(ctx, f"wrote {path} (mode {mode:o})")
+
+
+# ---------------------------------------------------------------- recreate (a handler)
+
+# which containers read which file when they are created: compose interpolates config.env
+# into every service, and the compose files define them all; node-config.json is mounted
+# into the API, which reads it at start (every: None)
+CONSUMERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("config.env", None),
+    ("node-config.json", ("api",)),
+    (COMPOSE_MAIN, None),
+    (COMPOSE_MLNODE, None),
+)
+MTIMES = (
+    "import os,sys\n"
+    "for p in sys.argv[1:]:\n"
+    "    if os.path.exists(p): print(repr(os.stat(p).st_mtime), p)\n"
+)
+
+
+def stale_containers(ctx: NodeContext) -> list[tuple[str, str]]:
+    """(container, why) for each running container of this node created before an input it
+    reads changed (config, compose files) or whose image tag now names another image: a
+    running container keeps what it was created with, so a deploy must recreate it."""
+    states = running_containers(ctx)
+    present = [n for n in expected_containers(ctx) if states.get(n) == "running"]
+    if not present:
+        return []
+    files = " ".join(shlex.quote(f) for f, _ in CONSUMERS)
+    out = ctx.run(
+        in_deploy_dir(ctx, f"python3 -c {shlex.quote(MTIMES)} {files}", env=False),
+        quiet=True,
+        check=False,
+    ).stdout
+    mtimes = {}
+    for line in out.splitlines():
+        stamp, _, name = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            mtimes[name] = float(stamp)
+    inspected = ctx.run(f"docker inspect {' '.join(present)}", quiet=True, check=False).stdout
+    try:
+        containers = json.loads(inspected or "[]")
+    except ValueError:
+        return []
+    images = {}
+    tags = sorted({c.get("Config", {}).get("Image") for c in containers} - {None})
+    if tags:
+        listed = ctx.run(
+            "docker image inspect --format '{{.Id}}' " + " ".join(shlex.quote(t) for t in tags),
+            quiet=True,
+            check=False,
+        ).stdout.split()
+        images = dict(zip(tags, listed, strict=False)) if len(listed) == len(tags) else {}
+    stale = []
+    for c in containers:
+        name = str(c.get("Name", "")).lstrip("/")
+        created = rfc3339_seconds(c.get("Created"))
+        if created is None:
+            continue
+        why = [
+            f"{f} changed since it was created"
+            for f, readers in CONSUMERS
+            if f in mtimes and mtimes[f] > created and (readers is None or name in readers)
+        ]
+        tag = c.get("Config", {}).get("Image")
+        if tag in images and images[tag] != c.get("Image"):
+            why.append(f"{tag} is a new image")
+        if why:
+            stale.append((name, "; ".join(why)))
+    return stale
+
+
+def _recreate(ctx: NodeContext, stale: list[tuple[str, str]]) -> Change:
+    names = [n for n, _ in stale]
+    command = in_deploy_dir(
+        ctx, compose_cmd(ctx, "up", "-d", "--no-deps", "--force-recreate", *names)
+    )
+    why = "; ".join(f"{n}: {w}" for n, w in stale)
+    return Change(f"recreate {', '.join(names)} ({why})", (command,))
+
+
+def recreate_check(ctx: NodeContext) -> Change | None:
+    stale = stale_containers(ctx)
+    return _recreate(ctx, stale) if stale else None
+
+
+def recreate_foresee(ctx: NodeContext, because: list[str]) -> Change | None:
+    """What recreate will do once the earlier steps in `because` have changed the node."""
+    states = running_containers(ctx)
+    running = [n for n in expected_containers(ctx) if states.get(n) == "running"]
+    if not running:
+        return None  # nothing runs yet: the bring-ups create them with the new inputs
+    if "repository" in because or "images" in because:
+        word = " and ".join(s for s in ("repository", "images") if s in because)
+        return _recreate(ctx, [(n, f"{word} change") for n in running])
+    changed = set()
+    for path, text, _ in config_files(ctx):
+        current = ctx.read(path)
+        if current is None or current[1] != text:
+            changed.add(path.rsplit("/", 1)[-1])
+    stale = [
+        (n, f"{', '.join(sorted(hit))} changes")
+        for n in running
+        if (hit := {f for f, who in CONSUMERS if f in changed and (who is None or n in who)})
+    ]
+    return _recreate(ctx, stale) if stale else None
+
+
+def recreate_apply(ctx: NodeContext, change: Change) -> None:
+    ctx.run(change.commands[0])
 
 
 # ---------------------------------------------------------------- bring-up
@@ -770,7 +884,22 @@ def deploy_action() -> Action:
                 progress=progress,
             ),
             Step("images", "images", images_check, run_commands, timeout=1800),
-            Step("configuration", "configuration", configuration_check, configuration_apply),
+            Step(
+                "configuration",
+                "configuration",
+                configuration_check,
+                configuration_apply,
+                exact=True,
+            ),
+            # the handler: running containers keep what they were created with
+            Step(
+                "recreate",
+                "recreate changed containers",
+                recreate_check,
+                recreate_apply,
+                after=("repository", "images", "configuration"),
+                foresee=recreate_foresee,
+            ),
             Step(
                 "network-init",
                 "network init (tmkms, node)",

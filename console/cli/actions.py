@@ -134,6 +134,7 @@ def run_cmd(
                 f"resuming run {earlier.id} ({earlier.action}, started {started}, "
                 f"{earlier.outcome or 'unfinished'})"
             )
+    items: list = []  # the plan shown and confirmed (none with --yes)
     try:
         if not yes:
             items = engine.plan(act, words)
@@ -199,6 +200,7 @@ def run_cmd(
                 pause_on_failure=ask if pause_on_failure else None,
                 resume=resume,
                 profile_path=str(Path(profile).resolve()),
+                planned=items,
             )
         except StepFailed as exc:
             box["error"] = str(exc)

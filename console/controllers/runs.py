@@ -101,7 +101,7 @@ class Runs(Controller):
 
         def confirmed(ok: bool | None) -> None:
             if ok:
-                self._start(action)
+                self._start(action, planned=items)
 
         def planned(go: bool | None) -> None:
             if not go:
@@ -110,11 +110,11 @@ class Runs(Controller):
                 what = f"{action.name} on {fleet}: {nodes} nodes will be changed"
                 app.push_screen(ConfirmNameScreen(what, fleet), confirmed)
             else:
-                self._start(action)
+                self._start(action, planned=items)
 
         app.push_screen(PlanScreen(action.name, fleet, items), planned)
 
-    def _start(self, action, resume: str | None = None) -> None:
+    def _start(self, action, resume: str | None = None, planned=()) -> None:
         from actions.engine import targets
         from screens.actions import RunScreen
 
@@ -124,14 +124,16 @@ class Runs(Controller):
             nodes = [n.name for _, n in targets(model, (), action)]
             steps = [s.name for s in action.steps]
             self.app.push_screen(RunScreen(action.name, model.fleet.name, nodes, steps, self.feed))
-        self.worker(self._apply, action, resume, group="actions")
+        self.worker(self._apply, action, resume, planned, group="actions")
 
-    def _apply(self, action, resume: str | None) -> None:
+    def _apply(self, action, resume: str | None, planned) -> None:
         from actions.engine import StepFailed
 
         self.engine = self._new_engine()  # opens the journal: not on the UI thread
         try:
-            self.engine.apply(action, resume=resume, profile_path=str(self.app.profile.file))
+            self.engine.apply(
+                action, resume=resume, profile_path=str(self.app.profile.file), planned=planned
+            )
         except StepFailed as exc:
             self.say(str(exc), severity="error")
 

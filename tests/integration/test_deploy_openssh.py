@@ -397,3 +397,59 @@ def test_a_bring_up_whose_service_does_not_answer_is_not_recorded_unchanged(depl
         assert rows[("c1-ml2", "ml-nodes")][0] == "done"
     finally:
         node.reconcile()
+
+
+def test_a_changed_model_recreates_the_containers_that_read_it(deploy_fleet):
+    """A deploy converges on change: new model args rewrite node-config.json, and the API
+    that reads it at start is recreated (Ansible's handler), then the next plan is empty."""
+    fleet, hosts, env, root = deploy_fleet
+    converged = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes")
+    assert converged.returncode == 0, converged.stdout[-3000:] + converged.stderr[-2000:]
+    model = "Qwen/Qwen3-32B-FP8"
+    profile = load(fleet.profile_path)
+    before = list(profile.model.models[model].args)
+    profile.set_value(("models", model, "args"), [*before, "--max-model-len", "32768"])
+    profile.save()
+    served_by = {c.name for c in profile.model.clusters for n in c.nodes if n.model == model}
+    networks = [
+        n.name
+        for c in profile.model.clusters
+        if c.name in served_by
+        for n in c.nodes
+        if n.role == "network"
+    ]
+    assert networks
+    try:
+        plan = fleetdeck(env, "plan", str(fleet.profile_path), "deploy", "--json")
+        assert plan.returncode == 0, plan.stdout + plan.stderr
+        items = {(i["node"], i["step"]): i for i in json.loads(plan.stdout)["items"]}
+        for net in networks:
+            config = items[(net, "configuration")]
+            assert config["status"] == "change" and "+" in config["diff"]
+            assert "--max-model-len" in config["diff"], config["diff"]
+            recreate = items[(net, "recreate")]
+            assert recreate["status"] == "change", recreate
+            assert recreate["summary"].startswith("recreate api "), recreate["summary"]
+            assert "node-config.json changes" in recreate["summary"]
+        ml = [k for k, v in items.items() if k[1] == "recreate" and k[0] not in networks]
+        assert all(items[k]["status"] == "unchanged" for k in ml), ml  # nothing they read
+
+        proc = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        rows = step_rows(root, run_id_of(proc.stdout))
+        for net in networks:
+            assert rows[(net, "recreate")][0] == "done", rows[(net, "recreate")]
+            # inside the node: the file holds the new args, and the API was created after it
+            join = hosts[net].host.sandbox / "gonka" / "deploy" / "join"
+            entries = json.loads((join / "node-config.json").read_text())
+            args = [e["models"][model]["args"] for e in entries if model in e["models"]]
+            assert args and all("--max-model-len" in a for a in args), args
+            api = next(c for c in fleet.nodes[net].containers.snapshot() if c.name == "api")
+            assert api.state == "running"
+            assert api.created > (join / "node-config.json").stat().st_mtime
+        again = fleetdeck(env, "plan", str(fleet.profile_path), "deploy", "--json")
+        counts = json.loads(again.stdout)["counts"]
+        assert counts.get("change", 0) == 0 and counts.get("error", 0) == 0, again.stdout[-3000:]
+    finally:
+        profile.set_value(("models", model, "args"), before)
+        profile.save()

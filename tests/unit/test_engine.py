@@ -140,7 +140,10 @@ def test_plan_changes_nothing_and_apply_converges(journal):
 
 def test_a_step_throttle_caps_nodes_in_that_step(journal):
     world = World()
-    action = Action("deploy", "", (world.step("fast"), world.step("ml", sleep=0.05, throttle=2)))
+    # "fast" sleeps a little too: nodes overlap in it for sure, even on a loaded machine
+    action = Action(
+        "deploy", "", (world.step("fast", sleep=0.05), world.step("ml", sleep=0.05, throttle=2))
+    )
     engine(journal, ml=4).apply(action)
     assert world.peak["ml"] == 2
     assert world.peak["fast"] > 2  # other steps are not held back
@@ -346,3 +349,48 @@ def test_nodes_of_a_stack_without_the_action_are_listed_not_left_out(journal):
     assert e.targets(["p1"], action) == []
     with pytest.raises(StepFailed, match="no node, role or cluster"):
         e.plan(action, limit=["nosuch"])
+
+
+def test_a_handler_is_planned_when_the_step_it_follows_changes(journal):
+    world = World()
+    seen = []
+
+    def foresee(ctx, because):
+        seen.append((ctx.name, tuple(because)))
+        return Change(f"restart after {', '.join(because)}", ("restart it",))
+
+    handler = Step(
+        "restart", "restart", lambda ctx: None, lambda ctx, c: None, after=("a",), foresee=foresee
+    )
+    e = engine(journal, ml=0)
+    items = {(i.node, i.step): i for i in e.plan(Action("deploy", "", (world.step("a"), handler)))}
+    assert items[("net1", "restart")].status == "change"
+    assert items[("net1", "restart")].change.summary == "restart after a"
+    world.done = {"net1": {"a"}, "net2": {"a"}}  # nothing to change: the handler has no cause
+    items = {(i.node, i.step): i for i in e.plan(Action("deploy", "", (world.step("a"), handler)))}
+    assert items[("net1", "restart")].status == "unchanged"
+
+
+def test_an_exact_step_writes_what_the_plan_showed_or_nothing(journal):
+    content = {"net1": "v1", "net2": "v1"}
+    written = {}
+
+    def check(ctx):
+        if written.get(ctx.name) == content[ctx.name]:
+            return None
+        return Change("write config", ("write /etc/x",), f"+{content[ctx.name]}\n")
+
+    def apply(ctx, change):
+        written[ctx.name] = change.diff.strip("+\n")
+
+    action = Action("deploy", "", (Step("config", "config", check, apply, exact=True, retries=0),))
+    e = engine(journal, ml=0)
+    planned = e.plan(action)
+    content["net2"] = "v2"  # the node (or profile) changes between plan and run
+    events = []
+    e.subscribe(events.append)
+    result = e.apply(action, planned=planned)
+    assert result.states["net1"]["config"] == "done" and written["net1"] == "v1"
+    assert result.states["net2"]["config"] == "failed" and "net2" not in written
+    said = [ev.text for ev in events if ev.node == "net2" and ev.state == "failed"]
+    assert said and "not what the plan showed" in said[0] and "plan again" in said[0]

@@ -335,6 +335,13 @@ def cmd_compose(args: list[str]) -> int:
     chosen = [(s, img) for s, img in declared if not wanted or s in wanted]
     if command == "up":
         for service, image in chosen:
+            if "--force-recreate" in opts:  # a new container, created from the inputs now
+                try:
+                    call("DELETE", f"/containers/{service}", {"force": "1"})
+                    print(f" Container {service}  Recreate", file=sys.stderr)
+                except DockerError as exc:
+                    if exc.status != 404:
+                        raise
             try:
                 call("POST", "/containers/create", {"name": service}, {"Image": image})
                 print(f" Container {service}  Created", file=sys.stderr)
