@@ -394,3 +394,44 @@ def test_an_exact_step_writes_what_the_plan_showed_or_nothing(journal):
     assert result.states["net2"]["config"] == "failed" and "net2" not in written
     said = [ev.text for ev in events if ev.node == "net2" and ev.state == "failed"]
     assert said and "not what the plan showed" in said[0] and "plan again" in said[0]
+
+
+class ScriptedPool(NoPool):
+    """Answers a node's commands as a host would: containers running, a health URL silent."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def run(self, name, command, timeout=None, stdin=None, on_line=None):
+        from types import SimpleNamespace
+
+        self.ran.append(command)
+        if command.startswith("docker ps"):
+            return SimpleNamespace(exited=0, stdout="svc\trunning\n", stderr="")
+        if "urllib.request" in command:  # the health URL: never answers
+            return SimpleNamespace(exited=1, stdout="no answer: connection refused", stderr="")
+        if "docker compose version" in command:
+            return SimpleNamespace(exited=0, stdout="docker compose\n", stderr="")
+        return SimpleNamespace(exited=0, stdout="", stderr="")
+
+
+def test_a_bring_up_whose_health_never_answers_fails_again_on_resume(journal):
+    from actions.stacks.gonka import BringUp
+
+    up = BringUp(
+        lambda ctx: ["svc"],
+        lambda ctx: "up -d svc",
+        lambda ctx: "http://127.0.0.1:9/health",
+        0.1,
+        "the service",
+    )
+    action = Action("deploy", "", (Step("bring-up", "bring-up", up.check, up.apply, retries=0),))
+    pool = ScriptedPool()
+    e = Engine(profile(0), pool, journal, redactor=journal.redactor)  # type: ignore[arg-type]
+    first = e.apply(action, ["net1"])
+    assert first.states["net1"]["bring-up"] == "failed"
+    # the containers run, but running is not serving: the next attempt waits again, and
+    # fails again, instead of finding them running and recording "unchanged"
+    again = e.apply(action, ["net1"], resume=first.run_id)
+    assert again.states["net1"]["bring-up"] == "failed", again.states
+    assert sum("urllib.request" in c for c in pool.ran) >= 4  # checked and waited, twice
