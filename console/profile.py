@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from tomlkit.items import AoT, Table
 
 from console.atomic import atomic_write_text
-from console.profile_schema import Cluster, FleetProfile, Node
+from console.profile_schema import NOT_READ_YET, Cluster, FleetProfile, Node
 from console.secrets import (
     REFERENCE_SYNTAX,
     SecretError,
@@ -496,14 +496,6 @@ def _provision_problems(provision: Any, cluster_stack: dict[str, Any], at: Any):
 
 
 # ---------------------------------------------------------------- the editable profile
-
-
-# settings the schema takes (example profiles set them) that nothing reads yet, and why
-NOT_READ_YET = {
-    "mlnode_image": "the Gonka deploy runs the compose files' own ML node image",
-    "vllm_image": "there is no vLLM deploy yet",
-    "inference_timeout_pct": "the provider load test that measures it does not exist yet",
-}
 
 
 class Profile:

@@ -50,7 +50,7 @@ def check_cmd(profiles: tuple[str, ...]) -> None:
 @click.option("--force", is_flag=True, help="overwrite OUTPUT if it exists")
 def import_inventory_cmd(inventory: str, output: str, name: str | None, force: bool) -> None:
     """Turn an Ansible INI INVENTORY (Gonka plan groups) into a fleet profile."""
-    from console.inventory import import_inventory
+    from console.stacks.gonka_inventory import import_inventory
 
     if Path(output).exists() and not force:
         click.echo(f"{output}: already exists; pass --force to overwrite it", err=True)

@@ -26,9 +26,10 @@ import paramiko
 from console.monitor import collect
 from console.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
 from console.monitor.tracker import CONSOLE, Tracker  # noqa: F401 - CONSOLE: part of the API
-from console.profile_schema import FleetProfile
+from console.profile_schema import FleetProfile, StackSection
 from console.ssh import HostKeyChanged, Pool, SshError
-from console.stacks.gonka import CHAIN_CONTAINER, chain_rpc_address
+from console.stacks import STACKS
+from console.stacks.collectors import COLLECTORS
 from console.state import FleetState, NodeStatus
 
 PROBE_SOURCE = Path(__file__).resolve().parent.parent / "probe.py"
@@ -79,18 +80,13 @@ class Monitor:
         self._beat = 0.0  # when the heartbeat last went to sleep (monotonic)
         self._channels: dict[str, paramiko.Channel] = {}
         self._commands: dict[str, str] = {}  # the probe's command line, per node
-        self._api_ports: dict[str, int] = {}
-        self._service_ports: dict[str, dict[str, int]] = {}
+        self._settings: dict[str, StackSection] = {}  # each node's cluster's stack settings
         for cluster, node in fleet.all_nodes():
             settings = fleet.stack_settings(cluster)
             # the disks that matter: the deploy dir and the model cache; the root fs otherwise
             paths = [p for p in (settings.deploy_dir, settings.hf_home) if p] or ["/"]
             self._commands[node.name] = probe_command(self.interval, paths)
-            self._api_ports[node.name] = settings.api_port
-            self._service_ports[node.name] = {
-                "ollama": settings.ollama_port,
-                "vllm": settings.vllm_port,
-            }
+            self._settings[node.name] = settings
             models = [node.model] if node.model else list(node.models)
             self._model[node.name] = models[0] if models else None
 
@@ -220,16 +216,7 @@ class Monitor:
             self._stop.wait(max(0.2, self.interval - (time.monotonic() - started)))
 
     def _wants_http(self, status: NodeStatus) -> bool:
-        return (status.stack == "gonka" and status.role == "network") or (
-            status.stack != "gonka" or self.tracker.serves_model[status.name]
-        )
-
-    @staticmethod
-    def _chain_rpc(status: NodeStatus) -> tuple[str, int]:
-        node = next((c for c in status.containers if c.name == CHAIN_CONTAINER), None)
-        return (
-            chain_rpc_address(node.published, node.addresses) if node else chain_rpc_address((), ())
-        )
+        return COLLECTORS[status.stack].wants(status.role, self.tracker.serves_model[status.name])
 
     def _collect_one(self, name: str) -> None:
         status = self.tracker.node(name)
@@ -240,11 +227,11 @@ class Monitor:
         with httpx.Client(timeout=collect.TIMEOUT) as client:
             http = collect.NodeHttp(self.pool, name, client)
             changes: dict = {}
-            if status.stack == "gonka" and status.role == "network":
+            collector = COLLECTORS[status.stack]
+            settings = self._settings[name]
+            if status.role in STACKS[status.stack].chain_roles:
                 try:
-                    chain = collect.gonka_chain(
-                        http, self._api_ports[name], self._chain_rpc(status)
-                    )
+                    chain = collector.chain(http, settings, status)
                     changes.update(chain=chain, chain_at=self.clock(), chain_error=None)
                 except (httpx.HTTPError, SshError, KeyError, ValueError) as exc:
                     changes.update(chain=None, chain_error=f"{type(exc).__name__}: {exc}")
@@ -253,14 +240,13 @@ class Monitor:
             if measure:
                 self._last_latency[name] = now
             try:
-                services = collect.services(
+                services = collector.services(
                     http,
-                    status.stack,
+                    settings,
                     status.role,
                     self.tracker.serves_model[name],
                     self._model[name],
                     measure,
-                    self._service_ports[name],
                 )
                 old = {s.name: s for s in status.services}
                 if not measure:  # keep the last latency measurement between rounds

@@ -151,7 +151,8 @@ def test_a_chain_node_far_behind_the_fleets_highest_is_a_warning():
 def test_service_ports_come_from_the_clusters_settings():
     import httpx
 
-    from console.monitor.collect import services
+    from console.profile_schema import StackSection
+    from console.stacks.collectors import COLLECTORS
 
     asked = []
 
@@ -162,6 +163,7 @@ def test_service_ports_come_from_the_clusters_settings():
             asked.append((port, path))
             raise httpx.ConnectError("not here")
 
-    services(Http(), "ollama", "provider", True, None, False, {"ollama": 11500})
-    services(Http(), "vllm", "server", True, None, False, {"vllm": 8100})
+    moved = StackSection(ollama_port=11500, vllm_port=8100)
+    COLLECTORS["ollama"].services(Http(), moved, "provider", True, None, False)
+    COLLECTORS["vllm"].services(Http(), moved, "server", True, None, False)
     assert asked == [(11500, "/api/tags"), (8100, "/health")]

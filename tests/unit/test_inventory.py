@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from console.cli import cli
-from console.inventory import import_inventory, parse_inventory
 from console.profile import ProfileError, load
+from console.stacks.gonka_inventory import import_inventory, parse_inventory
 
 INVENTORY = Path(__file__).resolve().parents[1] / "data" / "gonka-inventory.ini"
 
