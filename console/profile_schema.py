@@ -6,81 +6,25 @@ literal secrets) live in `profile.py`, so that every problem is reported in one 
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from console.secrets import REFERENCE_SYNTAX, SecretError, parse_ref
+from console.schema import (  # noqa: F401 - check_host and the types: part of this module's API
+    Host,
+    Ip,
+    Labels,
+    Name,
+    Port,
+    SecretRefStr,
+    Strict,
+    Url,
+    check_host,
+)
+from console.stacks import SETTINGS_NOT_READ_YET, STACK_NAMES, StackSection
 
-StackName = Literal["gonka", "ollama", "vllm"]
+StackName = Literal[STACK_NAMES]  # the registry's stacks (console/stacks/)
 DriverName = Literal["ec2", "gce", "azure", "dummy"]
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-
-
-def check_host(value: str) -> str:
-    """An IP address or an RFC 1123 host name; `10.0.0.300` is neither."""
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    labels = value.rstrip(".").split(".")
-    if (
-        0 < len(value) <= 253
-        and all(_LABEL_RE.match(label) for label in labels)
-        and not labels[-1].isdigit()
-    ):
-        return value
-    raise ValueError(f"{value!r} is not an IP address or hostname")
-
-
-def check_ip(value: str) -> str:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP address") from None
-    return value
-
-
-def check_name(value: str) -> str:
-    if not _NAME_RE.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid name: use letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit, at most 63 characters"
-        )
-    return value
-
-
-def check_ref(value: str) -> str:
-    try:
-        parse_ref(value)
-    except SecretError:
-        raise ValueError(f"{value!r} is not a secret reference; use {REFERENCE_SYNTAX}") from None
-    return value
-
-
-def check_url(value: str) -> str:
-    if not re.match(r"^(https?|tcp)://[^\s/]+", value):
-        raise ValueError(f"{value!r} is not a URL (expected http://, https:// or tcp://HOST...)")
-    return value
-
-
-Host = Annotated[str, AfterValidator(check_host)]
-Ip = Annotated[str, AfterValidator(check_ip)]
-Name = Annotated[str, AfterValidator(check_name)]
-SecretRefStr = Annotated[str, AfterValidator(check_ref)]
-Url = Annotated[str, AfterValidator(check_url)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Labels = dict[str, str]
-
-
-class Strict(BaseModel):
-    # unknown keys are errors: a typo must never be silently ignored
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class FleetSection(Strict):
@@ -101,45 +45,8 @@ class SshSection(Strict):
     jump: str | None = None  # bastion, as in ssh -J: [user@]host[:port]
 
 
-class StackSection(Strict):
-    """A stack's settings: [stack] for the whole fleet, and a cluster's own [clusters.settings]
-    over it (two Gonka clusters are two participants, each with its own keys and URL)."""
-
-    # gonka: the deploy repository and where it lives on the node
-    repo: str | None = None
-    ref: str | None = None
-    deploy_dir: str | None = None
-    hf_home: str | None = None
-    chain_id: str | None = None
-    key_name: str | None = None  # the warm (ML operational) key's name
-    account_key_name: str = "gonka-account-key"  # the cold key's name in its local keyring
-    account_pubkey: str | None = None  # the cold key's public key (public, not a secret)
-    public_url: Url | None = None  # the participant's public URL (its network node's API)
-    keyring_home: str | None = None  # the cold key's keyring directory on this machine
-    seed_api_url: Url | None = None
-    seed_rpc_url: Url | None = None
-    seed_p2p_url: Url | None = None
-    rpc_servers: list[Url] = []
-    api_port: Port = 8000
-    api_ssl_port: Port = 8443
-    nginx_mode: Literal["http", "https"] = "http"
-    mlnode_image: str | None = None
-    # ollama / vllm
-    ollama_port: Port = 11434
-    vllm_port: Port = 8000
-    vllm_image: str | None = None
-
-
-# settings the schema takes (example profiles set them) that nothing reads yet, and why
-NOT_READ_YET = {
-    "mlnode_image": "the Gonka deploy runs the compose files' own ML node image",
-    "vllm_image": "there is no vLLM deploy yet",
-    "inference_timeout_pct": "the provider load test that measures it does not exist yet",
-}
-
-
 class ModelSpec(Strict):
-    args: list[str] = []  # vLLM server arguments, as node-config.json carries them
+    args: list[str] = []  # the model server's arguments, as the stack's config carries them
     vram_gb: Annotated[float, Field(gt=0)] | None = None
     description: str = ""
 
@@ -195,6 +102,13 @@ class ProvisionPool(Strict):
 
 class ProvisionSection(Strict):
     pools: Annotated[list[ProvisionPool], Field(min_length=1)]
+
+
+# settings taken (example profiles set them) that nothing reads yet, and why
+NOT_READ_YET = {
+    **SETTINGS_NOT_READ_YET,
+    "inference_timeout_pct": "the provider load test that measures it does not exist yet",
+}
 
 
 class FleetProfile(Strict):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from console.monitor.runbooks import Runbook
+from console.schema import Port, Strict, Url
 from console.stacks.base import Stack
 
 if TYPE_CHECKING:
@@ -18,6 +19,34 @@ if TYPE_CHECKING:
 
 CHAIN_CONTAINER, RPC_PORT = "node", 26657
 DEFAULT_CHAIN_ID = "gonka-mainnet"
+
+
+class GonkaSettings(Strict):
+    """Gonka's settings in [stack] and [clusters.settings] (profiles/README.md)."""
+
+    # the deploy repository and where it lives on the node
+    repo: str | None = None
+    ref: str | None = None
+    deploy_dir: str | None = None
+    hf_home: str | None = None
+    chain_id: str | None = None
+    key_name: str | None = None  # the warm (ML operational) key's name
+    account_key_name: str = "gonka-account-key"  # the cold key's name in its local keyring
+    account_pubkey: str | None = None  # the cold key's public key (public, not a secret)
+    public_url: Url | None = None  # the participant's public URL (its network node's API)
+    keyring_home: str | None = None  # the cold key's keyring directory on this machine
+    seed_api_url: Url | None = None
+    seed_rpc_url: Url | None = None
+    seed_p2p_url: Url | None = None
+    rpc_servers: list[Url] = []
+    api_port: Port = 8000
+    api_ssl_port: Port = 8443
+    nginx_mode: Literal["http", "https"] = "http"
+    mlnode_image: str | None = None
+
+
+# settings taken (example profiles set them) that nothing reads yet, and why
+NOT_READ_YET = {"mlnode_image": "the Gonka deploy runs the compose files' own ML node image"}
 
 
 class GonkaStack(Stack):

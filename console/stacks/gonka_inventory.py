@@ -16,7 +16,7 @@ from pathlib import Path
 import tomlkit
 
 from console.profile import Problem, ProfileError, loads
-from console.profile_schema import check_host
+from console.schema import check_host
 
 _SECTION_RE = re.compile(r"^\[(?P<name>[^\]:]+)(?::(?P<kind>children|vars))?\]\s*$")
 _ROLE_GROUP_RE = re.compile(r"^(?P<cluster>.+?)_(?P<role>network_nodes?|ml_nodes?)$")

@@ -4,7 +4,15 @@ private on 11434), and the runbook words of their alerts. No deploy yet (actions
 from __future__ import annotations
 
 from console.monitor.runbooks import Runbook
+from console.schema import Port, Strict
 from console.stacks.base import Stack
+
+
+class OllamaSettings(Strict):
+    ollama_port: Port = 11434  # where Ollama's API answers on the node (127.0.0.1 only)
+
+
+NOT_READ_YET: dict[str, str] = {}
 
 OLLAMA = Stack(
     name="ollama",

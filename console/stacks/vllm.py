@@ -4,7 +4,16 @@ words of their alerts. No deploy yet (actions/stacks)."""
 from __future__ import annotations
 
 from console.monitor.runbooks import Runbook
+from console.schema import Port, Strict
 from console.stacks.base import Stack
+
+
+class VllmSettings(Strict):
+    vllm_port: Port = 8000  # where the server answers on the node
+    vllm_image: str | None = None
+
+
+NOT_READ_YET = {"vllm_image": "there is no vLLM deploy yet"}
 
 VLLM = Stack(
     name="vllm",

@@ -1,0 +1,79 @@
+"""The building blocks of the profile's schema (pydantic v2): strict models that refuse
+unknown keys, and the checked types of hosts, addresses, names, secret references, URLs
+and ports. The profile schema (profile_schema.py) and each stack's settings
+(console/stacks/) are made of them."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from console.secrets import REFERENCE_SYNTAX, SecretError, parse_ref
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def check_host(value: str) -> str:
+    """An IP address or an RFC 1123 host name; `10.0.0.300` is neither."""
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    if (
+        0 < len(value) <= 253
+        and all(_LABEL_RE.match(label) for label in labels)
+        and not labels[-1].isdigit()
+    ):
+        return value
+    raise ValueError(f"{value!r} is not an IP address or hostname")
+
+
+def check_ip(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+    return value
+
+
+def check_name(value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+def check_ref(value: str) -> str:
+    try:
+        parse_ref(value)
+    except SecretError:
+        raise ValueError(f"{value!r} is not a secret reference; use {REFERENCE_SYNTAX}") from None
+    return value
+
+
+def check_url(value: str) -> str:
+    if not re.match(r"^(https?|tcp)://[^\s/]+", value):
+        raise ValueError(f"{value!r} is not a URL (expected http://, https:// or tcp://HOST...)")
+    return value
+
+
+Host = Annotated[str, AfterValidator(check_host)]
+Ip = Annotated[str, AfterValidator(check_ip)]
+Name = Annotated[str, AfterValidator(check_name)]
+SecretRefStr = Annotated[str, AfterValidator(check_ref)]
+Url = Annotated[str, AfterValidator(check_url)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Labels = dict[str, str]
+
+
+class Strict(BaseModel):
+    # unknown keys are errors: a typo must never be silently ignored
+    model_config = ConfigDict(extra="forbid", strict=True)
