@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from textual import work
@@ -22,6 +24,7 @@ from console.controllers.runs import Runs
 from console.controllers.trail import Trail
 from console.gctune import quiet_collector
 from console.profile import Profile
+from console.selfstat import SelfUsage
 from console.state import FleetState
 from screens import terminal
 from screens.actions import CancelRun, ResumeRun
@@ -32,6 +35,7 @@ from screens.palette import Palette
 from screens.triage import Acknowledged, DisableMlNode, TriageScreen
 
 REFRESH_S = 0.5  # screens get at most two coalesced updates a second
+USAGE_EVERY_S = 5.0  # the console's own cost, in the header
 
 
 class FleetdeckApp(App[str | None]):
@@ -63,6 +67,8 @@ class FleetdeckApp(App[str | None]):
         self.sim_root = sim_root
         self.read_only = read_only
         self.note = note  # said in the header (a replay names its recording)
+        self.usage = SelfUsage()  # the console's own CPU and memory, under the summary
+        self.usage_text, self._usage_at = "", 0.0
         self.monitor = None
         self.pool = None  # the monitor's: containers and remedies use it too
         self.trail = Trail(self)
@@ -132,6 +138,11 @@ class FleetdeckApp(App[str | None]):
             state = self.monitor.snapshot()
         else:
             return
+        now = time.monotonic()
+        if self.live and now - self._usage_at >= USAGE_EVERY_S:  # live: static ones cost nothing
+            self._usage_at, self.usage_text = now, self.usage.text()
+        if self.usage_text:
+            state = replace(state, console_usage=self.usage_text)
         self.last_state = state
         show = getattr(self.screen, "show", None)
         if show is not None:
@@ -242,10 +253,6 @@ class FleetdeckApp(App[str | None]):
     def action_fault_menu(self) -> None:
         self.rehearsal.menu(self._cursor_node())
 
-    @property
-    def engine(self):
-        return self.runs.engine
-
     def _cursor_node(self) -> str | None:
         from textual.widgets import DataTable
 
@@ -262,7 +269,7 @@ class FleetdeckApp(App[str | None]):
         """q asks first when quitting would lose something: a run in progress, or a
         rehearsal with faults injected (the demo's fleet goes with the console)."""
         why = None
-        if self.engine is not None and self.engine.running:
+        if self.runs.running:
             why = "An action is running: quitting the console stops it where it is."
         elif faulty := await self.rehearsal.faulty():
             why = (

@@ -162,6 +162,7 @@ class FleetState:
     taken_at: float
     interval: float
     console_lag_s: float = 0.0  # how late fleetdeck's own process woke lately
+    console_usage: str = ""  # fleetdeck's own CPU and memory, when it is live
 
     def critical(self) -> list[Alert]:
         return [a for a in self.alerts if a.severity == "critical"]

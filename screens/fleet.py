@@ -621,9 +621,11 @@ class FleetScreen(Screen[None]):
             text.append(f"  ·  height {max(heights)}")
         if state.console_lag_s > state.interval:  # the console, not the fleet, is behind
             text.append(f"  ·  fleetdeck lagging {state.console_lag_s:.0f} s", style="bold yellow")
-        if f.fleet.description:
+        if f.fleet.description or state.console_usage:
             text.append("\n")
             text.append(f.fleet.description, style="dim")
+        if state.console_usage:  # the console's own cost: when it, not the fleet, is the problem
+            text.append(("   " if f.fleet.description else "") + state.console_usage, style="dim")
         if self.query_text:
             text.append("\nfilter: ", style="dim")
             text.append(self.query_text)

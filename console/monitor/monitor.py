@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import random
 import shlex
 import threading
 import time
@@ -49,6 +50,8 @@ def probe_command(interval: float, paths: list[str]) -> str:
 
 
 HEARTBEAT_S = 0.25
+FIRST_LINE_S = 30.0  # a probe's first line: its interpreter starting on a loaded node
+BACKOFF_MAX_S = 60.0
 
 
 class Monitor:
@@ -71,6 +74,7 @@ class Monitor:
         self.collect_http = collect_http
         self.tracker = Tracker(fleet, self.interval, clock, on_update)
         self.closers: list[Callable[[], None]] = []  # run by stop(): the pool, a recording
+        self.attempts = 0  # probe starts tried (a reconnect storm shows here)
         self._model: dict[str, str | None] = {}
         self._collected: set[str] = set()
         self._last_latency: dict[str, float] = {}
@@ -138,7 +142,17 @@ class Monitor:
                 close()
 
     # -- the probe stream of one node
+    def _backoff(self, failures: int) -> float:
+        """Seconds before the next attempt after `failures` in a row: doubling from the
+        interval up to ten intervals (a minute at most), jittered, so that a fleet that lost
+        its link (or a console just started on hundreds of nodes) does not reconnect all at
+        once, over and over."""
+        cap = min(BACKOFF_MAX_S, 10 * self.interval)  # a fixed host is back soon enough
+        base = min(cap, self.interval * 2 ** max(0, failures - 1))
+        return base * random.uniform(0.5, 1.0)  # noqa: S311 - spreading retries, not a secret
+
     def _stream(self, name: str) -> None:
+        failures = 0
         while not self._stop.is_set():
             try:
                 chan = self.pool.open_stream(name, self._commands[name])
@@ -147,17 +161,22 @@ class Monitor:
                 self._stop.wait(max(self.interval, 5))
                 continue
             except SshError as exc:
+                failures += 1
+                self.attempts += 1
                 self._unreachable(name, exc.reason)
-                self._stop.wait(self.interval)
+                self._stop.wait(self._backoff(failures))
                 continue
             except Exception as exc:  # noqa: BLE001 - a bug must not end this node's updates
+                failures += 1
                 self._unreachable(name, f"probe start: {type(exc).__name__}: {exc}")
-                self._stop.wait(self.interval)
+                self._stop.wait(self._backoff(failures))
                 continue
+            self.attempts += 1
             self._channels[name] = chan
-            # a silent channel is a hung node: give up on it after two intervals
-            chan.settimeout(2 * self.interval + 1)
-            reason = self._read(name, chan)
+            # the first line has time for the probe to start on a loaded node; after it, a
+            # silent channel is a hung node: given up on after two intervals
+            chan.settimeout(max(FIRST_LINE_S, 2 * self.interval + 1))
+            reason, lines = self._read(name, chan)
             self._channels.pop(name, None)
             with contextlib.suppress(Exception):
                 chan.close()
@@ -165,10 +184,13 @@ class Monitor:
                 return
             self.pool.drop(name)
             self._unreachable(name, reason)
-            self._stop.wait(min(self.interval, 1.0))
+            failures = 0 if lines else failures + 1
+            self._stop.wait(min(self.interval, 1.0) if lines else self._backoff(failures))
 
-    def _read(self, name: str, chan: paramiko.Channel) -> str:
+    def _read(self, name: str, chan: paramiko.Channel) -> tuple[str, int]:
+        """Why the stream ended, and how many lines it gave."""
         buf = b""
+        lines = 0
         try:
             while not self._stop.is_set():
                 try:
@@ -184,16 +206,22 @@ class Monitor:
                             err += chan.recv_stderr(65536)
                     tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
                     status = chan.recv_exit_status() if chan.exit_status_ready() else None
-                    return f"probe exited ({status}): {tail[0]}" if tail[0] else "connection closed"
+                    said = f"probe exited ({status}): {tail[0]}" if tail[0] else "connection closed"
+                    return said, lines
                 buf += data
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
                     self._line(name, line)
+                    if not lines:  # the probe runs: from now on, two intervals of silence
+                        chan.settimeout(2 * self.interval + 1)
+                    lines += 1
         except TimeoutError:
-            return f"no answer for {2 * self.interval + 1:.0f} s (host hung?)"
+            if not lines:
+                return f"the probe printed nothing in {chan.gettimeout():.0f} s (host hung?)", 0
+            return f"no answer for {2 * self.interval + 1:.0f} s (host hung?)", lines
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            return f"connection lost: {exc}"
-        return "stopped"
+            return f"connection lost: {exc}", lines
+        return "stopped", lines
 
     def _line(self, name: str, raw: bytes) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,10 @@ def test_demo_open_node_inject_fault_triage_quit(tmp_path):
     )
     try:
         wait_for_text(session, "up 15/15", 90)
+        # the console's own cost is under the fleet's summary: when it, not the fleet, is
+        # the problem
+        screen = wait_for_text(session, "% CPU", 15)
+        assert re.search(r"console \d+% CPU \d+ MiB", screen), screen
         info = json.loads((root / "ready").read_text())
         tmux("send-keys", "-t", session, "Down", "Down", "Enter")
         wait_for_text(session, "g1-ml2  ml · gonka · cluster gonka1", 10)

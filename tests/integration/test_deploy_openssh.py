@@ -8,6 +8,7 @@ rerun → a node lost mid-run and resumed → no secret anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import subprocess
@@ -74,7 +75,7 @@ def journal_db(root: Path) -> Path:
 
 
 def step_rows(root: Path, run_id: str) -> dict[tuple[str, str], tuple[str, int]]:
-    with sqlite3.connect(journal_db(root)) as db:
+    with contextlib.closing(sqlite3.connect(journal_db(root))) as db:  # no reader left open
         rows = db.execute(
             "SELECT node, step, state, attempts FROM steps WHERE run_id=?", (run_id,)
         ).fetchall()
@@ -364,7 +365,7 @@ def test_the_keyring_secret_appears_nowhere_but_the_nodes_config_env(deploy_flee
     for path in state_files:  # the journal, its WAL, anything else fleetdeck keeps
         content = path.read_bytes().decode("latin-1")
         assert not leaked(content), path
-    with sqlite3.connect(journal_db(root)) as db:
+    with contextlib.closing(sqlite3.connect(journal_db(root))) as db:  # no reader left open
         rows = (
             db.execute("SELECT text FROM lines").fetchall()
             + db.execute("SELECT summary || error FROM steps").fetchall()

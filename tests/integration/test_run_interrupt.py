@@ -4,6 +4,7 @@ running steps; and Ctrl-C during `fleetdeck sim up` stops the fleet it was start
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sqlite3
 import subprocess
@@ -45,7 +46,7 @@ def read_until(proc: subprocess.Popen, text: str, timeout: float = 60) -> list[s
 
 
 def steps(state_dir: Path, run_id: str) -> dict[tuple[str, str], str]:
-    with sqlite3.connect(state_dir / "fleetdeck" / "journal.sqlite") as db:
+    with contextlib.closing(sqlite3.connect(state_dir / "fleetdeck" / "journal.sqlite")) as db:
         rows = db.execute("SELECT node, step, state FROM steps WHERE run_id=?", (run_id,))
         return {(n, s): st for n, s, st in rows}
 

@@ -1,0 +1,104 @@
+"""Start-up at scale: a probe's first line gets a longer grace than the steady silence
+limit, and reconnects back off (jittered) instead of storming."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from console.monitor.monitor import BACKOFF_MAX_S, Monitor
+from console.profile import loads
+
+PROFILE = """
+[fleet]
+name = "startup"
+stack = "vllm"
+[alerts]
+probe_interval_s = 0.5
+[[clusters]]
+name = "c1"
+[[clusters.nodes]]
+name = "slow"
+host = "10.0.0.1"
+role = "server"
+"""
+
+
+class SlowStart:
+    """A channel whose probe prints its first line only after `delay` seconds (its
+    interpreter starting on a loaded node), then a line per interval."""
+
+    def __init__(self, delay: float) -> None:
+        self.opened = time.monotonic()
+        self.delay = delay
+        self.timeout = None
+        self.sent = 0
+        self.closed = False
+
+    def settimeout(self, t):
+        self.timeout = t
+
+    def gettimeout(self):
+        return self.timeout
+
+    def recv(self, n):
+        due = self.opened + self.delay + self.sent * 0.5
+        wait = due - time.monotonic()
+        if self.closed:
+            return b""
+        if self.timeout is not None and wait > self.timeout:
+            time.sleep(self.timeout)
+            raise TimeoutError
+        time.sleep(max(0.0, wait))
+        self.sent += 1
+        return (
+            json.dumps({"v": 1, "seq": self.sent, "t": time.time(), "gpus": []}) + "\n"
+        ).encode()
+
+    def close(self):
+        self.closed = True
+
+    def recv_stderr_ready(self):
+        return False
+
+    def exit_status_ready(self):
+        return False
+
+
+class Pool:
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.opens = 0
+
+    def open_stream(self, name, command):
+        self.opens += 1
+        return SlowStart(self.delay)
+
+    def drop(self, name):
+        pass
+
+
+def test_a_probe_slow_to_print_its_first_line_is_waited_for_not_dropped():
+    model = loads(PROFILE, "startup.toml").model
+    pool = Pool(delay=3.0)  # more than 2 intervals + 1 s (2 s), less than the first-line grace
+    mon = Monitor(model, pool, collect_http=False)  # type: ignore[arg-type]
+    mon.start()
+    try:
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and mon.tracker.node("slow").seen_at is None:
+            time.sleep(0.1)
+        node = mon.tracker.node("slow")
+        assert node.seen_at is not None and node.reachable, node.error
+        assert pool.opens == 1  # no reconnect while the probe was starting
+    finally:
+        mon.stop()
+
+
+def test_reconnects_back_off_with_jitter_up_to_a_cap():
+    model = loads(PROFILE, "startup.toml").model
+    mon = Monitor(model, Pool(0), collect_http=False)  # type: ignore[arg-type]
+    waits = [mon._backoff(n) for n in range(1, 12)]
+    assert waits[0] <= 0.5 and max(waits) <= min(BACKOFF_MAX_S, 10 * 0.5)
+    assert waits[5] > waits[0]  # grows
+    spread = {round(mon._backoff(6), 3) for _ in range(20)}
+    assert len(spread) > 5  # jittered: hundreds of nodes do not retry in step
