@@ -220,6 +220,7 @@ class _Forward:
         self.sock.listen(16)
         self.local_port = self.sock.getsockname()[1]
         self.closed = False
+        self.channels = 0  # opened over its life: one per connection made to it
         threading.Thread(target=self._accept, daemon=True, name=f"fwd-{node}-{port}").start()
 
     def _accept(self) -> None:
@@ -240,6 +241,7 @@ class _Forward:
                 conn.close()
 
     def _pipe_both(self, conn: socket.socket) -> None:
+        self.channels += 1
         try:
             transport = self.pool.connection(self.node).transport
             chan = transport.open_channel(
@@ -587,6 +589,11 @@ class Pool:
             fwd = _Forward(self, name, host, port)
             self._forwards[key] = fwd
         return fwd.local_port
+
+    def forward_channels(self) -> tuple[int, int]:
+        """(forwards open, channels they opened): keep-alive shows as few channels each."""
+        forwards = [f for f in self._forwards.values() if not f.closed]
+        return len(forwards), sum(f.channels for f in forwards)
 
     def fan_out(
         self, names: Iterable[str], fn: Callable[[str], Any], parallelism: int | None = None

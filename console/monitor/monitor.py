@@ -75,6 +75,7 @@ class Monitor:
         self.tracker = Tracker(fleet, self.interval, clock, on_update)
         self.closers: list[Callable[[], None]] = []  # run by stop(): the pool, a recording
         self.attempts = 0  # probe starts tried (a reconnect storm shows here)
+        self._clients: dict[str, httpx.Client] = {}
         self._model: dict[str, str | None] = {}
         self._collected: set[str] = set()
         self._last_latency: dict[str, float] = {}
@@ -137,6 +138,8 @@ class Monitor:
                 chan.close()
         for t in self._threads:
             t.join(timeout=2)
+        for name in list(self._clients):
+            self._drop_http_client(name)
         for close in self.closers:
             with contextlib.suppress(Exception):
                 close()
@@ -246,42 +249,56 @@ class Monitor:
     def _wants_http(self, status: NodeStatus) -> bool:
         return COLLECTORS[status.stack].wants(status.role, self.tracker.serves_model[status.name])
 
+    def _http_client(self, name: str) -> httpx.Client:
+        """The node's HTTP client, kept across rounds: its keep-alive connections hold
+        their forwarded SSH channels open, instead of a new channel per request."""
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = httpx.Client(timeout=collect.TIMEOUT)
+        return client
+
+    def _drop_http_client(self, name: str) -> None:
+        client = self._clients.pop(name, None)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
     def _collect_one(self, name: str) -> None:
         status = self.tracker.node(name)
         if not status.reachable:
             if status.error is not None:  # decided: unreachable; nothing to collect
                 self._collected.add(name)
+            self._drop_http_client(name)  # its forwards went with the connection
             return
-        with httpx.Client(timeout=collect.TIMEOUT) as client:
-            http = collect.NodeHttp(self.pool, name, client)
-            changes: dict = {}
-            collector = COLLECTORS[status.stack]
-            settings = self._settings[name]
-            if status.role in STACKS[status.stack].chain_roles:
-                try:
-                    chain = collector.chain(http, settings, status)
-                    changes.update(chain=chain, chain_at=self.clock(), chain_error=None)
-                except (httpx.HTTPError, SshError, KeyError, ValueError) as exc:
-                    changes.update(chain=None, chain_error=f"{type(exc).__name__}: {exc}")
-            now = time.monotonic()
-            measure = now - self._last_latency.get(name, 0) >= self.latency_every
-            if measure:
-                self._last_latency[name] = now
+        http = collect.NodeHttp(self.pool, name, self._http_client(name))
+        changes: dict = {}
+        collector = COLLECTORS[status.stack]
+        settings = self._settings[name]
+        if status.role in STACKS[status.stack].chain_roles:
             try:
-                services = collector.services(
-                    http,
-                    settings,
-                    status.role,
-                    self.tracker.serves_model[name],
-                    self._model[name],
-                    measure,
-                )
-                old = {s.name: s for s in status.services}
-                if not measure:  # keep the last latency measurement between rounds
-                    services += [s for n, s in old.items() if n.endswith("latency")]
-                changes["services"] = tuple(services)
-            except SshError:
-                pass
+                chain = collector.chain(http, settings, status)
+                changes.update(chain=chain, chain_at=self.clock(), chain_error=None)
+            except (httpx.HTTPError, SshError, KeyError, ValueError) as exc:
+                changes.update(chain=None, chain_error=f"{type(exc).__name__}: {exc}")
+        now = time.monotonic()
+        measure = now - self._last_latency.get(name, 0) >= self.latency_every
+        if measure:
+            self._last_latency[name] = now
+        try:
+            services = collector.services(
+                http,
+                settings,
+                status.role,
+                self.tracker.serves_model[name],
+                self._model[name],
+                measure,
+            )
+            old = {s.name: s for s in status.services}
+            if not measure:  # keep the last latency measurement between rounds
+                services += [s for n, s in old.items() if n.endswith("latency")]
+            changes["services"] = tuple(services)
+        except SshError:
+            pass
         if changes:
             self.tracker.observe(Observation(name, self.clock(), SOURCE, COLLECTED, changes))
         self._collected.add(name)

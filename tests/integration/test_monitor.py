@@ -279,3 +279,16 @@ def test_xids_from_before_the_console_started_are_read_from_the_kernel_log(fleet
         fleet.clear("ml2", "gpu-xid79")
         fleet.clear("ml2", "gpu-ecc")
         forget_kernel_log(fleet)
+
+
+def test_the_collectors_keep_their_connections_open(monitor):
+    # a new forwarded channel per request was most of the console's CPU (issue 18): the
+    # HTTP clients are kept across rounds, so each forward holds its channel
+    time.sleep(20 * INTERVAL)  # a score of collection rounds
+    forwards, channels = monitor.pool.forward_channels()
+    assert forwards > 0
+    assert channels <= 2 * forwards, (forwards, channels)
+    # and the values stay fresh
+    state = monitor.snapshot()
+    chains = [n for n in state.nodes.values() if n.chain_at is not None]
+    assert chains and all(state.taken_at - n.chain_at < 3 * INTERVAL for n in chains)
