@@ -304,6 +304,9 @@ class _LineSink:
             self._rest = ""
 
 
+HANDSHAKES = 24  # SSH connections being set up at once (as sshd's MaxStartups, client side)
+
+
 class Pool:
     def __init__(
         self,
@@ -328,6 +331,9 @@ class Pool:
         self.max_backoff = max_backoff
         self._conns: dict[str, Connection] = {}
         self._locks = {name: threading.Lock() for name in self.targets}
+        # key exchanges at once: hundreds started together all miss their banner timeout
+        # (the handshakes share this machine's CPU) and retry in a storm; queued, they pass
+        self._handshakes = threading.BoundedSemaphore(HANDSHAKES)
         self._failures: dict[str, int] = {}
         self._next_try: dict[str, float] = {}
         self._forwards: dict[tuple[str, str, int], _Forward] = {}
@@ -425,7 +431,8 @@ class Pool:
                     conn.close()
             conn = self._new(target, self._gateway(target))
             try:
-                conn.open()
+                with self._handshakes:
+                    conn.open()
             except SshError:
                 self._failed(name)
                 raise
