@@ -661,12 +661,17 @@ MTIMES = (
 )
 
 
+def _running(ctx: NodeContext) -> list[str]:
+    """This node's containers that run now."""
+    states = running_containers(ctx)
+    return [n for n in expected_containers(ctx) if states.get(n) == "running"]
+
+
 def stale_containers(ctx: NodeContext) -> list[tuple[str, str]]:
     """(container, why) for each running container of this node created before an input it
     reads changed (config, compose files) or whose image tag now names another image: a
     running container keeps what it was created with, so a deploy must recreate it."""
-    states = running_containers(ctx)
-    present = [n for n in expected_containers(ctx) if states.get(n) == "running"]
+    present = _running(ctx)
     if not present:
         return []
     files = " ".join(shlex.quote(f) for f, _ in CONSUMERS)
@@ -680,7 +685,8 @@ def stale_containers(ctx: NodeContext) -> list[tuple[str, str]]:
         stamp, _, name = line.partition(" ")
         with contextlib.suppress(ValueError):
             mtimes[name] = float(stamp)
-    inspected = ctx.run(f"docker inspect {' '.join(present)}", quiet=True, check=False).stdout
+    names = " ".join(shlex.quote(n) for n in present)
+    inspected = ctx.run(f"docker inspect {names}", quiet=True, check=False).stdout
     try:
         containers = json.loads(inspected or "[]")
     except ValueError:
@@ -716,7 +722,10 @@ def stale_containers(ctx: NodeContext) -> list[tuple[str, str]]:
 def _recreate(ctx: NodeContext, stale: list[tuple[str, str]]) -> Change:
     names = [n for n, _ in stale]
     command = in_deploy_dir(
-        ctx, compose_cmd(ctx, "up", "-d", "--no-deps", "--force-recreate", *names)
+        ctx,
+        compose_cmd(
+            ctx, "up", "-d", "--no-deps", "--force-recreate", *(shlex.quote(n) for n in names)
+        ),
     )
     why = "; ".join(f"{n}: {w}" for n, w in stale)
     return Change(f"recreate {', '.join(names)} ({why})", (command,))
@@ -729,8 +738,7 @@ def recreate_check(ctx: NodeContext) -> Change | None:
 
 def recreate_foresee(ctx: NodeContext, because: list[str]) -> Change | None:
     """What recreate will do once the earlier steps in `because` have changed the node."""
-    states = running_containers(ctx)
-    running = [n for n in expected_containers(ctx) if states.get(n) == "running"]
+    running = _running(ctx)
     if not running:
         return None  # nothing runs yet: the bring-ups create them with the new inputs
     if "repository" in because or "images" in because:

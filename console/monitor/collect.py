@@ -74,7 +74,7 @@ class Collector:
     on the stack's chain roles, and `services` for inference health and latency."""
 
     def wants(self, role: str, serves_model: bool) -> bool:
-        return serves_model
+        return True  # a serving stack's every node serves
 
     def chain(self, http: NodeHttp, settings: StackSection, status: NodeStatus) -> Chain | None:
         return None

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from console.state import Chain, Service
+from console.text import printable_tree
 
 PROBE = "probe"  # data: the probe's JSON line, as the node printed it
 UNREACHABLE = "unreachable"  # data: {"error": why, "host_key_changed": bool}
@@ -51,9 +52,13 @@ class Observation:
         )
 
 
+COLLECTED_FIELDS = ("chain", "chain_at", "chain_error", "services")
+
+
 def collected_changes(data: dict[str, Any]) -> dict[str, Any]:
-    """A COLLECTED observation's data as NodeStatus fields (chain and services rebuilt)."""
-    out = dict(data)
+    """A COLLECTED observation's data as NodeStatus fields (chain and services rebuilt).
+    A recording is a file from anywhere: only these fields, every string printable."""
+    out = {k: printable_tree(v) for k, v in data.items() if k in COLLECTED_FIELDS}
     chain = out.get("chain")
     if isinstance(chain, dict):
         chain = dict(chain)

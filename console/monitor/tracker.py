@@ -19,7 +19,7 @@ from console.monitor import parse
 from console.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation, collected_changes
 from console.profile_schema import FleetProfile
 from console.state import Alert, FleetState, NodeStatus
-from console.text import printable_tree
+from console.text import printable, printable_tree
 
 HISTORY = 60  # GPU utilization samples kept per node (the sparkline)
 CONSOLE = "fleetdeck"  # the node name of alerts about the console itself
@@ -68,11 +68,15 @@ class Tracker:
             self._set(
                 obs.node,
                 reachable=False,
-                error=obs.data.get("error") or "unreachable",
+                error=printable(str(obs.data.get("error") or "unreachable")),
                 host_key_changed=bool(obs.data.get("host_key_changed")),
             )
         elif obs.kind == COLLECTED:
-            self._set(obs.node, **collected_changes(obs.data))
+            try:
+                changes = collected_changes(obs.data)
+            except (TypeError, ValueError):  # a damaged recording's line: skipped, not fatal
+                return
+            self._set(obs.node, **changes)
         if self.on_update is not None:
             self.on_update()
 

@@ -9,9 +9,6 @@ from console.state import Service
 
 
 class OllamaCollector(Collector):
-    def wants(self, role: str, serves_model: bool) -> bool:
-        return True  # every provider serves
-
     def services(
         self,
         http: NodeHttp,

@@ -9,9 +9,6 @@ from console.state import Service
 
 
 class VllmCollector(Collector):
-    def wants(self, role: str, serves_model: bool) -> bool:
-        return True  # every server serves
-
     def services(
         self,
         http: NodeHttp,
