@@ -136,8 +136,9 @@ class Monitor:
         for chan in list(self._channels.values()):
             with contextlib.suppress(Exception):
                 chan.close()
+        deadline = time.monotonic() + 2  # in all: not 2 s per stuck node
         for t in self._threads:
-            t.join(timeout=2)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
         for name in list(self._clients):
             self._drop_http_client(name)
         for close in self.closers:
