@@ -257,11 +257,20 @@ class SshServer:
             return
         with self.lock:
             self.transports.setdefault(name, []).append(transport)
+        # paramiko's transport holds its channels weakly: a session channel accepted here and
+        # dropped is closed by the garbage collector before a late exec request (a loaded
+        # host) can reach it; the client then sees "Channel closed". Hold them until closed.
+        held: list[paramiko.Channel] = []
         try:
             while transport.is_active() and not self._stop.is_set():
                 chan = transport.accept(timeout=0.5)
-                if chan is not None and chan.get_id() in session.forwards:
+                held = [c for c in held if not c.closed]
+                if chan is None:
+                    continue
+                if chan.get_id() in session.forwards:
                     session.forward(chan)
+                else:
+                    held.append(chan)
         finally:
             with self.lock, contextlib.suppress(ValueError):
                 self.transports.get(name, []).remove(transport)

@@ -8,10 +8,12 @@ import ipaddress
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from console.monitor.pipeline import live_status
 from console.profile import load
 from console.sim.containers import ADDRESSES, COMPOSE_SUBNET
 from console.sim.fleet import SimFleet
@@ -115,3 +117,33 @@ def test_private_services_listen_on_the_nodes_loopback_only(behind_openssh):
     # (the status test above read the chain through it)
     rpc = {ip for ip, port in listeners_in(hosts["net"].netns) if port == 26657}
     assert rpc == {ADDRESSES["node"]}
+
+
+def test_the_live_pipeline_opens_no_port_on_the_nodes(behind_openssh):
+    """The console's pipeline (kept-open forwards, persistent HTTP clients, the streaming
+    probe) adds no listener on any node while it runs: it reads the private services
+    through the SSH connection it has, as the status test above does."""
+    fleet, hosts = behind_openssh
+    before = {name: listeners_in(host.netns) for name, host in hosts.items()}
+    monitor = live_status(load(fleet.profile_path), system_known_hosts=False)
+    monitor.start()
+    try:
+        assert monitor.wait_complete(90)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the collectors have read through their forwards
+            state = monitor.snapshot()
+            if state.nodes["net"].chain is not None and all(
+                n.services and all(s.ok for s in n.services)
+                for name, n in state.nodes.items()
+                if name != "net"
+            ):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"the collectors read nothing: {monitor.snapshot().nodes}")
+        forwards, channels = monitor.pool.forward_channels()
+        assert forwards > 0 and channels >= forwards
+        during = {name: listeners_in(host.netns) for name, host in hosts.items()}
+    finally:
+        monitor.stop()
+    assert during == before
