@@ -55,8 +55,20 @@ class Participant:
     join_height: int
     models: list[str] = field(default_factory=list)
     weight: int = 0
-    ml_ops_grantees: set[str] = field(default_factory=set)
+    # grantee -> when its ML-ops authz grants expire; and its fee allowance (v0.2.12+)
+    grants: dict[str, float] = field(default_factory=dict)
+    allowances: dict[str, float] = field(default_factory=dict)
     status: str = "ACTIVE"
+    balance: int = 0
+
+    @property
+    def ml_ops_grantees(self) -> set[str]:
+        return set(self.grants)
+
+
+# the Participant status enum as the chain's protobuf JSON writes it (numbers)
+STATUS_CODES = {"ACTIVE": 1, "INACTIVE": 2, "INVALID": 3, "UNCONFIRMED": 5}
+YEAR_S = 365 * 24 * 3600
 
 
 @dataclass
@@ -102,6 +114,11 @@ class ChainSim:
                 return self.faults.stalled_at
             elapsed = self.clock() - self.t0 - self._paused
             return self.start_height + int(elapsed / self.block_time)
+
+    def advance(self, blocks: int) -> None:
+        """Jump `blocks` ahead (a test's way to reach the next PoC without waiting)."""
+        with self.lock:
+            self.t0 -= blocks * self.block_time
 
     def block_time_of(self, height: int) -> float:
         return self.t0 + self._paused + (height - self.start_height) * self.block_time
@@ -192,7 +209,10 @@ class ChainSim:
         account_pubkey: str,
         validator_key: str | None = None,
         models: list[str] | None = None,
+        long_ago: bool = False,
     ) -> Participant:
+        """A participant joins the epoch after the next PoC; `long_ago`: one that joined
+        before this simulation started (a deployed fleet)."""
         with self.lock:
             address = account_address(account_pubkey)
             key = validator_key or self.validator_key
@@ -208,13 +228,19 @@ class ChainSim:
                     url,
                     validator_key or self.validator_key,
                     account_pubkey,
-                    self.height(),
+                    self.height() - (10 * self.epoch_length if long_ago else 0),
                     list(models or []),
                 )
                 self.participants[address] = p
             p.url = url
             p.weight = 37_778
             return p
+
+    def in_epoch(self, p: Participant) -> bool:
+        """Active in the current epoch: joined before its PoC began, and not jailed."""
+        if self.faults.jailed and p.validator_key == self.validator_key:
+            return False
+        return p.join_height < self.epoch()["latest_epoch"]["poc_start_block_height"]
 
     def tx(self, kind: str, **fields: object) -> dict:
         with self.lock:
@@ -225,9 +251,30 @@ class ChainSim:
             return record
 
     def grant_ml_ops(self, granter: str, grantee: str) -> dict:
+        """The authz grants for one year and, unless one exists, a fee allowance (a new
+        allowance needs the old one revoked first, as on the real chain)."""
         with self.lock:
             p = self.participants.get(granter)
             if p is None:
                 raise KeyError(f"account {granter} is not a registered participant")
-            p.ml_ops_grantees.add(grantee)
-            return self.tx("grant-ml-ops-permissions", granter=granter, grantee=grantee)
+            now = self.clock()
+            p.grants[grantee] = now + YEAR_S
+            kept = grantee in p.allowances
+            if not kept:
+                p.allowances[grantee] = now + YEAR_S
+            return self.tx(
+                "grant-ml-ops-permissions", granter=granter, grantee=grantee, allowance_kept=kept
+            )
+
+    def age_grants(self, granter: str, seconds: float) -> None:
+        """Move a participant's grants and allowances `seconds` closer to expiry (faults)."""
+        with self.lock:
+            p = self.participants[granter]
+            p.grants = {k: v - seconds for k, v in p.grants.items()}
+            p.allowances = {k: v - seconds for k, v in p.allowances.items()}
+
+    def ours(self) -> Participant | None:
+        """The participant that registered this chain node's consensus key."""
+        return next(
+            (p for p in self.participants.values() if p.validator_key == self.validator_key), None
+        )

@@ -161,12 +161,19 @@ class SimFleet:
         chain = self.chains[node.cluster]
         cold = base64.b64encode(b"\x02" + hashlib.sha256(node.name.encode()).digest()).decode()
         participant = chain.register(
-            f"http://{node.public_address}:8000", cold, models=list(self.declared_models)
+            f"http://{node.public_address}:8000",
+            cold,
+            models=list(self.declared_models),
+            long_ago=True,
         )
         warm = hashlib.sha256(f"warm/{node.name}".encode()).digest()
-        chain.grant_ml_ops(
-            participant.address, account_address(base64.b64encode(b"\x03" + warm).decode())
-        )
+        warm_address = account_address(base64.b64encode(b"\x03" + warm).decode())
+        chain.grant_ml_ops(participant.address, warm_address)
+        key_name = self.model.stack_settings(self.model.cluster_of(node.name)).key_name
+        node.seeded_keys[key_name or "ml-ops-key"] = {
+            "name": key_name or "ml-ops-key",
+            "address": warm_address,
+        }
         for ml in self.nodes.values():
             if ml.cluster == node.cluster and "mlnode-308" in ml.expected_containers():
                 node.admin_nodes[ml.name] = {

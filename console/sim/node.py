@@ -8,10 +8,12 @@ the docker socket, the node's description.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import py_compile
+import re
 import shlex
 import shutil
 import sys
@@ -146,6 +148,7 @@ class SimNode:
         self.faults: dict[str, Any] = {}
         self.gpu_faults = GpuFaults()
         self.admin_nodes: dict[str, dict] = {}
+        self.seeded_keys: dict[str, dict] = {}  # a deployed fleet's warm key, not on disk
         self.ml_state = "INFERENCE"
         self.loaded_model: str | None = None
         self.served = 0
@@ -186,6 +189,41 @@ class SimNode:
         install_tools(self.home, nvml_lib)
         (self.home / ".sim" / "node.json").write_text(json.dumps(self.describe(), indent=1))
         self.write_readings()
+
+    def keyring(self) -> dict[str, dict]:
+        """The keys in the node's file keyring (the api container's /root/.inference, which
+        the fake `docker exec api inferenced …` reaches as $HOME/.inference): name -> info."""
+        out = dict(self.seeded_keys)
+        for path in (self.home / ".inference" / "keyring-file").glob("*.info"):
+            with contextlib.suppress(OSError, ValueError):
+                out[path.stem] = json.loads(path.read_text())
+        return out
+
+    def deploy_env(self) -> dict[str, str]:
+        """config.env in the cluster's deploy directory, as the containers got it."""
+        cluster = self.fleet.model.cluster_of(self.name)
+        where = self.fleet.model.stack_settings(cluster).deploy_dir if cluster else None
+        if not where or not where.startswith("~/"):
+            return self._seeded_env()  # a system path: not inside this sandbox
+        path = self.home / where[2:] / "config.env"
+        env: dict[str, str] = {}
+        if not path.exists():
+            return self._seeded_env()
+        with contextlib.suppress(OSError):
+            for line in path.read_text().splitlines():
+                m = re.match(r"export (\w+)=(.*)$", line.strip())
+                if m:
+                    with contextlib.suppress(ValueError):
+                        env[m.group(1)] = " ".join(shlex.split(m.group(2)))
+        return env
+
+    def _seeded_env(self) -> dict[str, str]:
+        """A fleet simulated as deployed has no config.env: it behaves as if it named the
+        account that registered this node's consensus key, and the seeded warm key."""
+        ours = self.chain.ours() if self.chain else None
+        if ours is None or not self.seeded_keys:
+            return {}
+        return {"ACCOUNT_PUBKEY": ours.account_pubkey, "KEY_NAME": next(iter(self.seeded_keys))}
 
     def describe(self) -> dict:
         network = self.fleet.network_node(self.cluster)

@@ -11,7 +11,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from console.sim.chain import ChainSim, rfc3339
+from console.sim.chain import STATUS_CODES, ChainSim, account_address, rfc3339
 from console.sim.http import Request, Response, Router, json_response, text_response
 
 if TYPE_CHECKING:
@@ -195,7 +195,8 @@ def broadcast_tx(node: SimNode, tx_b64: str) -> dict:
     return {
         "code": 0,
         "data": "",
-        "log": "[]",
+        # the simulator's note to its CLI: a grant found a fee allowance and kept it
+        "log": "allowance_kept" if record.get("allowance_kept") else "[]",
         "codespace": "",
         "hash": record["txhash"],
         "height": record["height"],
@@ -264,6 +265,38 @@ def public_router(node: SimNode) -> Router:
             }
         )
 
+    def participant_v2(req: Request) -> Response:
+        """The chain's QueryGetParticipantResponse as Go's encoding/json writes the protobuf
+        struct: snake_case, the status a number, zero values left out (omitempty)."""
+        p = chain.participants.get(req.params["address"])
+        if p is None:
+            return json_response(
+                {"message": "rpc error: code = NotFound desc = not found: key not found"}, 404
+            )
+        fields = {
+            "index": p.address,
+            "address": p.address,
+            "weight": p.weight,
+            "join_time": int(chain.t0 * 1000),
+            "join_height": p.join_height,
+            "inference_url": p.url,
+            "status": STATUS_CODES[p.status],
+            "validator_key": p.validator_key,
+            "epochs_completed": max(0, (chain.height() - p.join_height) // chain.epoch_length),
+        }
+        return json_response({"participant": {k: v for k, v in fields.items() if v}})
+
+    def account_v2(req: Request) -> Response:
+        p = chain.participants.get(req.params["address"])
+        if p is None:
+            return json_response({"message": "account not found"}, 404)
+        return json_response({"pubkey": p.account_pubkey, "balance": p.balance, "denom": "ngonka"})
+
+    def governance_models(req: Request) -> Response:
+        return json_response(
+            {"models": [{"id": m, "proposed_by": "gonka1gov"} for m in node.approved_models()]}
+        )
+
     def submit(req: Request) -> Response:
         body = req.json() or {}
         try:
@@ -276,11 +309,7 @@ def public_router(node: SimNode) -> Router:
 
     def epoch_participants(req: Request) -> Response:
         epoch = chain.epoch()
-        active = [
-            p
-            for p in chain.participants.values()
-            if chain.faults.jailed is False or p.validator_key != chain.validator_key
-        ]
+        active = [p for p in chain.participants.values() if chain.in_epoch(p)]
         return json_response(
             {
                 "active_participants": {
@@ -330,6 +359,9 @@ def public_router(node: SimNode) -> Router:
     r.add("GET", "/v1/participants", guard(participants))
     r.add("POST", "/v1/participants", guard(submit))
     r.add("GET", "/v1/participants/:address", guard(participant))
+    r.add("GET", "/v2/participants/:address", guard(participant_v2))
+    r.add("GET", "/v2/accounts/:address", guard(account_v2))
+    r.add("GET", "/v1/governance/models", guard(governance_models))
     r.add("GET", "/v1/epochs/latest", guard(lambda req: json_response(chain.epoch())))
     r.add("GET", "/v1/epochs/current/participants", guard(epoch_participants))
     rpc = cometbft_router(node)
@@ -466,49 +498,279 @@ def admin_router(node: SimNode) -> Router:
     return r
 
 
+# the message types the cold key grants the warm key (x/inference/permissions.go, v0.2.14)
+ML_OPS_PERMISSIONS = tuple(
+    f"/inference.inference.{m}"
+    for m in (
+        "MsgStartInference",
+        "MsgFinishInference",
+        "MsgClaimRewards",
+        "MsgValidation",
+        "MsgSubmitPocBatch",
+        "MsgSubmitPocValidationsV2",
+        "MsgPoCV2StoreCommit",
+        "MsgMLNodeWeightDistribution",
+        "MsgSubmitSeed",
+        "MsgBridgeExchange",
+        "MsgSubmitNewUnfundedParticipant",
+        "MsgSubmitHardwareDiff",
+        "MsgInvalidateInference",
+        "MsgRevalidateInference",
+    )
+) + tuple(
+    f"/inference.bls.{m}"
+    for m in (
+        "MsgSubmitDealerPart",
+        "MsgSubmitVerificationVector",
+        "MsgRespondDealerComplaints",
+        "MsgRequestThresholdSignature",
+        "MsgSubmitPartialSignature",
+        "MsgSubmitGroupKeyValidationSignature",
+    )
+)
+RECOMMENDATIONS = {
+    "cold_key_configured": "Verify ACCOUNT_PUBKEY environment variable is set correctly",
+    "cold_key_not_in_keyring": "Remove cold key from keyring - it should only be in "
+    "environment config",
+    "warm_key_in_keyring": "Ensure warm key exists in keyring at configured location",
+    "warm_key_address_match": "Check KEY_NAME environment variable matches keyring key name",
+    "permissions_granted": "Run authz grant commands. See "
+    "inference-chain/x/inference/permissions.go",
+    "feegrant_allowance": "Run `inferenced tx inference grant-ml-ops-permissions <cold-key> "
+    "<warm-address>` to (re)grant the fee allowance",
+    "consensus_key_match": "Verify validator node is running and consensus key matches "
+    "participant registration",
+    "active_in_epoch": "Check PoC participation and ensure node is properly registered",
+    "block_sync": "Check chain node is running and syncing properly",
+}
+WEEK_S = 7 * 24 * 3600
+
+
+def _check(cid: str, status: str, message: str, details: dict | None = None) -> dict:
+    out = {"id": cid, "status": status, "message": message}
+    if details is not None:  # `details,omitempty`
+        out["details"] = details
+    return out
+
+
+def _key_checks(node: SimNode, env: dict[str, str], warm: dict | None) -> list[dict]:
+    pubkey = env.get("ACCOUNT_PUBKEY", "")
+    cold = account_address(pubkey) if pubkey else ""
+    checks = [
+        _check(
+            "cold_key_configured",
+            "PASS",
+            "Cold key is configured",
+            {"address": cold, "pubkey": pubkey},
+        )
+        if pubkey
+        else _check("cold_key_configured", "FAIL", "Cold key is not configured")
+    ]
+    in_keyring = any(i.get("address") == cold for i in node.keyring().values()) if cold else False
+    checks.append(
+        _check(
+            "cold_key_not_in_keyring",
+            "FAIL",
+            "Cold key is in keyring (should only be in environment config)",
+        )
+        if in_keyring
+        else _check("cold_key_not_in_keyring", "PASS", "Cold key correctly NOT in keyring")
+    )
+    name = env.get("KEY_NAME", "")
+    if warm is None:
+        checks.append(
+            _check(
+                "warm_key_in_keyring",
+                "FAIL",
+                f"Warm key '{name}' not found in keyring: {name}.info: key not found",
+            )
+        )
+        return checks
+    checks.append(_check("warm_key_in_keyring", "PASS", f"Warm key '{name}' found in keyring"))
+    checks.append(
+        _check("warm_key_address_match", "PASS", "Warm key address matches signer address")
+    )
+    return checks
+
+
+def _grant_checks(chain: ChainSim, cold: str, warm: str) -> list[dict]:
+    p = chain.participants.get(cold)
+    now = chain.clock()
+    details = {"cold_key_address": cold, "warm_key_address": warm}
+    expiry = p.grants.get(warm) if p else None
+    required = len(ML_OPS_PERMISSIONS)
+    if expiry is None or expiry <= now:  # an expired authz grant is gone from the chain
+        perms = _check(
+            "permissions_granted",
+            "FAIL",
+            f"Missing {required} of {required} required permissions",
+            {
+                **details,
+                "granted": 0,
+                "missing": required,
+                "missing_permissions": list(ML_OPS_PERMISSIONS),
+            },
+        )
+    else:
+        soon = expiry < now + WEEK_S
+        perms = _check(
+            "permissions_granted",
+            "PASS",
+            f"All {required} permissions granted, but {required} expiring soon"
+            if soon
+            else f"All {required} required permissions granted",
+            {**details, "granted": required, "missing": 0}
+            | ({"expiring_soon": list(ML_OPS_PERMISSIONS)} if soon else {}),
+        )
+    allowance = p.allowances.get(warm) if p else None
+    if allowance is None:
+        fee = _check(
+            "feegrant_allowance",
+            "FAIL",
+            "No fee allowance from cold to warm key. Warm-key txs cannot pay fees from the "
+            "cold account",
+            details,
+        )
+    else:
+        at = rfc3339(allowance)[:19] + "Z"
+        fee_details = {
+            **details,
+            "allowance_type": "BasicAllowance",
+            "spend_limit": "10000000000ngonka",
+            "expiration": at,
+        }
+        if allowance <= now:
+            fee = _check(
+                "feegrant_allowance",
+                "FAIL",
+                f"Fee allowance from cold to warm key expired at {at}",
+                fee_details,
+            )
+        elif allowance < now + WEEK_S:
+            fee = _check(
+                "feegrant_allowance",
+                "PASS",
+                f"Fee allowance present, expiring soon at {at}",
+                fee_details,
+            )
+        else:
+            fee = _check(
+                "feegrant_allowance",
+                "PASS",
+                "Fee allowance from cold to warm key is configured",
+                fee_details,
+            )
+    return [perms, fee]
+
+
 def setup_report(node: SimNode) -> dict:
+    """GET /admin/v1/setup/report as v0.2.14 writes it (setup_report.go): what the api
+    container sees from its config.env, its keyring and the chain."""
     chain = node.chain
     assert chain is not None
-    ours = next(
-        (p for p in chain.participants.values() if p.validator_key == chain.validator_key), None
-    )
+    env = node.deploy_env()
+    keyring = node.keyring()
+    warm = keyring.get(env.get("KEY_NAME", ""))
+    pubkey = env.get("ACCOUNT_PUBKEY", "")
+    cold = account_address(pubkey) if pubkey else ""
+    checks = _key_checks(node, env, warm)
+    if pubkey and warm is not None:
+        checks += _grant_checks(chain, cold, warm["address"])
+    ours = chain.participants.get(cold)
+    if ours is None:
+        checks.append(
+            _check("consensus_key_match", "UNAVAILABLE", f"Participant {cold} not found on chain")
+        )
+    elif ours.validator_key != chain.validator_key:
+        checks.append(
+            _check(
+                "consensus_key_match",
+                "FAIL",
+                "Consensus key mismatch",
+                {"consensus_pubkey": chain.validator_key, "registered_pubkey": ours.validator_key},
+            )
+        )
+    else:
+        checks.append(
+            _check(
+                "consensus_key_match",
+                "PASS",
+                "Consensus key matches participant registration",
+                {"consensus_pubkey": chain.validator_key},
+            )
+        )
+    epoch = chain.epoch()["latest_epoch"]["index"]
+    if ours is not None and chain.in_epoch(ours):
+        checks.append(
+            _check(
+                "active_in_epoch",
+                "PASS",
+                f"Participant is active in epoch {epoch}",
+                {"epoch": epoch, "weight": ours.weight},
+            )
+        )
+    else:
+        checks.append(
+            _check(
+                "active_in_epoch",
+                "FAIL",
+                f"Participant is not active in epoch {epoch}",
+                {"epoch": epoch},
+            )
+        )
     in_set = any(a == chain.validator_address for a, _, _ in chain.validators())
-    checks = [
-        (
-            "permissions_granted",
-            ours is not None and bool(ours.ml_ops_grantees),
-            "ML operational key has the inference permissions",
-        ),
-        ("feegrant_allowance", None, "fee grant allowance not checked by the simulator"),
-        (
-            "consensus_key_match",
-            ours is not None,
-            "registered validator key matches the node's consensus key",
-        ),
-        (
-            "active_in_epoch",
-            ours is not None and not chain.faults.jailed,
-            "participant is active in the current epoch",
-        ),
-        ("validator_in_set", in_set, "validator is in the active set"),
-    ]
-    out = [
-        {
-            "id": cid,
-            "status": "UNAVAILABLE" if ok is None else ("PASS" if ok else "FAIL"),
-            "message": msg if ok or ok is None else f"not yet: {msg}",
-            "details": {},
-        }
-        for cid, ok, msg in checks
-    ]
-    failed = [c for c in out if c["status"] == "FAIL"]
+    checks.append(
+        _check("validator_in_set", "PASS", "Validator is in the active set")
+        if in_set
+        else _check("validator_in_set", "FAIL", "Validator is not in the active set")
+    )
+    for nid, entry in sorted(node.admin_nodes.items()):
+        ml = node.fleet.nodes.get(nid)
+        healthy = ml is not None and ml.containers.running("mlnode-308")
+        checks.append(
+            _check(
+                f"mlnode_{nid}",
+                "PASS" if healthy else "FAIL",
+                "MLNode is healthy" if healthy else "MLNode health check failed: unreachable",
+                {"id": nid, "host": entry["host"], "models": list(entry["models"]), "gpus": []},
+            )
+        )
+    height = chain.height()
+    age = int(time.time() - chain.block_time_of(height))
+    checks.append(
+        _check(
+            "block_sync",
+            "PASS" if age < 60 else "FAIL",
+            f"Chain is synced. Latest block: {height}, age: {age}s"
+            if age < 60
+            else f"Chain appears stalled. Latest block: {height}, age: {age}s (> 60s)",
+            {
+                "latest_height": height,
+                "latest_block_time": rfc3339(chain.block_time_of(height)),
+                "seconds_since_block": age,
+            },
+        )
+    )
+    counts = {
+        k: sum(1 for c in checks if c["status"] == k) for k in ("PASS", "FAIL", "UNAVAILABLE")
+    }
+    issues = [c["id"] for c in checks if c["status"] == "FAIL"]
+    now = time.time()
     return {
-        "overall_status": "FAIL" if failed else "PASS",
-        "checks": out,
+        "experimental": True,
+        "generated_at": rfc3339(now),
+        "cached_until": rfc3339(now + 10),
+        "overall_status": "FAIL"
+        if issues
+        else ("UNAVAILABLE" if counts["UNAVAILABLE"] else "PASS"),
+        "checks": checks,
         "summary": {
-            "failed_checks": len(failed),
-            "issues": [c["id"] for c in failed],
-            "recommendations": [],
+            "total_checks": len(checks),
+            "passed_checks": counts["PASS"],
+            "failed_checks": counts["FAIL"],
+            "unavailable_checks": counts["UNAVAILABLE"],
+            "issues": issues,
+            "recommendations": [RECOMMENDATIONS[i] for i in issues if i in RECOMMENDATIONS],
         },
     }
 

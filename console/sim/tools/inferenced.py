@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from console.sim.chain import account_address
@@ -58,6 +59,11 @@ def _positional(args: list[str]) -> list[str]:
         "--output",
         "-o",
         "--home",
+        "--consensus-key",
+        "--validator-key",
+        "--timeout-duration",
+        "--gas-prices",
+        "--gas-adjustment",
     }
     for a in args:
         if skip:
@@ -116,6 +122,18 @@ def _yaml(info: dict) -> str:
     )
 
 
+def _output(args: list[str]) -> str:
+    return option(args, "--output") or option(args, "-o") or "text"
+
+
+def _json_info(info: dict) -> dict:
+    """A key as `keys show --output json` prints it (the pubkey is a JSON string)."""
+    pubkey = json.dumps(
+        {"@type": "/cosmos.crypto.secp256k1.PubKey", "key": info["pubkey"]}, separators=(",", ":")
+    )
+    return {"name": info["name"], "type": "local", "address": info["address"], "pubkey": pubkey}
+
+
 def _load(kdir: Path, name: str) -> dict | None:
     path = kdir / f"{name}.info"
     return json.loads(path.read_text()) if path.exists() else None
@@ -132,30 +150,51 @@ def keys(args: list[str]) -> int:
         _unlock(kdir)
         if _load(kdir, name) is not None:
             return _fail(f"{name} already exists; use a different name")
-        pub = bytes([2 + secrets.randbelow(2)]) + secrets.token_bytes(32)
+        recover = "--recover" in args
+        if recover:
+            mnemonic = " ".join(_read_line("> Enter your bip39 mnemonic").split())
+            if len(mnemonic.split()) not in (12, 24):
+                return _fail("invalid mnemonic")
+        else:
+            mnemonic = " ".join(secrets.choice(WORDS) for _ in range(24))
+        # the same mnemonic gives the same key, as BIP-39/BIP-44 derivation does
+        seed = hashlib.sha256(("mnemonic/" + mnemonic).encode()).digest()
+        pub = bytes([2 + seed[0] % 2]) + seed
         info = {
             "name": name,
             "pubkey": base64.b64encode(pub).decode(),
             "address": account_address(base64.b64encode(pub).decode()),
         }
+        kdir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = kdir / f"{name}.info"
         path.write_text(json.dumps(info))
         path.chmod(0o600)
-        mnemonic = " ".join(secrets.choice(WORDS) for _ in range(24))
-        sys.stdout.write(
-            "\n" + _yaml(info) + "\n\n**Important** write this mnemonic phrase "
-            "in a safe place.\nIt is the only way to recover your account if you "
-            f"ever forget your password.\n\n{mnemonic}\n"
-        )
+        if _output(args) == "json":
+            out = _json_info(info)
+            if not recover:
+                out["mnemonic"] = mnemonic
+            print(json.dumps(out))
+        elif recover:
+            sys.stdout.write("\n" + _yaml(info))
+        else:
+            sys.stdout.write(
+                "\n" + _yaml(info) + "\n\n**Important** write this mnemonic phrase "
+                "in a safe place.\nIt is the only way to recover your account if you "
+                f"ever forget your password.\n\n{mnemonic}\n"
+            )
         return 0
     if sub == "show":
         if not pos:
             return _fail("accepts 1 arg(s), received 0")
+        if (kdir / "keyhash").exists():
+            _unlock(kdir)  # the file backend asks for the passphrase to read a key too
         info = _load(kdir, pos[0])
         if info is None:
             return _fail(f"{pos[0]} is not a valid name or address: key not found")
         if "-a" in args or "--address" in args:
             print(info["address"])
+        elif _output(args) == "json":
+            print(json.dumps(_json_info(info)))
         elif "-p" in args or "--pubkey" in args:
             print(
                 json.dumps(
@@ -180,11 +219,20 @@ def keys(args: list[str]) -> int:
 # ---------------------------------------------------------------- the chain
 
 
-def chain_api() -> str:
-    desc = json.loads((sim_dir() / "node.json").read_text())
-    if not desc.get("chain_api"):
-        raise SystemExit(_fail("this node's cluster has no chain"))
-    return desc["chain_api"]
+def chain_api(args: list[str] | None = None) -> str:
+    """Where the chain is reached: on a simulated node its cluster's chain, whatever
+    --node says (seed URLs are invented); on the operator's machine (no node sandbox)
+    the --node or --node-address URL given, as the real CLI does."""
+    desc_path = sim_dir() / "node.json"
+    if desc_path.exists():
+        desc = json.loads(desc_path.read_text())
+        if not desc.get("chain_api"):
+            raise SystemExit(_fail("this node's cluster has no chain"))
+        return desc["chain_api"]
+    url = option(args or [], "--node") or option(args or [], "--node-address")
+    if not url:
+        raise SystemExit(_fail("no --node given and no chain node here"))
+    return url.rstrip("/").removesuffix("/chain-rpc")
 
 
 def _http(method: str, url: str, body: object = None) -> dict:
@@ -204,28 +252,79 @@ def _http(method: str, url: str, body: object = None) -> dict:
 
 
 def register(args: list[str]) -> int:
+    """register-new-participant as v0.2.14 prints it (register_participant_command.go). Its
+    wait parses the participant as camelCase with a string status while the chain answers
+    snake_case with a number, so it times out after a successful registration: the
+    simulator keeps that, and shortens the 30-second wait."""
     pos = _positional(args)
-    if len(pos) < 2:
+    if len(pos) != 2:
         return _fail(f"accepts 2 arg(s), received {len(pos)}")
+    seed = option(args, "--node-address")
+    if not seed:
+        return _fail("node address is required (use --node-address flag)")
     url, pubkey = pos[0], pos[1]
-    api = chain_api()
-    status = _http("GET", f"{api}/chain-rpc/status")["result"]
-    validator_key = status["validator_info"]["pub_key"]["value"]
+    address = account_address(pubkey)
+    api = chain_api(args)
+    consensus = option(args, "--consensus-key")
+    if consensus:
+        print("Using provided consensus key (validated)")
+        source = "provided"
+    else:
+        print("No consensus key provided, attempting to auto-fetch from chain node...")
+        try:
+            status = _get(f"{api}/chain-rpc/status")
+        except OSError:
+            # the `node` container is gone (crash loop): compose's DNS no longer knows it
+            return _fail(
+                "failed to auto-fetch consensus key: node RPC endpoint not responding. Please "
+                'check if the node is properly configured: post failed: Post "http://node:26657": '
+                "dial tcp: lookup node on 127.0.0.11:53: no such host"
+            )
+        consensus = status["result"]["validator_info"]["pub_key"]["value"]
+        print("Successfully auto-fetched and validated consensus key from chain node")
+        source = "auto-fetched"
     print(
-        f"Registering new participant:\n  Node URL: {url}\n  Account Public Key: {pubkey}\n"
-        f"  Validator Key: {validator_key}"
+        f"Registering new participant:\n  Node URL: {url}\n  Account Address: {address}\n"
+        f"  Account Public Key: {pubkey}\n  Validator Consensus Key: {consensus} ({source})\n"
+        f"  Seed Node Address: {seed}"
     )
-    result = _http(
-        "POST",
-        f"{api}/v1/participants",
-        {"url": url, "pub_key": pubkey, "validator_key": validator_key},
-    )
-    print(f"Participant registration successful.\nParticipant address: {result['address']}")
+    print(f"Sending registration request to {seed.rstrip('/')}/v1/participants")
+    body = {
+        "address": address,
+        "url": url,
+        "validator_key": consensus,
+        "pub_key": pubkey,
+        "worker_key": "",
+    }
+    try:
+        _http("POST", f"{api}/v1/participants", body)
+    except SystemExit:
+        print("Response status code: 500")
+        raise
+    print("Response status code: 200")
+    print("Participant registration successful.")
+    print("Waiting for participant to be available (timeout: 30 seconds)...")
+    for _ in range(3):
+        time.sleep(0.2)
+        sys.stdout.write(".")
+    where = f"{seed.rstrip('/')}/v2/participants/{address}"
+    print("Warning: timeout after 30s waiting for participant to be available")
+    print(f"You can manually check your participant at {where}")
+    try:
+        balance = _get(f"{api}/v2/accounts/{address}")["balance"]
+        print(f"Account balance: {balance}")
+    except (OSError, KeyError):
+        pass
     return 0
 
 
-def _broadcast(tx: dict) -> int:
-    api = chain_api()
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback emulator
+        return json.loads(resp.read())
+
+
+def _broadcast(tx: dict, args: list[str], before: Callable[[dict], None] | None = None) -> int:
+    api = chain_api(args)
     encoded = base64.b64encode(json.dumps(tx).encode()).decode()
     result = _http(
         "POST",
@@ -238,6 +337,8 @@ def _broadcast(tx: dict) -> int:
             f"raw_log: {result['log']}\ntxhash: ''"
         )
         return 1
+    if before is not None:
+        before(result)
     print(f"Transaction sent with hash: {result['hash']}")
     print("Waiting for transaction to be included in a block...")
     target = int(result["height"])
@@ -246,9 +347,11 @@ def _broadcast(tx: dict) -> int:
             _http("GET", f"{api}/chain-rpc/status")["result"]["sync_info"]["latest_block_height"]
         )
         if height >= target:
-            print("Transaction confirmed successfully!")
+            print("\nTransaction confirmed successfully!")
             print(f"Block height: {target}")
             return 0
+        sys.stdout.write(".")
+        sys.stdout.flush()
         time.sleep(0.1)
     return _fail(f"timed out waiting for tx {result['hash']} to be included")
 
@@ -261,12 +364,29 @@ def tx(args: list[str]) -> int:
         granter = _load(kdir, pos[2])
         if granter is None:
             return _fail(f"{pos[2]}.info: key not found")
+        chain_id = _http("GET", f"{chain_api(args)}/chain-rpc/status")["result"]["node_info"][
+            "network"
+        ]
+        print(f"Detected chain-id: {chain_id}")
+
+        def allowance(result: dict) -> None:
+            if result.get("log") == "allowance_kept":
+                print(
+                    "Existing feegrant allowance from cold to warm detected; skipping "
+                    "MsgGrantAllowance. Run `inferenced tx feegrant revoke <warm-address>` "
+                    "first if you want to refresh it."
+                )
+            else:
+                print("Including new feegrant allowance from cold to warm in this transaction.")
+
         return _broadcast(
-            {"type": "grant-ml-ops-permissions", "granter": granter["address"], "grantee": pos[3]}
+            {"type": "grant-ml-ops-permissions", "granter": granter["address"], "grantee": pos[3]},
+            args,
+            allowance,
         )
     if pos[:2] == ["slashing", "unjail"]:
         sender = option(args, "--from") or ""
-        return _broadcast({"type": "unjail", "from": sender})
+        return _broadcast({"type": "unjail", "from": sender}, args)
     return _fail(f"unknown tx command: {' '.join(pos)}")
 
 
@@ -284,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "tx":
             return tx(rest)
         if command == "version":
-            print("v0.2.9")
+            print("v0.2.14")
             return 0
     except SystemExit as exc:
         return int(exc.code or 1)
