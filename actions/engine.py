@@ -33,6 +33,7 @@ from actions.types import (  # noqa: F401 - re-exported: steps import them from 
     RunResult,
     Step,
     StepFailed,
+    StepSkipped,
 )
 from console.journal import (
     CANCELLED,
@@ -218,6 +219,10 @@ class Engine:
         self._failed_nodes: set[str] = set()
         self._budget_exceeded = False
         self.running = False  # an apply is under way
+        # shows a new key's mnemonic to the operator, once: (cluster, address, mnemonic);
+        # None where there is no safe place for it (the step then refuses to make a key)
+        self.reveal: Callable[[str, str, str], None] | None = None
+        self.profile_lock = threading.Lock()  # steps that write the profile take turns
 
     # -- subscribers
     def subscribe(self, fn: Callable[[Event], None]) -> None:
@@ -276,6 +281,9 @@ class Engine:
                 ctx.timeout, ctx.local = step.timeout, step.local
                 try:
                     change = step.check(ctx)
+                except StepSkipped as exc:
+                    items.append(PlanItem(node.name, step.name, "skipped", reason=self._say(exc)))
+                    continue
                 except (StepFailed, SshError) as exc:
                     items.append(PlanItem(node.name, step.name, "error", reason=self._say(exc)))
                     if isinstance(exc, SshError):
@@ -522,7 +530,13 @@ class Engine:
                 Event("state", run_id, node, step.name, RUNNING, attempt=attempt, timeout=limit)
             )
             try:
-                change = step.check(ctx)
+                try:
+                    change = step.check(ctx)
+                except StepSkipped as exc:
+                    why = self._say(exc)
+                    self.journal.set_step(run_id, node, step.name, SKIPPED, summary=why)
+                    self._emit(Event("state", run_id, node, step.name, SKIPPED, text=why))
+                    return SKIPPED, ""
                 if change is None:
                     passed = "passed" if step.apply is None else ""  # a check-only step
                     self.journal.set_step(run_id, node, step.name, UNCHANGED, summary=passed)

@@ -22,6 +22,10 @@ class StepFailed(Exception):
     """A step could not do its job; the message says why and, where known, what to do."""
 
 
+class StepSkipped(Exception):
+    """A step has nothing to do on this node yet; the message says why (and when it will)."""
+
+
 @dataclass(frozen=True)
 class Change:
     """What a step would change on a node: a summary, the exact commands, file diffs."""

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
+from actions.stacks.node_http import http_ok, note, url_answers, wait_http
 from console.profile_schema import Node
 from console.stacks.gonka import (
     CHAIN_CONTAINER,
@@ -153,40 +154,6 @@ def running_containers(ctx: NodeContext) -> dict[str, str]:
     return states
 
 
-# polls a URL from the node itself (python3 is always there: the probe needs it too)
-URL_ANSWERS = (
-    "import sys,time,urllib.request\n"
-    "url,end=sys.argv[1],time.time()+float(sys.argv[2])\n"
-    "while True:\n"
-    "    try:\n"
-    "        urllib.request.urlopen(url,timeout=3).read(); break\n"
-    "    except Exception as e:\n"
-    "        if time.time()>end: print('no answer:',e); sys.exit(1)\n"
-    "        time.sleep(1)\n"
-)
-
-
-def url_answers(ctx: NodeContext, url: str, seconds: float = 0) -> tuple[bool, str]:
-    """Whether `url` answers 2xx from the node within `seconds` (0: one try)."""
-    out = ctx.run(
-        f"python3 -c {shlex.quote(URL_ANSWERS)} {shlex.quote(url)} {seconds:g}",
-        check=False,
-        quiet=True,
-    )
-    return out.exit == 0, out.stdout.strip()
-
-
-def wait_http(ctx: NodeContext, url: str, seconds: float, what: str) -> None:
-    ok, said = url_answers(ctx, url, seconds)
-    if not ok:
-        raise StepFailed(f"{what} did not answer at {url} within {seconds:g} s: {said}")
-    note(ctx, f"{what} answers at {url}")
-
-
-def http_ok(ctx: NodeContext, url: str) -> bool:
-    return url_answers(ctx, url)[0]
-
-
 def chain_rpc_url(ctx: NodeContext, path: str) -> str:
     """The chain node's RPC as its host reaches it: published, or at the container's
     address (Gonka's compose files publish only P2P since 0.2.9)."""
@@ -197,11 +164,6 @@ def chain_rpc_url(ctx: NodeContext, path: str) -> str:
         inspect = {}
     host, port = chain_rpc_address(*inspect_networking(inspect))
     return f"http://{host}:{port}{path}"
-
-
-def note(ctx: NodeContext, text: str) -> None:
-    if ctx.on_line:
-        ctx.on_line("stdout", text)
 
 
 def _version(text: str) -> tuple[int, ...] | None:
@@ -518,6 +480,13 @@ def _q(value: str) -> str:
     return shlex.quote(str(value))
 
 
+def participant_url(ctx: NodeContext) -> str:
+    """The participant's public URL: the node's, the cluster's, else its API's address."""
+    node, stack = ctx.node, ctx.settings
+    fallback = f"http://{private_address(node)}:{stack.api_port}"
+    return str(node.public_url or stack.public_url or fallback)
+
+
 def config_env(ctx: NodeContext) -> str:
     """config.env as the docs' template lays it out, from the profile (secrets resolved)."""
     stack = ctx.settings
@@ -538,8 +507,7 @@ def config_env(ctx: NodeContext) -> str:
                 "config.env needs them (in [stack], or the cluster's [clusters.settings]; "
                 "reference: deploy/join/config.env.template)"
             )
-        host = private_address(node)
-        public_url = node.public_url or stack.public_url or f"http://{host}:{stack.api_port}"
+        public_url = participant_url(ctx)
         p2p_host = re.sub(r"^\w+://", "", public_url).split(":")[0].split("/")[0]
         remote_ml = any(n.role == "ml" for n in ctx.cluster.nodes)
         callback = f"http://{private_address(node)}:9100" if remote_ml else "http://api:9100"

@@ -9,7 +9,7 @@ import sys
 import click
 
 # each module registers its commands on the group
-from console.cli import actions, console, journal, profiles, sim, status  # noqa: F401
+from console.cli import actions, console, doctor, journal, profiles, sim, status  # noqa: F401
 from console.cli.group import (
     EXIT_CANCELLED,
     EXIT_CRITICAL,

@@ -18,6 +18,7 @@ from console.cli.common import (
     load_or_exit,
 )
 from console.cli.group import EXIT_FAILED, EXIT_INVALID, cli
+from console.cli.mnemonic import revealer
 
 
 @cli.command("plan")
@@ -73,6 +74,11 @@ def plan_cmd(
 @click.option("--max-fail", help="stop starting new work once more than N or P% of nodes fail")
 @click.option("--pause-on-failure", is_flag=True, help="at the first failure, ask before going on")
 @click.option("--json", "as_json", is_flag=True, help="print events as JSON lines")
+@click.option(
+    "--mnemonic-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="keys: write new cold keys' mnemonics to this new file (0600), not the terminal",
+)
 @ACCEPT_NEW
 def run_cmd(
     profile: str,
@@ -84,6 +90,7 @@ def run_cmd(
     max_fail: str | None,
     pause_on_failure: bool,
     as_json: bool,
+    mnemonic_file: Path | None,
     accept_new_host_keys: bool,
 ) -> None:
     """Run ACTION on the fleet: plan, confirm, apply; every step goes to the journal.
@@ -111,6 +118,8 @@ def run_cmd(
     except StepFailed as exc:
         click.echo(f"fleetdeck run: {exc}", err=True)
         sys.exit(EXIT_INVALID)
+    out_lock = threading.Lock()
+    reveal = revealer(mnemonic_file, as_json, out_lock)  # a bad --mnemonic-file: said first
     engine, pool = engine_for(loaded, accept_new_host_keys)
     words = limit_words(limit)
     if resume == "latest":
@@ -173,7 +182,7 @@ def run_cmd(
         pool.close()
         sys.exit(EXIT_INVALID)
     width = max((len(n.name) for _, n in loaded.model.all_nodes()), default=8)
-    out_lock = threading.Lock()
+    engine.reveal = reveal
 
     def show(event) -> None:
         text = jsonlib.dumps(event_json(event)) if as_json else event_line(event, width)

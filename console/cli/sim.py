@@ -32,14 +32,21 @@ def sim_group() -> None:
     type=click.FloatRange(min=0.05, max=3600),
     help="seconds per block (0.05 to 3600)",
 )
+@click.option(
+    "--epoch-blocks",
+    default=240,
+    show_default=True,
+    type=click.IntRange(min=60, max=100_000),
+    help="blocks per epoch (a new participant joins at the next PoC)",
+)
 @click.option("--fresh", is_flag=True, help="bare nodes: nothing deployed yet")
-def sim_up(profile: str, root: Path, block_time: float, fresh: bool) -> None:
+def sim_up(profile: str, root: Path, block_time: float, epoch_blocks: int, fresh: bool) -> None:
     """Start the fleet of PROFILE in the background; returns when every node answers."""
     from console.sim import control
 
     try:
         load_or_exit(profile, after="nothing was started: fix the profile first")
-        info = control.up(profile, root, block_time, fresh)
+        info = control.up(profile, root, block_time, fresh, epoch_blocks=epoch_blocks)
     except control.SimError as exc:
         click.echo(f"fleetdeck sim: {exc}", err=True)
         sys.exit(EXIT_INVALID)

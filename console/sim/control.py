@@ -97,6 +97,7 @@ def up(
     timeout: float = 120,
     owner: int | None = None,
     remove: bool = False,
+    epoch_blocks: int = 240,
 ) -> dict:
     """Start a fleet in `root`. With `owner` (a pid), the daemon stops once that process is
     gone, and with `remove` it then removes `root` too."""
@@ -114,6 +115,8 @@ def up(
         str(root),
         "--block-time",
         str(block_time),
+        "--epoch-blocks",
+        str(epoch_blocks),
     ] + (["--fresh"] if fresh else [])
     if owner is not None:
         (root / "owner").write_text(owner_token(owner))

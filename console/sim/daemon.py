@@ -119,6 +119,7 @@ def run(
     fresh: bool,
     owned: bool = False,
     remove: bool = False,
+    epoch_blocks: int = 240,
 ) -> int:
     root.mkdir(parents=True, exist_ok=True)
     ready = root / "ready"
@@ -129,7 +130,14 @@ def run(
         (root / "error").write_text(str(exc))
         return 1
     block, lock = claim_block()
-    fleet = SimFleet(profile, root, block=block, block_time=block_time, deployed=not fresh)
+    fleet = SimFleet(
+        profile,
+        root,
+        block=block,
+        block_time=block_time,
+        deployed=not fresh,
+        epoch_blocks=epoch_blocks,
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
@@ -171,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("profile")
     parser.add_argument("dir", type=Path)
     parser.add_argument("--block-time", type=float, default=1.0)
+    parser.add_argument("--epoch-blocks", type=int, default=240)
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--owned", action="store_true", help="stop when DIR/owner is gone")
     parser.add_argument("--remove", action="store_true", help="then remove DIR")
@@ -178,7 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     (args.dir / "pid").parent.mkdir(parents=True, exist_ok=True)
     (args.dir / "pid").write_text(str(os.getpid()))
     return run(
-        args.profile, args.dir.resolve(), args.block_time, args.fresh, args.owned, args.remove
+        args.profile,
+        args.dir.resolve(),
+        args.block_time,
+        args.fresh,
+        args.owned,
+        args.remove,
+        args.epoch_blocks,
     )
 
 

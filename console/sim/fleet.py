@@ -53,6 +53,7 @@ class SimFleet:
         tick: float = 1.0,
         clock=time.time,
         external: dict[str, ExternalHost] | None = None,
+        epoch_blocks: int = 240,
     ) -> None:
         self.profile = profile
         self.model = profile.model
@@ -72,6 +73,7 @@ class SimFleet:
                     self.model.stack_settings(cluster).chain_id or "gonka-sim",
                     n.name,
                     block_time,
+                    epoch_length=epoch_blocks,
                     clock=clock,
                 )
                 self.chains[cluster.name] = chain

@@ -33,8 +33,13 @@ class GonkaSettings(Strict):
     key_name: str | None = None  # the warm (ML operational) key's name
     account_key_name: str = "gonka-account-key"  # the cold key's name in its local keyring
     account_pubkey: str | None = None  # the cold key's public key (public, not a secret)
+    account_address: str | None = None  # the cold key's address (written by `keys`)
+    ml_ops_address: str | None = None  # the warm key's address (written by `keys`)
     public_url: Url | None = None  # the participant's public URL (its network node's API)
-    keyring_home: str | None = None  # the cold key's keyring directory on this machine
+    # the cold key's keyring directory on this machine (default: one per cluster under
+    # $XDG_DATA_HOME/fleetdeck/keyrings/), and the `inferenced` CLI that uses it
+    keyring_home: str | None = None
+    cli: str = "inferenced"
     seed_api_url: Url | None = None
     seed_rpc_url: Url | None = None
     seed_p2p_url: Url | None = None

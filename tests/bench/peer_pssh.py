@@ -62,7 +62,8 @@ def main() -> None:
     hosts, configs, commands = [], [], []
     for cluster in profile["clusters"]:
         for node in cluster["nodes"]:
-            facts = json.loads((args.root / "nodes" / node["name"] / ".sim" / "node.json").read_text())
+            sandbox = args.root / "nodes" / node["name"] / ".sim"
+            facts = json.loads((sandbox / "node.json").read_text())
             hosts.append(node["host"])
             configs.append(HostConfig(port=node["port"], user=user, private_key=key))
             commands.append(command_for(node["role"], facts["private_address"]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +114,9 @@ def embedded_deploy_fleet(
     env: dict[str, str] | None = None,
     path_first: Path | None = None,
     secret: str = "embedded fleet's password",  # noqa: S107 - a test fleet's
+    edit: Callable[[str], str] | None = None,
+    secrets: dict[str, str] | None = None,
+    sim_args: tuple[str, ...] = (),
 ) -> Iterator[DeployFleet]:
     """The deploy tests' bare fleet on the embedded simulator (`fleetdeck sim up --fresh`,
     no sshd or netns needed); `DeployFleet.fleet` is None, the profile is
@@ -123,9 +126,10 @@ def embedded_deploy_fleet(
     profile = load(PROFILE)
     profile.set_value(("stack", "repo"), url)
     profile.set_value(("stack", "ref"), tag)
-    profile.save(root / "fleet.toml")
+    text = profile.text()
+    (root / "fleet.toml").write_text(edit(text) if edit else text)
     keyring = root / "keyring.json"
-    keyring.write_text(json.dumps({KEYRING_ENTRY: secret}))
+    keyring.write_text(json.dumps({KEYRING_ENTRY: secret} | (secrets or {})))
     env = dict(
         env or os.environ,
         PYTHONPATH=str(REPO),
@@ -134,7 +138,7 @@ def embedded_deploy_fleet(
         XDG_STATE_HOME=str(root / "state"),
     )
     up = fleetdeck(
-        env, "sim", "up", str(root / "fleet.toml"), "--dir", str(root / "sim"), "--fresh"
+        env, "sim", "up", str(root / "fleet.toml"), "--dir", str(root / "sim"), "--fresh", *sim_args
     )
     assert up.returncode == 0, up.stderr
     try:

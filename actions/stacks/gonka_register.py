@@ -1,0 +1,310 @@
+"""Registering each Gonka cluster as a participant (reference/operations.md §2), on its
+network node: the chain container first (a crash loop is named, not met as a DNS error),
+the warm key, register-new-participant inside `api` judged by the chain's
+`/v2/participants/<addr>` (either shape), the cold key's grant of ML-ops permissions
+signed on this machine, and the cluster's ML nodes in the admin API. Idempotent: a
+registered cluster plans nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from contextlib import contextmanager
+
+from actions.engine import Action, Change, NodeContext, Step, StepFailed
+from actions.stacks.gonka import chain_rpc_url, node_config, participant_url
+from actions.stacks.gonka_keys import (
+    COLD_SECRET,
+    WARM_STEP,
+    cold_args,
+    cold_key,
+    local_cli,
+    warm_check,
+)
+from actions.stacks.node_http import node_json, note
+from console.stacks.gonka import CHAIN_CONTAINER
+from console.stacks.gonka_chain import parse_participant, setup_checks
+
+ADMIN = "http://127.0.0.1:9200"
+REGISTERED_WAIT_S = 60  # the chain lists a new participant within a few blocks
+REPORT_WAIT_S = 90  # the setup report is cached for a while on the node
+
+
+def api_url(ctx: NodeContext, path: str) -> str:
+    return f"http://127.0.0.1:{ctx.settings.api_port}{path}"
+
+
+@contextmanager
+def on_the_node(ctx: NodeContext):
+    """A local step's commands that must read the node (its admin API)."""
+    was, ctx.local = ctx.local, False
+    try:
+        yield
+    finally:
+        ctx.local = was
+
+
+def account(ctx: NodeContext) -> tuple[str, str]:
+    """(address, public key) of the cluster's cold key, from the profile."""
+    s = ctx.settings
+    if not (s.account_address and s.account_pubkey):
+        raise StepFailed(
+            f"cluster {ctx.cluster.name} has no account key in the profile (account_address, "
+            "account_pubkey): run `fleetdeck run PROFILE keys` first"
+        )
+    return s.account_address, s.account_pubkey
+
+
+# ---------------------------------------------------------------- the chain container
+
+
+def chain_check(ctx: NodeContext) -> Change | None:
+    out = ctx.run(f"docker inspect {CHAIN_CONTAINER}", quiet=True, check=False)
+    try:
+        state = json.loads(out.stdout)[0]["State"] if out.exit == 0 else None
+    except (ValueError, IndexError, KeyError, TypeError):
+        state = None
+    if state is None:
+        raise StepFailed(f"no {CHAIN_CONTAINER} container: run `fleetdeck run PROFILE deploy`")
+    restarts = json.loads(out.stdout)[0].get("RestartCount", 0)
+    if state.get("Restarting") or state.get("Status") != "running":
+        raise StepFailed(
+            f"the chain container `{CHAIN_CONTAINER}` is {state.get('Status')} (restarted "
+            f"{restarts} times, exit code {state.get('ExitCode')}): registering now would fail "
+            f"with a DNS error from inside `api`; see `docker logs {CHAIN_CONTAINER}`"
+        )
+    code, status = node_json(ctx, chain_rpc_url(ctx, "/status"))
+    if code != 200:
+        raise StepFailed(f"the chain's RPC does not answer ({code or status})")
+    note(ctx, f"chain at height {status['result']['sync_info']['latest_block_height']}")
+    return None
+
+
+# ---------------------------------------------------------------- the participant
+
+
+def consensus_key(ctx: NodeContext) -> str:
+    code, status = node_json(ctx, chain_rpc_url(ctx, "/status"))
+    if code != 200:
+        raise StepFailed(f"the chain's RPC does not answer ({code or status})")
+    return status["result"]["validator_info"]["pub_key"]["value"]
+
+
+def on_chain(ctx: NodeContext, address: str):
+    code, doc = node_json(ctx, api_url(ctx, f"/v2/participants/{address}"))
+    if code == 404:
+        return None
+    if code != 200:
+        raise StepFailed(f"the API does not answer /v2/participants ({code or doc})")
+    return parse_participant(doc)
+
+
+def participant_check(ctx: NodeContext) -> Change | None:
+    address, pubkey = account(ctx)
+    seed = ctx.settings.seed_api_url
+    if not seed:
+        raise StepFailed(f"no seed_api_url for cluster {ctx.cluster.name}")
+    found = on_chain(ctx, address)
+    ours = consensus_key(ctx)
+    if found is not None and found.validator_key == ours:
+        return None
+    why = (
+        f"re-register participant {address}: the chain has consensus key {found.validator_key}"
+        if found
+        else f"register participant {address} at {participant_url(ctx)}"
+    )
+    args = " ".join(
+        shlex.quote(a)
+        for a in ("register-new-participant", participant_url(ctx), pubkey, "--node-address")
+    )
+    return Change(why, (f"docker exec api inferenced {args} {shlex.quote(seed)}",))
+
+
+def participant_apply(ctx: NodeContext, change: Change) -> None:
+    address, _ = account(ctx)
+    out = ctx.run(change.commands[0], check=False)
+    said = (out.stdout + out.stderr).strip()
+    if "Response status code: 200" not in said:
+        raise StepFailed(f"registration refused: {said[-400:]}")
+    # the CLI's own wait misreads v0.2.12+'s answer: the chain decides
+    deadline = time.monotonic() + REGISTERED_WAIT_S
+    while time.monotonic() < deadline:
+        found = on_chain(ctx, address)
+        if found is not None:
+            note(ctx, f"the chain lists participant {address} ({found.status}, {found.url})")
+            return
+        time.sleep(2)
+    raise StepFailed(f"the chain does not list {address} {REGISTERED_WAIT_S} s after registering")
+
+
+# ---------------------------------------------------------------- the grant (cold key)
+
+
+def grant_state(ctx: NodeContext) -> dict[str, str]:
+    """The setup report's permissions_granted and feegrant_allowance statuses."""
+    with on_the_node(ctx):
+        code, report = node_json(ctx, f"{ADMIN}/admin/v1/setup/report")
+    if code != 200:
+        raise StepFailed(f"the admin API does not answer /admin/v1/setup/report ({code})")
+    return {
+        c.id: c.status
+        for c in setup_checks(report)
+        if c.id in ("permissions_granted", "feegrant_allowance", "warm_key_in_keyring")
+    }
+
+
+def grant_check(ctx: NodeContext) -> Change | None:
+    account(ctx)
+    warm = ctx.settings.ml_ops_address
+    if not warm:
+        raise StepFailed("the warm key's address is not known yet (the warm-key step)")
+    state = grant_state(ctx)
+    if state.get("permissions_granted") == "PASS" and state.get("feegrant_allowance") != "FAIL":
+        return None
+    name = shlex.quote(ctx.settings.account_key_name)
+    key = cold_key(ctx)
+    if key is None:
+        raise StepFailed(
+            f"the cold key is not on this machine ({cold_args(ctx)}): sign the grant where "
+            "it is kept, then run `fleetdeck doctor PROFILE`"
+        )
+    return Change(
+        f"grant ML-ops permissions and a fee allowance to the warm key {warm} (signed here "
+        "by the cold key)",
+        (
+            f"{local_cli(ctx)} tx inference grant-ml-ops-permissions {name} {warm} "
+            f"--from {name} {cold_args(ctx)} --gas 2000000 --node {tx_node_mark(ctx)}",
+        ),
+    )
+
+
+def tx_node_mark(ctx: NodeContext) -> str:
+    """How a plan names the chain RPC the cold key's transactions go to: the cluster's own
+    network node's proxy (`/chain-rpc/`), through an SSH forward from this machine, so
+    that they reach the chain whatever the public URL's DNS or firewall say."""
+    return f"<forward to {ctx.name}:{ctx.settings.api_port}>/chain-rpc/"
+
+
+def grant_apply(ctx: NodeContext, change: Change) -> None:
+    local = ctx.engine.pool.forward(ctx.name, ctx.settings.api_port)
+    command = change.commands[0].replace(tx_node_mark(ctx), f"http://127.0.0.1:{local}/chain-rpc/")
+    out = ctx.run(command, stdin=ctx.secret(COLD_SECRET) + "\n", check=False)
+    said = (out.stdout + out.stderr).strip()
+    if "Transaction confirmed successfully!" not in said:
+        raise StepFailed(f"the grant was not confirmed: {said[-400:]}")
+
+
+def grant_verify(ctx: NodeContext) -> None:
+    deadline = time.monotonic() + REPORT_WAIT_S
+    while True:
+        state = grant_state(ctx)
+        if state.get("permissions_granted") == "PASS":
+            return
+        if time.monotonic() > deadline:
+            raise StepFailed(f"the setup report still says {state} after the grant")
+        time.sleep(3)
+
+
+# ---------------------------------------------------------------- ML nodes, admin API
+
+
+def ml_entries(ctx: NodeContext) -> list[dict]:
+    """The cluster's ML nodes as node-config.json lists them (the deploy's own entries)."""
+    return json.loads(node_config(ctx))
+
+
+def approved_models(ctx: NodeContext) -> list[str]:
+    code, doc = node_json(ctx, api_url(ctx, "/v1/governance/models"))
+    if code != 200 or not isinstance(doc, dict):
+        return []
+    return [m.get("id", "") for m in doc.get("models", [])]
+
+
+def ml_nodes_check(ctx: NodeContext) -> Change | None:
+    wanted = ml_entries(ctx)
+    approved = approved_models(ctx)
+    if approved:
+        for entry in wanted:
+            for model in entry["models"]:
+                if model not in approved:
+                    raise StepFailed(
+                        f"{entry['id']} serves {model}, not a governance model; approved: "
+                        + ", ".join(approved)
+                    )
+    code, listing = node_json(ctx, f"{ADMIN}/admin/v1/nodes")
+    if code != 200 or not isinstance(listing, list):
+        raise StepFailed(f"the admin API does not answer /admin/v1/nodes ({code})")
+    have = {n["node"]["id"]: n["node"] for n in listing if "node" in n}
+    missing = [
+        e
+        for e in wanted
+        if e["id"] not in have
+        or (have[e["id"]].get("host"), set(have[e["id"]].get("models", {})))
+        != (e["host"], set(e["models"]))
+    ]
+    if not missing:
+        return None
+    ids = ", ".join(e["id"] for e in missing)
+    return Change(
+        f"add {len(missing)} ML node(s) to the admin API: {ids}",
+        (f"POST {ADMIN}/admin/v1/nodes/batch ({ids})",),
+        payload=tuple(missing),
+    )
+
+
+def ml_nodes_apply(ctx: NodeContext, change: Change) -> None:
+    code, doc = node_json(ctx, f"{ADMIN}/admin/v1/nodes/batch", list(change.payload))
+    if code not in (200, 201):
+        raise StepFailed(f"the admin API refused the ML nodes: HTTP {code}: {doc}")
+    note(ctx, f"the admin API took {', '.join(e['id'] for e in change.payload)}")
+
+
+def register_action() -> Action:
+    return Action(
+        name="register",
+        stacks=("gonka",),
+        description="register each cluster as a participant: chain ready, warm key, "
+        "register-new-participant, ML-ops grant (cold key, here), ML nodes in the admin API",
+        steps=(
+            Step(
+                "chain",
+                "chain container and RPC",
+                chain_check,
+                roles=("network",),
+                retries=5,
+                backoff=3.0,
+            ),
+            Step(
+                "warm-key",
+                WARM_STEP.title,
+                lambda ctx: warm_check(ctx, needed=True),
+                WARM_STEP.apply,
+                roles=("network",),
+            ),
+            Step(
+                "participant",
+                "participant on the chain",
+                participant_check,
+                participant_apply,
+                roles=("network",),
+            ),
+            Step(
+                "grant",
+                "ML-ops permissions (cold key, on this machine)",
+                grant_check,
+                grant_apply,
+                verify=grant_verify,
+                roles=("network",),
+                local=True,
+            ),
+            Step(
+                "ml-nodes",
+                "ML nodes in the admin API",
+                ml_nodes_check,
+                ml_nodes_apply,
+                roles=("network",),
+            ),
+        ),
+    )
