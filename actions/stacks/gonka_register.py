@@ -12,8 +12,9 @@ import json
 import shlex
 import time
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
-from actions.engine import Action, Change, NodeContext, Step, StepFailed
+from actions.engine import Action, Change, NodeContext, Step, StepFailed, StepSkipped
 from actions.stacks.gonka import chain_rpc_url, node_config, participant_url
 from actions.stacks.gonka_keys import (
     COLD_SECRET,
@@ -101,6 +102,37 @@ def on_chain(ctx: NodeContext, address: str):
     return parse_participant(doc)
 
 
+def funded_unsigned(ctx: NodeContext, address: str) -> bool:
+    """Whether the account exists on the chain and has never signed (sequence 0): the
+    seed's unfunded registration panics on it (a known Gonka bug, operations.md §2)."""
+    out = ctx.run(
+        f"docker exec api inferenced query auth account {shlex.quote(address)} --output json "
+        "--node http://node:26657",
+        quiet=True,
+        check=False,
+    )
+    said = (out.stdout + out.stderr).strip()
+    if out.exit != 0:
+        if "not found" in said:
+            return False
+        raise StepFailed(f"cannot read the account {address}: {said[-300:]}")
+
+    def sequence(value) -> str | None:
+        if isinstance(value, dict):
+            if "sequence" in value:
+                return str(value["sequence"])
+            return next((s for v in value.values() if (s := sequence(v)) is not None), None)
+        return None
+
+    return sequence(json.loads(said.splitlines()[-1])) in ("0", None)
+
+
+FUNDED = (
+    "the account {address} is funded and has never signed (sequence 0): registering it "
+    "through the seed would panic"
+)
+
+
 def participant_check(ctx: NodeContext) -> Change | None:
     address, pubkey = account(ctx)
     seed = ctx.settings.seed_api_url
@@ -110,6 +142,8 @@ def participant_check(ctx: NodeContext) -> Change | None:
     ours = consensus_key(ctx)
     if found is not None and found.validator_key == ours:
         return None
+    if found is None and funded_unsigned(ctx, address):
+        raise StepSkipped(FUNDED.format(address=address) + "; the next step signs it here")
     why = (
         f"re-register participant {address}: the chain has consensus key {found.validator_key}"
         if found
@@ -137,6 +171,53 @@ def participant_apply(ctx: NodeContext, change: Change) -> None:
             return
         time.sleep(2)
     raise StepFailed(f"the chain does not list {address} {REGISTERED_WAIT_S} s after registering")
+
+
+def signed_check(ctx: NodeContext) -> Change | None:
+    """submit-new-participant signed by the cold key here: the way around the panic."""
+    address, _ = account(ctx)
+    with on_the_node(ctx):
+        if on_chain(ctx, address) is not None:
+            return None
+        if not funded_unsigned(ctx, address):
+            raise StepSkipped("not needed: the seed registers this account (the step above)")
+        code, status = node_json(ctx, chain_rpc_url(ctx, "/status"))
+        if code != 200:
+            raise StepFailed(f"the chain's RPC does not answer ({code or status})")
+    result = status["result"]
+    if cold_key(ctx) is None:
+        raise StepFailed(
+            FUNDED.format(address=address) + ", and the cold key that must sign instead is "
+            f"not on this machine ({cold_args(ctx)})"
+        )
+    name = shlex.quote(ctx.settings.account_key_name)
+    return Change(
+        f"submit participant {address}, signed here by the cold key (a funded account "
+        "that never signed: the seed's registration would panic)",
+        (
+            f"{local_cli(ctx)} tx inference submit-new-participant "
+            f"{shlex.quote(participant_url(ctx))} --validator-key "
+            f"{shlex.quote(result['validator_info']['pub_key']['value'])} --from {name} "
+            f"{cold_args(ctx)} --timeout-duration 1m --unordered --node {tx_node_mark(ctx)} "
+            f"--chain-id {shlex.quote(result['node_info']['network'])}",
+        ),
+    )
+
+
+def signed_apply(ctx: NodeContext, change: Change) -> None:
+    address, _ = account(ctx)
+    command = change.commands[0].replace(tx_node_mark(ctx), tx_node(ctx))
+    out = ctx.run(command, stdin=ctx.secret(COLD_SECRET) + "\n", check=False)
+    said = (out.stdout + out.stderr).strip()
+    if "Transaction confirmed successfully!" not in said:
+        raise StepFailed(f"submit-new-participant was not confirmed: {said[-400:]}")
+    with on_the_node(ctx):
+        deadline = time.monotonic() + REGISTERED_WAIT_S
+        while on_chain(ctx, address) is None:
+            if time.monotonic() > deadline:
+                raise StepFailed(f"the chain does not list {address} after submitting it")
+            time.sleep(2)
+    note(ctx, f"the chain lists participant {address}")
 
 
 # ---------------------------------------------------------------- the grant (cold key)
@@ -182,14 +263,21 @@ def grant_check(ctx: NodeContext) -> Change | None:
 
 def tx_node_mark(ctx: NodeContext) -> str:
     """How a plan names the chain RPC the cold key's transactions go to: the cluster's own
-    network node's proxy (`/chain-rpc/`), through an SSH forward from this machine, so
-    that they reach the chain whatever the public URL's DNS or firewall say."""
-    return f"<forward to {ctx.name}:{ctx.settings.api_port}>/chain-rpc/"
+    chain node, through an SSH forward from this machine (a proxy's /chain-rpc/ may be
+    disabled, DISABLE_CHAIN_RPC; the RPC itself is never public)."""
+    return f"<forward to {ctx.name}'s chain RPC>"
+
+
+def tx_node(ctx: NodeContext) -> str:
+    """The chain RPC URL on this machine that the mark stands for."""
+    with on_the_node(ctx):
+        where = urlsplit(chain_rpc_url(ctx, ""))
+    local = ctx.engine.pool.forward(ctx.name, where.port or 26657, where.hostname or "127.0.0.1")
+    return f"http://127.0.0.1:{local}"
 
 
 def grant_apply(ctx: NodeContext, change: Change) -> None:
-    local = ctx.engine.pool.forward(ctx.name, ctx.settings.api_port)
-    command = change.commands[0].replace(tx_node_mark(ctx), f"http://127.0.0.1:{local}/chain-rpc/")
+    command = change.commands[0].replace(tx_node_mark(ctx), tx_node(ctx))
     out = ctx.run(command, stdin=ctx.secret(COLD_SECRET) + "\n", check=False)
     said = (out.stdout + out.stderr).strip()
     if "Transaction confirmed successfully!" not in said:
@@ -289,6 +377,14 @@ def register_action() -> Action:
                 participant_check,
                 participant_apply,
                 roles=("network",),
+            ),
+            Step(
+                "participant-signed",
+                "participant, signed here (a funded account)",
+                signed_check,
+                signed_apply,
+                roles=("network",),
+                local=True,
             ),
             Step(
                 "grant",

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 
 from console.profile_schema import StackSection
-from console.ssh import Pool
 from console.state import Chain, NodeStatus, Service
 from console.text import printable_tree
 
@@ -23,13 +22,14 @@ TIMEOUT = httpx.Timeout(5.0)
 
 
 class NodeHttp:
-    """GETs and POSTs to ports on one node, through the pool's forwards."""
+    """GETs and POSTs to ports on one node, with its client (console/sshhttp.py): the URL
+    names the host and port as the node sees them."""
 
-    def __init__(self, pool: Pool, node: str, client: httpx.Client) -> None:
-        self.pool, self.node, self.client = pool, node, client
+    def __init__(self, node: str, client: httpx.Client) -> None:
+        self.node, self.client = node, client
 
     def url(self, port: int, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://127.0.0.1:{self.pool.forward(self.node, port, host)}{path}"
+        return f"http://{host}:{port}{path}"
 
     def get(self, port: int, path: str, host: str = "127.0.0.1") -> httpx.Response:
         return self.client.get(self.url(port, path, host))

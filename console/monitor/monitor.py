@@ -24,11 +24,13 @@ from pathlib import Path
 import httpx
 import paramiko
 
+from console.gctune import give_back_memory
 from console.monitor import collect
 from console.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
 from console.monitor.tracker import CONSOLE, Tracker  # noqa: F401 - CONSOLE: part of the API
 from console.profile_schema import FleetProfile, StackSection
 from console.ssh import HostKeyChanged, Pool, SshError
+from console.sshhttp import ChannelBackend, node_client
 from console.stacks import STACKS
 from console.stacks.collectors import COLLECTORS
 from console.state import FleetState, NodeStatus
@@ -76,6 +78,7 @@ class Monitor:
         self.closers: list[Callable[[], None]] = []  # run by stop(): the pool, a recording
         self.attempts = 0  # probe starts tried (a reconnect storm shows here)
         self._clients: dict[str, httpx.Client] = {}
+        self._backends: dict[str, ChannelBackend] = {}
         self._model: dict[str, str | None] = {}
         self._collected: set[str] = set()
         self._last_latency: dict[str, float] = {}
@@ -114,11 +117,15 @@ class Monitor:
     def _heartbeat(self) -> None:
         """How late this process wakes up: a starved console (its machine loaded, its
         process stopped) sees every node go stale at once, and must say it is the one."""
+        beats = 0
         while True:
             asked = self._beat = time.monotonic()
             if self._stop.wait(HEARTBEAT_S):
                 return
             self.note_lag(time.monotonic() - asked - HEARTBEAT_S)
+            beats += 1
+            if beats % int(60 / HEARTBEAT_S) == 0:
+                give_back_memory()  # a minute's freed pages back to the system
 
     def note_lag(self, late: float) -> None:
         if late > 0.05:
@@ -251,15 +258,22 @@ class Monitor:
         return COLLECTORS[status.stack].wants(status.role, self.tracker.serves_model[status.name])
 
     def _http_client(self, name: str) -> httpx.Client:
-        """The node's HTTP client, kept across rounds: its keep-alive connections hold
-        their forwarded SSH channels open, instead of a new channel per request."""
+        """The node's HTTP client, kept across rounds: its keep-alive connections are SSH
+        channels held open, instead of a new channel per request."""
         client = self._clients.get(name)
         if client is None:
-            client = self._clients[name] = httpx.Client(timeout=collect.TIMEOUT)
+            client, self._backends[name] = node_client(self.pool, name, collect.TIMEOUT)
+            self._clients[name] = client
         return client
+
+    def http_channels(self) -> tuple[int, int]:
+        """(nodes with an HTTP client, SSH channels their clients opened, in all)."""
+        backends = list(self._backends.values())
+        return len(backends), sum(b.opened for b in backends)
 
     def _drop_http_client(self, name: str) -> None:
         client = self._clients.pop(name, None)
+        self._backends.pop(name, None)
         if client is not None:
             with contextlib.suppress(Exception):
                 client.close()
@@ -271,7 +285,7 @@ class Monitor:
                 self._collected.add(name)
             self._drop_http_client(name)  # its forwards went with the connection
             return
-        http = collect.NodeHttp(self.pool, name, self._http_client(name))
+        http = collect.NodeHttp(name, self._http_client(name))
         changes: dict = {}
         collector = COLLECTORS[status.stack]
         settings = self._settings[name]

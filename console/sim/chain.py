@@ -104,6 +104,8 @@ class ChainSim:
         # the rest of the network: validators and peers that are not ours
         self.others = [consensus_key(f"{chain_id}/peer{i}") for i in range(1, 5)]
         self.participants: dict[str, Participant] = {}
+        # auth accounts: address -> account_number, sequence, pub_key (None: never signed)
+        self.accounts: dict[str, dict] = {}
         self.txs: dict[str, dict] = {}
         self.lock = threading.RLock()
 
@@ -235,6 +237,35 @@ class ChainSim:
             p.url = url
             p.weight = 37_778
             return p
+
+    def fund(self, address: str, amount: int) -> None:
+        """Someone sent the account coins: it exists now, with sequence 0 and no key."""
+        with self.lock:
+            acct = self.accounts.setdefault(
+                address,
+                {"account_number": 1000 + len(self.accounts), "sequence": 0, "pub_key": None},
+            )
+            acct["balance"] = acct.get("balance", 0) + amount
+
+    def open_account(self, address: str, pubkey: str) -> None:
+        with self.lock:
+            self.accounts.setdefault(
+                address,
+                {"account_number": 1000 + len(self.accounts), "sequence": 0, "pub_key": pubkey},
+            )
+
+    def funded_unsigned(self, address: str) -> bool:
+        """The case that makes the seed's unfunded registration panic (a known bug)."""
+        acct = self.accounts.get(address)
+        return acct is not None and acct["sequence"] == 0 and acct["pub_key"] is None
+
+    def signed_by(self, address: str, pubkey: str) -> None:
+        """A transaction signed by the account: its key is known, its sequence advances."""
+        with self.lock:
+            acct = self.accounts.setdefault(
+                address, {"account_number": 1000 + len(self.accounts), "sequence": 0}
+            )
+            acct["pub_key"], acct["sequence"] = pubkey, acct["sequence"] + 1
 
     def in_epoch(self, p: Participant) -> bool:
         """Active in the current epoch: joined before its PoC began, and not jailed."""

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from console.sim.chain import YEAR_S, account_address
+
 if TYPE_CHECKING:
     from console.sim.fleet import SimFleet
     from console.sim.node import SimNode
@@ -85,14 +87,16 @@ def _gpu(attr: str, value_of: Callable[[SimNode], object], xid: int | None = Non
     return apply, clear
 
 
-def _container_fault(name: str):
+def _container_fault(name: str, container: str | None = None):
+    """`container`: which one (default: the node's main container)."""
+
     def apply(fleet: SimFleet, node: SimNode) -> None:
         node.faults[name] = True
         node.tick(fleet.clock())
 
     def clear(fleet: SimFleet, node: SimNode) -> None:
         node.faults.pop(name, None)
-        main = node.main_container()
+        main = container or node.main_container()
         c = node.containers.items.get(main)
         if c is not None:
             with node.containers.lock:
@@ -114,6 +118,40 @@ def _chain_fault(attr: str):
         setattr(_chain(node).faults, attr, False)
 
     return apply, clear
+
+
+def _grants_aged(flag: str, seconds: float):
+    def apply(fleet: SimFleet, node: SimNode) -> None:
+        ours = _chain(node).ours()
+        if ours is None:
+            raise FaultError(f"{node.name}'s chain has no participant of ours yet")
+        if node.faults.get(flag):
+            return  # aged already
+        _chain(node).age_grants(ours.address, seconds)
+        node.faults[flag] = True
+
+    def clear(fleet: SimFleet, node: SimNode) -> None:
+        ours = _chain(node).ours()
+        if node.faults.pop(flag, None) and ours is not None:
+            _chain(node).age_grants(ours.address, -seconds)
+
+    return apply, clear
+
+
+def _account_funded(fleet: SimFleet, node: SimNode) -> None:
+    pubkey = node.deploy_env().get("ACCOUNT_PUBKEY")
+    if not pubkey:
+        raise FaultError(f"{node.name} has no ACCOUNT_PUBKEY in its config.env yet (deploy)")
+    _chain(node).fund(account_address(pubkey), 5_000_000_000)
+    node.faults["account_funded"] = True
+
+
+def _account_unfunded(fleet: SimFleet, node: SimNode) -> None:
+    node.faults.pop("account_funded", None)
+    pubkey = node.deploy_env().get("ACCOUNT_PUBKEY")
+    chain = _chain(node)
+    if pubkey and chain.funded_unsigned(account_address(pubkey)):
+        chain.accounts.pop(account_address(pubkey), None)
 
 
 def _disk(full: bool):
@@ -148,6 +186,31 @@ FAULTS: dict[str, Fault] = {
             "crash-loop",
             "the node's main container restarts over and over",
             *_container_fault("crash_loop"),
+        ),
+        Fault(
+            "chain-crash-loop",
+            "the chain node's container (`node`) restarts over and over",
+            *_container_fault("chain_crash_loop", "node"),
+            needs_chain=True,
+        ),
+        Fault(
+            "grants-expiring",
+            "the cold key's grants and fee allowance expire in 10 days",
+            *_grants_aged("grants_expiring", YEAR_S - 10 * 86400),
+            needs_chain=True,
+        ),
+        Fault(
+            "grants-expired",
+            "the cold key's grants and fee allowance expired yesterday",
+            *_grants_aged("grants_expired", YEAR_S + 86400),
+            needs_chain=True,
+        ),
+        Fault(
+            "account-funded",
+            "the cold account got coins before registering: it exists with sequence 0",
+            _account_funded,
+            _account_unfunded,
+            needs_chain=True,
         ),
         Fault(
             "unhealthy",

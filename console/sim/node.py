@@ -371,21 +371,25 @@ class SimNode:
     def write_readings(self, now: float | None = None) -> None:
         simgpus.write(self.home / ".sim" / "gpus.txt", self.gpu_snapshot(now))
 
+    def _crash(self, c, now: float, why: str) -> None:
+        with self.containers.lock:
+            if c.state == "running" or now - c.finished_at > 2:
+                c.state, c.exit_code, c.finished_at = "restarting", 1, now
+                c.restart_count += 1
+                c.log(why, "stderr")
+        self.reconcile()
+
     def tick(self, now: float) -> None:
         self.write_readings(now)
+        chain_node = self.containers.items.get("node")
+        if self.faults.get("chain_crash_loop") and chain_node is not None:
+            self._crash(chain_node, now, "panic: failed to initialize database: leveldb corrupt")
         name = self.main_container()
         c = self.containers.items.get(name)
         if c is None:
             return
         if self.faults.get("crash_loop"):
-            with self.containers.lock:
-                if c.state == "running" or now - c.finished_at > 2:
-                    c.state, c.exit_code, c.finished_at = "restarting", 1, now
-                    c.restart_count += 1
-                    c.log(
-                        "panic: failed to load model weights: CUDA error: out of memory", "stderr"
-                    )
-            self.reconcile()
+            self._crash(c, now, "panic: failed to load model weights: CUDA error: out of memory")
         if c.state == "running" and now - self._logged >= 5:  # a running service logs
             self._logged = now
             c.log(f"{self.name} {name}: serving, {self.served} requests so far")

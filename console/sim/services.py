@@ -185,6 +185,10 @@ def broadcast_tx(node: SimNode, tx_b64: str) -> dict:
         kind = tx["type"]
         if kind == "grant-ml-ops-permissions":
             record = chain.grant_ml_ops(tx["granter"], tx["grantee"])
+        elif kind == "submit-new-participant":
+            chain.signed_by(tx["from"], tx["pubkey"])
+            chain.register(tx["url"], tx["pubkey"], tx["validator_key"])
+            record = chain.tx("submit-new-participant", creator=tx["from"])
         elif kind == "unjail":
             chain.faults.jailed = False
             record = chain.tx("unjail", validator=tx.get("from", ""))
@@ -292,6 +296,34 @@ def public_router(node: SimNode) -> Router:
             return json_response({"message": "account not found"}, 404)
         return json_response({"pubkey": p.account_pubkey, "balance": p.balance, "denom": "ngonka"})
 
+    def auth_account(req: Request) -> Response:
+        """The Cosmos REST answer for x/auth's account (the proxy's /chain-api/)."""
+        address = req.params["address"]
+        acct = chain.accounts.get(address)
+        if acct is None:
+            return json_response(
+                {
+                    "code": 5,
+                    "message": f"account {address} not found: key not found",
+                    "details": [],
+                },
+                404,
+            )
+        pub = acct.get("pub_key")
+        return json_response(
+            {
+                "account": {
+                    "@type": "/cosmos.auth.v1beta1.BaseAccount",
+                    "address": address,
+                    "pub_key": {"@type": "/cosmos.crypto.secp256k1.PubKey", "key": pub}
+                    if pub
+                    else None,
+                    "account_number": str(acct["account_number"]),
+                    "sequence": str(acct["sequence"]),
+                }
+            }
+        )
+
     def governance_models(req: Request) -> Response:
         return json_response(
             {"models": [{"id": m, "proposed_by": "gonka1gov"} for m in node.approved_models()]}
@@ -299,12 +331,22 @@ def public_router(node: SimNode) -> Router:
 
     def submit(req: Request) -> Response:
         body = req.json() or {}
+        if chain.funded_unsigned(str(body.get("address", ""))):
+            # MsgSubmitNewUnfundedParticipant on an account that exists, sequence 0
+            return json_response(
+                {
+                    "error": "panic: runtime error: invalid memory address or nil pointer "
+                    "dereference [signal SIGSEGV: segmentation violation]"
+                },
+                500,
+            )
         try:
             p = chain.register(
                 body["url"], body["pub_key"], body.get("validator_key"), body.get("models")
             )
         except (KeyError, TypeError, ValueError) as exc:
             return json_response({"error": f"invalid participant: {exc}"}, 400)
+        chain.open_account(p.address, body["pub_key"])  # the unfunded path makes it
         return json_response({"address": p.address, "url": p.url})
 
     def epoch_participants(req: Request) -> Response:
@@ -362,6 +404,7 @@ def public_router(node: SimNode) -> Router:
     r.add("GET", "/v2/participants/:address", guard(participant_v2))
     r.add("GET", "/v2/accounts/:address", guard(account_v2))
     r.add("GET", "/v1/governance/models", guard(governance_models))
+    r.add("GET", "/chain-api/cosmos/auth/v1beta1/accounts/:address", guard(auth_account))
     r.add("GET", "/v1/epochs/latest", guard(lambda req: json_response(chain.epoch())))
     r.add("GET", "/v1/epochs/current/participants", guard(epoch_participants))
     rpc = cometbft_router(node)

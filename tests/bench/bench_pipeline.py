@@ -24,9 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -91,7 +93,7 @@ def watch(args, monitor, sim_pid: int) -> dict:
             (state.taken_at - n.chain_at for n in state.nodes.values() if n.chain_at),
             default=float("nan"),
         )
-        forwards, channels = monitor.pool.forward_channels()
+        clients, channels = monitor.http_channels()
         last = {
             "minute": minute,
             "cpu_pct_of_one_core": round(100 * (time.process_time() - c0) / wall, 1),
@@ -101,8 +103,9 @@ def watch(args, monitor, sim_pid: int) -> dict:
             "oldest_chain_value_s": round(chain_age, 1),
             "up": sum(1 for n in state.nodes.values() if n.reachable),
             "probe_connects": monitor.attempts,
-            "forwards": forwards,
-            "forward_channels": channels,
+            "http_clients": clients,
+            "http_channels": channels,
+            "threads": threading.active_count(),
         }
         print(json.dumps(last), flush=True)
         if args.trace_memory and minute == 2:
@@ -139,6 +142,9 @@ def main() -> None:
     ap.add_argument("--peer-seconds", type=float, default=60.0, help="0: no parallel-ssh run")
     ap.add_argument("--trace-memory", action="store_true")
     args = ap.parse_args()
+    # a kill or Ctrl-C still takes the simulated fleet down (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
     if args.trace_memory:
         tracemalloc.start(8)
     with tempfile.TemporaryDirectory(prefix="fd-pipe-") as tmp:

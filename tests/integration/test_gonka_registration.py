@@ -13,12 +13,17 @@ import json
 import os
 import re
 import stat
+import subprocess
+import sys
 import time
 import tomllib
 from pathlib import Path
 
+import paramiko
+
 from console.sim import tools
-from tests.harness.deployfleet import embedded_deploy_fleet, fleetdeck
+from tests.harness.deployfleet import REPO, embedded_deploy_fleet, fleetdeck
+from tests.harness.simclient import run as ssh_run
 
 COLD_PASSWORD = "cold-Pw-4f9e1c77-keyring"  # noqa: S105 - a test's, planted to be searched for
 WARM_PASSWORD = "warm-Pw-0b3d5a12-keyring"  # noqa: S105
@@ -38,6 +43,26 @@ def bare_two_clusters(cli: Path):
         )
 
     return edit
+
+
+def on_node(sim: Path, node: str, command: str, stdin: str) -> tuple[int, str, str]:
+    """A command on a simulated node, by hand, as an operator's ssh would run it."""
+    doc = tomllib.loads((sim / "profile.toml").read_text())
+    n = next(n for c in doc["clusters"] for n in c["nodes"] if n["name"] == node)
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(sim / "known_hosts"))
+    client.connect(
+        n["host"],
+        port=n["port"],
+        username=doc["ssh"]["user"],
+        key_filename=str(sim / "id_ecdsa"),
+        look_for_keys=False,
+        allow_agent=False,
+    )
+    try:
+        return ssh_run(client, command, stdin)
+    finally:
+        client.close()
 
 
 def files_under(*roots: Path):
@@ -89,8 +114,46 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
             assert stat.S_IMODE(home.stat().st_mode) == 0o700
 
         run("run", str(profile), "deploy", "--yes")
-        register = run("run", str(profile), "register", "--yes")
-        assert "the chain lists participant" in register.stdout
+        # c2's warm key was made by hand already: it is kept, never a second one
+        rc, made, err = on_node(
+            short_tmp / "sim",
+            "c2-net",
+            "docker exec -i api inferenced keys add c2-ml-ops-key --keyring-backend file "
+            "--output json",
+            f"{WARM_PASSWORD}\n{WARM_PASSWORD}\n",
+        )
+        assert rc == 0, err
+        c2_warm = json.loads(made)["address"]
+        # the chain container crash-loops when registration starts: named, retried, and
+        # registration goes on once it is back
+        sim = str(short_tmp / "sim")
+        # c2's account got coins before it registered (sequence 0): the seed's path would
+        # panic, so it is submitted signed by the cold key here
+        run("sim", "fault", sim, "c2-net", "account-funded")
+        run("sim", "fault", sim, "c1-net", "chain-crash-loop")
+        registering = subprocess.Popen(
+            [sys.executable, "-m", "console.cli", "run", str(profile), "register", "--yes"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        time.sleep(5)
+        run("sim", "clear", sim, "c1-net")
+        out, _ = registering.communicate(timeout=300)
+        said.append(out)
+        assert registering.returncode == 0, out[-4000:]
+        assert "the chain container `node` is restarting" in out
+        assert "see `docker logs node`" in out
+        assert "the chain lists participant" in out
+        assert f"record the warm key's address {c2_warm}" in out
+        assert "is funded and has never signed (sequence 0)" in out
+        assert "submit participant" in out and "signed here by the cold key" in out
+        settings = {
+            c["name"]: c["settings"] for c in tomllib.loads(profile.read_text())["clusters"]
+        }
+        assert settings["c2"]["ml_ops_address"] == c2_warm
 
         # the chain says so: both accounts are participants, granted, ML nodes added
         doctor = run("doctor", str(profile), "--json")
@@ -117,11 +180,43 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
         assert [c["status"] for c in epochs] == ["ok", "ok"], epochs
         assert all("with weight" in c["message"] for c in epochs)
 
+        # grants that expire soon are a warning 30 days ahead; expired ones a failure
+        # naming the fix
+        run("sim", "fault", sim, "c1-net", "grants-expiring")
+        soon = run("doctor", str(profile))
+        assert "expires in 10 days" in soon.stdout
+        run("sim", "clear", sim, "c1-net")
+        run("sim", "fault", sim, "c1-net", "grants-expired")
+        expired = run("doctor", str(profile), ok=False)
+        assert expired.returncode == 2
+        assert "✗ permissions_granted" in expired.stdout
+        assert "fix: fleetdeck run PROFILE register (its grant step)" in expired.stdout
+        regrant = run("plan", str(profile), "register")
+        assert "grant ML-ops permissions" in regrant.stdout
+        run("sim", "clear", sim, "c1-net")
+
         # a second plan changes nothing
         for action in ("keys", "register"):
             again = run("plan", str(profile), action)
             assert "nothing to change: every step is already done" in again.stdout, again.stdout
             assert "0 steps will change" in again.stdout
+
+        # a model the chain has not approved is named, with the approved ones
+        edited = re.sub(
+            r'(name = "c1-ml2"\n(?:[^\[]*?\n)?model = )"[^"]*"',
+            r'\1"Acme/Unapproved-7B"',
+            profile.read_text(),
+        )
+        edited += '\n[models."Acme/Unapproved-7B"]\nvram_gb = 16\n'
+        assert "Acme/Unapproved-7B" in edited.split('name = "c1-ml2"')[1].split("[[")[0]
+        odd = short_tmp / "unapproved.toml"
+        odd.write_text(edited)
+        refused = run("plan", str(odd), "register", ok=False)
+        assert refused.returncode == 4
+        assert "c1-ml2 serves Acme/Unapproved-7B, not a governance model; approved:" in (
+            refused.stdout
+        )
+        assert "Qwen/Qwen3-32B-FP8" in refused.stdout
 
     # the mnemonics and the cold keyring's password appear nowhere but where the operator
     # asked (the warm keyring's password lives in the node's config.env, 0600, by Gonka's

@@ -283,11 +283,14 @@ def test_xids_from_before_the_console_started_are_read_from_the_kernel_log(fleet
 
 def test_the_collectors_keep_their_connections_open(monitor):
     # a new forwarded channel per request was most of the console's CPU (issue 18): the
-    # HTTP clients are kept across rounds, so each forward holds its channel
+    # HTTP clients are kept across rounds, each connection an SSH channel held open, and
+    # no local port is opened for them
     time.sleep(20 * INTERVAL)  # a score of collection rounds
-    forwards, channels = monitor.pool.forward_channels()
-    assert forwards > 0
-    assert channels <= 2 * forwards, (forwards, channels)
+    clients, channels = monitor.http_channels()
+    assert clients > 0 and channels > 0
+    endpoints = 6  # chain RPC, public API, admin API, ML node, inference, latency at most
+    assert channels <= endpoints * clients, (clients, channels)
+    assert monitor.pool.forward_channels() == (0, 0)
     # and the values stay fresh
     state = monitor.snapshot()
     chains = [n for n in state.nodes.values() if n.chain_at is not None]

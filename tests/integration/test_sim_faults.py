@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from datetime import datetime
 
 import pytest
 
@@ -52,9 +53,9 @@ def gpu0_lost(fleet, access, name):
     return f"{state} {listed}"
 
 
-def container(field):
+def container(field, which: str | None = None):
     def observe(fleet, access, name):
-        main = fleet.nodes[name].main_container()
+        main = which or fleet.nodes[name].main_container()
         with access(name).connect() as c:
             info = json.loads(run(c, f"docker inspect {main}")[1])[0]
         if field == "health":
@@ -62,6 +63,35 @@ def container(field):
         return info["State"]["Status"]
 
     return observe
+
+
+def report_check(cid: str, pick=lambda c: c["status"]):
+    """A check of the network node's setup report, as its admin API answers it."""
+
+    def observe(fleet, access, name):
+        with access(name).connect() as c:
+            _, report = http_json(c, 9200, path="/admin/v1/setup/report")
+        return next(pick(ch) for ch in report["checks"] if ch["id"] == cid)
+
+    return observe
+
+
+def expires_within(check: dict, days: float) -> bool:
+    at = datetime.fromisoformat(check["details"]["expiration"].replace("Z", "+00:00"))
+    return at.timestamp() - time.time() < days * 86400
+
+
+def account_sequence(fleet, access, name):
+    """The cold account as x/auth answers it through the proxy: absent, or its sequence."""
+    cold = fleet.chains["c1"].ours().address
+    with access(name).connect() as c:
+        status, doc = http_json(
+            c,
+            8000,
+            path=f"/chain-api/cosmos/auth/v1beta1/accounts/{cold}",
+            host=fleet.nodes[name].public_address,
+        )
+    return doc["account"]["sequence"] if status == 200 else "absent"
 
 
 def rpc(path, pick):
@@ -117,6 +147,15 @@ CASES = {  # kind: (node, observe, seen while faulty, seen when clear)
         "0",
     ),
     "crash-loop": ("ml1", container("status"), "restarting", "running"),
+    "chain-crash-loop": ("net", container("status", "node"), "restarting", "running"),
+    "grants-expiring": (
+        "net",
+        report_check("feegrant_allowance", lambda c: expires_within(c, days=30)),
+        True,
+        False,
+    ),
+    "grants-expired": ("net", report_check("permissions_granted"), "FAIL", "PASS"),
+    "account-funded": ("net", account_sequence, "0", "absent"),
     "unhealthy": ("ml1", container("health"), "unhealthy", "healthy"),
     "chain-stalled": ("net", height_moves, "stalled", "advancing"),
     "catching-up": ("net", rpc("/status", lambda r, f: r["sync_info"]["catching_up"]), True, False),

@@ -141,8 +141,8 @@ def test_the_live_pipeline_opens_no_port_on_the_nodes(behind_openssh):
             time.sleep(0.5)
         else:
             raise AssertionError(f"the collectors read nothing: {monitor.snapshot().nodes}")
-        forwards, channels = monitor.pool.forward_channels()
-        assert forwards > 0 and channels >= forwards
+        clients, channels = monitor.http_channels()
+        assert clients > 0 and channels >= clients
         during = {name: listeners_in(host.netns) for name, host in hosts.items()}
     finally:
         monitor.stop()

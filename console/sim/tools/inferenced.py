@@ -219,20 +219,38 @@ def keys(args: list[str]) -> int:
 # ---------------------------------------------------------------- the chain
 
 
+def _node_desc() -> dict | None:
+    path = sim_dir() / "node.json"
+    if not path.exists():
+        return None  # the operator's machine: no node sandbox
+    desc = json.loads(path.read_text())
+    if not desc.get("chain_api"):
+        raise SystemExit(_fail("this node's cluster has no chain"))
+    return desc
+
+
 def chain_api(args: list[str] | None = None) -> str:
-    """Where the chain is reached: on a simulated node its cluster's chain, whatever
-    --node says (seed URLs are invented); on the operator's machine (no node sandbox)
-    the --node or --node-address URL given, as the real CLI does."""
-    desc_path = sim_dir() / "node.json"
-    if desc_path.exists():
-        desc = json.loads(desc_path.read_text())
-        if not desc.get("chain_api"):
-            raise SystemExit(_fail("this node's cluster has no chain"))
+    """The chain's public API: on a simulated node its cluster's, whatever the seed URL
+    says (seed URLs are invented); on the operator's machine --node-address, as given."""
+    desc = _node_desc()
+    if desc is not None:
         return desc["chain_api"]
-    url = option(args or [], "--node") or option(args or [], "--node-address")
+    url = option(args or [], "--node-address")
+    if not url:
+        raise SystemExit(_fail("node address is required (use --node-address flag)"))
+    return url.rstrip("/")
+
+
+def rpc(args: list[str] | None = None) -> str:
+    """The chain's CometBFT RPC: on a node its cluster's (behind the proxy's /chain-rpc/);
+    on the operator's machine the --node URL, as the real CLI takes it."""
+    desc = _node_desc()
+    if desc is not None:
+        return desc["chain_api"] + "/chain-rpc"
+    url = option(args or [], "--node")
     if not url:
         raise SystemExit(_fail("no --node given and no chain node here"))
-    return url.rstrip("/").removesuffix("/chain-rpc")
+    return url.rstrip("/")
 
 
 def _http(method: str, url: str, body: object = None) -> dict:
@@ -265,6 +283,7 @@ def register(args: list[str]) -> int:
     url, pubkey = pos[0], pos[1]
     address = account_address(pubkey)
     api = chain_api(args)
+    node = rpc(args) if _node_desc() is not None else None
     consensus = option(args, "--consensus-key")
     if consensus:
         print("Using provided consensus key (validated)")
@@ -272,7 +291,9 @@ def register(args: list[str]) -> int:
     else:
         print("No consensus key provided, attempting to auto-fetch from chain node...")
         try:
-            status = _get(f"{api}/chain-rpc/status")
+            if node is None:  # DAPI_CHAIN_NODE__URL is only set inside the containers
+                raise OSError("DAPI_CHAIN_NODE__URL environment variable is not set")
+            status = _get(f"{node}/status")
         except OSError:
             # the `node` container is gone (crash loop): compose's DNS no longer knows it
             return _fail(
@@ -324,11 +345,11 @@ def _get(url: str) -> dict:
 
 
 def _broadcast(tx: dict, args: list[str], before: Callable[[dict], None] | None = None) -> int:
-    api = chain_api(args)
+    node = rpc(args)
     encoded = base64.b64encode(json.dumps(tx).encode()).decode()
     result = _http(
         "POST",
-        f"{api}/chain-rpc/",
+        f"{node}/",
         {"jsonrpc": "2.0", "id": 1, "method": "broadcast_tx_sync", "params": {"tx": encoded}},
     )["result"]
     if result["code"] != 0:
@@ -343,9 +364,7 @@ def _broadcast(tx: dict, args: list[str], before: Callable[[dict], None] | None 
     print("Waiting for transaction to be included in a block...")
     target = int(result["height"])
     for _ in range(600):
-        height = int(
-            _http("GET", f"{api}/chain-rpc/status")["result"]["sync_info"]["latest_block_height"]
-        )
+        height = int(_http("GET", f"{node}/status")["result"]["sync_info"]["latest_block_height"])
         if height >= target:
             print("\nTransaction confirmed successfully!")
             print(f"Block height: {target}")
@@ -364,9 +383,7 @@ def tx(args: list[str]) -> int:
         granter = _load(kdir, pos[2])
         if granter is None:
             return _fail(f"{pos[2]}.info: key not found")
-        chain_id = _http("GET", f"{chain_api(args)}/chain-rpc/status")["result"]["node_info"][
-            "network"
-        ]
+        chain_id = _http("GET", f"{rpc(args)}/status")["result"]["node_info"]["network"]
         print(f"Detected chain-id: {chain_id}")
 
         def allowance(result: dict) -> None:
@@ -384,10 +401,59 @@ def tx(args: list[str]) -> int:
             args,
             allowance,
         )
+    if pos[:2] == ["inference", "submit-new-participant"] and len(pos) >= 3:
+        _unlock(kdir)
+        sender = _load(kdir, option(args, "--from") or "")
+        if sender is None:
+            return _fail(f"{option(args, '--from')}.info: key not found")
+        return _broadcast(
+            {
+                "type": "submit-new-participant",
+                "from": sender["address"],
+                "pubkey": sender["pubkey"],
+                "url": pos[2],
+                "validator_key": option(args, "--validator-key") or "",
+            },
+            args,
+        )
     if pos[:2] == ["slashing", "unjail"]:
         sender = option(args, "--from") or ""
         return _broadcast({"type": "unjail", "from": sender}, args)
     return _fail(f"unknown tx command: {' '.join(pos)}")
+
+
+def query(args: list[str]) -> int:
+    """`query auth account ADDR --output json`, the Cosmos SDK's shape."""
+    pos = _positional(args)
+    if pos[:2] != ["auth", "account"] or len(pos) < 3:
+        return _fail(f"unknown query command: {' '.join(pos)}")
+    desc = _node_desc()
+    base = desc["chain_api"] if desc else rpc(args).removesuffix("/chain-rpc")
+    try:
+        doc = _get(f"{base}/chain-api/cosmos/auth/v1beta1/accounts/{pos[2]}")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return _fail(
+                f"rpc error: code = NotFound desc = account {pos[2]} not found: key not found"
+            )
+        raise SystemExit(_fail(f"query failed: {exc}")) from None
+    acct = doc["account"]
+    print(
+        json.dumps(
+            {
+                "account": {
+                    "type": "cosmos-sdk/BaseAccount",
+                    "value": {
+                        "address": acct["address"],
+                        "public_key": acct["pub_key"],
+                        "account_number": acct["account_number"],
+                        "sequence": acct["sequence"],
+                    },
+                }
+            }
+        )
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -403,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
             return register(rest)
         if command == "tx":
             return tx(rest)
+        if command == "query":
+            return query(rest)
         if command == "version":
             print("v0.2.14")
             return 0
