@@ -188,7 +188,7 @@ def signed_check(ctx: NodeContext) -> Change | None:
     if cold_key(ctx) is None:
         raise StepFailed(
             FUNDED.format(address=address) + ", and the cold key that must sign instead is "
-            f"not on this machine ({cold_args(ctx)})"
+            f"not on this machine ({cold_args(ctx)}): see `fleetdeck signing-kit PROFILE`"
         )
     name = shlex.quote(ctx.settings.account_key_name)
     return Change(
@@ -248,8 +248,8 @@ def grant_check(ctx: NodeContext) -> Change | None:
     key = cold_key(ctx)
     if key is None:
         raise StepFailed(
-            f"the cold key is not on this machine ({cold_args(ctx)}): sign the grant where "
-            "it is kept, then run `fleetdeck doctor PROFILE`"
+            f"the cold key is not on this machine ({cold_args(ctx)}): `fleetdeck signing-kit "
+            "PROFILE` prints the commands to run where it is kept"
         )
     return Change(
         f"grant ML-ops permissions and a fee allowance to the warm key {warm} (signed here "

@@ -9,7 +9,16 @@ import sys
 import click
 
 # each module registers its commands on the group
-from console.cli import actions, console, doctor, journal, profiles, sim, status  # noqa: F401
+from console.cli import (  # noqa: F401
+    actions,
+    console,
+    doctor,
+    journal,
+    profiles,
+    signing,
+    sim,
+    status,
+)
 from console.cli.group import (
     EXIT_CANCELLED,
     EXIT_CRITICAL,

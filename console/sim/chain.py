@@ -290,7 +290,7 @@ class ChainSim:
                 raise KeyError(f"account {granter} is not a registered participant")
             now = self.clock()
             p.grants[grantee] = now + YEAR_S
-            kept = grantee in p.allowances
+            kept = p.allowances.get(grantee, 0) > now  # an expired allowance is pruned
             if not kept:
                 p.allowances[grantee] = now + YEAR_S
             return self.tx(

@@ -218,6 +218,45 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
         )
         assert "Qwen/Qwen3-32B-FP8" in refused.stdout
 
+        # a cold key kept on another machine: register says so, the signing kit prints
+        # what to run there, it is run there, and the chain has it
+        run("sim", "fault", sim, "c1-net", "grants-expired")
+        elsewhere = short_tmp / "elsewhere.toml"
+        elsewhere.write_text(
+            profile.read_text().replace(
+                f'cli = "{cli}"', f'cli = "{cli}"\nkeyring_home = "{short_tmp / "none"}"', 1
+            )
+        )
+        stuck = run("run", str(elsewhere), "register", "--yes", "--limit", "c1", ok=False)
+        assert stuck.returncode == 4
+        assert "`fleetdeck signing-kit PROFILE` prints the commands" in stuck.stdout
+        rpc_at = json.loads((short_tmp / "sim/nodes/c1-net/.sim/node.json").read_text())
+        kit = run(
+            "signing-kit",
+            str(elsewhere),
+            "--cluster",
+            "c1",
+            "--node",
+            f"http://{rpc_at['private_address']}:26657",
+        )
+        signings = [line for line in kit.stdout.splitlines() if line.startswith("inferenced ")]
+        assert len(signings) == 1 and "grant-ml-ops-permissions" in signings[0], kit.stdout
+        other = short_tmp / "data" / "fleetdeck" / "keyrings" / "deploytest" / "c1"
+        there = subprocess.run(
+            ["sh", "-c", f"{cli}{signings[0].removeprefix('inferenced')} --keyring-dir {other}"],
+            input=COLD_PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert "Transaction confirmed successfully!" in there.stdout, there.stdout + there.stderr
+        checked = json.loads(run("doctor", str(profile), "--json").stdout)
+        c1 = {c["id"]: c for c in checked["clusters"][0]["checks"]}
+        assert c1["permissions_granted"]["status"] == "ok"
+        assert c1["feegrant_allowance"]["status"] == "ok"
+        run("sim", "clear", sim, "c1-net")
+
     # the mnemonics and the cold keyring's password appear nowhere but where the operator
     # asked (the warm keyring's password lives in the node's config.env, 0600, by Gonka's
     # design: it is searched for everywhere else)
