@@ -24,7 +24,6 @@ from pathlib import Path
 import httpx
 import paramiko
 
-from console.gctune import give_back_memory
 from console.monitor import collect
 from console.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
 from console.monitor.tracker import CONSOLE, Tracker  # noqa: F401 - CONSOLE: part of the API
@@ -117,15 +116,11 @@ class Monitor:
     def _heartbeat(self) -> None:
         """How late this process wakes up: a starved console (its machine loaded, its
         process stopped) sees every node go stale at once, and must say it is the one."""
-        beats = 0
         while True:
             asked = self._beat = time.monotonic()
             if self._stop.wait(HEARTBEAT_S):
                 return
             self.note_lag(time.monotonic() - asked - HEARTBEAT_S)
-            beats += 1
-            if beats % int(60 / HEARTBEAT_S) == 0:
-                give_back_memory()  # a minute's freed pages back to the system
 
     def note_lag(self, late: float) -> None:
         if late > 0.05:

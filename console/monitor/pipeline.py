@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from console.gctune import few_arenas
 from console.monitor.monitor import Monitor
 from console.monitor.recording import Recorder
 from console.profile import Profile
@@ -21,7 +20,6 @@ def live_status(
 ) -> Monitor:
     """The SSH source over its own pool (closed by stop()), recording to `record` if given."""
     fleet = profile.model
-    few_arenas()  # before the pool's threads start
     pool = Pool.for_profile(fleet, accept_new=accept_new, **pool_options)
     monitor = Monitor(fleet, pool)
     monitor.closers.append(pool.close)
