@@ -106,7 +106,15 @@ def diagnose(ctx: NodeContext) -> list[Finding]:
             else finding("ml_nodes", FAIL, change.summary)
         )
     if address:
-        out.append(epoch_finding(ctx, address))
+        epoch = epoch_finding(ctx, address)
+        if epoch.status == OK:  # the report is cached: it may not have seen this epoch yet
+            out = [
+                finding(f.id, WARN, f"{f.message} (the setup report is cached; {epoch.message})")
+                if f.id == "active_in_epoch" and f.status == FAIL
+                else f
+                for f in out
+            ]
+        out.append(epoch)
     return out
 
 
