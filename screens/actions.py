@@ -206,6 +206,48 @@ class ConfirmNameScreen(ModalScreen[bool]):
         )
 
 
+class MnemonicScreen(ModalScreen[None]):
+    """A new cold key's mnemonic, shown once: it stays until the operator types the
+    cluster's name to say it is written down (there is no other copy; esc does nothing)."""
+
+    DEFAULT_CSS = (
+        MODAL_CSS.format(name="MnemonicScreen")
+        + """
+    MnemonicScreen #mnemonic { border: heavy $warning; padding: 1 2; margin: 1 0; }
+    """
+    )
+
+    def __init__(self, cluster: str, address: str, mnemonic: str) -> None:
+        super().__init__()
+        self.cluster, self.address, self.mnemonic = cluster, address, mnemonic
+
+    def compose(self) -> ComposeResult:
+        head = Text(f"Cluster {self.cluster}: new account key ", style="bold")
+        head.append(self.address, style="bold")
+        head.append(
+            "\nIts mnemonic, shown once. Write it down now and keep it offline: it is the "
+            "only way to recover this account, and fleetdeck keeps no copy."
+        )
+        tail = Text("Type ")
+        tail.append(self.cluster, style="bold yellow")
+        tail.append(" once it is written down.")
+        with Vertical():
+            yield Static(head)
+            yield Static(Text(self.mnemonic, style="bold"), id="mnemonic")
+            yield Static(tail)
+            yield FieldInput(placeholder=self.cluster, id="written-down")
+            yield Static(Text("", style="red"), id="mnemonic-error")
+
+    def on_input_submitted(self, event) -> None:
+        if event.value == self.cluster:
+            self.mnemonic = ""
+            self.dismiss(None)
+            return
+        self.query_one("#mnemonic-error", Static).update(
+            Text(f"type {self.cluster!r} once the mnemonic is written down", style="red")
+        )
+
+
 class CancelRun(Message):
     """Cancel the running action: running steps finish, nothing new starts."""
 

@@ -74,7 +74,25 @@ class Runs(Controller):
                 )
         engine = Engine(app.profile, self.pool, journal)
         engine.subscribe(self.feed.append)
+        engine.reveal = self.reveal
         return engine
+
+    def reveal(self, cluster: str, address: str, mnemonic: str) -> None:
+        """A new cold key's mnemonic, in a modal that stays until the operator says it is
+        written down; the step that made the key waits (it runs in a worker thread)."""
+        import threading
+
+        from screens.actions import MnemonicScreen
+
+        seen = threading.Event()
+        self.app.call_from_thread(
+            self.app.push_screen, MnemonicScreen(cluster, address, mnemonic), lambda _: seen.set()
+        )
+        while not seen.wait(0.5):
+            if not self.app.is_running:
+                from actions.engine import StepFailed
+
+                raise StepFailed("the console closed before the mnemonic was written down")
 
     def plan(self, name: str) -> None:
         self.worker(self._plan, name, group="actions", exclusive=True)

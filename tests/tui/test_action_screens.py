@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from pathlib import Path
 
@@ -12,7 +13,13 @@ from textual.widgets import DataTable, Input, RichLog, Static
 from actions.engine import Change, Event, PlanItem
 from console.app import FleetdeckApp
 from console.profile import load
-from screens.actions import ActionPickerScreen, ConfirmNameScreen, PlanScreen, RunScreen
+from screens.actions import (
+    ActionPickerScreen,
+    ConfirmNameScreen,
+    MnemonicScreen,
+    PlanScreen,
+    RunScreen,
+)
 from tests.harness.profiles import unreachable_profile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -242,3 +249,53 @@ def test_snapshot_run_matrix_80x24(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(Host(run_screen(run_events())), terminal_size=(80, 24), run_before=select)
+
+
+MNEMONIC = " ".join(["abandon", "ability", "able", "about", "above", "absent"] * 4)
+ADDRESS = "gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du"
+
+
+async def test_the_mnemonic_stays_until_the_cluster_is_typed():
+    app = Host(MnemonicScreen("c1", ADDRESS, MNEMONIC))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        shown = str(app.screen.query_one("#mnemonic", Static).render())
+        assert shown == MNEMONIC
+        await pilot.press("escape")  # there is no other copy: esc does not close it
+        await pilot.pause()
+        assert isinstance(app.screen, MnemonicScreen) and app.result == []
+        app.screen.query_one(Input).value = "c2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.result == [] and "once the mnemonic is written down" in str(
+            app.screen.query_one("#mnemonic-error", Static).render()
+        )
+        app.screen.query_one(Input).value = "c1"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.result == [None] and not isinstance(app.screen, MnemonicScreen)
+
+
+async def test_a_key_made_from_the_console_waits_for_its_mnemonic_to_be_written_down(
+    monkeypatch, tmp_path
+):
+    """The engine's reveal, as the keys action calls it from its worker thread: the step
+    goes on only once the operator typed the cluster's name in the modal."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    app = FleetdeckApp(load(GONKA), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine = app.runs._new_engine()
+        waiting = asyncio.create_task(asyncio.to_thread(engine.reveal, "c1", ADDRESS, MNEMONIC))
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, MnemonicScreen):
+                break
+        assert isinstance(app.screen, MnemonicScreen) and not waiting.done()
+        app.screen.query_one(Input).value = "c1"
+        await pilot.press("enter")
+        await asyncio.wait_for(waiting, 5)
+        assert not isinstance(app.screen, MnemonicScreen)
+
+
+def test_snapshot_mnemonic_80x24(snap_compare):
+    assert snap_compare(Host(MnemonicScreen("c1", ADDRESS, MNEMONIC)), terminal_size=(80, 24))
