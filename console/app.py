@@ -18,6 +18,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from console.controllers.containers import Containers
+from console.controllers.registration import Registration
 from console.controllers.rehearsal import Rehearsal
 from console.controllers.remedies import Remedies
 from console.controllers.runs import Runs
@@ -32,6 +33,7 @@ from screens.fleet import FleetScreen, OpenNode
 from screens.modals import HostKeyScreen, QuitScreen
 from screens.node import ContainerAction, HistoryWanted, NodeScreen
 from screens.palette import Palette
+from screens.registration import RefreshRegistration, RegistrationScreen
 from screens.triage import Acknowledged, DisableMlNode, TriageScreen
 
 REFRESH_S = 0.5  # screens get at most two coalesced updates a second
@@ -44,6 +46,7 @@ class FleetdeckApp(App[str | None]):
         Binding("q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("t", "triage", "Triage", id="app.triage"),
         Binding("a", "actions", "Actions", id="app.actions"),
+        Binding("P", "registration", "Participants", id="app.registration"),
         Binding("F", "fault_menu", "Faults (demo)", show=False, id="app.faults"),
     ]
 
@@ -76,6 +79,7 @@ class FleetdeckApp(App[str | None]):
         self.remedies = Remedies(self)
         self.runs = Runs(self)
         self.rehearsal = Rehearsal(self)
+        self.registration = Registration(self)
         self.last_state: FleetState | None = None
         self._set_sub_title()
         from console.keymap import keys_path, load_keymap
@@ -159,6 +163,13 @@ class FleetdeckApp(App[str | None]):
         self.push_screen(screen)
         self.trail.node_history(screen)
 
+    def action_registration(self) -> None:
+        self.registration.open()
+
+    def on_refresh_registration(self, message: RefreshRegistration) -> None:
+        if isinstance(self.screen, RegistrationScreen):
+            self.registration.read(self.screen)
+
     def action_triage(self) -> None:
         if not isinstance(self.screen, TriageScreen):
             screen = TriageScreen(self.last_state, self.profile.model)
@@ -180,6 +191,11 @@ class FleetdeckApp(App[str | None]):
             "Triage", "active alerts across the fleet, worst first", self.action_triage
         )
         yield SystemCommand("Actions", "plan and run an action (deploy)", self.action_actions)
+        yield SystemCommand(
+            "Registration",
+            "each Gonka cluster's participant, keys, permissions, ML nodes, epoch",
+            self.action_registration,
+        )
         if self.read_only:
             yield SystemCommand(
                 "Read-only: off",

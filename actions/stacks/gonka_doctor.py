@@ -10,7 +10,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from actions.engine import NodeContext, StepFailed
-from actions.stacks.gonka_register import ADMIN, api_url, ml_nodes_check, on_chain
+from actions.stacks.gonka_register import (
+    ADMIN,
+    api_url,
+    ml_entries,
+    ml_nodes_check,
+    ml_nodes_diff,
+    on_chain,
+)
 from actions.stacks.node_http import node_json
 from console.stacks.gonka_chain import Check, setup_checks
 
@@ -71,11 +78,24 @@ def from_report(check: Check, now: float) -> Finding:
 
 def diagnose(ctx: NodeContext) -> list[Finding]:
     """Every check of one cluster, read through its network node."""
-    out: list[Finding] = []
-    address = ctx.settings.account_address
+    code, report = node_json(ctx, f"{ADMIN}/admin/v1/setup/report")
+    checks = setup_checks(report) if code == 200 else []
+    # the account: the profile's, else the one the node's config.env names
+    configured = next((c for c in checks if c.id == "cold_key_configured"), None)
+    address = ctx.settings.account_address or (
+        str(configured.details.get("address") or "") if configured else ""
+    )
     p = None
+    out: list[Finding] = []
     if not address:
-        out.append(finding("participant", FAIL, "no account key in the profile (run keys)"))
+        out.append(
+            Finding(
+                "participant",
+                FAIL,
+                "no account key: neither the profile nor the node's config.env names one",
+                "fleetdeck run PROFILE keys, then deploy",
+            )
+        )
     else:
         try:
             p = on_chain(ctx, address)
@@ -87,24 +107,14 @@ def diagnose(ctx: NodeContext) -> list[Finding]:
                 if p
                 else finding("participant", FAIL, f"{address} is not a participant")
             )
-    code, report = node_json(ctx, f"{ADMIN}/admin/v1/setup/report")
     if code == 200:
         now = time.time()
-        out += [from_report(c, now) for c in setup_checks(report)]
+        out += [from_report(c, now) for c in checks]
         if p is not None:
             out = [waiting_for_poc(ctx, f, p.join_height) for f in out]
     else:
         out.append(finding("setup_report", UNKNOWN, f"the admin API did not answer ({code})"))
-    try:
-        change = ml_nodes_check(ctx)
-    except StepFailed as exc:
-        out.append(finding("ml_nodes", FAIL, str(exc)))
-    else:
-        out.append(
-            finding("ml_nodes", OK, "every ML node of the profile is in the admin API")
-            if change is None
-            else finding("ml_nodes", FAIL, change.summary)
-        )
+    out.append(ml_nodes_finding(ctx))
     if address:
         epoch = epoch_finding(ctx, address)
         if epoch.status == OK:  # the report is cached: it may not have seen this epoch yet
@@ -116,6 +126,21 @@ def diagnose(ctx: NodeContext) -> list[Finding]:
             ]
         out.append(epoch)
     return out
+
+
+def ml_nodes_finding(ctx: NodeContext) -> Finding:
+    try:
+        ml_nodes_check(ctx)  # the governance models, first
+        missing, moved = ml_nodes_diff(ctx, ml_entries(ctx))
+    except StepFailed as exc:
+        return finding("ml_nodes", FAIL, str(exc))
+    if missing:
+        ids = ", ".join(e["id"] for e in missing)
+        return finding("ml_nodes", FAIL, f"the admin API lacks or serves other models on: {ids}")
+    if moved:
+        where = ", ".join(f"{e['id']} (the profile says {e['host']})" for e in moved)
+        return finding("ml_nodes", WARN, f"the admin API reaches another host for: {where}")
+    return finding("ml_nodes", OK, "every ML node of the profile is in the admin API")
 
 
 def waiting_for_poc(ctx: NodeContext, f: Finding, joined: int) -> Finding:

@@ -321,6 +321,25 @@ def ml_nodes_check(ctx: NodeContext) -> Change | None:
                         f"{entry['id']} serves {model}, not a governance model; approved: "
                         + ", ".join(approved)
                     )
+    missing, moved = ml_nodes_diff(ctx, wanted)
+    if not (missing or moved):
+        return None
+    ids = ", ".join(e["id"] for e in missing + moved)
+    what = []
+    if missing:
+        what.append(f"add {len(missing)} ML node(s) to the admin API")
+    if moved:
+        what.append(f"update the address of {len(moved)}")
+    return Change(
+        f"{' and '.join(what)}: {ids}",
+        (f"POST {ADMIN}/admin/v1/nodes/batch ({ids})",),
+        payload=tuple(missing + moved),
+    )
+
+
+def ml_nodes_diff(ctx: NodeContext, wanted: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(entries the admin API lacks or serves other models for, entries it reaches at
+    another host than the profile says)."""
     code, listing = node_json(ctx, f"{ADMIN}/admin/v1/nodes")
     if code != 200 or not isinstance(listing, list):
         raise StepFailed(f"the admin API does not answer /admin/v1/nodes ({code})")
@@ -328,18 +347,10 @@ def ml_nodes_check(ctx: NodeContext) -> Change | None:
     missing = [
         e
         for e in wanted
-        if e["id"] not in have
-        or (have[e["id"]].get("host"), set(have[e["id"]].get("models", {})))
-        != (e["host"], set(e["models"]))
+        if e["id"] not in have or set(have[e["id"]].get("models", {})) != set(e["models"])
     ]
-    if not missing:
-        return None
-    ids = ", ".join(e["id"] for e in missing)
-    return Change(
-        f"add {len(missing)} ML node(s) to the admin API: {ids}",
-        (f"POST {ADMIN}/admin/v1/nodes/batch ({ids})",),
-        payload=tuple(missing),
-    )
+    moved = [e for e in wanted if e not in missing and have[e["id"]].get("host") != e["host"]]
+    return missing, moved
 
 
 def ml_nodes_apply(ctx: NodeContext, change: Change) -> None:

@@ -180,8 +180,10 @@ class SimFleet:
             if ml.cluster == node.cluster and "mlnode-308" in ml.expected_containers():
                 node.admin_nodes[ml.name] = {
                     "id": ml.name,
-                    # how the network node reaches it: its private side, or its namespace
-                    "host": ml.public_address if ml.netns else ml.private_address,
+                    # as fleetdeck's deploy writes node-config.json from the simulated
+                    # profile: itself through compose's `inference`, the others by the host
+                    # the profile names (their public side, or their namespace)
+                    "host": "inference" if ml is node else ml.public_address,
                     "inference_port": 5050,
                     "poc_port": 8080,
                     "max_concurrent": 500,
