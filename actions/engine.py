@@ -222,6 +222,8 @@ class Engine:
         # shows a new key's mnemonic to the operator, once: (cluster, address, mnemonic);
         # None where there is no safe place for it (the step then refuses to make a key)
         self.reveal: Callable[[str, str, str], None] | None = None
+        # gives an existing key's mnemonic, for `keys --recover`: (cluster) -> mnemonic
+        self.recover: Callable[[str], str] | None = None
         self.profile_lock = threading.Lock()  # steps that write the profile take turns
 
     # -- subscribers

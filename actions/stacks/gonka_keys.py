@@ -84,6 +84,12 @@ def cold_key(ctx: NodeContext) -> Key | None:
 def cold_check(ctx: NodeContext) -> Change | None:
     settings, name, home = ctx.settings, ctx.settings.account_key_name, keyring_home(ctx)
     key = cold_key(ctx)
+    if key is None and ctx.engine.recover is not None:
+        return Change(
+            f"import the cold account key {name} into {home} from its mnemonic",
+            (f"{local_cli(ctx)} keys add {name} {cold_args(ctx)} --recover --output json",),
+            payload=("recover",),
+        )
     if key is None:
         if settings.account_pubkey:
             note(ctx, f"the profile names account key {settings.account_pubkey}, kept elsewhere")
@@ -107,7 +113,9 @@ def cold_check(ctx: NodeContext) -> Change | None:
 
 
 def cold_apply(ctx: NodeContext, change: Change) -> None:
-    if change.payload:
+    if change.payload == ("recover",):
+        address, pubkey = recover(ctx, change)
+    elif change.payload:
         address, pubkey = change.payload
     else:
         reveal = ctx.engine.reveal
@@ -129,6 +137,42 @@ def cold_apply(ctx: NodeContext, change: Change) -> None:
         note(ctx, f"made the cold account key {key.name}: {key.address} in {home}")
         address, pubkey = key.address, key.pubkey
     record(ctx, account_address=address, account_pubkey=pubkey)
+
+
+def recover(ctx: NodeContext, change: Change) -> tuple[str, str]:
+    """Import the cluster's key from its mnemonic (asked of the operator, on stdin to the
+    CLI); a mnemonic that gives another key than the profile names is refused."""
+    assert ctx.engine.recover is not None
+    mnemonic = " ".join(ctx.engine.recover(ctx.cluster.name).split())
+    if not mnemonic:
+        raise StepFailed(f"no mnemonic given for cluster {ctx.cluster.name}")
+    ctx.engine.redactor.register(mnemonic)
+    home = keyring_home(ctx)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    home.chmod(0o700)
+    password = ctx.secret(COLD_SECRET)
+    first = not (home / "keyring-file" / "keyhash").exists()
+    asks = f"{password}\n{password}\n" if first else f"{password}\n"
+    out = ctx.run(change.commands[0], stdin=f"{asks}{mnemonic}\n", quiet=True, check=False)
+    if out.exit != 0:
+        said = (out.stderr + out.stdout).strip().replace(mnemonic, "***")
+        raise StepFailed(f"the CLI did not import the key: {said[-300:]}")
+    key, _ = parse_key(out.stdout)
+    wanted = ctx.settings.account_pubkey
+    if wanted and wanted != key.pubkey:
+        ctx.run(
+            f"{shlex.quote(local_cli(ctx))} keys delete {shlex.quote(key.name)} "
+            f"{cold_args(ctx)} --yes",
+            stdin=f"{password}\n",
+            quiet=True,
+            check=False,
+        )
+        raise StepFailed(
+            f"that mnemonic gives the key {key.pubkey}, not the profile's account_pubkey "
+            f"{wanted} for cluster {ctx.cluster.name}: nothing was kept"
+        )
+    note(ctx, f"imported the cold account key {key.name}: {key.address} into {home}")
+    return key.address, key.pubkey
 
 
 def record(ctx: NodeContext, **values: str) -> None:

@@ -18,7 +18,7 @@ from console.cli.common import (
     load_or_exit,
 )
 from console.cli.group import EXIT_FAILED, EXIT_INVALID, cli
-from console.cli.mnemonic import revealer
+from console.cli.mnemonic import recoverer, revealer
 
 
 @cli.command("plan")
@@ -79,6 +79,12 @@ def plan_cmd(
     type=click.Path(dir_okay=False, path_type=Path),
     help="keys: write new cold keys' mnemonics to this new file (0600), not the terminal",
 )
+@click.option(
+    "--recover",
+    is_flag=True,
+    help="keys: import missing cold keys from their mnemonics (asked, or on stdin as "
+    "`CLUSTER: words…` lines)",
+)
 @ACCEPT_NEW
 def run_cmd(
     profile: str,
@@ -91,6 +97,7 @@ def run_cmd(
     pause_on_failure: bool,
     as_json: bool,
     mnemonic_file: Path | None,
+    recover: bool,
     accept_new_host_keys: bool,
 ) -> None:
     """Run ACTION on the fleet: plan, confirm, apply; every step goes to the journal.
@@ -121,6 +128,9 @@ def run_cmd(
     out_lock = threading.Lock()
     reveal = revealer(mnemonic_file, as_json, out_lock)  # a bad --mnemonic-file: said first
     engine, pool = engine_for(loaded, accept_new_host_keys)
+    engine.reveal = reveal
+    if recover:
+        engine.recover = recoverer(out_lock)
     words = limit_words(limit)
     if resume == "latest":
         last = engine.journal.latest_run(fleet, act.name)
@@ -182,7 +192,6 @@ def run_cmd(
         pool.close()
         sys.exit(EXIT_INVALID)
     width = max((len(n.name) for _, n in loaded.model.all_nodes()), default=8)
-    engine.reveal = reveal
 
     def show(event) -> None:
         text = jsonlib.dumps(event_json(event)) if as_json else event_line(event, width)

@@ -47,6 +47,34 @@ def to_terminal(out_lock: threading.Lock) -> Reveal:
     return reveal
 
 
+def recoverer(out_lock: threading.Lock) -> Callable[[str], str]:
+    """`keys --recover`: each cluster's mnemonic, asked on the terminal (not echoed), or
+    read from standard input: lines `CLUSTER: words…`, or one bare line for one cluster."""
+    given: dict[str, str] = {}
+    bare: list[str] = []
+    read = threading.Event()
+
+    def recover(cluster: str) -> str:
+        with out_lock:
+            if sys.stdin.isatty():
+                return click.prompt(
+                    f"the mnemonic of cluster {cluster}'s account key", hide_input=True
+                )
+            if not read.is_set():
+                for line in sys.stdin.read().splitlines():
+                    name, sep, words = line.partition(":")
+                    if sep and len(name.split()) == 1:
+                        given[name.strip()] = words.strip()
+                    elif line.strip():
+                        bare.append(line.strip())
+                read.set()
+            if cluster in given:
+                return given[cluster]
+            return bare[0] if len(bare) == 1 and not given else ""
+
+    return recover
+
+
 def revealer(path: Path | None, as_json: bool, out_lock: threading.Lock) -> Reveal | None:
     if path is not None:
         return to_file(path)

@@ -257,6 +257,36 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
         assert c1["feegrant_allowance"]["status"] == "ok"
         run("sim", "clear", sim, "c1-net")
 
+        # the same key imported from its mnemonic on another operator machine (a fresh data
+        # dir): it matches the profile; a wrong mnemonic is refused and nothing is kept
+        c1_words = mnemonics.read_text().split("# cluster c1, account ")[1].splitlines()[1]
+        again_env = dict(env, XDG_DATA_HOME=str(short_tmp / "data2"))
+        keys_cmd = [sys.executable, "-m", "console.cli", "run", str(profile), "keys", "--yes"]
+        wrong = subprocess.run(
+            [*keys_cmd, "--recover", "--limit", "c1"],
+            input="c1: " + " ".join(["abandon"] * 23 + ["art"]) + "\n",
+            capture_output=True,
+            text=True,
+            env=again_env,
+            cwd=REPO,
+            timeout=120,
+        )
+        said.append(wrong.stdout + wrong.stderr)
+        assert wrong.returncode == 4 and "not the profile's account_pubkey" in wrong.stdout
+        right = subprocess.run(
+            [*keys_cmd, "--recover", "--limit", "c1"],
+            input=f"c1: {c1_words}\n",
+            capture_output=True,
+            text=True,
+            env=again_env,
+            cwd=REPO,
+            timeout=120,
+        )
+        said.append(right.stdout + right.stderr)
+        assert right.returncode == 0, right.stdout[-2000:]
+        assert f"imported the cold account key gonka-account-key: {cold['c1']}" in right.stdout
+        assert c1_words not in right.stdout + right.stderr
+
     # the mnemonics and the cold keyring's password appear nowhere but where the operator
     # asked (the warm keyring's password lives in the node's config.env, 0600, by Gonka's
     # design: it is searched for everywhere else)
@@ -266,6 +296,8 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
     assert not any(p in commands.read_text() for p in [*planted, WARM_PASSWORD])
     for path in files_under(short_tmp / "state"):  # the journal
         assert not any(p.encode() in path.read_bytes() for p in [*planted, WARM_PASSWORD]), path
-    for path in files_under(short_tmp / "data", short_tmp / "sim", short_tmp / "fleet.toml"):
+    for path in files_under(
+        short_tmp / "data", short_tmp / "data2", short_tmp / "sim", short_tmp / "fleet.toml"
+    ):
         leaked = [p for p in planted if p.encode() in path.read_bytes()]
         assert not leaked, f"{path} holds a secret"

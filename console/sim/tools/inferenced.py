@@ -205,6 +205,16 @@ def keys(args: list[str]) -> int:
         else:
             sys.stdout.write(_yaml(info))
         return 0
+    if sub == "delete":
+        if not pos:
+            return _fail("accepts 1 arg(s), received 0")
+        _unlock(kdir)
+        path = kdir / f"{pos[0]}.info"
+        if not path.exists():
+            return _fail(f"{pos[0]}.info: key not found")
+        path.unlink()
+        print("Key deleted forever (uh oh!)")
+        return 0
     if sub == "list":
         infos = sorted(
             (json.loads(p.read_text()) for p in kdir.glob("*.info")), key=lambda i: i["name"]
