@@ -271,6 +271,7 @@ def keys_action() -> Action:
     return Action(
         name="keys",
         stacks=("gonka",),
+        destructive=True,  # makes keys and writes the profile: the fleet's name is typed
         description="make each cluster's cold account key here and its warm key in the api "
         "container; record their addresses in the profile",
         steps=(COLD_STEP, WARM_STEP),

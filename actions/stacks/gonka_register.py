@@ -364,6 +364,7 @@ def register_action() -> Action:
     return Action(
         name="register",
         stacks=("gonka",),
+        destructive=True,  # transactions on the chain: the fleet's name is typed
         description="register each cluster as a participant: chain ready, warm key, "
         "register-new-participant, ML-ops grant (cold key, here), ML nodes in the admin API",
         steps=(

@@ -299,3 +299,26 @@ async def test_a_key_made_from_the_console_waits_for_its_mnemonic_to_be_written_
 
 def test_snapshot_mnemonic_80x24(snap_compare):
     assert snap_compare(Host(MnemonicScreen("c1", ADDRESS, MNEMONIC)), terminal_size=(80, 24))
+
+
+async def test_keys_and_register_are_offered_and_planned_from_the_console(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    app = FleetdeckApp(load(unreachable_profile(tmp_path)), live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, ActionPickerScreen)
+        offered = [name for name, _ in picker.actions]
+        assert {"deploy", "keys", "register"} <= set(offered)
+        for _ in range(offered.index("register")):
+            await pilot.press("down")
+        await pilot.press("enter")
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if isinstance(app.screen, PlanScreen):
+                break
+        assert isinstance(app.screen, PlanScreen)
+        plain = str(app.screen.query_one("#plan", Static).render())
+        # register's first step on the network node, which cannot be reached
+        assert "chain" in plain and "cannot check: net: connection refused" in plain
