@@ -46,7 +46,7 @@ class FleetdeckApp(App[str | None]):
         Binding("q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("t", "triage", "Triage", id="app.triage"),
         Binding("a", "actions", "Actions", id="app.actions"),
-        Binding("P", "registration", "Participants", id="app.registration"),
+        Binding("P", "registration", "Registration", show=False, id="app.registration"),
         Binding("F", "fault_menu", "Faults (demo)", show=False, id="app.faults"),
     ]
 
@@ -193,7 +193,7 @@ class FleetdeckApp(App[str | None]):
         yield SystemCommand("Actions", "plan and run an action (deploy)", self.action_actions)
         yield SystemCommand(
             "Registration",
-            "each Gonka cluster's participant, keys, permissions, ML nodes, epoch",
+            "each cluster's participant, keys, permissions, ML nodes, epoch",
             self.action_registration,
         )
         if self.read_only:

@@ -718,7 +718,8 @@ class FleetScreen(Screen[None]):
         table.move_cursor(row=table.get_row_index(at))
 
     def action_help(self) -> None:
-        app_keys = [b for b in self.app.BINDINGS if getattr(b, "id", None) == "app.actions"]
+        shown = ("app.actions", "app.registration")
+        app_keys = [b for b in self.app.BINDINGS if getattr(b, "id", None) in shown]
         keys = (
             key_rows(self.app, self.BINDINGS)
             + key_rows(self.app, app_keys)

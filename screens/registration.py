@@ -1,5 +1,5 @@
-"""The registration panel: per Gonka cluster, the doctor's checks (participant, setup
-report, permissions and allowance, ML nodes, epoch), each failing one with its fix. The
+"""The registration panel: per cluster whose stack has registration checks (a chain
+participant's keys, permissions, ML nodes, epoch), each failing one with its fix. The
 console's controller reads them (console/controllers/registration.py); this screen only
 shows what it is given, as plain text."""
 
@@ -42,18 +42,18 @@ class RegistrationScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(Text(f"{self.fleet}: registration", style="bold"), id="registration-title")
         with VerticalScroll():
-            yield Static(Text("reading each cluster's network node…", style="dim"), id="clusters")
+            yield Static(Text("reading each cluster…", style="dim"), id="clusters")
         yield Footer()
 
     def show_checks(self, clusters: list[tuple[str, str, list[CheckRow]]]) -> None:
-        """(cluster, network node, checks) of every Gonka cluster."""
+        """(cluster, the node read through, checks) of every cluster with checks."""
         out = Text()
         if not clusters:
-            out.append("no Gonka cluster in this profile", style="dim")
+            out.append("no cluster in this profile has registration checks", style="dim")
         for cluster, node, checks in clusters:
             bad = sum(1 for _, status, _, _ in checks if status not in ("ok", "warn"))
             out.append(f"{cluster}", style="bold")
-            out.append(f"  network node {node}  ")
+            out.append(f"  via {node}  ")
             out.append(
                 "all checks pass" if not bad else f"{bad} failing",
                 style="green" if not bad else "bold red",
@@ -76,7 +76,7 @@ class RegistrationScreen(Screen[None]):
 
     def action_help(self) -> None:
         about = (
-            "Each cluster's registration as its network node and the chain see it; "
+            "Each cluster's registration as its nodes and the chain see it; "
             "`fleetdeck doctor PROFILE` prints the same, for cron."
         )
         self.app.push_screen(HelpScreen("Registration", key_rows(self.app, self.BINDINGS), about))

@@ -23,26 +23,26 @@ def doctor_cmd(profile: str, as_json: bool, accept_new_host_keys: bool) -> None:
     Exit 0 when nothing fails, 2 when a check fails or a network node cannot be read."""
     import json as jsonlib
 
+    from actions.doctors import DOCTORS, UNKNOWN, Finding
     from actions.engine import NodeContext
-    from actions.stacks.gonka_doctor import UNKNOWN, Finding, diagnose
 
     loaded = load_or_exit(profile, after="")
     fleet = loaded.model
     engine, pool = engine_for(loaded, accept_new_host_keys, journal=False)
     targets = [
-        (cluster, node)
+        (cluster, node, doctor)
         for cluster in fleet.clusters
-        if fleet.cluster_stack(cluster) == "gonka"
+        if (doctor := DOCTORS.get(fleet.cluster_stack(cluster)))
         for node in cluster.nodes
-        if node.role == "network"
+        if node.role == doctor.role
     ]
 
-    by_name = {node.name: (cluster, node) for cluster, node in targets}
+    by_name = {node.name: (cluster, node, doctor) for cluster, node, doctor in targets}
 
     def examine(name: str) -> list[Finding]:
-        cluster, node = by_name[name]
+        cluster, node, doctor = by_name[name]
         try:
-            return diagnose(NodeContext(engine, cluster, node))
+            return doctor.diagnose(NodeContext(engine, cluster, node))
         except Exception as exc:  # unreachable, or unreadable: that cluster's finding
             return [Finding("network_node", UNKNOWN, f"{name}: {exc}")]
 
@@ -56,7 +56,7 @@ def doctor_cmd(profile: str, as_json: bool, accept_new_host_keys: bool) -> None:
             "network_node": node.name,
             "checks": [f.as_json() for f in results[node.name]],
         }
-        for cluster, node in targets
+        for cluster, node, _ in targets
     ]
     bad = any(c["status"] in ("fail", "unknown") for cl in clusters for c in cl["checks"])
     if as_json:
@@ -70,6 +70,6 @@ def doctor_cmd(profile: str, as_json: bool, accept_new_host_keys: bool) -> None:
                 if c["fix"]:
                     click.echo(f"      fix: {c['fix']}")
         if not targets:
-            click.echo("no Gonka cluster in this profile")
+            click.echo("no cluster in this profile has registration checks")
     if bad:
         sys.exit(EXIT_CRITICAL)

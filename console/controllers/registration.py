@@ -1,5 +1,6 @@
-"""The registration panel's errand: the doctor's checks for every Gonka cluster, read in
-a worker through the action engine's view of each network node (read-only)."""
+"""The registration panel's errand: the doctor's checks for every cluster whose stack has
+one (actions/doctors.py), read in a worker through the action engine's view of the node
+it reads through (read-only)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ class Registration(Controller):
         self.worker(self._read, screen, group="registration", exclusive=True)
 
     def _read(self, screen) -> None:
+        from actions.doctors import DOCTORS, UNKNOWN, Finding
         from actions.engine import Engine, NodeContext
-        from actions.stacks.gonka_doctor import UNKNOWN, Finding, diagnose
         from console.ssh import Pool
 
         app = self.app
@@ -29,13 +30,12 @@ class Registration(Controller):
         out = []
         try:
             for cluster in fleet.clusters:
-                if fleet.cluster_stack(cluster) != "gonka":
-                    continue
-                net = next((n for n in cluster.nodes if n.role == "network"), None)
-                if net is None:
+                doctor = DOCTORS.get(fleet.cluster_stack(cluster))
+                net = doctor and next((n for n in cluster.nodes if n.role == doctor.role), None)
+                if doctor is None or net is None:
                     continue
                 try:
-                    found = diagnose(NodeContext(engine, cluster, net))
+                    found = doctor.diagnose(NodeContext(engine, cluster, net))
                 except Exception as exc:  # unreachable or unreadable: that cluster's finding
                     found = [Finding("network_node", UNKNOWN, f"{net.name}: {exc}")]
                 out.append(

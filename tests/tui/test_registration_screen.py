@@ -59,7 +59,7 @@ async def test_the_panel_reads_each_cluster_from_its_network_node(sim_fleet, mon
             text = str(app.screen.query_one("#clusters").render())
             if "participant" in text:
                 break
-        assert "c1  network node net" in text
+        assert "c1  via net" in text
         assert "✓ participant:" in text and "is a participant (ACTIVE" in text
         assert "✓ permissions_granted" in text and "✓ block_sync" in text
         # a fault shows on the next read, with its fix
