@@ -1,7 +1,8 @@
 """The Monitor: the SSH status source, feeding the Tracker that keeps FleetState live.
 
 One long-lived probe per node streams a JSON line per interval over that node's single
-pooled connection; HTTP collectors poll chain and services through forwards. Each node has
+pooled connection; HTTP collectors poll chain and services over channels of that same
+connection (console/sshhttp.py), kept open between rounds. Each node has
 its own reader thread, so a slow or hung node never delays the others; a node that stops
 answering keeps its last values, marked stale with their age. What it sees goes to the
 Tracker as observations (console/monitor/observe.py), as any other source's would.
@@ -278,7 +279,7 @@ class Monitor:
         if not status.reachable:
             if status.error is not None:  # decided: unreachable; nothing to collect
                 self._collected.add(name)
-            self._drop_http_client(name)  # its forwards went with the connection
+            self._drop_http_client(name)  # its channels went with the connection
             return
         http = collect.NodeHttp(name, self._http_client(name))
         changes: dict = {}
