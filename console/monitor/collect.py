@@ -1,6 +1,7 @@
 """What HTTP collectors are made of: requests to a node's private ports over its SSH
-channels (console/sshhttp.py), timed; a service's health in a word; an OpenAI-style chat as a latency probe;
-and the `Collector` each stack implements (console/stacks/<name>_status.py).
+channels (console/sshhttp.py), timed; a service's health in a word; an OpenAI-style chat
+as a latency probe; and the `Collector` each stack implements
+(console/stacks/<name>_status.py).
 
 Private ports are never opened to fleetdeck directly: each request goes to a local port
 that the pool tunnels to the node's own 127.0.0.1 (or to a container's address on the
