@@ -3,9 +3,9 @@ channels (console/sshhttp.py), timed; a service's health in a word; an OpenAI-st
 as a latency probe; and the `Collector` each stack implements
 (console/stacks/<name>_status.py).
 
-Private ports are never opened to fleetdeck directly: each request goes to a local port
-that the pool tunnels to the node's own 127.0.0.1 (or to a container's address on the
-node, where its compose file does not publish the port).
+Private ports are never opened to fleetdeck directly: each request is a channel of the
+node's SSH connection to the node's own 127.0.0.1 (or to a container's address on the
+node, where its compose file does not publish the port); nothing listens on this machine.
 """
 
 from __future__ import annotations
