@@ -1,7 +1,6 @@
-"""Participant and ML node registration through the admin API (port 9200 on the network
-node, reached through an SSH forward: it must never be public).
-
-For now: disabling and enabling an ML node, which the runbooks offer before a PoC.
+"""The admin API's ML-node switch (port 9200 on the network node, reached over its SSH
+connection: it must never be public): disabling and enabling an ML node, which the
+runbooks offer before a PoC. Registration itself is actions/stacks/gonka_register.py.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from console.ssh import Pool
+from console.sshhttp import node_client
 
 ADMIN_PORT = 9200
 
@@ -22,11 +22,12 @@ class AdminError(Exception):
 def set_ml_node_enabled(pool: Pool, network_node: str, ml_id: str, enabled: bool) -> str:
     """POST /admin/v1/nodes/{id}/enable|disable; returns the API's message. A disabled node
     stays active until the epoch ends and skips the next PoC (protocols.md §1.5)."""
-    port = pool.forward(network_node, ADMIN_PORT)
     verb = "enable" if enabled else "disable"
-    url = f"http://127.0.0.1:{port}/admin/v1/nodes/{quote(ml_id, safe='')}/{verb}"
+    url = f"http://127.0.0.1:{ADMIN_PORT}/admin/v1/nodes/{quote(ml_id, safe='')}/{verb}"
+    client, _ = node_client(pool, network_node, timeout=10)
     try:
-        resp = httpx.post(url, timeout=10)
+        with client:
+            resp = client.post(url)
     except httpx.HTTPError as exc:
         raise AdminError(f"admin API of {network_node} did not answer: {exc}") from None
     try:
