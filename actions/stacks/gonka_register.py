@@ -48,14 +48,23 @@ def on_the_node(ctx: NodeContext):
 
 
 def account(ctx: NodeContext) -> tuple[str, str]:
-    """(address, public key) of the cluster's cold key, from the profile."""
+    """(address, public key) of the cluster's cold key: the profile's; for a key kept on
+    another machine whose address the profile lacks, the address the network node derives
+    from the same public key (its setup report)."""
     s = ctx.settings
-    if not (s.account_address and s.account_pubkey):
-        raise StepFailed(
-            f"cluster {ctx.cluster.name} has no account key in the profile (account_address, "
-            "account_pubkey): run `fleetdeck run PROFILE keys` first"
-        )
-    return s.account_address, s.account_pubkey
+    if s.account_address and s.account_pubkey:
+        return s.account_address, s.account_pubkey
+    if s.account_pubkey:
+        with on_the_node(ctx):
+            code, report = node_json(ctx, f"{ADMIN}/admin/v1/setup/report")
+        for c in setup_checks(report) if code == 200 else []:
+            if c.id == "cold_key_configured" and c.details.get("pubkey") == s.account_pubkey:
+                return str(c.details["address"]), s.account_pubkey
+    raise StepFailed(
+        f"cluster {ctx.cluster.name} has no account key in the profile (account_address, "
+        "account_pubkey): run `fleetdeck run PROFILE keys` first (or, for a key kept on "
+        "another machine, set both)"
+    )
 
 
 # ---------------------------------------------------------------- the chain container

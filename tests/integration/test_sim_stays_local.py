@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 
 from tests.harness.deployfleet import REPO, embedded_deploy_fleet, fleetdeck
@@ -26,8 +27,13 @@ def test_a_whole_simulated_deploy_connects_only_to_loopback(short_tmp: Path):
         run = fleetdeck(
             fleet.env, "run", str(short_tmp / "sim" / "profile.toml"), "deploy", "--yes"
         )
+        # the profile names account keys kept elsewhere (public keys, no addresses): the
+        # register plan takes each address from what the network node derives from it
+        plan = fleetdeck(fleet.env, "plan", str(short_tmp / "sim" / "profile.toml"), "register")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "run " in run.stdout and ": succeeded" in run.stdout
+    registering = re.findall(r"register participant (gonka1\w+) at", plan.stdout)
+    assert len(set(registering)) == 2, plan.stdout[-3000:] + plan.stderr[-1000:]
 
     seen = [line.split() for line in log.read_text().splitlines()]
     # every kind of process was recorded: fleetdeck and the simulator (their audit hook),
