@@ -51,6 +51,11 @@ def local_cli(ctx: NodeContext) -> str:
     return found
 
 
+def cli(ctx: NodeContext) -> str:
+    """The local CLI, quoted for a command line."""
+    return shlex.quote(local_cli(ctx))
+
+
 def cold_args(ctx: NodeContext) -> str:
     return f"--keyring-backend file --keyring-dir {shlex.quote(str(keyring_home(ctx)))}"
 
@@ -62,8 +67,7 @@ def cold_key(ctx: NodeContext) -> Key | None:
         return None  # no keyring yet: asking would make the CLI create one
     name = ctx.settings.account_key_name
     out = ctx.run(
-        f"{shlex.quote(local_cli(ctx))} keys show {shlex.quote(name)} {cold_args(ctx)} "
-        "--output json",
+        f"{cli(ctx)} keys show {shlex.quote(name)} {cold_args(ctx)} --output json",
         stdin=ctx.secret(COLD_SECRET) + "\n",
         check=False,
         quiet=True,
@@ -87,7 +91,7 @@ def cold_check(ctx: NodeContext) -> Change | None:
     if key is None and ctx.engine.recover is not None:
         return Change(
             f"import the cold account key {name} into {home} from its mnemonic",
-            (f"{local_cli(ctx)} keys add {name} {cold_args(ctx)} --recover --output json",),
+            (f"{cli(ctx)} keys add {shlex.quote(name)} {cold_args(ctx)} --recover --output json",),
             payload=("recover",),
         )
     if key is None:
@@ -96,7 +100,7 @@ def cold_check(ctx: NodeContext) -> Change | None:
             return None  # made on another (air-gapped) machine: nothing to make here
         return Change(
             f"create the cold account key {name} in {home} (its mnemonic is shown once)",
-            (f"{local_cli(ctx)} keys add {name} {cold_args(ctx)} --output json",),
+            (f"{cli(ctx)} keys add {shlex.quote(name)} {cold_args(ctx)} --output json",),
         )
     if settings.account_pubkey and settings.account_pubkey != key.pubkey:
         raise StepFailed(
@@ -161,8 +165,7 @@ def recover(ctx: NodeContext, change: Change) -> tuple[str, str]:
     wanted = ctx.settings.account_pubkey
     if wanted and wanted != key.pubkey:
         ctx.run(
-            f"{shlex.quote(local_cli(ctx))} keys delete {shlex.quote(key.name)} "
-            f"{cold_args(ctx)} --yes",
+            f"{cli(ctx)} keys delete {shlex.quote(key.name)} {cold_args(ctx)} --yes",
             stdin=f"{password}\n",
             quiet=True,
             check=False,

@@ -19,9 +19,9 @@ from actions.stacks.gonka import chain_rpc_url, node_config, participant_url
 from actions.stacks.gonka_keys import (
     COLD_SECRET,
     WARM_STEP,
+    cli,
     cold_args,
     cold_key,
-    local_cli,
     warm_check,
 )
 from actions.stacks.node_http import node_json, note
@@ -204,7 +204,7 @@ def signed_check(ctx: NodeContext) -> Change | None:
         f"submit participant {address}, signed here by the cold key (a funded account "
         "that never signed: the seed's registration would panic)",
         (
-            f"{local_cli(ctx)} tx inference submit-new-participant "
+            f"{cli(ctx)} tx inference submit-new-participant "
             f"{shlex.quote(participant_url(ctx))} --validator-key "
             f"{shlex.quote(result['validator_info']['pub_key']['value'])} --from {name} "
             f"{cold_args(ctx)} --timeout-duration 1m --unordered --node {tx_node_mark(ctx)} "
@@ -264,7 +264,7 @@ def grant_check(ctx: NodeContext) -> Change | None:
         f"grant ML-ops permissions and a fee allowance to the warm key {warm} (signed here "
         "by the cold key)",
         (
-            f"{local_cli(ctx)} tx inference grant-ml-ops-permissions {name} {warm} "
+            f"{cli(ctx)} tx inference grant-ml-ops-permissions {name} {shlex.quote(warm)} "
             f"--from {name} {cold_args(ctx)} --gas 2000000 --node {tx_node_mark(ctx)}",
         ),
     )
