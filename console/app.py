@@ -164,6 +164,14 @@ class FleetdeckApp(App[str | None]):
         self.trail.node_history(screen)
 
     def action_registration(self) -> None:
+        if self.source is not None:  # a replay: it shows a recording, it reaches no node
+            self.notify(
+                "A replay reaches no node: the registration panel reads the live fleet "
+                "(fleetdeck doctor PROFILE does too).",
+                severity="warning",
+                markup=False,
+            )
+            return
         self.registration.open()
 
     def on_refresh_registration(self, message: RefreshRegistration) -> None:

@@ -14,6 +14,7 @@ from console.monitor.pipeline import live_status
 from console.monitor.recording import Replay
 from console.monitor.tracker import CONSOLE
 from console.profile import load
+from screens.registration import RegistrationScreen
 from tests.harness.cli import fleetdeck
 
 pytestmark = pytest.mark.integration
@@ -105,6 +106,11 @@ async def test_the_console_replays_a_recording_read_only(incident):
             assert any("degraded" in s for s in states), states
             assert "up" in states[-1], states[-1]
             assert "REPLAY incident.jsonl" in app.sub_title and "READ-ONLY" in app.sub_title
+            # the registration panel would reach the live fleet: a replay says so instead
+            await pilot.press("P")
+            await pilot.pause()
+            assert not isinstance(app.screen, RegistrationScreen)
+            assert any("A replay reaches no node" in str(n.message) for n in app._notifications)
     finally:
         replay.stop()
 
