@@ -13,8 +13,8 @@ from actions.engine import NodeContext, StepFailed
 from actions.stacks.gonka_register import (
     ADMIN,
     api_url,
+    governance_check,
     ml_entries,
-    ml_nodes_check,
     ml_nodes_diff,
     on_chain,
 )
@@ -130,8 +130,9 @@ def diagnose(ctx: NodeContext) -> list[Finding]:
 
 def ml_nodes_finding(ctx: NodeContext) -> Finding:
     try:
-        ml_nodes_check(ctx)  # the governance models, first
-        missing, moved = ml_nodes_diff(ctx, ml_entries(ctx))
+        wanted = ml_entries(ctx)
+        governance_check(ctx, wanted)
+        missing, moved = ml_nodes_diff(ctx, wanted)
     except StepFailed as exc:
         return finding("ml_nodes", FAIL, str(exc))
     if missing:

@@ -66,12 +66,18 @@ def cold_key(ctx: NodeContext) -> Key | None:
     if not (home / "keyring-file" / "keyhash").exists():
         return None  # no keyring yet: asking would make the CLI create one
     name = ctx.settings.account_key_name
-    out = ctx.run(
+    return shown_key(
+        ctx,
         f"{cli(ctx)} keys show {shlex.quote(name)} {cold_args(ctx)} --output json",
-        stdin=ctx.secret(COLD_SECRET) + "\n",
-        check=False,
-        quiet=True,
+        COLD_SECRET,
+        f"the cold key {name} in {home}",
     )
+
+
+def shown_key(ctx: NodeContext, command: str, secret: str, what: str) -> Key | None:
+    """The key `keys show … --output json` prints (its keyring password on stdin), None
+    when the keyring has no such key."""
+    out = ctx.run(command, stdin=ctx.secret(secret) + "\n", check=False, quiet=True)
     said = (out.stderr + out.stdout).strip()
     if out.exit == 0:
         return parse_key(out.stdout)[0]
@@ -79,10 +85,10 @@ def cold_key(ctx: NodeContext) -> Key | None:
         return None
     if "passphrase" in said or "password" in said:
         raise StepFailed(
-            f"the keyring in {home} does not open with the secret {COLD_SECRET}: set it to "
-            "the password this keyring was made with"
+            f"{what}: the keyring does not open with the secret {secret}: set it to the "
+            "password this keyring was made with"
         )
-    raise StepFailed(f"cannot read the cold key {name} in {home}: {said[-300:]}")
+    raise StepFailed(f"cannot read {what}: {said[-300:]}")
 
 
 def cold_check(ctx: NodeContext) -> Change | None:
@@ -217,18 +223,12 @@ def warm_key(ctx: NodeContext, needed: bool) -> Key | None:
             raise StepFailed(f"{why}: run `fleetdeck run PROFILE deploy` first")
         raise StepSkipped(f"{why} yet: the warm key is made inside it after the deploy")
     name = warm_name(ctx)
-    out = ctx.run(
+    return shown_key(
+        ctx,
         in_api(ctx, f"keys show {shlex.quote(name)} --output json"),
-        stdin=ctx.secret(WARM_SECRET) + "\n",
-        check=False,
-        quiet=True,
+        WARM_SECRET,
+        f"the warm key {name} in the api container",
     )
-    said = (out.stderr + out.stdout).strip()
-    if out.exit == 0:
-        return parse_key(out.stdout)[0]
-    if "not found" in said or "not a valid name" in said:
-        return None
-    raise StepFailed(f"cannot read the warm key {name} in the api container: {said[-300:]}")
 
 
 def warm_check(ctx: NodeContext, needed: bool = False) -> Change | None:

@@ -319,8 +319,8 @@ def approved_models(ctx: NodeContext) -> list[str]:
     return [m.get("id", "") for m in doc.get("models", [])]
 
 
-def ml_nodes_check(ctx: NodeContext) -> Change | None:
-    wanted = ml_entries(ctx)
+def governance_check(ctx: NodeContext, wanted: list[dict]) -> None:
+    """Every model the profile gives an ML node is one the chain approved."""
     approved = approved_models(ctx)
     if approved:
         for entry in wanted:
@@ -330,6 +330,11 @@ def ml_nodes_check(ctx: NodeContext) -> Change | None:
                         f"{entry['id']} serves {model}, not a governance model; approved: "
                         + ", ".join(approved)
                     )
+
+
+def ml_nodes_check(ctx: NodeContext) -> Change | None:
+    wanted = ml_entries(ctx)
+    governance_check(ctx, wanted)
     missing, moved = ml_nodes_diff(ctx, wanted)
     if not (missing or moved):
         return None

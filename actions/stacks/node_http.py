@@ -9,6 +9,7 @@ import shlex
 from typing import Any
 
 from actions.engine import NodeContext, StepFailed
+from console.text import printable, printable_tree
 
 
 def note(ctx: NodeContext, text: str) -> None:
@@ -70,7 +71,8 @@ def node_json(
     ctx: NodeContext, url: str, body: Any = None, method: str | None = None
 ) -> tuple[int, Any]:
     """(HTTP status, JSON body or the text when not JSON) of `url` asked from the node;
-    status 0 when nothing answered (the body then says why). A body travels on stdin."""
+    status 0 when nothing answered (the body then says why). A body travels on stdin. What
+    the node says is made printable: it reaches terminals and screens."""
     verb = method or ("POST" if body is not None else "GET")
     out = ctx.run(
         f"python3 -c {shlex.quote(NODE_JSON)} {shlex.quote(url)} {verb}",
@@ -82,8 +84,8 @@ def node_json(
     except (ValueError, IndexError):
         raise StepFailed(f"no answer read from {url}: {out.stdout.strip()[:200]}") from None
     if "error" in answer:
-        return 0, answer["error"]
+        return 0, printable(str(answer["error"]))
     try:
-        return answer["status"], json.loads(answer["body"])
+        return answer["status"], printable_tree(json.loads(answer["body"]))
     except ValueError:
-        return answer["status"], answer["body"]
+        return answer["status"], printable(answer["body"])

@@ -77,8 +77,7 @@ class Monitor:
         self.tracker = Tracker(fleet, self.interval, clock, on_update)
         self.closers: list[Callable[[], None]] = []  # run by stop(): the pool, a recording
         self.attempts = 0  # probe starts tried (a reconnect storm shows here)
-        self._clients: dict[str, httpx.Client] = {}
-        self._backends: dict[str, ChannelBackend] = {}
+        self._clients: dict[str, tuple[httpx.Client, ChannelBackend]] = {}
         self._model: dict[str, str | None] = {}
         self._collected: set[str] = set()
         self._last_latency: dict[str, float] = {}
@@ -256,21 +255,19 @@ class Monitor:
     def _http_client(self, name: str) -> httpx.Client:
         """The node's HTTP client, kept across rounds: its keep-alive connections are SSH
         channels held open, instead of a new channel per request."""
-        client = self._clients.get(name)
-        if client is None:
-            client, self._backends[name] = node_client(self.pool, name, collect.TIMEOUT)
-            self._clients[name] = client
-        return client
+        if name not in self._clients:
+            self._clients[name] = node_client(self.pool, name, collect.TIMEOUT)
+        return self._clients[name][0]
 
     def http_channels(self) -> tuple[int, int]:
         """(nodes with an HTTP client, SSH channels their clients opened, in all)."""
-        backends = list(self._backends.values())
+        backends = [backend for _, backend in list(self._clients.values())]
         return len(backends), sum(b.opened for b in backends)
 
     def _drop_http_client(self, name: str) -> None:
-        client = self._clients.pop(name, None)
-        self._backends.pop(name, None)
-        if client is not None:
+        held = self._clients.pop(name, None)
+        if held is not None:
+            client, _ = held
             with contextlib.suppress(Exception):
                 client.close()
 
