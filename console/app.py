@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
+from console.controllers.commands import Commands
 from console.controllers.containers import Containers
 from console.controllers.registration import Registration
 from console.controllers.rehearsal import Rehearsal
@@ -80,8 +81,9 @@ class FleetdeckApp(App[str | None]):
         self.runs = Runs(self)
         self.rehearsal = Rehearsal(self)
         self.registration = Registration(self)
+        self.commands = Commands(self)
         self.last_state: FleetState | None = None
-        self._set_sub_title()
+        self.set_sub_title()
         from console.keymap import keys_path, load_keymap
 
         self.keys_file = keys_file or keys_path()
@@ -89,7 +91,7 @@ class FleetdeckApp(App[str | None]):
         if keymap:
             self.set_keymap(keymap)
 
-    def _set_sub_title(self) -> None:
+    def set_sub_title(self) -> None:
         # the file name only: a full path would make the header differ machine to machine
         self.sub_title = f"{self.profile.model.fleet.name} · {Path(self.profile.file).name}"
         if self.read_only:
@@ -195,62 +197,7 @@ class FleetdeckApp(App[str | None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Triage", "active alerts across the fleet, worst first", self.action_triage
-        )
-        yield SystemCommand("Actions", "plan and run an action (deploy)", self.action_actions)
-        yield SystemCommand(
-            "Registration",
-            "each cluster's participant, keys, permissions, ML nodes, epoch",
-            self.action_registration,
-        )
-        if self.read_only:
-            yield SystemCommand(
-                "Read-only: off",
-                "allow actions again (asks for the fleet's name)",
-                self.leave_read_only,
-            )
-        else:
-            yield SystemCommand(
-                "Read-only: on", "refuse every action that changes a node", self.enter_read_only
-            )
-        if self.sim_root is None:
-            here = Path(self.profile.file).resolve()
-            for other in sorted(here.parent.glob("*.toml")):
-                if other != here:
-                    yield SystemCommand(
-                        f"Switch profile: {other.name}",
-                        str(other),
-                        lambda path=other: self.exit(str(path)),
-                        discover=False,
-                    )
-        for cluster, node in self.profile.model.all_nodes():
-            yield SystemCommand(
-                f"Node {node.name}",
-                f"{cluster.name} · {node.role} · {node.host}",
-                lambda name=node.name: self.open_node(name),
-                discover=False,
-            )
-
-    def enter_read_only(self) -> None:
-        self.read_only = True
-        self._set_sub_title()
-        self.notify("Read-only: actions that change nodes are refused.", markup=False)
-
-    def leave_read_only(self) -> None:
-        from screens.actions import ConfirmNameScreen
-
-        fleet = self.profile.model.fleet.name
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self.read_only = False
-                self._set_sub_title()
-                self.notify("Read-only is off: actions are allowed.", markup=False)
-
-        self.push_screen(
-            ConfirmNameScreen("Leave read-only: actions will change nodes again", fleet), done
-        )
+        yield from self.commands.system()
 
     # -- the console's errands: each is a controller (console/controllers/)
     def on_container_action(self, message: ContainerAction) -> None:
@@ -275,19 +222,7 @@ class FleetdeckApp(App[str | None]):
         self.runs.resume(message.action, message.run_id)
 
     def action_fault_menu(self) -> None:
-        self.rehearsal.menu(self._cursor_node())
-
-    def _cursor_node(self) -> str | None:
-        from textual.widgets import DataTable
-
-        screen = self.screen
-        if isinstance(screen, NodeScreen):
-            return screen.node_name
-        if isinstance(screen, FleetScreen):
-            table = screen.query_one("#nodes", DataTable)
-            if table.row_count:
-                return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
-        return None
+        self.rehearsal.menu(self.rehearsal.cursor_node())
 
     async def action_quit(self) -> None:
         """q asks first when quitting would lose something: a run in progress, or a

@@ -31,6 +31,22 @@ class Rehearsal(Controller):
             lambda kind: self.worker(self._inject, node, kind, group="faults") if kind else None,
         )
 
+    def cursor_node(self) -> str | None:
+        """The node the operator is on: the node screen's, or the fleet table's cursor row."""
+        from textual.widgets import DataTable
+
+        from screens.fleet import FleetScreen
+        from screens.node import NodeScreen
+
+        screen = self.app.screen
+        if isinstance(screen, NodeScreen):
+            return screen.node_name
+        if isinstance(screen, FleetScreen):
+            table = screen.query_one("#nodes", DataTable)
+            if table.row_count:
+                return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return None
+
     async def faulty(self) -> set[str]:
         """The demo's nodes with a fault injected now, from the simulator itself: faults
         injected from outside (`fleetdeck sim fault`) count as those from the F menu."""

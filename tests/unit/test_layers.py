@@ -44,3 +44,10 @@ def test_screens_ask_the_registry_not_a_stacks_module():
     for path in sorted((REPO / "screens").glob("*.py")):
         text = path.read_text()
         assert not re.search(r"(console|actions)\.stacks\.\w+", text), path.name
+
+
+def test_the_app_and_each_cli_module_stay_thin():
+    """The app wires, the CLI parses: errands live in controllers and actions."""
+    thin = [REPO / "console/app.py", *sorted((REPO / "console/cli").glob("*.py"))]
+    long = {p.name: n for p in thin if (n := len(p.read_text().splitlines())) >= 300}
+    assert long == {}, "move the errand into a controller (console/controllers/) or a module"
