@@ -436,7 +436,9 @@ def admin_router(node: SimNode) -> Router:
     r = Router()
 
     def state_of(entry: dict) -> dict:
-        ml = node.fleet.node_by_host(entry["host"]) if node.fleet else None
+        # a network node's own ML node is its compose service `inference`, on this node
+        own = entry["host"] == "inference"
+        ml = node if own else node.fleet.node_by_host(entry["host"]) if node.fleet else None
         ok = (
             ml is not None
             and ml.containers.healthy("mlnode-308")
