@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import ipaddress
 import json
 import re
 import shlex
@@ -26,6 +27,7 @@ from console.stacks.gonka import (
     RPC_PORT,
     chain_rpc_address,
     inspect_networking,
+    private_bindings,
 )
 from console.times import rfc3339_seconds
 
@@ -34,10 +36,13 @@ DEFAULT_DEPLOY_DIR = "/opt/gonka/deploy/join"
 DEFAULT_HF_HOME = "/mnt/shared"
 COMPOSE_MAIN = "docker-compose.yml"
 COMPOSE_MLNODE = "docker-compose.mlnode.yml"
+# fleetdeck's own override: the private ports Gonka's files publish on every interface,
+# bound to the loopback and the private address instead (private_bindings)
+COMPOSE_PORTS = "docker-compose.fleetdeck.yml"
 P2P_PORT = 5000
 ML_PORTS = (5050, 8080)  # inference and ML node management: open to the network node only
 MIN_DOCKER = (20, 10)
-MIN_COMPOSE = (2, 0)
+MIN_COMPOSE = (2, 24, 4)  # `ports: !override` in COMPOSE_PORTS
 MIN_MEMORY_GB = 8
 DISK_HEADROOM_GB = 20
 
@@ -140,6 +145,12 @@ def _files(ctx: NodeContext) -> str:
     return " ".join(f"-f {shlex.quote(f)}" for f in compose_files(ctx))
 
 
+def _up_files(ctx: NodeContext) -> str:
+    """The files that create containers: Gonka's, then fleetdeck's port override (written
+    by the configuration step, so not there yet for the images step's `config --images`)."""
+    return f"{_files(ctx)} -f {COMPOSE_PORTS}"
+
+
 def compose_cmd(ctx: NodeContext, *args: str) -> str:
     return f"{compose(ctx)} {_files(ctx)} {' '.join(args)}"
 
@@ -167,8 +178,8 @@ def chain_rpc_url(ctx: NodeContext, path: str) -> str:
 
 
 def _version(text: str) -> tuple[int, ...] | None:
-    m = re.search(r"(\d+)\.(\d+)", text)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g) for g in m.groups(default="0")) if m else None
 
 
 # ---------------------------------------------------------------- preflight
@@ -202,7 +213,11 @@ def preflight(ctx: NodeContext) -> Change | None:
         problems.append(f"docker {facts['docker']} is older than {'.'.join(map(str, MIN_DOCKER))}")
     composev = _version(facts.get("compose", ""))
     if composev is not None and composev < MIN_COMPOSE:
-        problems.append(f"compose {facts['compose']} is older than v2: upgrade docker-compose")
+        problems.append(
+            f"compose {facts['compose']} is older than {'.'.join(map(str, MIN_COMPOSE))}, "
+            f"which fleetdeck's {COMPOSE_PORTS} needs (it keeps the private ports off the "
+            "world): upgrade the docker compose plugin"
+        )
     want_gpus = ctx.node.gpus or 0
     have_gpus = int(facts.get("gpus") or 0)
     if serves_model(ctx):
@@ -350,7 +365,7 @@ def repository_check(ctx: NodeContext) -> Change | None:
     url, ref = stack.repo or DEFAULT_REPO, stack.ref
     if not ref:
         raise StepFailed(
-            "[stack].ref is not set: pin the gonka release to deploy (a tag such as v0.2.9 or "
+            "[stack].ref is not set: pin the gonka release to deploy (a tag such as v0.2.14 or "
             "a commit); a deploy never follows a moving branch"
         )
     root = sh_path(repo_dir(ctx))
@@ -567,11 +582,55 @@ def node_config(ctx: NodeContext) -> str:
     return json.dumps(entries, indent=2) + "\n"
 
 
+def bind_address(node: Node) -> str:
+    """The address another node of the cluster reaches this one at, to bind private ports
+    to: it must be on a private network (or the loopback), never a public one."""
+    address = private_address(node)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        ip = None
+    if ip is None or not (ip.is_private or ip.is_loopback) or ip.is_unspecified:
+        raise StepFailed(
+            f"{node.name}: its private ports (9100, 8080, 5050) must be bound to a private "
+            f"address, and {address!r} is not one: set private_ip for {node.name} in the "
+            "profile (the address the cluster's other nodes reach it on, e.g. a VPC or "
+            "WireGuard address)"
+        )
+    return address
+
+
+def ports_override(ctx: NodeContext) -> str:
+    """fleetdeck's compose override: each private port bound where private_bindings says."""
+    node = ctx.node
+    remote_ml = any(n.role == "ml" for n in ctx.cluster.nodes)
+    needs_address = node.role == "ml" or remote_ml
+    bindings = private_bindings(
+        node.role,
+        serves_model(ctx),
+        bind_address(node) if needs_address else "127.0.0.1",
+        remote_ml,
+    )
+    lines = [
+        f"# written by fleetdeck for {node.name}: Gonka's compose files publish these ports "
+        "on every",
+        "# interface, and docker's own rules come before ufw's; here they are bound to the "
+        "loopback",
+        "# and to the private address the cluster's other nodes use. Edit the profile, not this.",
+        "services:",
+    ]
+    for service in sorted(bindings):
+        lines += [f"  {service}:", "    ports: !override"]
+        lines += [f'      - "{ip}:{host}:{port}"' for ip, host, port in bindings[service]]
+    return "\n".join(lines) + "\n"
+
+
 def config_files(ctx: NodeContext) -> list[tuple[str, str, int]]:
     join = home_path(ctx, deploy_dir(ctx))
     files = [(f"{join}/config.env", config_env(ctx), 0o600)]
     if ctx.node.role == "network":
         files.append((f"{join}/node-config.json", node_config(ctx), 0o644))
+    files.append((f"{join}/{COMPOSE_PORTS}", ports_override(ctx), 0o644))
     return files
 
 
@@ -621,6 +680,7 @@ CONSUMERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("node-config.json", ("api",)),
     (COMPOSE_MAIN, None),
     (COMPOSE_MLNODE, None),
+    (COMPOSE_PORTS, ("api", "inference")),
 )
 MTIMES = (
     "import os,sys\n"
@@ -691,9 +751,8 @@ def _recreate(ctx: NodeContext, stale: list[tuple[str, str]]) -> Change:
     names = [n for n, _ in stale]
     command = in_deploy_dir(
         ctx,
-        compose_cmd(
-            ctx, "up", "-d", "--no-deps", "--force-recreate", *(shlex.quote(n) for n in names)
-        ),
+        f"{compose(ctx)} {_up_files(ctx)} up -d --no-deps --force-recreate "
+        + " ".join(shlex.quote(n) for n in names),
     )
     why = "; ".join(f"{n}: {w}" for n, w in stale)
     return Change(f"recreate {', '.join(names)} ({why})", (command,))
@@ -777,14 +836,14 @@ NETWORK_INIT = BringUp(
 )
 NETWORK_FULL = BringUp(
     expected_containers,
-    lambda ctx: f"{_files(ctx)} up -d",
+    lambda ctx: f"{_up_files(ctx)} up -d",
     lambda ctx: f"http://127.0.0.1:{ctx.settings.api_port}/health",
     180,
     "the API proxy",
 )
 ML_NODES = BringUp(
     expected_containers,
-    lambda ctx: f"{_files(ctx)} up -d",
+    lambda ctx: f"{_up_files(ctx)} up -d",
     lambda ctx: "http://127.0.0.1:8080/health",
     300,
     "the ML node",

@@ -298,6 +298,21 @@ def _containers(node: NodeStatus, serves_model: bool, interval: float) -> Iterat
                 f"docker inspect {name} shows the failing check; restart it if it does not recover",
             )
 
+    for c in node.containers:
+        wide = info.exposed(c.published) if c.state == "running" else []
+        if wide:
+            ports = ", ".join(sorted({str(h) for _, _, h in wide}, key=int))
+            yield Finding(
+                f"port_public:{c.name}",
+                "warning",
+                f"{c.name} publishes private port {ports} to the world",
+                "; ".join(f"{ip or '0.0.0.0'}:{h}->{p}/tcp" for p, ip, h in wide)  # noqa: S104
+                + " (docker's rules come before ufw's)",
+                "bind it to the loopback or the private address: fleetdeck's deploy does "
+                f"(fleetdeck run PROFILE deploy --limit {node.name}); by hand, a compose "
+                "override with ports: !override",
+            )
+
 
 def _chain(node: NodeStatus, limits: AlertsSection, now: float) -> Iterator[Finding]:
     chain = node.chain

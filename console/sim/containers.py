@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from console.sim.chain import rfc3339
 from console.stacks import STACKS
 
-GONKA_TAG = "0.2.9-post2"
+GONKA_TAG = "0.2.14"
 # service -> (image, compose file it comes from)
 SERVICES: dict[str, tuple[str, str]] = {
     "tmkms": (
@@ -76,6 +76,9 @@ class Container:
     health: str | None = None  # starting | healthy | unhealthy (None: no healthcheck)
     failing_streak: int = 0
     logs: list[tuple[float, str, str]] = field(default_factory=list)  # (time, stream, line)
+    # (container port, host IP, host port) as created (compose's ports, after overrides);
+    # None: what Gonka's compose files publish (PUBLISHED)
+    ports: tuple[tuple[int, str, int], ...] | None = None
     # service -> its address on the compose network (asked each time: a node may be placed
     # behind a real host after its containers exist)
     address_of: Callable[[str], str] = compose_address
@@ -105,9 +108,12 @@ class Container:
         if self.state == "running":
             summary["Ports"] = [
                 {"IP": ip, "PrivatePort": port, "PublicPort": host_port, "Type": "tcp"}
-                for port, ip, host_port in PUBLISHED.get(self.service, ())
+                for port, ip, host_port in self.bindings()
             ]
         return summary
+
+    def bindings(self) -> tuple[tuple[int, str, int], ...]:
+        return PUBLISHED.get(self.service, ()) if self.ports is None else self.ports
 
     def networks(self) -> dict[str, dict]:
         """NetworkSettings.Networks: the compose network; an address only while running."""
@@ -129,7 +135,7 @@ class Container:
         if self.state != "running":
             return {}
         out: dict[str, list[dict] | None] = {}
-        for port, ip, host_port in PUBLISHED.get(self.service, ()):
+        for port, ip, host_port in self.bindings():
             out.setdefault(f"{port}/tcp", []).append({"HostIp": ip, "HostPort": str(host_port)})
         return out
 
@@ -252,14 +258,19 @@ class ContainerSet:
         c = self.items.get(name)
         return c is not None and c.state == "running" and c.health != "unhealthy"
 
-    def create(self, service: str, image: str | None = None) -> Container:
+    def create(
+        self,
+        service: str,
+        image: str | None = None,
+        ports: tuple[tuple[int, str, int], ...] | None = None,
+    ) -> Container:
         with self.lock:
             existing = self.items.get(service)
             if existing:
                 return existing
             image = image or SERVICES.get(service, (f"{service}:latest", ""))[0]
             cid = hashlib.sha256(f"{self.node}/{service}/{time.time()}".encode()).hexdigest()
-            c = Container(service, image, self.project, service, cid, time.time())
+            c = Container(service, image, self.project, service, cid, time.time(), ports=ports)
             c.address_of = self.address_of
             self.items[service] = c
             self._event(c, "create")

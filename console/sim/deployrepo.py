@@ -12,18 +12,24 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from console.sim.containers import SERVICES
+from console.sim.containers import GONKA_TAG, SERVICES
 
-TAG = "v0.2.9-sim"
+TAG = "v0.2.14-sim"
+# an older release the repository also carries: hosts still on it stay readable, and a
+# deploy can move a fleet from it to TAG
+OLD_TAGS = {"v0.2.9-sim": "0.2.9-post2"}
 
 
-def _image(service: str) -> str:
-    return SERVICES[service][0]
+def _image(service: str, release: str = GONKA_TAG) -> str:
+    image = SERVICES[service][0]
+    return image.replace(f":{GONKA_TAG}", f":{release}")
 
 
-COMPOSE = f"""services:
+def compose(release: str = GONKA_TAG) -> str:
+    """docker-compose.yml of deploy/join at a release (its images' tag)."""
+    return f"""services:
   tmkms:
-    image: {_image("tmkms")}
+    image: {_image("tmkms", release)}
     container_name: tmkms
     restart: unless-stopped
     volumes:
@@ -31,7 +37,7 @@ COMPOSE = f"""services:
 
   node:
     container_name: node
-    image: {_image("node")}
+    image: {_image("node", release)}
     command: ["sh", "./init-docker.sh"]
     volumes:
       - .inference:/root/.inference
@@ -42,7 +48,7 @@ COMPOSE = f"""services:
 
   api:
     container_name: api
-    image: {_image("api")}
+    image: {_image("api", release)}
     volumes:
       - .inference:/root/.inference
       - .dapi:/root/.dapi
@@ -61,11 +67,11 @@ COMPOSE = f"""services:
 
   bridge:
     container_name: bridge
-    image: {_image("bridge")}
+    image: {_image("bridge", release)}
 
   proxy:
     container_name: proxy
-    image: {_image("proxy")}
+    image: {_image("proxy", release)}
     ports:
       - "${{API_PORT:-8000}}:80"
       - "${{API_SSL_PORT:-8443}}:443"
@@ -74,6 +80,9 @@ COMPOSE = f"""services:
     healthcheck:
       test: ["CMD", "curl", "-f", "http://localhost/health"]
 """
+
+
+COMPOSE = compose()
 
 COMPOSE_MLNODE = f"""services:
   mlnode-308:
@@ -157,7 +166,15 @@ def make_gonka_repo(path: Path, tag: str = TAG) -> tuple[str, str]:
         _git(path, "init", "-q", "-b", "main")
     join = path / "deploy" / "join"
     join.mkdir(parents=True, exist_ok=True)
-    (join / "docker-compose.yml").write_text(COMPOSE)
+    for old, release in OLD_TAGS.items():
+        if old != tag and not _git(path, "tag", "-l", old):
+            _commit(path, join, old, compose(release))
+    _commit(path, join, tag, COMPOSE)
+    return f"file://{path.resolve()}", tag
+
+
+def _commit(path: Path, join: Path, tag: str, compose_file: str) -> None:
+    (join / "docker-compose.yml").write_text(compose_file)
     (join / "docker-compose.mlnode.yml").write_text(COMPOSE_MLNODE)
     (join / "config.env.template").write_text(CONFIG_TEMPLATE)
     (join / "node-config.json").write_text(NODE_CONFIG)
@@ -167,4 +184,3 @@ def make_gonka_repo(path: Path, tag: str = TAG) -> tuple[str, str]:
         _git(path, "commit", "-q", "-m", f"deploy/join for {tag}")
     if not _git(path, "tag", "-l", tag):
         _git(path, "tag", tag)
-    return f"file://{path.resolve()}", tag

@@ -169,7 +169,7 @@ def docker_router(node: SimNode) -> Router:
             return json_response(
                 {"message": f'Conflict. The container name "/{name}" is already in use'}, 409
             )
-        c = cs.create(name, body.get("Image"))
+        c = cs.create(name, body.get("Image"), port_bindings(body))
         return json_response({"Id": c.id, "Warnings": []}, 201)
 
     async def remove(req: Request) -> Response:
@@ -244,6 +244,21 @@ def docker_router(node: SimNode) -> Router:
     r.add("GET", f"{V}/images/json", images)
     r.add("POST", f"{V}/images/create", pull)
     return r
+
+
+def port_bindings(body: dict) -> tuple[tuple[int, str, int], ...] | None:
+    """HostConfig.PortBindings of a create request as (container port, host IP, host port);
+    None when the request names none (the image's compose defaults then)."""
+    bindings = (body.get("HostConfig") or {}).get("PortBindings")
+    if bindings is None:
+        return None
+    out = []
+    for key, hosts in bindings.items():
+        port = key.partition("/")[0]
+        for h in hosts or []:
+            if port.isdigit() and str(h.get("HostPort", "")).isdigit():
+                out.append((int(port), h.get("HostIp") or "0.0.0.0", int(h["HostPort"])))  # noqa: S104
+    return tuple(out)
 
 
 def _stamp(t: float) -> str:

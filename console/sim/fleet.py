@@ -26,6 +26,7 @@ from console.sim.faults import FAULTS, FaultError
 from console.sim.http import Loop
 from console.sim.node import SimNode
 from console.sim.sshserver import SshServer
+from console.stacks.gonka import private_bindings
 
 SSH_USER = "fleetdeck"
 
@@ -147,7 +148,10 @@ class SimFleet:
                 self.ssh.add(node)
         if self.deployed:
             for node in self.nodes.values():
-                node.containers.up(node.expected_containers())
+                ports = self._bindings(node)
+                for service in node.expected_containers():
+                    node.containers.create(service, ports=ports.get(service))
+                    node.containers.start(service)
                 self._seed_admin(node)
         for node in self.nodes.values():
             node.prepare(lib)  # again: node.json now carries the bound ports
@@ -155,6 +159,21 @@ class SimFleet:
         self._write_access()
         self._ticker = threading.Thread(target=self._tick_loop, daemon=True, name="sim-tick")
         self._ticker.start()
+
+    def _bindings(self, node: SimNode) -> dict[str, tuple[tuple[int, str, int], ...]]:
+        """The private ports of a deployed node as fleetdeck's deploy binds them (to the
+        loopback and the address the profile gives the node), not on every interface."""
+        if node.stack != "gonka":
+            return {}
+        profile_node = next(n for _, n in self.model.all_nodes() if n.name == node.name)
+        remote_ml = any(n.role == "ml" and n.cluster == node.cluster for n in self.nodes.values())
+        found = private_bindings(
+            node.role,
+            node.serves_model,
+            profile_node.private_ip or profile_node.host,
+            remote_ml,
+        )
+        return {s: tuple((c, ip, h) for ip, h, c in b) for s, b in found.items()}
 
     def _seed_admin(self, node: SimNode) -> None:
         """A deployed network node is registered and knows its cluster's ML nodes."""

@@ -7,6 +7,7 @@ half, in actions/stacks/<name>.py (they run commands on nodes, which the core ne
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,16 @@ class Stack:
             if extra not in names:
                 names.append(extra)
         return names
+
+    def exposed(self, published: Iterable[tuple[int, str, int]]) -> list[tuple[int, str, int]]:
+        """The (container port, host IP, host port) bindings that put one of this stack's
+        private ports on every interface of the host (Docker's rules come before ufw's)."""
+        return [
+            (port, ip, host_port)
+            for port, ip, host_port in published
+            if ip in ("", "0.0.0.0", "::")  # noqa: S104 - read from docker, not bound
+            and (port in self.private_ports or host_port in self.private_ports)
+        ]
 
     def runbook(self, kind: str) -> Runbook | None:
         base = kind.split(":")[0]

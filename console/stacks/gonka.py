@@ -207,3 +207,33 @@ def inspect_networking(inspect: dict) -> tuple[list[tuple[int, str, int]], list[
         n.get("IPAddress") for n in (settings.get("Networks") or {}).values() if n.get("IPAddress")
     ]
     return published, addresses
+
+
+ML_CALLBACK_PORT, ADMIN_PORT_HOST = 9100, 9200
+ML_NODE_PORTS = ((8080, 8080), (5050, 5000))  # (host, container): management/PoC, inference
+
+
+def private_bindings(
+    role: str, serves_model: bool, address: str, remote_ml: bool
+) -> dict[str, tuple[tuple[str, int, int], ...]]:
+    """Where a node's private ports are published: {service: ((host IP, host port, container
+    port), ...)}. Gonka's compose files publish the API's ML callback port (9100) and the
+    ML node's 8080 and 5050 on every interface, and Docker's own iptables rules come before
+    ufw's, so the firewall cannot keep them private (reference/protocols.md §1.1: 26657, 9100,
+    9200, 5050, 8080 must stay private). fleetdeck binds them instead: to the node's
+    loopback, and to its private `address` only where another node must reach them (a
+    remote ML node's PoC callbacks to 9100; the network node's calls to an ML node)."""
+    out: dict[str, tuple[tuple[str, int, int], ...]] = {}
+
+    def on(*ips: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(ips))  # one binding when the address is the loopback
+
+    if role == "network":
+        callback = on("127.0.0.1", address) if remote_ml else on("127.0.0.1")
+        out["api"] = tuple((ip, ML_CALLBACK_PORT, ML_CALLBACK_PORT) for ip in callback) + (
+            ("127.0.0.1", ADMIN_PORT_HOST, ADMIN_PORT_HOST),
+        )
+    if role == "ml" or serves_model:
+        ips = on("127.0.0.1", address) if role == "ml" else on("127.0.0.1")
+        out["inference"] = tuple((ip, h, c) for h, c in ML_NODE_PORTS for ip in ips)
+    return out

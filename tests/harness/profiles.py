@@ -14,7 +14,7 @@ stack = "gonka"
 connect_timeout = 2
 known_hosts = "{kh}"
 [stack]
-ref = "v0.2.9"
+ref = "v0.2.14"
 [[clusters]]
 name = "c1"
 [[clusters.nodes]]

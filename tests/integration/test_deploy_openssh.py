@@ -20,6 +20,7 @@ import pytest
 
 from console.profile import load
 from console.sim import tools
+from console.stacks.gonka import GONKA
 from tests.conftest import unavailable
 from tests.harness.deployfleet import deploy_fleet as deploy_fleet_on
 from tests.harness.netns import netns_available
@@ -138,6 +139,20 @@ def test_full_deploy_reaches_the_expected_end_state(deploy_fleet):
                 and json.loads((snaps[0] / "config.json").read_text())["_name_or_path"] == model
             )
         join = home / "gonka" / "deploy" / "join"
+        # private ports bound to the loopback and the private address, none on every
+        # interface (docker's rules pass ufw by), through fleetdeck's compose override
+        bindings = {c.name: c.bindings() for c in sim.containers.snapshot()}
+        assert {c: GONKA.exposed(b) for c, b in bindings.items() if GONKA.exposed(b)} == {}
+        assert "ports: !override" in (join / "docker-compose.fleetdeck.yml").read_text()
+        if node.role == "network":
+            assert set(bindings["api"]) == {
+                (9100, "127.0.0.1", 9100),
+                (9100, node.host, 9100),
+                (9200, "127.0.0.1", 9200),
+            }
+        else:
+            assert (5000, node.host, 5050) in bindings["inference"]
+            assert (8080, "127.0.0.1", 8080) in bindings["inference"]
         env_file = join / "config.env"
         assert env_file.stat().st_mode & 0o777 == 0o600
         values = sourced(env_file)
@@ -184,7 +199,7 @@ def test_full_deploy_reaches_the_expected_end_state(deploy_fleet):
         head = subprocess.run(
             ["git", "-C", str(home / "gonka"), "describe", "--tags"], capture_output=True, text=True
         ).stdout.strip()
-        assert head == "v0.2.9-sim"
+        assert head == "v0.2.14-sim"
 
 
 def test_running_the_deploy_again_changes_nothing(deploy_fleet):
@@ -453,4 +468,41 @@ def test_a_changed_model_recreates_the_containers_that_read_it(deploy_fleet):
         assert counts.get("change", 0) == 0 and counts.get("error", 0) == 0, again.stdout[-3000:]
     finally:
         profile.set_value(("models", model, "args"), before)
+        profile.save()
+
+
+def test_a_fleet_moves_between_releases_and_its_containers_follow(deploy_fleet):
+    """A host still on an older release is read and moved as a deploy: ref back to
+    v0.2.9-sim, then up to v0.2.14-sim; each time the repository, images and running
+    containers follow (recreated from the release's compose), and the ports stay private."""
+    fleet, hosts, env, root = deploy_fleet
+    profile = load(fleet.profile_path)
+    current = profile.model.stack.ref
+    nodes = [n.name for c in profile.model.clusters if c.name == "c1" for n in c.nodes]
+    try:
+        for ref, release in (("v0.2.9-sim", "0.2.9-post2"), (current, "0.2.14")):
+            profile.set_value(("stack", "ref"), ref)
+            profile.save()
+            plan = fleetdeck(env, "plan", str(fleet.profile_path), "deploy", "--limit", "c1")
+            assert plan.returncode == 0, plan.stdout + plan.stderr
+            assert "recreate" in plan.stdout and ref in plan.stdout, plan.stdout[-3000:]
+            proc = fleetdeck(
+                env, "run", str(fleet.profile_path), "deploy", "--yes", "--limit", "c1"
+            )
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+            for name in nodes:
+                sim = fleet.nodes[name]
+                running = {c.name: c for c in sim.containers.snapshot() if c.state == "running"}
+                assert set(running) == set(sim.expected_containers()), (name, running)
+                if "api" in running:
+                    assert running["api"].image.endswith(f"/api:{release}"), proc.stdout[-4000:]
+                    assert not GONKA.exposed(running["api"].bindings())
+                head = subprocess.run(
+                    ["git", "-C", str(hosts[name].host.sandbox / "gonka"), "describe", "--tags"],
+                    capture_output=True,
+                    text=True,
+                ).stdout.strip()
+                assert head == ref, (name, head)
+    finally:
+        profile.set_value(("stack", "ref"), current)
         profile.save()

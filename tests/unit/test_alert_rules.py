@@ -167,3 +167,25 @@ def test_service_ports_come_from_the_clusters_settings():
     COLLECTORS["ollama"].services(Http(), moved, "provider", True, None, False)
     COLLECTORS["vllm"].services(Http(), moved, "server", True, None, False)
     assert asked == [(11500, "/api/tags"), (8100, "/health")]
+
+
+def test_a_private_port_published_on_every_interface_is_a_warning():
+    """Gonka's own compose puts 9100 (and an ML node's 8080 and 5050) on 0.0.0.0, where
+    docker's rules pass before ufw's: the console says so, naming the bindings."""
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    node = healthy(profile, NOW)["c1-ml1"]
+
+    def with_ports(*published):
+        cs = tuple(
+            replace(c, published=published) if c.name == "inference" else c for c in node.containers
+        )
+        found = evaluate(replace(node, containers=cs, probe_at=NOW), profile.alerts, NOW, 2.0, True)
+        return [f for f in found if f.kind.startswith("port_public")]
+
+    (wide,) = with_ports((8080, "0.0.0.0", 8080), (5000, "0.0.0.0", 5050))
+    assert wide.kind == "port_public:inference" and wide.severity == "warning"
+    assert wide.summary == "inference publishes private port 5050, 8080 to the world"
+    assert "0.0.0.0:5050->5000/tcp" in wide.evidence and "ufw" in wide.evidence
+    # as fleetdeck's deploy binds them: the loopback and the node's private address
+    assert with_ports((8080, "127.0.0.1", 8080), (5000, "10.0.1.7", 5050)) == []
+    assert with_ports((5000, "::", 5050))  # IPv6's every-interface too

@@ -254,8 +254,9 @@ def dial_stdio() -> int:
 
 
 def compose_services(files: list[Path]) -> list[tuple[str, str | None]]:
-    """(service, image) of the compose files, in order; a small reader for `services:`."""
-    out: list[tuple[str, str | None]] = []
+    """(service, image) of the compose files, in order, a service named in several files
+    merged as compose merges it; a small reader for `services:`."""
+    images: dict[str, str | None] = {}
     for path in files:
         in_services, current, level = False, None, 0
         for line in path.read_text().splitlines():
@@ -271,12 +272,60 @@ def compose_services(files: list[Path]) -> list[tuple[str, str | None]]:
             m = re.match(r"^\s+([A-Za-z0-9._-]+):\s*$", line)
             if m and indent == level:
                 current = m.group(1)
-                out.append((current, None))
+                if current not in images:  # a later file extends the service (an override)
+                    images[current] = None
                 continue
             img = re.match(r"^\s+image:\s*['\"]?([^'\"\s]+)", line)
-            if img and current and out and out[-1][0] == current and out[-1][1] is None:
-                out[-1] = (current, os.path.expandvars(img.group(1)))
-    return out
+            if img and current:
+                images[current] = os.path.expandvars(img.group(1))
+    return list(images.items())
+
+
+def _expand(text: str) -> str:
+    """Compose's interpolation of ${VAR}, ${VAR:-default} and $VAR."""
+    return re.sub(
+        r"\$\{(\w+)(?::?-([^}]*))?\}|\$(\w+)",
+        lambda m: os.environ.get(m.group(1) or m.group(3)) or (m.group(2) or ""),
+        text,
+    )
+
+
+def compose_ports(files: list[Path]) -> dict[str, list[tuple[int, str, int]]]:
+    """Each service's published ports as (container port, host IP, host port), the files
+    merged in order as compose merges them: a later file's `ports:` adds to the list, and
+    `ports: !override` replaces it (Compose 2.24.4+)."""
+    ports: dict[str, list[tuple[int, str, int]]] = {}
+    for path in files:
+        in_services, current, level, listing = False, None, 0, None
+        for line in path.read_text().splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            indent = len(line) - len(line.lstrip())
+            if indent == 0:
+                in_services, level, current = line.startswith("services:"), 0, None
+                continue
+            if not in_services:
+                continue
+            level = level or indent
+            if indent == level:
+                m = re.match(r"^\s+([A-Za-z0-9._-]+):\s*$", line)
+                current, listing = (m.group(1) if m else None), None
+                continue
+            if listing is not None and indent > listing:
+                item = re.match(r"^\s+-\s*['\"]?([^'\"#]+?)['\"]?\s*(#.*)?$", line)
+                if item and current:
+                    parts = _expand(item.group(1)).split("/")[0].split(":")
+                    ip = parts[0] if len(parts) == 3 else "0.0.0.0"  # noqa: S104 - as docker says
+                    if parts[-1].isdigit() and parts[-2].isdigit():
+                        ports[current].append((int(parts[-1]), ip, int(parts[-2])))
+                continue
+            listing = None
+            head = re.match(r"^\s+ports:\s*(!override)?\s*$", line)
+            if head and current:
+                listing = indent
+                if head.group(1) or current not in ports:
+                    ports[current] = []
+    return ports
 
 
 def empty_volume_source(path: Path) -> str | None:
@@ -334,6 +383,7 @@ def cmd_compose(args: list[str]) -> int:
         return 1
     chosen = [(s, img) for s, img in declared if not wanted or s in wanted]
     if command == "up":
+        published = compose_ports(files)
         for service, image in chosen:
             if "--force-recreate" in opts:  # a new container, created from the inputs now
                 try:
@@ -343,7 +393,19 @@ def cmd_compose(args: list[str]) -> int:
                     if exc.status != 404:
                         raise
             try:
-                call("POST", "/containers/create", {"name": service}, {"Image": image})
+                body: dict = {"Image": image}
+                if service in published:
+                    body["HostConfig"] = {
+                        "PortBindings": {
+                            f"{port}/tcp": [
+                                {"HostIp": ip, "HostPort": str(host)}
+                                for p, ip, host in published[service]
+                                if p == port
+                            ]
+                            for port in dict.fromkeys(p for p, _, _ in published[service])
+                        }
+                    }
+                call("POST", "/containers/create", {"name": service}, body)
                 print(f" Container {service}  Created", file=sys.stderr)
             except DockerError as exc:
                 if exc.status != 409:
