@@ -52,6 +52,11 @@ DISKS = Every(30.0)
 COMPUTE_APPS = Every(10.0)
 DOCKER_CLI = Every(10.0)  # only when there is no docker socket to read cheaply
 DRIVER = Every(3600.0)
+DOCKER_VERSION = Every(10.0)
+# a container's inspect, read again only when its listing changes (state, status text:
+# a restart, a health change, the uptime's words) or once a slow period: the listing alone
+# each interval costs dockerd one request instead of one per container
+INSPECTED = {}  # container id -> (state, status, when, inspect)
 
 
 def reasons(mask):
@@ -363,6 +368,16 @@ def docker_socket():
     return "/var/run/docker.sock"
 
 
+def _inspect(api, summary):
+    now = time.time()
+    seen = INSPECTED.get(summary["Id"])
+    key = (summary.get("State"), summary.get("Status"))
+    if seen is None or seen[:2] != key or now - seen[2] >= DOCKER_VERSION.period:
+        seen = key + (now, api.get(f"/containers/{summary['Id']}/json"))
+        INSPECTED[summary["Id"]] = seen
+    return seen[3]
+
+
 def _container(summary, inspect):
     state = inspect.get("State", {})
     health = state.get("Health") or {}
@@ -399,8 +414,10 @@ def containers():
         try:
             api = UnixHttp(path)
             listing = api.get("/containers/json?all=1")
-            out = [_container(c, api.get(f"/containers/{c['Id']}/json")) for c in listing]
-            version = api.get("/version").get("Version")
+            out = [_container(c, _inspect(api, c)) for c in listing]
+            for gone in set(INSPECTED) - {c["Id"] for c in listing}:
+                del INSPECTED[gone]
+            version = DOCKER_VERSION.get(lambda: api.get("/version").get("Version"))
             return out, version, "docker-socket", None
         except PermissionError:
             error = f"permission denied on {path} (add the SSH user to the docker group)"
@@ -517,6 +534,7 @@ def main(argv):
             # how often the dear readings (df, docker CLI, process lists) are refreshed
             slow = float(argv[i + 1])
             DISKS.period, DOCKER_CLI.period, COMPUTE_APPS.period = slow, slow / 3, slow / 3
+            DOCKER_VERSION.period = slow
             i += 1
         elif argv[i] == "--once":
             once = True

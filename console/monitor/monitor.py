@@ -53,6 +53,10 @@ def probe_command(interval: float, paths: list[str]) -> str:
 
 HEARTBEAT_S = 0.25
 FIRST_LINE_S = 30.0  # a probe's first line: its interpreter starting on a loaded node
+# nodes between connecting and their probe's first line at once: hundreds of handshakes
+# and interpreter starts together starve this machine (and a simulated fleet's), and every
+# one of them then misses its time; in waves, each start is quick
+STARTING_AT_ONCE = 48
 BACKOFF_MAX_S = 60.0
 
 
@@ -77,6 +81,7 @@ class Monitor:
         self.tracker = Tracker(fleet, self.interval, clock, on_update)
         self.closers: list[Callable[[], None]] = []  # run by stop(): the pool, a recording
         self.attempts = 0  # probe starts tried (a reconnect storm shows here)
+        self._starting = threading.BoundedSemaphore(STARTING_AT_ONCE)
         self._clients: dict[str, tuple[httpx.Client, ChannelBackend]] = {}
         self._model: dict[str, str | None] = {}
         self._collected: set[str] = set()
@@ -160,41 +165,56 @@ class Monitor:
     def _stream(self, name: str) -> None:
         failures = 0
         while not self._stop.is_set():
+            if not self._starting.acquire(timeout=0.5):
+                continue  # a wave of starts is on: wait for a slot (or for stop)
+            slot = [True]  # held until the probe's first line, or the attempt's end
             try:
-                chan = self.pool.open_stream(name, self._commands[name])
-            except HostKeyChanged as exc:
-                self._unreachable(name, exc.reason, host_key_changed=True)
-                self._stop.wait(max(self.interval, 5))
-                continue
-            except SshError as exc:
-                failures += 1
-                self.attempts += 1
-                self._unreachable(name, exc.reason)
-                self._stop.wait(self._backoff(failures))
-                continue
-            except Exception as exc:  # noqa: BLE001 - a bug must not end this node's updates
-                failures += 1
-                self._unreachable(name, f"probe start: {type(exc).__name__}: {exc}")
-                self._stop.wait(self._backoff(failures))
-                continue
-            self.attempts += 1
-            self._channels[name] = chan
-            # the first line has time for the probe to start on a loaded node; after it, a
-            # silent channel is a hung node: given up on after two intervals
-            chan.settimeout(max(FIRST_LINE_S, 2 * self.interval + 1))
-            reason, lines = self._read(name, chan)
-            self._channels.pop(name, None)
-            with contextlib.suppress(Exception):
-                chan.close()
-            if self._stop.is_set():
-                return
-            self.pool.drop(name)
-            self._unreachable(name, reason)
-            failures = 0 if lines else failures + 1
-            self._stop.wait(min(self.interval, 1.0) if lines else self._backoff(failures))
+                failures, pause = self._attempt(name, failures, slot)
+            finally:
+                self._free(slot)
+            self._stop.wait(pause)  # a backoff never holds a slot
 
-    def _read(self, name: str, chan: paramiko.Channel) -> tuple[str, int]:
-        """Why the stream ended, and how many lines it gave."""
+    def _free(self, slot: list[bool]) -> None:
+        if slot[0]:
+            slot[0] = False
+            self._starting.release()
+
+    def _attempt(self, name: str, failures: int, slot: list[bool]) -> tuple[int, float]:
+        """One probe stream of a node, from connecting to its end: (failures in a row, how
+        long to wait before the next)."""
+        try:
+            chan = self.pool.open_stream(name, self._commands[name])
+        except HostKeyChanged as exc:
+            self._unreachable(name, exc.reason, host_key_changed=True)
+            return failures, max(self.interval, 5)
+        except SshError as exc:
+            self.attempts += 1
+            self._unreachable(name, exc.reason)
+            return failures + 1, self._backoff(failures + 1)
+        except Exception as exc:  # noqa: BLE001 - a bug must not end this node's updates
+            self._unreachable(name, f"probe start: {type(exc).__name__}: {exc}")
+            return failures + 1, self._backoff(failures + 1)
+        self.attempts += 1
+        self._channels[name] = chan
+        # the first line has time for the probe to start on a loaded node; after it, a
+        # silent channel is a hung node: given up on after two intervals
+        chan.settimeout(max(FIRST_LINE_S, 2 * self.interval + 1))
+        reason, lines = self._read(name, chan, lambda: self._free(slot))
+        self._channels.pop(name, None)
+        with contextlib.suppress(Exception):
+            chan.close()
+        if self._stop.is_set():
+            return failures, 0.0
+        self.pool.drop(name)
+        self._unreachable(name, reason)
+        failures = 0 if lines else failures + 1
+        return failures, (min(self.interval, 1.0) if lines else self._backoff(failures))
+
+    def _read(
+        self, name: str, chan: paramiko.Channel, started: Callable[[], None] = lambda: None
+    ) -> tuple[str, int]:
+        """Why the stream ended, and how many lines it gave; `started` is called at the
+        first line."""
         buf = b""
         lines = 0
         try:
@@ -220,6 +240,7 @@ class Monitor:
                     self._line(name, line)
                     if not lines:  # the probe runs: from now on, two intervals of silence
                         chan.settimeout(2 * self.interval + 1)
+                        started()
                     lines += 1
         except TimeoutError:
             if not lines:

@@ -102,3 +102,57 @@ def test_reconnects_back_off_with_jitter_up_to_a_cap():
     assert waits[5] > waits[0]  # grows
     spread = {round(mon._backoff(6), 3) for _ in range(20)}
     assert len(spread) > 5  # jittered: hundreds of nodes do not retry in step
+
+
+class Counting(Pool):
+    """Every node's probe slow to start; counts how many are starting at the same time."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay)
+        import threading
+
+        self.lock = threading.Lock()
+        self.starting = self.most = 0
+
+    def open_stream(self, name, command):
+        pool = self
+
+        class Tracked(SlowStart):
+            def recv(self, n):
+                first = self.sent == 0
+                data = super().recv(n)
+                if first and data:
+                    with pool.lock:
+                        pool.starting -= 1
+                return data
+
+        with self.lock:
+            self.opens += 1
+            self.starting += 1
+            self.most = max(self.most, self.starting)
+        return Tracked(self.delay)
+
+
+def test_hundreds_of_nodes_start_in_waves_and_all_come_up(monkeypatch):
+    from console.monitor import monitor as module
+
+    monkeypatch.setattr(module, "STARTING_AT_ONCE", 10)
+    nodes = "".join(
+        f'[[clusters.nodes]]\nname = "n{i}"\nhost = "10.0.1.{i}"\nrole = "server"\n'
+        for i in range(40)
+    )
+    model = loads(PROFILE.split("[[clusters.nodes]]")[0] + nodes, "startup.toml").model
+    pool = Counting(delay=0.3)
+    mon = Monitor(model, pool, collect_http=False)  # type: ignore[arg-type]
+    mon.start()
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not all(
+            mon.tracker.node(f"n{i}").seen_at for i in range(40)
+        ):
+            time.sleep(0.1)
+        assert all(mon.tracker.node(f"n{i}").reachable for i in range(40))
+        assert pool.most == 10  # never more starting at once than the limit
+        assert pool.opens == 40  # and none dropped and retried
+    finally:
+        mon.stop()
