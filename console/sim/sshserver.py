@@ -110,7 +110,7 @@ class _Session(paramiko.ServerInterface):
                 try:
                     send(chunk)
                 except (OSError, EOFError):
-                    break
+                    break  # the client went away: its command goes with it (below)
 
         def pump_in() -> None:
             try:
@@ -124,6 +124,12 @@ class _Session(paramiko.ServerInterface):
                 pass
             with contextlib.suppress(OSError):
                 proc.stdin.close()
+            # input is over: a client that then goes away takes its command with it
+            while proc.poll() is None:
+                if chan.closed or not chan.get_transport().is_active():
+                    proc.terminate()
+                    return
+                time.sleep(0.2)
 
         out = threading.Thread(target=pump_out, args=(proc.stdout, chan.sendall), daemon=True)
         err = threading.Thread(
@@ -132,15 +138,14 @@ class _Session(paramiko.ServerInterface):
         inp = threading.Thread(target=pump_in, daemon=True)
         for t in (out, err, inp):
             t.start()
-        # a client that goes away takes its command with it (the probe exits on stdin EOF,
-        # anything else is stopped when the channel closes)
-        while proc.poll() is None:
-            if chan.closed or not chan.get_transport().is_active():
-                proc.terminate()
-                break
-            time.sleep(0.05)
+        # a client that goes away takes its command with it: the probe exits on stdin EOF,
+        # anything else is stopped once its output has nowhere to go or (pump_in) the
+        # channel closes after its input. Waited for by joining, not polling: hundreds of
+        # probes each woken 20 times a second kept the simulator's one interpreter busy
+        out.join()
+        if chan.closed or not chan.get_transport().is_active():
+            proc.terminate()  # its output had nowhere to go
         rc = proc.wait()
-        out.join(5)
         err.join(5)
         with contextlib.suppress(OSError, EOFError):
             chan.send_exit_status(rc if rc >= 0 else 128 - rc)
