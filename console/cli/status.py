@@ -45,6 +45,7 @@ def status_cmd(
     """Every node's GPUs, containers, chain and alerts. Exit 2 on a critical alert."""
     import json as jsonlib
 
+    from console.gctune import quiet_collector
     from console.monitor.pipeline import live_status
     from console.status_table import render
 
@@ -56,6 +57,7 @@ def status_cmd(
     except OSError as exc:  # the recording's file
         click.echo(f"fleetdeck: cannot record to {record}: {exc.strerror}", err=True)
         sys.exit(EXIT_INVALID)
+    quiet_collector()  # a long-lived process: as the console does
     monitor.start()
     state = None
     try:

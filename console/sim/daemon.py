@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from console.gctune import quiet_collector
 from console.profile import ProfileError, load
 from console.sim.control import owner_alive
 from console.sim.faults import FAULTS, FaultError
@@ -149,6 +150,7 @@ def run(
         assert fleet.loop is not None
         control = Listener(fleet.loop, str(control_path), None, control_router(fleet, stop))
         control.start()
+        quiet_collector()  # hundreds of nodes' state lives as long as the daemon does
         silent = wait_answering(fleet, timeout=30 + 0.2 * len(fleet.nodes))
         if silent:
             (root / "error").write_text(f"nodes not answering: {', '.join(silent)}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,11 +32,13 @@ import tempfile
 import threading
 import time
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from console.gctune import quiet_collector  # noqa: E402
 from console.monitor.pipeline import live_status  # noqa: E402
 from console.profile import load  # noqa: E402
 from console.selfstat import rss_mib  # noqa: E402
@@ -106,6 +109,12 @@ def watch(args, monitor, sim_pid: int) -> dict:
             "http_clients": clients,
             "http_channels": channels,
             "threads": threading.active_count(),
+            # why the nodes that are not up are not (the commonest reasons, counted)
+            "down_because": Counter(
+                re.sub(r"\d+", "N", n.error or "no error")[:60]
+                for n in state.nodes.values()
+                if not n.reachable
+            ).most_common(3),
         }
         print(json.dumps(last), flush=True)
         if args.trace_memory and minute == 2:
@@ -158,6 +167,7 @@ def main() -> None:
             profile = load(root / "profile.toml")
             started = time.monotonic()
             monitor = live_status(profile, system_known_hosts=False)
+            quiet_collector()  # as the console and status do
             monitor.start()
             complete = monitor.wait_complete(300)
             print(
