@@ -692,7 +692,8 @@ MTIMES = (
 def _running(ctx: NodeContext) -> list[str]:
     """This node's containers that run now."""
     states = running_containers(ctx)
-    return [n for n in expected_containers(ctx) if states.get(n) == "running"]
+    known = GONKA.known_containers(ctx.node.role, serves_model(ctx))  # versiond reads config.env
+    return [n for n in known if states.get(n) == "running"]
 
 
 def stale_containers(ctx: NodeContext) -> list[tuple[str, str]]:
@@ -748,11 +749,20 @@ def stale_containers(ctx: NodeContext) -> list[tuple[str, str]]:
 
 
 def _recreate(ctx: NodeContext, stale: list[tuple[str, str]]) -> Change:
+    """Recreate the stale containers the compose files (as they are then: a new release's)
+    declare, and remove those they no longer do (a move to an older release leaves a newer
+    one's versiond behind, and compose refuses to name it). Names are fleetdeck's own
+    container names ([a-z0-9-]), safe unquoted in the loop."""
     names = [n for n, _ in stale]
+    files = f"{compose(ctx)} {_up_files(ctx)}"
     command = in_deploy_dir(
         ctx,
-        f"{compose(ctx)} {_up_files(ctx)} up -d --no-deps --force-recreate "
-        + " ".join(shlex.quote(n) for n in names),
+        f"declared=$({files} config --services) && keep= && gone= && "
+        f"for s in {' '.join(shlex.quote(n) for n in names)}; do "
+        'if printf \'%s\\n\' "$declared" | grep -qx "$s"; then keep="$keep $s"; '
+        'else gone="$gone $s"; fi; done && '
+        f'if [ -n "$keep" ]; then {files} up -d --no-deps --force-recreate $keep; fi && '
+        'if [ -n "$gone" ]; then docker rm -f $gone; fi',
     )
     why = "; ".join(f"{n}: {w}" for n, w in stale)
     return Change(f"recreate {', '.join(names)} ({why})", (command,))
@@ -834,8 +844,26 @@ NETWORK_INIT = BringUp(
     "CometBFT RPC",
     f"the {CHAIN_CONTAINER} container's {RPC_PORT}",
 )
+
+
+def release_containers(ctx: NodeContext) -> list[str]:
+    """The expected containers and the optional ones this release's compose files declare
+    (versiond since 0.2.12): a move up to such a release starts them."""
+    known = GONKA.known_containers(ctx.node.role, serves_model(ctx))
+    expected = expected_containers(ctx)
+    if known == expected:
+        return expected
+    out = ctx.run(
+        in_deploy_dir(ctx, f"{compose(ctx)} {_files(ctx)} config --services", env=False),
+        quiet=True,
+        check=False,
+    )
+    declared = set(out.stdout.split()) if out.exit == 0 else set()
+    return expected + [n for n in known if n not in expected and n in declared]
+
+
 NETWORK_FULL = BringUp(
-    expected_containers,
+    release_containers,
     lambda ctx: f"{_up_files(ctx)} up -d",
     lambda ctx: f"http://127.0.0.1:{ctx.settings.api_port}/health",
     180,

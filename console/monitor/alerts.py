@@ -258,7 +258,8 @@ def _containers(node: NodeStatus, serves_model: bool, interval: float) -> Iterat
             f"deploy it: fleetdeck run PROFILE deploy --limit {node.name}",
         )
         return
-    for name in expected:
+    optional = [n for n in info.known_containers(node.role, serves_model) if n not in expected]
+    for name in expected + [n for n in optional if n in by_name]:
         c = by_name.get(name)
         if c is None:
             yield Finding(

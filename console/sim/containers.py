@@ -31,6 +31,8 @@ SERVICES: dict[str, tuple[str, str]] = {
     "inference": ("nginx:1.28.0", "docker-compose.mlnode.yml"),
     "ollama": ("ollama/ollama:0.5.1", "docker-compose.yml"),
     "vllm": ("vllm/vllm-openai:v0.11.0", "docker-compose.yml"),
+    # since Gonka 0.2.12 (last: the compose addresses of the others stay as they were)
+    "versiond": (f"ghcr.io/product-science/versiond:{GONKA_TAG}", "docker-compose.yml"),
 }
 HEALTHCHECKED = {"proxy", "mlnode-308", "vllm"}
 # what Gonka's compose files publish, with their defaults: (port, host IP, host port)

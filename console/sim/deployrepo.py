@@ -25,6 +25,23 @@ def _image(service: str, release: str = GONKA_TAG) -> str:
     return image.replace(f":{GONKA_TAG}", f":{release}")
 
 
+def _versiond(release: str) -> str:
+    """The versiond service, in the releases that have it (0.2.12 and later)."""
+    if release in OLD_TAGS.values():
+        return ""
+    return f"""  versiond:
+    container_name: versiond
+    image: {_image("versiond", release)}
+    environment:
+      - VERSIOND_ORACLE_URL=http://api:9100/versions
+      - KEY_NAME=${{KEY_NAME}}
+      - KEYRING_PASSWORD=${{KEYRING_PASSWORD}}
+    depends_on:
+      - api
+
+"""
+
+
 def compose(release: str = GONKA_TAG) -> str:
     """docker-compose.yml of deploy/join at a release (its images' tag)."""
     return f"""services:
@@ -65,7 +82,7 @@ def compose(release: str = GONKA_TAG) -> str:
     depends_on:
       - node
 
-  bridge:
+{_versiond(release)}  bridge:
     container_name: bridge
     image: {_image("bridge", release)}
 

@@ -149,7 +149,7 @@ class SimFleet:
         if self.deployed:
             for node in self.nodes.values():
                 ports = self._bindings(node)
-                for service in node.expected_containers():
+                for service in node.deployed_containers():
                     node.containers.create(service, ports=ports.get(service))
                     node.containers.start(service)
                 self._seed_admin(node)

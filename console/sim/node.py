@@ -43,6 +43,7 @@ from console.sim.services import (
     public_router,
     vllm_router,
 )
+from console.stacks import STACKS
 
 if TYPE_CHECKING:
     from console.sim.fleet import SimFleet
@@ -169,6 +170,10 @@ class SimNode:
 
     def expected_containers(self) -> list[str]:
         return expected_services(self.stack, self.role, self.serves_model)
+
+    def deployed_containers(self) -> list[str]:
+        """What a deploy of the simulator's release leaves running (versiond too)."""
+        return STACKS[self.stack].known_containers(self.role, self.serves_model)
 
     def main_container(self) -> str:
         return MAIN_CONTAINER.get((self.stack, self.role), self.expected_containers()[0])

@@ -30,6 +30,9 @@ class Stack:
     containers: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # added to a node that serves a model although its role does not imply it
     model_containers: tuple[str, ...] = ()
+    # containers of some releases only (Gonka's versiond since 0.2.12): watched where they
+    # run, never called missing where they do not (older hosts stay readable)
+    optional_containers: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # roles that run a chain node (their status has a chain part)
     chain_roles: tuple[str, ...] = ()
     # alert kinds this stack reads in its own words: the runbook card speaks its language
@@ -51,6 +54,11 @@ class Stack:
             if ip in ("", "0.0.0.0", "::")  # noqa: S104 - read from docker, not bound
             and (port in self.private_ports or host_port in self.private_ports)
         ]
+
+    def known_containers(self, role: str, serves_model: bool = False) -> list[str]:
+        """The expected containers, then the optional ones of the role."""
+        names = self.expected_containers(role, serves_model)
+        return names + [n for n in dict(self.optional_containers).get(role, ()) if n not in names]
 
     def runbook(self, kind: str) -> Runbook | None:
         base = kind.split(":")[0]

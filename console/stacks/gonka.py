@@ -78,6 +78,7 @@ GONKA = GonkaStack(
         ("ml", ("mlnode-308", "inference")),
     ),
     model_containers=("mlnode-308", "inference"),
+    optional_containers=(("network", ("versiond",)),),
     chain_roles=("network",),
     runbooks={
         "chain_behind": Runbook(

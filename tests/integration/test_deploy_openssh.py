@@ -128,7 +128,7 @@ def test_full_deploy_reaches_the_expected_end_state(deploy_fleet):
         home = hosts[node.name].host.sandbox
         sim = fleet.nodes[node.name]
         running = {c.name for c in sim.containers.snapshot() if c.state == "running"}
-        assert running == set(sim.expected_containers()), (node.name, running)
+        assert running == set(sim.deployed_containers()), (node.name, running)
         # models present, with a config.json that parses
         for model in [node.model] if node.model else []:
             snaps = list(
@@ -493,7 +493,11 @@ def test_a_fleet_moves_between_releases_and_its_containers_follow(deploy_fleet):
             for name in nodes:
                 sim = fleet.nodes[name]
                 running = {c.name: c for c in sim.containers.snapshot() if c.state == "running"}
-                assert set(running) == set(sim.expected_containers()), (name, running)
+                # versiond is 0.2.12's: removed on the way down, started on the way up
+                want = set(sim.deployed_containers())
+                if release == "0.2.9-post2":
+                    want.discard("versiond")
+                assert set(running) == want, (name, running)
                 if "api" in running:
                     assert running["api"].image.endswith(f"/api:{release}"), proc.stdout[-4000:]
                     assert not GONKA.exposed(running["api"].bindings())

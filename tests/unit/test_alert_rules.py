@@ -189,3 +189,17 @@ def test_a_private_port_published_on_every_interface_is_a_warning():
     # as fleetdeck's deploy binds them: the loopback and the node's private address
     assert with_ports((8080, "127.0.0.1", 8080), (5000, "10.0.1.7", 5050)) == []
     assert with_ports((5000, "::", 5050))  # IPv6's every-interface too
+
+
+def test_versiond_is_watched_where_it_runs_and_never_missing_where_it_does_not():
+    """Gonka 0.2.12+ runs versiond beside the API; a 0.2.9-0.2.10 host has none."""
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    node = healthy(profile, NOW)["c1-network"]
+    assert "versiond" not in {c.name for c in node.containers}
+    old = evaluate(replace(node, probe_at=NOW), profile.alerts, NOW, 2.0)
+    assert not [f for f in old if "versiond" in f.kind]
+    api = next(c for c in node.containers if c.name == "api")
+    down = replace(api, name="versiond", state="exited", exit_code=1)
+    new = replace(node, containers=(*node.containers, down), probe_at=NOW)
+    (found,) = [f for f in evaluate(new, profile.alerts, NOW, 2.0) if "versiond" in f.kind]
+    assert found.kind == "container_exited:versiond" and found.severity == "critical"

@@ -427,6 +427,9 @@ def cmd_compose(args: list[str]) -> int:
             call("POST", "/images/create", {"fromImage": name, "tag": tag})
             print(f" {service} Pulled", file=sys.stderr)
         return 0
+    if command == "config" and "--services" in opts:
+        print("".join(f"{s}\n" for s, _ in declared), end="")
+        return 0
     if command == "config" and "--images" in opts:
         print("".join(f"{img}\n" for _, img in chosen if img), end="")
         return 0
