@@ -612,16 +612,18 @@ def ports_override(ctx: NodeContext) -> str:
         remote_ml,
     )
     lines = [
-        f"# written by fleetdeck for {node.name}: Gonka's compose files publish these ports "
-        "on every",
-        "# interface, and docker's own rules come before ufw's; here they are bound to the "
-        "loopback",
-        "# and to the private address the cluster's other nodes use. Edit the profile, not this.",
+        f"# written by fleetdeck for {node.name}; edit the profile, not this file.",
+        "# Gonka's compose files publish these ports on every interface, and docker's own",
+        "# rules come before ufw's: here they are bound to the loopback and to the private",
+        "# address the cluster's other nodes reach this one at.",
         "services:",
     ]
     for service in sorted(bindings):
         lines += [f"  {service}:", "    ports: !override"]
-        lines += [f'      - "{ip}:{host}:{port}"' for ip, host, port in bindings[service]]
+        lines += [
+            f'      - "{f"[{ip}]" if ":" in ip else ip}:{host}:{port}"'
+            for ip, host, port in bindings[service]
+        ]
     return "\n".join(lines) + "\n"
 
 
