@@ -48,6 +48,24 @@ def _chain(node: SimNode):
     return chain
 
 
+def _ports_public(fleet: SimFleet, node: SimNode) -> None:
+    """As deployed with Gonka's compose files alone: 9100, 8080 and 5050 on every interface."""
+    from console.sim.containers import PUBLISHED
+
+    for name in ("api", "inference"):
+        c = node.containers.get(name)
+        if c is not None:
+            c.ports = PUBLISHED.get(name, ())
+
+
+def _ports_private(fleet: SimFleet, node: SimNode) -> None:
+    bindings = fleet.bindings(node)
+    for name in ("api", "inference"):
+        c = node.containers.get(name)
+        if c is not None:
+            c.ports = bindings.get(name)
+
+
 def _host_down(fleet: SimFleet, node: SimNode) -> None:
     node.faults["host_down"] = True
     fleet.ssh.down(node.name)
@@ -242,5 +260,11 @@ FAULTS: dict[str, Fault] = {
         Fault("disk-full", "the data disk is 99.3 % full", _disk(True), _disk(False)),
         Fault("inference-slow", "inference p95 above 2 s", *_flag("inference_slow")),
         Fault("inference-503", "inference answers 503", *_flag("inference_503")),
+        Fault(
+            "ports-public",
+            "9100/8080/5050 published on every interface, as Gonka's compose alone does",
+            _ports_public,
+            _ports_private,
+        ),
     ]
 }

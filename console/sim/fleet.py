@@ -148,7 +148,7 @@ class SimFleet:
                 self.ssh.add(node)
         if self.deployed:
             for node in self.nodes.values():
-                ports = self._bindings(node)
+                ports = self.bindings(node)
                 for service in node.deployed_containers():
                     node.containers.create(service, ports=ports.get(service))
                     node.containers.start(service)
@@ -160,7 +160,7 @@ class SimFleet:
         self._ticker = threading.Thread(target=self._tick_loop, daemon=True, name="sim-tick")
         self._ticker.start()
 
-    def _bindings(self, node: SimNode) -> dict[str, tuple[tuple[int, str, int], ...]]:
+    def bindings(self, node: SimNode) -> dict[str, tuple[tuple[int, str, int], ...]]:
         """The private ports of a deployed node as fleetdeck's deploy binds them (to the
         loopback and the address the profile gives the node), not on every interface."""
         if node.stack != "gonka":

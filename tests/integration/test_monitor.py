@@ -160,6 +160,7 @@ ALERTS = {  # fault kind: (node, alert kind it raises)
     "disk-full": ("prov1", "disk_full"),
     "inference-slow": ("prov1", "service_slow"),
     "inference-503": ("ml1", "service_down"),
+    "ports-public": ("ml1", "port_public"),
 }
 
 
