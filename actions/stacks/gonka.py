@@ -855,8 +855,12 @@ def release_containers(ctx: NodeContext) -> list[str]:
     expected = expected_containers(ctx)
     if known == expected:
         return expected
+    try:
+        tool = compose(ctx)
+    except StepFailed:  # a bare host, planned before the dependencies step installs it
+        return expected
     out = ctx.run(
-        in_deploy_dir(ctx, f"{compose(ctx)} {_files(ctx)} config --services", env=False),
+        in_deploy_dir(ctx, f"{tool} {_files(ctx)} config --services", env=False),
         quiet=True,
         check=False,
     )
