@@ -65,6 +65,14 @@ def container(field, which: str | None = None):
     return observe
 
 
+def published_on(fleet, access, name):
+    """Where `inference` publishes its ports, as docker inspect says: to the world or not."""
+    with access(name).connect() as c:
+        info = json.loads(run(c, "docker inspect inference")[1])[0]
+    ips = {b["HostIp"] for bs in info["NetworkSettings"]["Ports"].values() for b in bs or []}
+    return "world" if "0.0.0.0" in ips else "private"
+
+
 def report_check(cid: str, pick=lambda c: c["status"]):
     """A check of the network node's setup report, as its admin API answers it."""
 
@@ -174,6 +182,7 @@ CASES = {  # kind: (node, observe, seen while faulty, seen when clear)
     "disk-full": ("prov1", shell("df -P -k / | tail -1 | awk '{print $5}'"), "100%", "41%"),
     "inference-slow": ("ml1", chat_time, "slow", "fast"),
     "inference-503": ("ml1", health_status, 503, 200),
+    "ports-public": ("ml1", published_on, "world", "private"),
 }
 
 
