@@ -235,7 +235,8 @@ class TriageScreen(Screen[None]):
             table.move_cursor(row=keys.index(key) if key in keys else min(cursor, len(keys) - 1))
         crit = sum(a.severity == "critical" for a in active)
         summary = Text()
-        summary.append(f"{len(active)} active alerts", style="bold")
+        word = "alert" if len(active) == 1 else "alerts"
+        summary.append(f"{len(active)} active {word}", style="bold")
         summary.append(f"  ·  {crit} critical", style="bold red" if crit else "green")
         if self.acknowledged:
             summary.append(f"  ·  {len(self.acknowledged)} acknowledged", style="dim")

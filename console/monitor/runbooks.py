@@ -111,6 +111,18 @@ RUNBOOKS: dict[str, Runbook] = {
         "Requests take longer than the objective (p95 < 2 s by default).",
         ("the server's queue of waiting requests", "GPU utilization"),
     ),
+    "port_public": Runbook(
+        "Private port open to the world",
+        "A container publishes a port that must stay private (an admin API, an ML node's "
+        "management or inference port, a callback port) on every interface. Docker writes "
+        "its own iptables rules, which come before ufw's: the host's firewall does not "
+        "protect it, and anyone who finds it can load or drive the node.",
+        (
+            "docker ps --format '{{.Names}} {{.Ports}}' on the node: 0.0.0.0:PORT is public",
+            "the compose files that publish it (an override with ports: !override rebinds it)",
+        ),
+        ("bind it to 127.0.0.1 and the private address, then recreate the container",),
+    ),
     "disk_full": Runbook(
         "Disk nearly full",
         "The deploy directory or the model cache is running out of space; "

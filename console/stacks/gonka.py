@@ -153,6 +153,10 @@ def unjail_command(profile: FleetProfile, node: Node) -> str:
     )
 
 
+# alerts about an ML node that do not stop it serving: no reason to disable it
+NOT_SERVING_PROBLEMS = frozenset({"port_public", "slow_link"})
+
+
 def ml_node_to_disable(
     profile: FleetProfile, node_name: str, alert_kind: str
 ) -> tuple[str, str] | None:
@@ -168,6 +172,8 @@ def ml_node_to_disable(
         kind, _, detail = alert_kind.partition(":")
         if kind == "ml_node_failed" and detail:
             return network.name, detail
+        if kind in NOT_SERVING_PROBLEMS:
+            return None  # the node serves well: taking it out of PoC fixes nothing
         if node.role == "ml":
             return network.name, node.name
     return None

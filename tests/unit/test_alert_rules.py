@@ -203,3 +203,14 @@ def test_versiond_is_watched_where_it_runs_and_never_missing_where_it_does_not()
     new = replace(node, containers=(*node.containers, down), probe_at=NOW)
     (found,) = [f for f in evaluate(new, profile.alerts, NOW, 2.0) if "versiond" in f.kind]
     assert found.kind == "container_exited:versiond" and found.severity == "critical"
+
+
+def test_a_port_exposure_offers_no_ml_node_disable_and_has_a_runbook():
+    from console.stacks import STACKS
+    from console.stacks.gonka import ml_node_to_disable
+
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    assert ml_node_to_disable(profile, "c1-ml1", "port_public:inference") is None
+    assert ml_node_to_disable(profile, "c1-ml1", "gpu_lost:0") == ("c1-network", "c1-ml1")
+    card = STACKS["gonka"].runbook("port_public:inference")
+    assert card is not None and "ufw" in card.meaning
