@@ -104,3 +104,30 @@ def test_sudo_and_apt_get_stay_in_the_node_sandbox(home, monkeypatch):
     assert rc == 0 and "Setting up ufw" in out
     assert (home / "bin" / "ufw").exists()
     assert json.loads((home / ".sim" / "apt.json").read_text()) == ["ufw"]
+
+
+def test_compose_ports_merge_files_as_compose_does(tmp_path, monkeypatch):
+    """Gonka's files publish on every interface; a later file's `ports: !override` replaces
+    a service's list (fleetdeck's docker-compose.fleetdeck.yml), a plain `ports:` adds."""
+    from console.sim.deployrepo import COMPOSE
+    from console.sim.tools.docker import compose_ports, compose_services
+
+    monkeypatch.delenv("API_PORT", raising=False)
+    main, extra = tmp_path / "main.yml", tmp_path / "extra.yml"
+    main.write_text(COMPOSE)
+    extra.write_text(
+        'services:\n  api:\n    ports: !override\n      - "10.0.0.5:9100:9100"\n'
+        '      - "[fd00::5]:9100:9100"\n  proxy:\n    ports:\n      - "127.0.0.1:8080:8080"\n'
+    )
+    alone = compose_ports([main])
+    assert (9100, "0.0.0.0", 9100) in alone["api"] and (80, "0.0.0.0", 8000) in alone["proxy"]
+    merged = compose_ports([main, extra])
+    assert merged["api"] == [(9100, "10.0.0.5", 9100), (9100, "fd00::5", 9100)]
+    assert merged["proxy"] == [
+        (80, "0.0.0.0", 8000),
+        (443, "0.0.0.0", 8443),
+        (8080, "127.0.0.1", 8080),
+    ]
+    # a service named in both files is one service, its image from the file that has one
+    services = dict(compose_services([main, extra]))
+    assert list(services).count("api") == 1 and services["api"].endswith("/api:0.2.14")

@@ -314,10 +314,16 @@ def compose_ports(files: list[Path]) -> dict[str, list[tuple[int, str, int]]]:
             if listing is not None and indent > listing:
                 item = re.match(r"^\s+-\s*['\"]?([^'\"#]+?)['\"]?\s*(#.*)?$", line)
                 if item and current:
-                    parts = _expand(item.group(1)).split("/")[0].split(":")
-                    ip = parts[0] if len(parts) == 3 else "0.0.0.0"  # noqa: S104 - as docker says
-                    if parts[-1].isdigit() and parts[-2].isdigit():
-                        ports[current].append((int(parts[-1]), ip, int(parts[-2])))
+                    spec = _expand(item.group(1)).split("/")[0]
+                    v6 = re.match(r"^\[([0-9a-fA-F:.]+)\]:(.*)$", spec)  # [fd00::5]:9100:9100
+                    ip, rest = (v6.group(1), v6.group(2)) if v6 else (None, spec)
+                    parts = rest.split(":")
+                    if ip is None and len(parts) == 3:
+                        ip, parts = parts[0], parts[1:]
+                    # a bare container port gets a random host port: not modelled
+                    if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+                        bound = ip or "0.0.0.0"  # noqa: S104 - as docker reports it
+                        ports[current].append((int(parts[1]), bound, int(parts[0])))
                 continue
             listing = None
             head = re.match(r"^\s+ports:\s*(!override)?\s*$", line)
