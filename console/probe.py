@@ -57,6 +57,7 @@ DOCKER_VERSION = Every(10.0)
 # a restart, a health change, the uptime's words) or once a slow period: the listing alone
 # each interval costs dockerd one request instead of one per container
 INSPECTED = {}  # container id -> (state, status, when, inspect)
+INSPECT_EVERY = [10.0]  # seconds: the slow period, set by --slow
 
 
 def reasons(mask):
@@ -372,7 +373,7 @@ def _inspect(api, summary):
     now = time.time()
     seen = INSPECTED.get(summary["Id"])
     key = (summary.get("State"), summary.get("Status"))
-    if seen is None or seen[:2] != key or now - seen[2] >= DOCKER_VERSION.period:
+    if seen is None or seen[:2] != key or now - seen[2] >= INSPECT_EVERY[0]:
         seen = key + (now, api.get(f"/containers/{summary['Id']}/json"))
         INSPECTED[summary["Id"]] = seen
     return seen[3]
@@ -534,7 +535,7 @@ def main(argv):
             # how often the dear readings (df, docker CLI, process lists) are refreshed
             slow = float(argv[i + 1])
             DISKS.period, DOCKER_CLI.period, COMPUTE_APPS.period = slow, slow / 3, slow / 3
-            DOCKER_VERSION.period = slow
+            DOCKER_VERSION.period = INSPECT_EVERY[0] = slow
             i += 1
         elif argv[i] == "--once":
             once = True

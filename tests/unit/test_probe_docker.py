@@ -26,7 +26,7 @@ def test_a_container_is_inspected_again_only_when_its_listing_changes(monkeypatc
     assert probe._inspect(api, up) is first and len(api.asked) == 1  # same listing: cached
     restarted = dict(up, Status="Up Less than a second (health: starting)")
     assert probe._inspect(api, restarted) is not first and len(api.asked) == 2
-    clock[0] += probe.DOCKER_VERSION.period  # and once a slow period, whatever the listing
+    clock[0] += probe.INSPECT_EVERY[0]  # and once a slow period, whatever the listing
     probe._inspect(api, restarted)
     assert api.asked == ["/containers/c1/json"] * 3
     probe.INSPECTED.clear()
