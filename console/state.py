@@ -79,6 +79,8 @@ class Service:
     latency_ms: float | None
     status: int | None
     detail: str = ""
+    # endpoint: it answers or not; placement: where its models run (ok: all on the GPU)
+    kind: str = "endpoint"
 
 
 @dataclass(frozen=True)

@@ -388,7 +388,11 @@ class NodeScreen(Screen[None]):
         for svc in node.services:
             text.append(f"{'service':>10}  ", style="dim")
             text.append(f"{svc.name}: ", style="")
-            text.append("ok" if svc.ok else "DOWN", style="green" if svc.ok else "bold red")
+            if svc.kind == "placement":  # where its models run, not whether it answers
+                word = "on the GPU" if svc.ok else "ON THE CPU"
+            else:
+                word = "ok" if svc.ok else "DOWN"
+            text.append(word, style="green" if svc.ok else "bold red")
             if svc.latency_ms is not None:
                 text.append(f" {svc.latency_ms:.0f} ms")
             if svc.detail:

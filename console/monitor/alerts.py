@@ -384,6 +384,18 @@ def _chain(node: NodeStatus, limits: AlertsSection, now: float) -> Iterator[Find
 
 def _services(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
     for s in node.services:
+        if s.kind == "placement":
+            if not s.ok:
+                yield Finding(
+                    f"gpu_fallback:{s.name}",
+                    "critical",
+                    "a model runs on the CPU",
+                    s.detail,
+                    "the GPU is missing, or the model does not fit its memory: nvidia-smi on "
+                    "the node, the server's log (journalctl -u ollama | grep -i -e cuda -e "
+                    "offload); a model too big for this VRAM tier needs a smaller one",
+                )
+            continue
         if not s.ok:
             yield Finding(
                 f"service_down:{s.name}",

@@ -261,6 +261,11 @@ FAULTS: dict[str, Fault] = {
         Fault("inference-slow", "inference p95 above 2 s", *_flag("inference_slow")),
         Fault("inference-503", "inference answers 503", *_flag("inference_503")),
         Fault(
+            "cpu-fallback",
+            "the model runs 62 % on the CPU (Ollama's /api/ps: size_vram below size)",
+            *_flag("cpu_fallback"),
+        ),
+        Fault(
             "ports-public",
             "9100/8080/5050 published on every interface, as Gonka's compose alone does",
             _ports_public,

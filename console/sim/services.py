@@ -1025,10 +1025,12 @@ def ollama_router(node: SimNode) -> Router:
         loaded = []
         for m in node.models[:1]:
             e = model_entry(m)
+            # the CPU fallback: 62 % of the layers stay in system memory
+            vram = int(e["size"] * 0.38) if node.faults.get("cpu_fallback") else e["size"]
             e.update(
                 {
                     "expires_at": rfc3339(time.time() + 300),
-                    "size_vram": e["size"],
+                    "size_vram": vram,
                     "context_length": 8192,
                 }
             )

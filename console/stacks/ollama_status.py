@@ -1,4 +1,6 @@
-"""The Ollama stack's status collectors: the API's answer (`/api/tags`) and a one-token
+"""The Ollama stack's status collectors: the API's answer (`/api/tags`), where the loaded
+models run (`/api/ps`: a model whose `size_vram` is below its `size` runs partly on the
+CPU, Ollama's silent fallback when the GPU is missing or full) and a one-token
 generation's latency (its port from the cluster's settings). Used by the monitor only."""
 
 from __future__ import annotations
@@ -6,6 +8,7 @@ from __future__ import annotations
 from console.monitor.collect import Collector, NodeHttp, service, timed
 from console.profile_schema import StackSection
 from console.state import Service
+from console.text import printable as text_of
 
 
 class OllamaCollector(Collector):
@@ -21,6 +24,10 @@ class OllamaCollector(Collector):
         port = settings.ollama_port
         r, ms, err = timed(lambda: http.get(port, "/api/tags"))
         out = [service("ollama", r, ms, err)]
+        if out[-1].ok:
+            placed = placement(http, port)
+            if placed is not None:
+                out.append(placed)
         if measure_latency and out[-1].ok and model:
             body = {
                 "model": model,
@@ -31,6 +38,27 @@ class OllamaCollector(Collector):
             r, ms, err = timed(lambda: http.client.post(http.url(port, "/api/generate"), json=body))
             out.append(service("ollama latency", r, ms, err))
         return out
+
+
+def placement(http: NodeHttp, port: int) -> Service | None:
+    """Where the loaded models run, from `/api/ps`; None when it cannot be read."""
+    r, _, _ = timed(lambda: http.get(port, "/api/ps"))
+    if r is None or r.status_code != 200:
+        return None
+    try:
+        models = r.json().get("models") or []
+    except (ValueError, AttributeError):
+        return None
+    on_cpu = []
+    for m in models:
+        size, vram = m.get("size") or 0, m.get("size_vram") or 0
+        if size and vram < size:
+            share = 100 * (size - vram) / size
+            on_cpu.append(
+                f"{text_of(str(m.get('name') or '?'))}: {share:.0f} % on the CPU "
+                f"({vram / 1e9:.1f} of {size / 1e9:.1f} GB in GPU memory)"
+            )
+    return Service("ollama gpu", not on_cpu, None, r.status_code, "; ".join(on_cpu), "placement")
 
 
 COLLECTOR = OllamaCollector()

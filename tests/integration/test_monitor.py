@@ -161,6 +161,7 @@ ALERTS = {  # fault kind: (node, alert kind it raises)
     "inference-slow": ("prov1", "service_slow"),
     "inference-503": ("ml1", "service_down"),
     "ports-public": ("ml1", "port_public"),
+    "cpu-fallback": ("prov1", "gpu_fallback"),
 }
 
 

@@ -73,6 +73,13 @@ def published_on(fleet, access, name):
     return "world" if "0.0.0.0" in ips else "private"
 
 
+def on_cpu(fleet, access, name):
+    """Ollama's /api/ps: is any loaded model partly in system memory?"""
+    with access(name).connect() as c:
+        _, doc = http_json(c, 11434, path="/api/ps")
+    return any(m["size_vram"] < m["size"] for m in doc["models"])
+
+
 def report_check(cid: str, pick=lambda c: c["status"]):
     """A check of the network node's setup report, as its admin API answers it."""
 
@@ -183,6 +190,7 @@ CASES = {  # kind: (node, observe, seen while faulty, seen when clear)
     "inference-slow": ("ml1", chat_time, "slow", "fast"),
     "inference-503": ("ml1", health_status, 503, 200),
     "ports-public": ("ml1", published_on, "world", "private"),
+    "cpu-fallback": ("prov1", on_cpu, True, False),
 }
 
 

@@ -214,3 +214,20 @@ def test_a_port_exposure_offers_no_ml_node_disable_and_has_a_runbook():
     assert ml_node_to_disable(profile, "c1-ml1", "gpu_lost:0") == ("c1-network", "c1-ml1")
     card = STACKS["gonka"].runbook("port_public:inference")
     assert card is not None and "ufw" in card.meaning
+
+
+def test_a_model_on_the_cpu_is_critical_and_says_how_much():
+    from console.state import Service
+
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    node = healthy(profile, NOW)["c1-ml1"]
+    spilled = Service(
+        "ollama gpu", False, None, 200, "llama3.1:8b: 62 % on the CPU (1.9 of 4.9 GB)", "placement"
+    )
+    found = evaluate(replace(node, services=(spilled,), probe_at=NOW), profile.alerts, NOW, 2.0)
+    (alert,) = [f for f in found if f.kind.startswith("gpu_fallback")]
+    assert alert.severity == "critical" and "62 % on the CPU" in alert.evidence
+    assert not [f for f in found if f.kind.startswith("service_")]  # not 'down', not 'slow'
+    placed = replace(spilled, ok=True, detail="")
+    found = evaluate(replace(node, services=(placed,), probe_at=NOW), profile.alerts, NOW, 2.0)
+    assert not [f for f in found if f.kind.startswith(("gpu_fallback", "service_"))]
