@@ -392,8 +392,8 @@ def _services(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
                     "a model runs on the CPU",
                     s.detail,
                     "the GPU is missing, or the model does not fit its memory: nvidia-smi on "
-                    "the node, the server's log (journalctl -u ollama | grep -i -e cuda -e "
-                    "offload); a model too big for this VRAM tier needs a smaller one",
+                    "the node, the model server's log (CUDA errors, layers offloaded); a "
+                    "model too big for this VRAM tier needs a smaller one",
                 )
             continue
         if not s.ok:

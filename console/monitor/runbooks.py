@@ -111,19 +111,6 @@ RUNBOOKS: dict[str, Runbook] = {
         "Requests take longer than the objective (p95 < 2 s by default).",
         ("the server's queue of waiting requests", "GPU utilization"),
     ),
-    "gpu_fallback": Runbook(
-        "Model running on the CPU",
-        "The model server loaded a model partly or wholly into system memory: the GPU is "
-        "missing (driver, container toolkit), busy with something else, or too small for "
-        "the model. It still answers, tens of times slower: timeouts and a missed SLO "
-        "follow, and nothing else says why.",
-        (
-            "nvidia-smi on the node: the GPU is there, and what holds its memory",
-            "Ollama's /api/ps: size_vram against size for each loaded model",
-            "the server's log for CUDA errors or 'offloaded N/M layers to GPU'",
-        ),
-        ("free the GPU or restart the server once it is back; pick a model for this VRAM tier",),
-    ),
     "port_public": Runbook(
         "Private port open to the world",
         "A container publishes a port that must stay private (an admin API, an ML node's "

@@ -21,6 +21,19 @@ OLLAMA = Stack(
     description="Ollama GPU inference providers",
     containers=(("provider", ("ollama",)),),
     runbooks={
+        "gpu_fallback": Runbook(
+            "Model running on the CPU",
+            "Ollama loaded a model partly or wholly into system memory: the GPU is missing "
+            "(driver, container toolkit), busy with something else, or too small for the "
+            "model. It still answers, tens of times slower: timeouts and a missed SLO follow, "
+            "and nothing else says why.",
+            (
+                "nvidia-smi on the node: the GPU is there, and what holds its memory",
+                "ollama ps: the PROCESSOR column (100% GPU, or a CPU/GPU split)",
+                "journalctl -u ollama: CUDA errors, 'offloaded N/M layers to GPU'",
+            ),
+            ("free the GPU or restart Ollama once it is back; pick a model for this VRAM tier",),
+        ),
         "service_slow": Runbook(
             "Inference over its latency objective",
             "Ollama answers slower than the objective (p95 < 2 s by default): the model may "

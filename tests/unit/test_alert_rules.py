@@ -228,6 +228,9 @@ def test_a_model_on_the_cpu_is_critical_and_says_how_much():
     (alert,) = [f for f in found if f.kind.startswith("gpu_fallback")]
     assert alert.severity == "critical" and "62 % on the CPU" in alert.evidence
     assert not [f for f in found if f.kind.startswith("service_")]  # not 'down', not 'slow'
+    from console.stacks import STACKS
+
+    assert "ollama ps" in " ".join(STACKS["ollama"].runbook(alert.kind).checks)
     placed = replace(spilled, ok=True, detail="")
     found = evaluate(replace(node, services=(placed,), probe_at=NOW), profile.alerts, NOW, 2.0)
     assert not [f for f in found if f.kind.startswith(("gpu_fallback", "service_"))]
