@@ -40,9 +40,14 @@ SOURCE = "ssh"
 LATENCY_EVERY = 15.0  # seconds between synthetic inference requests per node
 
 
+# the probe's dear readings (df, process lists) every ten intervals, at least every 5 s
+SLOW_INTERVALS, SLOW_MIN_S = 10, 5.0
+
+
 def probe_command(interval: float, paths: list[str]) -> str:
     blob = base64.b64encode(zlib.compress(PROBE_SOURCE.read_bytes(), 9)).decode()
-    args = f" --interval {interval} --slow {max(5.0, 10 * interval)}" + "".join(
+    slow = max(SLOW_MIN_S, SLOW_INTERVALS * interval)
+    args = f" --interval {interval} --slow {slow}" + "".join(
         f" --path {shlex.quote(p)}" for p in paths
     )
     return (

@@ -37,7 +37,12 @@ def simulated_profile(sim: SimFleet):
 
 
 @pytest.fixture
-def monitor(fleet):
+def monitor(fleet, monkeypatch):
+    from console.monitor import monitor as module
+
+    # the dear readings (df: the disk-full fault) every 2 intervals, not every 5 s: quicker
+    monkeypatch.setattr(module, "SLOW_INTERVALS", 2)
+    monkeypatch.setattr(module, "SLOW_MIN_S", 1.0)
     forget_kernel_log(fleet)
     model = simulated_profile(fleet)
     pool = Pool.for_profile(model, system_known_hosts=False)
@@ -287,7 +292,7 @@ def test_the_collectors_keep_their_connections_open(monitor):
     # a new forwarded channel per request was most of the console's CPU (issue 18): the
     # HTTP clients are kept across rounds, each connection an SSH channel held open, and
     # no local port is opened for them
-    time.sleep(20 * INTERVAL)  # a score of collection rounds
+    time.sleep(10 * INTERVAL)  # ten collection rounds: a channel per request would be 30+
     clients, channels = monitor.http_channels()
     assert clients > 0 and channels > 0
     endpoints = 6  # chain RPC, public API, admin API, ML node, inference, latency at most
