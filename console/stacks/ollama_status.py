@@ -28,7 +28,7 @@ class OllamaCollector(Collector):
             placed = placement(http, port)
             if placed is not None:
                 out.append(placed)
-        if measure_latency and out[-1].ok and model:
+        if measure_latency and out[0].ok and model:  # a model on the CPU is timed too
             body = {
                 "model": model,
                 "prompt": "ping",
@@ -50,8 +50,11 @@ def placement(http: NodeHttp, port: int) -> Service | None:
     except (ValueError, AttributeError):
         return None
     on_cpu = []
-    for m in models:
-        size, vram = m.get("size") or 0, m.get("size_vram") or 0
+    for m in (m for m in models if isinstance(m, dict)):
+        try:
+            size, vram = float(m.get("size") or 0), float(m.get("size_vram") or 0)
+        except (TypeError, ValueError):
+            continue  # not Ollama's shape: nothing to say about it
         if size and vram < size:
             share = 100 * (size - vram) / size
             on_cpu.append(
