@@ -17,6 +17,7 @@ from console.profile import load
 from console.sim.fleet import SimFleet
 from screens.actions import ConfirmNameScreen
 from screens.triage import RunbookScreen, TriageScreen
+from tests.harness.pilot import until
 from tests.harness.simclient import small_sim_fleet
 
 pytestmark = pytest.mark.integration
@@ -33,14 +34,6 @@ def profile_of(sim: SimFleet):
     profile = load(sim.profile_path)
     profile.set_value(("alerts", "probe_interval_s"), 0.5)
     return profile
-
-
-async def until(pilot, predicate, seconds: float = 15.0) -> bool:
-    for _ in range(int(seconds / 0.1)):
-        if predicate():
-            return True
-        await pilot.pause(0.1)
-    return predicate()
 
 
 async def type_name(app, pilot, name: str) -> None:

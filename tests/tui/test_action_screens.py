@@ -20,6 +20,7 @@ from screens.actions import (
     PlanScreen,
     RunScreen,
 )
+from tests.harness.pilot import until
 from tests.harness.profiles import unreachable_profile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -209,11 +210,7 @@ async def test_actions_plan_from_the_console_shows_an_unreachable_node(monkeypat
         await pilot.press("a")
         await pilot.pause()
         await pilot.press("enter")  # deploy
-        for _ in range(50):
-            await pilot.pause(0.1)
-            if isinstance(app.screen, PlanScreen):
-                break
-        assert isinstance(app.screen, PlanScreen)
+        assert await until(pilot, lambda: isinstance(app.screen, PlanScreen), 5)
         plain = str(app.screen.query_one("#plan", Static).render())
         assert "cannot check" in plain and "connection refused" in plain
         await pilot.press("y")  # nothing will change: no confirmation, no run
@@ -286,11 +283,8 @@ async def test_a_key_made_from_the_console_waits_for_its_mnemonic_to_be_written_
     async with app.run_test(size=(120, 40)) as pilot:
         engine = app.runs._new_engine()
         waiting = asyncio.create_task(asyncio.to_thread(engine.reveal, "c1", ADDRESS, MNEMONIC))
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, MnemonicScreen):
-                break
-        assert isinstance(app.screen, MnemonicScreen) and not waiting.done()
+        assert await until(pilot, lambda: isinstance(app.screen, MnemonicScreen), 2.5, 0.05)
+        assert not waiting.done()
         app.screen.query_one(Input).value = "c1"
         await pilot.press("enter")
         await asyncio.wait_for(waiting, 5)
@@ -314,11 +308,7 @@ async def test_keys_and_register_are_offered_and_planned_from_the_console(monkey
         for _ in range(offered.index("register")):
             await pilot.press("down")
         await pilot.press("enter")
-        for _ in range(50):
-            await pilot.pause(0.1)
-            if isinstance(app.screen, PlanScreen):
-                break
-        assert isinstance(app.screen, PlanScreen)
+        assert await until(pilot, lambda: isinstance(app.screen, PlanScreen), 5)
         plain = str(app.screen.query_one("#plan", Static).render())
         # register's first step on the network node, which cannot be reached
         assert "chain" in plain and "cannot check: net: connection refused" in plain

@@ -9,6 +9,7 @@ from textual.app import App
 from console.app import FleetdeckApp
 from console.profile import load
 from screens.registration import RegistrationScreen
+from tests.harness.pilot import until
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +48,10 @@ CHECKS = [
 ]
 
 
+def panel(app) -> str:
+    return str(app.screen.query_one("#clusters").render())
+
+
 async def test_the_panel_reads_each_cluster_from_its_network_node(sim_fleet, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     app = FleetdeckApp(load(sim_fleet.profile_path), live=False)
@@ -54,11 +59,8 @@ async def test_the_panel_reads_each_cluster_from_its_network_node(sim_fleet, mon
         await pilot.press("P")
         await pilot.pause()
         assert isinstance(app.screen, RegistrationScreen)
-        for _ in range(100):
-            await pilot.pause(0.1)
-            text = str(app.screen.query_one("#clusters").render())
-            if "participant" in text:
-                break
+        assert await until(pilot, lambda: "participant" in panel(app), 10)
+        text = panel(app)
         assert "c1  via net" in text
         assert "✓ participant:" in text and "is a participant (ACTIVE" in text
         assert "✓ permissions_granted" in text and "✓ block_sync" in text
@@ -66,11 +68,8 @@ async def test_the_panel_reads_each_cluster_from_its_network_node(sim_fleet, mon
         sim_fleet.inject("net", "grants-expired")
         try:
             await pilot.press("r")
-            for _ in range(100):
-                await pilot.pause(0.1)
-                text = str(app.screen.query_one("#clusters").render())
-                if "failing" in text:
-                    break
+            assert await until(pilot, lambda: "failing" in panel(app), 10)
+            text = panel(app)
             assert "✗ permissions_granted" in text
             assert "fix: fleetdeck run PROFILE register (its grant step)" in text
         finally:
