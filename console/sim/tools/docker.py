@@ -253,31 +253,39 @@ def dial_stdio() -> int:
 # ---------------------------------------------------------------- compose
 
 
-def compose_services(files: list[Path]) -> list[tuple[str, str | None]]:
-    """(service, image) of the compose files, in order, a service named in several files
-    merged as compose merges it; a small reader for `services:`."""
-    images: dict[str, str | None] = {}
+def _service_lines(files: list[Path]):
+    """A small reader for compose's `services:`: (service, None, None) where a file names a
+    service (a later file extends it), then (service, indent, line) for each of its lines."""
     for path in files:
-        in_services, current, level = False, None, 0
+        in_services, level, current = False, 0, None
         for line in path.read_text().splitlines():
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             indent = len(line) - len(line.lstrip())
             if indent == 0:
-                in_services, level = line.startswith("services:"), 0
+                in_services, level, current = line.startswith("services:"), 0, None
                 continue
             if not in_services:
                 continue
             level = level or indent  # services sit at the first indent under `services:`
-            m = re.match(r"^\s+([A-Za-z0-9._-]+):\s*$", line)
-            if m and indent == level:
-                current = m.group(1)
-                if current not in images:  # a later file extends the service (an override)
-                    images[current] = None
-                continue
-            img = re.match(r"^\s+image:\s*['\"]?([^'\"\s]+)", line)
-            if img and current:
-                images[current] = os.path.expandvars(img.group(1))
+            if indent == level:
+                m = re.match(r"^\s+([A-Za-z0-9._-]+):\s*$", line)
+                current = m.group(1) if m else None
+                if current:
+                    yield current, None, None
+            elif current:
+                yield current, indent, line
+
+
+def compose_services(files: list[Path]) -> list[tuple[str, str | None]]:
+    """(service, image) of the compose files, in order, a service named in several files
+    merged as compose merges it."""
+    images: dict[str, str | None] = {}
+    for service, _, line in _service_lines(files):
+        images.setdefault(service, None)
+        img = re.match(r"^\s+image:\s*['\"]?([^'\"\s]+)", line or "")
+        if img:
+            images[service] = os.path.expandvars(img.group(1))
     return list(images.items())
 
 
@@ -295,42 +303,31 @@ def compose_ports(files: list[Path]) -> dict[str, list[tuple[int, str, int]]]:
     merged in order as compose merges them: a later file's `ports:` adds to the list, and
     `ports: !override` replaces it (Compose 2.24.4+)."""
     ports: dict[str, list[tuple[int, str, int]]] = {}
-    for path in files:
-        in_services, current, level, listing = False, None, 0, None
-        for line in path.read_text().splitlines():
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            indent = len(line) - len(line.lstrip())
-            if indent == 0:
-                in_services, level, current = line.startswith("services:"), 0, None
-                continue
-            if not in_services:
-                continue
-            level = level or indent
-            if indent == level:
-                m = re.match(r"^\s+([A-Za-z0-9._-]+):\s*$", line)
-                current, listing = (m.group(1) if m else None), None
-                continue
-            if listing is not None and indent > listing:
-                item = re.match(r"^\s+-\s*['\"]?([^'\"#]+?)['\"]?\s*(#.*)?$", line)
-                if item and current:
-                    spec = _expand(item.group(1)).split("/")[0]
-                    v6 = re.match(r"^\[([0-9a-fA-F:.]+)\]:(.*)$", spec)  # [fd00::5]:9100:9100
-                    ip, rest = (v6.group(1), v6.group(2)) if v6 else (None, spec)
-                    parts = rest.split(":")
-                    if ip is None and len(parts) == 3:
-                        ip, parts = parts[0], parts[1:]
-                    # a bare container port gets a random host port: not modelled
-                    if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
-                        bound = ip or "0.0.0.0"  # noqa: S104 - as docker reports it
-                        ports[current].append((int(parts[1]), bound, int(parts[0])))
-                continue
+    listing = None  # the indent of the `ports:` being read
+    for service, indent, line in _service_lines(files):
+        if line is None:
             listing = None
-            head = re.match(r"^\s+ports:\s*(!override)?\s*$", line)
-            if head and current:
-                listing = indent
-                if head.group(1) or current not in ports:
-                    ports[current] = []
+            continue
+        if listing is not None and indent > listing:
+            item = re.match(r"^\s+-\s*['\"]?([^'\"#]+?)['\"]?\s*(#.*)?$", line)
+            if item:
+                spec = _expand(item.group(1)).split("/")[0]
+                v6 = re.match(r"^\[([0-9a-fA-F:.]+)\]:(.*)$", spec)  # [fd00::5]:9100:9100
+                ip, rest = (v6.group(1), v6.group(2)) if v6 else (None, spec)
+                parts = rest.split(":")
+                if ip is None and len(parts) == 3:
+                    ip, parts = parts[0], parts[1:]
+                # a bare container port gets a random host port: not modelled
+                if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+                    bound = ip or "0.0.0.0"  # noqa: S104 - as docker reports it
+                    ports[service].append((int(parts[1]), bound, int(parts[0])))
+            continue
+        listing = None
+        head = re.match(r"^\s+ports:\s*(!override)?\s*$", line)
+        if head:
+            listing = indent
+            if head.group(1) or service not in ports:
+                ports[service] = []
     return ports
 
 
