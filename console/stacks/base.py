@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from console.profile_schema import FleetProfile, Node
 
 
+# a published port's host IP as docker reports it when bound to every interface
+EVERY_INTERFACE = ("", "0.0.0.0", "::")  # noqa: S104 - read from docker, never bound
+
+
 @dataclass(frozen=True)
 class Stack:
     name: str
@@ -51,7 +55,7 @@ class Stack:
         return [
             (port, ip, host_port)
             for port, ip, host_port in published
-            if ip in ("", "0.0.0.0", "::")  # noqa: S104 - read from docker, not bound
+            if ip in EVERY_INTERFACE
             and (port in self.private_ports or host_port in self.private_ports)
         ]
 

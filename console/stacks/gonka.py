@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from console.monitor.runbooks import Runbook
 from console.schema import Port, Strict, Url
-from console.stacks.base import Stack
+from console.stacks.base import EVERY_INTERFACE, Stack
 
 if TYPE_CHECKING:
     from console.profile_schema import FleetProfile, Node
@@ -192,7 +192,7 @@ def chain_rpc_address(
     for port, host_ip, host_port in published:
         if port == RPC_PORT and host_port:
             # published on every address (0.0.0.0, ::): the host's loopback reaches it
-            wildcard = host_ip in ("", "0.0.0.0", "::")  # noqa: S104 - read, not bound
+            wildcard = host_ip in EVERY_INTERFACE
             return ("127.0.0.1" if wildcard else host_ip), host_port
     for address in addresses:
         if address:
