@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from actions.engine import Action
+from actions.provision.action import provision_action
 from actions.stacks import gonka, gonka_keys, gonka_register
 
 # action name -> how to build it; each action says which stacks it knows
@@ -12,6 +13,7 @@ ACTIONS: dict[str, Callable[[], Action]] = {
     "deploy": gonka.deploy_action,
     "keys": gonka_keys.keys_action,
     "register": gonka_register.register_action,
+    "provision": provision_action,
 }
 
 

@@ -33,6 +33,7 @@ from actions.types import (  # noqa: F401 - re-exported: steps import them from 
     RunResult,
     Step,
     StepFailed,
+    StepRefused,
     StepSkipped,
 )
 from console.journal import (
@@ -563,11 +564,13 @@ class Engine:
                 return DONE, ""
             except (StepFailed, SshError) as exc:
                 error = self._say(exc)
+                final = isinstance(exc, StepRefused)
             except Exception as exc:  # a bug in a step must fail the step, not the run
                 error = self._say(f"{type(exc).__name__}: {exc}")
+                final = False
             self.journal.line(run_id, node, step.name, "error", error)
             self._emit(Event("line", run_id, node, step.name, text=f"✗ {error}"))
-            if attempt <= step.retries and not self.cancelled.is_set():
+            if attempt <= step.retries and not self.cancelled.is_set() and not final:
                 self._emit(
                     Event("state", run_id, node, step.name, "retrying", text=error, attempt=attempt)
                 )
@@ -602,15 +605,16 @@ def targets(
     (node names, roles, cluster names; `role:ml`, `cluster:c1` to be explicit). A name that
     matches no node at all is an error; one that names only nodes of other stacks is not
     (`uncovered` says what happens to those)."""
+    everyone = action.targets(model) if action and action.targets else model.all_nodes()
     nodes = [
         (c, n)
-        for c, n in model.all_nodes()
+        for c, n in everyone
         if action is None or not action.stacks or model.cluster_stack(c) in action.stacks
     ]
     words = [w for w in limit if w]
     if not words:
         return nodes
-    named = _named(model.all_nodes(), words)
+    named = _named(everyone, words)
     unknown = [w for w, hit in named.items() if not hit]
     if unknown:
         raise StepFailed(

@@ -16,10 +16,15 @@ from console.journal import FAILED
 
 if TYPE_CHECKING:
     from actions.engine import NodeContext
+    from console.profile_schema import Cluster, FleetProfile, Node
 
 
 class StepFailed(Exception):
     """A step could not do its job; the message says why and, where known, what to do."""
+
+
+class StepRefused(StepFailed):
+    """A failure no retry can cure (a quota, refused credentials): said at once."""
 
 
 class StepSkipped(Exception):
@@ -71,6 +76,11 @@ class Action:
     steps: tuple[Step, ...]
     destructive: bool = False  # asks for the fleet's name to be typed before apply
     stacks: tuple[str, ...] = ()  # the stacks it knows; empty: every stack
+    # the nodes it acts on, where they are not (all) in the profile yet: provisioning's
+    # planned machines. None: the profile's nodes
+    targets: Callable[[FleetProfile], list[tuple[Cluster, Node]]] | None = None
+    # what the plan must say besides its steps (what a cloud's driver cannot do)
+    notes: Callable[[FleetProfile], list[str]] | None = None
 
 
 @dataclass(frozen=True)

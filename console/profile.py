@@ -367,6 +367,7 @@ def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
     cluster_stack: dict[str, Any] = {}
     provision = data.get("provision") if isinstance(data.get("provision"), dict) else {}
     pool_clusters = {p.get("cluster") for _, p in _dicts(provision.get("pools"))}
+    pool_roles = {(p.get("cluster"), p.get("role")) for _, p in _dicts(provision.get("pools"))}
     for ci, cluster in _dicts(data.get("clusters")):
         cpath: PathT = ("clusters", ci)
         cname = cluster.get("name")
@@ -424,7 +425,9 @@ def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
             )
         if info and cluster.get("nodes") and isinstance(cluster.get("nodes"), list):
             for single in info.singleton_roles:
-                if roles[single] != 1:
+                # a pool still to provision supplies it: the profile fills as machines come up
+                pending = roles[single] == 0 and (cname, single) in pool_roles
+                if roles[single] != 1 and not pending:
                     yield at(
                         (*cpath, "nodes"),
                         f"a {info.name} cluster needs exactly one {single!r} node, "
@@ -483,6 +486,14 @@ def _provision_problems(provision: Any, cluster_stack: dict[str, Any], at: Any):
                 "cloud credentials reference is missing",
                 f'credentials = "keyring:fleetdeck/{pool.get("driver")}" ({REFERENCE_SYNTAX})',
             )
+        yield from _pool_names_problems(pool, ppath, info, at)
+        if pool.get("driver") == "azure":
+            for key, what in (
+                ("resource_group", "the resource group the machines go into"),
+                ("network", "an existing virtual network (libcloud cannot create one)"),
+            ):
+                if not pool.get(key):
+                    yield at((*ppath, key), f"an Azure pool needs {what}", f'{key} = "..."')
         ports = pool.get("open_ports")
         if info and isinstance(ports, list):
             for i, port in enumerate(ports):
@@ -493,6 +504,42 @@ def _provision_problems(provision: Any, cluster_stack: dict[str, Any], at: Any):
                         "to the world",
                         "reach it through fleetdeck's SSH forwarding",
                     )
+
+
+def _pool_names_problems(pool: dict, ppath: PathT, info: Any, at: Any):
+    names, count = pool.get("names", "{pool}-{n}"), pool.get("count", 1)
+    if not isinstance(names, str) or not isinstance(count, int):
+        return
+    fields = {"pool": pool.get("name"), "cluster": pool.get("cluster"), "role": pool.get("role")}
+    try:
+        first = names.format(n=1, **fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        yield at(
+            (*ppath, "names"),
+            f"{names!r} is not a name pattern ({exc})",
+            'use {pool}, {cluster}, {role} and {n}, e.g. "{cluster}-ml{n}"',
+        )
+        return
+    if count > 1 and "{n}" not in names:
+        yield at(
+            (*ppath, "names"),
+            f"{count} machines would all be named {first!r}",
+            'put {n} in the pattern, e.g. "{cluster}-ml{n}"',
+        )
+    if info and pool.get("role") in info.singleton_roles and count != 1:
+        yield at(
+            (*ppath, "count"),
+            f"a {info.name} cluster has exactly one {pool.get('role')!r} node; this pool "
+            f"would make {count}",
+            "count = 1",
+        )
+
+
+def _inline(values: dict) -> tomlkit.items.InlineTable:
+    """labels = { pool = "…" } on the node's own line, not a [clusters.nodes.labels] table."""
+    table = tomlkit.inline_table()
+    table.update(values)
+    return table
 
 
 # ---------------------------------------------------------------- the editable profile
@@ -577,23 +624,28 @@ class Profile:
         ci, ni = self.locate_node(name)
         self.set_value(("clusters", ci, "nodes", ni, field), value)
 
-    def add_node(self, cluster: str, **fields: Any) -> None:
+    def add_node(self, cluster: str, before: str | None = None, **fields: Any) -> None:
+        """Add a node to `cluster`: last, or just before its node named `before`."""
         ci, _ = self.cluster(cluster)
+        at = self.locate_node(before)[1] if before else None
 
         def change(doc: tomlkit.TOMLDocument) -> None:
+            if "nodes" not in doc["clusters"][ci]:  # a cluster a pool is still filling
+                doc["clusters"][ci]["nodes"] = tomlkit.aot()
             nodes = doc["clusters"][ci]["nodes"]
             if isinstance(nodes, AoT):
                 table = tomlkit.table()
                 for k, v in fields.items():
-                    table[k] = v
+                    table[k] = _inline(v) if isinstance(v, dict) else v
                 last = nodes[-1] if len(nodes) else None
                 if isinstance(last, Table) and not last.as_string().endswith("\n\n"):
                     last.add(tomlkit.nl())  # a blank line between node tables, as written
-                nodes.append(table)
+                table.add(tomlkit.nl())  # and before whatever table follows
+                nodes.append(table) if at is None else nodes.insert(at, table)
             else:
                 inline = tomlkit.inline_table()
                 inline.update(fields)
-                nodes.append(inline)
+                nodes.append(inline) if at is None else nodes.insert(at, inline)
 
         self._edit(change)
 
@@ -605,7 +657,9 @@ class Profile:
         away and leave the removed node's comment behind. The lines are cut from the text.
         """
         ci, ni = self.locate_node(name)
-        if len(self.model.clusters[ci].nodes) == 1:
+        pools = self.model.provision.pools if self.model.provision else []
+        filled_by_pool = any(p.cluster == self.model.clusters[ci].name for p in pools)
+        if len(self.model.clusters[ci].nodes) == 1 and not filled_by_pool:
             raise ProfileError(
                 [
                     Problem(
@@ -624,7 +678,11 @@ class Profile:
         lines = text.splitlines(keepends=True)
         start = locate(text)[("clusters", ci, "nodes", ni)] - 1  # header, 0-based
         end = start + 1
-        while end < len(lines) and not lines[end].lstrip().startswith("["):
+        # its own sub-tables ([clusters.nodes.labels]) go with it
+        while end < len(lines) and (
+            not lines[end].lstrip().startswith("[")
+            or lines[end].lstrip().startswith("[clusters.nodes.")
+        ):
             end += 1
         # the comment block and blank lines just above the next header belong to it
         while end > start + 1 and (

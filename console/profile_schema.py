@@ -85,19 +85,40 @@ class AlertsSection(Strict):
 
 
 class ProvisionPool(Strict):
+    """Machines to rent for one cluster and role (actions/provision/). The firewall comes
+    from the cluster's stack (its public ports, and SSH), never from here but `open_ports`."""
+
     name: Name
     driver: DriverName
-    region: str
+    region: str  # EC2 and Azure: the region; GCE: the zone (europe-west4-b)
+    zone: str | None = None  # EC2: an availability zone of the region
     size: str
     image: str
     count: Annotated[int, Field(ge=1, le=1000)] = 1
+    # the new nodes' names: {pool}, {cluster}, {role} and {n} (1, 2, …)
+    names: str = "{pool}-{n}"
     cluster: str  # the cluster the new machines join
     role: str
+    gpus: Annotated[int, Field(ge=0, le=64)] | None = None  # the size's own when absent
+    gpu_type: str | None = None
+    disk_gb: Annotated[int, Field(ge=10, le=65536)] = 500
+    disk_type: str | None = None  # gp3, pd-ssd, Premium_LRS; the cloud's default when absent
+    spot: bool = False  # spot / preemptible, where the cloud's driver can ask for it
+    ssh_user: str | None = None  # the image's login user; [ssh].user when absent
+    public_key: str | None = None  # a .pub file; [ssh].key + ".pub" when absent
     credentials: SecretRefStr | None = None  # None only for the dummy driver
-    key_pair: str | None = None
-    security_group: str | None = None
-    open_ports: list[Port] = []  # opened to the world; admin ports are refused
+    endpoint: Url | None = None  # an EC2-compatible API (moto, LocalStack); AWS's when absent
+    project: str | None = None  # GCE: the project; the service account's when absent
+    resource_group: str | None = None  # Azure: required
+    network: str | None = None  # Azure: an existing VNet (required); EC2: a subnet id
+    key_pair: str | None = None  # EC2: the key pair's name; fleetdeck-<fleet> when absent
+    security_group: str | None = None  # EC2: its name; fleetdeck-<fleet>-<cluster> when absent
+    ssh_from: list[str] = ["0.0.0.0/0"]  # who may reach SSH: narrow it to your office
+    open_ports: list[Port] = []  # more ports opened to the world; admin ports are refused
     labels: Labels = {}
+
+    def node_name(self, n: int) -> str:
+        return self.names.format(pool=self.name, cluster=self.cluster, role=self.role, n=n)
 
 
 class ProvisionSection(Strict):

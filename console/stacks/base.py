@@ -29,6 +29,8 @@ class Stack:
     singleton_roles: tuple[str, ...] = ()
     # ports that must never be reachable from the world (reference/protocols.md §1.1)
     private_ports: tuple[int, ...] = ()
+    # what each role serves to the world (a cloud firewall opens these, and SSH, only)
+    public_ports: tuple[tuple[str, tuple[int, ...]], ...] = ()
     description: str = ""
     # the containers a deployed node of each role runs (names as the compose files fix them)
     containers: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -58,6 +60,9 @@ class Stack:
             if ip in EVERY_INTERFACE
             and (port in self.private_ports or host_port in self.private_ports)
         ]
+
+    def public_ports_of(self, role: str) -> tuple[int, ...]:
+        return dict(self.public_ports).get(role, ())
 
     def known_containers(self, role: str, serves_model: bool = False) -> list[str]:
         """The expected containers, then the optional ones of the role."""

@@ -72,6 +72,8 @@ GONKA = GonkaStack(
     singleton_roles=("network",),
     # CometBFT RPC, ML callback, admin API, inference, ML node management
     private_ports=(26657, 9100, 9200, 5050, 8080),
+    # P2P, and the proxy's API (http, https); an ML node serves only its network node
+    public_ports=(("network", (5000, 8000, 8443)),),
     description="Gonka network node (chain, API, proxy) and ML nodes (vLLM behind mlnode)",
     containers=(
         ("network", ("tmkms", "node", "api", "bridge", "proxy")),
