@@ -310,6 +310,15 @@ class Engine:
             items.append(PlanItem(node.name, action.name, "skipped", reason=why))
         return items
 
+    def notes(self, action: Action) -> list[str]:
+        """What the plan must say besides its steps (what a cloud's driver cannot do)."""
+        if action.notes is None:
+            return []
+        try:
+            return [self.redactor.redact(n) for n in action.notes(self.profile.model)]
+        except StepFailed as exc:
+            return [self._say(exc)]
+
     def _as_planned(self, node: str, step: Step, change: Change) -> None:
         """An exact step's change must be the one its plan showed (when there was one)."""
         shown = self._planned.get((node, step.name))

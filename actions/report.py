@@ -26,7 +26,7 @@ def plan_counts(items: list[PlanItem]) -> Counter[str]:
     return Counter(i.status for i in items)
 
 
-def plan_text(action: str, fleet: str, items: list[PlanItem]) -> str:
+def plan_text(action: str, fleet: str, items: list[PlanItem], notes: list[str] = ()) -> str:
     counts = plan_counts(items)
     nodes = list(dict.fromkeys(i.node for i in items))
     head = (
@@ -56,15 +56,18 @@ def plan_text(action: str, fleet: str, items: list[PlanItem]) -> str:
             else:
                 label = item.reason or "unchanged"
                 out.append(f"  {mark} {item.step:<{width}}  {label}")
+    if notes:  # what the action cannot do, said where the plan is read
+        out += ["", "notes:"] + [f"  ! {note}" for note in notes]
     return "\n".join(out)
 
 
-def plan_json(action: str, fleet: str, items: list[PlanItem]) -> dict:
+def plan_json(action: str, fleet: str, items: list[PlanItem], notes: list[str] = ()) -> dict:
     return {
         "schema": 1,
         "action": action,
         "fleet": fleet,
         "counts": dict(plan_counts(items)),
+        "notes": list(notes),
         "items": [
             {
                 "node": i.node,

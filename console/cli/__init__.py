@@ -15,6 +15,7 @@ from console.cli import (  # noqa: F401
     doctor,
     journal,
     profiles,
+    provision,
     signing,
     sim,
     status,

@@ -43,6 +43,7 @@ def plan_cmd(
     engine, pool = engine_for(loaded, accept_new_host_keys, journal=False)
     try:
         items = engine.plan(act, limit_words(limit))
+        notes = engine.notes(act)
     except StepFailed as exc:
         click.echo(f"fleetdeck plan: {exc}", err=True)
         sys.exit(EXIT_INVALID)
@@ -50,9 +51,9 @@ def plan_cmd(
         pool.close()
     fleet = loaded.model.fleet.name
     if as_json:
-        click.echo(jsonlib.dumps(plan_json(act.name, fleet, items), indent=1))
+        click.echo(jsonlib.dumps(plan_json(act.name, fleet, items, notes), indent=1))
     else:
-        click.echo(plan_text(act.name, fleet, items))
+        click.echo(plan_text(act.name, fleet, items, notes))
     if any(i.status == "error" for i in items):
         sys.exit(EXIT_FAILED)
 
@@ -157,7 +158,7 @@ def run_cmd(
     try:
         if not yes:
             items = engine.plan(act, words)
-            click.echo(plan_text(act.name, fleet, items))
+            click.echo(plan_text(act.name, fleet, items, engine.notes(act)))
             counts = plan_counts(items)
             if not counts["change"] and not resume:
                 if counts["error"]:
