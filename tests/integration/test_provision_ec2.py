@@ -1,0 +1,344 @@
+"""Provisioning on EC2, end to end: a real moto_server, the stand-in that plays what moto
+cannot (machines' addresses, cloud-init's console output, a quota), real sshd hosts
+standing in for the new machines, and fleetdeck run as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import boto3
+import pytest
+
+from console.journal import DONE, Journal
+from tests.harness.cli import REPO
+from tests.harness.ec2 import Ec2Stand, MotoServer
+from tests.harness.procs import free_port
+from tests.harness.sshd import make_host
+
+pytestmark = pytest.mark.integration
+
+KEY_ID = "AKIDPLANTED0000000000"
+SECRET = "plantedSecretValue/9f8e7d6c5b4a39281706"
+
+
+@pytest.fixture(scope="module")
+def moto(harness_dir: Path, ssh_hosts):  # ssh_hosts: sshd can run here (else skip, saying why)
+    server = MotoServer(harness_dir / "moto.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def ec2(moto: MotoServer):
+    return boto3.client(
+        "ec2",
+        endpoint_url=f"http://127.0.0.1:{moto.port}",
+        region_name="us-east-1",
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+    )
+
+
+@pytest.fixture(scope="module")
+def image(ec2) -> str:
+    found = ec2.describe_images(
+        Owners=["amazon"], Filters=[{"Name": "name", "Values": ["*ubuntu*"]}]
+    )["Images"]
+    return found[0]["ImageId"]
+
+
+class Site:
+    """One test's cloud: sshd hosts for its machines, the stand-in, a profile, a home."""
+
+    def __init__(self, root: Path, moto: MotoServer, client_key: Path, count: int, net: int):
+        self.root = root
+        self.hosts = []
+        self.port = free_port(f"127.0.{net}.1")
+        for i in range(1, count + 1):
+            host = make_host(
+                root / "machines",
+                f"m{i}",
+                f"127.0.{net}.{i}",
+                client_key.with_suffix(".pub"),
+                port=self.port,
+            )
+            host.start()
+            self.hosts.append(host)
+        self.stand = Ec2Stand(moto.port, {h.address: h.host_key_pub for h in self.hosts}).start()
+        self.state = root / "state"
+        self.env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(root),
+            "XDG_STATE_HOME": str(self.state),
+            "XDG_CONFIG_HOME": str(root / "config"),
+            "AWS_CREDS": f"{KEY_ID}:{SECRET}",
+        }
+        self.outputs: list[str] = []
+
+    def fleetdeck(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "-m", "console.cli", *args],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=self.env,
+            input=stdin,
+            timeout=120,
+        )
+        self.outputs += [done.stdout, done.stderr]
+        return done
+
+    def stop(self) -> None:
+        self.stand.stop()
+        for host in self.hosts:
+            host.stop()
+
+
+def pools_profile(site: Site, fleet: str, image: str, client_key: Path, clusters: int) -> Path:
+    """A Gonka layout of 1 network + 5 ML nodes per cluster, p5.48xlarge, commented."""
+    parts = [
+        f"# {fleet}: two Gonka participants on EC2, provisioned by fleetdeck\n",
+        f'[fleet]\nname = "{fleet}"\nstack = "gonka"\n',
+        f'[ssh]\nuser = "root"\nkey = "{client_key}"\nport = {site.port}  # the machines\' sshd\n'
+        f'known_hosts = "{site.root}/known_hosts"\n',
+    ]
+    for c in range(1, clusters + 1):
+        parts.append(f'# participant {c}\n[[clusters]]\nname = "c{c}"\n')
+    for c in range(1, clusters + 1):
+        for role, count, names in (
+            ("network", 1, "{cluster}-network"),
+            ("ml", 5, "{cluster}-ml{n}"),
+        ):
+            parts.append(
+                f"# cluster c{c}: its {role} machines\n"
+                f'[[provision.pools]]\nname = "c{c}-{role}"\ndriver = "ec2"\n'
+                f'region = "us-east-1"\nendpoint = "{site.stand.endpoint}"\n'
+                f'size = "p5.48xlarge"  # 8×H100\nimage = "{image}"\ncount = {count}\n'
+                f'names = "{names}"\ncluster = "c{c}"\nrole = "{role}"\n'
+                f'credentials = "env:AWS_CREDS"\ndisk_gb = 1000\n'
+            )
+    path = site.root / "fleet.toml"
+    path.write_text("\n".join(parts))
+    return path
+
+
+def nodes_of(profile: Path) -> dict[str, dict]:
+    data = tomllib.loads(profile.read_text())
+    return {n["name"]: n for c in data["clusters"] for n in c.get("nodes", [])}
+
+
+def world_rules(ec2, group: str) -> tuple[set[int], bool]:
+    """(ports open to 0.0.0.0/0, whether the group lets its own members in)."""
+    found = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [group]}])
+    perms = found["SecurityGroups"][0]["IpPermissions"]
+    world = {
+        p["FromPort"]
+        for p in perms
+        for r in p["IpRanges"]
+        if r["CidrIp"] == "0.0.0.0/0" and p["FromPort"] == p["ToPort"]
+    }
+    own = found["SecurityGroups"][0]["GroupId"]
+    internal = any(g["GroupId"] == own for p in perms for g in p["UserIdGroupPairs"])
+    return world, internal
+
+
+def test_two_gonka_clusters_are_provisioned_and_written_into_the_profile(
+    moto, ec2, image, harness_dir, client_key
+):
+    site = Site(harness_dir / "prov-two", moto, client_key, 12, 61)
+    try:
+        profile = pools_profile(site, "two-clusters", image, client_key, clusters=2)
+        comments = [line for line in profile.read_text().splitlines() if "#" in line]
+
+        plan = site.fleetdeck("plan", str(profile), "provision")
+        assert plan.returncode == 0, plan.stderr
+        assert "12 nodes" in plan.stdout
+        assert plan.stdout.count("ec2 RunInstances p5.48xlarge (8×H100)") == 12
+        assert "tcp 5000 from 0.0.0.0/0" in plan.stdout
+        assert "9200" not in plan.stdout and "26657" not in plan.stdout
+
+        # the argv of every process while the run runs: the secret is never in one
+        run = subprocess.Popen(
+            [sys.executable, "-m", "console.cli", "run", str(profile), "provision", "--yes"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=site.env,
+        )
+        argv_seen = 0
+        while run.poll() is None:
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                argv_seen += 1
+                assert SECRET.encode() not in cmdline and KEY_ID.encode() not in cmdline
+            time.sleep(0.05)
+        out, err = run.communicate()
+        site.outputs += [out, err]
+        assert run.returncode == 0, out[-3000:] + err[-2000:]
+        assert argv_seen > 0
+
+        nodes = nodes_of(profile)
+        expected = {f"c{c}-network" for c in (1, 2)} | {
+            f"c{c}-ml{n}" for c in (1, 2) for n in range(1, 6)
+        }
+        assert set(nodes) == expected
+        hosts = {h.address: h for h in site.hosts}
+        assert {n["host"] for n in nodes.values()} == set(hosts)
+        for name, node in nodes.items():
+            assert node["role"] == ("network" if name.endswith("network") else "ml")
+            assert node["gpus"] == 8 and node["gpu_type"] == "H100"
+            assert node["labels"]["instance"].startswith("i-")
+            assert node["labels"]["zone"].startswith("us-east-1")
+            assert node["labels"]["pool"] == f"{name.split('-')[0]}-{node['role']}"
+        # in the pools' order within each cluster, whichever machine came up first
+        data = tomllib.loads(profile.read_text())
+        assert [n["name"] for n in data["clusters"][0]["nodes"]] == [
+            "c1-network",
+            *(f"c1-ml{n}" for n in range(1, 6)),
+        ]
+        text = profile.read_text()
+        for line in comments:
+            assert line in text, f"comment lost: {line!r}"
+
+        # each host key recorded is the one the sshd behind that address holds
+        known = (site.root / "known_hosts").read_text().splitlines()
+        for node in nodes.values():
+            host = hosts[node["host"]]
+            assert f"[{host.address}]:{site.port} {host.host_key_pub}" in known
+        assert "matches the console output" in out
+
+        check = site.fleetdeck("check", str(profile))
+        assert check.returncode == 0, check.stdout + check.stderr
+
+        # the firewall opens exactly the network node's public ports (and SSH)
+        for c in (1, 2):
+            world, internal = world_rules(ec2, f"fleetdeck-two-clusters-c{c}")
+            assert world == {22, 5000, 8000, 8443}
+            assert internal
+
+        again = site.fleetdeck("plan", str(profile), "provision")
+        assert again.returncode == 0
+        assert "0 steps will change" in again.stdout, again.stdout[:2000]
+        runs = len(site.stand.actions("RunInstances"))
+        assert runs == 12
+
+        # the credentials: nowhere but the keyring/env reference
+        site.fleetdeck("provision", "list", str(profile))
+        assert SECRET not in text and "env:AWS_CREDS" in text
+        for output in site.outputs:
+            assert SECRET not in output and KEY_ID not in output
+        for file in site.state.rglob("*"):
+            if file.is_file():
+                data = file.read_bytes()
+                assert SECRET.encode() not in data and KEY_ID.encode() not in data, file
+        # SigV4 signs: the secret key itself never travels, only its id
+        for headers in site.stand.headers:
+            assert SECRET not in headers
+        assert any(KEY_ID in h for h in site.stand.headers)
+    finally:
+        site.stop()
+
+
+def test_quota_then_resume_then_orphans_and_destroy(moto, ec2, image, harness_dir, client_key):
+    site = Site(harness_dir / "prov-quota", moto, client_key, 6, 62)
+    try:
+        profile = pools_profile(site, "quota-fleet", image, client_key, clusters=1)
+        site.stand.run_instances_left = 4
+        failed = site.fleetdeck("run", str(profile), "provision", "--yes")
+        assert failed.returncode == 4
+        said = failed.stdout + failed.stderr
+        assert "InstanceLimitExceeded" in said and "quota" in said
+        assert re.search(r"pool c1-(ml|network) \(ec2 us-east-1\): creating", said)
+        assert "--resume" in said
+        assert len(site.stand.actions("RunInstances")) == 6  # 4 made, 2 refused, no retries
+
+        journal = Journal(site.state / "fleetdeck" / "journal.sqlite")
+        run = journal.latest_run("quota-fleet", "provision")
+        made = [r for r in journal.steps(run.id) if r.step == "instance" and r.state == DONE]
+        assert len(made) == 4
+        nodes = nodes_of(profile)
+        assert set(nodes) == {r.node for r in made}
+
+        site.stand.run_instances_left = None  # the quota was raised
+        resumed = site.fleetdeck("run", str(profile), "provision", "--resume", "--yes")
+        assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+        assert len(site.stand.actions("RunInstances")) == 8  # only the other 2
+        assert len(nodes_of(profile)) == 6
+
+        # an orphan (tagged for the fleet, in no profile) and a node whose machine is gone
+        orphan = ec2.run_instances(
+            ImageId=image,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="p5.48xlarge",
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": [
+                        {"Key": "fleetdeck-fleet", "Value": "quota-fleet"},
+                        {"Key": "fleetdeck-pool", "Value": "c1-ml"},
+                        {"Key": "fleetdeck-node", "Value": "c1-ml7"},
+                    ],
+                }
+            ],
+        )["Instances"][0]["InstanceId"]
+        victim = nodes_of(profile)["c1-ml3"]["labels"]["instance"]
+        ec2.terminate_instances(InstanceIds=[victim])
+
+        listed = site.fleetdeck("provision", "list", str(profile))
+        assert listed.returncode == 4
+        lines = listed.stdout.splitlines()
+        assert any(line.startswith("! orphan") and orphan in line for line in lines)
+        assert any(line.startswith("✕ gone") and "c1-ml3" in line for line in lines)
+
+        refused = site.fleetdeck(
+            "provision", "destroy", str(profile), "c1-ml3", orphan, stdin="c1-ml3\n"
+        )
+        assert refused.returncode == 1 and "nothing was destroyed" in refused.stdout
+        assert "c1-ml3" in nodes_of(profile)
+
+        done = site.fleetdeck(
+            "provision", "destroy", str(profile), "c1-ml3", orphan, stdin=f"{orphan} c1-ml3\n"
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        state = ec2.describe_instances(InstanceIds=[orphan])["Reservations"][0]["Instances"][0]
+        assert state["State"]["Name"] in ("shutting-down", "terminated")
+        assert "c1-ml3" not in nodes_of(profile)
+        assert len(nodes_of(profile)) == 5
+        after = site.fleetdeck("provision", "list", str(profile))
+        assert "orphan" not in after.stdout and "gone" not in after.stdout
+        assert "c1-ml3: not made yet" in after.stdout
+        check = site.fleetdeck("check", str(profile))
+        assert check.returncode == 0, check.stdout + check.stderr
+    finally:
+        site.stop()
+
+
+def test_a_host_key_the_console_output_does_not_list_is_refused(
+    moto, image, harness_dir, client_key
+):
+    site = Site(harness_dir / "prov-forged", moto, client_key, 2, 63)
+    try:
+        profile = pools_profile(site, "forged-fleet", image, client_key, clusters=1)
+        text = profile.read_text().replace("count = 5", "count = 1")
+        profile.write_text(text)
+        site.stand.forged = {h.address for h in site.hosts}  # every console lists another key
+        run = site.fleetdeck("run", str(profile), "provision", "--yes")
+        assert run.returncode == 4
+        assert "which the console output of" in run.stdout and "refused" in run.stdout
+        known = site.root / "known_hosts"
+        assert not known.exists() or known.read_text().strip() == ""
+        assert nodes_of(profile) == {}
+    finally:
+        site.stop()
