@@ -18,6 +18,7 @@ import time
 from actions.engine import NodeContext
 from actions.provision.clouds import Cloud, Clouds, Machine
 from actions.provision.ec2 import Ec2
+from actions.provision.gce import Gce
 from actions.provision.hostkeys import vouched, wait_for_key
 from actions.provision.sizes import gpus_of
 from actions.types import Action, Change, Step, StepFailed, StepRefused
@@ -25,7 +26,7 @@ from console.profile_schema import Cluster, FleetProfile, Node, ProvisionPool
 from console.secrets import REDACTOR
 from console.ssh import fingerprint, known_hosts_name, read_known_hosts
 
-MAKERS: dict[str, type[Cloud]] = {"ec2": Ec2}
+MAKERS: dict[str, type[Cloud]] = {"ec2": Ec2, "gce": Gce}
 POOL_LABEL = "pool"
 RUNNING_WAIT_S = 900.0
 SSH_WAIT_S = 600.0
@@ -113,7 +114,7 @@ def provision_action(makers: dict[str, type[Cloud]] | None = None) -> Action:
 
     def instance_apply(ctx: NodeContext, change: Change) -> None:
         c = cloud(ctx)
-        for line in c.ensure_access():  # idempotent: the pool's first machine may be behind
+        for line in c.access_ready():  # the pool's first machine may be behind this one
             ctx.on_line("stdout", line)
         made = c.create(ctx.name, c.token(ctx.name))
         ctx.facts["machine"] = made

@@ -8,6 +8,7 @@ Azure authenticate inside the driver's constructor (libraries.md §3.3).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -138,12 +139,13 @@ class Cloud:
         self.pool = pool
         self.redactor = redactor
         self.fleet = profile.fleet.name
-        self._driver = None
-        self._lock = threading.RLock()  # the driver is built once
+        self._local = threading.local()
+        self._lock = threading.RLock()  # the machine listing is read by one at a time
         # a cluster's pools share its firewall and the fleet's key pair: made once, by
         # whichever machine asks first (Clouds hands every pool the same lock)
         self.access_lock = threading.RLock()
         self._listed: tuple[float, list[Machine]] | None = None
+        self._access_ready = False
 
     # -- what the plan says
     def gaps(self) -> list[str]:
@@ -165,15 +167,17 @@ class Cloud:
 
     @property
     def driver(self):
-        with self._lock:
-            if self._driver is None:
-                try:
-                    self._driver = self.connect()
-                except StepFailed:
-                    raise
-                except Exception as exc:
-                    raise refusal(self.pool, "connecting", exc) from None
-            return self._driver
+        """This thread's driver: libcloud's are not thread-safe (GCE's image lookup in
+        another project moves its connection's path for a while), so each worker has one."""
+        driver = getattr(self._local, "driver", None)
+        if driver is None:
+            try:
+                driver = self._local.driver = self.connect()
+            except StepFailed:
+                raise
+            except Exception as exc:
+                raise refusal(self.pool, "connecting", exc) from None
+        return driver
 
     def connect(self):
         raise NotImplementedError
@@ -208,6 +212,13 @@ class Cloud:
         """How many machines were made for `node` before (the idempotency token's part)."""
         return sum(1 for m in self.machines() if m.node == node and m.gone)
 
+    def token(self, name: str) -> str:
+        """An idempotency token for machine `name`: the same machine asked for twice (a
+        retry, a resume) gets the same token; one made again after the old one was
+        terminated gets a new one."""
+        seed = f"{self.fleet}/{self.pool.name}/{name}/{self.launches(name)}"
+        return "fleetdeck-" + hashlib.sha256(seed.encode()).hexdigest()[:40]
+
     def tags(self, node: str) -> dict[str, str]:
         return {TAG_FLEET: self.fleet, TAG_POOL: self.pool.name, TAG_NODE: node}
 
@@ -231,6 +242,15 @@ class Cloud:
     def ensure_access(self) -> list[str]:
         """Make what access_missing names (once, whichever machine asks first)."""
         raise NotImplementedError
+
+    def access_ready(self) -> list[str]:
+        """ensure_access, once per run of this pool (every machine's creation asks)."""
+        with self.access_lock:
+            if self._access_ready:
+                return []
+            done = self.ensure_access()
+            self._access_ready = True
+            return done
 
     def access_extra(self) -> list[str]:
         """Openings found in the firewall that the stack does not want (never removed by

@@ -9,7 +9,6 @@ nothing (libraries.md §3.1): the response is read either way.
 
 from __future__ import annotations
 
-import hashlib
 from urllib.parse import urlsplit
 
 from libcloud.compute.base import NodeImage, NodeLocation, NodeSize
@@ -110,12 +109,6 @@ class Ec2(Cloud):
         if not nodes:
             return Machine(machine.id, machine.node, machine.pool, "terminated", None, None, "")
         return self._machine(nodes[0])
-
-    def token(self, name: str) -> str:
-        # the same machine asked for twice (a retry, a resume) is the same token; a machine
-        # made again after the old one was terminated is a new one
-        seed = f"{self.fleet}/{self.pool.name}/{name}/{self.launches(name)}"
-        return "fleetdeck-" + hashlib.sha256(seed.encode()).hexdigest()[:40]
 
     def create(self, name: str, token: str) -> Machine:
         p = self.pool

@@ -34,7 +34,13 @@ GPUS: dict[str, tuple[int, str]] = {
 }
 
 # GCE accelerator types, for the gpu_type of a pool whose size carries none
-GCE_ACCELERATORS = {"H100": "nvidia-h100-80gb", "A100": "nvidia-tesla-a100", "L4": "nvidia-l4"}
+GCE_ACCELERATORS = {
+    "H100": "nvidia-h100-80gb",
+    "A100": "nvidia-tesla-a100",
+    "L4": "nvidia-l4",
+    "T4": "nvidia-tesla-t4",
+    "V100": "nvidia-tesla-v100",
+}
 
 
 def gpus_of(size: str, gpus: int | None, gpu_type: str | None) -> tuple[int | None, str | None]:

@@ -1,0 +1,193 @@
+"""Provisioning on GCE and Azure, in process, against the clouds' recorded answers
+(libcloud's fixture files and ours, tests/harness/gce.py and azure.py), checked request
+by request; real sshd hosts stand in for the new machines."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from actions.engine import Engine
+from actions.provision.action import provision_action
+from actions.provision.inventory import Inventory
+from console.journal import Journal
+from console.profile import load
+from console.ssh import Pool
+from tests.harness.gce import GceFake
+from tests.harness.procs import free_port
+from tests.harness.sshd import make_host
+
+pytestmark = pytest.mark.integration
+
+
+def service_account() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": "fleet-proj",
+            "private_key": pem,
+            "client_email": "fleetdeck@fleet-proj.iam.gserviceaccount.com",
+        }
+    )
+
+
+def machines(root: Path, client_key: Path, net: int, count: int):
+    port = free_port(f"127.0.{net}.1")
+    hosts = []
+    for i in range(1, count + 1):
+        host = make_host(
+            root, f"m{i}", f"127.0.{net}.{i}", client_key.with_suffix(".pub"), port=port
+        )
+        host.start()
+        hosts.append(host)
+    return port, hosts
+
+
+def engine_for(profile_path: Path, state: Path):
+    profile = load(str(profile_path))
+    pool = Pool.for_profile(profile.model)
+    return Engine(profile, pool, Journal(state / "journal.sqlite")), pool, profile
+
+
+def test_gce_pool_is_created_listed_and_destroyed_call_by_call(
+    ssh_hosts, harness_dir, client_key, monkeypatch
+):
+    root = harness_dir / "prov-gce"
+    port, hosts = machines(root / "machines", client_key, 64, 3)
+    monkeypatch.setenv("GCE_KEY", service_account())
+    profile_path = root / "gcp.toml"
+    profile_path.write_text(
+        f"""# vLLM on GCP
+[fleet]
+name = "gcp-fleet"
+stack = "vllm"
+
+[ssh]
+user = "fleet"
+key = "{client_key}"
+port = {port}
+known_hosts = "{root}/known_hosts"
+
+[[clusters]]
+name = "gcp-eu"
+
+[[provision.pools]]
+name = "a3"
+driver = "gce"
+region = "europe-west4-b"
+size = "a3-highgpu-8g"   # 8×H100 built in
+image = "projects/deeplearning-platform-release/global/images/family/common-cu124"
+count = 2
+cluster = "gcp-eu"
+role = "server"
+credentials = "env:GCE_KEY"
+spot = true
+disk_gb = 1000
+
+[[provision.pools]]
+name = "t4"
+driver = "gce"
+region = "europe-west4-b"
+size = "n1-standard-8"
+gpus = 2
+gpu_type = "T4"
+image = "projects/deeplearning-platform-release/global/images/family/common-cu124"
+cluster = "gcp-eu"
+role = "server"
+credentials = "env:GCE_KEY"
+"""
+    )
+    with GceFake("fleet-proj", "europe-west4-b", [h.address for h in hosts]) as gce:
+        engine, pool, profile = engine_for(profile_path, root)
+        act = provision_action()
+        items = engine.plan(act)
+        notes = engine.notes(act)
+        assert any("no SPOT provisioning model" in n and "preemptible" in n for n in notes), notes
+        creates = [i for i in items if i.step == "instance" and i.status == "change"]
+        assert len(creates) == 3
+        result = engine.apply(act)
+        lines = engine.journal.lines(result.run_id)
+        assert result.outcome == "succeeded", lines
+
+        # the firewall: one rule on the cluster's network tag, SSH only (vLLM serves
+        # nothing to the world), asked for once
+        (fw,) = gce.calls("POST", r"/global/firewalls$")
+        assert fw["allowed"] == [{"IPProtocol": "tcp", "ports": ["22"]}]
+        assert fw["sourceRanges"] == ["0.0.0.0/0"]
+        assert fw["targetTags"] == ["fleetdeck-gcp-fleet-gcp-eu"]
+
+        inserts = {b["name"]: b for b in gce.calls("POST", r"/zones/europe-west4-b/instances$")}
+        assert set(inserts) == {"a3-1", "a3-2", "t4-1"}
+        pub = client_key.with_suffix(".pub").read_text().strip()
+        for name, body in inserts.items():
+            assert body["scheduling"]["onHostMaintenance"] == "TERMINATE"
+            assert body["scheduling"]["automaticRestart"] is False
+            assert body["tags"]["items"] == ["fleetdeck-gcp-fleet-gcp-eu"]
+            assert body["labels"] == {
+                "fleetdeck-fleet": "gcp-fleet",
+                "fleetdeck-pool": name.split("-")[0],
+                "fleetdeck-node": name,
+            }
+            assert {"key": "ssh-keys", "value": f"fleet:{pub}"} in body["metadata"]["items"]
+            params = body["disks"][0]["initializeParams"]
+            assert params["diskType"].endswith("/diskTypes/pd-ssd")
+            assert params["sourceImage"].endswith("/images/common-cu124-v20250610-debian-11-py310")
+        a3, t4 = inserts["a3-1"], inserts["t4-1"]
+        assert a3["machineType"].endswith("/machineTypes/a3-highgpu-8g")
+        assert "guestAccelerators" not in a3  # A3 carries its GPUs
+        assert a3["scheduling"]["preemptible"] is True
+        assert int(a3["disks"][0]["initializeParams"]["diskSizeGb"]) == 1000
+        assert t4["machineType"].endswith("/machineTypes/n1-standard-8")
+        assert t4["guestAccelerators"] == [
+            {
+                "acceleratorType": gce.fixture(
+                    "zones_europe-west4-b_acceleratorTypes_nvidia-tesla-t4"
+                )["selfLink"],
+                "acceleratorCount": 2,
+            }
+        ]
+        assert t4["scheduling"].get("preemptible") is not True
+
+        nodes = {
+            n["name"]: n for n in tomllib.loads(profile_path.read_text())["clusters"][0]["nodes"]
+        }
+        assert set(nodes) == {"a3-1", "a3-2", "t4-1"}
+        assert (nodes["a3-1"]["gpus"], nodes["a3-1"]["gpu_type"]) == (8, "H100")
+        assert (nodes["t4-1"]["gpus"], nodes["t4-1"]["gpu_type"]) == (2, "T4")
+        assert {n["host"] for n in nodes.values()} == {h.address for h in hosts}
+        assert nodes["a3-2"]["labels"] == {
+            "pool": "a3",
+            "instance": "a3-2",
+            "zone": "europe-west4-b",
+        }
+        # GCE vouches for no host key: first seen, said and journalled with its fingerprint
+        assert sum("recorded as first seen" in line for line in lines) == 3
+        known = (root / "known_hosts").read_text()
+        for host in hosts:
+            assert f"[{host.address}]:{port} {host.host_key_pub}" in known
+
+        again = engine_for(profile_path, root)
+        assert all(i.status in ("unchanged", "skipped") for i in again[0].plan(act))
+        again[1].close()
+
+        inventory = Inventory(load(str(profile_path)))
+        assert sorted(f.kind for f in inventory.findings()) == ["ok", "ok", "ok"]
+        deletes_before = len(gce.calls("DELETE", r"/instances/"))
+        inventory.destroy(inventory.resolve(["a3-2"]), say=lambda line: None)
+        assert [p for m, p, b in gce.requests if m == "DELETE"][deletes_before:] == [
+            "/compute/v1/projects/fleet-proj/zones/europe-west4-b/instances/a3-2"
+        ]
+        left = tomllib.loads(profile_path.read_text())["clusters"][0]["nodes"]
+        assert [n["name"] for n in left] == ["a3-1", "t4-1"]
+        assert "a3-2" not in gce.instances
