@@ -16,6 +16,7 @@ import contextlib
 import time
 
 from actions.engine import NodeContext
+from actions.provision.azure import Azure
 from actions.provision.clouds import Cloud, Clouds, Machine
 from actions.provision.ec2 import Ec2
 from actions.provision.gce import Gce
@@ -26,7 +27,7 @@ from console.profile_schema import Cluster, FleetProfile, Node, ProvisionPool
 from console.secrets import REDACTOR
 from console.ssh import fingerprint, known_hosts_name, read_known_hosts
 
-MAKERS: dict[str, type[Cloud]] = {"ec2": Ec2, "gce": Gce}
+MAKERS: dict[str, type[Cloud]] = {"ec2": Ec2, "gce": Gce, "azure": Azure}
 POOL_LABEL = "pool"
 RUNNING_WAIT_S = 900.0
 SSH_WAIT_S = 600.0

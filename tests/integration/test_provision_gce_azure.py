@@ -18,6 +18,7 @@ from actions.provision.inventory import Inventory
 from console.journal import Journal
 from console.profile import load
 from console.ssh import Pool
+from tests.harness.azure import AzureFake
 from tests.harness.gce import GceFake
 from tests.harness.procs import free_port
 from tests.harness.sshd import make_host
@@ -191,3 +192,129 @@ credentials = "env:GCE_KEY"
         left = tomllib.loads(profile_path.read_text())["clusters"][0]["nodes"]
         assert [n["name"] for n in left] == ["a3-1", "t4-1"]
         assert "a3-2" not in gce.instances
+
+
+def test_azure_pool_is_created_listed_and_destroyed_call_by_call(
+    ssh_hosts, harness_dir, client_key, monkeypatch
+):
+    root = harness_dir / "prov-azure"
+    port, hosts = machines(root / "machines", client_key, 65, 2)
+    monkeypatch.setenv("AZURE_CREDS", "tenant-1:sub-1:client-1:client-secret-value")
+    profile_path = root / "azure.toml"
+    profile_path.write_text(
+        f"""[fleet]
+name = "az-fleet"
+stack = "gonka"
+
+[ssh]
+user = "fleet"
+key = "{client_key}"
+port = {port}
+known_hosts = "{root}/known_hosts"
+
+[[clusters]]
+name = "az1"  # one participant on Azure
+
+[[provision.pools]]
+name = "az-net"
+driver = "azure"
+region = "eastus"
+size = "Standard_ND96isr_H100_v5"
+image = "microsoft-dsvm:ubuntu-hpc:2204:latest"
+names = "az1-network"
+cluster = "az1"
+role = "network"
+credentials = "env:AZURE_CREDS"
+resource_group = "fleet-rg"
+network = "fleet-vnet"
+spot = true
+
+[[provision.pools]]
+name = "az-ml"
+driver = "azure"
+region = "eastus"
+size = "Standard_ND96isr_H100_v5"
+image = "microsoft-dsvm:ubuntu-hpc:2204:latest"
+names = "az1-ml{{n}}"
+cluster = "az1"
+role = "ml"
+credentials = "env:AZURE_CREDS"
+resource_group = "fleet-rg"
+network = "fleet-vnet"
+"""
+    )
+    with AzureFake("tenant-1", "sub-1", [h.address for h in hosts]) as azure:
+        engine, pool, profile = engine_for(profile_path, root)
+        act = provision_action()
+        engine.plan(act)
+        notes = engine.notes(act)
+        nsg = [n for n in notes if "writes no network security group rules" in n]
+        assert nsg and "tcp 22, 5000, 8000, 8443 (and nothing else)" in nsg[0]
+        assert any("has no Spot" in n and n.startswith("pool az-net") for n in notes)
+        assert any("cannot create a VNet" in n for n in notes)
+        result = engine.apply(act)
+        pool.close()
+        lines = engine.journal.lines(result.run_id)
+        assert result.outcome == "succeeded", lines
+
+        sub = "/subscriptions/sub-1/resourceGroups/fleet-rg/providers"
+        order = [(m, p) for m, p, b in azure.requests if m == "PUT"]
+        for name in ("az1-network", "az1-ml1"):
+            mine = [p for m, p in order if f"/{name}" in p]
+            assert mine == [
+                f"{sub}/Microsoft.Network/publicIPAddresses/{name}-ip",
+                f"{sub}/Microsoft.Network/networkInterfaces/{name}-nic",
+                f"{sub}/Microsoft.Compute/virtualMachines/{name}",
+            ]
+            (nic,) = azure.calls("PUT", f"networkInterfaces/{name}-nic$")
+            config = nic["properties"]["ipConfigurations"][0]["properties"]
+            assert config["subnet"]["id"].endswith("/virtualnetworks/fleet-vnet/subnets/default")
+            assert config["publicIPAddress"]["id"].endswith(f"/publicIPAddresses/{name}-ip")
+            (vm,) = azure.calls("PUT", f"virtualMachines/{name}$")
+            props = vm["properties"]
+            assert props["hardwareProfile"] == {"vmSize": "Standard_ND96isr_H100_v5"}
+            assert props["storageProfile"]["imageReference"] == {
+                "publisher": "microsoft-dsvm",
+                "offer": "ubuntu-hpc",
+                "sku": "2204",
+                "version": "latest",
+            }
+            disk = props["storageProfile"]["osDisk"]
+            assert disk["managedDisk"] == {"storageAccountType": "Premium_LRS"}
+            assert disk["deleteOption"] == "Delete" and disk["diskSizeGB"] == 500
+            linux = props["osProfile"]["linuxConfiguration"]
+            assert linux["disablePasswordAuthentication"] == "true"
+            pub = client_key.with_suffix(".pub").read_text().strip()
+            assert linux["ssh"]["publicKeys"] == [
+                {"path": "/home/fleet/.ssh/authorized_keys", "keyData": pub}
+            ]
+            assert props["osProfile"]["adminUsername"] == "fleet"
+            assert vm["tags"] == {
+                "fleetdeck-fleet": "az-fleet",
+                "fleetdeck-pool": "az-net" if name.endswith("network") else "az-ml",
+                "fleetdeck-node": name,
+            }
+            assert "priority" not in props  # no Spot through libcloud (said in the plan)
+        assert not azure.calls("PUT", "networkSecurityGroups")
+
+        nodes = {
+            n["name"]: n for n in tomllib.loads(profile_path.read_text())["clusters"][0]["nodes"]
+        }
+        assert [*nodes] == ["az1-network", "az1-ml1"]
+        assert {n["host"] for n in nodes.values()} == {h.address for h in hosts}
+        assert (nodes["az1-ml1"]["gpus"], nodes["az1-ml1"]["gpu_type"]) == (8, "H100")
+        assert "user" not in nodes["az1-ml1"]  # the pool's login is [ssh].user
+        assert sum("recorded as first seen" in line for line in lines) == 2
+
+        inventory = Inventory(load(str(profile_path)))
+        assert sorted(f.kind for f in inventory.findings()) == ["ok", "ok"]
+        inventory.destroy(inventory.resolve(["az1-ml1"]), say=lambda line: None)
+        deleted = [p for m, p, b in azure.requests if m == "DELETE"]
+        assert deleted == [
+            f"{sub}/Microsoft.Compute/virtualMachines/az1-ml1",
+            f"{sub}/Microsoft.Network/networkInterfaces/az1-ml1-nic",
+            f"{sub}/Microsoft.Compute/disks/az1-ml1_OsDisk_1",
+            f"{sub}/Microsoft.Network/publicIPAddresses/az1-ml1-ip",
+        ]
+        left = tomllib.loads(profile_path.read_text())["clusters"][0]["nodes"]
+        assert [n["name"] for n in left] == ["az1-network"]
