@@ -355,6 +355,13 @@ class Pool:
             **kwargs,
         )
 
+    def add(self, targets: Iterable[Target]) -> None:
+        """Nodes that joined the fleet while this pool is open (provisioned meanwhile)."""
+        for target in targets:
+            if target.name not in self.targets:
+                self._locks[target.name] = threading.Lock()
+                self.targets[target.name] = target
+
     # -- known hosts
     def remember(self, hostname: str, key: paramiko.PKey) -> None:
         with self._kh_lock:

@@ -92,8 +92,9 @@ class ActionPickerScreen(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
 
-def plan_text(items: list[PlanItem]) -> Text:
-    """The plan, node by node; every remote string is appended as plain text."""
+def plan_text(items: list[PlanItem], notes: list[str] = ()) -> Text:
+    """The plan, node by node; every remote string is appended as plain text. Notes (what
+    the action cannot do) come first, where they are read."""
     out = Text()
     counts = collections.Counter(i.status for i in items)
     out.append(f"{counts['change']} steps will change", style="bold yellow")
@@ -103,6 +104,11 @@ def plan_text(items: list[PlanItem]) -> Text:
     if not counts["change"] and not counts["error"]:
         out.append("\nnothing to change: every step is already done", style="green")
     out.append("\n")
+    for note in notes:
+        out.append("\n! ", style="bold yellow")
+        out.append(note, style="yellow")
+    if notes:
+        out.append("\n")
     for node in dict.fromkeys(i.node for i in items):
         out.append(f"\n{node}\n", style="bold")
         for item in (i for i in items if i.node == node):
@@ -139,11 +145,14 @@ class PlanScreen(Screen[bool]):
     PlanScreen VerticalScroll { height: 1fr; padding: 0 1; }
     """
 
-    def __init__(self, action: str, fleet: str, items: list[PlanItem]) -> None:
+    def __init__(
+        self, action: str, fleet: str, items: list[PlanItem], notes: list[str] = ()
+    ) -> None:
         super().__init__()
         self.action = action
         self.fleet = fleet
         self.items = items
+        self.notes = list(notes)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -152,7 +161,7 @@ class PlanScreen(Screen[bool]):
         title.append("   (dry run: nothing has changed)", style="dim")
         yield Static(title, id="plan-title")
         with VerticalScroll():
-            yield Static(plan_text(self.items), id="plan")
+            yield Static(plan_text(self.items, self.notes), id="plan")
         yield Footer()
 
     def action_go(self) -> None:

@@ -426,6 +426,14 @@ class FleetScreen(Screen[None]):
         self.watch(self.query_one("#nodes", DataTable), "scroll_y", self._scrolled, init=False)
 
     # -- rows
+    def grow(self, fleet: FleetProfile) -> None:
+        """The profile gained nodes (provisioned while the console runs): show them."""
+        self.fleet = fleet
+        self._by_name = {n.name: (c, n) for c, n in fleet.all_nodes()}
+        self._expected_gpus = sum(n.gpus or 0 for _, n in self._by_name.values())
+        self._rebuild()
+        self.query_one("#summary", SummaryBar).show(self._summary())
+
     def _matches(self, cluster, node) -> bool:
         if not self.query_text:
             return True

@@ -310,6 +310,7 @@ def provision_action(makers: dict[str, type[Cloud]] | None = None) -> Action:
         ),
         targets=planned,
         notes=notes,
+        destructive=True,  # it rents machines, by the hour: the fleet's name is typed first
     )
 
 

@@ -74,6 +74,7 @@ class Runs(Controller):
                 )
         engine = Engine(app.profile, self.pool, journal)
         engine.subscribe(self.feed.append)
+        engine.subscribe(self._joined)
         engine.reveal = self.reveal
         return engine
 
@@ -104,13 +105,15 @@ class Runs(Controller):
         action = action_named(name)
         self.say(f"Planning {name}: checking every node…")
         try:
-            items = self._new_engine().plan(action)
+            engine = self._new_engine()
+            items = engine.plan(action)
+            notes = engine.notes(action)
         except StepFailed as exc:
             self.say(str(exc), severity="error")
             return
-        self.app.call_from_thread(self._show_plan, action, items)
+        self.app.call_from_thread(self._show_plan, action, items, notes)
 
-    def _show_plan(self, action, items) -> None:
+    def _show_plan(self, action, items, notes=()) -> None:
         from screens.actions import ConfirmNameScreen, PlanScreen
 
         app = self.app
@@ -130,7 +133,7 @@ class Runs(Controller):
             else:
                 self._start(action, planned=items)
 
-        app.push_screen(PlanScreen(action.name, fleet, items), planned)
+        app.push_screen(PlanScreen(action.name, fleet, items, notes), planned)
 
     def _start(self, action, resume: str | None = None, planned=()) -> None:
         from actions.engine import targets
@@ -154,6 +157,27 @@ class Runs(Controller):
             )
         except StepFailed as exc:
             self.say(str(exc), severity="error")
+
+    def _joined(self, event) -> None:
+        """After each finished step: did the profile gain nodes (a provision run writes
+        each machine in as it comes up)? Then the fleet table and the monitor take them."""
+        monitor = self.app.monitor
+        if event.kind != "state" or event.state != "done" or monitor is None:
+            return
+        known = monitor.tracker.nodes()
+        if any(n.name not in known for _, n in self.app.profile.model.all_nodes()):
+            self.app.call_from_thread(self.grow)
+
+    def grow(self) -> None:
+        from screens.fleet import FleetScreen
+
+        model = self.app.profile.model
+        names = self.app.monitor.grow(model) if self.app.monitor is not None else []
+        for screen in self.app.screen_stack:
+            if isinstance(screen, FleetScreen):
+                screen.grow(model)
+        if names:  # on the UI thread: notify, not say
+            self.app.notify(f"joined the fleet: {', '.join(names)}", markup=False)
 
     def cancel(self) -> None:
         if self.engine is not None:

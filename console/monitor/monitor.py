@@ -28,8 +28,8 @@ import paramiko
 from console.monitor import collect
 from console.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
 from console.monitor.tracker import CONSOLE, Tracker  # noqa: F401 - CONSOLE: part of the API
-from console.profile_schema import FleetProfile, StackSection
-from console.ssh import HostKeyChanged, Pool, SshError
+from console.profile_schema import Cluster, FleetProfile, Node, StackSection
+from console.ssh import HostKeyChanged, Pool, SshError, targets_of
 from console.sshhttp import ChannelBackend, node_client
 from console.stacks import STACKS
 from console.stacks.collectors import COLLECTORS
@@ -99,13 +99,36 @@ class Monitor:
         self._commands: dict[str, str] = {}  # the probe's command line, per node
         self._settings: dict[str, StackSection] = {}  # each node's cluster's stack settings
         for cluster, node in fleet.all_nodes():
-            settings = fleet.stack_settings(cluster)
-            # the disks that matter: the deploy dir and the model cache; the root fs otherwise
-            paths = [p for p in (settings.deploy_dir, settings.hf_home) if p] or ["/"]
-            self._commands[node.name] = probe_command(self.interval, paths)
-            self._settings[node.name] = settings
-            models = [node.model] if node.model else list(node.models)
-            self._model[node.name] = models[0] if models else None
+            self._prepare(cluster, node)
+
+    def _prepare(self, cluster: Cluster, node: Node) -> None:
+        settings = self.fleet.stack_settings(cluster)
+        # the disks that matter: the deploy dir and the model cache; the root fs otherwise
+        paths = [p for p in (settings.deploy_dir, settings.hf_home) if p] or ["/"]
+        self._commands[node.name] = probe_command(self.interval, paths)
+        self._settings[node.name] = settings
+        models = [node.model] if node.model else list(node.models)
+        self._model[node.name] = models[0] if models else None
+
+    def grow(self, fleet: FleetProfile) -> list[str]:
+        """Watch the nodes `fleet` has that this monitor does not (a provision run wrote
+        them into the profile while the console runs): each gets its probe stream, as the
+        first ones did. Returns their names."""
+        known = self.tracker.nodes()
+        new = [(c, n) for c, n in fleet.all_nodes() if n.name not in known]
+        self.fleet = self.tracker.fleet = fleet
+        names = {n.name for _, n in new}
+        self.pool.add([t for t in targets_of(fleet) if t.name in names])
+        for cluster, node in new:
+            self._prepare(cluster, node)
+            self.tracker.add(cluster, node)
+            if not self._stop.is_set() and self._threads:  # started: watch it now
+                t = threading.Thread(
+                    target=self._stream, args=(node.name,), daemon=True, name=f"probe-{node.name}"
+                )
+                t.start()
+                self._threads.append(t)
+        return [n.name for _, n in new]
 
     # -- life cycle
     def start(self) -> None:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from console.monitor import alerts as rules
 from console.monitor import parse
 from console.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation, collected_changes
-from console.profile_schema import FleetProfile
+from console.profile_schema import Cluster, FleetProfile, Node
 from console.state import Alert, FleetState, NodeStatus
 from console.text import printable, printable_tree
 
@@ -46,15 +46,21 @@ class Tracker:
         self._first_seen: dict[tuple[str, str], float] = {}
         self.serves_model: dict[str, bool] = {}
         for cluster, node in fleet.all_nodes():
-            self._nodes[node.name] = NodeStatus(
-                node.name,
-                cluster.name,
-                node.role,
-                fleet.cluster_stack(cluster),
-                expected_gpus=node.gpus,
-            )
+            self.add(cluster, node)
+
+    def add(self, cluster: Cluster, node: Node) -> None:
+        """A node to track: the profile's, or one that joined it (a provision run)."""
+        status = NodeStatus(
+            node.name,
+            cluster.name,
+            node.role,
+            self.fleet.cluster_stack(cluster),
+            expected_gpus=node.gpus,
+        )
+        with self._lock:
             self._history[node.name] = deque(maxlen=HISTORY)
             self.serves_model[node.name] = bool(node.model or node.models)
+            self._nodes[node.name] = status
 
     # -- in
     def observe(self, obs: Observation) -> None:

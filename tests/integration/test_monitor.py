@@ -302,3 +302,28 @@ def test_the_collectors_keep_their_connections_open(monitor):
     state = monitor.snapshot()
     chains = [n for n in state.nodes.values() if n.chain_at is not None]
     assert chains and all(state.taken_at - n.chain_at < 3 * INTERVAL for n in chains)
+
+
+def test_a_node_written_into_the_profile_is_watched_without_a_restart(fleet):
+    """A provision run writes machines into the profile while the console runs: the
+    monitor takes each one as it joins (its own probe stream), the others go on."""
+    forget_kernel_log(fleet)
+    profile = load(fleet.profile_path)
+    profile.set_value(("alerts", "probe_interval_s"), INTERVAL)
+    full = profile.model
+    profile.remove_node("ml2")
+    pool = Pool.for_profile(profile.model, system_known_hosts=False)
+    mon = Monitor(profile.model, pool, collect_http=False)
+    mon.start()
+    try:
+        assert mon.wait_complete(20)
+        assert "ml2" not in mon.snapshot().nodes
+        assert mon.grow(full) == ["ml2"]
+        assert mon.grow(full) == []  # once
+        assert wait_until(lambda: mon.snapshot().nodes["ml2"].reachable)
+        joined = mon.snapshot().nodes["ml2"]
+        assert joined.cluster == "c1" and joined.gpus
+        assert all(n.reachable for n in mon.snapshot().nodes.values())
+    finally:
+        mon.stop()
+        pool.close()

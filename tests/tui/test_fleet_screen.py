@@ -494,3 +494,24 @@ async def test_keys_typed_at_once_after_closing_the_filter_act_on_the_table():
         await pilot.pause(0.5)
         assert app.screen.query_text == "c2"  # the filter kept what was typed before enter
         assert table.row_count == 6 and table.cursor_row == 1 and app.focused is table
+
+
+async def test_nodes_written_into_the_profile_join_the_table(tmp_path):
+    """A provision run from the console writes each machine into the profile as it comes
+    up; the fleet table shows it then, in its cluster, with the GPUs it brings."""
+    profile = load(GONKA)
+    profile.file = str(tmp_path / "fleet.toml")  # the run saves here, not in the repo
+    app = FleetdeckApp(profile, live=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#nodes", DataTable)
+        assert table.row_count == 12
+        profile.add_node(
+            "cluster1", name="c1-ml6", host="10.0.1.16", role="ml", gpus=8, labels={"pool": "p"}
+        )
+        app.runs.grow()
+        await pilot.pause()
+        nodes = cell_texts(table, "node")
+        assert table.row_count == 13
+        assert nodes.index("c1-ml6") == nodes.index("c1-ml5") + 1
+        assert "13 nodes" in str(app.screen.query_one("#summary").render())
