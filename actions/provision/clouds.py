@@ -89,6 +89,8 @@ FIXES = {
     "InsufficientInstanceCapacity": "the region has no machines of that size free now: try "
     "another zone (zone = …) or later, with --resume",
     "Unsupported": "that size is not offered there: pick another region or zone",
+    "InvalidInstanceType": "no such size: check its spelling (p5.48xlarge), and that the "
+    "region offers it",
     "InvalidAMIID.NotFound": "no such image in this region: AMI ids differ per region",
     "InvalidAMIID.Malformed": "not an AMI id: images look like ami-0123456789abcdef0",
     "InvalidParameterValue": "a value the cloud refuses: check size, image and zone",
@@ -112,7 +114,9 @@ CODE_RE = re.compile(r"\b([A-Z][A-Za-z]+(?:\.[A-Za-z]+)*|[A-Z_]{6,})\b")
 def refusal(pool: ProvisionPool, doing: str, exc: BaseException) -> StepFailed:
     """A cloud's error as the operator needs it: the pool, what was being done, the cloud's
     own words, and the fix. Errors no retry cures are StepRefused."""
-    text = str(getattr(exc, "value", "") or exc).strip() or type(exc).__name__
+    # libcloud's errors carry the cloud's words in .value or .message, not always in str()
+    said = getattr(exc, "value", "") or getattr(exc, "message", "") or str(exc)
+    text = str(said).strip() or type(exc).__name__
     text = text.splitlines()[0][:300]
     name = type(exc).__name__
     where = f"pool {pool.name} ({pool.driver} {pool.region}): {doing}"

@@ -9,6 +9,7 @@ nothing (libraries.md §3.1): the response is read either way.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from libcloud.compute.base import NodeImage, NodeLocation, NodeSize
@@ -35,6 +36,19 @@ class _Response(EC2Response):
         bare = 'xmlns="' + NAMESPACE.rstrip("/") + '"'
         self.body = self.body.replace(bare, f'xmlns="{NAMESPACE}"')
         return super().parse_body()
+
+    def parse_error(self):
+        said = super().parse_error()
+        if said:
+            return said
+        # an error in another shape than <Response><Errors><Error> (moto's newer one):
+        # its code and message all the same, so the operator reads the cloud's words
+        body = self.body.decode() if isinstance(self.body, bytes) else str(self.body)
+        code = re.search(r"<Code>(.*?)</Code>", body, re.S)
+        message = re.search(r"<Message>(.*?)</Message>", body, re.S)
+        if code is None:
+            return f"HTTP {self.status}: {body[:200]}"
+        return f"{code.group(1)}: {message.group(1) if message else ''}".strip()
 
 
 class _Connection(EC2Connection):

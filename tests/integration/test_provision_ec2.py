@@ -342,3 +342,25 @@ def test_a_host_key_the_console_output_does_not_list_is_refused(
         assert nodes_of(profile) == {}
     finally:
         site.stop()
+
+
+def test_an_unknown_size_is_said_with_its_pool_and_the_fix(moto, image, harness_dir, client_key):
+    site = Site(harness_dir / "prov-typos", moto, client_key, 1, 66)
+    try:
+        profile = pools_profile(site, "typo-fleet", image, client_key, clusters=1)
+        text = profile.read_text().replace("count = 5", "count = 1")
+        # the network pool asks for a size that does not exist
+        profile.write_text(text.replace('size = "p5.48xlarge"', 'size = "p9.96xlarge"', 1))
+        run = site.fleetdeck("run", str(profile), "provision", "--yes")
+        assert run.returncode == 4
+        said = run.stdout + run.stderr
+        assert re.search(
+            r"pool c1-network \(ec2 us-east-1\): creating c1-network: "
+            r"InvalidInstanceType\S*: The instance type 'p9.96xlarge' does not exist; "
+            r"fix: no such size",
+            said,
+        ), said
+        assert "attempt 2" not in said  # a typo is not retried
+        assert set(nodes_of(profile)) == {"c1-ml1"}  # the other pool went on
+    finally:
+        site.stop()
