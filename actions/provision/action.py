@@ -48,6 +48,11 @@ def pool_of(model: FleetProfile, node: str) -> ProvisionPool:
 
 def planned(model: FleetProfile) -> list[tuple[Cluster, Node]]:
     """Every pool's machines: the profile's node where it has one, else the one to make."""
+    if not pools(model):
+        raise StepFailed(
+            f"{model.fleet.name} has no [[provision.pools]]: add one per cluster and role "
+            "(profiles/gpu-pools.toml shows one per cloud)"
+        )
     out = []
     for pool in pools(model):
         cluster = next(c for c in model.clusters if c.name == pool.cluster)

@@ -14,7 +14,7 @@ from libcloud.common.types import InvalidCredsError
 from actions.provision.action import planned
 from actions.provision.clouds import CLUSTER, WORLD, Rule, firewall_rules, refusal
 from actions.provision.hostkeys import vouched
-from actions.types import StepRefused
+from actions.types import StepFailed, StepRefused
 from console.profile import ProfileError, loads
 
 HEAD = """
@@ -155,3 +155,9 @@ def test_cloud_inits_console_output_vouches_for_its_keys():
     # fingerprints outside the block (a user's own echo) vouch for nothing
     assert vouched("256 SHA256:3ZfCq0o1JmXc0Gq1d1VgQz2uQn9xQ4c6E9l0k2aB7cE x (ED25519)") is None
     assert vouched("Linux version 6.8.0 ...\nlogin:") is None
+
+
+def test_provisioning_a_profile_without_pools_says_how_to_add_one():
+    text = HEAD + '\n[[clusters.nodes]]\nname = "n"\nhost = "10.0.0.1"\nrole = "network"\n'
+    with pytest.raises(StepFailed, match=r"no \[\[provision.pools\]\]: add one"):
+        planned(loads(text).model)
