@@ -23,7 +23,6 @@ from actions.provision.clouds import (
     firewall_rules,
     refusal,
 )
-from actions.provision.sizes import gpus_of
 from actions.types import StepRefused
 
 DELETE_POLL_S = 3  # libcloud waits this long between looks at a VM being deleted
@@ -32,10 +31,6 @@ DELETE_POLLS = 200
 
 class Azure(Cloud):
     provider = "azure"
-
-    @property
-    def user(self) -> str:
-        return self.pool.ssh_user or self.profile.ssh.user
 
     def gaps(self) -> list[str]:
         rules = [r for r in firewall_rules(self.profile, self.pool) if r.source != CLUSTER]
@@ -79,16 +74,14 @@ class Azure(Cloud):
 
     def create_calls(self, name: str) -> list[str]:
         p = self.pool
-        gpus, gpu_type = gpus_of(p.size, p.gpus, p.gpu_type)
-        carried = f"{gpus}×{gpu_type}" if gpus else "GPUs not known for this size"
         rg = f"resourceGroups/{p.resource_group}"
         return [
             f"azure PUT {rg}/publicIPAddresses/{name}-ip, then networkInterfaces/{name}-nic "
             f"in {p.network}/default",
-            f"azure PUT {rg}/virtualMachines/{name} {p.size} ({carried}) in {p.region} from "
-            f"{p.image}, {p.disk_gb} GB {p.disk_type or 'Premium_LRS'} managed OS disk "
-            f"(deleted with it), SSH key for {self.user}, tags {TAG_FLEET}={self.fleet} "
-            f"{TAG_POOL}={p.name} {TAG_NODE}={name}",
+            f"azure PUT {rg}/virtualMachines/{name} {p.size} ({self.gpus_in_words()}) in "
+            f"{p.region} from {p.image}, {p.disk_gb} GB {p.disk_type or 'Premium_LRS'} "
+            f"managed OS disk (deleted with it), SSH key for {self.user}, tags "
+            f"{self.tags_in_words(name)}",
         ]
 
     def _machine(self, node) -> Machine:
@@ -119,12 +112,6 @@ class Azure(Cloud):
             for n in self._nodes()
             if (n.extra.get("tags") or {}).get(TAG_FLEET) == self.fleet
         ]
-
-    def refresh(self, machine: Machine) -> Machine:
-        for m in self.machines(fresh=True):
-            if m.id == machine.id:
-                return m
-        return Machine(machine.id, machine.node, machine.pool, "terminated", None, None, "")
 
     def create(self, name: str, token: str) -> Machine:
         p = self.pool

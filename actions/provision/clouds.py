@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from actions.provision.sizes import gpus_of
 from actions.types import StepFailed, StepRefused
 from console.profile_schema import FleetProfile, ProvisionPool
 from console.secrets import Redactor, SecretError, resolve
@@ -226,11 +227,28 @@ class Cloud:
     def tags(self, node: str) -> dict[str, str]:
         return {TAG_FLEET: self.fleet, TAG_POOL: self.pool.name, TAG_NODE: node}
 
+    # -- words for the plan
+    def gpus_in_words(self) -> str:
+        gpus, gpu_type = gpus_of(self.pool.size, self.pool.gpus, self.pool.gpu_type)
+        return f"{gpus}×{gpu_type}" if gpus else "GPUs not known for this size"
+
+    def tags_in_words(self, node: str) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.tags(node).items())
+
+    @property
+    def user(self) -> str:
+        """The login the machine's image gets the pool's key for."""
+        return self.pool.ssh_user or self.profile.ssh.user
+
     def list_machines(self) -> list[Machine]:
         raise NotImplementedError
 
     def refresh(self, machine: Machine) -> Machine:
-        raise NotImplementedError
+        """The machine as the cloud has it now (terminated when it is not listed)."""
+        for m in self.machines(fresh=True):
+            if m.id == machine.id:
+                return m
+        return Machine(machine.id, machine.node, machine.pool, "terminated", None, None, "")
 
     def create(self, name: str, token: str) -> Machine:
         raise NotImplementedError

@@ -25,7 +25,6 @@ from actions.provision.clouds import (
     Rule,
     firewall_rules,
 )
-from actions.provision.sizes import gpus_of
 from actions.types import StepRefused
 
 
@@ -86,15 +85,12 @@ class Ec2(Cloud):
     # -- the plan's words
     def create_calls(self, name: str) -> list[str]:
         p = self.pool
-        gpus, gpu_type = gpus_of(p.size, p.gpus, p.gpu_type)
-        what = f"{gpus}×{gpu_type}" if gpus else "GPUs not known for this size"
         disk = f"{p.disk_gb} GB {p.disk_type or 'gp3'} root disk"
         return [
-            f"ec2 RunInstances {p.size} ({what}) from {p.image} in "
+            f"ec2 RunInstances {p.size} ({self.gpus_in_words()}) from {p.image} in "
             f"{p.zone or p.region}{', spot' if p.spot else ''}, {disk}",
             f"  key pair {self.key_pair}, security group {self.group}, tags "
-            f"{TAG_FLEET}={self.fleet} {TAG_POOL}={p.name} {TAG_NODE}={name}, "
-            "client token (a retry never makes a second machine)",
+            f"{self.tags_in_words(name)}, client token (a retry never makes a second machine)",
         ]
 
     # -- machines

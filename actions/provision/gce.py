@@ -104,22 +104,18 @@ class Gce(Cloud):
     def create_calls(self, name: str) -> list[str]:
         p = self.pool
         accel, count = self._accelerator()
-        gpus, gpu_type = gpus_of(p.size, p.gpus, p.gpu_type)
-        carried = f"{gpus}×{gpu_type}" if gpus else "no GPUs"
         return [
-            f"gce instances.insert {label(name)} {p.size} ({carried}) in {p.region} from "
-            f"{p.image}, {p.disk_gb} GB {p.disk_type or 'pd-ssd'} boot disk"
+            f"gce instances.insert {label(name)} {p.size} ({self.gpus_in_words()}) in "
+            f"{p.region} from {p.image}, {p.disk_gb} GB {p.disk_type or 'pd-ssd'} boot disk"
             + (f", accelerators {count}×{accel}" if accel else "")
             + (", preemptible" if p.spot else ""),
             "  onHostMaintenance TERMINATE (GPUs cannot live-migrate), automaticRestart "
             f"false, network tag {self.network_tag}, ssh-keys for {self.user}, labels "
-            f"{TAG_FLEET}={label(self.fleet)} {TAG_POOL}={label(p.name)} "
-            f"{TAG_NODE}={label(name)}",
+            f"{self.tags_in_words(name)}",
         ]
 
-    @property
-    def user(self) -> str:
-        return self.pool.ssh_user or self.profile.ssh.user
+    def tags(self, node: str) -> dict[str, str]:
+        return {k: label(v) for k, v in super().tags(node).items()}
 
     def _machine(self, node) -> Machine:
         labels = node.extra.get("labels") or {}
@@ -143,12 +139,6 @@ class Gce(Cloud):
             self._machine(n) for n in nodes if (n.extra.get("labels") or {}).get(TAG_FLEET) == fleet
         ]
 
-    def refresh(self, machine: Machine) -> Machine:
-        for m in self.machines(fresh=True):
-            if m.id == machine.id:
-                return m
-        return Machine(machine.id, machine.node, machine.pool, "terminated", None, None, "")
-
     def machine_of(self, node: str) -> Machine | None:
         return super().machine_of(label(node))
 
@@ -159,7 +149,7 @@ class Gce(Cloud):
             "location": p.region,
             "ex_tags": [self.network_tag],
             "ex_metadata": {"ssh-keys": f"{self.user}:{self.public_key()}"},
-            "ex_labels": {k: label(v) for k, v in self.tags(name).items()},
+            "ex_labels": self.tags(name),
             "ex_disk_size": p.disk_gb,
             "ex_disk_type": p.disk_type or "pd-ssd",
             "ex_on_host_maintenance": "TERMINATE",

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import libcloud
-import requests_mock
+
+from tests.harness.cloudapi import RecordedApi
 
 LIBCLOUD = Path(libcloud.__file__).parent / "test" / "compute" / "fixtures" / "azure_arm"
 PREFIX = "_subscriptions_99999999_resourceGroups_"
@@ -25,43 +24,21 @@ def fixture(name: str) -> dict:
     return json.loads((LIBCLOUD / f"{name}.json").read_text())
 
 
-class AzureFake:
+class AzureFake(RecordedApi):
     def __init__(self, tenant: str, subscription: str, addresses: list[str]) -> None:
         self.tenant = tenant
         self.subscription = subscription
         self.free = list(addresses)
         self.resources: dict[str, dict] = {}  # lowercased ARM id -> resource
-        self.requests: list[tuple[str, str, dict | None]] = []
-        self.mocker = requests_mock.Mocker()
-        self.mocker.register_uri(requests_mock.ANY, requests_mock.ANY, text=self._answer)
+        super().__init__()
 
-    def __enter__(self) -> AzureFake:
-        self.mocker.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.mocker.__exit__(*exc)
-
-    def calls(self, method: str, pattern: str) -> list[dict | None]:
-        return [b for m, p, b in self.requests if m == method and re.search(pattern, p)]
-
-    def _answer(self, request, context) -> str:
-        url = urlsplit(request.url)
-        body = None
-        if request.body:
-            raw = request.body.decode() if isinstance(request.body, bytes) else request.body
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = {"form": raw}
-        self.requests.append((request.method, url.path, body))
-        if url.netloc == "login.microsoftonline.com":
+    def answer(self, method: str, host: str, path: str, body: dict | None, context) -> str:
+        if host == "login.microsoftonline.com":
             token = fixture("_77777777_7777_7777_7777_777777777777_oauth2_token")
             token["expires_on"] = str(int(time.time()) + 3600)
             return json.dumps(token)
-        path = url.path.rstrip("/")
+        path = path.rstrip("/")
         key = path.lower()
-        method = request.method
         if key.endswith("/instanceview"):
             vm = self.resources.get(key[: -len("/instanceview")])
             if vm is None:

@@ -13,17 +13,17 @@ import copy
 import json
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import libcloud
-import requests_mock
+
+from tests.harness.cloudapi import RecordedApi
 
 LIBCLOUD = Path(libcloud.__file__).parent / "test" / "compute" / "fixtures" / "gce"
 OURS = Path(__file__).resolve().parents[1] / "data" / "clouds" / "gce"
 API = "https://www.googleapis.com/compute/v1/projects/"
 
 
-class GceFake:
+class GceFake(RecordedApi):
     def __init__(self, project: str, zone: str, addresses: list[str]) -> None:
         self.project = project
         self.zone = zone
@@ -32,19 +32,7 @@ class GceFake:
         self.instances: dict[str, dict] = {}
         self.firewalls: dict[str, dict] = {}
         self.disks: dict[str, dict] = {}  # each instance's boot disk
-        self.requests: list[tuple[str, str, dict | None]] = []  # method, path, JSON body
-        self.mocker = requests_mock.Mocker()
-        self.mocker.register_uri(requests_mock.ANY, requests_mock.ANY, text=self._answer)
-
-    def __enter__(self) -> GceFake:
-        self.mocker.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.mocker.__exit__(*exc)
-
-    def calls(self, method: str, pattern: str) -> list[dict | None]:
-        return [b for m, p, b in self.requests if m == method and re.search(pattern, p)]
+        super().__init__()
 
     # -- fixture files
     def fixture(self, name: str) -> dict:
@@ -102,27 +90,17 @@ class GceFake:
         return inst
 
     # -- the API
-    def _answer(self, request, context) -> str:
-        url = urlsplit(request.url)
-        body = None
-        if request.body:
-            raw = request.body.decode() if isinstance(request.body, bytes) else request.body
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = {"form": raw}
-        self.requests.append((request.method, url.path, body))
-        if url.netloc == "accounts.google.com" and url.path == "/o/oauth2/token":
+    def answer(self, method: str, host: str, path: str, body: dict | None, context) -> str:
+        if host == "accounts.google.com" and path == "/o/oauth2/token":
             return json.dumps(
                 {"access_token": "ya29.fake", "token_type": "Bearer", "expires_in": 3600}
             )
         prefix = f"/compute/v1/projects/{self.project}/"
-        if url.path.startswith("/compute/v1/projects/") and not url.path.startswith(prefix):
+        if path.startswith("/compute/v1/projects/") and not path.startswith(prefix):
             # another project's resource (an image family)
-            return self._file(url.path[len("/compute/v1/") :].replace("/", "_"), context)
-        rest = url.path[len(prefix) :]
+            return self._file(path[len("/compute/v1/") :].replace("/", "_"), context)
+        rest = path[len(prefix) :]
         zone = f"zones/{self.zone}/"
-        method = request.method
         if rest == f"{zone}instances" and method == "GET":
             return json.dumps(
                 {"kind": "compute#instanceList", "items": list(self.instances.values())}
