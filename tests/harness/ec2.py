@@ -34,6 +34,13 @@ adjustment to this limit.</Message></Error></Errors>\
 <RequestID>8f7724cf-496f-496e-8fe3-example</RequestID></Response>"""
 
 
+# what EC2 answers a request signed with an access key it does not know
+AUTH_ERROR = """<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>AuthFailure</Code><Message>AWS was not able to validate the \
+provided access credentials</Message></Error></Errors>\
+<RequestID>0a1b2c3d-4e5f-6a7b-8c9d-example</RequestID></Response>"""
+
+
 class MotoServer:
     def __init__(self, log: Path) -> None:
         self.port = free_port("127.0.0.1")
@@ -88,6 +95,8 @@ class Ec2Stand:
         self.instance_address: dict[str, str] = {}  # instance id -> loopback address
         self.run_instances_left: int | None = None  # None: no quota
         self.forged: set[str] = set()  # loopback addresses whose console lists another key
+        self.blank: set[str] = set()  # loopback addresses whose console lists no key at all
+        self.refused_key_ids: set[str] = set()  # access key ids EC2 answers AuthFailure
         self.calls: list[dict[str, str]] = []  # every request's parameters, in order
         self.headers: list[str] = []  # every request's header block
         self._lock = threading.Lock()
@@ -130,6 +139,10 @@ class Ec2Stand:
         with self._lock:
             self.calls.append(params)
             self.headers.append(str(req.headers))
+            auth = req.headers.get("Authorization") or ""
+            if any(f"Credential={key_id}/" in auth for key_id in self.refused_key_ids):
+                self._send(req, 401, AUTH_ERROR.encode())
+                return
             if action == "RunInstances" and self.run_instances_left is not None:
                 if self.run_instances_left <= 0:
                     asked = len(self.actions("RunInstances"))
@@ -169,6 +182,8 @@ class Ec2Stand:
     def _console(self, instance: str, data: str) -> str:
         loop = self.instance_address.get(instance)
         if loop is None:
+            return data
+        if loop in self.blank:  # an image whose cloud-init prints no keys: moto's own text
             return data
         key = self.machines[loop]
         if loop in self.forged:  # another machine's key: what an attacker in between shows

@@ -155,6 +155,11 @@ def test_two_gonka_clusters_are_provisioned_and_written_into_the_profile(
     site = Site(harness_dir / "prov-two", moto, client_key, 12, 61)
     try:
         profile = pools_profile(site, "two-clusters", image, client_key, clusters=2)
+        text = profile.read_text()  # cluster c2's ML machines on spot
+        cut = text.index('name = "c2-ml"')
+        profile.write_text(
+            text[:cut] + text[cut:].replace("disk_gb = 1000", "disk_gb = 1000\nspot = true", 1)
+        )
         comments = [line for line in profile.read_text().splitlines() if "#" in line]
 
         plan = site.fleetdeck("plan", str(profile), "provision")
@@ -230,8 +235,22 @@ def test_two_gonka_clusters_are_provisioned_and_written_into_the_profile(
         again = site.fleetdeck("plan", str(profile), "provision")
         assert again.returncode == 0
         assert "0 steps will change" in again.stdout, again.stdout[:2000]
-        runs = len(site.stand.actions("RunInstances"))
-        assert runs == 12
+        runs = site.stand.actions("RunInstances")
+        assert len(runs) == 12
+        for call in runs:  # what EC2 was asked, call by call
+            assert call["InstanceType"] == "p5.48xlarge" and call["ImageId"] == image
+            assert call["KeyName"] == "fleetdeck-two-clusters"
+            assert call["BlockDeviceMapping.1.Ebs.VolumeSize"] == "1000"
+            assert call["BlockDeviceMapping.1.Ebs.VolumeType"] == "gp3"
+            assert call["ClientToken"].startswith("fleetdeck-")
+            spot = call.get("InstanceMarketOptions.MarketType")
+            tags = {
+                call[f"TagSpecification.1.Tag.{i}.Key"]: call[f"TagSpecification.1.Tag.{i}.Value"]
+                for i in range(1, 5)
+            }
+            assert spot == ("spot" if tags["fleetdeck-pool"] == "c2-ml" else None)
+            assert tags["Name"] == tags["fleetdeck-node"]
+        assert len({c["ClientToken"] for c in runs}) == 12
 
         # the credentials: nowhere but the keyring/env reference
         site.fleetdeck("provision", "list", str(profile))
@@ -344,10 +363,22 @@ def test_a_host_key_the_console_output_does_not_list_is_refused(
         site.stop()
 
 
-def test_an_unknown_size_is_said_with_its_pool_and_the_fix(moto, image, harness_dir, client_key):
+def test_refused_credentials_and_an_unknown_size_are_said_with_pool_and_fix(
+    moto, image, harness_dir, client_key
+):
     site = Site(harness_dir / "prov-typos", moto, client_key, 1, 66)
     try:
         profile = pools_profile(site, "typo-fleet", image, client_key, clusters=1)
+        # credentials the cloud refuses: said by the plan, with the reference to fix
+        site.stand.refused_key_ids = {"AKIDREFUSED000000000"}
+        site.env["AWS_CREDS"] = "AKIDREFUSED000000000:not-a-valid-secret"
+        refused = site.fleetdeck("plan", str(profile), "provision")
+        assert refused.returncode == 4
+        assert (
+            "pool c1-network (ec2 us-east-1): listing key pairs: the cloud refused the "
+            "credentials in env:AWS_CREDS: AuthFailure: AWS was not able to validate"
+        ) in refused.stdout
+        site.env["AWS_CREDS"] = f"{KEY_ID}:{SECRET}"
         text = profile.read_text().replace("count = 5", "count = 1")
         # the network pool asks for a size that does not exist
         profile.write_text(text.replace('size = "p5.48xlarge"', 'size = "p9.96xlarge"', 1))
@@ -362,5 +393,44 @@ def test_an_unknown_size_is_said_with_its_pool_and_the_fix(moto, image, harness_
         ), said
         assert "attempt 2" not in said  # a typo is not retried
         assert set(nodes_of(profile)) == {"c1-ml1"}  # the other pool went on
+    finally:
+        site.stop()
+
+
+def test_a_console_output_without_host_keys_is_refused_unless_the_operator_accepts(
+    moto, image, harness_dir, client_key, monkeypatch
+):
+    """An image whose cloud-init prints no key fingerprints: nothing vouches for the key
+    SSH shows, so it is refused, saying how to accept it after checking it by hand."""
+    from actions import engine as engine_module
+    from actions.provision import action as provision_module
+    from console.profile import load
+    from console.ssh import Pool
+
+    monkeypatch.setattr(provision_module, "CONSOLE_WAIT_S", 0.5)  # cloud-init's minute
+    monkeypatch.setattr(provision_module, "POLL_S", 0.1)
+    monkeypatch.setenv("AWS_CREDS", f"{KEY_ID}:{SECRET}")
+    site = Site(harness_dir / "prov-blank", moto, client_key, 2, 67)
+    try:
+        path = pools_profile(site, "blank-fleet", image, client_key, clusters=1)
+        path.write_text(path.read_text().replace("count = 5", "count = 1"))
+        site.stand.blank = {h.address for h in site.hosts}
+        for accept in (False, True):
+            profile = load(str(path))
+            pool = Pool.for_profile(profile.model, accept_new=accept)
+            engine = engine_module.Engine(profile, pool, Journal(site.state / "j.sqlite"))
+            result = engine.apply(provision_module.provision_action())
+            pool.close()
+            lines = "\n".join(engine.journal.lines(result.run_id))
+            if not accept:
+                assert result.outcome == "failed"
+                assert "lists no host key fingerprints after 0 s" in lines
+                assert "--accept-new-host-keys" in lines
+                assert nodes_of(path) == {}
+            else:
+                assert result.outcome == "succeeded", lines
+                assert lines.count("recorded as first seen (nothing vouches for it)") == 2
+                assert set(nodes_of(path)) == {"c1-network", "c1-ml1"}
+        assert len(site.stand.actions("RunInstances")) == 2  # the second run made none
     finally:
         site.stop()
