@@ -434,3 +434,57 @@ def test_a_console_output_without_host_keys_is_refused_unless_the_operator_accep
         assert len(site.stand.actions("RunInstances")) == 2  # the second run made none
     finally:
         site.stop()
+
+
+async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
+    moto, image, harness_dir, client_key, monkeypatch
+):
+    """What an operator does in the console: `a`, provision, read the plan (and its
+    notes), `y`, type the fleet's name, watch the matrix; back on the fleet table the
+    machines are there, probed live like the others."""
+    from textual.widgets import DataTable
+
+    from console.app import FleetdeckApp
+    from console.profile import load
+    from screens.actions import ActionPickerScreen, ConfirmNameScreen, PlanScreen, RunScreen
+    from screens.fleet import FleetScreen
+    from tests.harness.pilot import until
+
+    monkeypatch.setenv("AWS_CREDS", f"{KEY_ID}:{SECRET}")
+    site = Site(harness_dir / "prov-console", moto, client_key, 2, 68)
+    try:
+        path = pools_profile(site, "console-fleet", image, client_key, clusters=1)
+        path.write_text(path.read_text().replace("count = 5", "count = 1"))
+        app = FleetdeckApp(load(str(path)), live=True)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("a")
+            assert await until(pilot, lambda: isinstance(app.screen, ActionPickerScreen), 5)
+            await pilot.press("down", "down", "down", "enter")  # deploy, keys, register, provision
+            assert await until(pilot, lambda: isinstance(app.screen, PlanScreen), 20)
+            plan = str(app.screen.query_one("#plan").render())
+            assert "ec2 RunInstances p5.48xlarge (8×H100)" in plan
+            assert "tcp 8443 from 0.0.0.0/0" in plan
+            await pilot.press("y")
+            assert await until(pilot, lambda: isinstance(app.screen, ConfirmNameScreen), 5)
+            await pilot.press(*"console-fleet", "enter")
+            assert await until(pilot, lambda: isinstance(app.screen, RunScreen), 5)
+            assert await until(
+                pilot, lambda: "succeeded" in str(app.screen.query_one("#run-title").render()), 60
+            )
+            await pilot.press("escape")
+            assert await until(pilot, lambda: isinstance(app.screen, FleetScreen), 5)
+            table = app.screen.query_one("#nodes", DataTable)
+            assert await until(pilot, lambda: table.row_count == 2, 10)
+            names = [str(table.get_cell(row.key, "node")) for row in table.ordered_rows]
+            assert names == ["c1-network", "c1-ml1"]
+            # the monitor watches them: their state comes from their own probe stream
+            assert await until(
+                pilot, lambda: app.last_state is not None and len(app.last_state.nodes) == 2, 20
+            )
+            assert await until(
+                pilot, lambda: all(n.reachable for n in app.last_state.nodes.values()), 20
+            )
+            await pilot.press("q")
+        assert set(nodes_of(path)) == {"c1-network", "c1-ml1"}
+    finally:
+        site.stop()
