@@ -314,12 +314,17 @@ def test_quota_then_resume_then_orphans_and_destroy(moto, ec2, image, harness_di
         )["Instances"][0]["InstanceId"]
         victim = nodes_of(profile)["c1-ml3"]["labels"]["instance"]
         ec2.terminate_instances(InstanceIds=[victim])
+        stopped = nodes_of(profile)["c1-ml4"]["labels"]["instance"]
+        ec2.stop_instances(InstanceIds=[stopped])
 
         listed = site.fleetdeck("provision", "list", str(profile))
         assert listed.returncode == 4
         lines = listed.stdout.splitlines()
         assert any(line.startswith("! orphan") and orphan in line for line in lines)
         assert any(line.startswith("✕ gone") and "c1-ml3" in line for line in lines)
+        assert any(
+            line.startswith("~ stopped") and f"c1-ml4: {stopped} (stopped" in line for line in lines
+        )
 
         refused = site.fleetdeck(
             "provision", "destroy", str(profile), "c1-ml3", orphan, stdin="c1-ml3\n"
@@ -335,8 +340,10 @@ def test_quota_then_resume_then_orphans_and_destroy(moto, ec2, image, harness_di
         assert state["State"]["Name"] in ("shutting-down", "terminated")
         assert "c1-ml3" not in nodes_of(profile)
         assert len(nodes_of(profile)) == 5
+        ec2.start_instances(InstanceIds=[stopped])
         after = site.fleetdeck("provision", "list", str(profile))
         assert "orphan" not in after.stdout and "gone" not in after.stdout
+        assert "stopped" not in after.stdout
         assert "c1-ml3: not made yet" in after.stdout
         check = site.fleetdeck("check", str(profile))
         assert check.returncode == 0, check.stdout + check.stderr
