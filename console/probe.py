@@ -53,6 +53,7 @@ COMPUTE_APPS = Every(10.0)
 DOCKER_CLI = Every(10.0)  # only when there is no docker socket to read cheaply
 DRIVER = Every(3600.0)
 DOCKER_VERSION = Every(10.0)
+GOLEM = Every(30.0)  # golemsp status: a process of its own, and its tasks change slowly
 # a container's inspect, read again only when its listing changes (state, status text:
 # a restart, a health change, the uptime's words) or once a slow period: the listing alone
 # each interval costs dockerd one request instead of one per container
@@ -457,6 +458,18 @@ def containers_cli(error):
 # ---------------------------------------------------------------- the system
 
 
+def golem():
+    """`golemsp status`'s boxes where the node runs a Golem provider (the console reads them:
+    console/monitor/golem.py); None where golemsp is not installed."""
+    import shutil  # noqa: PLC0415 - see the imports above
+
+    if shutil.which("golemsp") is None:
+        return None
+    rc, out, err = run(["golemsp", "status"], timeout=20)
+    error = None if rc == 0 else ((err or out).strip()[-300:] or f"exit {rc}")
+    return {"text": out[-8000:], "error": error}
+
+
 def os_name():
     try:
         with open("/etc/os-release") as f:
@@ -535,7 +548,7 @@ def main(argv):
             # how often the dear readings (df, docker CLI, process lists) are refreshed
             slow = float(argv[i + 1])
             DISKS.period, DOCKER_CLI.period, COMPUTE_APPS.period = slow, slow / 3, slow / 3
-            DOCKER_VERSION.period = INSPECT_EVERY[0] = slow
+            DOCKER_VERSION.period = INSPECT_EVERY[0] = GOLEM.period = slow
             i += 1
         elif argv[i] == "--once":
             once = True
@@ -584,6 +597,10 @@ def main(argv):
         line["containers"], line["container_source"] = items, source
         line["container_error"], line["docker_version"] = error, docker_version
         line["system"] = system(paths)
+        read_at = GOLEM.at
+        provider = GOLEM.get(golem)
+        if provider is not None and GOLEM.at != read_at:  # sent when read, not every line
+            line["golem"] = provider
         line["took_ms"] = int((time.time() - started) * 1000)
         try:
             sys.stdout.write(json.dumps(line) + "\n")

@@ -101,6 +101,25 @@ class Chain:
 
 
 @dataclass(frozen=True)
+class Golem:
+    """A Golem provider's `golemsp status` (console/monitor/golem.py reads it)."""
+
+    running: bool
+    service: str | None = None  # "is running", or what golemsp says instead
+    version: str | None = None
+    node_name: str | None = None
+    subnet: str | None = None
+    vm: str | None = None  # "valid" where the VM runtime (KVM) works
+    wallet: str | None = None
+    network: str | None = None
+    glm_total: float | None = None
+    glm_pending: float | None = None
+    tasks_last_hour: int | None = None
+    tasks_running: int | None = None
+    tasks_total: int | None = None
+
+
+@dataclass(frozen=True)
 class NodeStatus:
     name: str
     cluster: str
@@ -127,6 +146,8 @@ class NodeStatus:
     chain_error: str | None = None
     services: tuple[Service, ...] = ()
     util_history: tuple[float, ...] = ()  # mean GPU utilization per probe line
+    golem: Golem | None = None  # where the node runs a Golem provider (golemsp)
+    golem_error: str | None = None
 
     def age(self, now: float) -> float | None:
         return None if self.seen_at is None else max(0.0, now - self.seen_at)

@@ -328,10 +328,12 @@ class NodeScreen(Screen[None]):
         self.post_message(ContainerAction(self.node_name, str(self.selected_container()), kind))
 
     def _chain(self, node: NodeStatus) -> Text:
+        """The node's network: its chain, or, on a Golem provider, golemsp's status."""
         c = node.chain
-        text = Text()
+        text = self._golem(node)
         if c is None:
-            text.append(node.chain_error or "no chain on this node", style="dim")
+            if not text:
+                text.append(node.chain_error or "no chain on this node", style="dim")
             return text
         rows = [
             ("height", c.height),
@@ -358,6 +360,40 @@ class NodeScreen(Screen[None]):
         if c.setup_failed:
             text.append("\nsetup report FAIL: ", style="bold red")
             text.append(", ".join(c.setup_failed))
+        return text
+
+    @staticmethod
+    def _golem(node: NodeStatus) -> Text:
+        g = node.golem
+        text = Text()
+        if g is None:
+            if node.golem_error:
+                text.append("Golem provider\n", style="bold")
+                text.append(node.golem_error + "\n", style="red")
+            return text
+        text.append("Golem provider  ", style="bold")
+        text.append(
+            "running" if g.running else f"NOT RUNNING ({g.service})",
+            style="green" if g.running else "bold red",
+        )
+        text.append("\n")
+        amount = f"{g.glm_total:g} GLM" if g.glm_total is not None else None
+        pending = f"{g.glm_pending:g} GLM" if g.glm_pending is not None else None
+        for label, value, style in (
+            ("node name", g.node_name, ""),
+            ("version", g.version, ""),
+            ("subnet", g.subnet, ""),
+            ("VM", g.vm, "" if g.vm in (None, "valid") else "bold red"),
+            ("wallet", g.wallet, ""),
+            ("network", g.network, ""),
+            ("amount", amount, ""),
+            ("pending", pending, ""),
+            ("tasks, last hour", g.tasks_last_hour, ""),
+            ("in progress", g.tasks_running, ""),
+            ("tasks in all", g.tasks_total, ""),
+        ):
+            text.append(f"{label:>20}  ", style="dim")
+            text.append(f"{value if value is not None else '—'}\n", style=style)
         return text
 
     def _system(self, node: NodeStatus) -> Text:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from console.monitor import alerts as rules
-from console.monitor import parse
+from console.monitor import golem, parse
 from console.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation, collected_changes
 from console.profile_schema import Cluster, FleetProfile, Node
 from console.state import Alert, FleetState, NodeStatus
@@ -101,6 +101,9 @@ class Tracker:
             floor = min(self._gap_floor.get(name, gap), gap)
             self._gap_floor[name] = floor
             delay = gap - floor
+        provider = {}
+        if isinstance(line.get("golem"), dict):  # read every slow period, kept between
+            provider = golem.reading(line["golem"])
         with self._lock:
             old = self._nodes[name]
             recent = parse.merge_xids(old.xids, parse.xids(line), arrived - XID_KEEP_S)
@@ -120,6 +123,7 @@ class Tracker:
                 container_error=line.get("container_error"),
                 system=parse.system(line),
                 util_history=tuple(self._history[name]),
+                **provider,
             )
 
     def _set(self, name: str, **changes) -> None:

@@ -362,3 +362,43 @@ async def test_container_keys_are_offered_on_the_containers_tab_only_and_tags_sh
         ":0.2.9-post2"
     )
     assert short_image("nginx:1.28.0", 44) == "nginx:1.28.0"
+
+
+async def test_a_golem_providers_status_is_on_its_node_screen():
+    from textual.widgets import Static, TabbedContent
+
+    from console.state import Golem
+    from tests.tui.states import healthy
+
+    profile = load(REPO / "profiles" / "ollama-providers.toml")
+    nodes = healthy(profile.model)
+    name = next(iter(nodes))
+    nodes[name] = replace(
+        nodes[name],
+        golem=Golem(
+            running=False,
+            service="is not running",
+            version="0.12.2",
+            node_name="lato",
+            subnet="public",
+            vm="valid",
+            wallet="0x2a14f8ae0272bd4c38ed1b40c66e88ed719dab69",
+            network="mainnet",
+            glm_total=0.0,
+            tasks_total=509,
+        ),
+    )
+    state = state_of(profile.model, nodes)
+    assert any(a.kind == "golem_down" and a.node == name for a in state.alerts)
+    app = FleetdeckApp(profile, live=False, source=lambda: state)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        app.open_node(name)
+        await pilot.pause(0.3)
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        assert app.screen.query_one(TabbedContent).active == "chain"
+        text = str(app.screen.query_one("#chain-text", Static).render())
+        assert "Golem provider  NOT RUNNING (is not running)" in text
+        assert "lato" in text and "0x2a14f8ae0272bd4c38ed1b40c66e88ed719dab69" in text
+        assert "509" in text and "no chain on this node" not in text
