@@ -225,6 +225,8 @@ def test_two_gonka_clusters_are_provisioned_and_written_into_the_profile(
 
         check = site.fleetdeck("check", str(profile))
         assert check.returncode == 0, check.stdout + check.stderr
+        assert "12 nodes, 96 GPUs expected" in check.stdout
+        assert "still to provision" not in check.stdout
 
         # the firewall opens exactly the network node's public ports (and SSH)
         for c in (1, 2):
@@ -347,6 +349,7 @@ def test_quota_then_resume_then_orphans_and_destroy(moto, ec2, image, harness_di
         assert "c1-ml3: not made yet" in after.stdout
         check = site.fleetdeck("check", str(profile))
         assert check.returncode == 0, check.stdout + check.stderr
+        assert "1 machine of 2 pools still to provision" in check.stdout
     finally:
         site.stop()
 
