@@ -37,9 +37,7 @@ def check_cmd(profiles: tuple[str, ...]) -> None:
         )
         pools = model.provision.pools if model.provision else []
         have = {n.name for _, n in model.all_nodes()}
-        to_make = sum(
-            1 for p in pools for i in range(1, p.count + 1) if p.node_name(i) not in have
-        )
+        to_make = sum(1 for p in pools for i in range(1, p.count + 1) if p.node_name(i) not in have)
         if to_make:
             click.echo(
                 f"  {plural(to_make, 'machine')} of {plural(len(pools), 'pool')} still to "
