@@ -506,6 +506,9 @@ def _provision_problems(provision: Any, cluster_stack: dict[str, Any], at: Any):
                     )
 
 
+GCE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
 def _pool_names_problems(pool: dict, ppath: PathT, info: Any, at: Any):
     names, count = pool.get("names", "{pool}-{n}"), pool.get("count", 1)
     if not isinstance(names, str) or not isinstance(count, int):
@@ -520,6 +523,13 @@ def _pool_names_problems(pool: dict, ppath: PathT, info: Any, at: Any):
             'use {pool}, {cluster}, {role} and {n}, e.g. "{cluster}-ml{n}"',
         )
         return
+    if pool.get("driver") == "gce" and not GCE_NAME.fullmatch(first):
+        yield at(
+            (*ppath, "names"),
+            f"{first!r} cannot name a GCE instance: lowercase letters, digits and '-', "
+            "starting with a letter, at most 63",
+            'e.g. names = "{cluster}-ml{n}" with lowercase cluster and pool names',
+        )
     if count > 1 and "{n}" not in names:
         yield at(
             (*ppath, "names"),

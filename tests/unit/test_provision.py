@@ -92,6 +92,11 @@ def test_ml_nodes_may_come_up_before_their_network_node():
             "an Azure pool needs the resource group",
         ),
         (two_pools(open_ports="[9200]"), "open_ports[0]", "port 9200 is a private gonka port"),
+        (
+            two_pools(names='"C1.ml{n}"').replace('"ec2"', '"gce"'),
+            "names",
+            "cannot name a GCE instance",
+        ),
     ],
 )
 def test_a_bad_pool_is_named_with_its_field_and_fix(text, field, words):
