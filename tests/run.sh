@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command. On a fresh Debian machine with Python >= 3.11 it installs what the
 # tests need (OpenSSH server, dockerd, static busybox, gcc, tmux, iproute2; a virtualenv with
-# fleetdeck and its test extra), then runs ruff, the import contracts and pytest. Extra
-# arguments go to pytest.
+# fleetdeck and its test extra), then runs ruff, the import contracts and pytest (two
+# workers). Extra arguments go to pytest (`-n 0` runs in one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,4 +34,11 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports  # the layers of DESIGN (pyproject.toml [tool.importlinter])
-exec .venv/bin/python -m pytest "$@"
+# Two workers, one test file each at a time (a file's module fixtures stay on one worker):
+# most tests wait on servers, so two fit on two cores. Their temporary directories live
+# under a short path: the simulator's unix sockets must fit in 107 bytes.
+basetemp=$(mktemp -d /tmp/fdp-XXXX)
+status=0
+.venv/bin/python -m pytest -n 2 --dist loadfile --basetemp "$basetemp" "$@" || status=$?
+rm -rf "$basetemp"
+exit "$status"
