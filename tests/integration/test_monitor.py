@@ -327,3 +327,22 @@ def test_a_node_written_into_the_profile_is_watched_without_a_restart(fleet):
     finally:
         mon.stop()
         pool.close()
+
+
+def test_a_model_on_the_cpu_is_critical_within_two_probe_intervals(fleet, monitor):
+    """Ollama's /api/ps says how much of a model sits in GPU memory: a provider whose model
+    fell back to the CPU is said within two intervals, with those sizes and the next step."""
+    assert "gpu_fallback" not in kinds(monitor, "prov1")
+    fleet.inject("prov1", "cpu-fallback")
+    injected = time.monotonic()
+    try:
+        assert wait_until(lambda: "gpu_fallback" in kinds(monitor, "prov1"), 10)
+        took = time.monotonic() - injected
+        alert = next(a for a in monitor.snapshot().alerts if a.kind.startswith("gpu_fallback"))
+        # two intervals, and slack for a loaded machine (the suite runs two workers)
+        assert took <= 2 * INTERVAL + 1.5, f"{took:.2f} s"
+        assert alert.severity == "critical"
+        assert re.search(r"\d+ % on the CPU \([\d.]+ of [\d.]+ GB in GPU memory\)", alert.evidence)
+        assert "nvidia-smi" in alert.next_step
+    finally:
+        fleet.clear("prov1", "cpu-fallback")
