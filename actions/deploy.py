@@ -3,22 +3,71 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from actions.engine import Action
 from actions.provision.action import provision_action
-from actions.stacks import gonka, gonka_keys, gonka_register
+from actions.stacks import gonka, gonka_keys, gonka_register, vllm
+from console.profile_schema import FleetProfile
 
-# action name -> how to build it; each action says which stacks it knows
-ACTIONS: dict[str, Callable[[], Action]] = {
-    "deploy": gonka.deploy_action,
+# each stack's deploy: its own steps on its own clusters' nodes
+DEPLOYS: dict[str, Callable[[], Action]] = {
+    "gonka": gonka.deploy_action,
+    "vllm": vllm.deploy_action,
+}
+
+
+def deploy_action(model: FleetProfile | None = None) -> Action:
+    """The deploy of the stacks `model` runs (Gonka's where no profile is given). A fleet
+    of several stacks gets each stack's steps, each on that stack's nodes only; a step
+    name two stacks share is told apart by its stack (`vllm.models`)."""
+    if model is None:
+        stacks = ["gonka"]
+    else:
+        present = {model.cluster_stack(c) for c in model.clusters}
+        stacks = [s for s in DEPLOYS if s in present] or ["gonka"]
+    built = [DEPLOYS[s]() for s in stacks]
+    if len(built) == 1:
+        return built[0]
+    steps, taken = [], set()
+    for stack, action in zip(stacks, built, strict=True):
+        names = {
+            s.name: (s.name if s.name not in taken else f"{stack}.{s.name}") for s in action.steps
+        }
+        for step in action.steps:
+            steps.append(
+                replace(
+                    step,
+                    name=names[step.name],
+                    after=tuple(names.get(a, a) for a in step.after),
+                    when=_on_stack(stack, step.when),
+                )
+            )
+        taken |= set(names.values())
+    return Action(
+        name="deploy",
+        description="; ".join(a.description for a in built),
+        steps=tuple(steps),
+        destructive=True,
+        stacks=tuple(stacks),
+    )
+
+
+def _on_stack(stack: str, when):
+    return lambda ctx: ctx.stack == stack and (when is None or when(ctx))
+
+
+# action name -> how to build it for a profile; each action says which stacks it knows
+ACTIONS: dict[str, Callable[..., Action]] = {
+    "deploy": deploy_action,
     "keys": gonka_keys.keys_action,
     "register": gonka_register.register_action,
     "provision": provision_action,
 }
 
 
-def action_named(name: str) -> Action:
+def action_named(name: str, model: FleetProfile | None = None) -> Action:
     build = ACTIONS.get(name)
     if build is None:
         raise KeyError(f"unknown action {name!r}; one of: {', '.join(sorted(ACTIONS))}")
-    return build()
+    return build(model) if build is deploy_action else build()

@@ -164,6 +164,17 @@ class NodeContext:
         first = command.strip().splitlines()[0] if command.strip() else command
         return first if len(first) <= 120 else first[:117] + "..."
 
+    def home_path(self, path: str) -> str:
+        """A profile path with ~ resolved against the node's home (config files need
+        absolute paths; commands could leave ~ to the shell, a file cannot)."""
+        if path == "~" or path.startswith("~/"):
+            home = self.facts.get("home")
+            if home is None:
+                home = self.run('printf %s "$HOME"', quiet=True).stdout.strip()
+                self.facts["home"] = home
+            return home + path[1:]
+        return path
+
     # -- files
     def read(self, path: str) -> tuple[str, str] | None:
         """(mode in octal, text) of a remote file, or None when it does not exist."""

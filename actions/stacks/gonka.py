@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
 from actions.stacks.node_http import http_ok, note, url_answers, wait_http
+from actions.stacks.weights import hf_home, models_apply, models_check, models_of
 from console.profile_schema import Node
 from console.stacks.gonka import (
     CHAIN_CONTAINER,
@@ -33,7 +34,6 @@ from console.times import rfc3339_seconds
 
 DEFAULT_REPO = "https://github.com/gonka-ai/gonka.git"
 DEFAULT_DEPLOY_DIR = "/opt/gonka/deploy/join"
-DEFAULT_HF_HOME = "/mnt/shared"
 COMPOSE_MAIN = "docker-compose.yml"
 COMPOSE_MLNODE = "docker-compose.mlnode.yml"
 # fleetdeck's own override: the private ports Gonka's files publish on every interface,
@@ -48,10 +48,6 @@ DISK_HEADROOM_GB = 20
 
 
 # ---------------------------------------------------------------- what a node is
-
-
-def models_of(node: Node) -> list[str]:
-    return [node.model] if node.model else list(node.models)
 
 
 def serves_model(ctx: NodeContext) -> bool:
@@ -70,10 +66,6 @@ def repo_dir(ctx: NodeContext) -> str:
             "gonka repository the compose files live in"
         )
     return d[: -len("/deploy/join")] or "/"
-
-
-def hf_home(ctx: NodeContext) -> str:
-    return ctx.settings.hf_home or DEFAULT_HF_HOME
 
 
 def compose_files(ctx: NodeContext) -> list[str]:
@@ -95,18 +87,6 @@ def network_node(ctx: NodeContext) -> Node:
 
 def private_address(node: Node) -> str:
     return node.private_ip or node.host
-
-
-def home_path(ctx: NodeContext, path: str) -> str:
-    """A profile path with ~ resolved against the node's home (config files need absolute
-    paths; commands could leave ~ to the shell, a file cannot)."""
-    if path == "~" or path.startswith("~/"):
-        home = ctx.facts.get("home")
-        if home is None:
-            home = ctx.run('printf %s "$HOME"', quiet=True).stdout.strip()
-            ctx.facts["home"] = home
-        return home + path[1:]
-    return path
 
 
 def compose(ctx: NodeContext) -> str:
@@ -137,7 +117,7 @@ def in_deploy_dir(ctx: NodeContext, command: str, env: bool = True) -> str:
     if env:
         source = "set -a && . ./config.env && set +a && "
     else:
-        source = f"export HF_HOME={shlex.quote(home_path(ctx, hf_home(ctx)))} && "
+        source = f"export HF_HOME={shlex.quote(ctx.home_path(hf_home(ctx)))} && "
     return f"cd {sh_path(deploy_dir(ctx))} && {source}{command}"
 
 
@@ -399,70 +379,6 @@ def repository_check(ctx: NodeContext) -> Change | None:
     )
 
 
-# ---------------------------------------------------------------- models
-
-
-def model_dir(ctx: NodeContext, model: str) -> str:
-    return f"{hf_home(ctx).rstrip('/')}/hub/models--{model.replace('/', '--')}"
-
-
-# a model is there when a snapshot has a config.json that parses and every weight shard
-# (`-0000k-of-0000n`): hf links a file into the snapshot only once it is complete, but a
-# download cut short leaves the snapshot with only some of its files
-MODEL_COMPLETE = """
-import glob, json, os, re, sys
-for snap in glob.glob(os.path.join(sys.argv[1], "snapshots", "*")):
-    try:
-        json.load(open(os.path.join(snap, "config.json")))
-    except Exception:
-        continue
-    weights = [f for f in os.listdir(snap) if f.endswith((".safetensors", ".bin"))]
-    shards = {}
-    for f in weights:
-        m = re.search(r"-(\\d+)-of-(\\d+)\\.", f)
-        if m:
-            shards.setdefault(int(m.group(2)), set()).add(int(m.group(1)))
-    if weights and all(len(got) == n for n, got in shards.items()):
-        sys.exit(0)
-sys.exit(1)
-"""
-
-
-def models_check(ctx: NodeContext) -> Change | None:
-    missing = []
-    for model in models_of(ctx.node):
-        out = ctx.run(
-            f"python3 -c {shlex.quote(MODEL_COMPLETE)} {sh_path(model_dir(ctx, model))}",
-            quiet=True,
-            check=False,
-        )
-        if out.exit != 0:
-            missing.append(model)
-    if not missing:
-        return None
-    home = sh_path(hf_home(ctx))
-    commands = [f"{ctx.sudo}mkdir -p {home}"] + [
-        f"HF_HOME={home} hf download {shlex.quote(m)}" for m in missing
-    ]
-    return Change(f"download {', '.join(missing)} into {hf_home(ctx)}", tuple(commands))
-
-
-def models_apply(ctx: NodeContext, change: Change) -> None:
-    home = sh_path(hf_home(ctx))
-    token = ctx.secret("hf_token") if "hf_token" in ctx.profile.secrets else ""
-    ctx.run(f"{ctx.sudo}mkdir -p {home}")
-    for command in change.commands[1:]:
-        model = shlex.split(command)[-1]
-        # the token travels on stdin; hf resumes a partial download by itself
-        ctx.run(
-            'IFS= read -r HF_TOKEN; [ -n "$HF_TOKEN" ] && export HF_TOKEN || unset HF_TOKEN; '
-            f"export HF_HOME={home}; "
-            f"if command -v hf >/dev/null 2>&1; then hf download {shlex.quote(model)}; "
-            f"else huggingface-cli download {shlex.quote(model)}; fi",
-            stdin=token + "\n",
-        )
-
-
 # ---------------------------------------------------------------- images
 
 
@@ -535,7 +451,7 @@ def config_env(ctx: NodeContext) -> str:
             ("P2P_EXTERNAL_ADDRESS", f"tcp://{p2p_host}:{P2P_PORT}"),
             ("ACCOUNT_PUBKEY", stack.account_pubkey or ""),
             ("NODE_CONFIG", "./node-config.json"),
-            ("HF_HOME", home_path(ctx, hf_home(ctx))),
+            ("HF_HOME", ctx.home_path(hf_home(ctx))),
             ("SEED_API_URL", stack.seed_api_url or ""),
             ("SEED_NODE_RPC_URL", stack.seed_rpc_url or ""),
             ("SEED_NODE_P2P_URL", stack.seed_p2p_url or ""),
@@ -546,7 +462,7 @@ def config_env(ctx: NodeContext) -> str:
         lines += [(f"RPC_SERVER_URL_{i}", u) for i, u in enumerate(stack.rpc_servers, start=1)]
         lines += [("NGINX_MODE", stack.nginx_mode)]
     else:
-        lines += [("HF_HOME", home_path(ctx, hf_home(ctx)))]
+        lines += [("HF_HOME", ctx.home_path(hf_home(ctx)))]
     lines += [("PORT", "8080"), ("INFERENCE_PORT", "5050")]
     if node.role == "network":
         lines += [("KEYRING_BACKEND", "file")]
@@ -628,7 +544,7 @@ def ports_override(ctx: NodeContext) -> str:
 
 
 def config_files(ctx: NodeContext) -> list[tuple[str, str, int]]:
-    join = home_path(ctx, deploy_dir(ctx))
+    join = ctx.home_path(deploy_dir(ctx))
     files = [(f"{join}/config.env", config_env(ctx), 0o600)]
     if ctx.node.role == "network":
         files.append((f"{join}/node-config.json", node_config(ctx), 0o644))

@@ -39,7 +39,7 @@ def plan_cmd(
     from actions.report import plan_json, plan_text
 
     loaded = load_or_exit(profile)
-    act = action_or_exit(action)
+    act = action_or_exit(action, loaded.model)
     engine, pool = engine_for(loaded, accept_new_host_keys, journal=False)
     try:
         items = engine.plan(act, limit_words(limit))
@@ -119,7 +119,7 @@ def run_cmd(
     )
 
     loaded = load_or_exit(profile)
-    act = action_or_exit(action)
+    act = action_or_exit(action, loaded.model)
     fleet = loaded.model.fleet.name
     try:
         check_options(batch, max_fail)

@@ -62,11 +62,12 @@ def local_ssh_or_exit(fleet) -> None:
         sys.exit(EXIT_INVALID)
 
 
-def action_or_exit(name: str):
+def action_or_exit(name: str, model=None):
+    """The action named `name`, as it is for this profile (its stacks' deploy)."""
     from actions.deploy import action_named
 
     try:
-        return action_named(name)
+        return action_named(name, model)
     except KeyError as exc:
         click.echo(f"fleetdeck: {exc.args[0]}", err=True)
         sys.exit(EXIT_INVALID)

@@ -43,10 +43,11 @@ class Runs(Controller):
         if self.running:
             app.notify("An action is already running.", severity="warning", markup=False)
             return
-        from actions.deploy import ACTIONS
+        from actions.deploy import ACTIONS, action_named
         from screens.actions import ActionPickerScreen
 
-        choices = [(name, build().description) for name, build in ACTIONS.items()]
+        model = app.profile.model
+        choices = [(name, action_named(name, model).description) for name in ACTIONS]
         app.push_screen(
             ActionPickerScreen(choices, app.profile.model.fleet.name),
             lambda name: self.plan(name) if name else None,
@@ -102,7 +103,7 @@ class Runs(Controller):
         from actions.deploy import action_named
         from actions.engine import StepFailed
 
-        action = action_named(name)
+        action = action_named(name, self.app.profile.model)
         self.say(f"Planning {name}: checking every node…")
         try:
             engine = self._new_engine()
@@ -186,7 +187,7 @@ class Runs(Controller):
     def resume(self, action: str, run_id: str) -> None:
         from actions.deploy import action_named
 
-        self._start(action_named(action), resume=run_id)
+        self._start(action_named(action, self.app.profile.model), resume=run_id)
 
     def close(self) -> None:
         if self.engine is not None:

@@ -81,6 +81,7 @@ class Container:
     # (container port, host IP, host port) as created (compose's ports, after overrides);
     # None: what Gonka's compose files publish (PUBLISHED)
     ports: tuple[tuple[int, str, int], ...] | None = None
+    devices: tuple[str, ...] = ()  # the GPU device ids it asked for (DeviceRequests)
     # service -> its address on the compose network (asked each time: a node may be placed
     # behind a real host after its containers exist)
     address_of: Callable[[str], str] = compose_address

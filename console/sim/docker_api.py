@@ -146,6 +146,9 @@ def docker_router(node: SimNode) -> Router:
             if kind == "start":
                 if c.state == "running":
                     return Response(304, b"", "text/plain")
+                missing = missing_devices(c.devices, node)
+                if missing:  # the NVIDIA runtime's hook refuses it, in its words
+                    return json_response({"message": DEVICE_ERROR.format(missing[0])}, 500)
                 cs.start(c.name)
             elif kind == "stop":
                 if c.state != "running":
@@ -170,6 +173,11 @@ def docker_router(node: SimNode) -> Router:
                 {"message": f'Conflict. The container name "/{name}" is already in use'}, 409
             )
         c = cs.create(name, body.get("Image"), port_bindings(body))
+        c.devices = tuple(
+            str(d)
+            for request in (body.get("HostConfig") or {}).get("DeviceRequests") or ()
+            for d in request.get("DeviceIDs") or ()
+        )
         return json_response({"Id": c.id, "Warnings": []}, 201)
 
     async def remove(req: Request) -> Response:
@@ -244,6 +252,25 @@ def docker_router(node: SimNode) -> Router:
     r.add("GET", f"{V}/images/json", images)
     r.add("POST", f"{V}/images/create", pull)
     return r
+
+
+# what `docker start` says when a requested GPU is not there (nvidia-container-toolkit)
+DEVICE_ERROR = (
+    "failed to create task for container: failed to create shim task: OCI runtime create "
+    "failed: runc create failed: unable to start container process: error during container "
+    "init: error running hook #0: error running hook: exit status 1, stdout: , stderr: "
+    "Auto-detected mode as 'legacy'\nnvidia-container-cli: device error: {}: unknown device: "
+    "unknown"
+)
+
+
+def missing_devices(devices: tuple[str, ...], node: SimNode) -> list[str]:
+    """The requested device ids (indexes or UUIDs) of GPUs the node does not see now."""
+    if not devices:
+        return []
+    seen = node.gpu_snapshot().visible
+    have = {str(g.index) for g in seen} | {g.uuid for g in seen}
+    return [d for d in devices if d not in have]
 
 
 def port_bindings(body: dict) -> tuple[tuple[int, str, int], ...] | None:

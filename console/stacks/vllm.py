@@ -1,5 +1,5 @@
 """The vLLM stack, as the core sees it: OpenAI-compatible vLLM servers, and the runbook
-words of their alerts. No deploy yet (actions/stacks)."""
+words of their alerts. Its deploy is actions/stacks/vllm.py."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from console.stacks.base import Stack
 
 class VllmSettings(Strict):
     vllm_port: Port = 8000  # where the server answers on the node
-    vllm_image: str | None = None
+    vllm_image: str | None = None  # vllm/vllm-openai:v0.11.0 when absent
 
 
-NOT_READ_YET = {"vllm_image": "there is no vLLM deploy yet"}
+NOT_READ_YET: dict[str, str] = {}
 
 VLLM = Stack(
     name="vllm",

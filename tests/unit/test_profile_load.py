@@ -230,8 +230,12 @@ def test_a_clusters_own_settings_go_over_the_fleets():
 
 
 def test_settings_nothing_reads_yet_are_named_by_check_not_silently_taken():
-    result = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "gpu-pools.toml")])
+    result = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "ollama-providers.toml")])
     assert result.exit_code == 0
-    assert "note: [stack] vllm_image is not used yet: there is no vLLM deploy yet" in result.output
+    assert "note: [alerts] inference_timeout_pct is not used yet: the provider load test" in (
+        result.output
+    )
+    pools = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "gpu-pools.toml")])
+    assert "vllm_image" not in pools.output  # the vLLM deploy reads it
     quiet = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "demo.toml")])
     assert "not used yet" not in quiet.output

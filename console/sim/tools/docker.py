@@ -289,6 +289,18 @@ def compose_services(files: list[Path]) -> list[tuple[str, str | None]]:
     return list(images.items())
 
 
+def compose_devices(files: list[Path]) -> dict[str, list[str]]:
+    """service -> the GPU device ids its `deploy.resources.reservations.devices` name
+    (`device_ids: ["0", "1"]`, the flow form fleetdeck writes); compose hands them to the
+    engine as the container's DeviceRequests."""
+    out: dict[str, list[str]] = {}
+    for service, _, line in _service_lines(files):
+        m = re.match(r"^\s+device_ids:\s*\[(.*)\]\s*$", line or "")
+        if m:
+            out[service] = [d.strip().strip("'\"") for d in m.group(1).split(",") if d.strip()]
+    return out
+
+
 def _expand(text: str) -> str:
     """Compose's interpolation of ${VAR}, ${VAR:-default} and $VAR."""
     return re.sub(
@@ -387,6 +399,7 @@ def cmd_compose(args: list[str]) -> int:
     chosen = [(s, img) for s, img in declared if not wanted or s in wanted]
     if command == "up":
         published = compose_ports(files)
+        gpus = compose_devices(files)
         for service, image in chosen:
             if "--force-recreate" in opts:  # a new container, created from the inputs now
                 try:
@@ -408,6 +421,10 @@ def cmd_compose(args: list[str]) -> int:
                             for port in dict.fromkeys(p for p, _, _ in published[service])
                         }
                     }
+                if service in gpus:
+                    body.setdefault("HostConfig", {})["DeviceRequests"] = [
+                        {"Driver": "nvidia", "DeviceIDs": gpus[service], "Capabilities": [["gpu"]]}
+                    ]
                 call("POST", "/containers/create", {"name": service}, body)
                 print(f" Container {service}  Created", file=sys.stderr)
             except DockerError as exc:
