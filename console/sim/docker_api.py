@@ -143,10 +143,10 @@ def docker_router(node: SimNode) -> Router:
             c = cs.get(req.params["id"])
             if c is None:
                 return _no_such(req.params["id"])
+            missing = missing_devices(c.devices, node) if kind != "stop" else []
             if kind == "start":
                 if c.state == "running":
                     return Response(304, b"", "text/plain")
-                missing = missing_devices(c.devices, node)
                 if missing:  # the NVIDIA runtime's hook refuses it, in its words
                     return json_response({"message": DEVICE_ERROR.format(missing[0])}, 500)
                 cs.start(c.name)
@@ -156,6 +156,9 @@ def docker_router(node: SimNode) -> Router:
                 cs.stop(c.name, 0)
             elif kind == "restart":
                 cs.stop(c.name, 0)
+                if missing:
+                    node.after_container_change(c.name)
+                    return json_response({"message": DEVICE_ERROR.format(missing[0])}, 500)
                 c.restart_count += 0  # a manual restart is not counted by the engine
                 cs.start(c.name)
             node.after_container_change(c.name)

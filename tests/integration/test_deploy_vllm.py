@@ -84,5 +84,18 @@ def test_a_host_with_a_gpu_missing_fails_naming_it(servers):
         assert b.devices == ("0", "1", "2", "3")  # left as it was: not recreated on fewer
         a = fleet.nodes["v1-a"].containers.get("vllm")
         assert a.state == "running"
+        # restarted as it is, the container asks for GPU 0 by id: the runtime refuses it
+        sock = fleet.nodes["v1-b"].home / ".sim" / "docker.sock"
+        restart = subprocess.run(
+            [sys.executable, "-m", "console.sim.tools.docker", "restart", "vllm"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=dict(env, DOCKER_HOST=f"unix://{sock}"),
+            timeout=60,
+        )
+        assert restart.returncode == 1
+        assert "nvidia-container-cli: device error: 0: unknown device" in restart.stderr
+        assert b.state != "running"
     finally:
         fleet.clear("v1-b", "gpu-xid79")
