@@ -17,6 +17,7 @@ from console.profile_schema import FleetProfile, Node
 from console.secrets import REDACTOR, Redactor
 
 OK, ORPHAN, GONE, STOPPED, MOVED, MISSING = "ok", "orphan", "gone", "stopped", "moved", "missing"
+SURPLUS = "surplus"  # a pool's node past its count (the count was lowered)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,22 @@ class Inventory:
                     f"{node.name}` removes it, `fleetdeck run PROFILE provision` makes a new one",
                 )
             )
+        wanted = {n.name for _, n in planned(self.model)}
+        for _, node in self.model.all_nodes():
+            pool = node.labels.get(POOL_LABEL)
+            if pool is not None and node.name not in wanted and node.name in live:
+                out = [f for f in out if f.node != node.name]
+                out.append(
+                    Finding(
+                        SURPLUS,
+                        node.name,
+                        pool,
+                        live[node.name],
+                        f"{node.name}: {live[node.name].id} runs, but pool {pool} no longer "
+                        f"counts it (its count or names changed): `fleetdeck provision "
+                        f"destroy PROFILE {node.name}` if it should go, else raise the count",
+                    )
+                )
         named = {f.node for f in out}
         for _, node in planned(self.model):
             if node.name not in named and self.model.node(node.name) is None:

@@ -10,7 +10,15 @@ import click
 from console.cli.common import load_or_exit
 from console.cli.group import EXIT_FAILED, EXIT_INVALID, cli
 
-MARK = {"ok": "✓", "orphan": "!", "gone": "✕", "stopped": "~", "moved": "~", "missing": "·"}
+MARK = {
+    "ok": "✓",
+    "orphan": "!",
+    "gone": "✕",
+    "surplus": "!",
+    "stopped": "~",
+    "moved": "~",
+    "missing": "·",
+}
 
 
 @cli.group("provision")
@@ -53,7 +61,7 @@ def list_cmd(profile: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([f.as_json() for f in findings], indent=1))
     else:
-        for kind in ("orphan", "gone", "stopped", "moved", "missing", "ok"):
+        for kind in ("orphan", "gone", "surplus", "stopped", "moved", "missing", "ok"):
             for f in (f for f in findings if f.kind == kind):
                 click.echo(f"{MARK[kind]} {kind:<8} {f.text}")
         counts = {k: sum(1 for f in findings if f.kind == k) for k in MARK}

@@ -350,6 +350,14 @@ def test_quota_then_resume_then_orphans_and_destroy(moto, ec2, image, harness_di
         check = site.fleetdeck("check", str(profile))
         assert check.returncode == 0, check.stdout + check.stderr
         assert "1 machine of 2 pools still to provision" in check.stdout
+
+        # the ML pool scaled down to 3: c1-ml4 and c1-ml5 still run, and bill
+        profile.write_text(profile.read_text().replace("count = 5", "count = 3"))
+        listed = site.fleetdeck("provision", "list", str(profile))
+        assert listed.returncode == 4
+        surplus = [line for line in listed.stdout.splitlines() if line.startswith("! surplus")]
+        assert [line.split()[2] for line in surplus] == ["c1-ml4:", "c1-ml5:"]
+        assert "no longer counts it" in surplus[0] and "provision destroy" in surplus[0]
     finally:
         site.stop()
 
