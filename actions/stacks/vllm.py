@@ -310,6 +310,7 @@ def deploy_action() -> Action:
                 after=("compose",),
                 foresee=server_foresee,
                 retries=0,
+                timeout=HEALTH_WAIT_S + 60,  # its wait runs as one command on the node
             ),
             Step("validation", "validation", validation, retries=2, backoff=1.0),
         ),
