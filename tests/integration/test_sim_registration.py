@@ -115,6 +115,7 @@ def test_keys_register_grant_and_add_ml_nodes(sim_fleet, node_access):
             "--node-address http://seed.invalid:8000",
         )
         assert rc == 0, err
+        registered_in = chain.epoch()["latest_epoch"]["index"]
         # v0.2.14's lines; its own wait misreads the v2 shape and times out (protocols)
         assert f"  Account Address: {cold.group(1)}" in out
         assert "Response status code: 200\nParticipant registration successful.\n" in out
@@ -205,7 +206,10 @@ def test_keys_register_grant_and_add_ml_nodes(sim_fleet, node_access):
             c, 8000, path="/v1/epochs/current/participants", host=net.public_address
         )
         active = epoch["active_participants"]
-        assert cold.group(1) not in [p["index"] for p in active["participants"]]
+        # not in the epoch it registered in (the chain runs on meanwhile: on a loaded
+        # machine a PoC may have passed since, which is the next assertion's case)
+        if chain.epoch()["latest_epoch"]["index"] == registered_in:
+            assert cold.group(1) not in [p["index"] for p in active["participants"]]
         chain.advance(chain.epoch_length)  # the next PoC: the new participant is in
         _, epoch = http_json(
             c, 8000, path="/v1/epochs/current/participants", host=net.public_address
