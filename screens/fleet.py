@@ -23,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input
 from textual.widgets.data_table import ColumnKey, RowKey
 
+from actions.report import plural
 from console.profile_schema import FleetProfile
 from console.stacks import STACKS
 from console.state import FleetState, NodeStatus
@@ -599,7 +600,7 @@ class FleetScreen(Screen[None]):
         expected = self._expected_gpus
         text = Text()
         text.append(f.fleet.name, style="bold")
-        text.append(f"  {f.fleet.stack}  ·  {len(f.clusters)} clusters  ·  ")
+        text.append(f"  {f.fleet.stack}  ·  {plural(len(f.clusters), 'cluster')}  ·  ")
         state = self.state
         if state is None:
             text.append(f"{len(nodes)} nodes  ·  {expected} GPUs expected", style="dim")
