@@ -60,6 +60,7 @@ class Ec2Driver(EC2NodeDriver):
 
 class Ec2(Cloud):
     provider = "ec2"
+    _root: str | None = None  # the image's root device, read once
 
     @property
     def key_pair(self) -> str:
@@ -120,6 +121,25 @@ class Ec2(Cloud):
             return Machine(machine.id, machine.node, machine.pool, "terminated", None, None, "")
         return self._machine(nodes[0])
 
+    def root_device(self) -> str:
+        """The image's root device (Ubuntu's /dev/sda1, Amazon Linux's /dev/xvda): the disk
+        size applies to it; another name would add a second, empty volume instead."""
+        with self._lock:
+            if self._root is None:
+                found = self.call(
+                    f"reading image {self.pool.image}",
+                    self.driver.list_images,
+                    ex_image_ids=[self.pool.image],
+                )
+                if not found:
+                    raise StepRefused(
+                        f"pool {self.pool.name} ({self.pool.driver} {self.pool.region}): no "
+                        f"image {self.pool.image} here; fix: AMI ids differ per region, look "
+                        "it up in this one (aws ec2 describe-images)"
+                    )
+                self._root = found[0].extra.get("root_device_name") or "/dev/sda1"
+            return self._root
+
     def create(self, name: str, token: str) -> Machine:
         p = self.pool
         kwargs = {
@@ -131,7 +151,7 @@ class Ec2(Cloud):
             "ex_clienttoken": token,
             "ex_blockdevicemappings": [
                 {
-                    "DeviceName": "/dev/sda1",
+                    "DeviceName": self.root_device(),
                     "Ebs": {
                         "VolumeSize": p.disk_gb,
                         "VolumeType": p.disk_type or "gp3",

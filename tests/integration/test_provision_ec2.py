@@ -381,12 +381,13 @@ def test_a_host_key_the_console_output_does_not_list_is_refused(
         site.stop()
 
 
-def test_refused_credentials_and_an_unknown_size_are_said_with_pool_and_fix(
-    moto, image, harness_dir, client_key
+def test_refused_credentials_an_unknown_size_and_a_missing_image_are_said_with_pool_and_fix(
+    moto, ec2, image, harness_dir, client_key
 ):
     site = Site(harness_dir / "prov-typos", moto, client_key, 1, 66)
     try:
         profile = pools_profile(site, "typo-fleet", image, client_key, clusters=1)
+        root = ec2.describe_images(ImageIds=[image])["Images"][0]["RootDeviceName"]
         # credentials the cloud refuses: said by the plan, with the reference to fix
         site.stand.refused_key_ids = {"AKIDREFUSED000000000"}
         site.env["AWS_CREDS"] = "AKIDREFUSED000000000:not-a-valid-secret"
@@ -398,8 +399,11 @@ def test_refused_credentials_and_an_unknown_size_are_said_with_pool_and_fix(
         ) in refused.stdout
         site.env["AWS_CREDS"] = f"{KEY_ID}:{SECRET}"
         text = profile.read_text().replace("count = 5", "count = 1")
-        # the network pool asks for a size that does not exist
-        profile.write_text(text.replace('size = "p5.48xlarge"', 'size = "p9.96xlarge"', 1))
+        # the network pool asks for a size that does not exist, the ML pool for an image
+        # of another region
+        text = text.replace('size = "p5.48xlarge"', 'size = "p9.96xlarge"', 1)
+        head, _, tail = text.rpartition(f'image = "{image}"')
+        profile.write_text(head + 'image = "ami-0000000000000dead"' + tail)
         run = site.fleetdeck("run", str(profile), "provision", "--yes")
         assert run.returncode == 4
         said = run.stdout + run.stderr
@@ -410,7 +414,20 @@ def test_refused_credentials_and_an_unknown_size_are_said_with_pool_and_fix(
             said,
         ), said
         assert "attempt 2" not in said  # a typo is not retried
-        assert set(nodes_of(profile)) == {"c1-ml1"}  # the other pool went on
+        assert (
+            "pool c1-ml (ec2 us-east-1): reading image ami-0000000000000dead: InvalidAMIID.NotFound"
+        ) in said
+        assert "fix: no such image in this region: AMI ids differ per region" in said
+        assert nodes_of(profile) == {} and not site.stand.actions("RunInstances")[1:]
+
+        # with the image fixed, the machine's disk is its root device (the image says which)
+        profile.write_text(head + f'image = "{image}"' + tail)
+        site.fleetdeck("run", str(profile), "provision", "--yes")
+        (call,) = [
+            c for c in site.stand.actions("RunInstances") if c["InstanceType"] == "p5.48xlarge"
+        ]
+        assert call["BlockDeviceMapping.1.DeviceName"] == root
+        assert set(nodes_of(profile)) == {"c1-ml1"}  # the network pool's size is still wrong
     finally:
         site.stop()
 
