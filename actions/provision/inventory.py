@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from actions.provision.action import MAKERS, POOL_LABEL, planned, pools
 from actions.provision.clouds import Cloud, Clouds, Machine
 from actions.types import StepFailed
-from console.profile import Profile
+from console.profile import Profile, ProfileError
 from console.profile_schema import FleetProfile, Node
 from console.secrets import REDACTOR, Redactor
 
@@ -174,6 +174,9 @@ class Inventory:
                 cloud.destroy(machine)
                 say(f"{name}: {machine.id} terminated")
             if node is not None:
-                self.profile.remove_node(node.name)
+                try:
+                    self.profile.remove_node(node.name)
+                except ProfileError as exc:  # its cluster's last node, with no pool to fill it
+                    raise StepFailed(str(exc)) from None
                 self.profile.save()
                 say(f"{name}: removed from {self.profile.file}")
