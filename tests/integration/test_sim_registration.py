@@ -109,13 +109,13 @@ def test_keys_register_grant_and_add_ml_nodes(sim_fleet, node_access):
 
         # 2. register the participant with the cold key's public key
         url = f"http://{net.public_address}:8000"
+        registered_in = chain.epoch()["latest_epoch"]["index"]  # or a later one, if a PoC passes
         rc, out, err = run(
             c,
             f"inferenced register-new-participant {url} {cold.group(2)} "
             "--node-address http://seed.invalid:8000",
         )
         assert rc == 0, err
-        registered_in = chain.epoch()["latest_epoch"]["index"]
         # v0.2.14's lines; its own wait misreads the v2 shape and times out (protocols)
         assert f"  Account Address: {cold.group(1)}" in out
         assert "Response status code: 200\nParticipant registration successful.\n" in out
