@@ -32,8 +32,8 @@ def cli() -> None:
     fleetdeck PROFILE                 open the console on a fleet profile
     fleetdeck status PROFILE          every node's GPUs, containers, chain, alerts
     fleetdeck plan PROFILE deploy     what a deploy would change (dry run)
-    fleetdeck run PROFILE provision   rent the profile's [provision] pools (provision --help)
     fleetdeck run PROFILE deploy      plan, confirm, apply; --resume after a failure
+    fleetdeck run PROFILE provision   rent the profile's [provision] pools (provision --help)
     fleetdeck journal PROFILE [RUN]   what was run, step by step
     fleetdeck replay FILE             the console on a recording (status --record FILE)
     fleetdeck demo                    the console on a simulated fleet
