@@ -19,6 +19,7 @@ from textual.screen import Screen
 
 from console.controllers.commands import Commands
 from console.controllers.containers import Containers
+from console.controllers.machines import Machines
 from console.controllers.registration import Registration
 from console.controllers.rehearsal import Rehearsal
 from console.controllers.remedies import Remedies
@@ -82,6 +83,7 @@ class FleetdeckApp(App[str | None]):
         self.rehearsal = Rehearsal(self)
         self.registration = Registration(self)
         self.commands = Commands(self)
+        self.machines = Machines(self)
         self.last_state: FleetState | None = None
         self.set_sub_title()
         from console.keymap import keys_path, load_keymap

@@ -133,11 +133,13 @@ class Inventory:
                     )
                 )
         named = {f.node for f in out}
-        for _, node in planned(self.model):
+        plan = planned(self.model)
+        for _, node in plan:
             if node.name not in named and self.model.node(node.name) is None:
                 pool = node.labels.get(POOL_LABEL, "")
                 out.append(Finding(MISSING, node.name, pool, None, f"{node.name}: not made yet"))
-        return out
+        order = {n.name: i for i, (_, n) in enumerate(plan)}  # the pools' order, then the rest
+        return sorted(out, key=lambda f: order.get(f.node, len(order)))
 
     def resolve(self, names: list[str]) -> list[tuple[str, Machine | None, Node | None]]:
         """(name, live machine, profile node) for each name given to destroy: a node of the

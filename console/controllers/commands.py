@@ -23,6 +23,12 @@ class Commands(Controller):
             "each cluster's participant, keys, permissions, ML nodes, epoch",
             app.action_registration,
         )
+        if app.profile.model.provision:
+            yield SystemCommand(
+                "Cloud machines",
+                "the pools' machines against the profile: orphans, gone, surplus, stopped",
+                app.machines.show,
+            )
         if app.read_only:
             yield SystemCommand(
                 "Read-only: off",

@@ -483,6 +483,7 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
     from console.profile import load
     from screens.actions import ActionPickerScreen, ConfirmNameScreen, PlanScreen, RunScreen
     from screens.fleet import FleetScreen
+    from screens.machines import MachinesScreen
     from tests.harness.pilot import until
 
     monkeypatch.setenv("AWS_CREDS", f"{KEY_ID}:{SECRET}")
@@ -519,6 +520,17 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
             assert await until(
                 pilot, lambda: all(n.reachable for n in app.last_state.nodes.values()), 20
             )
+            # the palette's "Cloud machines": the clouds asked again, both machines ok
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.3)
+            await pilot.press(*"cloud machines")
+            await pilot.pause(0.8)
+            await pilot.press("enter")
+            assert await until(pilot, lambda: isinstance(app.screen, MachinesScreen), 20)
+            shown = str(app.screen.query_one("#machines").render())
+            assert shown.startswith("2 ok")
+            assert "✓ ok       c1-network: i-" in shown and "✓ ok       c1-ml1: i-" in shown
+            await pilot.press("escape")
             await pilot.press("q")
         assert set(nodes_of(path)) == {"c1-network", "c1-ml1"}
     finally:
