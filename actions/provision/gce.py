@@ -117,13 +117,18 @@ class Gce(Cloud):
     def tags(self, node: str) -> dict[str, str]:
         return {k: label(v) for k, v in super().tags(node).items()}
 
+    @property
+    def _pools(self) -> dict[str, str]:
+        return {label(p.name): p.name for p in self.profile.provision.pools}
+
     def _machine(self, node) -> Machine:
         labels = node.extra.get("labels") or {}
         zone = node.extra.get("zone")
         return Machine(
             id=node.name,
             node=labels.get(TAG_NODE, ""),
-            pool=labels.get(TAG_POOL, ""),
+            # a label is lowercased: the profile's pool it stands for, by that form
+            pool=self._pools.get(labels.get(TAG_POOL, ""), labels.get(TAG_POOL, "")),
             state=STATES.get(node.extra.get("status", ""), str(node.state)),
             public_ip=(node.public_ips or [None])[0],
             private_ip=(node.private_ips or [None])[0],
@@ -138,9 +143,6 @@ class Gce(Cloud):
         return [
             self._machine(n) for n in nodes if (n.extra.get("labels") or {}).get(TAG_FLEET) == fleet
         ]
-
-    def machine_of(self, node: str) -> Machine | None:
-        return super().machine_of(label(node))
 
     def create(self, name: str, token: str) -> Machine:
         p = self.pool

@@ -13,6 +13,7 @@ import pytest
 
 from console.profile import load
 from tests.conftest import unavailable
+from tests.harness.cli import run as fleetdeck
 from tests.harness.deployfleet import sim_behind_openssh
 from tests.harness.netns import netns_available
 
@@ -30,18 +31,6 @@ def servers(tmp_path_factory, client_key):
     with sim_behind_openssh(load(PROFILE), root, client_key, 41, deployed=False) as (fleet, _):
         env = dict(os.environ, XDG_STATE_HOME=str(root / "state"), PYTHONPATH=str(REPO))
         yield fleet, env
-
-
-def fleetdeck(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
 
 
 def test_a_vllm_deploy_names_each_gpu_and_serves_the_model(servers):

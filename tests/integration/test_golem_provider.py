@@ -4,14 +4,13 @@ output (reference/real/golem): in `fleetdeck status --json` and on the node scre
 from __future__ import annotations
 
 import json
+import os
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.harness.cli import REPO
+from tests.harness.cli import run as fleetdeck
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +51,7 @@ def test_a_golem_providers_status_is_read_from_golemsp(ssh_hosts, client_key, tm
     )
     tool.chmod(0o755)
     profile = provider_profile(tmp_path, host, client_key, ssh_hosts.known_hosts)
-    proc = subprocess.run(
-        [sys.executable, "-m", "console.cli", "status", "--json", str(profile)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    proc = fleetdeck(dict(os.environ), "status", "--json", str(profile), timeout=120)
     doc = json.loads(proc.stdout)
     node = doc["nodes"][0]
     assert node["reachable"], proc.stderr
@@ -75,13 +68,7 @@ def test_a_golem_providers_status_is_read_from_golemsp(ssh_hosts, client_key, tm
         f"grep -v -e '^#' -e '^\\$' {shlex.quote(str(sample))} "
         "| sed 's/Service    is running/Service    is not running/'\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "console.cli", "status", "--json", str(profile)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    proc = fleetdeck(dict(os.environ), "status", "--json", str(profile), timeout=120)
     doc = json.loads(proc.stdout)
     assert doc["nodes"][0]["golem"]["running"] is False
     down = [a for a in doc["alerts"] if a["kind"] == "golem_down"]

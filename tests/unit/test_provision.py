@@ -166,3 +166,27 @@ def test_provisioning_a_profile_without_pools_says_how_to_add_one():
     text = HEAD + '\n[[clusters.nodes]]\nname = "n"\nhost = "10.0.0.1"\nrole = "network"\n'
     with pytest.raises(StepFailed, match=r"no \[\[provision.pools\]\]: add one"):
         planned(loads(text).model)
+
+
+def test_a_gce_machines_pool_label_names_the_profiles_pool():
+    """GCE lowercases labels: a machine of pool "A3-Pool" says its pool by that name, so
+    `provision destroy` of an orphan finds the pool's credentials."""
+    from types import SimpleNamespace
+
+    from actions.provision.gce import Gce
+    from console.secrets import REDACTOR
+
+    text = two_pools().replace('"ec2"', '"gce"').replace('name = "ml"', 'name = "A3-Pool"')
+    model = loads(text.replace("{cluster}-ml{n}", "c1-ml{n}")).model
+    cloud = Gce(model, model.provision.pools[1], REDACTOR)
+    labels = cloud.tags("c1-ml1")
+    assert labels["fleetdeck-pool"] == "a3-pool"
+    node = SimpleNamespace(
+        name="c1-ml1",
+        extra={"labels": labels, "status": "RUNNING"},
+        state="running",
+        public_ips=["127.0.0.9"],
+        private_ips=[],
+    )
+    machine = cloud._machine(node)
+    assert (machine.pool, machine.node, machine.state) == ("A3-Pool", "c1-ml1", "running")
