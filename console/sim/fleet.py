@@ -25,6 +25,7 @@ from console.sim.chain import ChainSim, account_address
 from console.sim.faults import FAULTS, FaultError
 from console.sim.http import Loop
 from console.sim.node import SimNode
+from console.sim.ollama import LATEST as OLLAMA_LATEST
 from console.sim.sshserver import SshServer
 from console.stacks.gonka import private_bindings
 
@@ -152,6 +153,8 @@ class SimFleet:
                 for service in node.deployed_containers():
                     node.containers.create(service, ports=ports.get(service))
                     node.containers.start(service)
+                if node.stack == "ollama":
+                    node.install_ollama(OLLAMA_LATEST, node.models)
                 self._seed_admin(node)
         for node in self.nodes.values():
             node.prepare(lib)  # again: node.json now carries the bound ports

@@ -35,6 +35,8 @@ from console.sim.containers import (
 from console.sim.docker_api import docker_router
 from console.sim.gpus import GpuFaults, GpuSnapshot
 from console.sim.http import Listener, Router
+from console.sim.ollama import DEFAULTS as OLLAMA_DEFAULTS
+from console.sim.ollama import OllamaHost, unit_text
 from console.sim.services import (
     admin_router,
     cometbft_router,
@@ -43,6 +45,7 @@ from console.sim.services import (
     public_router,
     vllm_router,
 )
+from console.sim.units import Units, systemd_router
 from console.stacks import STACKS
 
 if TYPE_CHECKING:
@@ -72,7 +75,8 @@ def install_tools(home: Path, nvml_lib: Path | None) -> None:
     for d in (home / "bin", home / "lib", home / ".sim"):
         d.mkdir(parents=True, exist_ok=True)
     for tool in tools.TOOLS:
-        tools.install(home, tool)
+        if tool not in tools.INSTALLED_LATER:
+            tools.install(home, tool)
 
     def script(name: str, body: str) -> None:
         path = home / "bin" / name
@@ -160,6 +164,9 @@ class SimNode:
         self.unpublished_ports: set[int] = set()
         self.ports: dict[int, int] = {}  # port as the node sees it -> port bound here
         self.docker_listener: Listener | None = None
+        self.systemd_listener: Listener | None = None
+        self.units = Units(self.home, self._containers_changed)  # services on the host
+        self.ollama = OllamaHost(self.home)  # Ollama, where it is installed on the host
         self._xid_seq = 0
         self._logged = 0.0  # when the main container last wrote a log line
 
@@ -175,6 +182,39 @@ class SimNode:
         """What a deploy of the simulator's release leaves running (versiond too)."""
         return STACKS[self.stack].known_containers(self.role, self.serves_model)
 
+    def serving_process(self) -> str:
+        """What serves this node's model: a container, or `unit:NAME` on the host."""
+        return "unit:ollama" if self.stack == "ollama" else self.expected_containers()[0]
+
+    def running(self, what: str) -> bool:
+        """Whether a container, or a host unit (`unit:NAME`; `unit:NAME@public` where it
+        listens on every address too) runs."""
+        if not what.startswith("unit:"):
+            return self.containers.running(what)
+        name, _, scope = what[len("unit:") :].partition("@")
+        unit = self.units.get(name)
+        if unit is None or not unit.active:
+            return False
+        bind = unit.environment.get("OLLAMA_HOST", OLLAMA_DEFAULTS["OLLAMA_HOST"])
+        everywhere = ("0.0.0.0", "")  # noqa: S104 - what the node's OLLAMA_HOST may say
+        return scope != "public" or bind.removeprefix("http://").split(":")[0] in everywhere
+
+    def install_ollama(self, version: str, models: list[str]) -> None:
+        """Ollama as a deployed node has it: installed on the host, its unit running with
+        Ollama's defaults, the node's models pulled and the first one loaded."""
+        self.ollama.install(version)
+        tools.install(self.home, "ollama")
+        unit = self.units.unit_file("ollama")
+        unit.parent.mkdir(parents=True, exist_ok=True)
+        unit.write_text(unit_text())
+        self.units.daemon_reload()
+        self.units.act("ollama", "enable")
+        self.units.act("ollama", "start")
+        for m in models:
+            self.ollama.pull(m)
+        if models:
+            self.ollama.load(models[0], 10.0**9)
+
     def main_container(self) -> str:
         return MAIN_CONTAINER.get((self.stack, self.role), self.expected_containers()[0])
 
@@ -182,9 +222,7 @@ class SimNode:
         return set(self.fleet.declared_models)
 
     def gpu_snapshot(self, now: float | None = None) -> GpuSnapshot:
-        busy = self.containers.running(
-            "mlnode-308" if self.stack == "gonka" else self.expected_containers()[0]
-        )
+        busy = self.running("mlnode-308" if self.stack == "gonka" else self.serving_process())
         return simgpus.readings(
             self.name, self.gpu_count, self.gpu_type, busy, now or time.time(), self.gpu_faults
         )
@@ -285,7 +323,10 @@ class SimNode:
                     ("inference", "inference", priv, 5050, vllm_router(self, "inference")),
                 ]
         elif self.stack == "ollama":
-            out.append(("ollama", "ollama", priv, 11434, ollama_router(self)))
+            ollama = ollama_router(self)
+            out.append(("ollama", "unit:ollama", priv, 11434, ollama))
+            # OLLAMA_HOST=0.0.0.0: on every address, the node's public one too
+            out.append(("ollama-public", "unit:ollama@public", pub, 11434, ollama))
         else:
             out.append(("vllm", "vllm", priv, 8000, vllm_router(self, "vllm")))
         return out
@@ -303,6 +344,8 @@ class SimNode:
         sandbox is that host's home, its private services listen on the namespace's own
         127.0.0.1 and its published ports on the namespace's address."""
         self.home = home
+        self.units = Units(home, self._containers_changed)
+        self.ollama = OllamaHost(home)
         self.netns = netns
         self.public_address = public_address
         self.private_address = "127.0.0.1"
@@ -319,13 +362,18 @@ class SimNode:
         sock.unlink(missing_ok=True)
         self.docker_listener = Listener(loop, str(sock), None, docker_router(self))
         self.docker_listener.start()
+        sock = self.home / ".sim" / "systemd.sock"
+        sock.unlink(missing_ok=True)
+        self.systemd_listener = Listener(loop, str(sock), None, systemd_router(self.units))
+        self.systemd_listener.start()
+        self.units.daemon_reload()  # what an earlier run of this sandbox installed
         self.reconcile()
 
     def reconcile(self) -> None:
         """Open each service while its container runs and the host is up; close it else."""
         up = not self.faults.get("host_down")
         for container, listener in self.listeners.values():
-            want = up and self.containers.running(container)
+            want = up and self.running(container)
             if want and not listener.open:
                 self._bind(listener)
             elif not want and listener.open:
@@ -361,8 +409,9 @@ class SimNode:
     def close_services(self) -> None:
         for _, listener in self.listeners.values():
             listener.stop()
-        if self.docker_listener:
-            self.docker_listener.stop()
+        for sock in (self.docker_listener, self.systemd_listener):
+            if sock:
+                sock.stop()
 
     def _containers_changed(self) -> None:
         if self.listeners:

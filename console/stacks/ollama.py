@@ -19,7 +19,7 @@ OLLAMA = Stack(
     roles=("provider",),
     private_ports=(11434,),
     description="Ollama GPU inference providers",
-    containers=(("provider", ("ollama",)),),
+    containers=(("provider", ()),),  # Ollama runs on the host, as a systemd service
     runbooks={
         "gpu_fallback": Runbook(
             "Model running on the CPU",

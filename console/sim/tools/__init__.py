@@ -26,14 +26,21 @@ TOOLS: dict[str, tuple[str | None, str, str]] = {
     "sudo": (None, "", ""),
     "dmesg": (None, "", ""),
     "journalctl": (None, "", ""),
+    "systemctl": ("systemctl", "", ""),
+    "ollama": ("ollama", "", ""),
+    # not a node's command: the stand-in Ollama installer's second half (ollama_install.sh)
+    "ollama-setup": ("ollama_setup", "", ""),
 }
+# put in place by an installer, not there from the start; and where each goes (bin/ else)
+INSTALLED_LATER = {"ollama"}
+PLACES = {"ollama-setup": ".sim"}
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def install(home: Path, tool: str) -> None:
     """Write one fake tool into the node sandbox's bin/ (the fake apt-get uses it too)."""
     module, lead, env = TOOLS[tool]
-    path = home / "bin" / tool
+    path = home / PLACES.get(tool, "bin") / tool
     if module is None:
         path.write_text((Path(__file__).parent / f"{tool}.sh").read_text())
     else:
