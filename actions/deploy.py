@@ -7,13 +7,14 @@ from dataclasses import replace
 
 from actions.engine import Action
 from actions.provision.action import provision_action
-from actions.stacks import gonka, gonka_keys, gonka_register, vllm
+from actions.stacks import gonka, gonka_keys, gonka_register, ollama, vllm
 from console.profile_schema import FleetProfile
 
 # each stack's deploy: its own steps on its own clusters' nodes
 DEPLOYS: dict[str, Callable[[], Action]] = {
     "gonka": gonka.deploy_action,
     "vllm": vllm.deploy_action,
+    "ollama": ollama.deploy_action,
 }
 
 
@@ -50,6 +51,7 @@ def deploy_action(model: FleetProfile | None = None) -> Action:
         steps=tuple(steps),
         destructive=True,
         stacks=tuple(stacks),
+        notes=lambda m: [n for a in built if a.notes is not None for n in a.notes(m)],
     )
 
 

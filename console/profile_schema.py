@@ -82,6 +82,9 @@ class AlertsSection(Strict):
     chain_lag_blocks: Annotated[int, Field(ge=0)] = 20
     inference_p95_s: Annotated[float, Field(gt=0)] = 2.0
     inference_timeout_pct: Annotated[float, Field(ge=0, le=100)] = 2.0
+    # the concurrent requests each provider must serve within that p95 (the load test's
+    # default concurrency; a deploy warns where the settings cannot serve them at once)
+    inference_concurrency: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
 class ProvisionPool(Strict):

@@ -10,6 +10,7 @@ beside the unit file it is told of. As in systemd, a unit's files are read at
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
 import time
@@ -53,8 +54,14 @@ class Unit:
             "ActiveState": "active" if self.active else "inactive",
             "SubState": "running" if self.active else "dead",
             "UnitFileState": "enabled" if self.enabled else "disabled",
-            "Environment": " ".join(f"{k}={v}" for k, v in self.environment.items()),
+            # as systemd: the configuration loaded, not the running process's environment
+            "Environment": " ".join(f"{k}={v}" for k, v in self.loaded_env.items()),
             "NRestarts": str(self.restarts),
+            "ActiveEnterTimestamp": time.strftime(
+                "%a %Y-%m-%d %H:%M:%S UTC", time.gmtime(self.since)
+            )
+            if self.active
+            else "",
             "NeedDaemonReload": "yes" if self.changed_on_disk() else "no",
         }
 
@@ -146,8 +153,9 @@ def systemd_router(units: Units) -> Router:
         units.daemon_reload()
         return json_response({})
 
-    def act(req: Request) -> Response:
-        error = units.act(req.params["name"], req.params["verb"])
+    async def act(req: Request) -> Response:
+        # starting or stopping opens or closes listeners on this very loop: a thread
+        error = await asyncio.to_thread(units.act, req.params["name"], req.params["verb"])
         return json_response({"error": error}, 400 if error else 200)
 
     def show(req: Request) -> Response:

@@ -1,15 +1,40 @@
-"""The Ollama stack, as the core sees it: GPU inference providers running Ollama (its API
-private on 11434), and the runbook words of their alerts. No deploy yet (actions/stacks)."""
+"""The Ollama stack, as the core sees it: GPU inference providers running Ollama on the
+host as a systemd service (its API private on 127.0.0.1:11434), its settings, and the
+runbook words of their alerts. Its deploy is actions/stacks/ollama.py."""
 
 from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from console.monitor.runbooks import Runbook
 from console.schema import Port, Strict
 from console.stacks.base import Stack
 
 
+def _installer(value: str) -> str:
+    if not re.match(r"^(https?|file)://\S+$", value):
+        raise ValueError(f"{value!r} is not a URL (https://…/install.sh, or file:// a mirror)")
+    return value
+
+
+def _duration(value: str) -> str:
+    if not re.fullmatch(r"-1|\d+(\.\d+)?[smh]?", value):
+        raise ValueError(f"{value!r} is not a keep-alive (5m, 30s, 1h, -1 for ever)")
+    return value
+
+
 class OllamaSettings(Strict):
     ollama_port: Port = 11434  # where Ollama's API answers on the node (127.0.0.1 only)
+    ollama_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] = "0.12.6"  # pinned
+    # the official install script, or a mirror of it (it downloads the version it is told)
+    ollama_install_url: Annotated[str, AfterValidator(_installer)] = "https://ollama.com/install.sh"
+    # Ollama's own defaults: one request at a time, 512 waiting, models kept 5 minutes
+    ollama_num_parallel: Annotated[int, Field(ge=1, le=1024)] = 1
+    ollama_max_queue: Annotated[int, Field(ge=0, le=100_000)] = 512
+    ollama_keep_alive: Annotated[str, AfterValidator(_duration)] = "5m"
 
 
 NOT_READ_YET: dict[str, str] = {}

@@ -1,0 +1,435 @@
+"""The Ollama deploy: Ollama installed on the host at a pinned version, as the systemd
+service its install script makes, bound to 127.0.0.1 with the profile's parallelism,
+queue and keep-alive; the node's models pulled and warmed; readiness checked.
+
+Steps: gpus (the node's VRAM, each model's tier fits) → install (the official script, or
+a mirror, with OLLAMA_VERSION) → service (a drop-in beside the unit file systemd names:
+OLLAMA_HOST and the settings; reloaded, enabled, restarted) → models (`ollama pull`) →
+ready (/api/version, /api/tags, one short generation warming each model, /api/ps on the
+GPU, and the port listening on the loopback only, as `ss` on the node shows it).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+
+from actions.engine import Action, Change, NodeContext, Step, StepFailed
+from actions.stacks.node_http import node_json, note, url_answers
+from actions.stacks.weights import models_of
+from console.profile_schema import FleetProfile
+
+UNIT = "ollama"
+STANDARD_UNIT_FILE = "/etc/systemd/system/ollama.service"  # where the install script puts it
+DROP_IN = "fleetdeck.conf"
+READY_WAIT_S = 60.0
+VERSION = re.compile(r"(\d+\.\d+\.\d+)")
+
+
+def tagged(model: str) -> str:
+    """A model as Ollama lists it: `llama3.1` is `llama3.1:latest`."""
+    return model if ":" in model else f"{model}:latest"
+
+
+def node_models(ctx: NodeContext) -> list[str]:
+    models = models_of(ctx.node)
+    if not models:
+        raise StepFailed(f"{ctx.name} serves no model: set model = … on the node")
+    return models
+
+
+def api(ctx: NodeContext, path: str) -> str:
+    return f"http://127.0.0.1:{ctx.settings.ollama_port}{path}"
+
+
+def client_env(ctx: NodeContext) -> str:
+    """What the `ollama` client needs to find this server (its port may be moved)."""
+    return f"OLLAMA_HOST=127.0.0.1:{ctx.settings.ollama_port}"
+
+
+# ---------------------------------------------------------------- gpus
+
+
+GPU_QUERY = "nvidia-smi --query-gpu=index,memory.total --format=csv,noheader,nounits"
+
+
+def vram_gb(ctx: NodeContext) -> float:
+    """The node's GPU memory in GB (decimal, as tiers are sold: a "48 GB" L40S reports
+    46068 MiB)."""
+    if "vram_gb" not in ctx.facts:
+        out = ctx.run(GPU_QUERY, quiet=True, check=False)
+        if out.exit == 127 or "not found" in out.stderr:
+            raise StepFailed(
+                "nvidia-smi is missing: install the NVIDIA driver first (Ollama would "
+                "quietly run every model on the CPU)"
+            )
+        mib = [
+            float(m.group(1))
+            for line in out.stdout.splitlines()
+            if (m := re.match(r"^\s*\d+\s*,\s*(\d+)", line))
+        ]
+        if not mib:
+            raise StepFailed(f"nvidia-smi sees no GPU: {(out.stderr or out.stdout).strip()[:200]}")
+        ctx.facts["gpus"] = len(mib)
+        ctx.facts["vram_gb"] = sum(mib) * 1.048576 / 1000
+    return ctx.facts["vram_gb"]
+
+
+def gpus_check(ctx: NodeContext) -> Change | None:
+    have = vram_gb(ctx)
+    too_big = []
+    for m in node_models(ctx):
+        spec = ctx.profile.models.get(m)
+        if spec is not None and spec.vram_gb is not None and spec.vram_gb > have:
+            too_big.append(f"{m} is for the {spec.vram_gb:g} GB tier")
+    if too_big:
+        raise StepFailed(
+            f"{ctx.name} has {have:.0f} GB of GPU memory: {'; '.join(too_big)}. Ollama "
+            "would load it partly on the CPU (tens of times slower): pick a model of this "
+            "node's tier"
+        )
+    note(ctx, f"{ctx.facts['gpus']} GPU(s), {have:.0f} GB: {', '.join(node_models(ctx))} fit")
+    return None
+
+
+# ---------------------------------------------------------------- install
+
+
+def installed_version(ctx: NodeContext) -> str | None:
+    out = ctx.run(
+        f"command -v ollama >/dev/null && {client_env(ctx)} ollama --version",
+        quiet=True,
+        check=False,
+    )
+    if out.exit != 0:
+        return None
+    found = VERSION.findall(out.stdout + out.stderr)
+    return found[-1] if found else "unknown"
+
+
+def install_command(ctx: NodeContext) -> str:
+    s = ctx.settings
+    url = shlex.quote(s.ollama_install_url)
+    return f"curl -fsSL {url} | {ctx.sudo}env OLLAMA_VERSION={shlex.quote(s.ollama_version)} sh"
+
+
+def install_check(ctx: NodeContext) -> Change | None:
+    have, want = installed_version(ctx), ctx.settings.ollama_version
+    if have == want:
+        return None
+    what = f"install Ollama {want}" if have is None else f"upgrade Ollama {have} → {want}"
+    return Change(what, (install_command(ctx),))
+
+
+def install_apply(ctx: NodeContext, change: Change) -> None:
+    out = ctx.run(change.commands[0], check=False, timeout=900)
+    if out.exit != 0:
+        said = [line for line in (out.stderr + out.stdout).splitlines() if line.strip()]
+        raise StepFailed(
+            f"Ollama's install script failed (exit {out.exit}): {' / '.join(said[-3:])}"
+            f" (from {ctx.settings.ollama_install_url})"
+        )
+    have = installed_version(ctx)
+    if have != ctx.settings.ollama_version:
+        raise StepFailed(
+            f"after the install script, ollama reports version {have or 'nothing'}, not "
+            f"{ctx.settings.ollama_version}"
+        )
+    note(ctx, f"Ollama {have} installed")
+
+
+# ---------------------------------------------------------------- service
+
+
+def drop_in_text(ctx: NodeContext) -> str:
+    s = ctx.settings
+    env = {
+        "OLLAMA_HOST": f"127.0.0.1:{s.ollama_port}",  # never public: SSH forwards reach it
+        "OLLAMA_NUM_PARALLEL": str(s.ollama_num_parallel),
+        "OLLAMA_MAX_QUEUE": str(s.ollama_max_queue),
+        "OLLAMA_KEEP_ALIVE": s.ollama_keep_alive,
+    }
+    return (
+        f"# written by fleetdeck for {ctx.name}: the next deploy replaces any edit\n"
+        "[Service]\n" + "".join(f'Environment="{k}={v}"\n' for k, v in env.items())
+    )
+
+
+def unit_facts(ctx: NodeContext) -> dict[str, str]:
+    """What systemd says of the unit, with when it last started and when fleetdeck's
+    drop-in last changed (seconds since the epoch, as the node's clock counts)."""
+    show = f"systemctl show {UNIT}"
+    out = ctx.run(
+        f"{show} -p LoadState -p FragmentPath -p ActiveState -p UnitFileState "
+        "-p Environment -p NeedDaemonReload; "
+        f"started=$({show} -p ActiveEnterTimestamp --value); "
+        'printf "Started=%s\\n" "$(date -d "$started" +%s 2>/dev/null)"; '
+        f'printf "Written=%s\\n" "$(stat -c %Y "$({show} -p FragmentPath --value).d/{DROP_IN}" '
+        '2>/dev/null)"',
+        quiet=True,
+        check=False,
+    )
+    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+
+
+def drop_in_path(ctx: NodeContext, facts: dict[str, str]) -> str:
+    fragment = facts.get("FragmentPath") or STANDARD_UNIT_FILE
+    return f"{fragment}.d/{DROP_IN}"
+
+
+def service_commands(ctx: NodeContext, path: str) -> tuple[str, ...]:
+    folder = shlex.quote(path.rsplit("/", 1)[0])
+    return (
+        f"{ctx.sudo}mkdir -p {folder} && {ctx.sudo}tee {shlex.quote(path)} >/dev/null",
+        f"{ctx.sudo}systemctl daemon-reload",
+        f"{ctx.sudo}systemctl enable {UNIT}",
+        f"{ctx.sudo}systemctl restart {UNIT}",
+        f"wait for Ollama at {api(ctx, '/api/version')}",
+    )
+
+
+def service_check(ctx: NodeContext) -> Change | None:
+    facts = unit_facts(ctx)
+    if facts.get("LoadState") != "loaded":
+        raise StepFailed(
+            "systemd knows no ollama unit although ollama is installed: the install "
+            "script's service is missing (systemctl status ollama)"
+        )
+    path = drop_in_path(ctx, facts)
+    want = drop_in_text(ctx)
+    have = ctx.read(path)
+    if have is None or have[1] != want:
+        return _service_change(ctx, path, have[1] if have else None, want, "settings")
+    if facts.get("NeedDaemonReload") == "yes":
+        return Change(
+            f"reload and restart {UNIT} (its files changed since)", service_commands(ctx, path)
+        )
+    started, written = facts.get("Started", ""), facts.get("Written", "")
+    if started.isdigit() and written.isdigit() and int(written) > int(started):
+        return Change(
+            f"restart {UNIT} (its settings changed after it started)", service_commands(ctx, path)
+        )
+    configured = facts.get("Environment", "").split()
+    overridden = [e for e in re.findall(r'Environment="([^"]*)"', want) if e not in configured]
+    if overridden:
+        names = {e.split("=")[0] for e in overridden}
+        theirs = [e for e in configured if e.split("=")[0] in names]
+        raise StepFailed(
+            f"another drop-in overrides fleetdeck's {path}: systemd configures "
+            f"{', '.join(theirs) or 'no ' + ', '.join(sorted(names))} (systemctl cat {UNIT} "
+            "shows which file; remove it or move its settings into the profile)"
+        )
+    if facts.get("ActiveState") != "active" or facts.get("UnitFileState") != "enabled":
+        return Change(
+            f"start {UNIT} (it is {facts.get('ActiveState')}, {facts.get('UnitFileState')})",
+            service_commands(ctx, path),
+        )
+    return None
+
+
+def _service_change(ctx: NodeContext, path: str, have: str | None, want: str, why: str) -> Change:
+    diff = "\n".join(
+        difflib.unified_diff(
+            (have or "").splitlines(),
+            want.splitlines(),
+            "now" if have else "(none)",
+            path,
+            lineterm="",
+        )
+    )
+    return Change(
+        f"write {path} ({why}) and restart {UNIT}",
+        service_commands(ctx, path),
+        diff=diff,
+        payload=(path, want),
+    )
+
+
+def service_foresee(ctx: NodeContext, because: list[str]) -> Change:
+    path = drop_in_path(ctx, unit_facts(ctx))
+    have = ctx.read(path)
+    return _service_change(ctx, path, have[1] if have else None, drop_in_text(ctx), "settings")
+
+
+def service_apply(ctx: NodeContext, change: Change) -> None:
+    path, text = change.payload if change.payload else (None, None)
+    if path is None:  # only a restart: the file is as it should be
+        path = drop_in_path(ctx, unit_facts(ctx))
+        text = drop_in_text(ctx)
+    ctx.run(change.commands[0], stdin=text, quiet=True)
+    for command in change.commands[1:-1]:
+        ctx.run(command)
+    url = api(ctx, "/api/version")
+    ok, said = url_answers(ctx, url, READY_WAIT_S)
+    if not ok:
+        log = ctx.run(f"{ctx.sudo}journalctl -u {UNIT} -n 20 --no-pager", quiet=True, check=False)
+        raise StepFailed(
+            f"Ollama did not answer at {url} after its restart: {said}; "
+            f"{(log.stdout or log.stderr).strip()[-300:]}"
+        )
+    note(ctx, f"Ollama answers at {url}")
+
+
+# ---------------------------------------------------------------- models
+
+
+def pulled(ctx: NodeContext) -> set[str]:
+    status, body = node_json(ctx, api(ctx, "/api/tags"))
+    if status != 200 or not isinstance(body, dict):
+        raise StepFailed(f"Ollama's /api/tags answers {status or 'nothing'}: {str(body)[:160]}")
+    return {str(m.get("name")) for m in body.get("models") or [] if isinstance(m, dict)}
+
+
+def models_check(ctx: NodeContext) -> Change | None:
+    missing = [m for m in node_models(ctx) if tagged(m) not in pulled(ctx)]
+    if not missing:
+        return None
+    return Change(
+        f"pull {', '.join(missing)}",
+        tuple(f"{client_env(ctx)} ollama pull {shlex.quote(m)}" for m in missing),
+    )
+
+
+def models_foresee(ctx: NodeContext, because: list[str]) -> Change:
+    return Change(
+        f"pull {', '.join(node_models(ctx))} (unless Ollama already has them)",
+        tuple(f"{client_env(ctx)} ollama pull {shlex.quote(m)}" for m in node_models(ctx)),
+    )
+
+
+def models_apply(ctx: NodeContext, change: Change) -> None:
+    for command in change.commands:
+        out = ctx.run(command, check=False, timeout=3600)
+        if out.exit != 0:
+            said = [line for line in (out.stderr + out.stdout).splitlines() if line.strip()]
+            raise StepFailed(f"{command.split()[-1]}: {' / '.join(said[-2:])}")
+
+
+# ---------------------------------------------------------------- ready
+
+
+def listening_addresses(ctx: NodeContext) -> list[str] | None:
+    """The local addresses Ollama's port listens on, as `ss` on the node shows them; None
+    where ss cannot say."""
+    port = ctx.settings.ollama_port
+    out = ctx.run(f"ss -ltnH 'sport = :{port}'", quiet=True, check=False)
+    if out.exit != 0:
+        return None
+    found = []
+    for line in out.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 4:
+            found.append(fields[3].rsplit(":", 1)[0].strip("[]"))
+    return found
+
+
+def ready_check(ctx: NodeContext) -> Change | None:
+    problems = []
+    status, body = node_json(ctx, api(ctx, "/api/version"))
+    version = body.get("version") if isinstance(body, dict) else None
+    if status != 200:
+        raise StepFailed(f"Ollama's /api/version answers {status or 'nothing'}: {str(body)[:160]}")
+    if version != ctx.settings.ollama_version:
+        problems.append(f"the server runs {version}, not {ctx.settings.ollama_version}")
+    have = pulled(ctx)
+    speeds = []
+    for m in node_models(ctx):
+        if tagged(m) not in have:
+            problems.append(f"/api/tags does not list {m}")
+            continue
+        request = {
+            "model": m,
+            "prompt": "Reply with the single word: ready",
+            "stream": False,
+            "keep_alive": ctx.settings.ollama_keep_alive,
+            "options": {"num_predict": 8},
+        }
+        status, answer = node_json(ctx, api(ctx, "/api/generate"), request, "POST")
+        if status != 200 or not isinstance(answer, dict) or not answer.get("done"):
+            problems.append(f"a generation with {m} answers {status or 'nothing'}: {answer}"[:200])
+            continue
+        try:
+            speeds.append(f"{m} {answer['eval_count'] / answer['eval_duration'] * 1e9:.0f} tok/s")
+        except (KeyError, TypeError, ZeroDivisionError):
+            speeds.append(f"{m} answers")
+    status, ps = node_json(ctx, api(ctx, "/api/ps"))
+    for m in ps.get("models") or [] if isinstance(ps, dict) else []:
+        size, vram = m.get("size") or 0, m.get("size_vram") or 0
+        if size and vram < size:
+            problems.append(
+                f"{m.get('name')} runs {100 * (size - vram) / size:.0f} % on the CPU "
+                f"({vram / 1e9:.1f} of {size / 1e9:.1f} GB in GPU memory): nvidia-smi on the "
+                "node, journalctl -u ollama"
+            )
+    bound = listening_addresses(ctx)
+    public = [a for a in bound or [] if not (a.startswith("127.") or a in ("::1", "localhost"))]
+    if public:
+        problems.append(
+            f"Ollama listens on {', '.join(public)}:{ctx.settings.ollama_port}, reachable from "
+            "outside the node: OLLAMA_HOST must be 127.0.0.1 (a drop-in or the environment "
+            "overrides fleetdeck's)"
+        )
+    if problems:
+        raise StepFailed("; ".join(problems))
+    where = "127.0.0.1 only" if bound else "bind not seen (no ss on the node)"
+    note(ctx, f"Ollama {version} ready, listening on {where}: {', '.join(speeds)}")
+    return None
+
+
+# ---------------------------------------------------------------- the action
+
+
+def slo_notes(model: FleetProfile) -> list[str]:
+    """A provider kept at Ollama's default of one request at a time while its SLO asks for
+    many at once: every other request waits in the queue."""
+    want = model.alerts.inference_concurrency
+    out = []
+    for cluster in model.clusters:
+        if model.cluster_stack(cluster) != "ollama" or not cluster.nodes:
+            continue
+        parallel = model.stack_settings(cluster).ollama_num_parallel
+        if want and want > 1 and parallel == 1:
+            out.append(
+                f"{cluster.name}: Ollama serves one request at a time (ollama_num_parallel = 1, "
+                f"its default) while the SLO asks for {want} concurrent: the others queue "
+                "behind it and time out; set [stack] ollama_num_parallel (VRAM allowing)"
+            )
+    return out
+
+
+def deploy_action() -> Action:
+    return Action(
+        name="deploy",
+        stacks=("ollama",),
+        description="deploy Ollama providers: GPUs, Ollama on the host at a pinned version, "
+        "its service bound to 127.0.0.1, the models pulled, readiness",
+        destructive=True,
+        notes=slo_notes,
+        steps=(
+            Step("gpus", "GPU memory for the models", gpus_check, retries=0),
+            Step("install", "Ollama installed", install_check, install_apply, retries=1),
+            Step(
+                "service",
+                "Ollama service",
+                service_check,
+                service_apply,
+                after=("install",),
+                foresee=service_foresee,
+                retries=1,
+            ),
+            Step(
+                "models",
+                "models pulled",
+                models_check,
+                models_apply,
+                after=("install", "service"),
+                foresee=models_foresee,
+                retries=2,
+                backoff=1.0,
+                progress=re.compile(r"(?P<pct>\d{1,3})%"),
+                timeout=3700,
+            ),
+            Step("ready", "readiness", ready_check, retries=2, backoff=1.0),
+        ),
+    )
