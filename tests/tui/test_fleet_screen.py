@@ -177,7 +177,7 @@ async def test_read_only_is_in_the_header_and_refuses_the_fault_menu(tmp_path):
 HOSTILE = """
 [fleet]
 name = "hostile"
-stack = "ollama"
+stack = "vllm"
 description = "[/] [bold]not bold[/bold] [@click=app.quit]quit[/]"
 
 [models."m[/]"]
@@ -189,7 +189,7 @@ labels = { region = "[@click=app.quit]x[/]" }
 [[clusters.nodes]]
 name = "p1"
 host = "10.0.0.1"
-role = "provider"
+role = "server"
 model = "m[/]"
 labels = { rack = "[red]" }
 """
