@@ -129,10 +129,7 @@ class ProvisionSection(Strict):
 
 
 # settings taken (example profiles set them) that nothing reads yet, and why
-NOT_READ_YET = {
-    **SETTINGS_NOT_READ_YET,
-    "inference_timeout_pct": "the provider load test that measures it does not exist yet",
-}
+NOT_READ_YET = dict(SETTINGS_NOT_READ_YET)
 
 
 class FleetProfile(Strict):

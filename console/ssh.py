@@ -217,7 +217,7 @@ class _Forward:
         self.pool, self.node, self.host, self.port = pool, node, host, port
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))  # loopback only: a forward is never public
-        self.sock.listen(16)
+        self.sock.listen(socket.SOMAXCONN)  # a load test opens a hundred at once
         self.local_port = self.sock.getsockname()[1]
         self.closed = False
         self.channels = 0  # opened over its life: one per connection made to it

@@ -14,6 +14,7 @@ from console.cli import (  # noqa: F401
     console,
     doctor,
     journal,
+    loadtest,
     profiles,
     provision,
     signing,

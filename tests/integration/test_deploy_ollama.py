@@ -131,3 +131,61 @@ def test_a_drop_in_opening_ollama_to_the_world_is_refused_naming_it(providers):
         rogue.unlink()
         node.units.daemon_reload()
         node.units.act("ollama", "restart")
+
+
+def loadtest(env, profile: str, node: str):
+    import json
+
+    done = fleetdeck(
+        env,
+        "loadtest",
+        profile,
+        "--limit",
+        node,
+        "--concurrency",
+        "100",
+        "--requests",
+        "200",
+        "--timeout",
+        "2s",
+        "--json",
+    )
+    return done.returncode, json.loads(done.stdout) if done.stdout.startswith("{") else done
+
+
+def test_one_request_at_a_time_misses_the_slo_and_the_deployed_parallelism_meets_it(providers):
+    fleet, _, env = providers
+    path = fleet.profile_path
+    text = path.read_text()
+    node = "use-4090-1"
+    try:
+        # Ollama's default: the plan says what it means for an SLO of 100 concurrent
+        path.write_text(text.replace("ollama_num_parallel = 16", "ollama_num_parallel = 1"))
+        plan = fleetdeck(env, "plan", str(path), "deploy", "--limit", node)
+        assert (
+            "us-east: Ollama serves one request at a time (ollama_num_parallel = 1" in plan.stdout
+        )
+        assert "the SLO asks for 100 concurrent" in plan.stdout
+        assert fleetdeck(env, "run", str(path), "deploy", "--yes", "--limit", node).returncode == 0
+        assert fleet.nodes[node].units.get("ollama").environment["OLLAMA_NUM_PARALLEL"] == "1"
+        rc, slow = loadtest(env, str(path), node)
+        assert rc == 4, slow
+        n = slow["nodes"][0]
+        assert n["node"] == node and n["requests"] == 200 and not n["slo_met"]
+        assert n["timeouts"] > 10  # queued behind one another, past the 2 s deadline
+        assert n["p95_s"] is None and "p95 over the timeout" in n["missed"][0]
+        assert any("no answer in 2 s" in e for e in n["first_errors"])
+        # the deploy sets the parallelism the profile asks for: the SLO is met
+        path.write_text(text)
+        assert fleetdeck(env, "run", str(path), "deploy", "--yes", "--limit", node).returncode == 0
+        rc, fast = loadtest(env, str(path), node)
+        assert rc == 0, fast
+        n = fast["nodes"][0]
+        assert n["slo_met"] and n["timeouts"] == 0 and n["errors"] == 0
+        assert n["p95_s"] is not None and n["p95_s"] < 2.0 and n["tokens_per_s"] > 0
+        assert fast["slo_met"] and fast["fleet_result"]["requests"] == 200
+        # both are kept, and the node's history shows its last measured SLO
+        shown = fleetdeck(env, "journal", str(path))
+        assert shown.returncode == 0 and "loadtest" in shown.stdout, shown.stdout[-1000:]
+    finally:
+        path.write_text(text)
