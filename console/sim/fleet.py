@@ -25,6 +25,7 @@ from console.sim.chain import ChainSim, account_address
 from console.sim.faults import FAULTS, FaultError
 from console.sim.http import Loop
 from console.sim.node import SimNode
+from console.sim.ollama import INSTALLER as OLLAMA_INSTALLER
 from console.sim.ollama import LATEST as OLLAMA_LATEST
 from console.sim.sshserver import SshServer
 from console.stacks.gonka import private_bindings
@@ -246,6 +247,10 @@ class SimFleet:
         doc["ssh"]["user"] = SSH_USER
         doc["ssh"]["key"] = str(self.key_path)
         doc["ssh"]["known_hosts"] = str(self.known_hosts_path)
+        if any(self.model.cluster_stack(c) == "ollama" for c in self.model.clusters):
+            # the nodes reach no ollama.com: the simulator's stand-in installer instead
+            doc["stack"] = doc.get("stack", tomlkit.table())
+            doc["stack"]["ollama_install_url"] = OLLAMA_INSTALLER
         for ci, cluster in enumerate(self.model.clusters):
             for ni, n in enumerate(cluster.nodes):
                 table = doc["clusters"][ci]["nodes"][ni]

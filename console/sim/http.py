@@ -28,6 +28,8 @@ class Request:
     headers: dict[str, str]
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
+    # whether the client has closed its side (it gave up waiting): a queued request is dropped
+    gone: Callable[[], bool] = lambda: False
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -149,6 +151,7 @@ class Listener:
                 request = await _read_request(reader)
                 if request is None:
                     break
+                request.gone = reader.at_eof
                 try:
                     response = await self.router.dispatch(request)
                 except Exception as exc:  # an emulator bug must not kill the server
@@ -190,7 +193,10 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
 def _write_response(
     writer: asyncio.StreamWriter, response: Response, head: bool, keep: bool
 ) -> None:
-    reason = HTTPStatus(response.status).phrase
+    try:
+        reason = HTTPStatus(response.status).phrase
+    except ValueError:  # nginx's 499 and such
+        reason = "Unknown"
     head_lines = [
         f"HTTP/1.1 {response.status} {reason}",
         f"Content-Type: {response.content_type}",

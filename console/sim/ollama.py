@@ -17,10 +17,13 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from console.atomic import atomic_write_text
 
+# what a simulated fleet's profile installs from (file://, read by the node's real curl)
+INSTALLER = "file://" + str(Path(__file__).with_name("tools") / "ollama_install.sh")
 LATEST = "0.12.6"  # what the stand-in installer installs when no version is pinned
 UNIT = "ollama"
 DEFAULTS = {
@@ -102,9 +105,12 @@ class OllamaHost:
         return [m for m, until in self.loaded.items() if until > now]
 
     # -- scheduling
-    async def generate(self, env: dict[str, str], seconds: float) -> bool:
+    async def generate(
+        self, env: dict[str, str], seconds: float, gone: Callable[[], bool] = lambda: False
+    ) -> bool | None:
         """Run one generation of about `seconds` as the server would schedule it; False
-        when the queue is full (the caller answers 503)."""
+        when the queue is full (the caller answers 503), None when the client left while
+        it waited (as Ollama's scheduler drops a request whose context is done)."""
         parallel = max(1, int(env.get("OLLAMA_NUM_PARALLEL") or 1))
         queue = max(0, int(env.get("OLLAMA_MAX_QUEUE") or 512))
         if self._slots is None or self._slots_for != parallel:
@@ -114,7 +120,13 @@ class OllamaHost:
             return False
         self.waiting += 1
         try:
-            await slots.acquire()
+            while True:
+                try:
+                    await asyncio.wait_for(slots.acquire(), 0.1)
+                    break
+                except TimeoutError:
+                    if gone():
+                        return None
         finally:
             self.waiting -= 1
         self.running += 1

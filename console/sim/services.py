@@ -1105,7 +1105,10 @@ def ollama_router(node: SimNode) -> Router:
         slow = 2.6 if node.faults.get("inference_slow") else GENERATION_S
         if node.faults.get("cpu_fallback"):
             slow *= 10  # most layers on the CPU
-        if not await host.generate(settings, slow):
+        admitted = await host.generate(settings, slow, req.gone)
+        if admitted is None:  # nobody to answer
+            return json_response({"error": "client gone"}, 499)
+        if not admitted:
             return json_response({"error": OLLAMA_BUSY}, 503)
         host.load(name, keep)
         node.served += 1

@@ -42,19 +42,13 @@ CONNECT = (
 )
 
 
-def provider_profile():
-    profile = load(EXAMPLE)
-    profile.set_value(("stack", "ollama_install_url"), f"file://{INSTALLER}")
-    return profile
-
-
 @pytest.fixture(scope="module")
 def providers(tmp_path_factory, client_key):
     reason = netns_available()
     if reason:
         unavailable(reason)
     root = tmp_path_factory.mktemp("ollama")
-    with sim_behind_openssh(provider_profile(), root, client_key, 71, deployed=False) as (
+    with sim_behind_openssh(load(EXAMPLE), root, client_key, 71, deployed=False) as (
         fleet,
         hosts,
     ):

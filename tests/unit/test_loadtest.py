@@ -1,0 +1,54 @@
+"""The load test's figures: failures count in every percentile, and the SLO verdict; and
+the command refuses to aim anywhere the profile does not name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from console.cli import cli
+from console.loadtest import NodeResult, Outcome, Slo, Target, percentile
+
+REPO = Path(__file__).resolve().parents[2]
+T = Target("p1", "c1", "ollama", "http://127.0.0.1:1", "m")
+
+
+def answers(*seconds: float) -> list[Outcome]:
+    return [Outcome(s, True, tokens=8) for s in seconds]
+
+
+def test_a_timeout_is_slower_than_any_answer_in_the_percentiles():
+    fast = answers(*([0.1] * 94))
+    timed_out = [Outcome(2.0, False, True, "no answer in 2 s")] * 6
+    # hey would say 95 % in 0.1 s: only the answers counted
+    assert percentile(fast, 95) == 0.1
+    assert percentile(fast + timed_out, 95) is None  # it falls on a timeout
+    assert percentile(fast + timed_out, 50) == 0.1
+    refused = [Outcome(0.001, False, False, "HTTP 503 server busy")] * 6
+    assert percentile(fast + refused, 95) is None  # a quick 503 is no fast answer
+
+
+def test_the_slo_verdict_names_what_missed_it():
+    slo = Slo(p95_s=2.0, failed_pct=2.0)
+    ok = NodeResult(T, answers(*([0.5] * 99)) + [Outcome(2.0, False, True)], wall_s=1.0)
+    assert slo.verdict(ok) == (True, [])
+    slow = NodeResult(T, answers(*([2.5] * 100)), wall_s=1.0)
+    assert slo.verdict(slow) == (False, ["p95 2.50 s > 2 s"])
+    failing = NodeResult(T, answers(*([0.5] * 96)) + [Outcome(0.01, False)] * 4, wall_s=1.0)
+    assert slo.verdict(failing) == (False, ["4.0 % failed > 2 %"])
+    assert ok.tokens_per_s() == 99 * 8
+    assert NodeResult(T, [], 0.0).percentile(95) is None
+
+
+def test_the_command_sends_only_where_the_profile_says(tmp_path):
+    profile = str(REPO / "profiles" / "ollama-providers.toml")
+    run = CliRunner().invoke(cli, ["loadtest", profile, "--via", "public"])
+    assert run.exit_code == 1
+    assert "use-4090-1 has no public_url in the profile" in run.output
+    gonka = str(REPO / "profiles" / "gonka-two-clusters.toml")
+    run = CliRunner().invoke(cli, ["loadtest", gonka])
+    assert run.exit_code == 1 and "no inference provider to load" in run.output
+    assert "not an inference provider" in run.output
+    run = CliRunner().invoke(cli, ["loadtest", profile, "--timeout", "soon"])
+    assert run.exit_code == 2 and "is not a duration" in run.output
