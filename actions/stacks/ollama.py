@@ -12,6 +12,7 @@ GPU, and the port listening on the loopback only, as `ss` on the node shows it).
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import shlex
 
@@ -377,6 +378,54 @@ def ready_check(ctx: NodeContext) -> Change | None:
     return None
 
 
+# ---------------------------------------------------------------- provider
+
+
+# what a container has to ask a URL with: whichever of these it carries
+REACH = (
+    "curl -fsS --max-time 5 {url} || wget -qO- -T 5 {url} || "
+    "python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], "
+    "timeout=5).read().decode())' {url}"
+)
+
+
+def provider_check(ctx: NodeContext) -> Change | None:
+    """The provider's container reaches Ollama on the host: it runs, on the host's network
+    (Ollama listens on 127.0.0.1 only), and asks /api/version from inside."""
+    name = ctx.settings.ollama_provider_container
+    out = ctx.run(f"docker inspect {shlex.quote(str(name))}", quiet=True, check=False)
+    try:
+        found = json.loads(out.stdout or "[]")
+    except ValueError:
+        found = []
+    if not found:
+        raise StepFailed(
+            f"the provider container {name} is not on this node (docker ps -a): start it, "
+            "or unset ollama_provider_container"
+        )
+    c = found[0]
+    if not (c.get("State") or {}).get("Running"):
+        raise StepFailed(f"the provider container {name} is not running (docker logs {name})")
+    network = (c.get("HostConfig") or {}).get("NetworkMode")
+    if network != "host":
+        raise StepFailed(
+            f"the provider container {name} runs on the {network!r} network: Ollama listens "
+            f"on 127.0.0.1 only, which {name} cannot reach from there. Run it with "
+            "network_mode: host (opening Ollama to 0.0.0.0 would open it to the world)"
+        )
+    url = shlex.quote(api(ctx, "/api/version"))
+    reached = ctx.run(
+        f"docker exec {shlex.quote(str(name))} sh -c {shlex.quote(REACH.format(url=url))}",
+        quiet=True,
+        check=False,
+    )
+    if reached.exit != 0 or "version" not in reached.stdout:
+        said = (reached.stderr or reached.stdout).strip().splitlines()[-1:] or ["no answer"]
+        raise StepFailed(f"{name} cannot reach Ollama at {api(ctx, '/api/version')}: {said[0]}")
+    note(ctx, f"{name} reaches Ollama on the host")
+    return None
+
+
 # ---------------------------------------------------------------- the action
 
 
@@ -431,5 +480,12 @@ def deploy_action() -> Action:
                 timeout=3700,
             ),
             Step("ready", "readiness", ready_check, retries=2, backoff=1.0),
+            Step(
+                "provider",
+                "provider container reaches Ollama",
+                provider_check,
+                when=lambda ctx: bool(ctx.settings.ollama_provider_container),
+                retries=1,
+            ),
         ),
     )

@@ -82,6 +82,7 @@ class Container:
     # None: what Gonka's compose files publish (PUBLISHED)
     ports: tuple[tuple[int, str, int], ...] | None = None
     devices: tuple[str, ...] = ()  # the GPU device ids it asked for (DeviceRequests)
+    network_mode: str = "default"  # HostConfig.NetworkMode: "host" shares the node's network
     # service -> its address on the compose network (asked each time: a node may be placed
     # behind a real host after its containers exist)
     address_of: Callable[[str], str] = compose_address
@@ -104,7 +105,7 @@ class Container:
             "Labels": self.labels(),
             "State": self.state,
             "Status": self.status_text(),
-            "HostConfig": {"NetworkMode": "default"},
+            "HostConfig": {"NetworkMode": self.network_mode},
             "NetworkSettings": {"Networks": self.networks()},
             "Mounts": [],
         }
@@ -197,7 +198,7 @@ class Container:
             "Platform": "linux",
             "HostConfig": {
                 "RestartPolicy": {"Name": "unless-stopped", "MaximumRetryCount": 0},
-                "NetworkMode": "default",
+                "NetworkMode": self.network_mode,
             },
             "Config": {
                 "Hostname": self.id[:12],

@@ -176,11 +176,13 @@ def docker_router(node: SimNode) -> Router:
                 {"message": f'Conflict. The container name "/{name}" is already in use'}, 409
             )
         c = cs.create(name, body.get("Image"), port_bindings(body))
+        host_config = body.get("HostConfig") or {}
         c.devices = tuple(
             str(d)
-            for request in (body.get("HostConfig") or {}).get("DeviceRequests") or ()
+            for request in host_config.get("DeviceRequests") or ()
             for d in request.get("DeviceIDs") or ()
         )
+        c.network_mode = str(host_config.get("NetworkMode") or "default")
         return json_response({"Id": c.id, "Warnings": []}, 201)
 
     async def remove(req: Request) -> Response:

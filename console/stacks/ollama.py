@@ -35,6 +35,9 @@ class OllamaSettings(Strict):
     ollama_num_parallel: Annotated[int, Field(ge=1, le=1024)] = 1
     ollama_max_queue: Annotated[int, Field(ge=0, le=100_000)] = 512
     ollama_keep_alive: Annotated[str, AfterValidator(_duration)] = "5m"
+    # a container on the node that must reach Ollama (a Golem provider, a gateway): with
+    # Ollama on 127.0.0.1 only, it runs on the host's network (network_mode: host)
+    ollama_provider_container: str | None = None
 
 
 NOT_READ_YET: dict[str, str] = {}

@@ -183,3 +183,27 @@ def test_one_request_at_a_time_misses_the_slo_and_the_deployed_parallelism_meets
         assert shown.returncode == 0 and "loadtest" in shown.stdout, shown.stdout[-1000:]
     finally:
         path.write_text(text)
+
+
+def test_the_provider_container_must_share_the_hosts_network_to_reach_ollama(providers):
+    fleet, _, env = providers
+    path = fleet.profile_path
+    text = path.read_text()
+    node = fleet.nodes["use-h100-1"]
+    c = node.containers.create("golem-provider", "golemfactory/provider:0.17.0")
+    node.containers.start("golem-provider")
+    try:
+        path.write_text(
+            text.replace("[stack]\n", '[stack]\nollama_provider_container = "golem-provider"\n', 1)
+        )
+        run = fleetdeck(env, "run", str(path), "deploy", "--yes", "--limit", "use-h100-1")
+        assert run.returncode == 4, run.stdout[-2000:]
+        assert "golem-provider runs on the 'default' network" in run.stdout
+        assert "network_mode: host" in run.stdout
+        c.network_mode = "host"  # as `docker run --network host` made it
+        run = fleetdeck(env, "run", str(path), "deploy", "--yes", "--limit", "use-h100-1")
+        assert run.returncode == 0, run.stdout[-2000:]
+        assert "golem-provider reaches Ollama on the host" in run.stdout
+    finally:
+        path.write_text(text)
+        node.containers.stop("golem-provider")
