@@ -6,8 +6,8 @@ percentiles, slower than any answer (hey and oha leave timed-out requests out of
 so 10 timeouts in 200 still read "95 % in 0.57 s"). Where the p95 falls on a failure it is
 not a number but "over the timeout".
 
-Requests are Ollama's `/api/generate` or vLLM's OpenAI `/v1/chat/completions`, sent to a
-base URL per node (an SSH forward to the node's own 127.0.0.1, made by the caller).
+Each request is the one its stack's adapter describes (console/stacks: `Stack.inference`),
+sent to a base URL per node (an SSH forward to the node's own 127.0.0.1, made by the caller).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from console.stacks.base import InferenceApi
+
 TOKENS = 32  # tokens asked of each answer: short jobs, as a provider's are
 
 
@@ -28,7 +30,7 @@ TOKENS = 32  # tokens asked of each answer: short jobs, as a provider's are
 class Target:
     node: str
     cluster: str
-    stack: str  # ollama | vllm
+    api: InferenceApi  # its stack's (console/stacks)
     base: str  # http://127.0.0.1:PORT, reaching the node's inference port
     model: str
 
@@ -40,7 +42,6 @@ class Outcome:
     timed_out: bool = False
     error: str = ""
     tokens: int = 0
-    token_seconds: float = 0.0  # generation time the server reported (Ollama)
 
 
 @dataclass
@@ -70,12 +71,25 @@ class NodeResult:
         """Tokens generated per second of the test's wall time, all requests together."""
         return sum(o.tokens for o in self.outcomes if o.ok) / self.wall_s if self.wall_s else 0.0
 
+    @classmethod
+    def of_fleet(cls, results: list[NodeResult]) -> NodeResult:
+        """Every node's requests as one: the fleet's figures."""
+        return cls(
+            FLEET,
+            [o for r in results for o in r.outcomes],
+            max((r.wall_s for r in results), default=0.0),
+        )
+
     def first_errors(self) -> list[str]:
         seen: dict[str, int] = {}
         for o in self.outcomes:
             if o.error:
                 seen[o.error] = seen.get(o.error, 0) + 1
         return [f"{n} × {e}" for e, n in sorted(seen.items(), key=lambda kv: -kv[1])[:3]]
+
+
+# the fleet as one target, for its figures (nothing is sent to it)
+FLEET = Target("fleet", "", InferenceApi("", "", lambda m, p, t: {}, lambda a: 0), "", "")
 
 
 def percentile(outcomes: list[Outcome], q: float) -> float | None:
@@ -105,41 +119,18 @@ class Slo:
         return not missed, missed
 
 
-def request_of(target: Target, prompt: str) -> tuple[str, dict]:
-    if target.stack == "ollama":
-        return "/api/generate", {
-            "model": target.model,
-            "prompt": prompt,
-            "stream": False,
-            "options": {"num_predict": TOKENS},
-        }
-    return "/v1/chat/completions", {
-        "model": target.model,
-        "messages": [{"role": "user", "content": prompt}],
-        "max_tokens": TOKENS,
-    }
-
-
-def read_answer(target: Target, r: httpx.Response) -> tuple[bool, str, int, float]:
-    """(ok, error, tokens, generation seconds) of one answer."""
+def read_answer(target: Target, r: httpx.Response) -> tuple[bool, str, int]:
+    """(ok, error, tokens generated) of one answer."""
     if r.status_code != 200:
         try:
             said = str(r.json().get("error") or r.text)
         except (ValueError, AttributeError):
             said = r.text
-        return False, f"HTTP {r.status_code} {said.strip()[:80]}", 0, 0.0
+        return False, f"HTTP {r.status_code} {said.strip()[:80]}", 0
     try:
-        body = r.json()
-        if target.stack == "ollama":
-            return (
-                True,
-                "",
-                int(body.get("eval_count") or 0),
-                (body.get("eval_duration") or 0) / 1e9,
-            )
-        return True, "", int((body.get("usage") or {}).get("completion_tokens") or 0), 0.0
+        return True, "", target.api.tokens(r.json())
     except (ValueError, AttributeError, TypeError):
-        return False, "an answer that is not the API's JSON", 0, 0.0
+        return False, "an answer that is not the API's JSON", 0
 
 
 async def load_node(
@@ -161,12 +152,12 @@ async def load_node(
     async with httpx.AsyncClient(base_url=target.base, limits=limits, timeout=backstop) as client:
 
         async def one() -> None:
-            path, body = request_of(target, next(cycle))
+            body = target.api.body(target.model, next(cycle), TOKENS)
             t0 = time.perf_counter()
             try:
-                r = await asyncio.wait_for(client.post(path, json=body), timeout)
-                ok, error, tokens, gen_s = read_answer(target, r)
-                outcome = Outcome(time.perf_counter() - t0, ok, False, error, tokens, gen_s)
+                r = await asyncio.wait_for(client.post(target.api.path, json=body), timeout)
+                ok, error, tokens = read_answer(target, r)
+                outcome = Outcome(time.perf_counter() - t0, ok, False, error, tokens)
             except TimeoutError:
                 outcome = Outcome(
                     time.perf_counter() - t0, False, True, f"no answer in {timeout:g} s"

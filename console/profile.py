@@ -583,9 +583,6 @@ class Profile:
         for where, settings in tables:
             for key in sorted(settings.model_fields_set & NOT_READ_YET.keys()):
                 out.append(f"{where} {key} is not used yet: {NOT_READ_YET[key]}")
-        if "inference_timeout_pct" in self.model.alerts.model_fields_set:
-            why = NOT_READ_YET["inference_timeout_pct"]
-            out.append(f"[alerts] inference_timeout_pct is not used yet: {why}")
         return out
 
     def locate_node(self, name: str) -> tuple[int, int]:

@@ -14,15 +14,14 @@ import asyncio
 import json
 import re
 import sys
-import time
 from pathlib import Path
 
 import click
 
 from console.cli.common import ACCEPT_NEW, engine_for, load_or_exit
-from console.cli.group import EXIT_FAILED, EXIT_INVALID, cli
+from console.cli.group import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, cli
+from console.journal import DONE, FAILED
 
-STACKS = {"ollama": "ollama_port", "vllm": "vllm_port"}
 DEFAULT_PROMPT = "In one sentence: why is the sky blue?"
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
 
@@ -33,10 +32,6 @@ def seconds(value: str, what: str) -> float:
         raise click.BadParameter(f"{value!r} is not a duration (2s, 500ms, 1.5)", param_hint=what)
     n = float(m.group(1))
     return n / 1000 if m.group(2) == "ms" else n * 60 if m.group(2) == "m" else n
-
-
-def fmt(s: float | None, timeout: float) -> str:
-    return f">{timeout:g} s" if s is None else f"{s:.2f} s"
 
 
 class Progress:
@@ -124,7 +119,9 @@ def loadtest_cmd(
     Exit 0 when every node meets it, 4 when one misses it or cannot be reached."""
     from actions.engine import targets
     from actions.types import StepFailed
-    from console.loadtest import NodeResult, Slo, Target, run_load
+    from console.loadtest import Slo, Target, run_load
+    from console.loadtest_report import document, journal_line, table
+    from console.stacks import STACKS
 
     timeout = seconds(timeout_text, "--timeout")
     max_time = seconds(max_time_text, "--max-time")
@@ -146,12 +143,12 @@ def loadtest_cmd(
     except StepFailed as exc:
         click.echo(f"fleetdeck: {exc}", err=True)
         sys.exit(EXIT_INVALID)
-    measured, left = [], []
+    measured, left = [], []  # (cluster, node, its stack's API, model); what is not
     for cluster, node in chosen:
-        stack = model.cluster_stack(cluster)
+        api = STACKS[model.cluster_stack(cluster)].inference
         served = node.model or (node.models[0] if node.models else None)
-        if stack not in STACKS:
-            left.append(f"{node.name} (stack {stack}: not an inference provider)")
+        if api is None:
+            left.append(f"{node.name} (stack {model.cluster_stack(cluster)}: no provider API)")
         elif not served:
             left.append(f"{node.name} (serves no model)")
         elif via == "public" and not node.public_url:
@@ -162,7 +159,7 @@ def loadtest_cmd(
             )
             sys.exit(EXIT_INVALID)
         else:
-            measured.append((cluster, node, stack, served))
+            measured.append((cluster, node, api, served))
     if not measured:
         click.echo("fleetdeck: no inference provider to load: " + "; ".join(left), err=True)
         sys.exit(EXIT_INVALID)
@@ -173,10 +170,10 @@ def loadtest_cmd(
     unreachable: dict[str, str] = {}
     if via == "public":
         bases = {node.name: str(node.public_url).rstrip("/") for _, node, _, _ in measured}
-    else:
+    else:  # an SSH forward to each node's own loopback
         ports = {
-            node.name: getattr(model.stack_settings(cluster), STACKS[stack])
-            for cluster, node, stack, _ in measured
+            node.name: getattr(model.stack_settings(cluster), api.port_setting)
+            for cluster, node, api, _ in measured
         }
         opened = pool.fan_out(
             ports, lambda name: f"http://127.0.0.1:{pool.forward(name, ports[name])}"
@@ -187,10 +184,18 @@ def loadtest_cmd(
             else:
                 bases[name] = got
     run_targets = [
-        Target(node.name, cluster.name, stack, bases[node.name], served)
-        for cluster, node, stack, served in measured
+        Target(node.name, cluster.name, api, bases[node.name], served)
+        for cluster, node, api, served in measured
         if node.name in bases
     ]
+    settings = {
+        "concurrency": concurrency,
+        "requests": count,
+        "timeout_s": timeout,
+        "max_time_s": max_time,
+        "via": via,
+        "limit": list(limit),
+    }
     if not as_json:
         click.echo(
             f"loadtest on {model.fleet.name}: {len(run_targets)} nodes, {count} requests each, "
@@ -199,16 +204,8 @@ def loadtest_cmd(
         )
         for why in left:
             click.echo(f"  not measured: {why}")
-    options = {
-        "concurrency": concurrency,
-        "requests": count,
-        "timeout_s": timeout,
-        "via": via,
-        "limit": list(limit),
-    }
-    run_id = journal.start_run("loadtest", model.fleet.name, str(loaded.file), options)
+    run_id = journal.start_run("loadtest", model.fleet.name, str(loaded.file), settings)
     progress = Progress(max(1, count * len(run_targets)))
-    started = time.time()
     try:
         results = asyncio.run(
             run_load(run_targets, prompts, count, concurrency, timeout, max_time, progress)
@@ -217,95 +214,27 @@ def loadtest_cmd(
         progress.end()
         journal.finish_run(run_id, "cancelled")
         click.echo("loadtest cancelled: nothing kept", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_CANCELLED)
     finally:
         pool.close()
     progress.end()
 
-    nodes_out, all_met = [], not unreachable
     for r in results:
         met, missed = slo.verdict(r)
-        all_met = all_met and met
-        summary = (
-            f"p95 {fmt(r.percentile(95), timeout)}, {r.timeouts} timeouts and {r.errors} errors "
-            f"in {r.sent}, {r.tokens_per_s():.0f} tok/s at {concurrency} concurrent: "
-            + ("SLO met" if met else "SLO missed")
-        )
         journal.plan_steps(run_id, r.target.node, ["slo"])
+        summary = journal_line(r, slo, concurrency, timeout)
         journal.set_step(
-            run_id, r.target.node, "slo", "done" if met else "failed", summary, "; ".join(missed)
+            run_id, r.target.node, "slo", DONE if met else FAILED, summary, "; ".join(missed)
         )
-        nodes_out.append((r, met, missed))
     for name, why in unreachable.items():
         journal.plan_steps(run_id, name, ["slo"])
-        journal.set_step(run_id, name, "slo", "failed", "not measured", why)
-    journal.finish_run(run_id, "succeeded" if all_met else "failed")
-
-    fleet_result = NodeResult(
-        Target("fleet", "", "", "", ""),
-        [o for r in results for o in r.outcomes],
-        max((r.wall_s for r in results), default=0.0),
-    )
+        journal.set_step(run_id, name, "slo", FAILED, "not measured", why)
+    doc = document(model.fleet.name, run_id, slo, settings, results, unreachable, left)
+    journal.finish_run(run_id, "succeeded" if doc["slo_met"] else "failed")
     if as_json:
-
-        def figures(r: NodeResult) -> dict:
-            return {
-                "requests": r.sent,
-                "p50_s": r.percentile(50),
-                "p95_s": r.percentile(95),
-                "p99_s": r.percentile(99),
-                "timeouts": r.timeouts,
-                "errors": r.errors,
-                "timeout_pct": round(100 * r.timeouts / r.sent, 2) if r.sent else None,
-                "error_pct": round(100 * r.errors / r.sent, 2) if r.sent else None,
-                "tokens_per_s": round(r.tokens_per_s(), 1),
-                "wall_s": round(r.wall_s, 3),
-                "first_errors": r.first_errors(),
-            }
-
-        doc = {
-            "schema": 1,
-            "fleet": model.fleet.name,
-            "run": run_id,
-            "started": started,
-            "slo": {"p95_s": slo.p95_s, "failed_pct": slo.failed_pct},
-            "settings": options | {"max_time_s": max_time},
-            "nodes": [
-                {"node": r.target.node, "cluster": r.target.cluster, "model": r.target.model}
-                | figures(r)
-                | {"slo_met": met, "missed": missed}
-                for r, met, missed in nodes_out
-            ]
-            + [
-                {"node": name, "slo_met": False, "missed": [f"not reached: {why}"]}
-                for name, why in unreachable.items()
-            ],
-            "fleet_result": figures(fleet_result),
-            "slo_met": all_met,
-            "not_measured": left,
-        }
         click.echo(json.dumps(doc, indent=1))
     else:
-        click.echo(
-            f"{'NODE':<16}{'SENT':>6}{'P50':>9}{'P95':>9}{'P99':>9}{'TIMEOUT':>9}"
-            f"{'ERROR':>8}{'TOK/S':>8}  SLO"
-        )
-
-        def row(name: str, r: NodeResult, verdict: str) -> str:
-            pct = (lambda n: f"{100 * n / r.sent:.1f} %") if r.sent else (lambda n: "-")
-            return (
-                f"{name:<16}{r.sent:>6}{fmt(r.percentile(50), timeout):>9}"
-                f"{fmt(r.percentile(95), timeout):>9}{fmt(r.percentile(99), timeout):>9}"
-                f"{pct(r.timeouts):>9}{pct(r.errors):>8}{r.tokens_per_s():>8.0f}  {verdict}"
-            )
-
-        for r, met, missed in nodes_out:
-            click.echo(row(r.target.node, r, "✓ met" if met else "✗ " + "; ".join(missed)))
-            for e in r.first_errors() if not met else []:
-                click.echo(f"{'':<16}{e}")
-        for name, why in unreachable.items():
-            click.echo(f"{name:<16}{'not reached: ' + why}")
-        fmet, fmissed = slo.verdict(fleet_result)
-        click.echo(row("(fleet)", fleet_result, "✓ met" if fmet else "✗ " + "; ".join(fmissed)))
+        for line in table(slo, results, unreachable, timeout):
+            click.echo(line)
         click.echo(f"kept in the journal as run {run_id}")
-    sys.exit(0 if all_met else EXIT_FAILED)
+    sys.exit(0 if doc["slo_met"] else EXIT_FAILED)

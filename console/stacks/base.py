@@ -7,18 +7,28 @@ half, in actions/stacks/<name>.py (they run commands on nodes, which the core ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from console.monitor.runbooks import RUNBOOKS, Runbook
 
 if TYPE_CHECKING:
-    from console.profile_schema import FleetProfile, Node
+    from console.profile_schema import Cluster, FleetProfile, Node
 
 
 # a published port's host IP as docker reports it when bound to every interface
 EVERY_INTERFACE = ("", "0.0.0.0", "::")  # noqa: S104 - read from docker, never bound
+
+
+@dataclass(frozen=True)
+class InferenceApi:
+    """How a provider of the stack is asked for one short answer (the load test)."""
+
+    port_setting: str  # the stack setting that holds the port, on the node's 127.0.0.1
+    path: str
+    body: Callable[[str, str, int], dict]  # (model, prompt, tokens) -> the JSON request
+    tokens: Callable[[dict], int]  # the tokens generated, read from the JSON answer
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class Stack:
     chain_roles: tuple[str, ...] = ()
     # alert kinds this stack reads in its own words: the runbook card speaks its language
     runbooks: dict[str, Runbook] = field(default_factory=dict)
+    # its providers' inference API, where it has providers to load-test
+    inference: InferenceApi | None = None
 
     def expected_containers(self, role: str, serves_model: bool = False) -> list[str]:
         names = list(dict(self.containers).get(role, ()))
@@ -77,6 +89,15 @@ class Stack:
         """A command for the operator to run by hand for alert `kind` (where fleetdeck
         holds no key to run it itself), or None."""
         return None
+
+    def deploy_gaps(self, profile: FleetProfile, cluster: Cluster) -> list[str]:
+        """What a valid profile still lacks before this cluster can be deployed: a profile
+        `check` accepts may still name no release or no key (`check` says so)."""
+        return [
+            f"node {n.name} serves no model (model = …)"
+            for n in cluster.nodes
+            if not (n.model or n.models)
+        ]
 
     def admin_remedy(
         self, profile: FleetProfile, node_name: str, kind: str

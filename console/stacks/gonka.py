@@ -15,7 +15,7 @@ from console.schema import Port, Strict, Url
 from console.stacks.base import EVERY_INTERFACE, Stack
 
 if TYPE_CHECKING:
-    from console.profile_schema import FleetProfile, Node
+    from console.profile_schema import Cluster, FleetProfile, Node
 
 CHAIN_CONTAINER, RPC_PORT = "node", 26657
 DEFAULT_CHAIN_ID = "gonka-mainnet"
@@ -64,6 +64,25 @@ class GonkaStack(Stack):
         self, profile: FleetProfile, node_name: str, kind: str
     ) -> tuple[str, str] | None:
         return ml_node_to_disable(profile, node_name, kind)
+
+    def deploy_gaps(self, profile: FleetProfile, cluster: Cluster) -> list[str]:
+        """What the deploy's config.env and the keys need (deploy/join/config.env.template)."""
+        s = profile.stack_settings(cluster)
+        gaps = []
+        if not s.ref:
+            gaps.append("no release to deploy ([stack] ref, e.g. v0.2.14)")
+        if not s.account_pubkey:
+            gaps.append("no account key (account_pubkey: `fleetdeck run PROFILE keys` makes it)")
+        if not s.key_name:
+            gaps.append("no warm key name (key_name)")
+        seeds = ("seed_api_url", "seed_rpc_url", "seed_p2p_url")
+        missing = [k for k in seeds if not getattr(s, k)]
+        if missing:
+            gaps.append(f"no seeds ({', '.join(missing)}: the network's, to join it)")
+        for secret in ("keyring_password", "account_keyring_password"):
+            if secret not in profile.secrets:
+                gaps.append(f"no [secrets] {secret} (a keyring: or env: reference)")
+        return gaps
 
 
 GONKA = GonkaStack(

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field
 
 from console.monitor.runbooks import Runbook
 from console.schema import Port, Strict
-from console.stacks.base import Stack
+from console.stacks.base import InferenceApi, Stack
 
 
 def _installer(value: str) -> str:
@@ -42,12 +42,25 @@ class OllamaSettings(Strict):
 
 NOT_READ_YET: dict[str, str] = {}
 
+GENERATE = InferenceApi(
+    port_setting="ollama_port",
+    path="/api/generate",
+    body=lambda model, prompt, tokens: {
+        "model": model,
+        "prompt": prompt,
+        "stream": False,
+        "options": {"num_predict": tokens},
+    },
+    tokens=lambda answer: int(answer.get("eval_count") or 0),
+)
+
 OLLAMA = Stack(
     name="ollama",
     roles=("provider",),
     private_ports=(11434,),
     description="Ollama GPU inference providers",
     containers=(("provider", ()),),  # Ollama runs on the host, as a systemd service
+    inference=GENERATE,
     runbooks={
         "gpu_fallback": Runbook(
             "Model running on the CPU",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from console.monitor.runbooks import Runbook
 from console.schema import Port, Strict
-from console.stacks.base import Stack
+from console.stacks.base import InferenceApi, Stack
 
 
 class VllmSettings(Strict):
@@ -15,12 +15,24 @@ class VllmSettings(Strict):
 
 NOT_READ_YET: dict[str, str] = {}
 
+CHAT = InferenceApi(
+    port_setting="vllm_port",
+    path="/v1/chat/completions",
+    body=lambda model, prompt, tokens: {
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": tokens,
+    },
+    tokens=lambda answer: int((answer.get("usage") or {}).get("completion_tokens") or 0),
+)
+
 VLLM = Stack(
     name="vllm",
     roles=("server",),
     private_ports=(),
     description="vLLM OpenAI-compatible servers",
     containers=(("server", ("vllm",)),),
+    inference=CHAT,
     runbooks={
         "service_slow": Runbook(
             "Inference over its latency objective",

@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from console.loadtest import TOKENS, Slo, Target, run_load  # noqa: E402
+from console.stacks import STACKS  # noqa: E402
 
 PROFILE = """
 [fleet]
@@ -165,7 +166,7 @@ def main() -> None:
             "timeouts": doc["timeouts"],
             "errors": doc["errors"],
         }
-        target = Target("prov1", "b1", "ollama", url, "llama3.1:8b")
+        target = Target("prov1", "b1", STACKS["ollama"].inference, url, "llama3.1:8b")
         [direct] = asyncio.run(
             run_load([target], [PROMPT], a.requests, a.concurrency, a.timeout, 300)
         )

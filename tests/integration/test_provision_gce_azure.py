@@ -43,16 +43,27 @@ def service_account() -> str:
     )
 
 
-def machines(root: Path, client_key: Path, net: int, count: int):
-    port = free_port(f"127.0.{net}.1")
-    hosts = []
-    for i in range(1, count + 1):
-        host = make_host(
-            root, f"m{i}", f"127.0.{net}.{i}", client_key.with_suffix(".pub"), port=port
-        )
-        host.start()
-        hosts.append(host)
-    return port, hosts
+@pytest.fixture
+def machines():
+    """machines(root, client_key, net, count): that many real sshd hosts standing in for
+    the new machines, (port, hosts); every one stopped when the test ends."""
+    started = []
+
+    def start(root: Path, client_key: Path, net: int, count: int):
+        port = free_port(f"127.0.{net}.1")
+        hosts = []
+        for i in range(1, count + 1):
+            host = make_host(
+                root, f"m{i}", f"127.0.{net}.{i}", client_key.with_suffix(".pub"), port=port
+            )
+            started.append(host)
+            host.start()
+            hosts.append(host)
+        return port, hosts
+
+    yield start
+    for host in started:
+        host.stop()
 
 
 def engine_for(profile_path: Path, state: Path):
@@ -62,7 +73,7 @@ def engine_for(profile_path: Path, state: Path):
 
 
 def test_gce_pool_is_created_listed_and_destroyed_call_by_call(
-    ssh_hosts, harness_dir, client_key, monkeypatch
+    ssh_hosts, harness_dir, client_key, monkeypatch, machines
 ):
     root = harness_dir / "prov-gce"
     port, hosts = machines(root / "machines", client_key, 64, 3)
@@ -195,7 +206,7 @@ credentials = "env:GCE_KEY"
 
 
 def test_azure_pool_is_created_listed_and_destroyed_call_by_call(
-    ssh_hosts, harness_dir, client_key, monkeypatch
+    ssh_hosts, harness_dir, client_key, monkeypatch, machines
 ):
     root = harness_dir / "prov-azure"
     port, hosts = machines(root / "machines", client_key, 65, 2)

@@ -270,7 +270,7 @@ def test_ml_node_and_inference_apis(node_access, sim_fleet):
         status, metrics = http(c, 5050, path="/metrics")
         assert b"vllm:num_requests_running{" in metrics and b"vllm:kv_cache_usage_perc" in metrics
     with node_access("prov1").connect() as c:
-        assert http_json(c, 11434, path="/api/version") == (200, {"version": "0.5.1"})
+        assert http_json(c, 11434, path="/api/version") == (200, {"version": "0.12.6"})
         _, tags = http_json(c, 11434, path="/api/tags")
         assert tags["models"][0]["name"] == "llama3.1:8b"
         assert set(tags["models"][0]["details"]) == {

@@ -9,9 +9,10 @@ from click.testing import CliRunner
 
 from console.cli import cli
 from console.loadtest import NodeResult, Outcome, Slo, Target, percentile
+from console.stacks import STACKS
 
 REPO = Path(__file__).resolve().parents[2]
-T = Target("p1", "c1", "ollama", "http://127.0.0.1:1", "m")
+T = Target("p1", "c1", STACKS["ollama"].inference, "http://127.0.0.1:1", "m")
 
 
 def answers(*seconds: float) -> list[Outcome]:
@@ -49,6 +50,6 @@ def test_the_command_sends_only_where_the_profile_says(tmp_path):
     gonka = str(REPO / "profiles" / "gonka-two-clusters.toml")
     run = CliRunner().invoke(cli, ["loadtest", gonka])
     assert run.exit_code == 1 and "no inference provider to load" in run.output
-    assert "not an inference provider" in run.output
+    assert "stack gonka: no provider API" in run.output
     run = CliRunner().invoke(cli, ["loadtest", profile, "--timeout", "soon"])
     assert run.exit_code == 2 and "is not a duration" in run.output

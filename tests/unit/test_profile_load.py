@@ -229,12 +229,15 @@ def test_a_clusters_own_settings_go_over_the_fleets():
     assert own.chain_id == model.stack.chain_id and own.ref == model.stack.ref  # inherited
 
 
-def test_settings_nothing_reads_yet_are_named_by_check_not_silently_taken():
-    result = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "ollama-providers.toml")])
+def test_settings_nothing_reads_yet_are_named_by_check_not_silently_taken(tmp_path):
+    text = (REPO / "profiles" / "gonka-two-clusters.toml").read_text()
+    odd = tmp_path / "odd.toml"
+    odd.write_text(text.replace("[stack]\n", '[stack]\nmlnode_image = "x/mlnode:1"\n', 1))
+    result = CliRunner().invoke(cli, ["check", str(odd)])
     assert result.exit_code == 0
-    assert "note: [alerts] inference_timeout_pct is not used yet: the provider load test" in (
-        result.output
-    )
+    assert "note: [stack] mlnode_image is not used yet: the Gonka deploy runs" in result.output
+    providers = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "ollama-providers.toml")])
+    assert "not used yet" not in providers.output  # the load test reads the SLO
     pools = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "gpu-pools.toml")])
     assert "vllm_image" not in pools.output  # the vLLM deploy reads it
     quiet = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "demo.toml")])
