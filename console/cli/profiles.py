@@ -11,6 +11,7 @@ from actions.report import plural
 from console.atomic import atomic_write_text
 from console.cli.group import EXIT_INVALID, cli
 from console.profile import ProfileError, load
+from console.stacks import STACKS
 
 
 @cli.command("check")
@@ -45,6 +46,20 @@ def check_cmd(profiles: tuple[str, ...]) -> None:
             )
         for note in profile.unused_settings():
             click.echo(f"  note: {note}")
+        gaps: dict[str, list[str]] = {}  # what is missing -> the clusters it is missing in
+        for c in model.clusters:
+            for gap in STACKS[model.cluster_stack(c)].deploy_gaps(model, c):
+                gaps.setdefault(gap, []).append(c.name)
+        if gaps:
+            click.echo("  not ready to deploy:")
+            for gap, where in gaps.items():
+                named = (
+                    "every cluster"
+                    if len(where) == len(model.clusters) > 1
+                    else f"cluster{'s' if len(where) > 1 else ''} {', '.join(where)}"
+                )
+                click.echo(f"    {named}: {gap.replace('PROFILE', path)}")
+            click.echo(f"  fill them with `fleetdeck setup {path}` (or in the profile itself)")
     if bad:
         sys.exit(EXIT_INVALID)
 

@@ -242,3 +242,21 @@ def test_settings_nothing_reads_yet_are_named_by_check_not_silently_taken(tmp_pa
     assert "vllm_image" not in pools.output  # the vLLM deploy reads it
     quiet = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "demo.toml")])
     assert "not used yet" not in quiet.output
+
+
+def test_a_valid_profile_that_cannot_deploy_is_flagged_not_ready(tmp_path):
+    text = (REPO / "profiles" / "gonka-two-clusters.toml").read_text()
+    bare = re.sub(r"(?m)^(ref|seed_api_url|seed_rpc_url|seed_p2p_url) = .*\n", "", text)
+    assert bare != text
+    path = tmp_path / "bare.toml"
+    path.write_text(bare)
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 0  # a valid profile: check accepts it
+    out = result.output
+    assert "  not ready to deploy:\n" in out
+    assert "every cluster: no release to deploy ([stack] ref, e.g. v0.2.14)" in out
+    assert f"every cluster: no account key (account_pubkey: `fleetdeck run {path} keys`" in out
+    assert "no seeds (seed_api_url, seed_rpc_url, seed_p2p_url" in out
+    assert f"fill them with `fleetdeck setup {path}`" in out
+    ready = CliRunner().invoke(cli, ["check", str(REPO / "profiles" / "ollama-providers.toml")])
+    assert "not ready" not in ready.output
