@@ -17,6 +17,7 @@ from console.cli import (  # noqa: F401
     loadtest,
     profiles,
     provision,
+    setup,
     signing,
     sim,
     status,

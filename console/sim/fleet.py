@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
+import secrets as secrets_lib
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -20,8 +23,10 @@ import tomlkit
 
 from console.atomic import atomic_write_text
 from console.profile import Profile, loads
-from console.sim import nvml
+from console.secrets import Redactor, SecretError, resolve
+from console.sim import nvml, tools
 from console.sim.chain import ChainSim, account_address
+from console.sim.deployrepo import make_gonka_repo
 from console.sim.faults import FAULTS, FaultError
 from console.sim.http import Loop
 from console.sim.node import SimNode
@@ -45,6 +50,11 @@ class ExternalHost:
     user: str = "root"
 
 
+def secrets_token(key: str) -> str:
+    """A simulated fleet's secret: random, and shell-safe for secrets.env."""
+    return f"sim-{key.replace('_', '-')}-{secrets_lib.token_hex(12)}"
+
+
 class SimFleet:
     def __init__(
         self,
@@ -60,6 +70,7 @@ class SimFleet:
     ) -> None:
         self.profile = profile
         self.model = profile.model
+        self.written = profile.model  # the profile as written for the fleet (_write_access)
         self.root = Path(root).resolve()
         self.block = block  # nodes take 127.<block>.x.y (public) and 127.<block+1>.x.y
         self.deployed = deployed
@@ -247,6 +258,9 @@ class SimFleet:
         doc["ssh"]["user"] = SSH_USER
         doc["ssh"]["key"] = str(self.key_path)
         doc["ssh"]["known_hosts"] = str(self.known_hosts_path)
+        self._inside_sandboxes(doc)
+        if not self.deployed:
+            self._deployable(doc)
         if any(self.model.cluster_stack(c) == "ollama" for c in self.model.clusters):
             # the nodes reach no ollama.com: the simulator's stand-in installer instead
             doc["stack"] = doc.get("stack", tomlkit.table())
@@ -268,8 +282,64 @@ class SimFleet:
             f"# Simulated by fleetdeck sim from {self.profile.file}; the hosts are this "
             "machine's loopback.\n"
         )
-        loads(text, str(self.profile_path))  # still a valid profile
+        # still a valid profile; what the fleet's commands will read (its directories)
+        self.written = loads(text, str(self.profile_path)).model
         atomic_write_text(self.profile_path, header + text, mode=0o644)
+
+    def _inside_sandboxes(self, doc) -> None:
+        """The simulated nodes share this machine's filesystem: a deploy's directories
+        (/opt/gonka, HF_HOME on /mnt/shared by default) go inside each node's home."""
+        stacks = {self.model.cluster_stack(c) for c in self.model.clusters}
+        sandboxed = {
+            "deploy_dir": "~/gonka/deploy/join" if stacks == {"gonka"} else "~/deploy",
+            "hf_home": "~/hf",
+        }
+        doc["stack"] = doc.get("stack", tomlkit.table())
+        tables = [doc["stack"]] + [
+            c["settings"] for c in doc.get("clusters", []) if "settings" in c
+        ]
+        for table in tables:
+            for key, inside in sandboxed.items():
+                given = table.get(key)
+                if (table is doc["stack"] and given is None) or (
+                    given is not None and not str(given).startswith("~/")
+                ):
+                    table[key] = inside
+
+    def _deployable(self, doc) -> None:
+        """A bare fleet's profile, made deployable end to end with fleetdeck's commands
+        alone: the release from the simulator's stand-in gonka repository, the account
+        keys made with the simulator's `inferenced` on this machine (where no other is
+        installed), and each secret that does not resolve here (no keyring on a headless
+        machine, an unset variable) an `env:` reference whose value is in secrets.env
+        (0600: `. DIR/secrets.env` before the commands)."""
+        if any(self.model.cluster_stack(c) == "gonka" for c in self.model.clusters):
+            doc["stack"] = doc.get("stack", tomlkit.table())
+            # simulated nodes reach no GitHub: the stand-in repository, unless one is named
+            if not str(doc["stack"].get("repo", "")).startswith("file://"):
+                url, tag = make_gonka_repo(self.root / "gonka-repo")
+                doc["stack"]["repo"], doc["stack"]["ref"] = url, tag
+                for c in doc.get("clusters", []):  # a cluster's own release would win
+                    if "settings" in c and "ref" in c["settings"]:
+                        c["settings"]["ref"] = tag
+            if shutil.which(str(doc["stack"].get("cli", "inferenced"))) is None:
+                (self.root / "bin").mkdir(exist_ok=True)
+                tools.install(self.root, "inferenced")  # this machine's: the simulator's
+                doc["stack"]["cli"] = str(self.root / "bin" / "inferenced")
+        secrets = doc.get("secrets") or {}
+        exports = []
+        for key in list(secrets):
+            try:
+                resolve(str(secrets[key]), Redactor())
+                continue  # it resolves here: kept as the operator wrote it
+            except SecretError:
+                pass
+            var = "FLEETDECK_SIM_" + re.sub(r"\W", "_", key).upper()
+            secrets[key] = f"env:{var}"
+            exports.append(f"export {var}={secrets_token(key)}")
+        if exports:
+            path = self.root / "secrets.env"
+            atomic_write_text(path, "\n".join(exports) + "\n", mode=0o600)
 
     def stop(self) -> None:
         self._stop.set()

@@ -244,8 +244,9 @@ class SimNode:
 
     def deploy_env(self) -> dict[str, str]:
         """config.env in the cluster's deploy directory, as the containers got it."""
-        cluster = self.fleet.model.cluster_of(self.name)
-        where = self.fleet.model.stack_settings(cluster).deploy_dir if cluster else None
+        written = self.fleet.written  # its directories as the fleet's profile gives them
+        cluster = written.cluster_of(self.name)
+        where = written.stack_settings(cluster).deploy_dir if cluster else None
         if not where or not where.startswith("~/"):
             return self._seeded_env()  # a system path: not inside this sandbox
         path = self.home / where[2:] / "config.env"

@@ -55,6 +55,27 @@ class Stack:
     runbooks: dict[str, Runbook] = field(default_factory=dict)
     # its providers' inference API, where it has providers to load-test
     inference: InferenceApi | None = None
+    # what `fleetdeck setup` writes: short node names per role (c1-net), and the secrets
+    # the stack needs, (name, what it protects)
+    short_roles: tuple[tuple[str, str], ...] = ()
+    tensor_parallel: bool = False  # its models' args name their GPUs (vLLM's -tp)
+    secrets: tuple[tuple[str, str], ...] = ()
+
+    def serves_models(self, role: str) -> bool:
+        """Whether a node of this role serves a model (a chain node does not)."""
+        return role not in self.chain_roles
+
+    def setup_settings(
+        self, release: str | None, https: bool, domain: str | None, seeds: dict | None
+    ) -> list[tuple[str, object, str]]:
+        """[stack] settings a new fleet's profile starts with: (key, value, comment)."""
+        return []
+
+    def setup_cluster_settings(
+        self, cluster: str, public_url: str | None, first_host: str | None
+    ) -> list[tuple[str, object, str]]:
+        """A new cluster's own [clusters.settings]: (key, value, comment)."""
+        return []
 
     def expected_containers(self, role: str, serves_model: bool = False) -> list[str]:
         names = list(dict(self.containers).get(role, ()))

@@ -54,6 +54,16 @@ class GonkaSettings(Strict):
 NOT_READ_YET = {"mlnode_image": "the Gonka deploy runs the compose files' own ML node image"}
 
 
+# the network's own seeds and RPC servers (deploy/join/config.env.template of the release)
+SEEDS = {
+    "seed_api_url": "http://node2.gonka.ai:8000",
+    "seed_rpc_url": "http://node2.gonka.ai:8000/chain-rpc/",
+    "seed_p2p_url": "tcp://node2.gonka.ai:5000",
+}
+RPC_SERVERS = ["http://node1.gonka.ai:8000/chain-rpc/", "http://node2.gonka.ai:8000/chain-rpc/"]
+RELEASE = "v0.2.14"  # the release the reference describes
+
+
 class GonkaStack(Stack):
     def operator_command(self, profile: FleetProfile, node: Node, kind: str) -> str | None:
         if kind.split(":")[0] in ("validator_not_in_set", "participant_not_in_epoch"):
@@ -64,6 +74,31 @@ class GonkaStack(Stack):
         self, profile: FleetProfile, node_name: str, kind: str
     ) -> tuple[str, str] | None:
         return ml_node_to_disable(profile, node_name, kind)
+
+    def setup_settings(
+        self, release: str | None, https: bool, domain: str | None, seeds: dict | None
+    ) -> list[tuple[str, object, str]]:
+        out: list[tuple[str, object, str]] = [
+            ("ref", release or RELEASE, "the gonka release deployed"),
+            ("nginx_mode", "https" if https else "http", "the configurator's HTTP or HTTPS"),
+        ]
+        given = seeds or SEEDS
+        for key in ("seed_api_url", "seed_rpc_url", "seed_p2p_url"):
+            out.append((key, given[key], "the network's seed" if seeds else "the network's"))
+        if not seeds:
+            out.append(("rpc_servers", RPC_SERVERS, "state sync from these"))
+        return out
+
+    def setup_cluster_settings(
+        self, cluster: str, public_url: str | None, first_host: str | None
+    ) -> list[tuple[str, object, str]]:
+        url = public_url or (f"http://{first_host}:8000" if first_host else None)
+        out: list[tuple[str, object, str]] = [
+            ("key_name", f"{cluster}-ml-ops-key", "the warm key, in the api container"),
+        ]
+        if url:
+            out.append(("public_url", url, "the participant's URL (its network node)"))
+        return out
 
     def deploy_gaps(self, profile: FleetProfile, cluster: Cluster) -> list[str]:
         """What the deploy's config.env and the keys need (deploy/join/config.env.template)."""
@@ -101,6 +136,12 @@ GONKA = GonkaStack(
     model_containers=("mlnode-308", "inference"),
     optional_containers=(("network", ("versiond",)),),
     chain_roles=("network",),
+    short_roles=(("network", "net"),),
+    tensor_parallel=True,
+    secrets=(
+        ("keyring_password", "the warm key's keyring, in the network node's api container"),
+        ("account_keyring_password", "the cold account key's keyring on this machine"),
+    ),
     runbooks={
         "chain_behind": Runbook(
             "Chain node behind",

@@ -33,6 +33,7 @@ VLLM = Stack(
     description="vLLM OpenAI-compatible servers",
     containers=(("server", ("vllm",)),),
     inference=CHAT,
+    tensor_parallel=True,
     runbooks={
         "service_slow": Runbook(
             "Inference over its latency objective",

@@ -1,0 +1,120 @@
+"""`fleetdeck setup`: answers → a commented profile → its stages (keys, machines, deploy,
+registration, verification), each the command an operator runs; `--rehearse` does all of
+it on a fresh simulated fleet first. Resumable: run it again and it goes on where it
+stopped. The interactive wizard is not built yet: the answers come from `--answers`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from console.cli.group import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, cli
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "profiles" / "setup-answers.toml"
+
+
+@cli.command("setup")
+@click.argument("profile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--answers",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"the answers to every question, as TOML (an example: {EXAMPLE.name})",
+)
+@click.option("--rehearse", is_flag=True, help="do it all on a fresh simulated fleet")
+@click.option(
+    "--dir",
+    "rehearsal_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="where the rehearsal's fleet lives (default: FLEET-rehearsal/ here)",
+)
+@click.option("--yes", is_flag=True, help="save the profile and run each stage without asking")
+@click.option(
+    "--mnemonic-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write new account keys' mnemonics to this new 0600 file (else the terminal)",
+)
+def setup_cmd(
+    profile: Path | None,
+    answers: Path | None,
+    rehearse: bool,
+    rehearsal_dir: Path | None,
+    yes: bool,
+    mnemonic_file: Path | None,
+) -> None:
+    """From answers to a registered, serving fleet. Exit 0 when every stage passed, 4
+    when one failed (run it again to resume there), 1 on bad answers."""
+    from console.profile import ProfileError, load
+    from console.setup.answers import AnswersError, load_answers
+    from console.setup.rehearsal import fleet_up
+    from console.setup.stages import run_stages, stages_for
+    from console.setup.writer import profile_text
+
+    if answers is None:
+        if profile is None or not profile.exists():
+            click.echo(
+                "fleetdeck setup: the interactive wizard is not built yet; answer the "
+                f"questions in a file (an example: {EXAMPLE}) and give it with --answers",
+                err=True,
+            )
+            sys.exit(EXIT_INVALID)
+        text = profile.read_text()  # resume the setup of this profile
+    else:
+        try:
+            a = load_answers(answers)
+        except AnswersError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_INVALID)
+        text = profile_text(a, answers.name)
+        profile = profile or Path(f"{a.fleet}.toml")
+        if profile.exists() and profile.read_text() != text:
+            click.echo(
+                f"fleetdeck setup: {profile} exists and is not what these answers write: "
+                f"move it away, or run `fleetdeck setup {profile}` to go on with it",
+                err=True,
+            )
+            sys.exit(EXIT_INVALID)
+        if not profile.exists():
+            click.echo(text)
+            if not yes and not click.confirm(f"save this profile as {profile}?"):
+                sys.exit(EXIT_CANCELLED)
+            profile.write_text(text)
+            click.echo(f"saved {profile}")
+    try:
+        model = load(str(profile)).model
+    except ProfileError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    env = dict(os.environ)
+    target = profile
+    if rehearse:
+        root = rehearsal_dir or Path(f"{model.fleet.name}-rehearsal")
+        click.echo(f"rehearsal: a simulated fleet of {profile} under {root}/sim")
+        try:
+            target, env = fleet_up(text, root, env)
+        except RuntimeError as exc:
+            click.echo(f"fleetdeck setup: the simulated fleet did not start: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
+        model = load(str(target)).model
+        # simulated keys: their mnemonics are kept beside the fleet, not asked for
+        mnemonic_file = mnemonic_file or root / "mnemonics.txt"
+    if not yes and not click.confirm(f"run the stages on {model.fleet.name} now?", default=True):
+        sys.exit(EXIT_CANCELLED)
+    stages = stages_for(model, mnemonic_file)
+    try:
+        failed = run_stages(target, stages, env, click.echo)
+    except KeyboardInterrupt:
+        click.echo(f"\nstopped: `fleetdeck setup {profile}` goes on from here", err=True)
+        sys.exit(EXIT_CANCELLED)
+    if failed:
+        again = f"fleetdeck setup {profile}" + (" --rehearse" if rehearse else "")
+        click.echo(f"setup stopped at {failed}: fix what it said, then `{again}` resumes there")
+        sys.exit(EXIT_FAILED)
+    click.echo(f"setup complete: {model.fleet.name} is deployed and verified")
+    if rehearse:
+        click.echo(
+            f"the rehearsal's fleet is still up: `fleetdeck {target}` to look at it, "
+            f"`fleetdeck sim down {target.parent}` to stop it"
+        )

@@ -1,0 +1,113 @@
+"""The setup's stages after the profile is written: each is the `fleetdeck` command an
+operator would run by hand (the same engine, journal and output), run as its own process.
+
+A stage that has nothing left to do is planned first and shown as done, so quitting, or a
+failure, then `fleetdeck setup PROFILE` again, resumes at the first stage with work left.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from actions.deploy import ACTIONS
+from actions.doctors import DOCTORS
+from console.profile_schema import FleetProfile
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    title: str
+    action: str | None  # the action it runs (planned first); None: a check, run each time
+    command: tuple[str, ...]  # fleetdeck's arguments, after the profile
+
+
+def stages_for(model: FleetProfile, mnemonic_file: Path | None = None) -> list[Stage]:
+    """The stages this fleet needs, in order: machines, keys, deploy, registration, and a
+    verification (the registration doctor, or one answer from every provider)."""
+    stacks = {model.cluster_stack(c) for c in model.clusters}
+
+    def applies(action: str) -> bool:
+        known = ACTIONS[action]().stacks if action != "deploy" else ()
+        return not known or bool(stacks & set(known))
+
+    out = []
+    if model.provision is not None:
+        out.append(Stage("provision", "rent the machines", "provision", ("provision",)))
+    if applies("keys"):
+        keys = ("keys", "--mnemonic-file", str(mnemonic_file)) if mnemonic_file else ("keys",)
+        out.append(Stage("keys", "make the account keys", "keys", keys))
+    out.append(Stage("deploy", "deploy", "deploy", ("deploy",)))
+    if applies("register"):
+        out.append(Stage("register", "register each cluster", "register", ("register",)))
+    if stacks & set(DOCTORS):
+        out.append(Stage("verify", "verify (the doctor's checks)", None, ("doctor",)))
+    else:
+        out.append(
+            Stage(
+                "verify",
+                "verify (one answer from every provider)",
+                None,
+                ("loadtest", "--concurrency", "1", "--requests", "1", "--timeout", "60s"),
+            )
+        )
+    return out
+
+
+def fleetdeck(
+    env: dict[str, str], *args: str, capture: bool = False
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", *args],
+        env=env,
+        cwd=PROJECT,
+        text=True,
+        capture_output=capture,
+        check=False,
+    )
+
+
+def changes_left(env: dict[str, str], profile: Path, action: str) -> int | None:
+    """Steps the action would still change; None when its plan cannot say."""
+    plan = fleetdeck(env, "plan", str(profile), action, "--json", capture=True)
+    try:
+        items = json.loads(plan.stdout)["items"]
+    except (ValueError, KeyError):
+        return None
+    if any(i["status"] == "error" for i in items):
+        return None
+    return sum(1 for i in items if i["status"] == "change")
+
+
+def run_stages(
+    profile: Path,
+    stages: list[Stage],
+    env: dict[str, str],
+    say: Callable[[str], None],
+    run_args: tuple[str, ...] = ("--yes",),
+) -> str | None:
+    """Each stage in turn; the name of the stage that failed, or None when all passed."""
+    for i, stage in enumerate(stages, start=1):
+        head = f"── stage {i}/{len(stages)}: {stage.title}"
+        if stage.action is not None:
+            left = changes_left(env, profile, stage.action)
+            if left == 0:
+                say(f"{head}: ✓ done already")
+                continue
+            say(f"{head}" + (f" ({left} steps to do)" if left else ""))
+            done = fleetdeck(env, "run", str(profile), *stage.command, *run_args)
+        else:
+            say(head)
+            done = fleetdeck(env, stage.command[0], str(profile), *stage.command[1:])
+        if done.returncode != 0:
+            say(f"✗ stage {stage.name} failed (exit {done.returncode}): what it printed says why")
+            return stage.name
+        say(f"✓ {stage.name}")
+    return None
