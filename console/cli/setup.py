@@ -88,9 +88,9 @@ def setup_cmd(
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INVALID)
     env = dict(os.environ)
-    target = profile
+    target = profile.resolve()  # the stages' commands are run with absolute paths
     if rehearse:
-        root = rehearsal_dir or Path(f"{model.fleet.name}-rehearsal")
+        root = (rehearsal_dir or Path(f"{model.fleet.name}-rehearsal")).resolve()
         click.echo(f"rehearsal: a simulated fleet of {profile} under {root}/sim")
         try:
             target, env = fleet_up(text, root, env)
@@ -104,7 +104,7 @@ def setup_cmd(
         sys.exit(EXIT_CANCELLED)
     stages = stages_for(model, mnemonic_file)
     try:
-        failed = run_stages(target, stages, env, click.echo)
+        failed = run_stages(target, stages, env, click.echo, model.fleet.name)
     except KeyboardInterrupt:
         click.echo(f"\nstopped: `fleetdeck setup {profile}` goes on from here", err=True)
         sys.exit(EXIT_CANCELLED)

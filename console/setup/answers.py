@@ -106,7 +106,8 @@ def load_answers(path: Path) -> Answers:
         return Answers.model_validate(data)
     except ValidationError as exc:
         problems = [
-            f"{path}: {'.'.join(str(p) for p in e['loc']) or 'answers'}: {e['msg']}"
+            f"{path}: {'.'.join(str(p) for p in e['loc']) or 'answers'}: "
+            + e["msg"].removeprefix("Value error, ")
             for e in exc.errors()
         ]
         raise AnswersError("\n".join(problems)) from None

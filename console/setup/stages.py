@@ -18,8 +18,6 @@ from actions.deploy import ACTIONS
 from actions.doctors import DOCTORS
 from console.profile_schema import FleetProfile
 
-PROJECT = Path(__file__).resolve().parents[2]
-
 
 @dataclass(frozen=True)
 class Stage:
@@ -67,7 +65,6 @@ def fleetdeck(
     return subprocess.run(
         [sys.executable, "-m", "console.cli", *args],
         env=env,
-        cwd=PROJECT,
         text=True,
         capture_output=capture,
         check=False,
@@ -86,11 +83,35 @@ def changes_left(env: dict[str, str], profile: Path, action: str) -> int | None:
     return sum(1 for i in items if i["status"] == "change")
 
 
+def ran_since_edit(profile: Path, action: str, fleet: str) -> bool:
+    """Whether the journal's latest run of `action` on this profile succeeded after the
+    profile last changed (a stage whose plan still shows work for a later stage to make
+    possible: the warm key, made after the deploy, keeps `keys` planning a change)."""
+    from console.journal import Journal, JournalError
+
+    try:
+        journal = Journal()
+    except JournalError:
+        return False
+    try:
+        runs = [r for r in journal.runs(fleet, action) if Path(r.profile) == profile]
+    finally:
+        journal.close()
+    last = runs[0] if runs else None
+    return (
+        last is not None
+        and last.outcome == "succeeded"
+        and last.finished is not None
+        and last.finished >= profile.stat().st_mtime
+    )
+
+
 def run_stages(
     profile: Path,
     stages: list[Stage],
     env: dict[str, str],
     say: Callable[[str], None],
+    fleet: str,
     run_args: tuple[str, ...] = ("--yes",),
 ) -> str | None:
     """Each stage in turn; the name of the stage that failed, or None when all passed."""
@@ -98,7 +119,7 @@ def run_stages(
         head = f"── stage {i}/{len(stages)}: {stage.title}"
         if stage.action is not None:
             left = changes_left(env, profile, stage.action)
-            if left == 0:
+            if left == 0 or ran_since_edit(profile, stage.action, fleet):
                 say(f"{head}: ✓ done already")
                 continue
             say(f"{head}" + (f" ({left} steps to do)" if left else ""))

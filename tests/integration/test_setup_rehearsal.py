@@ -1,0 +1,97 @@
+"""`fleetdeck setup --answers … --rehearse --yes`, headless, as a newcomer would script it:
+the example answers (two Gonka clusters) become the profile, and a fresh simulated fleet
+of it goes through keys, deploy, registration and the doctor. A node that goes down during
+the deploy stops the setup at that stage, naming the node; once it is back, the same
+command resumes there (the stages already done are shown done) and finishes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from console.setup.answers import load_answers
+from console.setup.writer import profile_text
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "profiles" / "setup-answers.toml"
+
+
+def fleetdeck(env, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_rehearsal_from_answers_to_a_verified_fleet_resumes_after_a_node_failed(short_tmp):
+    answers = short_tmp / "answers.toml"
+    answers.write_text(EXAMPLE.read_text())
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        XDG_STATE_HOME=str(short_tmp / "state"),
+        XDG_DATA_HOME=str(short_tmp / "data"),
+    )
+    env.pop("PYTHON_KEYRING_BACKEND", None)  # as on a headless machine: no keyring
+    sim = short_tmp / "first-fleet-rehearsal" / "sim"
+    setup = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "setup", "--answers", str(answers)]
+        + ["--rehearse", "--yes"],
+        env=env,
+        cwd=short_tmp,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    said = []
+    try:
+        assert setup.stdout is not None
+        for line in setup.stdout:
+            said.append(line)
+            if line.startswith("── stage 2/4: deploy"):  # a node goes down during the deploy
+                down = fleetdeck(env, short_tmp, "sim", "fault", str(sim), "c1-ml2", "host-down")
+                assert down.returncode == 0, down.stderr
+        setup.wait(timeout=600)
+    finally:
+        if setup.poll() is None:
+            setup.kill()
+    first = "".join(said)
+    try:
+        assert setup.returncode == 4, first[-3000:]
+        profile = short_tmp / "first-fleet.toml"  # what the answers wrote, byte for byte
+        assert profile.read_text() == profile_text(load_answers(answers), answers.name)
+        assert "── stage 1/4: make the account keys (2 steps to do)" in first
+        assert "✓ keys" in first
+        failed = [line for line in said if line.startswith("c1-ml2") and "✗" in line]
+        assert failed and any("refused" in line or "SSH" in line for line in failed), first
+        assert "setup stopped at deploy" in first
+        assert "`fleetdeck setup first-fleet.toml --rehearse` resumes there" in first
+        assert (sim.parent / "mnemonics.txt").stat().st_mode & 0o077 == 0
+        # the node is back: the same command goes on from the deploy
+        assert fleetdeck(env, short_tmp, "sim", "clear", str(sim), "c1-ml2").returncode == 0
+        again = fleetdeck(env, short_tmp, "setup", "first-fleet.toml", "--rehearse", "--yes")
+        out = again.stdout
+        assert again.returncode == 0, out[-4000:] + again.stderr[-2000:]
+        assert "── stage 1/4: make the account keys: ✓ done already" in out
+        assert "── stage 2/4: deploy (" in out and "✓ deploy" in out
+        assert "✓ register" in out and "✓ verify" in out
+        assert out.count("✓ participant:") == 2  # both clusters on the chain
+        assert "setup complete: first-fleet is deployed and verified" in out
+        done = fleetdeck(env, short_tmp, "setup", "first-fleet.toml", "--rehearse", "--yes")
+        assert done.returncode == 0
+        for stage in ("keys", "deploy", "register"):
+            assert f"{stage}" in done.stdout
+        assert done.stdout.count(": ✓ done already") == 3
+    finally:
+        fleetdeck(env, short_tmp, "sim", "down", str(sim))
+        time.sleep(0.1)
