@@ -152,6 +152,8 @@ class FleetdeckApp(App[str | None]):
         if self.usage_text:
             state = replace(state, console_usage=self.usage_text)
         self.last_state = state
+        if not self.screen_stack:  # a last tick after the screens are gone (on quit)
+            return
         show = getattr(self.screen, "show", None)
         if show is not None:
             # a tick can land while a screen is composed or torn down (on quit): its widgets

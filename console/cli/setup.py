@@ -13,7 +13,7 @@ import click
 
 from console.cli.group import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, cli
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "profiles" / "setup-answers.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "profiles" / "setup" / "first-fleet-answers.toml"
 
 
 @cli.command("setup")

@@ -49,7 +49,7 @@ class ClusterAnswers(Strict):
     gpus: Annotated[int, Field(ge=0, le=64)] | None = None  # per node that serves a model
     gpu_type: str | None = None
     model: str | None = None  # what its serving nodes run
-    public_url: Url | None = None  # Gonka: the participant's URL (default: the network node)
+    public_url: Url | None = None  # a chain stack: the participant's URL (default: its first host)
 
 
 class Answers(Strict):

@@ -122,7 +122,11 @@ def run_stages(
             if left == 0 or ran_since_edit(profile, stage.action, fleet):
                 say(f"{head}: ✓ done already")
                 continue
-            say(f"{head}" + (f" ({left} steps to do)" if left else ""))
+            say(
+                f"{head} ({left} steps to do)"
+                if left is not None
+                else f"{head} (its plan could not check every node: run, and see)"
+            )
             done = fleetdeck(env, "run", str(profile), *stage.command, *run_args)
         else:
             say(head)

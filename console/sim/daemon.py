@@ -138,6 +138,7 @@ def run(
         block_time=block_time,
         deployed=not fresh,
         epoch_blocks=epoch_blocks,
+        operator_ready=fresh,
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -23,7 +23,7 @@ import tomlkit
 
 from console.atomic import atomic_write_text
 from console.profile import Profile, loads
-from console.secrets import Redactor, SecretError, resolve
+from console.secrets import Redactor, resolve
 from console.sim import nvml, tools
 from console.sim.chain import ChainSim, account_address
 from console.sim.deployrepo import make_gonka_repo
@@ -67,8 +67,12 @@ class SimFleet:
         clock=time.time,
         external: dict[str, ExternalHost] | None = None,
         epoch_blocks: int = 240,
+        operator_ready: bool = False,
     ) -> None:
         self.profile = profile
+        # `sim up --fresh`: the profile written is deployable by an operator's commands
+        # alone (_deployable); a test harness gives its own repository and secrets
+        self.operator_ready = operator_ready
         self.model = profile.model
         self.written = profile.model  # the profile as written for the fleet (_write_access)
         self.root = Path(root).resolve()
@@ -259,7 +263,7 @@ class SimFleet:
         doc["ssh"]["key"] = str(self.key_path)
         doc["ssh"]["known_hosts"] = str(self.known_hosts_path)
         self._inside_sandboxes(doc)
-        if not self.deployed:
+        if self.operator_ready:
             self._deployable(doc)
         if any(self.model.cluster_stack(c) == "ollama" for c in self.model.clusters):
             # the nodes reach no ollama.com: the simulator's stand-in installer instead
@@ -332,7 +336,7 @@ class SimFleet:
             try:
                 resolve(str(secrets[key]), Redactor())
                 continue  # it resolves here: kept as the operator wrote it
-            except SecretError:
+            except Exception:  # noqa: S110 - unset, no keyring, a broken one: not here
                 pass
             var = "FLEETDECK_SIM_" + re.sub(r"\W", "_", key).upper()
             secrets[key] = f"env:{var}"

@@ -15,7 +15,7 @@ from console.setup.answers import AnswersError, load_answers
 from console.setup.writer import profile_text
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "profiles" / "setup-answers.toml"
+EXAMPLE = REPO / "profiles" / "setup" / "first-fleet-answers.toml"
 
 
 def test_the_same_answers_write_the_same_profile_byte_for_byte(tmp_path):
@@ -101,4 +101,8 @@ def test_a_bad_answer_is_named(tmp_path, text, said):
 
 def test_setup_without_answers_or_a_profile_says_how(tmp_path):
     run = CliRunner().invoke(cli, ["setup", str(tmp_path / "none.toml")])
-    assert run.exit_code == 1 and "--answers" in run.output and "setup-answers.toml" in run.output
+    assert (
+        run.exit_code == 1
+        and "--answers" in run.output
+        and "first-fleet-answers.toml" in run.output
+    )
