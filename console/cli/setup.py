@@ -1,7 +1,8 @@
 """`fleetdeck setup`: answers → a commented profile → its stages (keys, machines, deploy,
 registration, verification), each the command an operator runs; `--rehearse` does all of
 it on a fresh simulated fleet first. Resumable: run it again and it goes on where it
-stopped. The interactive wizard is not built yet: the answers come from `--answers`."""
+stopped. On a terminal without --answers the wizard asks the questions
+(console/setup/app.py)."""
 
 from __future__ import annotations
 
@@ -49,14 +50,19 @@ def setup_cmd(
     from console.profile import ProfileError, load
     from console.setup.answers import AnswersError, load_answers
     from console.setup.rehearsal import fleet_up
-    from console.setup.stages import run_stages, stages_for
+    from console.setup.stages import SETTLE_S, run_stages, stages_for
     from console.setup.writer import profile_text
 
+    if answers is None and sys.stdin.isatty() and sys.stdout.isatty():
+        from console.setup.app import SetupApp
+
+        app = SetupApp(profile, rehearse, rehearsal_dir, mnemonic_file)
+        sys.exit(app.run() or 0)
     if answers is None:
         if profile is None or not profile.exists():
             click.echo(
-                "fleetdeck setup: the interactive wizard is not built yet; answer the "
-                f"questions in a file (an example: {EXAMPLE}) and give it with --answers",
+                "fleetdeck setup: without a terminal the questions need answers: give them "
+                f"in a file with --answers (an example: {EXAMPLE})",
                 err=True,
             )
             sys.exit(EXIT_INVALID)
@@ -104,7 +110,9 @@ def setup_cmd(
         sys.exit(EXIT_CANCELLED)
     stages = stages_for(model, mnemonic_file)
     try:
-        failed = run_stages(target, stages, env, click.echo, model.fleet.name)
+        failed = run_stages(
+            target, stages, env, click.echo, model.fleet.name, settle_s=SETTLE_S if rehearse else 0
+        )
     except KeyboardInterrupt:
         click.echo(f"\nstopped: `fleetdeck setup {profile}` goes on from here", err=True)
         sys.exit(EXIT_CANCELLED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 from actions.deploy import ACTIONS
 from actions.doctors import DOCTORS
 from console.profile_schema import FleetProfile
+
+SETTLE_S = 120.0  # a rehearsal waits this long for the doctor's warnings to clear
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,49 @@ def ran_since_edit(profile: Path, action: str, fleet: str) -> bool:
     )
 
 
+def streamed(env: dict[str, str], say: Callable[[str], None], *args: str, started=None) -> int:
+    """A fleetdeck command with its output handed to `say` line by line; its exit code.
+    `started(process)` lets a caller stop it (the wizard's quit)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    if started is not None:
+        started(proc)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        say(line.rstrip("\n"))
+    return proc.wait()
+
+
+def checked(
+    env: dict[str, str],
+    say: Callable[[str], None],
+    stage: Stage,
+    profile: Path,
+    settle_s: float,
+    started=None,
+) -> int:
+    """A check stage; run again, quietly, while it only warns and `settle_s` allows."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        lines: list[str] = []
+        code = streamed(
+            env, lines.append, stage.command[0], str(profile), *stage.command[1:], started=started
+        )
+        warnings = [line.strip() for line in lines if line.lstrip().startswith("! ")]
+        if code != 0 or not warnings or time.monotonic() >= deadline:
+            for line in lines:
+                say(line)
+            return code
+        say(f"  waiting: {warnings[0]}")
+        time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+
+
 def run_stages(
     profile: Path,
     stages: list[Stage],
@@ -113,26 +159,41 @@ def run_stages(
     say: Callable[[str], None],
     fleet: str,
     run_args: tuple[str, ...] = ("--yes",),
+    on_stage: Callable[[str, str, str], None] = lambda name, state, note: None,
+    started=None,
+    settle_s: float = 0.0,
 ) -> str | None:
-    """Each stage in turn; the name of the stage that failed, or None when all passed."""
+    """Each stage in turn; the name of the stage that failed, or None when all passed.
+    `on_stage(name, state, note)`: pending → running → done | skipped | failed.
+    `settle_s`: how long the verification may wait for its warnings to clear (a newly
+    registered participant joins at the next proof of compute: seconds on a rehearsal's
+    simulated chain, hours on the real one, where it is not waited for)."""
     for i, stage in enumerate(stages, start=1):
         head = f"── stage {i}/{len(stages)}: {stage.title}"
+        on_stage(stage.name, "running", "")
         if stage.action is not None:
             left = changes_left(env, profile, stage.action)
             if left == 0 or ran_since_edit(profile, stage.action, fleet):
                 say(f"{head}: ✓ done already")
+                on_stage(stage.name, "skipped", "done already")
                 continue
             say(
                 f"{head} ({left} steps to do)"
                 if left is not None
                 else f"{head} (its plan could not check every node: run, and see)"
             )
-            done = fleetdeck(env, "run", str(profile), *stage.command, *run_args)
+            code = streamed(
+                env, say, "run", str(profile), *stage.command, *run_args, started=started
+            )
         else:
             say(head)
-            done = fleetdeck(env, stage.command[0], str(profile), *stage.command[1:])
-        if done.returncode != 0:
-            say(f"✗ stage {stage.name} failed (exit {done.returncode}): what it printed says why")
+            code = streamed(
+                env, say, stage.command[0], str(profile), *stage.command[1:], started=started
+            )
+        if code != 0:
+            say(f"✗ stage {stage.name} failed (exit {code}): what it printed says why")
+            on_stage(stage.name, "failed", f"exit {code}")
             return stage.name
         say(f"✓ {stage.name}")
+        on_stage(stage.name, "done", "")
     return None

@@ -1,0 +1,201 @@
+"""The setup wizard: the questions (wizard.py) one screen at a time, the profile for review,
+then the stages with their output (stages.py), all in the terminal. It adds nothing the
+headless `fleetdeck setup --answers` cannot do: it writes the answers it was given beside
+the profile (FLEET.answers.toml), and the same answers give the same profile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from textual.app import App
+
+from console.profile import load
+from console.setup.answers import Answers, AnswersError
+from console.setup.rehearsal import fleet_up
+from console.setup.stages import SETTLE_S, run_stages, stages_for
+from console.setup.wizard import answers_toml, next_question, previous_key
+from console.setup.writer import profile_text
+from screens.setup import (
+    Answered,
+    GoBack,
+    QuestionScreen,
+    Retry,
+    ReviewScreen,
+    SaveProfile,
+    StagesScreen,
+)
+
+
+class SetupApp(App[int]):
+    TITLE = "fleetdeck setup"
+
+    def __init__(
+        self,
+        profile: Path | None,
+        rehearse: bool,
+        rehearsal_dir: Path | None,
+        mnemonic_file: Path | None,
+    ) -> None:
+        super().__init__()
+        self.profile = profile  # None until the fleet's name is known
+        self.rehearse = rehearse
+        self.rehearsal_dir = rehearsal_dir
+        self.mnemonic_file = mnemonic_file
+        self.state: dict[str, str] = {}
+        self.asked = 0
+        self.text = ""
+        self.process: subprocess.Popen | None = None
+        self.stopping = False
+        self.exit_code = 0
+
+    def on_mount(self) -> None:
+        if self.profile is not None and self.profile.exists():
+            self.text = self.profile.read_text()  # resume its stages
+            self.start_stages()
+        else:
+            self.ask()
+
+    # -- the questions
+    def ask(self) -> None:
+        q = next_question(self.state, self.rehearse)
+        if q is None:
+            self.review()
+            return
+        self.asked = len(self.state) + 1
+        screen = QuestionScreen(self.asked, q.key, q.prompt, q.default, q.help, q.choices)
+        self.switch_or_push(screen)
+
+    def switch_or_push(self, screen) -> None:
+        if len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def on_answered(self, message: Answered) -> None:
+        self.state[message.key] = message.value
+        if message.key == "fleet" and not message.value:
+            self.state.pop("fleet")
+            self.screen.error("the fleet needs a name")  # type: ignore[attr-defined]
+            return
+        self.ask()
+
+    def on_go_back(self, message: GoBack) -> None:
+        key = previous_key(self.state, self.rehearse)
+        if key is not None:
+            del self.state[key]
+        self.ask()
+
+    def answers(self) -> Answers:
+        import tomllib
+
+        return Answers.model_validate(tomllib.loads(answers_toml(self.state, self.rehearse)))
+
+    def review(self) -> None:
+        try:
+            a = self.answers()
+        except (ValueError, AnswersError) as exc:
+            # a wrong answer: back to the questions, the last one asked again, saying why
+            key = previous_key(self.state, self.rehearse)
+            if key is not None:
+                del self.state[key]
+            self.ask()
+            self.screen.error(str(exc).splitlines()[-1])  # type: ignore[attr-defined]
+            return
+        self.profile = self.profile or Path(f"{a.fleet}.toml")
+        self.text = profile_text(a, f"{a.fleet}.answers.toml")
+        self.switch_or_push(ReviewScreen(str(self.profile), self.text))
+
+    def on_save_profile(self, message: SaveProfile) -> None:
+        assert self.profile is not None
+        answers = self.profile.with_name(self.profile.stem + ".answers.toml")
+        answers.write_text(answers_toml(self.state, self.rehearse))
+        if self.profile.exists() and self.profile.read_text() != self.text:
+            self.notify(f"{self.profile} exists and differs: not overwritten", severity="error")
+            return
+        self.profile.write_text(self.text)
+        self.start_stages()
+
+    # -- the stages
+    def start_stages(self) -> None:
+        assert self.profile is not None
+        model = load(str(self.profile)).model
+        resume = f"fleetdeck setup {self.profile}" + (" --rehearse" if self.rehearse else "")
+        stages = stages_for(model)
+        screen = StagesScreen(model.fleet.name, [(s.name, s.title) for s in stages], resume)
+        self.switch_or_push(screen)
+        self.run_worker(self.work, thread=True, exclusive=True, group="stages")
+
+    def on_retry(self, message: Retry) -> None:
+        self.run_worker(self.work, thread=True, exclusive=True, group="stages")
+
+    def work(self) -> None:
+        assert self.profile is not None
+        screen = self.screen
+
+        def say(text: str) -> None:
+            if not self.stopping:
+                self.call_from_thread(screen.line, text)  # type: ignore[attr-defined]
+
+        def on_stage(name: str, state: str, note: str) -> None:
+            if not self.stopping:
+                self.call_from_thread(screen.stage, name, state, note)  # type: ignore[attr-defined]
+
+        def started(process: subprocess.Popen) -> None:
+            self.process = process
+
+        env = dict(os.environ)
+        target = self.profile.resolve()
+        mnemonic_file = self.mnemonic_file
+        if self.rehearse:
+            root = (self.rehearsal_dir or Path(f"{target.stem}-rehearsal")).resolve()
+            say(f"rehearsal: a simulated fleet of {self.profile} under {root}/sim")
+            try:
+                target, env = fleet_up(self.text, root, env)
+            except RuntimeError as exc:
+                self.call_from_thread(screen.finished, False, f"the simulated fleet: {exc}")  # type: ignore[attr-defined]
+                return
+            mnemonic_file = mnemonic_file or root / "mnemonics.txt"
+        elif mnemonic_file is None:  # new keys' words go to a file only the owner reads
+            mnemonic_file = target.with_name(f"{target.stem}-mnemonics.txt")
+        model = load(str(target)).model
+        stages = stages_for(model, mnemonic_file if not mnemonic_file.exists() else None)
+        failed = run_stages(
+            target,
+            stages,
+            env,
+            say,
+            model.fleet.name,
+            on_stage=on_stage,
+            started=started,
+            settle_s=SETTLE_S if self.rehearse else 0.0,
+        )
+        if self.stopping:
+            return
+        if failed:
+            self.exit_code = 4
+            text = f"✗ stopped at {failed}: r runs it again once fixed; q quits (it resumes there)"
+            self.call_from_thread(screen.finished, False, text)  # type: ignore[attr-defined]
+        else:
+            self.exit_code = 0
+            end = f"✓ setup complete: {model.fleet.name} is deployed and verified"
+            if self.rehearse:
+                end += f" (the simulated fleet stays up: fleetdeck sim down {target.parent})"
+            self.call_from_thread(screen.finished, True, end)  # type: ignore[attr-defined]
+
+    async def action_quit(self) -> None:
+        """Quit; a stage under way is interrupted as Ctrl-C would (its run is journalled,
+        and the next `fleetdeck setup` resumes it)."""
+        self.stopping = True
+        p = self.process
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=10)
+            if p.poll() is None:
+                p.kill()
+        self.exit(self.exit_code)
