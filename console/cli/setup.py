@@ -32,6 +32,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "profiles" / "setup" / "first-fl
     help="where the rehearsal's fleet lives (default: FLEET-rehearsal/ here)",
 )
 @click.option("--yes", is_flag=True, help="save the profile and run each stage without asking")
+@click.option("--write-only", is_flag=True, help="write the profile from --answers and stop there")
 @click.option(
     "--mnemonic-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -43,6 +44,7 @@ def setup_cmd(
     rehearse: bool,
     rehearsal_dir: Path | None,
     yes: bool,
+    write_only: bool,
     mnemonic_file: Path | None,
 ) -> None:
     """From answers to a registered, serving fleet. Exit 0 when every stage passed, 4
@@ -53,6 +55,8 @@ def setup_cmd(
     from console.setup.stages import SETTLE_S, run_stages, stages_for
     from console.setup.writer import profile_text
 
+    if write_only and answers is None:
+        raise click.UsageError("--write-only writes the profile of --answers FILE")
     if answers is None and sys.stdin.isatty() and sys.stdout.isatty():
         from console.setup.app import SetupApp
 
@@ -84,10 +88,12 @@ def setup_cmd(
             sys.exit(EXIT_INVALID)
         if not profile.exists():
             click.echo(text)
-            if not yes and not click.confirm(f"save this profile as {profile}?"):
+            if not (yes or write_only) and not click.confirm(f"save this profile as {profile}?"):
                 sys.exit(EXIT_CANCELLED)
             profile.write_text(text)
             click.echo(f"saved {profile}")
+        if write_only:
+            return
     try:
         model = load(str(profile)).model
     except ProfileError as exc:
