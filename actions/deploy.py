@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from actions.engine import Action
+from actions.preflight import preflight_action
 from actions.provision.action import provision_action
 from actions.stacks import gonka, gonka_keys, gonka_register, ollama, vllm
 from console.profile_schema import FleetProfile
@@ -65,6 +66,7 @@ ACTIONS: dict[str, Callable[..., Action]] = {
     "keys": gonka_keys.keys_action,
     "register": gonka_register.register_action,
     "provision": provision_action,
+    "preflight": preflight_action,
 }
 
 

@@ -45,6 +45,7 @@ def stages_for(model: FleetProfile, mnemonic_file: Path | None = None) -> list[S
     if applies("keys"):
         keys = ("keys", "--mnemonic-file", str(mnemonic_file)) if mnemonic_file else ("keys",)
         out.append(Stage("keys", "make the account keys", "keys", keys))
+    out.append(Stage("preflight", "preflight (with fixes)", "preflight", ("preflight",)))
     out.append(Stage("deploy", "deploy", "deploy", ("deploy",)))
     if applies("register"):
         out.append(Stage("register", "register each cluster", "register", ("register",)))

@@ -59,6 +59,10 @@ def frame(stream: str, line: str) -> bytes:
     return struct.pack(">BxxxL", 1 if stream == "stdout" else 2, len(payload)) + payload
 
 
+# in .sim/: the NVIDIA container toolkit is not installed (or not registered with docker)
+NO_NVIDIA_RUNTIME = "no-nvidia-runtime"
+
+
 def docker_router(node: SimNode) -> Router:
     r = Router()
     cs = node.containers
@@ -96,10 +100,12 @@ def docker_router(node: SimNode) -> Router:
                 "ContainersRunning": sum(c.state == "running" for c in items),
                 "ServerVersion": ENGINE_VERSION,
                 "OperatingSystem": "Ubuntu 22.04.4 LTS",
-                "Runtimes": {
-                    "runc": {"path": "runc"},
-                    "nvidia": {"path": "nvidia-container-runtime"},
-                },
+                "Runtimes": {"runc": {"path": "runc"}}
+                | (
+                    {}
+                    if (node.home / ".sim" / NO_NVIDIA_RUNTIME).exists()
+                    else {"nvidia": {"path": "nvidia-container-runtime"}}
+                ),
                 "DefaultRuntime": "runc",
                 "NCPU": 96,
                 "MemTotal": 2_164_000_000_000,

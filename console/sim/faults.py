@@ -172,6 +172,18 @@ def _account_unfunded(fleet: SimFleet, node: SimNode) -> None:
         chain.accounts.pop(account_address(pubkey), None)
 
 
+def _marker(name: str, text: str = ""):
+    """A fault that is a file in the node's .sim/ (what its fake tools read)."""
+
+    def apply(fleet: SimFleet, node: SimNode) -> None:
+        (node.home / ".sim" / name).write_text(text)
+
+    def clear(fleet: SimFleet, node: SimNode) -> None:
+        (node.home / ".sim" / name).unlink(missing_ok=True)
+
+    return apply, clear
+
+
 def _disk(full: bool):
     def change(fleet: SimFleet, node: SimNode) -> None:
         if full:
@@ -258,6 +270,21 @@ FAULTS: dict[str, Fault] = {
             needs_chain=True,
         ),
         Fault("disk-full", "the data disk is 99.3 % full", _disk(True), _disk(False)),
+        Fault(
+            "gpu-na",
+            "GPU 0 answers [N/A] to nvidia-smi (faulty until reset)",
+            *_marker("gpu-na", "0\n"),
+        ),
+        Fault(
+            "no-toolkit",
+            "the NVIDIA container toolkit is not installed: docker has no nvidia runtime",
+            *_marker("no-nvidia-runtime"),
+        ),
+        Fault(
+            "compose-v1",
+            "only the old docker-compose (v1): no `docker compose` plugin",
+            *_marker("no-compose-plugin"),
+        ),
         Fault("inference-slow", "inference p95 above 2 s", *_flag("inference_slow")),
         Fault("inference-503", "inference answers 503", *_flag("inference_503")),
         Fault(

@@ -67,6 +67,13 @@ MAIN_CONTAINER = {
 }
 
 
+DOCKER_UNIT = (
+    "[Unit]\nDescription=Docker Application Container Engine\n\n"
+    "[Service]\nExecStart=/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock\n"
+    "\n[Install]\nWantedBy=multi-user.target\n"
+)
+
+
 def install_tools(home: Path, nvml_lib: Path | None) -> None:
     """Lay out a node sandbox at `home`: bin/ with the fake tools, lib/, .sim/.
 
@@ -230,6 +237,10 @@ class SimNode:
     # -- sandbox
     def prepare(self, nvml_lib: Path | None) -> None:
         install_tools(self.home, nvml_lib)
+        docker = self.units.unit_file("docker")  # the engine, as a service of the host
+        if not docker.exists():
+            docker.parent.mkdir(parents=True, exist_ok=True)
+            docker.write_text(DOCKER_UNIT)
         (self.home / ".sim" / "node.json").write_text(json.dumps(self.describe(), indent=1))
         self.write_readings()
 
@@ -368,6 +379,7 @@ class SimNode:
         self.systemd_listener = Listener(loop, str(sock), None, systemd_router(self.units))
         self.systemd_listener.start()
         self.units.daemon_reload()  # what an earlier run of this sandbox installed
+        self.units.act("docker", "start")
         self.reconcile()
 
     def reconcile(self) -> None:

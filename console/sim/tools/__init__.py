@@ -28,11 +28,12 @@ TOOLS: dict[str, tuple[str | None, str, str]] = {
     "journalctl": (None, "", ""),
     "systemctl": ("systemctl", "", ""),
     "ollama": ("ollama", "", ""),
+    "nvidia-ctk": ("nvidia_ctk", "", ""),
     # not a node's command: the stand-in Ollama installer's second half (ollama_install.sh)
     "ollama-setup": ("ollama_setup", "", ""),
 }
 # put in place by an installer, not there from the start; and where each goes (bin/ else)
-INSTALLED_LATER = {"ollama"}
+INSTALLED_LATER = {"ollama", "nvidia-ctk"}
 PLACES = {"ollama-setup": ".sim"}
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 

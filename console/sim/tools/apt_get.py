@@ -2,6 +2,7 @@
 asks for, which puts the node's fake tool in place (never the real package manager).
 
 Packages: ufw, docker.io (the docker CLI), docker-compose-v2 (the `docker compose` plugin),
+nvidia-container-toolkit (nvidia-ctk, which registers the runtime with docker),
 and git and python3, which every simulated node already has. What was installed is kept in
 `.sim/apt.json` for tests to read.
 """
@@ -19,6 +20,7 @@ PACKAGES: dict[str, tuple[str | None, ...]] = {
     "ufw": ("ufw",),
     "docker.io": ("docker",),
     "docker-compose-v2": (None,),
+    "nvidia-container-toolkit": ("nvidia-ctk",),
     "git": (),
     "python3": (),
 }

@@ -34,6 +34,17 @@ def _ago(created: int) -> str:
     return f"{s // 3600} hours ago"
 
 
+def _ports(ports: list[dict]) -> str:
+    """As the CLI writes them: `0.0.0.0:9100->9100/tcp, 127.0.0.1:9200->9200/tcp`."""
+    out = []
+    for p in ports:
+        if p.get("PublicPort"):
+            out.append(f"{p.get('IP', '')}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}")
+        else:
+            out.append(f"{p['PrivatePort']}/{p['Type']}")
+    return ", ".join(out)
+
+
 def _row(c: dict) -> dict[str, str]:
     """The fields `docker ps --format` knows, as the real CLI renders them."""
     return {
@@ -42,7 +53,7 @@ def _row(c: dict) -> dict[str, str]:
         "Command": f'"{c["Command"][:20]}"',
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c["Created"])),
         "RunningFor": _ago(c["Created"]),
-        "Ports": "",
+        "Ports": _ports(c.get("Ports") or []),
         "State": c["State"],
         "Status": c["Status"],
         "Size": "0B",

@@ -7,6 +7,7 @@ nvidia-smi does on a machine whose driver is not loaded.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +20,34 @@ NO_DRIVER = (
     "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
     "Make sure that the latest NVIDIA driver is installed and running.\n"
 )
+
+
+FAULTY = "gpu-na"  # in .sim/: the indexes of GPUs that answer [N/A], one per line
+
+
+def faulty() -> set[int]:
+    try:
+        text = (sim_dir() / FAULTY).read_text()
+    except OSError:
+        return set()
+    return {int(w) for w in text.split() if w.isdigit()}
+
+
+def reset(ids: set[int] | None) -> int:
+    """`nvidia-smi --gpu-reset [-i N]`: as root; a faulty GPU answers again."""
+    if os.geteuid() != 0 and not os.environ.get("FLEETDECK_SIM_ROOT"):
+        sys.stdout.write("Unable to reset this GPU: Insufficient Permissions\n")
+        return 4
+    left = faulty() - (ids if ids is not None else faulty())
+    path = sim_dir() / FAULTY
+    if left:
+        path.write_text("".join(f"{i}\n" for i in sorted(left)))
+    else:
+        path.unlink(missing_ok=True)
+    for i in sorted(ids if ids is not None else {0}):
+        sys.stdout.write(f"GPU 00000000:{0x18 + i:02X}:00.0 was successfully reset.\n")
+    sys.stdout.write("All done.\n")
+    return 0
 
 
 def _lost_message(g: GpuReading) -> str:
@@ -95,7 +124,12 @@ FIELDS: dict[str, Field] = {
         "MiB",
         lambda g, s: str(g.memory_total_mib - g.memory_used_mib - 479),
     ),
-    "utilization.gpu": ("utilization.gpu", "%", lambda g, s: str(g.utilization_gpu)),
+    # a faulty GPU answers [N/A] (operations.md §3: such a GPU is faulty until reset)
+    "utilization.gpu": (
+        "utilization.gpu",
+        "%",
+        lambda g, s: "[N/A]" if g.index in faulty() else str(g.utilization_gpu),
+    ),
     "utilization.memory": ("utilization.memory", "%", lambda g, s: str(g.utilization_memory)),
     "ecc.mode.current": ("ecc.mode.current", "", lambda g, s: "Enabled"),
     "ecc.errors.corrected.volatile.total": (
@@ -299,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     apps: str | None = None
     fmt: str | None = None
     ids: set[int] | None = None
-    list_gpus = False
+    list_gpus = resetting = False
     i = 0
     while i < len(args):
         arg = args[i]
@@ -318,9 +352,13 @@ def main(argv: list[str] | None = None) -> int:
             ids = {int(v) for v in value.split(",") if v.strip().isdigit()}
         elif key in ("-L", "--list-gpus"):
             list_gpus = True
+        elif key in ("-r", "--gpu-reset"):
+            resetting = True
         else:
             return _unknown(arg)
         i += 1
+    if resetting:
+        return reset(ids)
     if list_gpus:
         sys.stdout.write(listing(snapshot))
         return 0
