@@ -1,0 +1,109 @@
+"""The setup wizard's screens: a question (a choice outside its list refused, in words),
+the profile under review, and the stages with their output, shown literally (a tool's
+output is never read as markup). SVG snapshots keep them from regressing."""
+
+from __future__ import annotations
+
+from textual.app import App
+
+from console.setup.answers import Answers
+from console.setup.writer import profile_text
+from screens.setup import Answered, QuestionScreen, ReviewScreen, StagesScreen
+
+STAGES = [
+    ("keys", "make the account keys"),
+    ("preflight", "preflight (with fixes)"),
+    ("deploy", "deploy"),
+    ("register", "register each cluster"),
+    ("verify", "verify (the doctor's checks)"),
+]
+ANSWERS = Answers.model_validate(
+    {
+        "fleet": "first-fleet",
+        "stack": "gonka",
+        "clusters": [
+            {
+                "name": "c1",
+                "roles": {"network": 1, "ml": 1},
+                "hosts": ["192.0.2.10", "192.0.2.11"],
+                "gpus": 8,
+                "gpu_type": "H100",
+                "model": "Qwen/Qwen3-32B-FP8",
+            }
+        ],
+    }
+)
+
+
+class Host(App[None]):
+    def __init__(self, screen) -> None:
+        super().__init__()
+        self.start = screen
+        self.answered: list[Answered] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.start)
+
+    def on_answered(self, message: Answered) -> None:
+        self.answered.append(message)
+
+
+def question() -> QuestionScreen:
+    return QuestionScreen(2, "stack", "What it runs", "gonka", "", ("gonka", "ollama", "vllm"))
+
+
+def stages() -> StagesScreen:
+    screen = StagesScreen("first-fleet", STAGES, "fleetdeck setup first-fleet.toml --rehearse")
+    return screen
+
+
+async def test_a_choice_outside_the_list_is_refused_in_words():
+    app = Host(question())
+    async with app.run_test(size=(100, 20)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("backspace", *"[b]k8s", "enter")  # the default was selected
+        await pilot.pause(0.2)
+        assert app.answered == []
+        said = str(app.screen.query_one("#q-error").render())
+        assert "'[b]k8s' is not one of: gonka, ollama, vllm" in said
+        await pilot.press("end", "ctrl+u", *"ollama", "enter")
+        await pilot.pause(0.2)
+        assert [(m.key, m.value) for m in app.answered] == [("stack", "ollama")]
+
+
+async def test_stage_output_is_shown_literally():
+    screen = stages()
+    app = Host(screen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.2)
+        screen.stage("keys", "skipped", "done already")
+        screen.stage("preflight", "failed", "exit 4")
+        screen.line("c1-ml1 disk  | [bold]26 GB[/bold] free [@click=app.quit]x[/]")
+        screen.finished(False, "✗ stopped at preflight: r runs it again once fixed")
+        await pilot.pause(0.2)
+        lines = [str(s) for s in screen.query_one("RichLog").lines]
+        assert any("[bold]26 GB[/bold] free [@click=app.quit]x[/]" in s for s in lines)
+        stages_shown = str(screen.query_one("#s-stages").render())
+        assert "✓ 1. make the account keys  done already" in stages_shown
+        assert "✗ 2. preflight (with fixes)  exit 4" in stages_shown
+
+
+def test_snapshot_question_100x20(snap_compare):
+    assert snap_compare(Host(question()), terminal_size=(100, 20))
+
+
+def test_snapshot_review_100x30(snap_compare):
+    screen = ReviewScreen("first-fleet.toml", profile_text(ANSWERS, "first-fleet.answers.toml"))
+    assert snap_compare(Host(screen), terminal_size=(100, 30))
+
+
+def test_snapshot_stages_100x30(snap_compare):
+    async def run_before(pilot) -> None:
+        screen = pilot.app.screen
+        screen.stage("keys", "skipped", "done already")
+        screen.stage("preflight", "done")
+        screen.stage("deploy", "running")
+        for line in ("── stage 3/5: deploy (30 steps to do)", "c1-net preflight ✓ passed"):
+            screen.line(line)
+
+    assert snap_compare(Host(stages()), terminal_size=(100, 30), run_before=run_before)
