@@ -29,11 +29,18 @@ def cli() -> None:
     """fleetdeck: one terminal console for GPU inference fleets.
 
     \b
+    New here? `fleetdeck setup --rehearse` asks a few questions, writes your
+    first profile and rehearses the whole setup on a simulated fleet.
+
+    \b
+    fleetdeck setup [PROFILE]         questions → a profile → keys, deploy, register
     fleetdeck PROFILE                 open the console on a fleet profile
     fleetdeck status PROFILE          every node's GPUs, containers, chain, alerts
     fleetdeck plan PROFILE deploy     what a deploy would change (dry run)
     fleetdeck run PROFILE deploy      plan, confirm, apply; --resume after a failure
     fleetdeck run PROFILE provision   rent the profile's [provision] pools (provision --help)
+    fleetdeck run PROFILE preflight   the machines' readiness, with fixes
+    fleetdeck loadtest PROFILE        providers under load, against their SLO
     fleetdeck journal PROFILE [RUN]   what was run, step by step
     fleetdeck replay FILE             the console on a recording (status --record FILE)
     fleetdeck demo                    the console on a simulated fleet
