@@ -18,6 +18,7 @@ from pathlib import Path
 from actions.deploy import ACTIONS
 from actions.doctors import DOCTORS
 from console.profile_schema import FleetProfile
+from console.stacks import STACKS
 
 SETTLE_S = 120.0  # a rehearsal waits this long for the doctor's warnings to clear
 
@@ -51,13 +52,22 @@ def stages_for(model: FleetProfile, mnemonic_file: Path | None = None) -> list[S
         out.append(Stage("register", "register each cluster", "register", ("register",)))
     if stacks & set(DOCTORS):
         out.append(Stage("verify", "verify (the doctor's checks)", None, ("doctor",)))
-    else:
+    if any(STACKS[s].inference is not None for s in stacks):
         out.append(
             Stage(
-                "verify",
-                "verify (one answer from every provider)",
+                "serve",
+                "one answer from every serving node",
                 None,
-                ("loadtest", "--concurrency", "1", "--requests", "1", "--timeout", "60s"),
+                (
+                    "loadtest",
+                    "--concurrency",
+                    "1",
+                    "--requests",
+                    "1",
+                    "--timeout",
+                    "60s",
+                    "--answers-only",
+                ),
             )
         )
     return out

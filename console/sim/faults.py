@@ -58,6 +58,15 @@ def _ports_public(fleet: SimFleet, node: SimNode) -> None:
             c.ports = PUBLISHED.get(name, ())
 
 
+def _admin_public(fleet: SimFleet, node: SimNode) -> None:
+    """The admin API (9200) published on every interface: an edited compose file."""
+    from console.sim.containers import EVERY
+
+    c = node.containers.get("api")
+    if c is not None:
+        c.ports = ((9100, "127.0.0.1", 9100), (9200, EVERY, 9200))
+
+
 def _ports_private(fleet: SimFleet, node: SimNode) -> None:
     bindings = fleet.bindings(node)
     for name in ("api", "inference"):
@@ -291,6 +300,12 @@ FAULTS: dict[str, Fault] = {
             "cpu-fallback",
             "the model runs 62 % on the CPU (Ollama's /api/ps: size_vram below size)",
             *_flag("cpu_fallback"),
+        ),
+        Fault(
+            "admin-public",
+            "the admin API's 9200 published on every interface (an edited compose file)",
+            _admin_public,
+            _ports_private,
         ),
         Fault(
             "ports-public",

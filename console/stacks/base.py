@@ -25,10 +25,14 @@ EVERY_INTERFACE = ("", "0.0.0.0", "::")  # noqa: S104 - read from docker, never 
 class InferenceApi:
     """How a provider of the stack is asked for one short answer (the load test)."""
 
-    port_setting: str  # the stack setting that holds the port, on the node's 127.0.0.1
+    port_setting: str | None  # the stack setting that holds the port (node's 127.0.0.1)
     path: str
     body: Callable[[str, str, int], dict]  # (model, prompt, tokens) -> the JSON request
     tokens: Callable[[dict], int]  # the tokens generated, read from the JSON answer
+    port: int = 0  # the port where no setting moves it
+
+    def port_of(self, settings: object) -> int:
+        return int(getattr(settings, self.port_setting)) if self.port_setting else self.port
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 from console.monitor.runbooks import Runbook
 from console.schema import Port, Strict, Url
-from console.stacks.base import EVERY_INTERFACE, Stack
+from console.stacks.base import EVERY_INTERFACE, InferenceApi, Stack
+from console.stacks.vllm import chat_body, chat_tokens
 
 if TYPE_CHECKING:
     from console.profile_schema import Cluster, FleetProfile, Node
@@ -137,6 +138,8 @@ GONKA = GonkaStack(
     optional_containers=(("network", ("versiond",)),),
     chain_roles=("network",),
     short_roles=(("network", "net"),),
+    # what serves a model: vLLM behind the ML node's `inference` container, on 5050
+    inference=InferenceApi(None, "/v1/chat/completions", chat_body, chat_tokens, port=5050),
     tensor_parallel=True,
     secrets=(
         ("keyring_password", "the warm key's keyring, in the network node's api container"),

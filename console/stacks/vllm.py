@@ -15,16 +15,17 @@ class VllmSettings(Strict):
 
 NOT_READ_YET: dict[str, str] = {}
 
-CHAT = InferenceApi(
-    port_setting="vllm_port",
-    path="/v1/chat/completions",
-    body=lambda model, prompt, tokens: {
-        "model": model,
-        "messages": [{"role": "user", "content": prompt}],
-        "max_tokens": tokens,
-    },
-    tokens=lambda answer: int((answer.get("usage") or {}).get("completion_tokens") or 0),
-)
+
+def chat_body(model: str, prompt: str, tokens: int) -> dict:
+    """An OpenAI chat completion request (vLLM's, and Gonka's ML nodes', which run vLLM)."""
+    return {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": tokens}
+
+
+def chat_tokens(answer: dict) -> int:
+    return int((answer.get("usage") or {}).get("completion_tokens") or 0)
+
+
+CHAT = InferenceApi("vllm_port", "/v1/chat/completions", chat_body, chat_tokens)
 
 VLLM = Stack(
     name="vllm",

@@ -7,6 +7,8 @@ can fix (the disk) stays, saying where there is room or what to do."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ FAULTS = {
     "c1-ml2": "no-toolkit",
     "c2-net": "compose-v1",
     "c2-ml1": "disk-full",
-    "c1-net": "ports-public",
+    "c1-net": "admin-public",
 }
 
 
@@ -42,7 +44,7 @@ def test_preflight_finds_each_problem_and_fixes_what_a_command_can(short_tmp):
         assert "install the NVIDIA container toolkit" in out
         assert "$ sudo -n nvidia-ctk runtime configure --runtime=docker" in out
         assert "install the `docker compose` plugin (only docker-compose" in out
-        assert "api publishes 9100 on every interface" in out and "$ docker stop api" in out
+        assert "api publishes 9200 on every interface" in out and "$ docker stop api" in out
         assert "26 GB free under ~/hf, 260 GB needed for the node's models" in out
         assert "4 steps will change" in out, out
         run = fleetdeck(env, "run", profile, "preflight", "--yes")
@@ -52,6 +54,22 @@ def test_preflight_finds_each_problem_and_fixes_what_a_command_can(short_tmp):
         assert not (nodes / "c1-ml2/.sim/no-nvidia-runtime").exists()  # the runtime is there
         assert (nodes / "c1-ml2/bin/nvidia-ctk").exists()
         assert not (nodes / "c2-net/.sim/no-compose-plugin").exists()
+        ps = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "console.sim.tools.docker",
+                "ps",
+                "-a",
+                "--format",
+                "{{.Names}} {{.State}}",
+            ],
+            env=dict(env, DOCKER_HOST=f"unix://{nodes / 'c1-net/.sim/docker.sock'}"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "api exited" in ps.stdout.splitlines(), ps.stdout  # until the deploy rebinds it
         again = fleetdeck(env, "plan", profile, "preflight")
         assert "0 steps will change" in again.stdout, again.stdout
         assert "c2-ml1" in again.stdout and "260 GB needed" in again.stdout

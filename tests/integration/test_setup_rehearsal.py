@@ -7,6 +7,7 @@ command resumes there (the stages already done are shown done) and finishes."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -58,7 +59,7 @@ def test_rehearsal_from_answers_to_a_verified_fleet_resumes_after_a_node_failed(
         assert setup.stdout is not None
         for line in setup.stdout:
             said.append(line)
-            if line.startswith("── stage 3/5: deploy"):  # a node goes down during the deploy
+            if line.startswith("── stage 3/6: deploy"):  # a node goes down during the deploy
                 down = fleetdeck(env, short_tmp, "sim", "fault", str(sim), "c1-ml2", "host-down")
                 assert down.returncode == 0, down.stderr
         setup.wait(timeout=600)
@@ -70,7 +71,7 @@ def test_rehearsal_from_answers_to_a_verified_fleet_resumes_after_a_node_failed(
         assert setup.returncode == 4, first[-3000:]
         profile = short_tmp / "first-fleet.toml"  # what the answers wrote, byte for byte
         assert profile.read_text() == profile_text(load_answers(answers), answers.name)
-        assert "── stage 1/5: make the account keys (2 steps to do)" in first
+        assert "── stage 1/6: make the account keys (2 steps to do)" in first
         assert "✓ keys" in first
         failed = [line for line in said if line.startswith("c1-ml2") and "✗" in line]
         assert failed and any("refused" in line or "SSH" in line for line in failed), first
@@ -82,10 +83,11 @@ def test_rehearsal_from_answers_to_a_verified_fleet_resumes_after_a_node_failed(
         again = fleetdeck(env, short_tmp, "setup", "first-fleet.toml", "--rehearse", "--yes")
         out = again.stdout
         assert again.returncode == 0, out[-4000:] + again.stderr[-2000:]
-        assert "── stage 1/5: make the account keys: ✓ done already" in out
-        assert "── stage 3/5: deploy" in out and "✓ deploy" in out
+        assert "── stage 1/6: make the account keys: ✓ done already" in out
+        assert "── stage 3/6: deploy" in out and "✓ deploy" in out
         assert "deploy: ✓ done already" not in out
-        assert "✓ register" in out and "✓ verify" in out
+        assert "✓ register" in out and "✓ verify" in out and "✓ serve" in out
+        assert re.search(r"(?m)^\(fleet\)\s+3\s.*✓ met$", out), out  # the 3 ML nodes answer
         assert out.count("✓ participant:") == 2  # both clusters on the chain
         assert "setup complete: first-fleet is deployed and verified" in out
         done = fleetdeck(env, short_tmp, "setup", "first-fleet.toml", "--rehearse", "--yes")

@@ -146,7 +146,8 @@ def test_the_wizard_rehearses_a_fleet_by_keys_resumes_and_replays(short_tmp):
             "✓ 2. preflight (with fixes)",
             "✓ 3. deploy",
             "✓ 4. register each cluster",
-            "✓ 5. verify",
+            "✓ 5. verify (the doctor's checks)",
+            "✓ 6. one answer from every serving node",
         ):
             assert line in screen, screen
         assert time.monotonic() - started < 600
@@ -174,3 +175,4 @@ def test_the_wizard_rehearses_a_fleet_by_keys_resumes_and_replays(short_tmp):
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
         fleetdeck(env, work, "sim", "down", str(sim))
+        fleetdeck(env, work, "sim", "down", str(short_tmp / "again" / "reh" / "sim"))

@@ -73,6 +73,14 @@ def published_on(fleet, access, name):
     return "world" if "0.0.0.0" in ips else "private"
 
 
+def api_admin_published_on(fleet, access, name):
+    """Where `api` publishes the admin API's 9200, as docker inspect says."""
+    with access(name).connect() as c:
+        info = json.loads(run(c, "docker inspect api")[1])[0]
+    ips = {b["HostIp"] for b in info["NetworkSettings"]["Ports"].get("9200/tcp") or []}
+    return "world" if "0.0.0.0" in ips else "private"
+
+
 def on_cpu(fleet, access, name):
     """Ollama's /api/ps: is any loaded model partly in system memory?"""
     with access(name).connect() as c:
@@ -191,6 +199,28 @@ CASES = {  # kind: (node, observe, seen while faulty, seen when clear)
     "inference-503": ("ml1", health_status, 503, 200),
     "ports-public": ("ml1", published_on, "world", "private"),
     "cpu-fallback": ("prov1", on_cpu, True, False),
+    "admin-public": ("net", api_admin_published_on, "world", "private"),
+    "gpu-na": (
+        "ml1",
+        shell(
+            "nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -i 0 "
+            "| sed -E 's/^[0-9]+$/a number/'"
+        ),
+        "[N/A]",
+        "a number",
+    ),
+    "no-toolkit": (
+        "ml1",
+        shell("docker info --format '{{json .Runtimes}}' | grep -c nvidia-container-runtime"),
+        "0",
+        "1",
+    ),
+    "compose-v1": (
+        "ml1",
+        shell("docker compose version --short >/dev/null 2>&1 && echo v2 || echo v1"),
+        "v1",
+        "v2",
+    ),
 }
 
 
