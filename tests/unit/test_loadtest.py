@@ -47,9 +47,13 @@ def test_the_command_sends_only_where_the_profile_says(tmp_path):
     run = CliRunner().invoke(cli, ["loadtest", profile, "--via", "public"])
     assert run.exit_code == 1
     assert "use-4090-1 has no public_url in the profile" in run.output
-    gonka = str(REPO / "profiles" / "gonka-two-clusters.toml")
-    run = CliRunner().invoke(cli, ["loadtest", gonka])
+    chain_only = tmp_path / "chain.toml"
+    chain_only.write_text(
+        '[fleet]\nname = "f"\nstack = "gonka"\n[[clusters]]\nname = "c1"\n'
+        '[[clusters.nodes]]\nname = "net1"\nhost = "10.0.0.1"\nrole = "network"\n'
+    )
+    run = CliRunner().invoke(cli, ["loadtest", str(chain_only)])
     assert run.exit_code == 1 and "no inference provider to load" in run.output
-    assert "stack gonka: no provider API" in run.output
+    assert "net1 (serves no model)" in run.output
     run = CliRunner().invoke(cli, ["loadtest", profile, "--timeout", "soon"])
     assert run.exit_code == 2 and "is not a duration" in run.output
