@@ -53,11 +53,19 @@ class QuestionScreen(Screen[None]):
     """
 
     def __init__(
-        self, number: int, key: str, prompt: str, default: str, help_text: str, choices: tuple
+        self,
+        number: int,
+        key: str,
+        prompt: str,
+        default: str,
+        help_text: str,
+        choices: tuple,
+        secret: bool = False,  # typed unseen, never shown back
     ) -> None:
         super().__init__()
         self.number, self.key, self.prompt = number, key, prompt
         self.default, self.help_text, self.choices = default, help_text, choices
+        self.secret = secret
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -67,7 +75,7 @@ class QuestionScreen(Screen[None]):
         if self.choices:
             hint = f"one of: {', '.join(self.choices)}" + (f" ({hint})" if hint else "")
         yield Static(Text(hint, style="dim"), id="q-help")
-        yield Input(value=self.default, id="q-input")
+        yield Input(value=self.default, password=self.secret, id="q-input")
         yield Static(Text(""), id="q-error")
         yield Footer()
 

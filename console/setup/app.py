@@ -15,11 +15,13 @@ from pathlib import Path
 from textual.app import App
 
 from console.profile import load
+from console.secrets import Redactor, parse_ref, resolve
 from console.setup.answers import Answers, AnswersError
 from console.setup.rehearsal import fleet_up
 from console.setup.stages import SETTLE_S, run_stages, stages_for
 from console.setup.wizard import answers_toml, next_question, previous_key
 from console.setup.writer import profile_text
+from console.stacks import STACKS
 from screens.setup import (
     Answered,
     GoBack,
@@ -29,6 +31,19 @@ from screens.setup import (
     SaveProfile,
     StagesScreen,
 )
+
+
+def missing_secrets(profile: Path) -> list[tuple[str, str, str]]:
+    """(name, reference, what it protects) of each secret that does not resolve here."""
+    model = load(str(profile)).model
+    purposes = {n: p for c in model.clusters for n, p in STACKS[model.cluster_stack(c)].secrets}
+    out = []
+    for name, ref in model.secrets.items():
+        try:
+            resolve(ref, Redactor())
+        except Exception:  # noqa: S112 - unset, no keyring: asked for below
+            out.append((name, ref, purposes.get(name, "a secret the profile names")))
+    return out
 
 
 class SetupApp(App[int]):
@@ -52,6 +67,7 @@ class SetupApp(App[int]):
         self.process: subprocess.Popen | None = None
         self.stopping = False
         self.exit_code = 0
+        self.secrets_left: list[tuple[str, str, str]] = []
 
     def on_mount(self) -> None:
         if self.profile is not None and self.profile.exists():
@@ -77,6 +93,9 @@ class SetupApp(App[int]):
             self.push_screen(screen)
 
     def on_answered(self, message: Answered) -> None:
+        if message.key.startswith("secret:"):
+            self.store_secret(message.key.removeprefix("secret:"), message.value)
+            return
         self.state[message.key] = message.value
         if message.key == "fleet" and not message.value:
             self.state.pop("fleet")
@@ -118,7 +137,57 @@ class SetupApp(App[int]):
             self.notify(f"{self.profile} exists and differs: not overwritten", severity="error")
             return
         self.profile.write_text(self.text)
-        self.start_stages()
+        if self.rehearse:  # the simulated fleet has secrets of its own
+            self.start_stages()
+            return
+        self.secrets_left = missing_secrets(self.profile)
+        self.ask_secret()
+
+    # -- the secrets: into the OS keyring, never into the profile
+    def ask_secret(self) -> None:
+        if not self.secrets_left:
+            self.start_stages()
+            return
+        name, ref, purpose = self.secrets_left[0]
+        if not ref.startswith("keyring:"):
+            self.exit_with(
+                f"{name} is read from the environment ({ref}): set it, then "
+                f"`fleetdeck setup {self.profile}` goes on"
+            )
+            return
+        screen = QuestionScreen(
+            0,
+            f"secret:{name}",
+            f"{name}: {purpose}",
+            "",
+            f"typed unseen; stored in the OS keyring as {ref.removeprefix('keyring:')}, never "
+            "in the profile",
+            (),
+            secret=True,
+        )
+        self.switch_or_push(screen)
+
+    def store_secret(self, name: str, value: str) -> None:
+        ref = next(r for n, r, _ in self.secrets_left if n == name)
+        if not value:
+            self.screen.error("a secret cannot be empty")  # type: ignore[attr-defined]
+            return
+        try:
+            import keyring
+
+            parsed = parse_ref(ref)
+            keyring.set_password(parsed.service, parsed.name, value)
+        except Exception as exc:  # no keyring on this machine (a headless one), or a broken one
+            self.screen.error(  # type: ignore[attr-defined]
+                f"the keyring refused it ({type(exc).__name__}): on a machine without one, "
+                f'make it [secrets] {name} = "env:VARIABLE" in the profile and export it'
+            )
+            return
+        self.secrets_left.pop(0)
+        self.ask_secret()
+
+    def exit_with(self, text: str) -> None:
+        self.exit(1, message=text)
 
     # -- the stages
     def start_stages(self) -> None:

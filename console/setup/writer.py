@@ -93,8 +93,12 @@ def profile_text(a: Answers, answers_name: str = "answers") -> str:
         lines += ["[[clusters]]", setting("name", c.name), ""]
         nodes = node_names(c, a.stack)
         first_host = c.hosts[0] if c.hosts else None
+        # with HTTPS, the first cluster answers at the domain, the others at a name under it
+        domain = None
+        if a.https and a.domain:
+            domain = a.domain if c is a.clusters[0] else f"{c.name}.{a.domain}"
         own = stack.setup_cluster_settings(
-            c.name, str(c.public_url) if c.public_url else None, first_host
+            c.name, str(c.public_url) if c.public_url else None, first_host, domain
         )
         if own:
             lines.append("[clusters.settings]")

@@ -76,7 +76,7 @@ class Stack:
         return []
 
     def setup_cluster_settings(
-        self, cluster: str, public_url: str | None, first_host: str | None
+        self, cluster: str, public_url: str | None, first_host: str | None, domain: str | None
     ) -> list[tuple[str, object, str]]:
         """A new cluster's own [clusters.settings]: (key, value, comment)."""
         return []

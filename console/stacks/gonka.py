@@ -91,9 +91,15 @@ class GonkaStack(Stack):
         return out
 
     def setup_cluster_settings(
-        self, cluster: str, public_url: str | None, first_host: str | None
+        self, cluster: str, public_url: str | None, first_host: str | None, domain: str | None
     ) -> list[tuple[str, object, str]]:
-        url = public_url or (f"http://{first_host}:8000" if first_host else None)
+        url = public_url or (
+            f"https://{domain}:8443"  # the proxy's TLS port (api_ssl_port)
+            if domain
+            else f"http://{first_host}:8000"
+            if first_host
+            else None
+        )
         out: list[tuple[str, object, str]] = [
             ("key_name", f"{cluster}-ml-ops-key", "the warm key, in the api container"),
         ]

@@ -107,3 +107,56 @@ def test_snapshot_stages_100x30(snap_compare):
             screen.line(line)
 
     assert snap_compare(Host(stages()), terminal_size=(100, 30), run_before=run_before)
+
+
+async def test_the_wizard_stores_each_secret_in_the_keyring_never_the_profile(
+    tmp_path, monkeypatch
+):
+    import json
+
+    import keyring
+
+    from console.setup.app import SetupApp
+    from tests.harness.keyring_file import FileKeyring
+
+    store = tmp_path / "keyring.json"
+    monkeypatch.setenv("FLEETDECK_TEST_KEYRING", str(store))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FileKeyring())
+    started: list[bool] = []
+    # the stages would reach the answers' (documentation) addresses: stopped short here
+    monkeypatch.setattr(SetupApp, "start_stages", lambda self: started.append(True))
+    app = SetupApp(tmp_path / "first-fleet.toml", False, None, None)
+    app.state = {
+        "fleet": "first-fleet", "stack": "gonka", "ssh_user": "ubuntu",
+        "ssh_key": "~/.ssh/id_ed25519", "clusters": "1", "c1.name": "c1", "c1.ml": "1",
+        "c1.hosts": "192.0.2.10 192.0.2.11", "c1.gpus": "8", "c1.gpu_type": "H100",
+        "c1.model": "Qwen/Qwen3-32B-FP8", "https": "n",
+    }  # fmt: skip
+    try:
+        async with app.run_test(size=(100, 24)) as pilot:
+            await pilot.pause(0.3)
+            assert type(app.screen).__name__ == "ReviewScreen"
+            await pilot.press("y")
+            await pilot.pause(0.3)
+            assert "keyring_password" in str(app.screen.query_one("#q-prompt").render())
+            await pilot.press("enter")  # nothing typed: refused
+            await pilot.pause(0.2)
+            assert "cannot be empty" in str(app.screen.query_one("#q-error").render())
+            await pilot.press(*"warm-Secret-1", "enter")
+            await pilot.pause(0.3)
+            assert "account_keyring_password" in str(app.screen.query_one("#q-prompt").render())
+            assert "warm-Secret-1" not in str(app.screen.query_one("#q-input").render())
+            await pilot.press(*"cold-Secret-2", "enter")
+            await pilot.pause(0.3)
+            assert started == [True]
+    finally:
+        keyring.set_keyring(previous)
+    stored = json.loads(store.read_text())
+    assert stored == {
+        "fleetdeck/first-fleet-keyring-password": "warm-Secret-1",
+        "fleetdeck/first-fleet-account-keyring-password": "cold-Secret-2",
+    }
+    written = (tmp_path / "first-fleet.toml").read_text()
+    assert "-Secret-" not in written and "first-fleet-account-keyring-password" in written
+    assert "-Secret-" not in (tmp_path / "first-fleet.answers.toml").read_text()

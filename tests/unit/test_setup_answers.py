@@ -47,6 +47,20 @@ def test_the_same_answers_write_the_same_profile_byte_for_byte(tmp_path):
     )
 
 
+def test_https_gives_each_cluster_its_name_under_the_domain(tmp_path):
+    path = tmp_path / "a.toml"
+    path.write_text(
+        EXAMPLE.read_text().replace(
+            'stack = "gonka"', 'stack = "gonka"\nhttps = true\ndomain = "gpu.example.org"', 1
+        )
+    )
+    model = loads(profile_text(load_answers(path)), "f.toml").model
+    c1, c2 = model.clusters
+    assert model.stack.nginx_mode == "https"
+    assert model.stack_settings(c1).public_url == "https://gpu.example.org:8443"
+    assert model.stack_settings(c2).public_url == "https://c2.gpu.example.org:8443"
+
+
 def test_a_provider_fleet_and_rented_machines(tmp_path):
     answers = tmp_path / "a.toml"
     answers.write_text(
