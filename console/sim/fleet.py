@@ -302,10 +302,12 @@ class SimFleet:
         tables = [doc["stack"]] + [
             c["settings"] for c in doc.get("clusters", []) if "settings" in c
         ]
+        # a stack whose deploy has directories of its own (Ollama's install script has none)
+        defaults = bool(stacks & {"gonka", "vllm"})
         for table in tables:
             for key, inside in sandboxed.items():
                 given = table.get(key)
-                if (table is doc["stack"] and given is None) or (
+                if (table is doc["stack"] and given is None and defaults) or (
                     given is not None and not str(given).startswith("~/")
                 ):
                     table[key] = inside
