@@ -33,6 +33,16 @@ from screens.setup import (
 )
 
 
+def interrupt(p: subprocess.Popen) -> None:
+    """Ctrl-C for a stage's command (its run is journalled as cancelled), then a kill."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(timeout=10)
+        if p.poll() is None:
+            p.kill()
+
+
 def missing_secrets(profile: Path) -> list[tuple[str, str, str]]:
     """(name, reference, what it protects) of each secret that does not resolve here."""
     model = load(str(profile)).model
@@ -216,6 +226,8 @@ class SetupApp(App[int]):
 
         def started(process: subprocess.Popen) -> None:
             self.process = process
+            if self.stopping:  # quit came while it was being started
+                interrupt(process)
 
         env = dict(os.environ)
         target = self.profile.resolve()
@@ -242,6 +254,7 @@ class SetupApp(App[int]):
             on_stage=on_stage,
             started=started,
             settle_s=SETTLE_S if self.rehearse else 0.0,
+            stopped=lambda: self.stopping,
         )
         if self.stopping:
             return
@@ -260,11 +273,6 @@ class SetupApp(App[int]):
         """Quit; a stage under way is interrupted as Ctrl-C would (its run is journalled,
         and the next `fleetdeck setup` resumes it)."""
         self.stopping = True
-        p = self.process
-        if p is not None and p.poll() is None:
-            p.send_signal(signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(timeout=10)
-            if p.poll() is None:
-                p.kill()
+        if self.process is not None:
+            interrupt(self.process)
         self.exit(self.exit_code)

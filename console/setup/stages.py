@@ -146,10 +146,11 @@ def checked(
     profile: Path,
     settle_s: float,
     started=None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> int:
     """A check stage; run again, quietly, while it only warns and `settle_s` allows."""
     deadline = time.monotonic() + settle_s
-    while True:
+    while not stopped():
         lines: list[str] = []
         code = streamed(
             env, lines.append, stage.command[0], str(profile), *stage.command[1:], started=started
@@ -161,6 +162,7 @@ def checked(
             return code
         say(f"  waiting: {warnings[0]}")
         time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+    return 130  # stopped while it waited
 
 
 def run_stages(
@@ -173,13 +175,17 @@ def run_stages(
     on_stage: Callable[[str, str, str], None] = lambda name, state, note: None,
     started=None,
     settle_s: float = 0.0,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> str | None:
     """Each stage in turn; the name of the stage that failed, or None when all passed.
     `on_stage(name, state, note)`: pending → running → done | skipped | failed.
+    `stopped()`: true once the caller quits; no command starts after that.
     `settle_s`: how long the verification may wait for its warnings to clear (a newly
     registered participant joins at the next proof of compute: seconds on a rehearsal's
     simulated chain, hours on the real one, where it is not waited for)."""
     for i, stage in enumerate(stages, start=1):
+        if stopped():  # the wizard quit: start nothing more
+            return stage.name
         head = f"── stage {i}/{len(stages)}: {stage.title}"
         on_stage(stage.name, "running", "")
         if stage.action is not None:
@@ -193,14 +199,14 @@ def run_stages(
                 if left is not None
                 else f"{head} (its plan could not check every node: run, and see)"
             )
+            if stopped():
+                return stage.name
             code = streamed(
                 env, say, "run", str(profile), *stage.command, *run_args, started=started
             )
         else:
             say(head)
-            code = streamed(
-                env, say, stage.command[0], str(profile), *stage.command[1:], started=started
-            )
+            code = checked(env, say, stage, profile, settle_s, started, stopped)
         if code != 0:
             say(f"✗ stage {stage.name} failed (exit {code}): what it printed says why")
             on_stage(stage.name, "failed", f"exit {code}")

@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from console.loadtest import TOKENS, Slo, Target, run_load  # noqa: E402
 from console.stacks import STACKS  # noqa: E402
+from tests.harness.cli import run  # noqa: E402
 
 PROFILE = """
 [fleet]
@@ -63,14 +64,7 @@ PROMPT = "In one sentence: why is the sky blue?"
 
 
 def fleetdeck(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=900,
-    )
+    return run(env, *args, timeout=900)
 
 
 def hey(url: str, concurrency: int, requests: int, timeout: float, model: str) -> dict:

@@ -9,13 +9,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`fleetdeck ARGS` in `env`, no terminal."""
+def run(
+    env: dict[str, str], *args: str, timeout: float = 300, cwd: Path = REPO
+) -> subprocess.CompletedProcess:
+    """`fleetdeck ARGS` in `env`, no terminal, in `cwd` (what relative paths are to)."""
     return subprocess.run(
         [sys.executable, "-m", "console.cli", *args],
         capture_output=True,
         text=True,
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
         timeout=timeout,

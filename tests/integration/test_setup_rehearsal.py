@@ -17,6 +17,7 @@ import pytest
 
 from console.setup.answers import load_answers
 from console.setup.writer import profile_text
+from tests.harness.cli import run
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -24,14 +25,7 @@ EXAMPLE = REPO / "profiles" / "setup" / "first-fleet-answers.toml"
 
 
 def fleetdeck(env, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run(env, *args, cwd=cwd, timeout=600)
 
 
 def test_rehearsal_from_answers_to_a_verified_fleet_resumes_after_a_node_failed(short_tmp):

@@ -20,6 +20,7 @@ import pytest
 
 from console.setup.rehearsal import secrets_env
 from tests.conftest import unavailable
+from tests.harness.cli import run
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -53,15 +54,8 @@ def gone(session: str, timeout: float) -> bool:
     return False
 
 
-def fleetdeck(env: dict, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def fleetdeck(env, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return run(env, *args, cwd=cwd, timeout=600)
 
 
 def test_the_wizard_rehearses_a_fleet_by_keys_resumes_and_replays(short_tmp):
