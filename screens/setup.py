@@ -61,11 +61,13 @@ class QuestionScreen(Screen[None]):
         help_text: str,
         choices: tuple,
         secret: bool = False,  # typed unseen, never shown back
+        error: str = "",  # what was wrong with the answer given before
     ) -> None:
         super().__init__()
         self.number, self.key, self.prompt = number, key, prompt
         self.default, self.help_text, self.choices = default, help_text, choices
         self.secret = secret
+        self.first_error = error
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,7 +78,7 @@ class QuestionScreen(Screen[None]):
             hint = f"one of: {', '.join(self.choices)}" + (f" ({hint})" if hint else "")
         yield Static(Text(hint, style="dim"), id="q-help")
         yield Input(value=self.default, password=self.secret, id="q-input")
-        yield Static(Text(""), id="q-error")
+        yield Static(Text(self.first_error), id="q-error")
         yield Footer()
 
     def on_mount(self) -> None:

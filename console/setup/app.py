@@ -12,14 +12,15 @@ import signal
 import subprocess
 from pathlib import Path
 
+from pydantic import ValidationError
 from textual.app import App
 
 from console.profile import load
 from console.secrets import Redactor, parse_ref, resolve
-from console.setup.answers import Answers, AnswersError
+from console.setup.answers import Answers
 from console.setup.rehearsal import fleet_up
 from console.setup.stages import SETTLE_S, run_stages, stages_for
-from console.setup.wizard import answers_toml, next_question, previous_key
+from console.setup.wizard import answers_toml, next_question, previous_key, problem
 from console.setup.writer import profile_text
 from console.stacks import STACKS
 from screens.setup import (
@@ -87,13 +88,15 @@ class SetupApp(App[int]):
             self.ask()
 
     # -- the questions
-    def ask(self) -> None:
+    def ask(self, error: str = "") -> None:
         q = next_question(self.state, self.rehearse)
         if q is None:
             self.review()
             return
         self.asked = len(self.state) + 1
-        screen = QuestionScreen(self.asked, q.key, q.prompt, q.default, q.help, q.choices)
+        screen = QuestionScreen(
+            self.asked, q.key, q.prompt, q.default, q.help, q.choices, error=error
+        )
         self.switch_or_push(screen)
 
     def switch_or_push(self, screen) -> None:
@@ -106,11 +109,12 @@ class SetupApp(App[int]):
         if message.key.startswith("secret:"):
             self.store_secret(message.key.removeprefix("secret:"), message.value)
             return
-        self.state[message.key] = message.value
-        if message.key == "fleet" and not message.value:
-            self.state.pop("fleet")
-            self.screen.error("the fleet needs a name")  # type: ignore[attr-defined]
+        q = next_question(self.state, self.rehearse)
+        said = problem(q, message.value) if q is not None and q.key == message.key else None
+        if said:
+            self.screen.error(said)  # type: ignore[attr-defined]
             return
+        self.state[message.key] = message.value
         self.ask()
 
     def on_go_back(self, message: GoBack) -> None:
@@ -127,13 +131,17 @@ class SetupApp(App[int]):
     def review(self) -> None:
         try:
             a = self.answers()
-        except (ValueError, AnswersError) as exc:
-            # a wrong answer: back to the questions, the last one asked again, saying why
+        except ValidationError as exc:
+            # what no single answer shows (answers that do not fit together): the last
+            # question asked again, saying why
             key = previous_key(self.state, self.rehearse)
             if key is not None:
                 del self.state[key]
-            self.ask()
-            self.screen.error(str(exc).splitlines()[-1])  # type: ignore[attr-defined]
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            self.ask(
+                error=f"{where + ': ' if where else ''}{first['msg']}".replace("Value error, ", "")
+            )
             return
         self.profile = self.profile or Path(f"{a.fleet}.toml")
         self.text = profile_text(a, f"{a.fleet}.answers.toml")

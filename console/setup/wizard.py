@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from console.schema import check_name
 from console.stacks import STACK_NAMES, STACKS
 
 # documentation addresses (RFC 5737): a rehearsal's machines are simulated, any will do
@@ -25,6 +26,24 @@ class Question:
     default: str = ""
     help: str = ""
     choices: tuple[str, ...] = ()
+    kind: str = "text"  # text | name | number | hosts
+    count: int = 0  # hosts: how many
+
+
+def problem(q: Question, value: str) -> str | None:
+    """What is wrong with an answer, in words; None when it will do."""
+    if q.kind == "name":
+        try:
+            check_name(value)
+        except ValueError as exc:
+            return str(exc)
+    if q.kind == "number" and not value.isdigit():
+        return f"{value!r} is not a number"
+    if q.kind == "hosts" and len(hosts_of(value)) != q.count:
+        return f"{len(hosts_of(value))} addresses given, {q.count} needed (one per node)"
+    if q.key == "clusters" and value == "0":
+        return "a fleet has at least one cluster"
+    return None
 
 
 def _int(state: dict[str, str], key: str, default: int = 0) -> int:
@@ -37,22 +56,30 @@ def _int(state: dict[str, str], key: str, default: int = 0) -> int:
 def questions(state: dict[str, str], rehearse: bool) -> list[Question]:
     """Every question, as far as the answers so far decide them."""
     out = [
-        Question("fleet", "The fleet's name", "first-fleet", "letters, digits and -"),
+        Question("fleet", "The fleet's name", "first-fleet", "letters, digits and -", kind="name"),
         Question("stack", "What it runs", STACK_NAMES[0], "", STACK_NAMES),
         Question("ssh_user", "The SSH login on every machine", "ubuntu", "sudo without a password"),
         Question("ssh_key", "Its private key on this machine", "~/.ssh/id_ed25519"),
-        Question("clusters", "How many clusters", "2", "a cluster is one participant or region"),
+        Question(
+            "clusters",
+            "How many clusters",
+            "2",
+            "a cluster is one participant or region",
+            kind="number",
+        ),
     ]
     stack = STACKS.get(state.get("stack", STACK_NAMES[0]), STACKS[STACK_NAMES[0]])
     for i in range(1, _int(state, "clusters", 1) + 1):
         c = f"c{i}"
-        out.append(Question(f"{c}.name", f"Cluster {i}: its name", c))
+        out.append(Question(f"{c}.name", f"Cluster {i}: its name", c, kind="name"))
         count = 0
         for role in stack.roles:
             if role in stack.singleton_roles:
                 count += 1
                 continue
-            out.append(Question(f"{c}.{role}", f"Cluster {i}: how many {role} nodes", "2"))
+            out.append(
+                Question(f"{c}.{role}", f"Cluster {i}: how many {role} nodes", "2", kind="number")
+            )
             count += _int(state, f"{c}.{role}", 2)
         hosts = " ".join(f"{REHEARSAL_HOSTS[(i - 1) % 3]}.{10 + n}" for n in range(count))
         out.append(
@@ -62,9 +89,11 @@ def questions(state: dict[str, str], rehearse: bool) -> list[Question]:
                 hosts if rehearse else "",
                 "separated by spaces"
                 + (" (a rehearsal simulates them: these will do)" if rehearse else ""),
+                kind="hosts",
+                count=count,
             )
         )
-        out.append(Question(f"{c}.gpus", f"Cluster {i}: GPUs per serving node", "8"))
+        out.append(Question(f"{c}.gpus", f"Cluster {i}: GPUs per serving node", "8", kind="number"))
         out.append(Question(f"{c}.gpu_type", f"Cluster {i}: GPU type", "H100"))
         out.append(
             Question(f"{c}.model", f"Cluster {i}: the model it serves", "Qwen/Qwen3-32B-FP8")

@@ -160,3 +160,32 @@ async def test_the_wizard_stores_each_secret_in_the_keyring_never_the_profile(
     written = (tmp_path / "first-fleet.toml").read_text()
     assert "-Secret-" not in written and "first-fleet-account-keyring-password" in written
     assert "-Secret-" not in (tmp_path / "first-fleet.answers.toml").read_text()
+
+
+async def test_a_wrong_answer_is_refused_in_words_where_it_is_typed(tmp_path):
+    from console.setup.app import SetupApp
+
+    app = SetupApp(tmp_path / "x.toml", False, None, None)
+    async with app.run_test(size=(100, 20)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("backspace", *"my fleet", "enter")
+        await pilot.pause(0.2)
+        said = str(app.screen.query_one("#q-error").render())
+        assert "'my fleet' is not a valid name" in said and "fleet" not in app.state
+        await pilot.press("end", "ctrl+u", *"f1", "enter")
+        await pilot.pause(0.3)
+        assert app.state["fleet"] == "f1"
+        assert "What it runs" in str(app.screen.query_one("#q-prompt").render())
+    app = SetupApp(tmp_path / "x.toml", False, None, None)
+    app.state = {
+        "fleet": "f1", "stack": "gonka", "ssh_user": "ubuntu", "ssh_key": "~/.ssh/k",
+        "clusters": "1", "c1.name": "c1", "c1.ml": "1",
+    }  # fmt: skip
+    async with app.run_test(size=(100, 20)) as pilot:
+        await pilot.pause(0.3)
+        assert "its 2 machines' addresses" in str(app.screen.query_one("#q-prompt").render())
+        await pilot.press(*"10.0.0.1", "enter")
+        await pilot.pause(0.2)
+        said = str(app.screen.query_one("#q-error").render())
+        assert "1 addresses given, 2 needed (one per node)" in said
+        assert "c1.hosts" not in app.state
