@@ -417,11 +417,18 @@ def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
                         "use one of: " + ", ".join(info.roles),
                     )
             yield from _model_problems(node, npath, models, at)
-        if not cluster.get("nodes") and isinstance(cname, str) and cname not in pool_clusters:
+        sourced = bool(data.get("sources"))  # a Kubernetes source lists the nodes itself
+        if (
+            not cluster.get("nodes")
+            and isinstance(cname, str)
+            and cname not in pool_clusters
+            and not sourced
+        ):
             yield at(
                 cpath,
                 f"cluster {cname!r} has no nodes",
-                "add [[clusters.nodes]] entries, or a [provision] pool for this cluster",
+                "add [[clusters.nodes]] entries, a [provision] pool for this cluster, or a "
+                "[[sources]] that lists them",
             )
         if info and cluster.get("nodes") and isinstance(cluster.get("nodes"), list):
             for single in info.singleton_roles:

@@ -124,6 +124,18 @@ class ProvisionPool(Strict):
         return self.names.format(pool=self.name, cluster=self.cluster, role=self.role, n=n)
 
 
+class StatusSource(Strict):
+    """A system that already knows the fleet's state ([[sources]]). Kubernetes today: its
+    nodes by pool (`fleetdeck pools`); Prometheus and Gonka's metrics are not read yet."""
+
+    name: Name
+    kind: Literal["kubernetes"]
+    kubeconfig: str = "~/.kube/config"
+    context: str | None = None  # the kubeconfig's current one when absent
+    selector: str | None = None  # a label selector: which of the cluster's nodes are ours
+    pool_label: str = "cloud.google.com/gke-nodepool"  # what names a node's pool
+
+
 class ProvisionSection(Strict):
     pools: Annotated[list[ProvisionPool], Field(min_length=1)]
 
@@ -141,6 +153,7 @@ class FleetProfile(Strict):
     clusters: Annotated[list[Cluster], Field(min_length=1)]
     alerts: AlertsSection = AlertsSection()
     provision: ProvisionSection | None = None
+    sources: list[StatusSource] = []
 
     def cluster_stack(self, cluster: Cluster) -> str:
         return cluster.stack or self.fleet.stack

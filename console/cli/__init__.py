@@ -15,6 +15,7 @@ from console.cli import (  # noqa: F401
     doctor,
     journal,
     loadtest,
+    pools,
     profiles,
     provision,
     setup,

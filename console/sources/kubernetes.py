@@ -1,0 +1,247 @@
+"""A Kubernetes cluster's nodes, read from its API server as `kubectl get nodes` reads them:
+one paged `GET /api/v1/nodes` (500 a page, `continue` tokens), grouped by node pool (GKE's
+`cloud.google.com/gke-nodepool` label by default), with each pool's GPU capacity against
+what is allocatable (`nvidia.com/gpu`), and the nodes that need someone: NotReady (the
+kubelet stopped reporting, or reports a problem) and cordoned (`spec.unschedulable`).
+
+Access comes from a kubeconfig (its context's cluster and user): a bearer token or a client
+certificate; the server's certificate is verified against the kubeconfig's CA. An `exec`
+plugin (gke-gcloud-auth-plugin) is not run: say so, and how to give a token instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+GPU = "nvidia.com/gpu"
+PAGE = 500
+
+
+class KubeError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Access:
+    server: str
+    token: str | None = None
+    ca_data: bytes | None = None  # PEM
+    ca_file: str | None = None
+    insecure: bool = False
+    cert_data: bytes | None = None  # client certificate and key, PEM
+    key_data: bytes | None = None
+    context: str = ""
+
+
+@dataclass(frozen=True)
+class KubeNode:
+    name: str
+    pool: str
+    gpus_capacity: int
+    gpus_allocatable: int
+    ready: bool | None  # None: no Ready condition reported
+    not_ready_why: str
+    cordoned: bool
+    accelerator: str
+    taints: tuple[str, ...] = ()
+
+
+@dataclass
+class Pool:
+    name: str
+    nodes: list[KubeNode] = field(default_factory=list)
+
+    @property
+    def capacity(self) -> int:
+        return sum(n.gpus_capacity for n in self.nodes)
+
+    @property
+    def allocatable(self) -> int:
+        return sum(n.gpus_allocatable for n in self.nodes)
+
+    @property
+    def not_ready(self) -> list[KubeNode]:
+        return [n for n in self.nodes if n.ready is not True]
+
+    @property
+    def cordoned(self) -> list[KubeNode]:
+        return [n for n in self.nodes if n.cordoned]
+
+    @property
+    def accelerators(self) -> list[str]:
+        return sorted({n.accelerator for n in self.nodes if n.accelerator})
+
+
+def _data(entry: dict, key: str) -> bytes | None:
+    value = entry.get(f"{key}-data")
+    return base64.b64decode(value) if value else None
+
+
+def load_kubeconfig(path: Path, context: str | None = None) -> Access:
+    """The cluster and credentials of `context` (the current one when None)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.expanduser().read_text()) or {}
+    except OSError as exc:
+        raise KubeError(f"{path}: cannot read the kubeconfig: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise KubeError(f"{path}: not a kubeconfig (YAML): {exc}") from None
+    name = context or doc.get("current-context")
+
+    def named(kind: str, wanted: str | None) -> dict:
+        for item in doc.get(kind) or []:
+            if item.get("name") == wanted:
+                return item.get(kind[:-1]) or {}
+        have = ", ".join(str(i.get("name")) for i in doc.get(kind) or []) or "none"
+        raise KubeError(f"{path}: no {kind[:-1]} {wanted!r} (there are: {have})")
+
+    ctx = named("contexts", name)
+    cluster, user = named("clusters", ctx.get("cluster")), named("users", ctx.get("user"))
+    if "exec" in user or "auth-provider" in user:
+        plugin = (user.get("exec") or {}).get("command") or "an auth provider"
+        raise KubeError(
+            f"{path}: context {name!r} authenticates with {plugin}, which fleetdeck does not "
+            "run: give the context a service account's token (`token:`) instead"
+        )
+    server = str(cluster.get("server") or "")
+    if not server.startswith(("https://", "http://")):
+        raise KubeError(f"{path}: cluster of context {name!r} has no server URL")
+    ca_file = cluster.get("certificate-authority")
+    return Access(
+        server=server.rstrip("/"),
+        token=user.get("token"),
+        ca_data=_data(cluster, "certificate-authority"),
+        ca_file=str(Path(ca_file).expanduser()) if ca_file else None,
+        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        cert_data=_data(user, "client-certificate"),
+        key_data=_data(user, "client-key"),
+        context=str(name),
+    )
+
+
+@contextlib.contextmanager
+def client(access: Access, timeout: float = 15.0) -> Iterator[httpx.Client]:
+    """An HTTP client for the API server; PEM data goes to 0600 files only while it lives."""
+    with tempfile.TemporaryDirectory(prefix="fleetdeck-kube-") as tmp:
+
+        def pem(name: str, data: bytes) -> str:
+            p = os.path.join(tmp, name)
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            return p
+
+        verify: bool | str = True
+        if access.insecure:
+            verify = False
+        elif access.ca_data:
+            verify = pem("ca.pem", access.ca_data)
+        elif access.ca_file:
+            verify = access.ca_file
+        cert = None
+        if access.cert_data and access.key_data:
+            cert = (pem("client.pem", access.cert_data), pem("client.key", access.key_data))
+        headers = {"Accept": "application/json"}
+        if access.token:
+            headers["Authorization"] = f"Bearer {access.token}"
+        with httpx.Client(
+            base_url=access.server, verify=verify, cert=cert, headers=headers, timeout=timeout
+        ) as c:
+            yield c
+
+
+def list_nodes(access: Access, selector: str | None = None) -> list[dict]:
+    """Every node, page by page."""
+    items: list[dict] = []
+    token = ""
+    with client(access) as c:
+        while True:
+            params = {"limit": str(PAGE)}
+            if token:
+                params["continue"] = token
+            if selector:
+                params["labelSelector"] = selector
+            try:
+                r = c.get("/api/v1/nodes", params=params)
+            except httpx.HTTPError as exc:
+                raise KubeError(f"{access.server}: {type(exc).__name__}: {exc}") from None
+            if r.status_code != 200:
+                try:
+                    said = r.json().get("message") or r.text
+                except ValueError:
+                    said = r.text
+                raise KubeError(f"{access.server}: nodes: HTTP {r.status_code} {said[:160]}")
+            body = r.json()
+            if body.get("kind") != "NodeList":
+                raise KubeError(f"{access.server}: nodes: not a NodeList ({body.get('kind')})")
+            items += body.get("items") or []
+            token = (body.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items
+
+
+def _count(resources: dict | None) -> int:
+    try:
+        return int(str((resources or {}).get(GPU, "0")))
+    except ValueError:
+        return 0
+
+
+def node_of(item: dict, pool_label: str) -> KubeNode:
+    meta, spec, status = (
+        item.get("metadata") or {},
+        item.get("spec") or {},
+        item.get("status") or {},
+    )
+    labels = meta.get("labels") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    ok = None if ready is None else ready.get("status") == "True"
+    why = (
+        ""
+        if ok
+        else (
+            f"{ready.get('reason') or ready.get('status')}: {ready.get('message') or ''}".strip(
+                ": "
+            )
+            if ready
+            else "no Ready condition"
+        )
+    )
+    taints = tuple(
+        f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}"
+        for t in spec.get("taints") or []
+    )
+    return KubeNode(
+        name=str(meta.get("name") or "?"),
+        pool=str(labels.get(pool_label) or "(no pool)"),
+        gpus_capacity=_count(status.get("capacity")),
+        gpus_allocatable=_count(status.get("allocatable")),
+        ready=ok,
+        not_ready_why=why,
+        cordoned=bool(spec.get("unschedulable")),
+        accelerator=str(
+            labels.get("cloud.google.com/gke-accelerator")
+            or labels.get("nvidia.com/gpu.product")
+            or ""
+        ),
+        taints=taints,
+    )
+
+
+def pools_of(items: list[dict], pool_label: str) -> list[Pool]:
+    pools: dict[str, Pool] = {}
+    for item in items:
+        node = node_of(item, pool_label)
+        pools.setdefault(node.pool, Pool(node.pool)).nodes.append(node)
+    for pool in pools.values():
+        pool.nodes.sort(key=lambda n: n.name)
+    return sorted(pools.values(), key=lambda p: p.name)

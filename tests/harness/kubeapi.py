@@ -1,0 +1,146 @@
+"""A fake Kubernetes API server for the node list, on loopback: no kube-apiserver, kind, k3s
+or kwok can be installed on the test machine (operations.md §6), so this serves what
+`GET /api/v1/nodes` serves, in the real NodeList shape (metadata.continue paging, a page
+capped by the server as the real one may, labelSelector k=v, a bearer token, 401 as a
+Status), over plain HTTP (the client's TLS verification is not exercised here)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+MAX_PAGE = 120  # the server's own cap: a client asking for 500 gets pages of 120
+
+
+def gke_node(name: str, pool: str, gpus: int, accelerator: str, **state) -> dict:
+    """A GKE GPU node as the API server returns it."""
+    allocatable = state.get("allocatable", gpus)
+    ready = state.get("ready", "True")
+    node = {
+        "metadata": {
+            "name": name,
+            "uid": f"uid-{name}",
+            "resourceVersion": "4711",
+            "creationTimestamp": "2026-11-20T08:00:00Z",
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "cloud.google.com/gke-nodepool": pool,
+                "cloud.google.com/gke-accelerator": accelerator,
+                "node.kubernetes.io/instance-type": "a3-highgpu-8g",
+                "topology.kubernetes.io/zone": "us-central1-a",
+            },
+        },
+        "spec": {
+            "podCIDR": "10.4.0.0/24",
+            "providerID": f"gce://proj/us-central1-a/{name}",
+            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}],
+        },
+        "status": {
+            "capacity": {"cpu": "208", "memory": "1891186140Ki", "nvidia.com/gpu": str(gpus)},
+            "allocatable": {
+                "cpu": "207690m",
+                "memory": "1860405724Ki",
+                "nvidia.com/gpu": str(allocatable),
+            },
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": ready,
+                    "lastHeartbeatTime": "2026-11-29T12:00:00Z",
+                    "lastTransitionTime": "2026-11-29T11:00:00Z",
+                    "reason": "KubeletReady" if ready == "True" else "NodeStatusUnknown",
+                    "message": "kubelet is posting ready status"
+                    if ready == "True"
+                    else "Kubelet stopped posting node status.",
+                }
+            ],
+            "nodeInfo": {
+                "kubeletVersion": "v1.30.5-gke.1014001",
+                "osImage": "Container-Optimized OS",
+            },
+        },
+    }
+    if state.get("cordoned"):
+        node["spec"]["unschedulable"] = True
+        node["spec"]["taints"].append(
+            {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+        )
+    return node
+
+
+@dataclass
+class FakeKubeApi:
+    token: str
+    nodes: list[dict] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # each request's path and query
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeKubeApi:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def send(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                api.requests.append(self.path)
+                url = urlsplit(self.path)
+                if self.headers.get("Authorization") != f"Bearer {api.token}":
+                    self.send(401, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                    "status": "Failure", "message": "Unauthorized",
+                                    "reason": "Unauthorized", "code": 401})  # fmt: skip
+                    return
+                if url.path != "/api/v1/nodes":
+                    missing = "the server could not find the requested resource"
+                    self.send(404, {"kind": "Status", "status": "Failure", "code": 404,
+                                    "message": missing})  # fmt: skip
+                    return
+                q = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                items = api.nodes
+                if "labelSelector" in q:
+                    key, _, value = q["labelSelector"].partition("=")
+                    items = [n for n in items if n["metadata"]["labels"].get(key) == value]
+                start = int(q.get("continue") or 0)
+                size = min(int(q.get("limit") or len(items) or 1), MAX_PAGE)
+                page = items[start : start + size]
+                more = start + size < len(items)
+                self.send(200, {"kind": "NodeList", "apiVersion": "v1",
+                                "metadata": {"resourceVersion": "4711",
+                                             **({"continue": str(start + size)} if more else {})},
+                                "items": page})  # fmt: skip
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def kubeconfig(self, context: str = "gke_proj_us-central1_fleet") -> str:
+        return (
+            "apiVersion: v1\nkind: Config\n"
+            f"current-context: {context}\n"
+            f"clusters:\n- name: {context}\n  cluster:\n    server: {self.url}\n"
+            f"users:\n- name: {context}\n  user:\n    token: {self.token}\n"
+            f"contexts:\n- name: {context}\n  context:\n    cluster: {context}\n"
+            f"    user: {context}\n"
+        )

@@ -1,0 +1,91 @@
+"""`fleetdeck pools` against a fake Kubernetes API server (tests/harness/kubeapi.py: no real
+kube-apiserver can be installed here) speaking the real NodeList: the GKE seed's three
+clusters of 100 GPU nodes as three pools, read in pages, grouped by node pool with GPUs
+allocatable against capacity, NotReady and cordoned nodes named."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.harness.cli import run as fleetdeck
+from tests.harness.kubeapi import FakeKubeApi, gke_node
+
+pytestmark = pytest.mark.integration
+TOKEN = "kube-token-5e1c9a"  # noqa: S105 - the fake server's
+
+
+@pytest.fixture
+def kube():
+    nodes = []
+    for pool, accel in (("a3-mega", "nvidia-h100-mega-80gb"), ("a3-high", "nvidia-h100-80gb"),
+                        ("g2-l4", "nvidia-l4")):  # fmt: skip
+        for i in range(100):
+            state = {}
+            if pool == "a3-high" and i == 7:
+                state = {"ready": "Unknown"}  # its kubelet stopped reporting
+            if pool == "a3-high" and i == 8:
+                state = {"allocatable": 7}  # a GPU the device plugin no longer offers
+            if pool == "g2-l4" and i in (3, 4):
+                state = {"cordoned": True}
+            gpus = 1 if pool == "g2-l4" else 8
+            nodes.append(gke_node(f"gke-fleet-{pool}-{i:03d}", pool, gpus, accel, **state))
+    api = FakeKubeApi(TOKEN, nodes).start()
+    yield api
+    api.stop()
+
+
+def profile(tmp_path, kubeconfig: str) -> str:
+    path = tmp_path / "gke.toml"
+    path.write_text(
+        '[fleet]\nname = "gke-fleet"\nstack = "vllm"\n'
+        "[[sources]]\n"
+        f'name = "gke-us"\nkind = "kubernetes"\nkubeconfig = "{kubeconfig}"\n'
+        '[[clusters]]\nname = "us"\n'
+    )
+    return str(path)
+
+
+def test_the_node_pools_with_gpus_and_the_nodes_that_need_someone(kube, tmp_path):
+    config = tmp_path / "kubeconfig"
+    config.write_text(kube.kubeconfig())
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    done = fleetdeck(env, "pools", profile(tmp_path, str(config)))
+    out = done.stdout
+    assert done.returncode == 4, out + done.stderr  # a node is NotReady
+    assert "gke-us (context gke_proj_us-central1_fleet): 3 pools, 300 nodes" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  ")}
+    assert rows["a3-high"][1:5] == ["100", "99", "0", "799/800"]  # nodes, ready, cordoned
+    assert rows["a3-mega"][1:5] == ["100", "100", "0", "800/800"]
+    assert rows["g2-l4"][1:5] == ["100", "100", "2", "100/100"]
+    assert "✕ gke-fleet-a3-high-007  NotReady: NodeStatusUnknown: Kubelet stopped posting" in out
+    assert "~ gke-fleet-g2-l4-003  cordoned (unschedulable)" in out
+    assert "799/800 ! nvidia-h100-80gb" in out  # fewer GPUs allocatable than there are
+    # read in pages: the server gives 120 a page, the client follows `continue`
+    pages = [r for r in kube.requests if r.startswith("/api/v1/nodes")]
+    assert len(pages) == 3 and "continue=120" in pages[1] and "continue=240" in pages[2]
+    as_json = json.loads(fleetdeck(env, "pools", profile(tmp_path, str(config)), "--json").stdout)
+    [pool] = [p for p in as_json["sources"][0]["pools"] if p["pool"] == "a3-high"]
+    assert pool["not_ready"][0]["node"] == "gke-fleet-a3-high-007"
+    assert (pool["gpus_capacity"], pool["gpus_allocatable"]) == (800, 799)
+
+
+def test_a_wrong_token_or_an_exec_plugin_is_said_not_a_traceback(kube, tmp_path):
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    config = tmp_path / "kubeconfig"
+    config.write_text(kube.kubeconfig().replace(TOKEN, "wrong"))
+    done = fleetdeck(env, "pools", profile(tmp_path, str(config)))
+    assert done.returncode == 4 and "nodes: HTTP 401 Unauthorized" in done.stdout
+    config.write_text(
+        kube.kubeconfig().replace(
+            f"    token: {TOKEN}\n",
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+            "      command: gke-gcloud-auth-plugin\n",
+        )
+    )
+    done = fleetdeck(env, "pools", profile(tmp_path, str(config)))
+    assert done.returncode == 4
+    assert "authenticates with gke-gcloud-auth-plugin" in done.stdout
+    assert "service account's token" in done.stdout
