@@ -20,6 +20,7 @@ from textual.screen import Screen
 from console.controllers.commands import Commands
 from console.controllers.containers import Containers
 from console.controllers.machines import Machines
+from console.controllers.pools import Pools
 from console.controllers.registration import Registration
 from console.controllers.rehearsal import Rehearsal
 from console.controllers.remedies import Remedies
@@ -84,6 +85,7 @@ class FleetdeckApp(App[str | None]):
         self.registration = Registration(self)
         self.commands = Commands(self)
         self.machines = Machines(self)
+        self.pools = Pools(self)
         self.last_state: FleetState | None = None
         self.set_sub_title()
         from console.keymap import keys_path, load_keymap

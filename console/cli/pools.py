@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
@@ -20,7 +19,7 @@ from console.cli.group import EXIT_FAILED, EXIT_INVALID, cli
 def pools_cmd(profile: str, as_json: bool) -> None:
     """Each Kubernetes source's node pools: GPUs allocatable vs capacity, NotReady and
     cordoned nodes. Exit 4 when a node is NotReady or a source cannot be read."""
-    from console.sources.kubernetes import KubeError, list_nodes, load_kubeconfig, pools_of
+    from console.sources.kubernetes import pools_lines, read_source
 
     model = load_or_exit(profile).model
     sources = [s for s in model.sources if s.kind == "kubernetes"]
@@ -31,57 +30,15 @@ def pools_cmd(profile: str, as_json: bool) -> None:
             err=True,
         )
         sys.exit(EXIT_INVALID)
-    doc, trouble = [], False
-    for source in sources:
-        try:
-            access = load_kubeconfig(Path(source.kubeconfig), source.context)
-            pools = pools_of(list_nodes(access, source.selector), source.pool_label)
-        except KubeError as exc:
-            trouble = True
-            doc.append({"source": source.name, "error": str(exc)})
-            if not as_json:
-                click.echo(f"✕ {source.name}: {exc}")
-            continue
-        trouble = trouble or any(p.not_ready for p in pools)
-        doc.append(
-            {
-                "source": source.name,
-                "context": access.context,
-                "pools": [
-                    {
-                        "pool": p.name,
-                        "nodes": len(p.nodes),
-                        "ready": len(p.nodes) - len(p.not_ready),
-                        "gpus_capacity": p.capacity,
-                        "gpus_allocatable": p.allocatable,
-                        "accelerators": p.accelerators,
-                        "not_ready": [
-                            {"node": n.name, "why": n.not_ready_why} for n in p.not_ready
-                        ],
-                        "cordoned": [n.name for n in p.cordoned],
-                    }
-                    for p in pools
-                ],
-            }
-        )
-        if as_json:
-            continue
-        total = sum(len(p.nodes) for p in pools)
-        click.echo(f"{source.name} (context {access.context}): {len(pools)} pools, {total} nodes")
-        click.echo(
-            f"  {'POOL':<22}{'NODES':>6}{'READY':>7}{'CORDONED':>10}  GPUS ALLOC/CAP  ACCELERATOR"
-        )
-        for p in pools:
-            short = p.allocatable < p.capacity
-            click.echo(
-                f"  {p.name:<22}{len(p.nodes):>6}{len(p.nodes) - len(p.not_ready):>7}"
-                f"{len(p.cordoned):>10}  {f'{p.allocatable}/{p.capacity}':>14}"
-                f"{' !' if short else '  '} {', '.join(p.accelerators) or '-'}"
-            )
-            for n in p.not_ready:
-                click.echo(f"    ✕ {n.name}  NotReady: {n.not_ready_why}")
-            for n in p.cordoned:
-                click.echo(f"    ~ {n.name}  cordoned (unschedulable)")
+    docs = [
+        {"source": s.name} | read_source(s.kubeconfig, s.context, s.selector, s.pool_label)
+        for s in sources
+    ]
+    trouble = any("error" in d or any(p["not_ready"] for p in d["pools"]) for d in docs)
     if as_json:
-        click.echo(json.dumps({"schema": 1, "sources": doc}, indent=1))
+        click.echo(json.dumps({"schema": 1, "sources": docs}, indent=1))
+    else:
+        for doc in docs:
+            for _, line in pools_lines(doc["source"], doc):
+                click.echo(line)
     sys.exit(EXIT_FAILED if trouble else 0)

@@ -29,6 +29,12 @@ class Commands(Controller):
                 "the pools' machines against the profile: orphans, gone, surplus, stopped",
                 app.machines.show,
             )
+        if any(s.kind == "kubernetes" for s in app.profile.model.sources):
+            yield SystemCommand(
+                "Kubernetes node pools",
+                "the sources' nodes by pool: GPUs allocatable vs capacity, NotReady, cordoned",
+                app.pools.show,
+            )
         if app.read_only:
             yield SystemCommand(
                 "Read-only: off",

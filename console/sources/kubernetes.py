@@ -245,3 +245,60 @@ def pools_of(items: list[dict], pool_label: str) -> list[Pool]:
     for pool in pools.values():
         pool.nodes.sort(key=lambda n: n.name)
     return sorted(pools.values(), key=lambda p: p.name)
+
+
+def read_source(
+    kubeconfig: str, context: str | None, selector: str | None, pool_label: str
+) -> dict:
+    """One source's pools as plain data (what `pools --json` prints and the console shows);
+    `error` instead when it cannot be read."""
+    try:
+        access = load_kubeconfig(Path(kubeconfig), context)
+        pools = pools_of(list_nodes(access, selector), pool_label)
+    except KubeError as exc:
+        return {"error": str(exc)}
+    return {
+        "context": access.context,
+        "pools": [
+            {
+                "pool": p.name,
+                "nodes": len(p.nodes),
+                "ready": len(p.nodes) - len(p.not_ready),
+                "gpus_capacity": p.capacity,
+                "gpus_allocatable": p.allocatable,
+                "accelerators": p.accelerators,
+                "not_ready": [{"node": n.name, "why": n.not_ready_why} for n in p.not_ready],
+                "cordoned": [n.name for n in p.cordoned],
+            }
+            for p in pools
+        ],
+    }
+
+
+def pools_lines(name: str, doc: dict) -> list[tuple[str, str]]:
+    """(style kind, text) lines of one source, for the terminal and the console alike:
+    kind is "head", "row", "bad" (NotReady), "warn" (cordoned) or "error"."""
+    if "error" in doc:
+        return [("error", f"✕ {name}: {doc['error']}")]
+    pools = doc["pools"]
+    total = sum(p["nodes"] for p in pools)
+    out = [
+        ("head", f"{name} (context {doc['context']}): {len(pools)} pools, {total} nodes"),
+        (
+            "head",
+            f"  {'POOL':<22}{'NODES':>6}{'READY':>7}{'CORDONED':>10}  GPUS ALLOC/CAP  ACCELERATOR",
+        ),
+    ]
+    for p in pools:
+        short = " !" if p["gpus_allocatable"] < p["gpus_capacity"] else "  "
+        gpus = f"{p['gpus_allocatable']}/{p['gpus_capacity']}"
+        out.append(
+            (
+                "row",
+                f"  {p['pool']:<22}{p['nodes']:>6}{p['ready']:>7}{len(p['cordoned']):>10}  "
+                f"{gpus:>14}{short} {', '.join(p['accelerators']) or '-'}",
+            )
+        )
+        out += [("bad", f"    ✕ {n['node']}  NotReady: {n['why']}") for n in p["not_ready"]]
+        out += [("warn", f"    ~ {n}  cordoned (unschedulable)") for n in p["cordoned"]]
+    return out
