@@ -3,7 +3,6 @@ pool by pool with the NotReady and cordoned nodes, the API's words never read as
 
 from __future__ import annotations
 
-
 from console.app import FleetdeckApp
 from console.profile import loads
 from screens.pools import PoolsScreen
@@ -32,7 +31,7 @@ async def test_the_palette_opens_the_pools_of_the_profiles_kubernetes_source(tmp
             [entry] = [c for c in app.get_system_commands(app.screen) if "pools" in c.title]
             assert entry.title == "Kubernetes node pools"
             entry.callback()
-            for _ in range(30):
+            for _ in range(150):  # the worker reads the API server: seconds on a busy machine
                 await pilot.pause(0.1)
                 if isinstance(app.screen, PoolsScreen):
                     break
