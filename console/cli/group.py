@@ -41,6 +41,7 @@ def cli() -> None:
     fleetdeck run PROFILE provision   rent the profile's [provision] pools (provision --help)
     fleetdeck run PROFILE preflight   the machines' readiness, with fixes
     fleetdeck loadtest PROFILE        providers under load, against their SLO
+    fleetdeck pools PROFILE           Kubernetes sources' node pools, GPUs, NotReady
     fleetdeck journal PROFILE [RUN]   what was run, step by step
     fleetdeck replay FILE             the console on a recording (status --record FILE)
     fleetdeck demo                    the console on a simulated fleet
