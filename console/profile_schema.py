@@ -126,7 +126,7 @@ class ProvisionPool(Strict):
 
 class StatusSource(Strict):
     """A system that already knows the fleet's state ([[sources]]). Kubernetes today: its
-    nodes by pool (`fleetdeck pools`); Prometheus and Gonka's metrics are not read yet."""
+    nodes by pool (`fleetdeck pools`); Prometheus and a chain's own metrics are not read yet."""
 
     name: Name
     kind: Literal["kubernetes"]
