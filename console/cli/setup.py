@@ -1,5 +1,5 @@
-"""`fleetdeck setup`: answers → a commented profile → its stages (keys, machines, deploy,
-registration, verification), each the command an operator runs; `--rehearse` does all of
+"""`fleetdeck setup`: answers → a commented profile → its stages (machines, keys, preflight,
+deploy, registration, verification), each the command an operator runs; `--rehearse` does all of
 it on a fresh simulated fleet first. Resumable: run it again and it goes on where it
 stopped. On a terminal without --answers the wizard asks the questions
 (console/setup/app.py)."""

@@ -32,8 +32,8 @@ class Stage:
 
 
 def stages_for(model: FleetProfile, mnemonic_file: Path | None = None) -> list[Stage]:
-    """The stages this fleet needs, in order: machines, keys, deploy, registration, and a
-    verification (the registration doctor, or one answer from every provider)."""
+    """The stages this fleet needs, in order: machines to rent, keys, preflight, deploy,
+    registration, the registration doctor, and one answer from every serving node."""
     stacks = {model.cluster_stack(c) for c in model.clusters}
 
     def applies(action: str) -> bool:
