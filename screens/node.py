@@ -454,7 +454,20 @@ class NodeScreen(Screen[None]):
         """The actions run on this node, from the journal: (Run, StepRecord) newest first,
         and what was done to it from the console (ConsoleAction); or why the journal
         cannot be read."""
-        text = Text("\nfrom the console (journal)\n", style="bold")
+        text = Text()
+        slo = next(((r, st) for r, st in rows if r.action == "loadtest" and st.step == "slo"), None)
+        if slo is not None:  # its last measured SLO (`fleetdeck loadtest`), first
+            run, step = slo
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(step.finished or run.started))
+            text.append(f"\nlast load test ({when}): ", style="bold")
+            text.append(
+                step.summary or "not measured",
+                style="green" if step.state == "done" else "bold red",
+            )
+            if step.error:
+                text.append(f"\n  {step.error}", style="red")
+            text.append("\n")
+        text.append("\nfrom the console (journal)\n", style="bold")
         if not console and not problem:
             text.append("nothing done to this node from the console\n", style="dim")
         for a in console or []:

@@ -182,6 +182,10 @@ async def test_history_tab_lists_the_actions_run_on_the_node(monkeypatch, tmp_pa
     )
     journal.set_step(run, "c1-ml1", "models", FAILED, attempt=True)
     journal.set_step(run, "c1-ml2", "firewall", DONE)
+    load = journal.start_run("loadtest", "gonka-prod", str(GONKA), {})
+    journal.plan_steps(load, "c1-ml1", ["slo"])
+    summary = "p95 >2 s, 52 timeouts and 0 errors in 100, 40 tok/s at 100 concurrent: SLO missed"
+    journal.set_step(load, "c1-ml1", "slo", FAILED, summary, "p95 over the timeout")
     journal.close()
     app = app_with_trouble()
     async with app.run_test(size=(160, 50)) as pilot:
@@ -197,6 +201,8 @@ async def test_history_tab_lists_the_actions_run_on_the_node(monkeypatch, tmp_pa
         assert "models" in lines[0] and "failed" in lines[0] and "(2 attempts)" in lines[0]
         assert "firewall" in lines[1] and "done" in lines[1] and run in lines[1]
         assert "exit 1: hf download [/]x" in text  # literal
+        # its last measured SLO comes first
+        assert text.lstrip().startswith("last load test (") and summary in text.splitlines()[1]
 
 
 async def test_a_corrupt_journal_leaves_the_console_usable_and_says_which_file(
