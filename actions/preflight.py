@@ -17,11 +17,9 @@ import shlex
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
 from actions.stacks.node_http import note
-from actions.stacks.weights import hf_home, models_of
+from actions.stacks.weights import hf_home, models_of, space_needed_gb
 from console.stacks import STACKS
 from console.stacks.base import EVERY_INTERFACE
-
-DISK_HEADROOM_GB = 20  # images and logs beside the models
 
 
 def serving(ctx: NodeContext) -> bool:
@@ -42,7 +40,9 @@ def gpu_health(ctx: NodeContext) -> Change | None:
     faulty = [
         fields[0].strip()
         for line in out.stdout.splitlines()
-        if len(fields := line.split(",")) >= 2 and "N/A" in fields[1]
+        if len(fields := line.split(",")) >= 2
+        and "N/A" in fields[1]
+        and fields[0].strip().isdigit()  # the node's words become a command: digits only
     ]
     if not faulty:
         note(ctx, f"{len(out.stdout.splitlines())} GPUs answer")
@@ -116,9 +116,7 @@ def commands_apply(ctx: NodeContext, change: Change) -> None:
 
 
 def disk_check(ctx: NodeContext) -> Change | None:
-    need = DISK_HEADROOM_GB + sum(
-        (ctx.profile.models[m].vram_gb or 0) for m in models_of(ctx.node) if m in ctx.profile.models
-    )
+    need = space_needed_gb(ctx)
     where = hf_home(ctx)
     out = ctx.run(
         f'p={sh_path(where)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '

@@ -5,13 +5,8 @@ Rows come as plain data from the controller: this screen reaches no cloud itself
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
 
-from screens.help import HelpScreen, key_rows
+from screens.report import ReportScreen
 
 MARKS = {
     "orphan": ("!", "bold red"),
@@ -44,36 +39,20 @@ def machines_text(fleet: str, rows: list[tuple[str, str]]) -> Text:
     return out
 
 
-class MachinesScreen(Screen[None]):
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="back"),
-        Binding("question_mark", "help", "Help", id="help"),
-    ]
-    DEFAULT_CSS = """
-    MachinesScreen #machines-title { height: auto; padding: 0 1; background: $boost; }
-    MachinesScreen VerticalScroll { height: 1fr; padding: 0 1; }
-    """
+class MachinesScreen(ReportScreen):
+    WHAT = "Cloud machines"
+    NOTE = "the pools' machines against the profile's nodes"
+    ABOUT = (
+        "Every machine tagged for this fleet in the pools' clouds, against the profile: "
+        "! orphan (billing, no node names it), ✕ gone (a node whose machine is not "
+        "there), ! surplus (past its pool's count), ~ stopped or moved, · not made yet, "
+        "✓ ok. Destroy stays on the command line, where the names are typed again."
+    )
+    BODY_ID = "machines"
 
     def __init__(self, fleet: str, rows: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.fleet = fleet
+        super().__init__(fleet)
         self.rows = rows
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        title = Text("Cloud machines of ", style="bold")
-        title.append(self.fleet, style="bold yellow")
-        title.append("   (the pools' machines against the profile's nodes)", style="dim")
-        yield Static(title, id="machines-title")
-        with VerticalScroll():
-            yield Static(machines_text(self.fleet, self.rows), id="machines")
-        yield Footer()
-
-    def action_help(self) -> None:
-        about = (
-            "Every machine tagged for this fleet in the pools' clouds, against the profile: "
-            "! orphan (billing, no node names it), ✕ gone (a node whose machine is not "
-            "there), ! surplus (past its pool's count), ~ stopped or moved, · not made yet, "
-            "✓ ok. Destroy stays on the command line, where the names are typed again."
-        )
-        self.app.push_screen(HelpScreen("Cloud machines", key_rows(self.app, self.BINDINGS), about))
+    def body(self) -> Text:
+        return machines_text(self.fleet, self.rows)

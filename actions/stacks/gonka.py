@@ -20,7 +20,13 @@ from dataclasses import dataclass
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
 from actions.stacks.node_http import http_ok, note, url_answers, wait_http
-from actions.stacks.weights import hf_home, models_apply, models_check, models_of
+from actions.stacks.weights import (
+    hf_home,
+    models_apply,
+    models_check,
+    models_of,
+    space_needed_gb,
+)
 from console.profile_schema import Node
 from console.stacks.gonka import (
     CHAIN_CONTAINER,
@@ -44,7 +50,6 @@ ML_PORTS = (5050, 8080)  # inference and ML node management: open to the network
 MIN_DOCKER = (20, 10)
 MIN_COMPOSE = (2, 24, 4)  # `ports: !override` in COMPOSE_PORTS
 MIN_MEMORY_GB = 8
-DISK_HEADROOM_GB = 20
 
 
 # ---------------------------------------------------------------- what a node is
@@ -214,10 +219,7 @@ def preflight(ctx: NodeContext) -> Change | None:
     mem_gb = int(facts.get("mem_kb") or 0) / 1024**2
     if mem_gb < MIN_MEMORY_GB:
         problems.append(f"{mem_gb:.1f} GiB of memory, at least {MIN_MEMORY_GB} GiB needed")
-    need_gb = DISK_HEADROOM_GB + sum(
-        (ctx.profile.models[m].vram_gb or 0) if m in ctx.profile.models else 0
-        for m in models_of(ctx.node)
-    )
+    need_gb = space_needed_gb(ctx)
     free_gb = int(facts.get("disk_kb") or 0) / 1024**2
     if free_gb < need_gb:
         problems.append(

@@ -19,6 +19,18 @@ def hf_home(ctx: NodeContext) -> str:
     return ctx.settings.hf_home or DEFAULT_HF_HOME
 
 
+DISK_HEADROOM_GB = 20  # images and logs beside the models
+
+
+def space_needed_gb(ctx: NodeContext) -> float:
+    """What the node's disk under HF_HOME must hold: its models (their tiers' VRAM as the
+    size) and some headroom."""
+    models = ctx.profile.models
+    return DISK_HEADROOM_GB + sum(
+        (models[m].vram_gb or 0) for m in models_of(ctx.node) if m in models
+    )
+
+
 def model_dir(ctx: NodeContext, model: str) -> str:
     return f"{hf_home(ctx).rstrip('/')}/hub/models--{model.replace('/', '--')}"
 

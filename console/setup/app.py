@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from pydantic import ValidationError
+from rich.text import Text
 from textual.app import App
 
 from console.profile import load
@@ -152,7 +153,11 @@ class SetupApp(App[int]):
         answers = self.profile.with_name(self.profile.stem + ".answers.toml")
         answers.write_text(answers_toml(self.state, self.rehearse))
         if self.profile.exists() and self.profile.read_text() != self.text:
-            self.notify(f"{self.profile} exists and differs: not overwritten", severity="error")
+            self.notify(
+                f"{self.profile} exists and differs: not overwritten",
+                severity="error",
+                markup=False,  # a path is the operator's text, not markup
+            )
             return
         self.profile.write_text(self.text)
         if self.rehearse:  # the simulated fleet has secrets of its own
@@ -205,7 +210,7 @@ class SetupApp(App[int]):
         self.ask_secret()
 
     def exit_with(self, text: str) -> None:
-        self.exit(1, message=text)
+        self.exit(1, message=Text(text))  # printed after the app: plain text, never markup
 
     # -- the stages
     def start_stages(self) -> None:
