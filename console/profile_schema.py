@@ -21,7 +21,7 @@ from console.schema import (  # noqa: F401 - check_host and the types: part of t
     Url,
     check_host,
 )
-from console.stacks import SETTINGS_NOT_READ_YET, STACK_NAMES, StackSection
+from console.stacks import SETTINGS_NOT_READ_YET, STACK_NAMES, STACK_SOURCE_KINDS, StackSection
 
 StackName = Literal[STACK_NAMES]  # the registry's stacks (console/stacks/)
 DriverName = Literal["ec2", "gce", "azure", "dummy"]
@@ -124,16 +124,69 @@ class ProvisionPool(Strict):
         return self.names.format(pool=self.name, cluster=self.cluster, role=self.role, n=n)
 
 
-class StatusSource(Strict):
-    """A system that already knows the fleet's state ([[sources]]). Kubernetes today: its
-    nodes by pool (`fleetdeck pools`); Prometheus and a chain's own metrics are not read yet."""
+# what a status source can give of a node; a node's screen shows each one's source and age
+SIGNALS = ("gpus", "xids", "containers", "system", "chain", "services")
+Signal = Literal[SIGNALS]
+
+
+class SourceBase(Strict):
+    """A status source ([[sources]]). Their order in the profile is the order of trust:
+    where two give the same signal of a node, the first one's value is taken while it is
+    fresh. SSH, unless listed, comes after them all and probes every profile node."""
 
     name: Name
+
+
+class KubernetesSource(SourceBase):
+    """A Kubernetes API: its nodes by pool (`fleetdeck pools`)."""
+
     kind: Literal["kubernetes"]
     kubeconfig: str = "~/.kube/config"
     context: str | None = None  # the kubeconfig's current one when absent
     selector: str | None = None  # a label selector: which of the cluster's nodes are ours
     pool_label: str = "cloud.google.com/gke-nodepool"  # what names a node's pool
+
+
+class PrometheusSource(SourceBase):
+    """A Prometheus server holding the GPU nodes' dcgm-exporter series: one query per
+    signal per refresh for the whole fleet."""
+
+    kind: Literal["prometheus"]
+    url: Url
+    token: SecretRefStr | None = None  # a bearer token, by reference (keyring: or env:)
+    scrape_interval_s: Annotated[float, Field(gt=0, le=3600)] = 15.0  # Prometheus's own
+    selector: str = ""  # PromQL label matchers on every query: 'job="dcgm"'
+    node_label: str = "Hostname"  # the label that names a node (dcgm-exporter's Hostname)
+    node_pattern: str | None = None  # a regex; its first group is the node's name
+    cluster_label: str | None = None  # a label whose value names the node's fleet cluster
+    cluster: str | None = None  # the cluster of the nodes it finds, where no label says
+    discover: bool = True  # nodes the profile does not list join the fleet from here
+    role: str | None = None  # discovered nodes' role; the stack's first when absent
+    gpus: Annotated[int, Field(ge=0, le=64)] | None = None  # GPUs each node should have
+
+
+class StackMetricsSource(SourceBase):
+    """A stack's own endpoint that serves its workers' metrics in one GET (the stack's
+    adapter names it, console/stacks/): no SSH to each worker."""
+
+    kind: Literal[STACK_SOURCE_KINDS]
+    via: Literal["ssh", "public"] = "ssh"  # the node's own 127.0.0.1, or its public_url
+    clusters: list[str] = []  # whose nodes serve it; every cluster of that stack when empty
+    interval_s: Annotated[float, Field(gt=0, le=3600)] = 10.0  # how often it is read
+
+
+class SshSource(SourceBase):
+    """The SSH probe, limited to some clusters or roles (all profile nodes when absent)."""
+
+    kind: Literal["ssh"]
+    clusters: list[str] = []
+    roles: list[str] = []
+
+
+StatusSource = Annotated[
+    KubernetesSource | PrometheusSource | StackMetricsSource | SshSource,
+    Field(discriminator="kind"),
+]
 
 
 class ProvisionSection(Strict):
@@ -172,3 +225,19 @@ class FleetProfile(Strict):
 
     def node(self, name: str) -> Node | None:
         return next((n for _, n in self.all_nodes() if n.name == name), None)
+
+    def probed_by_ssh(self, cluster: Cluster, node: Node) -> bool:
+        """Whether the SSH probe watches this node: every profile node, unless [[sources]]
+        lists an `ssh` source, which then names the clusters and roles it covers."""
+        ssh = [s for s in self.sources if s.kind == "ssh"]
+        if not ssh:
+            return True
+        return any(
+            (not s.clusters or cluster.name in s.clusters) and (not s.roles or node.role in s.roles)
+            for s in ssh
+        )
+
+    def trust(self) -> list[str]:
+        """Source names, most trusted first; "ssh" last unless an ssh source places it."""
+        names = [s.name if s.kind != "ssh" else "ssh" for s in self.sources]
+        return list(dict.fromkeys(names + ["ssh"]))

@@ -148,14 +148,31 @@ class NodeStatus:
     util_history: tuple[float, ...] = ()  # mean GPU utilization per probe line
     golem: Golem | None = None  # where the node runs a Golem provider (golemsp)
     golem_error: str | None = None
+    # where each signal's value came from and when it was taken: (signal, source, at);
+    # empty for a status built by hand, where every signal counts as read
+    sources: tuple[tuple[str, str, float], ...] = ()
+    interval_s: float | None = None  # how often its last source refreshes; the probe's if None
+    source_down: str | None = None  # the sources it is read from do not answer (why)
+
+    def source_of(self, signal: str) -> tuple[str, float] | None:
+        """(source, when taken) of one signal's value, or None where nothing gave it."""
+        for sig, source, at in self.sources:
+            if sig == signal:
+                return source, at
+        return None
+
+    def reads(self, signal: str) -> bool:
+        """A source gives this signal for the node (a Prometheus-read node has no containers:
+        none is not 'none deployed')."""
+        return not self.sources or any(sig == signal for sig, _, _ in self.sources)
 
     def age(self, now: float) -> float | None:
         return None if self.seen_at is None else max(0.0, now - self.seen_at)
 
     def stale(self, now: float, interval: float) -> bool:
-        """No probe line for more than two intervals (plus a little slack)."""
+        """No values for more than two of its source's intervals (plus a little slack)."""
         age = self.age(now)
-        return age is None or age > 2 * interval + 1.0
+        return age is None or age > 2 * (self.interval_s or interval) + 1.0
 
     def live(self, now: float, interval: float) -> bool:
         """Its values are current: reachable and not stale."""
@@ -164,7 +181,7 @@ class NodeStatus:
     def down(self, now: float, interval: float) -> bool:
         """Stale for long enough to be called down (DOWN_AFTER intervals, at least a minute)."""
         age = self.age(now)
-        return age is not None and age > max(60.0, DOWN_AFTER * interval)
+        return age is not None and age > max(60.0, DOWN_AFTER * (self.interval_s or interval))
 
 
 @dataclass(frozen=True)
@@ -202,6 +219,8 @@ class FleetState:
             if any(a.kind == "not_deployed" for a in mine):
                 return "not deployed"
             return "up"
+        if node.source_down:  # its source is the one down: the node is not known to be
+            return "stale"
         if node.seen_at is None:
             return "down" if node.error else "connecting"
         return "down since" if node.down(self.taken_at, self.interval) else "stale"
@@ -216,6 +235,10 @@ class FleetState:
             d["age_s"] = None if n.age(now) is None else round(n.age(now), 2)
             d["xids"] = [{"t": t, "gpu": g, "xid": x} for t, g, x in n.xids]
             d.pop("util_history")
+            d["sources"] = {
+                sig: {"source": src, "age_s": round(max(0.0, now - at), 2)}
+                for sig, src, at in n.sources
+            }
             if n.chain is not None:
                 d["chain"]["ml_nodes"] = [
                     {"id": i, "status": s, "enabled": e} for i, s, e in n.chain.ml_nodes

@@ -91,7 +91,8 @@ def _rules(
     node: NodeStatus, limits: AlertsSection, now: float, serves_model: bool, interval: float
 ) -> Iterator[Finding]:
     yield from _gpus(node, limits)
-    yield from _containers(node, serves_model, interval)
+    if node.reads("containers"):  # a source without them (Prometheus) says nothing of them
+        yield from _containers(node, serves_model, interval)
     slow = node.link_delay_s
     if slow is not None and slow >= max(SLOW_LINK_S, interval / 4):
         yield Finding(

@@ -1,4 +1,5 @@
-"""The Monitor: the SSH status source, feeding the Tracker that keeps FleetState live.
+"""The Monitor: the SSH status source, feeding the Tracker that keeps FleetState live,
+and the profile's other sources beside it (console/monitor/sources.py).
 
 One long-lived probe per node streams a JSON line per interval over that node's single
 pooled connection; HTTP collectors poll chain and services over channels of that same
@@ -27,6 +28,7 @@ import paramiko
 
 from console.monitor import collect
 from console.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
+from console.monitor.sources import SourcePoller, pollers_for
 from console.monitor.tracker import CONSOLE, Tracker  # noqa: F401 - CONSOLE: part of the API
 from console.profile_schema import Cluster, FleetProfile, Node, StackSection
 from console.ssh import HostKeyChanged, Pool, SshError, targets_of
@@ -98,8 +100,13 @@ class Monitor:
         self._channels: dict[str, paramiko.Channel] = {}
         self._commands: dict[str, str] = {}  # the probe's command line, per node
         self._settings: dict[str, StackSection] = {}  # each node's cluster's stack settings
+        self._ssh: set[str] = set()  # the nodes the SSH probe watches (all, unless limited)
         for cluster, node in fleet.all_nodes():
             self._prepare(cluster, node)
+        # the profile's other sources (Prometheus, a stack's metrics endpoint), polled
+        # beside the probes into the same tracker
+        self.sources: list[SourcePoller] = pollers_for(fleet, self.tracker, pool, clock)
+        self.closers.extend(p.close for p in self.sources)
 
     def _prepare(self, cluster: Cluster, node: Node) -> None:
         settings = self.fleet.stack_settings(cluster)
@@ -109,6 +116,8 @@ class Monitor:
         self._settings[node.name] = settings
         models = [node.model] if node.model else list(node.models)
         self._model[node.name] = models[0] if models else None
+        if self.fleet.probed_by_ssh(cluster, node):
+            self._ssh.add(node.name)
 
     def grow(self, fleet: FleetProfile) -> list[str]:
         """Watch the nodes `fleet` has that this monitor does not (a provision run wrote
@@ -122,6 +131,8 @@ class Monitor:
         for cluster, node in new:
             self._prepare(cluster, node)
             self.tracker.add(cluster, node)
+            if node.name not in self._ssh:
+                continue
             if not self._stop.is_set() and self._threads:  # started: watch it now
                 t = threading.Thread(
                     target=self._stream, args=(node.name,), daemon=True, name=f"probe-{node.name}"
@@ -132,7 +143,15 @@ class Monitor:
 
     # -- life cycle
     def start(self) -> None:
+        for poller in self.sources:
+            t = threading.Thread(
+                target=poller.run, args=(self._stop,), daemon=True, name=f"source-{poller.name}"
+            )
+            t.start()
+            self._threads.append(t)
         for name in self.tracker.nodes():
+            if name not in self._ssh:
+                continue
             t = threading.Thread(
                 target=self._stream, args=(name,), daemon=True, name=f"probe-{name}"
             )
@@ -294,7 +313,9 @@ class Monitor:
     def _collect_loop(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            names = [n for n, s in self.tracker.nodes().items() if self._wants_http(s)]
+            names = [
+                n for n, s in self.tracker.nodes().items() if n in self._ssh and self._wants_http(s)
+            ]
             self.pool.fan_out(names, self._collect_one)
             self._stop.wait(max(0.2, self.interval - (time.monotonic() - started)))
 
@@ -367,8 +388,9 @@ class Monitor:
 
     def complete(self) -> bool:
         """Every node has answered or failed once, and the HTTP collectors ran once."""
-        nodes = list(self.tracker.nodes().values())
+        nodes = [n for n in self.tracker.nodes().values() if n.name in self._ssh]
         first_pass = all(n.seen_at is not None or n.error is not None for n in nodes)
+        first_pass = first_pass and all(p.first_read.is_set() for p in self.sources)
         if not self.collect_http:
             return first_pass
         wanted = {n.name for n in nodes if self._wants_http(n)}

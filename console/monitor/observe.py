@@ -1,9 +1,10 @@
 """Observations: what a status source saw of a node, when, and which source it was.
 
-Every source (today the SSH probe stream and its HTTP collectors; a recording being
-replayed; later Prometheus or Kubernetes) hands observations to the one Tracker, which
-owns the node states, staleness and alerts. An observation is plain JSON-able data, so a
-recording is a file of them (`fleetdeck status --record`, `fleetdeck replay`).
+Every source (the SSH probe stream and its HTTP collectors; Prometheus and a stack's own
+metrics, console/monitor/sources.py; a recording being replayed) hands observations to the
+one Tracker, which owns the node states, staleness and alerts. An observation is plain
+JSON-able data, so a recording is a file of them (`fleetdeck status --record`,
+`fleetdeck replay`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from console.text import printable_tree
 PROBE = "probe"  # data: the probe's JSON line, as the node printed it
 UNREACHABLE = "unreachable"  # data: {"error": why, "host_key_changed": bool}
 COLLECTED = "collected"  # data: {"chain"?, "chain_at"?, "chain_error"?, "services"?}
+# a source's reading of some signals: probe-shaped data for the ones it carries ("gpus",
+# "xids", "driver"), with "signals" (their names), "taken" (when the source took them: a
+# scrape's time, not this machine's reading of it) and "interval" (how often it does)
+METRICS = "metrics"
+# a source sees the node's exporter or service gone (Prometheus `up == 0`, `mlnode_up == 0`):
+# data {"error": why}; its values stay, stale
+SILENT = "silent"
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,22 @@ from dataclasses import replace
 
 from console.monitor import alerts as rules
 from console.monitor import golem, parse
-from console.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation, collected_changes
+from console.monitor.observe import (
+    COLLECTED,
+    METRICS,
+    PROBE,
+    SILENT,
+    UNREACHABLE,
+    Observation,
+    collected_changes,
+)
 from console.profile_schema import Cluster, FleetProfile, Node
 from console.state import Alert, FleetState, NodeStatus
 from console.text import printable, printable_tree
 
 HISTORY = 60  # GPU utilization samples kept per node (the sparkline)
+PROBE_SIGNALS = {"gpus", "xids", "containers", "system"}  # what a probe line carries
+METRICS_SIGNALS = PROBE_SIGNALS
 CONSOLE = "fleetdeck"  # the node name of alerts about the console itself
 XID_KEEP_S = 600
 
@@ -45,6 +55,9 @@ class Tracker:
         self._gap_floor: dict[str, float] = {}  # per node: the smallest arrival - probe time
         self._first_seen: dict[tuple[str, str], float] = {}
         self.serves_model: dict[str, bool] = {}
+        self._rank = {name: i for i, name in enumerate(fleet.trust())}
+        self._intervals: dict[str, float] = {}  # each source's refresh interval, as it said
+        self._sources_down: dict[str, str] = {}  # source -> why it does not answer
         for cluster, node in fleet.all_nodes():
             self.add(cluster, node)
 
@@ -62,8 +75,32 @@ class Tracker:
             self.serves_model[node.name] = bool(node.model or node.models)
             self._nodes[node.name] = status
 
+    def join(self, cluster: Cluster, node: Node) -> bool:
+        """A node a source found that the profile does not list (a GKE pool's): tracked from
+        now on. False where it is tracked already."""
+        with self._lock:
+            if node.name in self._nodes:
+                return False
+        self.add(cluster, node)
+        return True
+
+    def source_state(self, source: str, error: str | None) -> None:
+        """A source answers (None) or not (why): while it does not, the nodes read only
+        from it keep their last values, stale, and the fleet gets one alert, not one each."""
+        with self._lock:
+            if error is None:
+                self._sources_down.pop(source, None)
+            else:
+                self._sources_down[source] = error
+
     # -- in
-    def observe(self, obs: Observation) -> None:
+    def names(self) -> set[str]:
+        with self._lock:
+            return set(self._nodes)
+
+    def observe(self, obs: Observation, quiet: bool = False) -> None:
+        """Takes what a source saw. `quiet`: the source tells on_update itself, once for
+        all its nodes (a Prometheus read of 3,000 nodes is one update, not 3,000)."""
         if obs.node not in self._nodes:
             return  # a node the profile does not have (a recording of another profile)
         for hook in self.hooks:
@@ -82,8 +119,23 @@ class Tracker:
                 changes = collected_changes(obs.data)
             except (TypeError, ValueError):  # a damaged recording's line: skipped, not fatal
                 return
-            self._set(obs.node, **changes)
-        if self.on_update is not None:
+            old = self.node(obs.node)
+            signals = {s for s in ("chain", "services") if s in changes}
+            taken = self._taken(old, signals, obs.source, obs.at)
+            if "chain" not in taken:
+                for key in ("chain", "chain_at", "chain_error"):
+                    changes.pop(key, None)
+            if "services" not in taken:
+                changes.pop("services", None)
+            if changes:
+                self._set(obs.node, sources=_provenance(old, taken, obs.source, obs.at), **changes)
+        elif obs.kind == METRICS:
+            self._metrics(obs)
+        elif obs.kind == SILENT:
+            self._set(
+                obs.node, reachable=False, error=printable(str(obs.data.get("error") or "silent"))
+            )
+        if self.on_update is not None and not quiet:
             self.on_update()
 
     def _probe(self, obs: Observation) -> None:
@@ -106,9 +158,17 @@ class Tracker:
             provider = golem.reading(line["golem"])
         with self._lock:
             old = self._nodes[name]
+        taken = self._taken(old, PROBE_SIGNALS, obs.source, arrived)
+        if taken != PROBE_SIGNALS:  # a more trusted source gives some of these, fresh
+            self._metrics_from(obs, old, line, taken, arrived, None)
+            return
+        with self._lock:
+            old = self._nodes[name]
             recent = parse.merge_xids(old.xids, parse.xids(line), arrived - XID_KEEP_S)
             self._nodes[name] = replace(
                 old,
+                sources=_provenance(old, taken, obs.source, arrived),
+                interval_s=None,
                 reachable=True,
                 error=None,
                 host_key_changed=False,
@@ -125,6 +185,80 @@ class Tracker:
                 util_history=tuple(self._history[name]),
                 **provider,
             )
+
+    def _metrics(self, obs: Observation) -> None:
+        line = printable_tree(obs.data)  # node text never drives the terminal
+        at = line.get("taken")
+        at = float(at) if isinstance(at, (int, float)) else obs.at
+        signals = {s for s in line.get("signals") or () if s in METRICS_SIGNALS}
+        interval = line.get("interval")
+        interval = float(interval) if isinstance(interval, (int, float)) else None
+        if interval:
+            self._intervals[obs.source] = interval
+        old = self.node(obs.node)
+        self._metrics_from(obs, old, line, self._taken(old, signals, obs.source, at), at, interval)
+
+    def _metrics_from(
+        self,
+        obs: Observation,
+        old: NodeStatus,
+        line: dict,
+        taken: set[str],
+        at: float,
+        interval: float | None,
+    ) -> None:
+        """The signals of `line` this source may set (`taken`), set; the node answers."""
+        changes: dict = {}
+        if "gpus" in taken:
+            gpus = parse.gpus(line)
+            utils = [g.util for g in gpus if g.util is not None and not g.lost]
+            if utils:
+                self._history[obs.node].append(sum(utils) / len(utils))
+            changes.update(
+                gpus=gpus,
+                gpu_source=line.get("gpu_source"),
+                gpu_error=line.get("gpu_error"),
+                util_history=tuple(self._history[obs.node]),
+            )
+        if "xids" in taken:
+            changes["xids"] = parse.merge_xids(old.xids, parse.xids(line), at - XID_KEEP_S)
+        if "containers" in taken:
+            changes.update(
+                containers=parse.containers(line), container_error=line.get("container_error")
+            )
+        if "system" in taken:
+            changes["system"] = parse.system(line)
+        if not changes:
+            return
+        newest = max(old.seen_at or 0.0, at)
+        self._set(
+            obs.node,
+            sources=_provenance(old, taken, obs.source, at),
+            reachable=True,
+            error=None,
+            seen_at=newest,
+            interval_s=interval if newest == at else old.interval_s,
+            **changes,
+        )
+
+    def _taken(self, old: NodeStatus, signals: set[str], source: str, at: float) -> set[str]:
+        """Of `signals`, those this source may set on the node: the ones no more trusted
+        source gives, or gives no longer (its value older than two of its intervals)."""
+        if not old.sources:
+            return set(signals)
+        mine = self._rank.get(source, len(self._rank))
+        out = set()
+        for signal in signals:
+            held = old.source_of(signal)
+            if held is None or held[0] == source:
+                out.add(signal)
+                continue
+            other, when = held
+            if mine <= self._rank.get(other, len(self._rank)):
+                out.add(signal)
+            elif at - when > 2 * self._intervals.get(other, self.interval) + 1:
+                out.add(signal)  # the trusted one went quiet: better a fresh value than none
+        return out
 
     def _set(self, name: str, **changes) -> None:
         with self._lock:
@@ -161,10 +295,19 @@ class Tracker:
                     "check this machine (top, load, memory); the nodes may well be fine",
                 )
             )
+        with self._lock:
+            sources_down = dict(self._sources_down)
+        blind: dict[str, int] = dict.fromkeys(sources_down, 0)  # nodes each one leaves unread
         for name, node in nodes.items():
+            unread = bool(sources_down) and _only_from(node, sources_down)
+            if unread:  # its source is down, not (as far as anyone knows) the node
+                why = "; ".join(sorted({sources_down[s] for _, s, _ in node.sources}))
+                node = nodes[name] = replace(node, source_down=why)
+                for _, s, _ in node.sources:
+                    blind[s] += 1
             # stale because fleetdeck was late is not the node's fault: judged on its
             # last values, not marked unreachable
-            if node.reachable and node.stale(now, self.interval) and not lagging:
+            elif node.reachable and node.stale(now, self.interval) and not lagging:
                 node = replace(node, reachable=False, error=node.error or "probe silent")
                 nodes[name] = node
             for f in rules.evaluate(
@@ -173,7 +316,7 @@ class Tracker:
                 now,
                 self.interval,
                 self.serves_model[name],
-                console_late=lagging,
+                console_late=lagging or unread,
             ):
                 key = (name, f.kind)
                 active.add(key)
@@ -181,6 +324,23 @@ class Tracker:
                 alerts.append(
                     Alert(name, f.kind, f.severity, f.summary, since, f.evidence, f.next_step)
                 )
+        for source, why in sources_down.items():
+            key = (CONSOLE, f"source_down:{source}")
+            active.add(key)
+            count = blind.get(source, 0)
+            alerts.append(
+                Alert(
+                    CONSOLE,
+                    key[1],
+                    "critical",
+                    f"status source {source!r} does not answer: {count} nodes' values are "
+                    "old, not the nodes down",
+                    self._first_seen.setdefault(key, now),
+                    why,
+                    "check the source (its server, its URL and credentials in the profile's "
+                    "[[sources]]); the nodes keep their last values, marked stale",
+                )
+            )
         for name, f in rules.behind_peers(nodes, self.fleet.alerts):
             key = (name, f.kind)
             active.add(key)
@@ -195,3 +355,16 @@ class Tracker:
         alerts = rules.compare_with_peers(alerts, nodes)
         alerts.sort(key=lambda a: (order.get(a.severity, 3), a.since, a.node))
         return FleetState(nodes, tuple(alerts), now, self.interval, console_lag_s=lag)
+
+
+def _only_from(node: NodeStatus, down: dict[str, str]) -> bool:
+    """Every value the node has came from a source that is down now."""
+    return bool(node.sources) and all(s in down for _, s, _ in node.sources)
+
+
+def _provenance(
+    old: NodeStatus, signals: set[str], source: str, at: float
+) -> tuple[tuple[str, str, float], ...]:
+    """The node's (signal, source, taken at) list with `signals` now from `source`."""
+    kept = [entry for entry in old.sources if entry[0] not in signals]
+    return tuple(sorted(kept + [(s, source, at) for s in signals]))

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 STACKS: dict[str, Stack] = {s.name: s for s in (GONKA, OLLAMA, VLLM)}
 STACK_NAMES: tuple[str, ...] = tuple(STACKS)
+# [[sources]] kinds the stacks' own metrics endpoints add (Stack.metrics)
+STACK_SOURCE_KINDS: tuple[str, ...] = tuple(s.metrics.kind for s in STACKS.values() if s.metrics)
 
 
 class StackSection(GonkaSettings, OllamaSettings, VllmSettings):
@@ -45,4 +47,12 @@ def stack_of(profile: FleetProfile, node_name: str) -> Stack | None:
     return None
 
 
-__all__ = ["SETTINGS_NOT_READ_YET", "STACKS", "STACK_NAMES", "Stack", "StackSection", "stack_of"]
+__all__ = [
+    "SETTINGS_NOT_READ_YET",
+    "STACKS",
+    "STACK_NAMES",
+    "STACK_SOURCE_KINDS",
+    "Stack",
+    "StackSection",
+    "stack_of",
+]

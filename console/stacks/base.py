@@ -36,6 +36,19 @@ class InferenceApi:
 
 
 @dataclass(frozen=True)
+class MetricsEndpoint:
+    """A stack's endpoint that serves all its workers' metrics at once (one GET per node
+    that serves it, instead of SSH to each worker): a [[sources]] kind of its own."""
+
+    kind: str  # the [[sources]] kind that reads it
+    role: str  # the role whose nodes serve it
+    port_setting: str  # the stack setting that holds its port
+    path: str
+    # its Prometheus text -> {worker node name: probe-shaped data, with "up": bool}
+    read: Callable[[str], dict[str, dict]]
+
+
+@dataclass(frozen=True)
 class Stack:
     name: str
     roles: tuple[str, ...]
@@ -64,6 +77,7 @@ class Stack:
     short_roles: tuple[tuple[str, str], ...] = ()
     tensor_parallel: bool = False  # its models' args name their GPUs (vLLM's -tp)
     secrets: tuple[tuple[str, str], ...] = ()
+    metrics: MetricsEndpoint | None = None  # its workers' metrics in one place, if any
 
     def serves_models(self, role: str) -> bool:
         """Whether a node of this role serves a model (a chain node does not)."""

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 from console.monitor.runbooks import Runbook
 from console.schema import Port, Strict, Url
-from console.stacks.base import EVERY_INTERFACE, InferenceApi, Stack
+from console.stacks.base import EVERY_INTERFACE, InferenceApi, MetricsEndpoint, Stack
+from console.stacks.gonka_metrics import read_mlnode_metrics
 from console.stacks.vllm import chat_body, chat_tokens
 
 if TYPE_CHECKING:
@@ -129,6 +130,10 @@ class GonkaStack(Stack):
 
 GONKA = GonkaStack(
     name="gonka",
+    # every ML node's GPUs from the network node's public API: no SSH to the ML nodes
+    metrics=MetricsEndpoint(
+        "gonka-metrics", "network", "api_port", "/v1/mlnodes/metrics", read_mlnode_metrics
+    ),
     roles=("network", "ml"),
     singleton_roles=("network",),
     # CometBFT RPC, ML callback, admin API, inference, ML node management

@@ -1,0 +1,233 @@
+"""Status sources beside the SSH probe: Prometheus (the nodes' dcgm-exporter series) and a
+stack's own metrics endpoint (Stack.metrics: one GET per serving node gives all its
+workers' GPUs). Each polls on its own thread at its own interval and hands the Tracker the
+same observations a probe line gives (METRICS), with when the values were taken; a node
+whose exporter or worker is gone is SILENT (its values stay, stale); a source that does
+not answer says so once (Tracker.source_state), not as one red row per node.
+
+Nodes a Prometheus source finds that the profile does not list join the fleet
+(`discover`): a pool of 100 GKE nodes needs no 100 hand-written entries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from console.monitor.observe import METRICS, SILENT, Observation
+from console.monitor.tracker import Tracker
+from console.profile_schema import (
+    Cluster,
+    FleetProfile,
+    Node,
+    PrometheusSource,
+    StackMetricsSource,
+)
+from console.secrets import resolve
+from console.sources.prometheus import PrometheusReader, SourceError
+from console.sources.xids import XidWatch
+from console.ssh import Pool, SshError
+from console.sshhttp import node_client
+from console.stacks import STACKS
+
+METRIC_SIGNALS = ["gpus", "xids"]
+
+
+class SourcePoller:
+    """One source's loop: poll, hand over what it read, wait for the next interval."""
+
+    def __init__(self, name: str, interval: float, tracker: Tracker, clock=time.time) -> None:
+        self.name, self.interval, self.tracker, self.clock = name, interval, tracker, clock
+        self.first_read = threading.Event()  # it answered, or failed, once
+        self.reads = 0
+        self.last_read_s: float | None = None  # how long its last read took (the bench)
+
+    def poll(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                self.poll()
+                self.tracker.source_state(self.name, None)
+            except SourceError as exc:
+                self.tracker.source_state(self.name, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a bug must not end this source's updates
+                self.tracker.source_state(self.name, f"{type(exc).__name__}: {exc}")
+            self.reads += 1
+            self.last_read_s = time.monotonic() - started
+            self.first_read.set()
+            if self.tracker.on_update is not None:
+                self.tracker.on_update()
+            stop.wait(max(0.2, self.interval - self.last_read_s))
+
+    def observe(self, node: str, kind: str, data: dict) -> None:
+        self.tracker.observe(Observation(node, self.clock(), self.name, kind, data), quiet=True)
+
+
+class PrometheusPoller(SourcePoller):
+    def __init__(
+        self, source: PrometheusSource, fleet: FleetProfile, tracker: Tracker, clock=time.time
+    ) -> None:
+        super().__init__(source.name, source.scrape_interval_s, tracker, clock)
+        self.source, self.fleet = source, fleet
+        token = resolve(source.token) if source.token else None
+        self.reader = PrometheusReader(source, token)
+        self.clusters = {c.name: c for c in fleet.clusters}
+        self.unplaced: set[str] = set()  # nodes it names that no cluster takes
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def poll(self) -> None:
+        reading = self.reader.read()
+        known = self.tracker.names()
+        for name, metrics in reading.nodes.items():
+            if name not in known and not self._join(name, metrics.cluster_label):
+                continue
+            data = dict(metrics.data)
+            data.update(signals=METRIC_SIGNALS, taken=metrics.taken, interval=self.interval)
+            self.observe(name, METRICS, data)
+        for name, why in reading.silent.items():
+            if name in known:
+                self.observe(name, SILENT, {"error": why})
+
+    def _join(self, name: str, label: str | None) -> bool:
+        if not self.source.discover:
+            return False
+        cluster = self.clusters.get(label or "") or self.clusters.get(self.source.cluster or "")
+        if cluster is None:
+            self.unplaced.add(name)
+            return False
+        stack = STACKS[self.fleet.cluster_stack(cluster)]
+        node = Node.model_construct(
+            name=name,
+            host=name,
+            role=self.source.role or stack.roles[0],
+            gpus=self.source.gpus,
+            models=[],
+            labels={"source": self.source.name},
+        )
+        self.tracker.join(cluster, node)
+        return True
+
+
+class StackMetricsPoller(SourcePoller):
+    """A stack's metrics endpoint on each of its serving nodes (a chain's network node
+    serving its ML nodes' metrics), over the node's SSH connection or its public URL."""
+
+    def __init__(
+        self,
+        source: StackMetricsSource,
+        fleet: FleetProfile,
+        tracker: Tracker,
+        pool: Pool | None,
+        clock=time.time,
+    ) -> None:
+        super().__init__(source.name, source.interval_s, tracker, clock)
+        self.source, self.fleet, self.pool = source, fleet, pool
+        self.xids = XidWatch()
+        self.servers: list[tuple[Cluster, Node]] = []
+        for cluster, node in fleet.all_nodes():
+            stack = STACKS[fleet.cluster_stack(cluster)]
+            endpoint = stack.metrics
+            if endpoint is None or endpoint.kind != source.kind or node.role != endpoint.role:
+                continue
+            if source.clusters and cluster.name not in source.clusters:
+                continue
+            self.servers.append((cluster, node))
+        self._clients: dict[str, httpx.Client] = {}
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            with contextlib.suppress(Exception):
+                client.close()
+
+    def _get(self, cluster: Cluster, node: Node) -> str:
+        settings = self.fleet.stack_settings(cluster)
+        endpoint = STACKS[self.fleet.cluster_stack(cluster)].metrics
+        assert endpoint is not None
+        if self.source.via == "public":
+            base = node.public_url or getattr(settings, "public_url", None)
+            if not base:
+                raise SourceError(f"{node.name}: no public_url to read {endpoint.path} from")
+            url = str(base).rstrip("/") + endpoint.path
+            client = self._clients.setdefault(node.name, httpx.Client(timeout=10.0))
+        else:
+            if self.pool is None:
+                raise SourceError(f"{node.name}: no SSH connection to read {endpoint.path}")
+            port = int(getattr(settings, endpoint.port_setting))
+            url = f"http://127.0.0.1:{port}{endpoint.path}"
+            if node.name not in self._clients:
+                self._clients[node.name] = node_client(self.pool, node.name, 10.0)[0]
+            client = self._clients[node.name]
+        try:
+            r = client.get(url)
+        except (httpx.HTTPError, SshError) as exc:
+            self._clients.pop(node.name, None)
+            raise SourceError(f"{node.name}{endpoint.path}: {type(exc).__name__}: {exc}") from exc
+        if r.status_code != 200:
+            raise SourceError(f"{node.name}{endpoint.path}: HTTP {r.status_code}")
+        return r.text
+
+    def poll(self) -> None:
+        failed = []
+        known = self.tracker.names()
+        for cluster, server in self.servers:
+            endpoint = STACKS[self.fleet.cluster_stack(cluster)].metrics
+            assert endpoint is not None
+            try:
+                text = self._get(cluster, server)
+            except SourceError as exc:
+                failed.append(str(exc))
+                continue
+            taken = self.clock()
+            members = {n.name for n in cluster.nodes}
+            for worker, entry in endpoint.read(text).items():
+                if worker not in known or worker not in members:
+                    continue  # a worker of another participant, or one the profile lacks
+                if not entry.get("up", True):
+                    self.observe(
+                        worker,
+                        SILENT,
+                        {"error": f"{server.name}{endpoint.path} says it is down (up == 0)"},
+                    )
+                    continue
+                xids = [
+                    event
+                    for gpu, xid, count in entry.get("xid_totals") or ()
+                    for event in self.xids.total(worker, gpu, xid, count, taken)
+                ]
+                data = {
+                    "gpus": entry.get("gpus") or [],
+                    "xids": xids,
+                    "gpu_source": f"{server.name}{endpoint.path}",
+                    "signals": METRIC_SIGNALS,
+                    "taken": taken,
+                    "interval": self.interval,
+                }
+                self.observe(worker, METRICS, data)
+        # where some serving nodes answer, theirs are read and the others' workers age
+        if failed and len(failed) == len(self.servers):
+            raise SourceError("; ".join(failed))
+
+
+def pollers_for(
+    fleet: FleetProfile, tracker: Tracker, pool: Pool | None, clock: Callable[[], float]
+) -> list[SourcePoller]:
+    """The profile's [[sources]] that feed the live status, in order of trust."""
+    out: list[SourcePoller] = []
+    for source in fleet.sources:
+        if source.kind == "prometheus":
+            out.append(PrometheusPoller(source, fleet, tracker, clock))
+        elif isinstance(source, StackMetricsSource):
+            out.append(StackMetricsPoller(source, fleet, tracker, pool, clock))
+    return out

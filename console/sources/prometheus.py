@@ -1,0 +1,187 @@
+"""Reading a fleet's GPUs from Prometheus: dcgm-exporter's series, a handful of PromQL
+queries per refresh for the whole fleet (reference/operations.md §6).
+
+One instant query per signal, aggregated down to the labels that matter (`max by (node,
+cluster, gpu)`), so that 3,000 nodes of 8 GPUs come back as a few MB rather than every
+series with all its labels; one query for when each node was last scraped
+(`timestamp()`: the age of its values, not the age of the query); one for `up == 0`, the
+targets whose exporter does not answer. The result is plain data: the monitor
+(console/monitor/sources.py) turns it into observations.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import httpx
+
+from console.profile_schema import PrometheusSource
+from console.sources.xids import XidWatch
+
+# dcgm-exporter field -> the probe's GPU key (reference/real/prometheus/*.prom)
+GPU_FIELDS = {
+    "DCGM_FI_DEV_GPU_UTIL": "util",
+    "DCGM_FI_DEV_FB_USED": "mem_used_mib",  # MiB, as NVML's
+    "DCGM_FI_DEV_FB_FREE": "mem_free_mib",
+    "DCGM_FI_DEV_GPU_TEMP": "temp_c",
+    "DCGM_FI_DEV_POWER_USAGE": "power_w",
+    "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": "ecc_uncorrected",  # volatile double-bit errors
+}
+XID_FIELD = "DCGM_FI_DEV_XID_ERRORS"  # a gauge: the last Xid the GPU raised
+INFO_LABELS = ("UUID", "modelName", "DCGM_FI_DRIVER_VERSION")
+SEEN_FIELD = "DCGM_FI_DEV_GPU_TEMP"  # every dcgm-exporter serves it: its scrape time is the node's
+TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+class SourceError(Exception):
+    """The source does not answer, or not as Prometheus does: one sentence."""
+
+
+@dataclass
+class NodeMetrics:
+    cluster_label: str | None  # the value of the source's cluster label, if it has one
+    data: dict  # probe-shaped: "gpus", "xids", "driver"
+    taken: float  # when Prometheus last scraped the node's exporter
+
+
+@dataclass
+class Reading:
+    nodes: dict[str, NodeMetrics] = field(default_factory=dict)
+    silent: dict[str, str] = field(default_factory=dict)  # node -> why (its target is down)
+    unnamed: int = 0  # series whose node label the pattern does not match
+
+
+class PrometheusReader:
+    def __init__(self, source: PrometheusSource, token: str | None = None) -> None:
+        self.source = source
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(base_url=source.url, headers=headers, timeout=TIMEOUT)
+        self.pattern = re.compile(source.node_pattern) if source.node_pattern else None
+        self.xids = XidWatch()
+        self._instances: dict[str, str] = {}  # target (instance) -> node, as last seen
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix=f"prometheus-{source.name}")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+        self.client.close()
+
+    # -- the queries
+    def _by(self, *extra: str) -> str:
+        labels = [self.source.node_label, self.source.cluster_label, *extra]
+        return ", ".join(dict.fromkeys(lab for lab in labels if lab))
+
+    def _sel(self, metric: str) -> str:
+        return f"{metric}{{{self.source.selector}}}"
+
+    def queries(self) -> dict[str, str]:
+        """Each query of one refresh, by what it reads."""
+        q = {
+            metric: f"max by ({self._by('gpu')}) ({self._sel(metric)})"
+            for metric in [*GPU_FIELDS, XID_FIELD]
+        }
+        q["info"] = f"count by ({self._by('gpu', *INFO_LABELS)}) ({self._sel(SEEN_FIELD)})"
+        q["seen"] = f"max by ({self._by('instance')}) (timestamp({self._sel(SEEN_FIELD)}))"
+        q["down"] = f"up{{{self.source.selector}}} == 0"
+        return q
+
+    def query(self, promql: str) -> list[dict]:
+        try:
+            r = self.client.get("/api/v1/query", params={"query": promql})
+        except httpx.HTTPError as exc:
+            raise SourceError(f"{self.source.url}: {type(exc).__name__}: {exc}") from exc
+        try:
+            doc = r.json()
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or doc.get("status") != "success":
+            said = doc.get("error") if isinstance(doc, dict) else r.text[:160]
+            raise SourceError(f"{self.source.url}: HTTP {r.status_code}: {said}")
+        data = doc.get("data") or {}
+        return data.get("result") or [] if data.get("resultType") == "vector" else []
+
+    # -- one refresh
+    def read(self) -> Reading:
+        queries = self.queries()
+        answers = dict(zip(queries, self._pool.map(self.query, queries.values()), strict=True))
+        out = Reading()
+        gpus: dict[str, dict[int | None, dict]] = {}
+        placed: dict[str, str | None] = {}
+
+        def node_of(labels: dict) -> str | None:
+            name = self._name(labels.get(self.source.node_label, ""))
+            if name is None:
+                out.unnamed += 1
+                return None
+            if self.source.cluster_label:
+                placed.setdefault(name, labels.get(self.source.cluster_label))
+            else:
+                placed.setdefault(name, None)
+            return name
+
+        for series in answers["seen"]:
+            labels, (_, value) = series["metric"], series["value"]
+            name = node_of(labels)
+            if name is None:
+                continue
+            if labels.get("instance"):
+                self._instances[labels["instance"]] = name
+            taken = float(value)
+            old = out.nodes.get(name)
+            if old is None or taken > old.taken:
+                out.nodes[name] = NodeMetrics(placed[name], {}, taken)
+        for metric, key in [*GPU_FIELDS.items(), ("info", None), (XID_FIELD, None)]:
+            for series in answers[metric]:
+                labels = series["metric"]
+                name = node_of(labels)
+                if name is None or name not in out.nodes:
+                    continue
+                index = _int(labels.get("gpu"))
+                gpu = gpus.setdefault(name, {}).setdefault(index, {"index": index})
+                value = float(series["value"][1])
+                if metric == "info":
+                    gpu["uuid"], gpu["name"] = labels.get("UUID"), labels.get("modelName")
+                    driver = labels.get("DCGM_FI_DRIVER_VERSION")
+                    if driver:
+                        out.nodes[name].data["driver"] = driver
+                elif metric == XID_FIELD:
+                    events = self.xids.last(name, index, value, out.nodes[name].taken)
+                    out.nodes[name].data.setdefault("xids", []).extend(events)
+                elif key is not None and value == value:  # NaN: the field is not supported
+                    gpu[key] = round(value, 1) if key == "power_w" else int(value)
+        for name, by_index in gpus.items():
+            listed = []
+            for _, g in sorted(by_index.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+                free = g.pop("mem_free_mib", None)
+                if free is not None and g.get("mem_used_mib") is not None:
+                    g["mem_total_mib"] = g["mem_used_mib"] + free
+                listed.append(g)
+            data = out.nodes[name].data
+            data["gpus"] = listed
+            data.setdefault("xids", [])
+            data["gpu_source"] = f"dcgm-exporter via prometheus {self.source.name!r}"
+        for series in answers["down"]:
+            instance = series["metric"].get("instance", "")
+            name = self._instances.get(instance)
+            if name is not None and name not in out.nodes:
+                out.silent[name] = (
+                    f"its exporter {instance} does not answer Prometheus "
+                    f"{self.source.name!r} (up == 0)"
+                )
+        return out
+
+    def _name(self, raw: str) -> str | None:
+        if not raw:
+            return None
+        if self.pattern is None:
+            return raw
+        m = self.pattern.search(raw)
+        return (m.group(1) if m.groups() else m.group(0)) if m else None
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
