@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command. On a fresh Debian machine with Python >= 3.11 it installs what the
-# tests need (OpenSSH server, dockerd, static busybox, gcc, tmux, iproute2; a virtualenv with
-# fleetdeck and its test extra), then runs ruff, the import contracts and pytest (two
+# tests need (OpenSSH server, dockerd, static busybox, gcc, tmux, iproute2, Prometheus; a
+# virtualenv with fleetdeck and its test extra), then runs ruff, the import contracts and pytest (two
 # workers). Extra arguments go to pytest (`-n 0` runs in one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,7 @@ dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v gcc >/dev/null || missing+=(gcc)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v prometheus >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "installing system packages: ${missing[*]}"

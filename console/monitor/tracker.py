@@ -303,7 +303,7 @@ class Tracker:
             if unread:  # its source is down, not (as far as anyone knows) the node
                 why = "; ".join(sorted({sources_down[s] for _, s, _ in node.sources}))
                 node = nodes[name] = replace(node, source_down=why)
-                for _, s, _ in node.sources:
+                for s in {s for _, s, _ in node.sources}:
                     blind[s] += 1
             # stale because fleetdeck was late is not the node's fault: judged on its
             # last values, not marked unreachable

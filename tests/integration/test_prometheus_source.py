@@ -1,0 +1,140 @@
+"""A fleet read from a real Prometheus (Debian's package, tests/harness/prometheus.py)
+scraping simulated dcgm-exporters (console/sim/exporters.py: one per node, on its own
+loopback port, in dcgm-exporter's format): the GKE seed's three clusters of 100 GPU nodes,
+with no node in the profile and no SSH at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from console.monitor.pipeline import live_status
+from console.profile import load
+from console.sim.exporters import Exporters, fleet
+from tests.harness import prometheus
+from tests.harness.cli import run as fleetdeck
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not prometheus.available(), reason="prometheus is not installed"),
+]
+SCRAPE_S = 2.0
+CLUSTERS = {"us-central1": 100, "europe-west4": 100, "asia-southeast1": 100}
+
+
+@pytest.fixture(scope="module")
+def gke(tmp_path_factory):
+    exporters = Exporters(fleet(CLUSTERS))
+    exporters.start()
+    targets: dict[str, list[int]] = {}
+    for e in exporters.nodes.values():
+        targets.setdefault(e.cluster, []).append(e.port)
+    prom = prometheus.start(tmp_path_factory.mktemp("prom"), targets, SCRAPE_S)
+    # Prometheus takes its targets in a few seconds: wait for every one's first scrape
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(prom.query("up == 1")) < 300:
+        time.sleep(0.5)
+    yield exporters, prom
+    prom.stop()
+    exporters.stop()
+
+
+def write_profile(tmp_path, url: str):
+    path = tmp_path / "gke.toml"
+    path.write_text(
+        '[fleet]\nname = "gke-inference"\nstack = "vllm"\n'
+        "[[sources]]\n"
+        f'name = "gke"\nkind = "prometheus"\nurl = "{url}"\nselector = \'job="dcgm"\'\n'
+        f'cluster_label = "cluster"\nscrape_interval_s = {SCRAPE_S}\ngpus = 8\n'
+        + "".join(f'[[clusters]]\nname = "{c}"\n' for c in CLUSTERS)
+    )
+    return path
+
+
+def wait(monitor, predicate, seconds: float):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = monitor.snapshot()
+        if predicate(state):
+            return state, time.monotonic()
+        time.sleep(0.1)
+    return monitor.snapshot(), None
+
+
+def test_status_json_lists_300_gpu_nodes_from_prometheus_alone(gke, tmp_path):
+    _, prom = gke
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    done = fleetdeck(env, "status", str(write_profile(tmp_path, prom.url)), "--json")
+    assert done.returncode in (0, 2), done.stdout[-2000:] + done.stderr
+    doc = json.loads(done.stdout)
+    nodes = {n["name"]: n for n in doc["nodes"]}
+    assert len(nodes) == 300
+    assert {n["cluster"] for n in nodes.values()} == set(CLUSTERS)
+    one = nodes["europe-west4-gpu-42"]
+    assert one["cluster"] == "europe-west4" and len(one["gpus"]) == 8
+    assert one["gpus"][0]["name"] == "NVIDIA H100 80GB HBM3" and one["gpus"][0]["temp_c"] > 0
+    assert one["sources"]["gpus"]["source"] == "gke"
+    assert one["sources"]["gpus"]["age_s"] < 3 * SCRAPE_S
+    assert one["gpu_source"] == "dcgm-exporter via prometheus 'gke'"
+
+
+def test_xid_heat_a_dead_exporter_and_a_dead_prometheus(gke, tmp_path):
+    exporters, prom = gke
+    monitor = live_status(load(write_profile(tmp_path, prom.url)))
+    monitor.start()
+    try:
+        state, _ = wait(
+            monitor,
+            lambda s: len(s.nodes) == 300 and all(len(n.gpus) == 8 for n in s.nodes.values()),
+            20,
+        )
+        assert len(state.nodes) == 300
+        assert monitor.complete()
+        assert [a for a in state.alerts if a.severity == "critical"] == []
+        assert {state.condition(n) for n in state.nodes.values()} == {"up"}
+
+        exporters.xid("us-central1-gpu-7", 3, 79)  # GPU 3 falls off the bus
+        exporters.hot("asia-southeast1-gpu-9")
+        exporters.kill("europe-west4-gpu-5")
+        killed = time.monotonic()
+        dead = "europe-west4-gpu-5"
+        state, at = wait(monitor, lambda s: s.condition(s.nodes[dead]) == "stale", 15)
+        assert at is not None, state.nodes[dead]
+        # within two scrape intervals (and the tracker's own second of slack)
+        assert at - killed <= 2 * SCRAPE_S + 1.0, f"stale after {at - killed:.1f} s"
+        assert "does not answer Prometheus 'gke' (up == 0)" in state.nodes[dead].error
+        assert len(state.nodes[dead].gpus) == 8  # its last values stay, marked stale
+
+        def alerted(s):
+            kinds = {(a.node, a.kind) for a in s.alerts}
+            return {
+                ("us-central1-gpu-7", "gpu_lost"),
+                ("asia-southeast1-gpu-9", "gpu_hot"),
+            } <= kinds
+
+        state, at = wait(monitor, alerted, 15)
+        assert at is not None, [(a.node, a.kind) for a in state.alerts]
+        lost = next(a for a in state.alerts if a.kind == "gpu_lost")
+        assert lost.summary == "GPU 3 is lost (fell off the bus)" and "Xid 79" in lost.evidence
+        hot = next(a for a in state.alerts if a.kind == "gpu_hot")
+        assert hot.severity == "critical" and "92 °C" in hot.summary
+        assert state.condition(state.nodes["us-central1-gpu-1"]) == "up"
+
+        prom.stop()  # the source itself goes down: one message, not 300 red nodes
+        state, at = wait(monitor, lambda s: any("source_down" in a.kind for a in s.alerts), 15)
+        assert at is not None
+        time.sleep(3 * SCRAPE_S)  # long past the nodes' staleness
+        state = monitor.snapshot()
+        down = [a for a in state.alerts if a.kind.startswith("source_down")]
+        assert len(down) == 1
+        assert down[0].summary == (
+            "status source 'gke' does not answer: 300 nodes' values are old, not the nodes down"
+        )
+        # no node is called down for it (the one whose exporter died before stays so)
+        assert [a.node for a in state.alerts if a.kind == "unreachable"] == [dead]
+        assert {state.condition(n) for n in state.nodes.values()} == {"stale"}
+    finally:
+        monitor.stop()
