@@ -442,6 +442,7 @@ def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
                         None,
                     )
     yield from _provision_problems(data.get("provision"), cluster_stack, at)
+    yield from _source_problems(data.get("sources"), cluster_stack, at)
 
 
 def _model_problems(node: dict[str, Any], npath: PathT, models: dict[str, Any], at: Any):
@@ -465,6 +466,59 @@ def _model_problems(node: dict[str, Any], npath: PathT, models: dict[str, Any], 
                 if close
                 else f'add a [models."{m}"] table (args = [...]: the model server\'s arguments)',
             )
+
+
+def _source_problems(sources: Any, cluster_stack: dict[str, Any], at: Any):
+    """[[sources]]: the clusters they name exist (and, for a stack's metrics endpoint, are
+    of that stack), a node pattern compiles, names are unique."""
+    seen: set[str] = set()
+    for si, source in _dicts(sources):
+        spath: PathT = ("sources", si)
+        name = source.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                yield at((*spath, "name"), f"source {name!r} is listed twice", None)
+            seen.add(name)
+        named = [("cluster", source.get("cluster"))] if source.get("cluster") else []
+        named += [("clusters", c) for c in source.get("clusters") or [] if isinstance(c, str)]
+        for key, cluster in named:
+            if isinstance(cluster, str) and cluster not in cluster_stack:
+                yield at(
+                    (*spath, key),
+                    f"cluster {cluster!r} is not defined",
+                    "name one of the [[clusters]] of this profile",
+                )
+        kind = source.get("kind")
+        owner = next((s for s in STACKS.values() if s.metrics and s.metrics.kind == kind), None)
+        if owner is not None:
+            for cluster in source.get("clusters") or []:
+                stack = cluster_stack.get(cluster)
+                if stack is not None and stack != owner.name:
+                    yield at(
+                        (*spath, "clusters"),
+                        f"cluster {cluster!r} is a {stack} cluster; {kind} reads {owner.name}"
+                        " clusters",
+                        None,
+                    )
+        pattern = source.get("node_pattern")
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                yield at(
+                    (*spath, "node_pattern"),
+                    f"{pattern!r} is not a regular expression: {exc}",
+                    'e.g. "^([^.:]+)" takes the name before the first dot or colon',
+                )
+        role = source.get("role")
+        for cluster in [source.get("cluster")] if isinstance(source.get("cluster"), str) else []:
+            info = STACKS.get(cluster_stack.get(cluster) or "")
+            if info and isinstance(role, str) and role not in info.roles:
+                yield at(
+                    (*spath, "role"),
+                    f"role {role!r} is not a role of stack {info.name!r}",
+                    "use one of: " + ", ".join(info.roles),
+                )
 
 
 def _provision_problems(provision: Any, cluster_stack: dict[str, Any], at: Any):

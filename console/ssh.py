@@ -423,6 +423,10 @@ class Pool:
         )
         return self._new(jump)
 
+    def connected(self) -> set[str]:
+        """The nodes with a connection open now."""
+        return {name for name, conn in list(self._conns.items()) if conn.is_connected}
+
     def connection(self, name: str) -> Connection:
         """The node's open connection; connects (or reconnects) when needed."""
         target = self.targets[name]

@@ -153,6 +153,7 @@ class NodeStatus:
     sources: tuple[tuple[str, str, float], ...] = ()
     interval_s: float | None = None  # how often its last source refreshes; the probe's if None
     source_down: str | None = None  # the sources it is read from do not answer (why)
+    reported_down: bool = False  # a source says it is down (`mlnode_up == 0`), not silent
 
     def source_of(self, signal: str) -> tuple[str, float] | None:
         """(source, when taken) of one signal's value, or None where nothing gave it."""
@@ -221,6 +222,8 @@ class FleetState:
             return "up"
         if node.source_down:  # its source is the one down: the node is not known to be
             return "stale"
+        if node.reported_down:
+            return "down"
         if node.seen_at is None:
             return "down" if node.error else "connecting"
         return "down since" if node.down(self.taken_at, self.interval) else "stale"

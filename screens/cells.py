@@ -43,6 +43,36 @@ STATE_LOOK = {
 }
 
 
+SIGNAL_TITLES = (
+    ("gpus", "GPUs"),
+    ("xids", "Xids"),
+    ("containers", "containers"),
+    ("system", "system"),
+    ("chain", "chain"),
+    ("services", "services"),
+)
+
+
+def sources_line(node: NodeStatus, now: float, interval: float) -> Text:
+    """Where each of the node's values came from and how old it is:
+    `GPUs gke 3s · containers ssh 1s · chain —`; an old one in red."""
+    out = Text("values: ", style="dim")
+    for i, (signal, title) in enumerate(SIGNAL_TITLES):
+        if i:
+            out.append(" · ", style="dim")
+        out.append(f"{title} ")
+        held = node.source_of(signal)
+        if held is None:
+            out.append("—", style="dim")
+            continue
+        source, at = held
+        age = max(0.0, now - at)
+        old = age > 2 * (node.interval_s or interval) + 1
+        out.append(source, style="bold")
+        out.append(f" {age:.0f}s", style="red" if old else "")
+    return out
+
+
 def dimmed(cell: Text) -> Text:
     """A cell's old value: the same text, dimmed."""
     out = cell.copy()
@@ -81,6 +111,8 @@ def memory_cell(node: NodeStatus) -> Text:
 
 
 def containers_cell(node: NodeStatus, expected: list[str]) -> Text:
+    if not node.reads("containers"):  # its source does not see containers (Prometheus)
+        return Text("—", style="dim")
     if not node.containers and node.container_error:
         return Text("?", style="yellow")
     by = {c.name: c for c in node.containers}

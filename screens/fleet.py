@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Input
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from actions.report import plural
-from console.profile_schema import FleetProfile
+from console.profile_schema import FleetProfile, Node
 from console.stacks import STACKS
 from console.state import FleetState, NodeStatus
 from screens import cells
@@ -62,9 +62,17 @@ def _is_regex(term: str) -> bool:
     return True
 
 
-def layout(width: int) -> tuple[tuple[str, str, int], ...]:
+NODE_MAX = 40  # the node column widens to the longest name (GKE's are long), up to this
+
+
+def layout(width: int, node_width: int = 16) -> tuple[tuple[str, str, int], ...]:
     """The fleet table's columns for a terminal `width` wide; alerts take what is left."""
-    return cells.fit_columns(COLUMNS, PRIORITY, width, grow="alerts", grow_max=ALERTS_MAX)
+    columns = tuple((k, t, max(w, node_width) if k == "node" else w) for k, t, w in COLUMNS)
+    return cells.fit_columns(columns, PRIORITY, width, grow="alerts", grow_max=ALERTS_MAX)
+
+
+def node_width(fleet: FleetProfile) -> int:
+    return min(NODE_MAX, max((len(n.name) for _, n in fleet.all_nodes()), default=0))
 
 
 STATE_RANK = ("KEY!", "down since", "✕ down", "stale", "degraded", "connecting", "waiting")
@@ -366,6 +374,29 @@ class OpenNode(Message):
         self.name = name
 
 
+def _with_found(fleet: FleetProfile, found: list[NodeStatus]) -> FleetProfile:
+    """The profile with the nodes a status source found added to their clusters (for the
+    table only: the profile file is not touched)."""
+    clusters = []
+    for cluster in fleet.clusters:
+        extra = [
+            Node.model_construct(
+                name=s.name,
+                host="",
+                role=s.role,
+                gpus=s.expected_gpus,
+                models=[],
+                labels={"source": s.sources[0][1]} if s.sources else {},
+            )
+            for s in found
+            if s.cluster == cluster.name
+        ]
+        clusters.append(
+            cluster.model_copy(update={"nodes": [*cluster.nodes, *extra]}) if extra else cluster
+        )
+    return fleet.model_copy(update={"clusters": clusters})
+
+
 def _models(node) -> str:
     return ", ".join([node.model] if node.model else node.models) or "—"
 
@@ -410,7 +441,7 @@ class FleetScreen(Screen[None]):
         yield Header()
         yield SummaryBar(self._summary(), id="summary")
         table = FleetTable(id="nodes", cursor_type="row", zebra_stripes=True)
-        self._columns = layout(self.app.size.width - SCROLLBAR)
+        self._columns = layout(self.app.size.width - SCROLLBAR, node_width(self.fleet))
         for key, title, width in self._columns:
             table.add_column(title, key=key, width=width)
         yield table
@@ -432,6 +463,7 @@ class FleetScreen(Screen[None]):
         self.fleet = fleet
         self._by_name = {n.name: (c, n) for c, n in fleet.all_nodes()}
         self._expected_gpus = sum(n.gpus or 0 for _, n in self._by_name.values())
+        self._lay_out(self.app.size.width)  # longer names: a wider node column
         self._rebuild()
         self.query_one("#summary", SummaryBar).show(self._summary())
 
@@ -479,14 +511,17 @@ class FleetScreen(Screen[None]):
         return "down" if ("stale" in text or "down" in text) else text.split()[-1]
 
     def on_resize(self, event) -> None:
-        columns = layout(event.size.width - SCROLLBAR)
+        self._lay_out(event.size.width)
+
+    def _lay_out(self, width: int) -> None:
+        columns = layout(width - SCROLLBAR, node_width(self.fleet))
         if columns != self._columns:  # another set fits: lay the table out again
             self._columns = columns
             table = self.query_one("#nodes", DataTable)
             cursor = table.cursor_row
             table.clear(columns=True)
-            for key, title, width in columns:
-                table.add_column(title, key=key, width=width)
+            for key, title, w in columns:
+                table.add_column(title, key=key, width=w)
             self._rebuild()
             if table.row_count:
                 table.move_cursor(row=min(cursor, table.row_count - 1))
@@ -527,6 +562,15 @@ class FleetScreen(Screen[None]):
         the others are marked and drawn when they scroll into view, so a refresh of 1,000
         nodes costs what 60 rows cost."""
         self.state = state
+        clusters = {c.name for c in self.fleet.clusters}
+        found = [
+            s
+            for name, s in state.nodes.items()
+            if name not in self._by_name and s.cluster in clusters
+        ]
+        if found:  # nodes a source found (a GKE pool's): rows of their own from now on
+            self.grow(_with_found(self.fleet, found))
+            return  # grow drew the rows with this state
         self._alerts_by_node = {}
         for a in state.alerts:
             self._alerts_by_node.setdefault(a.node, []).append(a)

@@ -135,6 +135,7 @@ class NodeScreen(Screen[None]):
     ]
     DEFAULT_CSS = """
     NodeScreen #node-title { height: auto; max-height: 3; padding: 0 1; background: $boost; }
+    NodeScreen #node-sources { height: auto; max-height: 2; padding: 0 1; background: $boost; }
     NodeScreen TabbedContent { height: 1fr; }
     NodeScreen TabPane { height: 1fr; }
     NodeScreen DataTable { height: auto; max-height: 24; }
@@ -156,6 +157,9 @@ class NodeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(Text(self.node_name, style="bold"), id="node-title")
+        sources = Static(id="node-sources")
+        sources.display = False  # shown once the node's values name their sources
+        yield sources
         with TabbedContent(initial="gpus"):
             with TabPane("GPUs [1]", id="gpus"), VerticalScroll():
                 yield DataTable(id="gpu-table", zebra_stripes=True)
@@ -222,6 +226,10 @@ class NodeScreen(Screen[None]):
             title.append("  ")
             title.append(node.error, style="red")
         self.query_one("#node-title", Static).update(title)
+        if node.sources:  # a status built by hand has none to name
+            line = self.query_one("#node-sources", Static)
+            line.update(cells.sources_line(node, state.taken_at, state.interval))
+            line.display = True
         self._gpus(node)
         self._containers(node)
         self.query_one("#chain-text", Static).update(self._chain(node))

@@ -78,7 +78,7 @@ def evaluate(
             Finding(
                 "unreachable",
                 "critical",
-                "node unreachable",
+                "node reported down" if node.reported_down else "node unreachable",
                 f"{node.error or 'no probe data'}; {seen}",
                 "check the host (cloud console, power, network); fleetdeck keeps "
                 "trying with backoff",

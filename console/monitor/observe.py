@@ -24,7 +24,8 @@ COLLECTED = "collected"  # data: {"chain"?, "chain_at"?, "chain_error"?, "servic
 # scrape's time, not this machine's reading of it) and "interval" (how often it does)
 METRICS = "metrics"
 # a source sees the node's exporter or service gone (Prometheus `up == 0`, `mlnode_up == 0`):
-# data {"error": why}; its values stay, stale
+# data {"error": why, "down"?: true where the source says the node is down, not just
+# silent}; its values stay, stale
 SILENT = "silent"
 
 

@@ -198,7 +198,10 @@ class StackMetricsPoller(SourcePoller):
                     self.observe(
                         worker,
                         SILENT,
-                        {"error": f"{server.name}{endpoint.path} says it is down (up == 0)"},
+                        {
+                            "error": f"{server.name}{endpoint.path} says it is down (up == 0)",
+                            "down": True,
+                        },
                     )
                     continue
                 xids = [
@@ -206,6 +209,7 @@ class StackMetricsPoller(SourcePoller):
                     for gpu, xid, count in entry.get("xid_totals") or ()
                     for event in self.xids.total(worker, gpu, xid, count, taken)
                 ]
+                self.xids.read(worker)
                 data = {
                     "gpus": entry.get("gpus") or [],
                     "xids": xids,

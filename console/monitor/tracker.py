@@ -133,7 +133,10 @@ class Tracker:
             self._metrics(obs)
         elif obs.kind == SILENT:
             self._set(
-                obs.node, reachable=False, error=printable(str(obs.data.get("error") or "silent"))
+                obs.node,
+                reachable=False,
+                error=printable(str(obs.data.get("error") or "silent")),
+                reported_down=bool(obs.data.get("down")),
             )
         if self.on_update is not None and not quiet:
             self.on_update()
@@ -141,10 +144,6 @@ class Tracker:
     def _probe(self, obs: Observation) -> None:
         name = obs.node
         line = printable_tree(obs.data)  # node text never drives the terminal
-        gpus = parse.gpus(line)
-        utils = [g.util for g in gpus if g.util is not None and not g.lost]
-        if utils:
-            self._history[name].append(sum(utils) / len(utils))
         arrived = obs.at
         taken = line.get("t")
         delay = None
@@ -158,19 +157,24 @@ class Tracker:
             provider = golem.reading(line["golem"])
         with self._lock:
             old = self._nodes[name]
-        taken = self._taken(old, PROBE_SIGNALS, obs.source, arrived)
-        if taken != PROBE_SIGNALS:  # a more trusted source gives some of these, fresh
-            self._metrics_from(obs, old, line, taken, arrived, None)
+        mine = self._taken(old, PROBE_SIGNALS, obs.source, arrived)
+        if mine != PROBE_SIGNALS:  # a more trusted source gives some of these, fresh
+            self._metrics_from(obs, old, line, mine, arrived, None)
             return
+        gpus = parse.gpus(line)
+        utils = [g.util for g in gpus if g.util is not None and not g.lost]
+        if utils:
+            self._history[name].append(sum(utils) / len(utils))
         with self._lock:
             old = self._nodes[name]
             recent = parse.merge_xids(old.xids, parse.xids(line), arrived - XID_KEEP_S)
             self._nodes[name] = replace(
                 old,
-                sources=_provenance(old, taken, obs.source, arrived),
+                sources=_provenance(old, mine, obs.source, arrived),
                 interval_s=None,
                 reachable=True,
                 error=None,
+                reported_down=False,
                 host_key_changed=False,
                 probe_at=taken,
                 seen_at=arrived,
@@ -236,6 +240,7 @@ class Tracker:
             sources=_provenance(old, taken, obs.source, at),
             reachable=True,
             error=None,
+            reported_down=False,
             seen_at=newest,
             interval_s=interval if newest == at else old.interval_s,
             **changes,

@@ -402,8 +402,14 @@ def public_router(node: SimNode) -> Router:
             }
         )
 
+    def mlnode_metrics(req: Request) -> Response:
+        return text_response(
+            mlnode_metrics_text(node), content_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
     r.add("GET", "/v1/status", guard(lambda req: json_response({"status": "ok"})))
     r.add("GET", "/health", lambda req: text_response("OK"))
+    r.add("GET", "/v1/mlnodes/metrics", guard(mlnode_metrics))
     r.add("GET", "/v1/participants", guard(participants))
     r.add("POST", "/v1/participants", guard(submit))
     r.add("GET", "/v1/participants/:address", guard(participant))
@@ -422,6 +428,56 @@ def public_router(node: SimNode) -> Router:
             _needs(node, "node", handler),
         )
     return r
+
+
+# the families of /v1/mlnodes/metrics this simulator serves (reference/operations.md §6)
+MLNODE_FAMILIES = (
+    ("mlnode_up", "gauge", "Whether the ML node's metrics were read (1) or not (0)."),
+    ("mlnode_gpu_temp_core_celsius", "gauge", "GPU core temperature."),
+    ("mlnode_gpu_power_draw_watts", "gauge", "GPU power draw."),
+    ("mlnode_gpu_memory_used_bytes", "gauge", "GPU memory used."),
+    ("mlnode_gpu_ecc_dbe_total", "counter", "Double-bit ECC errors."),
+    ("mlnode_gpu_xid_events_total", "counter", "Xid events by GPU and Xid."),
+)
+
+
+def mlnode_metrics_text(node: SimNode) -> str:
+    """What the network node's dapi federates from its registered ML nodes: each one's
+    `mlnode_up` and, while it is up, its GPUs (labels node_id, gpu_index[, xid])."""
+    rows: dict[str, list[str]] = {name: [] for name, _, _ in MLNODE_FAMILIES}
+    for entry in node.admin_nodes.values():
+        own = entry["host"] == "inference"
+        ml = node if own else node.fleet.node_by_host(entry["host"]) if node.fleet else None
+        nid = entry["id"]
+        up = ml is not None and ml.containers.healthy("mlnode-308")
+        rows["mlnode_up"].append(f'mlnode_up{{node_id="{nid}"}} {int(up)}')
+        if not up:
+            continue
+        snap = ml.gpu_snapshot()
+        for g in snap.visible:
+            lab = f'node_id="{nid}",gpu_index="{g.index}"'
+            rows["mlnode_gpu_temp_core_celsius"].append(
+                f"mlnode_gpu_temp_core_celsius{{{lab}}} {g.temperature}"
+            )
+            rows["mlnode_gpu_power_draw_watts"].append(
+                f"mlnode_gpu_power_draw_watts{{{lab}}} {g.power_draw_w}"
+            )
+            rows["mlnode_gpu_memory_used_bytes"].append(
+                f"mlnode_gpu_memory_used_bytes{{{lab}}} {g.memory_used_mib * 1024 * 1024}"
+            )
+            rows["mlnode_gpu_ecc_dbe_total"].append(
+                f"mlnode_gpu_ecc_dbe_total{{{lab}}} {g.ecc_uncorrected_volatile}"
+            )
+        counts: dict[tuple[int, int], int] = {}
+        for _, index, xid in snap.xid_events:
+            counts[(index, xid)] = counts.get((index, xid), 0) + 1
+        for (index, xid), n in sorted(counts.items()):
+            lab = f'node_id="{nid}",gpu_index="{index}",xid="{xid}"'
+            rows["mlnode_gpu_xid_events_total"].append(f"mlnode_gpu_xid_events_total{{{lab}}} {n}")
+    out = []
+    for name, kind, text in MLNODE_FAMILIES:
+        out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", *rows[name]]
+    return "\n".join(out) + "\n"
 
 
 def _needs(node: SimNode, container: str, handler):

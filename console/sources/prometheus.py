@@ -163,6 +163,8 @@ class PrometheusReader:
             data["gpus"] = listed
             data.setdefault("xids", [])
             data["gpu_source"] = f"dcgm-exporter via prometheus {self.source.name!r}"
+        for name in out.nodes:
+            self.xids.read(name)
         for series in answers["down"]:
             instance = series["metric"].get("instance", "")
             name = self._instances.get(instance)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from tests.harness.procs import free_port, stop, wait_for
 
@@ -32,9 +33,8 @@ class Prometheus:
         stop(self.proc)
 
     def query(self, promql: str) -> list:
-        q = urllib.parse.urlencode({"query": promql})
-        with urllib.request.urlopen(f"{self.url}/api/v1/query?{q}", timeout=5) as r:
-            return json.load(r)["data"]["result"]
+        r = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=5)
+        return r.json()["data"]["result"]
 
 
 def config(targets: dict[str, list[int]], interval: float) -> str:
@@ -77,9 +77,8 @@ def start(
 
     def ready() -> bool:
         try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                return r.status == 200
-        except OSError:
+            return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
             return False
 
     wait_for(ready, 60, "prometheus", proc, str(log))

@@ -13,6 +13,7 @@ import pytest
 
 from console.monitor.monitor import Monitor
 from console.profile import load
+from console.profile_schema import SshSource, StackMetricsSource
 from console.sim.fleet import SimFleet
 from console.ssh import Pool
 from tests.harness.simclient import small_sim_fleet
@@ -346,3 +347,60 @@ def test_a_model_on_the_cpu_is_critical_within_two_probe_intervals(fleet, monito
         assert "nvidia-smi" in alert.next_step
     finally:
         fleet.clear("prov1", "cpu-fallback")
+
+
+def test_the_network_nodes_mlnode_metrics_alone_fill_its_ml_nodes_gpus(fleet):
+    """Gonka's /v1/mlnodes/metrics, one GET on the network node (over its SSH connection),
+    fills ml1's and ml2's GPU rows with no SSH to either; `mlnode_up == 0` is that ML node
+    down; an Xid counted there is an alert on the ML node it names."""
+    forget_kernel_log(fleet)
+    model = simulated_profile(fleet).model_copy(
+        update={
+            "sources": [
+                StackMetricsSource(name="mlnode-metrics", kind="gonka-metrics", interval_s=0.5),
+                SshSource(name="ssh", kind="ssh", roles=["network", "provider"]),
+            ]
+        }
+    )
+    pool = Pool.for_profile(model, system_known_hosts=False)
+    mon = Monitor(model, pool, latency_every=0.5)
+    mon.start()
+    try:
+
+        def filled():
+            nodes = mon.tracker.nodes()
+            return [len(nodes["ml1"].gpus), len(nodes["ml2"].gpus)] == [8, 4]
+
+        assert wait_until(filled), mon.tracker.node("ml1")
+        assert mon.wait_complete(20)
+        state = mon.snapshot()
+        ml1 = state.nodes["ml1"]
+        sim = fleet.nodes["ml1"].gpu_snapshot()
+        assert [g.index for g in ml1.gpus] == list(range(8))
+        assert all(
+            abs(g.temp_c - s.temperature) <= 14 for g, s in zip(ml1.gpus, sim.gpus, strict=True)
+        )
+        assert ml1.source_of("gpus")[0] == "mlnode-metrics"
+        assert ml1.gpu_source == "net/v1/mlnodes/metrics"
+        assert state.condition(ml1) == "up"
+        assert pool.connected() == {"net", "prov1"}  # never an SSH session to an ML node
+
+        fleet.inject("ml2", "gpu-xid79")
+        fleet.inject("ml1", "unhealthy")
+        try:
+            assert wait_until(lambda: mon.snapshot().condition(mon.tracker.node("ml1")) == "down")
+            state = mon.snapshot()
+            [down] = [a for a in state.alerts if a.node == "ml1"]
+            assert down.summary == "node reported down"
+            assert "net/v1/mlnodes/metrics says it is down (up == 0)" in down.evidence
+            assert wait_until(lambda: {"gpu_missing", "xid"} <= kinds(mon, "ml2"))
+            xid = next(a for a in mon.snapshot().alerts if a.kind == "xid:79")
+            assert xid.node == "ml2" and "GPU 0" in xid.summary
+        finally:
+            fleet.clear("ml1")
+            fleet.clear("ml2")
+        assert wait_until(lambda: mon.snapshot().condition(mon.tracker.node("ml1")) == "up")
+        assert pool.connected() == {"net", "prov1"}
+    finally:
+        mon.stop()
+        pool.close()

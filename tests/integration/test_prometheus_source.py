@@ -81,6 +81,36 @@ def test_status_json_lists_300_gpu_nodes_from_prometheus_alone(gke, tmp_path):
     assert one["gpu_source"] == "dcgm-exporter via prometheus 'gke'"
 
 
+async def test_the_console_shows_each_value_with_its_source_and_age(gke, tmp_path):
+    """The console itself, live on the Prometheus-only profile: 300 rows, and a node's
+    screen says where each of its values came from and how old it is."""
+    from console.app import FleetdeckApp
+    from screens.node import NodeScreen
+    from tests.harness.pilot import until
+
+    _, prom = gke
+    app = FleetdeckApp(load(write_profile(tmp_path, prom.url)), live=True)
+    async with app.run_test(size=(160, 40)) as pilot:
+
+        def all_rows():
+            state = app.last_state
+            return state is not None and sum(len(n.gpus) == 8 for n in state.nodes.values()) == 300
+
+        assert await until(pilot, all_rows, 30)
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        opened = await until(pilot, lambda: isinstance(app.screen, NodeScreen), 5)
+        assert opened, (app.screen, app.focused, app.screen.query_one("#nodes").row_count)
+        screen = app.screen
+        assert await until(pilot, lambda: screen.query_one("#node-sources").display, 5)
+        line = str(screen.query_one("#node-sources").render())
+        assert line.startswith("values: GPUs gke ") and " · Xids gke " in line
+        assert " · containers — · system — · chain — · services —" in line
+        age = int(line.split("GPUs gke ")[1].split("s")[0])
+        assert 0 <= age <= 3 * SCRAPE_S
+        assert "dcgm-exporter via prometheus 'gke'" in str(screen.query_one("#xids").render())
+
+
 def test_xid_heat_a_dead_exporter_and_a_dead_prometheus(gke, tmp_path):
     exporters, prom = gke
     monitor = live_status(load(write_profile(tmp_path, prom.url)))
