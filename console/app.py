@@ -87,6 +87,7 @@ class FleetdeckApp(App[str | None]):
         self.machines = Machines(self)
         self.pools = Pools(self)
         self.last_state: FleetState | None = None
+        self._building = False  # a snapshot is being built (refresh_state)
         self.set_sub_title()
         from console.keymap import keys_path, load_keymap
 
@@ -143,11 +144,23 @@ class FleetdeckApp(App[str | None]):
 
     def refresh_state(self) -> None:
         if self.source is not None:
-            state = self.source()
-        elif self.monitor is not None:
-            state = self.monitor.snapshot()
-        else:
-            return
+            self.apply_state(self.source())
+        elif self.monitor is not None and not self._building:
+            # judging thousands of nodes takes milliseconds the keys should have: the
+            # snapshot is built on a thread, the screen takes it here (at most one at a time)
+            self._building = True
+            self.build_state(self.monitor)
+
+    @work(thread=True, group="snapshot")
+    def build_state(self, monitor) -> None:
+        try:
+            state = monitor.snapshot()
+        finally:
+            self._building = False
+        with contextlib.suppress(RuntimeError):  # the app ended meanwhile
+            self.call_from_thread(self.apply_state, state)
+
+    def apply_state(self, state: FleetState) -> None:
         now = time.monotonic()
         if self.live and now - self._usage_at >= USAGE_EVERY_S:  # live: static ones cost nothing
             self._usage_at, self.usage_text = now, self.usage.text()

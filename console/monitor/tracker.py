@@ -58,6 +58,7 @@ class Tracker:
         self._rank = {name: i for i, name in enumerate(fleet.trust())}
         self._intervals: dict[str, float] = {}  # each source's refresh interval, as it said
         self._sources_down: dict[str, str] = {}  # source -> why it does not answer
+        self._judged: dict[str, tuple] = {}  # name -> (node, limits, findings): see _findings
         for cluster, node in fleet.all_nodes():
             self.add(cluster, node)
 
@@ -265,6 +266,23 @@ class Tracker:
                 out.add(signal)  # the trusted one went quiet: better a fresh value than none
         return out
 
+    def _findings(self, name: str, node: NodeStatus, now: float, late: bool) -> list:
+        """The node's alert findings. A live node without a chain part is judged on its
+        values alone (no rule reads the clock then): while it is the same object, its
+        findings are too, so a refresh of 3,000 nodes between two reads of their source
+        judges none of them again."""
+        limits, serves = self.fleet.alerts, self.serves_model[name]
+        timeless = node.chain is None and node.reachable and not late
+        held = self._judged.get(name)
+        if timeless and held is not None and held[0] is node and held[1] is limits:
+            return held[2]
+        findings = rules.evaluate(node, limits, now, self.interval, serves, console_late=late)
+        if timeless:
+            self._judged[name] = (node, limits, findings)
+        else:
+            self._judged.pop(name, None)
+        return findings
+
     def _set(self, name: str, **changes) -> None:
         with self._lock:
             self._nodes[name] = replace(self._nodes[name], **changes)
@@ -315,14 +333,7 @@ class Tracker:
             elif node.reachable and node.stale(now, self.interval) and not lagging:
                 node = replace(node, reachable=False, error=node.error or "probe silent")
                 nodes[name] = node
-            for f in rules.evaluate(
-                node,
-                self.fleet.alerts,
-                now,
-                self.interval,
-                self.serves_model[name],
-                console_late=lagging or unread,
-            ):
+            for f in self._findings(name, node, now, lagging or unread):
                 key = (name, f.kind)
                 active.add(key)
                 since = self._first_seen.setdefault(key, now)

@@ -10,14 +10,16 @@ What it runs is what a user runs: the whole console (FleetdeckApp, headless unde
   dcgm-exporters (console/sim/exporters.py, in a process of their own: one loopback port
   per node, 8 H100s each, dcgm-exporter's format), three clusters of N/3 nodes, every
   `--scrape` seconds; the nodes join the fleet from the source;
-- an SSH profile of `--ssh` real OpenSSH sshd hosts on 127.0.2.x (tests/bench/bench_status.py's
-  hosts: the simulator's nvidia-smi and NVML, 8 GPUs each), probed every 2 s.
+- an SSH profile of `--ssh` real OpenSSH sshd hosts on 127.0.2.x (the hosts of
+  tests/bench/bench_status.py: the simulator's nvidia-smi and NVML, 8 GPUs each), probed every 2 s.
 For each it prints: the time from the console's start to the first full view (every node's
 row with its 8 GPUs); the console's CPU in the steady state (its whole process: threads,
 sources, UI) as cores, and per refresh of the data; its resident memory; the UI's
-refresh-to-frame time (from the console's refresh tick, which builds the fleet snapshot, to
-the frame that shows it), median and p95. Targets (issue 17): first full view under 5 s,
-steady refresh under one core, refresh-to-frame p95 under 50 ms, at 1,000 and 3,000 nodes.
+refresh-to-frame time (from a new fleet state reaching the UI thread to the frame that shows
+it), median and p95; and the time to build each fleet snapshot (every node judged, on a
+worker thread, so that keys never wait for it), median and p95. Targets (issue 17): first
+full view under 5 s, steady refresh under one core, refresh-to-frame p95 under 50 ms, at
+1,000 and 3,000 nodes.
 
 Pilot's own polling costs a little CPU in this process; it is counted against fleetdeck.
 """
@@ -40,6 +42,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 
 from console.app import FleetdeckApp  # noqa: E402
+from console.monitor.tracker import Tracker  # noqa: E402
 from console.profile import loads  # noqa: E402
 from tests.bench.bench_console import FrameClock, pct  # noqa: E402
 from tests.harness import prometheus  # noqa: E402
@@ -66,21 +69,32 @@ def prometheus_profile(url: str, scrape: float) -> str:
 
 
 class Ticks:
-    """When the console's refresh ticks began (patched in before the app is made)."""
+    """When a new fleet state reached the UI (FleetdeckApp.apply_state), and how long each
+    snapshot took to build (on its worker thread); patched in before the app is made."""
 
     def __init__(self) -> None:
         self.times: list[float] = []
-        original = FleetdeckApp.refresh_state
+        self.builds: list[float] = []
+        self.apply, self.snapshot = FleetdeckApp.apply_state, Tracker.snapshot
+        apply, snapshot = self.apply, self.snapshot
 
-        def timed(app) -> None:
+        def timed_apply(app, state) -> None:
             self.times.append(time.perf_counter())
-            original(app)
+            apply(app, state)
 
-        FleetdeckApp.refresh_state = timed  # type: ignore[method-assign]
-        self.original = original
+        def timed_snapshot(tracker, *args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return snapshot(tracker, *args, **kwargs)
+            finally:
+                self.builds.append((time.perf_counter() - t0) * 1000)
+
+        FleetdeckApp.apply_state = timed_apply  # type: ignore[method-assign]
+        Tracker.snapshot = timed_snapshot  # type: ignore[method-assign]
 
     def restore(self) -> None:
-        FleetdeckApp.refresh_state = self.original  # type: ignore[method-assign]
+        FleetdeckApp.apply_state = self.apply  # type: ignore[method-assign]
+        Tracker.snapshot = self.snapshot  # type: ignore[method-assign]
 
 
 async def measure(profile, expected: int, seconds: float, data_interval: float) -> dict:
@@ -108,7 +122,7 @@ async def measure(profile, expected: int, seconds: float, data_interval: float) 
             out["first_s"] = time.perf_counter() - t0
             await pilot.pause(2.0)  # past the start's own work
             cpu0, wall0 = time.process_time(), time.perf_counter()
-            start_tick = len(ticks.times)
+            start_tick, start_build = len(ticks.times), len(ticks.builds)
             while time.perf_counter() - wall0 < seconds:
                 await pilot.pause(0.25)
             wall = time.perf_counter() - wall0
@@ -123,6 +137,8 @@ async def measure(profile, expected: int, seconds: float, data_interval: float) 
                 if frames:
                     latencies.append((frames[-1] - t) * 1000)
             out["frame_ms"] = (statistics.median(latencies), pct(latencies, 95))
+            builds = ticks.builds[start_build:]
+            out["snapshot_ms"] = (statistics.median(builds), pct(builds, 95))
             out["frames"] = len(latencies)
     finally:
         ticks.restore()
@@ -202,13 +218,17 @@ def main() -> None:
     )
     print(
         f"{'source':26} {'first view':>11} {'CPU':>8} {'CPU/refresh':>12} {'RSS':>9} "
-        f"{'refresh→frame (ms)':>20}"
+        f"{'state→frame (ms)':>20} {'snapshot (ms)':>20}"
     )
-    print(f"{'':26} {'(s)':>11} {'(cores)':>8} {'(s)':>12} {'(MiB)':>9} {'median':>10} {'p95':>9}")
+    print(
+        f"{'':26} {'(s)':>11} {'(cores)':>8} {'(s)':>12} {'(MiB)':>9} "
+        f"{'median':>10} {'p95':>9} {'median':>10} {'p95':>9}"
+    )
     for label, r in rows:
         print(
             f"{label:26} {r['first_s']:11.2f} {r['cores']:8.2f} {r['cpu_per_refresh_s']:12.2f} "
-            f"{r['rss_mib']:9.0f} {r['frame_ms'][0]:10.1f} {r['frame_ms'][1]:9.1f}"
+            f"{r['rss_mib']:9.0f} {r['frame_ms'][0]:10.1f} {r['frame_ms'][1]:9.1f} "
+            f"{r['snapshot_ms'][0]:10.1f} {r['snapshot_ms'][1]:9.1f}"
         )
     print(
         "\ntargets at 1,000 and 3,000 nodes: first view < 5 s, CPU < 1 core, "
