@@ -443,6 +443,7 @@ def _document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
                     )
     yield from _provision_problems(data.get("provision"), cluster_stack, at)
     yield from _source_problems(data.get("sources"), cluster_stack, at)
+    yield from _trust_problems(data, at)
 
 
 def _model_problems(node: dict[str, Any], npath: PathT, models: dict[str, Any], at: Any):
@@ -518,6 +519,22 @@ def _source_problems(sources: Any, cluster_stack: dict[str, Any], at: Any):
                     (*spath, "role"),
                     f"role {role!r} is not a role of stack {info.name!r}",
                     "use one of: " + ", ".join(info.roles),
+                )
+
+
+def _trust_problems(data: dict[str, Any], at: Any):
+    """[trust]: each signal's order names sources the profile has (or ssh)."""
+    trust = data.get("trust")
+    if not isinstance(trust, dict):
+        return
+    names = {s.get("name") for _, s in _dicts(data.get("sources"))} | {"ssh"}
+    for signal, order in trust.items():
+        for i, name in enumerate(order if isinstance(order, list) else []):
+            if isinstance(name, str) and name not in names:
+                yield at(
+                    ("trust", signal, i),
+                    f"{name!r} is not a source of this profile",
+                    "name one of: " + ", ".join(sorted(n for n in names if isinstance(n, str))),
                 )
 
 

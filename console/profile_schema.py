@@ -207,6 +207,9 @@ class FleetProfile(Strict):
     alerts: AlertsSection = AlertsSection()
     provision: ProvisionSection | None = None
     sources: list[StatusSource] = []
+    # per signal, its own order of sources (names; "ssh" for the probe) where it differs
+    # from the order of [[sources]]: `gpus = ["ssh", "gmp"]` trusts the probe's GPUs first
+    trust_order: dict[Signal, list[str]] = Field(default={}, alias="trust")
 
     def cluster_stack(self, cluster: Cluster) -> str:
         return cluster.stack or self.fleet.stack
@@ -237,7 +240,9 @@ class FleetProfile(Strict):
             for s in ssh
         )
 
-    def trust(self) -> list[str]:
-        """Source names, most trusted first; "ssh" last unless an ssh source places it."""
+    def trust(self, signal: str | None = None) -> list[str]:
+        """Source names, most trusted first: the signal's own [trust] order, else the
+        order of [[sources]]; "ssh" last unless placed."""
         names = [s.name if s.kind != "ssh" else "ssh" for s in self.sources]
-        return list(dict.fromkeys(names + ["ssh"]))
+        own = self.trust_order.get(signal, []) if signal else []
+        return list(dict.fromkeys([*own, *names, "ssh"]))

@@ -519,6 +519,9 @@ class NodeScreen(Screen[None]):
                 "One node, live: 1-5 switch tabs (5: its alerts and the actions run on it), esc "
                 "goes back. On the Containers tab, l "
                 "tails the selected container's log; R and S restart and stop it after you "
-                "type the container's name (refused with --read-only).",
+                "type the container's name (refused with --read-only). The line under the "
+                "title says where each value came from ([[sources]]: ssh, a Prometheus, a "
+                "chain's metrics) and how old it is; an old one is red, — is a value no "
+                "source gives.",
             )
         )

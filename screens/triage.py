@@ -183,10 +183,12 @@ class TriageScreen(Screen[None]):
         yield Header()
         yield Static(Text("waiting for the first snapshot…", style="dim"), id="triage-summary")
         table: DataTable[Text] = DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
+        names = self.state.nodes if self.state is not None else {}
+        longest = max((len(n) for n in names), default=0)  # GKE's names are long
         for key, title, width in (
             ("sev", "Severity", 9),
             ("age", "Age", 6),
-            ("node", "Node", 16),
+            ("node", "Node", min(40, max(16, longest))),
             ("summary", "Problem", 50),
             ("evidence", "Evidence", 60),
         ):

@@ -1,5 +1,6 @@
-"""The one way the console and `fleetdeck status` build their live status: a source (SSH
-today), the Tracker it feeds, and optionally a recording of what it saw."""
+"""The one way the console and `fleetdeck status` build their live status: the SSH source
+and the profile's other [[sources]] (the Monitor starts them), the Tracker they feed, and
+optionally a recording of what they saw."""
 
 from __future__ import annotations
 

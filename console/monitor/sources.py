@@ -83,6 +83,7 @@ class PrometheusPoller(SourcePoller):
         self.reader = PrometheusReader(source, token)
         self.clusters = {c.name: c for c in fleet.clusters}
         self.unplaced: set[str] = set()  # nodes it names that no cluster takes
+        self.found: set[str] = set()  # nodes it found that the profile does not list
 
     def close(self) -> None:
         self.reader.close()
@@ -91,33 +92,31 @@ class PrometheusPoller(SourcePoller):
         reading = self.reader.read()
         known = self.tracker.names()
         for name, metrics in reading.nodes.items():
-            if name not in known and not self._join(name, metrics.cluster_label):
-                continue
             data = dict(metrics.data)
             data.update(signals=METRIC_SIGNALS, taken=metrics.taken, interval=self.interval)
+            if name not in known or name in self.found:
+                found = self._place(name, metrics.cluster_label)
+                if found is None:
+                    continue
+                data["found"] = found  # the tracker joins it (and a recording keeps it)
             self.observe(name, METRICS, data)
         for name, why in reading.silent.items():
             if name in known:
                 self.observe(name, SILENT, {"error": why})
 
-    def _join(self, name: str, label: str | None) -> bool:
+    def _place(self, name: str, label: str | None) -> dict | None:
+        """Where a node the profile does not list belongs: its cluster (by the source's
+        cluster label, else its `cluster`), role and GPUs; None where it is not to join."""
         if not self.source.discover:
-            return False
+            return None
         cluster = self.clusters.get(label or "") or self.clusters.get(self.source.cluster or "")
         if cluster is None:
             self.unplaced.add(name)
-            return False
+            return None
+        self.found.add(name)
         stack = STACKS[self.fleet.cluster_stack(cluster)]
-        node = Node.model_construct(
-            name=name,
-            host=name,
-            role=self.source.role or stack.roles[0],
-            gpus=self.source.gpus,
-            models=[],
-            labels={"source": self.source.name},
-        )
-        self.tracker.join(cluster, node)
-        return True
+        role = self.source.role or stack.roles[0]
+        return {"cluster": cluster.name, "role": role, "gpus": self.source.gpus}
 
 
 class StackMetricsPoller(SourcePoller):

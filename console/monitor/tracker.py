@@ -25,7 +25,7 @@ from console.monitor.observe import (
     Observation,
     collected_changes,
 )
-from console.profile_schema import Cluster, FleetProfile, Node
+from console.profile_schema import SIGNALS, Cluster, FleetProfile, Node
 from console.state import Alert, FleetState, NodeStatus
 from console.text import printable, printable_tree
 
@@ -55,7 +55,9 @@ class Tracker:
         self._gap_floor: dict[str, float] = {}  # per node: the smallest arrival - probe time
         self._first_seen: dict[tuple[str, str], float] = {}
         self.serves_model: dict[str, bool] = {}
-        self._rank = {name: i for i, name in enumerate(fleet.trust())}
+        self._rank = {  # per signal: source name -> its place in the order of trust
+            signal: {name: i for i, name in enumerate(fleet.trust(signal))} for signal in SIGNALS
+        }
         self._intervals: dict[str, float] = {}  # each source's refresh interval, as it said
         self._sources_down: dict[str, str] = {}  # source -> why it does not answer
         self._judged: dict[str, tuple] = {}  # name -> (node, limits, findings): see _findings
@@ -85,6 +87,27 @@ class Tracker:
         self.add(cluster, node)
         return True
 
+    def _join_found(self, obs: Observation) -> bool:
+        """A source's reading of a node it found carries where the node belongs ("found":
+        cluster, role, GPUs), so that a recording of it replays with the node."""
+        found = obs.data.get("found") if obs.kind == METRICS else None
+        if not isinstance(found, dict):
+            return False
+        cluster = next((c for c in self.fleet.clusters if c.name == found.get("cluster")), None)
+        if cluster is None or not isinstance(found.get("role"), str):
+            return False
+        gpus = found.get("gpus")
+        node = Node.model_construct(
+            name=obs.node,
+            host="",
+            role=found["role"],
+            gpus=gpus if isinstance(gpus, int) else None,
+            models=[],
+            labels={"source": obs.source},
+        )
+        self.join(cluster, node)
+        return True
+
     def source_state(self, source: str, error: str | None) -> None:
         """A source answers (None) or not (why): while it does not, the nodes read only
         from it keep their last values, stale, and the fleet gets one alert, not one each."""
@@ -102,7 +125,7 @@ class Tracker:
     def observe(self, obs: Observation, quiet: bool = False) -> None:
         """Takes what a source saw. `quiet`: the source tells on_update itself, once for
         all its nodes (a Prometheus read of 3,000 nodes is one update, not 3,000)."""
-        if obs.node not in self._nodes:
+        if obs.node not in self._nodes and not self._join_found(obs):
             return  # a node the profile does not have (a recording of another profile)
         for hook in self.hooks:
             hook(obs)
@@ -252,7 +275,6 @@ class Tracker:
         source gives, or gives no longer (its value older than two of its intervals)."""
         if not old.sources:
             return set(signals)
-        mine = self._rank.get(source, len(self._rank))
         out = set()
         for signal in signals:
             held = old.source_of(signal)
@@ -260,7 +282,8 @@ class Tracker:
                 out.add(signal)
                 continue
             other, when = held
-            if mine <= self._rank.get(other, len(self._rank)):
+            rank = self._rank.get(signal, {})
+            if rank.get(source, len(rank)) <= rank.get(other, len(rank)):
                 out.add(signal)
             elif at - when > 2 * self._intervals.get(other, self.interval) + 1:
                 out.add(signal)  # the trusted one went quiet: better a fresh value than none
