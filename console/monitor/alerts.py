@@ -139,7 +139,9 @@ def _gpus(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
         names = _gpu_list(lost)
         verb = "is" if len(lost) == 1 else "are"
         said = [g.error for g in lost if g.error and g.error.lower() != "gpu is lost"]
-        evidence = "missing from NVML" + (f" ({said[0]})" if said else "")
+        # the probe reads NVML (or nvidia-smi, which is NVML too); a source says itself
+        where = "NVML" if node.gpu_source in (None, "nvml", "nvidia-smi") else node.gpu_source
+        evidence = f"missing from {where}" + (f" ({said[0]})" if said else "")
         evidence += _xid_note(79, xids.pop(79, []))
         yield Finding(
             "gpu_lost",

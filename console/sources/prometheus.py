@@ -154,7 +154,7 @@ class PrometheusReader:
             listed = []
             for _, g in sorted(by_index.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
                 if len(g) == 1:  # its Xid alone: DCGM reads nothing else of it (Xid 79)
-                    g.update(lost=True, error="DCGM reads no values of it")
+                    g.update(lost=True, error="no value but its last Xid")
                 free = g.pop("mem_free_mib", None)
                 if free is not None and g.get("mem_used_mib") is not None:
                     g["mem_total_mib"] = g["mem_used_mib"] + free
