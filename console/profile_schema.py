@@ -125,7 +125,7 @@ class ProvisionPool(Strict):
 
 
 # what a status source can give of a node; a node's screen shows each one's source and age
-SIGNALS = ("gpus", "xids", "containers", "system", "chain", "services")
+SIGNALS = ("gpus", "xids", "containers", "system", "chain", "services", "kube")
 Signal = Literal[SIGNALS]
 
 
@@ -138,13 +138,17 @@ class SourceBase(Strict):
 
 
 class KubernetesSource(SourceBase):
-    """A Kubernetes API: its nodes by pool (`fleetdeck pools`)."""
+    """A Kubernetes API: its nodes by pool (`fleetdeck pools`); with `cluster`, each node
+    is watched in the fleet too (Ready, cordoned, GPUs allocatable against capacity)."""
 
     kind: Literal["kubernetes"]
     kubeconfig: str = "~/.kube/config"
     context: str | None = None  # the kubeconfig's current one when absent
     selector: str | None = None  # a label selector: which of the cluster's nodes are ours
     pool_label: str = "cloud.google.com/gke-nodepool"  # what names a node's pool
+    cluster: str | None = None  # the fleet cluster its nodes join; pools only when absent
+    role: str | None = None  # its nodes' role there; the stack's first when absent
+    interval_s: Annotated[float, Field(gt=0, le=3600)] = 30.0  # between two node lists
 
 
 class PrometheusSource(SourceBase):

@@ -120,6 +120,19 @@ class Golem:
 
 
 @dataclass(frozen=True)
+class Kube:
+    """The node as its Kubernetes API says ([[sources]] kind = "kubernetes")."""
+
+    pool: str
+    ready: bool | None  # None: no Ready condition reported
+    not_ready_why: str = ""
+    cordoned: bool = False
+    gpus_capacity: int = 0
+    gpus_allocatable: int = 0
+    accelerator: str = ""
+
+
+@dataclass(frozen=True)
 class NodeStatus:
     name: str
     cluster: str
@@ -153,6 +166,7 @@ class NodeStatus:
     sources: tuple[tuple[str, str, float], ...] = ()
     interval_s: float | None = None  # how often its last source refreshes; the probe's if None
     source_down: str | None = None  # the sources it is read from do not answer (why)
+    kube: Kube | None = None  # what Kubernetes says of it, where a source reads that
     reported_down: bool = False  # a source says it is down (`mlnode_up == 0`), not silent
 
     def source_of(self, signal: str) -> tuple[str, float] | None:

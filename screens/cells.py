@@ -57,7 +57,10 @@ def sources_line(node: NodeStatus, now: float, interval: float) -> Text:
     """Where each of the node's values came from and how old it is:
     `GPUs gke 3s · containers ssh 1s · chain —`; an old one in red."""
     out = Text("values: ", style="dim")
-    for i, (signal, title) in enumerate(SIGNAL_TITLES):
+    titles = SIGNAL_TITLES
+    if node.source_of("kube") is not None:  # only where a Kubernetes source reads the node
+        titles += (("kube", "k8s"),)
+    for i, (signal, title) in enumerate(titles):
         if i:
             out.append(" · ", style="dim")
         out.append(f"{title} ")

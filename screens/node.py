@@ -429,6 +429,25 @@ class NodeScreen(Screen[None]):
                 f"{d.path}: {d.free_gb} GB free ({d.used_pct}% used)\n",
                 style="red" if (d.used_pct or 0) > 90 else "",
             )
+        kube = node.kube
+        if kube is not None:  # what its Kubernetes API says (a [[sources]] kind "kubernetes")
+            text.append(f"{'kubernetes':>10}  ", style="dim")
+            ready = {True: ("Ready", "green"), False: ("NotReady", "bold red")}
+            word, style = ready.get(kube.ready, ("no Ready condition", "yellow"))
+            text.append(word, style=style)
+            if kube.not_ready_why:
+                text.append(f" ({kube.not_ready_why})", style="red")
+            text.append(f" · pool {kube.pool}")
+            if kube.accelerator:
+                text.append(f" · {kube.accelerator}")
+            short = kube.gpus_allocatable < kube.gpus_capacity
+            text.append(
+                f" · {kube.gpus_allocatable}/{kube.gpus_capacity} GPUs allocatable",
+                style="yellow" if short else "",
+            )
+            if kube.cordoned:
+                text.append(" · cordoned", style="yellow")
+            text.append("\n")
         for svc in node.services:
             text.append(f"{'service':>10}  ", style="dim")
             text.append(f"{svc.name}: ", style="")

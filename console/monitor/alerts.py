@@ -106,6 +106,7 @@ def _rules(
     yield from _chain(node, limits, now)
     yield from _services(node, limits)
     yield from _golem(node)
+    yield from _kube(node)
     for disk in node.system.disks:
         if disk.used_pct is None or disk.total_gb is None:
             continue
@@ -418,6 +419,40 @@ def _services(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
                 "check the server's queue of waiting requests and GPU load (the runbook card "
                 "says where)",
             )
+
+
+def _kube(node: NodeStatus) -> Iterator[Finding]:
+    """What the node's Kubernetes API says of it: NotReady, cordoned, GPUs it no longer
+    offers to pods."""
+    kube = node.kube
+    if kube is None:
+        return
+    if kube.ready is False:
+        yield Finding(
+            "kube_not_ready",
+            "critical",
+            "Kubernetes: node NotReady",
+            kube.not_ready_why or "its Ready condition is not True",
+            "kubectl describe node NAME (its conditions and the kubelet's events); "
+            "a node that stays NotReady is drained and replaced by its pool",
+        )
+    if kube.gpus_allocatable < kube.gpus_capacity:
+        yield Finding(
+            "kube_gpus_unallocatable",
+            "warning",
+            f"Kubernetes offers {kube.gpus_allocatable} of {kube.gpus_capacity} GPUs",
+            "allocatable nvidia.com/gpu below capacity: the device plugin holds some back "
+            "(an unhealthy GPU)",
+            "check the nvidia-device-plugin pod's log on the node and the GPUs' Xids",
+        )
+    if kube.cordoned:
+        yield Finding(
+            "kube_cordoned",
+            "info",
+            "cordoned: no new pods are scheduled here",
+            f"pool {kube.pool}: spec.unschedulable",
+            "kubectl uncordon NAME once it is fixed",
+        )
 
 
 def _golem(node: NodeStatus) -> Iterator[Finding]:

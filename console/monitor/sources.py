@@ -15,6 +15,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
@@ -23,11 +24,13 @@ from console.monitor.tracker import Tracker
 from console.profile_schema import (
     Cluster,
     FleetProfile,
+    KubernetesSource,
     Node,
     PrometheusSource,
     StackMetricsSource,
 )
 from console.secrets import resolve
+from console.sources.kubernetes import KubeError, list_nodes, load_kubeconfig, node_of
 from console.sources.prometheus import PrometheusReader, SourceError
 from console.sources.xids import XidWatch
 from console.ssh import Pool, SshError
@@ -223,6 +226,43 @@ class StackMetricsPoller(SourcePoller):
             raise SourceError("; ".join(failed))
 
 
+class KubernetesPoller(SourcePoller):
+    """A Kubernetes source with a `cluster`: its node list, paged, every interval; each
+    node's Ready condition, cordon and GPUs allocatable against capacity."""
+
+    def __init__(
+        self, source: KubernetesSource, fleet: FleetProfile, tracker: Tracker, clock=time.time
+    ) -> None:
+        super().__init__(source.name, source.interval_s, tracker, clock)
+        self.source, self.fleet = source, fleet
+        self.cluster = next(c for c in fleet.clusters if c.name == source.cluster)
+        self.role = source.role or STACKS[fleet.cluster_stack(self.cluster)].roles[0]
+        self._access = None
+
+    def poll(self) -> None:
+        try:
+            if self._access is None:
+                self._access = load_kubeconfig(Path(self.source.kubeconfig), self.source.context)
+            items = list_nodes(self._access, self.source.selector)
+        except KubeError as exc:
+            raise SourceError(str(exc)) from exc
+        taken = self.clock()
+        for item in items:
+            node = node_of(item, self.source.pool_label)
+            kube = {
+                "pool": node.pool,
+                "ready": node.ready,
+                "not_ready_why": node.not_ready_why,
+                "cordoned": node.cordoned,
+                "gpus_capacity": node.gpus_capacity,
+                "gpus_allocatable": node.gpus_allocatable,
+                "accelerator": node.accelerator,
+            }
+            data = {"kube": kube, "signals": ["kube"], "taken": taken, "interval": self.interval}
+            found = {"cluster": self.cluster.name, "role": self.role, "gpus": node.gpus_capacity}
+            self.observe(node.name, METRICS, {**data, "found": found})
+
+
 def pollers_for(
     fleet: FleetProfile, tracker: Tracker, pool: Pool | None, clock: Callable[[], float]
 ) -> list[SourcePoller]:
@@ -231,6 +271,8 @@ def pollers_for(
     for source in fleet.sources:
         if source.kind == "prometheus":
             out.append(PrometheusPoller(source, fleet, tracker, clock))
+        elif source.kind == "kubernetes" and source.cluster:
+            out.append(KubernetesPoller(source, fleet, tracker, clock))
         elif isinstance(source, StackMetricsSource):
             out.append(StackMetricsPoller(source, fleet, tracker, pool, clock))
     return out

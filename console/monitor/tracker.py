@@ -8,6 +8,7 @@ sees every observation as it comes in (a recording is written from it).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -26,12 +27,12 @@ from console.monitor.observe import (
     collected_changes,
 )
 from console.profile_schema import SIGNALS, Cluster, FleetProfile, Node
-from console.state import Alert, FleetState, NodeStatus
+from console.state import Alert, FleetState, Kube, NodeStatus
 from console.text import printable, printable_tree
 
 HISTORY = 60  # GPU utilization samples kept per node (the sparkline)
 PROBE_SIGNALS = {"gpus", "xids", "containers", "system"}  # what a probe line carries
-METRICS_SIGNALS = PROBE_SIGNALS
+METRICS_SIGNALS = PROBE_SIGNALS | {"kube"}
 CONSOLE = "fleetdeck"  # the node name of alerts about the console itself
 XID_KEEP_S = 600
 
@@ -256,6 +257,9 @@ class Tracker:
             )
         if "system" in taken:
             changes["system"] = parse.system(line)
+        if "kube" in taken and isinstance(line.get("kube"), dict):
+            with contextlib.suppress(TypeError):  # a damaged recording's line
+                changes["kube"] = Kube(**line["kube"])
         if not changes:
             return
         newest = max(old.seen_at or 0.0, at)

@@ -1,7 +1,9 @@
 """A fleet read from a real Prometheus (Debian's package, tests/harness/prometheus.py)
 scraping simulated dcgm-exporters (console/sim/exporters.py: one per node, on its own
 loopback port, in dcgm-exporter's format): the GKE seed's three clusters of 100 GPU nodes,
-with no node in the profile and no SSH at all."""
+with no node in the profile and no SSH at all; one cluster's Kubernetes API beside it, a
+fake one (tests/harness/kubeapi.py) speaking the real NodeList, since no kube-apiserver can
+be installed here."""
 
 from __future__ import annotations
 
@@ -16,12 +18,14 @@ from console.profile import load
 from console.sim.exporters import Exporters, fleet
 from tests.harness import prometheus
 from tests.harness.cli import run as fleetdeck
+from tests.harness.kubeapi import FakeKubeApi, gke_node
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(not prometheus.available(), reason="prometheus is not installed"),
 ]
 SCRAPE_S = 2.0
+KUBE_TOKEN = "kube-token-7c2e"  # noqa: S105 - the fake API server's
 CLUSTERS = {"us-central1": 100, "europe-west4": 100, "asia-southeast1": 100}
 
 
@@ -109,6 +113,54 @@ async def test_the_console_shows_each_value_with_its_source_and_age(gke, tmp_pat
         age = int(line.split("GPUs gke ")[1].split("s")[0])
         assert 0 <= age <= 3 * SCRAPE_S
         assert "dcgm-exporter via prometheus 'gke'" in str(screen.query_one("#xids").render())
+
+
+def test_kubernetes_and_prometheus_read_the_same_nodes_each_its_part(gke, tmp_path):
+    """A GKE cluster's nodes from its (fake) Kubernetes API and their GPUs from Prometheus:
+    one row per node, its GPUs from one source and its Ready, cordon and allocatable GPUs
+    from the other; a NotReady node and one whose device plugin holds a GPU back alerted."""
+    _, prom = gke
+    nodes = []
+    for i in range(1, 101):
+        state = {"ready": "False"} if i == 3 else {"allocatable": 7} if i == 4 else {}
+        state = {"cordoned": True} if i == 5 else state
+        nodes.append(gke_node(f"us-central1-gpu-{i}", "a3-high", 8, "nvidia-h100-80gb", **state))
+    api = FakeKubeApi(KUBE_TOKEN, nodes).start()
+    try:
+        config = tmp_path / "kubeconfig"
+        config.write_text(api.kubeconfig())
+        path = write_profile(tmp_path, prom.url)
+        path.write_text(
+            path.read_text()
+            + f'[[sources]]\nname = "gke-us"\nkind = "kubernetes"\nkubeconfig = "{config}"\n'
+            'cluster = "us-central1"\ninterval_s = 2\n'
+        )
+        monitor = live_status(load(path))
+        monitor.start()
+        try:
+
+            def both(s):
+                return len(s.nodes) == 300 and all(
+                    n.kube is not None and len(n.gpus) == 8
+                    for n in s.nodes.values()
+                    if n.cluster == "us-central1"
+                )
+
+            state, at = wait(monitor, both, 20)
+            assert at is not None
+            three = state.nodes["us-central1-gpu-3"]
+            assert three.source_of("gpus")[0] == "gke" and three.source_of("kube")[0] == "gke-us"
+            assert three.kube.ready is False and three.kube.pool == "a3-high"
+            kinds = {(a.node, a.kind): a for a in state.alerts}
+            assert kinds[("us-central1-gpu-3", "kube_not_ready")].severity == "critical"
+            short = kinds[("us-central1-gpu-4", "kube_gpus_unallocatable")]
+            assert short.summary == "Kubernetes offers 7 of 8 GPUs"
+            assert kinds[("us-central1-gpu-5", "kube_cordoned")].severity == "info"
+            assert state.nodes["europe-west4-gpu-1"].kube is None  # no source says it
+        finally:
+            monitor.stop()
+    finally:
+        api.stop()
 
 
 def test_xid_heat_a_dead_exporter_and_a_dead_prometheus(gke, tmp_path):
