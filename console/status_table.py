@@ -35,10 +35,11 @@ def _gpus(node: NodeStatus) -> str:
     return text
 
 
-def _containers(node: NodeStatus, fleet: FleetProfile) -> str:
+def _containers(node: NodeStatus, serving: set[str]) -> str:
+    if not node.reads("containers"):  # its sources do not see containers (Prometheus)
+        return "-"
     info = STACKS.get(node.stack)
-    models = any(n.model or n.models for _, n in fleet.all_nodes() if n.name == node.name)
-    expected = info.expected_containers(node.role, models) if info else []
+    expected = info.expected_containers(node.role, node.name in serving) if info else []
     running = {c.name for c in node.containers if c.state == "running"}
     return f"{len(running & set(expected))}/{len(expected)}"
 
@@ -65,6 +66,7 @@ def render(state: FleetState, fleet: FleetProfile, width: int | None = None) -> 
     alerts_by_node: dict[str, list] = {}
     for a in state.alerts:
         alerts_by_node.setdefault(a.node, []).append(a)
+    serving = {n.name for _, n in fleet.all_nodes() if n.model or n.models}
     for node in state.nodes.values():
         mine = alerts_by_node.get(node.name, [])
         worst = mine[0].severity if mine else ""
@@ -75,7 +77,7 @@ def render(state: FleetState, fleet: FleetProfile, width: int | None = None) -> 
                 node.role,
                 _state(node, state),
                 _gpus(node),
-                _containers(node, fleet),
+                _containers(node, serving),
                 _chain(node),
                 f"{len(mine)} {worst}".strip() if mine else "-",
             )
