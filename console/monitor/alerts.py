@@ -84,7 +84,19 @@ def evaluate(
                 "trying with backoff",
             )
         ]
-    return list(_rules(node, limits, now, serves_model, interval))
+    out = list(_rules(node, limits, now, serves_model, interval))
+    if node.error:  # one source cannot read it while another does (SSH down, Prometheus up)
+        out.append(
+            Finding(
+                "source_cannot_read",
+                "warning",
+                "one of its sources cannot read it",
+                node.error,
+                "its values come from its other sources meanwhile (the node screen says "
+                "which); check the failing one (SSH: the host's sshd and network path)",
+            )
+        )
+    return out
 
 
 def _rules(

@@ -2,8 +2,15 @@
 
 Sources hand it observations (console/monitor/observe.py); it keeps each node's status,
 its GPU history and Xid record, and says what the fleet looks like now (`snapshot`),
-whatever the source: the SSH monitor, a recording being replayed, later others. A hook
-sees every observation as it comes in (a recording is written from it).
+whatever the source: the SSH monitor, Prometheus, a stack's metrics endpoint, Kubernetes,
+a recording being replayed. A hook sees every observation as it comes in (a recording is
+written from it).
+
+Where several sources read one node, each signal (GPUs, Xids, containers, …) is taken from
+the most trusted one that gives it fresh (the profile's order of [[sources]], or [trust]);
+the node keeps where each value came from and when (NodeStatus.sources). A source that
+cannot read a node while another does is a warning on it, not the node down; a source that
+does not answer at all is one alert for the fleet, and the nodes only it reads are stale.
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ class Tracker:
         self._intervals: dict[str, float] = {}  # each source's refresh interval, as it said
         self._sources_down: dict[str, str] = {}  # source -> why it does not answer
         self._judged: dict[str, tuple] = {}  # name -> (node, limits, findings): see _findings
+        self._error_by: dict[str, str] = {}  # node -> the source whose error it shows
         for cluster, node in fleet.all_nodes():
             self.add(cluster, node)
 
@@ -133,10 +141,9 @@ class Tracker:
         if obs.kind == PROBE:
             self._probe(obs)
         elif obs.kind == UNREACHABLE:
-            self._set(
-                obs.node,
-                reachable=False,
-                error=printable(str(obs.data.get("error") or "unreachable")),
+            self._lost(
+                obs,
+                printable(str(obs.data.get("error") or "unreachable")),
                 host_key_changed=bool(obs.data.get("host_key_changed")),
             )
         elif obs.kind == COLLECTED:
@@ -157,14 +164,39 @@ class Tracker:
         elif obs.kind == METRICS:
             self._metrics(obs)
         elif obs.kind == SILENT:
-            self._set(
-                obs.node,
-                reachable=False,
-                error=printable(str(obs.data.get("error") or "silent")),
+            self._lost(
+                obs,
+                printable(str(obs.data.get("error") or "silent")),
                 reported_down=bool(obs.data.get("down")),
             )
         if self.on_update is not None and not quiet:
             self.on_update()
+
+    def _fresh_elsewhere(self, node: NodeStatus, source: str, at: float) -> bool:
+        """Another source than `source` gives the node's values, fresh."""
+        return any(
+            src != source and at - when <= 2 * self._intervals.get(src, self.interval) + 1
+            for sig, src, when in node.sources
+            if sig != "kube"  # what Kubernetes says is of the node, not its values
+        )
+
+    def _lost(self, obs: Observation, error: str, **changes) -> None:
+        """A source cannot read the node. Where another reads it, fresh, the node answers
+        still: the error is said (a warning), its values are not called old."""
+        old = self.node(obs.node)
+        self._error_by[obs.node] = obs.source
+        if self._fresh_elsewhere(old, obs.source, obs.at):
+            changes.pop("reported_down", None)
+            self._set(obs.node, error=error, **changes)
+        else:
+            self._set(obs.node, reachable=False, error=error, **changes)
+
+    def _error_after(self, node: NodeStatus, source: str) -> str | None:
+        """The node's error once `source` read it: gone if that source had said it."""
+        if self._error_by.get(node.name, source) != source:
+            return node.error  # another source's, which still stands
+        self._error_by.pop(node.name, None)
+        return None
 
     def _probe(self, obs: Observation) -> None:
         name = obs.node
@@ -198,7 +230,7 @@ class Tracker:
                 sources=_provenance(old, mine, obs.source, arrived),
                 interval_s=None,
                 reachable=True,
-                error=None,
+                error=self._error_after(old, obs.source),
                 reported_down=False,
                 host_key_changed=False,
                 probe_at=taken,
@@ -262,13 +294,19 @@ class Tracker:
                 changes["kube"] = Kube(**line["kube"])
         if not changes:
             return
+        sources = _provenance(old, taken, obs.source, at)
+        # the sources of its values (what Kubernetes says is of the node, not its values)
+        others = {src for sig, src, _ in old.sources if sig != "kube"} - {obs.source}
+        if taken == {"kube"} and others:  # of the node, not its values: they age as they do
+            self._set(obs.node, sources=sources, **changes)
+            return
         newest = max(old.seen_at or 0.0, at)
+        error = self._error_after(old, obs.source)
+        changes.update(error=error, reported_down=old.reported_down and error is not None)
         self._set(
             obs.node,
-            sources=_provenance(old, taken, obs.source, at),
+            sources=sources,
             reachable=True,
-            error=None,
-            reported_down=False,
             seen_at=newest,
             interval_s=interval if newest == at else old.interval_s,
             **changes,

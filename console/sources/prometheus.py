@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from console.profile_schema import PrometheusSource
+from console.sources.promtext import label_int
 from console.sources.xids import XidWatch
 
 # dcgm-exporter field -> the probe's GPU key (reference/real/prometheus/*.prom)
@@ -137,7 +138,7 @@ class PrometheusReader:
                 name = node_of(labels)
                 if name is None or name not in out.nodes:
                     continue
-                index = _int(labels.get("gpu"))
+                index = label_int(labels.get("gpu"))
                 gpu = gpus.setdefault(name, {}).setdefault(index, {"index": index})
                 value = float(series["value"][1])
                 if metric == "info":
@@ -182,10 +183,3 @@ class PrometheusReader:
             return raw
         m = self.pattern.search(raw)
         return (m.group(1) if m.groups() else m.group(0)) if m else None
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None

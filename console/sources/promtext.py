@@ -88,3 +88,11 @@ def _value(text: str) -> float:
     if low == "-inf":
         return -math.inf
     return float(text)  # "NaN" parses; anything else raises ValueError
+
+
+def label_int(text: str | None) -> int | None:
+    """A label's integer value (a GPU index, an Xid), or None where it is not one."""
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None

@@ -9,7 +9,7 @@ beyond these is unconfirmed in the reference, so none is guessed at.
 
 from __future__ import annotations
 
-from console.sources.promtext import parse
+from console.sources.promtext import label_int, parse
 
 UP = "mlnode_up"
 GPU_FAMILIES = {
@@ -34,9 +34,9 @@ def read_mlnode_metrics(text: str) -> dict[str, dict]:
         if s.name == UP:
             entry["up"] = s.value == 1
             continue
-        index = _int(s.labels.get("gpu_index"))
+        index = label_int(s.labels.get("gpu_index"))
         if s.name == XIDS:
-            xid = _int(s.labels.get("xid"))
+            xid = label_int(s.labels.get("xid"))
             if xid is not None:
                 entry["xid_totals"].append([index, xid, s.value])
             continue
@@ -50,10 +50,3 @@ def read_mlnode_metrics(text: str) -> dict[str, dict]:
     for node, entry in nodes.items():
         entry["gpus"] = [gpus.get(node, {})[i] for i in sorted(gpus.get(node, {}))]
     return nodes
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None

@@ -198,3 +198,32 @@ def test_a_signal_may_trust_its_sources_in_its_own_order():
         assert "trust.gpus[0]: 'gmp' is not a source of this profile" in str(exc)
     else:
         raise AssertionError("an unknown source in [trust] was taken")
+
+
+def test_one_source_failing_while_another_reads_the_node_is_a_warning_not_down():
+    fleet = loads(PROFILE, "f.toml").model
+    now = [1000.0]
+    tracker = Tracker(fleet, 2.0, clock=lambda: now[0])
+    tracker.observe(metrics("n1", 1000.0, 60))
+    tracker.observe(probe(1000.5, 61))
+    ssh_down = {"error": "connection refused", "host_key_changed": False}
+    tracker.observe(Observation("n1", 1001.0, "ssh", "unreachable", ssh_down))
+    state = tracker.snapshot()
+    node = state.nodes["n1"]
+    assert node.reachable and state.condition(node) == "degraded"
+    [alert] = [a for a in state.alerts if a.node == "n1"]
+    assert (alert.kind, alert.severity, alert.evidence) == (
+        "source_cannot_read",
+        "warning",
+        "connection refused",
+    )
+    tracker.observe(metrics("n1", 1002.0, 62))  # Prometheus does not take SSH's word back
+    assert tracker.node("n1").error == "connection refused"
+    tracker.observe(probe(1003.0, 63))  # SSH answers again
+    assert tracker.node("n1").error is None
+    # a node only Prometheus reads: its exporter gone is the node silent, then back
+    tracker.observe(metrics("g1", 1003.0, 60, found={"cluster": "a", "role": "server"}))
+    tracker.observe(Observation("g1", 1004.0, "gke", "silent", {"error": "up == 0"}))
+    assert not tracker.node("g1").reachable
+    tracker.observe(metrics("g1", 1005.0, 60))
+    assert tracker.node("g1").reachable and tracker.node("g1").error is None
