@@ -149,6 +149,9 @@ class KubernetesSource(SourceBase):
     cluster: str | None = None  # the fleet cluster its nodes join; pools only when absent
     role: str | None = None  # its nodes' role there; the stack's first when absent
     interval_s: Annotated[float, Field(gt=0, le=3600)] = 30.0  # between two node lists
+    # the inference workloads' namespaces: their pods' containers are each node's containers
+    namespaces: list[str] = []
+    pod_selector: str | None = None  # which pods there (a label selector); all when absent
 
 
 class PrometheusSource(SourceBase):

@@ -167,6 +167,7 @@ class NodeStatus:
     interval_s: float | None = None  # how often its last source refreshes; the probe's if None
     source_down: str | None = None  # the sources it is read from do not answer (why)
     kube: Kube | None = None  # what Kubernetes says of it, where a source reads that
+    pods: bool = False  # its containers are Kubernetes pods' (pod/container), not compose's
     reported_down: bool = False  # a source says it is down (`mlnode_up == 0`), not silent
 
     def source_of(self, signal: str) -> tuple[str, float] | None:

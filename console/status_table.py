@@ -40,6 +40,8 @@ def _containers(node: NodeStatus, serving: set[str]) -> str:
         return "-"
     info = STACKS.get(node.stack)
     expected = info.expected_containers(node.role, node.name in serving) if info else []
+    if node.pods:  # Kubernetes pods' containers: whatever runs there is what is expected
+        expected = [c.name for c in node.containers]
     running = {c.name for c in node.containers if c.state == "running"}
     return f"{len(running & set(expected))}/{len(expected)}"
 

@@ -118,6 +118,8 @@ def containers_cell(node: NodeStatus, expected: list[str]) -> Text:
         return Text("—", style="dim")
     if not node.containers and node.container_error:
         return Text("?", style="yellow")
+    if node.pods:  # Kubernetes pods' containers: whatever runs there is what is expected
+        expected = [c.name for c in node.containers]
     by = {c.name: c for c in node.containers}
     up = sum(1 for n in expected if n in by and by[n].state == "running")
     worst = ""

@@ -321,6 +321,9 @@ class NodeScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # l, R and S act on the selected container: offered on the Containers tab only
         if action == "container" and self.ready:
+            node = self.state.nodes.get(self.node_name) if self.state else None
+            if node is not None and node.pods:  # kubectl's to act on, not docker's over SSH
+                return False
             return self.query_one(TabbedContent).active == "containers"
         return True
 

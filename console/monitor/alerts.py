@@ -250,9 +250,53 @@ def _clock(t: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(t))
 
 
+def _pods(node: NodeStatus) -> Iterator[Finding]:
+    """A node's pods' containers (a Kubernetes source): no compose names to expect, each
+    judged by its state."""
+    for c in node.containers:
+        pod = c.name.split("/")[0]
+        if c.state == "restarting":
+            yield Finding(
+                f"container_restarting:{c.name}",
+                "critical",
+                f"container {c.name} is restarting (CrashLoopBackOff)",
+                f"{c.restarts} restarts"
+                + (f", last exit code {c.exit_code}" if c.exit_code else ""),
+                f"kubectl logs --previous {pod} -c {c.name.split('/')[-1]}; a crash loop after "
+                "a model change usually means not enough GPU memory",
+            )
+        elif c.state == "exited":
+            yield Finding(
+                f"container_exited:{c.name}",
+                "critical",
+                f"container {c.name} exited",
+                f"exit code {c.exit_code}",
+                f"kubectl describe pod {pod}",
+            )
+        elif c.state != "running":
+            yield Finding(
+                f"container_waiting:{c.name}",
+                "warning",
+                f"container {c.name} is {c.state}",
+                "the pod's container has not started",
+                f"kubectl describe pod {pod} (its events say why)",
+            )
+        elif c.health == "unhealthy":
+            yield Finding(
+                f"container_unhealthy:{c.name}",
+                "warning",
+                f"container {c.name} is not ready",
+                "its readiness probe fails",
+                f"kubectl describe pod {pod}",
+            )
+
+
 def _containers(node: NodeStatus, serves_model: bool, interval: float) -> Iterator[Finding]:
     info = STACKS.get(node.stack)
     if info is None:
+        return
+    if node.pods:
+        yield from _pods(node)
         return
     if node.container_error and not node.containers:
         yield Finding(

@@ -30,7 +30,14 @@ from console.profile_schema import (
     StackMetricsSource,
 )
 from console.secrets import resolve
-from console.sources.kubernetes import KubeError, list_nodes, load_kubeconfig, node_of
+from console.sources.kubernetes import (
+    KubeError,
+    list_nodes,
+    list_pods,
+    load_kubeconfig,
+    node_of,
+    pod_containers,
+)
 from console.sources.prometheus import PrometheusReader, SourceError
 from console.sources.xids import XidWatch
 from console.ssh import Pool, SshError
@@ -228,7 +235,8 @@ class StackMetricsPoller(SourcePoller):
 
 class KubernetesPoller(SourcePoller):
     """A Kubernetes source with a `cluster`: its node list, paged, every interval; each
-    node's Ready condition, cordon and GPUs allocatable against capacity."""
+    node's Ready condition, cordon and GPUs allocatable against capacity; with
+    `namespaces`, the pods there are the containers of the nodes they run on."""
 
     def __init__(
         self, source: KubernetesSource, fleet: FleetProfile, tracker: Tracker, clock=time.time
@@ -246,6 +254,14 @@ class KubernetesPoller(SourcePoller):
             items = list_nodes(self._access, self.source.selector)
         except KubeError as exc:
             raise SourceError(str(exc)) from exc
+        pods: dict[str, list[dict]] = {}
+        try:
+            for namespace in self.source.namespaces:
+                for pod in list_pods(self._access, namespace, self.source.pod_selector):
+                    on, containers = pod_containers(pod)
+                    pods.setdefault(on, []).extend(containers)
+        except KubeError as exc:
+            raise SourceError(str(exc)) from exc
         taken = self.clock()
         for item in items:
             node = node_of(item, self.source.pool_label)
@@ -259,6 +275,9 @@ class KubernetesPoller(SourcePoller):
                 "accelerator": node.accelerator,
             }
             data = {"kube": kube, "signals": ["kube"], "taken": taken, "interval": self.interval}
+            if self.source.namespaces:  # the inference pods on it are its containers
+                data.update(containers=pods.get(node.name, []), pods=True)
+                data["signals"] = ["kube", "containers"]
             found = {"cluster": self.cluster.name, "role": self.role, "gpus": node.gpus_capacity}
             self.observe(node.name, METRICS, {**data, "found": found})
 

@@ -242,6 +242,7 @@ class Tracker:
                 xids=recent,
                 containers=parse.containers(line),
                 container_error=line.get("container_error"),
+                pods=False,
                 system=parse.system(line),
                 util_history=tuple(self._history[name]),
                 **provider,
@@ -285,7 +286,9 @@ class Tracker:
             changes["xids"] = parse.merge_xids(old.xids, parse.xids(line), at - XID_KEEP_S)
         if "containers" in taken:
             changes.update(
-                containers=parse.containers(line), container_error=line.get("container_error")
+                containers=parse.containers(line),
+                container_error=line.get("container_error"),
+                pods=bool(line.get("pods")),
             )
         if "system" in taken:
             changes["system"] = parse.system(line)
@@ -297,7 +300,7 @@ class Tracker:
         sources = _provenance(old, taken, obs.source, at)
         # the sources of its values (what Kubernetes says is of the node, not its values)
         others = {src for sig, src, _ in old.sources if sig != "kube"} - {obs.source}
-        if taken == {"kube"} and others:  # of the node, not its values: they age as they do
+        if "kube" in taken and others:  # Kubernetes' word: the values' age is their own
             self._set(obs.node, sources=sources, **changes)
             return
         newest = max(old.seen_at or 0.0, at)

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -161,6 +162,16 @@ def client(access: Access, timeout: float = 15.0) -> Iterator[httpx.Client]:
 
 def list_nodes(access: Access, selector: str | None = None) -> list[dict]:
     """Every node, page by page."""
+    return _list(access, "/api/v1/nodes", "NodeList", "nodes", selector)
+
+
+def list_pods(access: Access, namespace: str, selector: str | None = None) -> list[dict]:
+    """Every pod of a namespace, page by page."""
+    path = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods"
+    return _list(access, path, "PodList", f"pods in {namespace}", selector)
+
+
+def _list(access: Access, path: str, kind: str, what: str, selector: str | None) -> list[dict]:
     items: list[dict] = []
     token = ""
     with client(access) as c:
@@ -171,7 +182,7 @@ def list_nodes(access: Access, selector: str | None = None) -> list[dict]:
             if selector:
                 params["labelSelector"] = selector
             try:
-                r = c.get("/api/v1/nodes", params=params)
+                r = c.get(path, params=params)
             except httpx.HTTPError as exc:
                 raise KubeError(f"{access.server}: {type(exc).__name__}: {exc}") from None
             if r.status_code != 200:
@@ -179,14 +190,51 @@ def list_nodes(access: Access, selector: str | None = None) -> list[dict]:
                     said = r.json().get("message") or r.text
                 except ValueError:
                     said = r.text
-                raise KubeError(f"{access.server}: nodes: HTTP {r.status_code} {said[:160]}")
+                raise KubeError(f"{access.server}: {what}: HTTP {r.status_code} {said[:160]}")
             body = r.json()
-            if body.get("kind") != "NodeList":
-                raise KubeError(f"{access.server}: nodes: not a NodeList ({body.get('kind')})")
+            if body.get("kind") != kind:
+                raise KubeError(f"{access.server}: {what}: not a {kind} ({body.get('kind')})")
             items += body.get("items") or []
             token = (body.get("metadata") or {}).get("continue") or ""
             if not token:
                 return items
+
+
+def pod_containers(item: dict) -> tuple[str, list[dict]]:
+    """(the node it runs on, its containers in the probe's shape: name `pod/container`,
+    state running / restarting (CrashLoopBackOff) / waiting / exited, health from
+    readiness, restarts, started_at, exit code)."""
+    meta, spec, status = (item.get(k) or {} for k in ("metadata", "spec", "status"))
+    pod = str(meta.get("name", "?"))
+    images = {c.get("name"): c.get("image") for c in spec.get("containers") or []}
+    out = []
+    for cs in status.get("containerStatuses") or []:
+        state = cs.get("state") or {}
+        started = exit_code = None
+        if "running" in state:
+            word = "running"
+            started = (state["running"] or {}).get("startedAt")
+        elif "terminated" in state:
+            word = "exited"
+            exit_code = (state["terminated"] or {}).get("exitCode")
+        else:
+            reason = str((state.get("waiting") or {}).get("reason") or "waiting")
+            word = "restarting" if reason == "CrashLoopBackOff" else f"waiting: {reason}"
+        if exit_code is None and "terminated" in (cs.get("lastState") or {}):
+            exit_code = cs["lastState"]["terminated"].get("exitCode")
+        name = str(cs.get("name", "?"))
+        out.append(
+            {
+                "name": f"{pod}/{name}",
+                "image": cs.get("image") or images.get(name),
+                "state": word,
+                "health": "healthy" if cs.get("ready") else "unhealthy",
+                "restarts": int(cs.get("restartCount") or 0),
+                "started_at": started,
+                "exit_code": exit_code,
+            }
+        )
+    return str(spec.get("nodeName") or ""), out
 
 
 def _count(resources: dict | None) -> int:

@@ -1,8 +1,9 @@
-"""A fake Kubernetes API server for the node list, on loopback: no kube-apiserver, kind, k3s
-or kwok can be installed on the test machine (operations.md §6), so this serves what
-`GET /api/v1/nodes` serves, in the real NodeList shape (metadata.continue paging, a page
-capped by the server as the real one may, labelSelector k=v, a bearer token, 401 as a
-Status), over plain HTTP (the client's TLS verification is not exercised here)."""
+"""A fake Kubernetes API server for nodes and pods, on loopback: no kube-apiserver, kind,
+k3s or kwok can be installed on the test machine (operations.md §6), so this serves what
+`GET /api/v1/nodes` and `GET /api/v1/namespaces/NS/pods` serve, in the real NodeList and
+PodList shapes (metadata.continue paging, a page capped by the server as the real one may,
+labelSelector k=v, a bearer token, 401 as a Status), over plain HTTP (the client's TLS
+verification is not exercised here)."""
 
 from __future__ import annotations
 
@@ -71,10 +72,54 @@ def gke_node(name: str, pool: str, gpus: int, accelerator: str, **state) -> dict
     return node
 
 
+def gke_pod(name: str, node: str, namespace: str = "inference", **state) -> dict:
+    """A vLLM pod as the API server returns it (one container, `vllm`): running and ready,
+    or `crash=N` (CrashLoopBackOff after N restarts, its last exit code 1) or `pull=True`
+    (ImagePullBackOff)."""
+    image = "vllm/vllm-openai:v0.11.0"
+    cs: dict = {
+        "name": "vllm",
+        "image": image,
+        "imageID": "docker.io/vllm/vllm-openai@sha256:" + "ab" * 32,
+        "containerID": f"containerd://{name}",
+        "ready": True,
+        "started": True,
+        "restartCount": 0,
+        "state": {"running": {"startedAt": "2026-11-29T08:00:00Z"}},
+    }
+    if state.get("crash"):
+        reason = "back-off 5m0s restarting failed container=vllm"
+        cs.update(
+            ready=False,
+            started=False,
+            restartCount=state["crash"],
+            state={"waiting": {"reason": "CrashLoopBackOff", "message": reason}},
+            lastState={"terminated": {"exitCode": 1, "reason": "Error"}},
+        )
+    if state.get("pull"):
+        cs.update(
+            ready=False,
+            started=False,
+            containerID=None,
+            state={"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling"}},
+        )
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": f"uid-{name}",
+            "labels": {"app": "vllm"},
+        },
+        "spec": {"nodeName": node, "containers": [{"name": "vllm", "image": image}]},
+        "status": {"phase": "Running", "containerStatuses": [cs]},
+    }
+
+
 @dataclass
 class FakeKubeApi:
     token: str
     nodes: list[dict] = field(default_factory=list)
+    pods: list[dict] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)  # each request's path and query
     server: ThreadingHTTPServer | None = None
 
@@ -107,13 +152,22 @@ class FakeKubeApi:
                                     "status": "Failure", "message": "Unauthorized",
                                     "reason": "Unauthorized", "code": 401})  # fmt: skip
                     return
-                if url.path != "/api/v1/nodes":
+                parts = url.path.strip("/").split("/")
+                if url.path == "/api/v1/nodes":
+                    kind, items = "NodeList", api.nodes
+                elif (
+                    len(parts) == 5
+                    and parts[:3] == ["api", "v1", "namespaces"]
+                    and (parts[4] == "pods")
+                ):
+                    kind = "PodList"
+                    items = [p for p in api.pods if p["metadata"]["namespace"] == parts[3]]
+                else:
                     missing = "the server could not find the requested resource"
                     self.send(404, {"kind": "Status", "status": "Failure", "code": 404,
                                     "message": missing})  # fmt: skip
                     return
                 q = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                items = api.nodes
                 if "labelSelector" in q:
                     key, _, value = q["labelSelector"].partition("=")
                     items = [n for n in items if n["metadata"]["labels"].get(key) == value]
@@ -121,7 +175,7 @@ class FakeKubeApi:
                 size = min(int(q.get("limit") or len(items) or 1), MAX_PAGE)
                 page = items[start : start + size]
                 more = start + size < len(items)
-                self.send(200, {"kind": "NodeList", "apiVersion": "v1",
+                self.send(200, {"kind": kind, "apiVersion": "v1",
                                 "metadata": {"resourceVersion": "4711",
                                              **({"continue": str(start + size)} if more else {})},
                                 "items": page})  # fmt: skip

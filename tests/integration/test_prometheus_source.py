@@ -18,7 +18,7 @@ from console.profile import load
 from console.sim.exporters import Exporters, fleet
 from tests.harness import prometheus
 from tests.harness.cli import run as fleetdeck
-from tests.harness.kubeapi import FakeKubeApi, gke_node
+from tests.harness.kubeapi import FakeKubeApi, gke_node, gke_pod
 
 pytestmark = [
     pytest.mark.integration,
@@ -117,15 +117,20 @@ async def test_the_console_shows_each_value_with_its_source_and_age(gke, tmp_pat
 
 def test_kubernetes_and_prometheus_read_the_same_nodes_each_its_part(gke, tmp_path):
     """A GKE cluster's nodes from its (fake) Kubernetes API and their GPUs from Prometheus:
-    one row per node, its GPUs from one source and its Ready, cordon and allocatable GPUs
-    from the other; a NotReady node and one whose device plugin holds a GPU back alerted."""
+    one row per node, its GPUs from one source and its Ready, cordon, allocatable GPUs and
+    inference pods from the other; a NotReady node, one whose device plugin holds a GPU
+    back, a pod in a crash loop and one whose image does not pull, each alerted."""
     _, prom = gke
     nodes = []
     for i in range(1, 101):
         state = {"ready": "False"} if i == 3 else {"allocatable": 7} if i == 4 else {}
         state = {"cordoned": True} if i == 5 else state
         nodes.append(gke_node(f"us-central1-gpu-{i}", "a3-high", 8, "nvidia-h100-80gb", **state))
-    api = FakeKubeApi(KUBE_TOKEN, nodes).start()
+    pods = [gke_pod(f"vllm-{i}", f"us-central1-gpu-{i}") for i in range(1, 101) if i != 6]
+    pods[6] = gke_pod("vllm-8", "us-central1-gpu-8", crash=14)  # its model does not fit
+    pods.append(gke_pod("vllm-6", "us-central1-gpu-6", pull=True))
+    pods.append(gke_pod("other", "us-central1-gpu-9", namespace="kube-system"))
+    api = FakeKubeApi(KUBE_TOKEN, nodes, pods).start()
     try:
         config = tmp_path / "kubeconfig"
         config.write_text(api.kubeconfig())
@@ -133,7 +138,8 @@ def test_kubernetes_and_prometheus_read_the_same_nodes_each_its_part(gke, tmp_pa
         path.write_text(
             path.read_text()
             + f'[[sources]]\nname = "gke-us"\nkind = "kubernetes"\nkubeconfig = "{config}"\n'
-            'cluster = "us-central1"\ninterval_s = 2\n'
+            'cluster = "us-central1"\ninterval_s = 2\nnamespaces = ["inference"]\n'
+            'pod_selector = "app=vllm"\n'
         )
         monitor = live_status(load(path))
         monitor.start()
@@ -156,6 +162,16 @@ def test_kubernetes_and_prometheus_read_the_same_nodes_each_its_part(gke, tmp_pa
             short = kinds[("us-central1-gpu-4", "kube_gpus_unallocatable")]
             assert short.summary == "Kubernetes offers 7 of 8 GPUs"
             assert kinds[("us-central1-gpu-5", "kube_cordoned")].severity == "info"
+            # the inference pods are the nodes' containers: a crash loop, an image not pulled
+            eight = state.nodes["us-central1-gpu-8"]
+            assert eight.pods and [c.name for c in eight.containers] == ["vllm-8/vllm"]
+            assert eight.source_of("containers")[0] == "gke-us"
+            loop = kinds[("us-central1-gpu-8", "container_restarting:vllm-8/vllm")]
+            assert loop.severity == "critical" and loop.evidence == "14 restarts, last exit code 1"
+            pull = kinds[("us-central1-gpu-6", "container_waiting:vllm-6/vllm")]
+            assert pull.summary == "container vllm-6/vllm is waiting: ImagePullBackOff"
+            assert [c.name for c in state.nodes["us-central1-gpu-9"].containers] == ["vllm-9/vllm"]
+            assert not any(a.kind.startswith("container_missing") for a in state.alerts)
             assert state.nodes["europe-west4-gpu-1"].kube is None  # no source says it
         finally:
             monitor.stop()
