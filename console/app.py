@@ -144,7 +144,7 @@ class FleetdeckApp(App[str | None]):
 
     def refresh_state(self) -> None:
         if self.source is not None:
-            self.apply_state(self.source())
+            self.apply_state(self._with_usage(self.source()))
         elif self.monitor is not None and not self._building:
             # judging thousands of nodes takes milliseconds the keys should have: the
             # snapshot is built on a thread, the screen takes it here (at most one at a time)
@@ -154,18 +154,23 @@ class FleetdeckApp(App[str | None]):
     @work(thread=True, group="snapshot")
     def build_state(self, monitor) -> None:
         try:
-            state = monitor.snapshot()
+            state = self._with_usage(monitor.snapshot())
+            state.tally  # noqa: B018 - the fleet's counts, made here rather than on the UI
         finally:
             self._building = False
         with contextlib.suppress(RuntimeError):  # the app ended meanwhile
             self.call_from_thread(self.apply_state, state)
 
-    def apply_state(self, state: FleetState) -> None:
+    def _with_usage(self, state: FleetState) -> FleetState:
+        """The state with the console's own CPU and memory (read every few seconds)."""
         now = time.monotonic()
         if self.live and now - self._usage_at >= USAGE_EVERY_S:  # live: static ones cost nothing
             self._usage_at, self.usage_text = now, self.usage.text()
         if self.usage_text:
             state = replace(state, console_usage=self.usage_text)
+        return state
+
+    def apply_state(self, state: FleetState) -> None:
         self.last_state = state
         if not self.screen_stack:  # a last tick after the screens are gone (on quit)
             return

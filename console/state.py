@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 SEVERITIES = ("critical", "warning", "info")
@@ -212,6 +213,16 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class Tally:
+    up: int  # nodes live now
+    gpus_seen: int  # GPUs of live nodes, not lost
+    gpus_busy: int  # of those, at 50 % or more
+    critical: int
+    warning: int
+    height: int | None  # the highest chain height any node reports
+
+
+@dataclass(frozen=True)
 class FleetState:
     nodes: Mapping[str, NodeStatus]
     alerts: tuple[Alert, ...]
@@ -219,6 +230,26 @@ class FleetState:
     interval: float
     console_lag_s: float = 0.0  # how late fleetdeck's own process woke lately
     console_usage: str = ""  # fleetdeck's own CPU and memory, when it is live
+
+    @cached_property
+    def tally(self) -> Tally:
+        """The fleet's counts the summary shows, made once per state (the console makes
+        them on its snapshot thread: 3,000 nodes of 8 GPUs are milliseconds)."""
+        up = seen = busy = 0
+        height = None
+        for n in self.nodes.values():
+            if n.chain is not None and n.chain.height:
+                height = max(height or 0, n.chain.height)
+            if not n.live(self.taken_at, self.interval):
+                continue  # a stale node's last GPU values are not counted as busy now
+            up += 1
+            for g in n.gpus:
+                if not g.lost:
+                    seen += 1
+                    busy += (g.util or 0) >= 50
+        critical = sum(a.severity == "critical" for a in self.alerts)
+        warning = sum(a.severity == "warning" for a in self.alerts)
+        return Tally(up, seen, busy, critical, warning, height)
 
     def critical(self) -> list[Alert]:
         return [a for a in self.alerts if a.severity == "critical"]

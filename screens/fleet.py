@@ -652,17 +652,9 @@ class FleetScreen(Screen[None]):
                 text.append("\n")
                 text.append(f.fleet.description, style="dim")
             return text
-        live = [n for n in state.nodes.values() if n.live(state.taken_at, state.interval)]
-        up = len(live)
-        seen = busy = 0
-        for n in live:  # a stale node's last GPU values are not counted as busy now
-            for g in n.gpus:
-                if not g.lost:
-                    seen += 1
-                    busy += (g.util or 0) >= 50
-        crit = len(state.critical())
-        warn = sum(a.severity == "warning" for a in state.alerts)
-        heights = [n.chain.height for n in state.nodes.values() if n.chain and n.chain.height]
+        tally = state.tally
+        up, seen, busy = tally.up, tally.gpus_seen, tally.gpus_busy
+        crit, warn = tally.critical, tally.warning
         text.append(f"up {up}/{len(nodes)}", style="green" if up == len(nodes) else "bold red")
         text.append(f"  ·  GPUs busy {busy}/{seen}")
         if seen < expected:
@@ -670,8 +662,8 @@ class FleetScreen(Screen[None]):
         text.append("  ·  ")
         text.append(f"{crit} critical", style="bold red" if crit else "green")
         text.append(f"  ·  {warn} warning", style="yellow" if warn else "")
-        if heights:
-            text.append(f"  ·  height {max(heights)}")
+        if tally.height:
+            text.append(f"  ·  height {tally.height}")
         if state.console_lag_s > state.interval:  # the console, not the fleet, is behind
             text.append(f"  ·  fleetdeck lagging {state.console_lag_s:.0f} s", style="bold yellow")
         if f.fleet.description or state.console_usage:

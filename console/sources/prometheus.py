@@ -34,6 +34,7 @@ XID_FIELD = "DCGM_FI_DEV_XID_ERRORS"  # a gauge: the last Xid the GPU raised
 INFO_LABELS = ("UUID", "modelName", "DCGM_FI_DRIVER_VERSION")
 SEEN_FIELD = "DCGM_FI_DEV_GPU_TEMP"  # every dcgm-exporter serves it: its scrape time is the node's
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+INFO_EVERY = 6  # the GPUs' names, UUIDs and driver: read again every this many refreshes
 
 
 class SourceError(Exception):
@@ -62,6 +63,8 @@ class PrometheusReader:
         self.pattern = re.compile(source.node_pattern) if source.node_pattern else None
         self.xids = XidWatch()
         self._instances: dict[str, str] = {}  # target (instance) -> node, as last seen
+        self._reads = 0
+        self._info: list[dict] = []  # the last answer of the "info" query
         self._pool = ThreadPoolExecutor(4, thread_name_prefix=f"prometheus-{source.name}")
 
     def close(self) -> None:
@@ -105,7 +108,14 @@ class PrometheusReader:
     # -- one refresh
     def read(self) -> Reading:
         queries = self.queries()
+        due = self._reads % INFO_EVERY == 0  # names and UUIDs do not change between reads
+        if not due:
+            queries.pop("info")
         answers = dict(zip(queries, self._pool.map(self.query, queries.values()), strict=True))
+        if due:
+            self._info = answers["info"]
+        answers["info"] = self._info
+        self._reads += 1
         out = Reading()
         gpus: dict[str, dict[int | None, dict]] = {}
         placed: dict[str, str | None] = {}
