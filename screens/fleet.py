@@ -374,6 +374,11 @@ class OpenNode(Message):
         self.name = name
 
 
+def _natural(name: str) -> list:
+    """gpu-2 before gpu-10: numbers in a name compared as numbers."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name)]
+
+
 def _with_found(fleet: FleetProfile, found: list[NodeStatus]) -> FleetProfile:
     """The profile with the nodes a status source found added to their clusters (for the
     table only: the profile file is not touched)."""
@@ -388,7 +393,7 @@ def _with_found(fleet: FleetProfile, found: list[NodeStatus]) -> FleetProfile:
                 models=[],
                 labels={"source": s.sources[0][1]} if s.sources else {},
             )
-            for s in found
+            for s in sorted(found, key=lambda s: _natural(s.name))
             if s.cluster == cluster.name
         ]
         clusters.append(

@@ -88,7 +88,11 @@ def test_rehearsal_from_answers_to_a_verified_fleet_resumes_after_a_node_failed(
         assert done.returncode == 0
         for stage in ("keys", "deploy", "register"):
             assert f"{stage}" in done.stdout
-        assert done.stdout.count(": ✓ done already") == 4  # keys, preflight, deploy, register
+        # keys, preflight, deploy, register: nothing left to do. On a loaded machine a plan
+        # check can time out, and its stage then runs again to see (changing nothing)
+        unsure = done.stdout.count("(its plan could not check every node: run, and see)")
+        assert done.stdout.count(": ✓ done already") + unsure == 4, done.stdout
+        assert " steps to do)" not in done.stdout, done.stdout
     finally:
         fleetdeck(env, short_tmp, "sim", "down", str(sim))
         time.sleep(0.1)
