@@ -213,6 +213,17 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class SourceHealth:
+    """A status source beside SSH ([[sources]]), as the console last heard from it."""
+
+    name: str
+    ok: bool
+    read_at: float | None  # when it last answered
+    error: str | None = None  # why it does not answer now
+    note: str | None = None  # what it read but could not place (nodes in no cluster)
+
+
+@dataclass(frozen=True)
 class Tally:
     up: int  # nodes live now
     gpus_seen: int  # GPUs of live nodes, not lost
@@ -230,6 +241,7 @@ class FleetState:
     interval: float
     console_lag_s: float = 0.0  # how late fleetdeck's own process woke lately
     console_usage: str = ""  # fleetdeck's own CPU and memory, when it is live
+    sources: tuple[SourceHealth, ...] = ()  # the [[sources]] beside SSH, each one's health
 
     @cached_property
     def tally(self) -> Tally:
@@ -299,6 +311,7 @@ class FleetState:
             "interval_s": self.interval,
             "nodes": nodes,
             "alerts": [asdict(a) for a in self.alerts],
+            "sources": [asdict(h) for h in self.sources],
             "summary": {
                 "nodes": len(self.nodes),
                 "reachable": sum(n.reachable for n in self.nodes.values()),

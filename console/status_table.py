@@ -59,6 +59,12 @@ def _chain(node: NodeStatus) -> str:
     return " ".join(parts)
 
 
+def _source(h, now: float) -> str:
+    if not h.ok:
+        return f"{h.name} does not answer"
+    return f"{h.name} {max(0.0, now - h.read_at):.0f}s ago" if h.read_at else h.name
+
+
 def render(state: FleetState, fleet: FleetProfile, width: int | None = None) -> str:
     """The status table; with `width` (status --watch), one compact screen: the node, its
     state and its worst alert first, every line cut to the terminal's width."""
@@ -95,6 +101,8 @@ def render(state: FleetState, fleet: FleetProfile, width: int | None = None) -> 
         f"{summary['critical']} critical, {summary['warning']} warning "
         f"({time.strftime('%H:%M:%S', time.localtime(state.taken_at))})",
     )
+    if state.sources:
+        lines.insert(1, "sources: " + " · ".join(_source(h, state.taken_at) for h in state.sources))
     if state.alerts:
         lines.append("")
         for a in state.alerts:

@@ -76,6 +76,24 @@ def sources_line(node: NodeStatus, now: float, interval: float) -> Text:
     return out
 
 
+def sources_health(state: FleetState) -> Text:
+    """`sources: gke 2s · gke-us ✕ does not answer`: each [[sources]] entry beside SSH, with
+    how long ago it last answered."""
+    out = Text()
+    if not state.sources:
+        return out
+    out.append("sources: ", style="dim")
+    for i, h in enumerate(state.sources):
+        if i:
+            out.append(" · ", style="dim")
+        out.append(h.name, style="bold")
+        if not h.ok:
+            out.append(" ✕ does not answer", style="bold red")
+        elif h.read_at is not None:
+            out.append(f" {max(0.0, state.taken_at - h.read_at):.0f}s")
+    return out
+
+
 def dimmed(cell: Text) -> Text:
     """A cell's old value: the same text, dimmed."""
     out = cell.copy()

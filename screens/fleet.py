@@ -671,11 +671,15 @@ class FleetScreen(Screen[None]):
             text.append(f"  ·  height {tally.height}")
         if state.console_lag_s > state.interval:  # the console, not the fleet, is behind
             text.append(f"  ·  fleetdeck lagging {state.console_lag_s:.0f} s", style="bold yellow")
-        if f.fleet.description or state.console_usage:
+        if f.fleet.description or state.console_usage or state.sources:
             text.append("\n")
             text.append(f.fleet.description, style="dim")
         if state.console_usage:  # the console's own cost: when it, not the fleet, is the problem
             text.append(("   " if f.fleet.description else "") + state.console_usage, style="dim")
+        if state.sources:  # where the values come from, and whether each still answers
+            gap = "   " if f.fleet.description or state.console_usage else ""
+            text.append(gap)
+            text.append_text(cells.sources_health(state))
         if self.query_text:
             text.append("\nfilter: ", style="dim")
             text.append(self.query_text)

@@ -62,12 +62,16 @@ class SourcePoller:
     def close(self) -> None:
         pass
 
+    def note(self) -> str | None:
+        """What its last read could not place, in words (None: nothing)."""
+        return None
+
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             started = time.monotonic()
             try:
                 self.poll()
-                self.tracker.source_state(self.name, None)
+                self.tracker.source_state(self.name, None, self.note())
             except SourceError as exc:
                 self.tracker.source_state(self.name, str(exc))
             except Exception as exc:  # noqa: BLE001 - a bug must not end this source's updates
@@ -98,8 +102,15 @@ class PrometheusPoller(SourcePoller):
     def close(self) -> None:
         self.reader.close()
 
+    def note(self) -> str | None:
+        if not self.unplaced:
+            return None
+        some = ", ".join(sorted(self.unplaced)[:3])
+        return f"{len(self.unplaced)} nodes it names are in no cluster ({some}…)"
+
     def poll(self) -> None:
         reading = self.reader.read()
+        self.unplaced = set()
         known = self.tracker.names()
         for name, metrics in reading.nodes.items():
             data = dict(metrics.data)

@@ -34,7 +34,7 @@ from console.monitor.observe import (
     collected_changes,
 )
 from console.profile_schema import SIGNALS, Cluster, FleetProfile, Node
-from console.state import Alert, FleetState, Kube, NodeStatus
+from console.state import Alert, FleetState, Kube, NodeStatus, SourceHealth
 from console.text import printable, printable_tree
 
 HISTORY = 60  # GPU utilization samples kept per node (the sparkline)
@@ -68,6 +68,8 @@ class Tracker:
         }
         self._intervals: dict[str, float] = {}  # each source's refresh interval, as it said
         self._sources_down: dict[str, str] = {}  # source -> why it does not answer
+        self._source_read: dict[str, float | None] = {}  # source -> when it last answered
+        self._source_notes: dict[str, str | None] = {}  # source -> what it could not place
         self._judged: dict[str, tuple] = {}  # name -> (node, limits, findings): see _findings
         self._error_by: dict[str, str] = {}  # node -> the source whose error it shows
         for cluster, node in fleet.all_nodes():
@@ -117,14 +119,18 @@ class Tracker:
         self.join(cluster, node)
         return True
 
-    def source_state(self, source: str, error: str | None) -> None:
+    def source_state(self, source: str, error: str | None, note: str | None = None) -> None:
         """A source answers (None) or not (why): while it does not, the nodes read only
-        from it keep their last values, stale, and the fleet gets one alert, not one each."""
+        from it keep their last values, stale, and the fleet gets one alert, not one each.
+        `note`: what it read but could not place, said as an info alert."""
         with self._lock:
             if error is None:
                 self._sources_down.pop(source, None)
+                self._source_read[source] = self.clock()
+                self._source_notes[source] = note
             else:
                 self._sources_down[source] = error
+                self._source_read.setdefault(source, None)
 
     # -- in
     def names(self) -> set[str]:
@@ -408,6 +414,30 @@ class Tracker:
                 alerts.append(
                     Alert(name, f.kind, f.severity, f.summary, since, f.evidence, f.next_step)
                 )
+        with self._lock:
+            read, notes = dict(self._source_read), dict(self._source_notes)
+        health = tuple(
+            SourceHealth(
+                name, name not in sources_down, at, sources_down.get(name), notes.get(name)
+            )
+            for name, at in read.items()
+        )
+        for h in health:
+            if h.note and h.ok:
+                key = (CONSOLE, f"source_note:{h.name}")
+                active.add(key)
+                alerts.append(
+                    Alert(
+                        CONSOLE,
+                        key[1],
+                        "info",
+                        f"status source {h.name!r}: {h.note}",
+                        self._first_seen.setdefault(key, now),
+                        "they are read but shown nowhere",
+                        "name their cluster: the source's cluster_label or cluster (fleetdeck "
+                        "check PROFILE)",
+                    )
+                )
         for source, why in sources_down.items():
             key = (CONSOLE, f"source_down:{source}")
             active.add(key)
@@ -438,7 +468,9 @@ class Tracker:
         order = {"critical": 0, "warning": 1, "info": 2}
         alerts = rules.compare_with_peers(alerts, nodes)
         alerts.sort(key=lambda a: (order.get(a.severity, 3), a.since, a.node))
-        return FleetState(nodes, tuple(alerts), now, self.interval, console_lag_s=lag)
+        return FleetState(
+            nodes, tuple(alerts), now, self.interval, console_lag_s=lag, sources=health
+        )
 
 
 def _only_from(node: NodeStatus, down: dict[str, str]) -> bool:

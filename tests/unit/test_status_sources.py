@@ -227,3 +227,21 @@ def test_one_source_failing_while_another_reads_the_node_is_a_warning_not_down()
     assert not tracker.node("g1").reachable
     tracker.observe(metrics("g1", 1005.0, 60))
     assert tracker.node("g1").reachable and tracker.node("g1").error is None
+
+
+def test_each_source_says_when_it_last_answered_and_what_it_could_not_place():
+    fleet = loads(PROFILE, "f.toml").model
+    now = [1000.0]
+    tracker = Tracker(fleet, 2.0, clock=lambda: now[0])
+    tracker.source_state("gke", None, "2 nodes it names are in no cluster (x-1, x-2…)")
+    now[0] = 1003.0
+    state = tracker.snapshot()
+    [health] = state.sources
+    assert (health.name, health.ok, health.read_at) == ("gke", True, 1000.0)
+    [note] = [a for a in state.alerts if a.kind == "source_note:gke"]
+    assert note.severity == "info" and "2 nodes it names are in no cluster" in note.summary
+    assert state.to_json()["sources"][0]["read_at"] == 1000.0
+    tracker.source_state("gke", "refused")
+    state = tracker.snapshot()
+    assert state.sources[0].ok is False and state.sources[0].read_at == 1000.0
+    assert not any(a.kind.startswith("source_note") for a in state.alerts)
