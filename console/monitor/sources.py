@@ -43,6 +43,7 @@ from console.sources.xids import XidWatch
 from console.ssh import Pool, SshError
 from console.sshhttp import node_client
 from console.stacks import STACKS
+from console.text import printable
 
 METRIC_SIGNALS = ["gpus", "xids"]
 
@@ -276,6 +277,8 @@ class KubernetesPoller(SourcePoller):
         taken = self.clock()
         for item in items:
             node = node_of(item, self.source.pool_label)
+            if printable(node.name) != node.name:
+                continue  # Kubernetes' names are DNS labels: this one is not, and not shown
             kube = {
                 "pool": node.pool,
                 "ready": node.ready,

@@ -102,8 +102,8 @@ class Tracker:
         """A source's reading of a node it found carries where the node belongs ("found":
         cluster, role, GPUs), so that a recording of it replays with the node."""
         found = obs.data.get("found") if obs.kind == METRICS else None
-        if not isinstance(found, dict):
-            return False
+        if not isinstance(found, dict) or printable(obs.node) != obs.node:
+            return False  # (a name with control characters never becomes a row)
         cluster = next((c for c in self.fleet.clusters if c.name == found.get("cluster")), None)
         if cluster is None or not isinstance(found.get("role"), str):
             return False
@@ -123,13 +123,14 @@ class Tracker:
         """A source answers (None) or not (why): while it does not, the nodes read only
         from it keep their last values, stale, and the fleet gets one alert, not one each.
         `note`: what it read but could not place, said as an info alert."""
+        note = printable(note) if note else None  # both read from servers: text from outside
         with self._lock:
             if error is None:
                 self._sources_down.pop(source, None)
                 self._source_read[source] = self.clock()
                 self._source_notes[source] = note
             else:
-                self._sources_down[source] = error
+                self._sources_down[source] = printable(error)
                 self._source_read.setdefault(source, None)
 
     # -- in

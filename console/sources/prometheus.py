@@ -20,6 +20,7 @@ import httpx
 from console.profile_schema import PrometheusSource
 from console.sources.promtext import label_int
 from console.sources.xids import XidWatch
+from console.text import printable
 
 # dcgm-exporter field -> the probe's GPU key (reference/real/prometheus/*.prom)
 GPU_FIELDS = {
@@ -187,9 +188,11 @@ class PrometheusReader:
         return out
 
     def _name(self, raw: str) -> str | None:
+        """The node a label value names; None where it names none (or one no terminal
+        should be shown: control characters)."""
         if not raw:
             return None
-        if self.pattern is None:
-            return raw
-        m = self.pattern.search(raw)
-        return (m.group(1) if m.groups() else m.group(0)) if m else None
+        if self.pattern is not None:
+            m = self.pattern.search(raw)
+            raw = (m.group(1) if m.groups() else m.group(0)) if m else ""
+        return raw if raw and printable(raw) == raw else None

@@ -245,3 +245,21 @@ def test_each_source_says_when_it_last_answered_and_what_it_could_not_place():
     state = tracker.snapshot()
     assert state.sources[0].ok is False and state.sources[0].read_at == 1000.0
     assert not any(a.kind.startswith("source_note") for a in state.alerts)
+
+
+def test_what_a_source_says_reaches_the_screen_printable():
+    fleet = loads(PROFILE, "f.toml").model
+    tracker = Tracker(fleet, 2.0, clock=lambda: 1000.0)
+    tracker.source_state("gke", "HTTP 500: \x1b[2J[bold]x[/]")
+    [down] = [a for a in tracker.snapshot().alerts if a.kind == "source_down:gke"]
+    assert down.evidence == "HTTP 500: \\x1b[2J[bold]x[/]"  # shown as text, never obeyed
+    tracker.source_state("gke", None, "1 nodes it names are in no cluster (\x07x…)")
+    [note] = [a for a in tracker.snapshot().alerts if a.kind == "source_note:gke"]
+    assert "\\x07x" in note.summary and "\x07" not in note.summary
+
+
+def test_a_node_name_with_control_characters_never_becomes_a_row():
+    fleet = loads(PROFILE, "f.toml").model
+    tracker = Tracker(fleet, 2.0, clock=lambda: 1000.0)
+    tracker.observe(metrics("evil\x1b[2J", 1000.0, 60, found={"cluster": "a", "role": "server"}))
+    assert tracker.names() == {"n1"}
