@@ -29,7 +29,7 @@ from console.profile_schema import (
     PrometheusSource,
     StackMetricsSource,
 )
-from console.secrets import resolve
+from console.secrets import SecretError, resolve
 from console.sources.kubernetes import (
     KubeError,
     list_nodes,
@@ -94,14 +94,14 @@ class PrometheusPoller(SourcePoller):
     ) -> None:
         super().__init__(source.name, source.scrape_interval_s, tracker, clock)
         self.source, self.fleet = source, fleet
-        token = resolve(source.token) if source.token else None
-        self.reader = PrometheusReader(source, token)
+        self.reader: PrometheusReader | None = None  # made at the first poll: its token
         self.clusters = {c.name: c for c in fleet.clusters}
         self.unplaced: set[str] = set()  # nodes it names that no cluster takes
         self.found: set[str] = set()  # nodes it found that the profile does not list
 
     def close(self) -> None:
-        self.reader.close()
+        if self.reader is not None:
+            self.reader.close()
 
     def note(self) -> str | None:
         if not self.unplaced:
@@ -110,6 +110,12 @@ class PrometheusPoller(SourcePoller):
         return f"{len(self.unplaced)} nodes it names are in no cluster ({some}…)"
 
     def poll(self) -> None:
+        if self.reader is None:
+            try:  # a token not in the keyring (yet) is this source's error, said once
+                token = resolve(self.source.token) if self.source.token else None
+            except SecretError as exc:
+                raise SourceError(str(exc)) from exc
+            self.reader = PrometheusReader(self.source, token)
         reading = self.reader.read()
         self.unplaced = set()
         known = self.tracker.names()

@@ -8,9 +8,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from console.monitor.observe import METRICS, PROBE, Observation
-from console.monitor.sources import StackMetricsPoller
+from console.monitor.sources import PrometheusPoller, StackMetricsPoller
 from console.monitor.tracker import Tracker
 from console.profile import ProfileError, loads
+from console.sources.prometheus import SourceError
 from console.sources.promtext import parse
 from console.sources.xids import XidWatch
 from console.stacks.gonka_metrics import read_mlnode_metrics
@@ -263,3 +264,19 @@ def test_a_node_name_with_control_characters_never_becomes_a_row():
     tracker = Tracker(fleet, 2.0, clock=lambda: 1000.0)
     tracker.observe(metrics("evil\x1b[2J", 1000.0, 60, found={"cluster": "a", "role": "server"}))
     assert tracker.names() == {"n1"}
+
+
+def test_a_prometheus_token_missing_is_the_sources_error_not_a_crash(monkeypatch):
+    monkeypatch.delenv("FLEETDECK_TEST_PROM_TOKEN", raising=False)
+    token = 'token = "env:FLEETDECK_TEST_PROM_TOKEN"\n'
+    text = PROFILE.replace("scrape_interval_s = 10\n", "scrape_interval_s = 10\n" + token)
+    fleet = loads(text, "f.toml").model
+    tracker = Tracker(fleet, 2.0, clock=lambda: 1000.0)
+    poller = PrometheusPoller(fleet.sources[0], fleet, tracker)  # made: nothing resolved yet
+    try:
+        poller.poll()
+    except SourceError as exc:
+        assert "FLEETDECK_TEST_PROM_TOKEN is not set" in str(exc)
+    else:
+        raise AssertionError("a missing token was not said")
+    poller.close()
