@@ -15,6 +15,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 import httpx
@@ -43,6 +44,7 @@ from console.sources.xids import XidWatch
 from console.ssh import Pool, SshError
 from console.sshhttp import node_client
 from console.stacks import STACKS
+from console.state import Kube
 from console.text import printable
 
 METRIC_SIGNALS = ["gpus", "xids"]
@@ -54,7 +56,6 @@ class SourcePoller:
     def __init__(self, name: str, interval: float, tracker: Tracker, clock=time.time) -> None:
         self.name, self.interval, self.tracker, self.clock = name, interval, tracker, clock
         self.first_read = threading.Event()  # it answered, or failed, once
-        self.reads = 0
         self.last_read_s: float | None = None  # how long its last read took (the bench)
 
     def poll(self) -> None:
@@ -77,7 +78,6 @@ class SourcePoller:
                 self.tracker.source_state(self.name, str(exc))
             except Exception as exc:  # noqa: BLE001 - a bug must not end this source's updates
                 self.tracker.source_state(self.name, f"{type(exc).__name__}: {exc}")
-            self.reads += 1
             self.last_read_s = time.monotonic() - started
             self.first_read.set()
             if self.tracker.on_update is not None:
@@ -285,15 +285,7 @@ class KubernetesPoller(SourcePoller):
             node = node_of(item, self.source.pool_label)
             if printable(node.name) != node.name:
                 continue  # Kubernetes' names are DNS labels: this one is not, and not shown
-            kube = {
-                "pool": node.pool,
-                "ready": node.ready,
-                "not_ready_why": node.not_ready_why,
-                "cordoned": node.cordoned,
-                "gpus_capacity": node.gpus_capacity,
-                "gpus_allocatable": node.gpus_allocatable,
-                "accelerator": node.accelerator,
-            }
+            kube = {f.name: getattr(node, f.name) for f in fields(Kube)}  # what state keeps
             data = {"kube": kube, "signals": ["kube"], "taken": taken, "interval": self.interval}
             if self.source.namespaces:  # the inference pods on it are its containers
                 data.update(containers=pods.get(node.name, []), pods=True)

@@ -225,10 +225,7 @@ class Tracker:
         if mine != PROBE_SIGNALS:  # a more trusted source gives some of these, fresh
             self._metrics_from(obs, old, line, mine, arrived, None)
             return
-        gpus = parse.gpus(line)
-        utils = [g.util for g in gpus if g.util is not None and not g.lost]
-        if utils:
-            self._history[name].append(sum(utils) / len(utils))
+        gpus = self._gpus(name, line)
         with self._lock:
             old = self._nodes[name]
             recent = parse.merge_xids(old.xids, parse.xids(line), arrived - XID_KEEP_S)
@@ -255,6 +252,14 @@ class Tracker:
                 **provider,
             )
 
+    def _gpus(self, name: str, line: dict) -> tuple:
+        """The GPUs a line carries; their mean utilization joins the node's history."""
+        gpus = parse.gpus(line)
+        utils = [g.util for g in gpus if g.util is not None and not g.lost]
+        if utils:
+            self._history[name].append(sum(utils) / len(utils))
+        return gpus
+
     def _metrics(self, obs: Observation) -> None:
         line = printable_tree(obs.data)  # node text never drives the terminal
         at = line.get("taken")
@@ -279,10 +284,7 @@ class Tracker:
         """The signals of `line` this source may set (`taken`), set; the node answers."""
         changes: dict = {}
         if "gpus" in taken:
-            gpus = parse.gpus(line)
-            utils = [g.util for g in gpus if g.util is not None and not g.lost]
-            if utils:
-                self._history[obs.node].append(sum(utils) / len(utils))
+            gpus = self._gpus(obs.node, line)
             changes.update(
                 gpus=gpus,
                 gpu_source=line.get("gpu_source"),
