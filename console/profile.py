@@ -103,20 +103,29 @@ def parse_toml(text: str, file: str) -> tomlkit.TOMLDocument:
         return tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as exc:
         message = str(exc).split(" at line ")[0]
+        if "already exists" in message:  # tomlkit >= 0.15 reports a duplicate key this way
+            raise _duplicate_key(text, file, message, exc.line) from None
         fix = None
         if "Control characters" in message or "Unexpected end of file" in message:
             fix = "is a string or bracket left unclosed on this line or just above?"
         raise ProfileError(
             [Problem(file, f"TOML syntax error: {message}", line=exc.line, col=exc.col, fix=fix)]
         ) from None
-    except Exception as exc:  # e.g. KeyAlreadyPresent, which carries no position
-        duplicates: list[tuple[PathT, int]] = []
-        locate(text, duplicates)
-        path, line = duplicates[0] if duplicates else ((), None)
-        fix = f"remove one of the two {format_path(path)} lines" if path else None
-        raise ProfileError(
-            [Problem(file, f"TOML syntax error: {exc}", path, line, fix=fix)]
-        ) from None
+    except Exception as exc:  # tomlkit < 0.15: KeyAlreadyPresent, which carries no position
+        raise _duplicate_key(text, file, str(exc), None) from None
+
+
+def _duplicate_key(text: str, file: str, message: str, line: int | None) -> ProfileError:
+    """A key defined twice, with the path and line of the second definition and the fix.
+
+    tomlkit names only the last key part (and, since 0.15, a line): our own scanner finds
+    the full path, so both tomlkit behaviours give the same message.
+    """
+    duplicates: list[tuple[PathT, int]] = []
+    locate(text, duplicates)
+    path, found = duplicates[0] if duplicates else ((), line)
+    fix = f"remove one of the two {format_path(path)} lines" if path else None
+    return ProfileError([Problem(file, f"TOML syntax error: {message}", path, found, fix=fix)])
 
 
 def validate(doc: tomlkit.TOMLDocument, text: str, file: str) -> FleetProfile:

@@ -69,6 +69,35 @@ def test_demo_profile_has_two_gonka_clusters_and_three_ollama_providers():
     assert all(n.gpus == 8 for c in fleet.clusters[:2] for n in c.nodes)
 
 
+def _old_key_already_present(text):
+    # tomlkit < 0.15: a KeyAlreadyPresent with no position
+    raise tomlkit.exceptions.KeyAlreadyPresent("host")
+
+
+def _new_parse_error(text):
+    # tomlkit >= 0.15: a ParseError with the line and column of the second key
+    raise tomlkit.exceptions.ParseError(21, 0, 'Key "host" already exists.')
+
+
+@pytest.mark.parametrize(
+    "parse", [_old_key_already_present, _new_parse_error, None], ids=["0.13", "0.15", "installed"]
+)
+def test_a_duplicated_key_names_file_line_path_and_fix_whatever_tomlkit_raises(
+    parse, monkeypatch
+):
+    path = REPO / "tests" / "data" / "bad" / "syntax-duplicate-key.toml"
+    if parse is not None:
+        monkeypatch.setattr(tomlkit, "parse", parse)
+    with pytest.raises(ProfileError) as info:
+        load(path)
+    (problem,) = info.value.problems
+    assert problem.line == 21
+    assert problem.path == ("clusters", 0, "nodes", 0, "host")
+    assert problem.fix == "remove one of the two clusters[0].nodes[0].host lines"
+    assert 'Key "host" already exists' in problem.message
+    assert f"{path}:21: clusters[0].nodes[0].host" in str(info.value)
+
+
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
 def test_broken_profile_is_refused_with_every_expected_problem(path):
     result = CliRunner().invoke(cli, ["check", str(path)])
