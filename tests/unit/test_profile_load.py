@@ -82,9 +82,7 @@ def _new_parse_error(text):
 @pytest.mark.parametrize(
     "parse", [_old_key_already_present, _new_parse_error, None], ids=["0.13", "0.15", "installed"]
 )
-def test_a_duplicated_key_names_file_line_path_and_fix_whatever_tomlkit_raises(
-    parse, monkeypatch
-):
+def test_a_duplicated_key_names_file_line_path_and_fix_whatever_tomlkit_raises(parse, monkeypatch):
     path = REPO / "tests" / "data" / "bad" / "syntax-duplicate-key.toml"
     if parse is not None:
         monkeypatch.setattr(tomlkit, "parse", parse)
