@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command. On a fresh Debian machine with Python >= 3.11 it installs what the
 # tests need (OpenSSH server, dockerd, static busybox, gcc, tmux, iproute2, Prometheus; a
-# virtualenv with fleetdeck and its test extra), then runs ruff, the import contracts and pytest (two
-# workers). Extra arguments go to pytest (`-n 0` runs in one process).
+# virtualenv with fleetdeck and exactly the versions tests/requirements.lock pins), then runs
+# ruff, the import contracts and pytest (two workers), and prints the 20 slowest tests.
+# Extra arguments go to pytest (`-n 0` runs in one process). `bash tests/run.sh --latest`
+# runs the same on the newest releases pyproject.toml allows and relocks when they pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,20 +28,42 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
+# The Python environment: exactly tests/requirements.lock (made by tests/lock.sh), installed
+# with the uv that tests/uv.txt pins. `--latest` instead resolves the newest releases that
+# pyproject.toml allows into .venv-latest, runs the same checks on them and, when they pass,
+# makes that resolution the new lock (see the README: Tests).
+venv=.venv
+lock=tests/requirements.lock
+latest=
+if [ "${1:-}" = --latest ]; then
+    shift
+    venv=.venv-latest
+    latest=$(mktemp /tmp/fleetdeck-latest-XXXX.lock)
+    trap 'rm -f "$latest"' EXIT
+    lock=$latest
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+source tests/uv.sh
+if [ -n "$latest" ]; then
+    bash tests/lock.sh --upgrade -o "$latest"
+    echo "newest allowed releases: $(grep -c '^[a-z0-9].*==' "$latest") packages"
+fi
+[ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+"$UV" pip sync -q --python "$venv/bin/python" --require-hashes "$lock"
+"$UV" pip install -q --python "$venv/bin/python" --no-deps -e .
 
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
-.venv/bin/lint-imports  # the layers of DESIGN (pyproject.toml [tool.importlinter])
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+"$venv/bin/lint-imports"  # the layers of DESIGN (pyproject.toml [tool.importlinter])
 # Two workers, one test file each at a time (a file's module fixtures stay on one worker):
 # most tests wait on servers, so two fit on two cores. Their temporary directories live
 # under a short path: the simulator's unix sockets must fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
 status=0
-.venv/bin/python -m pytest -n 2 --dist loadfile --basetemp "$basetemp" "$@" || status=$?
+"$venv/bin/python" -m pytest -n 2 --dist loadfile --durations 20 --basetemp "$basetemp" "$@" ||
+    status=$?
 rm -rf "$basetemp"
+if [ -n "$latest" ] && [ "$status" = 0 ]; then
+    cp "$latest" tests/requirements.lock
+    echo "the newest releases pass: tests/requirements.lock now pins them (git diff it, commit it)"
+fi
 exit "$status"
