@@ -85,7 +85,7 @@ def node_client(pool: Pool, node: str, timeout: float, keepalive: float = 60.0):
     backend = ChannelBackend(pool, node)
     transport = httpx.HTTPTransport()
     # httpx builds its connection pool without a way to name the network backend: the
-    # pool is replaced by one with ours (httpx 0.28's HTTPTransport keeps it in _pool)
+    # pool is replaced by one with ours (httpx 0.28 and 0.29 keep it in HTTPTransport._pool)
     transport._pool = httpcore.ConnectionPool(
         network_backend=backend, max_connections=20, keepalive_expiry=keepalive
     )

@@ -23,6 +23,27 @@ REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "reference"
 
 
+# The files whose tests run longest (whole simulated fleets set up, deployed, registered),
+# measured with --durations: they start first, so that the other files fill the workers
+# around them instead of leaving them to run alone at the end.
+LONGEST_FIRST = (
+    "test_setup_rehearsal.py",
+    "test_setup_wizard.py",
+    "test_gonka_registration.py",
+    "test_deploy_openssh.py",
+    "test_prometheus_source.py",
+    "test_random_keys.py",
+    "test_deploy_ollama.py",
+    "test_run_interrupt.py",
+    "test_demo_teardown.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
+
+
 def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}; the test command installs it, so this is a bug")

@@ -14,10 +14,22 @@ from console.profile import load
 from screens.modals import HostKeyScreen
 from screens.node import NodeScreen
 from screens.triage import RunbookScreen, TriageScreen
+from tests.harness.pilot import drawn, on, press_to, refreshed, wait_for, workers_done
 from tests.tui.states import state_of, troubled
 
 REPO = Path(__file__).resolve().parents[2]
 GONKA = REPO / "profiles" / "gonka-two-clusters.toml"
+
+
+async def history_text(pilot) -> str:
+    """The node screen's History tab once the journal's worker has filled it."""
+    from textual.widgets import Static
+
+    def text() -> str:
+        return str(pilot.app.screen.query_one("#actions-text", Static).render())
+
+    await wait_for(pilot, lambda: "actions (journal)" in text(), "the history read")
+    return text()
 
 
 def app_with_trouble() -> FleetdeckApp:
@@ -29,33 +41,30 @@ def app_with_trouble() -> FleetdeckApp:
 async def test_triage_lists_alerts_worst_first_and_opens_the_runbook():
     app = app_with_trouble()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.7)
-        await pilot.press("t")
-        await pilot.pause(0.3)
+        await drawn(pilot)
+        await press_to(pilot, "t", kind=TriageScreen)
         assert isinstance(app.screen, TriageScreen)
         table = app.screen.query_one("#alerts", DataTable)
         severities = [str(table.get_cell(r, "sev")) for r in table.rows]
         assert severities == sorted(severities, key=lambda s: s != "critical")
         nodes = {str(table.get_cell(r, "node")) for r in table.rows}
         assert {"c1-ml2", "c1-ml3", "c1-ml4", "c1-network"} <= nodes
-        await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, RunbookScreen)
-        await pilot.press("escape")
-        assert isinstance(app.screen, TriageScreen)
+        await press_to(pilot, "enter", kind=RunbookScreen)
+        await press_to(pilot, "escape", kind=TriageScreen)
 
 
 async def test_acknowledge_hides_an_alert_until_it_changes():
     app = app_with_trouble()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.7)
-        await pilot.press("t")
-        await pilot.pause(0.3)
+        await drawn(pilot)
+        await press_to(pilot, "t", kind=TriageScreen)
         triage = app.screen
         before = triage.query_one("#alerts", DataTable).row_count
         first = triage.shown[0]
         await pilot.press("a")
-        await pilot.pause(0.6)  # the next refresh keeps it acknowledged: listed last, dimmed
+        last = lambda: (triage.shown[-1].node, triage.shown[-1].kind)  # noqa: E731
+        await wait_for(pilot, lambda: last() == (first.node, first.kind), "the alert last")
+        await refreshed(pilot)  # the next refresh keeps it acknowledged: listed last, dimmed
         table = triage.query_one("#alerts", DataTable)
         assert table.row_count == before
         assert (triage.shown[-1].node, triage.shown[-1].kind) == (first.node, first.kind)
@@ -67,13 +76,11 @@ async def test_acknowledge_hides_an_alert_until_it_changes():
 async def test_o_on_an_alert_opens_its_node():
     app = app_with_trouble()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.7)
-        await pilot.press("t")
-        await pilot.pause(0.3)
+        await drawn(pilot)
+        await press_to(pilot, "t", kind=TriageScreen)
         node = app.screen.shown[0].node
-        await pilot.press("o")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, NodeScreen) and app.screen.node_name == node
+        await press_to(pilot, "o", kind=NodeScreen)
+        assert app.screen.node_name == node
 
 
 async def test_unknown_host_key_is_asked_with_its_fingerprint():
@@ -86,11 +93,9 @@ async def test_unknown_host_key_is_asked_with_its_fingerprint():
             )
         )
         asker.start()
-        await pilot.pause(0.5)
-        assert isinstance(app.screen, HostKeyScreen)
+        await on(pilot, HostKeyScreen)
         await pilot.press("a")
-        await pilot.pause(0.2)
-        asker.join(5)
+        await wait_for(pilot, lambda: not asker.is_alive(), "the answer taken")
         assert answers == [True]
         asker = threading.Thread(
             target=lambda: answers.append(
@@ -98,10 +103,9 @@ async def test_unknown_host_key_is_asked_with_its_fingerprint():
             )
         )
         asker.start()
-        await pilot.pause(0.5)
+        await on(pilot, HostKeyScreen)
         await pilot.press("r")
-        await pilot.pause(0.2)
-        asker.join(5)
+        await wait_for(pilot, lambda: not asker.is_alive(), "the answer taken")
         assert answers == [True, False]
 
 
@@ -123,20 +127,18 @@ def app_with_a_lost_gpu() -> FleetdeckApp:
 def test_snapshot_node(snap_compare, size):
     # the GPU table fits the width (no sideways scroll at 80), a lost GPU says why in words
     async def open_node(pilot):
-        await pilot.pause(0.7)
-        await pilot.press("down", "down", "down", "enter")
-        await pilot.pause(0.3)
+        await drawn(pilot)
+        await press_to(pilot, "down", "down", "down", "enter", kind=NodeScreen)
 
     assert snap_compare(app_with_a_lost_gpu(), terminal_size=size, run_before=open_node)
 
 
 def test_snapshot_node_containers_80x24(snap_compare):
     async def containers(pilot):
-        await pilot.pause(0.7)
-        await pilot.press("down", "down", "down", "down", "enter")
-        await pilot.pause(0.3)
+        await drawn(pilot)
+        await press_to(pilot, "down", "down", "down", "down", "enter", kind=NodeScreen)
         await pilot.press("2")
-        await pilot.pause(0.3)
+        await pilot.pause()
 
     assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=containers)
 
@@ -146,9 +148,8 @@ def test_snapshot_node_containers_80x24(snap_compare):
 )
 def test_snapshot_triage(snap_compare, size):
     async def triage(pilot):
-        await pilot.pause(0.7)
-        await pilot.press("t")
-        await pilot.pause(0.3)
+        await drawn(pilot)
+        await press_to(pilot, "t", kind=TriageScreen)
 
     assert snap_compare(app_with_trouble(), terminal_size=size, run_before=triage)
 
@@ -157,11 +158,9 @@ def test_snapshot_runbook_card_80x24(snap_compare):
     """The card fits a small terminal: it scrolls, nothing is cut at the right edge."""
 
     async def card(pilot):
-        await pilot.pause(0.7)
-        await pilot.press("t")
-        await pilot.pause(0.3)
-        await pilot.press("down", "down", "enter")
-        await pilot.pause(0.3)
+        await drawn(pilot)
+        await press_to(pilot, "t", kind=TriageScreen)
+        await press_to(pilot, "down", "down", "enter", kind=RunbookScreen)
 
     assert snap_compare(app_with_trouble(), terminal_size=(80, 24), run_before=card)
 
@@ -189,13 +188,12 @@ async def test_history_tab_lists_the_actions_run_on_the_node(monkeypatch, tmp_pa
     journal.close()
     app = app_with_trouble()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.5)
+        await drawn(pilot)
         app.open_node("c1-ml1")
-        await pilot.pause(0.5)
+        await on(pilot, NodeScreen)
         await pilot.press("5")
-        await pilot.pause(0.3)
+        text = await history_text(pilot)
         assert app.screen.query_one(TabbedContent).active == "history"
-        text = str(app.screen.query_one("#actions-text", Static).render())
         lines = [x for x in text.splitlines() if "deploy" in x]
         assert len(lines) == 2  # this node's two steps that ran; not c1-ml2's, not pending ones
         assert "models" in lines[0] and "failed" in lines[0] and "(2 attempts)" in lines[0]
@@ -216,17 +214,15 @@ async def test_a_corrupt_journal_leaves_the_console_usable_and_says_which_file(
     damaged.write_bytes(b"SQLite format 3\x00" + b"\xde\xad" * 4000)
     app = app_with_trouble()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.5)
+        await drawn(pilot)
         app.open_node("c1-ml1")
-        await pilot.pause(0.5)
+        await on(pilot, NodeScreen)
         await pilot.press("5")
-        await pilot.pause(0.3)
+        text = await history_text(pilot)
         assert isinstance(app.screen, NodeScreen)  # no traceback screen, still running
-        text = str(app.screen.query_one("#actions-text", Static).render())
         assert "history unavailable" in text and str(damaged) in text
-        await pilot.press("escape", "down", "enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, NodeScreen) and app.is_running
+        await press_to(pilot, "escape", "down", "enter", kind=NodeScreen)
+        assert app.is_running
     assert damaged.read_bytes().startswith(b"SQLite format 3\x00\xde\xad")  # left as it was
 
 
@@ -246,10 +242,10 @@ async def test_containers_tab_arrows_move_at_once_and_r_hits_exactly_the_highlig
     state = troubled(profile.model)
     app = FleetdeckApp(profile, live=False, source=lambda: state)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.5)
+        await drawn(pilot)
         app.pool = Connected()  # the confirmation is asked (never answered here)
         app.open_node("c1-network")
-        await pilot.pause(0.4)
+        await on(pilot, NodeScreen)
         await pilot.press("2", "down", "down")  # no Tab first: the arrows move the rows
         screen = app.screen
         names = [c.name for c in state.nodes["c1-network"].containers]
@@ -258,11 +254,9 @@ async def test_containers_tab_arrows_move_at_once_and_r_hits_exactly_the_highlig
         node = state.nodes["c1-network"]
         reordered = replace(node, containers=tuple(reversed(node.containers)))
         screen.show(replace(state, nodes={**state.nodes, "c1-network": reordered}))
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert screen.selected_container() == names[2]
-        await pilot.press("R")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, ConfirmNameScreen)
+        await press_to(pilot, "R", kind=ConfirmNameScreen)
         assert app.screen.expected == names[2]  # typed: the container's own name
         assert f"container {names[2]} on node c1-network" in app.screen.what
         await pilot.press("escape")
@@ -273,9 +267,8 @@ async def test_triage_acts_on_the_alert_selected_when_the_list_resorts_under_the
 
     app = app_with_trouble()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.7)
-        await pilot.press("t")
-        await pilot.pause(0.3)
+        await drawn(pilot)
+        await press_to(pilot, "t", kind=TriageScreen)
         triage = app.screen
         await pilot.press("down")
         chosen = triage._current()
@@ -283,35 +276,33 @@ async def test_triage_acts_on_the_alert_selected_when_the_list_resorts_under_the
         # an alert storm: the order changes under the cursor
         storm = replace(triage.state, alerts=tuple(reversed(triage.state.alerts)))
         triage.show(storm)
-        await pilot.pause(0.1)
+        await pilot.pause()
         assert (triage._current().node, triage._current().kind) == (chosen.node, chosen.kind)
-        await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, RunbookScreen) and app.screen.alert.kind == chosen.kind
+        await press_to(pilot, "enter", kind=RunbookScreen)
+        assert app.screen.alert.kind == chosen.kind
         assert app.screen.alert.node == chosen.node
-        await pilot.press("escape")
-        await pilot.pause(0.1)
+        await press_to(pilot, "escape", kind=TriageScreen)
         await pilot.press("a")
-        await pilot.pause(0.3)
-        said = [str(n.message) for n in app._notifications]
-        assert f"acknowledged: {chosen.node}: {chosen.summary}" in said
+        said = f"acknowledged: {chosen.node}: {chosen.summary}"
+        await wait_for(pilot, lambda: said in [str(n.message) for n in app._notifications], said)
 
 
 async def test_acknowledgements_persist_across_consoles_and_can_be_withdrawn():
     from console.journal import Journal
 
     async def triage_of(app, pilot):
-        await pilot.pause(0.6)
-        await pilot.press("t")
-        await pilot.pause(0.5)
-        return app.screen
+        await drawn(pilot)
+        triage = await press_to(pilot, "t", kind=TriageScreen)
+        await workers_done(pilot)  # the acknowledgements read from the journal
+        return triage
 
     first = app_with_trouble()
     async with first.run_test(size=(160, 50)) as pilot:
         triage = await triage_of(first, pilot)
         chosen = triage.shown[0]
         await pilot.press("a")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: (chosen.node, chosen.kind) in triage.acknowledged, "ack")
+        await workers_done(pilot)  # written to the journal
     journal = Journal()
     assert [(a.node, a.kind) for a in journal.acks("gonka-prod")] == [(chosen.node, chosen.kind)]
     (done,) = journal.console_actions("gonka-prod")
@@ -331,8 +322,8 @@ async def test_acknowledgements_persist_across_consoles_and_can_be_withdrawn():
         table = triage.query_one("#alerts", DataTable)
         table.move_cursor(row=len(triage.shown) - 1)
         await pilot.press("a")  # on an acknowledged alert: withdraw it
-        await pilot.pause(0.5)
-        assert (chosen.node, chosen.kind) not in triage.acknowledged
+        await wait_for(pilot, lambda: (chosen.node, chosen.kind) not in triage.acknowledged, "-")
+        await workers_done(pilot)  # written to the journal
     journal = Journal()
     assert journal.acks("gonka-prod") == []
     actions = [a.action for a in journal.console_actions("gonka-prod")]
@@ -345,9 +336,9 @@ async def test_container_keys_are_offered_on_the_containers_tab_only_and_tags_sh
 
     app = app_with_trouble()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.5)
+        await drawn(pilot)
         app.open_node("c1-network")
-        await pilot.pause(0.4)
+        await on(pilot, NodeScreen)
 
         def offered() -> set[str]:
             return {key for key, b in app.screen.active_bindings.items() if b.enabled} & {
@@ -358,11 +349,9 @@ async def test_container_keys_are_offered_on_the_containers_tab_only_and_tags_sh
 
         assert offered() == set()  # the GPUs tab: nothing to restart here
         await pilot.press("2")
-        await pilot.pause(0.2)
-        assert offered() == {"l", "R", "S"}
+        await wait_for(pilot, lambda: offered() == {"l", "R", "S"}, "the container keys")
         await pilot.press("1")
-        await pilot.pause(0.2)
-        assert offered() == set()
+        await wait_for(pilot, lambda: offered() == set(), "no container keys")
     long = "ghcr.io/product-science/tmkms-softsign-with-keygen:0.2.9-post2"
     assert short_image(long, 44) == "…" + long[-43:] and short_image(long, 44).endswith(
         ":0.2.9-post2"
@@ -398,11 +387,11 @@ async def test_a_golem_providers_status_is_on_its_node_screen():
     assert any(a.kind == "golem_down" and a.node == name for a in state.alerts)
     app = FleetdeckApp(profile, live=False, source=lambda: state)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.3)
+        await drawn(pilot)
         app.open_node(name)
-        await pilot.pause(0.3)
+        await on(pilot, NodeScreen)
         await pilot.press("3")
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert app.screen.query_one(TabbedContent).active == "chain"
         text = str(app.screen.query_one("#chain-text", Static).render())
         assert "Golem provider  NOT RUNNING (is not running)" in text
