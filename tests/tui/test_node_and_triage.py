@@ -166,7 +166,7 @@ def test_snapshot_runbook_card_80x24(snap_compare):
 
 
 async def test_history_tab_lists_the_actions_run_on_the_node(monkeypatch, tmp_path):
-    from textual.widgets import Static, TabbedContent
+    from textual.widgets import TabbedContent
 
     from console.journal import DONE, FAILED, Journal
 
@@ -206,7 +206,6 @@ async def test_history_tab_lists_the_actions_run_on_the_node(monkeypatch, tmp_pa
 async def test_a_corrupt_journal_leaves_the_console_usable_and_says_which_file(
     monkeypatch, tmp_path
 ):
-    from textual.widgets import Static
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     damaged = tmp_path / "fleetdeck" / "journal.sqlite"
