@@ -13,6 +13,7 @@ from console.app import FleetdeckApp
 from console.profile import load, loads
 from screens.help import HelpScreen
 from screens.node import NodeScreen
+from tests.harness.pilot import drawn, off, on, press_to, refreshed, wait_for
 from tests.tui.states import healthy, state_of, troubled
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +51,7 @@ async def test_live_values_and_summary_follow_the_state():
     state = troubled(profile.model)
     app = FleetdeckApp(profile, live=False, source=lambda: state)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.7)
+        await drawn(pilot)
         table = app.screen.query_one("#nodes", DataTable)
         states = dict(zip(cell_texts(table, "node"), cell_texts(table, "state"), strict=True))
         assert states["c1-ml2"] == "✕ stale 37s"
@@ -86,12 +87,12 @@ async def test_cached_cells_repaint_when_their_value_or_the_cursor_changes():
     box = {"state": first}
     app = FleetdeckApp(profile, live=False, source=lambda: box["state"])
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.7)
+        await drawn(pilot)
         table = app.screen.query_one("#nodes", DataTable)
         before = painted(table)
         assert "88°C" not in before
         box["state"] = state_of(profile.model, hot)
-        await pilot.pause(0.7)
+        await refreshed(pilot)
         after = painted(table)
         row = next(line for line in after.splitlines() if "c1-ml1" in line)
         assert "88°C" in row
@@ -110,7 +111,7 @@ async def test_filter_by_role_state_region_and_regex():
     state = troubled(profile.model)
     app = FleetdeckApp(profile, live=False, source=lambda: state)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.7)
+        await drawn(pilot)
         table = app.screen.query_one("#nodes", DataTable)
         for query, expected in (
             ("role:network", 2),
@@ -136,10 +137,9 @@ async def test_enter_opens_the_node_and_escape_comes_back():
     state = troubled(profile.model)
     app = FleetdeckApp(profile, live=False, source=lambda: state)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.7)
-        await pilot.press("down", "down", "down", "enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, NodeScreen) and app.screen.node_name == "c1-ml3"
+        await drawn(pilot)
+        await press_to(pilot, "down", "down", "down", "enter", kind=NodeScreen)
+        assert app.screen.node_name == "c1-ml3"
         gpus = app.screen.query_one("#gpu-table", DataTable)
         assert gpus.row_count == 8
         assert "92°C" in cell_texts(gpus, "temp")
@@ -215,59 +215,41 @@ async def test_markup_and_control_characters_are_shown_literally():
     state = state_of(profile.model, nodes)
     app = FleetdeckApp(profile, live=False, source=lambda: state)
     async with app.run_test(size=(260, 30)) as pilot:
-        await pilot.pause(0.7)
+        await drawn(pilot)
         table = app.screen.query_one("#nodes", DataTable)
         assert cell_texts(table, "model") == ["m[/]"]
         summary = str(app.screen.query_one("#summary").render())
         assert "[/] [bold]not bold[/bold] [@click=app.quit]quit[/]" in summary
         await pilot.click("#nodes", offset=(100, 1))  # clicking the cells acts on nothing
-        await pilot.press("enter")
-        await pilot.pause(0.3)
+        await press_to(pilot, "enter", kind=NodeScreen)
         await pilot.press("2")
-        await pilot.pause(0.3)
+        await pilot.pause()
         names = cell_texts(app.screen.query_one("#ctr-table", DataTable), "name")
         assert names[0].startswith("[/] [@click=app.quit]x[/]")
-        await pilot.press("t")
-        await pilot.pause(0.3)
-        await pilot.press("enter")  # the runbook card of an alert naming the container
-        await pilot.pause(0.3)
+        await press_to(pilot, "t", kind="TriageScreen")
+        # the runbook card of an alert naming the container
+        await press_to(pilot, "enter", kind="RunbookScreen")
         assert app.is_running
 
 
-def test_snapshot_fleet_80x24(snap_compare):
-    assert snap_compare(static_app(), terminal_size=(80, 24))
+def sizes(*sizes: tuple[int, int]):
+    return pytest.mark.parametrize("size", sizes, ids=lambda s: "x".join(map(str, s)))
 
 
-def test_snapshot_fleet_160x50(snap_compare):
-    assert snap_compare(static_app(), terminal_size=(160, 50))
+@sizes((80, 24), (160, 50))
+def test_snapshot_fleet(snap_compare, size):
+    assert snap_compare(static_app(), terminal_size=size)
 
 
-def test_snapshot_fleet_with_stale_node_and_alerts_80x24(snap_compare):
+@sizes((80, 24), (120, 40), (160, 50), (200, 50))
+def test_snapshot_fleet_with_stale_node_and_alerts(snap_compare, size):
     state = troubled(load(GONKA).model)
-    assert snap_compare(static_app(state), terminal_size=(80, 24), press=["_"])
+    assert snap_compare(static_app(state), terminal_size=size, press=["_"])
 
 
-def test_snapshot_fleet_with_stale_node_and_alerts_160x50(snap_compare):
-    state = troubled(load(GONKA).model)
-    assert snap_compare(static_app(state), terminal_size=(160, 50), press=["_"])
-
-
-def test_snapshot_fleet_with_stale_node_and_alerts_120x40(snap_compare):
-    state = troubled(load(GONKA).model)
-    assert snap_compare(static_app(state), terminal_size=(120, 40), press=["_"])
-
-
-def test_snapshot_fleet_with_stale_node_and_alerts_200x50(snap_compare):
-    state = troubled(load(GONKA).model)
-    assert snap_compare(static_app(state), terminal_size=(200, 50), press=["_"])
-
-
-def test_snapshot_help_160x50(snap_compare):
-    assert snap_compare(static_app(), terminal_size=(160, 50), press=["question_mark"])
-
-
-def test_snapshot_help_80x24(snap_compare):
-    assert snap_compare(static_app(), terminal_size=(80, 24), press=["question_mark"])
+@sizes((80, 24), (160, 50))
+def test_snapshot_help(snap_compare, size):
+    assert snap_compare(static_app(), terminal_size=size, press=["question_mark"])
 
 
 async def test_the_fast_text_cell_path_draws_what_datatable_draws():
@@ -281,7 +263,7 @@ async def test_the_fast_text_cell_path_draws_what_datatable_draws():
     state = troubled(profile.model)
     app = FleetdeckApp(profile, live=False, source=lambda: state)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.8)
+        await drawn(pilot)
         table = app.screen.query_one("#nodes", FleetTable)
         compared = 0
         for r in range(table.row_count):
@@ -322,7 +304,7 @@ async def test_the_fleet_tables_own_lines_equal_datatables(size):
             return table.render_lines(Region(0, 0, *table.size))
 
     async with app.run_test(size=size) as pilot:
-        await pilot.pause(0.8)
+        await drawn(pilot)
         table = app.screen.query_one("#nodes", FleetTable)
         compared = 0
         for cursor, hover in ((0, -1), (3, 2), (5, 5)):
@@ -360,7 +342,7 @@ async def test_a_node_down_for_long_is_dimmed_out_of_the_totals_and_says_since_w
     state = state_of(profile.model, {**nodes, "c1-ml1": gone})
     app = FleetdeckApp(profile, live=False, source=lambda: state)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.7)
+        await drawn(pilot)
         table = app.screen.query_one("#nodes", DataTable)
         states = dict(zip(cell_texts(table, "node"), cell_texts(table, "state"), strict=True))
         since = clock.strftime("%H:%M", clock.localtime(taken - 300))
@@ -383,13 +365,13 @@ async def test_columns_follow_the_width_state_and_worst_alert_first():
     state = troubled(load(GONKA).model)
     app = static_app(state)
     async with app.run_test(size=(200, 50)) as pilot:
-        await pilot.pause(0.5)
+        await drawn(pilot)
         table = app.screen.query_one("#nodes", DataTable)
         assert "model" not in [c.key.value for c in table.ordered_columns]
         await pilot.resize_terminal(80, 24)
-        await pilot.pause(0.5)
-        keys = [c.key.value for c in table.ordered_columns]
-        assert keys[:3] == ["node", "state", "alerts"]
+        keys = lambda: [c.key.value for c in table.ordered_columns]  # noqa: E731
+        await wait_for(pilot, lambda: "gpu" not in keys(), "the columns of 80 wide")
+        assert keys()[:3] == ["node", "state", "alerts"]
         alerts = dict(zip(cell_texts(table, "node"), cell_texts(table, "alerts"), strict=True))
         assert alerts["c1-ml2"] == "1 node unreachable"
 
@@ -399,7 +381,7 @@ async def test_keys_people_expect_jk_gG_filter_as_you_type_and_q_asks_first():
 
     app = static_app(troubled(load(GONKA).model))
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.5)
+        await drawn(pilot)
         table = app.screen.query_one("#nodes", DataTable)
         await pilot.press("j", "j")
         assert table.cursor_row == 2
@@ -410,25 +392,25 @@ async def test_keys_people_expect_jk_gG_filter_as_you_type_and_q_asks_first():
         await pilot.press("g")
         assert table.cursor_row == 0
         await pilot.press("slash", *"ml3")  # no Enter: it applies as typed
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert cell_texts(table, "node") == ["c1-ml3", "c2-ml3"]
         await pilot.press("backspace", "backspace", "backspace", *"ml[")
-        await pilot.pause(0.2)
+        await pilot.pause()
         summary = str(app.screen.query_one("#summary").render())
         assert "not a regular expression, matched as text: ml[" in summary
         assert cell_texts(table, "node") == []
         await pilot.press("escape")
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert table.row_count == 12
         app.rehearsal.injected.add("c1-ml1")  # as the demo's fault menu records it
-        await pilot.press("q")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, QuitScreen) and app.is_running
+        quitting = await press_to(pilot, "q", kind=QuitScreen)
+        assert app.is_running
         await pilot.press("n")
-        await pilot.pause(0.2)
+        await off(pilot, quitting)
         assert app.is_running and not isinstance(app.screen, QuitScreen)
-        await pilot.press("q", "y")
-        await pilot.pause(0.2)
+        await press_to(pilot, "q", kind=QuitScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.return_code is not None, "the console ended")
     assert app.return_code == 0
 
 
@@ -438,15 +420,12 @@ async def test_s_sorts_by_a_column_from_the_keyboard_worst_state_first():
     names = list(state.nodes)
     app = static_app(state)
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.5)
+        await drawn(pilot)
         table = app.screen.query_one("#nodes", DataTable)
-        await pilot.press("s")
-        await pilot.pause()
-        sort_menu = app.screen
-        assert type(sort_menu).__name__ == "SortScreen"
+        sort_menu = await press_to(pilot, "s", kind="SortScreen")
         keys = [str(o.id) for o in sort_menu.query_one("OptionList").options]
         await pilot.press(*["down"] * keys.index("state"), "enter")
-        await pilot.pause(0.3)
+        await off(pilot, sort_menu)
         order = cell_texts(table, "node")
         # the stale node, then those degraded by a critical alert, then warnings, then up
         assert order[0] == names[2], order
@@ -455,17 +434,18 @@ async def test_s_sorts_by_a_column_from_the_keyboard_worst_state_first():
         assert order[table.cursor_row] == names[0] and app.screen.sort_key == "state"
         # the cursor stays on its node; the same column again reverses the order
         table.move_cursor(row=order.index(names[4]))
-        await pilot.press("s", "enter")  # the menu opens on the current column
-        await pilot.pause(0.3)
+        await pilot.press("s")
+        sort_menu = await on(pilot, "SortScreen")
+        await pilot.press("enter")  # the menu opens on the current column
+        await off(pilot, sort_menu)
         assert cell_texts(table, "state") == states[::-1]
         assert cell_texts(table, "node")[table.cursor_row] == names[4]
         # the order survives a filter (a rebuild) and numbers sort by value
-        await pilot.press("s")
-        await pilot.pause()
-        keys = [str(o.id) for o in app.screen.query_one("OptionList").options]
-        highlighted = app.screen.query_one("OptionList").highlighted
+        sort_menu = await press_to(pilot, "s", kind="SortScreen")
+        keys = [str(o.id) for o in sort_menu.query_one("OptionList").options]
+        highlighted = sort_menu.query_one("OptionList").highlighted
         await pilot.press(*["down"] * (keys.index("gpu") - highlighted), "enter")
-        await pilot.pause(0.3)
+        await off(pilot, sort_menu)
         # '▅▆▆▆▆▆▆▆▆▆  84% 8/8': by the mean, not by the sparkline in front of it
         utils = [float(t.split("%")[0].split()[-1]) for t in cell_texts(table, "gpu") if "%" in t]
         assert utils == sorted(utils), utils
@@ -478,20 +458,21 @@ async def test_keys_typed_at_once_after_closing_the_filter_act_on_the_table():
 
     app = static_app()
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.3)
+        await pilot.pause()
         table = app.screen.query_one("#nodes", DataTable)
+        box = app.screen.query_one("#filter")
         await pilot.press("slash")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.focused is box, "the filter box focused")
         for key in ("escape", "j", "j"):
             app.post_message(events.Key(key, None if key == "escape" else key))
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: table.cursor_row == 2, "the cursor moved by j j")
         assert app.screen.query_one("#filter").value == ""
         assert table.cursor_row == 2 and app.focused is table
         await pilot.press("slash", "c", "2")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.focused is box, "the filter box focused")
         for key in ("enter", "j"):
             app.post_message(events.Key(key, None if key == "enter" else key))
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: app.focused is table and table.cursor_row == 1, "j moved")
         assert app.screen.query_text == "c2"  # the filter kept what was typed before enter
         assert table.row_count == 6 and table.cursor_row == 1 and app.focused is table
 
