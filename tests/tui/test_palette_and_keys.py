@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable
 
 from console.app import FleetdeckApp, binding_ids
@@ -13,6 +14,7 @@ from screens.actions import ActionPickerScreen, ConfirmNameScreen
 from screens.help import HelpScreen
 from screens.node import NodeScreen
 from screens.triage import TriageScreen
+from tests.harness.pilot import drawn, on, press_to, wait_for
 from tests.tui.states import troubled
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,23 +36,25 @@ def command(a: FleetdeckApp, title: str):
 async def test_palette_jumps_to_a_node_typed_by_name():
     a = app()
     async with a.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.6)
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
+        await drawn(pilot)
+        palette = await press_to(pilot, "ctrl+p", kind=CommandPalette)
         await pilot.press(*"node c1-ml3")
-        await pilot.pause(0.8)
-        await pilot.press("enter")
-        await pilot.pause(0.5)
-        assert isinstance(a.screen, NodeScreen) and a.screen.node_name == "c1-ml3"
+        found = palette.query_one(CommandList)
+
+        def first() -> str:
+            return str(found.get_option_at_index(0).prompt) if found.option_count else ""
+
+        await wait_for(pilot, lambda: "c1-ml3" in first(), "the palette's search")
+        await press_to(pilot, "enter", kind=NodeScreen)
+        assert a.screen.node_name == "c1-ml3"
 
 
 async def test_palette_triage_actions_and_read_only_toggle():
     a = app()
     async with a.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.6)
+        await drawn(pilot)
         command(a, "Triage")()
-        await pilot.pause(0.3)
-        assert isinstance(a.screen, TriageScreen)
+        await on(pilot, TriageScreen)
         await pilot.press("escape")
         command(a, "Read-only: on")()
         await pilot.pause()
@@ -73,7 +77,7 @@ async def test_palette_triage_actions_and_read_only_toggle():
 async def test_palette_switches_to_another_profile_of_the_same_folder():
     a = app()
     async with a.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.3)
+        await drawn(pilot)
         command(a, "Switch profile: ollama-providers.toml")()
         await pilot.pause()
     assert a.return_value == str(REPO / "profiles" / "ollama-providers.toml")
@@ -84,13 +88,11 @@ async def test_keys_toml_remaps_and_help_shows_the_new_keys(tmp_path):
     keys.write_text('[keys]\n"app.triage" = "T"\n"fleet.filter" = "f,slash"\n')
     a = app(keys_file=keys)
     async with a.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.6)
+        await drawn(pilot)
         await pilot.press("t")
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert not isinstance(a.screen, TriageScreen)
-        await pilot.press("question_mark")
-        await pilot.pause(0.3)
-        assert isinstance(a.screen, HelpScreen)
+        await press_to(pilot, "question_mark", kind=HelpScreen)
         table = a.screen.query_one(DataTable)
         rows = {
             str(table.get_cell_at((r, 1))): str(table.get_cell_at((r, 0)))
@@ -99,9 +101,7 @@ async def test_keys_toml_remaps_and_help_shows_the_new_keys(tmp_path):
         assert rows["Triage  (app.triage)"] == "T"
         assert rows["Filter  (fleet.filter)"] == "f, /"
         await pilot.press("escape")
-        await pilot.press("T")
-        await pilot.pause(0.3)
-        assert isinstance(a.screen, TriageScreen)
+        await press_to(pilot, "T", kind=TriageScreen)
 
 
 async def test_a_broken_keys_toml_is_reported_and_the_defaults_kept(tmp_path):
@@ -109,12 +109,10 @@ async def test_a_broken_keys_toml_is_reported_and_the_defaults_kept(tmp_path):
     keys.write_text('[keys]\n"app.triage" = T\n')
     a = app(keys_file=keys)
     async with a.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.5)
+        await drawn(pilot)
         messages = [str(n.message) for n in a._notifications]
         assert any(str(keys) in m and "fix the TOML syntax" in m for m in messages), messages
-        await pilot.press("t")
-        await pilot.pause(0.3)
-        assert isinstance(a.screen, TriageScreen)
+        await press_to(pilot, "t", kind=TriageScreen)
 
 
 def test_keymap_problems_name_the_line_and_the_fix(tmp_path):
