@@ -60,14 +60,14 @@ def stages() -> StagesScreen:
 async def test_a_choice_outside_the_list_is_refused_in_words():
     app = Host(question())
     async with app.run_test(size=(100, 20)) as pilot:
-        await pilot.pause(0.2)
+        await pilot.pause()
         await pilot.press("backspace", *"[b]k8s", "enter")  # the default was selected
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert app.answered == []
         said = str(app.screen.query_one("#q-error").render())
         assert "'[b]k8s' is not one of: gonka, ollama, vllm" in said
         await pilot.press("end", "ctrl+u", *"ollama", "enter")
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert [(m.key, m.value) for m in app.answered] == [("stack", "ollama")]
 
 
@@ -75,12 +75,12 @@ async def test_stage_output_is_shown_literally():
     screen = stages()
     app = Host(screen)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.2)
+        await pilot.pause()
         screen.stage("keys", "skipped", "done already")
         screen.stage("preflight", "failed", "exit 4")
         screen.line("c1-ml1 disk  | [bold]26 GB[/bold] free [@click=app.quit]x[/]")
         screen.finished(False, "✗ stopped at preflight: r runs it again once fixed")
-        await pilot.pause(0.2)
+        await pilot.pause()
         lines = [str(s) for s in screen.query_one("RichLog").lines]
         assert any("[bold]26 GB[/bold] free [@click=app.quit]x[/]" in s for s in lines)
         stages_shown = str(screen.query_one("#s-stages").render())
@@ -135,20 +135,20 @@ async def test_the_wizard_stores_each_secret_in_the_keyring_never_the_profile(
     }  # fmt: skip
     try:
         async with app.run_test(size=(100, 24)) as pilot:
-            await pilot.pause(0.3)
+            await pilot.pause()
             assert type(app.screen).__name__ == "ReviewScreen"
             await pilot.press("y")
-            await pilot.pause(0.3)
+            await pilot.pause()
             assert "keyring_password" in str(app.screen.query_one("#q-prompt").render())
             await pilot.press("enter")  # nothing typed: refused
-            await pilot.pause(0.2)
+            await pilot.pause()
             assert "cannot be empty" in str(app.screen.query_one("#q-error").render())
             await pilot.press(*"warm-Secret-1", "enter")
-            await pilot.pause(0.3)
+            await pilot.pause()
             assert "account_keyring_password" in str(app.screen.query_one("#q-prompt").render())
             assert "warm-Secret-1" not in str(app.screen.query_one("#q-input").render())
             await pilot.press(*"cold-Secret-2", "enter")
-            await pilot.pause(0.3)
+            await pilot.pause()
             assert started == [True]
     finally:
         keyring.set_keyring(previous)
@@ -167,13 +167,13 @@ async def test_a_wrong_answer_is_refused_in_words_where_it_is_typed(tmp_path):
 
     app = SetupApp(tmp_path / "x.toml", False, None, None)
     async with app.run_test(size=(100, 20)) as pilot:
-        await pilot.pause(0.3)
+        await pilot.pause()
         await pilot.press("backspace", *"my fleet", "enter")
-        await pilot.pause(0.2)
+        await pilot.pause()
         said = str(app.screen.query_one("#q-error").render())
         assert "'my fleet' is not a valid name" in said and "fleet" not in app.state
         await pilot.press("end", "ctrl+u", *"f1", "enter")
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert app.state["fleet"] == "f1"
         assert "What it runs" in str(app.screen.query_one("#q-prompt").render())
     app = SetupApp(tmp_path / "x.toml", False, None, None)
@@ -182,10 +182,10 @@ async def test_a_wrong_answer_is_refused_in_words_where_it_is_typed(tmp_path):
         "clusters": "1", "c1.name": "c1", "c1.ml": "1",
     }  # fmt: skip
     async with app.run_test(size=(100, 20)) as pilot:
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert "its 2 machines' addresses" in str(app.screen.query_one("#q-prompt").render())
         await pilot.press(*"10.0.0.1", "enter")
-        await pilot.pause(0.2)
+        await pilot.pause()
         said = str(app.screen.query_one("#q-error").render())
         assert "1 addresses given, 2 needed (one per node)" in said
         assert "c1.hosts" not in app.state
