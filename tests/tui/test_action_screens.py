@@ -20,7 +20,7 @@ from screens.actions import (
     PlanScreen,
     RunScreen,
 )
-from tests.harness.pilot import until
+from tests.harness.pilot import on, until, wait_for
 from tests.harness.profiles import unreachable_profile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,6 +130,13 @@ def run_screen(events: list[Event]) -> RunScreen:
     return RunScreen("deploy", "gonka-prod", NODES, STEPS, collections.deque(events))
 
 
+async def fed(pilot) -> RunScreen:
+    """The run screen on top, with every event fed so far drawn (it drains every 0.2 s)."""
+    screen = await on(pilot, RunScreen)
+    await wait_for(pilot, lambda: not screen.feed, "the run's events drawn")
+    return screen
+
+
 def cell(table: DataTable, node: str, step: str) -> str:
     return str(table.get_cell(node, step))
 
@@ -137,8 +144,7 @@ def cell(table: DataTable, node: str, step: str) -> str:
 async def test_run_matrix_follows_events_and_shows_a_cells_output():
     app = Host(run_screen(run_events()))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.5)
-        screen = app.screen
+        screen = await fed(pilot)
         table = screen.query_one("#matrix", DataTable)
         assert [cell(table, n, "preflight") for n in NODES] == ["✓", "✓", "✓"]
         assert [cell(table, n, "firewall") for n in NODES] == ["✓", "✓", "✓"]
@@ -159,7 +165,7 @@ async def test_run_matrix_follows_events_and_shows_a_cells_output():
         screen.feed.append(Event("line", "r", "c1-ml1", "models", text="Fetching 5 files: 80%"))
         screen.feed.append(Event("state", "r", "c1-ml1", "models", "done"))
         screen.feed.append(Event("run", "20261123-0001", state="failed"))
-        await pilot.pause(0.5)
+        await fed(pilot)
         assert any("80%" in line.text for line in log.lines)
         assert cell(table, "c1-ml1", "models") == "✓"
         assert "failed" in str(screen.query_one("#run-title", Static).render())
@@ -169,13 +175,11 @@ async def test_run_matrix_follows_events_and_shows_a_cells_output():
 async def test_a_running_cell_shows_its_clock_and_a_retry_says_its_cause_once():
     app = Host(run_screen(run_events()))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.3)
-        screen = app.screen
+        screen = await fed(pilot)
         table = screen.query_one("#matrix", DataTable)
         table.cursor_coordinate = (2, 3)  # c1-ml2 × models: its second attempt is running
         await pilot.press("enter")
-        await pilot.pause(1.3)
-        assert cell(table, "c1-ml2", "models") == "1s↻2"
+        await wait_for(pilot, lambda: cell(table, "c1-ml2", "models") == "1s↻2", "a second run")
         title = str(screen.query_one("#output-title", Static).render())
         assert "running for 1s; each command may take up to 10m00" in title, title
         log = screen.query_one("#output", RichLog)
@@ -240,10 +244,10 @@ async def test_the_demo_offers_no_actions_its_nodes_are_this_machine(tmp_path):
 def test_snapshot_run_matrix_80x24(snap_compare):
     # the matrix scrolls sideways under the cursor; the output below wraps
     async def select(pilot):
-        await pilot.pause(0.3)
+        await fed(pilot)
         pilot.app.screen.query_one("#matrix", DataTable).cursor_coordinate = (0, 4)
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await pilot.pause()
 
     assert snap_compare(Host(run_screen(run_events())), terminal_size=(80, 24), run_before=select)
 

@@ -8,6 +8,7 @@ from textual.app import App
 from textual.widgets import Input, RichLog, Static
 
 from screens.logs import LogScreen
+from tests.harness.pilot import wait_for
 
 EVIL = ["[/]", "[@click=app.quit]x[/]", "[bold red]not bold", "\x1b[2Jclear?"]
 
@@ -25,6 +26,12 @@ def texts(screen) -> list[str]:
     return [line.text for line in screen.query_one("#log", RichLog).lines]
 
 
+async def drained(pilot, screen) -> None:
+    """The screen has taken every line fed so far (it drains its feed every 0.2 s)."""
+    log = screen.query_one("#log", RichLog)
+    await wait_for(pilot, lambda: not screen.feed and log.lines, "the fed lines drawn")
+
+
 async def test_lines_render_literally_and_search_narrows():
     feed = collections.deque(
         [f"ts={i} level=info msg=block {i}" for i in range(20)] + EVIL + ["level=error oom"]
@@ -32,7 +39,7 @@ async def test_lines_render_literally_and_search_narrows():
     screen = LogScreen("c1-ml1", "mlnode-308", feed)
     app = Host(screen)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.4)
+        await drained(pilot, screen)
         shown = texts(screen)
         assert len(shown) == 25 and "[@click=app.quit]x[/]" in shown and "[/]" in shown
         assert app.is_running
@@ -40,7 +47,7 @@ async def test_lines_render_literally_and_search_narrows():
         await pilot.pause()
         screen.query_one(Input).value = "error|block 1[0-9]"
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await pilot.pause()
         shown = texts(screen)
         assert shown[-1] == "level=error oom" and len(shown) == 11
         title = str(screen.query_one("#log-title", Static).render())
@@ -49,14 +56,14 @@ async def test_lines_render_literally_and_search_narrows():
         await pilot.press("slash")
         screen.query_one(Input).value = "[/]"
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert texts(screen) == ["[/]", "[@click=app.quit]x[/]"]
         # new lines that match arrive while searching; others are kept for later
         feed.extend(["nothing here", "again [/] here"])
-        await pilot.pause(0.4)
+        await drained(pilot, screen)
         assert texts(screen)[-1] == "again [/] here"
         await pilot.press("slash", "escape")  # esc in the search box clears the search
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert len(texts(screen)) == 27
 
 
@@ -65,17 +72,17 @@ async def test_follow_toggles_and_the_end_of_the_stream_is_shown():
     screen = LogScreen("n", "c", feed)
     app = Host(screen)
     async with app.run_test(size=(80, 20)) as pilot:
-        await pilot.pause(0.4)
+        await drained(pilot, screen)
         log = screen.query_one("#log", RichLog)
         assert log.is_vertical_scroll_end
         await pilot.press("f")
         assert "paused" in str(screen.query_one("#log-title", Static).render())
         log.scroll_home(animate=False)
         feed.extend(f"more {i}" for i in range(50))
-        await pilot.pause(0.4)
+        await drained(pilot, screen)
         assert log.scroll_y == 0  # paused: reading stays where it is
         screen.end("the container stopped; the stream ended")
-        await pilot.pause(0.4)
+        await drained(pilot, screen)
         assert texts(screen)[-1] == "── the container stopped; the stream ended ──"
         assert "stream ended" in str(screen.query_one("#log-title", Static).render())
         await pilot.press("escape")
@@ -93,11 +100,11 @@ async def test_long_lines_wrap_and_w_cuts_them_for_sideways_reading():
     screen = LogScreen("c1-ml1", "mlnode-308", collections.deque([LONG, "short"]))
     app = Host(screen)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.4)
+        await drained(pilot, screen)
         log = screen.query_one("#log", RichLog)
         assert len(log.lines) > 2  # the long line takes several rows: nothing cut at 80
         await pilot.press("w")
-        await pilot.pause(0.3)
+        await pilot.pause()
         assert len(log.lines) == 2
         assert "long lines cut (w wraps)" in str(screen.query_one("#log-title", Static).render())
 
