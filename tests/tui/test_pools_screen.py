@@ -7,6 +7,7 @@ from console.app import FleetdeckApp
 from console.profile import loads
 from screens.pools import PoolsScreen
 from tests.harness.kubeapi import FakeKubeApi, gke_node
+from tests.harness.pilot import drawn, on
 from tests.tui.states import healthy, state_of
 
 
@@ -27,21 +28,17 @@ async def test_the_palette_opens_the_pools_of_the_profiles_kubernetes_source(tmp
         state = state_of(profile.model, healthy(profile.model))
         app = FleetdeckApp(profile, live=False, source=lambda: state)
         async with app.run_test(size=(120, 30)) as pilot:
-            await pilot.pause(0.3)
+            await drawn(pilot)
             [entry] = [c for c in app.get_system_commands(app.screen) if "pools" in c.title]
             assert entry.title == "Kubernetes node pools"
             entry.callback()
-            for _ in range(150):  # the worker reads the API server: seconds on a busy machine
-                await pilot.pause(0.1)
-                if isinstance(app.screen, PoolsScreen):
-                    break
-            assert isinstance(app.screen, PoolsScreen)
+            await on(pilot, PoolsScreen)  # the worker reads the API server first
             shown = str(app.screen.query_one("#pools").render())
             assert "gke-us (context gke_proj_us-central1_fleet): 1 pools, 4 nodes" in shown
             assert "a3-high" in shown and "32/32" in shown
             assert "✕ gke-a3-[bold]x[/]  NotReady: NodeStatusUnknown" in shown  # literal
             await pilot.press("escape")
-            await pilot.pause(0.2)
+            await pilot.pause()
             assert not isinstance(app.screen, PoolsScreen)
     finally:
         api.stop()

@@ -9,6 +9,7 @@ from textual.command import CommandList
 
 from screens.fleet import FleetScreen
 from screens.palette import Palette
+from tests.harness.pilot import drawn
 from tests.tui.test_palette_and_keys import app
 
 # everything a hand can hit except what quits (q, ctrl+q, ctrl+c; and the palette's
@@ -32,13 +33,13 @@ async def test_hundreds_of_random_keys_on_every_screen_leave_the_console_running
         "help": lambda: a.screen.action_help(),  # the fleet screen's help
     }
     async with a.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.5)
+        await drawn(pilot)
         for name, start in starts.items():
             while not isinstance(a.screen, FleetScreen):  # back to the fleet screen
                 a.pop_screen()
-            await pilot.pause(0.05)
+            await pilot.pause()
             start()
-            await pilot.pause(0.1)
+            await pilot.pause()
             pool = PALETTE_KEYS if name == "palette" else KEYS
             for _ in range(2):  # 250 keys in all: a suite near CI's 10 minutes
                 keys = [rng.choice(pool) for _ in range(25)]
@@ -51,7 +52,7 @@ async def test_hundreds_of_random_keys_on_every_screen_leave_the_console_running
 async def test_a_palette_page_move_before_its_list_is_laid_out_is_ignored():
     a = app(read_only=True)
     async with a.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.3)
+        await drawn(pilot)
         palette = Palette()
         await a.push_screen(palette)
         commands = palette.query_one(CommandList)
@@ -60,5 +61,5 @@ async def test_a_palette_page_move_before_its_list_is_laid_out_is_ignored():
         # before the list has laid out its lines: Textual's own palette raised KeyError here
         palette._action_command_list("page_down")
         palette._action_command_list("page_up")
-        await pilot.pause(0.1)
+        await pilot.pause()
         assert a.is_running
