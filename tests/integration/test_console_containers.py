@@ -14,6 +14,7 @@ from screens.actions import ConfirmNameScreen
 from screens.logs import LogScreen
 from screens.node import NodeScreen
 from tests.harness.dockerd import TEST_IMAGE
+from tests.harness.pilot import on, press_to, wait_for
 
 pytestmark = pytest.mark.integration
 LOOP = (
@@ -44,15 +45,15 @@ role = "server"
 
 
 async def open_containers(app, pilot) -> DataTable:
-    for _ in range(100):  # the monitor's first snapshot
-        await pilot.pause(0.1)
+    def listed() -> bool:  # the monitor's first snapshot with the containers
         state = app.last_state
-        if state and state.nodes["dockhost"].containers:
-            break
+        return bool(state and state.nodes["dockhost"].containers)
+
+    await wait_for(pilot, listed, "the node's containers read")
     await app.push_screen(NodeScreen("dockhost", app.last_state))
-    await pilot.pause(0.6)
+    await on(pilot, NodeScreen)
     await pilot.press("2")
-    await pilot.pause(0.3)
+    await pilot.pause()
     screen = app.screen
     assert isinstance(screen, NodeScreen)
     assert screen.query_one(TabbedContent).active == "containers"
@@ -74,52 +75,37 @@ async def test_logs_restart_and_read_only(ssh_hosts, client_key, dockerd):
         async with app.run_test(size=(140, 40)) as pilot:
             await open_containers(app, pilot)
             await pilot.press("l")
-            for _ in range(60):
-                await pilot.pause(0.1)
-                if (
-                    isinstance(app.screen, LogScreen)
-                    and len(app.screen.query_one("#log", RichLog).lines) >= 3
-                ):
-                    break
-            assert isinstance(app.screen, LogScreen)
-            lines = [line.text for line in app.screen.query_one("#log", RichLog).lines]
+            log = (await on(pilot, LogScreen)).query_one("#log", RichLog)
+            await wait_for(pilot, lambda: len(log.lines) >= 3, "three lines of the log")
+            lines = [line.text for line in log.lines]
             # each line with the time the engine logged it
             assert lines and all(re.match(r"\d\d:\d\d:\d\d tick ", x) for x in lines), lines
             assert lines[-1].endswith("[@click=app.quit]x[/]")  # literal, and still running
             before = len(lines)
-            await pilot.pause(1.0)  # following: new lines arrive
-            assert len(app.screen.query_one("#log", RichLog).lines) > before
+            await wait_for(pilot, lambda: len(log.lines) > before, "following: new lines arrive")
             # a restart ends the engine's stream: the screen follows the new run
             local.api.restart("fd-console", timeout=1)
-            text = ""
-            for _ in range(100):
-                await pilot.pause(0.1)
-                text = "\n".join(x.text for x in app.screen.query_one("#log", RichLog).lines)
-                if "restarted: following its log again" in text:
-                    break
-            assert "— fd-console restarted: following its log again —" in text
-            marked = len(app.screen.query_one("#log", RichLog).lines)
-            await pilot.pause(1.5)
-            assert len(app.screen.query_one("#log", RichLog).lines) > marked
+            restarted = "— fd-console restarted: following its log again —"
+            await wait_for(pilot, lambda: restarted in [x.text for x in log.lines], restarted)
+            marked = len(log.lines)
+            await wait_for(pilot, lambda: len(log.lines) > marked, "the new run's lines")
             await pilot.press("escape")
-            await pilot.pause(0.2)
+            await on(pilot, NodeScreen)
 
             started = local.api.inspect_container("fd-console")["State"]["StartedAt"]
-            await pilot.press("R")
-            await pilot.pause(0.2)
-            assert isinstance(app.screen, ConfirmNameScreen)
+            await press_to(pilot, "R", kind=ConfirmNameScreen)
             app.screen.query_one(Input).value = "dockhost"  # the node's name: not enough
             await pilot.press("enter")
-            await pilot.pause(0.2)
+            await pilot.pause()
             assert isinstance(app.screen, ConfirmNameScreen)  # not restarted
             assert local.api.inspect_container("fd-console")["State"]["StartedAt"] == started
             app.screen.query_one(Input).value = "fd-console"  # the container's name
             await pilot.press("enter")
-            for _ in range(150):
-                await pilot.pause(0.1)
-                if local.api.inspect_container("fd-console")["State"]["StartedAt"] != started:
-                    break
-            assert local.api.inspect_container("fd-console")["State"]["StartedAt"] != started
+
+            def restarted_at() -> str:
+                return local.api.inspect_container("fd-console")["State"]["StartedAt"]
+
+            await wait_for(pilot, lambda: restarted_at() != started, "the container restarted")
             assert app.is_running
 
         ro = FleetdeckApp(profile, read_only=True)
@@ -127,12 +113,10 @@ async def test_logs_restart_and_read_only(ssh_hosts, client_key, dockerd):
             await open_containers(ro, pilot)
             started = local.api.inspect_container("fd-console")["State"]["StartedAt"]
             await pilot.press("S")
-            await pilot.pause(0.3)
+            await pilot.pause()
             assert not isinstance(ro.screen, ConfirmNameScreen)
             assert any("Read-only" in str(n.message) for n in ro._notifications)
-            await pilot.press("l")  # reading a log is allowed read-only
-            await pilot.pause(0.5)
-            assert isinstance(ro.screen, LogScreen)
+            await press_to(pilot, "l", kind=LogScreen)  # reading a log is allowed read-only
         state = local.api.inspect_container("fd-console")["State"]
         assert state["Running"] and state["StartedAt"] == started
     finally:
