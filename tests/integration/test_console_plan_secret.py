@@ -12,6 +12,7 @@ from console.profile import load
 from screens.actions import ActionPickerScreen, PlanScreen
 from tests.harness.deployfleet import embedded_deploy_fleet
 from tests.harness.keyring_file import FileKeyring
+from tests.harness.pilot import on, press_to, until, wait_for
 from tests.integration.test_deploy_openssh import LEAKS, SECRET
 
 pytestmark = pytest.mark.integration
@@ -25,19 +26,12 @@ async def test_the_plan_screen_masks_a_hostile_keyring_password(short_tmp, monke
         try:
             app = FleetdeckApp(load(short_tmp / "sim" / "profile.toml"))
             async with app.run_test(size=(160, 50)) as pilot:
-                await pilot.pause(1.0)
-                await pilot.press("a")
-                await pilot.pause(0.5)
-                assert isinstance(app.screen, ActionPickerScreen)
+                await wait_for(pilot, lambda: app.pool is not None, "the monitor's connections")
+                await press_to(pilot, "a", kind=ActionPickerScreen)
                 await pilot.press("enter")  # deploy: plan it
-                for _ in range(600):
-                    await pilot.pause(0.1)
-                    if isinstance(app.screen, PlanScreen):
-                        break
-                assert isinstance(app.screen, PlanScreen), [
-                    str(n.message) for n in app._notifications
-                ]
-                await pilot.pause(0.3)
+                planned = await until(pilot, lambda: isinstance(app.screen, PlanScreen), 60)
+                assert planned, [str(n.message) for n in app._notifications]
+                await on(pilot, PlanScreen)
                 shown = app.screen.query_one("#plan", Static).render()
                 plain = getattr(shown, "plain", str(shown))
         finally:

@@ -90,7 +90,7 @@ async def test_the_console_shows_each_value_with_its_source_and_age(gke, tmp_pat
     screen says where each of its values came from and how old it is."""
     from console.app import FleetdeckApp
     from screens.node import NodeScreen
-    from tests.harness.pilot import until
+    from tests.harness.pilot import drawn, until
 
     _, prom = gke
     app = FleetdeckApp(load(write_profile(tmp_path, prom.url)), live=True)
@@ -101,7 +101,7 @@ async def test_the_console_shows_each_value_with_its_source_and_age(gke, tmp_pat
             return state is not None and sum(len(n.gpus) == 8 for n in state.nodes.values()) == 300
 
         assert await until(pilot, all_rows, 30)
-        await pilot.pause(0.5)
+        await drawn(pilot)
         await pilot.press("enter")
         opened = await until(pilot, lambda: isinstance(app.screen, NodeScreen), 5)
         assert opened, (app.screen, app.focused, app.screen.query_one("#nodes").row_count)

@@ -477,6 +477,7 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
     """What an operator does in the console: `a`, provision, read the plan (and its
     notes), `y`, type the fleet's name, watch the matrix; back on the fleet table the
     machines are there, probed live like the others."""
+    from textual.command import CommandList, CommandPalette
     from textual.widgets import DataTable
 
     from console.app import FleetdeckApp
@@ -484,7 +485,7 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
     from screens.actions import ActionPickerScreen, ConfirmNameScreen, PlanScreen, RunScreen
     from screens.fleet import FleetScreen
     from screens.machines import MachinesScreen
-    from tests.harness.pilot import until
+    from tests.harness.pilot import press_to, until, wait_for
 
     monkeypatch.setenv("AWS_CREDS", f"{KEY_ID}:{SECRET}")
     site = Site(harness_dir / "prov-console", moto, client_key, 2, 68)
@@ -521,10 +522,10 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
                 pilot, lambda: all(n.reachable for n in app.last_state.nodes.values()), 20
             )
             # the palette's "Cloud machines": the clouds asked again, both machines ok
-            await pilot.press("ctrl+p")
-            await pilot.pause(0.3)
+            palette = await press_to(pilot, "ctrl+p", kind=CommandPalette)
             await pilot.press(*"cloud machines")
-            await pilot.pause(0.8)
+            found = palette.query_one(CommandList)
+            await wait_for(pilot, lambda: found.option_count, "the palette's search")
             await pilot.press("enter")
             assert await until(pilot, lambda: isinstance(app.screen, MachinesScreen), 20)
             shown = str(app.screen.query_one("#machines").render())

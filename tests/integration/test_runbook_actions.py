@@ -17,7 +17,7 @@ from console.profile import load
 from console.sim.fleet import SimFleet
 from screens.actions import ConfirmNameScreen
 from screens.triage import RunbookScreen, TriageScreen
-from tests.harness.pilot import until
+from tests.harness.pilot import press_to, until, wait_for
 from tests.harness.simclient import small_sim_fleet
 
 pytestmark = pytest.mark.integration
@@ -51,16 +51,10 @@ async def open_runbook(app, pilot, node: str, kind: str) -> RunbookScreen:
         return bool(s) and any(a.node == node and a.kind.startswith(kind) for a in s.alerts)
 
     assert await until(pilot, alert_shown, 20), f"no {kind} alert on {node}"
-    await pilot.press("t")
-    await pilot.pause(0.8)
-    screen = app.screen
-    assert isinstance(screen, TriageScreen)
+    screen = await press_to(pilot, "t", kind=TriageScreen)
     row = next(i for i, a in enumerate(screen.shown) if a.node == node and a.kind.startswith(kind))
     screen.query_one("#alerts", DataTable).move_cursor(row=row)
-    await pilot.press("enter")
-    await pilot.pause(0.3)
-    assert isinstance(app.screen, RunbookScreen)
-    return app.screen
+    return await press_to(pilot, "enter", kind=RunbookScreen)
 
 
 async def test_disable_the_ml_node_of_a_lost_gpu_through_the_admin_api(fleet):
@@ -93,7 +87,7 @@ async def test_restart_a_crash_looping_container_and_read_only_refuses(fleet):
             card = await open_runbook(ro, pilot, "ml2", "container_restarting")
             assert "restart mlnode-308" in str(card.query_one(Static).render())
             await pilot.press("R")
-            await pilot.pause(0.3)
+            await pilot.pause()
             assert not isinstance(ro.screen, ConfirmNameScreen)
             assert any("Read-only" in str(n.message) for n in ro._notifications)
         fleet.clear("ml2")
@@ -146,8 +140,7 @@ async def test_jailed_validator_offers_the_exact_unjail_command(fleet):
             )
             assert command in text
             await pilot.press("c")
-            await pilot.pause(0.2)
-            assert app.clipboard == command
+            await wait_for(pilot, lambda: app.clipboard == command, "the command copied")
     finally:
         fleet.clear("net")
 

@@ -11,6 +11,7 @@ import pytest
 
 from console.profile import load
 from console.sim.control import alive
+from tests.harness.pilot import press_to, wait_for
 from tests.harness.simclient import NodeAccess, run
 
 pytestmark = pytest.mark.integration
@@ -141,19 +142,17 @@ async def test_q_asks_when_a_fault_was_injected_from_outside_the_console(tmp_pat
         node = "ml1"
         app = FleetdeckApp(load(REPO / "tests/data/sim-small.toml"), live=False, sim_root=root)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause(0.3)
+            await pilot.pause()
             injected = fleetdeck("sim", "fault", str(root), node, "gpu-hot")
             assert injected.returncode == 0, injected.stderr
-            await pilot.press("q")
-            await pilot.pause(0.5)
-            assert isinstance(app.screen, QuitScreen)
+            await press_to(pilot, "q", kind=QuitScreen)
             assert node in str(app.screen.query_one("Static").render())
             await pilot.press("n")
-            await pilot.pause(0.2)
+            await pilot.pause()
             cleared = fleetdeck("sim", "clear", str(root))
             assert cleared.returncode == 0, cleared.stderr
             await pilot.press("q")  # nothing injected now: it quits at once
-            await pilot.pause(0.5)
+            await wait_for(pilot, lambda: app.return_code is not None, "the console ended")
         assert app.return_code == 0 and not app.is_running
     finally:
         fleetdeck("sim", "down", str(root))
