@@ -55,11 +55,14 @@ fi
 "$venv/bin/ruff" format --check .
 "$venv/bin/lint-imports"  # the layers of DESIGN (pyproject.toml [tool.importlinter])
 # Two workers, one test file each at a time (a file's module fixtures stay on one worker):
-# most tests wait on servers, so two fit on two cores. Their temporary directories live
-# under a short path: the simulator's unix sockets must fit in 107 bytes.
+# most tests wait on servers, so two fit on two cores. The files go out in the order
+# tests/conftest.py gives them (the longest first), not xdist's (the most tests first),
+# so that no long file runs alone at the end. Their temporary directories live under a
+# short path: the simulator's unix sockets must fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
 status=0
-"$venv/bin/python" -m pytest -n 2 --dist loadfile --durations 20 --basetemp "$basetemp" "$@" ||
+"$venv/bin/python" -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations 20 \
+    --basetemp "$basetemp" "$@" ||
     status=$?
 rm -rf "$basetemp"
 if [ -n "$latest" ] && [ "$status" = 0 ]; then

@@ -18,7 +18,7 @@ import pytest
 from console.sim.control import alive
 from tests.conftest import unavailable
 from tests.integration.test_demo_e2e import tmux, wait_for_text
-from tests.integration.test_sim_cli import listening_on
+from tests.integration.test_sim_cli import listening_sockets, socket_owners
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -56,8 +56,31 @@ def assert_nothing_left(root: Path, ready: dict, timeout: float = 20) -> None:
     assert not alive(ready["pid"]), "the simulated fleet outlived its console"
     assert not root.exists(), f"{root} is left: {sorted(p.name for p in root.iterdir())}"
     assert processes_mentioning(str(root)) == []
-    assert listening_on(f"127.{ready['block']}.") == []
-    assert listening_on(f"127.{ready['block'] + 1}.") == []
+    for prefix in (f"127.{ready['block']}.", f"127.{ready['block'] + 1}."):
+        assert left_listening(prefix, root) == []
+
+
+def left_listening(prefix: str, root: Path) -> list[str]:
+    """Listeners on the fleet's loopback block but those of another simulated fleet (of a
+    test beside this one) that claimed the block once this fleet had freed it."""
+    left = []
+    for endpoint, inode in listening_sockets(prefix):
+        owners = socket_owners(inode)
+        others = [
+            pid
+            for pid in owners
+            if b"console.sim.daemon" in cmdline(pid) and str(root).encode() not in cmdline(pid)
+        ]
+        if not owners or others != owners:
+            left.append(endpoint)
+    return left
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def ended(pid: int, timeout: float = 10) -> bool:

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,23 @@ def step_rows(root: Path, run_id: str) -> dict[tuple[str, str], tuple[str, int]]
             "SELECT node, step, state, attempts FROM steps WHERE run_id=?", (run_id,)
         ).fetchall()
     return {(n, s): (st, a) for n, s, st, a in rows}
+
+
+def when_running(root: Path, node: str, step: str, then, timeout: float = 240) -> None:
+    """Call `then` once the newest run's `step` on `node` applies its change: running, with
+    the change its check found journalled (the check is over, the wait has begun)."""
+    deadline = time.monotonic() + timeout
+    query = "SELECT state, summary FROM steps WHERE node=? AND step=? ORDER BY rowid DESC"
+    while time.monotonic() < deadline:
+        with (
+            contextlib.suppress(sqlite3.Error),
+            contextlib.closing(sqlite3.connect(journal_db(root))) as db,
+        ):
+            row = db.execute(query, (node, step)).fetchone()
+            if row and row[0] == "running" and row[1]:
+                break
+        time.sleep(0.05)
+    then()
 
 
 def run_id_of(output: str) -> str:
@@ -405,7 +423,10 @@ def test_a_bring_up_whose_service_does_not_answer_is_not_recorded_unchanged(depl
             "the ML node does not answer at http://127.0.0.1:8080/health although its "
             "containers run" in plan.stdout
         ), plan.stdout
-        threading.Timer(4, node.reconcile).start()  # it comes back while the run waits
+        # it comes back while the run waits for it (once the step is running, not after a
+        # guess of how long the run takes to get there)
+        back = (root, "c1-ml2", "ml-nodes", node.reconcile)
+        threading.Thread(target=when_running, args=back, daemon=True).start()
         run = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes", "--limit", "c1-ml2")
         assert run.returncode == 0, run.stdout[-3000:]
         assert "the ML node answers at http://127.0.0.1:8080/health" in run.stdout

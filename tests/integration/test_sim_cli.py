@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,17 +42,40 @@ def fleetdeck(*args: str) -> subprocess.CompletedProcess:
 
 def listening_on(prefix: str) -> list[str]:
     """Listening TCP sockets whose address starts with prefix (from /proc/net/tcp)."""
+    return [endpoint for endpoint, _ in listening_sockets(prefix)]
+
+
+def listening_sockets(prefix: str) -> list[tuple[str, int]]:
+    """(address:port, socket inode) of the listening TCP sockets whose address starts with
+    prefix."""
     out = []
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], int(fields[9])
         if state != "0A":  # LISTEN
             continue
         hexip, hexport = local.split(":")
         ip = ".".join(str(int(hexip[i : i + 2], 16)) for i in (6, 4, 2, 0))
         endpoint = f"{ip}:{int(hexport, 16)}"
         if endpoint.startswith(prefix):
-            out.append(endpoint)
+            out.append((endpoint, inode))
     return out
+
+
+def socket_owners(inode: int) -> list[int]:
+    """The pids holding the socket `inode` open."""
+    owners = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    owners.append(int(proc.name))
+                    break
+        except OSError:
+            continue
+    return owners
 
 
 def test_sim_up_every_node_answers_then_down_leaves_nothing(tmp_path):
