@@ -33,8 +33,13 @@ def keyring_home(ctx: NodeContext) -> Path:
     """The cluster's own cold keyring directory on this machine."""
     if ctx.settings.keyring_home:
         return Path(os.path.expanduser(ctx.settings.keyring_home))
+    return keyrings_root() / ctx.profile.fleet.name / ctx.cluster.name
+
+
+def keyrings_root() -> Path:
+    """Where the clusters' cold keyrings live by default: one directory per fleet."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return Path(base) / "fleetdeck" / "keyrings" / ctx.profile.fleet.name / ctx.cluster.name
+    return Path(base) / "fleetdeck" / "keyrings"
 
 
 def local_cli(ctx: NodeContext) -> str:
@@ -135,18 +140,45 @@ def cold_apply(ctx: NodeContext, change: Change) -> None:
                 "run `fleetdeck run PROFILE keys` in a terminal, or with --mnemonic-file PATH"
             )
         home = keyring_home(ctx)
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        home.chmod(0o700)
+        private_dirs(home)
         password = ctx.secret(COLD_SECRET)
         out = ctx.run(change.commands[0], stdin=f"{password}\n{password}\n", quiet=True)
         key, mnemonic = parse_key(out.stdout)
         if not mnemonic:
             raise StepFailed(f"the CLI made {key.name} but printed no mnemonic")
         ctx.engine.redactor.register(mnemonic)  # masked wherever else it might show
-        reveal(ctx.cluster.name, key.address, mnemonic)
+        try:
+            reveal(ctx.cluster.name, key.address, mnemonic)
+        except Exception as exc:  # words that reached no one: the key must not stay
+            forget(ctx, key.name, password)
+            raise StepFailed(
+                f"the mnemonic of {key.address} could not be delivered ({exc}): the key was "
+                "deleted again, none is kept without its words; run keys again"
+            ) from None
         note(ctx, f"made the cold account key {key.name}: {key.address} in {home}")
         address, pubkey = key.address, key.pubkey
     record(ctx, account_address=address, account_pubkey=pubkey)
+
+
+def private_dirs(home: Path) -> None:
+    """The keyring directory 0700, and in the default layout keyrings/ and keyrings/FLEET/
+    too: no other user of this machine lists whose keys are there."""
+    keyrings = keyrings_root()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for path in (home, *home.parents):
+        if path != home and not path.is_relative_to(keyrings):
+            break
+        path.chmod(0o700)
+
+
+def forget(ctx: NodeContext, name: str, password: str) -> None:
+    """Delete the cold key `name` just made (its mnemonic reached no one)."""
+    ctx.run(
+        f"{cli(ctx)} keys delete {shlex.quote(name)} {cold_args(ctx)} -y",
+        stdin=f"{password}\n",
+        quiet=True,
+        check=False,
+    )
 
 
 def recover(ctx: NodeContext, change: Change) -> tuple[str, str]:

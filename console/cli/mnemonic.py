@@ -1,10 +1,13 @@
 """Where `fleetdeck run … keys` shows a new cold key's mnemonic: a file the operator names
-(created 0600, never one that exists), else the terminal, where it waits until the
-operator types the cluster's name to say it is written down; nowhere else (not a pipe, not
---json output, never the journal)."""
+(created 0600 before any key is made, never one that exists or a link), else the terminal,
+where it waits until the operator types the cluster's name to say it is written down;
+nowhere else (not a pipe, not --json output, never the journal)."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import errno
 import os
 import sys
 import threading
@@ -17,19 +20,51 @@ Reveal = Callable[[str, str, str], None]
 
 
 def to_file(path: Path) -> Reveal:
-    """Append each new key to `path`, made here with mode 0600 on first use."""
-    if path.exists():
-        raise click.UsageError(f"{path} exists: name a new file for the mnemonics")
+    """Append each new key to `path`, created here, now, before any key is made: a new
+    regular file (0600) in a directory that exists, never through a symlink (dangling or
+    not), never one that exists. A destination that cannot take the words is refused
+    before a key exists whose words would have nowhere to go; a file no key was written
+    to is removed at exit."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise click.UsageError(f"--mnemonic-file {path}: {_why(path, exc)}") from None
+    made = os.fstat(fd)
+    out = os.fdopen(fd, "a")
     lock = threading.Lock()
+    written = threading.Event()
 
     def reveal(cluster: str, address: str, mnemonic: str) -> None:
         with lock:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            with os.fdopen(fd, "a") as f:
-                f.write(f"# cluster {cluster}, account {address}\n{mnemonic}\n")
+            out.write(f"# cluster {cluster}, account {address}\n{mnemonic}\n")
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the key is kept
+            written.set()
         click.echo(f"{cluster}: the mnemonic of {address} is in {path} (mode 0600)")
 
+    def unused() -> None:
+        out.close()
+        if not written.is_set():
+            with contextlib.suppress(OSError):
+                now = os.stat(path, follow_symlinks=False)
+                if (now.st_dev, now.st_ino) == (made.st_dev, made.st_ino) and not now.st_size:
+                    os.unlink(path)
+
+    atexit.register(unused)
     return reveal
+
+
+def _why(path: Path, exc: OSError) -> str:
+    """Why the mnemonic file cannot be made, and what to name instead."""
+    if path.is_symlink():
+        return "is a symbolic link: name a new regular file, not a link"
+    if exc.errno == errno.EEXIST:
+        return "exists: name a new file for the mnemonics"
+    if exc.errno == errno.ENOENT and not path.parent.is_dir():
+        return f"its directory {path.parent} does not exist: create it, or name another"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot be created ({exc.strerror}): name a file in a directory you can write"
+    return f"cannot be created ({exc.strerror}): name a new file in a writable directory"
 
 
 def to_terminal(out_lock: threading.Lock) -> Reveal:
