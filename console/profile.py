@@ -286,6 +286,13 @@ _TOKEN_RE = re.compile(
     r"|xox[abpr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})"
 )
 _USERINFO_RE = re.compile(r"^[a-z][a-z0-9+.-]*://(?P<user>[^/@\s:]*):(?P<pw>[^/@\s]*)@")
+_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+# query parameters that carry credentials by convention (API keys, OAuth and signed URLs)
+_QUERY_CREDENTIAL_RE = re.compile(
+    r"[?&;](?P<name>token|key|api_?key|access_token|auth|password|passwd|pwd|secret|sig"
+    r"|signature|x-amz-signature|x-goog-signature)=(?P<value>[^&#;\s]+)",
+    re.IGNORECASE,
+)
 _JUMP_PASSWORD_RE = re.compile(r"^(?P<user>[^/@\s:]*):(?P<pw>[^/@\s]*)@")
 _JUMP_RE = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
@@ -322,6 +329,14 @@ def _credential_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
                 if jump
                 else "remove 'user:password@': a repository takes an SSH URL or git's "
                 "credential helper; for anything else, " + fix,
+            )
+            continue
+        query = _QUERY_CREDENTIAL_RE.search(value) if _URL_RE.match(value) else None
+        if query:
+            yield at(
+                path,
+                f"a credential is written into a URL's query ({query['name']}=…)",
+                f"remove '{query['name']}=…' from the URL: " + fix,
             )
             continue
         if _TOKEN_RE.search(value):
