@@ -64,12 +64,27 @@ class HostKeyChanged(SshError):
         self.host, self.expected, self.got = host, expected, got
 
 
+class HostKeyRevoked(SshError):
+    def __init__(self, node: str, host: str, key_type: str, got: str) -> None:
+        super().__init__(
+            node,
+            f"REVOKED HOST KEY for {host}: {key_type} {got} is marked @revoked in known_hosts; "
+            "it is refused, as ssh refuses it: the host must get a new key",
+        )
+        self.host, self.key_type, self.got = host, key_type, got
+
+
 class Backoff(SshError):
     pass
 
 
 def fingerprint(key: paramiko.PKey) -> str:
-    digest = hashlib.sha256(key.asbytes()).digest()
+    return blob_fingerprint(key.asbytes())
+
+
+def blob_fingerprint(blob: bytes) -> str:
+    """OpenSSH's SHA256 fingerprint of a public key's wire blob."""
+    digest = hashlib.sha256(blob).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
@@ -110,6 +125,8 @@ class _Policy(paramiko.MissingHostKeyPolicy):
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
         fp = fingerprint(key)
+        if fp in self.pool.revoked():  # never asked, never recorded
+            raise HostKeyRevoked(self.node, hostname, key.get_name(), fp)
         if not self.pool.accept_new(self.node, hostname, key.get_name(), fp):
             raise UnknownHostKey(self.node, hostname, key.get_name(), fp)
         self.pool.remember(hostname, key)
@@ -120,7 +137,14 @@ def read_known_hosts(path: Path) -> tuple[paramiko.HostKeys, list[str]]:
     """The keys of a known_hosts file, and a message for each line that is not one: such a
     line is skipped, as OpenSSH skips it (paramiko raised on some, which made one bad line
     take every node down as 'unreachable')."""
-    keys, problems = paramiko.HostKeys(), []
+    keys, problems, _ = read_known_hosts_revoked(path)
+    return keys, problems
+
+
+def read_known_hosts_revoked(path: Path) -> tuple[paramiko.HostKeys, list[str], set[str]]:
+    """read_known_hosts, and the fingerprints of the keys its `@revoked` lines name: such a
+    key is refused for every host, as OpenSSH refuses it (paramiko ignores the marker)."""
+    keys, problems, revoked = paramiko.HostKeys(), [], set()
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -130,7 +154,16 @@ def read_known_hosts(path: Path) -> tuple[paramiko.HostKeys, list[str]]:
         return keys, [f"{path}: cannot be read: {exc.strerror}"]
     for lineno, data in enumerate(raw.splitlines(), 1):
         line = data.decode("utf-8", "replace").strip()
-        if not line or line.startswith(("#", "@")):  # @cert-authority, @revoked: not ours
+        if line.startswith("@revoked"):
+            fields = line.split()
+            try:
+                blob = base64.b64decode(fields[3], validate=True)
+            except (IndexError, ValueError):
+                problems.append(f"{path}:{lineno}: not a @revoked line (skipped, as ssh does)")
+                continue
+            revoked.add(blob_fingerprint(blob))
+            continue
+        if not line or line.startswith(("#", "@")):  # @cert-authority: no CA keys here
             continue
         try:
             entry = paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
@@ -141,7 +174,7 @@ def read_known_hosts(path: Path) -> tuple[paramiko.HostKeys, list[str]]:
             continue
         for host in entry.hostnames:
             keys.add(host, entry.key.get_name(), entry.key)
-    return keys, problems
+    return keys, problems, revoked
 
 
 def local_problems(model: FleetProfile, known_hosts: Path | None = None) -> tuple[list, list]:
@@ -190,10 +223,9 @@ class _KnownHostsFiles:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._parsed: dict[Path, tuple[tuple[int, int, int], paramiko.HostKeys]] = {}
+        self._parsed: dict[Path, tuple[tuple[int, int, int], paramiko.HostKeys, set[str]]] = {}
 
-    def keys(self, path: Path, name: str) -> dict[str, paramiko.PKey] | None:
-        """The keys `path` holds for `name` (a known_hosts host or [host]:port), if any."""
+    def _read(self, path: Path) -> tuple[paramiko.HostKeys, set[str]] | None:
         try:
             st = path.stat()
         except OSError:
@@ -202,12 +234,22 @@ class _KnownHostsFiles:
         with self._lock:
             cached = self._parsed.get(path)
         if cached is None or cached[0] != stamp:
-            parsed, _ = read_known_hosts(path)
-            cached = (stamp, parsed)
+            parsed, _, revoked = read_known_hosts_revoked(path)
+            cached = (stamp, parsed, revoked)
             with self._lock:
                 self._parsed[path] = cached
-        entry = cached[1].lookup(name)
+        return cached[1], cached[2]
+
+    def keys(self, path: Path, name: str) -> dict[str, paramiko.PKey] | None:
+        """The keys `path` holds for `name` (a known_hosts host or [host]:port), if any."""
+        read = self._read(path)
+        entry = read[0].lookup(name) if read else None
         return dict(entry.items()) if entry else None
+
+    def revoked(self, path: Path) -> set[str]:
+        """The fingerprints of the keys `path` marks @revoked."""
+        read = self._read(path)
+        return read[1] if read else set()
 
 
 class _Forward:
@@ -363,6 +405,13 @@ class Pool:
                 self.targets[target.name] = target
 
     # -- known hosts
+    def revoked(self) -> set[str]:
+        """The fingerprints marked @revoked in fleetdeck's known_hosts or the user's."""
+        found = self._kh_files.revoked(self.known_hosts)
+        if self.system_known_hosts:
+            found = found | self._kh_files.revoked(SYSTEM_KNOWN_HOSTS.expanduser())
+        return found
+
     def remember(self, hostname: str, key: paramiko.PKey) -> None:
         with self._kh_lock:
             self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
@@ -458,6 +507,13 @@ class Pool:
             except Exception as exc:
                 self._failed(name)
                 raise SshError(name, _describe(exc, target)) from None
+            key = conn.transport.get_remote_server_key()
+            if fingerprint(key) in self.revoked():  # a known key, since revoked: no command
+                with contextlib.suppress(Exception):
+                    conn.close()
+                self._failed(name)
+                host = known_hosts_name(target.host, target.port)
+                raise HostKeyRevoked(name, host, key.get_name(), fingerprint(key))
             if self.keepalive:
                 conn.transport.set_keepalive(self.keepalive)
             self._conns[name] = conn

@@ -13,6 +13,7 @@ from console.ssh import (
     Backoff,
     CommandTimeout,
     HostKeyChanged,
+    HostKeyRevoked,
     Pool,
     SshError,
     Target,
@@ -103,6 +104,38 @@ def test_changed_host_key_is_refused_loudly(ssh_hosts, ssh_host, client_key, tmp
     with pytest.raises(HostKeyChanged, match="HOST KEY CHANGED"):
         pool.connection("host1")
     assert forged.read_text().count("\n") == 1  # nothing was added
+
+
+def test_a_key_marked_revoked_is_refused_known_or_new(ssh_hosts, ssh_host, client_key, tmp_path):
+    """`@revoked` lines are honoured as OpenSSH honours them: a node whose key is listed
+    there is refused, even beside a line that knows the key, and never asked about."""
+    line = next(
+        x
+        for x in ssh_hosts.known_hosts.read_text().splitlines()
+        if x.startswith(f"[{ssh_host.address}]:{ssh_host.port} ")
+    )
+    _, key_type, blob = line.split()[:3]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"{line}\n@revoked * {key_type} {blob}\n")
+    pool = Pool([target(ssh_host, client_key)], known, system_known_hosts=False)
+    with pytest.raises(HostKeyRevoked, match="REVOKED HOST KEY") as info:
+        pool.run("host1", f"touch {tmp_path}/ran")
+    assert info.value.got.startswith("SHA256:")
+    assert not (tmp_path / "ran").exists()  # no command reached the node
+    pool.close()
+    asked = []
+    new = tmp_path / "known_hosts_new"
+    new.write_text(f"@revoked * {key_type} {blob}\n")
+    accepting = Pool(
+        [target(ssh_host, client_key)],
+        new,
+        system_known_hosts=False,
+        accept_new=lambda *args: asked.append(args) or True,
+    )
+    with pytest.raises(HostKeyRevoked):
+        accepting.connection("host1")
+    accepting.close()
+    assert asked == [] and new.read_text().count("\n") == 1  # not asked, not recorded
 
 
 def test_host_keys_are_read_again_when_the_files_change(
