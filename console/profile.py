@@ -310,7 +310,7 @@ def _credential_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
             yield at(
                 path,
                 f"a control character in the value ({printable(value)[:60]!s}): printed, "
-                "it would drive the terminal",
+                "it would drive the terminal or reorder what it shows",
                 "remove it (TOML escapes such as \\u001b write one)",
             )
             continue

@@ -11,15 +11,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# C0 controls but tab and newline, DEL, and the C1 controls (U+0080-U+009F, CSI among them)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 controls but tab and newline, DEL, and the C1 controls (U+0080-U+009F, CSI among them),
+# which a terminal obeys; and the Unicode bidirectional controls (U+202E reverses what
+# follows it on screen: a name can be made to read as another)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
     """`text` with each control character written as a visible escape."""
     if text.isprintable() or not _CONTROL.search(text):  # the first: C speed, most text
         return text
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 _PLAIN = (int, float, bool, type(None))  # JSON's leaves that are no text
