@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from console.cli.common import load_or_exit, local_ssh_or_exit
-from console.cli.group import EXIT_INVALID, cli
+from console.cli.group import EXIT_INVALID, Finite, cli
 from console.profile import load
 
 
@@ -41,7 +41,7 @@ def open_cmd(profile: str, read_only: bool, accept_new_host_keys: bool) -> None:
 @click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0.1, max=1000),
+    type=Finite(min=0.1, max=1000),
     default=1.0,
     show_default=True,
     help="how many times faster than it was recorded",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from console import __version__
@@ -12,6 +14,17 @@ EXIT_FAILED = 4
 EXIT_USAGE = 64  # sysexits' EX_USAGE: apart from 2, which status keeps for a critical alert
 EXIT_INTERNAL = 70
 EXIT_CANCELLED = 130
+
+
+class Finite(click.FloatRange):
+    """A number in a range, finite: click's FloatRange lets `nan` through (it compares
+    false with both bounds), and a nan interval or speed hangs or crashes what uses it."""
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 class _FleetdeckGroup(click.Group):

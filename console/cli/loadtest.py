@@ -31,7 +31,10 @@ def seconds(value: str, what: str) -> float:
     if not m:
         raise click.BadParameter(f"{value!r} is not a duration (2s, 500ms, 1.5)", param_hint=what)
     n = float(m.group(1))
-    return n / 1000 if m.group(2) == "ms" else n * 60 if m.group(2) == "m" else n
+    n = n / 1000 if m.group(2) == "ms" else n * 60 if m.group(2) == "m" else n
+    if n <= 0:
+        raise click.BadParameter(f"{value!r}: a duration longer than 0", param_hint=what)
+    return n
 
 
 class Progress:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from console.cli.common import load_or_exit
-from console.cli.group import EXIT_CANCELLED, EXIT_INVALID, cli
+from console.cli.group import EXIT_CANCELLED, EXIT_INVALID, Finite, cli
 
 
 @cli.group("sim")
@@ -29,7 +29,7 @@ def sim_group() -> None:
     "--block-time",
     default=1.0,
     show_default=True,
-    type=click.FloatRange(min=0.05, max=3600),
+    type=Finite(min=0.05, max=3600),
     help="seconds per block (0.05 to 3600)",
 )
 @click.option(

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from console.cli.common import load_or_exit, local_ssh_or_exit
-from console.cli.group import EXIT_CRITICAL, EXIT_INVALID, cli
+from console.cli.group import EXIT_CRITICAL, EXIT_INVALID, Finite, cli
 
 
 @cli.command("status")
@@ -25,7 +25,7 @@ from console.cli.group import EXIT_CRITICAL, EXIT_INVALID, cli
 @click.option(
     "--wait",
     "wait_s",
-    type=click.FloatRange(min=0.5, max=3600),
+    type=Finite(min=0.5, max=3600),
     default=None,
     help="seconds to wait for every node, 0.5-3600 (default: connect timeout + 2 intervals)",
 )

@@ -171,3 +171,23 @@ def test_import_into_a_missing_folder_and_a_zero_wait_are_refused_plainly(tmp_pa
         done = fleetdeck(tmp_path, "status", "PROFILE", "--wait", wait)
         assert done.returncode == 64 and "--wait" in done.stderr, done.stderr
         assert "down" not in done.stdout
+
+
+def test_every_number_and_duration_is_finite_and_in_range(tmp_path):
+    """nan compares false with both bounds of a range: `--wait nan`, `--speed nan` and
+    `--block-time nan` passed and hung or crashed; a zero or nan timeout measured nothing."""
+    recording = tmp_path / "r.jsonl"
+    recording.write_text("")
+    for args, option in (
+        (("status", "PROFILE", "--wait", "nan"), "--wait"),
+        (("status", "PROFILE", "--wait", "inf"), "--wait"),
+        (("replay", str(recording), "--speed", "nan"), "--speed"),
+        (("sim", "up", "PROFILE", "--dir", str(tmp_path / "s"), "--block-time", "nan"), "--block"),
+        (("loadtest", "PROFILE", "--timeout", "0s"), "--timeout"),
+        (("loadtest", "PROFILE", "--timeout", "nan"), "--timeout"),
+        (("loadtest", "PROFILE", "--max-time", "0"), "--max-time"),
+    ):
+        done = fleetdeck(tmp_path, *args)
+        assert done.returncode == 64, (args, done.stdout + done.stderr)
+        assert option in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+        assert not (tmp_path / "s").exists()
