@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from console.cli.common import ACCEPT_NEW, engine_for, load_or_exit
+from console.cli.common import ACCEPT_NEW, engine_for, limit_words, load_or_exit
 from console.cli.group import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, cli
 from console.journal import DONE, FAILED
 
@@ -153,7 +153,7 @@ def loadtest_cmd(
         else Slo(alerts.inference_p95_s, alerts.inference_timeout_pct)
     )
     try:
-        chosen = targets(model, limit)
+        chosen = targets(model, limit_words(limit))
     except StepFailed as exc:
         click.echo(f"fleetdeck: {exc}", err=True)
         sys.exit(EXIT_INVALID)

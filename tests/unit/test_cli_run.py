@@ -186,6 +186,8 @@ def test_every_number_and_duration_is_finite_and_in_range(tmp_path):
         (("loadtest", "PROFILE", "--timeout", "0s"), "--timeout"),
         (("loadtest", "PROFILE", "--timeout", "nan"), "--timeout"),
         (("loadtest", "PROFILE", "--max-time", "0"), "--max-time"),
+        (("loadtest", "PROFILE", "--limit", ""), "--limit"),  # not the whole fleet
+        (("loadtest", "PROFILE", "--limit", "net,"), "--limit"),
     ):
         done = fleetdeck(tmp_path, *args)
         assert done.returncode == 64, (args, done.stdout + done.stderr)
