@@ -149,9 +149,9 @@ def read_known_hosts_revoked(path: Path) -> tuple[paramiko.HostKeys, list[str], 
         with open(path, "rb") as f:
             raw = f.read()
     except IsADirectoryError:
-        return keys, [f"{path}: is a directory, not a known_hosts file"]
+        return keys, [f"{path}: is a directory, not a known_hosts file"], revoked
     except OSError as exc:
-        return keys, [f"{path}: cannot be read: {exc.strerror}"]
+        return keys, [f"{path}: cannot be read: {exc.strerror}"], revoked
     for lineno, data in enumerate(raw.splitlines(), 1):
         line = data.decode("utf-8", "replace").strip()
         if line.startswith("@revoked"):
@@ -575,7 +575,16 @@ class Pool:
         for sink in (streams.get("out_stream"), streams.get("err_stream")):
             if sink is not None:
                 sink.flush_rest()
+        self._lost_while_running(name, conn.transport, result.exited)
         return result
+
+    def _lost_while_running(self, name: str, transport, status: int) -> None:
+        """A command that ended with no exit status (-1) on a connection that is gone was
+        cut by the connection's loss (the host went down), not failed by the node: said as
+        such, so that a plan or a step names the connection, not 'exit -1'."""
+        if status == -1 and (transport is None or not transport.is_active()):
+            self.drop(name)
+            raise SshError(name, "the SSH connection was lost while a command ran (no exit status)")
 
     def _run_with_input(
         self,
@@ -628,6 +637,7 @@ class Pool:
                         raise CommandTimeout(name, f"timed out after {timeout:.0f} s")
                     time.sleep(0.005)
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
+            self._lost_while_running(name, chan.get_transport(), status)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             self.drop(name)
             raise SshError(name, f"connection lost: {exc}") from None

@@ -210,6 +210,40 @@ def test_a_stopped_host_backs_off_then_reconnects(ssh_hosts, client_key):
         flaky.stop()
 
 
+@pytest.mark.parametrize("stdin", [None, "input\n"], ids=["plain", "with-input"])
+def test_a_host_lost_while_a_command_runs_is_the_connection_not_exit_minus_1(
+    ssh_hosts, client_key, tmp_path, stdin
+):
+    """The host goes down mid-command: the command ends with no exit status, which is the
+    SSH connection lost (an error naming it), never a result with exit -1."""
+    lost = ssh_hosts.start(f"lost-{'in' if stdin else 'plain'}")
+    pool = Pool([target(lost, client_key)], ssh_hosts.known_hosts, system_known_hosts=False)
+    started = tmp_path / "started"
+    try:
+        box: dict = {}
+
+        def run() -> None:
+            try:
+                box["result"] = pool.run(
+                    lost.name, f"touch {started}; sleep 30", timeout=60, stdin=stdin
+                )
+            except SshError as exc:
+                box["error"] = exc
+
+        runner = threading.Thread(target=run)
+        runner.start()
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists()
+        lost.stop()  # the listener and every session: the whole host
+        runner.join(30)
+        assert "result" not in box, box
+        assert "SSH connection was lost while a command ran" in str(box["error"])
+    finally:
+        pool.close()
+
+
 def test_fan_out_is_bounded_by_parallelism(ssh_hosts, ssh_host, client_key):
     hosts = [ssh_host] + [ssh_hosts.start(f"fan{i}") for i in range(3)]
     pool = Pool(
