@@ -14,6 +14,7 @@ the unit file the real install script writes, and the service started.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -119,14 +120,21 @@ class OllamaHost:
         if self.running >= parallel and self.waiting >= queue:
             return False
         self.waiting += 1
+        # one acquire that keeps its place in line (Ollama's queue is first come, first
+        # served): cancelling and retrying it every tick sent each waiter to the back
+        acquire = asyncio.ensure_future(slots.acquire())
         try:
             while True:
-                try:
-                    await asyncio.wait_for(slots.acquire(), 0.1)
+                done, _ = await asyncio.wait({acquire}, timeout=0.25)
+                if done:
                     break
-                except TimeoutError:
-                    if gone():
-                        return None
+                if gone():
+                    acquire.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await acquire
+                    if not acquire.cancelled():  # it got the slot as it was cancelled
+                        slots.release()
+                    return None
         finally:
             self.waiting -= 1
         self.running += 1

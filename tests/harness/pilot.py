@@ -13,7 +13,7 @@ from collections.abc import Callable
 WAIT_S = 30.0  # the most a condition may take; only a broken console reaches it
 
 
-async def until(pilot, predicate: Callable[[], object], seconds: float = WAIT_S, step=0.02):
+async def until(pilot, predicate: Callable[[], object], seconds: float = WAIT_S, step=0.05):
     """Whether `predicate()` became true within `seconds`, the app running meanwhile."""
     for _ in range(int(seconds / step)):
         if predicate():
