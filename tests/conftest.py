@@ -8,6 +8,7 @@ CI must never pass by skipping the real-server tests.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,18 +24,20 @@ REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "reference"
 
 
-# The files whose tests run longest (whole simulated fleets set up, deployed, registered),
-# measured with --durations: they start first, so that the other files fill the workers
-# around them instead of leaving them to run alone at the end.
+# The files whose tests run longest, measured with --durations, go first: the other files
+# then fill the workers around them instead of leaving one to run alone at the end. The
+# three whole-fleet runs (each keys, deploy and registration on a simulated fleet, near one
+# core each) are spaced with a file that mostly waits between them: with two workers, the
+# first two go to one worker one after the other, and no two of them load the cores at once.
 LONGEST_FIRST = (
     "test_setup_rehearsal.py",
-    "test_setup_wizard.py",
-    "test_gonka_registration.py",
     "test_deploy_openssh.py",
+    "test_setup_wizard.py",
     "test_prometheus_source.py",
-    "test_random_keys.py",
-    "test_deploy_ollama.py",
+    "test_gonka_registration.py",
     "test_run_interrupt.py",
+    "test_deploy_ollama.py",
+    "test_random_keys.py",
     "test_demo_teardown.py",
 )
 
@@ -42,6 +45,29 @@ LONGEST_FIRST = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """With FLEETDECK_TEST_CPU=FILE, each test's CPU seconds (this process and the children
+    it waited for) are appended to FILE: where the suite's time goes, beside --durations."""
+    path = os.environ.get("FLEETDECK_TEST_CPU")
+    if not path:
+        return (yield)
+    before = _cpu()
+    try:
+        return (yield)
+    finally:
+        with open(path, "a") as f:
+            f.write(f"{_cpu() - before:.2f} {item.nodeid}\n")
+
+
+def _cpu() -> float:
+    me, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def unavailable(reason: str) -> None:

@@ -2,7 +2,7 @@
 # The test command. On a fresh Debian machine with Python >= 3.11 it installs what the
 # tests need (OpenSSH server, dockerd, static busybox, gcc, tmux, iproute2, Prometheus; a
 # virtualenv with fleetdeck and exactly the versions tests/requirements.lock pins), then runs
-# ruff, the import contracts and pytest (three workers), and prints the 20 slowest tests.
+# ruff, the import contracts and pytest (two workers), and prints the 20 slowest tests.
 # Extra arguments go to pytest (`-n 0` runs in one process). `bash tests/run.sh --latest`
 # runs the same on the newest releases pyproject.toml allows and relocks when they pass.
 set -euo pipefail
@@ -54,15 +54,15 @@ fi
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
 "$venv/bin/lint-imports"  # the layers of DESIGN (pyproject.toml [tool.importlinter])
-# Three workers, one test file each at a time (a file's module fixtures stay on one
-# worker): most tests wait on servers and simulated fleets (the suite keeps about half of
-# two cores busy), so three fit on two cores. The files go out in the order
-# tests/conftest.py gives them (the longest first), not xdist's (the most tests first),
-# so that no long file runs alone at the end. Their temporary directories live under a
-# short path: the simulator's unix sockets must fit in 107 bytes.
+# Two workers, one test file each at a time (a file's module fixtures stay on one worker):
+# most tests wait on servers and simulated fleets, so two fit on two cores (a third made
+# the whole-fleet runs contend for the cores and took as long). The files go out in the
+# order tests/conftest.py gives them (the longest first, spaced), not xdist's (the most
+# tests first), so that no long file runs alone at the end. Their temporary directories
+# live under a short path: the simulator's unix sockets must fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
 status=0
-"$venv/bin/python" -m pytest -n 3 --dist loadfile --no-loadscope-reorder --durations 20 \
+"$venv/bin/python" -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations 20 \
     --basetemp "$basetemp" "$@" ||
     status=$?
 rm -rf "$basetemp"
