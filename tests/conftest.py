@@ -24,29 +24,6 @@ REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "reference"
 
 
-# The files whose tests run longest, measured with --durations, go first: the other files
-# then fill the workers around them instead of leaving one to run alone at the end. The
-# three whole-fleet runs (each keys, deploy and registration on a simulated fleet, near one
-# core each) are spaced with a file that mostly waits between them: with two workers, the
-# first two go to one worker one after the other, and no two of them load the cores at once.
-LONGEST_FIRST = (
-    "test_setup_rehearsal.py",
-    "test_deploy_openssh.py",
-    "test_setup_wizard.py",
-    "test_prometheus_source.py",
-    "test_gonka_registration.py",
-    "test_run_interrupt.py",
-    "test_deploy_ollama.py",
-    "test_random_keys.py",
-    "test_demo_teardown.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """With FLEETDECK_TEST_CPU=FILE, each test's CPU seconds (this process and the children

@@ -55,14 +55,14 @@ fi
 "$venv/bin/ruff" format --check .
 "$venv/bin/lint-imports"  # the layers of DESIGN (pyproject.toml [tool.importlinter])
 # Two workers, one test file each at a time (a file's module fixtures stay on one worker):
-# most tests wait on servers and simulated fleets, so two fit on two cores (a third made
-# the whole-fleet runs contend for the cores and took as long). The files go out in the
-# order tests/conftest.py gives them (the longest first, spaced), not xdist's (the most
-# tests first), so that no long file runs alone at the end. Their temporary directories
-# live under a short path: the simulator's unix sockets must fit in 107 bytes.
+# most tests wait on servers and simulated fleets, so two fit on two cores. Measured on
+# this 2-core machine (2026-12-06): a third worker, or the longest files first, made the
+# whole-fleet runs contend for the cores and took longer than xdist's own order (the files
+# with the most tests first). Their temporary directories live under a short path: the
+# simulator's unix sockets must fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
 status=0
-"$venv/bin/python" -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations 20 \
+"$venv/bin/python" -m pytest -n 2 --dist loadfile --durations 20 \
     --basetemp "$basetemp" "$@" ||
     status=$?
 rm -rf "$basetemp"
