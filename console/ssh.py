@@ -177,6 +177,19 @@ def read_known_hosts_revoked(path: Path) -> tuple[paramiko.HostKeys, list[str], 
     return keys, problems, revoked
 
 
+def agent_keys() -> int:
+    """How many keys the ssh-agent of this session holds (0 when there is none)."""
+    if not os.environ.get("SSH_AUTH_SOCK"):
+        return 0
+    agent = paramiko.Agent()
+    try:
+        return len(agent.get_keys())
+    except paramiko.SSHException:
+        return 0
+    finally:
+        agent.close()
+
+
 def local_problems(model: FleetProfile, known_hosts: Path | None = None) -> tuple[list, list]:
     """(errors, warnings) in this machine's SSH setup for a profile: a key file that is
     missing or not a private key stops every connection, so it is said once, naming the
@@ -196,11 +209,22 @@ def local_problems(model: FleetProfile, known_hosts: Path | None = None) -> tupl
         else:
             try:
                 paramiko.PKey.from_path(path)
-            except paramiko.PasswordRequiredException:
-                warnings.append(
-                    f"{path}: the key is encrypted; fleetdeck uses it through ssh-agent "
-                    "(ssh-add it)"
-                )
+            except (paramiko.PasswordRequiredException, TypeError) as exc:
+                # paramiko's word for an old-format encrypted key; cryptography's TypeError
+                # ("password-protected") for an OpenSSH-format one
+                if isinstance(exc, TypeError) and "password" not in str(exc):
+                    raise
+                if agent_keys():
+                    warnings.append(
+                        f"{path}: the key is encrypted; fleetdeck uses it through ssh-agent "
+                        "(ssh-add it)"
+                    )
+                else:
+                    errors.append(
+                        f"{path}: the key is encrypted (it has a passphrase) and no ssh-agent "
+                        "holds a key\n    fix: `eval $(ssh-agent) && ssh-add "
+                        f"{path}` before fleetdeck, or use an unencrypted deploy key"
+                    )
             except (paramiko.SSHException, ValueError, UnicodeDecodeError) as exc:
                 errors.append(f"{path}: not a private key ({exc})\n    {fix}")
             except OSError as exc:

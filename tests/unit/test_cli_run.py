@@ -193,3 +193,20 @@ def test_every_number_and_duration_is_finite_and_in_range(tmp_path):
         assert done.returncode == 64, (args, done.stdout + done.stderr)
         assert option in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
         assert not (tmp_path / "s").exists()
+
+
+def test_an_encrypted_key_without_an_agent_is_said_with_the_fix(tmp_path):
+    key = tmp_path / "id_ed25519"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(key)], check=True
+    )
+    profile = unreachable_profile(tmp_path)
+    profile.write_text(
+        profile.read_text().replace("known_hosts =", f'key = "{key}"\nknown_hosts =', 1)
+    )
+    for args in (("plan", str(profile), "deploy"), ("status", str(profile))):
+        done = cli(tmp_path, *args)  # no SSH_AUTH_SOCK: no agent
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"{key}: the key is encrypted (it has a passphrase) and no ssh-agent" in done.stderr
+        assert "ssh-add" in done.stderr and "internal error" not in done.stderr
+        assert "Traceback" not in done.stderr
