@@ -22,6 +22,10 @@ from console.tomlpos import line_of, locate
 KEY_RE = re.compile(r"^((ctrl|shift|alt|meta|super)\+)*[A-Za-z0-9_]+$")
 
 
+MAX_BYTES = 64 * 1024  # a key map is a few dozen lines; a bigger file is not one
+MAX_PROBLEMS = 20  # said one by one; the rest counted (each is a notification on screen)
+
+
 def keys_path() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
     return Path(base) / "fleetdeck" / "keys.toml"
@@ -32,6 +36,12 @@ def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[str]]
     if not path.exists():
         return {}, []
     try:
+        size = path.stat().st_size
+        if path.is_file() and size > MAX_BYTES:
+            return {}, [
+                f"{path}: {size:,} bytes, more than a key map holds ({MAX_BYTES // 1024} KiB): "
+                "the default keys are in use"
+            ]
         text = path.read_text(encoding="utf-8-sig", errors="replace")  # a BOM is not a key
     except OSError as exc:  # a directory, no permission
         why = "is a directory" if path.is_dir() else f"cannot be read ({exc.strerror})"
@@ -49,8 +59,12 @@ def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[str]]
     if not isinstance(table, dict):
         return {}, [*problems, f"{path}: keys must be a table: [keys]"]
     keymap: dict[str, str] = {}
+    unknown = 0
     for binding, keys in table.items():
         where = f"{path}:{line_of(index, ('keys', binding)) or 1}"
+        if binding not in known and len(problems) >= MAX_PROBLEMS:
+            unknown += 1  # no hint sought: thousands of them would stall the console
+            continue
         if binding not in known:
             close = sorted(k for k in known if k.split(".")[-1] == binding.split(".")[-1])
             close = close or difflib.get_close_matches(binding, sorted(known), n=2, cutoff=0.6)
@@ -76,6 +90,8 @@ def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[str]]
             )
             continue
         keymap[binding] = ",".join(chosen)
+    if unknown:
+        problems.append(f"{path}: {unknown} more unknown binding ids (press ? to see the ids)")
     return keymap, problems
 
 

@@ -154,3 +154,21 @@ def test_keymap_refuses_quit_and_enter_and_survives_a_directory_and_a_bom(tmp_pa
         {},
         [f"{folder}: is a directory; the default keys are in use"],
     )
+
+
+def test_a_huge_or_unknown_heavy_keys_toml_never_stalls_the_console(tmp_path):
+    huge = tmp_path / "huge.toml"
+    huge.write_text("[keys]\n" + "".join(f'"no.such{i}" = "x"\n' for i in range(200_000)))
+    keymap, problems = load_keymap(huge, binding_ids())
+    assert keymap == {} and len(problems) == 1
+    assert "bytes, more than a key map holds (64 KiB): the default keys are in use" in problems[0]
+    many = tmp_path / "many.toml"  # under the size bound, thousands of unknown ids
+    many.write_text(
+        '[keys]\n"app.triage" = "T"\n' + "".join(f'"x{i}" = "x"\n' for i in range(3_000))
+    )
+    keymap, problems = load_keymap(many, binding_ids())
+    assert keymap == {"app.triage": "T"}
+    assert (
+        len(problems) == 21
+        and problems[-1] == f"{many}: 2980 more unknown binding ids (press ? to see the ids)"
+    )
