@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import tempfile
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,33 +131,52 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Access:
 
 @contextlib.contextmanager
 def client(access: Access, timeout: float = 15.0) -> Iterator[httpx.Client]:
-    """An HTTP client for the API server; PEM data goes to 0600 files only while it lives."""
-    with tempfile.TemporaryDirectory(prefix="fleetdeck-kube-") as tmp:
+    """An HTTP client for the API server. Key material never touches a disk: the CA is
+    given to the TLS context from memory, and the client certificate and key pass through
+    anonymous memory files (memfd) only while the context loads them, so no signal, not
+    even SIGKILL, can leave a key behind."""
+    headers = {"Accept": "application/json"}
+    if access.token:
+        headers["Authorization"] = f"Bearer {access.token}"
+    with httpx.Client(
+        base_url=access.server, verify=tls_context(access), headers=headers, timeout=timeout
+    ) as c:
+        yield c
 
-        def pem(name: str, data: bytes) -> str:
-            p = os.path.join(tmp, name)
-            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            return p
 
-        verify: bool | str = True
-        if access.insecure:
-            verify = False
-        elif access.ca_data:
-            verify = pem("ca.pem", access.ca_data)
-        elif access.ca_file:
-            verify = access.ca_file
-        cert = None
-        if access.cert_data and access.key_data:
-            cert = (pem("client.pem", access.cert_data), pem("client.key", access.key_data))
-        headers = {"Accept": "application/json"}
-        if access.token:
-            headers["Authorization"] = f"Bearer {access.token}"
-        with httpx.Client(
-            base_url=access.server, verify=verify, cert=cert, headers=headers, timeout=timeout
-        ) as c:
-            yield c
+def tls_context(access: Access) -> ssl.SSLContext:
+    """The TLS context for `access`: its CA (data or file) or none checked (insecure), and
+    its client certificate, loaded from memory."""
+    if access.ca_data:
+        context = ssl.create_default_context(cadata=access.ca_data.decode("ascii", "replace"))
+    elif access.ca_file:
+        context = ssl.create_default_context(cafile=access.ca_file)
+    else:
+        context = ssl.create_default_context()
+    if access.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if access.cert_data and access.key_data:
+        with _in_memory(access.cert_data) as cert, _in_memory(access.key_data) as key:
+            try:
+                context.load_cert_chain(cert, key, password=b"")  # never a prompt
+            except ssl.SSLError as exc:
+                raise KubeError(
+                    f"context {access.context!r}: the client certificate or key cannot be "
+                    f"used ({exc.reason or exc})"
+                ) from None
+    return context
+
+
+@contextlib.contextmanager
+def _in_memory(data: bytes) -> Iterator[str]:
+    """A path to `data` that lives in memory only (Linux memfd), closed when done."""
+    fd = os.memfd_create("fleetdeck-kube", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, data)
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
 
 
 def list_nodes(access: Access, selector: str | None = None) -> list[dict]:

@@ -2,15 +2,19 @@
 k3s or kwok can be installed on the test machine (operations.md §6), so this serves what
 `GET /api/v1/nodes` and `GET /api/v1/namespaces/NS/pods` serve, in the real NodeList and
 PodList shapes (metadata.continue paging, a page capped by the server as the real one may,
-labelSelector k=v, a bearer token, 401 as a Status), over plain HTTP (the client's TLS
-verification is not exercised here)."""
+labelSelector k=v, a bearer token, 401 as a Status), over plain HTTP, or over HTTPS with
+a client certificate required (`tls`: a tests/harness/tlscerts.py authority)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import ssl
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 MAX_PAGE = 120  # the server's own cap: a client asking for 500 gets pages of 120
@@ -122,12 +126,14 @@ class FakeKubeApi:
     pods: list[dict] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)  # each request's path and query
     server: ThreadingHTTPServer | None = None
+    tls: object | None = None  # a tlscerts.TestCa: HTTPS, the client's certificate required
+    hold: threading.Event | None = None  # when given, each request waits until it is set
 
     @property
     def url(self) -> str:
         assert self.server is not None
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def start(self) -> FakeKubeApi:
         api = self
@@ -146,6 +152,8 @@ class FakeKubeApi:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 api.requests.append(self.path)
+                if api.hold is not None:
+                    api.hold.wait(60)
                 url = urlsplit(self.path)
                 if self.headers.get("Authorization") != f"Bearer {api.token}":
                     self.send(401, {"kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -181,8 +189,24 @@ class FakeKubeApi:
                                 "items": page})  # fmt: skip
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self.server.socket = self._tls_context().wrap_socket(
+                self.server.socket, server_side=True
+            )
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
+
+    def _tls_context(self) -> ssl.SSLContext:
+        tls = self.tls
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.verify_mode = ssl.CERT_REQUIRED  # a client certificate of our CA, or no TLS
+        context.load_verify_locations(cadata=tls.ca.cert.decode())
+        with tempfile.TemporaryDirectory() as tmp:  # the server's own key: a test's
+            cert, key = Path(tmp, "server.pem"), Path(tmp, "server.key")
+            cert.write_bytes(tls.server.cert)
+            key.write_bytes(tls.server.key)
+            context.load_cert_chain(cert, key)
+        return context
 
     def stop(self) -> None:
         if self.server is not None:
@@ -193,8 +217,25 @@ class FakeKubeApi:
         return (
             "apiVersion: v1\nkind: Config\n"
             f"current-context: {context}\n"
-            f"clusters:\n- name: {context}\n  cluster:\n    server: {self.url}\n"
-            f"users:\n- name: {context}\n  user:\n    token: {self.token}\n"
+            f"clusters:\n- name: {context}\n  cluster:\n    server: {self.url}\n{self._ca()}"
+            f"users:\n- name: {context}\n  user:\n    token: {self.token}\n{self._client_cert()}"
             f"contexts:\n- name: {context}\n  context:\n    cluster: {context}\n"
             f"    user: {context}\n"
         )
+
+    def _ca(self) -> str:
+        if self.tls is None:
+            return ""
+        return f"    certificate-authority-data: {_b64(self.tls.ca.cert)}\n"
+
+    def _client_cert(self) -> str:
+        if self.tls is None:
+            return ""
+        return (
+            f"    client-certificate-data: {_b64(self.tls.client.cert)}\n"
+            f"    client-key-data: {_b64(self.tls.client.key)}\n"
+        )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

@@ -5,15 +5,25 @@ allocatable against capacity, NotReady and cordoned nodes named."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from tests.harness.cli import run as fleetdeck
 from tests.harness.kubeapi import FakeKubeApi, gke_node
+from tests.harness.tlscerts import make_ca
 
 pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
 TOKEN = "kube-token-5e1c9a"  # noqa: S105 - the fake server's
 
 
@@ -89,3 +99,64 @@ def test_a_wrong_token_or_an_exec_plugin_is_said_not_a_traceback(kube, tmp_path)
     assert done.returncode == 4
     assert "authenticates with gke-gcloud-auth-plugin" in done.stdout
     assert "service account's token" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "signum",
+    [None, signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+    ids=["answered", "SIGINT", "SIGTERM", "SIGKILL"],
+)
+def test_a_client_certificate_key_is_never_written_to_disk(tmp_path, signum):
+    """A kubeconfig with a client certificate: the API answers over TLS that requires it,
+    and the key is on no disk while `pools` waits on the API, nor after it ends, however
+    it ends (answered, Ctrl-C, SIGTERM, SIGKILL)."""
+    hold = threading.Event()
+    api = FakeKubeApi(
+        TOKEN,
+        [gke_node(f"gke-fleet-a3-{i}", "a3-high", 8, "nvidia-h100-80gb") for i in range(3)],
+        tls=make_ca(),
+        hold=hold,
+    ).start()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    config = tmp_path / "kubeconfig"
+    config.write_text(api.kubeconfig())
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), TMPDIR=str(scratch))
+    key_line = api.tls.client.key.splitlines()[1]  # a line of the key's base64 body
+
+    def key_files() -> list[Path]:
+        found = []
+        for root in (scratch, Path(tempfile.gettempdir()), tmp_path / "state"):
+            for path in root.rglob("*") if root.exists() else ():
+                with contextlib.suppress(OSError):
+                    if path.is_file() and key_line in path.read_bytes():
+                        found.append(path)
+        return found
+
+    pools = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "pools", profile(tmp_path, str(config))],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not api.requests and time.monotonic() < deadline:  # it waits on the API now
+            time.sleep(0.05)
+        assert api.requests, "pools never reached the API"
+        assert key_files() == [] and list(scratch.iterdir()) == []
+        if signum is not None:
+            pools.send_signal(signum)
+        hold.set()
+        out, err = pools.communicate(timeout=60)
+    finally:
+        hold.set()
+        if pools.poll() is None:
+            pools.kill()
+        api.stop()
+    if signum is None:  # answered over TLS with the client certificate
+        assert "gke-us (context gke_proj_us-central1_fleet): 1 pools, 3 nodes" in out, out + err
+    assert "Traceback" not in err
+    assert key_files() == [] and list(scratch.iterdir()) == []
