@@ -15,6 +15,7 @@ import base64
 import contextlib
 import os
 import ssl
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +171,17 @@ def tls_context(access: Access) -> ssl.SSLContext:
 
 @contextlib.contextmanager
 def _in_memory(data: bytes) -> Iterator[str]:
-    """A path to `data` that lives in memory only (Linux memfd), closed when done."""
+    """A path to `data` that lives in memory only (Linux memfd), closed when done. Where
+    there is no memfd (macOS), a 0600 file in a 0700 directory for the milliseconds the
+    TLS context takes to read it."""
+    if not hasattr(os, "memfd_create"):
+        with tempfile.TemporaryDirectory(prefix="fleetdeck-kube-") as tmp:
+            path = os.path.join(tmp, "pem")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            yield path
+        return
     fd = os.memfd_create("fleetdeck-kube", os.MFD_CLOEXEC)
     try:
         os.write(fd, data)
