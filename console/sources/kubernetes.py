@@ -96,7 +96,12 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Access:
     except OSError as exc:
         raise KubeError(f"{path}: cannot read the kubeconfig: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise KubeError(f"{path}: not a kubeconfig (YAML): {exc}") from None
+        # where and what only: the YAML library quotes the failing line, which may be the
+        # line of a token or a key
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise KubeError(f"{path}{where}: not a kubeconfig (YAML: {problem})") from None
     name = context or doc.get("current-context")
 
     def named(kind: str, wanted: str | None) -> dict:

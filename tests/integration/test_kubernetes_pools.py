@@ -99,6 +99,12 @@ def test_a_wrong_token_or_an_exec_plugin_is_said_not_a_traceback(kube, tmp_path)
     assert done.returncode == 4
     assert "authenticates with gke-gcloud-auth-plugin" in done.stdout
     assert "service account's token" in done.stdout
+    # a YAML error on the token's line: where, and what, but never the line itself
+    config.write_text(kube.kubeconfig().replace(f"token: {TOKEN}", f"token: {TOKEN}: [x"))
+    done = fleetdeck(env, "pools", profile(tmp_path, str(config)))
+    said = done.stdout + done.stderr
+    assert done.returncode == 4 and f"{config}:11:" in said and "not a kubeconfig (YAML" in said
+    assert TOKEN not in said and "Traceback" not in said
 
 
 @pytest.mark.parametrize(
