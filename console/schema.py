@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from console.secrets import REFERENCE_SYNTAX, SecretError, parse_ref
+from console.secrets import REFERENCE_SYNTAX, SecretError, parse_ref, shown_as_ref
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -55,7 +55,9 @@ def check_ref(value: str) -> str:
     try:
         parse_ref(value)
     except SecretError:
-        raise ValueError(f"{value!r} is not a secret reference; use {REFERENCE_SYNTAX}") from None
+        raise ValueError(
+            f"{shown_as_ref(value)} is not a secret reference; use {REFERENCE_SYNTAX}"
+        ) from None
     return value
 
 

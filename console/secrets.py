@@ -57,7 +57,15 @@ def parse_ref(value: str) -> SecretRef:
     m = _ENV_RE.match(value)
     if m:
         return SecretRef("env", "", m["var"])
-    raise SecretError(f"{value!r} is not a secret reference; expected {REFERENCE_SYNTAX}")
+    raise SecretError(
+        f"{shown_as_ref(value)} is not a secret reference; expected {REFERENCE_SYNTAX}"
+    )
+
+
+def shown_as_ref(value: str) -> str:
+    """How an error names a value that should have been a reference: a malformed reference
+    quoted, anything else not repeated (it is likely the secret itself)."""
+    return repr(value) if looks_like_reference(value) else "the value (not repeated: a secret?)"
 
 
 def is_secret_key(key: str) -> bool:

@@ -120,3 +120,22 @@ def test_setup_without_answers_or_a_profile_says_how(tmp_path):
         and "--answers" in run.output
         and "first-fleet-answers.toml" in run.output
     )
+
+
+def test_a_literal_credential_is_refused_without_being_repeated(tmp_path):
+    secret = "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # noqa: S105
+    path = tmp_path / "a.toml"
+    path.write_text(
+        'fleet = "f"\nstack = "ollama"\n[[clusters]]\nname = "us"\nroles = { server = 1 }\n'
+        '[clusters.rent]\ndriver = "ec2"\nregion = "us-east-1"\nsize = "g5.xlarge"\n'
+        f'image = "ami-0abc"\ncredentials = "{secret}"\n'
+    )
+    with pytest.raises(AnswersError) as exc:
+        load_answers(path)
+    said = str(exc.value)
+    assert "credentials" in said and "is not a secret reference" in said, said
+    assert "AKIA" not in said and "wJalr" not in said  # never repeated
+    path.write_text(path.read_text().replace(secret, "keyring:nope"))  # a malformed one
+    with pytest.raises(AnswersError) as exc:
+        load_answers(path)
+    assert "'keyring:nope' is not a secret reference" in str(exc.value)
