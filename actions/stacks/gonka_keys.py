@@ -150,10 +150,15 @@ def cold_apply(ctx: NodeContext, change: Change) -> None:
         try:
             reveal(ctx.cluster.name, key.address, mnemonic)
         except Exception as exc:  # words that reached no one: the key must not stay
-            forget(ctx, key.name, password)
+            gone = forget(ctx, key.name, password)
             raise StepFailed(
-                f"the mnemonic of {key.address} could not be delivered ({exc}): the key was "
-                "deleted again, none is kept without its words; run keys again"
+                f"the mnemonic of {key.address} could not be delivered ({exc}): "
+                + (
+                    "the key was deleted again, none is kept without its words; run keys again"
+                    if gone
+                    else f"delete the key {key.name} from {home} by hand before running keys "
+                    "again: nobody has its words"
+                )
             ) from None
         note(ctx, f"made the cold account key {key.name}: {key.address} in {home}")
         address, pubkey = key.address, key.pubkey
@@ -171,14 +176,15 @@ def private_dirs(home: Path) -> None:
         path.chmod(0o700)
 
 
-def forget(ctx: NodeContext, name: str, password: str) -> None:
-    """Delete the cold key `name` just made (its mnemonic reached no one)."""
-    ctx.run(
+def forget(ctx: NodeContext, name: str, password: str) -> bool:
+    """Delete the cold key `name` just made (its mnemonic reached no one); whether it went."""
+    out = ctx.run(
         f"{cli(ctx)} keys delete {shlex.quote(name)} {cold_args(ctx)} -y",
         stdin=f"{password}\n",
         quiet=True,
         check=False,
     )
+    return out.exit == 0
 
 
 def recover(ctx: NodeContext, change: Change) -> tuple[str, str]:
