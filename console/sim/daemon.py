@@ -44,11 +44,13 @@ def claim_block() -> tuple[int, socket.socket]:
     raise RuntimeError("no free loopback block for another simulated fleet")
 
 
-def wait_answering(fleet: SimFleet, timeout: float) -> list[str]:
-    """Names of the nodes whose SSH did not send its banner in time."""
+def wait_answering(
+    fleet: SimFleet, timeout: float, stop: threading.Event | None = None
+) -> list[str]:
+    """Names of the nodes whose SSH did not send its banner in time (or by `stop`)."""
     deadline = time.monotonic() + timeout
     pending = dict(fleet.ssh.ports)
-    while pending and time.monotonic() < deadline:
+    while pending and time.monotonic() < deadline and not (stop and stop.is_set()):
         for name, port in list(pending.items()):
             try:
                 with socket.create_connection((fleet.nodes[name].public_address, port), 2) as s:
@@ -152,7 +154,9 @@ def run(
         control = Listener(fleet.loop, str(control_path), None, control_router(fleet, stop))
         control.start()
         quiet_collector()  # hundreds of nodes' state lives as long as the daemon does
-        silent = wait_answering(fleet, timeout=30 + 0.2 * len(fleet.nodes))
+        silent = wait_answering(fleet, timeout=30 + 0.2 * len(fleet.nodes), stop=stop)
+        if stop.is_set():  # asked to stop while it started: `sim up` was given up on
+            return 1
         if silent:
             (root / "error").write_text(f"nodes not answering: {', '.join(silent)}")
             return 1

@@ -5,6 +5,7 @@ running steps; and Ctrl-C during `fleetdeck sim up` stops the fleet it was start
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sqlite3
 import subprocess
@@ -120,7 +121,21 @@ def test_ctrl_c_during_sim_up_stops_the_fleet_it_started(short_tmp):
     while not (root / "pid").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     pid = int((root / "pid").read_text())
-    proc.send_signal(signal.SIGINT)
+    # the fleet is held while it starts, so that the Ctrl-C lands then, however loaded the
+    # machine (a fleet that came up first would leave nothing to stop)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        assert not (root / "ready").exists(), "the fleet came up before it could be held"
+        proc.send_signal(signal.SIGINT)
+        # `sim up` asks the fleet to stop: a SIGTERM, pending while it is held (or at once
+        # fatal, when the daemon is too early in its start to have its handler)
+        deadline = time.monotonic() + 30
+        while not asked_to_stop(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert asked_to_stop(pid), "sim up did not ask the fleet to stop"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
     assert "Aborted" not in out and "stopped" in out
@@ -128,3 +143,17 @@ def test_ctrl_c_during_sim_up_stops_the_fleet_it_started(short_tmp):
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(pid), "the fleet went on starting in the background"
+
+
+def asked_to_stop(pid: int) -> bool:
+    """Whether the held process `pid` has a SIGTERM waiting, or has ended of it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    for line in status.splitlines():
+        if line.startswith("ShdPnd:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+        if line.startswith("State:") and "Z" in line.split()[1]:
+            return True  # ended, not yet reaped
+    return False
