@@ -121,10 +121,16 @@ def up(
     if owner is not None:
         (root / "owner").write_text(owner_token(owner))
         cmd += ["--owned"] + (["--remove"] if remove else [])
-    with open(root / "sim.log", "ab") as log:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
+    # a Ctrl-C while the fleet is spawned would leave it starting with nobody to stop it:
+    # held off until `proc` is there to be stopped (the daemon unblocks it for itself)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        with open(root / "sim.log", "ab") as log:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
     try:
         return _wait_ready(root, proc, timeout)
     except KeyboardInterrupt:

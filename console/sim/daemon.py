@@ -145,6 +145,8 @@ def run(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
+    # spawned with SIGINT held (control.up): this daemon takes it again
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     owner = None
     control_path = root / "control.sock"
     control_path.unlink(missing_ok=True)

@@ -75,3 +75,34 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def as_from_a_terminal(argv: list[str]) -> list[str]:
+    """`argv` run with SIGINT as a shell started from a terminal gives it: default, not
+    blocked. A test worker's own state (another library may have blocked or ignored it in
+    the worker) must not decide whether a Ctrl-C reaches the command."""
+    import sys  # noqa: PLC0415
+
+    reset = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT]); "
+        "os.execvp(sys.argv[1], sys.argv[1:])"
+    )
+    return [sys.executable, "-c", reset, *argv]
+
+
+def sigint_state(pid: int) -> str:
+    """How process `pid` takes SIGINT (ignored, blocked, caught, pending), for a failure."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            status = f.read()
+    except OSError:
+        return "gone"
+    bit, said = 1 << (signal.SIGINT - 1), []
+    for line in status.splitlines():
+        name, _, value = line.partition(":")
+        if name == "State":
+            said.append(f"State={value.strip()}")
+        elif name in ("SigIgn", "SigBlk", "SigCgt", "SigPnd", "ShdPnd"):
+            said.append(f"{name}={'SIGINT' if int(value, 16) & bit else '-'}")
+    return " ".join(said)

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from console.profile import load
+from tests.harness.procs import as_from_a_terminal, sigint_state
 from tests.harness.simclient import small_sim_fleet
 
 pytestmark = pytest.mark.integration
@@ -24,7 +25,9 @@ def test_a_stopped_console_says_it_lagged_not_that_the_hosts_hung(tmp_path_facto
         path = tmp_path_factory.mktemp("lag") / "p.toml"
         profile.save(path)
         watch = subprocess.Popen(
-            [sys.executable, "-m", "console.cli", "status", "--json", "--watch", str(path)],
+            as_from_a_terminal(
+                [sys.executable, "-m", "console.cli", "status", "--json", "--watch", str(path)]
+            ),
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -38,7 +41,12 @@ def test_a_stopped_console_says_it_lagged_not_that_the_hosts_hung(tmp_path_facto
             after = [json.loads(watch.stdout.readline()) for _ in range(2)]
         finally:
             watch.send_signal(signal.SIGINT)
-            watch.communicate(timeout=30)  # read what it still prints: a full pipe blocks it
+            try:  # read what it still prints: a full pipe would hold it
+                watch.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                state = sigint_state(watch.pid)
+                watch.kill()
+                raise AssertionError(f"status --watch did not stop on Ctrl-C ({state})") from None
     for state in after:
         kinds = {a["kind"] for a in state["alerts"]}
         assert "unreachable" not in kinds, state["alerts"]

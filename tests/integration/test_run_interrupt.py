@@ -17,6 +17,7 @@ import pytest
 
 from console.sim.control import alive
 from tests.harness.deployfleet import embedded_deploy_fleet, fleetdeck
+from tests.harness.procs import as_from_a_terminal, sigint_state
 
 pytestmark = pytest.mark.integration
 
@@ -101,17 +102,9 @@ def test_a_second_ctrl_c_aborts_the_running_steps(short_tmp):
 
 def test_ctrl_c_during_sim_up_stops_the_fleet_it_started(short_tmp):
     root = short_tmp / "sim"
+    up = [sys.executable, "-m", "console.cli", "sim", "up", "profiles/demo.toml"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console.cli",
-            "sim",
-            "up",
-            "profiles/demo.toml",
-            "--dir",
-            str(root),
-        ],
+        as_from_a_terminal([*up, "--dir", str(root)]),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -132,7 +125,7 @@ def test_ctrl_c_during_sim_up_stops_the_fleet_it_started(short_tmp):
         deadline = time.monotonic() + 30
         while not asked_to_stop(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert asked_to_stop(pid), "sim up did not ask the fleet to stop"
+        assert asked_to_stop(pid), f"sim up was not stopped ({sigint_state(proc.pid)})"
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
