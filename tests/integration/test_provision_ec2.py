@@ -485,7 +485,7 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
     from screens.actions import ActionPickerScreen, ConfirmNameScreen, PlanScreen, RunScreen
     from screens.fleet import FleetScreen
     from screens.machines import MachinesScreen
-    from tests.harness.pilot import press_to, until, wait_for
+    from tests.harness.pilot import on, press_to, until, wait_for
 
     monkeypatch.setenv("AWS_CREDS", f"{KEY_ID}:{SECRET}")
     site = Site(harness_dir / "prov-console", moto, client_key, 2, 68)
@@ -527,8 +527,8 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
             found = palette.query_one(CommandList)
             await wait_for(pilot, lambda: found.option_count, "the palette's search")
             await pilot.press("enter")
-            assert await until(pilot, lambda: isinstance(app.screen, MachinesScreen), 20)
-            shown = str(app.screen.query_one("#machines").render())
+            machines = await on(pilot, MachinesScreen)  # pushed, composed and idle
+            shown = str(machines.query_one("#machines").render())
             assert shown.startswith("2 ok")
             assert "✓ ok       c1-network: i-" in shown and "✓ ok       c1-ml1: i-" in shown
             await pilot.press("escape")
