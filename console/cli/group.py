@@ -20,7 +20,7 @@ class Finite(click.FloatRange):
     """A number in a range, finite: click's FloatRange lets `nan` through (it compares
     false with both bounds), and a nan interval or speed hangs or crashes what uses it."""
 
-    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201 - click's signature
+    def convert(self, value, param, ctx):
         number = super().convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)

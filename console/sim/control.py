@@ -129,9 +129,12 @@ def up(
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
             )
-    finally:
+    except BaseException:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
     try:
+        # unblocked inside the try: a Ctrl-C held meanwhile is raised here, and handled
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return _wait_ready(root, proc, timeout)
     except KeyboardInterrupt:
         # the operator gave up on it: stop what was starting, not leave it to finish
