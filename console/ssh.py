@@ -538,6 +538,7 @@ class Pool:
                 self._failed(name)
                 host = known_hosts_name(target.host, target.port)
                 raise HostKeyRevoked(name, host, key.get_name(), fingerprint(key))
+            _no_delay(conn.transport.sock)
             if self.keepalive:
                 conn.transport.set_keepalive(self.keepalive)
             self._conns[name] = conn
@@ -726,6 +727,15 @@ class Pool:
         self._forwards.clear()
         for name in list(self._conns):
             self.drop(name)
+
+
+def _no_delay(sock: Any) -> None:
+    """Small writes sent at once: with Nagle's algorithm each command's channel requests
+    waited on the peer's delayed ACK (measured on loopback: 89 ms a command, 46 ms without).
+    A connection through a jump host rides a channel, not a socket: nothing to set."""
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _describe(exc: Exception, target: Target) -> str:

@@ -246,6 +246,7 @@ class SshServer:
                 except OSError:
                     continue
                 conn.setblocking(True)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 node = self.nodes[name]
                 if node.faults.get("host_hung"):
                     self.hung.setdefault(name, []).append(conn)  # accepts, never answers
