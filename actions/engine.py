@@ -49,7 +49,7 @@ from console.journal import (
 from console.profile import Profile
 from console.profile_schema import Cluster, FleetProfile, Node
 from console.secrets import REDACTOR, Redactor, SecretError, resolve
-from console.ssh import CommandTimeout, Pool, SshError
+from console.ssh import CommandTimeout, ConnectionLost, Pool, SshError
 
 
 def sh_path(path: str) -> str:
@@ -279,7 +279,7 @@ class Engine:
                 if because and step.foresee is not None:
                     ctx.timeout, ctx.local = step.timeout, step.local
                     try:
-                        change = step.foresee(ctx, because)
+                        change = asked_again_if_lost(step.foresee, ctx, because)
                     except (StepFailed, SshError) as exc:
                         items.append(PlanItem(node.name, step.name, "error", reason=str(exc)))
                         continue
@@ -294,7 +294,7 @@ class Engine:
                     continue
                 ctx.timeout, ctx.local = step.timeout, step.local
                 try:
-                    change = step.check(ctx)
+                    change = asked_again_if_lost(step.check, ctx)
                 except StepSkipped as exc:
                     items.append(PlanItem(node.name, step.name, "skipped", reason=self._say(exc)))
                     continue
@@ -603,6 +603,15 @@ class Engine:
         self.journal.set_step(run_id, node, step.name, FAILED, error=error)
         self._emit(Event("state", run_id, node, step.name, FAILED, text=error))
         return FAILED, error
+
+
+def asked_again_if_lost(check: Callable[..., Change | None], *args: Any) -> Change | None:
+    """A check whose SSH channel dropped is asked once more (checks change nothing): a
+    channel closed by a loaded host must not show a converged node as uncheckable."""
+    try:
+        return check(*args)
+    except ConnectionLost:
+        return check(*args)
 
 
 CAUSE = re.compile(r"^\s*(fatal|error|panic|E)\b\s*:|^ERROR\b", re.IGNORECASE)

@@ -78,6 +78,11 @@ class Backoff(SshError):
     pass
 
 
+class ConnectionLost(SshError):
+    """A command's channel, or the connection under it, went away while the command ran
+    or started: the node's state is unknown, not wrong (a check is worth asking again)."""
+
+
 def fingerprint(key: paramiko.PKey) -> str:
     return blob_fingerprint(key.asbytes())
 
@@ -595,8 +600,7 @@ class Pool:
                 **streams,
             )
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            self.drop(name)
-            raise SshError(name, f"connection lost: {exc}") from None
+            raise self._lost(name, conn.transport, exc) from None
         for sink in (streams.get("out_stream"), streams.get("err_stream")):
             if sink is not None:
                 sink.flush_rest()
@@ -609,7 +613,20 @@ class Pool:
         such, so that a plan or a step names the connection, not 'exit -1'."""
         if status == -1 and (transport is None or not transport.is_active()):
             self.drop(name)
-            raise SshError(name, "the SSH connection was lost while a command ran (no exit status)")
+            raise ConnectionLost(
+                name, "the SSH connection was lost while a command ran (no exit status)"
+            )
+
+    def _lost(self, name: str, transport, exc: BaseException, doing: str = "") -> ConnectionLost:
+        """The error for a command whose channel failed. Only a connection that is gone is
+        dropped: one channel refused or closed (sshd's MaxSessions, a loaded host) must not
+        cut every other command, stream and tunnel running over the same connection."""
+        if transport is None or not transport.is_active():
+            self.drop(name)
+            return ConnectionLost(name, f"connection lost{doing}: {exc}")
+        return ConnectionLost(
+            name, f"its channel was refused or closed{doing} ({exc}); the connection is up"
+        )
 
     def _run_with_input(
         self,
@@ -664,8 +681,7 @@ class Pool:
             status = chan.recv_exit_status() if chan.exit_status_ready() else -1
             self._lost_while_running(name, chan.get_transport(), status)
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            self.drop(name)
-            raise SshError(name, f"connection lost: {exc}") from None
+            raise self._lost(name, chan.get_transport(), exc) from None
         finally:
             with contextlib.suppress(Exception):
                 chan.close()
@@ -685,8 +701,7 @@ class Pool:
             chan = transport.open_session(timeout=self.connect_timeout)
             chan.exec_command(command)
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            self.drop(name)
-            raise SshError(name, f"cannot start a session: {exc}") from None
+            raise self._lost(name, transport, exc, " as a command started") from None
         return chan
 
     def forward(self, name: str, port: int, host: str = "127.0.0.1") -> int:

@@ -78,10 +78,13 @@ class SshHosts:
         self.hosts: list[SshHost] = []
         self.known_hosts = root / "known_hosts"
 
-    def start(self, name: str, env: dict[str, str] | None = None) -> SshHost:
+    def start(
+        self, name: str, env: dict[str, str] | None = None, max_sessions: int = 100
+    ) -> SshHost:
         index = len(self.hosts) + 1
         address = f"127.0.2.{index}"
-        host = make_host(self.root, name, address, self.client_key.with_suffix(".pub"), env)
+        pub = self.client_key.with_suffix(".pub")
+        host = make_host(self.root, name, address, pub, env, max_sessions=max_sessions)
         host.start()
         self.hosts.append(host)
         with open(self.known_hosts, "a") as f:

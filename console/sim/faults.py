@@ -210,6 +210,11 @@ FAULTS: dict[str, Fault] = {
         Fault("host-down", "SSH refused: the host is down", _host_down, _host_up),
         Fault("host-hung", "SSH accepts and never answers", _hung, _unhung),
         Fault("slow-link", "every SSH round trip takes 0.5 s longer", *_flag("slow_link", 0.5)),
+        Fault(
+            "channel-drop",
+            "the next command's SSH channel is refused, the connection stays up (a loaded sshd)",
+            *_flag("channel_drop"),
+        ),
         Fault("gpu-hot", "GPUs at 92 °C with thermal slowdown", *_gpu("hot", lambda n: True)),
         Fault(
             "gpu-xid79",

@@ -393,6 +393,7 @@ class SimFleet:
             "host_down": "host-down",
             "host_hung": "host-hung",
             "slow_link": "slow-link",
+            "channel_drop": "channel-drop",  # until a command's channel takes it
             "crash_loop": "crash-loop",
             "chain_crash_loop": "chain-crash-loop",
             "grants_expiring": "grants-expiring",

@@ -69,6 +69,8 @@ class _Session(paramiko.ServerInterface):
         return True
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        if self.node.faults.pop("channel_drop", None):  # once: the client sees the channel close
+            return False
         threading.Thread(
             target=self._run,
             args=(channel, command.decode(errors="replace")),

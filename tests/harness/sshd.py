@@ -100,6 +100,7 @@ def make_host(
     client_pub: Path,
     env: dict[str, str] | None = None,
     port: int | None = None,
+    max_sessions: int = 100,
 ) -> SshHost:
     """Lay out and configure one host under root/name (not started)."""
     base = root / name
@@ -140,7 +141,7 @@ def make_host(
                 "StrictModes no",
                 "UsePAM no",
                 "MaxStartups 200",
-                "MaxSessions 100",
+                f"MaxSessions {max_sessions}",
                 "ClientAliveInterval 5",
                 "LogLevel ERROR",
                 f"Subsystem sftp {sftp}",

@@ -5,6 +5,7 @@ running steps; and Ctrl-C during `fleetdeck sim up` stops the fleet it was start
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -83,6 +84,15 @@ def test_ctrl_c_cancels_and_lets_running_steps_finish_then_resume(short_tmp):
         assert ": succeeded" in resumed.stdout
         assert resumed.stdout.startswith(f"resuming run {run_id} (deploy, started ")
         assert "cancelled)" in resumed.stdout.splitlines()[0]
+        # converged: its plan says so, even when a check's channel is refused on the way
+        # (a loaded sshd); the check is asked again, not reported as "cannot be checked"
+        sim = str(short_tmp / "sim")
+        assert fleetdeck(fleet.env, "sim", "fault", sim, running, "channel-drop").returncode == 0
+        assert "channel-drop" in fleetdeck(fleet.env, "sim", "status", sim).stdout
+        plan = fleetdeck(fleet.env, "plan", str(profile), "deploy", "--json")
+        items = json.loads(plan.stdout)["items"]
+        assert not [i for i in items if i["status"] in ("error", "change")], items
+        assert "channel-drop" not in fleetdeck(fleet.env, "sim", "status", sim).stdout  # taken
 
 
 def test_a_second_ctrl_c_aborts_the_running_steps(short_tmp):

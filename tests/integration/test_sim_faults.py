@@ -7,6 +7,7 @@ import socket
 import time
 from datetime import datetime
 
+import paramiko
 import pytest
 
 from console.sim.faults import FAULTS
@@ -32,6 +33,17 @@ def exec_time(fleet, access, name):
         start = time.monotonic()
         run(c, "echo x")
         return "slow" if time.monotonic() - start > 0.4 else "fast"
+
+
+def exec_channel(fleet, access, name):
+    """Whether a command's channel opens, and whether the connection outlives a refused one."""
+    with access(name).connect() as c:
+        try:
+            run(c, "echo x")
+        except paramiko.SSHException as exc:
+            up = c.get_transport().is_active()
+            return f"{exc} (connection {'up' if up else 'down'})"
+        return "ran"
 
 
 def shell(command):
@@ -149,6 +161,7 @@ CASES = {  # kind: (node, observe, seen while faulty, seen when clear)
     "host-down": ("ml2", ssh_answer, "refused", "banner"),
     "host-hung": ("ml2", ssh_answer, "silent", "banner"),
     "slow-link": ("ml2", exec_time, "slow", "fast"),
+    "channel-drop": ("ml2", exec_channel, "Channel closed. (connection up)", "ran"),
     "gpu-hot": (
         "ml1",
         shell(

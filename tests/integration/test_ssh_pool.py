@@ -12,6 +12,7 @@ import pytest
 from console.ssh import (
     Backoff,
     CommandTimeout,
+    ConnectionLost,
     HostKeyChanged,
     HostKeyRevoked,
     Pool,
@@ -242,6 +243,36 @@ def test_a_host_lost_while_a_command_runs_is_the_connection_not_exit_minus_1(
         assert "SSH connection was lost while a command ran" in str(box["error"])
     finally:
         pool.close()
+
+
+def test_a_refused_channel_fails_its_command_alone_and_the_connection_stays(
+    ssh_hosts, client_key, tmp_path
+):
+    """sshd refuses a session past its MaxSessions (a busy host): that one command fails as
+    a lost channel; the command already running on the same connection is not cut."""
+    busy = ssh_hosts.start("one-session", max_sessions=1)
+    pool = Pool([target(busy, client_key)], ssh_hosts.known_hosts, system_known_hosts=False)
+    started = tmp_path / "started"
+    try:
+        box: dict = {}
+
+        def run() -> None:
+            box["result"] = pool.run(busy.name, f"touch {started}; sleep 2; echo finished")
+
+        runner = threading.Thread(target=run)
+        runner.start()
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        transport = pool.connection(busy.name).transport
+        with pytest.raises(ConnectionLost, match="the connection is up"):
+            pool.run(busy.name, "true")
+        runner.join(30)
+        assert box["result"].stdout == "finished\n"  # not cut by the refusal beside it
+        assert pool.connection(busy.name).transport is transport
+    finally:
+        pool.close()
+        busy.stop()
 
 
 def test_fan_out_is_bounded_by_parallelism(ssh_hosts, ssh_host, client_key):
