@@ -115,6 +115,24 @@ def control_router(fleet: SimFleet, stop: threading.Event) -> Router:
     return r
 
 
+SOCKET_PATH_MAX = 107  # bytes in an AF_UNIX address (Linux's sun_path, less its NUL)
+
+
+def socket_path_too_long(root: Path, profile) -> str | None:
+    """Why the fleet's sockets cannot live under `root`, if they cannot: each node's are
+    at nodes/NAME/.sim/systemd.sock (the longest), and a long --dir has no room for them."""
+    names = [n.name for c in profile.model.clusters for n in c.nodes] or [""]
+    longest = root / "nodes" / max(names, key=len) / ".sim" / "systemd.sock"
+    size = len(os.fsencode(longest))
+    if size <= SOCKET_PATH_MAX:
+        return None
+    return (
+        f"{root} is too long a directory for the fleet's sockets: {longest} would be "
+        f"{size} bytes, and a unix socket's path holds {SOCKET_PATH_MAX}. "
+        f"Choose a shorter --dir (by {size - SOCKET_PATH_MAX} bytes at least)."
+    )
+
+
 def run(
     profile_path: str,
     root: Path,
@@ -131,6 +149,10 @@ def run(
         profile = load(profile_path)
     except ProfileError as exc:
         (root / "error").write_text(str(exc))
+        return 1
+    too_long = socket_path_too_long(root, profile)
+    if too_long:
+        (root / "error").write_text(too_long)
         return 1
     block, lock = claim_block()
     fleet = SimFleet(

@@ -210,11 +210,6 @@ FAULTS: dict[str, Fault] = {
         Fault("host-down", "SSH refused: the host is down", _host_down, _host_up),
         Fault("host-hung", "SSH accepts and never answers", _hung, _unhung),
         Fault("slow-link", "every SSH round trip takes 0.5 s longer", *_flag("slow_link", 0.5)),
-        Fault(
-            "channel-drop",
-            "the next command's SSH channel is refused, the connection stays up (a loaded sshd)",
-            *_flag("channel_drop"),
-        ),
         Fault("gpu-hot", "GPUs at 92 °C with thermal slowdown", *_gpu("hot", lambda n: True)),
         Fault(
             "gpu-xid79",
@@ -317,6 +312,12 @@ FAULTS: dict[str, Fault] = {
             "9100/8080/5050 published on every interface, as Gonka's compose alone does",
             _ports_public,
             _ports_private,
+        ),
+        # last: the demo menu keeps its order
+        Fault(
+            "channel-drop",
+            "the next command's SSH channel is refused, the connection stays up (a loaded sshd)",
+            *_flag("channel_drop"),
         ),
     ]
 }

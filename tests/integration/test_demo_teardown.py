@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,23 +14,19 @@ from pathlib import Path
 import pytest
 
 from console.sim.control import alive
-from tests.conftest import unavailable
-from tests.integration.test_demo_e2e import tmux, wait_for_text
+from tests.harness.terminal import Terminal
 from tests.integration.test_sim_cli import listening_sockets, socket_owners
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def start_demo(tmp: Path, session: str) -> tuple[int, Path, dict]:
+def start_demo(tmp: Path, term: Terminal) -> tuple[int, Path, dict]:
     """A demo in its own tmux session, its fleet under `tmp`: (console pid, dir, ready)."""
     cmd = f"exec env TMPDIR={tmp} {sys.executable} -m console.cli demo"
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", str(REPO), cmd],
-        check=True,
-    )
-    wait_for_text(session, "up 15/15", 90)
-    pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
+    term.start(cmd, cwd=REPO, width=120)
+    term.wait_for("up 15/15", 90)
+    pid = term.pane_pid()
     (root,) = [p for p in tmp.glob("fleetdeck-demo-*") if (p / "ready").exists()]
     return pid, root, json.loads((root / "ready").read_text())
 
@@ -101,48 +95,45 @@ def ended(pid: int, timeout: float = 10) -> bool:
 
 
 @pytest.fixture
-def session():
-    if shutil.which("tmux") is None:
-        unavailable("tmux is not installed")
-    name = f"fd-teardown-{os.getpid()}"
-    yield name
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+def term():
+    term = Terminal("fd-teardown")
+    yield term
+    term.stop()
 
 
-def test_closing_the_terminal_stops_the_demo_fleet(short_tmp, session):
-    console, root, ready = start_demo(short_tmp, session)
-    tmux("kill-session", "-t", session)  # the pane's process gets SIGHUP, as a closed window
+def test_closing_the_terminal_stops_the_demo_fleet(short_tmp, term):
+    console, root, ready = start_demo(short_tmp, term)
+    term.close()  # the pane's process gets SIGHUP, as a closed window
     assert_nothing_left(root, ready)
     assert ended(console)
 
 
-def test_sigterm_stops_the_demo_fleet(short_tmp, session):
-    console, root, ready = start_demo(short_tmp, session)
+def test_sigterm_stops_the_demo_fleet(short_tmp, term):
+    console, root, ready = start_demo(short_tmp, term)
     os.kill(console, signal.SIGTERM)
     assert_nothing_left(root, ready)
     assert ended(console)
 
 
-def test_a_killed_console_takes_its_fleet_with_it(short_tmp, session):
-    console, root, ready = start_demo(short_tmp, session)
+def test_a_killed_console_takes_its_fleet_with_it(short_tmp, term):
+    console, root, ready = start_demo(short_tmp, term)
     os.kill(console, signal.SIGKILL)  # no handler runs: the simulator notices by itself
     assert_nothing_left(root, ready)
 
 
-def test_the_next_demo_removes_what_a_dead_console_and_simulator_left(short_tmp, session):
-    console, root, ready = start_demo(short_tmp, session)
+def test_the_next_demo_removes_what_a_dead_console_and_simulator_left(short_tmp, term):
+    console, root, ready = start_demo(short_tmp, term)
     os.kill(ready["pid"], signal.SIGKILL)  # the simulator first: nothing can clean up
     os.kill(console, signal.SIGKILL)
-    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-    time.sleep(0.5)
+    term.close()
+    assert term.gone(10)
     assert (root / "control.sock").exists() and (root / "owner").exists()  # left behind
-    second, root2, ready2 = start_demo(short_tmp, session)
+    second, root2, ready2 = start_demo(short_tmp, term)
     assert root2 != root
     assert not root.exists(), "the next demo did not remove the fleet left behind"
     assert (
-        "removed the simulated fleet a closed demo left in"
-        in tmux("capture-pane", "-p", "-S", "-100", "-t", session)
+        "removed the simulated fleet a closed demo left in" in term.screen(history=100)
         or not root.exists()
     )
-    tmux("send-keys", "-t", session, "q")
+    term.keys("q")
     assert_nothing_left(root2, ready2, timeout=30)

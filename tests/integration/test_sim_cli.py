@@ -148,6 +148,14 @@ def test_sim_up_refuses_a_broken_profile(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_sim_up_in_a_directory_too_long_for_its_sockets_says_so(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)  # the nodes' sockets would not fit under it
+    result = fleetdeck("sim", "up", "tests/data/sim-small.toml", "--dir", str(deep))
+    assert result.returncode == 1
+    assert "too long a directory for the fleet's sockets" in result.stderr, result.stderr
+    assert "Choose a shorter --dir" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_sim_commands_on_a_directory_without_a_fleet(tmp_path):
     result = fleetdeck("sim", "fault", str(tmp_path), "n1", "gpu-hot")
     assert result.returncode == 1
