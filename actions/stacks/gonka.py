@@ -396,10 +396,14 @@ def images_check(ctx: NodeContext) -> Change | None:
     if listing.exit != 0:
         return Change("pull the stack's images (after the repository is in place)", (pull,))
     images = sorted(set(listing.stdout.split()))
-    probe = "; ".join(
+    # one docker call when every image is there (a converged node); one per image to name
+    # the missing ones only when some are
+    each = "; ".join(
         f"docker image inspect {shlex.quote(i)} >/dev/null 2>&1 || echo {shlex.quote(i)}"
         for i in images
     )
+    every = " ".join(shlex.quote(i) for i in images)
+    probe = f"docker image inspect --format . {every} >/dev/null 2>&1 || {{ {each}; }}"
     missing = ctx.run(probe, quiet=True, check=False).stdout.split() if images else []
     if not missing:
         return None

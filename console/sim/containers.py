@@ -62,6 +62,11 @@ def expected_services(stack: str, role: str, serves_model: bool) -> list[str]:
     return STACKS[stack].expected_containers(role, serves_model)
 
 
+def image_id(image: str) -> str:
+    """An image's ID: the same wherever it is read (a container's Image, images/json's Id)."""
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+
+
 @dataclass
 class Container:
     name: str
@@ -98,7 +103,7 @@ class Container:
             "Id": self.id,
             "Names": [f"/{self.name}"],
             "Image": self.image,
-            "ImageID": "sha256:" + hashlib.sha256(self.image.encode()).hexdigest(),
+            "ImageID": image_id(self.image),
             "Command": "/entrypoint.sh",
             "Created": int(self.created),
             "Ports": [],

@@ -173,7 +173,8 @@ def run(
     control_path = root / "control.sock"
     control_path.unlink(missing_ok=True)
     try:
-        fleet.start()
+        if not fleet.start(stop):  # asked to stop while it started
+            return 1
         assert fleet.loop is not None
         control = Listener(fleet.loop, str(control_path), None, control_router(fleet, stop))
         control.start()

@@ -14,6 +14,7 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
+from console.sim.containers import image_id
 from console.sim.http import Request, Response, Router, json_response, text_response
 
 if TYPE_CHECKING:
@@ -222,7 +223,7 @@ def docker_router(node: SimNode) -> Router:
         return json_response(
             [
                 {
-                    "Id": "sha256:" + str(abs(hash(i))).zfill(64)[:64],
+                    "Id": image_id(i),
                     "RepoTags": [i],
                     "Created": int(node.started),
                     "Size": 1 << 30,

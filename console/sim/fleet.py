@@ -153,11 +153,15 @@ class SimFleet:
     def profile_path(self) -> Path:
         return self.root / "profile.toml"
 
-    def start(self) -> None:
+    def start(self, stop: threading.Event | None = None) -> bool:
+        """Bring every node up; False when `stop` was set meanwhile (what started so far is
+        left for `stop()`: a Ctrl-C while hundreds of nodes start must not wait for them)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.loop = Loop()
         lib = nvml.build(self.root / "lib")
         for node in self.nodes.values():
+            if stop is not None and stop.is_set():
+                return False
             node.prepare(lib)
             node.write_disk()
             node.open_services()
@@ -165,6 +169,8 @@ class SimFleet:
                 self.ssh.add(node)
         if self.deployed:
             for node in self.nodes.values():
+                if stop is not None and stop.is_set():
+                    return False
                 ports = self.bindings(node)
                 for service in node.deployed_containers():
                     node.containers.create(service, ports=ports.get(service))
@@ -178,6 +184,7 @@ class SimFleet:
         self._write_access()
         self._ticker = threading.Thread(target=self._tick_loop, daemon=True, name="sim-tick")
         self._ticker.start()
+        return True
 
     def bindings(self, node: SimNode) -> dict[str, tuple[tuple[int, str, int], ...]]:
         """The private ports of a deployed node as fleetdeck's deploy binds them (to the

@@ -130,14 +130,19 @@ def test_a_client_certificate_key_is_never_written_to_disk(tmp_path, signum):
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), TMPDIR=str(scratch))
     key_line = api.tls.client.key.splitlines()[1]  # a line of the key's base64 body
 
+    started = time.time() - 1
+
     def key_files() -> list[Path]:
+        """Files written since the test started that hold the key: read while the API holds
+        its answer, so only the new ones are read (all of a busy /tmp outlasted the wait)."""
         found = []
         for root in (scratch, Path(tempfile.gettempdir()), tmp_path / "state"):
             # os.walk skips what other tests remove meanwhile (rglob raised on a vanished dir)
             for folder, _, files in os.walk(root):
                 for path in (Path(folder) / f for f in files):
                     with contextlib.suppress(OSError):
-                        if path.is_file() and key_line in path.read_bytes():
+                        new = path.is_file() and path.stat().st_mtime >= started
+                        if new and key_line in path.read_bytes():
                             found.append(path)
         return found
 

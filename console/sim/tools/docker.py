@@ -204,18 +204,34 @@ def cmd_version(args: list[str] | None = None) -> int:
     return 0
 
 
-def cmd_image_inspect(names: list[str]) -> int:
-    have = {t for i in get_json("/images/json") for t in i["RepoTags"]}
-    found = []
+def cmd_image_inspect(args: list[str]) -> int:
+    """`docker image inspect [--format F] IMAGE…`: each image found printed (by the format,
+    else in one JSON list), an error for each one missing; exit 1 if any is, as docker's."""
+    fmt = _format_option(args)
+    names, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in ("--format", "-f"):
+            skip = True
+        elif not a.startswith("-"):
+            names.append(a)
+    images = {t: i for i in get_json("/images/json") for t in i["RepoTags"]}
+    found, missing = [], []
     for name in names:
         ref = name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-        if ref not in have:
-            print(json.dumps(found, indent=4))
-            print(f"Error: No such image: {name}", file=sys.stderr)
-            return 1
-        found.append({"RepoTags": [ref]})
-    print(json.dumps(found, indent=4))
-    return 0
+        if ref in images:
+            found.append(images[ref])
+        else:
+            missing.append(name)
+    if fmt:
+        for image in found:
+            print(_go_template(fmt, image))
+    else:
+        print(json.dumps(found, indent=4))
+    for name in missing:
+        print(f"Error: No such image: {name}", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def cmd_exec(args: list[str]) -> int:
@@ -529,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
             print(_go_template(fmt, info) if fmt else json.dumps(info, indent=1))
             return 0
         if command == "image" and rest[:1] == ["inspect"]:
-            return cmd_image_inspect([a for a in rest[1:] if not a.startswith("-")])
+            return cmd_image_inspect(rest[1:])
         if command == "exec":
             return cmd_exec(rest)
         if command == "pull" and rest:
