@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -118,6 +119,31 @@ class Ack:
     user: str
 
 
+def _columns_of(schema: str) -> dict[str, set[str]]:
+    """Each table's columns, as SCHEMA declares them."""
+    tables = {}
+    for name, body in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\);", schema, re.S):
+        declared = re.findall(r"(?:^|,)\s*(\w+)\s+(?:TEXT|REAL|INTEGER)\b", body)
+        tables[name] = set(declared)
+    return tables
+
+
+COLUMNS = _columns_of(SCHEMA)
+
+
+def _check_columns(db: sqlite3.Connection) -> None:
+    """A journal whose tables lack a column this version reads (one written by another
+    tool, or another version) is treated as a damaged one: named, or moved aside."""
+    for table, wanted in COLUMNS.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        missing = sorted(wanted - have)
+        if have and missing:  # a table not there yet is made; one there must be whole
+            raise sqlite3.DatabaseError(
+                f"its table {table} has no column {', '.join(missing)}: written by another "
+                "version of fleetdeck, or another tool"
+            )
+
+
 def operator() -> str:
     """Who is at the console (the journal says who did what)."""
     try:
@@ -175,6 +201,7 @@ class Journal:
         try:
             if fresh:
                 os.chmod(self.path, 0o600)  # output lines can say more than the operator wants
+            _check_columns(db)  # before anything is written to it
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)

@@ -56,6 +56,9 @@ def replay_cmd(recording: Path, speed: float) -> None:
     except RecordingError as exc:
         click.echo(f"fleetdeck: {exc}", err=True)
         sys.exit(EXIT_INVALID)
+    skipped = replay.skipped_text()
+    if skipped:
+        click.echo(f"fleetdeck: {skipped}", err=True)
     note = f"REPLAY {recording.name}" + (f" ×{speed:g}" if speed != 1 else "")
     app = FleetdeckApp(
         replay.profile, live=False, source=replay.snapshot, read_only=True, note=note

@@ -23,8 +23,11 @@ from urllib.parse import quote
 
 import httpx
 
+from console.text import printable
+
 GPU = "nvidia.com/gpu"
 PAGE = 500
+MAX_PAGES = 400  # 200,000 nodes: an API that pages on past that is answering wrong
 
 
 class KubeError(Exception):
@@ -102,19 +105,21 @@ def load_kubeconfig(path: Path, context: str | None = None) -> Access:
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise KubeError(f"{path}{where}: not a kubeconfig (YAML: {problem})") from None
+    if not isinstance(doc, dict):
+        raise KubeError(f"{path}: not a kubeconfig (a YAML mapping was expected)")
     name = context or doc.get("current-context")
 
     def named(kind: str, wanted: str | None) -> dict:
-        for item in doc.get(kind) or []:
+        for item in _objects(doc.get(kind)):
             if item.get("name") == wanted:
-                return item.get(kind[:-1]) or {}
-        have = ", ".join(str(i.get("name")) for i in doc.get(kind) or []) or "none"
+                return _object(item.get(kind[:-1]))
+        have = ", ".join(str(i.get("name")) for i in _objects(doc.get(kind))) or "none"
         raise KubeError(f"{path}: no {kind[:-1]} {wanted!r} (there are: {have})")
 
     ctx = named("contexts", name)
     cluster, user = named("clusters", ctx.get("cluster")), named("users", ctx.get("user"))
     if "exec" in user or "auth-provider" in user:
-        plugin = (user.get("exec") or {}).get("command") or "an auth provider"
+        plugin = _object(user.get("exec")).get("command") or "an auth provider"
         raise KubeError(
             f"{path}: context {name!r} authenticates with {plugin}, which fleetdeck does not "
             "run: give the context a service account's token (`token:`) instead"
@@ -207,10 +212,13 @@ def list_pods(access: Access, namespace: str, selector: str | None = None) -> li
 
 
 def _list(access: Access, path: str, kind: str, what: str, selector: str | None) -> list[dict]:
+    """Every item, page by page: at most MAX_PAGES pages, and an answer of the wrong shape
+    (not JSON, not the list asked for, items that are not objects) is the source's error."""
     items: list[dict] = []
     token = ""
+    seen: set[str] = set()
     with client(access) as c:
-        while True:
+        for _ in range(MAX_PAGES):
             params = {"limit": str(PAGE)}
             if token:
                 params["continue"] = token
@@ -223,40 +231,68 @@ def _list(access: Access, path: str, kind: str, what: str, selector: str | None)
             if r.status_code != 200:
                 try:
                     said = r.json().get("message") or r.text
-                except ValueError:
+                except (ValueError, AttributeError):
                     said = r.text
-                raise KubeError(f"{access.server}: {what}: HTTP {r.status_code} {said[:160]}")
-            body = r.json()
-            if body.get("kind") != kind:
-                raise KubeError(f"{access.server}: {what}: not a {kind} ({body.get('kind')})")
-            items += body.get("items") or []
-            token = (body.get("metadata") or {}).get("continue") or ""
+                raise KubeError(
+                    f"{access.server}: {what}: HTTP {r.status_code} {printable(str(said))[:160]}"
+                )
+            try:
+                body = r.json()
+            except ValueError:
+                raise KubeError(f"{access.server}: {what}: the answer is not JSON") from None
+            if not isinstance(body, dict) or body.get("kind") != kind:
+                got = body.get("kind") if isinstance(body, dict) else type(body).__name__
+                raise KubeError(
+                    f"{access.server}: {what}: not a {kind} ({printable(str(got))[:40]})"
+                )
+            page = body.get("items") or []
+            if not isinstance(page, list) or not all(isinstance(i, dict) for i in page):
+                raise KubeError(f"{access.server}: {what}: its items are not a list of objects")
+            items += page
+            token = str(_object(body.get("metadata")).get("continue") or "")
             if not token:
                 return items
+            if token in seen:
+                raise KubeError(f"{access.server}: {what}: the API gave the same page twice")
+            seen.add(token)
+    raise KubeError(
+        f"{access.server}: {what}: more than {MAX_PAGES} pages of {PAGE}; "
+        "narrow it with a label selector"
+    )
+
+
+def _object(value: object) -> dict:
+    """A field that must be a JSON object: anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: object) -> list[dict]:
+    """A field that must be a list of objects: what is not an object is left out."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def pod_containers(item: dict) -> tuple[str, list[dict]]:
     """(the node it runs on, its containers in the probe's shape: name `pod/container`,
     state running / restarting (CrashLoopBackOff) / waiting / exited, health from
     readiness, restarts, started_at, exit code)."""
-    meta, spec, status = (item.get(k) or {} for k in ("metadata", "spec", "status"))
+    meta, spec, status = (_object(item.get(k)) for k in ("metadata", "spec", "status"))
     pod = str(meta.get("name", "?"))
-    images = {c.get("name"): c.get("image") for c in spec.get("containers") or []}
+    images = {c.get("name"): c.get("image") for c in _objects(spec.get("containers"))}
     out = []
-    for cs in status.get("containerStatuses") or []:
-        state = cs.get("state") or {}
+    for cs in _objects(status.get("containerStatuses")):
+        state = _object(cs.get("state"))
         started = exit_code = None
         if "running" in state:
             word = "running"
-            started = (state["running"] or {}).get("startedAt")
+            started = _object(state["running"]).get("startedAt")
         elif "terminated" in state:
             word = "exited"
-            exit_code = (state["terminated"] or {}).get("exitCode")
+            exit_code = _object(state["terminated"]).get("exitCode")
         else:
-            reason = str((state.get("waiting") or {}).get("reason") or "waiting")
+            reason = str(_object(state.get("waiting")).get("reason") or "waiting")
             word = "restarting" if reason == "CrashLoopBackOff" else f"waiting: {reason}"
-        if exit_code is None and "terminated" in (cs.get("lastState") or {}):
-            exit_code = cs["lastState"]["terminated"].get("exitCode")
+        if exit_code is None:
+            exit_code = _object(_object(cs.get("lastState")).get("terminated")).get("exitCode")
         name = str(cs.get("name", "?"))
         out.append(
             {
@@ -264,7 +300,7 @@ def pod_containers(item: dict) -> tuple[str, list[dict]]:
                 "image": cs.get("image") or images.get(name),
                 "state": word,
                 "health": "healthy" if cs.get("ready") else "unhealthy",
-                "restarts": int(cs.get("restartCount") or 0),
+                "restarts": _int(cs.get("restartCount")),
                 "started_at": started,
                 "exit_code": exit_code,
             }
@@ -272,21 +308,22 @@ def pod_containers(item: dict) -> tuple[str, list[dict]]:
     return str(spec.get("nodeName") or ""), out
 
 
-def _count(resources: dict | None) -> int:
+def _count(resources: object) -> int:
+    return _int(_object(resources).get(GPU, "0"))
+
+
+def _int(value: object) -> int:
+    """A count as Kubernetes writes it (a number, or a quantity string); 0 when it is not."""
     try:
-        return int(str((resources or {}).get(GPU, "0")))
+        return max(0, int(str(value or 0)))
     except ValueError:
         return 0
 
 
 def node_of(item: dict, pool_label: str) -> KubeNode:
-    meta, spec, status = (
-        item.get("metadata") or {},
-        item.get("spec") or {},
-        item.get("status") or {},
-    )
-    labels = meta.get("labels") or {}
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    meta, spec, status = (_object(item.get(k)) for k in ("metadata", "spec", "status"))
+    labels = _object(meta.get("labels"))
+    ready = next((c for c in _objects(status.get("conditions")) if c.get("type") == "Ready"), None)
     ok = None if ready is None else ready.get("status") == "True"
     why = (
         ""
@@ -301,7 +338,7 @@ def node_of(item: dict, pool_label: str) -> KubeNode:
     )
     taints = tuple(
         f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}"
-        for t in spec.get("taints") or []
+        for t in _objects(spec.get("taints"))
     )
     return KubeNode(
         name=str(meta.get("name") or "?"),

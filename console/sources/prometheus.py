@@ -11,7 +11,10 @@ targets whose exporter does not answer. The result is plain data: the monitor
 
 from __future__ import annotations
 
+import json
+import math
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -35,6 +38,8 @@ XID_FIELD = "DCGM_FI_DEV_XID_ERRORS"  # a gauge: the last Xid the GPU raised
 INFO_LABELS = ("UUID", "modelName", "DCGM_FI_DRIVER_VERSION")
 SEEN_FIELD = "DCGM_FI_DEV_GPU_TEMP"  # every dcgm-exporter serves it: its scrape time is the node's
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+ANSWER_S = 10.0  # the whole of one answer: a trickled one is a source that does not answer
+MAX_BODY = 64 << 20
 INFO_EVERY = 6  # the GPUs' names, UUIDs and driver: read again every this many refreshes
 
 
@@ -92,19 +97,40 @@ class PrometheusReader:
         return q
 
     def query(self, promql: str) -> list[dict]:
+        status, body = self._get("/api/v1/query", {"query": promql})
         try:
-            r = self.client.get("/api/v1/query", params={"query": promql})
-        except httpx.HTTPError as exc:
-            raise SourceError(f"{self.source.url}: {type(exc).__name__}: {exc}") from exc
-        try:
-            doc = r.json()
+            doc = json.loads(body)
         except ValueError:
             doc = None
         if not isinstance(doc, dict) or doc.get("status") != "success":
-            said = doc.get("error") if isinstance(doc, dict) else r.text[:160]
-            raise SourceError(f"{self.source.url}: HTTP {r.status_code}: {said}")
+            text = body[:160].decode("utf-8", "replace")
+            said = doc.get("error") if isinstance(doc, dict) else text
+            raise SourceError(f"{self.source.url}: HTTP {status}: {printable(str(said))}")
         data = doc.get("data") or {}
         return data.get("result") or [] if data.get("resultType") == "vector" else []
+
+    def _get(self, path: str, params: dict) -> tuple[int, bytes]:
+        """The answer's status and body, whole within ANSWER_S and MAX_BODY: httpx's timeout
+        is between two reads, so a server that trickles its answer (or never ends it) would
+        keep the source 'fine' forever; past the deadline it is a source that does not answer."""
+        deadline = time.monotonic() + ANSWER_S
+        try:
+            with self.client.stream("GET", path, params=params) as r:
+                body = bytearray()
+                for chunk in r.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY:
+                        raise SourceError(
+                            f"{self.source.url}: an answer over {MAX_BODY >> 20} MiB: "
+                            "narrow the source's selector"
+                        )
+                    if time.monotonic() > deadline:
+                        raise SourceError(
+                            f"{self.source.url}: no whole answer within {ANSWER_S:.0f} s"
+                        )
+                return r.status_code, bytes(body)
+        except httpx.HTTPError as exc:
+            raise SourceError(f"{self.source.url}: {type(exc).__name__}: {exc}") from exc
 
     # -- one refresh
     def read(self) -> Reading:
@@ -140,6 +166,8 @@ class PrometheusReader:
             if labels.get("instance"):
                 self._instances[labels["instance"]] = name
             taken = float(value)
+            if not math.isfinite(taken):  # a scrape time of ±Inf: not a time
+                continue
             old = out.nodes.get(name)
             if old is None or taken > old.taken:
                 out.nodes[name] = NodeMetrics(placed[name], {}, taken)
@@ -149,9 +177,11 @@ class PrometheusReader:
                 name = node_of(labels)
                 if name is None or name not in out.nodes:
                     continue
+                value = float(series["value"][1])
+                if math.isinf(value) and metric != "info":
+                    continue  # ±Inf: this series says nothing (the others still count)
                 index = label_int(labels.get("gpu"))
                 gpu = gpus.setdefault(name, {}).setdefault(index, {"index": index})
-                value = float(series["value"][1])
                 if metric == "info":
                     gpu["uuid"], gpu["name"] = labels.get("UUID"), labels.get("modelName")
                     driver = labels.get("DCGM_FI_DRIVER_VERSION")

@@ -3,6 +3,8 @@ it aside (never writes over it) and starts a new one."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,25 @@ def test_cli_with_a_damaged_journal(tmp_path):
     assert "could not be read; it was moved aside to" in run.stderr
     (aside,) = path.parent.glob("journal.sqlite.corrupt-*")
     assert aside.read_bytes() == DAMAGE
+
+
+def test_a_journal_of_another_schema_is_named_then_moved_aside_not_a_traceback(tmp_path):
+    """Tables that lack a column this version reads (`no such column: fleet` was exit 70)."""
+    profile = str(unreachable_profile(tmp_path))
+    path = tmp_path / "fleetdeck" / "journal.sqlite"
+    path.parent.mkdir()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE runs (id TEXT PRIMARY KEY, action TEXT, started REAL)")
+        db.execute("INSERT INTO runs VALUES ('r1', 'deploy', 1.0)")
+        db.commit()
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match="table runs has no column finished, fleet"):
+        Journal(path)
+    listed = cli(tmp_path, "journal", profile)
+    assert listed.returncode == 1 and "has no column" in listed.stderr, listed.stderr
+    assert "internal error" not in listed.stderr and "Traceback" not in listed.stderr
+    assert path.read_bytes() == before  # a read never changes it
+    run = cli(tmp_path, "run", profile, "deploy", "--yes")
+    assert "internal error" not in run.stderr and "moved aside to" in run.stderr
+    (aside,) = path.parent.glob("journal.sqlite.corrupt-*")
+    assert aside.read_bytes() == before
