@@ -48,6 +48,7 @@ from console.journal import (
 )
 from console.profile import Profile
 from console.profile_schema import Cluster, FleetProfile, Node
+from console.runlock import RunLock
 from console.secrets import REDACTOR, Redactor, SecretError, resolve
 from console.ssh import CommandTimeout, ConnectionLost, Pool, SshError
 
@@ -372,6 +373,9 @@ class Engine:
         if self.journal is None:
             raise StepFailed("no journal to record the run in: nothing was run")
         self._planned = {(i.node, i.step): i for i in planned}
+        # one run of a fleet at a time (FleetBusy names the one in progress)
+        self._run_lock = RunLock(self.profile.model.fleet.name, self.journal.path.parent / "locks")
+        self._stale_note = self._run_lock.acquire(action.name)
         self.running = True
         try:
             return self._apply(
@@ -379,6 +383,7 @@ class Engine:
             )
         finally:
             self.running = False
+            self._run_lock.release()
 
     def _apply(
         self,
@@ -407,8 +412,15 @@ class Engine:
         if not resume:
             options = {"limit": limit, "batch": batch, "max_fail": max_fail}
             run_id = self.journal.start_run(action.name, model.fleet.name, profile_path, options)
+        self._run_lock.name_run(run_id)
+        said = f"{action.name} on {len(targets)} nodes"
         self._emit(
-            Event("run", run_id, state=RUNNING, text=f"{action.name} on {len(targets)} nodes")
+            Event(
+                "run",
+                run_id,
+                state=RUNNING,
+                text=f"{said}; {self._stale_note}" if self._stale_note else said,
+            )
         )
         done_before: dict[str, set[str]] = {}
         for _, node in targets:

@@ -117,6 +117,7 @@ def run_cmd(
         plan_text,
         run_summary,
     )
+    from console.runlock import FleetBusy
 
     loaded = load_or_exit(profile)
     act = action_or_exit(action, loaded.model)
@@ -223,6 +224,8 @@ def run_cmd(
             )
         except StepFailed as exc:
             box["error"] = str(exc)
+        except FleetBusy as exc:  # another run of the fleet: this one did not start
+            box["busy"] = str(exc)
         except Exception as exc:  # reported below, after the pool is closed
             box["error"] = f"internal error: {exc!r}"
         finally:
@@ -253,6 +256,9 @@ def run_cmd(
     if "error" in box:
         click.echo(f"fleetdeck run: {box['error']}", err=True)
         sys.exit(EXIT_INVALID)
+    if "busy" in box:
+        click.echo(f"fleetdeck run: {box['busy']}", err=True)
+        sys.exit(EXIT_FAILED)
     result = box["result"]
     if as_json:
         click.echo(

@@ -150,13 +150,14 @@ class Runs(Controller):
 
     def _apply(self, action, resume: str | None, planned) -> None:
         from actions.engine import StepFailed
+        from console.runlock import FleetBusy
 
         self.engine = self._new_engine()  # opens the journal: not on the UI thread
         try:
             self.engine.apply(
                 action, resume=resume, profile_path=str(self.app.profile.file), planned=planned
             )
-        except StepFailed as exc:
+        except (StepFailed, FleetBusy) as exc:
             self.say(str(exc), severity="error")
 
     def _joined(self, event) -> None:
