@@ -244,14 +244,18 @@ def run_cmd(
             )
             engine.cancel()
 
-    previous = signal.signal(signal.SIGINT, interrupted)
+    # SIGTERM (a service manager, `kill`) and SIGHUP (the terminal closed) as Ctrl-C: the
+    # run is cancelled and recorded, not cut mid-step with steps left running
+    stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, interrupted) for sig in stopping}
     worker = threading.Thread(target=work, name="run")
     worker.start()
     try:
         while not finished.wait(0.2):
             pass
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         pool.close()
     if "error" in box:
         click.echo(f"fleetdeck run: {box['error']}", err=True)

@@ -95,19 +95,23 @@ def test_ctrl_c_cancels_and_lets_running_steps_finish_then_resume(short_tmp):
         assert "channel-drop" not in fleetdeck(fleet.env, "sim", "status", sim).stdout  # taken
 
 
-def test_a_second_ctrl_c_aborts_the_running_steps(short_tmp):
+def test_sigterm_cancels_as_ctrl_c_does_and_a_second_signal_aborts(short_tmp):
     with embedded_deploy_fleet(short_tmp) as fleet:
         profile = short_tmp / "sim" / "profile.toml"
         for hf in (short_tmp / "sim" / "nodes").glob("*/.sim"):
             (hf / "hf.json").write_text('{"delay": 3}')
         proc = start_run(fleet.env, profile)
-        read_until(proc, "models        | »")
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
+        before = read_until(proc, "models        | »")
+        proc.send_signal(signal.SIGTERM)  # a service manager's stop, or `kill`: a Ctrl-C
+        said = read_until(proc, "cancelling: running steps finish")
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 130, out
-        assert "aborting: running steps stop" in out and "internal error" not in out
+        text = "".join(before + said) + out
+        assert proc.returncode == 130, text  # not 143: cancelled, and recorded as such
+        assert "aborting: running steps stop" in text and "internal error" not in text
+        run_id = next(line.split()[1] for line in text.splitlines() if line.startswith("run "))
+        journal = fleetdeck(fleet.env, "journal", str(profile))
+        assert f"{run_id.rstrip(':')}  deploy" in journal.stdout and "cancelled" in journal.stdout
 
 
 def test_ctrl_c_during_sim_up_stops_the_fleet_it_started(short_tmp):
