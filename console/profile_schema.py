@@ -19,6 +19,7 @@ from console.schema import (  # noqa: F401 - check_host and the types: part of t
     SecretRefStr,
     Strict,
     Url,
+    User,
     check_host,
 )
 from console.stacks import SETTINGS_NOT_READ_YET, STACK_NAMES, STACK_SOURCE_KINDS, StackSection
@@ -34,7 +35,7 @@ class FleetSection(Strict):
 
 
 class SshSection(Strict):
-    user: str = "root"
+    user: User = "root"
     key: str | None = None  # path to the private key file; the agent is used when absent
     port: Port = 22
     parallelism: Annotated[int, Field(ge=1, le=1000)] = 20
@@ -55,7 +56,7 @@ class Node(Strict):
     name: Name
     host: Host
     port: Port | None = None  # SSH port; [ssh].port when absent
-    user: str | None = None  # SSH user; [ssh].user when absent
+    user: User | None = None  # SSH user; [ssh].user when absent
     role: str
     model: str | None = None
     models: list[str] = []
@@ -107,7 +108,7 @@ class ProvisionPool(Strict):
     disk_gb: Annotated[int, Field(ge=10, le=65536)] = 500
     disk_type: str | None = None  # gp3, pd-ssd, Premium_LRS; the cloud's default when absent
     spot: bool = False  # spot / preemptible, where the cloud's driver can ask for it
-    ssh_user: str | None = None  # the image's login user; [ssh].user when absent
+    ssh_user: User | None = None  # the image's login user; [ssh].user when absent
     public_key: str | None = None  # a .pub file; [ssh].key + ".pub" when absent
     credentials: SecretRefStr | None = None  # None only for the dummy driver
     endpoint: Url | None = None  # an EC2-compatible API (moto, LocalStack); AWS's when absent

@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from console.secrets import REFERENCE_SYNTAX, SecretError, parse_ref, shown_as_ref
+from console.text import printable
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -51,6 +52,27 @@ def check_name(value: str) -> str:
     return value
 
 
+_USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+
+
+def check_user(value: str) -> str:
+    """A login name as useradd takes it: never empty, never an option (`-oProxyCommand=`)."""
+    if not _USER_RE.match(value):
+        raise ValueError(
+            f"{value[:40]!r} is not a login name: letters, digits, '_', '.' or '-', "
+            "starting with a letter or '_', at most 32 characters"
+        )
+    return value
+
+
+def check_line(value: str) -> str:
+    """Free text on one line: no control characters (a newline would add lines to the
+    profile), no bidi overrides (they reverse what the console shows)."""
+    if "\n" in value or "\t" in value or printable(value) != value:
+        raise ValueError(f"{value[:60]!r} holds a control character: remove it")
+    return value
+
+
 def check_ref(value: str) -> str:
     try:
         parse_ref(value)
@@ -68,6 +90,8 @@ def check_url(value: str) -> str:
 
 
 Host = Annotated[str, AfterValidator(check_host)]
+User = Annotated[str, AfterValidator(check_user)]
+Line = Annotated[str, AfterValidator(check_line)]
 Ip = Annotated[str, AfterValidator(check_ip)]
 Name = Annotated[str, AfterValidator(check_name)]
 SecretRefStr = Annotated[str, AfterValidator(check_ref)]

@@ -77,21 +77,31 @@ def setup_cmd(
         except AnswersError as exc:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_INVALID)
-        text = profile_text(a, answers.name)
-        profile = profile or Path(f"{a.fleet}.toml")
-        if profile.exists() and profile.read_text() != text:
-            click.echo(
-                f"fleetdeck setup: {profile} exists and is not what these answers write: "
-                f"move it away, or run `fleetdeck setup {profile}` to go on with it",
-                err=True,
-            )
+        try:
+            text = profile_text(a, answers.name)
+        except ProfileError as exc:  # what the answers make, refused by the profile's rules
+            click.echo(f"{answers}: these answers make a profile that is refused:\n{exc}", err=True)
             sys.exit(EXIT_INVALID)
-        if not profile.exists():
-            click.echo(text)
-            if not (yes or write_only) and not click.confirm(f"save this profile as {profile}?"):
-                sys.exit(EXIT_CANCELLED)
-            profile.write_text(text)
-            click.echo(f"saved {profile}")
+        profile = profile or Path(f"{a.fleet}.toml")
+        try:
+            if profile.exists() and profile.read_text() != text:
+                click.echo(
+                    f"fleetdeck setup: {profile} exists and is not what these answers write: "
+                    f"move it away, or run `fleetdeck setup {profile}` to go on with it",
+                    err=True,
+                )
+                sys.exit(EXIT_INVALID)
+            if not profile.exists():
+                click.echo(text)
+                confirmed = yes or write_only or click.confirm(f"save this profile as {profile}?")
+                if not confirmed:
+                    sys.exit(EXIT_CANCELLED)
+                profile.write_text(text)
+                click.echo(f"saved {profile}")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            click.echo(f"fleetdeck setup: {profile}: cannot be the profile: {why}", err=True)
+            sys.exit(EXIT_INVALID)
         if write_only:
             return
     try:

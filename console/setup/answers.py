@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from console.profile_schema import DriverName, StackName
-from console.schema import Host, Name, SecretRefStr, Strict, Url
+from console.schema import Host, Line, Name, SecretRefStr, Strict, Url, User
 from console.stacks import STACKS
 
 
@@ -31,14 +31,14 @@ class Rent(Strict):
     """Machines to rent for a cluster (the provisioning action)."""
 
     driver: DriverName
-    region: str
-    size: str
-    image: str
+    region: Line
+    size: Line
+    image: Line
     credentials: SecretRefStr | None = None
-    zone: str | None = None
-    project: str | None = None
-    resource_group: str | None = None
-    network: str | None = None
+    zone: Line | None = None
+    project: Line | None = None
+    resource_group: Line | None = None
+    network: Line | None = None
 
 
 class ClusterAnswers(Strict):
@@ -47,20 +47,20 @@ class ClusterAnswers(Strict):
     hosts: list[Host] = []  # existing machines, in the roles' order; none when renting
     rent: Rent | None = None
     gpus: Annotated[int, Field(ge=0, le=64)] | None = None  # per node that serves a model
-    gpu_type: str | None = None
-    model: str | None = None  # what its serving nodes run
+    gpu_type: Line | None = None
+    model: Line | None = None  # what its serving nodes run
     public_url: Url | None = None  # a chain stack: the participant's URL (default: its first host)
 
 
 class Answers(Strict):
     fleet: Name
     stack: StackName
-    ssh_user: str = "ubuntu"
-    ssh_key: str = "~/.ssh/id_ed25519"
+    ssh_user: User = "ubuntu"
+    ssh_key: Line = "~/.ssh/id_ed25519"
     # a chain stack's release, the configurator's HTTP/HTTPS and domain, the network's seeds
-    release: str | None = None  # the stack's own default
+    release: Line | None = None  # the stack's own default
     https: bool = False
-    domain: str | None = None
+    domain: Host | None = None
     seeds: Literal["default"] | Seeds = "default"
     clusters: Annotated[list[ClusterAnswers], Field(min_length=1)]
 
@@ -97,9 +97,11 @@ class Answers(Strict):
 
 def load_answers(path: Path) -> Answers:
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise AnswersError(f"{path}: cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise AnswersError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise AnswersError(f"{path}: not TOML: {exc}") from None
     try:

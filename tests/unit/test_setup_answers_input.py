@@ -1,0 +1,83 @@
+"""`setup --answers` checks the answers with the rules the profile applies, before writing:
+a bad answer is named by its field with exit 1 (never exit 70, never a profile with extra
+lines or an SSH option for a user), and so is a profile path that cannot be written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = (REPO / "profiles" / "setup" / "first-fleet-answers.toml").read_text()
+
+
+def setup(cwd: Path, answers: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", "setup", *args, "--answers", str(answers)]
+        + ["--write-only"],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ('ssh_user = "ubuntu"', 'ssh_user = ""', "ssh_user: '' is not a login name"),
+        ('ssh_user = "ubuntu"', 'ssh_user = "-oProxyCommand=touch x"', "ssh_user: '-oProxyComm"),
+        ('ssh_user = "ubuntu"', 'ssh_user = "ubu\\nntu"', "ssh_user: 'ubu\\nntu' is not a"),
+        ('gpu_type = "H100"', 'gpu_type = "H100\\n[evil]"', "clusters.0.gpu_type: 'H100\\n"),
+        ('model = "Qwen/Qwen3-32B-FP8"     #', 'model = "Qwen\\u202eFP8" #', "clusters.0.model:"),
+        ("[[clusters]]", 'release = "v0.2.14\\nx"\n[[clusters]]', "release: 'v0.2.14\\nx' holds"),
+        ("[[clusters]]", 'https = true\ndomain = "a b.example"\n[[clusters]]', "domain: 'a b"),
+        ('"203.0.113.12"]', '"203.0.113.11"]', "refused"),  # the same host twice
+        (
+            "[[clusters]]",
+            'seeds = { seed_api_url = "http://u:pw@node2.gonka.ai:8000", '
+            'seed_rpc_url = "http://node2.gonka.ai:8000/chain-rpc/", '
+            'seed_p2p_url = "tcp://node2.gonka.ai:5000" }\n[[clusters]]',
+            "refused",
+        ),
+    ],
+    ids=[
+        "user-empty",
+        "user-option",
+        "user-newline",
+        "gpu-type-newline",
+        "model-bidi",
+        "release-newline",
+        "domain-space",
+        "host-twice",
+        "password-in-seed-url",
+    ],
+)
+def test_a_bad_answer_is_named_and_nothing_is_written(tmp_path, old, new, said):
+    assert old in EXAMPLE
+    answers = tmp_path / "answers.toml"
+    answers.write_text(EXAMPLE.replace(old, new, 1))
+    done = setup(tmp_path, answers)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert said in done.stderr, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert "pw@" not in done.stderr + done.stdout  # a password is not repeated
+    assert not (tmp_path / "first-fleet.toml").exists()
+
+
+def test_answers_not_utf8_and_a_profile_path_that_cannot_be_one(tmp_path):
+    answers = tmp_path / "answers.toml"
+    answers.write_bytes(EXAMPLE.encode().replace(b"first-fleet", b"first-fl\xffeet", 1))
+    done = setup(tmp_path, answers)
+    assert done.returncode == 1 and "not UTF-8" in done.stderr, done.stderr
+    answers.write_text(EXAMPLE)
+    (tmp_path / "adir.toml").mkdir()
+    done = setup(tmp_path, answers, "adir.toml")  # refused as the argument it is: usage
+    assert done.returncode == 64 and "'adir.toml' is a directory" in done.stderr, done.stderr
+    done = setup(tmp_path, answers, "missing/dir/fleet.toml")
+    assert done.returncode == 1, done.stderr
+    assert "missing/dir/fleet.toml: cannot be the profile" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
