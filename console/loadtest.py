@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from console.stacks.base import InferenceApi
+from console.text import printable
 
 TOKENS = 32  # tokens asked of each answer: short jobs, as a provider's are
 
@@ -126,7 +127,9 @@ def read_answer(target: Target, r: httpx.Response) -> tuple[bool, str, int]:
             said = str(r.json().get("error") or r.text)
         except (ValueError, AttributeError):
             said = r.text
-        return False, f"HTTP {r.status_code} {said.strip()[:80]}", 0
+        # a provider's words, kept literal: escape sequences in them (a terminal title, a
+        # cleared screen) are shown as escapes, never sent to the operator's terminal
+        return False, f"HTTP {r.status_code} {printable(' '.join(said.split())[:80])}", 0
     try:
         return True, "", target.api.tokens(r.json())
     except (ValueError, AttributeError, TypeError):

@@ -57,3 +57,18 @@ def test_the_command_sends_only_where_the_profile_says(tmp_path):
     assert "net1 (serves no model)" in run.output
     run = CliRunner().invoke(cli, ["loadtest", profile, "--timeout", "soon"])
     assert run.exit_code == 2 and "is not a duration" in run.output
+
+
+def test_a_providers_error_body_is_shown_literally_on_one_line():
+    import httpx
+
+    from console.loadtest import read_answer
+
+    hostile = '{"error": "busy\\u001b]0;pwned\\u0007\\u001b[2J\\nsecond line"}'
+    r = httpx.Response(503, text=hostile, headers={"Content-Type": "application/json"})
+    ok, error, tokens = read_answer(T, r)
+    assert not ok and tokens == 0
+    assert "\x1b" not in error and "\x07" not in error and "\n" not in error
+    assert error == "HTTP 503 busy\\x1b]0;pwned\\x07\\x1b[2J second line"
+    raw = httpx.Response(502, text="<h1>bad\x1b[31m gateway</h1>")  # not JSON either
+    assert read_answer(T, raw)[1] == "HTTP 502 <h1>bad\\x1b[31m gateway</h1>"
