@@ -216,7 +216,11 @@ class FleetdeckApp(App[str | None]):
 
     # -- the command palette (ctrl+p)
     def action_command_palette(self) -> None:
-        if self.use_command_palette and not Palette.is_open(self):
+        # one palette at a time: Textual asks only whether the top screen is one, and a
+        # palette under another screen (its help, a command's screen) got a second one
+        # with the same id: DuplicateIds ended the console
+        opened = any(isinstance(s, Palette) for s in self.screen_stack)
+        if self.use_command_palette and not opened:
             self.push_screen(Palette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

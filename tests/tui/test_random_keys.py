@@ -63,3 +63,19 @@ async def test_a_palette_page_move_before_its_list_is_laid_out_is_ignored():
         palette._action_command_list("page_up")
         await pilot.pause()
         assert a.is_running
+
+
+async def test_ctrl_p_with_a_palette_under_another_screen_opens_no_second_one():
+    from screens.help import HelpScreen
+
+    a = app(read_only=True)
+    async with a.run_test(size=(100, 30)) as pilot:
+        await drawn(pilot)
+        a.action_command_palette()
+        await pilot.pause()
+        assert isinstance(a.screen, Palette)
+        await a.push_screen(HelpScreen("Help", [], "over the palette"))
+        await pilot.press("ctrl+p")  # Textual's check saw no palette on top: a second one
+        await pilot.pause()
+        assert a.is_running and a.return_code is None
+        assert sum(isinstance(s, Palette) for s in a.screen_stack) == 1
