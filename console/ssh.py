@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 import os
 import random
 import socket
@@ -29,6 +30,11 @@ from fabric import Config, Connection
 from console.atomic import atomic_write_text
 from console.profile_schema import FleetProfile
 from console.tunnel import pump
+
+# paramiko's transport thread logs a failed handshake with its traceback; with no handler
+# configured, logging printed it on the operator's terminal. The error is said in words
+# where the connection is used.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 DEFAULT_KNOWN_HOSTS = Path("~/.config/fleetdeck/known_hosts")
 SYSTEM_KNOWN_HOSTS = Path("~/.ssh/known_hosts")  # what paramiko calls the system host keys
@@ -763,6 +769,9 @@ def _describe(exc: Exception, target: Target) -> str:
         return f"authentication failed as {target.user} at {where}: {exc}"
     if isinstance(exc, paramiko.SSHException) and "banner" in str(exc).lower():
         return f"no SSH banner from {where} (host hung?)"
+    if isinstance(exc, paramiko.SSHException) and "No existing session" in str(exc):
+        # what paramiko says when the handshake died in its thread before authentication
+        return f"{where} took the connection but no SSH handshake followed (host hung?)"
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve {target.host}: {exc.strerror}"
     return f"{type(exc).__name__}: {exc}"

@@ -210,3 +210,29 @@ def test_an_encrypted_key_without_an_agent_is_said_with_the_fix(tmp_path):
         assert f"{key}: the key is encrypted (it has a passphrase) and no ssh-agent" in done.stderr
         assert "ssh-add" in done.stderr and "internal error" not in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_hung_host_is_said_in_words_never_with_the_ssh_librarys_traceback(tmp_path):
+    import socket
+
+    from tests.harness.profiles import UNREACHABLE
+
+    silent = socket.socket()  # takes the connection, never says a word of SSH
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    profile = tmp_path / "hung.toml"
+    profile.write_text(
+        UNREACHABLE.format(kh=tmp_path / "known_hosts", port=silent.getsockname()[1])
+    )
+    try:
+        for args in (
+            ("status", str(profile), "--wait", "3"),
+            ("run", str(profile), "deploy", "--yes"),
+        ):
+            done = cli(tmp_path, *args)
+            said = done.stdout + done.stderr
+            assert "Traceback" not in said and "paramiko" not in said, said
+            assert "SSHException" not in said, said
+            assert "(host hung?)" in said, said
+    finally:
+        silent.close()
