@@ -17,7 +17,7 @@ from console.cli.common import (
     limit_words,
     load_or_exit,
 )
-from console.cli.group import EXIT_FAILED, EXIT_INVALID, cli
+from console.cli.group import EXIT_FAILED, EXIT_INVALID, EXIT_USAGE, cli
 from console.cli.mnemonic import recoverer, revealer
 
 
@@ -124,9 +124,9 @@ def run_cmd(
     fleet = loaded.model.fleet.name
     try:
         check_options(batch, max_fail)
-    except StepFailed as exc:
+    except StepFailed as exc:  # a bad value of an option: usage, as click's own are
         click.echo(f"fleetdeck run: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(EXIT_USAGE)
     out_lock = threading.Lock()
     reveal = revealer(mnemonic_file, as_json, out_lock)  # a bad --mnemonic-file: said first
     engine, pool = engine_for(loaded, accept_new_host_keys)

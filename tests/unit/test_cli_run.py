@@ -28,9 +28,9 @@ def test_unreachable_nodes_are_not_reported_as_nothing_to_do(tmp_path):
 
 def test_bad_options_and_unknown_actions_are_refused_before_connecting(tmp_path):
     done = fleetdeck(tmp_path, "run", "PROFILE", "deploy", "--batch", "0")
-    assert done.returncode == 1 and "--batch 0: a batch needs at least one node" in done.stderr
+    assert done.returncode == 64 and "--batch 0: a batch needs at least one node" in done.stderr
     done = fleetdeck(tmp_path, "run", "PROFILE", "deploy", "--max-fail", "120%")
-    assert done.returncode == 1 and "between 0% and 100%" in done.stderr
+    assert done.returncode == 64 and "between 0% and 100%" in done.stderr
     done = fleetdeck(tmp_path, "plan", "PROFILE", "teardown")
     assert done.returncode == 1 and "unknown action 'teardown'; one of: deploy" in done.stderr
     done = fleetdeck(tmp_path, "run", "PROFILE", "deploy", "--resume")
