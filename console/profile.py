@@ -24,6 +24,7 @@ from tomlkit.items import AoT, Table
 
 from console.atomic import atomic_write_text
 from console.profile_schema import NOT_READ_YET, Cluster, FleetProfile, Node
+from console.schema import check_name, render_names
 from console.secrets import (
     REFERENCE_SYNTAX,
     SecretError,
@@ -597,6 +598,13 @@ def _provision_problems(provision: Any, cluster_stack: dict[str, Any], at: Any):
                 if not pool.get(key):
                     yield at((*ppath, key), f"an Azure pool needs {what}", f'{key} = "..."')
         ports = pool.get("open_ports")
+        for i, port in enumerate(ports if isinstance(ports, list) else []):
+            if port in NEVER_PUBLIC:
+                yield at(
+                    (*ppath, "open_ports", i),
+                    f"port {port} is {NEVER_PUBLIC[port]} and must never be open to the world",
+                    "reach it through fleetdeck's SSH forwarding",
+                )
         if info and isinstance(ports, list):
             for i, port in enumerate(ports):
                 if port in info.private_ports:
@@ -609,6 +617,14 @@ def _provision_problems(provision: Any, cluster_stack: dict[str, Any], at: Any):
 
 
 GCE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+# ports no pool opens to the world, whatever its stack: what they serve is the host's own
+NEVER_PUBLIC = {
+    2375: "the Docker API",
+    2376: "the Docker API (TLS)",
+    9100: "node-exporter's metrics (Gonka's admin API on a network node)",
+    9400: "dcgm-exporter's metrics",
+    10250: "the kubelet's API",
+}
 
 
 def _pool_names_problems(pool: dict, ppath: PathT, info: Any, at: Any):
@@ -617,12 +633,15 @@ def _pool_names_problems(pool: dict, ppath: PathT, info: Any, at: Any):
         return
     fields = {"pool": pool.get("name"), "cluster": pool.get("cluster"), "role": pool.get("role")}
     try:
-        first = names.format(n=1, **fields)
-    except (KeyError, IndexError, ValueError) as exc:
+        first = render_names(names, n=1, **fields)
+        last = render_names(names, n=count, **fields)
+        for made in (first, last):
+            check_name(made)
+    except ValueError as exc:
         yield at(
             (*ppath, "names"),
-            f"{names!r} is not a name pattern ({exc})",
-            'use {pool}, {cluster}, {role} and {n}, e.g. "{cluster}-ml{n}"',
+            f"{printable(names)[:80]!r} does not make node names: {exc}",
+            'use {pool}, {cluster}, {role} and {n} in a name, e.g. "{cluster}-ml{n}"',
         )
         return
     if pool.get("driver") == "gce" and not GCE_NAME.fullmatch(first):

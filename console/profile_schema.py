@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from console.schema import (  # noqa: F401 - check_host and the types: part of this module's API
+    Cidr,
+    Endpoint,
     Host,
     Ip,
     Labels,
@@ -20,7 +22,9 @@ from console.schema import (  # noqa: F401 - check_host and the types: part of t
     Strict,
     Url,
     User,
+    Word,
     check_host,
+    render_names,
 )
 from console.stacks import SETTINGS_NOT_READ_YET, STACK_NAMES, STACK_SOURCE_KINDS, StackSection
 
@@ -94,10 +98,10 @@ class ProvisionPool(Strict):
 
     name: Name
     driver: DriverName
-    region: str  # EC2 and Azure: the region; GCE: the zone (europe-west4-b)
-    zone: str | None = None  # EC2: an availability zone of the region
-    size: str
-    image: str
+    region: Word  # EC2 and Azure: the region; GCE: the zone (europe-west4-b)
+    zone: Word | None = None  # EC2: an availability zone of the region
+    size: Word
+    image: Word
     count: Annotated[int, Field(ge=1, le=1000)] = 1
     # the new nodes' names: {pool}, {cluster}, {role} and {n} (1, 2, …)
     names: str = "{pool}-{n}"
@@ -111,18 +115,18 @@ class ProvisionPool(Strict):
     ssh_user: User | None = None  # the image's login user; [ssh].user when absent
     public_key: str | None = None  # a .pub file; [ssh].key + ".pub" when absent
     credentials: SecretRefStr | None = None  # None only for the dummy driver
-    endpoint: Url | None = None  # an EC2-compatible API (moto, LocalStack); AWS's when absent
+    endpoint: Endpoint | None = None  # an EC2-compatible API (moto, LocalStack); AWS's when absent
     project: str | None = None  # GCE: the project; the service account's when absent
     resource_group: str | None = None  # Azure: required
     network: str | None = None  # Azure: an existing VNet (required); EC2: a subnet id
     key_pair: str | None = None  # EC2: the key pair's name; fleetdeck-<fleet> when absent
     security_group: str | None = None  # EC2: its name; fleetdeck-<fleet>-<cluster> when absent
-    ssh_from: list[str] = ["0.0.0.0/0"]  # who may reach SSH: narrow it to your office
+    ssh_from: list[Cidr] = ["0.0.0.0/0"]  # who may reach SSH: narrow it to your office
     open_ports: list[Port] = []  # more ports opened to the world; admin ports are refused
     labels: Labels = {}
 
     def node_name(self, n: int) -> str:
-        return self.names.format(pool=self.name, cluster=self.cluster, role=self.role, n=n)
+        return render_names(self.names, pool=self.name, cluster=self.cluster, role=self.role, n=n)
 
 
 # what a status source can give of a node; a node's screen shows each one's source and age

@@ -73,6 +73,52 @@ def check_line(value: str) -> str:
     return value
 
 
+def check_cidr(value: str) -> str:
+    """An address block as a firewall takes it: 203.0.113.0/24, 2001:db8::/32, 0.0.0.0/0."""
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value[:60]!r} is not an address block (e.g. 203.0.113.0/24)") from None
+    return value
+
+
+# where every cloud answers its instances' metadata, credentials included: an API
+# "endpoint" there would hand the cloud's secrets to whoever asks through fleetdeck
+_METADATA = {"169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "metadata"}
+
+
+def check_endpoint(value: str) -> str:
+    check_url(value)
+    host = re.sub(r"^\w+://", "", value).split("/")[0].rsplit("@", 1)[-1]
+    host = host[1:].split("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0]
+    try:
+        link_local = ipaddress.ip_address(host).is_link_local
+    except ValueError:
+        link_local = False
+    if link_local or host.lower() in _METADATA:
+        raise ValueError(
+            f"{host!r} is a cloud metadata address, not an API endpoint: an EC2-compatible "
+            "API (moto, LocalStack) has an address of its own"
+        )
+    return value
+
+
+NAME_FIELDS = ("pool", "cluster", "role", "n")
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(NAME_FIELDS) + r")\}")
+
+
+def render_names(pattern: str, **fields: object) -> str:
+    """A pool's `names` for one machine: {pool}, {cluster}, {role} and {n} replaced, and
+    nothing else taken from the text (str.format ran the operator's expressions:
+    {pool.__class__}, {n:>99999999})."""
+    rest = _PLACEHOLDER.sub("", pattern)
+    if "{" in rest or "}" in rest:
+        raise ValueError(
+            "only {pool}, {cluster}, {role} and {n} may stand in braces (no formats or fields)"
+        )
+    return _PLACEHOLDER.sub(lambda m: str(fields[m.group(1)]), pattern)
+
+
 def check_ref(value: str) -> str:
     try:
         parse_ref(value)
@@ -92,6 +138,9 @@ def check_url(value: str) -> str:
 Host = Annotated[str, AfterValidator(check_host)]
 User = Annotated[str, AfterValidator(check_user)]
 Line = Annotated[str, AfterValidator(check_line)]
+Word = Annotated[str, Field(min_length=1), AfterValidator(check_line)]  # never empty
+Cidr = Annotated[str, AfterValidator(check_cidr)]
+Endpoint = Annotated[str, AfterValidator(check_endpoint)]
 Ip = Annotated[str, AfterValidator(check_ip)]
 Name = Annotated[str, AfterValidator(check_name)]
 SecretRefStr = Annotated[str, AfterValidator(check_ref)]

@@ -80,7 +80,11 @@ def test_ml_nodes_may_come_up_before_their_network_node():
     ("text", "field", "words"),
     [
         (two_pools(names='"{cluster}-ml"'), "names", "5 machines would all be named 'c1-ml'"),
-        (two_pools(names='"{cluster}-{zone}"'), "names", "is not a name pattern"),
+        (
+            two_pools(names='"{cluster}-{zone}"'),
+            "names",
+            "does not make node names: only {pool}, {cluster}, {role} and {n}",
+        ),
         (
             HEAD + pool("net", "network", count=2, names='"n{n}"'),
             "count",
