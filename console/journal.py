@@ -20,6 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from console.secrets import REDACTOR, Redactor
 
@@ -135,7 +136,10 @@ def _check_columns(db: sqlite3.Connection) -> None:
     """A journal whose tables lack a column this version reads (one written by another
     tool, or another version) is treated as a damaged one: named, or moved aside."""
     for table, wanted in COLUMNS.items():
-        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        try:
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        except UnicodeDecodeError:  # its schema's text is damaged
+            raise sqlite3.DatabaseError(f"the schema of its table {table} is damaged") from None
         missing = sorted(wanted - have)
         if have and missing:  # a table not there yet is made; one there must be whole
             raise sqlite3.DatabaseError(
@@ -224,9 +228,20 @@ class Journal:
         with self._lock:
             self._db.close()
 
-    def _exec(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+    def _exec(self, sql: str, args: tuple = ()) -> Any:
+        """A statement's cursor; a query's rows read at once, so that a page damaged past
+        the header (found only as rows are read) is the journal's error, named, not a
+        DatabaseError from wherever the rows were used."""
         with self._lock:
-            return self._db.execute(sql, args)
+            try:
+                cur = self._db.execute(sql, args)
+                return _Rows(cur.fetchall()) if sql.lstrip().startswith("SELECT") else cur
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+                raise JournalError(
+                    f"{self.path}: the journal is damaged ({exc})\n"
+                    f"    fix: move it aside (mv {self.path} {self.path}.damaged); the next "
+                    "run starts a new one, and `sqlite3 FILE .recover` may salvage its rows"
+                ) from None
 
     # -- runs
     def start_run(self, action: str, fleet: str, profile: str, options: dict) -> str:
@@ -384,5 +399,19 @@ class Journal:
         return [r[0] for r in self._exec(sql + " ORDER BY rowid", tuple(args))]
 
 
+class _Rows(list):
+    """A query's rows, read: what a cursor's callers here use of it."""
+
+    def fetchone(self) -> Any:
+        return self[0] if self else None
+
+    def fetchall(self) -> list:
+        return list(self)
+
+
 def _run(row: tuple) -> Run:
-    return Run(*row[:7], options=json.loads(row[7] or "{}"))
+    try:
+        options = json.loads(row[7] or "{}")
+    except (ValueError, TypeError):
+        options = {}  # what a damaged row holds: the run is still listed
+    return Run(*row[:7], options=options if isinstance(options, dict) else {})

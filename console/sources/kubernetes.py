@@ -277,7 +277,7 @@ def pod_containers(item: dict) -> tuple[str, list[dict]]:
     readiness, restarts, started_at, exit code)."""
     meta, spec, status = (_object(item.get(k)) for k in ("metadata", "spec", "status"))
     pod = str(meta.get("name", "?"))
-    images = {c.get("name"): c.get("image") for c in _objects(spec.get("containers"))}
+    images = {str(c.get("name")): c.get("image") for c in _objects(spec.get("containers"))}
     out = []
     for cs in _objects(status.get("containerStatuses")):
         state = _object(cs.get("state"))
@@ -297,7 +297,7 @@ def pod_containers(item: dict) -> tuple[str, list[dict]]:
         out.append(
             {
                 "name": f"{pod}/{name}",
-                "image": cs.get("image") or images.get(name),
+                "image": str(cs.get("image") or images.get(name) or "") or None,
                 "state": word,
                 "health": "healthy" if cs.get("ready") else "unhealthy",
                 "restarts": _int(cs.get("restartCount")),

@@ -43,6 +43,16 @@ MAX_BODY = 64 << 20
 INFO_EVERY = 6  # the GPUs' names, UUIDs and driver: read again every this many refreshes
 
 
+def _number(value: object) -> float | None:
+    """A sample's value as Prometheus writes it (a string: "61", "NaN", "+Inf")."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 class SourceError(Exception):
     """The source does not answer, or not as Prometheus does: one sentence."""
 
@@ -106,8 +116,22 @@ class PrometheusReader:
             text = body[:160].decode("utf-8", "replace")
             said = doc.get("error") if isinstance(doc, dict) else text
             raise SourceError(f"{self.source.url}: HTTP {status}: {printable(str(said))}")
-        data = doc.get("data") or {}
-        return data.get("result") or [] if data.get("resultType") == "vector" else []
+        data = doc.get("data")
+        if not isinstance(data, dict) or data.get("resultType") != "vector":
+            return []
+        result = data.get("result") or []
+        # each series an object with a metric (labels) and a [time, "value"] pair: what is
+        # not is left out, as a series that cannot be read
+        return [
+            r
+            for r in (result if isinstance(result, list) else [])
+            if isinstance(r, dict)
+            and isinstance(r.get("metric"), dict)
+            and all(isinstance(v, str) for v in r["metric"].values())
+            and isinstance(r.get("value"), list)
+            and len(r["value"]) == 2
+            and _number(r["value"][1]) is not None
+        ]
 
     def _get(self, path: str, params: dict) -> tuple[int, bytes]:
         """The answer's status and body, whole within ANSWER_S and MAX_BODY: httpx's timeout
