@@ -28,3 +28,20 @@ def fleetdeck(home: Path, *args: str, timeout: float = 60) -> subprocess.Complet
     """`fleetdeck ARGS` with HOME and the state dir in `home`."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_STATE_HOME": str(home)}
     return run(env, *args, timeout=timeout)
+
+
+def run_here(monkeypatch, capsys, *args: str, env: dict[str, str] | None = None):
+    """`fleetdeck ARGS` in this process: (exit code, stdout, stderr). For what ends before
+    any work (refusals, validation): a process each cost a second of start-up under load."""
+    import console.cli
+
+    monkeypatch.setattr(sys, "argv", ["fleetdeck", *args])
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
+    try:
+        console.cli.main()
+        code = 0
+    except SystemExit as ended:
+        code = ended.code if isinstance(ended.code, int) else 1
+    said = capsys.readouterr()
+    return code, said.out, said.err

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tests.harness.cli import fleetdeck as cli
+from tests.harness.cli import run_here
 from tests.harness.procs import free_port
 from tests.harness.profiles import UNREACHABLE, unreachable_profile
 
@@ -39,17 +40,23 @@ def test_bad_options_and_unknown_actions_are_refused_before_connecting(tmp_path)
     assert done.returncode == 1 and "no run 20990101-000000-abcdef in" in done.stderr
 
 
-def test_an_empty_limit_is_refused_not_taken_for_the_whole_fleet(tmp_path):
+def in_process(tmp_path, monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    profile = unreachable_profile(tmp_path)
+    argv = [a.replace("PROFILE", str(profile)) for a in args]
+    return run_here(monkeypatch, capsys, *argv, env={"XDG_STATE_HOME": str(tmp_path)})
+
+
+def test_an_empty_limit_is_refused_not_taken_for_the_whole_fleet(tmp_path, monkeypatch, capsys):
     for empty in ("", " ", "net,", ",,"):
-        for command in ("run", "plan"):
-            done = fleetdeck(tmp_path, command, "PROFILE", "deploy", "--yes", "--limit", empty)
-            if command == "plan":
-                done = fleetdeck(tmp_path, command, "PROFILE", "deploy", "--limit", empty)
-            assert done.returncode == 64, (empty, done.stdout + done.stderr)
-            assert "an empty value would mean the whole fleet" in done.stderr
-            assert "preflight" not in done.stdout  # refused before anything was checked
-    unknown = fleetdeck(tmp_path, "plan", "PROFILE", "deploy", "--limit", "nosuch")
-    assert unknown.returncode == 1 and "--limit nosuch: no node, role or cluster" in unknown.stderr
+        for args in (("run", "PROFILE", "deploy", "--yes"), ("plan", "PROFILE", "deploy")):
+            code, out, err = in_process(tmp_path, monkeypatch, capsys, *args, "--limit", empty)
+            assert code == 64, (empty, out + err)
+            assert "an empty value would mean the whole fleet" in err
+            assert "preflight" not in out  # refused before anything was checked
+    code, _, err = in_process(
+        tmp_path, monkeypatch, capsys, "plan", "PROFILE", "deploy", "--limit", "nosuch"
+    )
+    assert code == 1 and "--limit nosuch: no node, role or cluster" in err
 
 
 def test_usage_errors_exit_64_apart_from_status_critical_2(tmp_path):

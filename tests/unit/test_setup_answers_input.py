@@ -4,25 +4,26 @@ lines or an SSH option for a user), and so is a profile path that cannot be writ
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.harness.cli import run_here
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = (REPO / "profiles" / "setup" / "first-fleet-answers.toml").read_text()
 
 
-def setup(cwd: Path, answers: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "console.cli", "setup", *args, "--answers", str(answers)]
-        + ["--write-only"],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=60,
-    )
+@pytest.fixture
+def setup(tmp_path, monkeypatch, capsys):
+    """`fleetdeck setup ARGS --answers FILE --write-only` here, in tmp_path: (code, out, err)."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(answers: Path, *args: str) -> tuple[int, str, str]:
+        argv = ["setup", *args, "--answers", str(answers), "--write-only"]
+        return run_here(monkeypatch, capsys, *argv)
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -56,28 +57,28 @@ def setup(cwd: Path, answers: Path, *args: str) -> subprocess.CompletedProcess:
         "password-in-seed-url",
     ],
 )
-def test_a_bad_answer_is_named_and_nothing_is_written(tmp_path, old, new, said):
+def test_a_bad_answer_is_named_and_nothing_is_written(tmp_path, setup, old, new, said):
     assert old in EXAMPLE
     answers = tmp_path / "answers.toml"
     answers.write_text(EXAMPLE.replace(old, new, 1))
-    done = setup(tmp_path, answers)
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert said in done.stderr, done.stderr
-    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
-    assert "pw@" not in done.stderr + done.stdout  # a password is not repeated
+    code, out, err = setup(answers)
+    assert code == 1, out + err
+    assert said in err, err
+    assert "internal error" not in err and "Traceback" not in err
+    assert "pw@" not in err + out  # a password is not repeated
     assert not (tmp_path / "first-fleet.toml").exists()
 
 
-def test_answers_not_utf8_and_a_profile_path_that_cannot_be_one(tmp_path):
+def test_answers_not_utf8_and_a_profile_path_that_cannot_be_one(tmp_path, setup):
     answers = tmp_path / "answers.toml"
     answers.write_bytes(EXAMPLE.encode().replace(b"first-fleet", b"first-fl\xffeet", 1))
-    done = setup(tmp_path, answers)
-    assert done.returncode == 1 and "not UTF-8" in done.stderr, done.stderr
+    code, _, err = setup(answers)
+    assert code == 1 and "not UTF-8" in err, err
     answers.write_text(EXAMPLE)
     (tmp_path / "adir.toml").mkdir()
-    done = setup(tmp_path, answers, "adir.toml")  # refused as the argument it is: usage
-    assert done.returncode == 64 and "'adir.toml' is a directory" in done.stderr, done.stderr
-    done = setup(tmp_path, answers, "missing/dir/fleet.toml")
-    assert done.returncode == 1, done.stderr
-    assert "missing/dir/fleet.toml: cannot be the profile" in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr
+    code, _, err = setup(answers, "adir.toml")  # refused as the argument it is: usage
+    assert code == 64 and "'adir.toml' is a directory" in err, err
+    code, _, err = setup(answers, "missing/dir/fleet.toml")
+    assert code == 1, err
+    assert "missing/dir/fleet.toml: cannot be the profile" in err, err
+    assert "Traceback" not in err
