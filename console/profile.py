@@ -621,7 +621,7 @@ GCE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 NEVER_PUBLIC = {
     2375: "the Docker API",
     2376: "the Docker API (TLS)",
-    9100: "node-exporter's metrics (Gonka's admin API on a network node)",
+    9100: "node-exporter's metrics (on some stacks an admin API)",
     9400: "dcgm-exporter's metrics",
     10250: "the kubelet's API",
 }
