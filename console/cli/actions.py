@@ -234,15 +234,17 @@ def run_cmd(
     # Ctrl-C cancels (running steps finish), a second one aborts them; neither raises in
     # this thread, whose Thread.join an interrupt would leave returning early
     def interrupted(signum, frame) -> None:
+        # the engine first, then the words: a second signal that lands while the first is
+        # said runs this again inside the write, and must find the run cancelled already
         if engine.cancelled.is_set():
-            click.echo("aborting: running steps stop at their next command", err=True)
             engine.abort()
+            click.echo("aborting: running steps stop at their next command", err=True)
         else:
+            engine.cancel()
             click.echo(
                 "cancelling: running steps finish, nothing new starts (Ctrl-C again to abort)",
                 err=True,
             )
-            engine.cancel()
 
     # SIGTERM (a service manager, `kill`) and SIGHUP (the terminal closed) as Ctrl-C: the
     # run is cancelled and recorded, not cut mid-step with steps left running
