@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -89,8 +90,10 @@ _METADATA = {"169.254.169.254", "fd00:ec2::254", "metadata.google.internal", "me
 
 def check_endpoint(value: str) -> str:
     check_url(value)
-    host = re.sub(r"^\w+://", "", value).split("/")[0].rsplit("@", 1)[-1]
-    host = host[1:].split("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0]
+    try:
+        host = urlsplit(value).hostname or ""
+    except ValueError:  # a bracketed host that is no address
+        raise ValueError(f"{value[:60]!r} is not a URL") from None
     try:
         link_local = ipaddress.ip_address(host).is_link_local
     except ValueError:
