@@ -5,7 +5,8 @@ command, before anything is changed.
 Steps: gpu-health (a GPU answering [N/A] is faulty: reset it) → toolkit (docker without
 the nvidia runtime: install the NVIDIA container toolkit and register it) → compose (only
 the old docker-compose: install the compose v2 plugin) → disk (room for the models under
-HF_HOME; no fix but where there is room) → exposure (a container publishing one of the
+HF_HOME, or Ollama's models directory, for the models not there yet; no fix but where
+there is room) → exposure (a container publishing one of the
 stack's private ports on every interface: stopped, for its deploy to bind it privately).
 """
 
@@ -16,8 +17,9 @@ import re
 import shlex
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
+from actions.stacks import ollama
 from actions.stacks.node_http import note
-from actions.stacks.weights import hf_home, models_of, space_needed_gb
+from actions.stacks.weights import hf_home, missing_models, models_of, space_needed_gb
 from console.stacks import STACKS
 from console.stacks.base import EVERY_INTERFACE
 
@@ -115,9 +117,17 @@ def commands_apply(ctx: NodeContext, change: Change) -> None:
 # ---------------------------------------------------------------- disk
 
 
+def models_to_come(ctx: NodeContext) -> tuple[str, list[str], float]:
+    """Where the node's models go, those not there yet (what is there takes no more room),
+    and the bytes a parameter takes when a model's size is read from its name."""
+    if ctx.stack == "ollama":
+        return ollama.MODELS_DIR, ollama.models_missing(ctx), ollama.BYTES_PER_PARAMETER
+    return hf_home(ctx), missing_models(ctx), 2.0
+
+
 def disk_check(ctx: NodeContext) -> Change | None:
-    need = space_needed_gb(ctx)
-    where = hf_home(ctx)
+    where, missing, width = models_to_come(ctx)
+    need = space_needed_gb(ctx, missing, width)
     out = ctx.run(
         f'p={sh_path(where)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '
         "df -Pk \"$p\" | awk 'NR==2 {print $4}'; echo ---; df -Pk | awk 'NR>1 {print $4, $6}'",
@@ -135,8 +145,9 @@ def disk_check(ctx: NodeContext) -> Change | None:
         if (m := re.match(r"^(\d+)\s+(\S+)$", line.strip()))
     )
     best = roomy[-1] if roomy else None
+    setting = "Ollama's OLLAMA_MODELS" if ctx.stack == "ollama" else "[stack].hf_home"
     offer = (
-        f"set [stack].hf_home under {best[1]} ({best[0]:.0f} GB free there)"
+        f"set {setting} under {best[1]} ({best[0]:.0f} GB free there)"
         if best and best[0] >= need
         else "free space, or give the node a larger disk"
     )

@@ -1,4 +1,6 @@
-"""The plain-text table of `fleetdeck status`: one row per node, then the alerts."""
+"""The plain-text table of `fleetdeck status`: one row per node, then the alerts. Plain
+text: what a node said (an error, a container's name) is printed literally, its control
+characters as visible escapes."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import time
 from console.profile_schema import FleetProfile
 from console.stacks import STACKS
 from console.state import FleetState, NodeStatus
+from console.text import printable
 
 
 def _state(node: NodeStatus, state: FleetState) -> str:
@@ -108,7 +111,7 @@ def render(state: FleetState, fleet: FleetProfile, width: int | None = None) -> 
         for a in state.alerts:
             lines.append(f"{a.severity.upper():8} {a.node}: {a.summary} ({a.evidence})")
             lines.append(f"         next: {a.next_step}")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def _compact(state: FleetState, width: int) -> str:
@@ -125,4 +128,4 @@ def _compact(state: FleetState, width: int) -> str:
         a = worst.get(node.name)
         said = f"{a.severity}: {a.summary}" if a is not None else "-"  # type: ignore[attr-defined]
         lines.append(f"{node.name:<{name_w}}  {_state(node, state):<14} {_gpus(node):<12} {said}")
-    return "\n".join(line[:width] for line in lines)
+    return "\n".join(printable(line)[:width] for line in lines)

@@ -22,6 +22,7 @@ from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_pat
 from actions.stacks.node_http import http_ok, note, url_answers, wait_http
 from actions.stacks.weights import (
     hf_home,
+    missing_models,
     models_apply,
     models_check,
     models_of,
@@ -219,7 +220,7 @@ def preflight(ctx: NodeContext) -> Change | None:
     mem_gb = int(facts.get("mem_kb") or 0) / 1024**2
     if mem_gb < MIN_MEMORY_GB:
         problems.append(f"{mem_gb:.1f} GiB of memory, at least {MIN_MEMORY_GB} GiB needed")
-    need_gb = space_needed_gb(ctx)
+    need_gb = space_needed_gb(ctx, missing_models(ctx))  # those there take no more
     free_gb = int(facts.get("disk_kb") or 0) / 1024**2
     if free_gb < need_gb:
         problems.append(

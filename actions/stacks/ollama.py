@@ -18,12 +18,14 @@ import shlex
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed
 from actions.stacks.node_http import node_json, note, url_answers
-from actions.stacks.weights import models_of
+from actions.stacks.weights import models_of, room_for
 from console.profile_schema import FleetProfile
 
 UNIT = "ollama"
 STANDARD_UNIT_FILE = "/etc/systemd/system/ollama.service"  # where the install script puts it
 DROP_IN = "fleetdeck.conf"
+MODELS_DIR = "/usr/share/ollama/.ollama/models"  # the install script's service user's home
+BYTES_PER_PARAMETER = 0.6  # Ollama's default tags are 4-bit (Q4_K_M), a little over 0.5
 READY_WAIT_S = 60.0
 VERSION = re.compile(r"(\d+\.\d+\.\d+)")
 
@@ -282,10 +284,21 @@ def pulled(ctx: NodeContext) -> set[str]:
     return {str(m.get("name")) for m in body.get("models") or [] if isinstance(m, dict)}
 
 
+def models_missing(ctx: NodeContext) -> list[str]:
+    """The node's models Ollama has not pulled; all of them while it does not answer yet
+    (not installed, or not started: the deploy's earlier steps see to both)."""
+    try:
+        have = pulled(ctx)
+    except StepFailed:
+        have = set()
+    return [m for m in node_models(ctx) if tagged(m) not in have]
+
+
 def models_check(ctx: NodeContext) -> Change | None:
     missing = [m for m in node_models(ctx) if tagged(m) not in pulled(ctx)]
     if not missing:
         return None
+    room_for(ctx, missing, MODELS_DIR, BYTES_PER_PARAMETER)
     return Change(
         f"pull {', '.join(missing)}",
         tuple(f"{client_env(ctx)} ollama pull {shlex.quote(m)}" for m in missing),

@@ -3,9 +3,10 @@ checked complete shard by shard, downloaded with `hf download` (the token on std
 
 from __future__ import annotations
 
+import re
 import shlex
 
-from actions.engine import Change, NodeContext, sh_path
+from actions.engine import Change, NodeContext, StepRefused, sh_path
 from console.profile_schema import Node
 
 DEFAULT_HF_HOME = "/mnt/shared"
@@ -22,13 +23,70 @@ def hf_home(ctx: NodeContext) -> str:
 DISK_HEADROOM_GB = 20  # images and logs beside the models
 
 
-def space_needed_gb(ctx: NodeContext) -> float:
-    """What the node's disk under HF_HOME must hold: its models (their tiers' VRAM as the
-    size) and some headroom."""
-    models = ctx.profile.models
-    return DISK_HEADROOM_GB + sum(
-        (models[m].vram_gb or 0) for m in models_of(ctx.node) if m in models
+# "Qwen3-235B-A22B", "qwen3:235b", "Llama-3.1-8B": the first count of parameters in a name
+PARAMETERS = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])")
+QUANTISED_4 = ("awq", "gptq", "int4", "4bit", "q4", "nf4")
+QUANTISED_8 = ("fp8", "int8", "8bit", "q8", "w8a8")
+
+
+def model_size_gb(ctx: NodeContext, model: str, bytes_per_parameter: float = 2.0) -> float | None:
+    """The room a model takes on disk: its tier's VRAM where the profile gives one (more
+    than its weights: an upper bound), else its parameters times their width as its name
+    says them (bf16 unless it says fp8/int8 or a 4-bit format); None when neither is known."""
+    spec = ctx.profile.models.get(model)
+    if spec is not None and spec.vram_gb:
+        return spec.vram_gb
+    name = model.rsplit("/", 1)[-1].lower()
+    found = PARAMETERS.search(name)
+    if not found:
+        return None
+    if any(q in name for q in QUANTISED_4):
+        bytes_per_parameter = 0.5
+    elif any(q in name for q in QUANTISED_8):
+        bytes_per_parameter = 1.0
+    return float(found.group(1)) * bytes_per_parameter
+
+
+def space_needed_gb(ctx: NodeContext, models: list[str], bytes_per_parameter: float = 2.0) -> float:
+    """What the disk must still hold for MODELS (the ones not there yet) and some headroom;
+    a model of unknown size counts nothing (room_for says so)."""
+    sizes = (model_size_gb(ctx, m, bytes_per_parameter) for m in models)
+    return DISK_HEADROOM_GB + sum(s or 0 for s in sizes)
+
+
+def free_gb(ctx: NodeContext, where: str) -> float:
+    """Free space, in GB, on the file system that holds WHERE (or would: its nearest
+    existing parent)."""
+    out = ctx.run(
+        f'p={sh_path(where)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '
+        "df -Pk \"$p\" | awk 'NR==2 {print $4}'",
+        quiet=True,
+        check=False,
     )
+    text = out.stdout.strip()
+    return int(text) / 1024**2 if text.isdigit() else 0.0
+
+
+def room_for(
+    ctx: NodeContext, models: list[str], where: str, bytes_per_parameter: float = 2.0
+) -> None:
+    """Refuse to fetch MODELS into WHERE when its disk cannot hold them: a download that
+    fills the disk stops the node's containers and chain too, and fails hours in."""
+    need = space_needed_gb(ctx, models, bytes_per_parameter)
+    free = free_gb(ctx, where)
+    if free < need:
+        raise StepRefused(
+            f"{free:.0f} GB free under {where}, {need:.0f} GB needed for "
+            f"{', '.join(models)}: free space, give the node a larger disk, or point the "
+            "models elsewhere (fleetdeck plan PROFILE preflight says where there is room)"
+        )
+    unknown = [m for m in models if model_size_gb(ctx, m, bytes_per_parameter) is None]
+    if unknown and ctx.on_line:
+        ctx.on_line(
+            "stdout",
+            f'size of {", ".join(unknown)} unknown (set [models."…"] vram_gb): '
+            f"{free:.0f} GB free under {where}",
+        )
 
 
 def model_dir(ctx: NodeContext, model: str) -> str:
@@ -57,18 +115,25 @@ sys.exit(1)
 """
 
 
+def missing_models(ctx: NodeContext) -> list[str]:
+    """The node's models not complete under HF_HOME, asked in one command."""
+    models = models_of(ctx.node)
+    if not models:
+        return []
+    probe = "; ".join(
+        f"python3 -c {shlex.quote(MODEL_COMPLETE)} {sh_path(model_dir(ctx, m))} "
+        f"|| echo {shlex.quote(m)}"
+        for m in models
+    )
+    said = set(ctx.run(probe, quiet=True, check=False).stdout.split())
+    return [m for m in models if m in said]
+
+
 def models_check(ctx: NodeContext) -> Change | None:
-    missing = []
-    for model in models_of(ctx.node):
-        out = ctx.run(
-            f"python3 -c {shlex.quote(MODEL_COMPLETE)} {sh_path(model_dir(ctx, model))}",
-            quiet=True,
-            check=False,
-        )
-        if out.exit != 0:
-            missing.append(model)
+    missing = missing_models(ctx)
     if not missing:
         return None
+    room_for(ctx, missing, hf_home(ctx))
     home = sh_path(hf_home(ctx))
     commands = [f"{ctx.sudo}mkdir -p {home}"] + [
         f"HF_HOME={home} hf download {shlex.quote(m)}" for m in missing

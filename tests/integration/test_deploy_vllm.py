@@ -5,6 +5,7 @@ container by id, never `count: all`; a host with a GPU missing fails, saying so.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,24 @@ def test_a_host_with_a_gpu_missing_fails_naming_it(servers):
         assert b.state != "running"
     finally:
         fleet.clear("v1-b", "gpu-xid79")
+
+
+def test_a_model_the_disk_cannot_hold_is_not_fetched(servers):
+    """The disk 99.3 % full: a model already there asks no more room, a missing one is
+    refused before any byte is fetched (a 32B FP8 model, sized from its name)."""
+    fleet, env = servers
+    profile = str(fleet.profile_path)
+    hub = fleet.nodes["v1-a"].home / "hf" / "hub"
+    fleet.inject("v1-a", "disk-full")
+    try:
+        there = fleetdeck(env, "plan", profile, "deploy", "--limit", "v1-a")
+        assert there.returncode == 0 and "GB needed" not in there.stdout, there.stdout[-2000:]
+        shutil.rmtree(hub)
+        plan = fleetdeck(env, "plan", profile, "deploy", "--limit", "v1-a")
+        said = "26 GB free under ~/hf, 52 GB needed for Qwen/Qwen3-32B-FP8"
+        assert said in plan.stdout, plan.stdout[-2000:]
+        run = fleetdeck(env, "run", profile, "deploy", "--yes", "--limit", "v1-a")
+        assert run.returncode == 4 and said in run.stdout, run.stdout[-2000:]
+        assert not hub.exists()  # nothing fetched, not even a directory made
+    finally:
+        fleet.clear("v1-a", "disk-full")
