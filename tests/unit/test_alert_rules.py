@@ -238,7 +238,8 @@ def test_a_model_on_the_cpu_is_critical_and_says_how_much():
 
 def test_plain_status_prints_remote_text_literally_and_without_control_characters():
     """`status` without a console: markup stays text and an escape sequence from a node
-    (an error, a container's name in an alert) reaches the terminal as a visible escape (issue 27, 17)."""
+    (an error, a container's name in an alert) reaches the terminal as a visible escape
+    (issue 27, 17)."""
     from console.state import Alert
     from console.status_table import render
     from tests.tui.states import state_of
@@ -253,6 +254,6 @@ def test_plain_status_prints_remote_text_literally_and_without_control_character
     assert "[bold]x[/] \\x1b]0;pwned\\x07\\u202e" in plain  # markup is text; escapes shown
     said = Alert(names[1], "x", "critical", f"container {evil} exited", NOW, "", "")
     compact = render(replace(state, alerts=(said,)), profile, 200)  # the worst alert's words
-    assert f"critical: container [bold]x[/] \\x1b]0;pwned" in compact, compact
+    assert "critical: container [bold]x[/] \\x1b]0;pwned" in compact, compact
     for text in (plain, compact):
         assert not any(c in text for c in "\x1b\x07\u202e"), repr(text)
