@@ -54,6 +54,16 @@ def to_file(path: Path) -> Reveal:
     return reveal
 
 
+def check_destination(path: Path) -> None:
+    """Refuse, before anything else is done, a mnemonic file `to_file` would refuse later:
+    made exclusively as it will be, then removed (setup's keys stage comes minutes in)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    except OSError as exc:
+        raise click.UsageError(f"--mnemonic-file {path}: {_why(path, exc)}") from None
+    os.unlink(path)
+
+
 def _why(path: Path, exc: OSError) -> str:
     """Why the mnemonic file cannot be made, and what to name instead."""
     if path.is_symlink():

@@ -57,6 +57,10 @@ def setup_cmd(
 
     if write_only and answers is None:
         raise click.UsageError("--write-only writes the profile of --answers FILE")
+    if mnemonic_file is not None:  # refused now, not at the keys stage minutes in
+        from console.cli.mnemonic import check_destination
+
+        check_destination(mnemonic_file)
     if answers is None and sys.stdin.isatty() and sys.stdout.isatty():
         from console.setup.app import SetupApp
 

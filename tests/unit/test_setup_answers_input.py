@@ -82,3 +82,28 @@ def test_answers_not_utf8_and_a_profile_path_that_cannot_be_one(tmp_path, setup)
     assert code == 1, err
     assert "missing/dir/fleet.toml: cannot be the profile" in err, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["missing-directory", "dangling-link", "link", "existing"])
+def test_a_mnemonic_file_that_cannot_take_the_words_is_refused_before_anything(
+    tmp_path, setup, kind
+):
+    """What `keys` would refuse at the setup's keys stage (minutes in, after the profile,
+    the rehearsal's fleet or rented machines) is refused first, and nothing is written."""
+    answers = tmp_path / "answers.toml"
+    answers.write_text(EXAMPLE)
+    (tmp_path / "notes.txt").write_text("the operator's own notes\n")
+    words = tmp_path / "words.txt"
+    if kind == "missing-directory":
+        words = tmp_path / "nowhere" / "words.txt"
+    elif kind == "dangling-link":
+        words.symlink_to(tmp_path / "elsewhere.txt")
+    elif kind == "link":
+        words.symlink_to(tmp_path / "notes.txt")
+    else:
+        words.write_text("last year's words\n")
+    before = sorted(tmp_path.iterdir())
+    code, _, err = setup(answers, "--mnemonic-file", str(words))
+    assert code == 64 and f"--mnemonic-file {words}: " in err, err
+    assert sorted(tmp_path.iterdir()) == before  # no profile, nothing through a link
+    assert (tmp_path / "notes.txt").read_text() == "the operator's own notes\n"
