@@ -397,9 +397,14 @@ class Monitor:
         return first_pass and wanted <= self._collected
 
     def wait_complete(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the first pass; a source still silent then is said
+        down (status's exit 2), not left out: a status that waited on it is no green."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.complete():
                 return True
             time.sleep(0.05)
+        for poller in self.sources:
+            if not poller.first_read.is_set():
+                self.tracker.source_state(poller.name, f"no answer within {timeout:g} s")
         return self.complete()

@@ -445,13 +445,16 @@ class Tracker:
             key = (CONSOLE, f"source_down:{source}")
             active.add(key)
             count = blind.get(source, 0)
+            if count or read.get(source) is not None:
+                what = f"{count} nodes' values are old, not the nodes down"
+            else:  # never answered: its nodes are not known at all, not known to be fine
+                what = "nothing has been read from it, so its nodes are unknown"
             alerts.append(
                 Alert(
                     CONSOLE,
                     key[1],
                     "critical",
-                    f"status source {source!r} does not answer: {count} nodes' values are "
-                    "old, not the nodes down",
+                    f"status source {source!r} does not answer: {what}",
                     self._first_seen.setdefault(key, now),
                     why,
                     "check the source (its server, its URL and credentials in the profile's "

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
@@ -81,11 +81,30 @@ class PrometheusReader:
         self._instances: dict[str, str] = {}  # target (instance) -> node, as last seen
         self._reads = 0
         self._info: list[dict] = []  # the last answer of the "info" query
-        self._pool = ThreadPoolExecutor(4, thread_name_prefix=f"prometheus-{source.name}")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False)
         self.client.close()
+
+    def _each(self, promqls: list[str]) -> list[list[dict] | BaseException]:
+        """Every query at once, on daemon threads: one that a silent server holds must not
+        keep fleetdeck from exiting (an executor's threads are joined at exit)."""
+        answers: list[list[dict] | BaseException] = [SourceError("no answer")] * len(promqls)
+
+        def one(i: int, promql: str) -> None:
+            try:
+                answers[i] = self.query(promql)
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader's thread
+                answers[i] = exc
+
+        threads = [
+            threading.Thread(target=one, args=(i, q), daemon=True, name=f"prometheus-{i}")
+            for i, q in enumerate(promqls)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return answers
 
     # -- the queries
     def _by(self, *extra: str) -> str:
@@ -162,7 +181,11 @@ class PrometheusReader:
         due = self._reads % INFO_EVERY == 0  # names and UUIDs do not change between reads
         if not due:
             queries.pop("info")
-        answers = dict(zip(queries, self._pool.map(self.query, queries.values()), strict=True))
+        said = self._each(list(queries.values()))
+        for answer in said:
+            if isinstance(answer, BaseException):
+                raise answer
+        answers = dict(zip(queries, said, strict=True))
         if due:
             self._info = answers["info"]
         answers["info"] = self._info
