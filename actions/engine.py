@@ -36,7 +36,7 @@ from actions.types import (  # noqa: F401 - re-exported: steps import them from 
     StepRefused,
     StepSkipped,
 )
-from console.journal import (
+from console.core.journal import (
     CANCELLED,
     DONE,
     FAILED,
@@ -46,11 +46,11 @@ from console.journal import (
     UNCHANGED,
     Journal,
 )
-from console.profile import Profile
-from console.profile_schema import Cluster, FleetProfile, Node
-from console.runlock import RunLock
-from console.secrets import REDACTOR, Redactor, SecretError, resolve
-from console.ssh import CommandTimeout, ConnectionLost, Pool, SshError
+from console.core.profile import Profile
+from console.core.profile_schema import Cluster, FleetProfile, Node
+from console.core.runlock import RunLock
+from console.core.secrets import REDACTOR, Redactor, SecretError, resolve
+from console.core.transport.ssh import CommandTimeout, ConnectionLost, Pool, SshError
 
 
 def sh_path(path: str) -> str:
@@ -82,6 +82,7 @@ class NodeContext:
         self.timeout: float | None = None
         self.facts: dict[str, Any] = {}  # what earlier checks of this node learned
         self.local = False  # set per step: a local step's commands run on this machine
+        self.read_only = False  # set while a check or a forecast runs: it may change nothing
         user = node.user or self.profile.ssh.user
         self.sudo = "" if user == "root" else "sudo -n "
 
@@ -111,6 +112,11 @@ class NodeContext:
     ) -> Output:
         """Run `command` on the node (or locally for a local step). Output lines stream to
         the journal unless `quiet` (checks read state; only what changes things is logged)."""
+        if self.read_only and changes(command):
+            raise StepFailed(
+                f"a check may not change the node (plan mode): {self._short(command)}: "
+                "move it to the step's apply"
+            )
         on_line = None if quiet else self.on_line
         timeout = timeout or self.timeout or self.profile.ssh.command_timeout
         # a cancelled run lets its running steps finish; only an abort stops them
@@ -197,6 +203,11 @@ class NodeContext:
 
         The temporary file is created under umask 077, so a secret is never readable by
         others, not even for the moment before chmod."""
+        if self.read_only:
+            raise StepFailed(
+                f"a check may not change the node (plan mode): it writes {path}: move the "
+                "write to the step's apply"
+            )
         p = sh_path(path)
         self.run(
             f'umask 077 && d=$(dirname {p}) && mkdir -p "$d" && '
@@ -205,6 +216,26 @@ class NodeContext:
             stdin=text,
             quiet=True,
         )
+
+
+def open_engine(
+    profile: Profile,
+    pool: Pool,
+    with_journal: bool = True,
+    say: Callable[[str], None] | None = None,
+) -> Engine:
+    """The engine of a plan or a run, for the command line and the console alike: with the
+    journal that records runs (a damaged one is moved aside, and `say` told, before a new
+    one is started); raises JournalError when no journal can be had."""
+    journal = None
+    if with_journal:
+        journal = Journal(recover=True)
+        if journal.moved_aside and say is not None:
+            say(
+                f"the journal {journal.path} could not be read; it was moved aside to "
+                f"{journal.moved_aside} and a new one started"
+            )
+    return Engine(profile, pool, journal)
 
 
 class Engine:
@@ -566,7 +597,7 @@ class Engine:
             )
             try:
                 try:
-                    change = step.check(ctx)
+                    change = checked(step.check, ctx)
                 except StepSkipped as exc:
                     why = self._say(exc)
                     self.journal.set_step(run_id, node, step.name, SKIPPED, summary=why)
@@ -588,7 +619,7 @@ class Engine:
                 if step.verify is not None:
                     step.verify(ctx)
                 else:
-                    left = step.check(ctx)
+                    left = checked(step.check, ctx)
                     if left is not None:
                         raise StepFailed(f"applied, but the check still finds: {left.summary}")
                 self.journal.set_step(run_id, node, step.name, DONE)
@@ -621,9 +652,45 @@ def asked_again_if_lost(check: Callable[..., Change | None], *args: Any) -> Chan
     """A check whose SSH channel dropped is asked once more (checks change nothing): a
     channel closed by a loaded host must not show a converged node as uncheckable."""
     try:
-        return check(*args)
+        return checked(check, *args)
     except ConnectionLost:
-        return check(*args)
+        return checked(check, *args)
+
+
+def checked(check: Callable[..., Change | None], ctx: NodeContext, *args: Any) -> Change | None:
+    """A check (or a forecast) run read-only: its context refuses writes and commands that
+    change a node, so a check that would change something fails loudly, in a plan too."""
+    was, ctx.read_only = ctx.read_only, True
+    try:
+        return check(ctx, *args)
+    finally:
+        ctx.read_only = was
+
+
+# commands that change a node, at a command's start (after `sudo -n`, `;`, `&&`, `|`, `(`),
+# and output redirected to a file: what a read-only context refuses. Reads (cat, stat, df,
+# docker inspect, systemctl show, python3 -c of a reading script) pass; so does `docker
+# exec`, whose command inside is the check's own to keep read-only.
+CHANGES = re.compile(
+    r"(?:^|[;&|(]|\bsudo\s+(?:-n\s+)?|\benv\s+(?:\w+=\S*\s+)*)\s*(?:"
+    r"mkdir|rm|rmdir|mv|cp|tee|chmod|chown|ln|touch|truncate|dd|kill|pkill|useradd"
+    r"|systemctl\s+(?:start|stop|restart|reload|enable|disable|daemon-reload|mask)"
+    r"|docker\s+(?:run|rm|rmi|stop|start|restart|kill|create|pull|load"
+    r"|compose\s+(?:\S+\s+)*?(?:up|down|pull|rm|stop|start|restart|create))"
+    r"|docker-compose\s+(?:\S+\s+)*?(?:up|down|pull|rm|stop|start|restart|create)"
+    r"|apt-get\s+(?:\S+\s+)*?(?:install|remove|purge|update|upgrade)"
+    r"|ufw\s+(?:\S+\s+)*?(?:allow|deny|enable|disable|delete|reset)"
+    r"|nvidia-ctk|ollama\s+(?:pull|rm|create)|hf\s+download|huggingface-cli\s+download"
+    r"|git\s+(?:clone|checkout|pull|fetch|reset|clean))\b"
+    r"|[^2&]>>?\s*(?!/dev/null|&)[\"'$\w/~.]",
+    re.MULTILINE,
+)
+QUOTED = re.compile(r"'[^']*'")  # a script given in single quotes (awk, python3 -c): not shell
+
+
+def changes(command: str) -> bool:
+    """Whether a shell command would change the node (CHANGES, outside single quotes)."""
+    return bool(CHANGES.search(QUOTED.sub("''", command)))
 
 
 CAUSE = re.compile(r"^\s*(fatal|error|panic|E)\b\s*:|^ERROR\b", re.IGNORECASE)

@@ -20,8 +20,8 @@ from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_pat
 from actions.stacks import ollama
 from actions.stacks.node_http import note
 from actions.stacks.weights import hf_home, missing_models, models_of, space_needed_gb
-from console.stacks import STACKS
-from console.stacks.base import EVERY_INTERFACE
+from console.core.stacks import STACKS
+from console.core.stacks.base import EVERY_INTERFACE
 
 
 def serving(ctx: NodeContext) -> bool:

@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import httpx
 
-from console.ssh import Pool
-from console.sshhttp import node_client
+from console.core.transport.ssh import Pool
+from console.core.transport.sshhttp import node_client
 
 ADMIN_PORT = 9200
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from actions.types import Event, PlanItem, RunResult
-from console.text import printable
+from console.core.text import printable
 
 MARK = {"change": "~", "unchanged": "=", "skipped": "-", "after": "?", "error": "!"}
 STATE_MARK = {

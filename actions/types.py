@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from console.journal import FAILED
+from console.core.journal import FAILED
 
 if TYPE_CHECKING:
     from actions.engine import NodeContext
-    from console.profile_schema import Cluster, FleetProfile, Node
+    from console.core.profile_schema import Cluster, FleetProfile, Node
 
 
 class StepFailed(Exception):

@@ -7,7 +7,8 @@ import time
 
 from rich.text import Text
 
-from console.state import FleetState, NodeStatus
+from console.core.stacks import STACKS
+from console.core.state import FleetState, NodeStatus
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -159,8 +160,9 @@ def containers_cell(node: NodeStatus, expected: list[str]) -> Text:
 
 def chain_cell(node: NodeStatus) -> Text:
     c = node.chain
-    if c is None:
-        return Text("—" if node.role != "network" else "?", style="dim")
+    if c is None:  # "?" where the node's stack runs a chain in its role: it should say one
+        info = STACKS.get(node.stack)
+        return Text("?" if info and node.role in info.chain_roles else "—", style="dim")
     text = Text(f"{c.height or '?'}")
     if c.catching_up:
         text.append(" sync", style="yellow")

@@ -24,9 +24,9 @@ from textual.widgets import DataTable, Footer, Header, Input
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from actions.report import plural
-from console.profile_schema import FleetProfile, Node
-from console.stacks import STACKS
-from console.state import FleetState, NodeStatus
+from console.core.profile_schema import FleetProfile, Node
+from console.core.stacks import STACKS
+from console.core.state import FleetState, NodeStatus
 from screens import cells
 from screens.help import HelpScreen, key_rows
 from screens.inputs import FieldInput

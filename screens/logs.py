@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, RichLog, Static
 
-from console.text import printable
+from console.core.text import printable
 from screens.help import HelpScreen, key_rows
 from screens.inputs import FieldInput
 

@@ -12,8 +12,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from console.state import FleetState, NodeStatus
-from console.times import rfc3339_seconds
+from console.core.state import FleetState, NodeStatus
+from console.core.times import rfc3339_seconds
 from screens import cells
 from screens.help import HelpScreen, key_rows
 

@@ -1,6 +1,6 @@
 """The registration panel: per cluster whose stack has registration checks (a chain
 participant's keys, permissions, ML nodes, epoch), each failing one with its fix. The
-console's controller reads them (console/controllers/registration.py); this screen only
+console's controller reads them (console/app/controllers/registration.py); this screen only
 shows what it is given, as plain text."""
 
 from __future__ import annotations

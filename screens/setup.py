@@ -1,5 +1,5 @@
 """The setup wizard's screens: one question at a time, the profile it writes for review,
-and the stages as they run. They show what the setup app (console/setup/app.py) hands
+and the stages as they run. They show what the setup app (console/app/setup/app.py) hands
 them and send it messages; they run nothing themselves. Every text shown is plain text
 (a host's or a tool's words are never read as markup)."""
 

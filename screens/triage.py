@@ -11,10 +11,10 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from console.monitor.runbooks import RUNBOOKS
-from console.profile_schema import FleetProfile
-from console.stacks import stack_of
-from console.state import Alert, FleetState
+from console.core.monitor.runbooks import RUNBOOKS
+from console.core.profile_schema import FleetProfile
+from console.core.stacks import stack_of
+from console.core.state import Alert, FleetState
 from screens import cells
 from screens.help import HelpScreen, key_rows
 from screens.node import ContainerAction

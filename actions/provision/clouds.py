@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from actions.provision.sizes import gpus_of
 from actions.types import StepFailed, StepRefused
-from console.profile_schema import FleetProfile, ProvisionPool
-from console.secrets import Redactor, SecretError, resolve
-from console.stacks import STACKS
+from console.core.profile_schema import FleetProfile, ProvisionPool
+from console.core.secrets import Redactor, SecretError, resolve
+from console.core.stacks import STACKS
 
 # every machine fleetdeck creates carries these (EC2 tags, GCE labels, Azure tags)
 TAG_FLEET = "fleetdeck-fleet"

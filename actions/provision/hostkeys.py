@@ -22,7 +22,7 @@ import time
 
 import paramiko
 
-from console.ssh import fingerprint
+from console.core.transport.ssh import fingerprint
 
 FINGERPRINT_RE = re.compile(r"\b(SHA256:[A-Za-z0-9+/]{43})\b")
 KEY_RE = re.compile(r"\b((?:ssh|ecdsa)-[a-z0-9-]+) (AAAA[A-Za-z0-9+/=]+)")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from actions.provision.action import MAKERS, POOL_LABEL, planned, pools
 from actions.provision.clouds import Cloud, Clouds, Machine
 from actions.types import StepFailed
-from console.profile import Profile, ProfileError
-from console.profile_schema import FleetProfile, Node
-from console.secrets import REDACTOR, Redactor
+from console.core.profile import Profile, ProfileError
+from console.core.profile_schema import FleetProfile, Node
+from console.core.secrets import REDACTOR, Redactor
 
 OK, ORPHAN, GONE, STOPPED, MOVED, MISSING = "ok", "orphan", "gone", "stopped", "moved", "missing"
 SURPLUS = "surplus"  # a pool's node past its count (the count was lowered)

@@ -28,8 +28,8 @@ from actions.stacks.weights import (
     models_of,
     space_needed_gb,
 )
-from console.profile_schema import Node
-from console.stacks.gonka import (
+from console.core.profile_schema import Node
+from console.core.stacks.gonka import (
     CHAIN_CONTAINER,
     GONKA,
     RPC_PORT,
@@ -37,7 +37,7 @@ from console.stacks.gonka import (
     inspect_networking,
     private_bindings,
 )
-from console.times import rfc3339_seconds
+from console.core.times import rfc3339_seconds
 
 DEFAULT_REPO = "https://github.com/gonka-ai/gonka.git"
 DEFAULT_DEPLOY_DIR = "/opt/gonka/deploy/join"

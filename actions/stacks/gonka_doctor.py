@@ -19,7 +19,7 @@ from actions.stacks.gonka_register import (
     on_chain,
 )
 from actions.stacks.node_http import node_json
-from console.stacks.gonka_chain import Check, setup_checks
+from console.core.stacks.gonka_chain import Check, setup_checks
 
 OK, WARN, FAIL, UNKNOWN = "ok", "warn", "fail", "unknown"
 EXPIRY_WARNING_DAYS = 30

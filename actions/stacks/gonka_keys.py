@@ -19,7 +19,7 @@ from pathlib import Path
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, StepSkipped
 from actions.stacks.gonka import running_containers
 from actions.stacks.node_http import note
-from console.stacks.gonka_chain import Key, parse_key
+from console.core.stacks.gonka_chain import Key, parse_key
 
 RELEASES = "https://github.com/gonka-ai/gonka/releases"
 COLD_SECRET = "account_keyring_password"  # noqa: S105 - the name of a [secrets] entry

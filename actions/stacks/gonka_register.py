@@ -25,8 +25,8 @@ from actions.stacks.gonka_keys import (
     warm_check,
 )
 from actions.stacks.node_http import node_json, note
-from console.stacks.gonka import CHAIN_CONTAINER
-from console.stacks.gonka_chain import parse_participant, setup_checks
+from console.core.stacks.gonka import CHAIN_CONTAINER
+from console.core.stacks.gonka_chain import parse_participant, setup_checks
 
 ADMIN = "http://127.0.0.1:9200"
 REGISTERED_WAIT_S = 60  # the chain lists a new participant within a few blocks

@@ -9,7 +9,7 @@ import shlex
 from typing import Any
 
 from actions.engine import NodeContext, StepFailed
-from console.text import printable, printable_tree
+from console.core.text import printable, printable_tree
 
 
 def note(ctx: NodeContext, text: str) -> None:

@@ -22,7 +22,7 @@ import re
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
 from actions.stacks.node_http import node_json, note, url_answers
 from actions.stacks.weights import hf_home, models_apply, models_check, models_of
-from console.times import rfc3339_seconds
+from console.core.times import rfc3339_seconds
 
 DEFAULT_IMAGE = "vllm/vllm-openai:v0.11.0"
 DEFAULT_DIR = "/opt/vllm"

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from console.sim.chain import rfc3339
-from console.stacks import STACKS
 
 GONKA_TAG = "0.2.14"
 # service -> (image, compose file it comes from)
@@ -57,9 +56,58 @@ def compose_address(service: str) -> str:
     return ADDRESSES.get(service, "172.18.0.250")
 
 
+# what a deployed node of each stack runs, as each release ships it: Gonka's compose files
+# (the network node's five services, and versiond since 0.2.12; an ML node's two, which a
+# network node that serves a model runs too), vLLM's one container; Ollama is a host unit.
+# The simulator's own knowledge of the releases, not the product's registry: an emulator
+# that asked the product what to run could not catch the product being wrong about it.
+DEPLOYED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("gonka", "network"): ("tmkms", "node", "api", "bridge", "proxy"),
+    ("gonka", "ml"): ("mlnode-308", "inference"),
+    ("vllm", "server"): ("vllm",),
+}
+MODEL_SERVICES = {"gonka": ("mlnode-308", "inference")}
+OPTIONAL = {("gonka", "network"): ("versiond",)}
+
+
 def expected_services(stack: str, role: str, serves_model: bool) -> list[str]:
     """The containers a fully deployed node of this stack and role runs."""
-    return STACKS[stack].expected_containers(role, serves_model)
+    names = list(DEPLOYED.get((stack, role), ()))
+    extra = MODEL_SERVICES.get(stack, ()) if serves_model else ()
+    return names + [n for n in extra if n not in names]
+
+
+def deployed_services(stack: str, role: str, serves_model: bool) -> list[str]:
+    """What a deploy of the simulator's release leaves running: the expected ones, then
+    the release's optional ones (versiond)."""
+    names = expected_services(stack, role, serves_model)
+    return names + [n for n in OPTIONAL.get((stack, role), ()) if n not in names]
+
+
+# a well-deployed Gonka node's private ports (reference/protocols.md §1.1: 9100, 9200, 5050
+# and 8080 stay off the world): on the node's loopback, and on its private address only where
+# another node calls them (a remote ML node's PoC callbacks to the API's 9100; the network
+# node's calls to an ML node's 8080 and 5050). (container port, host IP, host port)
+CALLBACK, ADMIN = 9100, 9200
+ML_PORTS = ((8080, 8080), (5000, 5050))  # (container, host): management/PoC, inference
+
+
+def deployed_bindings(
+    role: str, serves_model: bool, address: str, remote_ml: bool
+) -> dict[str, tuple[tuple[int, str, int], ...]]:
+    def on(*ips: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(ips))  # one binding when the address is the loopback
+
+    out: dict[str, tuple[tuple[int, str, int], ...]] = {}
+    if role == "network":
+        callback = on("127.0.0.1", address) if remote_ml else on("127.0.0.1")
+        out["api"] = tuple((CALLBACK, ip, CALLBACK) for ip in callback) + (
+            (ADMIN, "127.0.0.1", ADMIN),
+        )
+    if role == "ml" or serves_model:
+        ips = on("127.0.0.1", address) if role == "ml" else on("127.0.0.1")
+        out["inference"] = tuple((c, ip, h) for c, h in ML_PORTS for ip in ips)
+    return out
 
 
 def image_id(image: str) -> str:

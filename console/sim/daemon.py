@@ -21,8 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-from console.gctune import quiet_collector
-from console.profile import ProfileError, load
+from console.core.gctune import quiet_collector
+from console.core.profile import ProfileError, load
 from console.sim.control import owner_alive
 from console.sim.faults import FAULTS, FaultError
 from console.sim.fleet import SimFleet

@@ -21,11 +21,12 @@ from pathlib import Path
 import paramiko
 import tomlkit
 
-from console.atomic import atomic_write_text
-from console.profile import Profile, loads
-from console.secrets import Redactor, resolve
+from console.core.atomic import atomic_write_text
+from console.core.profile import Profile, loads
+from console.core.secrets import Redactor, resolve
 from console.sim import nvml, tools
 from console.sim.chain import ChainSim, account_address
+from console.sim.containers import deployed_bindings
 from console.sim.deployrepo import make_gonka_repo
 from console.sim.faults import FAULTS, FaultError
 from console.sim.http import Loop
@@ -33,7 +34,6 @@ from console.sim.node import SimNode
 from console.sim.ollama import INSTALLER as OLLAMA_INSTALLER
 from console.sim.ollama import LATEST as OLLAMA_LATEST
 from console.sim.sshserver import SshServer
-from console.stacks.gonka import private_bindings
 
 SSH_USER = "fleetdeck"
 
@@ -193,13 +193,8 @@ class SimFleet:
             return {}
         profile_node = next(n for _, n in self.model.all_nodes() if n.name == node.name)
         remote_ml = any(n.role == "ml" and n.cluster == node.cluster for n in self.nodes.values())
-        found = private_bindings(
-            node.role,
-            node.serves_model,
-            profile_node.private_ip or profile_node.host,
-            remote_ml,
-        )
-        return {s: tuple((c, ip, h) for ip, h, c in b) for s, b in found.items()}
+        address = profile_node.private_ip or profile_node.host
+        return deployed_bindings(node.role, node.serves_model, address, remote_ml)
 
     def _seed_admin(self, node: SimNode) -> None:
         """A deployed network node is registered and knows its cluster's ML nodes."""

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console.atomic import atomic_write_text
+from console.core.atomic import atomic_write_text
 from console.sim import gpus as simgpus
 from console.sim import tools
 from console.sim.chain import ChainSim
@@ -30,6 +30,7 @@ from console.sim.containers import (
     COMPOSE_SUBNET,
     ContainerSet,
     compose_address,
+    deployed_services,
     expected_services,
 )
 from console.sim.docker_api import docker_router
@@ -46,7 +47,6 @@ from console.sim.services import (
     vllm_router,
 )
 from console.sim.units import Units, systemd_router
-from console.stacks import STACKS
 
 if TYPE_CHECKING:
     from console.sim.fleet import SimFleet
@@ -187,7 +187,7 @@ class SimNode:
 
     def deployed_containers(self) -> list[str]:
         """What a deploy of the simulator's release leaves running (versiond too)."""
-        return STACKS[self.stack].known_containers(self.role, self.serves_model)
+        return deployed_services(self.stack, self.role, self.serves_model)
 
     def serving_process(self) -> str:
         """What serves this node's model: a container, or `unit:NAME` on the host."""

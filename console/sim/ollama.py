@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from console.atomic import atomic_write_text
+from console.core.atomic import atomic_write_text
 
 # what a simulated fleet's profile installs from (file://, read by the node's real curl)
 INSTALLER = "file://" + str(Path(__file__).with_name("tools") / "ollama_install.sh")

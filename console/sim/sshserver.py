@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
-from console.tunnel import pump
+from console.core.transport.tunnel import pump
 
 if TYPE_CHECKING:
     from console.sim.node import SimNode

@@ -37,8 +37,8 @@ from rich.text import Text  # noqa: E402
 from textual.app import App  # noqa: E402
 from textual.widgets import DataTable  # noqa: E402
 
-from console.app import FleetdeckApp  # noqa: E402
-from console.profile import loads  # noqa: E402
+from console.app.tui import FleetdeckApp  # noqa: E402
+from console.core.profile import loads  # noqa: E402
 from screens.fleet import FleetScreen  # noqa: E402
 from tests.tui.states import healthy, state_of  # noqa: E402
 

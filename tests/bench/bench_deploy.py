@@ -35,7 +35,7 @@ from tests.harness.sshd import keygen  # noqa: E402
 def run(env: dict, profile: Path) -> tuple[float, str]:
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "console.cli", "run", str(profile), "deploy", "--yes", "--json"],
+        [sys.executable, "-m", "console.app.cli", "run", str(profile), "deploy", "--yes", "--json"],
         capture_output=True,
         text=True,
         cwd=REPO,

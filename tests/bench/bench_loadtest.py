@@ -9,7 +9,7 @@ Starts `fleetdeck sim up` (its own process) on a one-provider Ollama profile who
 runs with OLLAMA_NUM_PARALLEL = --parallel (1: Ollama's default, one request at a time,
 the rest queued), then sends the same requests three ways, one after the other:
   - `fleetdeck loadtest` as an operator runs it (through an SSH forward to the node);
-  - fleetdeck's runner straight at the node's address (console/loadtest.py);
+  - fleetdeck's runner straight at the node's address (console/core/loadtest.py);
   - hey at that same address, `-c C -n N -t T`, its latency distribution and error list.
 and prints each one's p50/p95/p99, timeouts and errors side by side.
 """
@@ -30,8 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from console.loadtest import TOKENS, Slo, Target, run_load  # noqa: E402
-from console.stacks import STACKS  # noqa: E402
+from console.core.loadtest import TOKENS, Slo, Target, run_load  # noqa: E402
+from console.core.stacks import STACKS  # noqa: E402
 from tests.harness.cli import run  # noqa: E402
 
 PROFILE = """

@@ -6,7 +6,7 @@ Run:  .venv/bin/pip install -e '.[bench]'
           [--peer-seconds 60] [--trace-memory]
 
 Starts `fleetdeck sim up` (its own process) on a generated profile of Gonka clusters
-(1 network + 9 ML nodes), builds the pipeline with `console.monitor.pipeline.live_status`
+(1 network + 9 ML nodes), builds the pipeline with `console.core.monitor.pipeline.live_status`
 exactly as the console does, and prints, per minute: this process's CPU (share of one core)
 and resident memory, the fleet's CPU (the simulator and every command it ran for us: what
 the hosts pay), the longest gap between two probe lines of any node (in intervals), how old
@@ -38,10 +38,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from console.gctune import quiet_collector  # noqa: E402
-from console.monitor.pipeline import live_status  # noqa: E402
-from console.profile import load  # noqa: E402
-from console.selfstat import rss_mib  # noqa: E402
+from console.core.gctune import quiet_collector  # noqa: E402
+from console.core.monitor.pipeline import live_status  # noqa: E402
+from console.core.profile import load  # noqa: E402
+from console.core.selfstat import rss_mib  # noqa: E402
 from tests.bench.bench_sim_scale import profile_text  # noqa: E402
 
 
@@ -160,7 +160,7 @@ def main() -> None:
         source = Path(tmp) / "scale.toml"
         source.write_text(profile_text(args.nodes))
         root = Path(tmp) / "sim"
-        cli = [sys.executable, "-m", "console.cli"]
+        cli = [sys.executable, "-m", "console.app.cli"]
         subprocess.run([*cli, "sim", "up", str(source), "--dir", str(root)], check=True, cwd=REPO)
         try:
             sim_pid = json.loads((root / "ready").read_text())["pid"]

@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from console.profile import load  # noqa: E402
+from console.core.profile import load  # noqa: E402
 from tests.harness.simclient import NodeAccess, run  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fd-bench-") as tmp:
         root = Path(tmp)
         (root / "scale.toml").write_text(profile_text(args.nodes))
-        cli = [sys.executable, "-m", "console.cli"]
+        cli = [sys.executable, "-m", "console.app.cli"]
         t0 = time.monotonic()
         subprocess.run(
             [*cli, "sim", "up", str(root / "scale.toml"), "--dir", str(root / "f")],

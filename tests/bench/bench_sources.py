@@ -41,9 +41,9 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from console.app import FleetdeckApp  # noqa: E402
-from console.monitor.tracker import Tracker  # noqa: E402
-from console.profile import loads  # noqa: E402
+from console.app.tui import FleetdeckApp  # noqa: E402
+from console.core.monitor.tracker import Tracker  # noqa: E402
+from console.core.profile import loads  # noqa: E402
 from tests.bench.bench_console import FrameClock, pct  # noqa: E402
 from tests.harness import prometheus  # noqa: E402
 from tests.harness.procs import stop, wait_for  # noqa: E402

@@ -35,12 +35,12 @@ sys.path.insert(0, str(REPO))
 
 import paramiko  # noqa: E402
 
-from console.monitor.monitor import Monitor  # noqa: E402
-from console.profile import loads  # noqa: E402
+from console.core.monitor.monitor import Monitor  # noqa: E402
+from console.core.profile import loads  # noqa: E402
+from console.core.transport.ssh import Pool  # noqa: E402
 from console.sim import gpus, nvml  # noqa: E402
 from console.sim.gpus import GpuFaults  # noqa: E402
 from console.sim.node import install_tools  # noqa: E402
-from console.ssh import Pool  # noqa: E402
 from tests.harness.sshd import ensure_privsep_dir, keygen, make_host  # noqa: E402
 
 QUERY = "index,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw"

@@ -14,7 +14,7 @@ def run(
 ) -> subprocess.CompletedProcess:
     """`fleetdeck ARGS` in `env`, no terminal, in `cwd` (what relative paths are to)."""
     return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
+        [sys.executable, "-m", "console.app.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -33,13 +33,13 @@ def fleetdeck(home: Path, *args: str, timeout: float = 60) -> subprocess.Complet
 def run_here(monkeypatch, capsys, *args: str, env: dict[str, str] | None = None):
     """`fleetdeck ARGS` in this process: (exit code, stdout, stderr). For what ends before
     any work (refusals, validation): a process each cost a second of start-up under load."""
-    import console.cli
+    import console.app.cli
 
     monkeypatch.setattr(sys, "argv", ["fleetdeck", *args])
     for key, value in (env or {}).items():
         monkeypatch.setenv(key, value)
     try:
-        console.cli.main()
+        console.app.cli.main()
         code = 0
     except SystemExit as ended:
         code = ended.code if isinstance(ended.code, int) else 1

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.profile import Profile, load
+from console.core.profile import Profile, load
 from console.sim.daemon import claim_block
 from console.sim.deployrepo import make_gonka_repo
 from console.sim.fleet import ExternalHost, SimFleet

@@ -102,7 +102,7 @@ def http_json(
 def small_sim_fleet(root: Path) -> Iterator:
     """tests/data/sim-small.toml simulated in this process (fast blocks and ticks), on an
     address block of its own; stopped, and its block freed, at the end."""
-    from console.profile import load
+    from console.core.profile import load
     from console.sim.daemon import claim_block
     from console.sim.fleet import SimFleet
 

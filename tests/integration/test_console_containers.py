@@ -8,8 +8,8 @@ import re
 import pytest
 from textual.widgets import DataTable, Input, RichLog, TabbedContent
 
-from console.app import FleetdeckApp
-from console.profile import loads
+from console.app.tui import FleetdeckApp
+from console.core.profile import loads
 from screens.actions import ConfirmNameScreen
 from screens.logs import LogScreen
 from screens.node import NodeScreen

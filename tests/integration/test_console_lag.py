@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from console.profile import load
+from console.core.profile import load
 from tests.harness.procs import as_from_a_terminal, sigint_state
 from tests.harness.simclient import small_sim_fleet
 
@@ -26,7 +26,7 @@ def test_a_stopped_console_says_it_lagged_not_that_the_hosts_hung(tmp_path_facto
         profile.save(path)
         watch = subprocess.Popen(
             as_from_a_terminal(
-                [sys.executable, "-m", "console.cli", "status", "--json", "--watch", str(path)]
+                [sys.executable, "-m", "console.app.cli", "status", "--json", "--watch", str(path)]
             ),
             stdout=subprocess.PIPE,
             text=True,

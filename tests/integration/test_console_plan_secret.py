@@ -7,8 +7,8 @@ import keyring
 import pytest
 from textual.widgets import Static
 
-from console.app import FleetdeckApp
-from console.profile import load
+from console.app.tui import FleetdeckApp
+from console.core.profile import load
 from screens.actions import ActionPickerScreen, PlanScreen
 from tests.harness.deployfleet import embedded_deploy_fleet
 from tests.harness.keyring_file import FileKeyring

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_demo_open_node_inject_fault_triage_quit(short_tmp):
     term = Terminal("fd-e2e")
     root = short_tmp / "demo"  # its sockets live under it: a short path
-    term.start(f"{sys.executable} -m console.cli demo --dir {root}", cwd=REPO)
+    term.start(f"{sys.executable} -m console.app.cli demo --dir {root}", cwd=REPO)
     try:
         term.wait_for("up 15/15", 90)
         # the console's own cost is under the fleet's summary: when it, not the fleet, is

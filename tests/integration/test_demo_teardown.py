@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def start_demo(tmp: Path, term: Terminal) -> tuple[int, Path, dict]:
     """A demo in its own tmux session, its fleet under `tmp`: (console pid, dir, ready)."""
-    cmd = f"exec env TMPDIR={tmp} {sys.executable} -m console.cli demo"
+    cmd = f"exec env TMPDIR={tmp} {sys.executable} -m console.app.cli demo"
     term.start(cmd, cwd=REPO, width=120)
     term.wait_for("up 15/15", 90)
     pid = term.pane_pid()

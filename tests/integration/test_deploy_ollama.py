@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from console.profile import load
+from console.core.profile import load
 from tests.conftest import unavailable
 from tests.harness.cli import run as fleetdeck
 from tests.harness.deployfleet import sim_behind_openssh

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from console.profile import load
+from console.core.profile import load
+from console.core.stacks.gonka import GONKA
 from console.sim import tools
-from console.stacks.gonka import GONKA
 from tests.conftest import unavailable
 from tests.harness.deployfleet import deploy_fleet as deploy_fleet_on
 from tests.harness.netns import netns_available
@@ -46,7 +46,7 @@ def deploy_fleet(tmp_path_factory, client_key):
 
 def fleetdeck(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
+        [sys.executable, "-m", "console.app.cli", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -277,7 +277,7 @@ def test_a_node_lost_mid_run_fails_alone_and_resume_completes_only_what_is_missi
     subprocess.run(["rm", "-rf", str(model_dir)], check=True)
     (victim.host.sandbox / ".sim" / "hf.json").write_text(json.dumps({"delay": 6}))
 
-    args = [sys.executable, "-m", "console.cli", "run", str(fleet.profile_path), "deploy"]
+    args = [sys.executable, "-m", "console.app.cli", "run", str(fleet.profile_path), "deploy"]
     proc = subprocess.Popen(
         [*args, "--yes", "--json"],
         stdout=subprocess.PIPE,

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from console.dockerremote import docker_api, log_lines
-from console.ssh import Pool, Target
+from console.core.transport.dockerremote import docker_api, log_lines
+from console.core.transport.ssh import Pool, Target
 from tests.harness.dockerd import TEST_IMAGE
 
 pytestmark = pytest.mark.integration

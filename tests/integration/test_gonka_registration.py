@@ -132,7 +132,7 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
         run("sim", "fault", sim, "c2-net", "account-funded")
         run("sim", "fault", sim, "c1-net", "chain-crash-loop")
         registering = subprocess.Popen(
-            [sys.executable, "-m", "console.cli", "run", str(profile), "register", "--yes"],
+            [sys.executable, "-m", "console.app.cli", "run", str(profile), "register", "--yes"],
             env=env,
             cwd=REPO,
             stdout=subprocess.PIPE,
@@ -266,7 +266,7 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
         # dir): it matches the profile; a wrong mnemonic is refused and nothing is kept
         c1_words = mnemonics.read_text().split("# cluster c1, account ")[1].splitlines()[1]
         again_env = dict(env, XDG_DATA_HOME=str(short_tmp / "data2"))
-        keys_cmd = [sys.executable, "-m", "console.cli", "run", str(profile), "keys", "--yes"]
+        keys_cmd = [sys.executable, "-m", "console.app.cli", "run", str(profile), "keys", "--yes"]
         wrong = subprocess.run(
             [*keys_cmd, "--recover", "--limit", "c1"],
             input="c1: " + " ".join(["abandon"] * 23 + ["art"]) + "\n",

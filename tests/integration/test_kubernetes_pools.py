@@ -147,7 +147,7 @@ def test_a_client_certificate_key_is_never_written_to_disk(tmp_path, signum):
         return found
 
     pools = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "pools", profile(tmp_path, str(config))],
+        [sys.executable, "-m", "console.app.cli", "pools", profile(tmp_path, str(config))],
         env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from console.monitor.monitor import Monitor
-from console.profile import load
-from console.profile_schema import SshSource, StackMetricsSource
+from console.core.monitor.monitor import Monitor
+from console.core.profile import load
+from console.core.profile_schema import SshSource, StackMetricsSource
+from console.core.transport.ssh import Pool
 from console.sim.fleet import SimFleet
-from console.ssh import Pool
 from tests.harness.simclient import small_sim_fleet
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def simulated_profile(sim: SimFleet):
 
 @pytest.fixture
 def monitor(fleet, monkeypatch):
-    from console.monitor import monitor as module
+    from console.core.monitor import monitor as module
 
     # the dear readings (df: the disk-full fault) every 2 intervals, not every 5 s: quicker
     monkeypatch.setattr(module, "SLOW_INTERVALS", 2)
@@ -82,7 +82,7 @@ def test_status_json_reports_the_simulated_state(fleet):
     nvml.unlink()  # ml2 has no NVML library: the probe falls back to nvidia-smi
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "console.cli", "status", "--json", str(fleet.profile_path)],
+            [sys.executable, "-m", "console.app.cli", "status", "--json", str(fleet.profile_path)],
             capture_output=True,
             text=True,
             cwd=REPO,
@@ -226,7 +226,7 @@ def test_host_keys_unknown_refused_changed_alerted(fleet, tmp_path):
     profile.set_value(("ssh", "known_hosts"), str(empty))
     path = tmp_path / "p.toml"
     profile.save(path)
-    cli = [sys.executable, "-m", "console.cli", "status", "--json", str(path)]
+    cli = [sys.executable, "-m", "console.app.cli", "status", "--json", str(path)]
     refused = json.loads(
         subprocess.run(cli, capture_output=True, text=True, cwd=REPO, timeout=120).stdout
     )

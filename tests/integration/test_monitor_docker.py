@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from console.monitor.monitor import Monitor
-from console.profile import loads
-from console.ssh import Pool
+from console.core.monitor.monitor import Monitor
+from console.core.profile import loads
+from console.core.transport.ssh import Pool
 from tests.harness.dockerd import TEST_IMAGE
 
 pytestmark = pytest.mark.integration

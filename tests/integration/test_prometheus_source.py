@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from console.monitor.pipeline import live_status
-from console.profile import load
+from console.core.monitor.pipeline import live_status
+from console.core.profile import load
 from console.sim.exporters import Exporters, fleet
 from tests.harness import prometheus
 from tests.harness.cli import run as fleetdeck
@@ -88,7 +88,7 @@ def test_status_json_lists_300_gpu_nodes_from_prometheus_alone(gke, tmp_path):
 async def test_the_console_shows_each_value_with_its_source_and_age(gke, tmp_path):
     """The console itself, live on the Prometheus-only profile: 300 rows, and a node's
     screen says where each of its values came from and how old it is."""
-    from console.app import FleetdeckApp
+    from console.app.tui import FleetdeckApp
     from screens.node import NodeScreen
     from tests.harness.pilot import drawn, until
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from console.journal import DONE, Journal
+from console.core.journal import DONE, Journal
 from tests.harness.cli import REPO
 from tests.harness.ec2 import Ec2Stand, MotoServer
 from tests.harness.procs import free_port
@@ -84,7 +84,7 @@ class Site:
 
     def fleetdeck(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         done = subprocess.run(
-            [sys.executable, "-m", "console.cli", *args],
+            [sys.executable, "-m", "console.app.cli", *args],
             capture_output=True,
             text=True,
             cwd=REPO,
@@ -171,7 +171,7 @@ def test_two_gonka_clusters_are_provisioned_and_written_into_the_profile(
 
         # the argv of every process while the run runs: the secret is never in one
         run = subprocess.Popen(
-            [sys.executable, "-m", "console.cli", "run", str(profile), "provision", "--yes"],
+            [sys.executable, "-m", "console.app.cli", "run", str(profile), "provision", "--yes"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -439,8 +439,8 @@ def test_a_console_output_without_host_keys_is_refused_unless_the_operator_accep
     SSH shows, so it is refused, saying how to accept it after checking it by hand."""
     from actions import engine as engine_module
     from actions.provision import action as provision_module
-    from console.profile import load
-    from console.ssh import Pool
+    from console.core.profile import load
+    from console.core.transport.ssh import Pool
 
     monkeypatch.setattr(provision_module, "CONSOLE_WAIT_S", 0.5)  # cloud-init's minute
     monkeypatch.setattr(provision_module, "POLL_S", 0.1)
@@ -480,8 +480,8 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
     from textual.command import CommandList, CommandPalette
     from textual.widgets import DataTable
 
-    from console.app import FleetdeckApp
-    from console.profile import load
+    from console.app.tui import FleetdeckApp
+    from console.core.profile import load
     from screens.actions import ActionPickerScreen, ConfirmNameScreen, PlanScreen, RunScreen
     from screens.fleet import FleetScreen
     from screens.machines import MachinesScreen

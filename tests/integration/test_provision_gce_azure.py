@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from actions.engine import Engine
 from actions.provision.action import provision_action
 from actions.provision.inventory import Inventory
-from console.journal import Journal
-from console.profile import load
-from console.ssh import Pool
+from console.core.journal import Journal
+from console.core.profile import load
+from console.core.transport.ssh import Pool
 from tests.harness.azure import AzureFake
 from tests.harness.gce import GceFake
 from tests.harness.procs import free_port

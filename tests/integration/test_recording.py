@@ -9,11 +9,11 @@ import time
 import pytest
 from textual.widgets import DataTable
 
-from console.app import FleetdeckApp
-from console.monitor.pipeline import live_status
-from console.monitor.recording import Replay
-from console.monitor.tracker import CONSOLE
-from console.profile import load
+from console.app.tui import FleetdeckApp
+from console.core.monitor.pipeline import live_status
+from console.core.monitor.recording import Replay
+from console.core.monitor.tracker import CONSOLE
+from console.core.profile import load
 from screens.registration import RegistrationScreen
 from tests.harness.cli import fleetdeck
 from tests.harness.pilot import until

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 def start_run(env: dict[str, str], profile: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "run", str(profile), "deploy", "--yes"],
+        [sys.executable, "-m", "console.app.cli", "run", str(profile), "deploy", "--yes"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -118,7 +118,7 @@ def test_sigterm_cancels_as_ctrl_c_does_and_a_second_signal_aborts(short_tmp):
 
 def test_ctrl_c_during_sim_up_stops_the_fleet_it_started(short_tmp):
     root = short_tmp / "sim"
-    up = [sys.executable, "-m", "console.cli", "sim", "up", "profiles/demo.toml"]
+    up = [sys.executable, "-m", "console.app.cli", "sim", "up", "profiles/demo.toml"]
     proc = subprocess.Popen(
         as_from_a_terminal([*up, "--dir", str(root)]),
         stdout=subprocess.PIPE,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from console.app import FleetdeckApp
-from console.profile import load
+from console.app.tui import FleetdeckApp
+from console.core.profile import load
 from console.sim.fleet import SimFleet
 from screens.actions import ConfirmNameScreen
 from screens.triage import RunbookScreen, TriageScreen
@@ -104,7 +104,7 @@ async def test_restart_a_crash_looping_container_and_read_only_refuses(fleet):
             assert await until(pilot, lambda: restarts_recorded(app) == 1)
         # the trail: in the journal (who, when, what, result) and in `fleetdeck journal`
         listed = subprocess.run(
-            [sys.executable, "-m", "console.cli", "journal", str(fleet.profile_path)],
+            [sys.executable, "-m", "console.app.cli", "journal", str(fleet.profile_path)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -117,7 +117,7 @@ async def test_restart_a_crash_looping_container_and_read_only_refuses(fleet):
 
 
 def restarts_recorded(app) -> int:
-    from console.journal import Journal
+    from console.core.journal import Journal
 
     journal = Journal()
     try:
@@ -147,8 +147,8 @@ async def test_jailed_validator_offers_the_exact_unjail_command(fleet):
 
 def test_the_docker_sdk_reads_a_simulated_nodes_log_over_ssh(fleet):
     """What `l` on a runbook or the node screen does, against the simulated engine."""
-    from console.dockerremote import docker_api, log_lines
-    from console.ssh import Pool
+    from console.core.transport.dockerremote import docker_api, log_lines
+    from console.core.transport.ssh import Pool
 
     pool = Pool.for_profile(profile_of(fleet).model, system_known_hosts=False)
     try:

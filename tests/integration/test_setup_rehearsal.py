@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from console.setup.answers import load_answers
-from console.setup.writer import profile_text
+from console.app.setup.answers import load_answers
+from console.app.setup.writer import profile_text
 from tests.harness.cli import run
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def test_rehearsal_from_answers_to_a_verified_fleet_resumes_after_a_node_failed(
     env.pop("PYTHON_KEYRING_BACKEND", None)  # as on a headless machine: no keyring
     sim = short_tmp / "first-fleet-rehearsal" / "sim"
     setup = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "setup", "--answers", str(answers)]
+        [sys.executable, "-m", "console.app.cli", "setup", "--answers", str(answers)]
         + ["--rehearse", "--yes"],
         env=env,
         cwd=short_tmp,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from console.setup.rehearsal import secrets_env
+from console.app.setup.rehearsal import secrets_env
 from tests.harness.cli import run
 from tests.harness.terminal import Terminal
 
@@ -52,7 +52,7 @@ def test_the_wizard_rehearses_a_fleet_by_keys_resumes_and_replays(short_tmp):
         shlex.quote(f"{k}={env[k]}") for k in ("PYTHONPATH", "XDG_STATE_HOME", "XDG_DATA_HOME")
     )
     python = shlex.quote(sys.executable)
-    setup = f"env -u PYTHON_KEYRING_BACKEND {exports} {python} -m console.cli setup"
+    setup = f"env -u PYTHON_KEYRING_BACKEND {exports} {python} -m console.app.cli setup"
     sim = work / "first-fleet-rehearsal" / "sim"
 
     def start(args: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.profile import load
+from console.core.profile import load
 from console.sim.control import alive
 from tests.harness.pilot import press_to, wait_for
 from tests.harness.simclient import NodeAccess, run
@@ -32,7 +32,7 @@ PYNVML = (
 
 def fleetdeck(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "console.cli", *args],
+        [sys.executable, "-m", "console.app.cli", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -164,7 +164,7 @@ def test_sim_commands_on_a_directory_without_a_fleet(tmp_path):
 
 async def test_q_asks_when_a_fault_was_injected_from_outside_the_console(tmp_path):
     # the F menu is not the only way in: `fleetdeck sim fault` in another terminal counts
-    from console.app import FleetdeckApp
+    from console.app.tui import FleetdeckApp
     from screens.modals import QuitScreen
 
     root = tmp_path / "fleet"

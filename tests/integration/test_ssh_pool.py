@@ -1,4 +1,5 @@
-"""console/ssh.py against real OpenSSH test hosts: host keys, reconnects, fan-out, forwards."""
+"""console/core/transport/ssh.py against real OpenSSH test hosts: host keys, reconnects,
+fan-out, forwards."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from console.ssh import (
+from console.core.transport.ssh import (
     Backoff,
     CommandTimeout,
     ConnectionLost,
@@ -378,7 +379,7 @@ def test_proxy_jump_through_a_bastion(ssh_hosts, client_key):
 def test_a_malformed_known_hosts_line_is_skipped_not_every_node_down(
     ssh_hosts, ssh_host, client_key, tmp_path
 ):
-    from console.ssh import read_known_hosts
+    from console.core.transport.ssh import read_known_hosts
 
     known = tmp_path / "known_hosts"
     # bad base64, a line cut short, binary junk: then the host's real line

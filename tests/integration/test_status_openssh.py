@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from console.monitor.pipeline import live_status
-from console.profile import load
+from console.core.monitor.pipeline import live_status
+from console.core.profile import load
 from console.sim.containers import ADDRESSES, COMPOSE_SUBNET
 from console.sim.fleet import SimFleet
 from tests.conftest import unavailable
@@ -39,7 +39,7 @@ def behind_openssh(tmp_path_factory, client_key):
 
 def status(profile: Path) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "console.cli", "status", "--json", str(profile)],
+        [sys.executable, "-m", "console.app.cli", "status", "--json", str(profile)],
         capture_output=True,
         text=True,
         cwd=REPO,

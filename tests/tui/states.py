@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from console.monitor import alerts as rules
-from console.profile_schema import FleetProfile
-from console.stacks import STACKS
-from console.state import Alert, Chain, Container, Disk, FleetState, Gpu, NodeStatus, System
+from console.core.monitor import alerts as rules
+from console.core.profile_schema import FleetProfile
+from console.core.stacks import STACKS
+from console.core.state import Alert, Chain, Container, Disk, FleetState, Gpu, NodeStatus, System
 
 NOW = 1_800_000_000.0
 

@@ -11,8 +11,8 @@ from textual.app import App
 from textual.widgets import DataTable, Input, RichLog, Static
 
 from actions.engine import Change, Event, PlanItem
-from console.app import FleetdeckApp
-from console.profile import load
+from console.app.tui import FleetdeckApp
+from console.core.profile import load
 from screens.actions import (
     ActionPickerScreen,
     ConfirmNameScreen,

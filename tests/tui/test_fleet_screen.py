@@ -9,8 +9,8 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
-from console.app import FleetdeckApp
-from console.profile import load, loads
+from console.app.tui import FleetdeckApp
+from console.core.profile import load, loads
 from screens.help import HelpScreen
 from screens.node import NodeScreen
 from tests.harness.pilot import drawn, off, on, press_to, refreshed, wait_for
@@ -200,7 +200,7 @@ async def test_markup_and_control_characters_are_shown_literally():
 
     import pytest
 
-    from console.profile import ProfileError
+    from console.core.profile import ProfileError
 
     with pytest.raises(ProfileError, match=r"a control character in the value \(\\x1b\[31mred"):
         loads(HOSTILE.replace('region = "', 'note = "\\u001b[31mred", region = "'), "x.toml")

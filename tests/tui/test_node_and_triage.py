@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from console.app import FleetdeckApp
-from console.profile import load
+from console.app.tui import FleetdeckApp
+from console.core.profile import load
 from screens.modals import HostKeyScreen
 from screens.node import NodeScreen
 from screens.triage import RunbookScreen, TriageScreen
@@ -168,7 +168,7 @@ def test_snapshot_runbook_card_80x24(snap_compare):
 async def test_history_tab_lists_the_actions_run_on_the_node(monkeypatch, tmp_path):
     from textual.widgets import TabbedContent
 
-    from console.journal import DONE, FAILED, Journal
+    from console.core.journal import DONE, FAILED, Journal
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     journal = Journal()
@@ -287,7 +287,7 @@ async def test_triage_acts_on_the_alert_selected_when_the_list_resorts_under_the
 
 
 async def test_acknowledgements_persist_across_consoles_and_can_be_withdrawn():
-    from console.journal import Journal
+    from console.core.journal import Journal
 
     async def triage_of(app, pilot):
         await drawn(pilot)
@@ -361,7 +361,7 @@ async def test_container_keys_are_offered_on_the_containers_tab_only_and_tags_sh
 async def test_a_golem_providers_status_is_on_its_node_screen():
     from textual.widgets import Static, TabbedContent
 
-    from console.state import Golem
+    from console.core.state import Golem
     from tests.tui.states import healthy
 
     profile = load(REPO / "profiles" / "ollama-providers.toml")

@@ -7,9 +7,9 @@ from pathlib import Path
 from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable
 
-from console.app import FleetdeckApp, binding_ids
-from console.keymap import load_keymap
-from console.profile import load
+from console.app.tui import FleetdeckApp, binding_ids
+from console.core.keymap import load_keymap
+from console.core.profile import load
 from screens.actions import ActionPickerScreen, ConfirmNameScreen
 from screens.help import HelpScreen
 from screens.node import NodeScreen

@@ -3,8 +3,8 @@ pool by pool with the NotReady and cordoned nodes, the API's words never read as
 
 from __future__ import annotations
 
-from console.app import FleetdeckApp
-from console.profile import loads
+from console.app.tui import FleetdeckApp
+from console.core.profile import loads
 from screens.pools import PoolsScreen
 from tests.harness.kubeapi import FakeKubeApi, gke_node
 from tests.harness.pilot import drawn, on

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from textual.app import App
 
-from console.app import FleetdeckApp
-from console.profile import load
+from console.app.tui import FleetdeckApp
+from console.core.profile import load
 from screens.registration import RegistrationScreen
 from tests.harness.pilot import until
 

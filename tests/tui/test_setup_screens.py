@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from textual.app import App
 
-from console.setup.answers import Answers
-from console.setup.writer import profile_text
+from console.app.setup.answers import Answers
+from console.app.setup.writer import profile_text
 from screens.setup import Answered, QuestionScreen, ReviewScreen, StagesScreen
 
 STAGES = [
@@ -116,7 +116,7 @@ async def test_the_wizard_stores_each_secret_in_the_keyring_never_the_profile(
 
     import keyring
 
-    from console.setup.app import SetupApp
+    from console.app.setup.app import SetupApp
     from tests.harness.keyring_file import FileKeyring
 
     store = tmp_path / "keyring.json"
@@ -163,7 +163,7 @@ async def test_the_wizard_stores_each_secret_in_the_keyring_never_the_profile(
 
 
 async def test_a_wrong_answer_is_refused_in_words_where_it_is_typed(tmp_path):
-    from console.setup.app import SetupApp
+    from console.app.setup.app import SetupApp
 
     app = SetupApp(tmp_path / "x.toml", False, None, None)
     async with app.run_test(size=(100, 20)) as pilot:

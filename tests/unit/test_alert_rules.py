@@ -6,8 +6,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from console.monitor.alerts import evaluate
-from console.profile import load
+from console.core.monitor.alerts import evaluate
+from console.core.profile import load
 from tests.tui.states import NOW, healthy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_a_node_still_connecting_or_not_yet_deployed_is_not_critical():
 
 
 def test_the_console_and_status_use_one_word_for_a_node():
-    from console.state import FleetState
+    from console.core.state import FleetState
 
     profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
     nodes = healthy(profile, NOW)
@@ -75,8 +75,8 @@ def test_the_console_and_status_use_one_word_for_a_node():
 
 
 def test_a_stalled_chain_is_compared_with_the_fleets_other_chain_nodes():
-    from console.monitor.alerts import compare_with_peers
-    from console.state import Alert
+    from console.core.monitor.alerts import compare_with_peers
+    from console.core.state import Alert
 
     profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
     nodes = healthy(profile, NOW)
@@ -92,7 +92,7 @@ def test_a_stalled_chain_is_compared_with_the_fleets_other_chain_nodes():
 
 
 def test_the_latency_card_speaks_the_stacks_language():
-    from console.stacks import STACKS
+    from console.core.stacks import STACKS
 
     ollama = STACKS["ollama"].runbook("service_slow:latency")
     assert ollama is not None and "ollama ps" in " ".join(ollama.checks)
@@ -106,7 +106,7 @@ def test_the_latency_card_speaks_the_stacks_language():
 
 
 def test_status_watch_is_one_compact_screen_that_agrees_with_the_console():
-    from console.status_table import render
+    from console.core.status_table import render
     from tests.tui.states import troubled
 
     profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
@@ -121,7 +121,7 @@ def test_status_watch_is_one_compact_screen_that_agrees_with_the_console():
 
 
 def test_a_chain_node_far_behind_the_fleets_highest_is_a_warning():
-    from console.monitor.alerts import behind_peers
+    from console.core.monitor.alerts import behind_peers
 
     profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
     nodes = healthy(profile, NOW)
@@ -151,8 +151,8 @@ def test_a_chain_node_far_behind_the_fleets_highest_is_a_warning():
 def test_service_ports_come_from_the_clusters_settings():
     import httpx
 
-    from console.profile_schema import StackSection
-    from console.stacks.collectors import COLLECTORS
+    from console.core.profile_schema import StackSection
+    from console.core.stacks.collectors import COLLECTORS
 
     asked = []
 
@@ -206,8 +206,8 @@ def test_versiond_is_watched_where_it_runs_and_never_missing_where_it_does_not()
 
 
 def test_a_port_exposure_offers_no_ml_node_disable_and_has_a_runbook():
-    from console.stacks import STACKS
-    from console.stacks.gonka import ml_node_to_disable
+    from console.core.stacks import STACKS
+    from console.core.stacks.gonka import ml_node_to_disable
 
     profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
     assert ml_node_to_disable(profile, "c1-ml1", "port_public:inference") is None
@@ -217,7 +217,7 @@ def test_a_port_exposure_offers_no_ml_node_disable_and_has_a_runbook():
 
 
 def test_a_model_on_the_cpu_is_critical_and_says_how_much():
-    from console.state import Service
+    from console.core.state import Service
 
     profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
     node = healthy(profile, NOW)["c1-ml1"]
@@ -228,7 +228,7 @@ def test_a_model_on_the_cpu_is_critical_and_says_how_much():
     (alert,) = [f for f in found if f.kind.startswith("gpu_fallback")]
     assert alert.severity == "critical" and "62 % on the CPU" in alert.evidence
     assert not [f for f in found if f.kind.startswith("service_")]  # not 'down', not 'slow'
-    from console.stacks import STACKS
+    from console.core.stacks import STACKS
 
     assert "ollama ps" in " ".join(STACKS["ollama"].runbook(alert.kind).checks)
     placed = replace(spilled, ok=True, detail="")
@@ -240,8 +240,8 @@ def test_plain_status_prints_remote_text_literally_and_without_control_character
     """`status` without a console: markup stays text and an escape sequence from a node
     (an error, a container's name in an alert) reaches the terminal as a visible escape
     (issue 27, 17)."""
-    from console.state import Alert
-    from console.status_table import render
+    from console.core.state import Alert
+    from console.core.status_table import render
     from tests.tui.states import state_of
 
     profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model

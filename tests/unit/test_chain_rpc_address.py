@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from console.stacks.gonka import chain_rpc_address, inspect_networking
+from console.core.stacks.gonka import chain_rpc_address, inspect_networking
 
 
 def test_a_published_rpc_is_reached_on_the_hosts_loopback_or_its_bound_address():
@@ -42,7 +42,7 @@ def test_docker_inspect_networking_as_docker_prints_it(reference):
 
 
 def test_the_probe_reads_the_same_networking_from_the_node(reference):
-    from console import probe  # runs on the node on its own; it must agree with the core
+    from console.core import probe  # runs on the node on its own; it must agree with the core
 
     sample = reference / "real/docker/docker_inspect_container_compose__python-on-whales_18.json"
     inspect = json.loads(sample.read_text())

@@ -72,8 +72,8 @@ def test_usage_errors_exit_64_apart_from_status_critical_2(tmp_path):
 
 
 def test_journal_lists_runs_and_a_runs_steps(tmp_path):
-    from console.journal import DONE, FAILED, Journal
-    from console.secrets import Redactor
+    from console.core.journal import DONE, FAILED, Journal
+    from console.core.secrets import Redactor
 
     journal = Journal(tmp_path / "fleetdeck" / "journal.sqlite", Redactor())
     run = journal.start_run("deploy", "nowhere", "p.toml", {})
@@ -118,7 +118,7 @@ def run_in_terminal(tmp_path, args: list[str], answer: str) -> tuple[int, str]:
     master, slave = pty.openpty()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", *args],
+        [sys.executable, "-m", "console.app.cli", *args],
         stdin=slave,
         stdout=slave,
         stderr=slave,

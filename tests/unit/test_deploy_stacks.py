@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from actions.deploy import action_named
-from console.profile import loads
+from console.core.profile import loads
 
 TWO_STACKS = """
 [fleet]

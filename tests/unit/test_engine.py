@@ -13,9 +13,9 @@ import time
 import pytest
 
 from actions.engine import Action, Change, Engine, Step, StepFailed, check_options
-from console.journal import Journal
-from console.profile import loads
-from console.secrets import Redactor
+from console.core.journal import Journal
+from console.core.profile import loads
+from console.core.secrets import Redactor
 
 PROFILE = """
 [fleet]
@@ -435,3 +435,37 @@ def test_a_bring_up_whose_health_never_answers_fails_again_on_resume(journal):
     again = e.apply(action, ["net1"], resume=first.run_id)
     assert again.states["net1"]["bring-up"] == "failed", again.states
     assert sum("urllib.request" in c for c in pool.ran) >= 4  # checked and waited, twice
+
+
+@pytest.mark.parametrize(
+    "sneaky",
+    [
+        lambda ctx, where: ctx.write(f"{where}/{ctx.name}", "changed by a check\n"),
+        lambda ctx, where: ctx.run(f"mkdir -p {where}/{ctx.name}", quiet=True),
+        lambda ctx, where: ctx.run(f"echo changed > {where}/{ctx.name}", quiet=True),
+        lambda ctx, where: ctx.run(f"true && sudo -n rm -rf {where}/{ctx.name}", quiet=True),
+    ],
+    ids=["write", "mkdir", "redirect", "sudo-rm"],
+)
+def test_a_check_that_changes_the_node_fails_in_plan_mode_and_changes_nothing(
+    journal, tmp_path, sneaky
+):
+    """Check mode is enforced, not a convention: a check's context refuses writes and
+    commands that change a node, in a plan and in a run's checks alike."""
+    where = tmp_path / "node"
+    where.mkdir()
+    (where / "kept").write_text("the node's own file\n")
+
+    def check(ctx) -> Change | None:
+        ctx.run(f"cat {where}/kept >/dev/null 2>&1; awk '$1 > 0' /dev/null", quiet=True)  # reads
+        sneaky(ctx, where)
+        return None
+
+    action = Action("prepare", "", (Step("sneaky", "sneaky", check, None, local=True),))
+    e = engine(journal, ml=1)
+    plan = e.plan(action)
+    assert {i.status for i in plan} == {"error"}, plan
+    assert all("a check may not change the node (plan mode)" in i.reason for i in plan)
+    result = e.apply(action)
+    assert result.outcome == "failed"
+    assert sorted(p.name for p in where.iterdir()) == ["kept"]  # nothing made, nothing gone

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 import pytest
 
-import console.cli as fleetdeck
-from console.cli import EXIT_USAGE, cli
+import console.app.cli as fleetdeck
+from console.app.cli import EXIT_USAGE, cli
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = str(REPO / "tests" / "data" / "sim-small.toml")

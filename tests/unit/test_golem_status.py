@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from console.monitor.alerts import evaluate
-from console.monitor.golem import cells, parse, reading
-from console.profile_schema import AlertsSection
-from console.state import Golem, NodeStatus
+from console.core.monitor.alerts import evaluate
+from console.core.monitor.golem import cells, parse, reading
+from console.core.profile_schema import AlertsSection
+from console.core.state import Golem, NodeStatus
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from console.stacks.gonka_chain import parse_key, parse_participant, setup_checks
+from console.core.stacks.gonka_chain import parse_key, parse_participant, setup_checks
 
 ADDRESS = "gonka1qyqszqgpqyqszqgpqyqszqgpqyqszqgpjnp7du"
 

@@ -9,7 +9,7 @@ import pytest
 
 from actions.engine import StepFailed
 from actions.stacks.gonka import bind_address
-from console.stacks.gonka import private_bindings
+from console.core.stacks.gonka import private_bindings
 
 
 def test_a_remote_ml_nodes_callback_port_is_bound_to_the_private_address_only():

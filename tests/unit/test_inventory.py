@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from console.cli import cli
-from console.profile import ProfileError, load
-from console.stacks.gonka_inventory import import_inventory, parse_inventory
+from console.app.cli import cli
+from console.core.profile import ProfileError, load
+from console.core.stacks.gonka_inventory import import_inventory, parse_inventory
 
 INVENTORY = Path(__file__).resolve().parents[1] / "data" / "gonka-inventory.ini"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from console.journal import Journal, JournalError
+from console.core.journal import Journal, JournalError
 from tests.harness.cli import fleetdeck as cli
 from tests.harness.profiles import unreachable_profile
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from console.sources.kubernetes import read_source
+from console.core.sources.kubernetes import read_source
 from tests.harness.kubeapi import gke_node
 
 
@@ -82,7 +82,7 @@ def test_an_answer_of_the_wrong_shape_is_the_sources_error(tmp_path, bodies, sai
 
 
 def test_paging_that_never_ends_stops_at_the_bound(tmp_path, monkeypatch):
-    from console.sources import kubernetes
+    from console.core.sources import kubernetes
 
     monkeypatch.setattr(kubernetes, "MAX_PAGES", 5)
     pages = [node_list([], token=f"t{i}") for i in range(20)]  # a new token every page

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from console.cli import cli
-from console.loadtest import NodeResult, Outcome, Slo, Target, percentile
-from console.stacks import STACKS
+from console.app.cli import cli
+from console.core.loadtest import NodeResult, Outcome, Slo, Target, percentile
+from console.core.stacks import STACKS
 
 REPO = Path(__file__).resolve().parents[2]
 T = Target("p1", "c1", STACKS["ollama"].inference, "http://127.0.0.1:1", "m")
@@ -62,7 +62,7 @@ def test_the_command_sends_only_where_the_profile_says(tmp_path):
 def test_a_providers_error_body_is_shown_literally_on_one_line():
     import httpx
 
-    from console.loadtest import read_answer
+    from console.core.loadtest import read_answer
 
     hostile = '{"error": "busy\\u001b]0;pwned\\u0007\\u001b[2J\\nsecond line"}'
     r = httpx.Response(503, text=hostile, headers={"Content-Type": "application/json"})

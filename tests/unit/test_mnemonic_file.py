@@ -48,7 +48,7 @@ def keys(tmp_path: Path, profile: Path, destination: str) -> subprocess.Complete
         "FD_TEST_COLD": COLD,
     }
     return subprocess.run(
-        [sys.executable, "-m", "console.cli", "run", str(profile), "keys", "--yes"]
+        [sys.executable, "-m", "console.app.cli", "run", str(profile), "keys", "--yes"]
         + ["--mnemonic-file", destination],
         capture_output=True,
         text=True,
@@ -137,8 +137,8 @@ def test_a_file_no_key_was_written_to_is_removed(tmp_path):
 
 def test_a_key_whose_words_could_not_be_delivered_is_deleted(tmp_path, monkeypatch):
     from actions.deploy import action_named
-    from console.cli.common import engine_for
-    from console.profile import load
+    from console.app.cli.common import engine_for
+    from console.core.profile import load
 
     profile = keys_fleet(tmp_path)
     for name, value in {

@@ -9,7 +9,7 @@ import pytest
 
 from actions.stacks.ollama import BYTES_PER_PARAMETER
 from actions.stacks.weights import DISK_HEADROOM_GB, model_size_gb, space_needed_gb
-from console.profile import loads
+from console.core.profile import loads
 
 PROFILE = """
 [fleet]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import time
 
-from console.monitor.monitor import BACKOFF_MAX_S, Monitor
-from console.profile import loads
+from console.core.monitor.monitor import BACKOFF_MAX_S, Monitor
+from console.core.profile import loads
 
 PROFILE = """
 [fleet]
@@ -134,7 +134,7 @@ class Counting(Pool):
 
 
 def test_hundreds_of_nodes_start_in_waves_and_all_come_up(monkeypatch):
-    from console.monitor import monitor as module
+    from console.core.monitor import monitor as module
 
     monkeypatch.setattr(module, "STARTING_AT_ONCE", 10)
     nodes = "".join(

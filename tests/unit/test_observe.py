@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.monitor.observe import COLLECTED, UNREACHABLE, Observation
-from console.monitor.tracker import Tracker
-from console.profile import load
+from console.core.monitor.observe import COLLECTED, UNREACHABLE, Observation
+from console.core.monitor.tracker import Tracker
+from console.core.profile import load
 
 REPO = Path(__file__).resolve().parents[2]
 

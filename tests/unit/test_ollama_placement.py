@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from console.stacks.ollama_status import placement
+from console.core.stacks.ollama_status import placement
 
 
 class Http:

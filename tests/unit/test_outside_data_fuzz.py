@@ -16,15 +16,15 @@ import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.journal import Journal, JournalError
-from console.monitor.recording import RecordingError, Replay
-from console.profile import ProfileError
-from console.profile_schema import PrometheusSource
-from console.setup.answers import AnswersError, load_answers
-from console.setup.writer import profile_text
-from console.sources.kubernetes import pod_containers, pools_of
-from console.sources.prometheus import PrometheusReader, SourceError
-from console.stacks.gonka_metrics import read_mlnode_metrics
+from console.app.setup.answers import AnswersError, load_answers
+from console.app.setup.writer import profile_text
+from console.core.journal import Journal, JournalError
+from console.core.monitor.recording import RecordingError, Replay
+from console.core.profile import ProfileError
+from console.core.profile_schema import PrometheusSource
+from console.core.sources.kubernetes import pod_containers, pools_of
+from console.core.sources.prometheus import PrometheusReader, SourceError
+from console.core.stacks.gonka_metrics import read_mlnode_metrics
 from tests.harness.kubeapi import gke_node, gke_pod
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@ a container's inspect again only when its listing changes or a slow period has p
 
 from __future__ import annotations
 
-from console import probe
+from console.core import probe
 
 
 class Api:

@@ -6,8 +6,8 @@ import json
 import stat
 from datetime import UTC, datetime
 
-from console import probe
-from console.monitor.parse import merge_xids
+from console.core import probe
+from console.core.monitor.parse import merge_xids
 
 LINE = (
     "NVRM: Xid (PCI:0000:3b:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus."

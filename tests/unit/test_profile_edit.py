@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from console import atomic
-from console.profile import ProfileError, load
+from console.core import atomic
+from console.core.profile import ProfileError, load
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 ORIGINAL = (DATA / "commented.toml").read_text()

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.cli import cli
-from console.profile import ProfileError, load, loads
+from console.app.cli import cli
+from console.core.profile import ProfileError, load, loads
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "profiles").glob("*.toml"))
@@ -116,7 +116,7 @@ def test_broken_profile_is_refused_with_every_expected_problem(path):
 
 def test_real_entry_point_prints_no_traceback_on_any_broken_profile():
     proc = subprocess.run(
-        [sys.executable, "-m", "console.cli", "check", *map(str, BAD)],
+        [sys.executable, "-m", "console.app.cli", "check", *map(str, BAD)],
         capture_output=True,
         text=True,
         cwd=REPO,

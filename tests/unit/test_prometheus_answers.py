@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from console.profile_schema import PrometheusSource
-from console.sources import prometheus
-from console.sources.prometheus import PrometheusReader, SourceError
+from console.core.profile_schema import PrometheusSource
+from console.core.sources import prometheus
+from console.core.sources.prometheus import PrometheusReader, SourceError
 
 NOW = 1_796_000_000.0
 

@@ -15,7 +15,7 @@ from actions.provision.action import planned
 from actions.provision.clouds import CLUSTER, WORLD, Rule, firewall_rules, refusal
 from actions.provision.hostkeys import vouched
 from actions.types import StepFailed, StepRefused
-from console.profile import ProfileError, loads
+from console.core.profile import ProfileError, loads
 
 HEAD = """
 [fleet]
@@ -178,7 +178,7 @@ def test_a_gce_machines_pool_label_names_the_profiles_pool():
     from types import SimpleNamespace
 
     from actions.provision.gce import Gce
-    from console.secrets import REDACTOR
+    from console.core.secrets import REDACTOR
 
     text = two_pools().replace('"ec2"', '"gce"').replace('name = "ml"', 'name = "A3-Pool"')
     model = loads(text.replace("{cluster}-ml{n}", "c1-ml{n}")).model

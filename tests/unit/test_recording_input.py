@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from console.monitor import recording
-from console.monitor.recording import RecordingError, Replay
+from console.core.monitor import recording
+from console.core.monitor.recording import RecordingError, Replay
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = (REPO / "tests" / "data" / "sim-small.toml").read_text()
@@ -109,7 +109,7 @@ def test_replay_of_a_broken_recording_exits_1_with_its_reason(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text(header(started="yesterday") + "\n")
     done = subprocess.run(
-        [sys.executable, "-m", "console.cli", "replay", str(path)],
+        [sys.executable, "-m", "console.app.cli", "replay", str(path)],
         capture_output=True,
         text=True,
         cwd=REPO,

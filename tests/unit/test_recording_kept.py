@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from console.monitor.recording import Replay
-from console.monitor.tracker import CONSOLE
+from console.core.monitor.recording import Replay
+from console.core.monitor.tracker import CONSOLE
 
 KEPT = Path(__file__).resolve().parents[1] / "data" / "recordings"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from console.runlock import FleetBusy, RunLock
+from console.core.runlock import FleetBusy, RunLock
 from tests.harness.cli import fleetdeck
 from tests.harness.profiles import UNREACHABLE
 
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 def start_run(home: Path, profile: Path) -> subprocess.Popen:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_STATE_HOME": str(home)}
     return subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "run", str(profile), "deploy", "--yes"],
+        [sys.executable, "-m", "console.app.cli", "run", str(profile), "deploy", "--yes"],
         env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,

@@ -7,7 +7,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
-from console.secrets import Redactor, SecretError, SecretRef, is_secret_key, parse_ref, resolve
+from console.core.secrets import Redactor, SecretError, SecretRef, is_secret_key, parse_ref, resolve
 
 
 class MemoryKeyring(KeyringBackend):

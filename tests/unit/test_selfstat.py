@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from console.selfstat import SelfUsage, rss_mib
+from console.core.selfstat import SelfUsage, rss_mib
 
 
 def test_usage_measures_this_process():

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from console.cli import cli
-from console.profile import loads
-from console.setup.answers import AnswersError, load_answers
-from console.setup.writer import profile_text
+from console.app.cli import cli
+from console.app.setup.answers import AnswersError, load_answers
+from console.app.setup.writer import profile_text
+from console.core.profile import loads
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "profiles" / "setup" / "first-fleet-answers.toml"

@@ -7,14 +7,14 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from console.monitor.observe import METRICS, PROBE, Observation
-from console.monitor.sources import PrometheusPoller, StackMetricsPoller
-from console.monitor.tracker import Tracker
-from console.profile import ProfileError, loads
-from console.sources.prometheus import SourceError
-from console.sources.promtext import parse
-from console.sources.xids import XidWatch
-from console.stacks.gonka_metrics import read_mlnode_metrics
+from console.core.monitor.observe import METRICS, PROBE, Observation
+from console.core.monitor.sources import PrometheusPoller, StackMetricsPoller
+from console.core.monitor.tracker import Tracker
+from console.core.profile import ProfileError, loads
+from console.core.sources.prometheus import SourceError
+from console.core.sources.promtext import parse
+from console.core.sources.xids import XidWatch
+from console.core.stacks.gonka_metrics import read_mlnode_metrics
 
 PROFILE = (
     '[fleet]\nname = "f"\nstack = "vllm"\n'

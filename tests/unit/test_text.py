@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actions.engine import Event
 from actions.report import event_line
-from console.text import printable, printable_tree
+from console.core.text import printable, printable_tree
 
 
 def test_control_characters_are_shown_not_sent():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.tomlpos import format_path, line_of, locate, split_key
+from console.core.tomlpos import format_path, line_of, locate, split_key
 
 DOC = '''# top
 [fleet]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from console.atomic import atomic_write_text
+from console.core.atomic import atomic_write_text
 from console.sim.ollama import LATEST, unit_text
 from console.sim.tools import install, sim_dir
 from console.sim.tools.systemctl import ask

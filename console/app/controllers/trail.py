@@ -1,0 +1,74 @@
+"""The console's own trail: every action and acknowledgement goes to the journal, and the
+node screen's History and the triage's acknowledgements are read from it."""
+
+from __future__ import annotations
+
+from console.app.controllers import Controller
+from console.core.journal import Journal, JournalError, state_dir
+
+
+class Trail(Controller):
+    @property
+    def fleet(self) -> str:
+        return self.app.profile.model.fleet.name
+
+    def node_history(self, screen) -> None:
+        self.worker(self._node_history, screen, group="history")
+
+    def _node_history(self, screen) -> None:
+        rows: list = []
+        done: list = []
+        problem = None
+        if (state_dir() / "journal.sqlite").exists():
+            try:
+                journal = Journal()
+            except JournalError as exc:
+                problem = str(exc)  # the console goes on without history
+            else:
+                try:
+                    rows = journal.node_history(screen.node_name)
+                    done = journal.console_actions(self.fleet, screen.node_name)
+                finally:
+                    journal.close()
+        self.app.call_from_thread(screen.show_history, rows, problem, done)
+
+    def load_acks(self, screen) -> None:
+        self.worker(self._load_acks, screen, group="journal")
+
+    def _load_acks(self, screen) -> None:
+        try:
+            journal = Journal(recover=True)
+        except JournalError:
+            return  # the triage screen works without; a run reports the journal's trouble
+        try:
+            acks = {(a.node, a.kind): a.summary for a in journal.acks(self.fleet)}
+        finally:
+            journal.close()
+        self.app.call_from_thread(screen.held, acks)
+
+    def write(self, write) -> None:
+        """Write to the journal from a worker thread; if it cannot be opened, say that the
+        action was not recorded (the action itself stands)."""
+        try:
+            journal = Journal(recover=True)
+        except JournalError as exc:
+            self.say(f"not recorded: {exc}", severity="warning")
+            return
+        try:
+            write(journal)
+        finally:
+            journal.close()
+
+    def record(self, node: str, action: str, target: str, result: str, detail: str = "") -> None:
+        """Record a console action; called from the worker thread that did it."""
+        self.write(lambda j: j.record(self.fleet, node, action, target, result, detail))
+
+    def acknowledge(self, alert, withdrawn: str | None) -> None:
+        self.worker(self._acknowledge, alert, withdrawn, group="journal")
+
+    def _acknowledge(self, alert, withdrawn: str | None) -> None:
+        fleet = self.fleet
+        if withdrawn is None:
+            self.write(lambda j: j.acknowledge(fleet, alert.node, alert.kind, alert.summary))
+        else:
+            self.write(lambda j: j.withdraw(fleet, alert.node, alert.kind, withdrawn))

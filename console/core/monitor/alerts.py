@@ -1,0 +1,594 @@
+"""Alert rules: from a node's status (and the profile's thresholds) to named problems,
+each with its severity, evidence and the next step an operator should take."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from console.core.profile_schema import AlertsSection
+from console.core.stacks import STACKS
+from console.core.state import NodeStatus
+from console.core.times import rfc3339_seconds
+
+CRITICAL_XIDS = {48, 63, 64, 74, 79, 94, 95}
+XID_MEANING = {
+    48: "double-bit ECC error",
+    63: "ECC page retirement / row remap",
+    64: "ECC page retirement failure",
+    74: "NVLink error",
+    79: "GPU has fallen off the bus",
+    94: "contained ECC error",
+    95: "uncontained ECC error",
+    13: "graphics engine exception",
+    31: "GPU memory page fault",
+    43: "GPU stopped processing",
+}
+SLOWDOWNS = {
+    "sw_thermal_slowdown": "thermal",
+    "hw_thermal_slowdown": "thermal",
+    "hw_slowdown": "hardware",
+    "hw_power_brake_slowdown": "power brake",
+    "sw_power_cap": "power cap",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An alert before the monitor stamps when it was first seen."""
+
+    kind: str  # stable id: "gpu_hot", "container_restarting", ... (+ ":detail" for many)
+    severity: str
+    summary: str
+    evidence: str
+    next_step: str
+
+
+SLOW_LINK_S = 0.4  # lines arriving this much later than the node's usual: a slow link
+
+
+def evaluate(
+    node: NodeStatus,
+    limits: AlertsSection,
+    now: float,
+    interval: float,
+    serves_model: bool = False,
+    console_late: bool = False,
+) -> list[Finding]:
+    """The findings for one node. `console_late`: fleetdeck's own process was starved, so
+    a node whose lines are merely late is judged on its last values, not called down."""
+    if node.host_key_changed:
+        return [
+            Finding(
+                "host_key_changed",
+                "critical",
+                "host key changed: connection refused",
+                node.error or "",
+                "verify the host's key out of band; if it was "
+                "reinstalled, remove its old line from fleetdeck's known_hosts",
+            )
+        ]
+    if node.seen_at is None and not node.error:
+        return []  # connecting: nothing is known yet, so nothing is wrong yet
+    if not node.reachable or (node.stale(now, interval) and not console_late):
+        age = node.age(now)
+        seen = f"last values {age:.0f} s old" if age is not None else "never answered"
+        return [
+            Finding(
+                "unreachable",
+                "critical",
+                "node reported down" if node.reported_down else "node unreachable",
+                f"{node.error or 'no probe data'}; {seen}",
+                "check the host (cloud console, power, network); fleetdeck keeps "
+                "trying with backoff",
+            )
+        ]
+    out = list(_rules(node, limits, now, serves_model, interval))
+    if node.error:  # one source cannot read it while another does (SSH down, Prometheus up)
+        out.append(
+            Finding(
+                "source_cannot_read",
+                "warning",
+                "one of its sources cannot read it",
+                node.error,
+                "its values come from its other sources meanwhile (the node screen says "
+                "which); check the failing one (SSH: the host's sshd and network path)",
+            )
+        )
+    return out
+
+
+def _rules(
+    node: NodeStatus, limits: AlertsSection, now: float, serves_model: bool, interval: float
+) -> Iterator[Finding]:
+    yield from _gpus(node, limits)
+    if node.reads("containers"):  # a source without them (Prometheus) says nothing of them
+        yield from _containers(node, serves_model, interval)
+    slow = node.link_delay_s
+    if slow is not None and slow >= max(SLOW_LINK_S, interval / 4):
+        yield Finding(
+            "slow_link",
+            "warning",
+            "slow link",
+            f"probe lines arrive {slow:.1f} s later than usual",
+            "the host answers, slowly: check the network path (mtr to the host) and the "
+            "host's load; fleetdeck's values are that much older",
+        )
+    yield from _chain(node, limits, now)
+    yield from _services(node, limits)
+    yield from _golem(node)
+    yield from _kube(node)
+    for disk in node.system.disks:
+        if disk.used_pct is None or disk.total_gb is None:
+            continue
+        free_pct = 100 - disk.used_pct
+        if free_pct < limits.disk_free_pct:
+            yield Finding(
+                f"disk_full:{disk.path}",
+                "critical" if free_pct < limits.disk_free_pct / 2 else "warning",
+                f"disk nearly full at {disk.path}",
+                f"{disk.used_pct:.1f}% used, {disk.free_gb} GB free",
+                "free space: prune docker images (docker system prune), remove old "
+                "model snapshots from HF_HOME, or grow the volume",
+            )
+
+
+def _gpus(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
+    if node.gpu_error and not node.gpus and node.expected_gpus:
+        yield Finding(
+            "gpu_unreadable",
+            "critical",
+            "GPUs cannot be read",
+            node.gpu_error,
+            "check the NVIDIA driver: nvidia-smi on the node, dmesg for NVRM errors",
+        )
+    visible = [g for g in node.gpus if not g.lost]
+    lost = [g for g in node.gpus if g.lost]
+    # one fault, one alert: the Xid that explains a lost GPU (79) or an ECC error (48) is
+    # said in that alert's evidence, not as an alert of its own
+    xids = {xid: [(t, gpu) for t, gpu, x in node.xids if x == xid] for _, _, xid in node.xids}
+    if lost:
+        names = _gpu_list(lost)
+        verb = "is" if len(lost) == 1 else "are"
+        said = [g.error for g in lost if g.error and g.error.lower() != "gpu is lost"]
+        # the probe reads NVML (or nvidia-smi, which is NVML too); a source says itself
+        where = "NVML" if node.gpu_source in (None, "nvml", "nvidia-smi") else node.gpu_source
+        evidence = f"missing from {where}" + (f" ({said[0]})" if said else "")
+        evidence += _xid_note(79, xids.pop(79, []))
+        yield Finding(
+            "gpu_lost",
+            "critical",
+            f"{names} {verb} lost"
+            + (" (fell off the bus)" if 79 in {x for *_, x in node.xids} else ""),
+            evidence,
+            "drain the node (disable it in the admin API before the next PoC) "
+            "and reboot; a GPU that stays lost needs a hardware ticket",
+        )
+    listed = len(visible) + len(lost)
+    if node.expected_gpus is not None and listed < node.expected_gpus:
+        yield Finding(
+            "gpu_missing",
+            "critical",
+            f"{len(visible)} of {node.expected_gpus} GPUs visible",
+            f"the profile expects {node.expected_gpus}; {node.expected_gpus - listed} not listed"
+            " by the driver at all",
+            "look for Xid 79 in dmesg; reboot, then check the PCIe link and "
+            "power of the missing card",
+        )
+    # one alert per node and kind, naming the GPUs: eight hot GPUs are one problem
+    hot = [g for g in visible if g.temp_c is not None and g.temp_c >= limits.gpu_temp_c]
+    if hot:
+        hottest = max(g.temp_c or 0 for g in hot)
+        yield Finding(
+            "gpu_hot",
+            "critical" if hottest >= 92 else "warning",
+            f"{_gpu_list(hot)} at up to {hottest} °C",
+            ", ".join(f"GPU {g.index}: {g.temp_c} °C" for g in hot)
+            + f" (threshold {limits.gpu_temp_c:.0f} °C)",
+            "check fans and airflow; lower the power limit (nvidia-smi -pl) until it is fixed",
+        )
+    slowed = [g for g in visible if any(r in SLOWDOWNS for r in g.throttle)]
+    if slowed:
+        kinds = sorted({SLOWDOWNS[r] for g in slowed for r in g.throttle if r in SLOWDOWNS})
+        yield Finding(
+            "gpu_slowdown",
+            "warning",
+            f"{_gpu_list(slowed)}: {'/'.join(kinds)} slowdown",
+            "; ".join(f"GPU {g.index}: {', '.join(g.throttle)}" for g in slowed),
+            "thermal: cooling; power: check the PSU and power cap settings",
+        )
+    ecc = [g for g in visible if g.ecc_uncorrected]
+    for g in ecc:
+        mine = [(t, gpu) for t, gpu in xids.get(48, []) if gpu in (g.index, None)]
+        yield Finding(
+            f"gpu_ecc:{g.index}",
+            "critical",
+            f"GPU {g.index}: {g.ecc_uncorrected} uncorrectable ECC errors",
+            "volatile uncorrected ECC count" + _xid_note(48, mine),
+            "drain the node and reset the GPU (nvidia-smi -r) or reboot; "
+            "repeated errors mean an RMA",
+        )
+    if ecc:
+        xids.pop(48, None)
+    for xid, events in xids.items():
+        meaning = XID_MEANING.get(xid, "see NVIDIA's Xid catalog")
+        gpus = sorted({gpu for _, gpu in events if gpu is not None})
+        where = f"GPU {','.join(map(str, gpus))}" if gpus else "a GPU (NVML did not say which)"
+        yield Finding(
+            f"xid:{xid}",
+            "critical" if xid in CRITICAL_XIDS else "warning",
+            f"Xid {xid} on {where}: {meaning}",
+            _xid_note(xid, events).removeprefix("; "),
+            "check dmesg on the node; drain it if the Xid repeats",
+        )
+
+
+def _xid_note(xid: int, events: list[tuple[float, int | None]]) -> str:
+    """'; Xid 79 at 10:42:13 (and 2 more)' for the evidence of the alert it explains."""
+    if not events:
+        return ""
+    first = min(t for t, _ in events)
+    more = f" (and {len(events) - 1} more)" if len(events) > 1 else ""
+    return f"; Xid {xid} at {_clock(first)}{more}"
+
+
+def _gpu_list(gpus: list) -> str:
+    indexes = [str(g.index) for g in gpus]
+    return f"GPU {indexes[0]}" if len(indexes) == 1 else f"GPUs {','.join(indexes)}"
+
+
+def _just_started(c, node: NodeStatus, interval: float) -> bool:
+    """Started since the refresh before this one, by the node's own clock: a fixed loop
+    reads fine again by the second refresh after its last restart."""
+    started = rfc3339_seconds(c.started_at)
+    now = node.probe_at
+    return started is not None and now is not None and now - started < interval
+
+
+def _clock(t: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+def _pods(node: NodeStatus) -> Iterator[Finding]:
+    """A node's pods' containers (a Kubernetes source): no compose names to expect, each
+    judged by its state."""
+    for c in node.containers:
+        pod = c.name.split("/")[0]
+        if c.state == "restarting":
+            yield Finding(
+                f"container_restarting:{c.name}",
+                "critical",
+                f"container {c.name} is restarting (CrashLoopBackOff)",
+                f"{c.restarts} restarts"
+                + (f", last exit code {c.exit_code}" if c.exit_code else ""),
+                f"kubectl logs --previous {pod} -c {c.name.split('/')[-1]}; a crash loop after "
+                "a model change usually means not enough GPU memory",
+            )
+        elif c.state == "exited":
+            yield Finding(
+                f"container_exited:{c.name}",
+                "critical",
+                f"container {c.name} exited",
+                f"exit code {c.exit_code}",
+                f"kubectl describe pod {pod}",
+            )
+        elif c.state != "running":
+            yield Finding(
+                f"container_waiting:{c.name}",
+                "warning",
+                f"container {c.name} is {c.state}",
+                "the pod's container has not started",
+                f"kubectl describe pod {pod} (its events say why)",
+            )
+        elif c.health == "unhealthy":
+            yield Finding(
+                f"container_unhealthy:{c.name}",
+                "warning",
+                f"container {c.name} is not ready",
+                "its readiness probe fails",
+                f"kubectl describe pod {pod}",
+            )
+
+
+def _containers(node: NodeStatus, serves_model: bool, interval: float) -> Iterator[Finding]:
+    info = STACKS.get(node.stack)
+    if info is None:
+        return
+    if node.pods:
+        yield from _pods(node)
+        return
+    if node.container_error and not node.containers:
+        yield Finding(
+            "containers_unreadable",
+            "warning",
+            "containers cannot be read",
+            node.container_error,
+            "check docker on the node (systemctl status docker)",
+        )
+        return
+    by_name = {c.name: c for c in node.containers}
+    expected = info.expected_containers(node.role, serves_model)
+    if expected and not node.containers:
+        # a bare host (no container at all) is not deployed yet, not N failures
+        yield Finding(
+            "not_deployed",
+            "info",
+            "not deployed yet",
+            f"none of {', '.join(expected)} exists",
+            f"deploy it: fleetdeck run PROFILE deploy --limit {node.name}",
+        )
+        return
+    optional = [n for n in info.known_containers(node.role, serves_model) if n not in expected]
+    for name in expected + [n for n in optional if n in by_name]:
+        c = by_name.get(name)
+        if c is None:
+            yield Finding(
+                f"container_missing:{name}",
+                "critical",
+                f"container {name} is missing",
+                "not in docker ps -a",
+                f"run the deploy again for this node (fleetdeck run … deploy --limit {node.name})",
+            )
+        elif c.state == "restarting" or (c.restarts and _just_started(c, node, interval)):
+            # Docker's restart count never resets: what says a loop goes on is restarting
+            # now, or having come back since the last refresh; a fixed loop clears in two
+            started = rfc3339_seconds(c.started_at)
+            last = f", the last at {_clock(started)}" if started else ""
+            yield Finding(
+                f"container_restarting:{name}",
+                "critical",
+                f"container {name} is restarting",
+                f"{c.restarts} restarts{last}",
+                f"read its logs (docker logs --tail 100 {name}); a crash loop after "
+                "a model change usually means not enough GPU memory",
+            )
+        elif c.state != "running":
+            yield Finding(
+                f"container_exited:{name}",
+                "critical",
+                f"container {name} is {c.state}",
+                f"exit code {c.exit_code}",
+                f"read its logs, then start it (docker start {name})",
+            )
+        elif c.health == "unhealthy":
+            yield Finding(
+                f"container_unhealthy:{name}",
+                "warning",
+                f"container {name} is unhealthy",
+                "its health check fails",
+                f"docker inspect {name} shows the failing check; restart it if it does not recover",
+            )
+
+    for c in node.containers:
+        wide = info.exposed(c.published) if c.state == "running" else []
+        if wide:
+            ports = ", ".join(sorted({str(h) for _, _, h in wide}, key=int))
+            yield Finding(
+                f"port_public:{c.name}",
+                "warning",
+                f"{c.name} publishes private port {ports} to the world",
+                "; ".join(f"{ip or '0.0.0.0'}:{h}->{p}/tcp" for p, ip, h in wide)  # noqa: S104
+                + " (docker's rules come before ufw's)",
+                "bind it to the loopback or the private address: fleetdeck's deploy does "
+                f"(fleetdeck run PROFILE deploy --limit {node.name}); by hand, a compose "
+                "override with ports: !override",
+            )
+
+
+def _chain(node: NodeStatus, limits: AlertsSection, now: float) -> Iterator[Finding]:
+    chain = node.chain
+    if node.chain_error and chain is None and node.role == "network":
+        yield Finding(
+            "chain_unreadable",
+            "critical",
+            "chain RPC does not answer",
+            node.chain_error,
+            "check the node container (docker logs node)",
+        )
+        return
+    if chain is None:
+        return
+    if chain.catching_up:
+        yield Finding(
+            "chain_catching_up",
+            "warning",
+            "chain node is catching up",
+            f"height {chain.height}",
+            "wait; if it does not converge, check peers and consider state sync",
+        )
+    elif chain.block_time is not None and now - chain.block_time > limits.chain_stall_s:
+        yield Finding(
+            "chain_stalled",
+            "critical",
+            "chain stalled",
+            f"no block for {now - chain.block_time:.0f} s at height {chain.height}",
+            "check the node and tmkms containers' logs, disk space and peers",
+        )
+    if chain.peers == 0:
+        yield Finding(
+            "chain_no_peers",
+            "critical",
+            "chain node has no peers",
+            "n_peers 0",
+            "check the P2P port 5000 is open and the seed node settings",
+        )
+    if chain.validator_in_set is False:
+        yield Finding(
+            "validator_not_in_set",
+            "critical",
+            "validator not in the active set",
+            "our consensus key is not in /validators",
+            "if jailed, unjail it with the cold key: the runbook card (enter) has the exact "
+            "command for this cluster",
+        )
+    if chain.in_epoch is False:
+        yield Finding(
+            "participant_not_in_epoch",
+            "warning",
+            "participant missing from the current epoch",
+            f"epoch {chain.epoch}",
+            "check the setup report and PoC results; the "
+            "node joins at the next PoC if it is healthy",
+        )
+    for ml_id, status, enabled in chain.ml_nodes:
+        if status == "FAILED" and enabled:
+            yield Finding(
+                f"ml_node_failed:{ml_id}",
+                "critical",
+                f"ML node {ml_id} FAILED",
+                "admin API current_status FAILED",
+                "check that ML node's containers and inference health; disable it "
+                "before the next PoC if it cannot recover",
+            )
+
+
+def _services(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
+    for s in node.services:
+        if s.kind == "placement":
+            if not s.ok:
+                yield Finding(
+                    f"gpu_fallback:{s.name}",
+                    "critical",
+                    "a model runs on the CPU",
+                    s.detail,
+                    "the GPU is missing, or the model does not fit its memory: nvidia-smi on "
+                    "the node, the model server's log (CUDA errors, layers offloaded); a "
+                    "model too big for this VRAM tier needs a smaller one",
+                )
+            continue
+        if not s.ok:
+            yield Finding(
+                f"service_down:{s.name}",
+                "critical",
+                f"{s.name} is down",
+                s.detail or f"HTTP {s.status}",
+                "check the serving container's logs "
+                "and GPU memory; restart it if it does not recover",
+            )
+        elif s.latency_ms is not None and s.latency_ms > limits.inference_p95_s * 1000:
+            yield Finding(
+                f"service_slow:{s.name}",
+                "warning",
+                f"{s.name} over its latency objective",
+                f"{s.latency_ms:.0f} ms > {limits.inference_p95_s:.1f} s",
+                "check the server's queue of waiting requests and GPU load (the runbook card "
+                "says where)",
+            )
+
+
+def _kube(node: NodeStatus) -> Iterator[Finding]:
+    """What the node's Kubernetes API says of it: NotReady, cordoned, GPUs it no longer
+    offers to pods."""
+    kube = node.kube
+    if kube is None:
+        return
+    if kube.ready is False:
+        yield Finding(
+            "kube_not_ready",
+            "critical",
+            "Kubernetes: node NotReady",
+            kube.not_ready_why or "its Ready condition is not True",
+            "kubectl describe node NAME (its conditions and the kubelet's events); "
+            "a node that stays NotReady is drained and replaced by its pool",
+        )
+    if kube.gpus_allocatable < kube.gpus_capacity:
+        yield Finding(
+            "kube_gpus_unallocatable",
+            "warning",
+            f"Kubernetes offers {kube.gpus_allocatable} of {kube.gpus_capacity} GPUs",
+            "allocatable nvidia.com/gpu below capacity: the device plugin holds some back "
+            "(an unhealthy GPU)",
+            "check the nvidia-device-plugin pod's log on the node and the GPUs' Xids",
+        )
+    if kube.cordoned:
+        yield Finding(
+            "kube_cordoned",
+            "info",
+            "cordoned: no new pods are scheduled here",
+            f"pool {kube.pool}: spec.unschedulable",
+            "kubectl uncordon NAME once it is fixed",
+        )
+
+
+def _golem(node: NodeStatus) -> Iterator[Finding]:
+    g = node.golem
+    if g is None:
+        if node.golem_error:
+            yield Finding(
+                "golem_unreadable",
+                "warning",
+                "Golem provider status unreadable",
+                node.golem_error,
+                "run `golemsp status` on the node: yagna may be starting, or its data "
+                "directory unreadable by this user",
+            )
+        return
+    if not g.running:
+        yield Finding(
+            "golem_down",
+            "critical",
+            "Golem provider not running",
+            f"golemsp: service {g.service or 'not running'}",
+            "start it (`golemsp run`, or its systemd unit) and read `golemsp status`; "
+            "a provider that is down takes no tasks and earns nothing",
+        )
+    elif g.vm and g.vm != "valid":
+        yield Finding(
+            "golem_vm",
+            "warning",
+            "Golem VM runtime not usable",
+            f"golemsp: VM {g.vm}",
+            "tasks that need a VM are refused: check /dev/kvm exists and is writable by "
+            "the provider's user (`ls -l /dev/kvm`, the kvm group)",
+        )
+
+
+def behind_peers(
+    nodes: dict[str, NodeStatus], limits: AlertsSection
+) -> Iterator[tuple[str, Finding]]:
+    """(node, finding) for each chain node more than `chain_lag_blocks` behind the fleet's
+    highest one (all on one chain): it follows, but late; its votes and PoC may miss."""
+    heights = {
+        n: s.chain.height
+        for n, s in nodes.items()
+        if s.chain and s.chain.height and not s.chain.catching_up
+    }
+    if len(heights) < 2:
+        return
+    top_node = max(heights, key=lambda n: heights[n])
+    for name, height in heights.items():
+        behind = heights[top_node] - height
+        if behind > limits.chain_lag_blocks:
+            yield (
+                name,
+                Finding(
+                    "chain_behind",
+                    "warning",
+                    f"chain node {behind} blocks behind",
+                    f"height {height}; {top_node} is at {heights[top_node]} "
+                    f"(more than [alerts].chain_lag_blocks = {limits.chain_lag_blocks})",
+                    "check its peers and disk I/O; if it falls further behind, restart the node "
+                    "container or state-sync it",
+                ),
+            )
+
+
+def compare_with_peers(alerts: list, nodes: dict[str, NodeStatus]) -> list:
+    """A stalled chain's evidence compared with the fleet's other chain nodes: one still
+    advancing means this node is stuck; all at the same height means the chain halted."""
+    heights = {n: s.chain.height for n, s in nodes.items() if s.chain and s.chain.height}
+    out = []
+    for a in alerts:
+        if a.kind == "chain_stalled" and len(heights) > 1:
+            mine = heights.get(a.node)
+            others = {n: h for n, h in heights.items() if n != a.node}
+            top_node = max(others, key=lambda n: others[n])
+            top = others[top_node]
+            if mine is not None and top > mine:
+                note = f"; {top_node} is at {top} ({top - mine} ahead): this node is stuck"
+            else:
+                note = "; every other chain node is at or below it: the chain itself may be halted"
+            a = replace(a, evidence=a.evidence + note)
+        out.append(a)
+    return out

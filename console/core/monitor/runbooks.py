@@ -1,0 +1,151 @@
+"""What each alert kind means, what to check, and the actions at hand: the words that hold
+on every stack. A stack's own kinds (a chain's) and its own reading of shared ones are in
+its adapter (console/core/stacks/), which the runbook card asks first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Runbook:
+    title: str
+    meaning: str
+    checks: tuple[str, ...]
+    actions: tuple[str, ...] = ()
+
+
+RUNBOOKS: dict[str, Runbook] = {
+    "unreachable": Runbook(
+        "Node unreachable",
+        "fleetdeck cannot reach the node over SSH, or its probe went silent. Its last "
+        "values stay on screen, marked stale. Requests routed to it (inference, the "
+        "chain's PoC) fail too.",
+        (
+            "Is the machine up (cloud console, IPMI)?",
+            "Is port 22 reachable from here?",
+            "A hung host accepts TCP and never answers: look for kernel panics or OOM.",
+        ),
+        ("disable the ML node in the admin API before the next PoC",),
+    ),
+    "host_key_changed": Runbook(
+        "Host key changed",
+        "The host presented a different SSH key than the one recorded. It may have been "
+        "reinstalled, or someone may be intercepting the connection. fleetdeck refuses it.",
+        (
+            "Compare the new fingerprint with the host's console output "
+            "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub).",
+        ),
+        ("remove the old line from fleetdeck's known_hosts once verified",),
+    ),
+    "gpu_hot": Runbook(
+        "GPU hot",
+        "GPUs at or above the temperature threshold slow down, and at 92 °C the "
+        "driver throttles hard: PoC nonces and tokens per second drop.",
+        ("Fans and airflow; neighbouring machines; data centre temperature.",),
+        ("lower the power limit: nvidia-smi -pl <watts>",),
+    ),
+    "gpu_slowdown": Runbook(
+        "GPU clocks slowed",
+        "The GPU is running below its clocks for thermal or power "
+        "reasons (NVML clocks event reasons).",
+        ("Thermal: cooling. Power: PSU, power cap, power brake signals.",),
+    ),
+    "gpu_lost": Runbook(
+        "GPU lost (Xid 79)",
+        "The GPU fell off the bus: NVML cannot reach it. Work on it has "
+        "failed; a model served with tensor parallelism over it is down.",
+        ("dmesg | grep -i xid", "PCIe link and power of that slot"),
+        ("drain the node, reboot; open a hardware ticket if it stays lost",),
+    ),
+    "gpu_missing": Runbook(
+        "Fewer GPUs than expected",
+        "The node shows fewer GPUs than the profile says it has.",
+        ("nvidia-smi -L on the node", "dmesg for Xid 79 and NVRM errors"),
+    ),
+    "gpu_ecc": Runbook(
+        "Uncorrectable ECC errors",
+        "Memory errors the GPU could not correct: results on it cannot be trusted.",
+        ("nvidia-smi -q -d ECC,PAGE_RETIREMENT,ROW_REMAPPER",),
+        ("drain the node and reset the GPU (nvidia-smi -r), or reboot",),
+    ),
+    "xid": Runbook(
+        "Xid event",
+        "The NVIDIA driver reported an Xid error. 48, 63, 64, 74, 79, 94 and 95 "
+        "need attention now.",
+        ("dmesg | grep -i xid on the node",),
+    ),
+    "container_missing": Runbook(
+        "Container missing",
+        "An expected container of the stack does not exist on the node.",
+        ("docker ps -a on the node",),
+        ("run the deploy again for this node",),
+    ),
+    "container_exited": Runbook(
+        "Container exited",
+        "A container of the stack stopped.",
+        ("docker logs --tail 100 <name>",),
+        ("start it again: docker start <name>",),
+    ),
+    "container_restarting": Runbook(
+        "Container restarting",
+        "The container crashes and restarts. For mlnode-308 this "
+        "often means the model does not fit in GPU memory, or a bad model argument.",
+        ("docker logs --tail 100 <name>", "nvidia-smi for memory held by old processes"),
+        ("open logs", "restart the container"),
+    ),
+    "container_unhealthy": Runbook(
+        "Container unhealthy",
+        "The container runs but fails its health check.",
+        ("docker inspect <name> (State.Health.Log)",),
+        ("restart the container",),
+    ),
+    "service_down": Runbook(
+        "Inference down",
+        "The inference endpoint does not answer or answers an error.",
+        ("the serving container's logs", "GPU memory"),
+        ("restart the serving container",),
+    ),
+    "service_slow": Runbook(
+        "Inference over its latency objective",
+        "Requests take longer than the objective (p95 < 2 s by default).",
+        ("the server's queue of waiting requests", "GPU utilization"),
+    ),
+    "port_public": Runbook(
+        "Private port open to the world",
+        "A container publishes a port that must stay private (an admin API, an ML node's "
+        "management or inference port, a callback port) on every interface. Docker writes "
+        "its own iptables rules, which come before ufw's: the host's firewall does not "
+        "protect it, and anyone who finds it can load or drive the node.",
+        (
+            "docker ps --format '{{.Names}} {{.Ports}}' on the node: 0.0.0.0:PORT is public",
+            "the compose files that publish it (an override with ports: !override rebinds it)",
+        ),
+        ("bind it to 127.0.0.1 and the private address, then recreate the container",),
+    ),
+    "disk_full": Runbook(
+        "Disk nearly full",
+        "The deploy directory or the model cache is running out of space; "
+        "downloads and the chain database will fail.",
+        ("du -sh HF_HOME/*", "docker system df"),
+        ("docker system prune", "remove unused model snapshots"),
+    ),
+    "golem_down": Runbook(
+        "Golem provider not running",
+        "golemsp says its service is not running: the provider is offline to the Golem "
+        "network, takes no tasks and earns nothing.",
+        ("golemsp status on the node", "journalctl -u golemsp (or the terminal it ran in)"),
+        ("start it: golemsp run, or its systemd unit",),
+    ),
+    "golem_vm": Runbook(
+        "Golem VM runtime not usable",
+        "golemsp's VM check fails: tasks that need the VM runtime are refused.",
+        ("ls -l /dev/kvm", "the provider user's groups (kvm)"),
+        ("make /dev/kvm usable by the provider's user, then golemsp run again",),
+    ),
+    "golem_unreadable": Runbook(
+        "Golem provider status unreadable",
+        "golemsp is installed, but its status could not be read.",
+        ("golemsp status on the node",),
+    ),
+}

@@ -1,0 +1,114 @@
+"""The Gonka stack's status collectors: the chain as its network node sees it (CometBFT
+RPC, the public API's epoch and participants, the admin API's ML nodes and setup report),
+and its ML nodes' health and inference latency. Used by the monitor only: screens ask
+the registry (console/core/stacks/), which never imports an HTTP client.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from console.core.monitor.collect import Collector, NodeHttp, chat, service, timed
+from console.core.profile_schema import StackSection
+from console.core.stacks.gonka import CHAIN_CONTAINER, RPC_PORT, chain_rpc_address
+from console.core.state import Chain, NodeStatus, Service
+from console.core.times import rfc3339_seconds
+
+ML_NODE_PORT, INFERENCE_PORT, ADMIN_PORT = 8080, 5050, 9200
+
+
+class GonkaCollector(Collector):
+    def wants(self, role: str, serves_model: bool) -> bool:
+        return role == "network" or serves_model
+
+    def chain(self, http: NodeHttp, settings: StackSection, status: NodeStatus) -> Chain:
+        node = next((c for c in status.containers if c.name == CHAIN_CONTAINER), None)
+        rpc = (
+            chain_rpc_address(node.published, node.addresses) if node else chain_rpc_address((), ())
+        )
+        return read_chain(http, settings.api_port, rpc)
+
+    def services(
+        self,
+        http: NodeHttp,
+        settings: StackSection,
+        role: str,
+        serves_model: bool,
+        model: str | None,
+        measure_latency: bool,
+    ) -> list[Service]:
+        if not (role == "ml" or serves_model):
+            return []
+        r, ms, err = timed(lambda: http.get(ML_NODE_PORT, "/health"))
+        out = [service("ml node", r, ms, err)]
+        r, ms, err = timed(lambda: http.get(INFERENCE_PORT, "/health"))
+        out.append(service("inference", r, ms, err))
+        if measure_latency and out[-1].ok and model:
+            out.append(chat("inference latency", http, INFERENCE_PORT, model))
+        return out
+
+
+def read_chain(
+    http: NodeHttp, api_port: int = 8000, rpc: tuple[str, int] = ("127.0.0.1", RPC_PORT)
+) -> Chain:
+    """The chain as the network node sees it; `rpc` is where its CometBFT RPC answers on
+    the node (console.core.stacks.gonka.chain_rpc_address)."""
+    host, port = rpc
+    status = http.json(port, "/status", host)["result"]
+    sync = status["sync_info"]
+    ours = status["validator_info"]["address"]
+    net = http.json(port, "/net_info", host)["result"]
+    in_set = False
+    page, seen = 1, 0
+    while True:
+        vals = http.json(port, f"/validators?page={page}&per_page=100", host)["result"]
+        in_set = in_set or any(v["address"] == ours for v in vals["validators"])
+        seen += len(vals["validators"])
+        if in_set or seen >= int(vals["total"]) or not vals["validators"]:
+            break
+        page += 1
+    height = int(sync["latest_block_height"])
+    chain = {
+        "height": height,
+        "block_time": rfc3339_seconds(sync["latest_block_time"]),
+        "catching_up": bool(sync["catching_up"]),
+        "peers": int(net["n_peers"]),
+        "validator_in_set": in_set,
+        "voting_power": int(status["validator_info"]["voting_power"]),
+    }
+    try:
+        epoch = http.json(api_port, "/v1/epochs/latest")
+        chain["epoch"] = epoch["latest_epoch"]["index"]
+        chain["phase"] = epoch["phase"]
+        chain["blocks_to_poc"] = max(
+            0, epoch["next_epoch_stages"]["poc_start"] - epoch["block_height"]
+        )
+        key = status["validator_info"]["pub_key"]["value"]
+        participants = http.json(api_port, "/v1/epochs/current/participants")
+        ours_p = [
+            p
+            for p in participants["active_participants"]["participants"]
+            if p.get("validator_key") == key
+        ]
+        chain["in_epoch"] = bool(ours_p)
+        chain["participant_weight"] = ours_p[0]["weight"] if ours_p else None
+    except (httpx.HTTPError, KeyError, ValueError):
+        pass  # the public API may be down while the chain runs; the RPC values stand
+    try:
+        nodes = http.json(ADMIN_PORT, "/admin/v1/nodes")
+        chain["ml_nodes"] = tuple(
+            (
+                n["node"]["id"],
+                n["state"]["current_status"],
+                bool(n["state"].get("admin_state", {}).get("enabled", True)),
+            )
+            for n in nodes
+        )
+        report = http.json(ADMIN_PORT, "/admin/v1/setup/report")
+        chain["setup_failed"] = tuple(c["id"] for c in report["checks"] if c["status"] == "FAIL")
+    except (httpx.HTTPError, KeyError, ValueError):
+        pass
+    return Chain(**chain)
+
+
+COLLECTOR = GonkaCollector()
