@@ -28,6 +28,7 @@ from actions.types import (  # noqa: F401 - re-exported: steps import them from 
     Action,
     Change,
     Event,
+    EventKind,
     Output,
     PlanItem,
     RunResult,
@@ -447,7 +448,7 @@ class Engine:
         said = f"{action.name} on {len(targets)} nodes"
         self._emit(
             Event(
-                "run",
+                EventKind.RUN,
                 run_id,
                 state=RUNNING,
                 text=f"{said}; {self._stale_note}" if self._stale_note else said,
@@ -506,7 +507,7 @@ class Engine:
         else:
             outcome = "succeeded"
         self.journal.finish_run(run_id, outcome)
-        self._emit(Event("run", run_id, state=outcome))
+        self._emit(Event(EventKind.RUN, run_id, state=outcome))
         return RunResult(run_id, outcome, states)
 
     def cancel(self) -> None:
@@ -529,7 +530,7 @@ class Engine:
                 out[step.name] = DONE
                 continue
             self.journal.set_step(run_id, node, step.name, CANCELLED)
-            self._emit(Event("state", run_id, node, step.name, CANCELLED))
+            self._emit(Event(EventKind.STATE, run_id, node, step.name, CANCELLED))
             out[step.name] = CANCELLED
         return out
 
@@ -552,8 +553,8 @@ class Engine:
             m = step.progress.search(line) if step.progress else None
             if m:
                 pct = float(m.group("pct"))
-                self._emit(Event("progress", run_id, node.name, step.name, progress=pct))
-            self._emit(Event("line", run_id, node.name, current["step"], text=line))
+                self._emit(Event(EventKind.PROGRESS, run_id, node.name, step.name, progress=pct))
+            self._emit(Event(EventKind.LINE, run_id, node.name, current["step"], text=line))
 
         steps_by_name = {s.name: s for s in action.steps}
         ctx = NodeContext(self, cluster, node, on_line)
@@ -565,13 +566,13 @@ class Engine:
                 for rest in action.steps[i:]:
                     if rest.name not in done:
                         self.journal.set_step(run_id, node.name, rest.name, CANCELLED)
-                        self._emit(Event("state", run_id, node.name, rest.name, CANCELLED))
+                        self._emit(Event(EventKind.STATE, run_id, node.name, rest.name, CANCELLED))
                         states[rest.name] = CANCELLED
                 break
             current["step"] = step.name
             if not self._applies(step, ctx):
                 self.journal.set_step(run_id, node.name, step.name, SKIPPED)
-                self._emit(Event("state", run_id, node.name, step.name, SKIPPED))
+                self._emit(Event(EventKind.STATE, run_id, node.name, step.name, SKIPPED))
                 states[step.name] = SKIPPED
                 continue
             throttle = self._throttles.get(step.name)
@@ -593,7 +594,15 @@ class Engine:
             self.journal.set_step(run_id, node, step.name, RUNNING, attempt=True)
             limit = step.timeout or ctx.profile.ssh.command_timeout
             self._emit(
-                Event("state", run_id, node, step.name, RUNNING, attempt=attempt, timeout=limit)
+                Event(
+                    EventKind.STATE,
+                    run_id,
+                    node,
+                    step.name,
+                    RUNNING,
+                    attempt=attempt,
+                    timeout=limit,
+                )
             )
             try:
                 try:
@@ -601,12 +610,14 @@ class Engine:
                 except StepSkipped as exc:
                     why = self._say(exc)
                     self.journal.set_step(run_id, node, step.name, SKIPPED, summary=why)
-                    self._emit(Event("state", run_id, node, step.name, SKIPPED, text=why))
+                    self._emit(Event(EventKind.STATE, run_id, node, step.name, SKIPPED, text=why))
                     return SKIPPED, ""
                 if change is None:
                     passed = "passed" if step.apply is None else ""  # a check-only step
                     self.journal.set_step(run_id, node, step.name, UNCHANGED, summary=passed)
-                    self._emit(Event("state", run_id, node, step.name, UNCHANGED, text=passed))
+                    self._emit(
+                        Event(EventKind.STATE, run_id, node, step.name, UNCHANGED, text=passed)
+                    )
                     return UNCHANGED, ""
                 if step.apply is None:
                     raise StepFailed(f"check-only step reported a change: {change.summary}")
@@ -614,7 +625,7 @@ class Engine:
                     self._as_planned(node, step, change)
                 summary = self.redactor.redact(change.summary)
                 self.journal.set_step(run_id, node, step.name, RUNNING, summary=summary)
-                self._emit(Event("line", run_id, node, step.name, text=f"» {summary}"))
+                self._emit(Event(EventKind.LINE, run_id, node, step.name, text=f"» {summary}"))
                 step.apply(ctx, change)
                 if step.verify is not None:
                     step.verify(ctx)
@@ -623,7 +634,7 @@ class Engine:
                     if left is not None:
                         raise StepFailed(f"applied, but the check still finds: {left.summary}")
                 self.journal.set_step(run_id, node, step.name, DONE)
-                self._emit(Event("state", run_id, node, step.name, DONE))
+                self._emit(Event(EventKind.STATE, run_id, node, step.name, DONE))
                 return DONE, ""
             except (StepFailed, SshError) as exc:
                 error = self._say(exc)
@@ -632,10 +643,18 @@ class Engine:
                 error = self._say(f"{type(exc).__name__}: {exc}")
                 final = False
             self.journal.line(run_id, node, step.name, "error", error)
-            self._emit(Event("line", run_id, node, step.name, text=f"✗ {error}"))
+            self._emit(Event(EventKind.LINE, run_id, node, step.name, text=f"✗ {error}"))
             if attempt <= step.retries and not self.cancelled.is_set() and not final:
                 self._emit(
-                    Event("state", run_id, node, step.name, "retrying", text=error, attempt=attempt)
+                    Event(
+                        EventKind.STATE,
+                        run_id,
+                        node,
+                        step.name,
+                        "retrying",
+                        text=error,
+                        attempt=attempt,
+                    )
                 )
                 if self.cancelled.wait(step.backoff * 2 ** (attempt - 1)):
                     break
@@ -644,7 +663,7 @@ class Engine:
                 continue
             break
         self.journal.set_step(run_id, node, step.name, FAILED, error=error)
-        self._emit(Event("state", run_id, node, step.name, FAILED, text=error))
+        self._emit(Event(EventKind.STATE, run_id, node, step.name, FAILED, text=error))
         return FAILED, error
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from actions.types import Event, PlanItem, RunResult
+from actions.types import Event, EventKind, PlanItem, RunResult
 from console.core.text import printable
 
 MARK = {"change": "~", "unchanged": "=", "skipped": "-", "after": "?", "error": "!"}
@@ -85,9 +85,9 @@ def plan_json(action: str, fleet: str, items: list[PlanItem], notes: list[str] =
 def event_line(event: Event, width: int = 12) -> str | None:
     """One terminal line for an event, prefixed by node and step; None for quiet ones."""
     prefix = f"{event.node:<{width}} {event.step:<13}"
-    if event.kind == "line":
+    if event.kind == EventKind.LINE:
         return f"{prefix} | {printable(event.text)}"
-    if event.kind == "state":
+    if event.kind == EventKind.STATE:
         if event.state == "running":
             return f"{prefix} … attempt {event.attempt}" if event.attempt > 1 else None
         if event.state == "unchanged" and event.text == "passed":
@@ -98,7 +98,7 @@ def event_line(event: Event, width: int = 12) -> str | None:
                 f" after attempt {event.attempt}" if event.state == "retrying" else ""
             )
         return f"{prefix} {mark}" + (f": {printable(event.text)}" if event.text else "")
-    if event.kind == "run":  # the end of the run is said by the summary
+    if event.kind == EventKind.RUN:  # the end of the run is said by the summary
         if event.state != "running":
             return None
         return f"run {event.run_id}: {event.state}" + (f" ({event.text})" if event.text else "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from console.core.journal import FAILED
@@ -92,11 +93,18 @@ class PlanItem:
     reason: str = ""
 
 
+class EventKind(StrEnum):
+    RUN = "run"  # the run started or ended (state: its outcome)
+    STATE = "state"  # a step of a node changed state
+    LINE = "line"  # a line of a step's output
+    PROGRESS = "progress"  # a step's progress (a download's percent)
+
+
 @dataclass(frozen=True)
 class Event:
     """What subscribers (screens, the CLI) see of a run as it happens."""
 
-    kind: str  # run | state | line | progress
+    kind: EventKind
     run_id: str
     node: str = ""
     step: str = ""

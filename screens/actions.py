@@ -22,7 +22,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
-from actions.types import Event, PlanItem
+from actions.types import Event, EventKind, PlanItem
 from screens.help import HelpScreen, key_rows
 from screens.inputs import FieldInput
 from screens.modals import MODAL_CSS
@@ -379,11 +379,11 @@ class RunScreen(Screen[None]):
 
     def apply_event(self, event: Event, changed: set[tuple[str, str]]) -> None:
         key = (event.node, event.step)
-        if event.kind == "run":
+        if event.kind == EventKind.RUN:
             self.run_id = event.run_id
             self.outcome = event.state
             changed.add(("", ""))
-        elif event.kind == "state":
+        elif event.kind == EventKind.STATE:
             state = (
                 "passed" if event.state == "unchanged" and event.text == "passed" else event.state
             )
@@ -396,10 +396,10 @@ class RunScreen(Screen[None]):
                 self.attempts[key] = event.attempt + (1 if state == "retrying" else 0)
             # (a failure's cause came as its own ✗ line just before: not said twice)
             changed.add(key)
-        elif event.kind == "progress" and event.progress is not None:
+        elif event.kind == EventKind.PROGRESS and event.progress is not None:
             self.progress[key] = event.progress
             changed.add(key)
-        elif event.kind == "line":
+        elif event.kind == EventKind.LINE:
             self._line(key, event.text)
 
     def _line(self, key: tuple[str, str], text: str) -> None:

@@ -1,13 +1,12 @@
 """Cell renderers shared by the screens: every one returns rich Text, never markup, so that
-names, labels and remote output are always shown literally."""
+names, labels and remote output are always shown literally. The words of a node's row are
+console/core/rows.py's, the same `status` prints; here they get their glyphs and colours."""
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 
-from console.core.stacks import STACKS
+from console.core import rows
 from console.core.state import FleetState, NodeStatus
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -20,28 +19,28 @@ def sparkline(values: tuple[float, ...] | list[float], width: int = 10) -> str:
 
 
 def node_state(node: NodeStatus, state: FleetState, alerts: list | None = None) -> Text:
-    """The state cell: the node's condition (as `status` words it), with its age."""
-    word = state.condition(node, alerts)
-    if word == "key changed":
-        return Text("KEY!", style="bold white on red")
-    if word == "degraded":
-        mine = [a for a in state.alerts if a.node == node.name] if alerts is None else alerts
-        critical = any(a.severity == "critical" for a in mine)
-        return Text("● degraded", style="bold red" if critical else "yellow")
-    if word == "stale":
-        return Text(f"✕ stale {node.age(state.taken_at) or 0:.0f}s", style="red")
-    if word == "down since" and node.seen_at is not None:
-        since = time.strftime("%H:%M", time.localtime(node.seen_at))
-        return Text(f"✕ down since {since}", style="bold red")
-    return Text(*STATE_LOOK[word])
+    """The state cell: the node's condition in rows' words, with a glyph."""
+    words = rows.state_words(node, state, alerts)
+    text = words.text
+    if text == "KEY CHANGED":
+        return Text(text, style="bold white on red")
+    if text == "degraded":
+        return Text(f"● {text}", style="bold red" if words.tone == "critical" else "yellow")
+    if text.startswith("stale"):
+        return Text(f"✕ {text}", style="red")
+    if text.startswith("down since"):
+        return Text(f"✕ {text}", style="bold red")
+    glyph, style = STATE_LOOK[text]
+    return Text(f"{glyph} {text}", style=style)
 
 
 STATE_LOOK = {
-    "up": ("● up", "green"),
-    "not deployed": ("○ not deployed", "cyan"),
-    "connecting": ("○ connecting", "dim"),
-    "down": ("✕ down", "red"),
+    "up": ("●", "green"),
+    "not deployed": ("○", "cyan"),
+    "connecting": ("○", "dim"),
+    "down": ("✕", "red"),
 }
+TONE_STYLE = {"critical": "bold red", "warning": "yellow", "muted": "dim"}
 
 
 SIGNAL_TITLES = (
@@ -102,26 +101,27 @@ def dimmed(cell: Text) -> Text:
     return out
 
 
+def _empty(words: rows.Words) -> Text | None:
+    """A cell with no value: a dim dash (or the words that say why, dim)."""
+    if words.text and words.tone != "muted":
+        return None
+    return Text(words.text or "—", style="dim")
+
+
 def gpu_cell(node: NodeStatus) -> Text:
-    visible = [g for g in node.gpus if not g.lost]
-    expected = node.expected_gpus
+    count = rows.gpu_counts(node)
     if not node.gpus:
-        return Text("—" if not node.gpu_error else "none", style="dim")
-    utils = [g.util for g in visible if g.util is not None]
-    avg = sum(utils) / len(utils) if utils else 0
+        return _empty(count) or Text(count.text, style="dim")
+    util = rows.gpu_util(node)
     text = Text(sparkline(node.util_history), style="cyan")
-    text.append(f" {avg:3.0f}%")
-    count = f" {len(visible)}/{expected}" if expected is not None else f" {len(visible)}"
-    text.append(count, style="bold red" if expected and len(visible) < expected else "")
+    text.append(f" {util.text or '0%':>4}")
+    text.append(f" {count.text}", style="bold red" if count.tone == "critical" else "")
     return text
 
 
 def temp_cell(node: NodeStatus, hot: float) -> Text:
-    temps = [g.temp_c for g in node.gpus if g.temp_c is not None and not g.lost]
-    if not temps:
-        return Text("—", style="dim")
-    t = max(temps)
-    return Text(f"{t}°C", style="bold red" if t >= hot else ("yellow" if t >= hot - 10 else ""))
+    temp = rows.gpu_temp(node, hot)
+    return _empty(temp) or Text(temp.text, style=TONE_STYLE.get(temp.tone, ""))
 
 
 def memory_cell(node: NodeStatus) -> Text:
@@ -133,60 +133,50 @@ def memory_cell(node: NodeStatus) -> Text:
 
 
 def containers_cell(node: NodeStatus, expected: list[str]) -> Text:
-    if not node.reads("containers"):  # its source does not see containers (Prometheus)
-        return Text("—", style="dim")
-    if not node.containers and node.container_error:
+    words = rows.containers_words(node, expected)
+    if words.text == "?":
         return Text("?", style="yellow")
-    if node.pods:  # Kubernetes pods' containers: whatever runs there is what is expected
-        expected = [c.name for c in node.containers]
-    by = {c.name: c for c in node.containers}
-    up = sum(1 for n in expected if n in by and by[n].state == "running")
-    worst = ""
-    for name in expected:
-        c = by.get(name)
-        if c is None:
-            worst = "missing"
-        elif c.state == "restarting":
-            worst = "restarting"
-        elif c.state != "running" and worst != "restarting":
-            worst = c.state
-        elif c.health == "unhealthy" and not worst:
-            worst = "unhealthy"
-    text = Text(f"{up}/{len(expected)}", style="" if not worst else "bold red")
-    if worst:
-        text.append(f" {worst}", style="red")
+    empty = _empty(words)
+    if empty is not None:
+        return empty
+    text = Text(words.text, style="bold red" if words.extra else "")
+    if words.extra:
+        text.append(f" {words.extra}", style="red")
     return text
 
 
 def chain_cell(node: NodeStatus) -> Text:
-    c = node.chain
-    if c is None:  # "?" where the node's stack runs a chain in its role: it should say one
-        info = STACKS.get(node.stack)
-        return Text("?" if info and node.role in info.chain_roles else "—", style="dim")
-    text = Text(f"{c.height or '?'}")
-    if c.catching_up:
-        text.append(" sync", style="yellow")
-    text.append(f" {c.peers}p" if c.peers is not None else "", style="red" if c.peers == 0 else "")
+    words = rows.chain_words(node)
+    empty = _empty(words)
+    if empty is not None:
+        return empty
+    text = Text(words.text)
+    if words.extra:
+        text.append(f" {words.extra}", style="yellow")
+    peers = rows.peers_words(node)
+    if peers.text:
+        text.append(f" {peers.text}", style="red" if peers.tone == "critical" else "")
     return text
 
 
 def epoch_cell(node: NodeStatus) -> Text:
-    c = node.chain
-    if c is None or c.phase is None:
-        return Text("—", style="dim")
-    text = Text(c.phase, style="magenta" if c.phase.startswith("PoC") else "")
-    if c.blocks_to_poc is not None:
-        text.append(f" {c.blocks_to_poc}↦PoC", style="dim")
+    words = rows.epoch_words(node)
+    empty = _empty(words)
+    if empty is not None:
+        return empty
+    text = Text(words.text, style="magenta" if words.tone == "info" else "")
+    if words.extra:
+        text.append(f" {words.extra}", style="dim")
     return text
 
 
 def alerts_cell(mine: list) -> Text:
     """The node's alerts (worst first): their count and the first one's summary."""
-    if not mine:
+    words = rows.alerts_words(mine)
+    if not words.text:
         return Text("—", style="dim")
-    first = mine[0]
-    text = Text(f"{len(mine)} ", style=SEVERITY_STYLE.get(first.severity, ""))
-    text.append(first.summary)  # literal: the summary may carry remote names
+    text = Text(f"{words.text} ", style=SEVERITY_STYLE.get(words.tone, ""))
+    text.append(words.extra)  # literal: the summary may carry remote names
     return text
 
 

@@ -17,7 +17,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input
@@ -30,6 +29,7 @@ from console.core.state import FleetState, NodeStatus
 from screens import cells
 from screens.help import HelpScreen, key_rows
 from screens.inputs import FieldInput
+from screens.live import LiveScreen
 from screens.modals import SortScreen
 
 COLUMNS = (  # key, title, width: fixed widths keep updates cheap (libraries.md §1.4)
@@ -406,7 +406,7 @@ def _models(node) -> str:
     return ", ".join([node.model] if node.model else node.models) or "—"
 
 
-class FleetScreen(Screen[None]):
+class FleetScreen(LiveScreen):
     CSS_PATH = Path(__file__).with_name("fleet.tcss")
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="fleet.filter"),

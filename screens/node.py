@@ -9,13 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from console.core.state import FleetState, NodeStatus
 from console.core.times import rfc3339_seconds
 from screens import cells
 from screens.help import HelpScreen, key_rows
+from screens.live import LiveScreen
 
 GPU_COLUMNS = (  # key, title, width
     ("gpu", "GPU", 3),
@@ -120,7 +120,7 @@ def _t(value: object, style: str = "") -> Text:
     return Text("—" if value is None else str(value), style=style)
 
 
-class NodeScreen(Screen[None]):
+class NodeScreen(LiveScreen):
     BINDINGS = [
         Binding("escape,backspace", "app.pop_screen", "Back", id="back"),
         Binding("1", "tab('gpus')", "GPUs", show=False, id="node.gpus"),

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from console.core.monitor.runbooks import RUNBOOKS
@@ -17,6 +17,7 @@ from console.core.stacks import stack_of
 from console.core.state import Alert, FleetState
 from screens import cells
 from screens.help import HelpScreen, key_rows
+from screens.live import LiveScreen
 from screens.node import ContainerAction
 
 
@@ -152,7 +153,7 @@ class RunbookScreen(ModalScreen[None]):
         self.notify("Command copied: run it where the key it needs lives.", markup=False)
 
 
-class TriageScreen(Screen[None]):
+class TriageScreen(LiveScreen):
     BINDINGS = [
         Binding("enter", "runbook", "Runbook", id="triage.runbook"),
         Binding("a", "acknowledge", "Acknowledge", id="triage.acknowledge"),

@@ -33,6 +33,7 @@ from console.core.state import FleetState
 from screens import terminal
 from screens.actions import CancelRun, ResumeRun
 from screens.fleet import FleetScreen, OpenNode
+from screens.live import LiveScreen
 from screens.modals import HostKeyScreen, QuitScreen
 from screens.node import ContainerAction, HistoryWanted, NodeScreen
 from screens.palette import Palette
@@ -174,12 +175,11 @@ class FleetdeckApp(App[str | None]):
         self.last_state = state
         if not self.screen_stack:  # a last tick after the screens are gone (on quit)
             return
-        show = getattr(self.screen, "show", None)
-        if show is not None:
+        if isinstance(self.screen, LiveScreen):
             # a tick can land while a screen is composed or torn down (on quit): its widgets
             # are not there to update, and the next tick draws the state anyway
             with contextlib.suppress(NoMatches):
-                show(state)
+                self.screen.show(state)
 
     def on_open_node(self, message: OpenNode) -> None:
         self.open_node(message.name)
@@ -211,7 +211,7 @@ class FleetdeckApp(App[str | None]):
             self.trail.load_acks(screen)
 
     def on_screen_resume(self) -> None:
-        if self.last_state is not None and hasattr(self.screen, "show"):
+        if self.last_state is not None and isinstance(self.screen, LiveScreen):
             self.screen.show(self.last_state)
 
     # -- the command palette (ctrl+p)

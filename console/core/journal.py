@@ -19,22 +19,29 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from console.core.secrets import REDACTOR, Redactor
 
-# step states; DONE and UNCHANGED are the finished ones
-PENDING, RUNNING, DONE, UNCHANGED, FAILED, SKIPPED, CANCELLED = (
-    "pending",
-    "running",
-    "done",
-    "unchanged",
-    "failed",
-    "skipped",
-    "cancelled",
-)
-FINISHED = (DONE, UNCHANGED, SKIPPED)
+
+class StepState(StrEnum):
+    """A step's state in the journal; its text is what the journal stores."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+PENDING, RUNNING, DONE = StepState.PENDING, StepState.RUNNING, StepState.DONE
+UNCHANGED, FAILED = StepState.UNCHANGED, StepState.FAILED
+SKIPPED, CANCELLED = StepState.SKIPPED, StepState.CANCELLED
+FINISHED = (DONE, UNCHANGED, SKIPPED)  # what a resume does not run again
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

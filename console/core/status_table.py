@@ -6,60 +6,35 @@ from __future__ import annotations
 
 import time
 
+from console.core import rows
 from console.core.profile_schema import FleetProfile
-from console.core.stacks import STACKS
 from console.core.state import FleetState, NodeStatus
 from console.core.text import printable
 
 
-def _state(node: NodeStatus, state: FleetState) -> str:
-    """The console's word for the node (FleetState.condition), with the age of stale data."""
-    word = state.condition(node)
-    if word == "key changed":
-        return "KEY CHANGED"
-    if word == "stale":
-        return f"stale ({node.age(state.taken_at) or 0:.0f}s)"
-    if word == "down since" and node.seen_at is not None:
-        return "down since " + time.strftime("%H:%M", time.localtime(node.seen_at))
-    return word
-
-
 def _gpus(node: NodeStatus) -> str:
-    visible = [g for g in node.gpus if not g.lost]
-    if not node.gpus and node.gpu_error:
-        return "none"
-    temps = [g.temp_c for g in visible if g.temp_c is not None]
-    utils = [g.util for g in visible if g.util is not None]
-    text = f"{len(visible)}/{node.expected_gpus if node.expected_gpus is not None else '?'}"
-    if utils:
-        text += f" {sum(utils) / len(utils):.0f}%"
-    if temps:
-        text += f" {max(temps)}°C"
-    return text
+    """`8/8 80% 62°C`: the count, the mean utilisation, the hottest (plain text: no tone)."""
+    words = (rows.gpu_counts(node), rows.gpu_util(node), rows.gpu_temp(node, float("inf")))
+    return " ".join(w.text for w in words if w.text)
 
 
-def _containers(node: NodeStatus, serving: set[str]) -> str:
-    if not node.reads("containers"):  # its sources do not see containers (Prometheus)
-        return "-"
-    info = STACKS.get(node.stack)
-    expected = info.expected_containers(node.role, node.name in serving) if info else []
-    if node.pods:  # Kubernetes pods' containers: whatever runs there is what is expected
-        expected = [c.name for c in node.containers]
-    running = {c.name for c in node.containers if c.state == "running"}
-    return f"{len(running & set(expected))}/{len(expected)}"
-
-
-def _chain(node: NodeStatus) -> str:
-    c = node.chain
-    if c is None:
-        info = STACKS.get(node.stack)
-        return "?" if info is not None and node.role in info.chain_roles else "-"
-    parts = [f"h{c.height}"]
-    if c.peers is not None:
-        parts.append(f"{c.peers}p")
-    if c.phase:
-        parts.append(c.phase)
-    return " ".join(parts)
+def cells(node: NodeStatus, state: FleetState, mine: list, serves_model: bool) -> tuple[str, ...]:
+    """A node's STATE, GPUS, CTRS, CHAIN and ALERTS columns: rows' words, as the console
+    shows them (without its glyphs), `-` where there is no value."""
+    chain = " ".join(
+        w.plain
+        for w in (rows.chain_words(node), rows.peers_words(node), rows.epoch_words(node))
+        if w.text
+    )
+    ctrs = rows.containers_words(node, rows.expected_containers(node, serves_model)).plain
+    alerts = rows.alerts_words(mine)
+    return (
+        rows.state_words(node, state, mine).text,
+        _gpus(node) or "-",
+        ctrs or "-",
+        chain or "-",
+        f"{alerts.text} {alerts.tone}" if alerts.text else "-",
+    )
 
 
 def _source(h, now: float) -> str:
@@ -73,29 +48,19 @@ def render(state: FleetState, fleet: FleetProfile, width: int | None = None) -> 
     state and its worst alert first, every line cut to the terminal's width."""
     if width is not None:
         return _compact(state, width)
-    rows = [("NODE", "CLUSTER", "ROLE", "STATE", "GPUS", "CTRS", "CHAIN", "ALERTS")]
+    table = [("NODE", "CLUSTER", "ROLE", "STATE", "GPUS", "CTRS", "CHAIN", "ALERTS")]
     alerts_by_node: dict[str, list] = {}
     for a in state.alerts:
         alerts_by_node.setdefault(a.node, []).append(a)
     serving = {n.name for _, n in fleet.all_nodes() if n.model or n.models}
     for node in state.nodes.values():
         mine = alerts_by_node.get(node.name, [])
-        worst = mine[0].severity if mine else ""
-        rows.append(
-            (
-                node.name,
-                node.cluster,
-                node.role,
-                _state(node, state),
-                _gpus(node),
-                _containers(node, serving),
-                _chain(node),
-                f"{len(mine)} {worst}".strip() if mine else "-",
-            )
+        table.append(
+            (node.name, node.cluster, node.role, *cells(node, state, mine, node.name in serving))
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table
     ]
     summary = state.to_json()["summary"]
     lines.insert(
@@ -127,5 +92,6 @@ def _compact(state: FleetState, width: int) -> str:
     for node in state.nodes.values():
         a = worst.get(node.name)
         said = f"{a.severity}: {a.summary}" if a is not None else "-"  # type: ignore[attr-defined]
-        lines.append(f"{node.name:<{name_w}}  {_state(node, state):<14} {_gpus(node):<12} {said}")
+        word, gpus = rows.state_words(node, state).text, _gpus(node) or "-"
+        lines.append(f"{node.name:<{name_w}}  {word:<14} {gpus:<12} {said}")
     return "\n".join(printable(line)[:width] for line in lines)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from console.core.monitor.observe import COLLECTED, UNREACHABLE, Observation
+from console.core.monitor.readings import ReadingError
 from console.core.monitor.tracker import Tracker
 from console.core.profile import load
 
@@ -24,6 +27,7 @@ def test_a_recordings_text_is_made_printable_and_unknown_fields_are_dropped():
     node = tracker.node("c1-ml2")
     assert node.name == "c1-ml2" and not node.reachable  # only the collected fields
     assert "\x1b" not in node.services[0].name + node.services[0].detail
-    # a damaged chain is skipped, not fatal
-    tracker.observe(Observation("c1-network", 99.0, "replay", COLLECTED, {"chain": {"x": 1}}))
+    # a damaged chain is refused where it is read, typed, and never reaches the tracker
+    with pytest.raises(ReadingError, match="collected"):
+        Observation("c1-network", 99.0, "replay", COLLECTED, {"chain": {"x": 1}})
     assert tracker.node("c1-network").chain is None

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import collections
 
+from actions.types import EventKind
 from console.app.controllers import Controller
+from console.core.journal import DONE
 
 
 class Runs(Controller):
@@ -160,7 +162,7 @@ class Runs(Controller):
         """After each finished step: did the profile gain nodes (a provision run writes
         each machine in as it comes up)? Then the fleet table and the monitor take them."""
         monitor = self.app.monitor
-        if event.kind != "state" or event.state != "done" or monitor is None:
+        if event.kind != EventKind.STATE or event.state != DONE or monitor is None:
             return
         known = monitor.tracker.nodes()
         if any(n.name not in known for _, n in self.app.profile.model.all_nodes()):

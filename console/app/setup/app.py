@@ -80,6 +80,7 @@ class SetupApp(App[int]):
         self.stopping = False
         self.exit_code = 0
         self.secrets_left: list[tuple[str, str, str]] = []
+        self.stages_screen: StagesScreen | None = None
 
     def on_mount(self) -> None:
         if self.profile is not None and self.profile.exists():
@@ -113,7 +114,7 @@ class SetupApp(App[int]):
         q = next_question(self.state, self.rehearse)
         said = problem(q, message.value) if q is not None and q.key == message.key else None
         if said:
-            self.screen.error(said)  # type: ignore[attr-defined]
+            self.say_error(said)
             return
         self.state[message.key] = message.value
         self.ask()
@@ -193,7 +194,7 @@ class SetupApp(App[int]):
     def store_secret(self, name: str, value: str) -> None:
         ref = next(r for n, r, _ in self.secrets_left if n == name)
         if not value:
-            self.screen.error("a secret cannot be empty")  # type: ignore[attr-defined]
+            self.say_error("a secret cannot be empty")
             return
         try:
             import keyring
@@ -201,13 +202,18 @@ class SetupApp(App[int]):
             parsed = parse_ref(ref)
             keyring.set_password(parsed.service, parsed.name, value)
         except Exception as exc:  # no keyring on this machine (a headless one), or a broken one
-            self.screen.error(  # type: ignore[attr-defined]
+            self.say_error(
                 f"the keyring refused it ({type(exc).__name__}): on a machine without one, "
                 f'make it [secrets] {name} = "env:VARIABLE" in the profile and export it'
             )
             return
         self.secrets_left.pop(0)
         self.ask_secret()
+
+    def say_error(self, text: str) -> None:
+        """The question on screen says what is wrong with its answer."""
+        if isinstance(self.screen, QuestionScreen):
+            self.screen.error(text)
 
     def exit_with(self, text: str) -> None:
         self.exit(1, message=Text(text))  # printed after the app: plain text, never markup
@@ -219,6 +225,7 @@ class SetupApp(App[int]):
         resume = f"fleetdeck setup {self.profile}" + (" --rehearse" if self.rehearse else "")
         stages = stages_for(model)
         screen = StagesScreen(model.fleet.name, [(s.name, s.title) for s in stages], resume)
+        self.stages_screen = screen  # the stages' output goes there, whatever is above it
         self.switch_or_push(screen)
         self.run_worker(self.work, thread=True, exclusive=True, group="stages")
 
@@ -227,15 +234,16 @@ class SetupApp(App[int]):
 
     def work(self) -> None:
         assert self.profile is not None
-        screen = self.screen
+        screen = self.stages_screen
+        assert screen is not None  # start_stages made it
 
         def say(text: str) -> None:
             if not self.stopping:
-                self.call_from_thread(screen.line, text)  # type: ignore[attr-defined]
+                self.call_from_thread(screen.line, text)
 
         def on_stage(name: str, state: str, note: str) -> None:
             if not self.stopping:
-                self.call_from_thread(screen.stage, name, state, note)  # type: ignore[attr-defined]
+                self.call_from_thread(screen.stage, name, state, note)
 
         def started(process: subprocess.Popen) -> None:
             self.process = process
@@ -251,7 +259,7 @@ class SetupApp(App[int]):
             try:
                 target, env = fleet_up(self.text, root, env)
             except RuntimeError as exc:
-                self.call_from_thread(screen.finished, False, f"the simulated fleet: {exc}")  # type: ignore[attr-defined]
+                self.call_from_thread(screen.finished, False, f"the simulated fleet: {exc}")
                 return
             mnemonic_file = mnemonic_file or root / "mnemonics.txt"
         elif mnemonic_file is None:  # new keys' words go to a file only the owner reads
@@ -274,13 +282,13 @@ class SetupApp(App[int]):
         if failed:
             self.exit_code = 4
             text = f"✗ stopped at {failed}: r runs it again once fixed; q quits (it resumes there)"
-            self.call_from_thread(screen.finished, False, text)  # type: ignore[attr-defined]
+            self.call_from_thread(screen.finished, False, text)
         else:
             self.exit_code = 0
             end = f"✓ setup complete: {model.fleet.name} is deployed and verified"
             if self.rehearse:
                 end += f" (the simulated fleet stays up: fleetdeck sim down {target.parent})"
-            self.call_from_thread(screen.finished, True, end)  # type: ignore[attr-defined]
+            self.call_from_thread(screen.finished, True, end)
 
     async def action_quit(self) -> None:
         """Quit; a stage under way is interrupted as Ctrl-C would (its run is journalled,

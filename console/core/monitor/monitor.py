@@ -28,6 +28,7 @@ import paramiko
 
 from console.core.monitor import collect
 from console.core.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
+from console.core.monitor.readings import ReadingError
 from console.core.monitor.sources import SourcePoller, pollers_for
 from console.core.monitor.tracker import CONSOLE, Tracker  # noqa: F401 - CONSOLE: part of the API
 from console.core.profile_schema import Cluster, FleetProfile, Node, StackSection
@@ -302,8 +303,13 @@ class Monitor:
             line = json.loads(raw)
         except ValueError:
             return  # a partial or foreign line; the next one will do
-        if isinstance(line, dict):
-            self.tracker.observe(Observation(name, self.clock(), SOURCE, PROBE, line))
+        if not isinstance(line, dict):
+            return
+        try:
+            seen = Observation(name, self.clock(), SOURCE, PROBE, line)
+        except ReadingError:
+            return  # a line of the wrong shape: the next one will do
+        self.tracker.observe(seen)
 
     def _unreachable(self, name: str, error: str, host_key_changed: bool = False) -> None:
         data = {"error": error, "host_key_changed": host_key_changed}

@@ -11,31 +11,47 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from console.core.state import Chain, Service
-from console.core.text import printable_tree
+from console.core.monitor.readings import Reading, read
 
-PROBE = "probe"  # data: the probe's JSON line, as the node printed it
-UNREACHABLE = "unreachable"  # data: {"error": why, "host_key_changed": bool}
-COLLECTED = "collected"  # data: {"chain"?, "chain_at"?, "chain_error"?, "services"?}
-# a source's reading of some signals: probe-shaped data for the ones it carries ("gpus",
-# "xids", "driver"), with "signals" (their names), "taken" (when the source took them: a
-# scrape's time, not this machine's reading of it) and "interval" (how often it does)
-METRICS = "metrics"
-# a source sees the node's exporter or service gone (Prometheus `up == 0`, `mlnode_up == 0`):
-# data {"error": why, "down"?: true where the source says the node is down, not just
-# silent}; its values stay, stale
-SILENT = "silent"
+
+class Kind(StrEnum):
+    """What an observation says; its text is what a recording stores."""
+
+    PROBE = "probe"  # data: the probe's JSON line, as the node printed it
+    UNREACHABLE = "unreachable"  # data: {"error": why, "host_key_changed": bool}
+    COLLECTED = "collected"  # data: {"chain"?, "chain_at"?, "chain_error"?, "services"?}
+    # a source's reading of some signals: probe-shaped data for the ones it carries ("gpus",
+    # "xids", "driver"), with "signals" (their names), "taken" (when the source took them: a
+    # scrape's time, not this machine's reading of it) and "interval" (how often it does)
+    METRICS = "metrics"
+    # a source sees the node's exporter or service gone (Prometheus `up == 0`, `mlnode_up ==
+    # 0`): data {"error": why, "down"?: true where the source says the node is down, not
+    # just silent}; its values stay, stale
+    SILENT = "silent"
+
+
+PROBE, UNREACHABLE, COLLECTED = Kind.PROBE, Kind.UNREACHABLE, Kind.COLLECTED
+METRICS, SILENT = Kind.METRICS, Kind.SILENT
 
 
 @dataclass(frozen=True)
 class Observation:
+    """What a source saw of a node at a moment. Made by the source, it reads its data then
+    (`reading`, typed; readings.py): data that cannot be read is a ReadingError in the
+    source that made it, and the tracker takes only what could be."""
+
     node: str
     at: float  # when it was observed, on this machine's clock
     source: str  # "ssh", "replay", ...
-    kind: str  # PROBE | UNREACHABLE | COLLECTED
-    data: dict[str, Any] = field(default_factory=dict)
+    kind: str  # a Kind
+    data: dict[str, Any] = field(default_factory=dict)  # as the source gave it (recorded)
+    reading: Reading = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reading", read(self.kind, self.data))
 
     def to_json(self) -> str:
         return json.dumps(
@@ -59,26 +75,6 @@ class Observation:
             str(doc["kind"]),
             doc.get("data") or {},
         )
-
-
-COLLECTED_FIELDS = ("chain", "chain_at", "chain_error", "services")
-
-
-def collected_changes(data: dict[str, Any]) -> dict[str, Any]:
-    """A COLLECTED observation's data as NodeStatus fields (chain and services rebuilt).
-    A recording is a file from anywhere: only these fields, every string printable."""
-    out = {k: printable_tree(v) for k, v in data.items() if k in COLLECTED_FIELDS}
-    chain = out.get("chain")
-    if isinstance(chain, dict):
-        chain = dict(chain)
-        chain["ml_nodes"] = tuple(tuple(m) for m in chain.get("ml_nodes") or ())
-        chain["setup_failed"] = tuple(chain.get("setup_failed") or ())
-        out["chain"] = Chain(**chain)
-    if "services" in out:
-        out["services"] = tuple(
-            s if isinstance(s, Service) else Service(**s) for s in out["services"]
-        )
-    return out
 
 
 def _plain(value: Any) -> Any:

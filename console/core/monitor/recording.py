@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from console.core.monitor.observe import Observation
+from console.core.monitor.readings import ReadingError
 from console.core.monitor.tracker import Tracker
 from console.core.profile import Profile, ProfileError, loads
 from console.core.state import FleetState
@@ -248,7 +249,10 @@ def _observation(line: str) -> tuple[Observation | None, str]:
     data = doc.get("data") or {}
     if not isinstance(data, dict):
         return None, "its data is not an object"
-    return Observation(doc["node"], float(doc["at"]), "replay", doc["kind"], data), ""
+    try:
+        return Observation(doc["node"], float(doc["at"]), "replay", doc["kind"], data), ""
+    except ReadingError as exc:
+        return None, str(exc)
 
 
 def _number_between(value: object, low: float, high: float) -> bool:

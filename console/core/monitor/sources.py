@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from console.core.monitor.observe import METRICS, SILENT, Observation
+from console.core.monitor.readings import ReadingError
 from console.core.monitor.tracker import Tracker
 from console.core.profile_schema import (
     Cluster,
@@ -85,7 +86,11 @@ class SourcePoller:
             stop.wait(max(0.2, self.interval - self.last_read_s))
 
     def observe(self, node: str, kind: str, data: dict) -> None:
-        self.tracker.observe(Observation(node, self.clock(), self.name, kind, data), quiet=True)
+        try:
+            seen = Observation(node, self.clock(), self.name, kind, data)
+        except ReadingError:
+            return  # what the source said of this node cannot be read: its others can
+        self.tracker.observe(seen, quiet=True)
 
 
 class PrometheusPoller(SourcePoller):

@@ -15,7 +15,6 @@ does not answer at all is one alert for the fleet, and the nodes only it reads a
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import deque
@@ -23,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from console.core.monitor import alerts as rules
-from console.core.monitor import golem, parse
+from console.core.monitor import parse
 from console.core.monitor.observe import (
     COLLECTED,
     METRICS,
@@ -31,15 +30,13 @@ from console.core.monitor.observe import (
     SILENT,
     UNREACHABLE,
     Observation,
-    collected_changes,
 )
+from console.core.monitor.readings import PROBE_SIGNALS, Reading
 from console.core.profile_schema import SIGNALS, Cluster, FleetProfile, Node
-from console.core.state import Alert, FleetState, Kube, NodeStatus, SourceHealth
-from console.core.text import printable, printable_tree
+from console.core.state import Alert, FleetState, NodeStatus, SourceHealth
+from console.core.text import printable
 
 HISTORY = 60  # GPU utilization samples kept per node (the sparkline)
-PROBE_SIGNALS = {"gpus", "xids", "containers", "system"}  # what a probe line carries
-METRICS_SIGNALS = PROBE_SIGNALS | {"kube"}
 CONSOLE = "fleetdeck"  # the node name of alerts about the console itself
 XID_KEEP_S = 600
 
@@ -101,18 +98,17 @@ class Tracker:
     def _join_found(self, obs: Observation) -> bool:
         """A source's reading of a node it found carries where the node belongs ("found":
         cluster, role, GPUs), so that a recording of it replays with the node."""
-        found = obs.data.get("found") if obs.kind == METRICS else None
-        if not isinstance(found, dict) or printable(obs.node) != obs.node:
+        found = obs.reading.found if obs.kind == METRICS else None
+        if found is None or printable(obs.node) != obs.node:
             return False  # (a name with control characters never becomes a row)
-        cluster = next((c for c in self.fleet.clusters if c.name == found.get("cluster")), None)
-        if cluster is None or not isinstance(found.get("role"), str):
+        cluster = next((c for c in self.fleet.clusters if c.name == found.cluster), None)
+        if cluster is None:
             return False
-        gpus = found.get("gpus")
         node = Node.model_construct(
             name=obs.node,
             host="",
-            role=found["role"],
-            gpus=gpus if isinstance(gpus, int) else None,
+            role=found.role,
+            gpus=found.gpus,
             models=[],
             labels={"source": obs.source},
         )
@@ -145,19 +141,15 @@ class Tracker:
             return  # a node the profile does not have (a recording of another profile)
         for hook in self.hooks:
             hook(obs)
+        got = obs.reading
         if obs.kind == PROBE:
             self._probe(obs)
         elif obs.kind == UNREACHABLE:
-            self._lost(
-                obs,
-                printable(str(obs.data.get("error") or "unreachable")),
-                host_key_changed=bool(obs.data.get("host_key_changed")),
-            )
+            self._lost(obs, got.error or "unreachable", host_key_changed=got.host_key_changed)
+        elif obs.kind == SILENT:
+            self._lost(obs, got.error or "silent", reported_down=got.down)
         elif obs.kind == COLLECTED:
-            try:
-                changes = collected_changes(obs.data)
-            except (TypeError, ValueError):  # a damaged recording's line: skipped, not fatal
-                return
+            changes = dict(got.collected)
             old = self.node(obs.node)
             signals = {s for s in ("chain", "services") if s in changes}
             taken = self._taken(old, signals, obs.source, obs.at)
@@ -170,12 +162,6 @@ class Tracker:
                 self._set(obs.node, sources=_provenance(old, taken, obs.source, obs.at), **changes)
         elif obs.kind == METRICS:
             self._metrics(obs)
-        elif obs.kind == SILENT:
-            self._lost(
-                obs,
-                printable(str(obs.data.get("error") or "silent")),
-                reported_down=bool(obs.data.get("down")),
-            )
         if self.on_update is not None and not quiet:
             self.on_update()
 
@@ -206,29 +192,25 @@ class Tracker:
         return None
 
     def _probe(self, obs: Observation) -> None:
-        name = obs.node
-        line = printable_tree(obs.data)  # node text never drives the terminal
+        name, got = obs.node, obs.reading
         arrived = obs.at
-        taken = line.get("t")
+        taken = got.taken
         delay = None
-        if isinstance(taken, (int, float)):
+        if taken is not None:
             gap = arrived - taken
             floor = min(self._gap_floor.get(name, gap), gap)
             self._gap_floor[name] = floor
             delay = gap - floor
-        provider = {}
-        if isinstance(line.get("golem"), dict):  # read every slow period, kept between
-            provider = golem.reading(line["golem"])
         with self._lock:
             old = self._nodes[name]
         mine = self._taken(old, PROBE_SIGNALS, obs.source, arrived)
         if mine != PROBE_SIGNALS:  # a more trusted source gives some of these, fresh
-            self._metrics_from(obs, old, line, mine, arrived, None)
+            self._metrics_from(obs, old, mine, arrived, None)
             return
-        gpus = self._gpus(name, line)
+        gpus = self._gpus(name, got)
         with self._lock:
             old = self._nodes[name]
-            recent = parse.merge_xids(old.xids, parse.xids(line), arrived - XID_KEEP_S)
+            recent = parse.merge_xids(old.xids, got.xids, arrived - XID_KEEP_S)
             self._nodes[name] = replace(
                 old,
                 sources=_provenance(old, mine, obs.source, arrived),
@@ -241,69 +223,63 @@ class Tracker:
                 seen_at=arrived,
                 link_delay_s=delay,
                 gpus=gpus,
-                gpu_source=line.get("gpu_source"),
-                gpu_error=line.get("gpu_error"),
+                gpu_source=got.gpu_source,
+                gpu_error=got.gpu_error,
                 xids=recent,
-                containers=parse.containers(line),
-                container_error=line.get("container_error"),
+                containers=got.containers,
+                container_error=got.container_error,
                 pods=False,
-                system=parse.system(line),
+                system=got.system,
                 util_history=tuple(self._history[name]),
-                **provider,
+                **got.provider,
             )
 
-    def _gpus(self, name: str, line: dict) -> tuple:
-        """The GPUs a line carries; their mean utilization joins the node's history."""
-        gpus = parse.gpus(line)
-        utils = [g.util for g in gpus if g.util is not None and not g.lost]
+    def _gpus(self, name: str, got: Reading) -> tuple:
+        """The GPUs a reading carries; their mean utilization joins the node's history."""
+        utils = [g.util for g in got.gpus if g.util is not None and not g.lost]
         if utils:
             self._history[name].append(sum(utils) / len(utils))
-        return gpus
+        return got.gpus
 
     def _metrics(self, obs: Observation) -> None:
-        line = printable_tree(obs.data)  # node text never drives the terminal
-        at = line.get("taken")
-        at = float(at) if isinstance(at, (int, float)) else obs.at
-        signals = {s for s in line.get("signals") or () if s in METRICS_SIGNALS}
-        interval = line.get("interval")
-        interval = float(interval) if isinstance(interval, (int, float)) else None
-        if interval:
-            self._intervals[obs.source] = interval
+        got = obs.reading
+        at = got.taken if got.taken is not None else obs.at
+        if got.interval:
+            self._intervals[obs.source] = got.interval
         old = self.node(obs.node)
-        self._metrics_from(obs, old, line, self._taken(old, signals, obs.source, at), at, interval)
+        taken = self._taken(old, set(got.signals), obs.source, at)
+        self._metrics_from(obs, old, taken, at, got.interval)
 
     def _metrics_from(
         self,
         obs: Observation,
         old: NodeStatus,
-        line: dict,
         taken: set[str],
         at: float,
         interval: float | None,
     ) -> None:
-        """The signals of `line` this source may set (`taken`), set; the node answers."""
+        """The signals of the reading this source may set (`taken`), set; the node answers."""
+        got = obs.reading
         changes: dict = {}
         if "gpus" in taken:
-            gpus = self._gpus(obs.node, line)
             changes.update(
-                gpus=gpus,
-                gpu_source=line.get("gpu_source"),
-                gpu_error=line.get("gpu_error"),
+                gpus=self._gpus(obs.node, got),
+                gpu_source=got.gpu_source,
+                gpu_error=got.gpu_error,
                 util_history=tuple(self._history[obs.node]),
             )
         if "xids" in taken:
-            changes["xids"] = parse.merge_xids(old.xids, parse.xids(line), at - XID_KEEP_S)
+            changes["xids"] = parse.merge_xids(old.xids, got.xids, at - XID_KEEP_S)
         if "containers" in taken:
             changes.update(
-                containers=parse.containers(line),
-                container_error=line.get("container_error"),
-                pods=bool(line.get("pods")),
+                containers=got.containers,
+                container_error=got.container_error,
+                pods=got.pods,
             )
-        if "system" in taken:
-            changes["system"] = parse.system(line)
-        if "kube" in taken and isinstance(line.get("kube"), dict):
-            with contextlib.suppress(TypeError):  # a damaged recording's line
-                changes["kube"] = Kube(**line["kube"])
+        if "system" in taken and got.system is not None:
+            changes["system"] = got.system
+        if "kube" in taken and got.kube is not None:
+            changes["kube"] = got.kube
         if not changes:
             return
         sources = _provenance(old, taken, obs.source, at)
