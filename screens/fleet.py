@@ -7,26 +7,23 @@ peers, epoch phase, alerts. `/` filters (text or regex; role:ml, state:down, reg
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input
-from textual.widgets.data_table import ColumnKey, RowKey
 
 from actions.report import plural
 from console.core.profile_schema import FleetProfile, Node
 from console.core.stacks import STACKS
 from console.core.state import FleetState, NodeStatus
 from screens import cells
+from screens.fleet_query import bad_terms, matches, natural, sort_value
+from screens.fleet_table import FleetTable
 from screens.help import HelpScreen, key_rows
 from screens.inputs import FieldInput
 from screens.live import LiveScreen
@@ -54,14 +51,6 @@ ALERTS_MAX = 60  # the alerts column takes what is left, up to this
 SCROLLBAR = 2  # the table keeps room for its vertical scrollbar
 
 
-def _is_regex(term: str) -> bool:
-    try:
-        re.compile(term)
-    except re.error:
-        return False
-    return True
-
-
 NODE_MAX = 40  # the node column widens to the longest name (GKE's are long), up to this
 
 
@@ -73,30 +62,6 @@ def layout(width: int, node_width: int = 16) -> tuple[tuple[str, str, int], ...]
 
 def node_width(fleet: FleetProfile) -> int:
     return min(NODE_MAX, max((len(n.name) for _, n in fleet.all_nodes()), default=0))
-
-
-STATE_RANK = ("KEY!", "down since", "✕ down", "stale", "degraded", "connecting", "waiting")
-
-
-def sort_value(key: str, cell: object) -> tuple:
-    """How a cell sorts: states and alerts worst first, numbers by value (a GPU cell by its
-    mean, not its sparkline), the rest as words; empty cells last."""
-    text = (cell.plain if isinstance(cell, Text) else str(cell)).strip()
-    style = str(cell.style) if isinstance(cell, Text) else ""
-    if text in ("", "—"):
-        return (9, 0.0, "")
-    if key == "state":
-        rank = next((i for i, w in enumerate(STATE_RANK) if w in text), len(STATE_RANK))
-        if rank == STATE_RANK.index("degraded") and "red" in style:
-            rank -= 0.5  # degraded by a critical alert before degraded by a warning
-        return (0, rank, text)
-    if key == "alerts":  # critical (red) before warnings, then by how many
-        count = re.match(r"\d+", text)
-        return (0 if "red" in style else 1, -int(count.group()) if count else 0, text)
-    number = re.search(r"\d+(\.\d+)?", text)
-    if number and key not in ("cluster", "node", "role", "model", "host"):
-        return (0, float(number.group()), text)
-    return (0, 0.0, text.lower())
 
 
 LIVE = ("state", "gpu", "temp", "mem", "ctrs", "chain", "epoch", "alerts")
@@ -121,262 +86,10 @@ class SummaryBar(Widget):
         return self.text
 
 
-class FleetTable(DataTable[Text]):
-    """A DataTable whose cell renders and lines are kept until their values change.
-
-    DataTable keys its cell and line caches on the table's update count, so one
-    `update_cell` re-renders every visible cell, the static columns (cluster, node, role,
-    model, host) included. Here a cell (and a line) is re-rendered only when its value
-    object was replaced (the screen replaces a cell's Text only when what it shows
-    changed), or when the row moves, the width or style changes, or the cursor or hover
-    passes over it; a refresh's changed cells cost one repaint, and what a frame's lines
-    share is looked up once per frame.
-    """
-
-    CACHE_SIZE = 20_000
-
-    def __init__(self, **kwargs) -> None:
-        # before DataTable's own: its reactive watchers clear the caches while it starts
-        self._cells: dict[tuple, tuple[object, list]] = {}
-        self._lines: dict[tuple, tuple[tuple, Strip]] = {}
-        self._frame: _Frame | None = None
-        super().__init__(**kwargs)
-
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._cells.clear()
-        self._lines.clear()
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()  # a theme or CSS change restyles every cell
-        self._cells.clear()
-        self._lines.clear()
-
-    def update_cells(self, changes: dict[str, dict[str, Text]]) -> None:
-        """Replace cells of many rows ({row key: {column key: value}}) with one repaint;
-        update_cell repaints the whole table once per cell."""
-        for row_key, values in changes.items():
-            row = self._data[RowKey(row_key)]
-            for column_key, value in values.items():
-                row[ColumnKey(column_key)] = value
-        if changes:
-            self._update_count += 1
-            self.refresh()
-
-    def render_lines(self, crop):
-        # what every line of one frame shares (styles that walk the CSS, column widths) is
-        # looked up once per frame, not once per line or cell
-        self._frame = _Frame(self)
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._frame = None
-
-    def render_line(self, y: int) -> Strip:
-        if self.fixed_rows or self._frame is None:
-            return super().render_line(y)
-        scroll_x, scroll_y = self.scroll_offset
-        if not self.show_header or y >= self.header_height:
-            y += scroll_y
-        return self._render_line(y, scroll_x, scroll_x + self.size.width, self._frame.style)
-
-    def _render_line_in_row(self, row_key, line_no, base_style, cursor_location, hover_location):
-        """DataTable's row assembly for this table's shape (row cursor, no row labels, no
-        fixed columns), with the frame's shared values. tests/tui: equal to DataTable's."""
-        frame = self._frame
-        labels = self._labelled_row_exists and self.show_row_labels
-        if frame is None or self.cursor_type != "row" or self.fixed_columns or labels:
-            return super()._render_line_in_row(
-                row_key, line_no, base_style, cursor_location, hover_location
-            )
-        row_index = self._row_locations.get(row_key)
-        if row_index is None:  # the header
-            row_index = -1
-        cursor = cursor_location.row == row_index
-        hover = hover_location.row == row_index
-        row_style = frame.row_style(row_index, base_style)
-        render_cell = self._render_cell
-        scrollable = [
-            render_cell(row_index, column_index, row_style, width, cursor=cursor, hover=hover)[
-                line_no
-            ]
-            for column_index, width in enumerate(frame.widths)
-        ]
-        extend = frame.extend_style(row_index, cursor, hover, row_style)
-        scrollable.append([Segment(" " * frame.remaining, extend)])
-        return [], scrollable
-
-    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
-        """A body line is kept while its row holds the same value objects and nothing
-        else that shows on it changed (position, width, cursor or hover on it, focus)."""
-        try:
-            row_key, line_no = self._get_offsets(y)
-        except LookupError:
-            return super()._render_line(y, x1, x2, base_style)
-        row = self._data.get(row_key)
-        if row is None or self.cursor_type != "row":
-            return super()._render_line(y, x1, x2, base_style)
-        row_index = self._row_locations.get(row_key)
-        key = (
-            y,
-            x1,
-            x2,
-            self.size.width,
-            base_style,
-            row_key,
-            line_no,
-            row_index,
-            self.cursor_coordinate.row == row_index,
-            self.hover_coordinate.row == row_index,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
-            self._frame.widths if self._frame else self._widths(),
-        )
-        values = tuple(row.values())
-        hit = self._lines.get(key)
-        same = hit is not None and len(hit[0]) == len(values)
-        if same and all(a is b for a, b in zip(hit[0], values, strict=True)):
-            return hit[1]
-        strip = super()._render_line(y, x1, x2, base_style)
-        if len(self._lines) >= self.CACHE_SIZE:
-            self._lines.clear()
-        self._lines[key] = (values, strip)
-        return strip
-
-    def _render_cell(
-        self,
-        row_index: int,
-        column_index: int,
-        base_style,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ):
-        if row_index < 0 or column_index < 0:  # header and labels: the stock cache
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
-        column_key = self._column_locations.get_key(column_index)
-        value = self._data.get(row_key, {}).get(column_key)
-        key = (
-            row_key,
-            column_key,
-            row_index,
-            base_style,
-            width,
-            cursor,
-            hover,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
-        )
-        hit = self._cells.get(key)
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        lines = self._render_text_cell(
-            row_index, column_index, value, base_style, width, cursor, hover
-        )
-        if lines is None:
-            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        if len(self._cells) >= self.CACHE_SIZE:
-            self._cells.clear()
-        self._cells[key] = (value, lines)
-        return lines
-
-    def _widths(self) -> tuple[int, ...]:
-        return tuple(column.get_render_width(self) for column in self.ordered_columns)
-
-    def _render_text_cell(self, row_index, column_index, value, base_style, width, cursor, hover):
-        """A one-line Text cell, rendered as DataTable renders it (Styled(Padding(text)) in a
-        console of that width, no wrap) without the generic renderable machinery; None
-        for anything else. tests/tui: equal, segment for segment, to DataTable's own."""
-        if not isinstance(value, Text) or "\n" in value.plain or "\t" in value.plain:
-            return None
-        if value.justify not in (None, "default", "left") or value.end != "\n":
-            return None
-        row = self.rows.get(self._row_locations.get_key(row_index))
-        pad = self.cell_padding
-        inner = width - 2 * pad
-        if row is None or row.height != 1 or inner <= 0 or row_index < self.fixed_rows:
-            return None
-        if column_index < self.fixed_columns:
-            return None
-        component, post = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
-        )
-        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
-        line = value.copy()
-        line.truncate(inner, overflow=value.overflow or "fold", pad=value.justify == "left")
-        if line.style:  # the text's own style becomes its first span, as Text.join does
-            line.stylize_before(line.style)
-            line.style = ""
-        console = self.app.console
-        segments = Segment.adjust_line_length(list(line.render(console, end="")), inner, pad=True)
-        blank = Segment(" " * pad, Style.null()) if pad else None
-        edged = [blank, *segments, blank] if blank else segments
-        return [list(Segment.apply_style(edged, pre, post))]
-
-
-class _Frame:
-    """One frame's shared values for FleetTable's lines, as DataTable computes them."""
-
-    def __init__(self, table: FleetTable) -> None:
-        self.table = table
-        self.style = table.rich_style
-        self.widths = table._widths()
-        table_width = sum(self.widths) + table._row_label_column_width
-        self.remaining = max(0, table.size.width - table_width)
-        self._rows: dict[tuple, Style] = {}
-        self._extends: dict[tuple, Style] = {}
-
-    def row_style(self, row_index: int, base_style: Style) -> Style:
-        t = self.table
-        kind = (
-            row_index if row_index < max(0, t.fixed_rows) else ("odd" if row_index % 2 else "even")
-        )
-        key = (kind, base_style)
-        style = self._rows.get(key)
-        if style is None:
-            style = self._rows[key] = t._get_row_style(row_index, base_style)
-        return style
-
-    def extend_style(self, row_index: int, cursor: bool, hover: bool, row_style: Style) -> Style:
-        """The style of the blank past the last column (DataTable's, for a row cursor)."""
-        key = (row_index == -1, cursor, hover, row_style)
-        style = self._extends.get(key)
-        if style is None:
-            t = self.table
-            extend, _ = t._get_styles_to_render_cell(
-                row_index == -1,
-                False,
-                False,
-                hover,
-                cursor,
-                t.show_cursor,
-                t._show_hover_cursor,
-                False,
-                False,
-            )
-            style = self._extends[key] = row_style + extend
-        return style + Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
-
-
 class OpenNode(Message):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
-
-
-def _natural(name: str) -> list:
-    """gpu-2 before gpu-10: numbers in a name compared as numbers."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name)]
 
 
 def _with_found(fleet: FleetProfile, found: list[NodeStatus]) -> FleetProfile:
@@ -393,7 +106,7 @@ def _with_found(fleet: FleetProfile, found: list[NodeStatus]) -> FleetProfile:
                 models=[],
                 labels={"source": s.sources[0][1]} if s.sources else {},
             )
-            for s in sorted(found, key=lambda s: _natural(s.name))
+            for s in sorted(found, key=lambda s: natural(s.name))
             if s.cluster == cluster.name
         ]
         clusters.append(
@@ -475,7 +188,6 @@ class FleetScreen(LiveScreen):
     def _matches(self, cluster, node) -> bool:
         if not self.query_text:
             return True
-        status = self.state.nodes.get(node.name) if self.state else None
         labels = {**cluster.labels, **node.labels}
         fields = [
             node.name,
@@ -485,29 +197,20 @@ class FleetScreen(LiveScreen):
             _models(node),
             *(f"{k}={v}" for k, v in labels.items()),
         ]
-        for term in self.query_text.split():
-            key, sep, want = term.partition(":")
-            if sep and key in ("role", "state", "cluster", "stack") or (sep and key in labels):
-                if key == "role":
-                    value = node.role
-                elif key == "cluster":
-                    value = cluster.name
-                elif key == "stack":
-                    value = self.fleet.cluster_stack(cluster)
-                elif key == "state":
-                    value = self._state_word(status)
-                else:
-                    value = labels[key]
-                if not value.lower().startswith(want.lower()):
-                    return False
-                continue
-            try:
-                pattern = re.compile(term, re.IGNORECASE)
-            except re.error:  # not a regex: a plain substring
-                pattern = re.compile(re.escape(term), re.IGNORECASE)
-            if not any(pattern.search(f) for f in fields):
-                return False
-        return True
+
+        def value_of(key: str) -> str | None:
+            if key == "role":
+                return node.role
+            if key == "cluster":
+                return cluster.name
+            if key == "stack":
+                return self.fleet.cluster_stack(cluster)
+            if key == "state":
+                status = self.state.nodes.get(node.name) if self.state else None
+                return self._state_word(status)
+            return labels.get(key)
+
+        return matches(self.query_text, fields, value_of)
 
     def _state_word(self, status: NodeStatus | None) -> str:
         if status is None or self.state is None:
@@ -683,7 +386,7 @@ class FleetScreen(LiveScreen):
         if self.query_text:
             text.append("\nfilter: ", style="dim")
             text.append(self.query_text)
-            bad = [t for t in self.query_text.split() if ":" not in t and not _is_regex(t)]
+            bad = bad_terms(self.query_text)
             if bad:
                 text.append(f"  (not a regular expression, matched as text: {bad[0]})", "yellow")
             text.append(f"  ({len(self._rows)} of {len(nodes)} nodes; esc clears)", style="dim")

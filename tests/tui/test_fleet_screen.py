@@ -257,7 +257,7 @@ async def test_the_fast_text_cell_path_draws_what_datatable_draws():
     cursor and hover, on plain and striped rows, it must equal DataTable's own rendering."""
     from rich.style import Style
 
-    from screens.fleet import FleetTable
+    from screens.fleet_table import FleetTable
 
     profile = load(GONKA)
     state = troubled(profile.model)
@@ -291,7 +291,7 @@ async def test_the_fleet_tables_own_lines_equal_datatables(size):
 
     from textual.geometry import Region
 
-    from screens.fleet import FleetTable
+    from screens.fleet_table import FleetTable
 
     profile = load(GONKA)
     state = troubled(profile.model)
