@@ -39,7 +39,7 @@ def simulated_profile(sim: SimFleet):
 
 @pytest.fixture
 def monitor(fleet, monkeypatch):
-    from console.core.monitor import monitor as module
+    from console.core.monitor import ssh_source as module
 
     # the dear readings (df: the disk-full fault) every 2 intervals, not every 5 s: quicker
     monkeypatch.setattr(module, "SLOW_INTERVALS", 2)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import time
 
-from console.core.monitor.monitor import BACKOFF_MAX_S, Monitor
+from console.core.monitor.monitor import Monitor
+from console.core.monitor.ssh_source import BACKOFF_MAX_S
 from console.core.profile import loads
 
 PROFILE = """
@@ -97,10 +98,10 @@ def test_a_probe_slow_to_print_its_first_line_is_waited_for_not_dropped():
 def test_reconnects_back_off_with_jitter_up_to_a_cap():
     model = loads(PROFILE, "startup.toml").model
     mon = Monitor(model, Pool(0), collect_http=False)  # type: ignore[arg-type]
-    waits = [mon._backoff(n) for n in range(1, 12)]
+    waits = [mon.ssh._backoff(n) for n in range(1, 12)]
     assert waits[0] <= 0.5 and max(waits) <= min(BACKOFF_MAX_S, 10 * 0.5)
     assert waits[5] > waits[0]  # grows
-    spread = {round(mon._backoff(6), 3) for _ in range(20)}
+    spread = {round(mon.ssh._backoff(6), 3) for _ in range(20)}
     assert len(spread) > 5  # jittered: hundreds of nodes do not retry in step
 
 
@@ -134,7 +135,7 @@ class Counting(Pool):
 
 
 def test_hundreds_of_nodes_start_in_waves_and_all_come_up(monkeypatch):
-    from console.core.monitor import monitor as module
+    from console.core.monitor import ssh_source as module
 
     monkeypatch.setattr(module, "STARTING_AT_ONCE", 10)
     nodes = "".join(

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -51,6 +52,25 @@ from console.core.transport.sshhttp import node_client
 METRIC_SIGNALS = ["gpus", "xids"]
 
 
+class StatusSource(Protocol):
+    """What the Monitor starts and stops: the SSH source (ssh_source.py) and each poller
+    here. Each reads its nodes and hands the tracker typed observations (observe.py)."""
+
+    name: str
+
+    def start(self, stop: threading.Event) -> list[threading.Thread]:
+        """Start reading until `stop` is set; the threads it started (the Monitor joins them)."""
+        ...
+
+    def stop(self) -> None:
+        """Unblock what waits on the network (the stop event is set already)."""
+        ...
+
+    def complete(self) -> bool:
+        """It has answered, or failed, once for what it reads."""
+        ...
+
+
 class SourcePoller:
     """One source's loop: poll, hand over what it read, wait for the next interval."""
 
@@ -61,6 +81,17 @@ class SourcePoller:
 
     def poll(self) -> None:
         raise NotImplementedError
+
+    def start(self, stop: threading.Event) -> list[threading.Thread]:
+        t = threading.Thread(target=self.run, args=(stop,), daemon=True, name=f"source-{self.name}")
+        t.start()
+        return [t]
+
+    def stop(self) -> None:
+        pass  # its reads end at their own deadline; close() (a closer) ends its client
+
+    def complete(self) -> bool:
+        return self.first_read.is_set()
 
     def close(self) -> None:
         pass

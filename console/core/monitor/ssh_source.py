@@ -1,0 +1,343 @@
+"""The SSH status source: one long-lived probe per node streams a JSON line per interval
+over that node's single pooled connection; HTTP collectors poll chain and services over
+channels of that same connection (console/core/transport/sshhttp.py), kept open between
+rounds. Each node has its own reader thread, so a slow or hung node never delays the
+others; a node that stops answering keeps its last values, marked stale with their age.
+What it sees it emits as observations (observe.py), read where they are made, as any other
+source's are. The Monitor (monitor.py) starts it beside the profile's other sources."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import random
+import shlex
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import paramiko
+
+from console.core.monitor import collect
+from console.core.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
+from console.core.monitor.readings import ReadingError
+from console.core.monitor.tracker import Tracker
+from console.core.profile_schema import Cluster, FleetProfile, Node, StackSection
+from console.core.stacks import STACKS
+from console.core.stacks.collectors import COLLECTORS
+from console.core.state import NodeStatus
+from console.core.transport.ssh import HostKeyChanged, Pool, SshError, targets_of
+from console.core.transport.sshhttp import ChannelBackend, node_client
+
+PROBE_SOURCE = Path(__file__).resolve().parent.parent / "probe.py"
+SOURCE = "ssh"
+LATENCY_EVERY = 15.0  # seconds between synthetic inference requests per node
+
+
+# the probe's dear readings (df, process lists) every ten intervals, at least every 5 s
+SLOW_INTERVALS, SLOW_MIN_S = 10, 5.0
+
+
+def probe_command(interval: float, paths: list[str]) -> str:
+    blob = base64.b64encode(zlib.compress(PROBE_SOURCE.read_bytes(), 9)).decode()
+    slow = max(SLOW_MIN_S, SLOW_INTERVALS * interval)
+    args = f" --interval {interval} --slow {slow}" + "".join(
+        f" --path {shlex.quote(p)}" for p in paths
+    )
+    return (
+        f'python3 -u -c "import base64,zlib;exec(zlib.decompress(base64.b64decode('
+        f"'{blob}')))\"{args}"
+    )
+
+
+FIRST_LINE_S = 30.0  # a probe's first line: its interpreter starting on a loaded node
+# nodes between connecting and their probe's first line at once: hundreds of handshakes
+# and interpreter starts together starve this machine (and a simulated fleet's), and every
+# one of them then misses its time; in waves, each start is quick
+STARTING_AT_ONCE = 48
+BACKOFF_MAX_S = 60.0
+
+
+class SshSource:
+    """The nodes the profile has SSH reach to, probed and collected from (a StatusSource)."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        fleet: FleetProfile,
+        pool: Pool,
+        tracker: Tracker,
+        interval: float,
+        clock: Callable[[], float] = time.time,
+        collect_http: bool = True,
+        latency_every: float = LATENCY_EVERY,
+        lag: Callable[[float], float] = lambda now: 0.0,
+    ) -> None:
+        self.fleet, self.pool, self.tracker = fleet, pool, tracker
+        self.interval, self.clock = interval, clock
+        self.collect_http, self.latency_every = collect_http, latency_every
+        self.console_lag = lag  # how late this process woke lately (the Monitor's heartbeat)
+        self.attempts = 0  # probe starts tried (a reconnect storm shows here)
+        self._starting = threading.BoundedSemaphore(STARTING_AT_ONCE)
+        self._clients: dict[str, tuple[httpx.Client, ChannelBackend]] = {}
+        self._model: dict[str, str | None] = {}
+        self._collected: set[str] = set()
+        self._last_latency: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._channels: dict[str, paramiko.Channel] = {}
+        self._commands: dict[str, str] = {}  # the probe's command line, per node
+        self._settings: dict[str, StackSection] = {}  # each node's cluster's stack settings
+        self._ssh: set[str] = set()  # the nodes the SSH probe watches (all, unless limited)
+        for cluster, node in fleet.all_nodes():
+            self._prepare(cluster, node)
+
+    def _prepare(self, cluster: Cluster, node: Node) -> None:
+        settings = self.fleet.stack_settings(cluster)
+        # the disks that matter: the deploy dir and the model cache; the root fs otherwise
+        paths = [p for p in (settings.deploy_dir, settings.hf_home) if p] or ["/"]
+        self._commands[node.name] = probe_command(self.interval, paths)
+        self._settings[node.name] = settings
+        models = [node.model] if node.model else list(node.models)
+        self._model[node.name] = models[0] if models else None
+        if self.fleet.probed_by_ssh(cluster, node):
+            self._ssh.add(node.name)
+
+    def grow(self, fleet: FleetProfile, new: list[tuple[Cluster, Node]]) -> None:
+        """Watch `new` nodes too (a provision run wrote them into the profile)."""
+        self.fleet = fleet
+        names = {n.name for _, n in new}
+        self.pool.add([t for t in targets_of(fleet) if t.name in names])
+        for cluster, node in new:
+            self._prepare(cluster, node)
+        for _, node in new:
+            if node.name in self._ssh and not self._stop.is_set() and self._threads:
+                self._spawn(self._stream, node.name, f"probe-{node.name}")
+
+    # -- life cycle (the StatusSource contract)
+    def start(self, stop: threading.Event) -> list[threading.Thread]:
+        self._stop = stop
+        for name in self.tracker.nodes():
+            if name in self._ssh:
+                self._spawn(self._stream, name, f"probe-{name}")
+        if self.collect_http:
+            self._spawn(self._collect_loop, None, "collect")
+        return self._threads
+
+    def _spawn(self, target, arg, name: str) -> None:
+        args = (arg,) if arg is not None else ()
+        t = threading.Thread(target=target, args=args, daemon=True, name=name)
+        t.start()
+        self._threads.append(t)
+
+    def stop(self) -> None:
+        """Close the streams (the stop event is set: their threads end); the HTTP clients
+        go after the threads (Monitor.stop joins them between)."""
+        for chan in list(self._channels.values()):
+            with contextlib.suppress(Exception):
+                chan.close()
+
+    def close(self) -> None:
+        for name in list(self._clients):
+            self._drop_http_client(name)
+
+    def complete(self) -> bool:
+        """Every node has answered or failed once, and the HTTP collectors ran once."""
+        nodes = [n for n in self.tracker.nodes().values() if n.name in self._ssh]
+        first_pass = all(n.seen_at is not None or n.error is not None for n in nodes)
+        if not self.collect_http:
+            return first_pass
+        wanted = {n.name for n in nodes if self._wants_http(n)}
+        return first_pass and wanted <= self._collected
+
+    # -- the probe stream of one node
+    def _backoff(self, failures: int) -> float:
+        """Seconds before the next attempt after `failures` in a row: doubling from the
+        interval up to ten intervals (a minute at most), jittered, so that a fleet that lost
+        its link (or a console just started on hundreds of nodes) does not reconnect all at
+        once, over and over."""
+        cap = min(BACKOFF_MAX_S, 10 * self.interval)  # a fixed host is back soon enough
+        base = min(cap, self.interval * 2 ** max(0, failures - 1))
+        return base * random.uniform(0.5, 1.0)  # noqa: S311 - spreading retries, not a secret
+
+    def _stream(self, name: str) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            if not self._starting.acquire(timeout=0.5):
+                continue  # a wave of starts is on: wait for a slot (or for stop)
+            slot = [True]  # held until the probe's first line, or the attempt's end
+            try:
+                failures, pause = self._attempt(name, failures, slot)
+            finally:
+                self._free(slot)
+            self._stop.wait(pause)  # a backoff never holds a slot
+
+    def _free(self, slot: list[bool]) -> None:
+        if slot[0]:
+            slot[0] = False
+            self._starting.release()
+
+    def _attempt(self, name: str, failures: int, slot: list[bool]) -> tuple[int, float]:
+        """One probe stream of a node, from connecting to its end: (failures in a row, how
+        long to wait before the next)."""
+        try:
+            chan = self.pool.open_stream(name, self._commands[name])
+        except HostKeyChanged as exc:
+            self._unreachable(name, exc.reason, host_key_changed=True)
+            return failures, max(self.interval, 5)
+        except SshError as exc:
+            self.attempts += 1
+            self._unreachable(name, exc.reason)
+            return failures + 1, self._backoff(failures + 1)
+        except Exception as exc:  # noqa: BLE001 - a bug must not end this node's updates
+            self._unreachable(name, f"probe start: {type(exc).__name__}: {exc}")
+            return failures + 1, self._backoff(failures + 1)
+        self.attempts += 1
+        self._channels[name] = chan
+        # the first line has time for the probe to start on a loaded node; after it, a
+        # silent channel is a hung node: given up on after two intervals
+        chan.settimeout(max(FIRST_LINE_S, 2 * self.interval + 1))
+        reason, lines = self._read(name, chan, lambda: self._free(slot))
+        self._channels.pop(name, None)
+        with contextlib.suppress(Exception):
+            chan.close()
+        if self._stop.is_set():
+            return failures, 0.0
+        self.pool.drop(name)
+        self._unreachable(name, reason)
+        failures = 0 if lines else failures + 1
+        return failures, (min(self.interval, 1.0) if lines else self._backoff(failures))
+
+    def _read(
+        self, name: str, chan: paramiko.Channel, started: Callable[[], None] = lambda: None
+    ) -> tuple[str, int]:
+        """Why the stream ended, and how many lines it gave; `started` is called at the
+        first line."""
+        buf = b""
+        lines = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = chan.recv(65536)
+                except TimeoutError:
+                    if self.console_lag(self.clock()) > self.interval:
+                        continue  # fleetdeck was the one asleep: give the node its time
+                    raise
+                if not data:
+                    err = b""
+                    with contextlib.suppress(Exception):
+                        while chan.recv_stderr_ready():
+                            err += chan.recv_stderr(65536)
+                    tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
+                    status = chan.recv_exit_status() if chan.exit_status_ready() else None
+                    said = f"probe exited ({status}): {tail[0]}" if tail[0] else "connection closed"
+                    return said, lines
+                buf += data
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    self._line(name, line)
+                    if not lines:  # the probe runs: from now on, two intervals of silence
+                        chan.settimeout(2 * self.interval + 1)
+                        started()
+                    lines += 1
+        except TimeoutError:
+            if not lines:
+                return f"the probe printed nothing in {chan.gettimeout():.0f} s (host hung?)", 0
+            return f"no answer for {2 * self.interval + 1:.0f} s (host hung?)", lines
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            return f"connection lost: {exc}", lines
+        return "stopped", lines
+
+    def _line(self, name: str, raw: bytes) -> None:
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            return  # a partial or foreign line; the next one will do
+        if not isinstance(line, dict):
+            return
+        try:
+            seen = Observation(name, self.clock(), SOURCE, PROBE, line)
+        except ReadingError:
+            return  # a line of the wrong shape: the next one will do
+        self.tracker.observe(seen)
+
+    def _unreachable(self, name: str, error: str, host_key_changed: bool = False) -> None:
+        data = {"error": error, "host_key_changed": host_key_changed}
+        self.tracker.observe(Observation(name, self.clock(), SOURCE, UNREACHABLE, data))
+
+    # -- HTTP collectors
+    def _collect_loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            names = [
+                n for n, s in self.tracker.nodes().items() if n in self._ssh and self._wants_http(s)
+            ]
+            self.pool.fan_out(names, self._collect_one)
+            self._stop.wait(max(0.2, self.interval - (time.monotonic() - started)))
+
+    def _wants_http(self, status: NodeStatus) -> bool:
+        return COLLECTORS[status.stack].wants(status.role, self.tracker.serves_model[status.name])
+
+    def _http_client(self, name: str) -> httpx.Client:
+        """The node's HTTP client, kept across rounds: its keep-alive connections are SSH
+        channels held open, instead of a new channel per request."""
+        if name not in self._clients:
+            self._clients[name] = node_client(self.pool, name, collect.TIMEOUT)
+        return self._clients[name][0]
+
+    def http_channels(self) -> tuple[int, int]:
+        """(nodes with an HTTP client, SSH channels their clients opened, in all)."""
+        backends = [backend for _, backend in list(self._clients.values())]
+        return len(backends), sum(b.opened for b in backends)
+
+    def _drop_http_client(self, name: str) -> None:
+        held = self._clients.pop(name, None)
+        if held is not None:
+            client, _ = held
+            with contextlib.suppress(Exception):
+                client.close()
+
+    def _collect_one(self, name: str) -> None:
+        status = self.tracker.node(name)
+        if not status.reachable:
+            if status.error is not None:  # decided: unreachable; nothing to collect
+                self._collected.add(name)
+            self._drop_http_client(name)  # its channels went with the connection
+            return
+        http = collect.NodeHttp(name, self._http_client(name))
+        changes: dict = {}
+        collector = COLLECTORS[status.stack]
+        settings = self._settings[name]
+        if status.role in STACKS[status.stack].chain_roles:
+            try:
+                chain = collector.chain(http, settings, status)
+                changes.update(chain=chain, chain_at=self.clock(), chain_error=None)
+            except (httpx.HTTPError, SshError, KeyError, ValueError) as exc:
+                changes.update(chain=None, chain_error=f"{type(exc).__name__}: {exc}")
+        now = time.monotonic()
+        measure = now - self._last_latency.get(name, 0) >= self.latency_every
+        if measure:
+            self._last_latency[name] = now
+        try:
+            services = collector.services(
+                http,
+                settings,
+                status.role,
+                self.tracker.serves_model[name],
+                self._model[name],
+                measure,
+            )
+            old = {s.name: s for s in status.services}
+            if not measure:  # keep the last latency measurement between rounds
+                services += [s for n, s in old.items() if n.endswith("latency")]
+            changes["services"] = tuple(services)
+        except SshError:
+            pass
+        if changes:
+            self.tracker.observe(Observation(name, self.clock(), SOURCE, COLLECTED, changes))
+        self._collected.add(name)
