@@ -9,7 +9,7 @@ from actions.engine import Action
 from actions.preflight import preflight_action
 from actions.provision.action import provision_action
 from actions.stacks import gonka, gonka_keys, gonka_register, ollama, vllm
-from console.core.profile_schema import FleetProfile
+from console.core.profile.schema import FleetProfile
 
 # each stack's deploy: its own steps on its own clusters' nodes
 DEPLOYS: dict[str, Callable[[], Action]] = {

@@ -48,7 +48,7 @@ from console.core.journal import (
     Journal,
 )
 from console.core.profile import Profile
-from console.core.profile_schema import Cluster, FleetProfile, Node
+from console.core.profile.schema import Cluster, FleetProfile, Node
 from console.core.runlock import RunLock
 from console.core.secrets import REDACTOR, Redactor, SecretError, resolve
 from console.core.transport.ssh import CommandTimeout, ConnectionLost, Pool, SshError

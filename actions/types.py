@@ -17,7 +17,7 @@ from console.core.journal import FAILED
 
 if TYPE_CHECKING:
     from actions.engine import NodeContext
-    from console.core.profile_schema import Cluster, FleetProfile, Node
+    from console.core.profile.schema import Cluster, FleetProfile, Node
 
 
 class StepFailed(Exception):

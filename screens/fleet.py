@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input
 
 from actions.report import plural
-from console.core.profile_schema import FleetProfile, Node
+from console.core.profile.schema import FleetProfile, Node
 from console.core.stacks import STACKS
 from console.core.state import FleetState, NodeStatus
 from screens import cells

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from console.core.monitor.runbooks import RUNBOOKS
-from console.core.profile_schema import FleetProfile
+from console.core.profile.schema import FleetProfile
 from console.core.stacks import stack_of
 from console.core.state import Alert, FleetState
 from screens import cells

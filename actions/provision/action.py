@@ -23,7 +23,7 @@ from actions.provision.gce import Gce
 from actions.provision.hostkeys import vouched, wait_for_key
 from actions.provision.sizes import gpus_of
 from actions.types import Action, Change, Step, StepFailed, StepRefused
-from console.core.profile_schema import Cluster, FleetProfile, Node, ProvisionPool
+from console.core.profile.schema import Cluster, FleetProfile, Node, ProvisionPool
 from console.core.secrets import REDACTOR
 from console.core.transport.ssh import fingerprint, known_hosts_name, read_known_hosts
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from actions.provision.sizes import gpus_of
 from actions.types import StepFailed, StepRefused
-from console.core.profile_schema import FleetProfile, ProvisionPool
+from console.core.profile.schema import FleetProfile, ProvisionPool
 from console.core.secrets import Redactor, SecretError, resolve
 from console.core.stacks import STACKS
 

@@ -13,7 +13,7 @@ from actions.provision.action import MAKERS, POOL_LABEL, planned, pools
 from actions.provision.clouds import Cloud, Clouds, Machine
 from actions.types import StepFailed
 from console.core.profile import Profile, ProfileError
-from console.core.profile_schema import FleetProfile, Node
+from console.core.profile.schema import FleetProfile, Node
 from console.core.secrets import REDACTOR, Redactor
 
 OK, ORPHAN, GONE, STOPPED, MOVED, MISSING = "ok", "orphan", "gone", "stopped", "moved", "missing"

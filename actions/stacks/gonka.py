@@ -28,7 +28,7 @@ from actions.stacks.weights import (
     models_of,
     space_needed_gb,
 )
-from console.core.profile_schema import Node
+from console.core.profile.schema import Node
 from console.core.stacks.gonka import (
     CHAIN_CONTAINER,
     GONKA,

@@ -19,7 +19,7 @@ import shlex
 from actions.engine import Action, Change, NodeContext, Step, StepFailed
 from actions.stacks.node_http import node_json, note, url_answers
 from actions.stacks.weights import models_of, room_for
-from console.core.profile_schema import FleetProfile
+from console.core.profile.schema import FleetProfile
 
 UNIT = "ollama"
 STANDARD_UNIT_FILE = "/etc/systemd/system/ollama.service"  # where the install script puts it

@@ -7,7 +7,7 @@ import re
 import shlex
 
 from actions.engine import Change, NodeContext, StepRefused, sh_path
-from console.core.profile_schema import Node
+from console.core.profile.schema import Node
 
 DEFAULT_HF_HOME = "/mnt/shared"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from console.core import rows
-from console.core.profile_schema import FleetProfile
+from console.core.profile.schema import FleetProfile
 from console.core.state import FleetState, NodeStatus
 from console.core.text import printable
 

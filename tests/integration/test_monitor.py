@@ -13,7 +13,7 @@ import pytest
 
 from console.core.monitor.monitor import Monitor
 from console.core.profile import load
-from console.core.profile_schema import SshSource, StackMetricsSource
+from console.core.profile.schema import SshSource, StackMetricsSource
 from console.core.transport.ssh import Pool
 from console.sim.fleet import SimFleet
 from tests.harness.simclient import small_sim_fleet

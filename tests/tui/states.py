@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from console.core.monitor import alerts as rules
-from console.core.profile_schema import FleetProfile
+from console.core.profile.schema import FleetProfile
 from console.core.stacks import STACKS
 from console.core.state import Alert, Chain, Container, Disk, FleetState, Gpu, NodeStatus, System
 

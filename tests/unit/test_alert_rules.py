@@ -151,7 +151,7 @@ def test_a_chain_node_far_behind_the_fleets_highest_is_a_warning():
 def test_service_ports_come_from_the_clusters_settings():
     import httpx
 
-    from console.core.profile_schema import StackSection
+    from console.core.profile.schema import StackSection
     from console.core.stacks.collectors import COLLECTORS
 
     asked = []

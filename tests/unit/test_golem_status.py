@@ -7,7 +7,7 @@ import pytest
 
 from console.core.monitor.alerts import evaluate
 from console.core.monitor.golem import cells, parse, reading
-from console.core.profile_schema import AlertsSection
+from console.core.profile.schema import AlertsSection
 from console.core.state import Golem, NodeStatus
 
 

@@ -21,7 +21,7 @@ from console.app.setup.writer import profile_text
 from console.core.journal import Journal, JournalError
 from console.core.monitor.recording import RecordingError, Replay
 from console.core.profile import ProfileError
-from console.core.profile_schema import PrometheusSource
+from console.core.profile.schema import PrometheusSource
 from console.core.sources.kubernetes import pod_containers, pools_of
 from console.core.sources.prometheus import PrometheusReader, SourceError
 from console.core.stacks.gonka_metrics import read_mlnode_metrics

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from console.core.profile_schema import PrometheusSource
+from console.core.profile.schema import PrometheusSource
 from console.core.sources import prometheus
 from console.core.sources.prometheus import PrometheusReader, SourceError
 

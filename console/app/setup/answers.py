@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from console.core.profile_schema import DriverName, StackName
+from console.core.profile.schema import DriverName, StackName
 from console.core.schema import Host, Line, Name, SecretRefStr, Strict, Url, User
 from console.core.stacks import STACKS
 

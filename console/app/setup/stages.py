@@ -17,7 +17,7 @@ from pathlib import Path
 
 from actions.deploy import ACTIONS
 from actions.doctors import DOCTORS
-from console.core.profile_schema import FleetProfile
+from console.core.profile.schema import FleetProfile
 from console.core.stacks import STACKS
 
 SETTLE_S = 120.0  # a rehearsal waits this long for the doctor's warnings to clear

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from console.core.profile_schema import AlertsSection
+from console.core.profile.schema import AlertsSection
 from console.core.stacks import STACKS
 from console.core.state import NodeStatus
 from console.core.times import rfc3339_seconds

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from console.core.profile_schema import StackSection
+from console.core.profile.schema import StackSection
 from console.core.state import Chain, NodeStatus, Service
 from console.core.text import printable_tree
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from console.core.monitor.sources import SourcePoller, pollers_for
 from console.core.monitor.ssh_source import LATENCY_EVERY, SshSource
 from console.core.monitor.tracker import CONSOLE, Tracker  # noqa: F401 - CONSOLE: part of the API
-from console.core.profile_schema import FleetProfile
+from console.core.profile.schema import FleetProfile
 from console.core.state import FleetState
 from console.core.transport.ssh import Pool
 

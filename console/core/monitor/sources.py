@@ -24,7 +24,7 @@ import httpx
 from console.core.monitor.observe import METRICS, SILENT, Observation
 from console.core.monitor.readings import ReadingError
 from console.core.monitor.tracker import Tracker
-from console.core.profile_schema import (
+from console.core.profile.schema import (
     Cluster,
     FleetProfile,
     KubernetesSource,

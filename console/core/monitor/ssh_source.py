@@ -26,7 +26,7 @@ from console.core.monitor import collect
 from console.core.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
 from console.core.monitor.readings import ReadingError
 from console.core.monitor.tracker import Tracker
-from console.core.profile_schema import Cluster, FleetProfile, Node, StackSection
+from console.core.profile.schema import Cluster, FleetProfile, Node, StackSection
 from console.core.stacks import STACKS
 from console.core.stacks.collectors import COLLECTORS
 from console.core.state import NodeStatus

@@ -32,7 +32,7 @@ from console.core.monitor.observe import (
     Observation,
 )
 from console.core.monitor.readings import PROBE_SIGNALS, Reading
-from console.core.profile_schema import SIGNALS, Cluster, FleetProfile, Node
+from console.core.profile.schema import SIGNALS, Cluster, FleetProfile, Node
 from console.core.state import Alert, FleetState, NodeStatus, SourceHealth
 from console.core.text import printable
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from console.core.profile_schema import PrometheusSource
+from console.core.profile.schema import PrometheusSource
 from console.core.sources.promtext import label_int
 from console.core.sources.xids import XidWatch
 from console.core.text import printable

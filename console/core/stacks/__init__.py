@@ -17,7 +17,7 @@ from console.core.stacks.ollama import OLLAMA, OllamaSettings
 from console.core.stacks.vllm import VLLM, VllmSettings
 
 if TYPE_CHECKING:
-    from console.core.profile_schema import FleetProfile
+    from console.core.profile.schema import FleetProfile
 
 STACKS: dict[str, Stack] = {s.name: s for s in (GONKA, OLLAMA, VLLM)}
 STACK_NAMES: tuple[str, ...] = tuple(STACKS)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from console.core.monitor.runbooks import RUNBOOKS, Runbook
 
 if TYPE_CHECKING:
-    from console.core.profile_schema import Cluster, FleetProfile, Node
+    from console.core.profile.schema import Cluster, FleetProfile, Node
 
 
 # a published port's host IP as docker reports it when bound to every interface

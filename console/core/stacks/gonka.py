@@ -17,7 +17,7 @@ from console.core.stacks.gonka_metrics import read_mlnode_metrics
 from console.core.stacks.vllm import chat_body, chat_tokens
 
 if TYPE_CHECKING:
-    from console.core.profile_schema import Cluster, FleetProfile, Node
+    from console.core.profile.schema import Cluster, FleetProfile, Node
 
 CHAIN_CONTAINER, RPC_PORT = "node", 26657
 DEFAULT_CHAIN_ID = "gonka-mainnet"

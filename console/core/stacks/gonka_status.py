@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 
 from console.core.monitor.collect import Collector, NodeHttp, chat, service, timed
-from console.core.profile_schema import StackSection
+from console.core.profile.schema import StackSection
 from console.core.stacks.gonka import CHAIN_CONTAINER, RPC_PORT, chain_rpc_address
 from console.core.state import Chain, NodeStatus, Service
 from console.core.times import rfc3339_seconds

@@ -6,7 +6,7 @@ generation's latency (its port from the cluster's settings). Used by the monitor
 from __future__ import annotations
 
 from console.core.monitor.collect import Collector, NodeHttp, service, timed
-from console.core.profile_schema import StackSection
+from console.core.profile.schema import StackSection
 from console.core.state import Service
 from console.core.text import printable as text_of
 

@@ -4,7 +4,7 @@ from the cluster's settings). Used by the monitor only."""
 from __future__ import annotations
 
 from console.core.monitor.collect import Collector, NodeHttp, chat, service, timed
-from console.core.profile_schema import StackSection
+from console.core.profile.schema import StackSection
 from console.core.state import Service
 
 

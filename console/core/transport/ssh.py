@@ -28,7 +28,7 @@ import paramiko
 from fabric import Config, Connection
 
 from console.core.atomic import atomic_write_text
-from console.core.profile_schema import FleetProfile
+from console.core.profile.schema import FleetProfile
 from console.core.transport.tunnel import pump
 
 # paramiko's transport thread logs a failed handshake with its traceback; with no handler
