@@ -1,0 +1,297 @@
+"""Gonka's public API (the network node's proxy on 8000): participants, epochs, accounts,
+governance models, transactions, and every ML node's metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from console.sim.chain import STATUS_CODES
+from console.sim.http import Request, Response, Router, json_response, text_response
+from console.sim.services.cometbft import cometbft_router
+from console.sim.services.needs import needs
+
+if TYPE_CHECKING:
+    from console.sim.node import SimNode
+
+
+class PublicApi:
+    """The dapi public API as the proxy serves it on :8000 (while the api container runs),
+    with the chain node's RPC behind it under /chain-rpc/; one method per endpoint."""
+
+    def __init__(self, node: SimNode) -> None:
+        assert node.chain is not None
+        self.node, self.chain = node, node.chain
+
+    def participants(self, req: Request) -> Response:
+        return json_response(
+            {
+                "participants": [
+                    {
+                        "id": p.address,
+                        "url": p.url,
+                        "coins_owed": 0,
+                        "refunds_owed": 0,
+                        "balance": 0,
+                        "voting_power": p.weight,
+                        "reputation": 0,
+                    }
+                    for p in self.chain.participants.values()
+                ],
+                "block_height": self.chain.height(),
+            }
+        )
+
+    def participant(self, req: Request) -> Response:
+        p = self.chain.participants.get(req.params["address"])
+        if p is None:
+            return json_response({"error": "participant not found"}, 404)
+        return json_response(
+            {
+                "participant": {
+                    "index": p.address,
+                    "address": p.address,
+                    "weight": p.weight,
+                    "join_time": str(int(self.chain.t0 * 1000)),
+                    "join_height": str(p.join_height),
+                    "last_inference_time": "0",
+                    "inference_url": p.url,
+                    "status": p.status,
+                    "coin_balance": "0",
+                    "validator_key": p.validator_key,
+                    "consecutive_invalid_inferences": "0",
+                    "worker_public_key": "",
+                    "epochs_completed": 0,
+                }
+            }
+        )
+
+    def participant_v2(self, req: Request) -> Response:
+        """The chain's QueryGetParticipantResponse as Go's encoding/json writes the protobuf
+        struct: snake_case, the status a number, zero values left out (omitempty)."""
+        p = self.chain.participants.get(req.params["address"])
+        if p is None:
+            return json_response(
+                {"message": "rpc error: code = NotFound desc = not found: key not found"}, 404
+            )
+        fields = {
+            "index": p.address,
+            "address": p.address,
+            "weight": p.weight,
+            "join_time": int(self.chain.t0 * 1000),
+            "join_height": p.join_height,
+            "inference_url": p.url,
+            "status": STATUS_CODES[p.status],
+            "validator_key": p.validator_key,
+            "epochs_completed": max(
+                0, (self.chain.height() - p.join_height) // self.chain.epoch_length
+            ),
+        }
+        return json_response({"participant": {k: v for k, v in fields.items() if v}})
+
+    def account_v2(self, req: Request) -> Response:
+        p = self.chain.participants.get(req.params["address"])
+        if p is None:
+            return json_response({"message": "account not found"}, 404)
+        return json_response({"pubkey": p.account_pubkey, "balance": p.balance, "denom": "ngonka"})
+
+    def auth_account(self, req: Request) -> Response:
+        """The Cosmos REST answer for x/auth's account (the proxy's /self.chain-api/)."""
+        address = req.params["address"]
+        acct = self.chain.accounts.get(address)
+        if acct is None:
+            return json_response(
+                {
+                    "code": 5,
+                    "message": f"account {address} not found: key not found",
+                    "details": [],
+                },
+                404,
+            )
+        pub = acct.get("pub_key")
+        return json_response(
+            {
+                "account": {
+                    "@type": "/cosmos.auth.v1beta1.BaseAccount",
+                    "address": address,
+                    "pub_key": {"@type": "/cosmos.crypto.secp256k1.PubKey", "key": pub}
+                    if pub
+                    else None,
+                    "account_number": str(acct["account_number"]),
+                    "sequence": str(acct["sequence"]),
+                }
+            }
+        )
+
+    def governance_models(self, req: Request) -> Response:
+        return json_response(
+            {"models": [{"id": m, "proposed_by": "gonka1gov"} for m in self.node.approved_models()]}
+        )
+
+    def submit(self, req: Request) -> Response:
+        body = req.json() or {}
+        if self.chain.funded_unsigned(str(body.get("address", ""))):
+            # MsgSubmitNewUnfundedParticipant on an account that exists, sequence 0
+            return json_response(
+                {
+                    "error": "panic: runtime error: invalid memory address or nil pointer "
+                    "dereference [signal SIGSEGV: segmentation violation]"
+                },
+                500,
+            )
+        try:
+            p = self.chain.register(
+                body["url"], body["pub_key"], body.get("validator_key"), body.get("models")
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            return json_response({"error": f"invalid participant: {exc}"}, 400)
+        self.chain.open_account(p.address, body["pub_key"])  # the unfunded path makes it
+        return json_response({"address": p.address, "url": p.url})
+
+    def epoch_participants(self, req: Request) -> Response:
+        epoch = self.chain.epoch()
+        active = [p for p in self.chain.participants.values() if self.chain.in_epoch(p)]
+        return json_response(
+            {
+                "active_participants": {
+                    "participants": [
+                        {
+                            "index": p.address,
+                            "validator_key": p.validator_key,
+                            "weight": p.weight,
+                            "inference_url": p.url,
+                            "models": p.models,
+                            "seed": {
+                                "participant": p.address,
+                                "epoch_index": epoch["latest_epoch"]["index"],
+                                "signature": "",
+                            },
+                            "ml_nodes": [
+                                {
+                                    "ml_nodes": [
+                                        {
+                                            "node_id": n["id"],
+                                            "poc_weight": 2300,
+                                            "timeslot_allocation": [True, False],
+                                        }
+                                        for n in self.node.admin_nodes.values()
+                                    ]
+                                }
+                            ],
+                        }
+                        for p in active
+                    ],
+                    "epoch_group_id": epoch["latest_epoch"]["index"],
+                    "poc_start_block_height": epoch["latest_epoch"]["poc_start_block_height"],
+                    "effective_block_height": epoch["latest_epoch"]["poc_start_block_height"] + 2,
+                    "created_at_block_height": epoch["latest_epoch"]["poc_start_block_height"],
+                    "epoch_id": epoch["latest_epoch"]["index"],
+                },
+                "addresses": [p.address for p in active],
+                "validators": [
+                    {"address": a, "pub_key": k, "voting_power": v, "proposer_priority": 0}
+                    for a, k, v in self.chain.validators()
+                ],
+            }
+        )
+
+    def mlnode_metrics(self, req: Request) -> Response:
+        return text_response(
+            mlnode_metrics_text(self.node), content_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    def router(self) -> Router:
+        def api(handler):  # the api container's endpoints: the proxy's 502 while it is down
+            return needs(self.node, "api", handler)
+
+        r = Router()
+        r.add(
+            "GET",
+            "/v1/status",
+            api(lambda req: json_response({"status": "ok"})),
+        )
+        r.add("GET", "/health", lambda req: text_response("OK"))
+        r.add("GET", "/v1/mlnodes/metrics", api(self.mlnode_metrics))
+        r.add("GET", "/v1/participants", api(self.participants))
+        r.add("POST", "/v1/participants", api(self.submit))
+        r.add("GET", "/v1/participants/:address", api(self.participant))
+        r.add("GET", "/v2/participants/:address", api(self.participant_v2))
+        r.add("GET", "/v2/accounts/:address", api(self.account_v2))
+        r.add("GET", "/v1/governance/models", api(self.governance_models))
+        r.add(
+            "GET",
+            "/chain-api/cosmos/auth/v1beta1/accounts/:address",
+            api(self.auth_account),
+        )
+        r.add(
+            "GET",
+            "/v1/epochs/latest",
+            api(lambda req: json_response(self.chain.epoch())),
+        )
+        r.add(
+            "GET",
+            "/v1/epochs/current/participants",
+            api(self.epoch_participants),
+        )
+        rpc = cometbft_router(self.node)
+        for method, regex, handler in rpc.routes:
+            pattern = "/chain-rpc" + regex.pattern[1:-1]
+            r.add(
+                method,
+                pattern.rstrip("/") + "/?" if method == "POST" else pattern,
+                needs(self.node, "node", handler),
+            )
+        return r
+
+
+def public_router(node: SimNode) -> Router:
+    return PublicApi(node).router()
+
+
+# the families of /v1/mlnodes/metrics this simulator serves (reference/operations.md §6)
+MLNODE_FAMILIES = (
+    ("mlnode_up", "gauge", "Whether the ML node's metrics were read (1) or not (0)."),
+    ("mlnode_gpu_temp_core_celsius", "gauge", "GPU core temperature."),
+    ("mlnode_gpu_power_draw_watts", "gauge", "GPU power draw."),
+    ("mlnode_gpu_memory_used_bytes", "gauge", "GPU memory used."),
+    ("mlnode_gpu_ecc_dbe_total", "counter", "Double-bit ECC errors."),
+    ("mlnode_gpu_xid_events_total", "counter", "Xid events by GPU and Xid."),
+)
+
+
+def mlnode_metrics_text(node: SimNode) -> str:
+    """What the network node's dapi federates from its registered ML nodes: each one's
+    `mlnode_up` and, while it is up, its GPUs (labels node_id, gpu_index[, xid])."""
+    rows: dict[str, list[str]] = {name: [] for name, _, _ in MLNODE_FAMILIES}
+    for entry in node.admin_nodes.values():
+        own = entry["host"] == "inference"
+        ml = node if own else node.fleet.node_by_host(entry["host"]) if node.fleet else None
+        nid = entry["id"]
+        up = ml is not None and ml.containers.healthy("mlnode-308")
+        rows["mlnode_up"].append(f'mlnode_up{{node_id="{nid}"}} {int(up)}')
+        if not up:
+            continue
+        snap = ml.gpu_snapshot()
+        for g in snap.visible:
+            lab = f'node_id="{nid}",gpu_index="{g.index}"'
+            rows["mlnode_gpu_temp_core_celsius"].append(
+                f"mlnode_gpu_temp_core_celsius{{{lab}}} {g.temperature}"
+            )
+            rows["mlnode_gpu_power_draw_watts"].append(
+                f"mlnode_gpu_power_draw_watts{{{lab}}} {g.power_draw_w}"
+            )
+            rows["mlnode_gpu_memory_used_bytes"].append(
+                f"mlnode_gpu_memory_used_bytes{{{lab}}} {g.memory_used_mib * 1024 * 1024}"
+            )
+            rows["mlnode_gpu_ecc_dbe_total"].append(
+                f"mlnode_gpu_ecc_dbe_total{{{lab}}} {g.ecc_uncorrected_volatile}"
+            )
+        counts: dict[tuple[int, int], int] = {}
+        for _, index, xid in snap.xid_events:
+            counts[(index, xid)] = counts.get((index, xid), 0) + 1
+        for (index, xid), n in sorted(counts.items()):
+            lab = f'node_id="{nid}",gpu_index="{index}",xid="{xid}"'
+            rows["mlnode_gpu_xid_events_total"].append(f"mlnode_gpu_xid_events_total{{{lab}}} {n}")
+    out = []
+    for name, kind, text in MLNODE_FAMILIES:
+        out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", *rows[name]]
+    return "\n".join(out) + "\n"
