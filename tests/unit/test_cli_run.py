@@ -180,7 +180,7 @@ def test_import_into_a_missing_folder_and_a_zero_wait_are_refused_plainly(tmp_pa
         assert "down" not in done.stdout
 
 
-def test_every_number_and_duration_is_finite_and_in_range(tmp_path):
+def test_every_number_and_duration_is_finite_and_in_range(tmp_path, monkeypatch, capsys):
     """nan compares false with both bounds of a range: `--wait nan`, `--speed nan` and
     `--block-time nan` passed and hung or crashed; a zero or nan timeout measured nothing."""
     recording = tmp_path / "r.jsonl"
@@ -196,9 +196,9 @@ def test_every_number_and_duration_is_finite_and_in_range(tmp_path):
         (("loadtest", "PROFILE", "--limit", ""), "--limit"),  # not the whole fleet
         (("loadtest", "PROFILE", "--limit", "net,"), "--limit"),
     ):
-        done = fleetdeck(tmp_path, *args)
-        assert done.returncode == 64, (args, done.stdout + done.stderr)
-        assert option in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+        code, out, err = in_process(tmp_path, monkeypatch, capsys, *args)
+        assert code == 64, (args, out + err)
+        assert option in err and "Traceback" not in err, (args, err)
         assert not (tmp_path / "s").exists()
 
 

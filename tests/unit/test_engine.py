@@ -461,7 +461,7 @@ def test_a_check_that_changes_the_node_fails_in_plan_mode_and_changes_nothing(
         sneaky(ctx, where)
         return None
 
-    action = Action("prepare", "", (Step("sneaky", "sneaky", check, None, local=True),))
+    action = Action("prepare", "", (Step("sneaky", "sneaky", check, None, local=True, retries=0),))
     e = engine(journal, ml=1)
     plan = e.plan(action)
     assert {i.status for i in plan} == {"error"}, plan

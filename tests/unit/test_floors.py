@@ -38,11 +38,12 @@ def lint(root: Path) -> subprocess.CompletedProcess:
     ("module", "wrong", "contract"),
     [
         ("screens/cells.py", "import console.core.transport.ssh", "screens reach no SSH"),
+        ("screens/node.py", "import console.core.monitor.monitor", "screens reach no SSH"),
         ("console/core/text.py", "import console.app.cli", "the floors import downward only"),
         ("console/core/state.py", "import console.sim.fleet", "reaches the simulator only"),
         ("console/sim/gpus.py", "import console.core.stacks.gonka", "shares no decision"),
     ],
-    ids=["screen-transport", "core-top", "core-simulator", "simulator-stack"],
+    ids=["screen-transport", "screen-ssh-source", "core-top", "core-simulator", "simulator-stack"],
 )
 def test_a_wrong_import_breaks_the_build(tree, module, wrong, contract):
     if not LINT.exists():

@@ -42,7 +42,8 @@ class Monitor:
         self.tracker = Tracker(fleet, self.interval, clock, on_update)
         self.closers: list[Callable[[], None]] = []  # run by stop(): the pool, a recording
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads: list[threading.Thread] = []  # the SSH source's and the heartbeat
+        self._polling: list[threading.Thread] = []  # the other sources' pollers
         self._lag: deque[tuple[float, float]] = deque(maxlen=64)  # (when, seconds late)
         self._beat = 0.0  # when the heartbeat last went to sleep (monotonic)
         self.ssh = SshSource(
@@ -82,8 +83,9 @@ class Monitor:
 
     # -- life cycle
     def start(self) -> None:
-        for source in [*self.sources, self.ssh]:
-            self._threads.extend(source.start(self._stop))
+        for source in self.sources:
+            self._polling.extend(source.start(self._stop))
+        self._threads.extend(self.ssh.start(self._stop))
         t = threading.Thread(target=self._heartbeat, daemon=True, name="heartbeat")
         t.start()
         self._threads.append(t)
@@ -114,6 +116,10 @@ class Monitor:
         deadline = time.monotonic() + 2  # in all: not 2 s per stuck node
         for t in self._threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
+        # a poller waiting on a silent server holds nothing to tidy: not waited on for long
+        # (`status` would hang on after its answer, for a source it already called down)
+        for t in self._polling:
+            t.join(timeout=0.1)
         self.ssh.close()
         for close in self.closers:
             with contextlib.suppress(Exception):
