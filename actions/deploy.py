@@ -8,15 +8,11 @@ from dataclasses import replace
 from actions.engine import Action
 from actions.preflight import preflight_action
 from actions.provision.action import provision_action
-from actions.stacks import gonka, gonka_keys, gonka_register, ollama, vllm
+from actions.registry import STACK_ACTIONS
 from console.core.profile.schema import FleetProfile
 
 # each stack's deploy: its own steps on its own clusters' nodes
-DEPLOYS: dict[str, Callable[[], Action]] = {
-    "gonka": gonka.deploy_action,
-    "vllm": vllm.deploy_action,
-    "ollama": ollama.deploy_action,
-}
+DEPLOYS: dict[str, Callable[[], Action]] = {n: t.deploy for n, t in STACK_ACTIONS.items()}
 
 
 def deploy_action(model: FleetProfile | None = None) -> Action:
@@ -63,8 +59,7 @@ def _on_stack(stack: str, when):
 # action name -> how to build it for a profile; each action says which stacks it knows
 ACTIONS: dict[str, Callable[..., Action]] = {
     "deploy": deploy_action,
-    "keys": gonka_keys.keys_action,
-    "register": gonka_register.register_action,
+    **{name: build for t in STACK_ACTIONS.values() for name, build in t.more.items()},
     "provision": provision_action,
     "preflight": preflight_action,
 }

@@ -3,19 +3,10 @@ panel run for a cluster, and on which of its nodes' roles (the one that sees the
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
-
-from actions.engine import NodeContext
-from actions.stacks import gonka_doctor
+from actions.registry import STACK_ACTIONS
 from actions.stacks.gonka_doctor import UNKNOWN, Finding
+from actions.types import Doctor
 
-
-class Doctor(NamedTuple):
-    diagnose: Callable[[NodeContext], list[Finding]]
-    role: str  # the node of the cluster it reads through
-
-
-DOCTORS: dict[str, Doctor] = {"gonka": Doctor(gonka_doctor.diagnose, "network")}
+DOCTORS: dict[str, Doctor] = {n: t.doctor for n, t in STACK_ACTIONS.items() if t.doctor}
 
 __all__ = ["DOCTORS", "UNKNOWN", "Doctor", "Finding"]

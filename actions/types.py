@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from console.core.journal import FAILED
 
@@ -131,3 +131,22 @@ class RunResult:
     @property
     def failed_nodes(self) -> list[str]:
         return [n for n, steps in self.states.items() if FAILED in steps.values()]
+
+
+class Doctor(NamedTuple):
+    """A stack's registration doctor: what `fleetdeck doctor` and the console's registration
+    panel run for a cluster, and through the node of which role (the one that sees the chain)."""
+
+    diagnose: Callable[[NodeContext], list]  # the findings (the stack's own Finding)
+    role: str
+
+
+@dataclass(frozen=True)
+class StackActions:
+    """A stack's action side, in one table in its own module: its deploy, the actions it
+    adds by name (Gonka's keys and register) and its registration doctor, if it has one.
+    actions/registry.py lists one per stack."""
+
+    deploy: Callable[[], Action]
+    more: dict[str, Callable[[], Action]] = field(default_factory=dict)
+    doctor: Doctor | None = None

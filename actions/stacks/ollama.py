@@ -19,6 +19,7 @@ import shlex
 from actions.engine import Action, Change, NodeContext, Step, StepFailed
 from actions.stacks.node_http import node_json, note, url_answers
 from actions.stacks.weights import models_of, room_for
+from actions.types import StackActions
 from console.core.profile.schema import FleetProfile
 
 UNIT = "ollama"
@@ -502,3 +503,6 @@ def deploy_action() -> Action:
             ),
         ),
     )
+
+
+ACTIONS = StackActions(deploy=deploy_action)  # ollama's action side: its deploy

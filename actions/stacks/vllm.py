@@ -22,6 +22,7 @@ import re
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
 from actions.stacks.node_http import node_json, note, url_answers
 from actions.stacks.weights import hf_home, models_apply, models_check, models_of
+from actions.types import StackActions
 from console.core.times import rfc3339_seconds
 
 DEFAULT_IMAGE = "vllm/vllm-openai:v0.11.0"
@@ -315,3 +316,6 @@ def deploy_action() -> Action:
             Step("validation", "validation", validation, retries=2, backoff=1.0),
         ),
     )
+
+
+ACTIONS = StackActions(deploy=deploy_action)  # vllm's action side: its deploy

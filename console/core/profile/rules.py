@@ -20,7 +20,7 @@ from console.core.secrets import (
     looks_like_reference,
     parse_ref,
 )
-from console.core.stacks import STACKS
+from console.core.stacks import STACKS, settings_of, stacks_knowing
 from console.core.text import has_control, printable
 from console.core.tomlpos import format_path
 
@@ -250,6 +250,7 @@ def document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
                         f"found {roles[single]}",
                         None,
                     )
+    yield from _settings_problems(data, fleet_stack, at)
     yield from provision_problems(data.get("provision"), cluster_stack, at)
     yield from _source_problems(data.get("sources"), cluster_stack, at)
     yield from _trust_problems(data, at)
@@ -275,6 +276,36 @@ def _model_problems(node: dict[str, Any], npath: PathT, models: dict[str, Any], 
                 f"did you mean {close[0]!r}?"
                 if close
                 else f'add a [models."{m}"] table (args = [...]: the model server\'s arguments)',
+            )
+
+
+def _settings_problems(data: dict[str, Any], fleet_stack: Any, at: Any) -> Iterator[Problem]:
+    """Each cluster's [clusters.settings] holds the common settings and its own stack's;
+    [stack] those of a stack some cluster runs. Another stack's key is named, with the
+    stacks that read it (another stack's key was once taken, and read by nobody)."""
+    used: set[str] = set()
+    for ci, cluster in dicts_of(data.get("clusters")):
+        stack = cluster.get("stack", fleet_stack)
+        if not isinstance(stack, str) or stack not in STACKS:
+            continue  # the schema says what is wrong with the stack itself
+        used.add(stack)
+        settings = cluster.get("settings")
+        for key in settings if isinstance(settings, dict) else ():
+            if key not in settings_of(stack) and stacks_knowing(key):
+                knowing = ", ".join(stacks_knowing(key))
+                yield at(
+                    ("clusters", ci, "settings", key),
+                    f"{key} is a setting of {knowing}, not of {stack} (this cluster's stack)",
+                    f"remove it here, or set it on a cluster of {knowing}",
+                )
+    section = data.get("stack")
+    for key in section if isinstance(section, dict) and used else ():
+        if not any(key in settings_of(s) for s in used) and stacks_knowing(key):
+            knowing = ", ".join(stacks_knowing(key))
+            yield at(
+                ("stack", key),
+                f"{key} is a setting of {knowing}, and no cluster of this fleet runs it",
+                f"remove it, or add a cluster of {knowing}",
             )
 
 

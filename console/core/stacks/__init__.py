@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from console.core.stacks import gonka, ollama, vllm
-from console.core.stacks.base import Stack
-from console.core.stacks.gonka import GONKA, GonkaSettings
-from console.core.stacks.ollama import OLLAMA, OllamaSettings
-from console.core.stacks.vllm import VLLM, VllmSettings
+from console.core.stacks.base import CommonSettings, Stack
+from console.core.stacks.gonka import GONKA
+from console.core.stacks.ollama import OLLAMA
+from console.core.stacks.vllm import VLLM
 
 if TYPE_CHECKING:
     from console.core.profile.schema import FleetProfile
@@ -25,17 +24,30 @@ STACK_NAMES: tuple[str, ...] = tuple(STACKS)
 STACK_SOURCE_KINDS: tuple[str, ...] = tuple(s.metrics.kind for s in STACKS.values() if s.metrics)
 
 
-class StackSection(GonkaSettings, OllamaSettings, VllmSettings):
-    """A stack's settings: [stack] for the whole fleet, and a cluster's own
-    [clusters.settings] over it (two Gonka clusters are two participants, each with its own
-    keys and URL). Every stack's settings, as each stack's module declares them."""
+class StackSection(CommonSettings, *(s.settings for s in STACKS.values())):
+    """[stack] for the whole fleet, and a cluster's own [clusters.settings] over it (two
+    Gonka clusters are two participants, each with its own keys and URL): the common
+    settings and every stack's own, as each stack declares them. Which keys a cluster may
+    set is its stack's (the profile's rules refuse another stack's: settings_of)."""
+
+
+COMMON_SETTINGS = frozenset(CommonSettings.model_fields)
+
+
+def settings_of(stack: str) -> frozenset[str]:
+    """The keys a cluster of `stack` may set: the common ones and the stack's own."""
+    info = STACKS.get(stack)
+    return COMMON_SETTINGS | (frozenset(info.settings.model_fields) if info else frozenset())
+
+
+def stacks_knowing(key: str) -> list[str]:
+    """The stacks whose settings have `key`."""
+    return [s.name for s in STACKS.values() if key in s.settings.model_fields]
 
 
 # settings taken that nothing reads yet, and why (`fleetdeck check` names them)
 SETTINGS_NOT_READ_YET: dict[str, str] = {
-    **gonka.NOT_READ_YET,
-    **ollama.NOT_READ_YET,
-    **vllm.NOT_READ_YET,
+    k: v for s in STACKS.values() for k, v in s.not_read_yet.items()
 }
 
 
@@ -52,7 +64,10 @@ __all__ = [
     "STACKS",
     "STACK_NAMES",
     "STACK_SOURCE_KINDS",
+    "COMMON_SETTINGS",
     "Stack",
     "StackSection",
+    "settings_of",
     "stack_of",
+    "stacks_knowing",
 ]

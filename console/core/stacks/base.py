@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from console.core.monitor.runbooks import RUNBOOKS, Runbook
+from console.core.schema import Strict
 
 if TYPE_CHECKING:
     from console.core.profile.schema import Cluster, FleetProfile, Node
@@ -48,10 +49,23 @@ class MetricsEndpoint:
     read: Callable[[str], dict[str, dict]]
 
 
+class CommonSettings(Strict):
+    """Settings every stack reads, in [stack] and [clusters.settings]: where the deploy
+    keeps its files on the node, and the model cache (HF_HOME)."""
+
+    deploy_dir: str | None = None
+    hf_home: str | None = None
+
+
 @dataclass(frozen=True)
 class Stack:
     name: str
     roles: tuple[str, ...]
+    # its own settings ([stack] and a cluster's [clusters.settings] of this stack), beside
+    # CommonSettings; a key of another stack in a cluster of this one is refused
+    settings: type[Strict] = Strict
+    # settings it accepts (example profiles set them) that nothing reads yet, and why
+    not_read_yet: dict[str, str] = field(default_factory=dict)
     # roles a cluster of this stack must have exactly one of (Gonka: the network node)
     singleton_roles: tuple[str, ...] = ()
     # ports that must never be reachable from the world (reference/protocols.md §1.1)

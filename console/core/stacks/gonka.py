@@ -29,8 +29,6 @@ class GonkaSettings(Strict):
     # the deploy repository and where it lives on the node
     repo: str | None = None
     ref: str | None = None
-    deploy_dir: str | None = None
-    hf_home: str | None = None
     chain_id: str | None = None
     key_name: str | None = None  # the warm (ML operational) key's name
     account_key_name: str = "gonka-account-key"  # the cold key's name in its local keyring
@@ -130,6 +128,8 @@ class GonkaStack(Stack):
 
 GONKA = GonkaStack(
     name="gonka",
+    settings=GonkaSettings,
+    not_read_yet=NOT_READ_YET,
     # every ML node's GPUs from the network node's public API: no SSH to the ML nodes
     metrics=MetricsEndpoint(
         "gonka-metrics", "network", "api_port", "/v1/mlnodes/metrics", read_mlnode_metrics

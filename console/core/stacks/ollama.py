@@ -56,6 +56,8 @@ GENERATE = InferenceApi(
 
 OLLAMA = Stack(
     name="ollama",
+    settings=OllamaSettings,
+    not_read_yet=NOT_READ_YET,
     roles=("provider",),
     private_ports=(11434,),
     description="Ollama GPU inference providers",

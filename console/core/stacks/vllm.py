@@ -29,6 +29,8 @@ CHAT = InferenceApi("vllm_port", "/v1/chat/completions", chat_body, chat_tokens)
 
 VLLM = Stack(
     name="vllm",
+    settings=VllmSettings,
+    not_read_yet=NOT_READ_YET,
     roles=("server",),
     private_ports=(),
     description="vLLM OpenAI-compatible servers",
