@@ -76,7 +76,7 @@ GCE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 NEVER_PUBLIC = {
     2375: "the Docker API",
     2376: "the Docker API (TLS)",
-    9100: "node-exporter's metrics (on some stacks an admin API)",
+    9100: "node-exporter's metrics (on some stacks a private callback port)",
     9400: "dcgm-exporter's metrics",
     10250: "the kubelet's API",
 }
