@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from console.core.monitor.findings import Finding
 from console.core.profile.schema import AlertsSection
 from console.core.stacks import STACKS
 from console.core.state import NodeStatus
@@ -32,17 +33,6 @@ SLOWDOWNS = {
     "hw_power_brake_slowdown": "power brake",
     "sw_power_cap": "power cap",
 }
-
-
-@dataclass(frozen=True)
-class Finding:
-    """An alert before the monitor stamps when it was first seen."""
-
-    kind: str  # stable id: "gpu_hot", "container_restarting", ... (+ ":detail" for many)
-    severity: str
-    summary: str
-    evidence: str
-    next_step: str
 
 
 SLOW_LINK_S = 0.4  # lines arriving this much later than the node's usual: a slow link
@@ -115,7 +105,9 @@ def _rules(
             "the host answers, slowly: check the network path (mtr to the host) and the "
             "host's load; fleetdeck's values are that much older",
         )
-    yield from _chain(node, limits, now)
+    info = STACKS.get(node.stack)
+    if info is not None and info.rules is not None:  # the stack's own (a chain's, say)
+        yield from info.rules(node, limits, now)
     yield from _services(node, limits)
     yield from _golem(node)
     yield from _kube(node)
@@ -162,8 +154,8 @@ def _gpus(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
             f"{names} {verb} lost"
             + (" (fell off the bus)" if 79 in {x for *_, x in node.xids} else ""),
             evidence,
-            "drain the node (disable it in the admin API before the next PoC) "
-            "and reboot; a GPU that stays lost needs a hardware ticket",
+            f"drain the node ({_drain(node)}) and reboot; a GPU that stays lost needs a "
+            "hardware ticket",
         )
     listed = len(visible) + len(lost)
     if node.expected_gpus is not None and listed < node.expected_gpus:
@@ -222,6 +214,12 @@ def _gpus(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
             _xid_note(xid, events).removeprefix("; "),
             "check dmesg on the node; drain it if the Xid repeats",
         )
+
+
+def _drain(node: NodeStatus) -> str:
+    """How a node of its stack is taken out of service, in the stack's words."""
+    info = STACKS.get(node.stack)
+    return info.drain if info is not None and info.drain else "take it out of service"
 
 
 def _xid_note(xid: int, events: list[tuple[float, int | None]]) -> str:
@@ -376,73 +374,6 @@ def _containers(node: NodeStatus, serves_model: bool, interval: float) -> Iterat
             )
 
 
-def _chain(node: NodeStatus, limits: AlertsSection, now: float) -> Iterator[Finding]:
-    chain = node.chain
-    if node.chain_error and chain is None and node.role == "network":
-        yield Finding(
-            "chain_unreadable",
-            "critical",
-            "chain RPC does not answer",
-            node.chain_error,
-            "check the node container (docker logs node)",
-        )
-        return
-    if chain is None:
-        return
-    if chain.catching_up:
-        yield Finding(
-            "chain_catching_up",
-            "warning",
-            "chain node is catching up",
-            f"height {chain.height}",
-            "wait; if it does not converge, check peers and consider state sync",
-        )
-    elif chain.block_time is not None and now - chain.block_time > limits.chain_stall_s:
-        yield Finding(
-            "chain_stalled",
-            "critical",
-            "chain stalled",
-            f"no block for {now - chain.block_time:.0f} s at height {chain.height}",
-            "check the node and tmkms containers' logs, disk space and peers",
-        )
-    if chain.peers == 0:
-        yield Finding(
-            "chain_no_peers",
-            "critical",
-            "chain node has no peers",
-            "n_peers 0",
-            "check the P2P port 5000 is open and the seed node settings",
-        )
-    if chain.validator_in_set is False:
-        yield Finding(
-            "validator_not_in_set",
-            "critical",
-            "validator not in the active set",
-            "our consensus key is not in /validators",
-            "if jailed, unjail it with the cold key: the runbook card (enter) has the exact "
-            "command for this cluster",
-        )
-    if chain.in_epoch is False:
-        yield Finding(
-            "participant_not_in_epoch",
-            "warning",
-            "participant missing from the current epoch",
-            f"epoch {chain.epoch}",
-            "check the setup report and PoC results; the "
-            "node joins at the next PoC if it is healthy",
-        )
-    for ml_id, status, enabled in chain.ml_nodes:
-        if status == "FAILED" and enabled:
-            yield Finding(
-                f"ml_node_failed:{ml_id}",
-                "critical",
-                f"ML node {ml_id} FAILED",
-                "admin API current_status FAILED",
-                "check that ML node's containers and inference health; disable it "
-                "before the next PoC if it cannot recover",
-            )
-
-
 def _services(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
     for s in node.services:
         if s.kind == "placement":
@@ -548,7 +479,7 @@ def behind_peers(
     nodes: dict[str, NodeStatus], limits: AlertsSection
 ) -> Iterator[tuple[str, Finding]]:
     """(node, finding) for each chain node more than `chain_lag_blocks` behind the fleet's
-    highest one (all on one chain): it follows, but late; its votes and PoC may miss."""
+    highest one (all on one chain): it follows, but late; what it must sign in time may miss."""
     heights = {
         n: s.chain.height
         for n, s in nodes.items()

@@ -19,14 +19,13 @@ RUNBOOKS: dict[str, Runbook] = {
     "unreachable": Runbook(
         "Node unreachable",
         "fleetdeck cannot reach the node over SSH, or its probe went silent. Its last "
-        "values stay on screen, marked stale. Requests routed to it (inference, the "
-        "chain's PoC) fail too.",
+        "values stay on screen, marked stale. Requests routed to it fail too.",
         (
             "Is the machine up (cloud console, IPMI)?",
             "Is port 22 reachable from here?",
             "A hung host accepts TCP and never answers: look for kernel panics or OOM.",
         ),
-        ("disable the ML node in the admin API before the next PoC",),
+        ("take it out of service (the stack's own way) until it answers again",),
     ),
     "host_key_changed": Runbook(
         "Host key changed",
@@ -41,7 +40,7 @@ RUNBOOKS: dict[str, Runbook] = {
     "gpu_hot": Runbook(
         "GPU hot",
         "GPUs at or above the temperature threshold slow down, and at 92 °C the "
-        "driver throttles hard: PoC nonces and tokens per second drop.",
+        "driver throttles hard: tokens per second drop.",
         ("Fans and airflow; neighbouring machines; data centre temperature.",),
         ("lower the power limit: nvidia-smi -pl <watts>",),
     ),
@@ -89,8 +88,8 @@ RUNBOOKS: dict[str, Runbook] = {
     ),
     "container_restarting": Runbook(
         "Container restarting",
-        "The container crashes and restarts. For mlnode-308 this "
-        "often means the model does not fit in GPU memory, or a bad model argument.",
+        "The container crashes and restarts. For a model server this often means the "
+        "model does not fit in GPU memory, or a bad model argument.",
         ("docker logs --tail 100 <name>", "nvidia-smi for memory held by old processes"),
         ("open logs", "restart the container"),
     ),
@@ -113,8 +112,8 @@ RUNBOOKS: dict[str, Runbook] = {
     ),
     "port_public": Runbook(
         "Private port open to the world",
-        "A container publishes a port that must stay private (an admin API, an ML node's "
-        "management or inference port, a callback port) on every interface. Docker writes "
+        "A container publishes a port that must stay private (an operator's API, a model "
+        "server's management or inference port, a callback port) on every interface. Docker writes "
         "its own iptables rules, which come before ufw's: the host's firewall does not "
         "protect it, and anyone who finds it can load or drive the node.",
         (

@@ -15,7 +15,9 @@ from console.core.monitor.runbooks import RUNBOOKS, Runbook
 from console.core.schema import Strict
 
 if TYPE_CHECKING:
-    from console.core.profile.schema import Cluster, FleetProfile, Node
+    from console.core.monitor.findings import Finding
+    from console.core.profile.schema import AlertsSection, Cluster, FleetProfile, Node
+    from console.core.state import NodeStatus
 
 
 # a published port's host IP as docker reports it when bound to every interface
@@ -92,6 +94,10 @@ class Stack:
     tensor_parallel: bool = False  # its models' args name their GPUs (vLLM's -tp)
     secrets: tuple[tuple[str, str], ...] = ()
     metrics: MetricsEndpoint | None = None  # its workers' metrics in one place, if any
+    # its own alert rules beside the generic ones: (node, [alerts], now) -> findings
+    rules: Callable[[NodeStatus, AlertsSection, float], Iterable[Finding]] | None = None
+    # how a node is taken out of service, in its words (an alert's next step says it)
+    drain: str = ""
 
     def serves_models(self, role: str) -> bool:
         """Whether a node of this role serves a model (a chain node does not)."""

@@ -14,6 +14,7 @@ from console.core.monitor.runbooks import Runbook
 from console.core.schema import Port, Strict, Url
 from console.core.stacks.base import EVERY_INTERFACE, InferenceApi, MetricsEndpoint, Stack
 from console.core.stacks.gonka_metrics import read_mlnode_metrics
+from console.core.stacks.gonka_rules import chain_findings
 from console.core.stacks.vllm import chat_body, chat_tokens
 
 if TYPE_CHECKING:
@@ -130,6 +131,8 @@ GONKA = GonkaStack(
     name="gonka",
     settings=GonkaSettings,
     not_read_yet=NOT_READ_YET,
+    rules=chain_findings,
+    drain="disable it in the admin API before the next PoC",
     # every ML node's GPUs from the network node's public API: no SSH to the ML nodes
     metrics=MetricsEndpoint(
         "gonka-metrics", "network", "api_port", "/v1/mlnodes/metrics", read_mlnode_metrics
@@ -157,6 +160,45 @@ GONKA = GonkaStack(
         ("account_keyring_password", "the cold account key's keyring on this machine"),
     ),
     runbooks={
+        # the generic cards, in Gonka's words (its PoC, its admin API, its ML node)
+        "unreachable": Runbook(
+            "Node unreachable",
+            "fleetdeck cannot reach the node over SSH, or its probe went silent. Its last "
+            "values stay on screen, marked stale. Requests routed to it (inference, the "
+            "chain's PoC) fail too.",
+            (
+                "Is the machine up (cloud console, IPMI)?",
+                "Is port 22 reachable from here?",
+                "A hung host accepts TCP and never answers: look for kernel panics or OOM.",
+            ),
+            ("disable the ML node in the admin API before the next PoC",),
+        ),
+        "gpu_hot": Runbook(
+            "GPU hot",
+            "GPUs at or above the temperature threshold slow down, and at 92 °C the "
+            "driver throttles hard: PoC nonces and tokens per second drop.",
+            ("Fans and airflow; neighbouring machines; data centre temperature.",),
+            ("lower the power limit: nvidia-smi -pl <watts>",),
+        ),
+        "container_restarting": Runbook(
+            "Container restarting",
+            "The container crashes and restarts. For mlnode-308 this "
+            "often means the model does not fit in GPU memory, or a bad model argument.",
+            ("docker logs --tail 100 <name>", "nvidia-smi for memory held by old processes"),
+            ("open logs", "restart the container"),
+        ),
+        "port_public": Runbook(
+            "Private port open to the world",
+            "A container publishes a port that must stay private (an admin API, an ML node's "
+            "management or inference port, a callback port) on every interface. Docker writes "
+            "its own iptables rules, which come before ufw's: the host's firewall does not "
+            "protect it, and anyone who finds it can load or drive the node.",
+            (
+                "docker ps --format '{{.Names}} {{.Ports}}' on the node: 0.0.0.0:PORT is public",
+                "the compose files that publish it (an override with ports: !override rebinds it)",
+            ),
+            ("bind it to 127.0.0.1 and the private address, then recreate the container",),
+        ),
         "chain_behind": Runbook(
             "Chain node behind",
             "The chain node follows the chain but is more than [alerts].chain_lag_blocks "
