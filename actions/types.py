@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from console.core.journal import FAILED
 
@@ -150,3 +150,6 @@ class StackActions:
     deploy: Callable[[], Action]
     more: dict[str, Callable[[], Action]] = field(default_factory=dict)
     doctor: Doctor | None = None
+    # the remedies its adapter offers (Stack.remedy), by name: (pool, node, target) -> what
+    # was done, in words; a failure raises StepFailed
+    remedies: dict[str, Callable[[Any, str, str], str]] = field(default_factory=dict)

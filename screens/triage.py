@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from console.core.monitor.runbooks import RUNBOOKS
 from console.core.profile.schema import FleetProfile
-from console.core.stacks import stack_of
+from console.core.stacks import Remedy, stack_of
 from console.core.state import Alert, FleetState
 from screens import cells
 from screens.help import HelpScreen, key_rows
@@ -36,13 +36,12 @@ class Acknowledged(Message):
         self.withdrawn = withdrawn  # None: acknowledged; else why it was withdrawn
 
 
-class DisableMlNode(Message):
-    """Disable an ML node through its network node's admin API (before a PoC)."""
+class ApplyRemedy(Message):
+    """Apply the fix the node's stack offers for an alert (Stack.remedy)."""
 
-    def __init__(self, network_node: str, ml_id: str) -> None:
+    def __init__(self, remedy: Remedy) -> None:
         super().__init__()
-        self.network_node = network_node
-        self.ml_id = ml_id
+        self.remedy = remedy
 
 
 CONTAINER_KINDS = ("container_exited", "container_restarting", "container_unhealthy")
@@ -50,7 +49,7 @@ CONTAINER_KINDS = ("container_exited", "container_restarting", "container_unheal
 
 class RunbookScreen(ModalScreen[None]):
     """The runbook card of one alert: evidence, meaning, checks, and the actions at hand
-    (logs, restart, disable the ML node, the unjail command to copy)."""
+    (logs, restart, the fix its stack offers, a command to copy)."""
 
     DEFAULT_CSS = """
     RunbookScreen { align: center middle; }
@@ -63,7 +62,7 @@ class RunbookScreen(ModalScreen[None]):
         Binding("escape,enter,q", "dismiss", "Close"),
         Binding("l", "logs", "Logs", id="runbook.logs"),
         Binding("R", "restart", "Restart", id="runbook.restart"),
-        Binding("d", "disable", "Disable ML node", id="runbook.disable"),
+        Binding("d", "remedy", "Fix", id="runbook.disable"),
         Binding("c", "copy", "Copy command", id="runbook.copy"),
     ]
 
@@ -72,12 +71,12 @@ class RunbookScreen(ModalScreen[None]):
         self.alert = alert
         kind, _, detail = alert.kind.partition(":")
         self.container = detail if kind in CONTAINER_KINDS else None
-        # the stack's adapter knows its remedies: an admin API that can take an ML node out,
-        # a command only the operator can run (an unjail, with the cold key)
+        # the stack's adapter knows its remedies (one the console can apply, a command only
+        # the operator can run, with a key that is not here)
         stack = stack_of(fleet, alert.node) if fleet is not None else None
         node = fleet.node(alert.node) if fleet is not None else None
         self.stack = stack
-        self.disable = stack.admin_remedy(fleet, alert.node, alert.kind) if stack else None
+        self.remedy = stack.remedy(fleet, alert.node, alert.kind) if stack else None
         self.command = stack.operator_command(fleet, node, alert.kind) if stack and node else None
 
     def compose(self) -> ComposeResult:
@@ -105,11 +104,8 @@ class RunbookScreen(ModalScreen[None]):
         keys = []
         if self.container:
             keys += [("l", f"the log of {self.container}"), ("R", f"restart {self.container}")]
-        if self.disable:
-            network, ml_id = self.disable
-            keys.append(
-                ("d", f"disable ML node {ml_id} in {network}'s admin API (skips the next PoC)")
-            )
+        if self.remedy:
+            keys.append(("d", self.remedy.label))
         if self.command:
             keys.append(("c", "copy this command, to run where the key it needs is"))
         if keys:
@@ -140,11 +136,11 @@ class RunbookScreen(ModalScreen[None]):
         self.dismiss(None)
         self.app.post_message(ContainerAction(self.alert.node, self.container, "restart"))
 
-    def action_disable(self) -> None:
-        if not self.disable:
-            return self._not_here("ML node to disable")
+    def action_remedy(self) -> None:
+        if not self.remedy:
+            return self._not_here("fix to apply")
         self.dismiss(None)
-        self.app.post_message(DisableMlNode(*self.disable))
+        self.app.post_message(ApplyRemedy(self.remedy))
 
     def action_copy(self) -> None:
         if not self.command:

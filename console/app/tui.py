@@ -38,7 +38,7 @@ from screens.modals import HostKeyScreen, QuitScreen
 from screens.node import ContainerAction, HistoryWanted, NodeScreen
 from screens.palette import Palette
 from screens.registration import RefreshRegistration, RegistrationScreen
-from screens.triage import Acknowledged, DisableMlNode, TriageScreen
+from screens.triage import Acknowledged, ApplyRemedy, TriageScreen
 
 REFRESH_S = 0.5  # screens get at most two coalesced updates a second
 USAGE_EVERY_S = 5.0  # the console's own cost, in the header
@@ -231,8 +231,8 @@ class FleetdeckApp(App[str | None]):
     def on_container_action(self, message: ContainerAction) -> None:
         self.containers.act(message.node, message.container, message.kind)
 
-    def on_disable_ml_node(self, message: DisableMlNode) -> None:
-        self.remedies.disable_ml_node(message.network_node, message.ml_id)
+    def on_apply_remedy(self, message: ApplyRemedy) -> None:
+        self.remedies.apply(message.remedy)
 
     def on_acknowledged(self, message: Acknowledged) -> None:
         self.trail.acknowledge(message.alert, message.withdrawn)

@@ -101,6 +101,8 @@ def test_fields_of_the_wrong_shape_inside_a_node_read_as_absent(tmp_path):
     odd["spec"]["taints"] = "none"
     odd["metadata"]["labels"] = None
     good = gke_node("gke-a3-1", "a3", 8, "nvidia-h100-80gb")
+    # a taint whose value is a list (found by the fuzz test): read as its text
+    good["spec"]["taints"] = [{"key": "gpu", "value": ["a"], "effect": "NoSchedule"}]
     api = Answers(node_list([odd, good]))
     try:
         read = read_source(api.kubeconfig(tmp_path), None, None, "cloud.google.com/gke-nodepool")

@@ -44,7 +44,7 @@ def test_no_screen_or_core_module_names_a_stack():
 def test_screens_ask_the_registry_not_a_stacks_module():
     for path in sorted((REPO / "screens").glob("*.py")):
         text = path.read_text()
-        assert not re.search(r"(console|actions)\.stacks\.\w+", text), path.name
+        assert not re.search(r"(console\.core|actions)\.stacks\.\w+", text), path.name
 
 
 def test_the_app_and_each_cli_module_stay_thin():

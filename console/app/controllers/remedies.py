@@ -1,40 +1,49 @@
-"""Remedies through a stack's admin API: take an ML node out (it skips the next PoC), after
-its id is typed, and journalled."""
+"""The fix a node's stack offers for an alert (Stack.remedy: taking a worker out of the
+next round, say), applied after its target is typed, through the stack's action side
+(StackActions.remedies), and journalled."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from console.app.controllers import Controller
+
+if TYPE_CHECKING:
+    from console.core.stacks import Remedy
 
 
 class Remedies(Controller):
-    def disable_ml_node(self, network: str, ml_id: str) -> None:
+    def apply(self, remedy: Remedy) -> None:
         app = self.app
         if app.read_only:
-            app.notify(
-                "Read-only: disabling an ML node is refused.", severity="warning", markup=False
-            )
+            app.notify(f"Read-only: {remedy.label} is refused.", severity="warning", markup=False)
             return
         if app.pool is None:
-            app.notify("Not connected: the admin API needs the live console.", markup=False)
+            app.notify("Not connected: a fix needs the live console.", markup=False)
             return
         from screens.actions import ConfirmNameScreen
 
         app.push_screen(
-            ConfirmNameScreen(
-                f"Disable ML node {ml_id} in {network}'s admin API: it skips the next PoC", ml_id
-            ),
-            lambda ok: self.worker(self._disable, network, ml_id, group="admin") if ok else None,
+            ConfirmNameScreen(remedy.confirm, remedy.target),
+            lambda ok: self.worker(self._apply, remedy, group="remedy") if ok else None,
         )
 
-    def _disable(self, network: str, ml_id: str) -> None:
-        from actions.register import AdminError, set_ml_node_enabled
+    def _apply(self, remedy: Remedy) -> None:
+        from actions.registry import STACK_ACTIONS
+        from actions.types import StepFailed
+        from console.core.stacks import stack_of
         from console.core.transport.ssh import SshError
 
+        stack = stack_of(self.app.profile.model, remedy.node)
+        run = STACK_ACTIONS[stack.name].remedies.get(remedy.action) if stack else None
+        if run is None:
+            self.say(f"no way to apply {remedy.action} here", severity="error")
+            return
         try:
-            said = set_ml_node_enabled(self.app.pool, network, ml_id, enabled=False)
-        except (AdminError, SshError) as exc:
-            self.app.trail.record(network, "disable-ml-node", ml_id, "failed", str(exc))
+            said = run(self.app.pool, remedy.node, remedy.target)
+        except (StepFailed, SshError) as exc:
+            self.app.trail.record(remedy.node, remedy.action, remedy.target, "failed", str(exc))
             self.say(str(exc), severity="error")
             return
-        self.app.trail.record(network, "disable-ml-node", ml_id, "done", said)
-        self.say(f"{network}: {said} ({ml_id})")
+        self.app.trail.record(remedy.node, remedy.action, remedy.target, "done", said)
+        self.say(f"{remedy.node}: {said} ({remedy.target})")

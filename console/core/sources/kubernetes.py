@@ -337,7 +337,7 @@ def node_of(item: dict, pool_label: str) -> KubeNode:
         )
     )
     taints = tuple(
-        f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}"
+        f"{t.get('key')}{'=' + str(t['value']) if t.get('value') else ''}:{t.get('effect')}"
         for t in _objects(spec.get("taints"))
     )
     return KubeNode(

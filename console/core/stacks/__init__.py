@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from console.core.stacks.base import CommonSettings, Stack
+from console.core.stacks.base import CommonSettings, Remedy, Stack
 from console.core.stacks.gonka import GONKA
 from console.core.stacks.ollama import OLLAMA
 from console.core.stacks.vllm import VLLM
@@ -65,6 +65,7 @@ __all__ = [
     "STACK_NAMES",
     "STACK_SOURCE_KINDS",
     "COMMON_SETTINGS",
+    "Remedy",
     "Stack",
     "StackSection",
     "settings_of",

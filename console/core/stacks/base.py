@@ -60,6 +60,19 @@ class CommonSettings(Strict):
 
 
 @dataclass(frozen=True)
+class Remedy:
+    """A fix a stack offers for an alert: the runbook card offers it (d), the operator types
+    `target` to confirm, the stack's action side runs it (StackActions.remedies) through
+    `node`, and the console journals it as `action`."""
+
+    action: str  # its name on the stack's action side and in the journal
+    node: str  # the node it runs through
+    target: str  # what it acts on, typed to confirm
+    label: str  # what the card offers
+    confirm: str  # what the confirmation asks
+
+
+@dataclass(frozen=True)
 class Stack:
     name: str
     roles: tuple[str, ...]
@@ -158,8 +171,6 @@ class Stack:
             if not (n.model or n.models)
         ]
 
-    def admin_remedy(
-        self, profile: FleetProfile, node_name: str, kind: str
-    ) -> tuple[str, str] | None:
-        """(node whose admin API acts, id to disable) for an alert that API can act on."""
+    def remedy(self, profile: FleetProfile, node_name: str, kind: str) -> Remedy | None:
+        """The fix this stack offers for alert `kind` on a node, if it has one."""
         return None

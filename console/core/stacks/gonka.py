@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Literal
 
 from console.core.monitor.runbooks import Runbook
 from console.core.schema import Port, Strict, Url
-from console.core.stacks.base import EVERY_INTERFACE, InferenceApi, MetricsEndpoint, Stack
+from console.core.stacks.base import (
+    EVERY_INTERFACE,
+    InferenceApi,
+    MetricsEndpoint,
+    Remedy,
+    Stack,
+)
 from console.core.stacks.gonka_metrics import read_mlnode_metrics
 from console.core.stacks.gonka_rules import chain_findings
 from console.core.stacks.vllm import chat_body, chat_tokens
@@ -71,10 +77,18 @@ class GonkaStack(Stack):
             return unjail_command(profile, node)  # jailed, and so out of the epoch
         return None
 
-    def admin_remedy(
-        self, profile: FleetProfile, node_name: str, kind: str
-    ) -> tuple[str, str] | None:
-        return ml_node_to_disable(profile, node_name, kind)
+    def remedy(self, profile: FleetProfile, node_name: str, kind: str) -> Remedy | None:
+        found = ml_node_to_disable(profile, node_name, kind)
+        if found is None:
+            return None
+        network, ml_id = found
+        return Remedy(
+            "disable-ml-node",
+            network,
+            ml_id,
+            f"disable ML node {ml_id} in {network}'s admin API (skips the next PoC)",
+            f"Disable ML node {ml_id} in {network}'s admin API: it skips the next PoC",
+        )
 
     def setup_settings(
         self, release: str | None, https: bool, domain: str | None, seeds: dict | None

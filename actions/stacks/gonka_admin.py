@@ -1,7 +1,7 @@
-"""The admin API's ML-node switch (port 9200 on the network node, reached over its SSH
+"""Gonka's admin API ML-node switch (port 9200 on the network node, reached over its SSH
 connection: it must never be public): disabling and enabling an ML node, which the
-runbooks offer before a PoC. Registration itself is actions/stacks/gonka_register.py.
-"""
+runbook card offers before a PoC (the stack's remedy `disable-ml-node`). Registration itself
+is actions/stacks/gonka_register.py."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from urllib.parse import quote
 
 import httpx
 
+from actions.types import StepFailed
 from console.core.transport.ssh import Pool
 from console.core.transport.sshhttp import node_client
 
 ADMIN_PORT = 9200
 
 
-class AdminError(Exception):
-    pass
+class AdminError(StepFailed):
+    """The admin API refused or did not answer."""
 
 
 def set_ml_node_enabled(pool: Pool, network_node: str, ml_id: str, enabled: bool) -> str:
@@ -38,3 +39,8 @@ def set_ml_node_enabled(pool: Pool, network_node: str, ml_id: str, enabled: bool
         reason = body.get("error") or resp.text[:200]
         raise AdminError(f"{verb} {ml_id} on {network_node}: HTTP {resp.status_code}: {reason}")
     return str(body.get("message") or f"node {verb}d")
+
+
+def disable_ml_node(pool: Pool, network_node: str, ml_id: str) -> str:
+    """The remedy `disable-ml-node`: the ML node skips the next PoC."""
+    return set_ml_node_enabled(pool, network_node, ml_id, enabled=False)
