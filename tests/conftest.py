@@ -24,6 +24,35 @@ REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "reference"
 
 
+# the longest test files first (their sums in `--durations`, December 2026): two workers take
+# files as they come free (--dist loadfile), and a long file taken last leaves the other
+# worker idle for its whole length at the end of the run
+LONGEST_FIRST = (
+    "integration/test_deploy_openssh.py",
+    "integration/test_setup_wizard.py",
+    "integration/test_setup_rehearsal.py",
+    "integration/test_gonka_registration.py",
+    "integration/test_run_interrupt.py",
+    "integration/test_prometheus_source.py",
+    "integration/test_deploy_ollama.py",
+    "integration/test_monitor.py",
+    "unit/test_mnemonic_file.py",
+    "tui/test_random_keys.py",
+    "integration/test_sim_stays_local.py",
+    "integration/test_preflight.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+
+    def place(item: pytest.Item) -> int:
+        path = Path(str(item.fspath))
+        return rank.get(f"{path.parent.name}/{path.name}", len(LONGEST_FIRST))
+
+    items.sort(key=place)  # stable: each file's tests, and the other files, keep their order
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """With FLEETDECK_TEST_CPU=FILE, each test's CPU seconds (this process and the children

@@ -34,6 +34,10 @@ class Terminal:
             "-c", str(cwd), command,
         )  # fmt: skip
         assert started.returncode == 0, started.stderr
+        # what the program printed, kept past its end: a session that ended early shows an
+        # empty screen, and its last words (a traceback, an error) are the diagnosis
+        self.log = Path(f"/tmp/{self.socket}.log")
+        self.tmux("pipe-pane", "-o", "-t", self.session, f"cat >> {self.log}")
 
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", self.session, *keys)
@@ -55,13 +59,23 @@ class Terminal:
         screen = self.screen()
         while not seen(screen):
             if time.monotonic() > deadline:
+                ended = "" if self.running() else "\n(the session has ended; its last output:)\n"
                 raise AssertionError(
                     f"{what} did not appear within {timeout} s; the screen:\n{screen}"
-                    + ("" if self.running() else "\n(the session has ended)")
+                    + (ended + self.last_output() if ended else "")
                 )
             time.sleep(0.1)
             screen = self.screen()
         return screen
+
+    def last_output(self, chars: int = 3000) -> str:
+        """The end of what the program printed, its escape sequences taken out."""
+        try:
+            raw = self.log.read_bytes()[-20 * chars :].decode(errors="replace")
+        except OSError:
+            return "(nothing recorded)"
+        text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]|\r", "", raw)
+        return text[-chars:]
 
     def running(self) -> bool:
         return self.tmux("has-session", "-t", self.session).returncode == 0
@@ -88,3 +102,4 @@ class Terminal:
         self.tmux("kill-server")
         if path:
             Path(path).unlink(missing_ok=True)
+        getattr(self, "log", Path("/nonexistent")).unlink(missing_ok=True)
