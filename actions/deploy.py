@@ -11,9 +11,6 @@ from actions.provision.action import provision_action
 from actions.registry import STACK_ACTIONS
 from console.core.profile.schema import FleetProfile
 
-# each stack's deploy: its own steps on its own clusters' nodes
-DEPLOYS: dict[str, Callable[[], Action]] = {n: t.deploy for n, t in STACK_ACTIONS.items()}
-
 
 def deploy_action(model: FleetProfile | None = None) -> Action:
     """The deploy of the stacks `model` runs (Gonka's where no profile is given). A fleet
@@ -23,8 +20,8 @@ def deploy_action(model: FleetProfile | None = None) -> Action:
         stacks = ["gonka"]
     else:
         present = {model.cluster_stack(c) for c in model.clusters}
-        stacks = [s for s in DEPLOYS if s in present] or ["gonka"]
-    built = [DEPLOYS[s]() for s in stacks]
+        stacks = [s for s in STACK_ACTIONS if s in present] or ["gonka"]
+    built = [STACK_ACTIONS[s].deploy() for s in stacks]  # each its own clusters' nodes
     if len(built) == 1:
         return built[0]
     steps, taken = [], set()
@@ -56,17 +53,20 @@ def _on_stack(stack: str, when):
     return lambda ctx: ctx.stack == stack and (when is None or when(ctx))
 
 
-# action name -> how to build it for a profile; each action says which stacks it knows
-ACTIONS: dict[str, Callable[..., Action]] = {
-    "deploy": deploy_action,
-    **{name: build for t in STACK_ACTIONS.values() for name, build in t.more.items()},
-    "provision": provision_action,
-    "preflight": preflight_action,
-}
+def actions() -> dict[str, Callable[..., Action]]:
+    """Action name -> how to build it for a profile, the stacks' own read from the registry
+    when asked (a stack registered later is there); each action says which stacks it knows."""
+    return {
+        "deploy": deploy_action,
+        **{name: build for t in STACK_ACTIONS.values() for name, build in t.more.items()},
+        "provision": provision_action,
+        "preflight": preflight_action,
+    }
 
 
 def action_named(name: str, model: FleetProfile | None = None) -> Action:
-    build = ACTIONS.get(name)
+    known = actions()
+    build = known.get(name)
     if build is None:
-        raise KeyError(f"unknown action {name!r}; one of: {', '.join(sorted(ACTIONS))}")
+        raise KeyError(f"unknown action {name!r}; one of: {', '.join(sorted(known))}")
     return build(model) if build is deploy_action else build()

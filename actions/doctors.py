@@ -7,6 +7,11 @@ from actions.registry import STACK_ACTIONS
 from actions.stacks.gonka_doctor import UNKNOWN, Finding
 from actions.types import Doctor
 
-DOCTORS: dict[str, Doctor] = {n: t.doctor for n, t in STACK_ACTIONS.items() if t.doctor}
 
-__all__ = ["DOCTORS", "UNKNOWN", "Doctor", "Finding"]
+def doctor_of(stack: str) -> Doctor | None:
+    """The stack's registration doctor, read from the registry when asked."""
+    table = STACK_ACTIONS.get(stack)
+    return table.doctor if table is not None else None
+
+
+__all__ = ["UNKNOWN", "Doctor", "Finding", "doctor_of"]

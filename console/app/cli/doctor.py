@@ -23,7 +23,7 @@ def doctor_cmd(profile: str, as_json: bool, accept_new_host_keys: bool) -> None:
     Exit 0 when nothing fails, 2 when a check fails or a network node cannot be read."""
     import json as jsonlib
 
-    from actions.doctors import DOCTORS, UNKNOWN, Finding
+    from actions.doctors import UNKNOWN, Finding, doctor_of
     from actions.engine import NodeContext
 
     loaded = load_or_exit(profile, after="")
@@ -32,7 +32,7 @@ def doctor_cmd(profile: str, as_json: bool, accept_new_host_keys: bool) -> None:
     targets = [
         (cluster, node, doctor)
         for cluster in fleet.clusters
-        if (doctor := DOCTORS.get(fleet.cluster_stack(cluster)))
+        if (doctor := doctor_of(fleet.cluster_stack(cluster)))
         for node in cluster.nodes
         if node.role == doctor.role
     ]

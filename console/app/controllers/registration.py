@@ -19,7 +19,7 @@ class Registration(Controller):
         self.worker(self._read, screen, group="registration", exclusive=True)
 
     def _read(self, screen) -> None:
-        from actions.doctors import DOCTORS, UNKNOWN, Finding
+        from actions.doctors import UNKNOWN, Finding, doctor_of
         from actions.engine import Engine, NodeContext
         from console.core.transport.ssh import Pool
 
@@ -30,7 +30,7 @@ class Registration(Controller):
         out = []
         try:
             for cluster in fleet.clusters:
-                doctor = DOCTORS.get(fleet.cluster_stack(cluster))
+                doctor = doctor_of(fleet.cluster_stack(cluster))
                 net = doctor and next((n for n in cluster.nodes if n.role == doctor.role), None)
                 if doctor is None or net is None:
                     continue

@@ -45,11 +45,11 @@ class Runs(Controller):
         if self.running:
             app.notify("An action is already running.", severity="warning", markup=False)
             return
-        from actions.deploy import ACTIONS, action_named
+        from actions.deploy import action_named, actions
         from screens.actions import ActionPickerScreen
 
         model = app.profile.model
-        choices = [(name, action_named(name, model).description) for name in ACTIONS]
+        choices = [(name, action_named(name, model).description) for name in actions()]
         app.push_screen(
             ActionPickerScreen(choices, app.profile.model.fleet.name),
             lambda name: self.plan(name) if name else None,

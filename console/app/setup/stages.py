@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from actions.deploy import ACTIONS
-from actions.doctors import DOCTORS
+from actions.deploy import actions
+from actions.doctors import doctor_of
 from console.core.profile.schema import FleetProfile
 from console.core.stacks import STACKS
 
@@ -37,7 +37,7 @@ def stages_for(model: FleetProfile, mnemonic_file: Path | None = None) -> list[S
     stacks = {model.cluster_stack(c) for c in model.clusters}
 
     def applies(action: str) -> bool:
-        known = ACTIONS[action]().stacks if action != "deploy" else ()
+        known = actions()[action]().stacks if action != "deploy" else ()
         return not known or bool(stacks & set(known))
 
     out = []
@@ -50,7 +50,7 @@ def stages_for(model: FleetProfile, mnemonic_file: Path | None = None) -> list[S
     out.append(Stage("deploy", "deploy", "deploy", ("deploy",)))
     if applies("register"):
         out.append(Stage("register", "register each cluster", "register", ("register",)))
-    if stacks & set(DOCTORS):
+    if any(doctor_of(s) for s in stacks):
         out.append(Stage("verify", "verify (the doctor's checks)", None, ("doctor",)))
     if any(STACKS[s].inference is not None for s in stacks):
         out.append(

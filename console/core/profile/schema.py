@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from console.core.schema import (  # noqa: F401 - check_host and the types: part of this module's API
     Cidr,
@@ -26,9 +27,22 @@ from console.core.schema import (  # noqa: F401 - check_host and the types: part
     check_host,
     render_names,
 )
-from console.core.stacks import SETTINGS_NOT_READ_YET, STACK_NAMES, STACK_SOURCE_KINDS, StackSection
+from console.core.stacks import SETTINGS_NOT_READ_YET, STACK_SOURCE_KINDS, STACKS, StackSection
 
-StackName = Literal[STACK_NAMES]  # the registry's stacks (console/core/stacks/)
+
+def _known_stack(value: str) -> str:
+    """A stack of the registry as it is when the profile is read (console/core/stacks/):
+    a stack registered after this module was imported is known too."""
+    if value not in STACKS:
+        names = [repr(n) for n in STACKS]
+        expected = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": expected}
+        )
+    return value
+
+
+StackName = Annotated[str, AfterValidator(_known_stack)]
 DriverName = Literal["ec2", "gce", "azure", "dummy"]
 
 
