@@ -1,9 +1,10 @@
 """The stack registry: one adapter per stack, the only table that names them.
 
 The core and the screens ask `STACKS[name]` (or `stack_of`) for a stack's roles, ports,
-containers, runbook words and remedies; they never import a stack's module by name. A new
-stack is one module here (its facts, a `Stack`) plus its actions in actions/stacks/, and a
-line in each registry.
+containers, settings, alert rules, runbook words and remedies; they never import a stack's
+module by name. A new stack is one module here (its facts, a `Stack`), its collectors (a line
+in collectors.py) and its action side in actions/stacks/ (a line in actions/registry.py):
+tests/data/fifth_stack/ is one, registered by those three lines.
 """
 
 from __future__ import annotations
