@@ -16,10 +16,16 @@ import json
 import re
 import shlex
 
-from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
+from actions.engine import Action, Change, NodeContext, Step, StepFailed
 from actions.stacks import ollama
 from actions.stacks.node_http import note
-from actions.stacks.weights import hf_home, missing_models, models_of, space_needed_gb
+from actions.stacks.weights import (
+    free_kb_command,
+    hf_home,
+    missing_models,
+    models_of,
+    space_needed_gb,
+)
 from console.core.stacks import STACKS
 from console.core.stacks.base import EVERY_INTERFACE
 
@@ -129,8 +135,7 @@ def disk_check(ctx: NodeContext) -> Change | None:
     where, missing, width = models_to_come(ctx)
     need = space_needed_gb(ctx, missing, width)
     out = ctx.run(
-        f'p={sh_path(where)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '
-        "df -Pk \"$p\" | awk 'NR==2 {print $4}'; echo ---; df -Pk | awk 'NR>1 {print $4, $6}'",
+        f"{free_kb_command(where)}; echo ---; df -Pk | awk 'NR>1 {{print $4, $6}}'",
         quiet=True,
         check=False,
     )

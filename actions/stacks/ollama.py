@@ -285,18 +285,21 @@ def pulled(ctx: NodeContext) -> set[str]:
     return {str(m.get("name")) for m in body.get("models") or [] if isinstance(m, dict)}
 
 
-def models_missing(ctx: NodeContext) -> list[str]:
-    """The node's models Ollama has not pulled; all of them while it does not answer yet
-    (not installed, or not started: the deploy's earlier steps see to both)."""
+def models_missing(ctx: NodeContext, answering: bool = False) -> list[str]:
+    """The node's models Ollama has not pulled (its list asked once); while it does not
+    answer yet (not installed, or not started: the deploy's earlier steps see to both), all
+    of them, unless `answering` says it must answer (its StepFailed then)."""
     try:
         have = pulled(ctx)
     except StepFailed:
+        if answering:
+            raise
         have = set()
     return [m for m in node_models(ctx) if tagged(m) not in have]
 
 
 def models_check(ctx: NodeContext) -> Change | None:
-    missing = [m for m in node_models(ctx) if tagged(m) not in pulled(ctx)]
+    missing = models_missing(ctx, answering=True)
     if not missing:
         return None
     room_for(ctx, missing, MODELS_DIR, BYTES_PER_PARAMETER)

@@ -54,15 +54,18 @@ def space_needed_gb(ctx: NodeContext, models: list[str], bytes_per_parameter: fl
     return DISK_HEADROOM_GB + sum(s or 0 for s in sizes)
 
 
-def free_gb(ctx: NodeContext, where: str) -> float:
-    """Free space, in GB, on the file system that holds WHERE (or would: its nearest
-    existing parent)."""
-    out = ctx.run(
+def free_kb_command(where: str) -> str:
+    """Prints the free KiB of the file system that holds WHERE (or would: its nearest
+    existing parent, as a directory not made yet will be made there)."""
+    return (
         f'p={sh_path(where)}; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; '
-        "df -Pk \"$p\" | awk 'NR==2 {print $4}'",
-        quiet=True,
-        check=False,
+        "df -Pk \"$p\" | awk 'NR==2 {print $4}'"
     )
+
+
+def free_gb(ctx: NodeContext, where: str) -> float:
+    """Free space, in GB, on the file system that holds WHERE."""
+    out = ctx.run(free_kb_command(where), quiet=True, check=False)
     text = out.stdout.strip()
     return int(text) / 1024**2 if text.isdigit() else 0.0
 
