@@ -3,11 +3,12 @@ adds, its doctor) lives in that stack's own module."""
 
 from __future__ import annotations
 
-from actions.stacks import gonka_actions, ollama, vllm
+from actions.stacks import golem, gonka_actions, ollama, vllm
 from actions.types import StackActions
 
 STACK_ACTIONS: dict[str, StackActions] = {
     "gonka": gonka_actions.GONKA,
     "vllm": vllm.ACTIONS,
     "ollama": ollama.ACTIONS,
+    "golem": golem.ACTIONS,
 }

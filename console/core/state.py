@@ -103,7 +103,8 @@ class Chain:
 
 @dataclass(frozen=True)
 class Golem:
-    """A Golem provider's `golemsp status` (console/core/monitor/golem.py reads it)."""
+    """A Golem provider's status: `golemsp status`, and the JSON beside it
+    (console/core/stacks/golem_status.py reads them)."""
 
     running: bool
     service: str | None = None  # "is running", or what golemsp says instead
@@ -118,6 +119,11 @@ class Golem:
     tasks_last_hour: int | None = None
     tasks_running: int | None = None
     tasks_total: int | None = None
+    identity: str | None = None  # yagna's node id
+    presets: tuple[str, ...] = ()  # the active presets (ya-provider preset active)
+    offers: int | None = None  # offers subscribed on the market (yagna's REST API)
+    health: str | None = None  # what /healthcheck says is wrong; None when ok or not asked
+    driver_issues: tuple[str, ...] = ()  # payment driver problems: "network: kind"
 
 
 @dataclass(frozen=True)

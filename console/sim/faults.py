@@ -204,6 +204,31 @@ def _disk(full: bool):
     return change
 
 
+def _golem(flag: str):
+    """A Golem provider's fault, read by its yagna, golemsp and ya-provider."""
+
+    def change(on: bool):
+        def act(fleet: SimFleet, node: SimNode) -> None:
+            if node.stack != "golem":
+                raise FaultError(f"node {node.name} runs no Golem provider")
+            node.golem.set_fault(flag, on)
+
+        return act
+
+    return change(True), change(False)
+
+
+def _golem_stopped(fleet: SimFleet, node: SimNode) -> None:
+    if node.units.get("golemsp") is None:
+        raise FaultError(f"node {node.name} has no golemsp unit")
+    node.units.act("golemsp", "stop")
+
+
+def _golem_started(fleet: SimFleet, node: SimNode) -> None:
+    if node.units.get("golemsp") is not None:
+        node.units.act("golemsp", "start")
+
+
 FAULTS: dict[str, Fault] = {
     f.kind: f
     for f in [
@@ -312,6 +337,21 @@ FAULTS: dict[str, Fault] = {
             "9100/8080/5050 published on every interface, as Gonka's compose alone does",
             _ports_public,
             _ports_private,
+        ),
+        Fault("golem-down", "the Golem provider's service stopped", _golem_stopped, _golem_started),
+        Fault(
+            "golem-no-offers",
+            "yagna runs and publishes no offer (a runtime's test fails)",
+            *_golem("no-offers"),
+        ),
+        Fault(
+            "golem-vm", "no access to /dev/kvm: the VM runtime is invalid", *_golem("vm-no-access")
+        ),
+        Fault("golem-relay", "the Golem relay cannot be reached", *_golem("relay")),
+        Fault(
+            "golem-payment",
+            "yagna's payment driver reports RPC errors (polygon)",
+            *_golem("payment-driver"),
         ),
         # last: the demo menu keeps its order
         Fault(

@@ -29,6 +29,7 @@ from console.sim.chain import ChainSim, account_address
 from console.sim.containers import deployed_bindings
 from console.sim.deployrepo import make_gonka_repo
 from console.sim.faults import FAULTS, FaultError
+from console.sim.golem import INSTALLER as GOLEM_INSTALLER
 from console.sim.http import Loop
 from console.sim.node import SimNode
 from console.sim.ollama import INSTALLER as OLLAMA_INSTALLER
@@ -175,8 +176,10 @@ class SimFleet:
                 for service in node.deployed_containers():
                     node.containers.create(service, ports=ports.get(service))
                     node.containers.start(service)
-                if node.stack == "ollama":
-                    node.install_ollama(OLLAMA_LATEST, node.models)
+                if node.stack == "ollama" or node.fronts_ollama:
+                    node.install_ollama(OLLAMA_LATEST, self.models_of(node) or node.models)
+                if node.stack == "golem":
+                    node.install_golem()
                 self._seed_admin(node)
         for node in self.nodes.values():
             node.prepare(lib)  # again: node.json now carries the bound ports
@@ -267,10 +270,14 @@ class SimFleet:
         self._inside_sandboxes(doc)
         if self.operator_ready:
             self._deployable(doc)
-        if any(self.model.cluster_stack(c) == "ollama" for c in self.model.clusters):
-            # the nodes reach no ollama.com: the simulator's stand-in installer instead
+        stacks = {self.model.cluster_stack(c) for c in self.model.clusters}
+        if stacks & {"ollama", "golem"}:
+            # the nodes reach no ollama.com nor join.golem.network: the simulator's
+            # stand-in installers instead
             doc["stack"] = doc.get("stack", tomlkit.table())
             doc["stack"]["ollama_install_url"] = OLLAMA_INSTALLER
+            if "golem" in stacks:
+                doc["stack"]["golem_install_url"] = GOLEM_INSTALLER
         for ci, cluster in enumerate(self.model.clusters):
             for ni, n in enumerate(cluster.nodes):
                 table = doc["clusters"][ci]["nodes"][ni]

@@ -34,6 +34,7 @@ from console.sim.containers import (
     expected_services,
 )
 from console.sim.docker_api import docker_router
+from console.sim.golem import GolemHost
 from console.sim.gpus import GpuFaults, GpuSnapshot
 from console.sim.http import Listener, Router
 from console.sim.ollama import DEFAULTS as OLLAMA_DEFAULTS
@@ -41,6 +42,7 @@ from console.sim.ollama import OllamaHost, unit_text
 from console.sim.services import (
     admin_router,
     cometbft_router,
+    golem_router,
     mlnode_router,
     ollama_router,
     public_router,
@@ -174,6 +176,7 @@ class SimNode:
         self.systemd_listener: Listener | None = None
         self.units = Units(self.home, self._containers_changed)  # services on the host
         self.ollama = OllamaHost(self.home)  # Ollama, where it is installed on the host
+        self.golem = GolemHost(self.home)  # a Golem provider, where one is installed
         self._xid_seq = 0
         self._logged = 0.0  # when the main container last wrote a log line
 
@@ -190,8 +193,16 @@ class SimNode:
         return deployed_services(self.stack, self.role, self.serves_model)
 
     def serving_process(self) -> str:
-        """What serves this node's model: a container, or `unit:NAME` on the host."""
+        """What serves this node's model: a container, or `unit:NAME` on the host (a Golem
+        provider serves one through the Ollama beside it, where it has a model)."""
+        if self.stack == "golem":
+            return "unit:ollama" if self.fronts_ollama else "unit:golemsp"
         return "unit:ollama" if self.stack == "ollama" else self.expected_containers()[0]
+
+    @property
+    def fronts_ollama(self) -> bool:
+        """A Golem provider with a model in the profile: a host Ollama serves it."""
+        return self.stack == "golem" and bool(self.fleet.models_of(self))
 
     def running(self, what: str) -> bool:
         """Whether a container, or a host unit (`unit:NAME`; `unit:NAME@public` where it
@@ -222,7 +233,36 @@ class SimNode:
         if models:
             self.ollama.load(models[0], 10.0**9)
 
+    def install_golem(self) -> None:
+        """A provider as a deployed node has it: installed, its unit running golemsp."""
+        from console.sim.golem import CORE, VM, WASI  # noqa: PLC0415
+
+        self.golem.install(CORE, VM, WASI)
+        unit = self.units.unit_file("golemsp")
+        unit.parent.mkdir(parents=True, exist_ok=True)
+        home, bindir = self.home, self.golem.bin
+        unit.write_text(
+            "[Service]\nUser=golem\n"
+            f"Environment=HOME={home} NODE_NAME={self.name}\n"
+            f"ExecStart={bindir}/golemsp run --no-interactive\n"
+        )
+        self.units.daemon_reload()
+        self.units.act("golemsp", "enable")
+        self.units.act("golemsp", "start")
+
+    def follow_golem(self) -> None:
+        """What `golemsp run` does when its unit starts, and its offers gone when it stops."""
+        unit = self.units.get("golemsp")
+        if unit is not None and unit.active:
+            if self.golem.started_at != unit.since:
+                self.golem.run(unit.environment)
+                self.golem.started_at = unit.since
+        elif self.golem.started_at is not None:
+            self.golem.stopped()
+
     def main_container(self) -> str:
+        if self.stack == "golem":
+            return self.serving_process()
         return MAIN_CONTAINER.get((self.stack, self.role), self.expected_containers()[0])
 
     def approved_models(self) -> set[str]:
@@ -334,12 +374,14 @@ class SimNode:
                     ("mlnode", "inference", priv, 8080, mlnode_router(self)),
                     ("inference", "inference", priv, 5050, vllm_router(self, "inference")),
                 ]
-        elif self.stack == "ollama":
+        elif self.stack == "golem":
+            out.append(("yagna", "unit:golemsp", priv, 7465, golem_router(self)))
+        if self.stack == "ollama" or self.fronts_ollama:
             ollama = ollama_router(self)
             out.append(("ollama", "unit:ollama", priv, 11434, ollama))
             # OLLAMA_HOST=0.0.0.0: on every address, the node's public one too
             out.append(("ollama-public", "unit:ollama@public", pub, 11434, ollama))
-        else:
+        if self.stack == "vllm":
             out.append(("vllm", "vllm", priv, 8000, vllm_router(self, "vllm")))
         return out
 
@@ -358,6 +400,7 @@ class SimNode:
         self.home = home
         self.units = Units(home, self._containers_changed)
         self.ollama = OllamaHost(home)
+        self.golem = GolemHost(home)
         self.netns = netns
         self.public_address = public_address
         self.private_address = "127.0.0.1"
@@ -427,6 +470,8 @@ class SimNode:
                 sock.stop()
 
     def _containers_changed(self) -> None:
+        if self.stack == "golem":
+            self.follow_golem()
         if self.listeners:
             self.reconcile()
 

@@ -22,6 +22,7 @@ from console.sim.http import Request, Response, Router, json_response
 
 UNIT_DIR = "etc/systemd/system"
 ENVIRONMENT = re.compile(r"^\s*Environment\s*=\s*(.*)$")
+ENVIRONMENT_FILE = re.compile(r"^\s*EnvironmentFile\s*=\s*(-?)(\S+)\s*$")
 
 
 @dataclass
@@ -75,6 +76,9 @@ def read_environment(files: list[Path]) -> dict[str, str]:
         except OSError:
             continue
         for line in lines:
+            if m := ENVIRONMENT_FILE.match(line):  # KEY=VALUE lines; `-`: may be missing
+                env |= read_env_file(Path(m.group(2)))
+                continue
             m = ENVIRONMENT.match(line)
             if not m:
                 continue
@@ -85,6 +89,19 @@ def read_environment(files: list[Path]) -> dict[str, str]:
                 key, sep, value = word.partition("=")
                 if sep:
                     env[key] = value
+    return env
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return env
+    for line in lines:
+        key, sep, value = line.strip().partition("=")
+        if sep and not key.startswith("#"):
+            env[key.strip()] = " ".join(shlex.split(value)) if value.strip() else ""
     return env
 
 

@@ -20,7 +20,7 @@ def provider_profile(tmp_path: Path, host, client_key: Path, known_hosts: Path) 
     path.write_text(
         f"""[fleet]
 name = "golem-providers"
-stack = "ollama"
+stack = "golem"
 
 [ssh]
 user = "root"

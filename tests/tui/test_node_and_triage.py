@@ -364,7 +364,7 @@ async def test_a_golem_providers_status_is_on_its_node_screen():
     from console.core.state import Golem
     from tests.tui.states import healthy
 
-    profile = load(REPO / "profiles" / "ollama-providers.toml")
+    profile = load(REPO / "profiles" / "golem-providers.toml")
     nodes = healthy(profile.model)
     name = next(iter(nodes))
     nodes[name] = replace(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from console.core.monitor.alerts import evaluate
-from console.core.monitor.golem import cells, parse, reading
 from console.core.profile.schema import AlertsSection
+from console.core.stacks.golem_status import cells, parse, reading
 from console.core.state import Golem, NodeStatus
 
 
@@ -67,11 +67,11 @@ def test_the_narrow_layout_reads_the_same(sample):
 def test_a_provider_that_is_not_running_is_a_critical_alert(sample):
     down = parse(sample.replace("Service    is running", "Service    is not running"))
     assert down is not None and down.running is False
-    node = NodeStatus("p1", "eu", "provider", "ollama", reachable=True, seen_at=100.0, golem=down)
+    node = NodeStatus("p1", "eu", "provider", "golem", reachable=True, seen_at=100.0, golem=down)
     kinds = {a.kind: a for a in evaluate(node, AlertsSection(), 101.0, 2.0)}
     assert kinds["golem_down"].severity == "critical"
     assert "is not running" in kinds["golem_down"].evidence
-    assert "golemsp run" in kinds["golem_down"].next_step
+    assert "systemctl start golemsp" in kinds["golem_down"].next_step
 
 
 def test_output_that_is_not_the_status_boxes_is_said_not_guessed():

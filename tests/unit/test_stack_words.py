@@ -33,10 +33,7 @@ WORDS = re.compile(rf"""(?P<value>["']({QUOTED})["'])|(?P<word>\bPoC\b|admin API
 NOT_YET_MOVED: dict[str, set[str]] = {
     "console/app/cli/signing.py": {'"network"'},
     "console/app/cli/sim.py": {"PoC"},
-    "console/core/monitor/alerts.py": {"Golem", "golem"},
-    "console/core/monitor/golem.py": {'"network"', "Golem", "golem"},
     "console/core/monitor/readings.py": {"Golem", "golem"},
-    "console/core/monitor/runbooks.py": {"Golem", "golem"},
     "console/core/probe.py": {"Golem", "golem"},
     "console/core/profile/pools.py": {'"network"'},  # Azure's virtual network field
     "console/core/rows.py": {"PoC"},

@@ -109,7 +109,6 @@ def _rules(
     if info is not None and info.rules is not None:  # the stack's own (a chain's, say)
         yield from info.rules(node, limits, now)
     yield from _services(node, limits)
-    yield from _golem(node)
     yield from _kube(node)
     for disk in node.system.disks:
         if disk.used_pct is None or disk.total_gb is None:
@@ -439,39 +438,6 @@ def _kube(node: NodeStatus) -> Iterator[Finding]:
             "cordoned: no new pods are scheduled here",
             f"pool {kube.pool}: spec.unschedulable",
             "kubectl uncordon NAME once it is fixed",
-        )
-
-
-def _golem(node: NodeStatus) -> Iterator[Finding]:
-    g = node.golem
-    if g is None:
-        if node.golem_error:
-            yield Finding(
-                "golem_unreadable",
-                "warning",
-                "Golem provider status unreadable",
-                node.golem_error,
-                "run `golemsp status` on the node: yagna may be starting, or its data "
-                "directory unreadable by this user",
-            )
-        return
-    if not g.running:
-        yield Finding(
-            "golem_down",
-            "critical",
-            "Golem provider not running",
-            f"golemsp: service {g.service or 'not running'}",
-            "start it (`golemsp run`, or its systemd unit) and read `golemsp status`; "
-            "a provider that is down takes no tasks and earns nothing",
-        )
-    elif g.vm and g.vm != "valid":
-        yield Finding(
-            "golem_vm",
-            "warning",
-            "Golem VM runtime not usable",
-            f"golemsp: VM {g.vm}",
-            "tasks that need a VM are refused: check /dev/kvm exists and is writable by "
-            "the provider's user (`ls -l /dev/kvm`, the kvm group)",
         )
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.core.monitor import golem, parse
+from console.core.monitor import parse
+from console.core.stacks import golem_status
 from console.core.state import Chain, Container, Gpu, Kube, Service, System
 from console.core.text import printable, printable_tree
 
@@ -70,7 +71,7 @@ def _text(value: Any) -> str | None:
 def probe(data: dict[str, Any]) -> Reading:
     """A probe line (console/core/probe.py's JSON), as the node printed it."""
     line = printable_tree(data)  # node text never drives the terminal
-    provider = golem.reading(line["golem"]) if isinstance(line.get("golem"), dict) else {}
+    provider = golem_status.reading(line["golem"]) if isinstance(line.get("golem"), dict) else {}
     return Reading(
         signals=PROBE_SIGNALS,
         taken=_number(line.get("t")),

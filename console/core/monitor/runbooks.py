@@ -129,22 +129,4 @@ RUNBOOKS: dict[str, Runbook] = {
         ("du -sh HF_HOME/*", "docker system df"),
         ("docker system prune", "remove unused model snapshots"),
     ),
-    "golem_down": Runbook(
-        "Golem provider not running",
-        "golemsp says its service is not running: the provider is offline to the Golem "
-        "network, takes no tasks and earns nothing.",
-        ("golemsp status on the node", "journalctl -u golemsp (or the terminal it ran in)"),
-        ("start it: golemsp run, or its systemd unit",),
-    ),
-    "golem_vm": Runbook(
-        "Golem VM runtime not usable",
-        "golemsp's VM check fails: tasks that need the VM runtime are refused.",
-        ("ls -l /dev/kvm", "the provider user's groups (kvm)"),
-        ("make /dev/kvm usable by the provider's user, then golemsp run again",),
-    ),
-    "golem_unreadable": Runbook(
-        "Golem provider status unreadable",
-        "golemsp is installed, but its status could not be read.",
-        ("golemsp status on the node",),
-    ),
 }

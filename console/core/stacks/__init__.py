@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from console.core.stacks.base import CommonSettings, Remedy, Stack
+from console.core.stacks.golem import GOLEM
 from console.core.stacks.gonka import GONKA
 from console.core.stacks.ollama import OLLAMA
 from console.core.stacks.vllm import VLLM
@@ -19,7 +20,7 @@ from console.core.stacks.vllm import VLLM
 if TYPE_CHECKING:
     from console.core.profile.schema import FleetProfile
 
-STACKS: dict[str, Stack] = {s.name: s for s in (GONKA, OLLAMA, VLLM)}
+STACKS: dict[str, Stack] = {s.name: s for s in (GONKA, OLLAMA, VLLM, GOLEM)}
 STACK_NAMES: tuple[str, ...] = tuple(STACKS)
 # [[sources]] kinds the stacks' own metrics endpoints add (Stack.metrics)
 STACK_SOURCE_KINDS: tuple[str, ...] = tuple(s.metrics.kind for s in STACKS.values() if s.metrics)
@@ -36,9 +37,13 @@ COMMON_SETTINGS = frozenset(CommonSettings.model_fields)
 
 
 def settings_of(stack: str) -> frozenset[str]:
-    """The keys a cluster of `stack` may set: the common ones and the stack's own."""
+    """The keys a cluster of `stack` may set: the common ones, the stack's own, and those
+    of the stacks it builds on (a Golem provider's host Ollama)."""
     info = STACKS.get(stack)
-    return COMMON_SETTINGS | (frozenset(info.settings.model_fields) if info else frozenset())
+    if info is None:
+        return COMMON_SETTINGS
+    own = frozenset(info.settings.model_fields)
+    return COMMON_SETTINGS | own.union(*(settings_of(s) for s in info.builds_on))
 
 
 def stacks_knowing(key: str) -> list[str]:

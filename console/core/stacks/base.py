@@ -79,6 +79,8 @@ class Stack:
     # its own settings ([stack] and a cluster's [clusters.settings] of this stack), beside
     # CommonSettings; a key of another stack in a cluster of this one is refused
     settings: type[Strict] = Strict
+    # stacks whose settings and steps it uses too (Golem fronts a host Ollama)
+    builds_on: tuple[str, ...] = ()
     # settings it accepts (example profiles set them) that nothing reads yet, and why
     not_read_yet: dict[str, str] = field(default_factory=dict)
     # roles a cluster of this stack must have exactly one of (Gonka: the network node)

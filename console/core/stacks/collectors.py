@@ -11,4 +11,5 @@ COLLECTORS: dict[str, Collector] = {
     "gonka": gonka_status.COLLECTOR,
     "ollama": ollama_status.COLLECTOR,
     "vllm": vllm_status.COLLECTOR,
+    "golem": ollama_status.FRONTED,
 }

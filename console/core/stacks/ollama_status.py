@@ -65,3 +65,15 @@ def placement(http: NodeHttp, port: int) -> Service | None:
 
 
 COLLECTOR = OllamaCollector()
+
+
+class FrontedOllama(OllamaCollector):
+    """A stack whose nodes serve their model, where they name one, through an Ollama on
+    the host (a Golem provider): Ollama's services on those nodes, nothing on the others.
+    The provider's own status comes with the probe (console/core/stacks/golem_status.py)."""
+
+    def wants(self, role: str, serves_model: bool) -> bool:
+        return serves_model
+
+
+FRONTED = FrontedOllama()

@@ -31,10 +31,18 @@ TOOLS: dict[str, tuple[str | None, str, str]] = {
     "nvidia-ctk": ("nvidia_ctk", "", ""),
     # not a node's command: the stand-in Ollama installer's second half (ollama_install.sh)
     "ollama-setup": ("ollama_setup", "", ""),
+    # a Golem provider's tools, in the provider user's ~/.local/bin (its installer's)
+    "golemsp": ("golem_cli", "golemsp ", ""),
+    "yagna": ("golem_cli", "yagna ", ""),
+    "ya-provider": ("golem_cli", "ya-provider ", ""),
+    "golem-setup": ("golem_setup", "", ""),
+    "useradd": (None, "", ""),
+    "id": (None, "", ""),
 }
 # put in place by an installer, not there from the start; and where each goes (bin/ else)
-INSTALLED_LATER = {"ollama", "nvidia-ctk"}
-PLACES = {"ollama-setup": ".sim"}
+INSTALLED_LATER = {"ollama", "nvidia-ctk", "golemsp", "yagna", "ya-provider"}
+PLACES = {"ollama-setup": ".sim", "golem-setup": ".sim"}
+PLACES |= {tool: ".local/bin" for tool in ("golemsp", "yagna", "ya-provider")}
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -42,6 +50,7 @@ def install(home: Path, tool: str) -> None:
     """Write one fake tool into the node sandbox's bin/ (the fake apt-get uses it too)."""
     module, lead, env = TOOLS[tool]
     path = home / PLACES.get(tool, "bin") / tool
+    path.parent.mkdir(parents=True, exist_ok=True)
     if module is None:
         path.write_text((Path(__file__).parent / f"{tool}.sh").read_text())
     else:

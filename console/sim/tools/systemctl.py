@@ -50,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         print("systemctl: a command is needed", file=sys.stderr)
         return 1
     verb, names = words[0], [n.removesuffix(".service") for n in words[1:]]
+    if verb == "show" and not names:  # the manager's own properties
+        # where this node's unit files go: inside its sandbox, never this machine's /etc
+        unit_path = str(sim_dir() / "root" / "etc" / "systemd" / "system")
+        for key in props or ["UnitPath"]:
+            value = unit_path if key == "UnitPath" else ""
+            print(value if value_only else f"{key}={value}")
+        return 0
     root = os.geteuid() == 0 or os.environ.get("FLEETDECK_SIM_ROOT")
     if verb in CHANGING and not root:
         print("Failed to connect to bus: Access denied (run it with sudo)", file=sys.stderr)

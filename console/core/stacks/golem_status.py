@@ -1,4 +1,6 @@
-"""`golemsp status`, read: a Golem provider's service, wallet and tasks.
+"""A Golem provider's status, read: `golemsp status`'s boxes (its service, wallet and
+tasks), and what the probe asked of ya-provider, yagna and yagna's REST API beside them
+(its identity, active presets, subnet, payment driver, health and offers).
 
 Its output is three boxes drawn with box characters (reference/real/golem): Status, Wallet
 and Tasks side by side on a terminal wider than 120 columns, one under the other on a
@@ -9,6 +11,7 @@ cell is one `label  value` pair, whichever layout it came in.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from console.core.state import Golem
 
@@ -84,10 +87,66 @@ def parse(text: str) -> Golem | None:
     )
 
 
+def health_problem(health: object) -> str | None:
+    """yagna's /healthcheck in words: None when it answers ok (or was not asked)."""
+    if not isinstance(health, dict):
+        return None
+    if "error" in health:
+        return f"yagna's REST API does not answer: {health['error']}"[:200]
+    body = health.get("body")
+    if health.get("status") == 200:
+        return None
+    if not isinstance(body, dict):
+        return f"/healthcheck answers {health.get('status')}: {str(body)[:120]}"
+    kind = str(body.get("type", "")).rsplit("/", 1)[-1]
+    if body.get("step") == "relay-check":
+        return "relay not connected (/healthcheck: relay-check failed)"
+    if kind == "payment-driver-errors":
+        problems = ", ".join(str(p) for p in body.get("problems") or []) or "errors"
+        return f"payment driver failing (/healthcheck: {problems})"
+    if kind == "market-bcast-timeout":
+        return "no market broadcasts for over 2 min (/healthcheck: market-bcast-timeout)"
+    return f"/healthcheck: {kind or body.get('title') or health.get('status')}"
+
+
+def with_json(status: Golem, found: dict) -> Golem:
+    """`golemsp status` completed by the JSON the probe read beside it."""
+    ident = (found.get("id") or {}).get("Ok") if isinstance(found.get("id"), dict) else None
+    config = found.get("config") if isinstance(found.get("config"), dict) else {}
+    presets = found.get("presets") if isinstance(found.get("presets"), list) else None
+    driver = found.get("driver") if isinstance(found.get("driver"), list) else []
+    offers = found.get("offers")
+    return replace(
+        status,
+        identity=(ident or {}).get("nodeId") or status.identity,
+        node_name=config.get("node_name") or status.node_name,
+        subnet=config.get("subnet") or status.subnet,
+        presets=tuple(str(p) for p in presets) if presets is not None else status.presets,
+        offers=offers if isinstance(offers, int) else status.offers,
+        health=health_problem(found.get("health")),
+        driver_issues=tuple(
+            f"{d.get('network', 'N/A')}: {d.get('kind', '?')}"
+            for d in driver
+            if isinstance(d, dict)
+        ),
+    )
+
+
+NO_OFFERS = "No offers Subscribed"
+
+
 def reading(sent: dict) -> dict:
-    """The NodeStatus fields a probe's `golem` reading sets: golem and golem_error."""
+    """The NodeStatus fields a probe's `golem` reading sets: golem and golem_error. golemsp
+    refuses to print its boxes while no offer is subscribed: the provider runs, offering
+    nothing, and the JSON beside says the rest."""
     text, error = str(sent.get("text") or ""), sent.get("error")
+    found = sent.get("json") if isinstance(sent.get("json"), dict) else {}
     status = parse(text)
+    if status is None and error and NO_OFFERS in str(error):
+        status = Golem(running=True, service="is running", offers=0)
     if status is None and error is None:
         error = "golemsp status printed no status boxes: " + (text.strip()[:120] or "nothing")
+    if status is not None:
+        status = with_json(status, found)
+        error = None
     return {"golem": status, "golem_error": str(error) if error else None}
