@@ -36,6 +36,7 @@ LONGEST_FIRST = (
     "integration/test_prometheus_source.py",
     "integration/test_deploy_ollama.py",
     "integration/test_monitor.py",
+    "integration/test_deploy_golem.py",
     "unit/test_mnemonic_file.py",
     "tui/test_random_keys.py",
     "integration/test_sim_stays_local.py",

@@ -126,7 +126,7 @@ def golem_findings(node: NodeStatus, limits: AlertsSection, now: float) -> Itera
             "yagna --json net status (sessions); allow DNS and UDP out to the relay, or set "
             "YA_NET_RELAY_HOST; open UDP 11500 if you can",
         )
-    elif g.health:
+    elif g.health and not (g.driver_issues and g.health.startswith("payment")):
         yield Finding(
             "golem_health",
             "warning",
