@@ -390,10 +390,23 @@ class NodeScreen(LiveScreen):
         text.append("\n")
         amount = f"{g.glm_total:g} GLM" if g.glm_total is not None else None
         pending = f"{g.glm_pending:g} GLM" if g.glm_pending is not None else None
+        offers = (
+            None
+            if g.offers is None
+            else f"{g.offers}" + (f" ({', '.join(g.presets)} active)" if g.presets else "")
+        )
         for label, value, style in (
             ("node name", g.node_name, ""),
+            ("identity", g.identity, ""),
             ("version", g.version, ""),
             ("subnet", g.subnet, ""),
+            ("offers", offers, "bold red" if g.offers == 0 else ""),
+            (
+                "health",
+                g.health or ("ok" if g.offers is not None else None),
+                "bold red" if g.health else "",
+            ),
+            ("payment driver", "; ".join(g.driver_issues) or None, "bold red"),
             ("VM", g.vm, "" if g.vm in (None, "valid") else "bold red"),
             ("wallet", g.wallet, ""),
             ("network", g.network, ""),
