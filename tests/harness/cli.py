@@ -45,3 +45,34 @@ def run_here(monkeypatch, capsys, *args: str, env: dict[str, str] | None = None)
         code = ended.code if isinstance(ended.code, int) else 1
     said = capsys.readouterr()
     return code, said.out, said.err
+
+
+def run_watching_argv(
+    env: dict[str, str], forbidden: list[str], *args: str
+) -> tuple[subprocess.CompletedProcess, int]:
+    """`fleetdeck ARGS`, every process's argv on this machine read while it runs: none may
+    hold one of `forbidden` (a secret). (the finished process, how many argvs were read)"""
+    import os  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.app.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    seen = 0
+    while proc.poll() is None:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            seen += 1
+            for word in forbidden:
+                assert word.encode() not in cmdline, f"{word!r} in the argv of pid {pid}"
+        time.sleep(0.02)
+    out, err = proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), seen

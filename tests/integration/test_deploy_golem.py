@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ import pytest
 from console.core.profile import load
 from tests.conftest import unavailable
 from tests.harness.cli import run as fleetdeck
+from tests.harness.cli import run_watching_argv
 from tests.harness.deployfleet import sim_behind_openssh
 from tests.harness.netns import netns_available
 
@@ -55,30 +54,6 @@ def providers(tmp_path_factory, client_key):
         yield fleet, hosts, env, root
 
 
-def deploy_sampling_argv(env: dict, profile: str) -> tuple[subprocess.CompletedProcess, int]:
-    """`run … deploy --yes`, every process's argv read while it runs."""
-    run = subprocess.Popen(
-        [sys.executable, "-m", "console.app.cli", "run", profile, "deploy", "--yes"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        env=env,
-    )
-    seen = 0
-    while run.poll() is None:
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            seen += 1
-            assert APP_KEY.encode() not in cmdline and WALLET.encode() not in cmdline, cmdline
-        time.sleep(0.02)
-    out, err = run.communicate()
-    return subprocess.CompletedProcess(run.args, run.returncode, out, err), seen
-
-
 def price(node, preset: str) -> float:
     doc = json.loads((node.golem.provider_dir / "presets.json").read_text())
     p = next(p for p in doc["presets"] if p["name"] == preset)
@@ -96,7 +71,7 @@ def test_three_bare_providers_are_deployed_to_offering_and_a_rerun_changes_nothi
         "YA_INSTALLER_CORE=v0.17.6 YA_INSTALLER_VM=v0.4.2 YA_INSTALLER_WASI=v0.2.2" in plan.stdout
     )
     assert f"+Environment=SUBNET={SUBNET}" in plan.stdout
-    done, seen = deploy_sampling_argv(env, profile)
+    done, seen = run_watching_argv(env, [APP_KEY, WALLET], "run", profile, "deploy", "--yes")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert seen > 0
     for name in PROVIDERS:

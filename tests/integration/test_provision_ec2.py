@@ -4,11 +4,9 @@ standing in for the new machines, and fleetdeck run as an operator runs it."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import boto3
 import pytest
 
 from console.core.journal import DONE, Journal
-from tests.harness.cli import REPO
+from tests.harness.cli import REPO, run_watching_argv
 from tests.harness.ec2 import Ec2Stand, MotoServer
 from tests.harness.procs import free_port
 from tests.harness.sshd import make_host
@@ -170,25 +168,10 @@ def test_two_gonka_clusters_are_provisioned_and_written_into_the_profile(
         assert "9200" not in plan.stdout and "26657" not in plan.stdout
 
         # the argv of every process while the run runs: the secret is never in one
-        run = subprocess.Popen(
-            [sys.executable, "-m", "console.app.cli", "run", str(profile), "provision", "--yes"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-            env=site.env,
+        run, argv_seen = run_watching_argv(
+            site.env, [SECRET, KEY_ID], "run", str(profile), "provision", "--yes"
         )
-        argv_seen = 0
-        while run.poll() is None:
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-                except OSError:
-                    continue
-                argv_seen += 1
-                assert SECRET.encode() not in cmdline and KEY_ID.encode() not in cmdline
-            time.sleep(0.05)
-        out, err = run.communicate()
+        out, err = run.stdout, run.stderr
         site.outputs += [out, err]
         assert run.returncode == 0, out[-3000:] + err[-2000:]
         assert argv_seen > 0

@@ -6,6 +6,7 @@ import json
 import socket
 import time
 from datetime import datetime
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -237,8 +238,17 @@ CASES = {  # kind: (node, observe, seen while faulty, seen when clear)
 }
 
 
+# the faults of a stack this Gonka fleet does not run, seen where its fleet is deployed
+ELSEWHERE = {
+    kind: Path(__file__).with_name("test_deploy_golem.py")
+    for kind in ("golem-down", "golem-no-offers", "golem-vm", "golem-relay", "golem-payment")
+}
+
+
 def test_every_fault_kind_has_a_test():
-    assert set(CASES) == set(FAULTS)
+    assert set(CASES) | set(ELSEWHERE) == set(FAULTS)
+    for kind, test in ELSEWHERE.items():
+        assert f'"{kind}"' in test.read_text(), f"{test.name} injects no {kind}"
 
 
 def wait_for(observe, want, timeout=8.0):

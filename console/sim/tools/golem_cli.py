@@ -14,6 +14,7 @@ import socket
 import sys
 
 from console.sim.golem import NETWORKS, GolemHost, coeffs
+from console.sim.tools import option as flag
 from console.sim.tools import sim_dir
 from console.sim.tools.systemctl import ask
 
@@ -45,15 +46,6 @@ def running() -> bool:
         return True
     except OSError:
         return False
-
-
-def flag(args: list[str], name: str) -> str | None:
-    for i, a in enumerate(args):
-        if a == name and i + 1 < len(args):
-            return args[i + 1]
-        if a.startswith(name + "="):
-            return a.split("=", 1)[1]
-    return None
 
 
 def flags(args: list[str], name: str) -> list[str]:
