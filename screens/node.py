@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from console.core.stacks import STACKS
 from console.core.state import FleetState, NodeStatus
 from console.core.times import rfc3339_seconds
 from screens import cells
@@ -339,9 +340,9 @@ class NodeScreen(LiveScreen):
         self.post_message(ContainerAction(self.node_name, str(self.selected_container()), kind))
 
     def _chain(self, node: NodeStatus) -> Text:
-        """The node's network: its chain, or, on a Golem provider, golemsp's status."""
+        """The node's network: its chain, or its stack's provider status."""
         c = node.chain
-        text = self._golem(node)
+        text = self._provider(node)
         if c is None:
             if not text:
                 text.append(node.chain_error or "no chain on this node", style="dim")
@@ -374,50 +375,26 @@ class NodeScreen(LiveScreen):
         return text
 
     @staticmethod
-    def _golem(node: NodeStatus) -> Text:
-        g = node.golem
+    def _provider(node: NodeStatus) -> Text:
+        """The provider status its stack reads on the node (Stack.provider_view)."""
         text = Text()
-        if g is None:
-            if node.golem_error:
-                text.append("Golem provider\n", style="bold")
-                text.append(node.golem_error + "\n", style="red")
+        info = STACKS.get(node.stack)
+        if info is None or info.provider_view is None:
             return text
-        text.append("Golem provider  ", style="bold")
-        text.append(
-            "running" if g.running else f"NOT RUNNING ({g.service})",
-            style="green" if g.running else "bold red",
-        )
-        text.append("\n")
-        amount = f"{g.glm_total:g} GLM" if g.glm_total is not None else None
-        pending = f"{g.glm_pending:g} GLM" if g.glm_pending is not None else None
-        offers = (
-            None
-            if g.offers is None
-            else f"{g.offers}" + (f" ({', '.join(g.presets)} active)" if g.presets else "")
-        )
-        for label, value, style in (
-            ("node name", g.node_name, ""),
-            ("identity", g.identity, ""),
-            ("version", g.version, ""),
-            ("subnet", g.subnet, ""),
-            ("offers", offers, "bold red" if g.offers == 0 else ""),
-            (
-                "health",
-                g.health or ("ok" if g.offers is not None else None),
-                "bold red" if g.health else "",
-            ),
-            ("payment driver", "; ".join(g.driver_issues) or None, "bold red"),
-            ("VM", g.vm, "" if g.vm in (None, "valid") else "bold red"),
-            ("wallet", g.wallet, ""),
-            ("network", g.network, ""),
-            ("amount", amount, ""),
-            ("pending", pending, ""),
-            ("tasks, last hour", g.tasks_last_hour, ""),
-            ("in progress", g.tasks_running, ""),
-            ("tasks in all", g.tasks_total, ""),
-        ):
+        if node.provider is None:
+            if node.provider_error:
+                text.append(info.provider_view(None)[0] + "\n", style="bold")
+                text.append(node.provider_error + "\n", style="red")
+            return text
+        title, running, rows = info.provider_view(node.provider)
+        head, _, state = title.partition("  ")
+        text.append(head + "  ", style="bold")
+        text.append(state + "\n", style="green" if running else "bold red")
+        for label, value, alarming in rows:
             text.append(f"{label:>20}  ", style="dim")
-            text.append(f"{value if value is not None else '—'}\n", style=style)
+            text.append(
+                f"{value if value is not None else '—'}\n", style="bold red" if alarming else ""
+            )
         return text
 
     def _system(self, node: NodeStatus) -> Text:

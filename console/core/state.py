@@ -102,31 +102,6 @@ class Chain:
 
 
 @dataclass(frozen=True)
-class Golem:
-    """A Golem provider's status: `golemsp status`, and the JSON beside it
-    (console/core/stacks/golem_status.py reads them)."""
-
-    running: bool
-    service: str | None = None  # "is running", or what golemsp says instead
-    version: str | None = None
-    node_name: str | None = None
-    subnet: str | None = None
-    vm: str | None = None  # "valid" where the VM runtime (KVM) works
-    wallet: str | None = None
-    network: str | None = None
-    glm_total: float | None = None
-    glm_pending: float | None = None
-    tasks_last_hour: int | None = None
-    tasks_running: int | None = None
-    tasks_total: int | None = None
-    identity: str | None = None  # yagna's node id
-    presets: tuple[str, ...] = ()  # the active presets (ya-provider preset active)
-    offers: int | None = None  # offers subscribed on the market (yagna's REST API)
-    health: str | None = None  # what /healthcheck says is wrong; None when ok or not asked
-    driver_issues: tuple[str, ...] = ()  # payment driver problems: "network: kind"
-
-
-@dataclass(frozen=True)
 class Kube:
     """The node as its Kubernetes API says ([[sources]] kind = "kubernetes")."""
 
@@ -166,8 +141,9 @@ class NodeStatus:
     chain_error: str | None = None
     services: tuple[Service, ...] = ()
     util_history: tuple[float, ...] = ()  # mean GPU utilization per probe line
-    golem: Golem | None = None  # where the node runs a Golem provider (golemsp)
-    golem_error: str | None = None
+    # what its stack's own probe part read (Stack.read_probe): a provider's status
+    provider: Any = None
+    provider_error: str | None = None
     # where each signal's value came from and when it was taken: (signal, source, at);
     # empty for a status built by hand, where every signal counts as read
     sources: tuple[tuple[str, str, float], ...] = ()

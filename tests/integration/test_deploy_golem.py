@@ -113,7 +113,7 @@ def test_three_bare_providers_are_deployed_to_offering_and_a_rerun_changes_nothi
     status = fleetdeck(env, "status", "--json", profile)
     doc = json.loads(status.stdout)
     for node in doc["nodes"]:
-        g = node["golem"]
+        g = node["provider"]
         assert g["identity"].startswith("0x") and g["subnet"] == SUBNET
         assert g["offers"] == 2 and g["tasks_total"] == 0 and g["presets"] == ["vm", "wasmtime"]
     assert not doc["alerts"], doc["alerts"]

@@ -55,11 +55,11 @@ def test_a_golem_providers_status_is_read_from_golemsp(ssh_hosts, client_key, tm
     doc = json.loads(proc.stdout)
     node = doc["nodes"][0]
     assert node["reachable"], proc.stderr
-    golem = node["golem"]
+    golem = node["provider"]
     assert golem["running"] is True and golem["node_name"] == "lato"
     assert golem["wallet"] == "0x2a14f8ae0272bd4c38ed1b40c66e88ed719dab69"
     assert (golem["network"], golem["tasks_total"], golem["vm"]) == ("mainnet", 509, "valid")
-    assert node["golem_error"] is None
+    assert node["provider_error"] is None
     assert not any(a["kind"].startswith("golem") for a in doc["alerts"])
 
     # the provider stops: golemsp says so, and the node has a critical alert
@@ -70,6 +70,6 @@ def test_a_golem_providers_status_is_read_from_golemsp(ssh_hosts, client_key, tm
     )
     proc = fleetdeck(dict(os.environ), "status", "--json", str(profile), timeout=120)
     doc = json.loads(proc.stdout)
-    assert doc["nodes"][0]["golem"]["running"] is False
+    assert doc["nodes"][0]["provider"]["running"] is False
     down = [a for a in doc["alerts"] if a["kind"] == "golem_down"]
     assert down and down[0]["severity"] == "critical" and proc.returncode == 2

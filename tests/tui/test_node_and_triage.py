@@ -361,7 +361,7 @@ async def test_container_keys_are_offered_on_the_containers_tab_only_and_tags_sh
 async def test_a_golem_providers_status_is_on_its_node_screen():
     from textual.widgets import Static, TabbedContent
 
-    from console.core.state import Golem
+    from console.core.stacks.golem_status import Golem
     from tests.tui.states import healthy
 
     profile = load(REPO / "profiles" / "golem-providers.toml")
@@ -369,7 +369,7 @@ async def test_a_golem_providers_status_is_on_its_node_screen():
     name = next(iter(nodes))
     nodes[name] = replace(
         nodes[name],
-        golem=Golem(
+        provider=Golem(
             running=False,
             service="is not running",
             version="0.12.2",

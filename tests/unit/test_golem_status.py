@@ -7,8 +7,8 @@ import pytest
 
 from console.core.monitor.alerts import evaluate
 from console.core.profile.schema import AlertsSection
-from console.core.stacks.golem_status import cells, parse, reading
-from console.core.state import Golem, NodeStatus
+from console.core.stacks.golem_status import Golem, cells, parse, reading
+from console.core.state import NodeStatus
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_the_narrow_layout_reads_the_same(sample):
 def test_a_provider_that_is_not_running_is_a_critical_alert(sample):
     down = parse(sample.replace("Service    is running", "Service    is not running"))
     assert down is not None and down.running is False
-    node = NodeStatus("p1", "eu", "provider", "golem", reachable=True, seen_at=100.0, golem=down)
+    node = NodeStatus("p1", "eu", "provider", "golem", reachable=True, seen_at=100.0, provider=down)
     kinds = {a.kind: a for a in evaluate(node, AlertsSection(), 101.0, 2.0)}
     assert kinds["golem_down"].severity == "critical"
     assert "is not running" in kinds["golem_down"].evidence
@@ -77,5 +77,5 @@ def test_a_provider_that_is_not_running_is_a_critical_alert(sample):
 def test_output_that_is_not_the_status_boxes_is_said_not_guessed():
     assert parse("Error: yagna service is not running\n") is None
     got = reading({"text": "Error: yagna service is not running\n", "error": None})
-    assert got["golem"] is None and "no status boxes" in got["golem_error"]
+    assert got["provider"] is None and "no status boxes" in got["provider_error"]
     assert cells("plain text") == []

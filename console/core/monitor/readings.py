@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.core.monitor import parse
-from console.core.stacks import golem_status
+from console.core.stacks import STACKS
 from console.core.state import Chain, Container, Gpu, Kube, Service, System
 from console.core.text import printable, printable_tree
 
@@ -52,7 +52,7 @@ class Reading:
     pods: bool = False  # the containers are Kubernetes pods'
     system: System | None = None
     kube: Kube | None = None
-    provider: dict[str, Any] = field(default_factory=dict)  # a stack's fields (Golem's)
+    provider: dict[str, Any] = field(default_factory=dict)  # its stack's NodeStatus fields
     found: Found | None = None  # a node a source found: where it belongs
     collected: dict[str, Any] = field(default_factory=dict)  # chain, services (COLLECTED)
     error: str | None = None  # UNREACHABLE, SILENT: why
@@ -71,7 +71,11 @@ def _text(value: Any) -> str | None:
 def probe(data: dict[str, Any]) -> Reading:
     """A probe line (console/core/probe.py's JSON), as the node printed it."""
     line = printable_tree(data)  # node text never drives the terminal
-    provider = golem_status.reading(line["golem"]) if isinstance(line.get("golem"), dict) else {}
+    provider: dict[str, Any] = {}
+    for stack in STACKS.values():  # a stack's own reading, from its probe part
+        sent = line.get(stack.probe_key) if stack.probe_key else None
+        if stack.read_probe is not None and isinstance(sent, dict):
+            provider |= stack.read_probe(sent)
     return Reading(
         signals=PROBE_SIGNALS,
         taken=_number(line.get("t")),

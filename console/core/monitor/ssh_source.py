@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import random
 import shlex
@@ -42,8 +43,36 @@ LATENCY_EVERY = 15.0  # seconds between synthetic inference requests per node
 SLOW_INTERVALS, SLOW_MIN_S = 10, 5.0
 
 
-def probe_command(interval: float, paths: list[str]) -> str:
-    blob = base64.b64encode(zlib.compress(PROBE_SOURCE.read_bytes(), 9)).decode()
+MAIN = '\nif __name__ == "__main__":'
+
+
+def probe_script(parts: tuple[Path, ...] = ()) -> str:
+    """The probe's source, with the stacks' probe parts put before its main(): each adds
+    its readers to the probe's EXTRA."""
+    source = PROBE_SOURCE.read_text()
+    if not parts:
+        return source
+    head, tail = source.split(MAIN, 1)
+    added = "".join(
+        f"\n{part.read_text()}\nEXTRA.extend((k, Every(s), f) for k, s, f in readers())\n"
+        for part in parts
+    )
+    return head + added + MAIN + tail
+
+
+def probe_parts(stack: str) -> tuple[Path, ...]:
+    """The probe parts a node of `stack` runs: its own and those of the stacks it builds on."""
+    info = STACKS.get(stack)
+    if info is None:
+        return ()
+    mine = (info.probe_part,) if info.probe_part else ()
+    return tuple(dict.fromkeys(sum((probe_parts(s) for s in info.builds_on), ()) + mine))
+
+
+@functools.lru_cache(maxsize=64)
+def probe_command(interval: float, paths: tuple[str, ...], parts: tuple[Path, ...] = ()) -> str:
+    script = probe_script(parts).encode()
+    blob = base64.b64encode(zlib.compress(script, 9)).decode()
     slow = max(SLOW_MIN_S, SLOW_INTERVALS * interval)
     args = f" --interval {interval} --slow {slow}" + "".join(
         f" --path {shlex.quote(p)}" for p in paths
@@ -101,7 +130,8 @@ class SshSource:
         settings = self.fleet.stack_settings(cluster)
         # the disks that matter: the deploy dir and the model cache; the root fs otherwise
         paths = [p for p in (settings.deploy_dir, settings.hf_home) if p] or ["/"]
-        self._commands[node.name] = probe_command(self.interval, paths)
+        parts = probe_parts(self.fleet.cluster_stack(cluster))
+        self._commands[node.name] = probe_command(self.interval, tuple(paths), parts)
         self._settings[node.name] = settings
         models = [node.model] if node.model else list(node.models)
         self._model[node.name] = models[0] if models else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.core.monitor.runbooks import RUNBOOKS, Runbook
@@ -57,6 +58,10 @@ class CommonSettings(Strict):
 
     deploy_dir: str | None = None
     hf_home: str | None = None
+
+
+# (title, running, [(label, value, alarming)]): a provider's status on the node screen
+ProviderView = tuple[str, bool, list[tuple[str, object, bool]]]
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,16 @@ class Stack:
     rules: Callable[[NodeStatus, AlertsSection, float], Iterable[Finding]] | None = None
     # how a node is taken out of service, in its words (an alert's next step says it)
     drain: str = ""
+    # its part of the node probe (a file the probe script takes in: its own readings, under
+    # a line key), and how that reading becomes the node's provider status:
+    # (the line's value) -> {"provider": …, "provider_error": …}
+    probe_part: Path | None = None
+    probe_key: str = ""
+    read_probe: Callable[[dict], dict] | None = None
+    # the provider status as the node screen shows it: (title, ok, [(label, value, alarming)])
+    provider_view: Callable[[object], tuple[str, bool, list[tuple[str, object, bool]]]] | None = (
+        None
+    )
 
     def serves_models(self, role: str) -> bool:
         """Whether a node of this role serves a model (a chain node does not)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field
@@ -17,6 +18,7 @@ from console.core.monitor.findings import Finding
 from console.core.monitor.runbooks import Runbook
 from console.core.schema import Strict
 from console.core.stacks.base import Stack
+from console.core.stacks.golem_status import Golem, reading, view
 from console.core.stacks.ollama import GENERATE
 
 if TYPE_CHECKING:
@@ -75,14 +77,14 @@ class GolemSettings(Strict):
 
 def golem_findings(node: NodeStatus, limits: AlertsSection, now: float) -> Iterator[Finding]:
     """A provider's alerts, in Golem's words, each with its next step."""
-    g = node.golem
+    g = node.provider if isinstance(node.provider, Golem) else None
     if g is None:
-        if node.golem_error:
+        if node.provider_error:
             yield Finding(
                 "golem_unreadable",
                 "warning",
                 "Golem provider status unreadable",
-                node.golem_error,
+                node.provider_error,
                 "run `golemsp status` as the provider's user: yagna may be starting, or its "
                 "data directory unreadable by this user",
             )
@@ -161,6 +163,10 @@ GOLEM = GolemStack(
     containers=(("provider", ()),),  # everything runs on the host, under systemd
     inference=GENERATE,  # a provider that serves a model serves it through Ollama
     rules=golem_findings,
+    probe_part=Path(__file__).with_name("golem_probe.py"),
+    probe_key="golem",
+    read_probe=reading,
+    provider_view=view,
     drain="deactivate its presets (ya-provider preset deactivate …) and let tasks end",
     runbooks={
         "golem_down": Runbook(

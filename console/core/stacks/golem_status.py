@@ -11,9 +11,34 @@ cell is one `label  value` pair, whichever layout it came in.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from console.core.state import Golem
+from console.core.stacks.base import ProviderView
+
+
+@dataclass(frozen=True)
+class Golem:
+    """A Golem provider's status: `golemsp status`, and the JSON beside it."""
+
+    running: bool
+    service: str | None = None  # "is running", or what golemsp says instead
+    version: str | None = None
+    node_name: str | None = None
+    subnet: str | None = None
+    vm: str | None = None  # "valid" where the VM runtime (KVM) works
+    wallet: str | None = None
+    network: str | None = None
+    glm_total: float | None = None
+    glm_pending: float | None = None
+    tasks_last_hour: int | None = None
+    tasks_running: int | None = None
+    tasks_total: int | None = None
+    identity: str | None = None  # yagna's node id
+    presets: tuple[str, ...] = ()  # the active presets (ya-provider preset active)
+    offers: int | None = None  # offers subscribed on the market (yagna's REST API)
+    health: str | None = None  # what /healthcheck says is wrong; None when ok or not asked
+    driver_issues: tuple[str, ...] = ()  # payment driver problems: "network: kind"
+
 
 BOX = re.compile(r"[│┃|]")
 WALLET = re.compile(r"\b0x[0-9a-fA-F]{40}\b")
@@ -136,7 +161,7 @@ NO_OFFERS = "No offers Subscribed"
 
 
 def reading(sent: dict) -> dict:
-    """The NodeStatus fields a probe's `golem` reading sets: golem and golem_error. golemsp
+    """The NodeStatus fields a probe's `golem` reading sets: provider and provider_error. golemsp
     refuses to print its boxes while no offer is subscribed: the provider runs, offering
     nothing, and the JSON beside says the rest."""
     text, error = str(sent.get("text") or ""), sent.get("error")
@@ -149,4 +174,40 @@ def reading(sent: dict) -> dict:
     if status is not None:
         status = with_json(status, found)
         error = None
-    return {"golem": status, "golem_error": str(error) if error else None}
+    return {"provider": status, "provider_error": str(error) if error else None}
+
+
+def view(g: object) -> ProviderView:
+    """The provider as the node screen shows it: (title, running, [(label, value, alarming)])."""
+    if not isinstance(g, Golem):
+        return "Golem provider", False, []
+    offers = (
+        None
+        if g.offers is None
+        else f"{g.offers}" + (f" ({', '.join(g.presets)} active)" if g.presets else "")
+    )
+    amount = f"{g.glm_total:g} GLM" if g.glm_total is not None else None
+    pending = f"{g.glm_pending:g} GLM" if g.glm_pending is not None else None
+    health = g.health or ("ok" if g.offers is not None else None)
+    title = "Golem provider  " + ("running" if g.running else f"NOT RUNNING ({g.service})")
+    return (
+        title,
+        g.running,
+        [
+            ("node name", g.node_name, False),
+            ("identity", g.identity, False),
+            ("version", g.version, False),
+            ("subnet", g.subnet, False),
+            ("offers", offers, g.offers == 0),
+            ("health", health, bool(g.health)),
+            ("payment driver", "; ".join(g.driver_issues) or None, bool(g.driver_issues)),
+            ("VM", g.vm, g.vm not in (None, "valid")),
+            ("wallet", g.wallet, False),
+            ("network", g.network, False),
+            ("amount", amount, False),
+            ("pending", pending, False),
+            ("tasks, last hour", g.tasks_last_hour, False),
+            ("in progress", g.tasks_running, False),
+            ("tasks in all", g.tasks_total, False),
+        ],
+    )
