@@ -24,9 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "reference"
 
 
-# the longest test files first (their sums in `--durations`, December 2026): two workers take
-# files as they come free (--dist loadfile), and a long file taken last leaves the other
-# worker idle for its whole length at the end of the run
+# the longest test files first (their sums in `--durations`, December 2026): the workers take
+# files as they come free (--dist loadfile), and a long file taken last leaves the others
+# idle for its whole length at the end of the run
 LONGEST_FIRST = (
     "integration/test_deploy_openssh.py",
     "integration/test_setup_wizard.py",

@@ -2,7 +2,7 @@
 # The test command. On a fresh Debian machine with Python >= 3.11 it installs what the
 # tests need (OpenSSH server, dockerd, static busybox, gcc, tmux, iproute2, Prometheus; a
 # virtualenv with fleetdeck and exactly the versions tests/requirements.lock pins), then runs
-# ruff, the import contracts and pytest (two workers), and prints the 20 slowest tests.
+# ruff, the import contracts and pytest (three workers), and prints the 20 slowest tests.
 # Extra arguments go to pytest (`-n 0` runs in one process). `bash tests/run.sh --latest`
 # runs the same on the newest releases pyproject.toml allows and relocks when they pass.
 set -euo pipefail
@@ -54,15 +54,14 @@ fi
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
 "$venv/bin/lint-imports"  # the layers of DESIGN (pyproject.toml [tool.importlinter])
-# Two workers, one test file each at a time (a file's module fixtures stay on one worker):
-# most tests wait on servers and simulated fleets, so two fit on two cores. Measured on
-# this 2-core machine (2026-12-06): a third worker, or the longest files first, made the
-# whole-fleet runs contend for the cores and took longer than xdist's own order (the files
-# with the most tests first). Their temporary directories live under a short path: the
-# simulator's unix sockets must fit in 107 bytes.
+# Three workers, one test file each at a time (a file's module fixtures stay on one worker),
+# the longest files first (tests/conftest.py): most tests wait on servers, simulated fleets
+# and retry back-offs, so three fit on two cores. Measured on this 2-core machine on a fresh
+# clone (2026-12-06, 629 tests): two workers 482 s, three 402 s. Their temporary directories
+# live under a short path: the simulator's unix sockets must fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
 status=0
-"$venv/bin/python" -m pytest -n 2 --dist loadfile --durations 20 \
+"$venv/bin/python" -m pytest -n 3 --dist loadfile --durations 20 \
     --basetemp "$basetemp" "$@" ||
     status=$?
 rm -rf "$basetemp"

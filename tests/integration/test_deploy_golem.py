@@ -29,6 +29,7 @@ APP_KEY = "golem-appkey-5f0c9d1e7a"  # noqa: S105 - a test secret, sought where 
 WALLET = "9a1b2c3d4e5f60718293a4b5c6d7e8f9a1b2c3d4e5f60718293a4b5c6d7e8f90"
 SUBNET = "community.4"
 PROVIDERS = ("gp-use-1", "gp-euw-1", "gp-apse-1")
+LOAD = ("--concurrency", "100", "--requests", "200", "--timeout", "2s")
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,15 @@ def test_three_bare_providers_are_deployed_to_offering_and_a_rerun_changes_nothi
     fleet, hosts, env, root = providers
     profile = str(fleet.profile_path)
     assert all(n.golem.installed() is None for n in fleet.nodes.values())  # bare hosts
+    # Golem's terms are the operator's to accept: without the profile's word, no install
+    text = fleet.profile_path.read_text()
+    fleet.profile_path.write_text(
+        text.replace("golem_accept_terms = true", "golem_accept_terms = false")
+    )
+    refused = fleetdeck(env, "plan", profile, "deploy", "--limit", "gp-use-1")
+    fleet.profile_path.write_text(text)
+    assert "https://handbook.golem.network/see-also/terms" in refused.stdout, refused.stdout[-2000:]
+    assert "set golem_accept_terms = true" in refused.stdout
     plan = fleetdeck(env, "plan", profile, "deploy")
     assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr
     assert "GOLEM_ACCEPT_TOS=yes BATCH_MODE=yes" in plan.stdout
@@ -108,6 +118,18 @@ def test_three_bare_providers_are_deployed_to_offering_and_a_rerun_changes_nothi
 
     again = fleetdeck(env, "plan", profile, "deploy")
     assert "0 steps will change" in again.stdout, again.stdout[-3000:]
+
+    # the load test: 100 concurrent jobs on the provider that serves a model, p95 under 2 s
+    load = fleetdeck(env, "loadtest", profile, *LOAD, "--json")
+    report = json.loads(load.stdout)
+    assert load.returncode == 0 and report["slo_met"], load.stdout[-2000:] + load.stderr
+    [measured] = report["nodes"]
+    assert measured["node"] == "gp-euw-1" and measured["requests"] == 200
+    assert measured["p95_s"] < 2.0 and measured["timeouts"] == 0
+    assert sorted(report["not_measured"]) == [
+        "gp-apse-1 (serves no model)",
+        "gp-use-1 (serves no model)",
+    ]
 
     # status --json: identity, subnet, offers and task counts of each provider
     status = fleetdeck(env, "status", "--json", profile)

@@ -32,6 +32,7 @@ def test_there_are_examples_and_at_least_15_broken_profiles():
     assert {
         "gonka-two-clusters.toml",
         "ollama-providers.toml",
+        "golem-providers.toml",
         "gpu-pools.toml",
         "demo.toml",
     } <= names

@@ -34,6 +34,12 @@ def _installer(value: str) -> str:
     return value
 
 
+def _address(value: str) -> str:
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+        raise ValueError(f"{value!r} is not a payment address (0x and 40 hex digits)")
+    return value
+
+
 class GolemPreset(Strict):
     """A runtime's prices, in GLM. Its preset is named after the runtime: a runtime
     without a preset of its own name makes `golemsp run` reset every price to 0.025/h."""
@@ -63,7 +69,7 @@ class GolemSettings(Strict):
     golem_user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "golem"
     golem_subnet: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "public"
     golem_payment_network: Literal["mainnet", "testnet"] = "mainnet"
-    golem_account: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")] | None = None
+    golem_account: Annotated[str, AfterValidator(_address)] | None = None  # payments go here
     # shared with requestors (ya-provider's default profile); None: ya-provider's own
     golem_cores: Annotated[int, Field(ge=1, le=4096)] | None = None
     golem_memory_gib: Annotated[float, Field(gt=0)] | None = None
