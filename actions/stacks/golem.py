@@ -128,7 +128,7 @@ def install_check(ctx: NodeContext) -> Change | None:
     if not ctx.settings.golem_accept_terms:
         raise StepRefused(
             f"Golem's installer asks to accept its terms ({TERMS}): once the operator has "
-            "read them, set golem_accept_terms = true in [stack]"
+            "read them, set accept_terms = true in [stack]"
         )
     what = ", ".join(f"{k} {now[k] or '-'} → {v}" for k, v in want.items() if now[k] != v)
     commands = (install_command(ctx),)

@@ -418,7 +418,7 @@ def provider_check(ctx: NodeContext) -> Change | None:
     if not found:
         raise StepFailed(
             f"the provider container {name} is not on this node (docker ps -a): start it, "
-            "or unset ollama_provider_container"
+            "or unset provider_container"
         )
     c = found[0]
     if not (c.get("State") or {}).get("Running"):
@@ -457,9 +457,9 @@ def slo_notes(model: FleetProfile) -> list[str]:
         parallel = model.stack_settings(cluster).ollama_num_parallel
         if want and want > 1 and parallel == 1:
             out.append(
-                f"{cluster.name}: Ollama serves one request at a time (ollama_num_parallel = 1, "
+                f"{cluster.name}: Ollama serves one request at a time (num_parallel = 1, "
                 f"its default) while the SLO asks for {want} concurrent: the others queue "
-                "behind it and time out; set [stack] ollama_num_parallel (VRAM allowing)"
+                "behind it and time out; set num_parallel in [stack] (VRAM allowing)"
             )
     return out
 

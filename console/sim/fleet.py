@@ -23,6 +23,7 @@ import tomlkit
 
 from console.core.atomic import atomic_write_text
 from console.core.profile import Profile, loads
+from console.core.profile.names import spelled
 from console.core.secrets import Redactor, resolve
 from console.sim import nvml, tools
 from console.sim.chain import ChainSim, account_address
@@ -273,11 +274,16 @@ class SimFleet:
         stacks = {self.model.cluster_stack(c) for c in self.model.clusters}
         if stacks & {"ollama", "golem"}:
             # the nodes reach no ollama.com nor join.golem.network: the simulator's
-            # stand-in installers instead
+            # stand-in installers instead, by the name the profile's [stack] gives them
             doc["stack"] = doc.get("stack", tomlkit.table())
-            doc["stack"]["ollama_install_url"] = OLLAMA_INSTALLER
-            if "golem" in stacks:
-                doc["stack"]["golem_install_url"] = GOLEM_INSTALLER
+            installers = [("ollama", "ollama_install_url", OLLAMA_INSTALLER)]
+            installers += (
+                [("golem", "golem_install_url", GOLEM_INSTALLER)] if "golem" in stacks else []
+            )
+            for stack, key, url in installers:
+                for name in {key, spelled({stack}, stack, key)}:
+                    doc["stack"].pop(name, None)
+                doc["stack"][spelled(stacks, stack, key)] = url
         for ci, cluster in enumerate(self.model.clusters):
             for ni, n in enumerate(cluster.nodes):
                 table = doc["clusters"][ci]["nodes"][ni]

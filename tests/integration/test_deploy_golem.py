@@ -29,7 +29,9 @@ APP_KEY = "golem-appkey-5f0c9d1e7a"  # noqa: S105 - a test secret, sought where 
 WALLET = "9a1b2c3d4e5f60718293a4b5c6d7e8f9a1b2c3d4e5f60718293a4b5c6d7e8f90"
 SUBNET = "community.4"
 PROVIDERS = ("gp-use-1", "gp-euw-1", "gp-apse-1")
-LOAD = ("--concurrency", "100", "--requests", "200", "--timeout", "2s")
+# a light load, a long timeout: the figures are the simulator's, and its verdict no test's
+# (test_deploy_ollama judges 100 jobs at once against the SLO)
+LOAD = ("--concurrency", "10", "--requests", "20", "--timeout", "30s")
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +41,7 @@ def providers(tmp_path_factory, client_key):
         unavailable(reason)
     root = tmp_path_factory.mktemp("golem")
     with sim_behind_openssh(load(EXAMPLE), root, client_key, 91, deployed=False) as (fleet, hosts):
-        text = fleet.profile_path.read_text().replace(
-            'golem_subnet = "public"', f'golem_subnet = "{SUBNET}"'
-        )
+        text = fleet.profile_path.read_text().replace('subnet = "public"', f'subnet = "{SUBNET}"')
         text += '\n[secrets]\ngolem_app_key = "env:FD_GOLEM_APP_KEY"\n'
         text += 'golem_wallet_key = "env:FD_GOLEM_WALLET"\n'
         fleet.profile_path.write_text(text)
@@ -67,13 +67,11 @@ def test_three_bare_providers_are_deployed_to_offering_and_a_rerun_changes_nothi
     assert all(n.golem.installed() is None for n in fleet.nodes.values())  # bare hosts
     # Golem's terms are the operator's to accept: without the profile's word, no install
     text = fleet.profile_path.read_text()
-    fleet.profile_path.write_text(
-        text.replace("golem_accept_terms = true", "golem_accept_terms = false")
-    )
+    fleet.profile_path.write_text(text.replace("accept_terms = true", "accept_terms = false"))
     refused = fleetdeck(env, "plan", profile, "deploy", "--limit", "gp-use-1")
     fleet.profile_path.write_text(text)
     assert "https://handbook.golem.network/see-also/terms" in refused.stdout, refused.stdout[-2000:]
-    assert "set golem_accept_terms = true" in refused.stdout
+    assert "set accept_terms = true" in refused.stdout
     plan = fleetdeck(env, "plan", profile, "deploy")
     assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr
     assert "GOLEM_ACCEPT_TOS=yes BATCH_MODE=yes" in plan.stdout
@@ -119,13 +117,15 @@ def test_three_bare_providers_are_deployed_to_offering_and_a_rerun_changes_nothi
     again = fleetdeck(env, "plan", profile, "deploy")
     assert "0 steps will change" in again.stdout, again.stdout[-3000:]
 
-    # the load test: 100 concurrent jobs on the provider that serves a model, p95 under 2 s
+    # the load test reaches the provider that serves a model, through its stack's inference
+    # API (the Ollama it fronts), and judges it on the profile's SLO
     load = fleetdeck(env, "loadtest", profile, *LOAD, "--json")
     report = json.loads(load.stdout)
-    assert load.returncode == 0 and report["slo_met"], load.stdout[-2000:] + load.stderr
+    assert load.returncode in (0, 4), load.stdout[-2000:] + load.stderr  # met, or missed
     [measured] = report["nodes"]
-    assert measured["node"] == "gp-euw-1" and measured["requests"] == 200
-    assert measured["p95_s"] < 2.0 and measured["timeouts"] == 0
+    assert measured["node"] == "gp-euw-1" and measured["requests"] == 20
+    assert measured["timeouts"] == measured["errors"] == 0 and measured["p95_s"] > 0
+    assert report["slo"] == {"p95_s": 2.0, "failed_pct": 2.0}
     assert sorted(report["not_measured"]) == [
         "gp-apse-1 (serves no model)",
         "gp-use-1 (serves no model)",

@@ -154,11 +154,9 @@ def test_one_request_at_a_time_misses_the_slo_and_the_deployed_parallelism_meets
     node = "use-4090-1"
     try:
         # Ollama's default: the plan says what it means for an SLO of 100 concurrent
-        path.write_text(text.replace("ollama_num_parallel = 16", "ollama_num_parallel = 1"))
+        path.write_text(text.replace("num_parallel = 16", "num_parallel = 1"))
         plan = fleetdeck(env, "plan", str(path), "deploy", "--limit", node)
-        assert (
-            "us-east: Ollama serves one request at a time (ollama_num_parallel = 1" in plan.stdout
-        )
+        assert "us-east: Ollama serves one request at a time (num_parallel = 1" in plan.stdout
         assert "the SLO asks for 100 concurrent" in plan.stdout
         assert fleetdeck(env, "run", str(path), "deploy", "--yes", "--limit", node).returncode == 0
         assert fleet.nodes[node].units.get("ollama").environment["OLLAMA_NUM_PARALLEL"] == "1"
@@ -194,7 +192,7 @@ def test_the_provider_container_must_share_the_hosts_network_to_reach_ollama(pro
     node.containers.start("golem-provider")
     try:
         path.write_text(
-            text.replace("[stack]\n", '[stack]\nollama_provider_container = "golem-provider"\n', 1)
+            text.replace("[stack]\n", '[stack]\nprovider_container = "golem-provider"\n', 1)
         )
         run = fleetdeck(env, "run", str(path), "deploy", "--yes", "--limit", "use-h100-1")
         assert run.returncode == 4, run.stdout[-2000:]

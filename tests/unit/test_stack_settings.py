@@ -75,3 +75,66 @@ def test_every_example_and_test_profile_loads_unchanged():
         if path.name.endswith("-answers.toml"):
             continue
         load(path)
+
+
+OLLAMA_AND_VLLM = """
+[fleet]
+name = "f"
+stack = "ollama"
+{stack}
+[[clusters]]
+name = "p1"
+{settings}
+[[clusters.nodes]]
+name = "prov"
+host = "10.0.0.2"
+role = "provider"
+
+[[clusters]]
+name = "s1"
+stack = "vllm"
+
+[[clusters.nodes]]
+name = "srv"
+host = "10.0.0.3"
+role = "server"
+"""
+
+
+def test_a_stacks_own_settings_go_by_bare_names_in_its_own_tables():
+    fleet = loads(OLLAMA_AND_VLLM.format(stack="", settings="[clusters.settings]\nport = 11500\n"))
+    p1, s1 = fleet.model.clusters
+    assert fleet.model.stack_settings(p1).ollama_port == 11500
+    assert fleet.model.stack_settings(s1).vllm_port == 8000  # another stack's port, untouched
+    assert fleet.renamed_settings() == []
+    # [stack] of a fleet running both: `port` could be either, the prefixed names say which
+    with pytest.raises(ProfileError) as both:
+        loads(OLLAMA_AND_VLLM.format(stack="[stack]\nport = 1\n", settings=""), "f.toml")
+    assert "stack.port: port is a setting of ollama and vllm" in str(both.value)
+    assert "write ollama_port or vllm_port here" in str(both.value)
+    mixed = loads(OLLAMA_AND_VLLM.format(stack="[stack]\nvllm_port = 8001\n", settings=""))
+    assert mixed.model.stack_settings(mixed.model.clusters[1]).vllm_port == 8001
+    assert mixed.renamed_settings() == []  # the prefixed name is the name there
+
+
+def test_an_old_name_still_loads_and_check_says_its_new_one():
+    old = loads(OLLAMA_AND_VLLM.format(stack="", settings="[clusters.settings]\nollama_port = 2\n"))
+    assert old.model.stack_settings(old.model.clusters[0]).ollama_port == 2
+    assert old.renamed_settings() == [
+        "clusters[0].settings.ollama_port is now port (ollama_port still loads)"
+    ]
+    with pytest.raises(ProfileError, match="port is set twice here"):
+        loads(
+            OLLAMA_AND_VLLM.format(
+                stack="", settings="[clusters.settings]\nport = 1\nollama_port = 2\n"
+            )
+        )
+
+
+def test_a_problem_with_a_bare_name_is_said_by_that_name_at_its_line():
+    with pytest.raises(ProfileError) as bad:
+        loads(
+            OLLAMA_AND_VLLM.format(stack="", settings='[clusters.settings]\nport = "x"\n'), "f.toml"
+        )
+    said = str(bad.value)
+    assert "f.toml:9: clusters[0].settings.port:" in said and "ollama_port" not in said

@@ -44,7 +44,7 @@ def check_cmd(profiles: tuple[str, ...]) -> None:
                 f"  {plural(to_make, 'machine')} of {plural(len(pools), 'pool')} still to "
                 f"provision: fleetdeck plan {path} provision"
             )
-        for note in profile.unused_settings():
+        for note in profile.unused_settings() + profile.renamed_settings():
             click.echo(f"  note: {note}")
         gaps: dict[str, list[str]] = {}  # what is missing -> the clusters it is missing in
         for c in model.clusters:

@@ -15,7 +15,7 @@ from console.core.atomic import atomic_write_text
 from console.core.profile.problems import PathT, Problem, ProfileError
 from console.core.profile.schema import NOT_READ_YET, Cluster, FleetProfile, Node
 from console.core.profile.validate import parse_toml, validate
-from console.core.tomlpos import locate
+from console.core.tomlpos import format_path, locate
 
 
 def _inline(values: dict) -> tomlkit.items.InlineTable:
@@ -54,6 +54,15 @@ class Profile:
             for key in sorted(settings.model_fields_set & NOT_READ_YET.keys()):
                 out.append(f"{where} {key} is not used yet: {NOT_READ_YET[key]}")
         return out
+
+    def renamed_settings(self) -> list[str]:
+        """Settings written by an old name, each with its new one (both load)."""
+        from console.core.profile.names import renamed  # noqa: PLC0415
+
+        return [
+            f"{format_path(path)} is now {new} ({old} still loads)"
+            for path, old, new in renamed(self.doc.unwrap())
+        ]
 
     def locate_node(self, name: str) -> tuple[int, int]:
         for ci, cluster in enumerate(self.model.clusters):

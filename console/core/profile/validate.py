@@ -11,6 +11,7 @@ import tomlkit
 import tomlkit.exceptions
 from pydantic import BaseModel, ValidationError
 
+from console.core.profile.names import qualify
 from console.core.profile.problems import PathT, Problem, ProfileError
 from console.core.profile.rules import credential_problems, document_problems, secret_problems
 from console.core.profile.schema import FleetProfile
@@ -50,9 +51,15 @@ def _duplicate_key(text: str, file: str, message: str, line: int | None) -> Prof
 
 def validate(doc: tomlkit.TOMLDocument, text: str, file: str) -> FleetProfile:
     positions = locate(text)
+    written: dict[PathT, PathT] = {}  # a setting's qualified path -> as the file writes it
 
     def at(path: PathT, message: str, fix: str | None = None) -> Problem:
-        return Problem(file, message, tuple(path), line_of(positions, path), fix=fix)
+        path = tuple(path)
+        for n in range(min(len(path), 4), 1, -1):
+            if path[:n] in written:
+                path = written[path[:n]] + path[n:]
+                break
+        return Problem(file, message, path, line_of(positions, path), fix=fix)
 
     try:
         data = doc.unwrap()
@@ -61,15 +68,18 @@ def validate(doc: tomlkit.TOMLDocument, text: str, file: str) -> FleetProfile:
 
     problems = list(secret_problems(data, at)) + list(credential_problems(data, at))
     secret_paths = {p.path for p in problems}
+    written, naming = qualify(data)  # bare setting names as the model names them
+    problems += [at(path, message, fix) for path, message, fix in naming]
     model: FleetProfile | None = None
     try:
         model = FleetProfile.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
             path = tuple(err["loc"])
-            if path in secret_paths:
+            problem = at(path, *_describe(err, path))
+            if problem.path in secret_paths:
                 continue  # already reported, with the better message
-            problems.append(at(path, *_describe(err, path)))
+            problems.append(problem)
     problems.extend(document_problems(data, at))
     if problems:
         problems.sort(key=lambda p: (p.line is None, p.line or 0))

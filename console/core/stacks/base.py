@@ -84,6 +84,9 @@ class Stack:
     # its own settings ([stack] and a cluster's [clusters.settings] of this stack), beside
     # CommonSettings; a key of another stack in a cluster of this one is refused
     settings: type[Strict] = Strict
+    # what its settings' names start with in the model (`ollama_`): a table of this stack
+    # alone writes them without it (`port`; console/core/profile/names.py)
+    key_prefix: str = ""
     # stacks whose settings and steps it uses too (Golem fronts a host Ollama)
     builds_on: tuple[str, ...] = ()
     # settings it accepts (example profiles set them) that nothing reads yet, and why

@@ -161,6 +161,7 @@ class GolemStack(Stack):
 GOLEM = GolemStack(
     name="golem",
     settings=GolemSettings,
+    key_prefix="golem_",
     builds_on=("ollama",),
     roles=("provider",),
     # yagna's REST and GSB, and Ollama's API beside it, stay on the host's loopback

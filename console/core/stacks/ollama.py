@@ -57,6 +57,7 @@ GENERATE = InferenceApi(
 OLLAMA = Stack(
     name="ollama",
     settings=OllamaSettings,
+    key_prefix="ollama_",
     not_read_yet=NOT_READ_YET,
     roles=("provider",),
     private_ports=(11434,),

@@ -30,6 +30,7 @@ CHAT = InferenceApi("vllm_port", "/v1/chat/completions", chat_body, chat_tokens)
 VLLM = Stack(
     name="vllm",
     settings=VllmSettings,
+    key_prefix="vllm_",
     not_read_yet=NOT_READ_YET,
     roles=("server",),
     private_ports=(),
