@@ -343,6 +343,8 @@ class NodeScreen(LiveScreen):
         """The node's network: its chain, or its stack's provider status."""
         c = node.chain
         text = self._provider(node)
+        info = STACKS.get(node.stack)
+        event = info.epoch_event if info else ""
         if c is None:
             if not text:
                 text.append(node.chain_error or "no chain on this node", style="dim")
@@ -355,7 +357,7 @@ class NodeScreen(LiveScreen):
             ("voting power", c.voting_power),
             ("epoch", c.epoch),
             ("phase", c.phase),
-            ("blocks to next PoC", c.blocks_to_poc),
+            (f"blocks to next {event or 'event'}", c.blocks_to_poc),
             ("participant weight", c.participant_weight),
             ("in current epoch", _yes_no(c.in_epoch)),
         ]
@@ -363,7 +365,7 @@ class NodeScreen(LiveScreen):
             text.append(f"{label:>20}  ", style="dim")
             text.append(f"{value}\n")
         if c.ml_nodes:
-            text.append("\nML nodes (admin API)\n", style="bold")
+            text.append("\nML nodes (as the network node lists them)\n", style="bold")
             for ml_id, status, enabled in c.ml_nodes:
                 text.append(f"  {ml_id:<16} ")
                 text.append(status, style="green" if status == "INFERENCE" else "bold red")

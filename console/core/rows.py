@@ -102,12 +102,15 @@ def peers_words(node: NodeStatus) -> Words:
 
 
 def epoch_words(node: NodeStatus) -> Words:
-    """The epoch's phase (PoC phases stand out) and the blocks until the next PoC."""
+    """The epoch's phase (the phases of the event it counts down to stand out) and the
+    blocks until that event (Stack.epoch_event)."""
     c = node.chain
     if c is None or c.phase is None:
         return NONE
-    tone = "info" if c.phase.startswith("PoC") else ""
-    until = f"{c.blocks_to_poc}↦PoC" if c.blocks_to_poc is not None else ""
+    info = STACKS.get(node.stack)
+    event = info.epoch_event if info else ""
+    tone = "info" if event and c.phase.startswith(event) else ""
+    until = f"{c.blocks_to_poc}↦{event}" if c.blocks_to_poc is not None and event else ""
     return Words(c.phase, tone, until, "muted" if until else "")
 
 

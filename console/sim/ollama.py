@@ -34,7 +34,7 @@ DEFAULTS = {
     "OLLAMA_KEEP_ALIVE": "5m",
 }
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
-GENERATION_S = 0.02  # one short generation (a few tokens), alone on the GPU
+GENERATION_S = 0.04  # one short generation, alone on the GPU
 BATCH_SLOWDOWN = 8  # each request in a batch of this many costs one more GENERATION_S
 
 

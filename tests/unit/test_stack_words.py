@@ -28,14 +28,12 @@ CONTAINERS = sorted(
 )
 QUOTED = "|".join(re.escape(w) for w in [*ROLES, *CONTAINERS])
 WORDS = re.compile(rf"""(?P<value>["']({QUOTED})["'])|(?P<word>\bPoC\b|admin API|\b[Gg]olem)""")
-# what is left to move into the stacks' own files (Gonka's words in the node screen, the rows'
-# epoch words, its signing CLI and the simulator's CLI)
-NOT_YET_MOVED: dict[str, set[str]] = {
-    "console/app/cli/signing.py": {'"network"'},
-    "console/app/cli/sim.py": {"PoC"},
-    "console/core/profile/pools.py": {'"network"'},  # Azure's virtual network field
-    "console/core/rows.py": {"PoC"},
-    "screens/node.py": {"PoC", "admin API"},
+# what is left to move into the stacks' own files (nothing, since issue 29: the list stays
+# for a word that must wait for its move, with the move filed)
+NOT_YET_MOVED: dict[str, set[str]] = {}
+# the same word in another sense: a module's own field of that name
+NOT_A_STACK_WORD: dict[str, set[str]] = {
+    "console/core/profile/pools.py": {'"network"'},  # an Azure pool's virtual network field
 }
 
 
@@ -59,7 +57,8 @@ def test_no_stack_word_outside_the_stacks_files_but_those_not_moved_yet():
         words = said(path.read_text())
         if words:
             found[path.relative_to(REPO).as_posix()] = words
-    planted = {m: w - NOT_YET_MOVED.get(m, set()) for m, w in found.items()}
+    allowed = {m: NOT_YET_MOVED.get(m, set()) | NOT_A_STACK_WORD.get(m, set()) for m in found}
+    planted = {m: w - allowed[m] for m, w in found.items()}
     planted = {m: w for m, w in planted.items() if w}
     assert planted == {}, "a stack's word outside its files: ask its adapter (STACKS)"
     moved = {m: w - found.get(m, set()) for m, w in NOT_YET_MOVED.items()}

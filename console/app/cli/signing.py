@@ -8,6 +8,7 @@ import click
 
 from console.app.cli.common import ACCEPT_NEW, engine_for, load_or_exit
 from console.app.cli.group import EXIT_FAILED, cli
+from console.core.stacks import STACKS
 
 
 @cli.command("signing-kit")
@@ -36,7 +37,8 @@ def signing_kit_cmd(
         for cluster in fleet.clusters:
             if fleet.cluster_stack(cluster) != "gonka" or (only and cluster.name not in only):
                 continue
-            net = next((n for n in cluster.nodes if n.role == "network"), None)
+            roles = STACKS["gonka"].singleton_roles  # the cluster's network node
+            net = next((n for n in cluster.nodes if n.role in roles), None)
             if net is None:
                 continue
             ctx = NodeContext(engine, cluster, net)

@@ -37,7 +37,7 @@ def sim_group() -> None:
     default=240,
     show_default=True,
     type=click.IntRange(min=60, max=100_000),
-    help="blocks per epoch (a new participant joins at the next PoC)",
+    help="blocks per epoch (a new participant joins at the next proof of compute)",
 )
 @click.option("--fresh", is_flag=True, help="bare nodes: nothing deployed yet")
 def sim_up(profile: str, root: Path, block_time: float, epoch_blocks: int, fresh: bool) -> None:

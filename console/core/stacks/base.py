@@ -121,6 +121,9 @@ class Stack:
     rules: Callable[[NodeStatus, AlertsSection, float], Iterable[Finding]] | None = None
     # how a node is taken out of service, in its words (an alert's next step says it)
     drain: str = ""
+    # the chain's event an epoch counts down to, in its words (its phases of that name
+    # stand out on screen); "" where its chain has none
+    epoch_event: str = ""
     # its part of the node probe (a file the probe script takes in: its own readings, under
     # a line key), and how that reading becomes the node's provider status:
     # (the line's value) -> {"provider": …, "provider_error": …}

@@ -164,6 +164,7 @@ GONKA = GonkaStack(
     ),
     model_containers=("mlnode-308", "inference"),
     optional_containers=(("network", ("versiond",)),),
+    epoch_event="PoC",  # proof of compute: ML nodes busy, inference paused
     chain_roles=("network",),
     short_roles=(("network", "net"),),
     # what serves a model: vLLM behind the ML node's `inference` container, on 5050
