@@ -267,3 +267,38 @@ def test_each_golem_fault_shows_on_its_node_in_golems_words_and_clears(providers
                 FAULTS[fault].clear(fleet, fleet.nodes[name])
         doc = json.loads(fleetdeck(env, "status", "--json", profile).stdout)
         assert not [a for a in doc["alerts"] if a["kind"].startswith("golem")], doc["alerts"]
+
+
+def test_a_gpu_runtime_has_its_preconditions_named_not_skipped(providers):
+    fleet, hosts, env, root = providers
+    path = fleet.profile_path
+    before = path.read_text()
+    node = fleet.nodes["gp-euw-1"]
+    descriptor = node.golem.plugins / "ya-runtime-vm-nvidia.json"
+    gpu = {"name": "vm-nvidia", "version": "0.1.0", "supervisor-path": "exe-unit"}
+    gpu |= {"runtime-path": "ya-runtime-vm-nvidia/ya-runtime-vm-nvidia"}
+    gpu |= {"description": "vm nvidia runtime", "extra-args": ["--cap-handoff"]}
+    path.write_text(before + "\n[stack.presets.vm-nvidia]\ncpu_per_hour = 0.5\n")
+    try:
+        # not installed on gp-use-1: named, with what is there
+        missing = fleetdeck(env, "run", str(path), "deploy", "--yes", "--limit", "gp-use-1")
+        assert missing.returncode != 0
+        assert (
+            "runtime vm-nvidia is not installed (ya-provider exe-unit list has vm, wasmtime)"
+            in (missing.stdout)
+        )
+        # installed on gp-euw-1: IOMMU and VFIO are checked on the host (a simulated node
+        # shares this machine's /sys), and what is missing is said with its fix
+        descriptor.write_text(json.dumps([gpu]))
+        run = fleetdeck(env, "run", str(path), "deploy", "--yes", "--limit", "gp-euw-1")
+        groups = Path("/sys/kernel/iommu_groups")
+        bound = Path("/sys/bus/pci/drivers/vfio-pci")
+        iommu_on = groups.is_dir() and any(groups.iterdir())
+        vfio = bound.is_dir() and any(p.name.startswith("0000:") for p in bound.iterdir())
+        assert ("vm-nvidia: IOMMU is off" in run.stdout) == (not iommu_on), run.stdout[-2000:]
+        assert ("no GPU is bound to vfio-pci" in run.stdout) == (not vfio)
+        if not (iommu_on and vfio):
+            assert run.returncode != 0 and "runtimes" in run.stdout
+    finally:
+        path.write_text(before)
+        descriptor.unlink(missing_ok=True)
