@@ -242,6 +242,7 @@ ROUNDS = (
     (
         ("golem-payment", "gp-use-1", "golem_payment", "POLYGON_GETH_ADDR"),
         ("golem-down", "gp-apse-1", "golem_down", "systemctl start golemsp"),
+        ("disk-full", "gp-euw-1", "disk_full:/", "ya-provider clean 7d"),
     ),
 )
 
@@ -257,7 +258,9 @@ def test_each_golem_fault_shows_on_its_node_in_golems_words_and_clears(providers
         try:
             doc = json.loads(fleetdeck(env, "status", "--json", profile).stdout)
             golem = {
-                (a["node"], a["kind"]): a for a in doc["alerts"] if a["kind"].startswith("golem")
+                (a["node"], a["kind"]): a
+                for a in doc["alerts"]
+                if a["kind"].startswith(("golem", "disk_full"))
             }
             assert set(golem) == {(name, kind) for _, name, kind, _ in faults}, doc["alerts"]
             for _, name, kind, step in faults:
@@ -266,7 +269,9 @@ def test_each_golem_fault_shows_on_its_node_in_golems_words_and_clears(providers
             for fault, name, _, _ in faults:
                 FAULTS[fault].clear(fleet, fleet.nodes[name])
         doc = json.loads(fleetdeck(env, "status", "--json", profile).stdout)
-        assert not [a for a in doc["alerts"] if a["kind"].startswith("golem")], doc["alerts"]
+        assert not [a for a in doc["alerts"] if a["kind"].startswith(("golem", "disk"))], doc[
+            "alerts"
+        ]
 
 
 def test_a_gpu_runtime_has_its_preconditions_named_not_skipped(providers):

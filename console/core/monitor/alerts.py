@@ -115,12 +115,15 @@ def _rules(
             continue
         free_pct = 100 - disk.used_pct
         if free_pct < limits.disk_free_pct:
+            own = info.runbooks.get("disk_full") if info is not None else None  # its words
             yield Finding(
                 f"disk_full:{disk.path}",
                 "critical" if free_pct < limits.disk_free_pct / 2 else "warning",
                 f"disk nearly full at {disk.path}",
                 f"{disk.used_pct:.1f}% used, {disk.free_gb} GB free",
-                "free space: prune docker images (docker system prune), remove old "
+                "free space: " + "; ".join(own.actions)
+                if own is not None and own.actions
+                else "free space: prune docker images (docker system prune), remove old "
                 "model snapshots from HF_HOME, or grow the volume",
             )
 

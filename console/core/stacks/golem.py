@@ -229,7 +229,7 @@ GOLEM = GolemStack(
             "A provider's exe-unit work directories, images and logs fill its disk: "
             "activities fail with `insufficient hardware resources available`.",
             ("du -sh ~golem/.local/share/ya-provider/exe-unit", "df -h"),
-            ("ya-provider clean 7d as the provider's user", "lower golem_disk_gib"),
+            ("ya-provider clean 7d as the provider's user", "lower disk_gib in the profile"),
         ),
     },
 )
