@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from dataclasses import replace
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed
 from actions.stacks import ollama
@@ -188,6 +189,20 @@ def exposure_check(ctx: NodeContext) -> Change | None:
     )
 
 
+def stacks_checks() -> tuple[Step, ...]:
+    """The checks each stack adds (StackActions.preflight), each on that stack's nodes."""
+    from actions.registry import STACK_ACTIONS  # noqa: PLC0415 - the registry imports steps
+
+    def on(stack: str, when):
+        return lambda ctx: ctx.stack == stack and (when is None or when(ctx))
+
+    return tuple(
+        replace(step, when=on(stack, step.when))
+        for stack, table in STACK_ACTIONS.items()
+        for step in table.preflight
+    )
+
+
 def preflight_action() -> Action:
     return Action(
         name="preflight",
@@ -207,5 +222,6 @@ def preflight_action() -> Action:
             Step("compose", "compose v2", compose_check, commands_apply, retries=1),
             Step("disk", "room for the models", disk_check, when=serving, retries=0),
             Step("exposure", "private ports", exposure_check, commands_apply, retries=0),
+            *stacks_checks(),
         ),
     )

@@ -192,18 +192,21 @@ def vfio_problems(ctx: NodeContext) -> list[str]:
 
 
 def runtimes_check(ctx: NodeContext) -> Change | None:
+    """Each preset's runtime installed and usable: vm-nvidia's host needs (IOMMU, VFIO) at
+    any time, the rest once Golem is installed (preflight runs it on a bare host too)."""
+    wanted_gpu = "vm-nvidia" in ctx.settings.golem_presets
+    problems = [f"vm-nvidia: {p}" for p in vfio_problems(ctx)] if wanted_gpu else []
     if installed(ctx)[0] is None:
+        if problems:
+            raise StepFailed("; ".join(problems))
         raise StepSkipped("checked once Golem is installed")
     have = runtimes(ctx)
-    problems = []
     for runtime in ctx.settings.golem_presets:
         if runtime not in have:
             problems.append(
                 f"runtime {runtime} is not installed (ya-provider exe-unit list has "
                 f"{', '.join(sorted(have)) or 'none'})"
             )
-        elif runtime == "vm-nvidia":
-            problems += [f"vm-nvidia: {p}" for p in vfio_problems(ctx)]
     if any(r.startswith("vm") for r in ctx.settings.golem_presets) and not problems:
         vm = vm_state(ctx)
         if not vm.startswith("valid"):
@@ -613,7 +616,7 @@ def deploy_action() -> Action:
             *ollama_steps(),
             Step("user", "the provider's user", user_check, user_apply, retries=0),
             Step("install", "Golem installed", install_check, install_apply, retries=1),
-            Step("runtimes", "runtimes ready to offer", runtimes_check, retries=0),
+            RUNTIMES,
             Step(
                 "settings",
                 "node name, subnet, resources",
@@ -648,4 +651,7 @@ def deploy_action() -> Action:
     )
 
 
-ACTIONS = StackActions(deploy=deploy_action)  # golem's action side: its deploy
+RUNTIMES = Step("runtimes", "runtimes ready to offer", runtimes_check, retries=0)
+
+# golem's action side: its deploy, and the runtimes' host needs checked by preflight too
+ACTIONS = StackActions(deploy=deploy_action, preflight=(RUNTIMES,))

@@ -285,7 +285,10 @@ def test_a_gpu_runtime_has_its_preconditions_named_not_skipped(providers):
     gpu |= {"description": "vm nvidia runtime", "extra-args": ["--cap-handoff"]}
     path.write_text(before + "\n[stack.presets.vm-nvidia]\ncpu_per_hour = 0.5\n")
     try:
-        # not installed on gp-use-1: named, with what is there
+        # not installed on gp-use-1: named, with what is there, by preflight as by the deploy
+        missing = fleetdeck(env, "run", str(path), "preflight", "--yes", "--limit", "gp-use-1")
+        assert "runtime vm-nvidia is not installed" in missing.stdout, missing.stdout[-2000:]
+        assert "toolkit       - skipped" in missing.stdout  # no model: no GPU to check
         missing = fleetdeck(env, "run", str(path), "deploy", "--yes", "--limit", "gp-use-1")
         assert missing.returncode != 0
         assert (

@@ -157,6 +157,9 @@ class GolemStack(Stack):
     def deploy_gaps(self, profile: FleetProfile, cluster: Cluster) -> list[str]:
         return []  # a provider offers its machine; a model is optional (a host Ollama)
 
+    def serves_models(self, role: str) -> bool:
+        return False  # only where the node names one (through the Ollama it fronts)
+
 
 GOLEM = GolemStack(
     name="golem",
