@@ -153,5 +153,5 @@ class StackActions:
     # the remedies its adapter offers (Stack.remedy), by name: (pool, node, target) -> what
     # was done, in words; a failure raises StepFailed
     remedies: dict[str, Callable[[Any, str, str], str]] = field(default_factory=dict)
-    # checks it adds to `preflight`, run on its own nodes only (Golem's runtimes' host needs)
+    # checks it adds to `preflight`, run on its own nodes only (a runtime's host needs)
     preflight: tuple[Step, ...] = ()
