@@ -138,6 +138,13 @@ def check_url(value: str) -> str:
     return value
 
 
+def check_script_url(value: str) -> str:
+    """An install script's address: https://, or file:// a mirror (a simulator's stand-in)."""
+    if not re.match(r"^(https?|file)://\S+$", value):
+        raise ValueError(f"{value!r} is not a URL (https://…, or file:// a mirror)")
+    return value
+
+
 Host = Annotated[str, AfterValidator(check_host)]
 User = Annotated[str, AfterValidator(check_user)]
 Line = Annotated[str, AfterValidator(check_line)]
@@ -148,6 +155,7 @@ Ip = Annotated[str, AfterValidator(check_ip)]
 Name = Annotated[str, AfterValidator(check_name)]
 SecretRefStr = Annotated[str, AfterValidator(check_ref)]
 Url = Annotated[str, AfterValidator(check_url)]
+ScriptUrl = Annotated[str, AfterValidator(check_script_url)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Labels = dict[str, str]
 

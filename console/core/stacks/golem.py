@@ -16,7 +16,7 @@ from pydantic import AfterValidator, Field
 
 from console.core.monitor.findings import Finding
 from console.core.monitor.runbooks import Runbook
-from console.core.schema import Strict
+from console.core.schema import ScriptUrl, Strict
 from console.core.stacks.base import Stack
 from console.core.stacks.golem_status import Golem, reading, view
 from console.core.stacks.ollama import GENERATE
@@ -26,12 +26,6 @@ if TYPE_CHECKING:
     from console.core.state import NodeStatus
 
 VERSION = r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$"
-
-
-def _installer(value: str) -> str:
-    if not re.match(r"^(https?|file)://\S+$", value):
-        raise ValueError(f"{value!r} is not a URL (https://…/as-provider, or file:// a mirror)")
-    return value
 
 
 def _address(value: str) -> str:
@@ -61,9 +55,7 @@ class GolemSettings(Strict):
     golem_version: Annotated[str, Field(pattern=VERSION)] = "0.17.6"
     golem_vm_version: Annotated[str, Field(pattern=VERSION)] = "0.4.2"
     golem_wasi_version: Annotated[str, Field(pattern=VERSION)] = "0.2.2"
-    golem_install_url: Annotated[str, AfterValidator(_installer)] = (
-        "https://join.golem.network/as-provider"
-    )
+    golem_install_url: ScriptUrl = "https://join.golem.network/as-provider"
     # the installer asks to accept Golem's terms: only the operator may say yes
     golem_accept_terms: bool = False
     golem_user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "golem"

@@ -10,14 +10,8 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from console.core.monitor.runbooks import Runbook
-from console.core.schema import Port, Strict
+from console.core.schema import Port, ScriptUrl, Strict
 from console.core.stacks.base import InferenceApi, Stack
-
-
-def _installer(value: str) -> str:
-    if not re.match(r"^(https?|file)://\S+$", value):
-        raise ValueError(f"{value!r} is not a URL (https://…/install.sh, or file:// a mirror)")
-    return value
 
 
 def _duration(value: str) -> str:
@@ -30,7 +24,7 @@ class OllamaSettings(Strict):
     ollama_port: Port = 11434  # where Ollama's API answers on the node (127.0.0.1 only)
     ollama_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] = "0.12.6"  # pinned
     # the official install script, or a mirror of it (it downloads the version it is told)
-    ollama_install_url: Annotated[str, AfterValidator(_installer)] = "https://ollama.com/install.sh"
+    ollama_install_url: ScriptUrl = "https://ollama.com/install.sh"
     # Ollama's own defaults: one request at a time, 512 waiting, models kept 5 minutes
     ollama_num_parallel: Annotated[int, Field(ge=1, le=1024)] = 1
     ollama_max_queue: Annotated[int, Field(ge=0, le=100_000)] = 512
