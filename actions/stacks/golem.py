@@ -397,10 +397,17 @@ def unit_text(ctx: NodeContext, secrets: str) -> str:
 
 
 def secrets_text(ctx: NodeContext) -> str:
-    """yagna's secrets as KEY=VALUE lines (read by systemd, root's alone); '' for none."""
-    lines = [
-        f"{env}={ctx.secret(key)}\n" for key, env in SECRETS.items() if key in ctx.profile.secrets
-    ]
+    """yagna's secrets as KEY="VALUE" lines, quoted as systemd reads an EnvironmentFile
+    (root's alone); '' for none."""
+    lines = []
+    for key, env in SECRETS.items():
+        if key not in ctx.profile.secrets:
+            continue
+        value = ctx.secret(key)
+        if "\n" in value or "\r" in value:
+            raise StepRefused(f"the secret {key} holds a line break: an environment value cannot")
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'{env}="{quoted}"\n')
     return "".join(lines)
 
 
