@@ -391,7 +391,8 @@ async def test_a_golem_providers_status_is_on_its_node_screen():
         await on(pilot, NodeScreen)
         await pilot.press("3")
         await pilot.pause()
-        assert app.screen.query_one(TabbedContent).active == "chain"
+        tabs = app.screen.query_one(TabbedContent)
+        assert tabs.active == "chain" and str(tabs.get_tab("chain").label) == "Provider [3]"
         text = str(app.screen.query_one("#chain-text", Static).render())
         assert "Golem provider  NOT RUNNING (is not running)" in text
         assert "lato" in text and "0x2a14f8ae0272bd4c38ed1b40c66e88ed719dab69" in text
