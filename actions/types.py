@@ -44,6 +44,21 @@ class Change:
     payload: tuple = field(default=(), compare=False, repr=False)
 
 
+def file_diff(have: str | None, want: str, path: str) -> str:
+    """A plan's diff of a file: what the node has (None: no file yet) against what it will."""
+    import difflib  # noqa: PLC0415 - only where a file changes
+
+    return "\n".join(
+        difflib.unified_diff(
+            (have or "").splitlines(),
+            want.splitlines(),
+            "now" if have is not None else "(none)",
+            path,
+            lineterm="",
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Step:
     name: str

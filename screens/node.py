@@ -235,8 +235,10 @@ class NodeScreen(LiveScreen):
         self._containers(node)
         info = STACKS.get(node.stack)
         if info is not None and info.provider_view is not None and not info.chain_roles:
-            # the tab shows its stack's provider, not a chain: named so
-            self.query_one(TabbedContent).get_tab("chain").label = "Provider [3]"
+            # the tab shows its stack's provider, not a chain: named so (once, not per tick)
+            tab = self.query_one(TabbedContent).get_tab("chain")
+            if str(tab.label) != "Provider [3]":
+                tab.label = "Provider [3]"
         self.query_one("#chain-text", Static).update(self._chain(node))
         self.query_one("#system-text", Static).update(self._system(node))
         self.query_one("#alerts-text", Static).update(self._alerts(state))

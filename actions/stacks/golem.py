@@ -32,9 +32,9 @@ import json
 import shlex
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, StepRefused, StepSkipped
-from actions.stacks import ollama
+from actions.stacks import ollama, systemd
 from actions.stacks.node_http import note
-from actions.types import StackActions
+from actions.types import StackActions, file_diff
 
 UNIT = "golemsp"
 TERMS = "https://handbook.golem.network/see-also/terms"
@@ -415,20 +415,11 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def unit_facts(ctx: NodeContext) -> dict[str, str]:
-    unit, secrets = paths(ctx)
-    show = f"systemctl show {UNIT}"
-    out = ctx.run(
-        f"{show} -p LoadState -p ActiveState -p UnitFileState -p NeedDaemonReload; "
-        f"started=$({show} -p ActiveEnterTimestamp --value); "
-        'printf "Started=%s\\n" "$(date -d "$started" +%s 2>/dev/null)"; '
-        f'printf "Written=%s\\n" "$({ctx.sudo}stat -c %Y {q(unit)} {q(secrets)} 2>/dev/null '
-        '| sort -n | tail -1)"; '
-        f'printf "Secrets=%s\\n" "$({ctx.sudo}sha256sum {q(secrets)} 2>/dev/null | cut -c1-64)"',
-        quiet=True,
-        check=False,
-    )
-    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+def secrets_digest(ctx: NodeContext, secrets: str) -> str:
+    """The sha256 of the secrets file on the node ('' where there is none): compared, never
+    read back."""
+    out = ctx.run(f"{ctx.sudo}sha256sum {q(secrets)}", quiet=True, check=False)
+    return out.stdout[:64] if out.exit == 0 else ""
 
 
 def service_commands(ctx: NodeContext) -> tuple[str, ...]:
@@ -448,39 +439,25 @@ def service_check(ctx: NodeContext) -> Change | None:
     unit, secrets = paths(ctx)
     want = unit_text(ctx, secrets)
     have = ctx.read(unit)
-    facts = unit_facts(ctx)
+    facts = systemd.unit_facts(ctx, UNIT, f"{q(unit)} {q(secrets)}")
     why = []
     if have is None or have[1] != want:
         why.append(f"write {unit}")
-    secret = secrets_text(ctx)
-    if (facts.get("Secrets") or digest("")) != digest(secret) and (secret or facts.get("Secrets")):
+    secret, written = secrets_text(ctx), secrets_digest(ctx, secrets)
+    if (written or digest("")) != digest(secret) and (secret or written):
         why.append(f"write {secrets} (yagna's secrets, root's alone)")
     if not why:
-        started, written = facts.get("Started", ""), facts.get("Written", "")
-        if facts.get("NeedDaemonReload") == "yes":
-            why.append("reload (its files changed)")
-        elif started.isdigit() and written.isdigit() and int(written) > int(started):
-            why.append("restart (its files changed after it started)")
-        elif facts.get("ActiveState") != "active" or facts.get("UnitFileState") != "enabled":
-            why.append(f"start (it is {facts.get('ActiveState')}, {facts.get('UnitFileState')})")
+        problem = systemd.runs_stale(facts) or systemd.not_running(facts)
+        why += [problem] if problem else []
     if not why:
         return None
-    diff = (
-        "" if have is not None and have[1] == want else _diff(have[1] if have else "", want, unit)
-    )
+    same = have is not None and have[1] == want
+    diff = "" if same else file_diff(have[1] if have else None, want, unit)
     return Change(
         f"{'; '.join(why)}; restart {UNIT}",
         service_commands(ctx),
         diff=diff,
         payload=(want, secret),
-    )
-
-
-def _diff(old: str, new: str, path: str) -> str:
-    import difflib  # noqa: PLC0415 - only where a file changes
-
-    return "\n".join(
-        difflib.unified_diff(old.splitlines(), new.splitlines(), "now", path, lineterm="")
     )
 
 
@@ -584,7 +561,7 @@ def service_foresee(ctx: NodeContext, because: list[str]) -> Change:
     return Change(
         f"write {unit} and {secrets}; restart {UNIT}",
         service_commands(ctx),
-        diff=_diff(have[1] if have else "", want, unit),
+        diff=file_diff(have[1] if have else None, want, unit),
         payload=(want, secrets_text(ctx)),
     )
 

@@ -11,15 +11,15 @@ GPU, and the port listening on the loopback only, as `ss` on the node shows it).
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import shlex
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed
+from actions.stacks import systemd
 from actions.stacks.node_http import node_json, note, url_answers
 from actions.stacks.weights import models_of, room_for
-from actions.types import StackActions
+from actions.types import StackActions, file_diff
 from console.core.profile.schema import FleetProfile
 
 UNIT = "ollama"
@@ -162,19 +162,9 @@ def drop_in_text(ctx: NodeContext) -> str:
 
 def unit_facts(ctx: NodeContext) -> dict[str, str]:
     """What systemd says of the unit, with when it last started and when fleetdeck's
-    drop-in last changed (seconds since the epoch, as the node's clock counts)."""
-    show = f"systemctl show {UNIT}"
-    out = ctx.run(
-        f"{show} -p LoadState -p FragmentPath -p ActiveState -p UnitFileState "
-        "-p Environment -p NeedDaemonReload; "
-        f"started=$({show} -p ActiveEnterTimestamp --value); "
-        'printf "Started=%s\\n" "$(date -d "$started" +%s 2>/dev/null)"; '
-        f'printf "Written=%s\\n" "$(stat -c %Y "$({show} -p FragmentPath --value).d/{DROP_IN}" '
-        '2>/dev/null)"',
-        quiet=True,
-        check=False,
-    )
-    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    drop-in (beside the unit file systemd names) last changed."""
+    drop_in = f'"$(systemctl show {UNIT} -p FragmentPath --value).d/{DROP_IN}"'
+    return systemd.unit_facts(ctx, UNIT, drop_in, ("FragmentPath", "Environment"))
 
 
 def drop_in_path(ctx: NodeContext, facts: dict[str, str]) -> str:
@@ -205,15 +195,9 @@ def service_check(ctx: NodeContext) -> Change | None:
     have = ctx.read(path)
     if have is None or have[1] != want:
         return _service_change(ctx, path, have[1] if have else None, want, "settings")
-    if facts.get("NeedDaemonReload") == "yes":
-        return Change(
-            f"reload and restart {UNIT} (its files changed since)", service_commands(ctx, path)
-        )
-    started, written = facts.get("Started", ""), facts.get("Written", "")
-    if started.isdigit() and written.isdigit() and int(written) > int(started):
-        return Change(
-            f"restart {UNIT} (its settings changed after it started)", service_commands(ctx, path)
-        )
+    stale = systemd.runs_stale(facts)
+    if stale:
+        return Change(f"reload and restart {UNIT} ({stale})", service_commands(ctx, path))
     configured = facts.get("Environment", "").split()
     overridden = [e for e in re.findall(r'Environment="([^"]*)"', want) if e not in configured]
     if overridden:
@@ -224,24 +208,12 @@ def service_check(ctx: NodeContext) -> Change | None:
             f"{', '.join(theirs) or 'no ' + ', '.join(sorted(names))} (systemctl cat {UNIT} "
             "shows which file; remove it or move its settings into the profile)"
         )
-    if facts.get("ActiveState") != "active" or facts.get("UnitFileState") != "enabled":
-        return Change(
-            f"start {UNIT} (it is {facts.get('ActiveState')}, {facts.get('UnitFileState')})",
-            service_commands(ctx, path),
-        )
-    return None
+    down = systemd.not_running(facts)
+    return Change(f"start {UNIT} ({down})", service_commands(ctx, path)) if down else None
 
 
 def _service_change(ctx: NodeContext, path: str, have: str | None, want: str, why: str) -> Change:
-    diff = "\n".join(
-        difflib.unified_diff(
-            (have or "").splitlines(),
-            want.splitlines(),
-            "now" if have else "(none)",
-            path,
-            lineterm="",
-        )
-    )
+    diff = file_diff(have, want, path)
     return Change(
         f"write {path} ({why}) and restart {UNIT}",
         service_commands(ctx, path),

@@ -15,14 +15,13 @@ validation (/v1/models lists the model; the container sees its GPUs).
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
 from actions.stacks.node_http import node_json, note, url_answers
 from actions.stacks.weights import hf_home, models_apply, models_check, models_of
-from actions.types import StackActions
+from actions.types import StackActions, file_diff
 from console.core.times import rfc3339_seconds
 
 DEFAULT_IMAGE = "vllm/vllm-openai:v0.11.0"
@@ -154,15 +153,7 @@ def compose_check(ctx: NodeContext) -> Change | None:
     have = ctx.read(compose_path(ctx))
     if have is not None and have[1] == want:
         return None
-    diff = "\n".join(
-        difflib.unified_diff(
-            (have[1] if have else "").splitlines(),
-            want.splitlines(),
-            "now" if have else "(none)",
-            compose_path(ctx),
-            lineterm="",
-        )
-    )
+    diff = file_diff(have[1] if have else None, want, compose_path(ctx))
     return Change(f"write {compose_path(ctx)}", diff=diff, payload=(want,))
 
 
