@@ -37,6 +37,7 @@ from actions.types import (  # noqa: F401 - re-exported: steps import them from 
     StepRefused,
     StepSkipped,
 )
+from console.core.accelerators import ACCELERATORS
 from console.core.journal import (
     CANCELLED,
     DONE,
@@ -690,6 +691,9 @@ def checked(check: Callable[..., Change | None], ctx: NodeContext, *args: Any) -
 # and output redirected to a file: what a read-only context refuses. Reads (cat, stat, df,
 # docker inspect, systemctl show, python3 -c of a reading script) pass; so does `docker
 # exec`, whose command inside is the check's own to keep read-only.
+DEVICE_TOOLS_THAT_CHANGE = "|".join(
+    re.escape(tool) for a in ACCELERATORS.values() for tool in a.tools_that_change
+)
 CHANGES = re.compile(
     r"(?:^|[;&|(]|\bsudo\s+(?:-n\s+)?|\benv\s+(?:\w+=\S*\s+)*)\s*(?:"
     r"mkdir|rm|rmdir|mv|cp|tee|chmod|chown|ln|touch|truncate|dd|kill|pkill|useradd"
@@ -699,7 +703,7 @@ CHANGES = re.compile(
     r"|docker-compose\s+(?:\S+\s+)*?(?:up|down|pull|rm|stop|start|restart|create)"
     r"|apt-get\s+(?:\S+\s+)*?(?:install|remove|purge|update|upgrade)"
     r"|ufw\s+(?:\S+\s+)*?(?:allow|deny|enable|disable|delete|reset)"
-    r"|nvidia-ctk|ollama\s+(?:pull|rm|create)|hf\s+download|huggingface-cli\s+download"
+    rf"|{DEVICE_TOOLS_THAT_CHANGE}|ollama\s+(?:pull|rm|create)|hf\s+download|huggingface-cli\s+download"
     r"|git\s+(?:clone|checkout|pull|fetch|reset|clean))\b"
     r"|[^2&]>>?\s*(?!/dev/null|&)[\"'$\w/~.]",
     re.MULTILINE,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from console.core import rows
+from console.core import accelerators, rows
 from console.core.state import FleetState, NodeStatus
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -45,7 +45,7 @@ TONE_STYLE = {"critical": "bold red", "warning": "yellow", "muted": "dim"}
 
 SIGNAL_TITLES = (
     ("gpus", "GPUs"),
-    ("xids", "Xids"),
+    ("events", "events"),  # in its devices' vendor's word where they have one vendor
     ("containers", "containers"),
     ("system", "system"),
     ("chain", "chain"),
@@ -57,7 +57,9 @@ def sources_line(node: NodeStatus, now: float, interval: float) -> Text:
     """Where each of the node's values came from and how old it is:
     `GPUs gke 3s · containers ssh 1s · chain —`; an old one in red."""
     out = Text("values: ", style="dim")
-    titles = SIGNAL_TITLES
+    vendors = {accelerators.of(g.vendor).event_word for g in node.gpus}
+    word = f"{vendors.pop()}s" if len(vendors) == 1 else "events"
+    titles = tuple((s, word if s == "events" else t) for s, t in SIGNAL_TITLES)
     if node.source_of("kube") is not None:  # only where a Kubernetes source reads the node
         titles += (("kube", "k8s"),)
     for i, (signal, title) in enumerate(titles):

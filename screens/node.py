@@ -11,8 +11,9 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from console.core import accelerators
 from console.core.stacks import STACKS
-from console.core.state import FleetState, NodeStatus
+from console.core.state import FleetState, Gpu, NodeStatus
 from console.core.times import rfc3339_seconds
 from screens import cells
 from screens.help import HelpScreen, key_rows
@@ -83,25 +84,13 @@ def _local_time(stamp: str | None) -> str | None:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
-def _gpu_name(name: str | None) -> str | None:
-    """'H100 80GB HBM3': every GPU here is NVIDIA's."""
-    return name.removeprefix("NVIDIA ") if name else name
+def _model(g: Gpu) -> str | None:
+    """Its model, short: 'H100 80GB HBM3' (its vendor's prefix left off)."""
+    return accelerators.of(g.vendor).short_model(g.name)
 
 
-THROTTLE_WORDS = {  # NVML's clocks-event reasons, in nvidia-smi -q's words, short
-    "gpu_idle": "idle",
-    "applications_clocks_setting": "app clocks",
-    "sw_power_cap": "power cap",
-    "hw_slowdown": "HW slowdown",
-    "sync_boost": "sync boost",
-    "sw_thermal_slowdown": "SW thermal",
-    "hw_thermal_slowdown": "HW thermal",
-    "hw_power_brake_slowdown": "power brake",
-}
-
-
-def _throttle(reasons: tuple[str, ...]) -> str:
-    words = [THROTTLE_WORDS.get(r, r) for r in reasons]
+def _throttle(g: Gpu) -> str:
+    words = [accelerators.of(g.vendor).throttle_words.get(r, r) for r in g.throttle]
     if "SW thermal" in words and "HW thermal" in words:  # the usual pair: one word
         words = ["thermal SW+HW" if w == "SW thermal" else w for w in words if w != "HW thermal"]
     return ", ".join(words) or "—"
@@ -164,7 +153,7 @@ class NodeScreen(LiveScreen):
         with TabbedContent(initial="gpus"):
             with TabPane("GPUs [1]", id="gpus"), VerticalScroll():
                 yield DataTable(id="gpu-table", zebra_stripes=True)
-                yield Static(id="xids")
+                yield Static(id="events")
             with TabPane("Containers [2]", id="containers"):
                 yield DataTable(id="ctr-table", zebra_stripes=True)
             with TabPane("Chain [3]", id="chain"):
@@ -260,7 +249,7 @@ class NodeScreen(LiveScreen):
             hot = g.temp_c is not None and g.temp_c >= 85
             row = {
                 "gpu": _t(g.index),
-                "name": _t(_gpu_name(g.name)),
+                "name": _t(_model(g)),
                 "util": _t(f"{g.util}%" if g.util is not None else None),
                 "mem": _t(_gib(g.mem_used_mib, g.mem_total_mib)),
                 "temp": _t(
@@ -268,31 +257,37 @@ class NodeScreen(LiveScreen):
                 ),
                 "power": _t(f"{_watts(g.power_w)}/{_watts(g.power_limit_w)} W"),
                 "throttle": _t(
-                    _throttle(g.throttle),
-                    "yellow" if g.throttle and g.throttle != ("gpu_idle",) else "",
+                    _throttle(g),
+                    "yellow" if set(g.throttle) - accelerators.of(g.vendor).calm_throttle else "",
                 ),
                 "ecc": _t(g.ecc_uncorrected, "bold red" if g.ecc_uncorrected else ""),
                 "procs": _t(g.processes),
             }
             table.add_row(*(row[k] for k in keys))
-        xids = Text()
-        models = sorted({_gpu_name(g.name) for g in node.gpus if g.name})
+        said = Text()
+        models = sorted({m for g in node.gpus if (m := _model(g))})
         if models and "name" not in width:  # the column went for lack of room
-            xids.append(f"{len(node.gpus)} × {', '.join(models)}\n", style="bold")
-        if node.xids:
-            xids.append("Xid events (last 10 minutes)\n", style="bold")
-            for t, gpu, xid in node.xids:
-                which = f"GPU {gpu}" if gpu is not None else "a GPU"
-                xids.append(
-                    f"{time.strftime('%H:%M:%S', time.localtime(t))}  {which}  Xid {xid}\n",
-                    style="red",
-                )
+            said.append(f"{len(node.gpus)} × {', '.join(models)}\n", style="bold")
+        vendors = [accelerators.of(v) for v in dict.fromkeys(g.vendor for g in node.gpus)]
+        if node.events:
+            for vendor in dict.fromkeys(v for *_, v in node.events):
+                word = accelerators.of(vendor).event_word
+                said.append(f"{word} events (last 10 minutes)\n", style="bold")
+                for t, gpu, code, v in node.events:
+                    if v != vendor:
+                        continue
+                    which = f"GPU {gpu}" if gpu is not None else "a GPU"
+                    said.append(
+                        f"{time.strftime('%H:%M:%S', time.localtime(t))}  {which}  {word} {code}\n",
+                        style="red",
+                    )
         elif node.gpu_error:
-            xids.append(f"GPU source: {node.gpu_source}; ", style="dim")
-            xids.append(node.gpu_error, style="yellow")
+            said.append(f"GPU source: {node.gpu_source}; ", style="dim")
+            said.append(node.gpu_error, style="yellow")
         else:
-            xids.append(f"GPU source: {node.gpu_source or '—'}; no Xid events", style="dim")
-        self.query_one("#xids", Static).update(xids)
+            words = "/".join(a.event_word for a in vendors) or "device"
+            said.append(f"GPU source: {node.gpu_source or '—'}; no {words} events", style="dim")
+        self.query_one("#events", Static).update(said)
 
     def _containers(self, node: NodeStatus) -> None:
         table = self.query_one("#ctr-table", DataTable)

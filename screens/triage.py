@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from console.core.accelerators import runbook as device_runbook
 from console.core.monitor.runbooks import RUNBOOKS
 from console.core.profile.schema import FleetProfile
 from console.core.stacks import Remedy, stack_of
@@ -81,7 +82,10 @@ class RunbookScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         a = self.alert
-        book = self.stack.runbook(a.kind) if self.stack else RUNBOOKS.get(a.kind.split(":")[0])
+        base = a.kind.split(":")[0]
+        book = (
+            self.stack.runbook(a.kind) if self.stack else device_runbook(base) or RUNBOOKS.get(base)
+        )
         text = Text()
         text.append(f"{a.severity.upper()}  ", style=cells.SEVERITY_STYLE[a.severity])
         text.append(a.node, style="bold")

@@ -19,6 +19,8 @@ DOWN_AFTER = 15  # intervals without a line after which a stale node reads down
 
 @dataclass(frozen=True)
 class Gpu:
+    """One accelerator (a GPU, a Gaudi HPU), in words every vendor's reading fills."""
+
     index: int | None
     name: str | None = None
     uuid: str | None = None
@@ -33,6 +35,16 @@ class Gpu:
     processes: int = 0
     lost: bool = False
     error: str | None = None
+    vendor: str = ""  # its adapter's name (console/core/accelerators/)
+    serial: str | None = None
+    health: str | None = None  # its driver's word for its state, where it has one
+    links: int | None = None  # its fabric ports, where it has them and they were read
+    links_down: tuple[int, ...] = ()  # those of them down
+    rows_pending: bool | None = None  # memory rows waiting to be replaced at a reset
+
+
+# a vendor's event on a node: (time, device index or None, its code, vendor)
+Event = tuple[float, int | None, int, str]
 
 
 @dataclass(frozen=True)
@@ -132,7 +144,7 @@ class NodeStatus:
     gpus: tuple[Gpu, ...] = ()
     gpu_source: str | None = None
     gpu_error: str | None = None
-    xids: tuple[tuple[float, int | None, int], ...] = ()  # recent (time, gpu, xid)
+    events: tuple[Event, ...] = ()  # recent device events (a driver's error codes)
     containers: tuple[Container, ...] = ()
     container_error: str | None = None
     system: System = field(default_factory=System)
@@ -276,7 +288,7 @@ class FleetState:
             d = asdict(n)
             d["stale"] = n.stale(now, self.interval)
             d["age_s"] = None if n.age(now) is None else round(n.age(now), 2)
-            d["xids"] = [{"t": t, "gpu": g, "xid": x} for t, g, x in n.xids]
+            d["events"] = [{"t": t, "gpu": g, "code": c, "vendor": v} for t, g, c, v in n.events]
             d.pop("util_history")
             d["sources"] = {
                 sig: {"source": src, "age_s": round(max(0.0, now - at), 2)}

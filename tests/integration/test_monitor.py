@@ -268,10 +268,13 @@ def test_xids_from_before_the_console_started_are_read_from_the_kernel_log(fleet
         time.sleep(1.0)
         mon.start()
         assert mon.wait_complete(20)
-        assert wait_until(lambda: len(mon.snapshot().nodes["ml2"].xids) >= 2)
-        xids = mon.snapshot().nodes["ml2"].xids
-        assert sorted((gpu, xid) for _, gpu, xid in xids) == [(0, 48), (0, 79)], xids
-        assert all(before - 5 < t < before + 1 for t, _, _ in xids), (before, xids)
+        assert wait_until(lambda: len(mon.snapshot().nodes["ml2"].events) >= 2)
+        events = mon.snapshot().nodes["ml2"].events
+        assert sorted((gpu, xid, v) for _, gpu, xid, v in events) == [
+            (0, 48, "nvidia"),
+            (0, 79, "nvidia"),
+        ], events
+        assert all(before - 5 < t < before + 1 for t, *_ in events), (before, events)
         lost = next(a for a in mon.snapshot().alerts if a.node == "ml2" and a.kind == "gpu_lost")
         assert re.search(r"Xid 79 at \d\d:\d\d:\d\d", lost.evidence), lost.evidence
         # a probe that reconnects reads the kernel log again: each event is still there once
@@ -280,7 +283,7 @@ def test_xids_from_before_the_console_started_are_read_from_the_kernel_log(fleet
         mon.start()
         assert mon.wait_complete(20)
         time.sleep(3 * INTERVAL)
-        assert len(mon.snapshot().nodes["ml2"].xids) == 2
+        assert len(mon.snapshot().nodes["ml2"].events) == 2
     finally:
         mon.stop()
         pool.close()

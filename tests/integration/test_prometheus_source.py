@@ -112,7 +112,7 @@ async def test_the_console_shows_each_value_with_its_source_and_age(gke, tmp_pat
         assert " · containers — · system — · chain — · services —" in line
         age = int(line.split("GPUs gke ")[1].split("s")[0])
         assert 0 <= age <= 3 * SCRAPE_S
-        assert "dcgm-exporter via prometheus 'gke'" in str(screen.query_one("#xids").render())
+        assert "dcgm-exporter via prometheus 'gke'" in str(screen.query_one("#events").render())
 
 
 def test_kubernetes_and_prometheus_read_the_same_nodes_each_its_part(gke, tmp_path):

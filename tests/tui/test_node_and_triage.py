@@ -116,7 +116,7 @@ def app_with_a_lost_gpu() -> FleetdeckApp:
     name = list(state.nodes)[3]
     node = state.nodes[name]
     gpus = node.gpus[:7] + (replace(node.gpus[7], lost=True, error="GPU is lost"),)
-    node = replace(node, gpus=gpus, xids=((state.taken_at - 60, 7, 79),))
+    node = replace(node, gpus=gpus, events=((state.taken_at - 60, 7, 79, "nvidia"),))
     state = state_of(profile.model, {**state.nodes, name: node}, state.taken_at)
     return FleetdeckApp(profile, live=False, source=lambda: state)
 

@@ -6,8 +6,10 @@ import json
 import stat
 from datetime import UTC, datetime
 
-from console.core import probe
-from console.core.monitor.parse import merge_xids
+from console.core.monitor.parse import merge_events
+from tests.harness.probe import assembled
+
+probe = assembled()
 
 LINE = (
     "NVRM: Xid (PCI:0000:3b:00): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus."
@@ -15,13 +17,13 @@ LINE = (
 
 
 def test_the_drivers_line_gives_bus_and_xid():
-    assert probe._xid_line(LINE) == ("0000:3b:00", 79)
-    assert probe._xid_line("NVRM: Xid (PCI:0000:18:00): 48, pid=1234, name=python3, ...") == (
+    assert probe.nv_xid_line(LINE) == ("0000:3b:00", 79)
+    assert probe.nv_xid_line("NVRM: Xid (PCI:0000:18:00): 48, pid=1234, name=python3, ...") == (
         "0000:18:00",
         48,
     )
-    assert probe._xid_line("NVRM: loading NVIDIA UNIX x86_64 Kernel Module") is None
-    assert probe._xid_line("NVRM: Xid (PCI:0000:3b:00): garbage") is None
+    assert probe.nv_xid_line("NVRM: loading NVIDIA UNIX x86_64 Kernel Module") is None
+    assert probe.nv_xid_line("NVRM: Xid (PCI:0000:3b:00): garbage") is None
 
 
 def _tool(bin_dir, name, body):
@@ -41,7 +43,7 @@ def test_journal_first_then_dmesg_and_only_the_last_ten_minutes(tmp_path, monkey
     (tmp_path / "journal").write_text("\n".join(json.dumps(e) for e in entries) + "\nnot json\n")
     _tool(tmp_path, "journalctl", f'cat "{tmp_path}/journal"\n')
     _tool(tmp_path, "dmesg", "exit 1\n")
-    assert probe.kernel_xids(now) == [(now - 60, "0000:3b:00", 79)]
+    assert probe.nv_kernel_xids(now) == [(now - 60, "0000:3b:00", 79)]
 
     # no journal (containers, minimal hosts): dmesg's ISO times, comma before the fraction
     _tool(tmp_path, "journalctl", 'echo "No journal files were found." >&2; exit 1\n')
@@ -50,7 +52,7 @@ def test_journal_first_then_dmesg_and_only_the_last_ten_minutes(tmp_path, monkey
         stamp = stamp.replace("+", ",000000+")
     (tmp_path / "kmsg").write_text(f"{stamp} {LINE}\n2020-01-01T00:00:00,000000+00:00 {LINE}\n")
     _tool(tmp_path, "dmesg", f'cat "{tmp_path}/kmsg"\n')
-    assert probe.kernel_xids(now) == [(now - 120, "0000:3b:00", 79)]
+    assert probe.nv_kernel_xids(now) == [(now - 120, "0000:3b:00", 79)]
 
 
 def test_a_lost_gpu_is_named_by_elimination(tmp_path, monkeypatch):
@@ -70,15 +72,21 @@ def test_a_lost_gpu_is_named_by_elimination(tmp_path, monkeypatch):
     )
     when = datetime(2027, 1, 15, 8, tzinfo=UTC).timestamp()
     gpus = [{"index": 0, "lost": True}, {"index": 1, "lost": False}]
-    found = probe.xid_history(when + 5, gpus)
-    assert [(x["gpu"], x["xid"], x["pci"]) for x in found] == [
+    found = probe.nv_xid_history(when + 5, gpus)
+    assert [(x["gpu"], x["code"], x["pci"]) for x in found] == [
         (0, 79, "0000:3b:00"),
         (1, 48, "0000:18:00"),
     ]
 
 
 def test_a_re_read_event_is_kept_once():
-    kept = ((100.0, 0, 79),)
-    again = ((99.2, 0, 79), (99.2, 1, 79), (400.0, 0, 79))
-    assert merge_xids(kept, again, since=50) == ((100.0, 0, 79), (99.2, 1, 79), (400.0, 0, 79))
-    assert merge_xids(kept, (), since=150) == ()
+    kept = ((100.0, 0, 79, "nvidia"),)
+    again = ((99.2, 0, 79, "nvidia"), (99.2, 1, 79, "nvidia"), (400.0, 0, 79, "nvidia"))
+    assert merge_events(kept, again, since=50) == (
+        (100.0, 0, 79, "nvidia"),
+        (99.2, 1, 79, "nvidia"),
+        (400.0, 0, 79, "nvidia"),
+    )
+    assert merge_events(kept, (), since=150) == ()
+    # the same code from another vendor's device is another event
+    assert len(merge_events(kept, ((100.5, 0, 79, "amd"),), since=50)) == 2

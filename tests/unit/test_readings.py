@@ -32,13 +32,14 @@ MALFORMED = {
         {"containers": [{"name": "a", "restarts": "x"}]},
         {"system": ["x"]},
         {"system": {"disks": [3]}},
-        {"xids": [{"xid": "seventy-nine"}]},
+        {"xids": [{"xid": "seventy-nine"}]},  # a line from before the accelerator seam
+        {"events": [{"code": "seventy-nine"}]},
         {"system": {"disks": "abc"}},
     ],
     Kind.METRICS: [
         {"signals": ["gpus"], "gpus": {"0": 1}},
         {"signals": ["kube"], "kube": {"nope": 1}},
-        {"signals": ["xids"], "xids": [None]},
+        {"signals": ["events"], "events": [None]},
         {"signals": ["system"], "system": "up"},
     ],
     Kind.COLLECTED: [
@@ -54,7 +55,19 @@ def test_a_good_probe_line_is_read_into_typed_values():
     assert isinstance(got, Reading) and got.taken == 99.5
     assert isinstance(got.gpus[0], Gpu) and got.gpus[0].util == 70
     assert got.containers[0].name == "api" and got.system.hostname == "n1"
-    assert got.xids == ((99.0, 0, 79),)
+    # a line from before the accelerator seam: its events and devices are NVIDIA's
+    assert got.events == ((99.0, 0, 79, "nvidia"),) and got.gpus[0].vendor == "nvidia"
+
+
+def test_each_device_and_event_keeps_its_vendor():
+    line = {
+        "t": 5.0,
+        "gpus": [{"index": 0, "vendor": "nvidia"}, {"index": 0, "vendor": "nvidia", "lost": True}],
+        "events": [{"t": 4.0, "gpu": 0, "code": 48, "vendor": "nvidia"}],
+    }
+    got = read(Kind.PROBE, line)
+    assert [g.vendor for g in got.gpus] == ["nvidia", "nvidia"]
+    assert got.events == ((4.0, 0, 48, "nvidia"),)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +95,7 @@ FIELDS = [
     "containers",
     "system",
     "xids",
+    "events",
     "golem",
     "signals",
     "kube",
@@ -101,7 +115,7 @@ FIELDS = [
 )
 def test_any_data_of_the_right_general_shape_is_read_or_refused_in_words(kind, data):
     if kind == Kind.METRICS:
-        data = {**data, "signals": ["gpus", "xids", "containers", "system", "kube"]}
+        data = {**data, "signals": ["gpus", "events", "containers", "system", "kube"]}
     try:
         got = read(kind, json.loads(json.dumps(data)))
     except ReadingError as exc:

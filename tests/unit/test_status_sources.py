@@ -11,9 +11,9 @@ from console.core.monitor.observe import METRICS, PROBE, Observation
 from console.core.monitor.sources import PrometheusPoller, StackMetricsPoller
 from console.core.monitor.tracker import Tracker
 from console.core.profile import ProfileError, loads
+from console.core.sources.events import EventWatch
 from console.core.sources.prometheus import SourceError
 from console.core.sources.promtext import parse
-from console.core.sources.xids import XidWatch
 from console.core.stacks.gonka_metrics import read_mlnode_metrics
 
 PROFILE = (
@@ -31,7 +31,7 @@ def gpu(temp: int) -> dict:
 
 
 def metrics(node: str, at: float, temp: int, **extra) -> Observation:
-    data = {"gpus": [gpu(temp)], "xids": [], "signals": ["gpus", "xids"], "taken": at}
+    data = {"gpus": [gpu(temp)], "events": [], "signals": ["gpus", "events"], "taken": at}
     return Observation(node, at, "gke", METRICS, {**data, "interval": 10.0, **extra})
 
 
@@ -55,19 +55,19 @@ def test_the_text_format_with_escapes_specials_and_a_bad_line():
     assert z.value != z.value and w.value == float("inf")
 
 
-def test_xids_are_changes_and_rises_after_a_baseline():
-    watch = XidWatch()
+def test_events_are_changes_and_rises_after_a_baseline():
+    watch = EventWatch("nvidia")
     assert watch.last("n", 0, 79, 1.0) == []  # the gauge's Xid from before: a baseline
     watch.read("n")
     assert watch.last("n", 0, 79, 2.0) == []
-    assert watch.last("n", 0, 48, 3.0) == [{"t": 3.0, "gpu": 0, "xid": 48}]
+    assert watch.last("n", 0, 48, 3.0) == [{"t": 3.0, "gpu": 0, "code": 48, "vendor": "nvidia"}]
     # a counter new to a node read before: its first Xid of that kind
-    assert watch.total("n", 1, 13, 1, 4.0) == [{"t": 4.0, "gpu": 1, "xid": 13}]
+    assert watch.total("n", 1, 13, 1, 4.0) == [{"t": 4.0, "gpu": 1, "code": 13, "vendor": "nvidia"}]
     assert watch.total("m", 1, 13, 4, 4.0) == []  # a node never read: its baseline
     watch.read("m")
-    assert watch.total("n", 2, 79, 1, 5.0) == [{"t": 5.0, "gpu": 2, "xid": 79}]
+    assert watch.total("n", 2, 79, 1, 5.0) == [{"t": 5.0, "gpu": 2, "code": 79, "vendor": "nvidia"}]
     assert watch.total("n", 2, 79, 0, 6.0) == []  # reset: no event
-    assert watch.total("n", 2, 79, 1, 7.0) == [{"t": 7.0, "gpu": 2, "xid": 79}]
+    assert watch.total("n", 2, 79, 1, 7.0) == [{"t": 7.0, "gpu": 2, "code": 79, "vendor": "nvidia"}]
 
 
 def test_a_more_trusted_source_wins_while_fresh_and_each_value_keeps_its_source():
@@ -134,9 +134,9 @@ mlnode_gpu_xid_events_total{node_id="ml1",gpu_index="1",xid="48"} 1
 
 def test_the_mlnode_metrics_text_read_per_ml_node():
     nodes = read_mlnode_metrics(MLNODE_TEXT)
-    assert nodes["ml2"] == {"up": False, "xid_totals": [], "gpus": []}
+    assert nodes["ml2"] == {"up": False, "event_totals": [], "gpus": []}
     ml1 = nodes["ml1"]
-    assert ml1["up"] is True and ml1["xid_totals"] == [[1, 48, 1.0]]
+    assert ml1["up"] is True and ml1["event_totals"] == [[1, 48, 1.0]]
     assert ml1["gpus"] == [
         {"index": 0, "temp_c": 61, "power_w": 412.2, "mem_used_mib": 71680},
         {"index": 1, "temp_c": 64, "ecc_uncorrected": 2},
@@ -185,13 +185,13 @@ def test_a_stack_metrics_source_read_over_the_public_url():
 def test_a_signal_may_trust_its_sources_in_its_own_order():
     text = PROFILE.replace("[models.m]\n", '[models.m]\n[trust]\ngpus = ["ssh"]\n')
     fleet = loads(text, "f.toml").model
-    assert fleet.trust("gpus") == ["ssh", "gke"] and fleet.trust("xids") == ["gke", "ssh"]
+    assert fleet.trust("gpus") == ["ssh", "gke"] and fleet.trust("events") == ["gke", "ssh"]
     tracker = Tracker(fleet, 2.0, clock=lambda: 1000.0)
     tracker.observe(probe(1000.0, 70))
     tracker.observe(metrics("n1", 1001.0, 60))
     node = tracker.node("n1")
     assert node.gpus[0].temp_c == 70 and node.source_of("gpus")[0] == "ssh"
-    assert node.source_of("xids")[0] == "gke"
+    assert node.source_of("events")[0] == "gke"
     bad = PROFILE.replace("[models.m]\n", '[models.m]\n[trust]\ngpus = ["gmp"]\n')
     try:
         loads(bad, "f.toml")
@@ -280,3 +280,10 @@ def test_a_prometheus_token_missing_is_the_sources_error_not_a_crash(monkeypatch
     else:
         raise AssertionError("a missing token was not said")
     poller.close()
+
+
+def test_the_old_name_of_the_device_events_signal_still_loads_and_check_names_the_new():
+    text = PROFILE.replace("[models.m]\n", '[models.m]\n[trust]\nxids = ["ssh"]\n')
+    profile = loads(text, "f.toml")
+    assert profile.model.trust("events") == ["ssh", "gke"]
+    assert profile.renamed_settings() == ["trust.xids is now events (xids still loads)"]

@@ -3,37 +3,17 @@ each with its severity, evidence and the next step an operator should take."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 
+from console.core import accelerators
+from console.core.accelerators import ACCELERATORS
+from console.core.accelerators.words import clock
 from console.core.monitor.findings import Finding
 from console.core.profile.schema import AlertsSection
 from console.core.stacks import STACKS
 from console.core.state import NodeStatus
 from console.core.times import rfc3339_seconds
-
-CRITICAL_XIDS = {48, 63, 64, 74, 79, 94, 95}
-XID_MEANING = {
-    48: "double-bit ECC error",
-    63: "ECC page retirement / row remap",
-    64: "ECC page retirement failure",
-    74: "NVLink error",
-    79: "GPU has fallen off the bus",
-    94: "contained ECC error",
-    95: "uncontained ECC error",
-    13: "graphics engine exception",
-    31: "GPU memory page fault",
-    43: "GPU stopped processing",
-}
-SLOWDOWNS = {
-    "sw_thermal_slowdown": "thermal",
-    "hw_thermal_slowdown": "thermal",
-    "hw_slowdown": "hardware",
-    "hw_power_brake_slowdown": "power brake",
-    "sw_power_cap": "power cap",
-}
-
 
 SLOW_LINK_S = 0.4  # lines arriving this much later than the node's usual: a slow link
 
@@ -129,93 +109,53 @@ def _rules(
 
 
 def _gpus(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
+    """The node's devices: unreadable or fewer than the profile says, in the words of the
+    vendors it has; then each vendor's own rules on its devices and events."""
+    present = list(dict.fromkeys(accelerators.of(g.vendor).name for g in node.gpus))
     if node.gpu_error and not node.gpus and node.expected_gpus:
+        named = [a for a in ACCELERATORS.values() if any(t in node.gpu_error for t in a.tools)]
         yield Finding(
             "gpu_unreadable",
             "critical",
-            "GPUs cannot be read",
+            f"{_noun(named)}s cannot be read",
             node.gpu_error,
-            "check the NVIDIA driver: nvidia-smi on the node, dmesg for NVRM errors",
+            "; or ".join(a.unreadable_fix for a in named or ACCELERATORS.values()),
         )
-    visible = [g for g in node.gpus if not g.lost]
-    lost = [g for g in node.gpus if g.lost]
-    # one fault, one alert: the Xid that explains a lost GPU (79) or an ECC error (48) is
-    # said in that alert's evidence, not as an alert of its own
-    xids = {xid: [(t, gpu) for t, gpu, x in node.xids if x == xid] for _, _, xid in node.xids}
-    if lost:
-        names = _gpu_list(lost)
-        verb = "is" if len(lost) == 1 else "are"
-        said = [g.error for g in lost if g.error and g.error.lower() != "gpu is lost"]
-        # the probe reads NVML (or nvidia-smi, which is NVML too); a source says itself
-        where = "NVML" if node.gpu_source in (None, "nvml", "nvidia-smi") else node.gpu_source
-        evidence = f"missing from {where}" + (f" ({said[0]})" if said else "")
-        evidence += _xid_note(79, xids.pop(79, []))
-        yield Finding(
-            "gpu_lost",
-            "critical",
-            f"{names} {verb} lost"
-            + (" (fell off the bus)" if 79 in {x for *_, x in node.xids} else ""),
-            evidence,
-            f"drain the node ({_drain(node)}) and reboot; a GPU that stays lost needs a "
-            "hardware ticket",
-        )
-    listed = len(visible) + len(lost)
+    listed = len(node.gpus)
     if node.expected_gpus is not None and listed < node.expected_gpus:
+        vendors = [accelerators.of(v) for v in present]
+        visible = sum(not g.lost for g in node.gpus)
+        noun = _noun(vendors)
         yield Finding(
             "gpu_missing",
             "critical",
-            f"{len(visible)} of {node.expected_gpus} GPUs visible",
+            f"{visible} of {node.expected_gpus} {noun}s visible",
             f"the profile expects {node.expected_gpus}; {node.expected_gpus - listed} not listed"
             " by the driver at all",
-            "look for Xid 79 in dmesg; reboot, then check the PCIe link and "
-            "power of the missing card",
+            "; ".join(a.missing_fix for a in vendors)
+            or "the vendor's tool on the node; reboot, then check the PCIe link and power "
+            "of the missing card",
         )
-    # one alert per node and kind, naming the GPUs: eight hot GPUs are one problem
-    hot = [g for g in visible if g.temp_c is not None and g.temp_c >= limits.gpu_temp_c]
-    if hot:
-        hottest = max(g.temp_c or 0 for g in hot)
-        yield Finding(
-            "gpu_hot",
-            "critical" if hottest >= 92 else "warning",
-            f"{_gpu_list(hot)} at up to {hottest} °C",
-            ", ".join(f"GPU {g.index}: {g.temp_c} °C" for g in hot)
-            + f" (threshold {limits.gpu_temp_c:.0f} °C)",
-            "check fans and airflow; lower the power limit (nvidia-smi -pl) until it is fixed",
-        )
-    slowed = [g for g in visible if any(r in SLOWDOWNS for r in g.throttle)]
-    if slowed:
-        kinds = sorted({SLOWDOWNS[r] for g in slowed for r in g.throttle if r in SLOWDOWNS})
-        yield Finding(
-            "gpu_slowdown",
-            "warning",
-            f"{_gpu_list(slowed)}: {'/'.join(kinds)} slowdown",
-            "; ".join(f"GPU {g.index}: {', '.join(g.throttle)}" for g in slowed),
-            "thermal: cooling; power: check the PSU and power cap settings",
-        )
-    ecc = [g for g in visible if g.ecc_uncorrected]
-    for g in ecc:
-        mine = [(t, gpu) for t, gpu in xids.get(48, []) if gpu in (g.index, None)]
-        yield Finding(
-            f"gpu_ecc:{g.index}",
-            "critical",
-            f"GPU {g.index}: {g.ecc_uncorrected} uncorrectable ECC errors",
-            "volatile uncorrected ECC count" + _xid_note(48, mine),
-            "drain the node and reset the GPU (nvidia-smi -r) or reboot; "
-            "repeated errors mean an RMA",
-        )
-    if ecc:
-        xids.pop(48, None)
-    for xid, events in xids.items():
-        meaning = XID_MEANING.get(xid, "see NVIDIA's Xid catalog")
-        gpus = sorted({gpu for _, gpu in events if gpu is not None})
-        where = f"GPU {','.join(map(str, gpus))}" if gpus else "a GPU (NVML did not say which)"
-        yield Finding(
-            f"xid:{xid}",
-            "critical" if xid in CRITICAL_XIDS else "warning",
-            f"Xid {xid} on {where}: {meaning}",
-            _xid_note(xid, events).removeprefix("; "),
-            "check dmesg on the node; drain it if the Xid repeats",
-        )
+    drain = _drain(node)
+    for vendor in present:
+        mine = tuple(g for g in node.gpus if accelerators.of(g.vendor).name == vendor)
+        events = tuple((t, gpu, code) for t, gpu, code, v in node.events if v == vendor)
+        yield from accelerators.of(vendor).rules(node, mine, events, limits, drain)
+    for vendor in dict.fromkeys(v for *_, v in node.events if v not in present):
+        events = tuple((t, gpu, code) for t, gpu, code, v in node.events if v == vendor)
+        yield from accelerators.of(vendor).rules(node, (), events, limits, drain)
+
+
+def _tools(node: NodeStatus) -> str:
+    """The command(s) that read the node's devices, in their vendors' words."""
+    tools = dict.fromkeys(accelerators.of(g.vendor).tool for g in node.gpus)
+    return " / ".join(tools) or "the GPU vendor's tool"
+
+
+def _noun(vendors: list) -> str:
+    """What the node's devices are called: their one vendor's word, else "GPU"."""
+    nouns = {a.noun for a in vendors}
+    return nouns.pop() if len(nouns) == 1 else "GPU"
 
 
 def _drain(node: NodeStatus) -> str:
@@ -224,30 +164,12 @@ def _drain(node: NodeStatus) -> str:
     return info.drain if info is not None and info.drain else "take it out of service"
 
 
-def _xid_note(xid: int, events: list[tuple[float, int | None]]) -> str:
-    """'; Xid 79 at 10:42:13 (and 2 more)' for the evidence of the alert it explains."""
-    if not events:
-        return ""
-    first = min(t for t, _ in events)
-    more = f" (and {len(events) - 1} more)" if len(events) > 1 else ""
-    return f"; Xid {xid} at {_clock(first)}{more}"
-
-
-def _gpu_list(gpus: list) -> str:
-    indexes = [str(g.index) for g in gpus]
-    return f"GPU {indexes[0]}" if len(indexes) == 1 else f"GPUs {','.join(indexes)}"
-
-
 def _just_started(c, node: NodeStatus, interval: float) -> bool:
     """Started since the refresh before this one, by the node's own clock: a fixed loop
     reads fine again by the second refresh after its last restart."""
     started = rfc3339_seconds(c.started_at)
     now = node.probe_at
     return started is not None and now is not None and now - started < interval
-
-
-def _clock(t: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(t))
 
 
 def _pods(node: NodeStatus) -> Iterator[Finding]:
@@ -334,7 +256,7 @@ def _containers(node: NodeStatus, serves_model: bool, interval: float) -> Iterat
             # Docker's restart count never resets: what says a loop goes on is restarting
             # now, or having come back since the last refresh; a fixed loop clears in two
             started = rfc3339_seconds(c.started_at)
-            last = f", the last at {_clock(started)}" if started else ""
+            last = f", the last at {clock(started)}" if started else ""
             yield Finding(
                 f"container_restarting:{name}",
                 "critical",
@@ -385,9 +307,9 @@ def _services(node: NodeStatus, limits: AlertsSection) -> Iterator[Finding]:
                     "critical",
                     "a model runs on the CPU",
                     s.detail,
-                    "the GPU is missing, or the model does not fit its memory: nvidia-smi on "
-                    "the node, the model server's log (CUDA errors, layers offloaded); a "
-                    "model too big for this VRAM tier needs a smaller one",
+                    "the GPU is missing, or the model does not fit its memory: "
+                    f"{_tools(node)} on the node, the model server's log (CUDA errors, layers "
+                    "offloaded); a model too big for this VRAM tier needs a smaller one",
                 )
             continue
         if not s.ok:

@@ -24,7 +24,7 @@ class Kind(StrEnum):
     UNREACHABLE = "unreachable"  # data: {"error": why, "host_key_changed": bool}
     COLLECTED = "collected"  # data: {"chain"?, "chain_at"?, "chain_error"?, "services"?}
     # a source's reading of some signals: probe-shaped data for the ones it carries ("gpus",
-    # "xids", "driver"), with "signals" (their names), "taken" (when the source took them: a
+    # "events", "driver"), with "signals" (their names), "taken" (when the source took them: a
     # scrape's time, not this machine's reading of it) and "interval" (how often it does)
     METRICS = "metrics"
     # a source sees the node's exporter or service gone (Prometheus `up == 0`, `mlnode_up ==

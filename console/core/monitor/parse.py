@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.core.state import Container, Disk, Gpu, System
+from console.core import accelerators
+from console.core.state import Container, Disk, Event, Gpu, System
 
 
 def gpus(line: dict[str, Any]) -> tuple[Gpu, ...]:
@@ -26,6 +27,12 @@ def gpus(line: dict[str, Any]) -> tuple[Gpu, ...]:
                 processes=len(g.get("processes") or ()),
                 lost=bool(g.get("lost")),
                 error=g.get("error"),
+                vendor=accelerators.of(g.get("vendor")).name,
+                serial=g.get("serial"),
+                health=g.get("health"),
+                links=g.get("links"),
+                links_down=tuple(int(p) for p in g.get("links_down") or ()),
+                rows_pending=g.get("rows_pending"),
             )
         )
     return tuple(out)
@@ -74,19 +81,32 @@ def system(line: dict[str, Any]) -> System:
     )
 
 
-def xids(line: dict[str, Any]) -> tuple[tuple[float, int | None, int], ...]:
-    return tuple(
-        (x.get("t", 0.0), x.get("gpu"), int(x.get("xid", 0))) for x in line.get("xids") or []
-    )
+def events(line: dict[str, Any]) -> tuple[Event, ...]:
+    """The line's device events, each with its vendor; a line from before the accelerator
+    seam (an old recording) keeps them under its one vendor's own key."""
+    out = [
+        (
+            e.get("t", 0.0),
+            e.get("gpu"),
+            int(e.get("code", 0)),
+            accelerators.of(e.get("vendor")).name,
+        )
+        for e in line.get("events") or []
+    ]
+    old = accelerators.UNNAMED
+    key, code = old.legacy_events or ("", "")
+    out += [
+        (e.get("t", 0.0), e.get("gpu"), int(e.get(code, 0)), old.name) for e in line.get(key) or []
+    ]
+    return tuple(out)
 
 
-def merge_xids(
-    kept: tuple[tuple[float, int | None, int], ...],
-    new: tuple[tuple[float, int | None, int], ...],
-    since: float,
-) -> tuple[tuple[float, int | None, int], ...]:
-    """The Xid events after `since`, each once: a probe that reconnects reads the kernel log
-    again, whose copy of an event NVML already reported carries a slightly earlier time."""
+def merge_events(
+    kept: tuple[Event, ...], new: tuple[Event, ...], since: float
+) -> tuple[Event, ...]:
+    """The events after `since`, each once: a probe that reconnects reads the kernel log
+    again, whose copy of an event the driver already reported carries a slightly earlier
+    time."""
     out = [x for x in kept if x[0] > since]
     for x in new:
         if not any(o[1:] == x[1:] and abs(o[0] - x[0]) < 5 for o in out):

@@ -14,10 +14,10 @@ from typing import Any
 
 from console.core.monitor import parse
 from console.core.stacks import STACKS
-from console.core.state import Chain, Container, Gpu, Kube, Service, System
+from console.core.state import Chain, Container, Event, Gpu, Kube, Service, System
 from console.core.text import printable, printable_tree
 
-PROBE_SIGNALS = frozenset({"gpus", "xids", "containers", "system"})  # a probe line's
+PROBE_SIGNALS = frozenset({"gpus", "events", "containers", "system"})  # a probe line's
 METRICS_SIGNALS = PROBE_SIGNALS | {"kube"}
 COLLECTED_FIELDS = ("chain", "chain_at", "chain_error", "services")
 
@@ -46,7 +46,7 @@ class Reading:
     gpus: tuple[Gpu, ...] = ()
     gpu_source: str | None = None
     gpu_error: str | None = None
-    xids: tuple[tuple[float, int | None, int], ...] = ()
+    events: tuple[Event, ...] = ()
     containers: tuple[Container, ...] = ()
     container_error: str | None = None
     pods: bool = False  # the containers are Kubernetes pods'
@@ -82,7 +82,7 @@ def probe(data: dict[str, Any]) -> Reading:
         gpus=parse.gpus(line),
         gpu_source=_text(line.get("gpu_source")),
         gpu_error=_text(line.get("gpu_error")),
-        xids=tuple(parse.xids(line)),
+        events=parse.events(line),
         containers=parse.containers(line),
         container_error=_text(line.get("container_error")),
         system=parse.system(line),
@@ -116,7 +116,7 @@ def metrics(data: dict[str, Any]) -> Reading:
         gpus=parse.gpus(line) if "gpus" in signals else (),
         gpu_source=_text(line.get("gpu_source")),
         gpu_error=_text(line.get("gpu_error")),
-        xids=tuple(parse.xids(line)) if "xids" in signals else (),
+        events=parse.events(line) if "events" in signals else (),
         containers=parse.containers(line) if "containers" in signals else (),
         container_error=_text(line.get("container_error")),
         pods=bool(line.get("pods")),

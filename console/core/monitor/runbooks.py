@@ -1,6 +1,7 @@
 """What each alert kind means, what to check, and the actions at hand: the words that hold
-on every stack. A stack's own kinds (a chain's) and its own reading of shared ones are in
-its adapter (console/core/stacks/), which the runbook card asks first."""
+on every stack and vendor. A stack's own kinds (a chain's) and its own reading of shared
+ones are in its adapter (console/core/stacks/), which the runbook card asks first; a device
+vendor's kinds in its adapter (console/core/accelerators/), asked next."""
 
 from __future__ import annotations
 
@@ -37,42 +38,20 @@ RUNBOOKS: dict[str, Runbook] = {
         ),
         ("remove the old line from fleetdeck's known_hosts once verified",),
     ),
-    "gpu_hot": Runbook(
-        "GPU hot",
-        "GPUs at or above the temperature threshold slow down, and at 92 °C the "
-        "driver throttles hard: tokens per second drop.",
-        ("Fans and airflow; neighbouring machines; data centre temperature.",),
-        ("lower the power limit: nvidia-smi -pl <watts>",),
-    ),
-    "gpu_slowdown": Runbook(
-        "GPU clocks slowed",
-        "The GPU is running below its clocks for thermal or power "
-        "reasons (NVML clocks event reasons).",
-        ("Thermal: cooling. Power: PSU, power cap, power brake signals.",),
-    ),
-    "gpu_lost": Runbook(
-        "GPU lost (Xid 79)",
-        "The GPU fell off the bus: NVML cannot reach it. Work on it has "
-        "failed; a model served with tensor parallelism over it is down.",
-        ("dmesg | grep -i xid", "PCIe link and power of that slot"),
-        ("drain the node, reboot; open a hardware ticket if it stays lost",),
-    ),
     "gpu_missing": Runbook(
-        "Fewer GPUs than expected",
-        "The node shows fewer GPUs than the profile says it has.",
-        ("nvidia-smi -L on the node", "dmesg for Xid 79 and NVRM errors"),
+        "Fewer devices than expected",
+        "The node shows fewer accelerators than the profile says it has: the driver "
+        "does not list them all.",
+        (
+            "the vendor's tool on the node lists what its driver sees",
+            "the kernel log for the missing card's errors",
+        ),
     ),
-    "gpu_ecc": Runbook(
-        "Uncorrectable ECC errors",
-        "Memory errors the GPU could not correct: results on it cannot be trusted.",
-        ("nvidia-smi -q -d ECC,PAGE_RETIREMENT,ROW_REMAPPER",),
-        ("drain the node and reset the GPU (nvidia-smi -r), or reboot",),
-    ),
-    "xid": Runbook(
-        "Xid event",
-        "The NVIDIA driver reported an Xid error. 48, 63, 64, 74, 79, 94 and 95 "
-        "need attention now.",
-        ("dmesg | grep -i xid on the node",),
+    "gpu_unreadable": Runbook(
+        "Devices cannot be read",
+        "The node's accelerators do not answer their vendor's tool: its driver is not "
+        "loaded, or the tool is missing.",
+        ("the vendor's tool on the node", "the kernel log for the driver's errors"),
     ),
     "container_missing": Runbook(
         "Container missing",
@@ -90,7 +69,7 @@ RUNBOOKS: dict[str, Runbook] = {
         "Container restarting",
         "The container crashes and restarts. For a model server this often means the "
         "model does not fit in GPU memory, or a bad model argument.",
-        ("docker logs --tail 100 <name>", "nvidia-smi for memory held by old processes"),
+        ("docker logs --tail 100 <name>", "memory held by old processes (the GPU vendor's tool)"),
         ("open logs", "restart the container"),
     ),
     "container_unhealthy": Runbook(

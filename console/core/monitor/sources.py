@@ -1,4 +1,4 @@
-"""Status sources beside the SSH probe: Prometheus (the nodes' dcgm-exporter series) and a
+"""Status sources beside the SSH probe: Prometheus (the nodes' GPU exporters' series) and a
 stack's own metrics endpoint (Stack.metrics: one GET per serving node gives all its
 workers' GPUs). Each polls on its own thread at its own interval and hands the Tracker the
 same observations a probe line gives (METRICS), with when the values were taken; a node
@@ -33,6 +33,7 @@ from console.core.profile.schema import (
     StackMetricsSource,
 )
 from console.core.secrets import SecretError, resolve
+from console.core.sources.events import EventWatch
 from console.core.sources.kubernetes import (
     KubeError,
     list_nodes,
@@ -42,14 +43,13 @@ from console.core.sources.kubernetes import (
     pod_containers,
 )
 from console.core.sources.prometheus import PrometheusReader, SourceError
-from console.core.sources.xids import XidWatch
 from console.core.stacks import STACKS
 from console.core.state import Kube
 from console.core.text import printable
 from console.core.transport.ssh import Pool, SshError
 from console.core.transport.sshhttp import node_client
 
-METRIC_SIGNALS = ["gpus", "xids"]
+METRIC_SIGNALS = ["gpus", "events"]
 
 
 class StatusSource(Protocol):
@@ -197,7 +197,7 @@ class StackMetricsPoller(SourcePoller):
     ) -> None:
         super().__init__(source.name, source.interval_s, tracker, clock)
         self.source, self.fleet, self.pool = source, fleet, pool
-        self.xids = XidWatch()
+        self.events: dict[str, EventWatch] = {}  # per vendor
         self.servers: list[tuple[Cluster, Node]] = []
         for cluster, node in fleet.all_nodes():
             stack = STACKS[fleet.cluster_stack(cluster)]
@@ -267,15 +267,16 @@ class StackMetricsPoller(SourcePoller):
                         },
                     )
                     continue
-                xids = [
+                watch = self.events.setdefault(endpoint.vendor, EventWatch(endpoint.vendor))
+                events = [
                     event
-                    for gpu, xid, count in entry.get("xid_totals") or ()
-                    for event in self.xids.total(worker, gpu, xid, count, taken)
+                    for gpu, code, count in entry.get("event_totals") or ()
+                    for event in watch.total(worker, gpu, code, count, taken)
                 ]
-                self.xids.read(worker)
+                watch.read(worker)
                 data = {
-                    "gpus": entry.get("gpus") or [],
-                    "xids": xids,
+                    "gpus": [g | {"vendor": endpoint.vendor} for g in entry.get("gpus") or []],
+                    "events": events,
                     "gpu_source": f"{server.name}{endpoint.path}",
                     "signals": METRIC_SIGNALS,
                     "taken": taken,

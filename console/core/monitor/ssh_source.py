@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import paramiko
 
+from console.core.accelerators import ACCELERATORS
 from console.core.monitor import collect
 from console.core.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
 from console.core.monitor.readings import ReadingError
@@ -47,17 +48,18 @@ MAIN = '\nif __name__ == "__main__":'
 
 
 def probe_script(parts: tuple[Path, ...] = ()) -> str:
-    """The probe's source, with the stacks' probe parts put before its main(): each adds
-    its readers to the probe's EXTRA."""
-    source = PROBE_SOURCE.read_text()
-    if not parts:
-        return source
-    head, tail = source.split(MAIN, 1)
-    added = "".join(
+    """The probe's source, with every accelerator vendor's part and the stacks' probe parts
+    put before its main(): a vendor's adds its reader to the probe's DEVICES, a stack's its
+    readers to EXTRA."""
+    head, tail = PROBE_SOURCE.read_text().split(MAIN, 1)
+    vendors = "".join(
+        f"\n{a.probe_part.read_text()}\nDEVICES.append(devices)\n" for a in ACCELERATORS.values()
+    )
+    stacks = "".join(
         f"\n{part.read_text()}\nEXTRA.extend((k, Every(s), f) for k, s, f in readers())\n"
         for part in parts
     )
-    return head + added + MAIN + tail
+    return head + vendors + stacks + MAIN + tail
 
 
 def probe_parts(stack: str) -> tuple[Path, ...]:

@@ -1,12 +1,12 @@
 """The Tracker: the one owner of the fleet's node states, their staleness and alerts.
 
 Sources hand it observations (console/core/monitor/observe.py); it keeps each node's status,
-its GPU history and Xid record, and says what the fleet looks like now (`snapshot`),
+its GPU history and device events, and says what the fleet looks like now (`snapshot`),
 whatever the source: the SSH monitor, Prometheus, a stack's metrics endpoint, Kubernetes,
 a recording being replayed. A hook sees every observation as it comes in (a recording is
 written from it).
 
-Where several sources read one node, each signal (GPUs, Xids, containers, …) is taken from
+Where several sources read one node, each signal (GPUs, device events, containers, …) is taken from
 the most trusted one that gives it fresh (the profile's order of [[sources]], or [trust]);
 the node keeps where each value came from and when (NodeStatus.sources). A source that
 cannot read a node while another does is a warning on it, not the node down; a source that
@@ -38,7 +38,7 @@ from console.core.text import printable
 
 HISTORY = 60  # GPU utilization samples kept per node (the sparkline)
 CONSOLE = "fleetdeck"  # the node name of alerts about the console itself
-XID_KEEP_S = 600
+EVENTS_KEEP_S = 600
 
 
 class Tracker:
@@ -210,7 +210,7 @@ class Tracker:
         gpus = self._gpus(name, got)
         with self._lock:
             old = self._nodes[name]
-            recent = parse.merge_xids(old.xids, got.xids, arrived - XID_KEEP_S)
+            recent = parse.merge_events(old.events, got.events, arrived - EVENTS_KEEP_S)
             self._nodes[name] = replace(
                 old,
                 sources=_provenance(old, mine, obs.source, arrived),
@@ -225,7 +225,7 @@ class Tracker:
                 gpus=gpus,
                 gpu_source=got.gpu_source,
                 gpu_error=got.gpu_error,
-                xids=recent,
+                events=recent,
                 containers=got.containers,
                 container_error=got.container_error,
                 pods=False,
@@ -268,8 +268,8 @@ class Tracker:
                 gpu_error=got.gpu_error,
                 util_history=tuple(self._history[obs.node]),
             )
-        if "xids" in taken:
-            changes["xids"] = parse.merge_xids(old.xids, got.xids, at - XID_KEEP_S)
+        if "events" in taken:
+            changes["events"] = parse.merge_events(old.events, got.events, at - EVENTS_KEEP_S)
         if "containers" in taken:
             changes.update(
                 containers=got.containers,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from console.core.profile.problems import PathT
+from console.core.profile.schema import OLD_SIGNALS
 from console.core.stacks import STACKS
 
 
@@ -98,6 +99,9 @@ def renamed(data: dict[str, Any]) -> list[tuple[PathT, str, str]]:
             continue
         bare = {q: b for b, q in own(next(iter(stacks))).items()}
         out += [((*path, key), key, bare[key]) for key in table if key in bare]
+    trust = data.get("trust")
+    if isinstance(trust, dict):
+        out += [(("trust", k), k, OLD_SIGNALS[k]) for k in trust if k in OLD_SIGNALS]
     return out
 
 

@@ -6,9 +6,9 @@ literal secrets) live in `profile.py`, so that every problem is reported in one 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from console.core.schema import (  # noqa: F401 - check_host and the types: part of this module's API
@@ -144,8 +144,10 @@ class ProvisionPool(Strict):
 
 
 # what a status source can give of a node; a node's screen shows each one's source and age
-SIGNALS = ("gpus", "xids", "containers", "system", "chain", "services", "kube")
+SIGNALS = ("gpus", "events", "containers", "system", "chain", "services", "kube")
 Signal = Literal[SIGNALS]
+# signals by the name a profile wrote before: old name -> new (`check` says so; both load)
+OLD_SIGNALS = {"xids": "events"}  # one vendor's events, before every vendor had its own
 
 
 class SourceBase(Strict):
@@ -236,6 +238,13 @@ class FleetProfile(Strict):
     # per signal, its own order of sources (names; "ssh" for the probe) where it differs
     # from the order of [[sources]]: `gpus = ["ssh", "gmp"]` trusts the probe's GPUs first
     trust_order: dict[Signal, list[str]] = Field(default={}, alias="trust")
+
+    @field_validator("trust_order", mode="before")
+    @classmethod
+    def _old_signal_names(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {OLD_SIGNALS.get(k, k): v for k, v in value.items()}
 
     def cluster_stack(self, cluster: Cluster) -> str:
         return cluster.stack or self.fleet.stack

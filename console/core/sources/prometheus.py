@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from console.core.accelerators.nvidia import NVIDIA
 from console.core.profile.schema import PrometheusSource
+from console.core.sources.events import EventWatch
 from console.core.sources.promtext import label_int
-from console.core.sources.xids import XidWatch
 from console.core.text import printable
 
 # dcgm-exporter field -> the probe's GPU key (reference/real/prometheus/*.prom)
@@ -60,7 +61,7 @@ class SourceError(Exception):
 @dataclass
 class NodeMetrics:
     cluster_label: str | None  # the value of the source's cluster label, if it has one
-    data: dict  # probe-shaped: "gpus", "xids", "driver"
+    data: dict  # probe-shaped: "gpus", "events", "driver"
     taken: float  # when Prometheus last scraped the node's exporter
 
 
@@ -77,7 +78,7 @@ class PrometheusReader:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.Client(base_url=source.url, headers=headers, timeout=TIMEOUT)
         self.pattern = re.compile(source.node_pattern) if source.node_pattern else None
-        self.xids = XidWatch()
+        self.events = EventWatch(NVIDIA.name)  # dcgm-exporter's: NVIDIA's GPUs
         self._instances: dict[str, str] = {}  # target (instance) -> node, as last seen
         self._reads = 0
         self._info: list[dict] = []  # the last answer of the "info" query
@@ -235,8 +236,8 @@ class PrometheusReader:
                     if driver:
                         out.nodes[name].data["driver"] = driver
                 elif metric == XID_FIELD:
-                    events = self.xids.last(name, index, value, out.nodes[name].taken)
-                    out.nodes[name].data.setdefault("xids", []).extend(events)
+                    events = self.events.last(name, index, value, out.nodes[name].taken)
+                    out.nodes[name].data.setdefault("events", []).extend(events)
                 elif key is not None and value == value:  # NaN: the field is not supported
                     gpu[key] = round(value, 1) if key == "power_w" else int(value)
         for name, by_index in gpus.items():
@@ -247,13 +248,13 @@ class PrometheusReader:
                 free = g.pop("mem_free_mib", None)
                 if free is not None and g.get("mem_used_mib") is not None:
                     g["mem_total_mib"] = g["mem_used_mib"] + free
-                listed.append(g)
+                listed.append(g | {"vendor": NVIDIA.name})
             data = out.nodes[name].data
             data["gpus"] = listed
-            data.setdefault("xids", [])
+            data.setdefault("events", [])
             data["gpu_source"] = f"dcgm-exporter via prometheus {self.source.name!r}"
         for name in out.nodes:
-            self.xids.read(name)
+            self.events.read(name)
         for series in answers["down"]:
             instance = series["metric"].get("instance", "")
             name = self._instances.get(instance)

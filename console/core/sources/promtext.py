@@ -91,7 +91,7 @@ def _value(text: str) -> float:
 
 
 def label_int(text: str | None) -> int | None:
-    """A label's integer value (a GPU index, an Xid), or None where it is not one."""
+    """A label's integer value (a GPU index, an event's code), or None where it is not one."""
     try:
         return int(text) if text is not None else None
     except ValueError:

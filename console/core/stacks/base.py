@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from console.core.accelerators import runbook as device_runbook
 from console.core.monitor.runbooks import RUNBOOKS, Runbook
 from console.core.schema import Strict
 
@@ -50,6 +51,7 @@ class MetricsEndpoint:
     path: str
     # its Prometheus text -> {worker node name: probe-shaped data, with "up": bool}
     read: Callable[[str], dict[str, dict]]
+    vendor: str = ""  # whose devices its workers' series are (an accelerator's name)
 
 
 class CommonSettings(Strict):
@@ -178,7 +180,7 @@ class Stack:
 
     def runbook(self, kind: str) -> Runbook | None:
         base = kind.split(":")[0]
-        return self.runbooks.get(base) or RUNBOOKS.get(base)
+        return self.runbooks.get(base) or device_runbook(base) or RUNBOOKS.get(base)
 
     def operator_command(self, profile: FleetProfile, node: Node, kind: str) -> str | None:
         """A command for the operator to run by hand for alert `kind` (where fleetdeck

@@ -10,6 +10,7 @@ import shlex
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
+from console.core.accelerators.nvidia import NVIDIA
 from console.core.monitor.runbooks import Runbook
 from console.core.schema import Port, Strict, Url
 from console.core.stacks.base import (
@@ -149,7 +150,12 @@ GONKA = GonkaStack(
     drain="disable it in the admin API before the next PoC",
     # every ML node's GPUs from the network node's public API: no SSH to the ML nodes
     metrics=MetricsEndpoint(
-        "gonka-metrics", "network", "api_port", "/v1/mlnodes/metrics", read_mlnode_metrics
+        "gonka-metrics",
+        "network",
+        "api_port",
+        "/v1/mlnodes/metrics",
+        read_mlnode_metrics,
+        vendor=NVIDIA.name,  # its ML nodes' series are their NVIDIA GPUs'
     ),
     roles=("network", "ml"),
     singleton_roles=("network",),
@@ -193,13 +199,13 @@ GONKA = GonkaStack(
             "GPUs at or above the temperature threshold slow down, and at 92 °C the "
             "driver throttles hard: PoC nonces and tokens per second drop.",
             ("Fans and airflow; neighbouring machines; data centre temperature.",),
-            ("lower the power limit: nvidia-smi -pl <watts>",),
+            NVIDIA.runbooks["gpu_hot"].actions,  # its ML nodes' GPUs are NVIDIA's
         ),
         "container_restarting": Runbook(
             "Container restarting",
             "The container crashes and restarts. For mlnode-308 this "
             "often means the model does not fit in GPU memory, or a bad model argument.",
-            ("docker logs --tail 100 <name>", "nvidia-smi for memory held by old processes"),
+            ("docker logs --tail 100 <name>", NVIDIA.memory_check),
             ("open logs", "restart the container"),
         ),
         "port_public": Runbook(

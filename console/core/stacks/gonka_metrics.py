@@ -18,11 +18,11 @@ GPU_FAMILIES = {
     "mlnode_gpu_memory_used_bytes": ("mem_used_mib", 1 / (1024 * 1024)),
     "mlnode_gpu_ecc_dbe_total": ("ecc_uncorrected", 1.0),
 }
-XIDS = "mlnode_gpu_xid_events_total"  # a counter per GPU and Xid
+EVENTS = "mlnode_gpu_xid_events_total"  # a counter per GPU and its driver's event code
 
 
 def read_mlnode_metrics(text: str) -> dict[str, dict]:
-    """{ML node id: {"up": bool, "gpus": [probe-shaped], "xid_totals": [[gpu, xid, n]]}}."""
+    """{ML node id: {"up": bool, "gpus": [probe-shaped], "event_totals": [[gpu, code, n]]}}."""
     samples, _ = parse(text)
     nodes: dict[str, dict] = {}
     gpus: dict[str, dict[int, dict]] = {}
@@ -30,15 +30,15 @@ def read_mlnode_metrics(text: str) -> dict[str, dict]:
         node = s.labels.get("node_id")
         if not node:
             continue
-        entry = nodes.setdefault(node, {"up": True, "xid_totals": []})
+        entry = nodes.setdefault(node, {"up": True, "event_totals": []})
         if s.name == UP:
             entry["up"] = s.value == 1
             continue
         index = label_int(s.labels.get("gpu_index"))
-        if s.name == XIDS:
-            xid = label_int(s.labels.get("xid"))
-            if xid is not None:
-                entry["xid_totals"].append([index, xid, s.value])
+        if s.name == EVENTS:
+            code = label_int(s.labels.get("xid"))  # the series' label of that name
+            if code is not None:
+                entry["event_totals"].append([index, code, s.value])
             continue
         family = GPU_FAMILIES.get(s.name)
         if family is None or index is None or s.value != s.value:

@@ -66,7 +66,7 @@ OLLAMA = Stack(
             "model. It still answers, tens of times slower: timeouts and a missed SLO follow, "
             "and nothing else says why.",
             (
-                "nvidia-smi on the node: the GPU is there, and what holds its memory",
+                "the GPU vendor's tool on the node: the GPU is there, and what holds its memory",
                 "ollama ps: the PROCESSOR column (100% GPU, or a CPU/GPU split)",
                 "journalctl -u ollama: CUDA errors, 'offloaded N/M layers to GPU'",
             ),

@@ -1,0 +1,69 @@
+"""What an accelerator vendor's adapter says: how the node probe reads its devices (a
+probe part), the words its alerts speak, its own alert rules and runbooks. One instance
+per vendor in console/core/accelerators/; the generic code asks these, and names no
+vendor's tool or words itself (tests/unit/test_vendor_words.py holds it to that)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.core.monitor.runbooks import Runbook
+
+if TYPE_CHECKING:  # the profile's schema asks the stacks, which ask these adapters
+    from console.core.monitor.findings import Finding
+    from console.core.profile.schema import AlertsSection
+    from console.core.state import Gpu, NodeStatus
+
+    # (node, its devices of this vendor, its events of this vendor: (t, device, code),
+    # limits, how the node's stack takes it out of service) -> findings
+    Rules = Callable[
+        [
+            NodeStatus,
+            tuple[Gpu, ...],
+            tuple[tuple[float, int | None, int], ...],
+            AlertsSection,
+            str,
+        ],
+        Iterable[Finding],
+    ]
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    name: str  # the vendor key each device's reading carries
+    label: str  # the vendor's name as a person says it
+    noun: str  # one device, as its owner calls it ("GPU", "HPU")
+    # the node-side reader: a file the probe script takes in (console/core/probe.py's
+    # DEVICES), stdlib only, old syntax, every name of it under its vendor's prefix
+    probe_part: Path
+    tool: str  # the command an operator reads its devices with, on the node
+    # the words its readers' errors use (a tool, a library): an error that names one is
+    # this vendor's to fix
+    tools: tuple[str, ...]
+    # where a reading of it is wrong or missing: what to check (alert next steps)
+    unreadable_fix: str
+    missing_fix: str
+    memory_check: str  # how to see what holds a device's memory (a crash loop's check)
+    rules: Rules
+    # its commands that change a node (a runtime's configuration): a read-only check
+    # (actions/engine.py) refuses them
+    tools_that_change: tuple[str, ...] = ()
+    runbooks: dict[str, Runbook] = field(default_factory=dict)
+    # its events' name and their meanings, for the node screen
+    event_word: str = "event"
+    event_meaning: Callable[[int], str] = lambda code: ""
+    # its devices' model names, short: the vendor's prefix left off ("H100 80GB HBM3")
+    model_prefix: str = ""
+    # throttle reasons in its tool's words, short (the node screen's column)
+    throttle_words: dict[str, str] = field(default_factory=dict)
+    # throttle reasons that are no trouble (an idle GPU's low clocks): not shown in colour
+    calm_throttle: frozenset[str] = frozenset()
+    # a probe line from before the accelerator seam (an old recording): its events' key
+    # and code field there; the one adapter that wrote such lines says so
+    legacy_events: tuple[str, str] | None = None
+
+    def short_model(self, name: str | None) -> str | None:
+        return name.removeprefix(self.model_prefix) if name and self.model_prefix else name

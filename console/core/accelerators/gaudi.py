@@ -1,0 +1,194 @@
+"""Intel Gaudi cards (HPUs): read by hl-smi and the habanalabs driver's sysfs status
+(gaudi_probe.py), alerted in Intel's words: a card the driver calls disabled or needing a
+reset, NIC ports down, too hot by Intel's own health screen (83 °C is critical), memory
+rows waiting for replacement, uncorrectable ECC, power far above the card's cap (a failing
+card reads so; 1900 W on a 600 W cap was seen), with Habana's tools in every next step
+(reference/accelerators.md §1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.core.accelerators.base import Accelerator
+from console.core.accelerators.words import device_list
+from console.core.monitor.findings import Finding
+from console.core.monitor.runbooks import Runbook
+
+if TYPE_CHECKING:  # the profile's schema asks the stacks, which ask these adapters
+    from console.core.profile.schema import AlertsSection
+    from console.core.state import Gpu, NodeStatus
+
+HOT_CRITICAL_C = 83  # Intel Gaudi Health Screen: CRITICAL from here
+HOT_WARNING_C = HOT_CRITICAL_C - 5
+POWER_OVER_CAP = 1.25  # a draw this far over its cap is a sensor or a card failing
+# the driver's status words (sysfs `status`): those that are not a working card, and what
+# to do; "in reset" passes by itself, so it is a warning
+NOT_WORKING = {
+    "disabled": (
+        "critical",
+        "the device is not usable: drain the node; reset the card "
+        "(hl-smi -r -i <bus>, as root) or reboot; a card that stays disabled "
+        "needs a hardware ticket",
+    ),
+    "needs reset": (
+        "critical",
+        "not usable until a hard reset: drain the node, then "
+        "hl-smi -r -i <bus> (as root) or reboot",
+    ),
+    "in reset": ("warning", "the driver is resetting it: it returns by itself, else reboot"),
+    "in device creation": (
+        "warning",
+        "the driver is still bringing it up: wait, else dmesg | grep habanalabs",
+    ),
+    "in reset after device release": (
+        "warning",
+        "the driver is resetting it after its last user: it returns by itself",
+    ),
+}
+
+
+def _bus(g: Gpu) -> str:
+    return f"HPU {g.index}"
+
+
+def rules(
+    node: NodeStatus,
+    hpus: tuple[Gpu, ...],
+    events: tuple[tuple[float, int | None, int], ...],
+    limits: AlertsSection,
+    drain: str,
+) -> Iterator[Finding]:
+    for g in hpus:
+        word = (g.health or "").lower()
+        if word in NOT_WORKING:
+            severity, step = NOT_WORKING[word]
+            yield Finding(
+                f"hpu_status:{g.index}",
+                severity,
+                f"HPU {g.index} is {word}",
+                f"the habanalabs driver's status: {word}"
+                + (f" (serial {g.serial})" if g.serial else ""),
+                step.replace("drain the node", f"drain the node ({drain})"),
+            )
+    working = [g for g in hpus if (g.health or "operational").lower() not in NOT_WORKING]
+    down = [g for g in working if g.links_down]
+    if down:
+        yield Finding(
+            "hpu_links",
+            "critical",
+            f"{device_list('HPU', down)}: {sum(len(g.links_down) for g in down)} NIC ports down",
+            "; ".join(
+                f"HPU {g.index}: port {','.join(map(str, g.links_down))} down "
+                f"({(g.links or 0) - len(g.links_down)} of {g.links} up)"
+                for g in down
+            ),
+            "internal ports: bring them up (manage_network_ifs.sh --up), else reload the "
+            "driver (rmmod habanalabs; modprobe habanalabs) or reboot, and investigate the "
+            "card if they stay down; external ports: the cable and the switch",
+        )
+    hot = [g for g in working if g.temp_c is not None and g.temp_c >= HOT_WARNING_C]
+    if hot:
+        hottest = max(g.temp_c or 0 for g in hot)
+        yield Finding(
+            "hpu_hot",
+            "critical" if hottest >= HOT_CRITICAL_C else "warning",
+            f"{device_list('HPU', hot)} at up to {hottest} °C",
+            ", ".join(f"HPU {g.index}: {g.temp_c} °C" for g in hot)
+            + f" (Intel's health screen: {HOT_CRITICAL_C} °C is critical)",
+            "check fans and airflow; lower the card's power cap (hl-smi -p <watts>, as root) "
+            "until it is fixed",
+        )
+    for g in working:
+        if g.ecc_uncorrected:
+            yield Finding(
+                f"hpu_ecc:{g.index}",
+                "critical",
+                f"HPU {g.index}: {g.ecc_uncorrected} uncorrectable ECC errors",
+                "hl-smi's volatile uncorrected ECC count",
+                f"drain the node ({drain}) and reset the card (hl-smi -r -i <bus>) or reboot; "
+                "repeated errors mean an RMA",
+            )
+        if g.rows_pending:
+            yield Finding(
+                f"hpu_rows:{g.index}",
+                "warning",
+                f"HPU {g.index}: memory rows pending replacement",
+                "hl-smi -q: Replaced Rows, Pending: Yes",
+                f"at a quiet moment drain the node ({drain}) and reset the card "
+                "(hl-smi -r -i <bus>) or reboot: rows are replaced at the reset",
+            )
+        cap = g.power_limit_w
+        if g.power_w is not None and cap and g.power_w > cap * POWER_OVER_CAP:
+            yield Finding(
+                f"hpu_power:{g.index}",
+                "critical",
+                f"HPU {g.index} draws {g.power_w:.0f} W on a {cap:.0f} W cap",
+                "hl-smi power.draw against the card's Power Max",
+                "a card reading far above its cap is failing (work on it keeps failing): "
+                f"drain the node ({drain}) and have the card replaced",
+            )
+
+
+RUNBOOKS = {
+    "hpu_status": Runbook(
+        "Gaudi card not usable",
+        "The habanalabs driver marks the card disabled or needing a reset "
+        "(/sys/class/accel/accel<N>/device/status): work placed on it fails.",
+        ("cat /sys/class/accel/accel*/device/status", "dmesg | grep habanalabs"),
+        ("drain the node; hl-smi -r -i <bus> as root, or reboot",),
+    ),
+    "hpu_links": Runbook(
+        "Gaudi NIC ports down",
+        "Scale-out and card-to-card traffic runs over the cards' NIC ports; one down "
+        "slows or fails collective operations (all-reduce) across the box.",
+        (
+            "hl-smi -n link -i <bus> for each card (slow)",
+            "hl-smi -n ports -i <bus>: internal or external",
+        ),
+        ("manage_network_ifs.sh --up", "rmmod habanalabs; modprobe habanalabs, or reboot"),
+    ),
+    "hpu_hot": Runbook(
+        "Gaudi card hot",
+        "Intel's health screen calls 83 °C critical; a hot card slows down.",
+        ("Fans and airflow; hl-smi -q -d TEMPERATURE,POWER",),
+        ("lower the power cap: hl-smi -p <watts> (as root)",),
+    ),
+    "hpu_rows": Runbook(
+        "Memory rows pending replacement",
+        "The card found failing HBM rows and replaces them at its next reset.",
+        ("hl-smi -q -d ROW_REPLACEMENT",),
+        ("reset the card at a quiet moment (hl-smi -r -i <bus>) or reboot",),
+    ),
+    "hpu_power": Runbook(
+        "Gaudi card over its power cap",
+        "A card that reports far more power than its cap is failing: training and "
+        "inference on it keep failing until it is replaced.",
+        ("hl-smi -q -d POWER: Power Draw against Power Max",),
+        ("drain the node and have the card replaced",),
+    ),
+    "hpu_ecc": Runbook(
+        "Uncorrectable ECC errors on a Gaudi card",
+        "HBM errors the card could not correct: results on it cannot be trusted.",
+        ("hl-smi -q -d MEMORY,ROW_REPLACEMENT",),
+        ("drain the node and reset the card, or reboot",),
+    ),
+}
+
+GAUDI = Accelerator(
+    name="gaudi",
+    label="Intel Gaudi",
+    noun="HPU",
+    probe_part=Path(__file__).with_name("gaudi_probe.py"),
+    tool="hl-smi",
+    tools=("hl-smi", "habanalabs"),
+    unreadable_fix="check the habanalabs driver: hl-smi on the node, dmesg | grep habanalabs "
+    "(after a kernel update, reinstall the driver)",
+    missing_fix="a card the driver failed to bring up: dmesg | grep habanalabs "
+    "('Device is NOT usable'); reboot, then have the card investigated",
+    memory_check="hl-smi for the cards' memory in use",
+    rules=rules,
+    runbooks=RUNBOOKS,
+    event_word="event",
+)

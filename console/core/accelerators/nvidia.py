@@ -1,0 +1,188 @@
+"""NVIDIA GPUs: read by NVML or nvidia-smi (nvidia_probe.py), alerted in NVIDIA's words
+(Xids, clocks-event reasons, volatile ECC), with NVIDIA's tools in every next step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.core.accelerators.base import Accelerator
+from console.core.accelerators.words import device_list, event_note
+from console.core.monitor.findings import Finding
+from console.core.monitor.runbooks import Runbook
+
+if TYPE_CHECKING:  # the profile's schema asks the stacks, which ask these adapters
+    from console.core.profile.schema import AlertsSection
+    from console.core.state import Gpu, NodeStatus
+
+CRITICAL_XIDS = {48, 63, 64, 74, 79, 94, 95}
+XID_MEANING = {
+    48: "double-bit ECC error",
+    63: "ECC page retirement / row remap",
+    64: "ECC page retirement failure",
+    74: "NVLink error",
+    79: "GPU has fallen off the bus",
+    94: "contained ECC error",
+    95: "uncontained ECC error",
+    13: "graphics engine exception",
+    31: "GPU memory page fault",
+    43: "GPU stopped processing",
+}
+SLOWDOWNS = {
+    "sw_thermal_slowdown": "thermal",
+    "hw_thermal_slowdown": "thermal",
+    "hw_slowdown": "hardware",
+    "hw_power_brake_slowdown": "power brake",
+    "sw_power_cap": "power cap",
+}
+THROTTLE_WORDS = {  # NVML's clocks-event reasons, in nvidia-smi -q's words, short
+    "gpu_idle": "idle",
+    "applications_clocks_setting": "app clocks",
+    "sw_power_cap": "power cap",
+    "hw_slowdown": "HW slowdown",
+    "sync_boost": "sync boost",
+    "sw_thermal_slowdown": "SW thermal",
+    "hw_thermal_slowdown": "HW thermal",
+    "hw_power_brake_slowdown": "power brake",
+}
+HOT_CRITICAL_C = 92  # where the driver throttles hard
+
+
+def rules(
+    node: NodeStatus,
+    gpus: tuple[Gpu, ...],
+    events: tuple[tuple[float, int | None, int], ...],
+    limits: AlertsSection,
+    drain: str,
+) -> Iterator[Finding]:
+    visible = [g for g in gpus if not g.lost]
+    lost = [g for g in gpus if g.lost]
+    # one fault, one alert: the Xid that explains a lost GPU (79) or an ECC error (48) is
+    # said in that alert's evidence, not as an alert of its own
+    xids = {xid: [(t, gpu) for t, gpu, x in events if x == xid] for _, _, xid in events}
+    if lost:
+        names = device_list("GPU", lost)
+        verb = "is" if len(lost) == 1 else "are"
+        said = [g.error for g in lost if g.error and g.error.lower() != "gpu is lost"]
+        # the probe reads NVML (or nvidia-smi, which is NVML too); a source says itself
+        where = "NVML" if node.gpu_source in (None, "nvml", "nvidia-smi") else node.gpu_source
+        evidence = f"missing from {where}" + (f" ({said[0]})" if said else "")
+        evidence += event_note("Xid", 79, xids.pop(79, []))
+        yield Finding(
+            "gpu_lost",
+            "critical",
+            f"{names} {verb} lost"
+            + (" (fell off the bus)" if 79 in {x for *_, x in events} else ""),
+            evidence,
+            f"drain the node ({drain}) and reboot; a GPU that stays lost needs a hardware ticket",
+        )
+    # one alert per node and kind, naming the GPUs: eight hot GPUs are one problem
+    hot = [g for g in visible if g.temp_c is not None and g.temp_c >= limits.gpu_temp_c]
+    if hot:
+        hottest = max(g.temp_c or 0 for g in hot)
+        yield Finding(
+            "gpu_hot",
+            "critical" if hottest >= HOT_CRITICAL_C else "warning",
+            f"{device_list('GPU', hot)} at up to {hottest} °C",
+            ", ".join(f"GPU {g.index}: {g.temp_c} °C" for g in hot)
+            + f" (threshold {limits.gpu_temp_c:.0f} °C)",
+            "check fans and airflow; lower the power limit (nvidia-smi -pl) until it is fixed",
+        )
+    slowed = [g for g in visible if any(r in SLOWDOWNS for r in g.throttle)]
+    if slowed:
+        kinds = sorted({SLOWDOWNS[r] for g in slowed for r in g.throttle if r in SLOWDOWNS})
+        yield Finding(
+            "gpu_slowdown",
+            "warning",
+            f"{device_list('GPU', slowed)}: {'/'.join(kinds)} slowdown",
+            "; ".join(f"GPU {g.index}: {', '.join(g.throttle)}" for g in slowed),
+            "thermal: cooling; power: check the PSU and power cap settings",
+        )
+    ecc = [g for g in visible if g.ecc_uncorrected]
+    for g in ecc:
+        mine = [(t, gpu) for t, gpu in xids.get(48, []) if gpu in (g.index, None)]
+        yield Finding(
+            f"gpu_ecc:{g.index}",
+            "critical",
+            f"GPU {g.index}: {g.ecc_uncorrected} uncorrectable ECC errors",
+            "volatile uncorrected ECC count" + event_note("Xid", 48, mine),
+            "drain the node and reset the GPU (nvidia-smi -r) or reboot; "
+            "repeated errors mean an RMA",
+        )
+    if ecc:
+        xids.pop(48, None)
+    for xid, seen in xids.items():
+        gpus_hit = sorted({gpu for _, gpu in seen if gpu is not None})
+        where = (
+            f"GPU {','.join(map(str, gpus_hit))}" if gpus_hit else "a GPU (NVML did not say which)"
+        )
+        yield Finding(
+            f"xid:{xid}",
+            "critical" if xid in CRITICAL_XIDS else "warning",
+            f"Xid {xid} on {where}: {meaning(xid)}",
+            event_note("Xid", xid, seen).removeprefix("; "),
+            "check dmesg on the node; drain it if the Xid repeats",
+        )
+
+
+def meaning(xid: int) -> str:
+    return XID_MEANING.get(xid, "see NVIDIA's Xid catalog")
+
+
+RUNBOOKS = {
+    "gpu_hot": Runbook(
+        "GPU hot",
+        "GPUs at or above the temperature threshold slow down, and at 92 °C the "
+        "driver throttles hard: tokens per second drop.",
+        ("Fans and airflow; neighbouring machines; data centre temperature.",),
+        ("lower the power limit: nvidia-smi -pl <watts>",),
+    ),
+    "gpu_slowdown": Runbook(
+        "GPU clocks slowed",
+        "The GPU is running below its clocks for thermal or power "
+        "reasons (NVML clocks event reasons).",
+        ("Thermal: cooling. Power: PSU, power cap, power brake signals.",),
+    ),
+    "gpu_lost": Runbook(
+        "GPU lost (Xid 79)",
+        "The GPU fell off the bus: NVML cannot reach it. Work on it has "
+        "failed; a model served with tensor parallelism over it is down.",
+        ("dmesg | grep -i xid", "PCIe link and power of that slot"),
+        ("drain the node, reboot; open a hardware ticket if it stays lost",),
+    ),
+    "gpu_ecc": Runbook(
+        "Uncorrectable ECC errors",
+        "Memory errors the GPU could not correct: results on it cannot be trusted.",
+        ("nvidia-smi -q -d ECC,PAGE_RETIREMENT,ROW_REMAPPER",),
+        ("drain the node and reset the GPU (nvidia-smi -r), or reboot",),
+    ),
+    "xid": Runbook(
+        "Xid event",
+        "The NVIDIA driver reported an Xid error. 48, 63, 64, 74, 79, 94 and 95 "
+        "need attention now.",
+        ("dmesg | grep -i xid on the node",),
+    ),
+}
+
+NVIDIA = Accelerator(
+    name="nvidia",
+    label="NVIDIA",
+    noun="GPU",
+    probe_part=Path(__file__).with_name("nvidia_probe.py"),
+    tool="nvidia-smi",
+    tools=("nvidia-smi", "NVML", "pynvml", "NVIDIA"),
+    unreadable_fix="check the NVIDIA driver: nvidia-smi on the node, dmesg for NVRM errors",
+    missing_fix="look for Xid 79 in dmesg; reboot, then check the PCIe link and "
+    "power of the missing card",
+    memory_check="nvidia-smi for memory held by old processes",
+    tools_that_change=("nvidia-ctk",),
+    rules=rules,
+    runbooks=RUNBOOKS,
+    event_word="Xid",
+    event_meaning=meaning,
+    model_prefix="NVIDIA ",
+    throttle_words=THROTTLE_WORDS,
+    calm_throttle=frozenset({"gpu_idle"}),
+    legacy_events=("xids", "xid"),
+)

@@ -1,0 +1,77 @@
+"""Fitness: what is one accelerator vendor's stays in that vendor's adapter (issue 30).
+Outside console/core/accelerators/<vendor>*.py and the simulator (which emulates the
+vendors' tools), no module names NVIDIA, its libraries (NVML, DCGM), its kernel driver's
+words (NVRM) or its events (Xids). The modules that still do are listed with their words,
+and the list may only shrink: a module not on it that plants one fails, and so does a
+listed module that no longer says it (take it off)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from console.core.accelerators import ACCELERATORS
+
+REPO = Path(__file__).resolve().parents[2]
+ADAPTERS = tuple(f"console/core/accelerators/{name}" for name in ACCELERATORS)
+OWN = (*ADAPTERS, "console/core/accelerators/__init__.py", "console/sim/")  # and the registry
+WORDS = re.compile(r"(?i:nvidia|nvml|dcgm|\bnvrm\b)|\b[Xx]ids?\b")
+# what is left to move into the vendors' adapters (issue 30's later parts: the exporter
+# series, Kubernetes' resource, preflight, the deploys' device selection, machine sizes)
+NOT_YET_MOVED: dict[str, set[str]] = {
+    "console/core/sources/prometheus.py": {"dcgm", "nvidia", "nvml", "xid"},
+    "console/core/profile/schema.py": {"dcgm"},  # the Prometheus source's defaults
+    "console/core/profile/pools.py": {"dcgm"},  # the exporter's port, by name
+    "console/core/sources/kubernetes.py": {"nvidia"},
+    "console/core/monitor/alerts.py": {"nvidia", "xids"},  # Kubernetes' allocatable rule
+    "console/core/stacks/gonka.py": {"nvidia"},  # its ML nodes' GPUs: the adapter, by name
+    "actions/preflight.py": {"nvidia"},
+    "actions/provision/sizes.py": {"nvidia"},
+    "actions/stacks/golem.py": {"nvidia"},
+    "actions/stacks/gonka.py": {"nvidia"},
+    "actions/stacks/ollama.py": {"nvidia"},
+    "actions/stacks/vllm.py": {"nvidia", "xid"},
+}
+# the same word in another sense: a name another system gave it
+NOT_A_VENDOR_WORD: dict[str, set[str]] = {
+    "console/core/profile/schema.py": {"xids"},  # [trust]'s old name of a signal
+    "console/core/stacks/gonka_metrics.py": {"xid"},  # a label of Gonka's ML node series
+    "console/core/stacks/golem.py": {"nvidia"},  # Golem's runtime `vm-nvidia`
+}
+
+
+def said(text: str) -> set[str]:
+    return {m.group(0).lower() for m in WORDS.finditer(text)}
+
+
+def modules() -> list[Path]:
+    out = []
+    for base in ("console", "screens", "actions"):
+        for path in sorted((REPO / base).rglob("*.py")):
+            rel = path.relative_to(REPO).as_posix()
+            if not rel.startswith(OWN):
+                out.append(path)
+    return out
+
+
+def test_no_vendor_word_outside_its_adapter_but_those_not_moved_yet():
+    found = {}
+    for path in modules():
+        words = said(path.read_text())
+        if words:
+            found[path.relative_to(REPO).as_posix()] = words
+    allowed = {m: NOT_YET_MOVED.get(m, set()) | NOT_A_VENDOR_WORD.get(m, set()) for m in found}
+    planted = {m: w - allowed[m] for m, w in found.items()}
+    planted = {m: sorted(w) for m, w in planted.items() if w}
+    assert planted == {}, "a vendor's word outside its adapter: ask the adapter (ACCELERATORS)"
+    moved = {m: w - found.get(m, set()) for m, w in NOT_YET_MOVED.items()}
+    moved = {m: w for m, w in moved.items() if w}
+    assert moved == {}, "no longer said there: take it off NOT_YET_MOVED"
+
+
+def test_a_planted_word_is_found():
+    assert said("run nvidia-smi -L") == {"nvidia"}
+    assert said("Xid 79 on GPU 3") == {"xid"}
+    assert said('labels.get("xid")') == {"xid"}
+    assert said("DCGM_FI_DEV_GPU_TEMP and pynvml") == {"dcgm", "nvml"}
+    assert said("mlnode_gpu_xid_events_total, a gpu's temperature") == set()
