@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from console.sim import gpus as simgpus
 from console.sim.chain import YEAR_S, account_address
 
 if TYPE_CHECKING:
@@ -112,6 +113,34 @@ def _gpu(attr: str, value_of: Callable[[SimNode], object], xid: int | None = Non
         node.write_readings()
 
     return apply, clear
+
+
+def _card(attr: str, value: object):
+    """A fault of one Gaudi card (reference/accelerators.md §1.8), on a Gaudi node."""
+
+    def apply(fleet: SimFleet, node: SimNode) -> None:
+        if simgpus.vendor_of(node.gpu_type) != "gaudi" or node.gpu_count == 0:
+            raise FaultError(f"node {node.name} has no Gaudi cards")
+        setattr(node.gpu_faults, attr, value)
+        node.write_readings()
+
+    def clear(fleet: SimFleet, node: SimNode) -> None:
+        setattr(node.gpu_faults, attr, None)
+        node.write_readings()
+
+    return apply, clear
+
+
+GAUDI_FAULTS = {  # fault -> (GpuFaults field, its value, what it does)
+    "gaudi-missing": ("missing", 7, "card 7 failed to come up: 7 of 8 attached"),
+    "gaudi-disabled": ("status", (3, "disabled"), "the driver calls card 3 disabled"),
+    "gaudi-needs-reset": ("status", (3, "needs reset"), "card 3 needs a hard reset"),
+    "gaudi-links-down": ("ports_down", (2, (5, 7)), "NIC ports 5 and 7 of card 2 down"),
+    "gaudi-hot": ("hot", True, "every card at 84 °C"),
+    "gaudi-rows-pending": ("rows_pending", 1, "card 1 has memory rows pending replacement"),
+    "gaudi-power-spike": ("power_spike", 4, "card 4 reads 1900 W on its cap"),
+    "gaudi-garbage-temp": ("garbage_temp", 5, "card 5's sensor reads 505712272 °C"),
+}
 
 
 def _container_fault(name: str, container: str | None = None):
@@ -245,6 +274,10 @@ FAULTS: dict[str, Fault] = {
             "gpu-ecc",
             "uncorrectable ECC errors on GPU 0 (Xid 48)",
             *_gpu("ecc_uncorrectable", lambda n: 0, xid=48),
+        ),
+        *(
+            Fault(kind, what, *_card(attr, value))
+            for kind, (attr, value, what) in GAUDI_FAULTS.items()
         ),
         Fault(
             "crash-loop",

@@ -25,11 +25,12 @@ from console.core.atomic import atomic_write_text
 from console.core.profile import Profile, loads
 from console.core.profile.names import spelled
 from console.core.secrets import Redactor, resolve
+from console.sim import gpus as simgpus
 from console.sim import nvml, tools
 from console.sim.chain import ChainSim, account_address
 from console.sim.containers import deployed_bindings
 from console.sim.deployrepo import make_gonka_repo
-from console.sim.faults import FAULTS, FaultError
+from console.sim.faults import FAULTS, GAUDI_FAULTS, FaultError
 from console.sim.golem import INSTALLER as GOLEM_INSTALLER
 from console.sim.http import Loop
 from console.sim.node import SimNode
@@ -423,6 +424,11 @@ class SimFleet:
         g = node.gpu_faults
         out += ["gpu-hot"] * bool(g.hot) + ["gpu-xid79"] * (g.fallen_off_bus is not None)
         out += ["gpu-ecc"] * (g.ecc_uncorrectable is not None)
+        if simgpus.vendor_of(node.gpu_type) == "gaudi":
+            out += [
+                kind for kind, (attr, value, _) in GAUDI_FAULTS.items() if getattr(g, attr) == value
+            ]
+            out = [k for k in out if k != "gpu-hot"]
         chain = self.chain_of(node)
         if chain is not None and node.role == "network":
             out += ["chain-stalled"] * (chain.faults.stalled_at is not None)

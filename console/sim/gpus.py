@@ -12,6 +12,7 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 MIB = 1024 * 1024
 
@@ -27,6 +28,20 @@ SPECS: dict[str, tuple[str, int, float, int, int]] = {
 }
 DRIVER_VERSION = "570.133.20"
 CUDA_VERSION = "12.8"
+# Intel Gaudi cards (reference/accelerators.md §1.1): hl-smi's name, HBM MiB, the power cap
+# hl-smi's table shows, HBM in use when idle (the driver's reservation), NIC ports per card
+GAUDI_SPECS: dict[str, tuple[str, int, float, int, int]] = {
+    "Gaudi 3": ("HL-325L", 131072, 900.0, 672, 24),
+    "Gaudi 2": ("HL-225", 98304, 600.0, 768, 24),
+}
+GAUDI_DRIVER = "1.24.1-b336d5e"
+GAUDI_GARBAGE_C = 505712272  # a broken sensor's reading, as seen in the wild
+
+
+def vendor_of(gpu_type: str | None) -> str:
+    """Which vendor's tools a node of this GPU type has."""
+    return "gaudi" if gpu_type in GAUDI_SPECS else "nvidia"
+
 
 # NVML clocks-event reason bits (reference/protocols.md §5)
 GPU_IDLE = 0x1
@@ -57,6 +72,14 @@ class GpuReading:
     ecc_corrected_volatile: int = 0
     processes: tuple[tuple[int, int], ...] = ()  # (pid, used MiB)
     lost: bool = False  # fallen off the bus (Xid 79): NVML and nvidia-smi no longer see it
+    # a Gaudi card's: its driver's status word, module id, NIC ports and those down, rows
+    # waiting for replacement; missing: the driver failed to bring it up (not listed)
+    status: str = "operational"
+    module_id: int = 0
+    ports: int = 0
+    ports_down: tuple[int, ...] = ()
+    rows_pending: bool = False
+    missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +102,13 @@ class GpuFaults:
     fallen_off_bus: int | None = None  # index of the GPU lost with Xid 79
     ecc_uncorrectable: int | None = None  # index of the GPU with uncorrectable ECC errors
     xid_events: list[tuple[int, int, int]] = field(default_factory=list)
+    # a Gaudi node's (reference/accelerators.md §1.8)
+    missing: int | None = None  # the card the driver failed to bring up
+    status: tuple[int, str] | None = None  # (card, the driver's status word)
+    ports_down: tuple[int, tuple[int, ...]] | None = None  # (card, its ports down)
+    rows_pending: int | None = None
+    power_spike: int | None = None  # the card reading 1900 W
+    garbage_temp: int | None = None  # the card whose sensor reads nonsense
 
 
 def _seed(node: str, index: int) -> int:
@@ -98,6 +128,8 @@ def readings(
     node: str, count: int, gpu_type: str | None, busy: bool, now: float, faults: GpuFaults
 ) -> GpuSnapshot:
     """The node's GPUs at time `now`: smooth, deterministic per node and GPU."""
+    if gpu_type in GAUDI_SPECS:
+        return _gaudi(node, count, gpu_type, busy, now, faults)
     name, mem_total, power_limit, sm_max, mem_clock = spec(gpu_type)
     gpus = []
     for i in range(count):
@@ -144,6 +176,61 @@ def readings(
     return GpuSnapshot(DRIVER_VERSION, CUDA_VERSION, tuple(gpus), tuple(faults.xid_events))
 
 
+def _gaudi(
+    node: str, count: int, gpu_type: str, busy: bool, now: float, faults: GpuFaults
+) -> GpuSnapshot:
+    """A Gaudi node's cards: module ids a permutation of the indexes (as on real boxes),
+    UUIDs and serials in Habana's shapes, the faults of reference/accelerators.md §1.8."""
+    name, mem_total, power_cap, idle_mib, ports = GAUDI_SPECS[gpu_type]
+    cards = []
+    for i in range(count):
+        seed = _seed(node, i)
+        wave = 0.5 + 0.5 * math.sin(now / 7.0 + (seed % 1000) / 1000 * 2 * math.pi)
+        if busy:
+            util, temp = int(70 + 28 * wave), int(45 + 14 * wave)
+            mem_used = int(mem_total * (0.8 + 0.1 * wave))
+            power = round(power_cap * (0.5 + 0.3 * wave))
+        else:
+            util, temp, mem_used, power = 0, 26 + seed % 5, idle_mib, round(power_cap * 0.09)
+        if faults.hot:
+            temp = 84
+        if faults.garbage_temp == i:
+            temp = GAUDI_GARBAGE_C
+        if faults.power_spike == i:
+            power = 1900
+        status = "operational"
+        if faults.status is not None and faults.status[0] == i:
+            status = faults.status[1]
+        down = faults.ports_down[1] if faults.ports_down and faults.ports_down[0] == i else ()
+        cards.append(
+            GpuReading(
+                index=i,
+                name=name,
+                uuid=f"01P4-HL3090A0-18-U{seed % 10**5:05d}-{i:02d}-0{i % 8}-0{(i * 3) % 8}",
+                serial=f"AM{50000000 + seed % 10**7}",
+                pci_bus_id=f"0000:{0x3B + 0x11 * i:02x}:00.0",
+                memory_total_mib=mem_total,
+                memory_used_mib=mem_used,
+                utilization_gpu=util,
+                utilization_memory=0,
+                temperature=temp,
+                power_draw_w=float(power),
+                power_limit_w=power_cap,
+                clock_sm=1650,
+                clock_mem=0,
+                clocks_event_reasons=0,
+                ecc_uncorrected_volatile=0,
+                status=status,
+                module_id=(i * 3 + 1) % count if count % 3 else (i + 1) % count,
+                ports=ports,
+                ports_down=tuple(down),
+                rows_pending=faults.rows_pending == i,
+                missing=faults.missing == i,
+            )
+        )
+    return GpuSnapshot(GAUDI_DRIVER, "", tuple(cards))
+
+
 # ---------------------------------------------------------------- the readings file
 
 _INT_FIELDS = (
@@ -179,6 +266,15 @@ def dump(snapshot: GpuSnapshot) -> str:
             f"power_limit_mw {int(g.power_limit_w * 1000)}",
         ]
         lines += [f"process {pid} {mib}" for pid, mib in g.processes]
+        if g.ports:  # a Gaudi card's (the fake NVML knows none of these keys)
+            lines += [
+                f"status {g.status}",
+                f"module_id {g.module_id}",
+                f"ports {g.ports}",
+                f"ports_down {' '.join(map(str, g.ports_down))}",
+                f"rows_pending {int(g.rows_pending)}",
+                f"missing {int(g.missing)}",
+            ]
         lines.append("end")
     return "\n".join(lines) + "\n"
 
@@ -215,6 +311,14 @@ def load(text: str) -> GpuSnapshot:
         elif key == "process":
             pid, mib = value.split()
             procs.append((int(pid), int(mib)))
+        elif key == "status":
+            cur["status"] = value
+        elif key in ("module_id", "ports"):
+            cur[key] = int(value)
+        elif key == "ports_down":
+            cur["ports_down"] = tuple(int(v) for v in value.split())
+        elif key in ("rows_pending", "missing"):
+            cur[key] = value == "1"
         elif key == "end":
             gpus.append(GpuReading(**cur, processes=tuple(procs)))  # type: ignore[arg-type]
     return GpuSnapshot(driver, cuda, tuple(gpus), tuple(events))
@@ -234,3 +338,16 @@ def write(path: str | os.PathLike[str], snapshot: GpuSnapshot) -> None:
 def with_lost(snapshot: GpuSnapshot, index: int) -> GpuSnapshot:
     gpus = tuple(replace(g, lost=True) if g.index == index else g for g in snapshot.gpus)
     return replace(snapshot, gpus=gpus)
+
+
+def write_sysfs(root: Path, snapshot: GpuSnapshot) -> None:
+    """The habanalabs driver's status word per card, where the kernel keeps it
+    (<root>/class/accel/accel<N>/device/status); a card it failed to bring up has none."""
+    for g in snapshot.gpus:
+        status = root / "class" / "accel" / f"accel{g.index}" / "device" / "status"
+        if g.missing:
+            status.unlink(missing_ok=True)
+            continue
+        status.parent.mkdir(parents=True, exist_ok=True)
+        if not status.exists() or status.read_text().strip() != g.status:
+            status.write_text(g.status + "\n")

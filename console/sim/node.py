@@ -76,15 +76,17 @@ DOCKER_UNIT = (
 )
 
 
-def install_tools(home: Path, nvml_lib: Path | None) -> None:
-    """Lay out a node sandbox at `home`: bin/ with the fake tools, lib/, .sim/.
+def install_tools(home: Path, nvml_lib: Path | None, vendor: str = "nvidia") -> None:
+    """Lay out a node sandbox at `home`: bin/ with the fake tools (its devices' vendor's
+    alone: a Gaudi node has hl-smi, no nvidia-smi and no NVML), lib/, .sim/.
 
     Also used to give the real OpenSSH test hosts of the harness simulated GPUs and tools.
     """
     for d in (home / "bin", home / "lib", home / ".sim"):
         d.mkdir(parents=True, exist_ok=True)
+    others = {t for v, names in tools.VENDOR_TOOLS.items() if v != vendor for t in names}
     for tool in tools.TOOLS:
-        if tool not in tools.INSTALLED_LATER:
+        if tool not in tools.INSTALLED_LATER and tool not in others:
             tools.install(home, tool)
 
     def script(name: str, body: str) -> None:
@@ -114,7 +116,7 @@ def install_tools(home: Path, nvml_lib: Path | None) -> None:
     base = shlex.quote(os.path.realpath(base or sys.executable))
     path = f'PYTHONPATH={shlex.quote(str(site))}"${{PYTHONPATH:+:$PYTHONPATH}}"'
     script("python3", f'{path} exec {base} "$@"')
-    if nvml_lib is not None:
+    if nvml_lib is not None and vendor == "nvidia":
         link = home / "lib" / "libnvidia-ml.so.1"
         if not link.exists():
             link.symlink_to(nvml_lib)
@@ -276,7 +278,7 @@ class SimNode:
 
     # -- sandbox
     def prepare(self, nvml_lib: Path | None) -> None:
-        install_tools(self.home, nvml_lib)
+        install_tools(self.home, nvml_lib, simgpus.vendor_of(self.gpu_type))
         docker = self.units.unit_file("docker")  # the engine, as a service of the host
         if not docker.exists():
             docker.parent.mkdir(parents=True, exist_ok=True)
@@ -350,6 +352,8 @@ class SimNode:
             "DOCKER_HOST": f"unix://{self.home / '.sim' / 'docker.sock'}",
             "FLEETDECK_SIM_NODE": self.name,
             "FLEETDECK_HOSTNAME": self.name,
+            # where the node's driver status files are (a Gaudi card's sysfs `status`)
+            "FLEETDECK_SYSFS": str(self.home / ".sim" / "sys"),
             "SHELL": "/bin/sh",
         }
 
@@ -481,7 +485,10 @@ class SimNode:
 
     # -- time passing
     def write_readings(self, now: float | None = None) -> None:
-        simgpus.write(self.home / ".sim" / "gpus.txt", self.gpu_snapshot(now))
+        snapshot = self.gpu_snapshot(now)
+        simgpus.write(self.home / ".sim" / "gpus.txt", snapshot)
+        if simgpus.vendor_of(self.gpu_type) == "gaudi":
+            simgpus.write_sysfs(self.home / ".sim" / "sys", snapshot)
 
     def _crash(self, c, now: float, why: str) -> None:
         with self.containers.lock:

@@ -99,16 +99,17 @@ def http_json(
 
 
 @contextlib.contextmanager
-def small_sim_fleet(root: Path) -> Iterator:
-    """tests/data/sim-small.toml simulated in this process (fast blocks and ticks), on an
-    address block of its own; stopped, and its block freed, at the end."""
+def small_sim_fleet(root: Path, profile: str = "sim-small.toml") -> Iterator:
+    """tests/data/sim-small.toml (or another profile there) simulated in this process (fast
+    blocks and ticks), on an address block of its own; stopped, and its block freed, at the
+    end."""
     from console.core.profile import load
     from console.sim.daemon import claim_block
     from console.sim.fleet import SimFleet
 
     block, lock = claim_block()
     fleet = SimFleet(
-        load(Path(__file__).resolve().parents[1] / "data" / "sim-small.toml"),
+        load(Path(__file__).resolve().parents[1] / "data" / profile),
         root,
         block=block,
         block_time=0.2,

@@ -126,7 +126,8 @@ def rules(
                 "critical",
                 f"HPU {g.index} draws {g.power_w:.0f} W on a {cap:.0f} W cap",
                 "hl-smi power.draw against the card's Power Max",
-                "a card reading far above its cap is failing (work on it keeps failing): "
+                "confirm with hl-smi -q -d POWER (Power Draw against Power Max); a card "
+                "reading far above its cap is failing (work on it keeps failing): "
                 f"drain the node ({drain}) and have the card replaced",
             )
 

@@ -7,8 +7,9 @@ reader joins the probe's DEVICES. Its readings, from Habana's own tools and driv
 - each slow period, `hl-smi -q` (the power cap, row replacement, how many cards the
   driver attached) and the driver's status word per card in sysfs
   (/sys/class/accel/accel<N>/device/status: operational, disabled, needs reset, …);
-- each slow period too, the NIC ports of each card (`hl-smi -n link -i <bus>`, slow: one
-  call per card, never per interval).
+- each slow period too, on a thread of its own, the NIC ports of each card (`hl-smi -n
+  link -i <bus>`, slow: one call per card), which never holds back a line: the first lines
+  carry no port states yet.
 
 A sensor value no card can have (a temperature over 300 °C) is dropped, not reported.
 It runs inside the probe script: stdlib only, old syntax, and every name of it starts with
@@ -110,10 +111,12 @@ class GaudiDevices:
     vendor = "gaudi"
 
     def __init__(self, slow):
-        self.why = "hl-smi not found"
+        self.why, self.slow = "hl-smi not found", slow
         self.detail = Every(slow)  # noqa: F821 - the probe's (this file runs inside it)
-        self.links = Every(slow)  # noqa: F821
         self.tool = Every(slow)  # noqa: F821 - whether hl-smi is there, looked for again
+        # the ports, read on a thread of their own: one call per card, slow on a real box,
+        # must never hold back a line
+        self.buses, self.ports, self.reading_ports = [], {}, None
 
     def _tool(self):
         import shutil  # noqa: PLC0415 - see the probe's imports
@@ -143,7 +146,13 @@ class GaudiDevices:
             g["module"] = gaudi_number(row.get("module_id") or "")
             cards.append(g)
         attached, detail, driver = self.detail.get(self._detail)
-        links = self.links.get(lambda: self._links([g["bus"] for g in cards]))
+        self.buses = [g["bus"] for g in cards]
+        if self.reading_ports is None:
+            import threading  # noqa: PLC0415 - see the probe's imports
+
+            self.reading_ports = threading.Thread(target=self._read_ports, daemon=True)
+            self.reading_ports.start()
+        links = self.ports
         for g in cards:
             d = detail.get(g["bus"], {})
             g["power_limit_w"] = d.get("power_max_w")
@@ -173,13 +182,17 @@ class GaudiDevices:
         attached, cards = gaudi_detail(out)
         return attached, cards, driver
 
-    def _links(self, buses):
-        out = {}
-        for bus in buses:
-            rc, text, _ = run(["hl-smi", "-n", "link", "-i", bus], 30)  # noqa: F821
-            if rc == 0:
-                out[bus] = gaudi_links(text)
-        return out
+    def _read_ports(self):
+        import time  # noqa: PLC0415 - see the probe's imports
+
+        while True:
+            ports = {}
+            for bus in list(self.buses):
+                rc, text, _ = run(["hl-smi", "-n", "link", "-i", bus], 30)  # noqa: F821
+                if rc == 0:
+                    ports[bus] = gaudi_links(text)
+            self.ports = ports
+            time.sleep(self.slow)
 
 
 def devices(slow):

@@ -1,0 +1,129 @@
+"""A mixed fleet's accelerators on the simulator (issue 30): NVIDIA H100s read through NVML
+and Intel Gaudi 3 cards through the simulator's hl-smi and driver status files, over the
+same SSH probe; each Gaudi fault of reference/accelerators.md §1.8 raises its alert in
+Intel's words on the Gaudi node alone, and clears when cleared."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from console.core.monitor.monitor import Monitor
+from console.core.profile import load
+from console.core.transport.ssh import Pool
+from tests.harness.simclient import small_sim_fleet
+
+pytestmark = pytest.mark.integration
+INTERVAL = 0.5
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    with small_sim_fleet(tmp_path_factory.mktemp("accel-sim"), "sim-accelerators.toml") as sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def monitor(fleet):
+    from console.core.monitor import ssh_source as module
+
+    # the slow readings (hl-smi -q, the ports) every 2 intervals, not every 5 s
+    slow = (module.SLOW_INTERVALS, module.SLOW_MIN_S)
+    module.SLOW_INTERVALS, module.SLOW_MIN_S = 2, 1.0
+    profile = load(fleet.profile_path)
+    profile.set_value(("alerts", "probe_interval_s"), INTERVAL)
+    pool = Pool.for_profile(profile.model, system_known_hosts=False)
+    mon = Monitor(profile.model, pool, latency_every=60)
+    mon.start()
+    try:
+        assert mon.wait_complete(20)
+        yield mon
+    finally:
+        mon.stop()
+        pool.close()
+        module.SLOW_INTERVALS, module.SLOW_MIN_S = slow
+
+
+def wait_until(predicate, timeout=20.0):  # generous: CI machines are slow and shared
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def device_alerts(mon, node):
+    """The node's alerts of its devices (an undeployed server's own say nothing here)."""
+    return {
+        a.kind.split(":")[0]
+        for a in mon.snapshot().alerts
+        if a.node == node and a.kind.startswith(("gpu_", "hpu_", "xid"))
+    }
+
+
+def test_every_device_of_both_vendors_shows_in_status_json(monitor):
+    assert wait_until(lambda: all(len(n.gpus) == 8 for n in monitor.snapshot().nodes.values()))
+    doc = monitor.snapshot().to_json()
+    nodes = {n["name"]: n for n in doc["nodes"]}
+    for name, vendor, model, source in [
+        ("h100", "nvidia", "NVIDIA H100 80GB HBM3", "nvml"),
+        ("gaudi", "gaudi", "HL-325L", "hl-smi"),
+    ]:
+        node = nodes[name]
+        assert node["gpu_source"] == source and node["gpu_error"] is None, node
+        for g in node["gpus"]:
+            assert (g["vendor"], g["name"]) == (vendor, model)
+            for key in ("util", "mem_used_mib", "mem_total_mib", "temp_c", "power_w"):
+                assert isinstance(g[key], (int, float)), (name, key, g)
+    gaudi = nodes["gaudi"]["gpus"]
+    assert {g["power_limit_w"] for g in gaudi} == {900}  # from hl-smi -q's Power Max
+    assert {g["health"] for g in gaudi} == {"operational"}  # the driver's sysfs word
+    assert all(g["serial"].startswith("AM") for g in gaudi)
+    assert device_alerts(monitor, "gaudi") == set() == device_alerts(monitor, "h100")
+
+
+GAUDI_ALERTS = {  # fault: (alert kind, severity, words its summary says)
+    "gaudi-missing": ("gpu_missing", "critical", "7 of 8 HPUs visible"),
+    "gaudi-disabled": ("hpu_status", "critical", "HPU 3 is disabled"),
+    "gaudi-needs-reset": ("hpu_status", "critical", "HPU 3 is needs reset"),
+    "gaudi-links-down": ("hpu_links", "critical", "HPU 2: 2 NIC ports down"),
+    "gaudi-hot": ("hpu_hot", "critical", "at up to 84 °C"),
+    "gaudi-rows-pending": ("hpu_rows", "warning", "HPU 1: memory rows pending"),
+    "gaudi-power-spike": ("hpu_power", "critical", "HPU 4 draws 1900 W on a 900 W cap"),
+}
+
+
+@pytest.mark.parametrize("fault", list(GAUDI_ALERTS))
+def test_each_gaudi_fault_raises_its_alert_in_intels_words_and_clears(fleet, monitor, fault):
+    kind, severity, words = GAUDI_ALERTS[fault]
+    assert wait_until(lambda: device_alerts(monitor, "gaudi") == set())
+    fleet.inject("gaudi", fault)
+    try:
+        assert wait_until(lambda: kind in device_alerts(monitor, "gaudi")), fault
+        found = next(
+            a for a in monitor.snapshot().alerts if a.node == "gaudi" and a.kind.startswith(kind)
+        )
+        assert found.severity == severity and words in found.summary, found
+        assert "hl-smi" in found.next_step or "habanalabs" in found.next_step, found
+        assert "nvidia" not in (found.summary + found.evidence + found.next_step).lower()
+        assert device_alerts(monitor, "h100") == set()  # on the right node only
+    finally:
+        fleet.clear("gaudi", fault)
+    cleared = time.monotonic()
+    assert wait_until(lambda: kind not in device_alerts(monitor, "gaudi")), fault
+    print(f"{fault}: cleared {time.monotonic() - cleared:.2f} s after the fault was")
+
+
+def test_a_garbage_sensor_value_is_dropped_not_alerted(fleet, monitor):
+    fleet.inject("gaudi", "gaudi-garbage-temp")
+    try:
+        assert wait_until(lambda: monitor.snapshot().nodes["gaudi"].gpus[5].temp_c is None)
+        time.sleep(2 * INTERVAL)
+        node = monitor.snapshot().nodes["gaudi"]
+        assert node.gpus[5].temp_c is None and node.gpus[5].util is not None
+        assert device_alerts(monitor, "gaudi") == set()
+    finally:
+        fleet.clear("gaudi", "gaudi-garbage-temp")
+    assert wait_until(lambda: monitor.snapshot().nodes["gaudi"].gpus[5].temp_c is not None)
