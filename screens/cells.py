@@ -58,7 +58,7 @@ def sources_line(node: NodeStatus, now: float, interval: float) -> Text:
     `GPUs gke 3s · containers ssh 1s · chain —`; an old one in red."""
     out = Text("values: ", style="dim")
     vendors = {accelerators.of(g.vendor).event_word for g in node.gpus}
-    word = f"{vendors.pop()}s" if len(vendors) == 1 else "events"
+    word = f"{vendors.pop()}s" if len(vendors) == 1 and "" not in vendors else "events"
     titles = tuple((s, word if s == "events" else t) for s, t in SIGNAL_TITLES)
     if node.source_of("kube") is not None:  # only where a Kubernetes source reads the node
         titles += (("kube", "k8s"),)

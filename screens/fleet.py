@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input
 
 from actions.report import plural
+from console.core import accelerators
 from console.core.profile.schema import FleetProfile, Node
 from console.core.stacks import STACKS
 from console.core.state import FleetState, NodeStatus
@@ -364,7 +365,14 @@ class FleetScreen(LiveScreen):
         up, seen, busy = tally.up, tally.gpus_seen, tally.gpus_busy
         crit, warn = tally.critical, tally.warning
         text.append(f"up {up}/{len(nodes)}", style="green" if up == len(nodes) else "bold red")
-        text.append(f"  ·  GPUs busy {busy}/{seen}")
+        vendors = [(accelerators.of(v), b, s) for v, b, s in tally.by_vendor]
+        nouns = {a.noun for a, _, _ in vendors}
+        if len(vendors) > 1:  # a mixed fleet: each kind of device counted by itself
+            for a, kind_busy, kind_seen in vendors:
+                kind = a.noun if len(nouns) == len(vendors) else f"{a.label} {a.noun}"
+                text.append(f"  ·  {kind}s busy {kind_busy}/{kind_seen}")
+        else:
+            text.append(f"  ·  {nouns.pop() if nouns else 'GPU'}s busy {busy}/{seen}")
         if seen < expected:
             text.append(f" (expected {expected})", style="red")
         text.append("  ·  ")

@@ -89,13 +89,6 @@ def _model(g: Gpu) -> str | None:
     return accelerators.of(g.vendor).short_model(g.name)
 
 
-def _throttle(g: Gpu) -> str:
-    words = [accelerators.of(g.vendor).throttle_words.get(r, r) for r in g.throttle]
-    if "SW thermal" in words and "HW thermal" in words:  # the usual pair: one word
-        words = ["thermal SW+HW" if w == "SW thermal" else w for w in words if w != "HW thermal"]
-    return ", ".join(words) or "—"
-
-
 def _gib(used_mib: int | None, total_mib: int | None) -> str:
     if used_mib is None or total_mib is None:
         return "—"
@@ -247,6 +240,7 @@ class NodeScreen(LiveScreen):
                 table.add_row(*(row.get(k, Text("")) for k in keys))
                 continue
             hot = g.temp_c is not None and g.temp_c >= 85
+            words, alarming = accelerators.of(g.vendor).device_state(g)
             row = {
                 "gpu": _t(g.index),
                 "name": _t(_model(g)),
@@ -256,10 +250,7 @@ class NodeScreen(LiveScreen):
                     f"{g.temp_c}°C" if g.temp_c is not None else None, "bold red" if hot else ""
                 ),
                 "power": _t(f"{_watts(g.power_w)}/{_watts(g.power_limit_w)} W"),
-                "throttle": _t(
-                    _throttle(g),
-                    "yellow" if set(g.throttle) - accelerators.of(g.vendor).calm_throttle else "",
-                ),
+                "throttle": _t(words, "yellow" if alarming else ""),
                 "ecc": _t(g.ecc_uncorrected, "bold red" if g.ecc_uncorrected else ""),
                 "procs": _t(g.processes),
             }
@@ -271,7 +262,7 @@ class NodeScreen(LiveScreen):
         vendors = [accelerators.of(v) for v in dict.fromkeys(g.vendor for g in node.gpus)]
         if node.events:
             for vendor in dict.fromkeys(v for *_, v in node.events):
-                word = accelerators.of(vendor).event_word
+                word = accelerators.of(vendor).event_word or "device"
                 said.append(f"{word} events (last 10 minutes)\n", style="bold")
                 for t, gpu, code, v in node.events:
                     if v != vendor:
@@ -285,7 +276,7 @@ class NodeScreen(LiveScreen):
             said.append(f"GPU source: {node.gpu_source}; ", style="dim")
             said.append(node.gpu_error, style="yellow")
         else:
-            words = "/".join(a.event_word for a in vendors) or "device"
+            words = "/".join(a.event_word for a in vendors if a.event_word) or "device"
             said.append(f"GPU source: {node.gpu_source or '—'}; no {words} events", style="dim")
         self.query_one("#events", Static).update(said)
 

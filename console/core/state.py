@@ -225,6 +225,8 @@ class Tally:
     critical: int
     warning: int
     height: int | None  # the highest chain height any node reports
+    # per device vendor (its adapter's name): (vendor, busy, seen), most devices first
+    by_vendor: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ class FleetState:
         them on its snapshot thread: 3,000 nodes of 8 GPUs are milliseconds)."""
         up = seen = busy = 0
         height = None
+        kinds: dict[str, list[int]] = {}
         for n in self.nodes.values():
             if n.chain is not None and n.chain.height:
                 height = max(height or 0, n.chain.height)
@@ -252,10 +255,15 @@ class FleetState:
             for g in n.gpus:
                 if not g.lost:
                     seen += 1
-                    busy += (g.util or 0) >= 50
+                    working = (g.util or 0) >= 50
+                    busy += working
+                    kind = kinds.setdefault(g.vendor, [0, 0])
+                    kind[0] += working
+                    kind[1] += 1
         critical = sum(a.severity == "critical" for a in self.alerts)
         warning = sum(a.severity == "warning" for a in self.alerts)
-        return Tally(up, seen, busy, critical, warning, height)
+        by_vendor = sorted(((v, b, s) for v, (b, s) in kinds.items()), key=lambda k: -k[2])
+        return Tally(up, seen, busy, critical, warning, height, tuple(by_vendor))
 
     def critical(self) -> list[Alert]:
         return [a for a in self.alerts if a.severity == "critical"]

@@ -122,3 +122,34 @@ def troubled(fleet: FleetProfile, now: float = NOW) -> FleetState:
     if nodes[net].chain is not None:
         nodes[net] = replace(nodes[net], chain=replace(nodes[net].chain, validator_in_set=False))
     return state_of(fleet, nodes, now)
+
+
+def mixed_accelerators(fleet: FleetProfile, now: float = NOW) -> FleetState:
+    """tests/data/sim-accelerators.toml: the H100 server healthy, the Gaudi 3 server's cards
+    read by hl-smi, one of them with two NIC ports down."""
+    nodes = healthy(fleet, now)
+    gaudi = nodes["gaudi"]
+    cards = tuple(
+        Gpu(
+            index=g,
+            name="HL-325L",
+            uuid=f"01P4-HL3090A0-18-UAN071-{g:02d}-03-01",
+            util=60 + g * 4,
+            mem_used_mib=110_000 + g * 512,
+            mem_total_mib=131072,
+            temp_c=48 + g,
+            power_w=600.0 + g * 10,
+            power_limit_w=900.0,
+            vendor="gaudi",
+            serial=f"AM5001{g:04d}",
+            health="operational",
+            links=24,
+            links_down=(5, 7) if g == 2 else (),
+        )
+        for g in range(8)
+    )
+    nodes["gaudi"] = replace(gaudi, gpus=cards, gpu_source="hl-smi")
+    nodes["h100"] = replace(
+        nodes["h100"], gpus=tuple(replace(g, vendor="nvidia") for g in nodes["h100"].gpus)
+    )
+    return state_of(fleet, nodes, now)

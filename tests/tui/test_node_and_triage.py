@@ -397,3 +397,27 @@ async def test_a_golem_providers_status_is_on_its_node_screen():
         assert "Golem provider  NOT RUNNING (is not running)" in text
         assert "lato" in text and "0x2a14f8ae0272bd4c38ed1b40c66e88ed719dab69" in text
         assert "509" in text and "no chain on this node" not in text
+
+
+def app_with_mixed_accelerators() -> FleetdeckApp:
+    from tests.tui.states import mixed_accelerators
+
+    profile = load(REPO / "tests" / "data" / "sim-accelerators.toml")
+    state = mixed_accelerators(profile.model)
+    return FleetdeckApp(profile, live=False, source=lambda: state)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=lambda s: "x".join(map(str, s)))
+def test_snapshot_fleet_of_two_accelerator_vendors(snap_compare, size):
+    # the header counts each kind of device by itself
+    assert snap_compare(app_with_mixed_accelerators(), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=lambda s: "x".join(map(str, s)))
+def test_snapshot_node_of_gaudi_cards(snap_compare, size):
+    # a Gaudi node's cards in the same columns as a GPU's: model, use, memory, heat, power
+    async def open_node(pilot):
+        await drawn(pilot)
+        await press_to(pilot, "down", "enter", kind=NodeScreen)
+
+    assert snap_compare(app_with_mixed_accelerators(), terminal_size=size, run_before=open_node)

@@ -52,18 +52,23 @@ class Accelerator:
     # (actions/engine.py) refuses them
     tools_that_change: tuple[str, ...] = ()
     runbooks: dict[str, Runbook] = field(default_factory=dict)
-    # its events' name and their meanings, for the node screen
-    event_word: str = "event"
+    # its events' name and their meanings, for the node screen ("" where it has none)
+    event_word: str = ""
     event_meaning: Callable[[int], str] = lambda code: ""
-    # its devices' model names, short: the vendor's prefix left off ("H100 80GB HBM3")
+    # its devices' model names, short: the vendor's prefix left off ("H100 80GB HBM3"), or
+    # the product a part number is ("HL-325L" is a Gaudi 3)
     model_prefix: str = ""
-    # throttle reasons in its tool's words, short (the node screen's column)
-    throttle_words: dict[str, str] = field(default_factory=dict)
-    # throttle reasons that are no trouble (an idle GPU's low clocks): not shown in colour
-    calm_throttle: frozenset[str] = frozenset()
+    products: dict[str, str] = field(default_factory=dict)
     # a probe line from before the accelerator seam (an old recording): its events' key
     # and code field there; the one adapter that wrote such lines says so
     legacy_events: tuple[str, str] | None = None
 
+    # a device's state beside its readings, in its vendor's words: (words, alarming)
+    device_state: Callable[[Gpu], tuple[str, bool]] = lambda g: ("—", False)
+
     def short_model(self, name: str | None) -> str | None:
-        return name.removeprefix(self.model_prefix) if name and self.model_prefix else name
+        if not name:
+            return name
+        if name in self.products:  # the part number stays in status --json
+            return self.products[name]
+        return name.removeprefix(self.model_prefix) if self.model_prefix else name

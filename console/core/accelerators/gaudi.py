@@ -49,8 +49,25 @@ NOT_WORKING = {
 }
 
 
-def _bus(g: Gpu) -> str:
-    return f"HPU {g.index}"
+PRODUCTS = {  # hl-smi's name -> the product (reference/accelerators.md §1.1)
+    "HL-205": "Gaudi",
+    "HL-225": "Gaudi 2",
+    "HL-225B": "Gaudi 2",
+    "HL-325": "Gaudi 3",
+    "HL-325L": "Gaudi 3",
+}
+
+
+def device_state(g: Gpu) -> tuple[str, bool]:
+    """The driver's word where it is not operational, ports down, rows pending."""
+    words = []
+    if g.health and g.health.lower() != "operational":
+        words.append(g.health)
+    if g.links_down:
+        words.append(f"ports {','.join(map(str, g.links_down))} down")
+    if g.rows_pending:
+        words.append("rows pending")
+    return ", ".join(words) or "—", bool(words)
 
 
 def rules(
@@ -191,5 +208,6 @@ GAUDI = Accelerator(
     memory_check="hl-smi for the cards' memory in use",
     rules=rules,
     runbooks=RUNBOOKS,
-    event_word="event",
+    products=PRODUCTS,
+    device_state=device_state,
 )

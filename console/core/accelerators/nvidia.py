@@ -126,6 +126,14 @@ def rules(
         )
 
 
+def device_state(g: Gpu) -> tuple[str, bool]:
+    """Its clocks-event reasons in nvidia-smi -q's words, short; alarming unless idle."""
+    words = [THROTTLE_WORDS.get(r, r) for r in g.throttle]
+    if "SW thermal" in words and "HW thermal" in words:  # the usual pair: one word
+        words = ["thermal SW+HW" if w == "SW thermal" else w for w in words if w != "HW thermal"]
+    return ", ".join(words) or "—", bool(set(g.throttle) - {"gpu_idle"})
+
+
 def meaning(xid: int) -> str:
     return XID_MEANING.get(xid, "see NVIDIA's Xid catalog")
 
@@ -182,7 +190,6 @@ NVIDIA = Accelerator(
     event_word="Xid",
     event_meaning=meaning,
     model_prefix="NVIDIA ",
-    throttle_words=THROTTLE_WORDS,
-    calm_throttle=frozenset({"gpu_idle"}),
+    device_state=device_state,
     legacy_events=("xids", "xid"),
 )
