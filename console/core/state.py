@@ -37,6 +37,7 @@ class Gpu:
     error: str | None = None
     vendor: str = ""  # its adapter's name (console/core/accelerators/)
     serial: str | None = None
+    bus: str | None = None  # its PCI address, where its reader names it
     health: str | None = None  # its driver's word for its state, where it has one
     links: int | None = None  # its fabric ports, where it has them and they were read
     links_down: tuple[int, ...] = ()  # those of them down

@@ -257,3 +257,31 @@ def test_plain_status_prints_remote_text_literally_and_without_control_character
     assert "critical: container [bold]x[/] \\x1b]0;pwned" in compact, compact
     for text in (plain, compact):
         assert not any(c in text for c in "\x1b\x07\u202e"), repr(text)
+
+
+def test_a_node_with_two_vendors_is_judged_by_each_in_its_own_words():
+    from console.core.state import Gpu
+
+    profile, node = ml_node()
+    nvidia = tuple(replace(g, vendor="nvidia") for g in node.gpus[:4])
+    gaudi = tuple(
+        Gpu(index=i, name="HL-325L", vendor="gaudi", temp_c=40, bus=f"0000:{i:02x}:00.0")
+        for i in range(4)
+    )
+    nvidia = (replace(nvidia[0], ecc_uncorrected=2), *nvidia[1:])
+    gaudi = (replace(gaudi[0], health="disabled"), *gaudi[1:])
+    mixed = replace(
+        node,
+        gpus=nvidia + gaudi,
+        expected_gpus=9,
+        events=((NOW - 5, 0, 48, "nvidia"), (NOW - 5, 3, 43, "nvidia")),
+    )
+    found = {f.kind: f for f in evaluate(mixed, profile.alerts, NOW, INTERVAL)}
+    # GPU 0's ECC and HPU 0's status are two problems, each in its vendor's words
+    assert "nvidia-smi -r" in found["gpu_ecc:0"].next_step
+    assert "Xid 48" in found["gpu_ecc:0"].evidence  # the Xid explains the ECC alert
+    assert found["hpu_status:0"].next_step.count("hl-smi -r -i 0000:00:00.0") == 1
+    assert found["xid:43"].summary == "Xid 43 on GPU 3: GPU stopped processing"
+    # 8 of 9 listed: counted across both vendors, named as neither's alone
+    assert found["gpu_missing"].summary == "8 of 9 GPUs visible"
+    assert not any(k.startswith("hpu_") and "xid" in f.summary.lower() for k, f in found.items())

@@ -70,6 +70,11 @@ def device_state(g: Gpu) -> tuple[str, bool]:
     return ", ".join(words) or "—", bool(words)
 
 
+def _reset(g: Gpu) -> str:
+    """The command that resets the card (as root), with its address where it is known."""
+    return f"hl-smi -r -i {g.bus or '<bus>'}"
+
+
 def rules(
     node: NodeStatus,
     hpus: tuple[Gpu, ...],
@@ -81,13 +86,15 @@ def rules(
         word = (g.health or "").lower()
         if word in NOT_WORKING:
             severity, step = NOT_WORKING[word]
+            where = ", ".join(f"{k} {v}" for k, v in (("bus", g.bus), ("serial", g.serial)) if v)
             yield Finding(
                 f"hpu_status:{g.index}",
                 severity,
                 f"HPU {g.index} is {word}",
-                f"the habanalabs driver's status: {word}"
-                + (f" (serial {g.serial})" if g.serial else ""),
-                step.replace("drain the node", f"drain the node ({drain})"),
+                f"the habanalabs driver's status: {word}" + (f" ({where})" if where else ""),
+                step.replace("drain the node", f"drain the node ({drain})").replace(
+                    "hl-smi -r -i <bus>", _reset(g)
+                ),
             )
     working = [g for g in hpus if (g.health or "operational").lower() not in NOT_WORKING]
     down = [g for g in working if g.links_down]
@@ -97,7 +104,8 @@ def rules(
             "critical",
             f"{device_list('HPU', down)}: {sum(len(g.links_down) for g in down)} NIC ports down",
             "; ".join(
-                f"HPU {g.index}: port {','.join(map(str, g.links_down))} down "
+                f"HPU {g.index}: port{'s' if len(g.links_down) > 1 else ''} "
+                f"{','.join(map(str, g.links_down))} down "
                 f"({(g.links or 0) - len(g.links_down)} of {g.links} up)"
                 for g in down
             ),
@@ -124,7 +132,7 @@ def rules(
                 "critical",
                 f"HPU {g.index}: {g.ecc_uncorrected} uncorrectable ECC errors",
                 "hl-smi's volatile uncorrected ECC count",
-                f"drain the node ({drain}) and reset the card (hl-smi -r -i <bus>) or reboot; "
+                f"drain the node ({drain}) and reset the card ({_reset(g)}) or reboot; "
                 "repeated errors mean an RMA",
             )
         if g.rows_pending:
@@ -134,7 +142,7 @@ def rules(
                 f"HPU {g.index}: memory rows pending replacement",
                 "hl-smi -q: Replaced Rows, Pending: Yes",
                 f"at a quiet moment drain the node ({drain}) and reset the card "
-                "(hl-smi -r -i <bus>) or reboot: rows are replaced at the reset",
+                f"({_reset(g)}) or reboot: rows are replaced at the reset",
             )
         cap = g.power_limit_w
         if g.power_w is not None and cap and g.power_w > cap * POWER_OVER_CAP:
@@ -142,7 +150,7 @@ def rules(
                 f"hpu_power:{g.index}",
                 "critical",
                 f"HPU {g.index} draws {g.power_w:.0f} W on a {cap:.0f} W cap",
-                "hl-smi power.draw against the card's Power Max",
+                f"hl-smi: power.draw {g.power_w:.0f} W, Power Max {cap:.0f} W",
                 "confirm with hl-smi -q -d POWER (Power Draw against Power Max); a card "
                 "reading far above its cap is failing (work on it keeps failing): "
                 f"drain the node ({drain}) and have the card replaced",

@@ -29,6 +29,7 @@ def gpus(line: dict[str, Any]) -> tuple[Gpu, ...]:
                 error=g.get("error"),
                 vendor=accelerators.of(g.get("vendor")).name,
                 serial=g.get("serial"),
+                bus=g.get("bus"),
                 health=g.get("health"),
                 links=g.get("links"),
                 links_down=tuple(int(p) for p in g.get("links_down") or ()),
