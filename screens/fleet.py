@@ -366,13 +366,12 @@ class FleetScreen(LiveScreen):
         crit, warn = tally.critical, tally.warning
         text.append(f"up {up}/{len(nodes)}", style="green" if up == len(nodes) else "bold red")
         vendors = [(accelerators.of(v), b, s) for v, b, s in tally.by_vendor]
-        nouns = {a.noun for a, _, _ in vendors}
         if len(vendors) > 1:  # a mixed fleet: each kind of device counted by itself
-            for a, kind_busy, kind_seen in vendors:
-                kind = a.noun if len(nouns) == len(vendors) else f"{a.label} {a.noun}"
-                text.append(f"  ·  {kind}s busy {kind_busy}/{kind_seen}")
+            kinds = ", ".join(f"{a.short} {b}/{s}" for a, b, s in vendors)
+            text.append(f"  ·  busy {kinds}")
         else:
-            text.append(f"  ·  {nouns.pop() if nouns else 'GPU'}s busy {busy}/{seen}")
+            noun = vendors[0][0].noun if vendors else "GPU"
+            text.append(f"  ·  {noun}s busy {busy}/{seen}")
         if seen < expected:
             text.append(f" (expected {expected})", style="red")
         text.append("  ·  ")

@@ -115,22 +115,44 @@ def _gpu(attr: str, value_of: Callable[[SimNode], object], xid: int | None = Non
     return apply, clear
 
 
-def _card(attr: str, value: object):
-    """A fault of one Gaudi card (reference/accelerators.md §1.8), on a Gaudi node."""
+def _card(attr: str, value: object, vendor: str = "gaudi"):
+    """A fault of one Gaudi card or AMD GPU (reference/accelerators.md §1.8, §2), on a node
+    of that vendor; a kernel log line where `attr` is "kmsg" (it is not cleared: the log
+    keeps it, and the console lets it age out)."""
 
     def apply(fleet: SimFleet, node: SimNode) -> None:
-        if simgpus.vendor_of(node.gpu_type) != "gaudi" or node.gpu_count == 0:
-            raise FaultError(f"node {node.name} has no Gaudi cards")
+        if simgpus.vendor_of(node.gpu_type) != vendor or node.gpu_count == 0:
+            raise FaultError(f"node {node.name} has no {vendor} devices")
+        if attr == "kmsg":
+            bus = node.gpu_snapshot().gpus[2 % node.gpu_count].pci_bus_id
+            node.log_kernel(str(value).format(bus=bus))
+            return
         setattr(node.gpu_faults, attr, value)
         node.write_readings()
 
     def clear(fleet: SimFleet, node: SimNode) -> None:
-        setattr(node.gpu_faults, attr, None)
-        node.write_readings()
+        if attr != "kmsg":
+            setattr(node.gpu_faults, attr, None)
+            node.write_readings()
 
     return apply, clear
 
 
+AMD_FAULTS = {  # fault -> (GpuFaults field, its value, what it does)
+    "amd-missing": ("missing", 7, "GPU 7 not brought up by the driver: 7 of 8 listed"),
+    "amd-ecc": ("ecc_uncorrectable", 1, "uncorrectable ECC errors on GPU 1"),
+    "amd-hot": ("hot", True, "every GPU's junction at 108 °C"),
+    "amd-reset": (
+        "kmsg",
+        "amdgpu {bus}: amdgpu: GPU reset begin!",
+        "the amdgpu driver resets GPU 2 (kernel log)",
+    ),
+    "amd-hw-error": (
+        "kmsg",
+        "amdgpu {bus}: amdgpu: uncorrectable hardware error(ERREVENT_ATHUB_INTERRUPT) detected!",
+        "an uncorrectable hardware error on GPU 2 (kernel log)",
+    ),
+}
 GAUDI_FAULTS = {  # fault -> (GpuFaults field, its value, what it does)
     "gaudi-missing": ("missing", 7, "card 7 failed to come up: 7 of 8 attached"),
     "gaudi-disabled": ("status", (3, "disabled"), "the driver calls card 3 disabled"),
@@ -278,6 +300,10 @@ FAULTS: dict[str, Fault] = {
         *(
             Fault(kind, what, *_card(attr, value))
             for kind, (attr, value, what) in GAUDI_FAULTS.items()
+        ),
+        *(
+            Fault(kind, what, *_card(attr, value, "amd"))
+            for kind, (attr, value, what) in AMD_FAULTS.items()
         ),
         Fault(
             "crash-loop",

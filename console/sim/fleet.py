@@ -30,7 +30,7 @@ from console.sim import nvml, tools
 from console.sim.chain import ChainSim, account_address
 from console.sim.containers import deployed_bindings
 from console.sim.deployrepo import make_gonka_repo
-from console.sim.faults import FAULTS, GAUDI_FAULTS, FaultError
+from console.sim.faults import AMD_FAULTS, FAULTS, GAUDI_FAULTS, FaultError
 from console.sim.golem import INSTALLER as GOLEM_INSTALLER
 from console.sim.http import Loop
 from console.sim.node import SimNode
@@ -424,11 +424,15 @@ class SimFleet:
         g = node.gpu_faults
         out += ["gpu-hot"] * bool(g.hot) + ["gpu-xid79"] * (g.fallen_off_bus is not None)
         out += ["gpu-ecc"] * (g.ecc_uncorrectable is not None)
-        if simgpus.vendor_of(node.gpu_type) == "gaudi":
+        vendor = simgpus.vendor_of(node.gpu_type)
+        if vendor != "nvidia":
+            table = GAUDI_FAULTS if vendor == "gaudi" else AMD_FAULTS
+            out = [k for k in out if not k.startswith("gpu-")]
             out += [
-                kind for kind, (attr, value, _) in GAUDI_FAULTS.items() if getattr(g, attr) == value
+                kind
+                for kind, (attr, value, _) in table.items()
+                if attr != "kmsg" and getattr(g, attr) == value
             ]
-            out = [k for k in out if k != "gpu-hot"]
         chain = self.chain_of(node)
         if chain is not None and node.role == "network":
             out += ["chain-stalled"] * (chain.faults.stalled_at is not None)

@@ -35,12 +35,21 @@ GAUDI_SPECS: dict[str, tuple[str, int, float, int, int]] = {
     "Gaudi 2": ("HL-225", 98304, 600.0, 768, 24),
 }
 GAUDI_DRIVER = "1.24.1-b336d5e"
+# AMD Instinct GPUs (reference/accelerators.md §2): amd-smi's market name, VRAM MB as it
+# reports them, power cap W, and which JSON envelope its amd-smi writes (ROCm 6+: wrapped)
+AMD_SPECS: dict[str, tuple[str, int, float, bool]] = {
+    "MI300X": ("Instinct MI300X", 196592, 750.0, True),
+    "MI250X": ("Instinct MI250X", 131072, 560.0, False),
+}
+AMD_DRIVER = "6.10.5"
 GAUDI_GARBAGE_C = 505712272  # a broken sensor's reading, as seen in the wild
 
 
 def vendor_of(gpu_type: str | None) -> str:
     """Which vendor's tools a node of this GPU type has."""
-    return "gaudi" if gpu_type in GAUDI_SPECS else "nvidia"
+    if gpu_type in GAUDI_SPECS:
+        return "gaudi"
+    return "amd" if gpu_type in AMD_SPECS else "nvidia"
 
 
 # NVML clocks-event reason bits (reference/protocols.md §5)
@@ -130,6 +139,8 @@ def readings(
     """The node's GPUs at time `now`: smooth, deterministic per node and GPU."""
     if gpu_type in GAUDI_SPECS:
         return _gaudi(node, count, gpu_type, busy, now, faults)
+    if gpu_type in AMD_SPECS:
+        return _amd(node, count, gpu_type, busy, now, faults)
     name, mem_total, power_limit, sm_max, mem_clock = spec(gpu_type)
     gpus = []
     for i in range(count):
@@ -231,6 +242,44 @@ def _gaudi(
     return GpuSnapshot(GAUDI_DRIVER, "", tuple(cards))
 
 
+def _amd(
+    node: str, count: int, gpu_type: str, busy: bool, now: float, faults: GpuFaults
+) -> GpuSnapshot:
+    """An AMD node's GPUs: the temperature is the junction's (amd-smi's hotspot)."""
+    name, vram, power_cap, _ = AMD_SPECS[gpu_type]
+    gpus = []
+    for i in range(count):
+        seed = _seed(node, i)
+        wave = 0.5 + 0.5 * math.sin(now / 7.0 + (seed % 1000) / 1000 * 2 * math.pi)
+        if busy:
+            util, temp = int(70 + 28 * wave), int(62 + 16 * wave)
+            used, power = int(vram * (0.6 + 0.2 * wave)), round(power_cap * (0.55 + 0.3 * wave))
+        else:
+            util, temp, used, power = 0, 38 + seed % 5, 283, round(power_cap * 0.18)
+        gpus.append(
+            GpuReading(
+                index=i,
+                name=name,
+                uuid=f"{seed % 16**8:08x}-0000-1000-80b3-{seed % 16**12:012x}",
+                serial=f"PCB{seed % 10**12:012d}",
+                pci_bus_id=f"0000:{0x05 + 0x20 * i:02x}:00.0",
+                memory_total_mib=vram,
+                memory_used_mib=used,
+                utilization_gpu=util,
+                utilization_memory=int(util * 0.5),
+                temperature=108 if faults.hot else temp,
+                power_draw_w=float(power),
+                power_limit_w=power_cap,
+                clock_sm=2100,
+                clock_mem=1300,
+                clocks_event_reasons=0,
+                ecc_uncorrected_volatile=4 if faults.ecc_uncorrectable == i else 0,
+                missing=faults.missing == i,
+            )
+        )
+    return GpuSnapshot(AMD_DRIVER, "", tuple(gpus))
+
+
 # ---------------------------------------------------------------- the readings file
 
 _INT_FIELDS = (
@@ -266,7 +315,7 @@ def dump(snapshot: GpuSnapshot) -> str:
             f"power_limit_mw {int(g.power_limit_w * 1000)}",
         ]
         lines += [f"process {pid} {mib}" for pid, mib in g.processes]
-        if g.ports:  # a Gaudi card's (the fake NVML knows none of these keys)
+        if g.ports or g.missing:  # a Gaudi or AMD card's (the fake NVML knows none of these)
             lines += [
                 f"status {g.status}",
                 f"module_id {g.module_id}",

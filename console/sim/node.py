@@ -517,6 +517,12 @@ class SimNode:
             c.failing_streak += 1
 
     # -- faults
+    def log_kernel(self, message: str) -> None:
+        """A kernel message, as `dmesg --time-format iso` prints it (the fake dmesg's)."""
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace(".", ",")
+        with open(self.home / ".sim" / "kmsg", "a") as f:
+            f.write(f"{stamp} {message}\n")
+
     def add_xid(self, gpu_index: int, xid: int) -> None:
         self._xid_seq += 1
         self.gpu_faults.xid_events.append((self._xid_seq, gpu_index, xid))

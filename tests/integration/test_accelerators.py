@@ -1,7 +1,8 @@
-"""A mixed fleet's accelerators on the simulator (issue 30): NVIDIA H100s read through NVML
-and Intel Gaudi 3 cards through the simulator's hl-smi and driver status files, over the
-same SSH probe; each Gaudi fault of reference/accelerators.md §1.8 raises its alert in
-Intel's words on the Gaudi node alone, and clears when cleared."""
+"""A mixed fleet's accelerators on the simulator (issue 30): NVIDIA H100s read through NVML,
+Intel Gaudi 3 cards through the simulator's hl-smi and driver status files, AMD MI300Xs
+through its amd-smi and kernel log, over the same SSH probe; each Gaudi and AMD fault of
+reference/accelerators.md raises its alert in its vendor's words on its node alone, and
+clears when cleared (a kernel log line, which cannot be cleared, ages out)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def device_alerts(mon, node):
     return {
         a.kind.split(":")[0]
         for a in mon.snapshot().alerts
-        if a.node == node and a.kind.startswith(("gpu_", "hpu_", "xid"))
+        if a.node == node and a.kind.startswith(("gpu_", "hpu_", "amdgpu_", "xid"))
     }
 
 
@@ -70,6 +71,7 @@ def test_every_device_of_both_vendors_shows_in_status_json(monitor):
     for name, vendor, model, source in [
         ("h100", "nvidia", "NVIDIA H100 80GB HBM3", "nvml"),
         ("gaudi", "gaudi", "HL-325L", "hl-smi"),
+        ("mi300x", "amd", "Instinct MI300X", "amd-smi"),
     ]:
         node = nodes[name]
         assert node["gpu_source"] == source and node["gpu_error"] is None, node
@@ -81,7 +83,11 @@ def test_every_device_of_both_vendors_shows_in_status_json(monitor):
     assert {g["power_limit_w"] for g in gaudi} == {900}  # from hl-smi -q's Power Max
     assert {g["health"] for g in gaudi} == {"operational"}  # the driver's sysfs word
     assert all(g["serial"].startswith("AM") for g in gaudi)
-    assert device_alerts(monitor, "gaudi") == set() == device_alerts(monitor, "h100")
+    amd = nodes["mi300x"]["gpus"]
+    assert {g["mem_total_mib"] for g in amd} == {196592}  # amd-smi's {value, unit} leaves
+    assert all(g["bus"] and g["serial"].startswith("PCB") for g in amd)  # amd-smi static
+    for name in ("h100", "gaudi", "mi300x"):
+        assert device_alerts(monitor, name) == set(), name
 
 
 GAUDI_ALERTS = {  # fault: (alert kind, severity, words its summary says)
@@ -127,3 +133,53 @@ def test_a_garbage_sensor_value_is_dropped_not_alerted(fleet, monitor):
     finally:
         fleet.clear("gaudi", "gaudi-garbage-temp")
     assert wait_until(lambda: monitor.snapshot().nodes["gaudi"].gpus[5].temp_c is not None)
+
+
+AMD_ALERTS = {  # fault: (alert kind, severity, words its summary says)
+    "amd-missing": ("gpu_missing", "critical", "7 of 8 GPUs visible"),
+    "amd-ecc": ("amdgpu_ecc", "critical", "GPU 1: 4 uncorrectable ECC errors"),
+    "amd-hot": ("amdgpu_hot", "critical", "junction at up to 108 °C"),
+}
+
+
+@pytest.mark.parametrize("fault", list(AMD_ALERTS))
+def test_each_amd_fault_raises_its_alert_in_amds_words_and_clears(fleet, monitor, fault):
+    kind, severity, words = AMD_ALERTS[fault]
+    assert wait_until(lambda: device_alerts(monitor, "mi300x") == set())
+    fleet.inject("mi300x", fault)
+    try:
+        assert wait_until(lambda: kind in device_alerts(monitor, "mi300x")), fault
+        found = next(
+            a for a in monitor.snapshot().alerts if a.node == "mi300x" and a.kind.startswith(kind)
+        )
+        assert found.severity == severity and words in found.summary, found
+        assert "amd-smi" in found.next_step or "amdgpu" in found.next_step, found
+        assert "nvidia" not in (found.summary + found.evidence + found.next_step).lower()
+        assert device_alerts(monitor, "h100") == set() == device_alerts(monitor, "gaudi")
+    finally:
+        fleet.clear("mi300x", fault)
+    cleared = time.monotonic()
+    assert wait_until(lambda: kind not in device_alerts(monitor, "mi300x")), fault
+    print(f"{fault}: cleared {time.monotonic() - cleared:.2f} s after the fault was")
+
+
+def test_the_amdgpu_drivers_reset_and_hardware_error_are_events_on_their_gpu(fleet, monitor):
+    """Last in this module: a kernel log line stays in the log, and its event in the
+    console for ten minutes (as an Xid's does)."""
+    fleet.inject("mi300x", "amd-reset")
+    assert wait_until(lambda: "amdgpu_event" in device_alerts(monitor, "mi300x"), 30)
+    (reset,) = [a for a in monitor.snapshot().alerts if a.kind == "amdgpu_event:1"]
+    assert reset.severity == "warning" and reset.summary == "GPU reset on GPU 2", reset
+    assert "dmesg | grep amdgpu" in reset.next_step
+    fleet.inject("mi300x", "amd-hw-error")
+    assert wait_until(
+        lambda: any(a.kind == "amdgpu_event:2" for a in monitor.snapshot().alerts), 30
+    )
+    (error,) = [a for a in monitor.snapshot().alerts if a.kind == "amdgpu_event:2"]
+    assert error.severity == "critical" and "uncorrectable hardware error" in error.summary
+    node = monitor.snapshot().nodes["mi300x"]
+    assert {(gpu, code, vendor) for _, gpu, code, vendor in node.events} == {
+        (2, 1, "amd"),
+        (2, 2, "amd"),
+    }
+    assert device_alerts(monitor, "h100") == set() == device_alerts(monitor, "gaudi")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from console.core.profile import load
+from console.core.stacks import STACKS
 from console.sim.control import alive
 from tests.harness.pilot import press_to, wait_for
 from tests.harness.simclient import NodeAccess, run
@@ -78,6 +79,39 @@ def socket_owners(inode: int) -> list[int]:
     return owners
 
 
+def devices_answer(client, node) -> None:
+    """The node's devices answer its vendor's tool, in that tool's format; a node without
+    NVIDIA GPUs has no NVIDIA tool."""
+    if node.gpu_type == "Gaudi 3":
+        rc, out, _ = run(client, "hl-smi -Q index,name -f csv,noheader")
+        assert rc == 0 and out.count(", HL-325L") == node.gpus, out
+    elif node.gpu_type == "MI300X":
+        rc, out, _ = run(client, "amd-smi static --json")
+        assert rc == 0 and out.count('"Instinct MI300X"') == 2 * node.gpus, out  # asic, board
+    else:
+        rc, out, _ = run(client, f"nvidia-smi --query-gpu={QUERY} --format=csv")
+        assert rc == 0
+        lines = out.splitlines()
+        assert lines[0] == HEADER
+        assert len(lines) == 1 + node.gpus
+        for i, row in enumerate(lines[1:]):
+            cells = row.split(", ")
+            assert cells[0] == str(i)
+            assert cells[2].endswith(" %") and cells[3].endswith(" MiB")
+            assert cells[6].endswith(" W") and cells[5].isdigit()
+        rc, out, err = run(client, f'python3 -c "{PYNVML}"')
+        assert rc == 0, err
+        nvml = json.loads(out)
+        _, csv, _ = run(
+            client,
+            "nvidia-smi --query-gpu=name,uuid,memory.total --format=csv,noheader,nounits",
+        )
+        assert [[n, u, int(m)] for n, u, m in (r.split(", ") for r in csv.splitlines())] == nvml
+        return
+    rc, _, _ = run(client, "command -v nvidia-smi")
+    assert rc != 0
+
+
 def test_sim_up_every_node_answers_then_down_leaves_nothing(tmp_path):
     root = tmp_path / "fleet"
     started = fleetdeck("sim", "up", "profiles/demo.toml", "--dir", str(root))
@@ -86,7 +120,7 @@ def test_sim_up_every_node_answers_then_down_leaves_nothing(tmp_path):
     pid, block = info["pid"], info["block"]
     try:
         profile = load(root / "profile.toml")
-        assert len(profile.model.all_nodes()) == 17
+        assert len(profile.model.all_nodes()) == 18
         for cluster, node in profile.model.all_nodes():
             access = NodeAccess(
                 node.host,
@@ -95,26 +129,7 @@ def test_sim_up_every_node_answers_then_down_leaves_nothing(tmp_path):
                 Path(profile.model.ssh.known_hosts),
             )
             with access.connect() as client:
-                rc, out, _ = run(client, f"nvidia-smi --query-gpu={QUERY} --format=csv")
-                assert rc == 0
-                lines = out.splitlines()
-                assert lines[0] == HEADER
-                assert len(lines) == 1 + node.gpus
-                for i, row in enumerate(lines[1:]):
-                    cells = row.split(", ")
-                    assert cells[0] == str(i)
-                    assert cells[2].endswith(" %") and cells[3].endswith(" MiB")
-                    assert cells[6].endswith(" W") and cells[5].isdigit()
-                rc, out, err = run(client, f'python3 -c "{PYNVML}"')
-                assert rc == 0, err
-                nvml = json.loads(out)
-                _, csv, _ = run(
-                    client,
-                    "nvidia-smi --query-gpu=name,uuid,memory.total --format=csv,noheader,nounits",
-                )
-                assert [
-                    [n, u, int(m)] for n, u, m in (r.split(", ") for r in csv.splitlines())
-                ] == nvml
+                devices_answer(client, node)
                 rc, out, _ = run(client, "docker ps --format '{{.Names}} {{.State}}'")
                 stack = profile.model.cluster_stack(cluster)
                 running = sorted(
@@ -127,6 +142,8 @@ def test_sim_up_every_node_answers_then_down_leaves_nothing(tmp_path):
                     assert node.model in out.split("\n", 2)[2], out
                 elif node.role == "network":
                     assert {"tmkms", "node", "api", "bridge", "proxy"} <= set(running)
+                elif stack == "vllm":
+                    assert running == STACKS["vllm"].expected_containers(node.role, True)
                 else:
                     assert running == ["inference", "mlnode-308"]
         assert listening_on(f"127.{block}.")  # the nodes listen while up

@@ -11,7 +11,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from console.sim.faults import FAULTS
+from console.sim.faults import AMD_FAULTS, FAULTS, GAUDI_FAULTS
 from tests.harness.simclient import http, http_json, rpc_host, run
 
 pytestmark = pytest.mark.integration
@@ -242,6 +242,9 @@ CASES = {  # kind: (node, observe, seen while faulty, seen when clear)
 ELSEWHERE = {
     kind: Path(__file__).with_name("test_deploy_golem.py")
     for kind in ("golem-down", "golem-no-offers", "golem-vm", "golem-relay", "golem-payment")
+}
+ELSEWHERE |= {  # a Gaudi or an AMD node's: the accelerator tests' own fleet has them
+    kind: Path(__file__).with_name("test_accelerators.py") for kind in (*GAUDI_FAULTS, *AMD_FAULTS)
 }
 
 

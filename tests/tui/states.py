@@ -126,7 +126,8 @@ def troubled(fleet: FleetProfile, now: float = NOW) -> FleetState:
 
 def mixed_accelerators(fleet: FleetProfile, now: float = NOW) -> FleetState:
     """tests/data/sim-accelerators.toml: the H100 server healthy, the Gaudi 3 server's cards
-    read by hl-smi, one of them with two NIC ports down."""
+    read by hl-smi, one of them with two NIC ports down, the MI300X server's GPUs read by
+    amd-smi, one of them with its junction hot."""
     nodes = healthy(fleet, now)
     gaudi = nodes["gaudi"]
     cards = tuple(
@@ -149,6 +150,26 @@ def mixed_accelerators(fleet: FleetProfile, now: float = NOW) -> FleetState:
         for g in range(8)
     )
     nodes["gaudi"] = replace(gaudi, gpus=cards, gpu_source="hl-smi")
+    nodes["mi300x"] = replace(
+        nodes["mi300x"],
+        gpu_source="amd-smi",
+        gpus=tuple(
+            Gpu(
+                index=g,
+                name="Instinct MI300X",
+                uuid=f"5b0f{g:04x}-0000-1000-80b3-0000000000{g:02d}",
+                util=55 + g * 5,
+                mem_used_mib=150_000 + g * 1024,
+                mem_total_mib=196592,
+                temp_c=97 if g == 6 else 70 + g,
+                power_w=540.0 + g * 5,
+                power_limit_w=750.0,
+                vendor="amd",
+                serial=f"PCB0000000{g:02d}",
+            )
+            for g in range(8)
+        ),
+    )
     nodes["h100"] = replace(
         nodes["h100"], gpus=tuple(replace(g, vendor="nvidia") for g in nodes["h100"].gpus)
     )

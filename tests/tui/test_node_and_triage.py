@@ -407,17 +407,22 @@ def app_with_mixed_accelerators() -> FleetdeckApp:
     return FleetdeckApp(profile, live=False, source=lambda: state)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=lambda s: "x".join(map(str, s)))
-def test_snapshot_fleet_of_two_accelerator_vendors(snap_compare, size):
+SIZES = [(80, 24), (160, 50)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
+def test_snapshot_fleet_of_three_accelerator_vendors(snap_compare, size):
     # the header counts each kind of device by itself
     assert snap_compare(app_with_mixed_accelerators(), terminal_size=size)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=lambda s: "x".join(map(str, s)))
-def test_snapshot_node_of_gaudi_cards(snap_compare, size):
-    # a Gaudi node's cards in the same columns as a GPU's: model, use, memory, heat, power
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("row", [1, 2], ids=["gaudi", "mi300x"])
+def test_snapshot_node_of_each_vendor(snap_compare, size, row):
+    # a Gaudi or AMD node's devices in the same columns as a GPU's: model, use, memory,
+    # heat, power, and their state in the vendor's words
     async def open_node(pilot):
         await drawn(pilot)
-        await press_to(pilot, "down", "enter", kind=NodeScreen)
+        await press_to(pilot, *["down"] * row, "enter", kind=NodeScreen)
 
     assert snap_compare(app_with_mixed_accelerators(), terminal_size=size, run_before=open_node)

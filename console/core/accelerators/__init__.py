@@ -1,15 +1,16 @@
 """The accelerator vendors fleetdeck reads, one adapter each (base.py says what one holds):
-NVIDIA, Intel Gaudi. A node may carry devices of several; each device's reading names its
-vendor."""
+NVIDIA, Intel Gaudi, AMD Instinct. A node may carry devices of several; each device's
+reading names its vendor."""
 
 from __future__ import annotations
 
+from console.core.accelerators.amd import AMD
 from console.core.accelerators.base import Accelerator
 from console.core.accelerators.gaudi import GAUDI
 from console.core.accelerators.nvidia import NVIDIA
 from console.core.monitor.runbooks import Runbook
 
-ACCELERATORS: dict[str, Accelerator] = {a.name: a for a in (NVIDIA, GAUDI)}
+ACCELERATORS: dict[str, Accelerator] = {a.name: a for a in (NVIDIA, GAUDI, AMD)}
 # the vendor of a reading that names none: probe lines from before the seam (recordings)
 UNNAMED = next(a for a in ACCELERATORS.values() if a.legacy_events)
 

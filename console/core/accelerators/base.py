@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the profile's schema asks the stacks, which ask these adapt
 class Accelerator:
     name: str  # the vendor key each device's reading carries
     label: str  # the vendor's name as a person says it
+    short: str  # its devices' kind in a word, where kinds are counted side by side
     noun: str  # one device, as its owner calls it ("GPU", "HPU")
     # the node-side reader: a file the probe script takes in (console/core/probe.py's
     # DEVICES), stdlib only, old syntax, every name of it under its vendor's prefix

@@ -205,6 +205,7 @@ RUNBOOKS = {
 GAUDI = Accelerator(
     name="gaudi",
     label="Intel Gaudi",
+    short="Gaudi",
     noun="HPU",
     probe_part=Path(__file__).with_name("gaudi_probe.py"),
     tool="hl-smi",

@@ -176,6 +176,7 @@ RUNBOOKS = {
 NVIDIA = Accelerator(
     name="nvidia",
     label="NVIDIA",
+    short="NVIDIA",
     noun="GPU",
     probe_part=Path(__file__).with_name("nvidia_probe.py"),
     tool="nvidia-smi",

@@ -15,6 +15,7 @@ from pathlib import Path
 TOOLS: dict[str, tuple[str | None, str, str]] = {
     "nvidia-smi": ("nvidia_smi", "", ""),
     "hl-smi": ("hl_smi", "", ""),  # an Intel Gaudi node's, in place of nvidia-smi
+    "amd-smi": ("amd_smi", "", ""),  # an AMD node's
     "inferenced": ("inferenced", "", ""),
     "ufw": ("ufw", "", ""),
     "hf": ("hf", "", ""),
@@ -43,7 +44,7 @@ TOOLS: dict[str, tuple[str | None, str, str]] = {
 # put in place by an installer, not there from the start; and where each goes (bin/ else)
 INSTALLED_LATER = {"ollama", "nvidia-ctk", "golemsp", "yagna", "ya-provider"}
 # each vendor's device tools: a node has those of its devices' vendor only
-VENDOR_TOOLS = {"nvidia": ("nvidia-smi",), "gaudi": ("hl-smi",)}
+VENDOR_TOOLS = {"nvidia": ("nvidia-smi",), "gaudi": ("hl-smi",), "amd": ("amd-smi",)}
 PLACES = {"ollama-setup": ".sim", "golem-setup": ".sim"}
 PLACES |= {tool: ".local/bin" for tool in ("golemsp", "yagna", "ya-provider")}
 PROJECT_ROOT = Path(__file__).resolve().parents[3]

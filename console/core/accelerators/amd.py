@@ -1,0 +1,125 @@
+"""AMD Instinct GPUs (MI300X and kin): read by amd-smi (or the legacy rocm-smi) and the
+amdgpu driver's kernel log (amd_probe.py), alerted in AMD's words: uncorrectable ECC, a
+junction (hotspot) temperature in the throttling range, a GPU reset or an uncorrectable
+hardware error the driver logged, with AMD's tools in every next step
+(reference/accelerators.md §2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.core.accelerators.base import Accelerator
+from console.core.accelerators.words import clock, device_list
+from console.core.monitor.findings import Finding
+from console.core.monitor.runbooks import Runbook
+
+if TYPE_CHECKING:  # the profile's schema asks the stacks, which ask these adapters
+    from console.core.profile.schema import AlertsSection
+    from console.core.state import Gpu, NodeStatus
+
+# the junction (hotspot) temperature: an Instinct throttles near 100 °C and more; these are
+# fleetdeck's defaults, not AMD's published limits (the reference names none)
+JUNCTION_WARNING_C = 95
+JUNCTION_CRITICAL_C = 105
+# the kernel log's events (amd_probe.py's AMD_KERNEL_EVENTS): code -> (words, critical)
+KERNEL_EVENTS = {
+    1: ("GPU reset", False),
+    2: ("uncorrectable hardware error", True),
+    3: ("MES unrecoverable, reset issued", True),
+}
+
+
+def meaning(code: int) -> str:
+    return KERNEL_EVENTS.get(code, (f"amdgpu event {code}", False))[0]
+
+
+def rules(
+    node: NodeStatus,
+    gpus: tuple[Gpu, ...],
+    events: tuple[tuple[float, int | None, int], ...],
+    limits: AlertsSection,
+    drain: str,
+) -> Iterator[Finding]:
+    hot = [g for g in gpus if g.temp_c is not None and g.temp_c >= JUNCTION_WARNING_C]
+    if hot:
+        hottest = max(g.temp_c or 0 for g in hot)
+        yield Finding(
+            "amdgpu_hot",
+            "critical" if hottest >= JUNCTION_CRITICAL_C else "warning",
+            f"{device_list('GPU', hot)} junction at up to {hottest} °C",
+            ", ".join(f"GPU {g.index}: {g.temp_c} °C" for g in hot)
+            + f" (warning from {JUNCTION_WARNING_C} °C, critical from {JUNCTION_CRITICAL_C} °C)",
+            "check fans and airflow (amd-smi metric --temperature --power); lower the power "
+            "cap until it is fixed",
+        )
+    for g in gpus:
+        if g.ecc_uncorrected:
+            yield Finding(
+                f"amdgpu_ecc:{g.index}",
+                "critical",
+                f"GPU {g.index}: {g.ecc_uncorrected} uncorrectable ECC errors",
+                "amd-smi metric's total uncorrectable count",
+                f"drain the node ({drain}); amd-smi metric --ecc --json for the block; reset "
+                f"the GPU (amd-smi reset -G -g {g.index}, as root) or reboot; repeated "
+                "errors mean an RMA",
+            )
+    codes = {code: [(t, gpu) for t, gpu, c in events if c == code] for _, _, code in events}
+    for code, seen in codes.items():
+        words, critical = KERNEL_EVENTS.get(code, (meaning(code), False))
+        hit = sorted({gpu for _, gpu in seen if gpu is not None})
+        where = f"GPU {','.join(map(str, hit))}" if hit else "a GPU (the log named no device)"
+        yield Finding(
+            f"amdgpu_event:{code}",
+            "critical" if critical else "warning",
+            f"{words} on {where}",
+            f"the amdgpu driver's kernel log: {len(seen)} time{'s' if len(seen) > 1 else ''}, "
+            f"first at {clock(min(t for t, _ in seen))}",
+            "dmesg | grep amdgpu on the node; work on the GPU was lost at the reset: check the "
+            f"model server; if it repeats, drain the node ({drain}) and open a hardware ticket",
+        )
+
+
+RUNBOOKS = {
+    "amdgpu_hot": Runbook(
+        "AMD GPU junction hot",
+        "The junction (hotspot) temperature is in the range where the GPU throttles: "
+        "tokens per second drop.",
+        ("amd-smi metric --temperature --power", "fans, airflow, neighbouring machines"),
+        ("lower the power cap (amd-smi set --power-cap, as root) until it is fixed",),
+    ),
+    "amdgpu_ecc": Runbook(
+        "Uncorrectable ECC errors on an AMD GPU",
+        "HBM errors the GPU could not correct: results on it cannot be trusted.",
+        ("amd-smi metric --ecc --json", "amd-smi bad-pages"),
+        ("drain the node; amd-smi reset -G -g <gpu> as root, or reboot",),
+    ),
+    "amdgpu_event": Runbook(
+        "amdgpu driver reset or hardware error",
+        "The amdgpu driver logged a GPU reset or an uncorrectable hardware error: the work "
+        "on that GPU at the time was lost.",
+        ("dmesg | grep amdgpu", "journalctl -k --since -1h | grep amdgpu"),
+        ("restart the model server if it did not recover; a repeat needs a hardware ticket",),
+    ),
+}
+
+AMD = Accelerator(
+    name="amd",
+    label="AMD",
+    short="AMD",
+    noun="GPU",
+    probe_part=Path(__file__).with_name("amd_probe.py"),
+    tool="amd-smi",
+    tools=("amd-smi", "rocm-smi", "amdgpu", "ROCm"),
+    unreadable_fix="check the amdgpu driver and ROCm: amd-smi on the node (the user in the "
+    "render and video groups), dmesg | grep amdgpu",
+    missing_fix="a GPU the driver did not bring up: dmesg | grep amdgpu; reboot, then check "
+    "the card's PCIe link and power",
+    memory_check="amd-smi process for memory held by old processes",
+    rules=rules,
+    runbooks=RUNBOOKS,
+    event_word="amdgpu",
+    event_meaning=meaning,
+    model_prefix="AMD ",
+)
