@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.core.accelerators.base import Accelerator
+from console.core.accelerators.base import Accelerator, ExporterSeries
 from console.core.accelerators.words import clock, device_list
 from console.core.monitor.findings import Finding
 from console.core.monitor.runbooks import Runbook
@@ -104,6 +104,40 @@ RUNBOOKS = {
     ),
 }
 
+
+def _both(name: str, key: str, factor: float = 1.0) -> dict[str, tuple[str, float]]:
+    """A field by its name with the exporter's `amd_` prefix (MetricsFieldPrefix) and
+    without."""
+    return {name: (key, factor), f"amd_{name}": (key, factor)}
+
+
+# AMD's device metrics exporter (reference/accelerators.md §2.3): MI3xx and MI2xx name
+# their power and temperature apart; memory in MB as amd-smi's (UNCONFIRMED: the metrics
+# list names no unit)
+AMD_EXPORTER = ExporterSeries(
+    name="device-metrics-exporter",
+    port=5000,
+    seen=(
+        "gpu_junction_temperature",
+        "amd_gpu_junction_temperature",
+        "gpu_edge_temperature",
+        "amd_gpu_edge_temperature",
+    ),
+    fields={
+        **_both("gpu_gfx_activity", "util"),
+        **_both("gpu_used_vram", "mem_used_mib"),
+        **_both("gpu_total_vram", "mem_total_mib"),
+        **_both("gpu_junction_temperature", "temp_c"),
+        **_both("gpu_edge_temperature", "temp_c"),
+        **_both("gpu_package_power", "power_w"),
+        **_both("gpu_average_package_power", "power_w"),
+        **_both("gpu_ecc_uncorrect_total", "ecc_uncorrected"),
+    },
+    node_label="hostname",
+    device_label="gpu_id",
+    info_labels={"name": "card_model", "serial": "serial_number"},
+)
+
 AMD = Accelerator(
     name="amd",
     label="AMD",
@@ -122,4 +156,5 @@ AMD = Accelerator(
     event_word="amdgpu",
     event_meaning=meaning,
     model_prefix="AMD ",
+    exporter=AMD_EXPORTER,
 )

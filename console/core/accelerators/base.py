@@ -32,6 +32,26 @@ if TYPE_CHECKING:  # the profile's schema asks the stacks, which ask these adapt
 
 
 @dataclass(frozen=True)
+class ExporterSeries:
+    """A vendor's Prometheus exporter, as a [[sources]] prometheus reads it: which series
+    carry which reading, and the labels that name the node and the device."""
+
+    name: str  # as a device's source says it (its project's name)
+    port: int  # where it serves by default (never opened to the world)
+    # series every exporter of this kind serves for each device, any one of them (a
+    # prefixed or an older name): its scrape time is the node's
+    seen: tuple[str, ...]
+    # series -> (the probe's key, the factor to its unit); several names may give one key
+    fields: dict[str, tuple[str, float]]
+    node_label: str  # the label that names the host, where the source names none
+    device_label: str = ""  # the label with the device's index; "" where none has it
+    info_labels: dict[str, str] = field(default_factory=dict)  # probe key -> label
+    driver_label: str = ""
+    last_event: str = ""  # a gauge of the last event code a device raised
+    sane: dict[str, float] = field(default_factory=dict)  # probe key -> the most it can be
+
+
+@dataclass(frozen=True)
 class Accelerator:
     name: str  # the vendor key each device's reading carries
     label: str  # the vendor's name as a person says it
@@ -64,6 +84,7 @@ class Accelerator:
     # and code field there; the one adapter that wrote such lines says so
     legacy_events: tuple[str, str] | None = None
 
+    exporter: ExporterSeries | None = None  # its Prometheus exporter, where it has one
     # a device's state beside its readings, in its vendor's words: (words, alarming)
     device_state: Callable[[Gpu], tuple[str, bool]] = lambda g: ("—", False)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.core.accelerators.base import Accelerator
+from console.core.accelerators.base import Accelerator, ExporterSeries
 from console.core.accelerators.words import device_list
 from console.core.monitor.findings import Finding
 from console.core.monitor.runbooks import Runbook
@@ -202,6 +202,30 @@ RUNBOOKS = {
     ),
 }
 
+MIB = 1 / (1 << 20)
+# Intel's Gaudi metric exporter (reference/accelerators.md §1.6): it names no host (its
+# targets' `instance`, or a label the scrape gives them) and no device index (its devices
+# are told by UUID); power in milliwatts, memory in bytes
+GAUDI_EXPORTER = ExporterSeries(
+    name="gaudi-metric-exporter",
+    port=41611,
+    seen=("habanalabs_temperature_onchip",),
+    fields={
+        "habanalabs_utilization": ("util", 1.0),
+        "habanalabs_memory_used_bytes": ("mem_used_mib", MIB),
+        "habanalabs_memory_total_bytes": ("mem_total_mib", MIB),
+        "habanalabs_temperature_onchip": ("temp_c", 1.0),
+        "habanalabs_power_mW": ("power_w", 1e-3),
+        "habanalabs_power_default_limit_mW": ("power_limit_w", 1e-3),
+        # rows waiting for replacement at the next reset (a state: non-zero is pending)
+        "habanalabs_pending_rows_state": ("rows_pending", 1.0),
+    },
+    node_label="instance",
+    info_labels={"uuid": "UUID", "serial": "Serial"},
+    driver_label="driver",
+    sane={"temp_c": 300.0},  # a broken sensor's 505712272 °C is no temperature
+)
+
 GAUDI = Accelerator(
     name="gaudi",
     label="Intel Gaudi",
@@ -219,4 +243,5 @@ GAUDI = Accelerator(
     runbooks=RUNBOOKS,
     products=PRODUCTS,
     device_state=device_state,
+    exporter=GAUDI_EXPORTER,
 )

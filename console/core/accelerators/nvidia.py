@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.core.accelerators.base import Accelerator
+from console.core.accelerators.base import Accelerator, ExporterSeries
 from console.core.accelerators.words import device_list, event_note
 from console.core.monitor.findings import Finding
 from console.core.monitor.runbooks import Runbook
@@ -173,6 +173,26 @@ RUNBOOKS = {
     ),
 }
 
+# dcgm-exporter (reference/real/prometheus/*.prom): its fields in the probe's words
+DCGM = ExporterSeries(
+    name="dcgm-exporter",
+    port=9400,
+    seen=("DCGM_FI_DEV_GPU_TEMP",),
+    fields={
+        "DCGM_FI_DEV_GPU_UTIL": ("util", 1.0),
+        "DCGM_FI_DEV_FB_USED": ("mem_used_mib", 1.0),  # MiB, as NVML's
+        "DCGM_FI_DEV_FB_FREE": ("mem_free_mib", 1.0),
+        "DCGM_FI_DEV_GPU_TEMP": ("temp_c", 1.0),
+        "DCGM_FI_DEV_POWER_USAGE": ("power_w", 1.0),
+        "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": ("ecc_uncorrected", 1.0),  # volatile double-bit
+    },
+    node_label="Hostname",
+    device_label="gpu",
+    info_labels={"uuid": "UUID", "name": "modelName"},
+    driver_label="DCGM_FI_DRIVER_VERSION",
+    last_event="DCGM_FI_DEV_XID_ERRORS",  # a gauge: the last Xid the GPU raised
+)
+
 NVIDIA = Accelerator(
     name="nvidia",
     label="NVIDIA",
@@ -193,4 +213,5 @@ NVIDIA = Accelerator(
     model_prefix="NVIDIA ",
     device_state=device_state,
     legacy_events=("xids", "xid"),
+    exporter=DCGM,
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from console.core.accelerators import ACCELERATORS
 from console.core.profile.problems import PathT
 from console.core.schema import check_name, render_names
 from console.core.secrets import (
@@ -77,8 +78,9 @@ NEVER_PUBLIC = {
     2375: "the Docker API",
     2376: "the Docker API (TLS)",
     9100: "node-exporter's metrics (on some stacks a private callback port)",
-    9400: "dcgm-exporter's metrics",
     10250: "the kubelet's API",
+} | {  # each accelerator vendor's metric exporter
+    a.exporter.port: f"{a.exporter.name}'s metrics" for a in ACCELERATORS.values() if a.exporter
 }
 
 

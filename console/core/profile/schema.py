@@ -176,15 +176,16 @@ class KubernetesSource(SourceBase):
 
 
 class PrometheusSource(SourceBase):
-    """A Prometheus server holding the GPU nodes' dcgm-exporter series: one query per
-    signal per refresh for the whole fleet."""
+    """A Prometheus server holding the GPU nodes' exporter series (each accelerator
+    vendor's: console/core/accelerators/): a few queries per refresh for the whole fleet."""
 
     kind: Literal["prometheus"]
     url: Url
     token: SecretRefStr | None = None  # a bearer token, by reference (keyring: or env:)
     scrape_interval_s: Annotated[float, Field(gt=0, le=3600)] = 15.0  # Prometheus's own
-    selector: str = ""  # PromQL label matchers on every query: 'job="dcgm"'
-    node_label: str = "Hostname"  # the label that names a node (dcgm-exporter's Hostname)
+    selector: str = ""  # PromQL label matchers on every query: 'job="gpu-exporters"'
+    # the label that names a node; each exporter's own where absent (its adapter's)
+    node_label: str | None = None
     node_pattern: str | None = None  # a regex; its first group is the node's name
     cluster_label: str | None = None  # a label whose value names the node's fleet cluster
     cluster: str | None = None  # the cluster of the nodes it finds, where no label says

@@ -1,12 +1,14 @@
-"""Reading a fleet's GPUs from Prometheus: dcgm-exporter's series, a handful of PromQL
-queries per refresh for the whole fleet (reference/operations.md §6).
+"""Reading a fleet's accelerators from Prometheus: each vendor's exporter series (the
+vendors' adapters name them and their labels, console/core/accelerators/), a handful of PromQL queries per refresh
+for the whole fleet (reference/operations.md §6).
 
-One instant query per signal, aggregated down to the labels that matter (`max by (node,
-cluster, gpu)`), so that 3,000 nodes of 8 GPUs come back as a few MB rather than every
-series with all its labels; one query for when each node was last scraped
-(`timestamp()`: the age of its values, not the age of the query); one for `up == 0`, the
-targets whose exporter does not answer. The result is plain data: the monitor
-(console/core/monitor/sources.py) turns it into observations.
+One instant query per reading and exporter, aggregated down to the labels that matter
+(`max by (node, cluster, device)`), so that 3,000 nodes of 8 GPUs come back as a few MB
+rather than every series with all its labels; one query for when each node was last
+scraped (`timestamp()`: the age of its values, not the age of the query); one for
+`up == 0`, the targets whose exporter does not answer; and, with the names, which
+exporters this Prometheus holds at all (only theirs are asked each refresh). The result is
+plain data: the monitor (console/core/monitor/sources.py) turns it into observations.
 """
 
 from __future__ import annotations
@@ -20,28 +22,20 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from console.core.accelerators.nvidia import NVIDIA
+from console.core.accelerators import ACCELERATORS
+from console.core.accelerators.base import Accelerator, ExporterSeries
 from console.core.profile.schema import PrometheusSource
 from console.core.sources.events import EventWatch
 from console.core.sources.promtext import label_int
 from console.core.text import printable
 
-# dcgm-exporter field -> the probe's GPU key (reference/real/prometheus/*.prom)
-GPU_FIELDS = {
-    "DCGM_FI_DEV_GPU_UTIL": "util",
-    "DCGM_FI_DEV_FB_USED": "mem_used_mib",  # MiB, as NVML's
-    "DCGM_FI_DEV_FB_FREE": "mem_free_mib",
-    "DCGM_FI_DEV_GPU_TEMP": "temp_c",
-    "DCGM_FI_DEV_POWER_USAGE": "power_w",
-    "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": "ecc_uncorrected",  # volatile double-bit errors
-}
-XID_FIELD = "DCGM_FI_DEV_XID_ERRORS"  # a gauge: the last Xid the GPU raised
-INFO_LABELS = ("UUID", "modelName", "DCGM_FI_DRIVER_VERSION")
-SEEN_FIELD = "DCGM_FI_DEV_GPU_TEMP"  # every dcgm-exporter serves it: its scrape time is the node's
+EXPORTING = tuple(a for a in ACCELERATORS.values() if a.exporter is not None)
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 ANSWER_S = 10.0  # the whole of one answer: a trickled one is a source that does not answer
 MAX_BODY = 64 << 20
-INFO_EVERY = 6  # the GPUs' names, UUIDs and driver: read again every this many refreshes
+INFO_EVERY = 6  # the devices' names, UUIDs and driver, and the exporters: every this many
+PORT = re.compile(r":\d+$")  # an `instance` label's port: not part of the host's name
+FLAGS = ("rows_pending",)  # readings that say yes or no
 
 
 def _number(value: object) -> float | None:
@@ -61,7 +55,7 @@ class SourceError(Exception):
 @dataclass
 class NodeMetrics:
     cluster_label: str | None  # the value of the source's cluster label, if it has one
-    data: dict  # probe-shaped: "gpus", "events", "driver"
+    data: dict  # probe-shaped: "gpus", "events", "driver", "gpu_source"
     taken: float  # when Prometheus last scraped the node's exporter
 
 
@@ -78,10 +72,11 @@ class PrometheusReader:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.Client(base_url=source.url, headers=headers, timeout=TIMEOUT)
         self.pattern = re.compile(source.node_pattern) if source.node_pattern else None
-        self.events = EventWatch(NVIDIA.name)  # dcgm-exporter's: NVIDIA's GPUs
+        self.events = {a.name: EventWatch(a.name) for a in EXPORTING}
+        self._present: tuple[Accelerator, ...] = EXPORTING  # until the first answer says
         self._instances: dict[str, str] = {}  # target (instance) -> node, as last seen
         self._reads = 0
-        self._info: list[dict] = []  # the last answer of the "info" query
+        self._info: dict[str, list[dict]] = {}  # each exporter's last answer of "info"
 
     def close(self) -> None:
         self.client.close()
@@ -108,21 +103,44 @@ class PrometheusReader:
         return answers
 
     # -- the queries
-    def _by(self, *extra: str) -> str:
-        labels = [self.source.node_label, self.source.cluster_label, *extra]
+    def node_label(self, e: ExporterSeries) -> str:
+        return self.source.node_label or e.node_label
+
+    @staticmethod
+    def device_label(e: ExporterSeries) -> str:
+        """The label that tells one device from another: its index, else its UUID."""
+        return e.device_label or e.info_labels.get("uuid", "")
+
+    def _by(self, e: ExporterSeries, *extra: str) -> str:
+        labels = [self.node_label(e), self.source.cluster_label, *extra]
         return ", ".join(dict.fromkeys(lab for lab in labels if lab))
 
-    def _sel(self, metric: str) -> str:
-        return f"{metric}{{{self.source.selector}}}"
+    def _sel(self, names: tuple[str, ...] | list[str]) -> str:
+        matchers = [f'__name__=~"{"|".join(names)}"']
+        return "{" + ", ".join(matchers + [self.source.selector] * bool(self.source.selector)) + "}"
 
     def queries(self) -> dict[str, str]:
-        """Each query of one refresh, by what it reads."""
-        q = {
-            metric: f"max by ({self._by('gpu')}) ({self._sel(metric)})"
-            for metric in [*GPU_FIELDS, XID_FIELD]
-        }
-        q["info"] = f"count by ({self._by('gpu', *INFO_LABELS)}) ({self._sel(SEEN_FIELD)})"
-        q["seen"] = f"max by ({self._by('instance')}) (timestamp({self._sel(SEEN_FIELD)}))"
+        """Each query of one refresh, by what it reads ("<vendor>:<reading>")."""
+        every = [n for a in EXPORTING for n in a.exporter.seen]  # type: ignore[union-attr]
+        q = {"present": f"count by (__name__) ({self._sel(every)})"}
+        for a in self._present:
+            e = a.exporter
+            assert e is not None
+            device = self.device_label(e)
+            keys: dict[str, list[str]] = {}
+            for metric, (key, _) in e.fields.items():
+                keys.setdefault(key, []).append(metric)
+            for key, names in keys.items():
+                q[f"{a.name}:{key}"] = f"max by ({self._by(e, device)}) ({self._sel(names)})"
+            if e.last_event:
+                q[f"{a.name}:event"] = (
+                    f"max by ({self._by(e, device)}) ({self._sel([e.last_event])})"
+                )
+            info = [device, *e.info_labels.values(), e.driver_label]
+            q[f"{a.name}:info"] = f"count by ({self._by(e, *info)}) ({self._sel(e.seen)})"
+            q[f"{a.name}:seen"] = (
+                f"max by ({self._by(e, 'instance')}) (timestamp({self._sel(e.seen)}))"
+            )
         q["down"] = f"up{{{self.source.selector}}} == 0"
         return q
 
@@ -179,82 +197,74 @@ class PrometheusReader:
     # -- one refresh
     def read(self) -> Reading:
         queries = self.queries()
-        due = self._reads % INFO_EVERY == 0  # names and UUIDs do not change between reads
+        due = self._reads % INFO_EVERY == 0  # names, UUIDs and exporters change seldom
         if not due:
-            queries.pop("info")
+            for key in [k for k in queries if k == "present" or k.endswith(":info")]:
+                queries.pop(key)
         said = self._each(list(queries.values()))
         for answer in said:
             if isinstance(answer, BaseException):
                 raise answer
-        answers = dict(zip(queries, said, strict=True))
-        if due:
-            self._info = answers["info"]
-        answers["info"] = self._info
+        answers: dict[str, list[dict]] = dict(zip(queries, said, strict=True))  # type: ignore[arg-type]
         self._reads += 1
+        for a in self._present:
+            if f"{a.name}:info" in answers:
+                self._info[a.name] = answers[f"{a.name}:info"]
+            answers[f"{a.name}:info"] = self._info.get(a.name, [])
         out = Reading()
-        gpus: dict[str, dict[int | None, dict]] = {}
+        # node -> vendor -> device (its index, or its UUID where the exporter has none)
+        devices: dict[str, dict[str, dict[object, dict]]] = {}
         placed: dict[str, str | None] = {}
+        sources: dict[str, list[str]] = {}
 
-        def node_of(labels: dict) -> str | None:
-            name = self._name(labels.get(self.source.node_label, ""))
+        def node_of(labels: dict, e: ExporterSeries) -> str | None:
+            label = self.node_label(e)
+            raw = labels.get(label, "")
+            if label == "instance" and not self.pattern:
+                raw = PORT.sub("", raw)  # host:port names the host
+            name = self._name(raw)
             if name is None:
                 out.unnamed += 1
                 return None
-            if self.source.cluster_label:
-                placed.setdefault(name, labels.get(self.source.cluster_label))
-            else:
-                placed.setdefault(name, None)
+            placed.setdefault(
+                name, labels.get(self.source.cluster_label) if self.source.cluster_label else None
+            )
             return name
 
-        for series in answers["seen"]:
-            labels, (_, value) = series["metric"], series["value"]
-            name = node_of(labels)
-            if name is None:
-                continue
-            if labels.get("instance"):
-                self._instances[labels["instance"]] = name
-            taken = float(value)
-            if not math.isfinite(taken):  # a scrape time of ±Inf: not a time
-                continue
-            old = out.nodes.get(name)
-            if old is None or taken > old.taken:
-                out.nodes[name] = NodeMetrics(placed[name], {}, taken)
-        for metric, key in [*GPU_FIELDS.items(), ("info", None), (XID_FIELD, None)]:
-            for series in answers[metric]:
-                labels = series["metric"]
-                name = node_of(labels)
-                if name is None or name not in out.nodes:
+        for a in self._present:
+            e = a.exporter
+            assert e is not None
+            for series in answers[f"{a.name}:seen"]:
+                labels, (_, value) = series["metric"], series["value"]
+                name = node_of(labels, e)
+                if name is None:
                     continue
-                value = float(series["value"][1])
-                if math.isinf(value) and metric != "info":
-                    continue  # ±Inf: this series says nothing (the others still count)
-                index = label_int(labels.get("gpu"))
-                gpu = gpus.setdefault(name, {}).setdefault(index, {"index": index})
-                if metric == "info":
-                    gpu["uuid"], gpu["name"] = labels.get("UUID"), labels.get("modelName")
-                    driver = labels.get("DCGM_FI_DRIVER_VERSION")
-                    if driver:
-                        out.nodes[name].data["driver"] = driver
-                elif metric == XID_FIELD:
-                    events = self.events.last(name, index, value, out.nodes[name].taken)
-                    out.nodes[name].data.setdefault("events", []).extend(events)
-                elif key is not None and value == value:  # NaN: the field is not supported
-                    gpu[key] = round(value, 1) if key == "power_w" else int(value)
-        for name, by_index in gpus.items():
+                if labels.get("instance"):
+                    self._instances[labels["instance"]] = name
+                taken = float(value)
+                if not math.isfinite(taken):  # a scrape time of ±Inf: not a time
+                    continue
+                old = out.nodes.get(name)
+                if old is None or taken > old.taken:
+                    out.nodes[name] = NodeMetrics(placed[name], {}, taken)
+                sources.setdefault(name, [])
+                if e.name not in sources[name]:
+                    sources[name].append(e.name)
+        for a in self._present:
+            self._read_devices(a, answers, out, devices, node_of)
+        for name, by_vendor in devices.items():
             listed = []
-            for _, g in sorted(by_index.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
-                if len(g) == 1:  # its Xid alone: DCGM reads nothing else of it (Xid 79)
-                    g.update(lost=True, error="no value but its last Xid")
-                free = g.pop("mem_free_mib", None)
-                if free is not None and g.get("mem_used_mib") is not None:
-                    g["mem_total_mib"] = g["mem_used_mib"] + free
-                listed.append(g | {"vendor": NVIDIA.name})
+            for vendor, by_device in by_vendor.items():
+                listed += self._listed(vendor, by_device)
             data = out.nodes[name].data
             data["gpus"] = listed
             data.setdefault("events", [])
-            data["gpu_source"] = f"dcgm-exporter via prometheus {self.source.name!r}"
+            data["gpu_source"] = (
+                f"{' + '.join(sources.get(name, []))} via prometheus {self.source.name!r}"
+            )
         for name in out.nodes:
-            self.events.read(name)
+            for watch in self.events.values():
+                watch.read(name)
         for series in answers["down"]:
             instance = series["metric"].get("instance", "")
             name = self._instances.get(instance)
@@ -263,7 +273,75 @@ class PrometheusReader:
                     f"its exporter {instance} does not answer Prometheus "
                     f"{self.source.name!r} (up == 0)"
                 )
+        if "present" in answers:
+            seen = {s["metric"].get("__name__") for s in answers["present"]}
+            self._present = tuple(a for a in EXPORTING if seen & set(a.exporter.seen))  # type: ignore[union-attr]
         return out
+
+    def _read_devices(self, a: Accelerator, answers, out: Reading, devices, node_of) -> None:
+        """One vendor's readings, info and events into `devices` (node -> vendor -> device)."""
+        e = a.exporter
+        assert e is not None
+        device = self.device_label(e)
+        keys = dict.fromkeys(key for key, _ in e.fields.values())
+        factor = {key: f for key, f in e.fields.values()}
+        for what in [*keys, "info", "event"]:
+            for series in answers.get(f"{a.name}:{what}", []):
+                labels = series["metric"]
+                name = node_of(labels, e)
+                if name is None or name not in out.nodes:
+                    continue
+                value = float(series["value"][1])
+                if math.isinf(value) and what != "info":
+                    continue  # ±Inf: this series says nothing (the others still count)
+                raw = labels.get(device)
+                which = label_int(raw) if e.device_label else raw
+                if which is None and not e.device_label:
+                    continue  # no UUID: not one device
+                g = devices.setdefault(name, {}).setdefault(a.name, {}).setdefault(which, {})
+                if what == "info":
+                    for key, label in e.info_labels.items():
+                        if labels.get(label):
+                            g[key] = labels[label]
+                    driver = labels.get(e.driver_label) if e.driver_label else None
+                    if driver:
+                        out.nodes[name].data["driver"] = driver
+                elif what == "event":
+                    index = which if isinstance(which, int) else None
+                    events = self.events[a.name].last(name, index, value, out.nodes[name].taken)
+                    out.nodes[name].data.setdefault("events", []).extend(events)
+                    g["event"] = True
+                elif value == value:  # NaN: the field is not supported
+                    value *= factor[what]
+                    if value > e.sane.get(what, math.inf):
+                        continue  # a broken sensor's number, not a reading
+                    if what in FLAGS:
+                        g[what] = value > 0
+                    else:
+                        g[what] = (
+                            round(value, 1) if what in ("power_w", "power_limit_w") else int(value)
+                        )
+
+    @staticmethod
+    def _listed(vendor: str, by_device: dict[object, dict]) -> list[dict]:
+        """One vendor's devices of a node, in order, as the probe lists them."""
+        listed = []
+        indexed = all(isinstance(k, int) or k is None for k in by_device)
+        if indexed:
+            order = sorted(by_device.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+        else:  # told apart by UUID alone: numbered in UUID order
+            order = [(i, g) for i, (_, g) in enumerate(sorted(by_device.items(), key=str))]
+        for index, g in order:
+            g = {"index": index, **g, "vendor": vendor}
+            event = g.pop("event", False)
+            if event and not set(g) - {"index", "vendor", "uuid", "name", "serial"}:
+                # its last event alone: the exporter reads nothing else of it (fell off the bus)
+                g.update(lost=True, error="no value but its last event")
+            free = g.pop("mem_free_mib", None)
+            if free is not None and g.get("mem_used_mib") is not None:
+                g["mem_total_mib"] = g["mem_used_mib"] + free
+            listed.append(g)
+        return listed
 
     def _name(self, raw: str) -> str | None:
         """The node a label value names; None where it names none (or one no terminal
