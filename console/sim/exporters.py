@@ -1,8 +1,12 @@
-"""Simulated dcgm-exporters: one per GPU node, each on its own loopback port, serving the
-node's simulated GPUs in dcgm-exporter's text format (reference/real/prometheus/*.prom:
-the same metric names, the same labels in the same order), for a real Prometheus to
-scrape. Killing a node's exporter closes its port, as a dead exporter's would be: the next
-scrape is refused and Prometheus says `up == 0`.
+"""Simulated GPU exporters: one per node, each on its own loopback port, serving the node's
+simulated devices in its vendor's exporter format: dcgm-exporter's for NVIDIA GPUs
+(reference/real/prometheus/*.prom: the same metric names, the same labels in the same
+order), Intel's Gaudi metric exporter's for Gaudi cards (its nine labels, milliwatts and
+bytes, and its limit of one scrape per 5 s: a quicker one is answered 429 `rate limiting
+exceeded`), AMD's device metrics exporter's for Instinct GPUs (with or without its `amd_`
+prefix) (reference/accelerators.md §1.6, §2.3), for a real Prometheus to scrape. Killing a
+node's exporter closes its port, as a dead exporter's would be: the next scrape is refused
+and Prometheus says `up == 0`.
 
 Thousands of them fit in one process (one asyncio loop on its own thread): the GPU
 readings come from console/sim/gpus.py, as the fake nvidia-smi's do. Run alone
@@ -47,9 +51,17 @@ class Exporter:
     port: int = 0
     server: asyncio.base_events.Server | None = None
     open_connections: set = field(default_factory=set)  # a dead exporter's die with it
+    prefix: str = ""  # AMD's MetricsFieldPrefix ("amd_"), where its config sets one
+    last_scrape: float = 0.0  # the Gaudi exporter's rate limit counts from here
+    refused: int = 0  # scrapes it answered 429
 
     def text(self, now: float) -> str:
+        vendor = simgpus.vendor_of(self.gpu_type)
         snap = simgpus.readings(self.node, self.gpus, self.gpu_type, True, now, self.faults)
+        if vendor == "gaudi":
+            return gaudi_text(snap)
+        if vendor == "amd":
+            return amd_text(self.node, snap, self.prefix)
         last_xid: dict[int, int] = {}
         for _, index, xid in snap.xid_events:
             last_xid[index] = xid
@@ -81,6 +93,72 @@ class Exporter:
         for metric, kind, text in FIELDS:
             out += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}", *rows[metric]]
         return "\n".join(out) + "\n"
+
+
+GAUDI_RATE_S = 5.0  # the Gaudi exporter: one request per 5 s ("the call to the driver
+# takes about 2-3 second"), HTTP 429 `rate limiting exceeded` past it
+GAUDI_SERIES = (  # (metric, the reading's value) in the exporter's Collect order
+    ("habanalabs_utilization", lambda g: g.utilization_gpu),
+    ("habanalabs_memory_used_bytes", lambda g: g.memory_used_mib << 20),
+    ("habanalabs_memory_free_bytes", lambda g: (g.memory_total_mib - g.memory_used_mib) << 20),
+    ("habanalabs_memory_total_bytes", lambda g: g.memory_total_mib << 20),
+    ("habanalabs_power_mW", lambda g: int(g.power_draw_w * 1000)),
+    ("habanalabs_power_default_limit_mW", lambda g: int(g.power_limit_w * 1000)),
+    ("habanalabs_temperature_onchip", lambda g: g.temperature),
+    ("habanalabs_temperature_onboard", lambda g: max(g.temperature - 9, 0)),
+    ("habanalabs_temperature_threshold_shutdown", lambda g: 105),
+    ("habanalabs_temperature_threshold_slowdown", lambda g: 95),
+    ("habanalabs_pending_rows_state", lambda g: int(g.rows_pending)),
+    ("habanalabs_clock_soc_mhz", lambda g: g.clock_sm),
+    ("accelerator_gpu_utilization", lambda g: g.utilization_gpu),  # its neutral duplicates
+    ("accelerator_power_usage_watts", lambda g: int(g.power_draw_w * 1000)),  # mW, as coded
+)
+
+
+def gaudi_text(snap: simgpus.GpuSnapshot) -> str:
+    """The Gaudi metric exporter's page: every series a gauge, the nine device labels
+    (`device` is the serial again; `fit` and `spi` as the exporter fills them)."""
+    out = []
+    cards = [g for g in snap.gpus if not g.missing]  # a card that never came up: no series
+    for metric, value in GAUDI_SERIES:
+        out += [f"# HELP {metric} {metric.replace('_', ' ')}", f"# TYPE {metric} gauge"]
+        for g in cards:
+            labels = (
+                f'Serial="{g.serial}",UUID="{g.uuid}",device="{g.serial}",id="4193",'
+                f'fit="2024.04",spi="hl-gaudi3-1.24.1-fw-59.2.3-sec-2",driver="{snap.driver_version}",'
+                'pod_namespace="",pod_name=""'
+            )
+            out.append(f"{metric}{{{labels}}} {value(g)}")
+    return "\n".join(out) + "\n"
+
+
+AMD_SERIES = (  # (field, the reading's value), lowercase as the exporter names them
+    ("gpu_gfx_activity", lambda g: g.utilization_gpu),
+    ("gpu_umc_activity", lambda g: g.utilization_memory),
+    ("gpu_used_vram", lambda g: g.memory_used_mib),
+    ("gpu_total_vram", lambda g: g.memory_total_mib),
+    ("gpu_junction_temperature", lambda g: g.temperature),
+    ("gpu_memory_temperature", lambda g: max(g.temperature - 8, 0)),
+    ("gpu_package_power", lambda g: int(g.power_draw_w)),
+    ("gpu_ecc_uncorrect_total", lambda g: g.ecc_uncorrected_volatile),
+)
+
+
+def amd_text(node: str, snap: simgpus.GpuSnapshot, prefix: str) -> str:
+    """AMD's device metrics exporter's page, with its config's field prefix (or none)."""
+    out = []
+    gpus = [g for g in snap.gpus if not g.missing]
+    for name, value in AMD_SERIES:
+        metric = prefix + name
+        out += [f"# HELP {metric} {name.replace('_', ' ')}", f"# TYPE {metric} gauge"]
+        for g in gpus:
+            labels = (
+                f'card_model="{g.name}",gpu_compute_partition_type="spx",gpu_id="{g.index}",'
+                f'gpu_memory_partition_type="nps1",gpu_partition_id="0",hostname="{node}",'
+                f'serial_number="{g.serial}"'
+            )
+            out.append(f"{metric}{{{labels}}} {value(g)}")
+    return "\n".join(out) + "\n"
 
 
 class Exporters:
@@ -160,7 +238,18 @@ class Exporters:
                     writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
                     await writer.drain()
                     continue
-                body = e.text(time.time()).encode()
+                now = time.time()
+                if simgpus.vendor_of(e.gpu_type) == "gaudi" and now - e.last_scrape < GAUDI_RATE_S:
+                    e.refused += 1
+                    body = b"rate limiting exceeded\n"
+                    writer.write(
+                        b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\n"
+                        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                    )
+                    await writer.drain()
+                    continue
+                e.last_scrape = now
+                body = e.text(now).encode()
                 self.scrapes += 1
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8"

@@ -36,16 +36,39 @@ class Prometheus:
         r = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=5)
         return r.json()["data"]["result"]
 
+    def targets(self) -> list[dict]:
+        r = httpx.get(f"{self.url}/api/v1/targets", timeout=5)
+        return r.json()["data"]["activeTargets"]
 
-def config(targets: dict[str, list[int]], interval: float) -> str:
-    """prometheus.yml: one job, a static group per cluster (JSON is YAML)."""
-    groups = [
-        {"targets": [f"127.0.0.1:{p}" for p in ports], "labels": {"cluster": cluster}}
-        for cluster, ports in targets.items()
-    ]
+
+def config(targets: dict[str, list], interval: float, jobs: dict | None = None) -> str:
+    """prometheus.yml: one job, a static group per cluster (JSON is YAML); a target may be
+    (port, labels) for labels of its own (the node it is, as a relabelling would give).
+    `jobs`: more jobs, {name: (interval, targets)} of the same shape."""
+
+    def groups(of: dict[str, list]) -> list[dict]:
+        out = []
+        for cluster, ports in of.items():
+            for p in ports:
+                port, own = p if isinstance(p, tuple) else (p, {})
+                out.append(
+                    {"targets": [f"127.0.0.1:{port}"], "labels": {"cluster": cluster, **own}}
+                )
+        return out
+
+    scrape = [{"job_name": "dcgm", "static_configs": groups(targets)}]
+    for name, (every, more) in (jobs or {}).items():
+        scrape.append(
+            {
+                "job_name": name,
+                "scrape_interval": _duration(every),
+                "scrape_timeout": _duration(every),
+                "static_configs": groups(more),
+            }
+        )
     doc = {
         "global": {"scrape_interval": _duration(interval), "scrape_timeout": _duration(interval)},
-        "scrape_configs": [{"job_name": "dcgm", "static_configs": groups}],
+        "scrape_configs": scrape,
     }
     return json.dumps(doc, indent=1)
 
@@ -56,10 +79,14 @@ def _duration(seconds: float) -> str:
 
 
 def start(
-    workdir: Path, targets: dict[str, list[int]], interval: float, port: int | None = None
+    workdir: Path,
+    targets: dict[str, list],
+    interval: float,
+    port: int | None = None,
+    jobs: dict | None = None,
 ) -> Prometheus:
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "prometheus.yml").write_text(config(targets, interval))
+    (workdir / "prometheus.yml").write_text(config(targets, interval, jobs))
     port = port or free_port()
     log = workdir / "prometheus.log"
     proc = subprocess.Popen(

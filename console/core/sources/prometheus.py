@@ -1,6 +1,6 @@
 """Reading a fleet's accelerators from Prometheus: each vendor's exporter series (the
-vendors' adapters name them and their labels, console/core/accelerators/), a handful of PromQL queries per refresh
-for the whole fleet (reference/operations.md §6).
+vendors' adapters name them and their labels, console/core/accelerators/), a handful of
+PromQL queries per refresh for the whole fleet (reference/operations.md §6).
 
 One instant query per reading and exporter, aggregated down to the labels that matter
 (`max by (node, cluster, device)`), so that 3,000 nodes of 8 GPUs come back as a few MB
