@@ -125,6 +125,8 @@ class Kube:
     gpus_capacity: int = 0
     gpus_allocatable: int = 0
     accelerator: str = ""
+    vendor: str = ""  # whose device plugin offers its accelerators (an adapter's name)
+    unhealthy: tuple[int, ...] = ()  # devices its vendor's health check labels unhealthy
 
 
 @dataclass(frozen=True)

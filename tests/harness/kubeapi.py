@@ -21,8 +21,10 @@ MAX_PAGE = 120  # the server's own cap: a client asking for 500 gets pages of 12
 
 
 def gke_node(name: str, pool: str, gpus: int, accelerator: str, **state) -> dict:
-    """A GKE GPU node as the API server returns it."""
+    """A GKE GPU node as the API server returns it (`resource`: its device plugin's, for a
+    Gaudi's `habana.ai/gaudi` or an AMD's `amd.com/gpu`; `labels`: more of its labels)."""
     allocatable = state.get("allocatable", gpus)
+    resource = state.get("resource", "nvidia.com/gpu")
     ready = state.get("ready", "True")
     node = {
         "metadata": {
@@ -36,19 +38,20 @@ def gke_node(name: str, pool: str, gpus: int, accelerator: str, **state) -> dict
                 "cloud.google.com/gke-accelerator": accelerator,
                 "node.kubernetes.io/instance-type": "a3-highgpu-8g",
                 "topology.kubernetes.io/zone": "us-central1-a",
+                **state.get("labels", {}),
             },
         },
         "spec": {
             "podCIDR": "10.4.0.0/24",
             "providerID": f"gce://proj/us-central1-a/{name}",
-            "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}],
+            "taints": [{"key": resource, "value": "present", "effect": "NoSchedule"}],
         },
         "status": {
-            "capacity": {"cpu": "208", "memory": "1891186140Ki", "nvidia.com/gpu": str(gpus)},
+            "capacity": {"cpu": "208", "memory": "1891186140Ki", resource: str(gpus)},
             "allocatable": {
                 "cpu": "207690m",
                 "memory": "1860405724Ki",
-                "nvidia.com/gpu": str(allocatable),
+                resource: str(allocatable),
             },
             "conditions": [
                 {

@@ -173,3 +173,53 @@ def test_a_client_certificate_key_is_never_written_to_disk(tmp_path, signum):
         assert "gke-us (context gke_proj_us-central1_fleet): 1 pools, 3 nodes" in out, out + err
     assert "Traceback" not in err
     assert key_files() == [] and list(scratch.iterdir()) == []
+
+
+def test_gaudi_and_amd_pools_count_their_own_resources(tmp_path):
+    """`habana.ai/gaudi` and `amd.com/gpu` allocatable against capacity, as `nvidia.com/gpu`;
+    an AMD device the exporter's health check labels unhealthy is named on its node."""
+    unhealthy = {"metricsexporter.amd.com.gpu.3.state": "unhealthy"}
+    nodes = [
+        gke_node("gaudi-0", "gaudi3", 8, "", resource="habana.ai/gaudi"),
+        gke_node("gaudi-1", "gaudi3", 8, "", resource="habana.ai/gaudi", allocatable=7),
+        gke_node("mi300x-0", "mi300x", 8, "", resource="amd.com/gpu", labels=unhealthy),
+    ]
+    api = FakeKubeApi(TOKEN, nodes).start()
+    try:
+        config = tmp_path / "kubeconfig"
+        config.write_text(api.kubeconfig())
+        env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+        done = fleetdeck(env, "pools", profile(tmp_path, str(config)), "--json")
+        pools = {p["pool"]: p for p in json.loads(done.stdout)["sources"][0]["pools"]}
+        assert (pools["gaudi3"]["gpus_allocatable"], pools["gaudi3"]["gpus_capacity"]) == (15, 16)
+        assert (pools["mi300x"]["gpus_allocatable"], pools["mi300x"]["gpus_capacity"]) == (8, 8)
+    finally:
+        api.stop()
+
+
+def test_the_alerts_speak_the_device_plugins_vendor():
+    from console.core.monitor.alerts import evaluate
+    from console.core.profile.schema import AlertsSection
+    from console.core.sources.kubernetes import node_of
+    from console.core.state import Kube, NodeStatus
+
+    def alerts(item: dict) -> dict:
+        k = node_of(item, "cloud.google.com/gke-nodepool")
+        kube = Kube(**{f: getattr(k, f) for f in Kube.__dataclass_fields__})
+        node = NodeStatus(k.name, "c", "server", "vllm", reachable=True, seen_at=1.0, kube=kube)
+        return {f.kind: f for f in evaluate(node, AlertsSection(), 1.0, 2.0)}
+
+    gaudi = alerts(gke_node("g", "p", 8, "", resource="habana.ai/gaudi", allocatable=7))
+    held = gaudi["kube_gpus_unallocatable"]
+    assert held.summary == "Kubernetes offers 7 of 8 HPUs" and "habana.ai/gaudi" in held.evidence
+    assert "habanalabs device plugin" in held.next_step
+    amd = alerts(
+        gke_node(
+            "a", "p", 8, "", resource="amd.com/gpu",
+            labels={"metricsexporter.amd.com.gpu.3.state": "unhealthy"},
+        )
+    )  # fmt: skip
+    sick = amd["kube_device_unhealthy"]
+    assert sick.summary == "AMD GPU 3 unhealthy" and sick.severity == "critical"
+    assert "metricsexporter.amd.com.gpu.3.state=unhealthy" in sick.evidence
+    assert "kube_gpus_unallocatable" not in amd

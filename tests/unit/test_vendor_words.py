@@ -16,11 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 ADAPTERS = tuple(f"console/core/accelerators/{name}" for name in ACCELERATORS)
 OWN = (*ADAPTERS, "console/core/accelerators/__init__.py", "console/sim/")  # and the registry
 WORDS = re.compile(r"(?i:nvidia|nvml|dcgm|\bnvrm\b)|\b[Xx]ids?\b")
-# what is left to move into the vendors' adapters (issue 30's later parts: Kubernetes'
-# resource, preflight, the deploys' device selection, machine sizes)
+# what is left to move into the vendors' adapters (issue 30's later parts: preflight, the
+# deploys' device selection, machine sizes)
 NOT_YET_MOVED: dict[str, set[str]] = {
-    "console/core/sources/kubernetes.py": {"nvidia"},
-    "console/core/monitor/alerts.py": {"nvidia", "xids"},  # Kubernetes' allocatable rule
     "console/core/stacks/gonka.py": {"nvidia"},  # its ML nodes' GPUs: the adapter, by name
     "actions/preflight.py": {"nvidia"},
     "actions/provision/sizes.py": {"nvidia"},

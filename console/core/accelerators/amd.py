@@ -157,4 +157,8 @@ AMD = Accelerator(
     event_meaning=meaning,
     model_prefix="AMD ",
     exporter=AMD_EXPORTER,
+    kube_resource="amd.com/gpu",
+    # the device metrics exporter's health check labels the node, and only while unhealthy
+    kube_unhealthy_label=("metricsexporter.amd.com.gpu.{n}.state", "unhealthy"),
+    kube_plugin_check="check the AMD GPU device plugin's log on the node and amd-smi there",
 )

@@ -85,6 +85,13 @@ class Accelerator:
     legacy_events: tuple[str, str] | None = None
 
     exporter: ExporterSeries | None = None  # its Prometheus exporter, where it has one
+    # Kubernetes: the extended resource its device plugin offers, the node labels that
+    # name its model, the node label its health check sets per device (with "{n}" for the
+    # device, and the value that says unhealthy), and what to check when it holds some back
+    kube_resource: str = ""
+    kube_model_labels: tuple[str, ...] = ()
+    kube_unhealthy_label: tuple[str, str] = ("", "")
+    kube_plugin_check: str = ""
     # a device's state beside its readings, in its vendor's words: (words, alarming)
     device_state: Callable[[Gpu], tuple[str, bool]] = lambda g: ("—", False)
 

@@ -244,4 +244,7 @@ GAUDI = Accelerator(
     products=PRODUCTS,
     device_state=device_state,
     exporter=GAUDI_EXPORTER,
+    kube_resource="habana.ai/gaudi",
+    kube_plugin_check="check the habanalabs device plugin's log on the node (XidCriticalError: "
+    "a card went unhealthy) and hl-smi there",
 )

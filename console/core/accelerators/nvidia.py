@@ -214,4 +214,7 @@ NVIDIA = Accelerator(
     device_state=device_state,
     legacy_events=("xids", "xid"),
     exporter=DCGM,
+    kube_resource="nvidia.com/gpu",
+    kube_model_labels=("nvidia.com/gpu.product",),
+    kube_plugin_check="check the nvidia-device-plugin pod's log on the node and the GPUs' Xids",
 )

@@ -347,14 +347,25 @@ def _kube(node: NodeStatus) -> Iterator[Finding]:
             "kubectl describe node NAME (its conditions and the kubelet's events); "
             "a node that stays NotReady is drained and replaced by its pool",
         )
+    vendor = accelerators.of(kube.vendor)
     if kube.gpus_allocatable < kube.gpus_capacity:
         yield Finding(
             "kube_gpus_unallocatable",
             "warning",
-            f"Kubernetes offers {kube.gpus_allocatable} of {kube.gpus_capacity} GPUs",
-            "allocatable nvidia.com/gpu below capacity: the device plugin holds some back "
-            "(an unhealthy GPU)",
-            "check the nvidia-device-plugin pod's log on the node and the GPUs' Xids",
+            f"Kubernetes offers {kube.gpus_allocatable} of {kube.gpus_capacity} {vendor.noun}s",
+            f"allocatable {vendor.kube_resource} below capacity: the device plugin holds some "
+            f"back (an unhealthy {vendor.noun})",
+            vendor.kube_plugin_check,
+        )
+    if kube.unhealthy:
+        yield Finding(
+            "kube_device_unhealthy",
+            "critical",
+            f"{vendor.label} {vendor.noun} {','.join(map(str, kube.unhealthy))} unhealthy",
+            "the node's label from the vendor's health check: "
+            + ", ".join(vendor.kube_unhealthy_label[0].format(n=n) for n in kube.unhealthy)
+            + f"={vendor.kube_unhealthy_label[1]}",
+            f"drain the node ({_drain(node)}); {vendor.kube_plugin_check}",
         )
     if kube.cordoned:
         yield Finding(

@@ -9,7 +9,7 @@ replay reads it again through the same readers, so old recordings stay readable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from console.core.monitor import parse
@@ -98,6 +98,7 @@ def metrics(data: dict[str, Any]) -> Reading:
     if "kube" in signals and isinstance(line.get("kube"), dict):
         try:
             kube = Kube(**line["kube"])
+            kube = replace(kube, unhealthy=tuple(int(n) for n in kube.unhealthy))
         except TypeError as exc:
             raise ReadingError(f"kube: {exc}") from None
     found = line.get("found")

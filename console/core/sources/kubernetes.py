@@ -1,8 +1,10 @@
 """A Kubernetes cluster's nodes, read from its API server as `kubectl get nodes` reads them:
 one paged `GET /api/v1/nodes` (500 a page, `continue` tokens), grouped by node pool (GKE's
-`cloud.google.com/gke-nodepool` label by default), with each pool's GPU capacity against
-what is allocatable (`nvidia.com/gpu`), and the nodes that need someone: NotReady (the
-kubelet stopped reporting, or reports a problem) and cordoned (`spec.unschedulable`).
+`cloud.google.com/gke-nodepool` label by default), with each pool's accelerator capacity
+against what is allocatable (each vendor's device plugin resource: its adapter names it),
+and the nodes that need someone: NotReady (the kubelet stopped reporting, or reports a
+problem), cordoned (`spec.unschedulable`), a device a vendor's health check labels
+unhealthy.
 
 Access comes from a kubeconfig (its context's cluster and user): a bearer token or a client
 certificate; the server's certificate is verified against the kubeconfig's CA. An `exec`
@@ -23,9 +25,12 @@ from urllib.parse import quote
 
 import httpx
 
+from console.core.accelerators import ACCELERATORS
 from console.core.text import printable
 
-GPU = "nvidia.com/gpu"
+# each vendor's device plugin resource -> the vendor
+RESOURCES = {a.kube_resource: a.name for a in ACCELERATORS.values() if a.kube_resource}
+MODEL_LABELS = [label for a in ACCELERATORS.values() for label in a.kube_model_labels]
 PAGE = 500
 MAX_PAGES = 400  # 200,000 nodes: an API that pages on past that is answering wrong
 
@@ -57,6 +62,8 @@ class KubeNode:
     cordoned: bool
     accelerator: str
     taints: tuple[str, ...] = ()
+    vendor: str = ""  # whose device plugin offers its accelerators
+    unhealthy: tuple[int, ...] = ()  # devices its vendor's health check labels unhealthy
 
 
 @dataclass
@@ -309,7 +316,32 @@ def pod_containers(item: dict) -> tuple[str, list[dict]]:
 
 
 def _count(resources: object) -> int:
-    return _int(_object(resources).get(GPU, "0"))
+    """The node's accelerators of every vendor's device plugin."""
+    listed = _object(resources)
+    return sum(_int(listed.get(resource, "0")) for resource in RESOURCES)
+
+
+def _vendor(resources: object) -> str:
+    listed = _object(resources)
+    return next((v for r, v in RESOURCES.items() if _int(listed.get(r, "0"))), "")
+
+
+def _unhealthy(labels: dict, vendor: str) -> tuple[int, ...]:
+    """The devices its vendor's health check labels unhealthy (`…gpu.3.state=unhealthy`)."""
+    pattern, bad = ACCELERATORS[vendor].kube_unhealthy_label if vendor else ("", "")
+    if not pattern:
+        return ()
+    head, _, tail = pattern.partition("{n}")
+    out = []
+    for key, value in labels.items():
+        n = (
+            key[len(head) : len(key) - len(tail)]
+            if key.startswith(head) and key.endswith(tail)
+            else ""
+        )
+        if n.isdigit() and value == bad:
+            out.append(int(n))
+    return tuple(sorted(out))
 
 
 def _int(value: object) -> int:
@@ -340,6 +372,7 @@ def node_of(item: dict, pool_label: str) -> KubeNode:
         f"{t.get('key')}{'=' + str(t['value']) if t.get('value') else ''}:{t.get('effect')}"
         for t in _objects(spec.get("taints"))
     )
+    vendor = _vendor(status.get("capacity"))
     return KubeNode(
         name=str(meta.get("name") or "?"),
         pool=str(labels.get(pool_label) or "(no pool)"),
@@ -350,10 +383,11 @@ def node_of(item: dict, pool_label: str) -> KubeNode:
         cordoned=bool(spec.get("unschedulable")),
         accelerator=str(
             labels.get("cloud.google.com/gke-accelerator")
-            or labels.get("nvidia.com/gpu.product")
-            or ""
+            or next((labels[m] for m in MODEL_LABELS if labels.get(m)), "")
         ),
         taints=taints,
+        vendor=vendor,
+        unhealthy=_unhealthy(labels, vendor),
     )
 
 
