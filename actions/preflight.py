@@ -2,8 +2,10 @@
 (operations.md §3, the newcomer's step 4). Any stack; the plan shows each fix, command for
 command, before anything is changed.
 
-Steps: gpu-health (a GPU answering [N/A] is faulty: reset it) → toolkit (docker without
-the nvidia runtime: install the NVIDIA container toolkit and register it) → compose (only
+Steps: gpu-health (a device its vendor's tool calls faulty: reset it) → toolkit (docker
+without the runtime the devices need: the vendor's container runtime, installed and
+registered where it comes from a package, named with its fix where it does not; each
+vendor's words are its adapter's, console/core/accelerators/) → compose (only
 the old docker-compose: install the compose v2 plugin) → disk (room for the models under
 HF_HOME, or Ollama's models directory, for the models not there yet; no fix but where
 there is room) → exposure (a container publishing one of the
@@ -17,6 +19,7 @@ import re
 import shlex
 from dataclasses import replace
 
+from actions.devices import inventory
 from actions.engine import Action, Change, NodeContext, Step, StepFailed
 from actions.stacks import ollama
 from actions.stacks.node_http import note
@@ -39,27 +42,20 @@ def serving(ctx: NodeContext) -> bool:
 
 
 def gpu_health(ctx: NodeContext) -> Change | None:
-    out = ctx.run(
-        "nvidia-smi --query-gpu=index,utilization.gpu --format=csv,noheader,nounits",
-        quiet=True,
-        check=False,
-    )
-    if out.exit == 127:
-        raise StepFailed("nvidia-smi is missing: install the NVIDIA driver first")
-    faulty = [
-        fields[0].strip()
-        for line in out.stdout.splitlines()
-        if len(fields := line.split(",")) >= 2
-        and "N/A" in fields[1]
-        and fields[0].strip().isdigit()  # the node's words become a command: digits only
-    ]
+    accelerator, deploy, listed = inventory(ctx)
+    noun = accelerator.noun
+    if not deploy.health_query:
+        note(ctx, f"{len(listed)} {accelerator.label} {noun}s answer")
+        return None
+    out = ctx.run(deploy.health_query, quiet=True, check=False)
+    faulty = deploy.faulty(out.stdout)
     if not faulty:
-        note(ctx, f"{len(out.stdout.splitlines())} GPUs answer")
+        note(ctx, f"{len(out.stdout.splitlines())} {noun}s answer")
         return None
     return Change(
-        f"reset GPU {', '.join(faulty)}: it answers [N/A] (faulty until reset; if a reset does "
-        "not bring it back, take it out of the node's gpus)",
-        tuple(f"{ctx.sudo}nvidia-smi --gpu-reset -i {i}" for i in faulty),
+        f"reset {noun} {', '.join(faulty)}: it answers [N/A] (faulty until reset; if a reset "
+        "does not bring it back, take it out of the node's gpus)",
+        tuple(deploy.reset.format(sudo=ctx.sudo, index=i) for i in faulty),
     )
 
 
@@ -86,19 +82,25 @@ def runtimes(ctx: NodeContext) -> dict | None:
         return None
 
 
-def toolkit_check(ctx: NodeContext) -> Change | None:
+def runtime_check(ctx: NodeContext) -> Change | None:
+    """The container runtime the node's devices need (their vendor's), registered with
+    docker; installed by the plan's commands where the vendor's come from a package,
+    else named with how to do it by hand."""
     found = runtimes(ctx)
-    if found is None or "nvidia" in found:
+    if found is None:
         return None
-    s = ctx.sudo
+    accelerator, deploy, _ = inventory(ctx)
+    if not deploy.runtime or deploy.runtime in found:
+        return None
+    missing = (
+        f"docker has no {deploy.runtime} runtime: {accelerator.label} containers would see no "
+        f"{accelerator.noun}"
+    )
+    if not deploy.runtime_fix:
+        raise StepFailed(f"{missing}; install {deploy.runtime_words}: {deploy.runtime_by_hand}")
     return Change(
-        "install the NVIDIA container toolkit (docker has no nvidia runtime: the containers "
-        "would see no GPU) and register it with docker",
-        (
-            f"{s}env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nvidia-container-toolkit",
-            f"{s}nvidia-ctk runtime configure --runtime=docker",
-            f"{s}systemctl restart docker",
-        ),
+        f"install {deploy.runtime_words} ({missing}) and register it with docker",
+        tuple(command.format(sudo=ctx.sudo) for command in deploy.runtime_fix),
     )
 
 
@@ -206,15 +208,15 @@ def stacks_checks() -> tuple[Step, ...]:
 def preflight_action() -> Action:
     return Action(
         name="preflight",
-        description="each machine's readiness for its stack, with the fixes: faulty GPUs, "
-        "the container toolkit, compose v2, room for the models, private ports open",
+        description="each machine's readiness for its stack, with the fixes: faulty devices, "
+        "their container runtime, compose v2, room for the models, private ports open",
         destructive=True,
         steps=(
             Step("gpu-health", "GPUs answer", gpu_health, gpu_reset, when=serving, retries=0),
             Step(
                 "toolkit",
-                "NVIDIA container toolkit",
-                toolkit_check,
+                "container runtime",
+                runtime_check,
                 commands_apply,
                 when=serving,
                 retries=1,

@@ -32,6 +32,7 @@ from console.core.profile.schema import Node
 from console.core.stacks.gonka import (
     CHAIN_CONTAINER,
     GONKA,
+    GPUS,
     RPC_PORT,
     chain_rpc_address,
     inspect_networking,
@@ -176,7 +177,7 @@ echo "docker=$(docker version --format '{{.Server.Version}}' 2>/dev/null)"
 c=$(docker compose version --short 2>/dev/null || docker-compose version --short 2>/dev/null)
 echo "compose=$c"
 echo "runtimes=$(docker info --format '{{json .Runtimes}}' 2>/dev/null | tr -d '\n')"
-echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')"
+echo "gpus=$(COUNT_GPUS)"
 echo "mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
 p=HF_HOME; while [ ! -e "$p" ]; do p=$(dirname "$p"); done
 echo "disk_kb=$(df -Pk "$p" | awk 'NR==2 {print $4}')"
@@ -185,7 +186,10 @@ echo "ntp=$(timedatectl show -p NTPSynchronized --value 2>/dev/null)"
 
 
 def preflight(ctx: NodeContext) -> Change | None:
-    script = PREFLIGHT.replace("HF_HOME", sh_path(hf_home(ctx)))
+    # Gonka's ML node image runs on its adapter's devices alone (its vendor: GPUS)
+    script = PREFLIGHT.replace("HF_HOME", sh_path(hf_home(ctx))).replace(
+        "COUNT_GPUS", GPUS.deploy.count_in_container
+    )
     facts = dict(
         line.split("=", 1)
         for line in ctx.run(script, quiet=True).stdout.splitlines()
@@ -209,13 +213,14 @@ def preflight(ctx: NodeContext) -> Change | None:
     if serves_model(ctx):
         if have_gpus < want_gpus:
             problems.append(
-                f"{have_gpus} GPUs visible (nvidia-smi -L), the profile expects {want_gpus}: "
-                "check the driver (nvidia-smi) or fix gpus in the profile"
+                f"{have_gpus} GPUs visible ({GPUS.deploy.tool}), the profile expects "
+                f"{want_gpus}: check the driver ({GPUS.deploy.tool}) or fix gpus in the profile"
             )
-        if docker is not None and "nvidia" not in facts.get("runtimes", ""):
+        if docker is not None and GPUS.deploy.runtime not in facts.get("runtimes", ""):
+            fix = "; ".join(c.format(sudo="") for c in GPUS.deploy.runtime_fix)
             problems.append(
-                "docker has no nvidia runtime: install nvidia-container-toolkit and run "
-                "`nvidia-ctk runtime configure --runtime=docker`"
+                f"docker has no {GPUS.deploy.runtime} runtime: install "
+                f"{GPUS.deploy.runtime_words} ({fix})"
             )
     mem_gb = int(facts.get("mem_kb") or 0) / 1024**2
     if mem_gb < MIN_MEMORY_GB:
@@ -827,15 +832,15 @@ def validation(ctx: NodeContext) -> Change | None:
         if not http_ok(ctx, "http://127.0.0.1:8080/health"):
             problems.append("the ML node /health does not answer on 8080")
         seen = ctx.run(
-            "docker exec mlnode-308 nvidia-smi -L 2>/dev/null | grep -c '^GPU '",
+            f"docker exec mlnode-308 sh -c {shlex.quote(GPUS.deploy.count_in_container)}",
             quiet=True,
             check=False,
         ).stdout.strip()
         want = ctx.node.gpus or 0
         if want and int(seen or 0) != want:
             problems.append(
-                f"mlnode-308 sees {seen or 0} GPUs, the node has {want}: check the nvidia "
-                "runtime and the compose file's GPU reservation"
+                f"mlnode-308 sees {seen or 0} GPUs, the node has {want}: check the "
+                f"{GPUS.deploy.runtime} runtime and the compose file's GPU reservation"
             )
         else:
             note(ctx, f"mlnode-308 sees {seen or 0} GPUs")

@@ -15,6 +15,7 @@ import json
 import re
 import shlex
 
+from actions.devices import inventory
 from actions.engine import Action, Change, NodeContext, Step, StepFailed
 from actions.stacks import systemd
 from actions.stacks.node_http import node_json, note, url_answers
@@ -55,28 +56,17 @@ def client_env(ctx: NodeContext) -> str:
 # ---------------------------------------------------------------- gpus
 
 
-GPU_QUERY = "nvidia-smi --query-gpu=index,memory.total --format=csv,noheader,nounits"
-
-
 def vram_gb(ctx: NodeContext) -> float:
     """The node's GPU memory in GB (decimal, as tiers are sold: a "48 GB" L40S reports
-    46068 MiB)."""
+    46068 MiB), from its vendor's tool (actions/devices.py): each of Ollama's builds
+    alike."""
     if "vram_gb" not in ctx.facts:
-        out = ctx.run(GPU_QUERY, quiet=True, check=False)
-        if out.exit == 127 or "not found" in out.stderr:
-            raise StepFailed(
-                "nvidia-smi is missing: install the NVIDIA driver first (Ollama would "
-                "quietly run every model on the CPU)"
-            )
-        mib = [
-            float(m.group(1))
-            for line in out.stdout.splitlines()
-            if (m := re.match(r"^\s*\d+\s*,\s*(\d+)", line))
-        ]
-        if not mib:
-            raise StepFailed(f"nvidia-smi sees no GPU: {(out.stderr or out.stdout).strip()[:200]}")
-        ctx.facts["gpus"] = len(mib)
-        ctx.facts["vram_gb"] = sum(mib) * 1.048576 / 1000
+        try:
+            _, _, listed = inventory(ctx)
+        except StepFailed as exc:
+            raise StepFailed(f"{exc} (Ollama would quietly run every model on the CPU)") from None
+        ctx.facts["gpus"] = len(listed)
+        ctx.facts["vram_gb"] = sum(mib for _, mib in listed) * 1.048576 / 1000
     return ctx.facts["vram_gb"]
 
 
@@ -349,8 +339,8 @@ def ready_check(ctx: NodeContext) -> Change | None:
         if size and vram < size:
             problems.append(
                 f"{m.get('name')} runs {100 * (size - vram) / size:.0f} % on the CPU "
-                f"({vram / 1e9:.1f} of {size / 1e9:.1f} GB in GPU memory): nvidia-smi on the "
-                "node, journalctl -u ollama"
+                f"({vram / 1e9:.1f} of {size / 1e9:.1f} GB in GPU memory): "
+                f"{inventory(ctx)[1].tool} on the node, journalctl -u ollama"
             )
     bound = listening_addresses(ctx)
     public = [a for a in bound or [] if not (a.startswith("127.") or a in ("::1", "localhost"))]

@@ -1,5 +1,7 @@
 """The vLLM deploy: one OpenAI-compatible vLLM server container per node, from a compose
-file fleetdeck writes, on the GPUs the node should have, named one by one.
+file fleetdeck writes, on the devices the node should have, named one by one, in their
+vendor's way (actions/devices.py asks the vendor's adapter: its runtime, its device
+selection, the image built for its devices).
 
 `count: all` in a compose file gives the container whatever GPUs the runtime sees at
 start: on a rented host with a GPU gone (fallen off the bus) vLLM then starts on fewer and
@@ -17,15 +19,19 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
+from actions.devices import inventory
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
 from actions.stacks.node_http import node_json, note, url_answers
 from actions.stacks.weights import hf_home, models_apply, models_check, models_of
 from actions.types import StackActions, file_diff
 from console.core.times import rfc3339_seconds
 
-DEFAULT_IMAGE = "vllm/vllm-openai:v0.11.0"
 DEFAULT_DIR = "/opt/vllm"
+# the vLLM project's image for each platform it publishes one for; elsewhere (Habana's
+# build, ROCm's) the profile names the image
+IMAGES = {"cuda": "vllm/vllm-openai:v0.11.0"}
 CONTAINER = "vllm"
 HEALTH_WAIT_S = 900.0  # loading a 70B model's weights takes minutes
 # what a server's log says when it cannot start: the lines worth the operator's eyes
@@ -70,38 +76,44 @@ def model_args(ctx: NodeContext) -> list[str]:
 # ---------------------------------------------------------------- gpus
 
 
-GPU_QUERY = "nvidia-smi --query-gpu=index,uuid --format=csv,noheader"
-
-
-def visible_gpus(ctx: NodeContext) -> list[str]:
-    """The indexes of the GPUs nvidia-smi sees now (a lost one is not among them)."""
-    out = ctx.run(GPU_QUERY, quiet=True, check=False)
-    if out.exit == 127 or "not found" in out.stderr:
-        raise StepFailed("nvidia-smi is missing: install the NVIDIA driver first")
-    return [
-        line.split(",")[0].strip()
-        for line in out.stdout.splitlines()
-        if re.match(r"^\s*\d+\s*,", line)
-    ]
-
-
 def devices(ctx: NodeContext) -> list[str]:
-    """The device ids the server gets: the first `wanted_gpus` visible ones. Fewer than
-    wanted is a failure named here, not a server started on what is left."""
+    """The device ids the server gets: the first `wanted_gpus` its vendor's tool lists now
+    (a lost one is not among them). Fewer than wanted is a failure named here, not a
+    server started on what is left."""
     if "devices" not in ctx.facts:
-        seen, want = visible_gpus(ctx), wanted_gpus(ctx)
+        accelerator, deploy, listed = inventory(ctx)
+        seen, want = [i for i, _ in listed], wanted_gpus(ctx)
         if len(seen) < want:
+            noun = accelerator.noun
             raise StepFailed(
-                f"nvidia-smi sees {len(seen)} of the {want} GPUs this node should have "
-                f"({', '.join(seen) or 'none'}): a GPU is lost or hidden (nvidia-smi on the "
-                "node, the kernel log for Xid 79); vLLM would start on fewer or not at all"
+                f"{deploy.tool} sees {len(seen)} of the {want} {noun}s this node should have "
+                f"({', '.join(seen) or 'none'}): a {noun} is lost or hidden ({deploy.tool} on "
+                f"the node; {accelerator.missing_fix}); vLLM would start on fewer or not at all"
             )
         ctx.facts["devices"] = seen[:want]
     return ctx.facts["devices"]
 
 
+def image(ctx: NodeContext) -> str:
+    """The server's image: the profile's, else the one built for the node's devices."""
+    accelerator, deploy, _ = inventory(ctx)
+    chosen = ctx.settings.vllm_image or IMAGES.get(deploy.platform)
+    if not chosen:
+        raise StepFailed(
+            f"vLLM on {accelerator.label} runs its vendor's build of vLLM: set image = … in "
+            "the cluster's settings (or [stack]) to it"
+        )
+    return chosen
+
+
 def gpus_check(ctx: NodeContext) -> Change | None:
-    note(ctx, f"GPUs for vLLM: {', '.join(devices(ctx))}")
+    accelerator, deploy, _ = inventory(ctx)
+    how = f"through {deploy.runtime_words}" if deploy.runtime_words else "by its device files"
+    note(
+        ctx,
+        f"{accelerator.label} {accelerator.noun}s for vLLM: {', '.join(devices(ctx))} ({how}); "
+        f"image {image(ctx)}",
+    )
     return None
 
 
@@ -112,15 +124,18 @@ def compose_text(ctx: NodeContext) -> str:
     """The compose file: one service, its GPUs by id, its port on the loopback only (the
     console and the load tests reach it through SSH)."""
     port = ctx.settings.vllm_port
-    image = ctx.settings.vllm_image or DEFAULT_IMAGE
     command = ["--model", served_model(ctx), "--port", str(port), *model_args(ctx)]
-    ids = ", ".join(json.dumps(d) for d in devices(ctx))
+    _, deploy, _ = inventory(ctx)
+    lines = deploy.compose(devices(ctx))
+    # the device lines may bring an environment of their own: one list, compose has one
+    extra_env = [line for line in lines if line.startswith("      - ")]
+    device_lines = [line for line in lines if line not in extra_env and line != "    environment:"]
     return "\n".join(
         [
             f"# written by fleetdeck for {ctx.name}: the next deploy replaces any edit",
             "services:",
             f"  {CONTAINER}:",
-            f"    image: {image}",
+            f"    image: {image(ctx)}",
             f"    container_name: {CONTAINER}",
             "    restart: unless-stopped",
             "    ipc: host",
@@ -128,17 +143,12 @@ def compose_text(ctx: NodeContext) -> str:
             "    environment:",
             "      - HF_HOME=/root/.cache/huggingface",
             "      - HF_HUB_OFFLINE=1",
+            *extra_env,
             "    volumes:",
             f"      - {json.dumps(ctx.home_path(hf_home(ctx)) + ':/root/.cache/huggingface')}",
             "    ports:",
             f'      - "127.0.0.1:{port}:{port}"',
-            "    deploy:",
-            "      resources:",
-            "        reservations:",
-            "          devices:",
-            "            - driver: nvidia",
-            f"              device_ids: [{ids}]",
-            "              capabilities: [gpu]",
+            *device_lines,
             "    healthcheck:",
             f'      test: ["CMD", "curl", "-fs", "http://127.0.0.1:{port}/health"]',
             "      interval: 30s",
@@ -234,7 +244,7 @@ def server_apply(ctx: NodeContext, change: Change) -> None:
             raise StepFailed(
                 f"{CONTAINER} did not start: {' / '.join(runtime)}"
                 + (
-                    " (a GPU it names is missing: nvidia-smi on the node)"
+                    f" (a device it names is missing: {inventory(ctx)[1].tool} on the node)"
                     if any("unknown device" in line for line in runtime)
                     else ""
                 )
@@ -260,17 +270,18 @@ def validation(ctx: NodeContext) -> Change | None:
         problems.append(
             f"/v1/models lists {', '.join(map(str, served)) or 'nothing'}, not {served_model(ctx)}"
         )
+    accelerator, deploy, _ = inventory(ctx)
     seen = ctx.run(
-        f"docker exec {CONTAINER} nvidia-smi -L 2>/dev/null | grep -c '^GPU '",
+        f"docker exec {CONTAINER} sh -c {shlex.quote(deploy.count_in_container)}",
         quiet=True,
         check=False,
     ).stdout.strip()
-    want = wanted_gpus(ctx)
-    if int(seen or 0) < want:
-        problems.append(f"{CONTAINER} sees {seen or 0} GPUs, it was given {want}: {cause(ctx)}")
+    want, noun = wanted_gpus(ctx), accelerator.noun
+    if not seen.isdigit() or int(seen) < want:
+        problems.append(f"{CONTAINER} sees {seen or 0} {noun}s, it was given {want}: {cause(ctx)}")
     if problems:
         raise StepFailed("; ".join(problems))
-    note(ctx, f"vLLM serves {served_model(ctx)} on {want} GPUs")
+    note(ctx, f"vLLM serves {served_model(ctx)} on {want} {noun}s")
     return None
 
 

@@ -14,6 +14,7 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
+from console.sim import gpus as simgpus
 from console.sim.containers import image_id
 from console.sim.http import Request, Response, Router, json_response, text_response
 
@@ -62,6 +63,9 @@ def frame(stream: str, line: str) -> bytes:
 
 # in .sim/: the NVIDIA container toolkit is not installed (or not registered with docker)
 NO_NVIDIA_RUNTIME = "no-nvidia-runtime"
+NO_HABANA_RUNTIME = "no-habana-runtime"
+# the variables through which a vendor's runtime (or ROCm) is told a container's devices
+VISIBLE = ("HABANA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES")
 
 
 def docker_router(node: SimNode) -> Router:
@@ -101,12 +105,7 @@ def docker_router(node: SimNode) -> Router:
                 "ContainersRunning": sum(c.state == "running" for c in items),
                 "ServerVersion": ENGINE_VERSION,
                 "OperatingSystem": "Ubuntu 22.04.4 LTS",
-                "Runtimes": {"runc": {"path": "runc"}}
-                | (
-                    {}
-                    if (node.home / ".sim" / NO_NVIDIA_RUNTIME).exists()
-                    else {"nvidia": {"path": "nvidia-container-runtime"}}
-                ),
+                "Runtimes": runtimes(node),
                 "DefaultRuntime": "runc",
                 "NCPU": 96,
                 "MemTotal": 2_164_000_000_000,
@@ -182,13 +181,19 @@ def docker_router(node: SimNode) -> Router:
             return json_response(
                 {"message": f'Conflict. The container name "/{name}" is already in use'}, 409
             )
-        c = cs.create(name, body.get("Image"), port_bindings(body))
         host_config = body.get("HostConfig") or {}
+        runtime = host_config.get("Runtime")
+        if runtime and runtime not in runtimes(node):  # docker's own words
+            return json_response({"message": f"unknown or invalid runtime name: {runtime}"}, 400)
+        c = cs.create(name, body.get("Image"), port_bindings(body))
+        visible = [
+            e.split("=", 1)[1] for e in body.get("Env") or () if e.split("=", 1)[0] in VISIBLE
+        ]
         c.devices = tuple(
             str(d)
             for request in host_config.get("DeviceRequests") or ()
             for d in request.get("DeviceIDs") or ()
-        )
+        ) + tuple(d for v in visible for d in v.split(",") if d)
         c.network_mode = str(host_config.get("NetworkMode") or "default")
         return json_response({"Id": c.id, "Warnings": []}, 201)
 
@@ -274,6 +279,17 @@ DEVICE_ERROR = (
     "Auto-detected mode as 'legacy'\nnvidia-container-cli: device error: {}: unknown device: "
     "unknown"
 )
+
+
+def runtimes(node: SimNode) -> dict[str, dict]:
+    """The node's docker runtimes: its devices' vendor's, unless a fault took it away."""
+    out = {"runc": {"path": "runc"}}
+    vendor = simgpus.vendor_of(node.gpu_type)
+    if vendor == "nvidia" and not (node.home / ".sim" / NO_NVIDIA_RUNTIME).exists():
+        out["nvidia"] = {"path": "nvidia-container-runtime"}
+    if vendor == "gaudi" and not (node.home / ".sim" / NO_HABANA_RUNTIME).exists():
+        out["habana"] = {"path": "/usr/bin/habana-container-runtime"}
+    return out
 
 
 def missing_devices(devices: tuple[str, ...], node: SimNode) -> list[str]:

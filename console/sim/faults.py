@@ -374,6 +374,11 @@ FAULTS: dict[str, Fault] = {
             *_marker("no-nvidia-runtime"),
         ),
         Fault(
+            "no-habana-runtime",
+            "Habana's container runtime is not registered: docker has no habana runtime",
+            *_marker("no-habana-runtime"),
+        ),
+        Fault(
             "compose-v1",
             "only the old docker-compose (v1): no `docker compose` plugin",
             *_marker("no-compose-plugin"),

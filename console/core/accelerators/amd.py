@@ -6,11 +6,12 @@ hardware error the driver logged, with AMD's tools in every next step
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.core.accelerators.base import Accelerator, ExporterSeries
+from console.core.accelerators.base import Accelerator, DeviceDeploy, ExporterSeries
 from console.core.accelerators.words import clock, device_list
 from console.core.monitor.findings import Finding
 from console.core.monitor.runbooks import Runbook
@@ -138,6 +139,47 @@ AMD_EXPORTER = ExporterSeries(
     info_labels={"name": "card_model", "serial": "serial_number"},
 )
 
+
+def inventory(out: str) -> list[tuple[str, float]]:
+    """`amd-smi static --json` (either envelope, past a warning line): index and VRAM."""
+    start = min((i for i in (out.find("["), out.find("{")) if i >= 0), default=-1)
+    try:
+        doc = json.loads(out[start:]) if start >= 0 else None
+    except ValueError:
+        return []
+    if isinstance(doc, dict):
+        doc = doc.get("gpu_data")
+    found = []
+    for d in doc if isinstance(doc, list) else []:
+        size = ((d.get("vram") or {}).get("size") or {}) if isinstance(d, dict) else {}
+        value = size.get("value") if isinstance(size, dict) else None
+        if isinstance(d, dict) and isinstance(d.get("gpu"), int) and isinstance(value, int):
+            found.append((str(d["gpu"]), float(value)))
+    return found
+
+
+def compose(ids: list[str]) -> list[str]:
+    """ROCm in a container: the kernel's device files and the groups that may open them,
+    the GPUs chosen by HIP's visible-devices variable."""
+    return [
+        "    devices: [/dev/kfd, /dev/dri]",
+        "    group_add: [video, render]",
+        "    security_opt: [seccomp=unconfined]",
+        "    environment:",
+        f"      - HIP_VISIBLE_DEVICES={','.join(ids)}",
+    ]
+
+
+DEPLOY = DeviceDeploy(
+    tool="amd-smi",
+    inventory="amd-smi static --json",
+    parse=inventory,
+    missing="install the amdgpu driver and ROCm (amd-smi) first",
+    compose=compose,
+    platform="rocm",
+    count_in_container="amd-smi static --json 2>/dev/null | grep -c '\"gpu\":'",
+)
+
 AMD = Accelerator(
     name="amd",
     label="AMD",
@@ -157,7 +199,9 @@ AMD = Accelerator(
     event_meaning=meaning,
     model_prefix="AMD ",
     exporter=AMD_EXPORTER,
+    deploy=DEPLOY,
     kube_resource="amd.com/gpu",
+    sizes={"Standard_ND96isr_MI300X_v5": (8, "MI300X")},  # Azure's ND MI300X v5
     # the device metrics exporter's health check labels the node, and only while unhealthy
     kube_unhealthy_label=("metricsexporter.amd.com.gpu.{n}.state", "unhealthy"),
     kube_plugin_check="check the AMD GPU device plugin's log on the node and amd-smi there",

@@ -52,6 +52,37 @@ class ExporterSeries:
 
 
 @dataclass(frozen=True)
+class DeviceDeploy:
+    """What a deploy needs of a vendor's devices on a node: which there are (its tool's
+    list: index and memory), the container runtime or device access a container needs and
+    how to get it, and how a compose service is given some of them."""
+
+    tool: str  # the command whose presence says the node has this vendor's devices
+    inventory: str  # lists them
+    parse: Callable[[str], list[tuple[str, float]]]  # its output -> [(index, memory MiB)]
+    missing: str  # what to do where the tool is missing
+    # the docker runtime its containers need ("" where plain device files do), what gives it,
+    # and the commands that install and register it ("{sudo}" for the node's sudo); none
+    # where the operator must do it by hand (then `runtime_by_hand` says how)
+    runtime: str = ""
+    runtime_words: str = ""
+    runtime_fix: tuple[str, ...] = ()
+    runtime_by_hand: str = ""
+    # a compose service's lines (under the service, four spaces in) that give it `ids`
+    compose: Callable[[list[str]], list[str]] = lambda ids: []
+    # a command listing its devices' health, which of them are faulty by its output, and
+    # the command that resets one ("{sudo}", "{index}"); none where the vendor has no such
+    health_query: str = ""
+    faulty: Callable[[str], list[str]] = lambda out: []
+    reset: str = ""
+    # run in a container given some: prints how many of them it sees
+    count_in_container: str = ""
+    # the software platform servers are built for to run on these devices ("cuda", "rocm",
+    # "habana"): a stack picks its image by it
+    platform: str = ""
+
+
+@dataclass(frozen=True)
 class Accelerator:
     name: str  # the vendor key each device's reading carries
     label: str  # the vendor's name as a person says it
@@ -85,6 +116,7 @@ class Accelerator:
     legacy_events: tuple[str, str] | None = None
 
     exporter: ExporterSeries | None = None  # its Prometheus exporter, where it has one
+    deploy: DeviceDeploy | None = None  # what a deploy needs of its devices
     # Kubernetes: the extended resource its device plugin offers, the node labels that
     # name its model, the node label its health check sets per device (with "{n}" for the
     # device, and the value that says unhealthy), and what to check when it holds some back
@@ -92,6 +124,10 @@ class Accelerator:
     kube_model_labels: tuple[str, ...] = ()
     kube_unhealthy_label: tuple[str, str] = ("", "")
     kube_plugin_check: str = ""
+    # the cloud machine sizes that carry its devices: size -> (count, gpu_type), and GCE's
+    # accelerator type per gpu_type (for a pool whose size carries none)
+    sizes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    gce_accelerators: dict[str, str] = field(default_factory=dict)
     # a device's state beside its readings, in its vendor's words: (words, alarming)
     device_state: Callable[[Gpu], tuple[str, bool]] = lambda g: ("—", False)
 

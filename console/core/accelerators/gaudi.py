@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.core.accelerators.base import Accelerator, ExporterSeries
+from console.core.accelerators.base import Accelerator, DeviceDeploy, ExporterSeries
 from console.core.accelerators.words import device_list
 from console.core.monitor.findings import Finding
 from console.core.monitor.runbooks import Runbook
@@ -226,6 +226,40 @@ GAUDI_EXPORTER = ExporterSeries(
     sane={"temp_c": 300.0},  # a broken sensor's 505712272 °C is no temperature
 )
 
+
+def inventory(out: str) -> list[tuple[str, float]]:
+    """`hl-smi -Q index,memory.total -f csv,noheader,nounits`."""
+    rows = [[c.strip().split(" ")[0] for c in line.split(",")] for line in out.splitlines()]
+    return [(r[0], float(r[1])) for r in rows if len(r) == 2 and r[0].isdigit() and r[1].isdigit()]
+
+
+def compose(ids: list[str]) -> list[str]:
+    """The cards by index through Habana's runtime: its hook mounts those it is told."""
+    return [
+        "    runtime: habana",
+        "    cap_add: [sys_nice]",
+        "    environment:",
+        f"      - HABANA_VISIBLE_DEVICES={','.join(ids)}",
+        "      - OMPI_MCA_btl_vader_single_copy_mechanism=none",
+    ]
+
+
+DEPLOY = DeviceDeploy(
+    tool="hl-smi",
+    inventory="hl-smi -Q index,memory.total -f csv,noheader,nounits",
+    parse=inventory,
+    missing="install the Intel Gaudi driver (habanalabs) and its tools first",
+    runtime="habana",
+    runtime_words="Habana's container runtime",
+    runtime_by_hand="install habanalabs-container-runtime (Intel's Gaudi repository), register "
+    'it in /etc/docker/daemon.json ({"runtimes": {"habana": {"path": '
+    '"/usr/bin/habana-container-runtime", "runtimeArgs": []}}}, merged with what is there) '
+    "and restart docker",
+    compose=compose,
+    count_in_container="hl-smi -Q index -f csv,noheader 2>/dev/null | grep -c .",
+    platform="habana",
+)
+
 GAUDI = Accelerator(
     name="gaudi",
     label="Intel Gaudi",
@@ -244,7 +278,9 @@ GAUDI = Accelerator(
     products=PRODUCTS,
     device_state=device_state,
     exporter=GAUDI_EXPORTER,
+    deploy=DEPLOY,
     kube_resource="habana.ai/gaudi",
+    sizes={"dl1.24xlarge": (8, "Gaudi")},  # EC2 DL1: eight first-generation Gaudi cards
     kube_plugin_check="check the habanalabs device plugin's log on the node (XidCriticalError: "
     "a card went unhealthy) and hl-smi there",
 )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.core.accelerators.base import Accelerator, ExporterSeries
+from console.core.accelerators.base import Accelerator, DeviceDeploy, ExporterSeries
 from console.core.accelerators.words import device_list, event_note
 from console.core.monitor.findings import Finding
 from console.core.monitor.runbooks import Runbook
@@ -193,6 +193,96 @@ DCGM = ExporterSeries(
     last_event="DCGM_FI_DEV_XID_ERRORS",  # a gauge: the last Xid the GPU raised
 )
 
+# the machine sizes fleetdeck's users rent (the clouds' own catalogues)
+SIZES: dict[str, tuple[int, str]] = {
+    # EC2
+    "p5.48xlarge": (8, "H100"),
+    "p5e.48xlarge": (8, "H200"),
+    "p5en.48xlarge": (8, "H200"),
+    "p4d.24xlarge": (8, "A100"),
+    "p4de.24xlarge": (8, "A100"),
+    "g6e.xlarge": (1, "L40S"),
+    "g6e.12xlarge": (4, "L40S"),
+    "g6e.48xlarge": (8, "L40S"),
+    "g6.xlarge": (1, "L4"),
+    "g6.12xlarge": (4, "L4"),
+    "g5.xlarge": (1, "A10G"),
+    "g5.12xlarge": (4, "A10G"),
+    "g5.48xlarge": (8, "A10G"),
+    # GCE: A3 and A2 machine types carry their GPUs
+    "a3-highgpu-8g": (8, "H100"),
+    "a3-megagpu-8g": (8, "H100"),
+    "a2-highgpu-1g": (1, "A100"),
+    "a2-highgpu-8g": (8, "A100"),
+    "a2-ultragpu-8g": (8, "A100"),
+    "g2-standard-4": (1, "L4"),
+    # Azure
+    "Standard_ND96isr_H100_v5": (8, "H100"),
+    "Standard_ND96isr_H200_v5": (8, "H200"),
+    "Standard_ND96asr_v4": (8, "A100"),
+    "Standard_NC24ads_A100_v4": (1, "A100"),
+}
+GCE_ACCELERATORS = {
+    "H100": "nvidia-h100-80gb",
+    "A100": "nvidia-tesla-a100",
+    "L4": "nvidia-l4",
+    "T4": "nvidia-tesla-t4",
+    "V100": "nvidia-tesla-v100",
+}
+
+
+def inventory(out: str) -> list[tuple[str, float]]:
+    """`nvidia-smi --query-gpu=index,memory.total --format=csv,noheader,nounits`."""
+    rows = [[c.strip() for c in line.split(",")] for line in out.splitlines()]
+    return [(r[0], float(r[1])) for r in rows if len(r) == 2 and r[0].isdigit() and r[1].isdigit()]
+
+
+def answering_na(out: str) -> list[str]:
+    """The GPUs whose utilization reads [N/A] (faulty until reset), digits only: the node's
+    words become a command."""
+    return [
+        fields[0].strip()
+        for line in out.splitlines()
+        if len(fields := line.split(",")) >= 2
+        and "N/A" in fields[1]
+        and fields[0].strip().isdigit()
+    ]
+
+
+def compose(ids: list[str]) -> list[str]:
+    """The GPUs by id through the NVIDIA runtime (never `count: all`)."""
+    listed = ", ".join(f'"{i}"' for i in ids)
+    return [
+        "    deploy:",
+        "      resources:",
+        "        reservations:",
+        "          devices:",
+        "            - driver: nvidia",
+        f"              device_ids: [{listed}]",
+        "              capabilities: [gpu]",
+    ]
+
+
+DEPLOY = DeviceDeploy(
+    tool="nvidia-smi",
+    inventory="nvidia-smi --query-gpu=index,memory.total --format=csv,noheader,nounits",
+    parse=inventory,
+    missing="install the NVIDIA driver first",
+    runtime="nvidia",
+    runtime_words="the NVIDIA container toolkit",
+    runtime_fix=(
+        "{sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nvidia-container-toolkit",
+        "{sudo}nvidia-ctk runtime configure --runtime=docker",
+        "{sudo}systemctl restart docker",
+    ),
+    compose=compose,
+    health_query="nvidia-smi --query-gpu=index,utilization.gpu --format=csv,noheader,nounits",
+    faulty=answering_na,
+    reset="{sudo}nvidia-smi --gpu-reset -i {index}",
+    count_in_container="nvidia-smi -L 2>/dev/null | grep -c '^GPU '",
+    platform="cuda",
+)
+
 NVIDIA = Accelerator(
     name="nvidia",
     label="NVIDIA",
@@ -214,7 +304,10 @@ NVIDIA = Accelerator(
     device_state=device_state,
     legacy_events=("xids", "xid"),
     exporter=DCGM,
+    deploy=DEPLOY,
     kube_resource="nvidia.com/gpu",
     kube_model_labels=("nvidia.com/gpu.product",),
+    sizes=SIZES,
+    gce_accelerators=GCE_ACCELERATORS,
     kube_plugin_check="check the nvidia-device-plugin pod's log on the node and the GPUs' Xids",
 )

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 CHAIN_CONTAINER, RPC_PORT = "node", 26657
 DEFAULT_CHAIN_ID = "gonka-mainnet"
 
+# the devices Gonka's ML node image (CUDA) runs on: its deploy and metrics ask this adapter
+GPUS = NVIDIA
+
 
 class GonkaSettings(Strict):
     """Gonka's settings in [stack] and [clusters.settings] (profiles/README.md)."""

@@ -328,6 +328,22 @@ def compose_devices(files: list[Path]) -> dict[str, list[str]]:
     return out
 
 
+def compose_runtimes_and_env(files: list[Path]) -> dict[str, tuple[str | None, list[str]]]:
+    """service -> (its `runtime:`, its `environment:` list entries), as compose hands them
+    to the engine (HostConfig.Runtime, Env); the list form fleetdeck writes."""
+    out: dict[str, tuple[str | None, list[str]]] = {}
+    for service, _, line in _service_lines(files):
+        runtime, env = out.get(service, (None, []))
+        m = re.match(r"^\s{4}runtime:\s*(\S+)\s*$", line or "")
+        if m:
+            runtime = m.group(1)
+        e = re.match(r"^\s{6}-\s+['\"]?(\w+=[^'\"]*)['\"]?\s*$", line or "")
+        if e:
+            env = [*env, e.group(1)]
+        out[service] = (runtime, env)
+    return out
+
+
 def _expand(text: str) -> str:
     """Compose's interpolation of ${VAR}, ${VAR:-default} and $VAR."""
     return re.sub(
@@ -427,6 +443,7 @@ def cmd_compose(args: list[str]) -> int:
     if command == "up":
         published = compose_ports(files)
         gpus = compose_devices(files)
+        given = compose_runtimes_and_env(files)
         for service, image in chosen:
             if "--force-recreate" in opts:  # a new container, created from the inputs now
                 try:
@@ -452,6 +469,11 @@ def cmd_compose(args: list[str]) -> int:
                     body.setdefault("HostConfig", {})["DeviceRequests"] = [
                         {"Driver": "nvidia", "DeviceIDs": gpus[service], "Capabilities": [["gpu"]]}
                     ]
+                runtime, env = given.get(service, (None, []))
+                if runtime:
+                    body.setdefault("HostConfig", {})["Runtime"] = runtime
+                if env:
+                    body["Env"] = env
                 call("POST", "/containers/create", {"name": service}, body)
                 print(f" Container {service}  Created", file=sys.stderr)
             except DockerError as exc:
