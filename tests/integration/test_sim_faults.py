@@ -246,6 +246,7 @@ ELSEWHERE = {
 ELSEWHERE |= {  # a Gaudi or an AMD node's: the accelerator tests' own fleet has them
     kind: Path(__file__).with_name("test_accelerators.py") for kind in (*GAUDI_FAULTS, *AMD_FAULTS)
 }
+ELSEWHERE["no-habana-runtime"] = Path(__file__).with_name("test_deploy_accelerators.py")
 
 
 def test_every_fault_kind_has_a_test():
