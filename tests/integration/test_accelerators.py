@@ -29,9 +29,9 @@ def fleet(tmp_path_factory):
 def monitor(fleet):
     from console.core.monitor import ssh_source as module
 
-    # the slow readings (hl-smi -q, the ports) every 2 intervals, not every 5 s
+    # the slow readings (hl-smi -q, the ports) every 4 intervals (2 s), not every 5 s
     slow = (module.SLOW_INTERVALS, module.SLOW_MIN_S)
-    module.SLOW_INTERVALS, module.SLOW_MIN_S = 2, 1.0
+    module.SLOW_INTERVALS, module.SLOW_MIN_S = 4, 1.0
     profile = load(fleet.profile_path)
     profile.set_value(("alerts", "probe_interval_s"), INTERVAL)
     pool = Pool.for_profile(profile.model, system_known_hosts=False)

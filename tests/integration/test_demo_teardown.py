@@ -25,7 +25,7 @@ def start_demo(tmp: Path, term: Terminal) -> tuple[int, Path, dict]:
     """A demo in its own tmux session, its fleet under `tmp`: (console pid, dir, ready)."""
     cmd = f"exec env TMPDIR={tmp} {sys.executable} -m console.app.cli demo"
     term.start(cmd, cwd=REPO, width=120)
-    term.wait_for("up 18/18", 90)
+    term.wait_for("up 17/17", 90)
     pid = term.pane_pid()
     (root,) = [p for p in tmp.glob("fleetdeck-demo-*") if (p / "ready").exists()]
     return pid, root, json.loads((root / "ready").read_text())

@@ -120,7 +120,7 @@ def test_sim_up_every_node_answers_then_down_leaves_nothing(tmp_path):
     pid, block = info["pid"], info["block"]
     try:
         profile = load(root / "profile.toml")
-        assert len(profile.model.all_nodes()) == 18
+        assert len(profile.model.all_nodes()) == 17
         for cluster, node in profile.model.all_nodes():
             access = NodeAccess(
                 node.host,

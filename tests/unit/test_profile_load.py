@@ -66,7 +66,7 @@ def test_gonka_example_matches_the_seed_deployment():
 def test_demo_profile_has_two_gonka_clusters_four_ollama_providers_and_gaudi_servers():
     fleet = load(REPO / "profiles" / "demo.toml").model
     stacks = [(fleet.cluster_stack(c), len(c.nodes)) for c in fleet.clusters]
-    assert stacks == [("gonka", 6), ("gonka", 6), ("ollama", 4), ("vllm", 2)]
+    assert stacks == [("gonka", 6), ("gonka", 6), ("ollama", 4), ("vllm", 1)]
     assert fleet.clusters[2].nodes[3].gpu_type == "MI300X"  # an AMD provider
     assert {n.gpu_type for n in fleet.clusters[3].nodes} == {"Gaudi 3"}
     assert all(n.gpus == 8 for c in fleet.clusters[:2] for n in c.nodes)
