@@ -389,6 +389,28 @@ def with_lost(snapshot: GpuSnapshot, index: int) -> GpuSnapshot:
     return replace(snapshot, gpus=gpus)
 
 
+def link_text(card: GpuReading) -> str:
+    """`hl-smi -n link -i <bus>` of one card, the real tool's uneven spacing kept."""
+    lines = []
+    for p in range(card.ports):
+        pad = " " * (8 if p < 10 else 7)
+        lines.append(f"port {p:>2}:{pad}{'DOWN' if p in card.ports_down else 'UP'}")
+    return "\n".join(lines) + "\n"
+
+
+def write_links(root: Path, snapshot: GpuSnapshot) -> None:
+    """Each card's port states as the fake hl-smi's shell front prints them (`-n link` is
+    asked per card each slow period: a Python start per card would cost more than the real
+    tool, a C program, does)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for g in snapshot.gpus:
+        path = root / g.pci_bus_id
+        if g.missing:
+            path.unlink(missing_ok=True)
+        elif not path.exists() or path.read_text() != link_text(g):
+            path.write_text(link_text(g))
+
+
 def write_sysfs(root: Path, snapshot: GpuSnapshot) -> None:
     """The habanalabs driver's status word per card, where the kernel keeps it
     (<root>/class/accel/accel<N>/device/status); a card it failed to bring up has none."""

@@ -489,6 +489,7 @@ class SimNode:
         simgpus.write(self.home / ".sim" / "gpus.txt", snapshot)
         if simgpus.vendor_of(self.gpu_type) == "gaudi":
             simgpus.write_sysfs(self.home / ".sim" / "sys", snapshot)
+            simgpus.write_links(self.home / ".sim" / "hl-link", snapshot)
 
     def _crash(self, c, now: float, why: str) -> None:
         with self.containers.lock:

@@ -53,6 +53,7 @@ def sandbox(root: Path, gpu_type: str, with_nvml: bool) -> dict[str, str]:
     simgpus.write(home / ".sim" / "gpus.txt", snapshot)
     if vendor == "gaudi":
         simgpus.write_sysfs(home / ".sim" / "sys", snapshot)
+        simgpus.write_links(home / ".sim" / "hl-link", snapshot)
     # every command the probe starts is counted on its way to the sandbox's own
     counted = home / "counted"
     counted.mkdir(exist_ok=True)

@@ -48,6 +48,8 @@ VENDOR_TOOLS = {"nvidia": ("nvidia-smi",), "gaudi": ("hl-smi",), "amd": ("amd-sm
 PLACES = {"ollama-setup": ".sim", "golem-setup": ".sim"}
 PLACES |= {tool: ".local/bin" for tool in ("golemsp", "yagna", "ya-provider")}
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+# a shell front before the Python program, for a call as cheap as the real tool's
+FRONTS = {"hl-smi": "hl_smi_front.sh"}
 
 
 def install(home: Path, tool: str) -> None:
@@ -61,8 +63,10 @@ def install(home: Path, tool: str) -> None:
         python, root = shlex.quote(sys.executable), shlex.quote(str(PROJECT_ROOT))
         # lib/python first: its sitecustomize is the node's own network (node_network.py)
         site = shlex.quote(str(home / "lib" / "python"))
+        front = (Path(__file__).parent / FRONTS[tool]).read_text() if tool in FRONTS else ""
         path.write_text(
-            f'#!/bin/sh\n{env}PYTHONPATH={site}:{root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
+            f"#!/bin/sh\n{front}{env}PYTHONPATH={site}:{root}"
+            f'"${{PYTHONPATH:+:$PYTHONPATH}}" '
             f'exec {python} -m console.sim.tools.{module} {lead}"$@"\n'
         )
     path.chmod(0o755)

@@ -153,11 +153,7 @@ def links(snap: GpuSnapshot, bus: str | None) -> tuple[str, int]:
     card = next((g for g in cards(snap) if bus and g.pci_bus_id == bus.lower()), None)
     if card is None:
         return f"hl-smi: no AIP at {bus}\n", 1
-    lines = []
-    for p in range(card.ports):
-        pad = " " * (8 if p < 10 else 7)  # the real tool's spacing is uneven
-        lines.append(f"port {p:>2}:{pad}{'DOWN' if p in card.ports_down else 'UP'}")
-    return "\n".join(lines) + "\n", 0
+    return simgpus.link_text(card), 0
 
 
 def main(args: list[str]) -> int:
