@@ -124,6 +124,12 @@ def _seed(node: str, index: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{node}/{index}".encode()).digest()[:8], "big")
 
 
+def _wave(node: str, index: int, now: float) -> tuple[int, float]:
+    """(the device's seed, where its load stands now, 0 to 1): smooth, its own phase."""
+    seed = _seed(node, index)
+    return seed, 0.5 + 0.5 * math.sin(now / 7.0 + (seed % 1000) / 1000 * 2 * math.pi)
+
+
 def gpu_uuid(node: str, index: int) -> str:
     h = hashlib.sha256(f"uuid/{node}/{index}".encode()).hexdigest()
     return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
@@ -144,9 +150,7 @@ def readings(
     name, mem_total, power_limit, sm_max, mem_clock = spec(gpu_type)
     gpus = []
     for i in range(count):
-        seed = _seed(node, i)
-        phase = (seed % 1000) / 1000 * 2 * math.pi
-        wave = 0.5 + 0.5 * math.sin(now / 7.0 + phase)
+        seed, wave = _wave(node, i, now)
         if busy:
             util = int(72 + 26 * wave)
             mem_used = int(mem_total * (0.86 + 0.04 * ((seed >> 10) % 100) / 100))
@@ -195,8 +199,7 @@ def _gaudi(
     name, mem_total, power_cap, idle_mib, ports = GAUDI_SPECS[gpu_type]
     cards = []
     for i in range(count):
-        seed = _seed(node, i)
-        wave = 0.5 + 0.5 * math.sin(now / 7.0 + (seed % 1000) / 1000 * 2 * math.pi)
+        seed, wave = _wave(node, i, now)
         if busy:
             util, temp = int(70 + 28 * wave), int(45 + 14 * wave)
             mem_used = int(mem_total * (0.8 + 0.1 * wave))
@@ -249,8 +252,7 @@ def _amd(
     name, vram, power_cap, _ = AMD_SPECS[gpu_type]
     gpus = []
     for i in range(count):
-        seed = _seed(node, i)
-        wave = 0.5 + 0.5 * math.sin(now / 7.0 + (seed % 1000) / 1000 * 2 * math.pi)
+        seed, wave = _wave(node, i, now)
         if busy:
             util, temp = int(70 + 28 * wave), int(62 + 16 * wave)
             used, power = int(vram * (0.6 + 0.2 * wave)), round(power_cap * (0.55 + 0.3 * wave))

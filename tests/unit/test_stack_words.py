@@ -8,11 +8,10 @@ listed module that no longer says it (take it off)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from console.core.stacks import STACKS
+from tests.harness.fitness import misplaced
 
-REPO = Path(__file__).resolve().parents[2]
 OWN = ("console/core/stacks/", "actions/stacks/", "actions/registry.py", "console/sim/")
 # words every module uses in their plain sense (a table's "node" column, a kubeconfig's
 # "server", an API): a stack's container or role of that name is not told apart from them
@@ -41,28 +40,9 @@ def said(text: str) -> set[str]:
     return {m.group("value") or m.group("word") for m in WORDS.finditer(text)}
 
 
-def modules() -> list[Path]:
-    out = []
-    for base in ("console", "screens", "actions"):
-        for path in sorted((REPO / base).rglob("*.py")):
-            rel = path.relative_to(REPO).as_posix()
-            if not rel.startswith(OWN):
-                out.append(path)
-    return out
-
-
 def test_no_stack_word_outside_the_stacks_files_but_those_not_moved_yet():
-    found = {}
-    for path in modules():
-        words = said(path.read_text())
-        if words:
-            found[path.relative_to(REPO).as_posix()] = words
-    allowed = {m: NOT_YET_MOVED.get(m, set()) | NOT_A_STACK_WORD.get(m, set()) for m in found}
-    planted = {m: w - allowed[m] for m, w in found.items()}
-    planted = {m: w for m, w in planted.items() if w}
+    planted, moved = misplaced(OWN, said, NOT_YET_MOVED, NOT_A_STACK_WORD)
     assert planted == {}, "a stack's word outside its files: ask its adapter (STACKS)"
-    moved = {m: w - found.get(m, set()) for m, w in NOT_YET_MOVED.items()}
-    moved = {m: w for m, w in moved.items() if w}
     assert moved == {}, "no longer said there: take it off NOT_YET_MOVED"
 
 

@@ -8,11 +8,10 @@ listed module that no longer says it (take it off)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from console.core.accelerators import ACCELERATORS
+from tests.harness.fitness import misplaced
 
-REPO = Path(__file__).resolve().parents[2]
 ADAPTERS = tuple(f"console/core/accelerators/{name}" for name in ACCELERATORS)
 OWN = (*ADAPTERS, "console/core/accelerators/__init__.py", "console/sim/")  # and the registry
 WORDS = re.compile(r"(?i:nvidia|nvml|dcgm|\bnvrm\b)|\b[Xx]ids?\b")
@@ -34,28 +33,9 @@ def said(text: str) -> set[str]:
     return {m.group(0).lower() for m in WORDS.finditer(text)}
 
 
-def modules() -> list[Path]:
-    out = []
-    for base in ("console", "screens", "actions"):
-        for path in sorted((REPO / base).rglob("*.py")):
-            rel = path.relative_to(REPO).as_posix()
-            if not rel.startswith(OWN):
-                out.append(path)
-    return out
-
-
 def test_no_vendor_word_outside_its_adapter_but_those_not_moved_yet():
-    found = {}
-    for path in modules():
-        words = said(path.read_text())
-        if words:
-            found[path.relative_to(REPO).as_posix()] = words
-    allowed = {m: NOT_YET_MOVED.get(m, set()) | NOT_A_VENDOR_WORD.get(m, set()) for m in found}
-    planted = {m: w - allowed[m] for m, w in found.items()}
-    planted = {m: sorted(w) for m, w in planted.items() if w}
+    planted, moved = misplaced(OWN, said, NOT_YET_MOVED, NOT_A_VENDOR_WORD)
     assert planted == {}, "a vendor's word outside its adapter: ask the adapter (ACCELERATORS)"
-    moved = {m: w - found.get(m, set()) for m, w in NOT_YET_MOVED.items()}
-    moved = {m: w for m, w in moved.items() if w}
     assert moved == {}, "no longer said there: take it off NOT_YET_MOVED"
 
 
