@@ -42,6 +42,7 @@ class Gpu:
     links: int | None = None  # its fabric ports, where it has them and they were read
     links_down: tuple[int, ...] = ()  # those of them down
     rows_pending: bool | None = None  # memory rows waiting to be replaced at a reset
+    fatal_errors: int | None = None  # errors its firmware reported fatal (AMD's AFIDs)
 
 
 # a vendor's event on a node: (time, device index or None, its code, vendor)

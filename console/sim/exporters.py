@@ -61,7 +61,7 @@ class Exporter:
         if vendor == "gaudi":
             return gaudi_text(snap)
         if vendor == "amd":
-            return amd_text(self.node, snap, self.prefix)
+            return amd_text(self.node, snap, self.prefix, self.faults.afid_fatal)
         last_xid: dict[int, int] = {}
         for _, index, xid in snap.xid_events:
             last_xid[index] = xid
@@ -144,8 +144,14 @@ AMD_SERIES = (  # (field, the reading's value), lowercase as the exporter names 
 )
 
 
-def amd_text(node: str, snap: simgpus.GpuSnapshot, prefix: str) -> str:
-    """AMD's device metrics exporter's page, with its config's field prefix (or none)."""
+AFID = "30"  # the AMD Field ID the simulated fatal error carries
+
+
+def amd_text(
+    node: str, snap: simgpus.GpuSnapshot, prefix: str, afid_fatal: int | None = None
+) -> str:
+    """AMD's device metrics exporter's page, with its config's field prefix (or none); its
+    AFID error counts per GPU, AFID and severity."""
     out = []
     gpus = [g for g in snap.gpus if not g.missing]
     for name, value in AMD_SERIES:
@@ -158,6 +164,15 @@ def amd_text(node: str, snap: simgpus.GpuSnapshot, prefix: str) -> str:
                 f'serial_number="{g.serial}"'
             )
             out.append(f"{metric}{{{labels}}} {value(g)}")
+    metric = prefix + "gpu_afid_errors"
+    out += [f"# HELP {metric} gpu afid errors", f"# TYPE {metric} gauge"]
+    for g in gpus:
+        for severity in ("fatal", "non_fatal_uncorrected", "non_fatal_corrected"):
+            count = int(severity == "fatal" and afid_fatal == g.index)
+            out.append(
+                f'{metric}{{afid_index="{AFID}",card_model="{g.name}",gpu_id="{g.index}",'
+                f'hostname="{node}",serial_number="{g.serial}",severity="{severity}"}} {count}'
+            )
     return "\n".join(out) + "\n"
 
 

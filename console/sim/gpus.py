@@ -118,6 +118,7 @@ class GpuFaults:
     rows_pending: int | None = None
     power_spike: int | None = None  # the card reading 1900 W
     garbage_temp: int | None = None  # the card whose sensor reads nonsense
+    afid_fatal: int | None = None  # an AMD GPU whose firmware reported a fatal AFID (exporter)
 
 
 def _seed(node: str, index: int) -> int:

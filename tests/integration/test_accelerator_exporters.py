@@ -1,7 +1,8 @@
 """Each vendor's exporter read through a real Prometheus (Debian's package): simulated
 dcgm-exporter, Gaudi metric exporter and AMD device metrics exporters (with and without its
 `amd_` prefix, console/sim/exporters.py) scraped by it, and `fleetdeck status --json`
-showing every device with its vendor, model, source and age (issue 30). The Gaudi exporter
+showing every device with its vendor, model, source and age, and an AMD GPU's fatal AFID
+error as a critical alert (issue 30). The Gaudi exporter
 answers 429 when scraped more often than every 5 s, as the real one does: scraped at 6 s
 its cards are read; a second one scraped every 2 s is refused half the time."""
 
@@ -36,6 +37,7 @@ def scraped(tmp_path_factory):
         [Exporter(n, "mixed", 8, t, prefix=p) for n, (t, p) in NODES.items()]
         + [Exporter("gaudi-hasty", "hasty", 8, "Gaudi 3")]
     )
+    exporters.nodes["mi250x"].faults.afid_fatal = 5  # its firmware reported a fatal AFID
     exporters.start()
     ports = exporters.ports()
     targets = {"mixed": [(ports[n], {"node": n}) for n in NODES]}
@@ -88,6 +90,12 @@ def test_status_json_shows_every_vendors_devices_with_source_and_age(scraped, tm
     assert {g["power_limit_w"] for g in gaudi} == {900.0}  # milliwatts, in W
     assert all(g["uuid"] and g["serial"].startswith("AM") for g in gaudi)
     assert {g["mem_total_mib"] for g in nodes["mi300x"]["gpus"]} == {196592}
+    # the fatal AFID error (the exporter's severity="fatal" series alone) on its GPU
+    fatal = {(n, g["index"]) for n in NODES for g in nodes[n]["gpus"] if g.get("fatal_errors")}
+    assert fatal == {("mi250x", 5)}
+    alerts = {(a["node"], a["kind"]): a for a in json.loads(done.stdout)["alerts"]}
+    afid = alerts[("mi250x", "amdgpu_afid:5")]
+    assert afid["severity"] == "critical" and "amd-smi reset -G -g 5" in afid["next_step"]
     assert exporters.nodes["gaudi"].refused == 0  # scraped every 6 s: never refused
 
 

@@ -56,6 +56,17 @@ def rules(
             "cap until it is fixed",
         )
     for g in gpus:
+        if g.fatal_errors:
+            yield Finding(
+                f"amdgpu_afid:{g.index}",
+                "critical",
+                f"GPU {g.index}: fatal AFID error",
+                f'the device metrics exporter\'s gpu_afid_errors{{severity="fatal"}}: '
+                f"{g.fatal_errors}",
+                f"drain the node ({drain}); look the AFID up in AMD's error catalogue and "
+                "dmesg | grep amdgpu; the GPU needs a reset (amd-smi reset -G -g "
+                f"{g.index}, as root) or a reboot, and a repeat a hardware ticket",
+            )
         if g.ecc_uncorrected:
             yield Finding(
                 f"amdgpu_ecc:{g.index}",
@@ -83,6 +94,13 @@ def rules(
 
 
 RUNBOOKS = {
+    "amdgpu_afid": Runbook(
+        "Fatal AFID error on an AMD GPU",
+        "The GPU's firmware reported an error it classes fatal (an AMD Field ID): work on "
+        "the GPU is lost until it is reset.",
+        ("the exporter's gpu_afid_errors by afid_index", "dmesg | grep amdgpu"),
+        ("drain the node; amd-smi reset -G -g <gpu> as root, or reboot",),
+    ),
     "amdgpu_hot": Runbook(
         "AMD GPU junction hot",
         "The junction (hotspot) temperature is in the range where the GPU throttles: "
@@ -133,7 +151,10 @@ AMD_EXPORTER = ExporterSeries(
         **_both("gpu_package_power", "power_w"),
         **_both("gpu_average_package_power", "power_w"),
         **_both("gpu_ecc_uncorrect_total", "ecc_uncorrected"),
+        # AMD's firmware error IDs: a fatal one is counted per GPU and AFID
+        **_both("gpu_afid_errors", "fatal_errors"),
     },
+    matchers={"fatal_errors": 'severity="fatal"'},
     node_label="hostname",
     device_label="gpu_id",
     info_labels={"name": "card_model", "serial": "serial_number"},

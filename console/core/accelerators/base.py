@@ -49,6 +49,8 @@ class ExporterSeries:
     driver_label: str = ""
     last_event: str = ""  # a gauge of the last event code a device raised
     sane: dict[str, float] = field(default_factory=dict)  # probe key -> the most it can be
+    # probe key -> label matchers its series are read with (`severity="fatal"`)
+    matchers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

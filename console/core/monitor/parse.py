@@ -34,6 +34,7 @@ def gpus(line: dict[str, Any]) -> tuple[Gpu, ...]:
                 links=g.get("links"),
                 links_down=tuple(int(p) for p in g.get("links_down") or ()),
                 rows_pending=g.get("rows_pending"),
+                fatal_errors=g.get("fatal_errors"),
             )
         )
     return tuple(out)

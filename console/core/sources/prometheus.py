@@ -115,8 +115,8 @@ class PrometheusReader:
         labels = [self.node_label(e), self.source.cluster_label, *extra]
         return ", ".join(dict.fromkeys(lab for lab in labels if lab))
 
-    def _sel(self, names: tuple[str, ...] | list[str]) -> str:
-        matchers = [f'__name__=~"{"|".join(names)}"']
+    def _sel(self, names: tuple[str, ...] | list[str], more: str = "") -> str:
+        matchers = [f'__name__=~"{"|".join(names)}"', *[more] * bool(more)]
         return "{" + ", ".join(matchers + [self.source.selector] * bool(self.source.selector)) + "}"
 
     def queries(self) -> dict[str, str]:
@@ -131,7 +131,8 @@ class PrometheusReader:
             for metric, (key, _) in e.fields.items():
                 keys.setdefault(key, []).append(metric)
             for key, names in keys.items():
-                q[f"{a.name}:{key}"] = f"max by ({self._by(e, device)}) ({self._sel(names)})"
+                chosen = self._sel(names, e.matchers.get(key, ""))
+                q[f"{a.name}:{key}"] = f"max by ({self._by(e, device)}) ({chosen})"
             if e.last_event:
                 q[f"{a.name}:event"] = (
                     f"max by ({self._by(e, device)}) ({self._sel([e.last_event])})"
