@@ -61,7 +61,7 @@ fi
 # live under a short path: the simulator's unix sockets must fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
 status=0
-"$venv/bin/python" -m pytest -n 3 --dist loadfile --durations 20 \
+"$venv/bin/python" -m pytest -n 4 --dist loadfile --durations 20 \
     --basetemp "$basetemp" "$@" ||
     status=$?
 rm -rf "$basetemp"

@@ -217,7 +217,6 @@ AMD = Accelerator(
     rules=rules,
     runbooks=RUNBOOKS,
     event_word="amdgpu",
-    event_meaning=meaning,
     model_prefix="AMD ",
     exporter=AMD_EXPORTER,
     deploy=DEPLOY,

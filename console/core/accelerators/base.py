@@ -1,7 +1,9 @@
 """What an accelerator vendor's adapter says: how the node probe reads its devices (a
-probe part), the words its alerts speak, its own alert rules and runbooks. One instance
-per vendor in console/core/accelerators/; the generic code asks these, and names no
-vendor's tool or words itself (tests/unit/test_vendor_words.py holds it to that)."""
+probe part), the words its alerts speak, its own alert rules and runbooks, its Prometheus
+exporter's series (ExporterSeries), its Kubernetes resource and health label, what a
+deploy needs of its devices (DeviceDeploy), the machine sizes that carry them. One
+instance per vendor in console/core/accelerators/; the generic code asks these, and names
+no vendor's tool or words itself (tests/unit/test_vendor_words.py holds it to that)."""
 
 from __future__ import annotations
 
@@ -106,9 +108,8 @@ class Accelerator:
     # (actions/engine.py) refuses them
     tools_that_change: tuple[str, ...] = ()
     runbooks: dict[str, Runbook] = field(default_factory=dict)
-    # its events' name and their meanings, for the node screen ("" where it has none)
+    # its events' name, for the node screen ("" where it has none)
     event_word: str = ""
-    event_meaning: Callable[[int], str] = lambda code: ""
     # its devices' model names, short: the vendor's prefix left off ("H100 80GB HBM3"), or
     # the product a part number is ("HL-325L" is a Gaudi 3)
     model_prefix: str = ""

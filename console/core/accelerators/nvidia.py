@@ -299,7 +299,6 @@ NVIDIA = Accelerator(
     rules=rules,
     runbooks=RUNBOOKS,
     event_word="Xid",
-    event_meaning=meaning,
     model_prefix="NVIDIA ",
     device_state=device_state,
     legacy_events=("xids", "xid"),
