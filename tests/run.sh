@@ -54,11 +54,12 @@ fi
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
 "$venv/bin/lint-imports"  # the layers of DESIGN (pyproject.toml [tool.importlinter])
-# Three workers, one test file each at a time (a file's module fixtures stay on one worker),
+# Four workers, one test file each at a time (a file's module fixtures stay on one worker),
 # the longest files first (tests/conftest.py): most tests wait on servers, simulated fleets
-# and retry back-offs, so three fit on two cores. Measured on this 2-core machine on a fresh
-# clone (2026-12-06, 629 tests): two workers 482 s, three 402 s. Their temporary directories
-# live under a short path: the simulator's unix sockets must fit in 107 bytes.
+# and retry back-offs, so four fit on two cores. Measured on this 2-core machine on a fresh
+# clone, installs included: 629 tests, two workers 482 s, three 402 s; 678 tests, three
+# 473-506 s in four runs, four 453 s. Their temporary directories live under a short path:
+# the simulator's unix sockets must fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
 status=0
 "$venv/bin/python" -m pytest -n 4 --dist loadfile --durations 20 \
