@@ -262,12 +262,13 @@ class NodeScreen(LiveScreen):
         vendors = [accelerators.of(v) for v in dict.fromkeys(g.vendor for g in node.gpus)]
         if node.events:
             for vendor in dict.fromkeys(v for *_, v in node.events):
-                word = accelerators.of(vendor).event_word or "device"
+                adapter = accelerators.of(vendor)
+                word, noun = adapter.event_word or "device", adapter.noun
                 said.append(f"{word} events (last 10 minutes)\n", style="bold")
                 for t, gpu, code, v in node.events:
                     if v != vendor:
                         continue
-                    which = f"GPU {gpu}" if gpu is not None else "a GPU"
+                    which = f"{noun} {gpu}" if gpu is not None else f"a {noun}"
                     said.append(
                         f"{time.strftime('%H:%M:%S', time.localtime(t))}  {which}  {word} {code}\n",
                         style="red",
@@ -276,8 +277,8 @@ class NodeScreen(LiveScreen):
             said.append(f"GPU source: {node.gpu_source}; ", style="dim")
             said.append(node.gpu_error, style="yellow")
         else:
-            words = "/".join(a.event_word for a in vendors if a.event_word) or "device"
-            said.append(f"GPU source: {node.gpu_source or '—'}; no {words} events", style="dim")
+            kinds = "/".join(a.event_word for a in vendors if a.event_word) or "device"
+            said.append(f"GPU source: {node.gpu_source or '—'}; no {kinds} events", style="dim")
         self.query_one("#events", Static).update(said)
 
     def _containers(self, node: NodeStatus) -> None:
