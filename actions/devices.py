@@ -21,7 +21,7 @@ def script() -> str:
         if d is None:
             continue
         parts.append(
-            f"if command -v {shlex.quote(d.tool)} >/dev/null 2>&1; then "
+            f"if command -v {shlex.quote(a.tool)} >/dev/null 2>&1; then "
             f"echo {shlex.quote(MARK + a.name)}; {d.inventory} 2>&1; fi"
         )
     return "; ".join(parts) + "; true"
@@ -52,11 +52,11 @@ def inventory(ctx: NodeContext) -> tuple[Accelerator, DeviceDeploy, list[tuple[s
                 a = tools[0]
                 said = found[a.name].strip().splitlines()
                 raise StepFailed(
-                    f"{a.deploy.tool} lists no device: {said[0][:200] if said else 'no output'}"  # type: ignore[union-attr]
+                    f"{a.tool} lists no device: {said[0][:200] if said else 'no output'}"
                 )
             raise StepFailed(
                 "no accelerator tool on the node ("
-                + ", ".join(a.deploy.tool for a in ACCELERATORS.values() if a.deploy)
+                + ", ".join(a.tool for a in ACCELERATORS.values() if a.deploy)
                 + "): "
                 + "; or ".join(
                     f"{a.label}: {a.deploy.missing}" for a in ACCELERATORS.values() if a.deploy

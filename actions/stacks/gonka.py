@@ -213,8 +213,8 @@ def preflight(ctx: NodeContext) -> Change | None:
     if serves_model(ctx):
         if have_gpus < want_gpus:
             problems.append(
-                f"{have_gpus} GPUs visible ({GPUS.deploy.tool}), the profile expects "
-                f"{want_gpus}: check the driver ({GPUS.deploy.tool}) or fix gpus in the profile"
+                f"{have_gpus} GPUs visible ({GPUS.tool}), the profile expects "
+                f"{want_gpus}: check the driver ({GPUS.tool}) or fix gpus in the profile"
             )
         if docker is not None and GPUS.deploy.runtime not in facts.get("runtimes", ""):
             fix = "; ".join(c.format(sudo="") for c in GPUS.deploy.runtime_fix)

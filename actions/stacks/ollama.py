@@ -340,7 +340,7 @@ def ready_check(ctx: NodeContext) -> Change | None:
             problems.append(
                 f"{m.get('name')} runs {100 * (size - vram) / size:.0f} % on the CPU "
                 f"({vram / 1e9:.1f} of {size / 1e9:.1f} GB in GPU memory): "
-                f"{inventory(ctx)[1].tool} on the node, journalctl -u ollama"
+                f"{inventory(ctx)[0].tool} on the node, journalctl -u ollama"
             )
     bound = listening_addresses(ctx)
     public = [a for a in bound or [] if not (a.startswith("127.") or a in ("::1", "localhost"))]

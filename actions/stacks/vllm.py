@@ -81,13 +81,13 @@ def devices(ctx: NodeContext) -> list[str]:
     (a lost one is not among them). Fewer than wanted is a failure named here, not a
     server started on what is left."""
     if "devices" not in ctx.facts:
-        accelerator, deploy, listed = inventory(ctx)
+        accelerator, _, listed = inventory(ctx)
         seen, want = [i for i, _ in listed], wanted_gpus(ctx)
         if len(seen) < want:
             noun = accelerator.noun
             raise StepFailed(
-                f"{deploy.tool} sees {len(seen)} of the {want} {noun}s this node should have "
-                f"({', '.join(seen) or 'none'}): a {noun} is lost or hidden ({deploy.tool} on "
+                f"{accelerator.tool} sees {len(seen)} of the {want} {noun}s this node should have "
+                f"({', '.join(seen) or 'none'}): a {noun} is lost or hidden ({accelerator.tool} on "
                 f"the node; {accelerator.missing_fix}); vLLM would start on fewer or not at all"
             )
         ctx.facts["devices"] = seen[:want]
@@ -244,7 +244,7 @@ def server_apply(ctx: NodeContext, change: Change) -> None:
             raise StepFailed(
                 f"{CONTAINER} did not start: {' / '.join(runtime)}"
                 + (
-                    f" (a device it names is missing: {inventory(ctx)[1].tool} on the node)"
+                    f" (a device it names is missing: {inventory(ctx)[0].tool} on the node)"
                     if any("unknown device" in line for line in runtime)
                     else ""
                 )

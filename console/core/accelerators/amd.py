@@ -192,7 +192,6 @@ def compose(ids: list[str]) -> list[str]:
 
 
 DEPLOY = DeviceDeploy(
-    tool="amd-smi",
     inventory="amd-smi static --json",
     parse=inventory,
     missing="install the amdgpu driver and ROCm (amd-smi) first",

@@ -61,8 +61,7 @@ class DeviceDeploy:
     list: index and memory), the container runtime or device access a container needs and
     how to get it, and how a compose service is given some of them."""
 
-    tool: str  # the command whose presence says the node has this vendor's devices
-    inventory: str  # lists them
+    inventory: str  # lists them (where the adapter's `tool` is there)
     parse: Callable[[str], list[tuple[str, float]]]  # its output -> [(index, memory MiB)]
     missing: str  # what to do where the tool is missing
     # the docker runtime its containers need ("" where plain device files do), what gives it,

@@ -245,7 +245,6 @@ def compose(ids: list[str]) -> list[str]:
 
 
 DEPLOY = DeviceDeploy(
-    tool="hl-smi",
     inventory="hl-smi -Q index,memory.total -f csv,noheader,nounits",
     parse=inventory,
     missing="install the Intel Gaudi driver (habanalabs) and its tools first",

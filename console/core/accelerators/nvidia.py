@@ -264,7 +264,6 @@ def compose(ids: list[str]) -> list[str]:
 
 
 DEPLOY = DeviceDeploy(
-    tool="nvidia-smi",
     inventory="nvidia-smi --query-gpu=index,memory.total --format=csv,noheader,nounits",
     parse=inventory,
     missing="install the NVIDIA driver first",
