@@ -180,6 +180,9 @@ class TriageScreen(LiveScreen):
         if self.state is not None:
             self.show(self.state)
 
+    def on_unmount(self) -> None:
+        self.ready = False  # closed: what the journal answers later has nothing to draw on
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(Text("waiting for the first snapshot…", style="dim"), id="triage-summary")
@@ -281,7 +284,7 @@ class TriageScreen(LiveScreen):
     def held(self, acks: dict[tuple[str, str], str]) -> None:
         """The acknowledgements the journal holds (from this console or an earlier one)."""
         self.acknowledged.update(acks)
-        if self.state is not None:
+        if self.state is not None and self.is_attached:  # the screen may have closed meanwhile
             self.show(self.state)
 
     def action_open_node(self) -> None:
