@@ -125,7 +125,8 @@ def _card(attr: str, value: object, vendor: str = "gaudi"):
             raise FaultError(f"node {node.name} has no {vendor} devices")
         if attr == "kmsg":
             bus = node.gpu_snapshot().gpus[2 % node.gpu_count].pci_bus_id
-            node.log_kernel(str(value).format(bus=bus))
+            for line in str(value).splitlines():
+                node.log_kernel(line.format(bus=bus))
             return
         setattr(node.gpu_faults, attr, value)
         node.write_readings()
@@ -152,6 +153,13 @@ AMD_FAULTS = {  # fault -> (GpuFaults field, its value, what it does)
         "amdgpu {bus}: amdgpu: uncorrectable hardware error(ERREVENT_ATHUB_INTERRUPT) detected!",
         "an uncorrectable hardware error on GPU 2 (kernel log)",
     ),
+    "amd-mes-hang": (
+        "kmsg",
+        "amdgpu {bus}: amdgpu: MES failed to respond to msg=REMOVE_QUEUE\n"
+        "amdgpu {bus}: amdgpu: MES might be in unrecoverable state, issue a GPU reset",
+        "GPU 2's scheduler firmware (MES) stops answering (kernel log)",
+    ),
+    "amd-driver-gone": ("driver_gone", True, "the amdgpu driver is not loaded: amd-smi fails"),
 }
 GAUDI_FAULTS = {  # fault -> (GpuFaults field, its value, what it does)
     "gaudi-missing": ("missing", 7, "card 7 failed to come up: 7 of 8 attached"),
@@ -162,6 +170,11 @@ GAUDI_FAULTS = {  # fault -> (GpuFaults field, its value, what it does)
     "gaudi-rows-pending": ("rows_pending", 1, "card 1 has memory rows pending replacement"),
     "gaudi-power-spike": ("power_spike", 4, "card 4 reads 1900 W on its cap"),
     "gaudi-garbage-temp": ("garbage_temp", 5, "card 5's sensor reads 505712272 °C"),
+    "gaudi-driver-gone": (
+        "driver_gone",
+        True,
+        "the habanalabs driver is gone after a kernel update: hl-smi finds no driver",
+    ),
 }
 
 

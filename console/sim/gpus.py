@@ -119,6 +119,7 @@ class GpuFaults:
     power_spike: int | None = None  # the card reading 1900 W
     garbage_temp: int | None = None  # the card whose sensor reads nonsense
     afid_fatal: int | None = None  # an AMD GPU whose firmware reported a fatal AFID (exporter)
+    driver_gone: bool | None = None  # the kernel module is gone (a kernel update): tools fail
 
 
 def _seed(node: str, index: int) -> int:

@@ -485,6 +485,9 @@ class SimNode:
 
     # -- time passing
     def write_readings(self, now: float | None = None) -> None:
+        if self.gpu_faults.driver_gone:  # no readings at all: the vendor's tool finds no driver
+            (self.home / ".sim" / "gpus.txt").unlink(missing_ok=True)
+            return
         snapshot = self.gpu_snapshot(now)
         simgpus.write(self.home / ".sim" / "gpus.txt", snapshot)
         if simgpus.vendor_of(self.gpu_type) == "gaudi":

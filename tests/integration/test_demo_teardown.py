@@ -63,19 +63,26 @@ def assert_nothing_left(root: Path, ready: dict, timeout: float = 20) -> None:
 
 def left_listening(prefix: str, root: Path) -> list[str]:
     """Listeners on the fleet's loopback block but those of another simulated fleet (of a
-    test beside this one) that claimed the block once this fleet had freed it."""
+    test beside this one: a simulator daemon, or a fleet inside another pytest worker) that
+    claimed the block once this fleet had freed it."""
     left = []
     for endpoint, inode in listening_sockets(prefix):
         owners = socket_owners(inode)
-        others = [
-            pid
-            for pid in owners
-            if b"console.sim.daemon" in cmdline(pid) and str(root).encode() not in cmdline(pid)
-        ]
+        others = [pid for pid in owners if another_tests(pid, root)]
         if not owners or others != owners:
             held = [cmdline(pid).replace(b"\0", b" ").decode(errors="replace") for pid in owners]
             left.append(f"{endpoint} held by {held}")
     return left
+
+
+def another_tests(pid: int, root: Path) -> bool:
+    line = cmdline(pid)
+    if str(root).encode() in line:
+        return False  # the demo's own
+    return b"console.sim.daemon" in line or XDIST_WORKER in line
+
+
+XDIST_WORKER = b"exec(eval(sys.stdin.readline()))"  # how execnet starts a pytest-xdist worker
 
 
 def cmdline(pid: int) -> bytes:

@@ -90,7 +90,7 @@ def rules(
             yield Finding(
                 f"hpu_status:{g.index}",
                 severity,
-                f"HPU {g.index} is {word}",
+                f"HPU {g.index} {word}" if word.startswith("needs") else f"HPU {g.index} is {word}",
                 f"the habanalabs driver's status: {word}" + (f" ({where})" if where else ""),
                 step.replace("drain the node", f"drain the node ({drain})").replace(
                     "hl-smi -r -i <bus>", _reset(g)

@@ -9,7 +9,10 @@ reader joins the probe's DEVICES. Its readings, from Habana's own tools and driv
   (/sys/class/accel/accel<N>/device/status: operational, disabled, needs reset, …);
 - each slow period too, on a thread of its own, the NIC ports of each card (`hl-smi -n
   link -i <bus>`, slow: one call per card), which never holds back a line: the first lines
-  carry no port states yet.
+  carry no port states yet;
+- while a card has a port down or rows pending, that card alone again each interval (its
+  `-n link`, its `-q -d ROW_REPLACEMENT`), so what it says clears within two lines of
+  clearing, at the cost of one call per faulty card.
 
 A sensor value no card can have (a temperature over 300 °C) is dropped, not reported.
 It runs inside the probe script: stdlib only, old syntax, and every name of it starts with
@@ -117,6 +120,7 @@ class GaudiDevices:
         # the ports, read on a thread of their own: one call per card, slow on a real box,
         # must never hold back a line
         self.buses, self.ports, self.reading_ports = [], {}, None
+        self.gap, self.last = slow, None  # seconds between lines, as they come
 
     def _tool(self):
         import shutil  # noqa: PLC0415 - see the probe's imports
@@ -145,7 +149,13 @@ class GaudiDevices:
             g["bus"] = (row.get("bus_id") or "").lower()
             g["module"] = gaudi_number(row.get("module_id") or "")
             cards.append(g)
+        if self.last is not None:
+            self.gap = max(0.1, min(self.slow, now - self.last))
+        self.last = now
+        read_at = self.detail.at
         attached, detail, driver = self.detail.get(self._detail)
+        if self.detail.at == read_at:  # not read just now: recheck the cards with rows pending
+            self._recheck_rows(detail)
         self.buses = [g["bus"] for g in cards]
         if self.reading_ports is None:
             import threading  # noqa: PLC0415 - see the probe's imports
@@ -182,17 +192,36 @@ class GaudiDevices:
         attached, cards = gaudi_detail(out)
         return attached, cards, driver
 
+    def _recheck_rows(self, detail):
+        for bus, card in detail.items():
+            if card.get("rows_pending"):
+                cmd = ["hl-smi", "-q", "-i", bus, "-d", "ROW_REPLACEMENT"]
+                rc, out, _ = run(cmd, 20)  # noqa: F821
+                again = gaudi_detail(out)[1].get(bus) if rc == 0 else None
+                if again is not None and "rows_pending" in again:
+                    card["rows_pending"] = again["rows_pending"]
+
     def _read_ports(self):
         import time  # noqa: PLC0415 - see the probe's imports
 
         while True:
             ports = {}
             for bus in list(self.buses):
-                rc, text, _ = run(["hl-smi", "-n", "link", "-i", bus], 30)  # noqa: F821
-                if rc == 0:
-                    ports[bus] = gaudi_links(text)
-            self.ports = ports
-            time.sleep(self.slow)
+                ports[bus] = self._links(bus)
+            self.ports = {bus: p for bus, p in ports.items() if p is not None}
+            # until the next full round, the cards with a port down again each line
+            until = time.time() + self.slow
+            while time.time() < until:
+                time.sleep(min(self.gap, max(0.0, until - time.time())))
+                for bus, p in list(self.ports.items()):
+                    if not all(p.values()):
+                        again = self._links(bus)
+                        if again is not None:
+                            self.ports = dict(self.ports, **{bus: again})
+
+    def _links(self, bus):
+        rc, text, _ = run(["hl-smi", "-n", "link", "-i", bus], 30)  # noqa: F821
+        return gaudi_links(text) if rc == 0 else None
 
 
 def devices(slow):
