@@ -19,6 +19,7 @@ from actions.stacks.gonka_register import (
     on_chain,
 )
 from actions.stacks.node_http import node_json
+from console.core.stacks.gonka_api import read_epoch, read_epoch_participants
 from console.core.stacks.gonka_chain import Check, setup_checks
 
 OK, WARN, FAIL, UNKNOWN = "ok", "warn", "fail", "unknown"
@@ -151,9 +152,11 @@ def waiting_for_poc(ctx: NodeContext, f: Finding, joined: int) -> Finding:
         return f
     code, latest = node_json(ctx, api_url(ctx, "/v1/epochs/latest"))
     try:
-        poc = int(latest["latest_epoch"]["poc_start_block_height"])
-        nxt = int(latest["next_epoch_stages"]["poc_start"])
-    except (KeyError, TypeError, ValueError):
+        epoch = read_epoch(latest)
+    except ValueError:
+        return f
+    poc, nxt = epoch.poc_start, epoch.next_poc_start
+    if nxt is None:
         return f
     if joined < poc:
         return f
@@ -169,9 +172,12 @@ def epoch_finding(ctx: NodeContext, address: str) -> Finding:
     code, doc = node_json(ctx, api_url(ctx, "/v1/epochs/current/participants"))
     if code != 200 or not isinstance(doc, dict):
         return finding("epoch", UNKNOWN, f"the API did not answer the epoch ({code})")
-    active = doc.get("active_participants") or {}
-    ours = [p for p in active.get("participants", []) if p.get("index") == address]
-    epoch = active.get("epoch_id", "?")
-    if ours and int(ours[0].get("weight") or 0) > 0:
-        return finding("epoch", OK, f"in epoch {epoch} with weight {ours[0]['weight']}")
+    try:
+        active = read_epoch_participants(doc)
+    except ValueError as exc:
+        return finding("epoch", UNKNOWN, f"the API's epoch participants: {exc}")
+    ours = active.by_address(address)
+    epoch = "?" if active.epoch_id is None else active.epoch_id
+    if ours is not None and ours.weight > 0:
+        return finding("epoch", OK, f"in epoch {epoch} with weight {ours.weight}")
     return finding("epoch", WARN, f"not in epoch {epoch} yet: it joins after the next PoC")

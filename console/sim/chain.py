@@ -89,8 +89,11 @@ class ChainSim:
         epoch_length: int = 240,
         start_height: int = 873_200,
         clock=time.time,
+        release: str = "v0.2.14",
     ) -> None:
         self.chain_id = chain_id
+        # the release its hosts run: its API answers in that release's shapes
+        self.release = release
         self.moniker = moniker
         self.block_time = block_time
         self.epoch_length = epoch_length

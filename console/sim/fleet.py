@@ -90,12 +90,14 @@ class SimFleet:
             stack = self.model.cluster_stack(cluster)
             chain = None
             if stack == "gonka" and n.role == "network":
+                settings = self.model.stack_settings(cluster)
                 chain = ChainSim(
-                    self.model.stack_settings(cluster).chain_id or "gonka-sim",
+                    settings.chain_id or "gonka-sim",
                     n.name,
                     block_time,
                     epoch_length=epoch_blocks,
                     clock=clock,
+                    release=getattr(settings, "ref", None) or "v0.2.14",
                 )
                 self.chains[cluster.name] = chain
             models = [n.model] if n.model else list(n.models)

@@ -40,6 +40,7 @@ class Response:
     status: int = 200
     body: bytes = b""
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()  # more header lines (name, value)
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
@@ -202,6 +203,7 @@ def _write_response(
         f"Content-Type: {response.content_type}",
         f"Content-Length: {len(response.body)}",
         f"Connection: {'keep-alive' if keep else 'close'}",
+        *(f"{name}: {value}" for name, value in response.headers),
         "",
         "",
     ]

@@ -54,6 +54,10 @@ class Terminal:
         """The screen once the regular expression `pattern` matches it."""
         return self._wait(lambda screen: re.search(pattern, screen), f"/{pattern}/", timeout)
 
+    def wait_gone(self, text: str, timeout: float) -> str:
+        """The screen once it no longer shows `text`."""
+        return self._wait(lambda screen: text not in screen, f"{text!r} gone", timeout)
+
     def _wait(self, seen, what: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         screen = self.screen()

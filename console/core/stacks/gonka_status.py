@@ -11,6 +11,7 @@ import httpx
 from console.core.monitor.collect import Collector, NodeHttp, chat, service, timed
 from console.core.profile.schema import StackSection
 from console.core.stacks.gonka import CHAIN_CONTAINER, RPC_PORT, chain_rpc_address
+from console.core.stacks.gonka_api import read_epoch, read_epoch_participants
 from console.core.state import Chain, NodeStatus, Service
 from console.core.times import rfc3339_seconds
 
@@ -77,22 +78,17 @@ def read_chain(
         "voting_power": int(status["validator_info"]["voting_power"]),
     }
     try:
-        epoch = http.json(api_port, "/v1/epochs/latest")
-        chain["epoch"] = epoch["latest_epoch"]["index"]
-        chain["phase"] = epoch["phase"]
-        chain["blocks_to_poc"] = max(
-            0, epoch["next_epoch_stages"]["poc_start"] - epoch["block_height"]
-        )
+        epoch = read_epoch(http.json(api_port, "/v1/epochs/latest"))
+        chain["epoch"], chain["phase"] = epoch.index, epoch.phase
+        chain["blocks_to_poc"] = epoch.blocks_to_poc
         key = status["validator_info"]["pub_key"]["value"]
-        participants = http.json(api_port, "/v1/epochs/current/participants")
-        ours_p = [
-            p
-            for p in participants["active_participants"]["participants"]
-            if p.get("validator_key") == key
-        ]
-        chain["in_epoch"] = bool(ours_p)
-        chain["participant_weight"] = ours_p[0]["weight"] if ours_p else None
-    except (httpx.HTTPError, KeyError, ValueError):
+        participants = read_epoch_participants(
+            http.json(api_port, "/v1/epochs/current/participants")
+        )
+        ours_p = participants.by_validator_key(key)
+        chain["in_epoch"] = ours_p is not None
+        chain["participant_weight"] = ours_p.weight if ours_p else None
+    except (httpx.HTTPError, KeyError, ValueError):  # ApiShapeError is a ValueError
         pass  # the public API may be down while the chain runs; the RPC values stand
     try:
         nodes = http.json(ADMIN_PORT, "/admin/v1/nodes")

@@ -21,6 +21,42 @@ class PublicApi:
     def __init__(self, node: SimNode) -> None:
         assert node.chain is not None
         self.node, self.chain = node, node.chain
+        # v0.2.15 answers in its own shapes (reference/gonka-0.2.15.md §3.2)
+        self.v0215 = release_tuple(self.chain.release) >= (0, 2, 15)
+
+    def answer(self, obj, status: int = 200) -> Response:
+        """A read: v0.2.15 marks those moving to the edge API with `Deprecation: true`."""
+        response = json_response(obj, status)
+        if self.v0215:
+            response.headers = (("Deprecation", "true"),)
+        return response
+
+    def epoch(self, req: Request) -> Response:
+        doc = self.chain.epoch()
+        if self.v0215:  # nested once more, its integers as strings
+            doc["epoch_params"] = {
+                "epoch_params": {k: str(v) for k, v in doc["epoch_params"].items()}
+            }
+            doc["is_confirmation_poc_active"] = False
+        return self.answer(doc)
+
+    def versions(self, req: Request) -> Response:
+        doc = {
+            "timestamp": int(self.chain.clock()),
+            "api_version": self.chain.release,
+            "node_version": self.chain.release.split("-")[0],
+        }
+        if "-post" in self.chain.release:  # a patched host adds its ML nodes
+            doc["mlnodes"] = [
+                {"id": n["id"], "version": MLNODE_VERSION} for n in self.node.admin_nodes.values()
+            ]
+        return self.answer(doc)
+
+    def poc_batches(self, req: Request) -> Response:
+        # none are kept here: v0.2.15 says so with a 404, v0.2.14 with an empty list
+        if self.v0215:
+            return json_response({"message": "no poc batches for this epoch"}, 404)
+        return json_response({"poc_batch": []})
 
     def participants(self, req: Request) -> Response:
         return json_response(
@@ -150,14 +186,15 @@ class PublicApi:
     def epoch_participants(self, req: Request) -> Response:
         epoch = self.chain.epoch()
         active = [p for p in self.chain.participants.values() if self.chain.in_epoch(p)]
-        return json_response(
+        n = str if self.v0215 else int  # v0.2.15 writes these numbers as strings
+        return self.answer(
             {
                 "active_participants": {
                     "participants": [
                         {
                             "index": p.address,
                             "validator_key": p.validator_key,
-                            "weight": p.weight,
+                            "weight": n(p.weight),
                             "inference_url": p.url,
                             "models": p.models,
                             "seed": {
@@ -180,11 +217,13 @@ class PublicApi:
                         }
                         for p in active
                     ],
-                    "epoch_group_id": epoch["latest_epoch"]["index"],
-                    "poc_start_block_height": epoch["latest_epoch"]["poc_start_block_height"],
-                    "effective_block_height": epoch["latest_epoch"]["poc_start_block_height"] + 2,
-                    "created_at_block_height": epoch["latest_epoch"]["poc_start_block_height"],
-                    "epoch_id": epoch["latest_epoch"]["index"],
+                    "epoch_group_id": n(epoch["latest_epoch"]["index"]),
+                    "poc_start_block_height": n(epoch["latest_epoch"]["poc_start_block_height"]),
+                    "effective_block_height": n(
+                        epoch["latest_epoch"]["poc_start_block_height"] + 2
+                    ),
+                    "created_at_block_height": n(epoch["latest_epoch"]["poc_start_block_height"]),
+                    "epoch_id": n(epoch["latest_epoch"]["index"]),
                 },
                 "addresses": [p.address for p in active],
                 "validators": [
@@ -222,11 +261,9 @@ class PublicApi:
             "/chain-api/cosmos/auth/v1beta1/accounts/:address",
             api(self.auth_account),
         )
-        r.add(
-            "GET",
-            "/v1/epochs/latest",
-            api(lambda req: json_response(self.chain.epoch())),
-        )
+        r.add("GET", "/v1/epochs/latest", api(self.epoch))
+        r.add("GET", "/v1/versions", api(self.versions))
+        r.add("GET", "/v1/poc-batches/:epoch", api(self.poc_batches))
         r.add(
             "GET",
             "/v1/epochs/current/participants",
@@ -241,6 +278,15 @@ class PublicApi:
                 needs(self.node, "node", handler),
             )
         return r
+
+
+MLNODE_VERSION = "3.0.16"  # the ML node image of the v0.2.15 era (network-updates, Aug 14)
+
+
+def release_tuple(release: str) -> tuple[int, ...]:
+    """ "v0.2.15-post5" -> (0, 2, 15)."""
+    core = release.lstrip("v").split("-")[0]
+    return tuple(int(x) for x in core.split(".") if x.isdigit())
 
 
 def public_router(node: SimNode) -> Router:

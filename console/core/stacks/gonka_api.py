@@ -1,0 +1,237 @@
+"""Gonka's public API (`/v1/…` on a host's proxy) read in the shape of every release a
+fleet may run: plain parsing, no I/O, one tolerant reader per endpoint.
+
+v0.2.15 changed shapes without changing paths (reference/gonka-0.2.15.md §3.2): the epoch's
+`epoch_params` nested once more with its integers as strings, the participants' numbers
+as strings, `/v1/versions` without `mlnodes` on a host not yet patched, and
+`/v1/poc-batches/{epoch}` a 404 where it was an empty list. Each reader accepts both, and
+says what is missing when an answer is neither (`ApiShapeError`, a ValueError).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# the official notices: change nothing during PoC or confirmation PoC; the 500 blocks
+# before each PoC are the window to use (reference/gonka-0.2.15.md §3.3)
+SAFE_WINDOW_BLOCKS = 500
+POC_PHASES = ("PoCGenerate", "PoCGenerateWindDown", "PoCValidate", "PoCValidateWindDown")
+
+
+class ApiShapeError(ValueError):
+    """An answer of neither known shape: what was looked for, and where."""
+
+
+def number(value: Any) -> int | None:
+    """An integer as either release writes it (37778 or "37778"); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _need(doc: Any, *path: str) -> Any:
+    at = doc
+    for key in path:
+        if not isinstance(at, dict) or key not in at:
+            raise ApiShapeError(f"no {'.'.join(path)} in the answer")
+        at = at[key]
+    return at
+
+
+def _need_number(doc: Any, *path: str) -> int:
+    value = number(_need(doc, *path))
+    if value is None:
+        raise ApiShapeError(f"{'.'.join(path)} is not a number")
+    return value
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """`/v1/epochs/latest`."""
+
+    index: int
+    phase: str
+    block_height: int
+    poc_start: int  # this epoch's PoC start
+    next_poc_start: int | None
+    epoch_length: int | None
+    confirmation_poc: bool  # is_confirmation_poc_active; False where the field is absent
+
+    @property
+    def in_poc(self) -> bool:
+        """PoC or confirmation PoC runs: the time to change nothing."""
+        return self.phase in POC_PHASES or self.confirmation_poc
+
+    @property
+    def blocks_to_poc(self) -> int | None:
+        if self.next_poc_start is None:
+            return None
+        return max(0, self.next_poc_start - self.block_height)
+
+    @property
+    def blocks_to_window(self) -> int | None:
+        """Blocks until the safe window before the next PoC opens (0: it is open now)."""
+        left = self.blocks_to_poc
+        return None if left is None else max(0, left - SAFE_WINDOW_BLOCKS)
+
+
+def _epoch_params(doc: dict) -> dict:
+    """v0.2.14: `epoch_params.epoch_length`; v0.2.15: `epoch_params.epoch_params.…`."""
+    params = doc.get("epoch_params")
+    if isinstance(params, dict) and isinstance(params.get("epoch_params"), dict):
+        return params["epoch_params"]
+    return params if isinstance(params, dict) else {}
+
+
+def read_epoch(doc: Any) -> Epoch:
+    stages = doc.get("next_epoch_stages") if isinstance(doc, dict) else None
+    active = doc.get("is_confirmation_poc_active") if isinstance(doc, dict) else None
+    return Epoch(
+        index=_need_number(doc, "latest_epoch", "index"),
+        phase=str(_need(doc, "phase")),
+        block_height=_need_number(doc, "block_height"),
+        poc_start=_need_number(doc, "latest_epoch", "poc_start_block_height"),
+        next_poc_start=number(stages.get("poc_start")) if isinstance(stages, dict) else None,
+        epoch_length=number(_epoch_params(doc).get("epoch_length")),
+        confirmation_poc=active is True or active == "true",
+    )
+
+
+@dataclass(frozen=True)
+class ActiveParticipant:
+    index: str  # the participant's address
+    validator_key: str
+    weight: int
+    url: str
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EpochParticipants:
+    """`/v1/epochs/{epoch|current}/participants`."""
+
+    epoch_id: int | None
+    poc_start: int | None
+    participants: tuple[ActiveParticipant, ...]
+
+    def by_validator_key(self, key: str) -> ActiveParticipant | None:
+        return next((p for p in self.participants if p.validator_key == key), None)
+
+    def by_address(self, address: str) -> ActiveParticipant | None:
+        return next((p for p in self.participants if p.index == address), None)
+
+
+def read_epoch_participants(doc: Any) -> EpochParticipants:
+    active = _need(doc, "active_participants")
+    listed = active.get("participants") if isinstance(active, dict) else None
+    if not isinstance(listed, list):
+        raise ApiShapeError("no active_participants.participants list in the answer")
+    return EpochParticipants(
+        epoch_id=number(active.get("epoch_id")),
+        poc_start=number(active.get("poc_start_block_height")),
+        participants=tuple(
+            ActiveParticipant(
+                index=str(p.get("index") or ""),
+                validator_key=str(p.get("validator_key") or ""),
+                weight=number(p.get("weight")) or 0,
+                url=str(p.get("inference_url") or ""),
+                models=tuple(str(m) for m in p.get("models") or ()),  # omitted when empty
+            )
+            for p in listed
+            if isinstance(p, dict)
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Versions:
+    """`/v1/versions`: `mlnodes` is None on a host not yet patched (the key is absent)."""
+
+    api: str | None
+    node: str | None
+    mlnodes: tuple[tuple[str, str], ...] | None  # (id, version)
+
+
+def read_versions(doc: Any) -> Versions:
+    if not isinstance(doc, dict) or not ("api_version" in doc or "node_version" in doc):
+        raise ApiShapeError("no api_version or node_version in the answer")
+    raw = doc.get("mlnodes")
+    mlnodes = None
+    if isinstance(raw, list):  # the patched hosts' exact fields are not published: by name
+        mlnodes = tuple(
+            (
+                str(m.get("id") or m.get("node_id") or "?"),
+                str(m.get("version") or m.get("image") or m.get("image_version") or "?"),
+            )
+            for m in raw
+            if isinstance(m, dict)
+        )
+    return Versions(
+        api=str(doc["api_version"]) if doc.get("api_version") else None,
+        node=str(doc["node_version"]) if doc.get("node_version") else None,
+        mlnodes=mlnodes,
+    )
+
+
+def read_poc_batches(status: int, doc: Any) -> list[dict]:
+    """`/v1/poc-batches/{epoch}`: v0.2.15 answers 404 where v0.2.14 gave an empty list."""
+    if status == 404:
+        return []
+    if status != 200:
+        raise ApiShapeError(f"the API answered {status}")
+    if isinstance(doc, list):
+        return [b for b in doc if isinstance(b, dict)]
+    if isinstance(doc, dict):
+        for value in doc.values():
+            if isinstance(value, list):
+                return [b for b in value if isinstance(b, dict)]
+        return []
+    raise ApiShapeError("neither a list nor an object")
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """A participant's inferences and misses in one epoch: the chain's `current_epoch_stats`
+    of a participant, or an `epochPerformanceSummary` of a past epoch."""
+
+    epoch: int | None
+    inferences: int
+    missed: int
+
+    @property
+    def requests(self) -> int:
+        return self.inferences + self.missed
+
+    @property
+    def miss_rate(self) -> float | None:
+        return self.missed / self.requests if self.requests else None
+
+
+def read_epoch_stats(doc: Any) -> EpochStats:
+    """From `/chain-api/…/participant/{addr}` (its `participant.current_epoch_stats`) or
+    `…/epoch_performance_summary/{epoch}/{addr}` (its `epochPerformanceSummary`)."""
+    stats = None
+    if isinstance(doc, dict):
+        summary = doc.get("epochPerformanceSummary") or doc.get("epoch_performance_summary")
+        participant = doc.get("participant")
+        if isinstance(summary, dict):
+            stats = summary
+        elif isinstance(participant, dict):
+            stats = participant.get("current_epoch_stats")
+        elif "missed_requests" in doc:
+            stats = doc
+    if not isinstance(stats, dict) or "missed_requests" not in stats:
+        raise ApiShapeError("no epoch stats (current_epoch_stats or epochPerformanceSummary)")
+    return EpochStats(
+        epoch=number(stats.get("epoch_index")),
+        inferences=number(stats.get("inference_count")) or 0,
+        missed=number(stats.get("missed_requests")) or 0,
+    )

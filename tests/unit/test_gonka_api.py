@@ -1,0 +1,131 @@
+"""Gonka's public API read in both releases' shapes (issue 31): the real v0.2.14 answers
+the reference keeps (read in place), and v0.2.15's as its maintainers' memo describes
+them (reference/gonka-0.2.15.md §3.2): nested epoch params, numbers as strings,
+`/v1/versions` with and without `mlnodes`, a 404 for no PoC batches."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from console.core.stacks.gonka_api import (
+    ApiShapeError,
+    number,
+    read_epoch,
+    read_epoch_participants,
+    read_epoch_stats,
+    read_poc_batches,
+    read_versions,
+)
+
+EPOCH_0214 = {
+    "block_height": 887711,
+    "latest_epoch": {"index": 56, "poc_start_block_height": 887041},
+    "phase": "Inference",
+    "epoch_stages": {"epoch_index": 56, "poc_start": 887041},
+    "next_epoch_stages": {"epoch_index": 57, "poc_start": 927361},
+    "epoch_params": {"epoch_length": 40320, "epoch_multiplier": 1},
+}
+
+
+def v0215(doc: dict) -> dict:
+    """The same epoch as v0.2.15 writes it."""
+    out = dict(doc)
+    out["epoch_params"] = {"epoch_params": {k: str(v) for k, v in doc["epoch_params"].items()}}
+    return out
+
+
+@pytest.mark.parametrize("shape", ["v0.2.14", "v0.2.15", "v0.2.15 no cpoc field"])
+def test_the_latest_epoch_reads_the_same_in_both_shapes(shape):
+    doc = EPOCH_0214 if shape == "v0.2.14" else v0215(EPOCH_0214)
+    if shape == "v0.2.15":
+        doc["is_confirmation_poc_active"] = False
+        doc["active_confirmation_poc_event"] = None
+    epoch = read_epoch(doc)
+    assert (epoch.index, epoch.phase, epoch.block_height) == (56, "Inference", 887711)
+    assert (epoch.poc_start, epoch.next_poc_start, epoch.epoch_length) == (887041, 927361, 40320)
+    assert not epoch.in_poc and not epoch.confirmation_poc
+    assert epoch.blocks_to_poc == 927361 - 887711
+    assert epoch.blocks_to_window == 927361 - 887711 - 500
+
+
+def test_poc_and_confirmation_poc_are_the_time_to_change_nothing():
+    assert read_epoch(dict(EPOCH_0214, phase="PoCValidate")).in_poc
+    cpoc = dict(v0215(EPOCH_0214), is_confirmation_poc_active=True)
+    assert read_epoch(cpoc).in_poc and read_epoch(cpoc).confirmation_poc
+    # inside the 500 blocks before the PoC the window is open now
+    near = dict(EPOCH_0214, block_height=927361 - 200)
+    assert read_epoch(near).blocks_to_window == 0
+
+
+def test_an_epoch_of_neither_shape_says_what_is_missing():
+    with pytest.raises(ApiShapeError, match="latest_epoch.index"):
+        read_epoch({"phase": "Inference", "block_height": 1})
+    with pytest.raises(ApiShapeError, match="block_height is not a number"):
+        read_epoch(dict(EPOCH_0214, block_height="soon"))
+
+
+def test_the_real_participants_answer_and_its_v0215_strings(reference):
+    path = reference / "real/gonka/tracker_test_data_87901dd/current_epoch_participants.json"
+    doc = json.loads(path.read_text())
+    first = doc["active_participants"]["participants"][0]
+    real = read_epoch_participants(doc)
+    assert real.participants[0].index == first["index"]
+    assert real.participants[0].weight == first["weight"] == 37778
+    assert real.participants[0].models == tuple(first["models"])
+    # v0.2.15: the same numbers as strings, an empty model list left out
+    active = dict(doc["active_participants"])
+    active["participants"] = [
+        {k: (str(v) if isinstance(v, int) else v) for k, v in p.items() if k != "models"}
+        for p in active["participants"]
+    ]
+    for key in ("epoch_id", "poc_start_block_height", "epoch_group_id"):
+        if key in active:
+            active[key] = str(active[key])
+    strings = read_epoch_participants(dict(doc, active_participants=active))
+    assert [p.weight for p in strings.participants] == [p.weight for p in real.participants]
+    assert strings.epoch_id == real.epoch_id and strings.poc_start == real.poc_start
+    assert strings.by_address(first["index"]).models == ()
+    assert strings.by_validator_key(first["validator_key"]).index == first["index"]
+
+
+def test_versions_of_a_patched_and_an_unpatched_host():
+    plain = read_versions({"timestamp": 1, "api_version": "v0.2.15", "node_version": "v0.2.15"})
+    assert (plain.api, plain.node, plain.mlnodes) == ("v0.2.15", "v0.2.15", None)
+    patched = read_versions(
+        {
+            "timestamp": 1,
+            "api_version": "v0.2.15-post5",
+            "node_version": "v0.2.15",
+            "mlnodes": [{"id": "node1", "version": "3.0.16"}],
+        }
+    )
+    assert patched.api == "v0.2.15-post5" and patched.mlnodes == (("node1", "3.0.16"),)
+    with pytest.raises(ApiShapeError):
+        read_versions({"status": "ok"})
+
+
+def test_no_poc_batches_is_an_empty_list_in_both_releases():
+    assert read_poc_batches(200, {"poc_batch": []}) == []  # v0.2.14
+    assert read_poc_batches(404, {"message": "not found"}) == []  # v0.2.15
+    assert read_poc_batches(200, {"poc_batch": [{"node_id": "n1"}]}) == [{"node_id": "n1"}]
+    with pytest.raises(ApiShapeError, match="502"):
+        read_poc_batches(502, None)
+
+
+def test_the_real_epoch_stats_of_a_participant_and_a_past_epoch(reference):
+    data = reference / "real/gonka/tracker_test_data_87901dd"
+    summary = read_epoch_stats(
+        json.loads((data / "epoch_performance_summary_56_gonka14cu38x.json").read_text())
+    )
+    assert (summary.epoch, summary.inferences, summary.missed) == (56, 1106, 1)
+    assert summary.miss_rate == pytest.approx(1 / 1107)
+    listed = json.loads((data / "all_participants_height_887711.json").read_text())
+    first = read_epoch_stats({"participant": listed["participant"][0]})
+    assert first.requests == 0 and first.miss_rate is None  # nothing asked yet: no rate
+
+
+def test_numbers_in_either_spelling_and_nothing_else():
+    assert [number(v) for v in (5, "5", " 7 ", "-1")] == [5, 5, 7, -1]
+    assert [number(v) for v in (True, None, "x", 1.5, [])] == [None] * 5
