@@ -255,6 +255,9 @@ class Engine:
         self.redactor = redactor
         self._planned: dict[tuple[str, str], PlanItem] = {}
         self.parallelism = parallelism or profile.model.ssh.parallelism
+        # a run told to go on where a stack says changes must wait now (`run --force
+        # REASON`): its steps go on, and journal the reason (a stack's actions read it)
+        self.force_reason = ""
         self.cancelled = threading.Event()  # nothing new starts; running steps finish
         self.aborted = threading.Event()  # running steps stop at their next command
         self._unpaused = threading.Event()

@@ -215,6 +215,38 @@ class ConfirmNameScreen(ModalScreen[bool]):
         )
 
 
+class ForceScreen(ModalScreen[str]):
+    """A change that should wait (Stack.hold_changes): it says why and when the window
+    opens, and goes on only with a reason typed, which the journal keeps; esc cancels."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="ForceScreen")
+    BINDINGS = [Binding("escape", "dismiss('')", "Cancel")]
+
+    def __init__(self, what: str, hold: str) -> None:
+        super().__init__()
+        self.what, self.hold = what, hold
+
+    def compose(self) -> ComposeResult:
+        text = Text(self.what + "\n\n", style="bold")
+        text.append("Wait: ", style="bold yellow")
+        text.append(self.hold + ".\n\n")
+        text.append("To go on anyway, type why (the journal keeps it with your name), ")
+        text.append("or esc to cancel.")
+        with Vertical():
+            yield Static(text)
+            yield FieldInput(placeholder="the reason to act now", id="force-reason")
+            yield Static(Text("", style="red"), id="force-error")
+
+    def on_input_submitted(self, event) -> None:
+        reason = event.value.strip()
+        if reason:
+            self.dismiss(reason)
+            return
+        self.query_one("#force-error", Static).update(
+            Text("a reason is needed to go on; esc cancels", style="red")
+        )
+
+
 class MnemonicScreen(ModalScreen[None]):
     """A new cold key's mnemonic, shown once: it stays until the operator types the
     cluster's name to say it is written down (there is no other copy; esc does nothing)."""

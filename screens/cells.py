@@ -172,6 +172,15 @@ def epoch_cell(node: NodeStatus) -> Text:
     return text
 
 
+def clock_text(words: rows.Words) -> Text:
+    """The fleet's epoch clock (rows.epoch_clock), in its tones."""
+    text = Text(words.text, style=TONE_STYLE.get(words.tone, ""))
+    if words.extra:
+        tone = {"ok": "green"}.get(words.extra_tone) or TONE_STYLE.get(words.extra_tone, "")
+        text.append(f", {words.extra}", style=tone)
+    return text
+
+
 def alerts_cell(mine: list) -> Text:
     """The node's alerts (worst first): their count and the first one's summary."""
     words = rows.alerts_words(mine)

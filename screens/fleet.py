@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input
 
 from actions.report import plural
-from console.core import accelerators
+from console.core import accelerators, rows
 from console.core.profile.schema import FleetProfile, Node
 from console.core.stacks import STACKS
 from console.core.state import FleetState, NodeStatus
@@ -379,6 +379,10 @@ class FleetScreen(LiveScreen):
         text.append(f"  ·  {warn} warning", style="yellow" if warn else "")
         if tally.height:
             text.append(f"  ·  height {tally.height}")
+        clock = rows.epoch_clock(tally.clock)
+        if clock.text:
+            text.append("  ·  ")
+            text.append_text(cells.clock_text(clock))
         if state.console_lag_s > state.interval:  # the console, not the fleet, is behind
             text.append(f"  ·  fleetdeck lagging {state.console_lag_s:.0f} s", style="bold yellow")
         if f.fleet.description or state.console_usage or state.sources:

@@ -72,6 +72,14 @@ def short_image(image: str | None, width: int) -> str | None:
     return "…" + image[-(width - 1) :]
 
 
+def _misses(served: int | None, missed: int | None) -> str | None:
+    """ "12 of 400 (3.0 %)": the requests the chain says the host missed."""
+    if served is None or missed is None:
+        return None
+    total = served + missed
+    return f"{missed} of {total}" + (f" ({missed / total:.1%})" if total else "")
+
+
 def _yes_no(value: bool | None) -> str | None:
     return None if value is None else ("yes" if value else "no")
 
@@ -353,6 +361,8 @@ class NodeScreen(LiveScreen):
             (f"blocks to next {event or 'event'}", c.blocks_to_poc),
             ("participant weight", c.participant_weight),
             ("in current epoch", _yes_no(c.in_epoch)),
+            ("missed this epoch", _misses(c.inferences, c.missed)),
+            ("missed last epoch", _misses(c.last_epoch_inferences, c.last_epoch_missed)),
         ]
         for label, value in rows:
             text.append(f"{label:>20}  ", style="dim")

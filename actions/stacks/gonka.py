@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed, sh_path
+from actions.stacks.gonka_window import wait_for_window
 from actions.stacks.node_http import http_ok, note, url_answers, wait_http
 from actions.stacks.weights import (
     hf_home,
@@ -725,6 +726,7 @@ def recreate_foresee(ctx: NodeContext, because: list[str]) -> Change | None:
 
 
 def recreate_apply(ctx: NodeContext, change: Change) -> None:
+    wait_for_window(ctx, change.summary.split(" (", 1)[0])
     ctx.run(change.commands[0])
 
 

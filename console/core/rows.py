@@ -114,6 +114,28 @@ def epoch_words(node: NodeStatus) -> Words:
     return Words(c.phase, tone, until, "muted" if until else "")
 
 
+def epoch_clock(node: NodeStatus | None) -> Words:
+    """The fleet's epoch clock for its header: while the epoch's event runs, that changes
+    must wait and when the window opens; else the blocks to the event and to the window
+    before it (the stack's chain says where that window is: Chain.window_at)."""
+    c = node.chain if node is not None else None
+    info = STACKS.get(node.stack) if node is not None else None
+    event = info.epoch_event if info else ""
+    if c is None or c.phase is None or not event:
+        return NONE
+    window = c.window_at - c.height if c.window_at is not None and c.height else None
+    if c.confirmation_poc or c.phase.startswith(event):
+        running = f"confirmation {event}" if c.confirmation_poc else f"{event} ({c.phase})"
+        opens = f"; window in {window} blocks" if window is not None and window > 0 else ""
+        return Words(f"{running} runs: hold changes{opens}", "warning")
+    until = f"{event} in {c.blocks_to_poc} blocks" if c.blocks_to_poc is not None else c.phase
+    if window is None:
+        return Words(until)
+    if window <= 0:
+        return Words(until, "", "window open", "ok")
+    return Words(until, "", f"window in {window}", "muted")
+
+
 def gpu_counts(node: NodeStatus) -> Words:
     """Visible GPUs against the expected (`8/8`; fewer: critical), or `none` when the GPUs
     cannot be read at all."""

@@ -111,6 +111,14 @@ class Chain:
     blocks_to_poc: int | None = None
     participant_weight: int | None = None
     in_epoch: bool | None = None
+    confirmation_poc: bool | None = None  # a confirming round of the epoch event runs now
+    window_at: int | None = None  # the block where the safe window before the next event opens
+    # the participant's inferences served and missed, this epoch and the last (the chain's
+    # participant statistics): the miss rate operators watch
+    inferences: int | None = None
+    missed: int | None = None
+    last_epoch_inferences: int | None = None
+    last_epoch_missed: int | None = None
     ml_nodes: tuple[tuple[str, str, bool], ...] = ()  # (id, current status, enabled)
     setup_failed: tuple[str, ...] = ()
 
@@ -231,6 +239,7 @@ class Tally:
     height: int | None  # the highest chain height any node reports
     # per device vendor (its adapter's name): (vendor, busy, seen), most devices first
     by_vendor: tuple[tuple[str, int, int], ...] = ()
+    clock: NodeStatus | None = None  # the node whose chain is highest: the epoch clock's
 
 
 @dataclass(frozen=True)
@@ -248,11 +257,11 @@ class FleetState:
         """The fleet's counts the summary shows, made once per state (the console makes
         them on its snapshot thread: 3,000 nodes of 8 GPUs are milliseconds)."""
         up = seen = busy = 0
-        height = None
+        height, clock = None, None
         kinds: dict[str, list[int]] = {}
         for n in self.nodes.values():
-            if n.chain is not None and n.chain.height:
-                height = max(height or 0, n.chain.height)
+            if n.chain is not None and n.chain.height and n.chain.height > (height or 0):
+                height, clock = n.chain.height, n
             if not n.live(self.taken_at, self.interval):
                 continue  # a stale node's last GPU values are not counted as busy now
             up += 1
@@ -267,7 +276,7 @@ class FleetState:
         critical = sum(a.severity == "critical" for a in self.alerts)
         warning = sum(a.severity == "warning" for a in self.alerts)
         by_vendor = sorted(((v, b, s) for v, (b, s) in kinds.items()), key=lambda k: -k[2])
-        return Tally(up, seen, busy, critical, warning, height, tuple(by_vendor))
+        return Tally(up, seen, busy, critical, warning, height, tuple(by_vendor), clock)
 
     def critical(self) -> list[Alert]:
         return [a for a in self.alerts if a.severity == "critical"]

@@ -78,6 +78,9 @@ class ChainFaults:
     catching_up: bool = False
     no_peers: bool = False
     jailed: bool = False
+    miss_rate: float = 0.01  # of the requests routed to our participant this epoch
+    poc: bool = False  # PoC runs now, wherever the clock stands (a rehearsal's)
+    confirmation_poc: bool = False  # a confirmation PoC runs inside the epoch
 
 
 class ChainSim:
@@ -165,7 +168,8 @@ class ChainSim:
         return {
             "block_height": h,
             "latest_epoch": {"index": index, "poc_start_block_height": poc_start},
-            "phase": self._phase(h - poc_start),
+            "phase": "PoCGenerate" if self.faults.poc else self._phase(h - poc_start),
+            "is_confirmation_poc_active": self.faults.confirmation_poc,
             "epoch_stages": stages,
             "next_epoch_stages": nxt,
             "epoch_params": {
@@ -178,6 +182,32 @@ class ChainSim:
                 "set_new_validators_delay": 2,
                 "inference_validation_cutoff": 10,
             },
+        }
+
+    REQUESTS_PER_BLOCK = 5  # routed to our participant, in the simulated network
+
+    def epoch_stats(self, epoch: int | None = None) -> dict:
+        """Our participant's inferences and misses in an epoch, as the chain's REST API
+        writes them (numbers as strings): this epoch at the fault's miss rate, a past one
+        at the baseline's (1 %)."""
+        current = self.epoch()["latest_epoch"]
+        if epoch is None or epoch == current["index"]:
+            blocks, rate = (
+                self.height() - current["poc_start_block_height"] + 1,
+                self.faults.miss_rate,
+            )
+        else:
+            blocks, rate = self.epoch_length, ChainFaults.miss_rate
+        requests = max(0, blocks) * self.REQUESTS_PER_BLOCK
+        missed = round(requests * rate)
+        return {
+            "inference_count": str(requests - missed),
+            "missed_requests": str(missed),
+            "earned_coins": "0",
+            "rewarded_coins": "0",
+            "burned_coins": "0",
+            "validated_inferences": str(requests - missed),
+            "invalidated_inferences": "0",
         }
 
     def _stages(self, index: int, poc_start: int) -> dict:

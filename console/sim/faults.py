@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from console.sim import gpus as simgpus
-from console.sim.chain import YEAR_S, account_address
+from console.sim.chain import YEAR_S, ChainFaults, account_address
 
 if TYPE_CHECKING:
     from console.sim.fleet import SimFleet
@@ -201,6 +201,22 @@ def _container_fault(name: str, container: str | None = None):
     return apply, clear
 
 
+MISS_FAULTS = {  # fault -> (share of requests missed this epoch, what it does)
+    "inference-misses": (0.30, "the host misses 30 % of its inference requests this epoch"),
+    "inference-misses-low": (0.05, "the host misses 5 % of its inference requests (tolerated)"),
+}
+
+
+def _miss_rate(rate: float):
+    def apply(fleet: SimFleet, node: SimNode) -> None:
+        _chain(node).faults.miss_rate = rate
+
+    def clear(fleet: SimFleet, node: SimNode) -> None:
+        _chain(node).faults.miss_rate = ChainFaults.miss_rate
+
+    return apply, clear
+
+
 def _chain_fault(attr: str):
     def apply(fleet: SimFleet, node: SimNode) -> None:
         setattr(_chain(node).faults, attr, True)
@@ -374,6 +390,22 @@ FAULTS: dict[str, Fault] = {
             "the validator is jailed: out of the set",
             *_chain_fault("jailed"),
             needs_chain=True,
+        ),
+        Fault(
+            "poc-running",
+            "PoC runs on the cluster's chain now (until the fault clears)",
+            *_chain_fault("poc"),
+            needs_chain=True,
+        ),
+        Fault(
+            "cpoc-running",
+            "a confirmation PoC runs on the cluster's chain now",
+            *_chain_fault("confirmation_poc"),
+            needs_chain=True,
+        ),
+        *(
+            Fault(kind, what, *_miss_rate(rate), needs_chain=True)
+            for kind, (rate, what) in MISS_FAULTS.items()
         ),
         Fault("disk-full", "the data disk is 99.3 % full", _disk(True), _disk(False)),
         Fault(

@@ -30,7 +30,7 @@ from console.sim import nvml, tools
 from console.sim.chain import ChainSim, account_address
 from console.sim.containers import deployed_bindings
 from console.sim.deployrepo import make_gonka_repo
-from console.sim.faults import AMD_FAULTS, FAULTS, GAUDI_FAULTS, FaultError
+from console.sim.faults import AMD_FAULTS, FAULTS, GAUDI_FAULTS, MISS_FAULTS, FaultError
 from console.sim.golem import INSTALLER as GOLEM_INSTALLER
 from console.sim.http import Loop
 from console.sim.node import SimNode
@@ -440,4 +440,7 @@ class SimFleet:
             out += ["chain-stalled"] * (chain.faults.stalled_at is not None)
             out += ["catching-up"] * chain.faults.catching_up
             out += ["no-peers"] * chain.faults.no_peers + ["jailed"] * chain.faults.jailed
+            out += [k for k, (rate, _) in MISS_FAULTS.items() if chain.faults.miss_rate == rate]
+            out += ["poc-running"] * chain.faults.poc
+            out += ["cpoc-running"] * chain.faults.confirmation_poc
         return out

@@ -471,9 +471,36 @@ def test_a_changed_model_recreates_the_containers_that_read_it(deploy_fleet):
         ml = [k for k, v in items.items() if k[1] == "recreate" and k[0] not in networks]
         assert all(items[k]["status"] == "unchanged" for k in ml), ml  # nothing they read
 
-        proc = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes")
+        # during PoC the recreate waits, saying when the window opens (issue 31) ...
+        for net in networks:
+            fleet.inject(net, "poc-running")
+        try:
+            held = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes")
+            assert held.returncode == 4, held.stdout[-3000:] + held.stderr[-2000:]
+            said = held.stdout + held.stderr
+            assert "waits: PoC runs (PoCGenerate) on cluster" in said, said[-3000:]
+            assert "the window before the next PoC opens at block" in said
+            held_rows = step_rows(root, run_id_of(held.stdout))
+            assert all(held_rows[(net, "recreate")][0] == "failed" for net in networks)
+            # ... and goes on with --force REASON, which the journal keeps with who forced it
+            proc = fleetdeck(
+                env, "run", str(fleet.profile_path), "deploy", "--yes", "--force", "hotfix #12"
+            )
+        finally:
+            for net in networks:
+                fleet.clear(net, "poc-running")
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-        rows = step_rows(root, run_id_of(proc.stdout))
+        run_id = run_id_of(proc.stdout)
+        rows = step_rows(root, run_id)
+        with contextlib.closing(sqlite3.connect(journal_db(root))) as db:
+            forced = [
+                line
+                for (line,) in db.execute(
+                    "SELECT text FROM lines WHERE run_id = ? AND step = 'recreate'", (run_id,)
+                )
+                if "forced during PoC by " in line
+            ]
+        assert len(forced) == len(networks) and all("hotfix #12" in f for f in forced), forced
         for net in networks:
             assert rows[(net, "recreate")][0] == "done", rows[(net, "recreate")]
             # inside the node: the file holds the new args, and the API was created after it

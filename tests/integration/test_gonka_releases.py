@@ -49,30 +49,101 @@ def test_each_host_answers_in_its_releases_shapes(fleet):
     assert api(fleet, "net-new", "/v1/poc-batches/3").status_code == 404
 
 
-def test_the_console_reads_the_same_chain_from_both_releases(fleet):
+@pytest.fixture(scope="module")
+def monitor(fleet):
     profile = load(fleet.profile_path)
     profile.set_value(("alerts", "probe_interval_s"), 0.5)
     pool = Pool.for_profile(profile.model, system_known_hosts=False)
     mon = Monitor(profile.model, pool, latency_every=60)
     mon.start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            nodes = mon.snapshot().nodes
-            chains = [nodes[n].chain for n in ("net-old", "net-new")]
-            if all(c is not None and c.in_epoch is not None for c in chains):
-                break
-            time.sleep(0.1)
-        old, new = chains
-        assert old is not None and new is not None, "no chain state read"
-        for chain in (old, new):
-            assert chain.in_epoch is True and chain.participant_weight, chain
-            assert chain.epoch is not None and chain.phase and chain.blocks_to_poc is not None
-        assert type(old.participant_weight) is type(new.participant_weight) is int
-        assert old.participant_weight == new.participant_weight
-        # the same alerts from both: none about the chain
-        kinds = {(a.node, a.kind) for a in mon.snapshot().alerts if a.node.startswith("net-")}
-        assert kinds == set(), kinds
+        yield mon
     finally:
         mon.stop()
         pool.close()
+
+
+def wait_until(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def chains(mon):
+    nodes = mon.snapshot().nodes
+    return [nodes[n].chain for n in ("net-old", "net-new")]
+
+
+def test_the_console_reads_the_same_chain_from_both_releases(monitor):
+    assert wait_until(
+        lambda: all(c is not None and c.missed is not None for c in chains(monitor))
+    ), "no chain state read"
+    old, new = chains(monitor)
+    for chain in (old, new):
+        assert chain.in_epoch is True and chain.participant_weight, chain
+        assert chain.epoch is not None and chain.phase and chain.blocks_to_poc is not None
+        assert chain.inferences > 0 and chain.last_epoch_inferences > 0, chain
+    assert type(old.participant_weight) is type(new.participant_weight) is int
+    assert old.participant_weight == new.participant_weight
+    # the same alerts from both: none about the chain
+    kinds = {(a.node, a.kind) for a in monitor.snapshot().alerts if a.node.startswith("net-")}
+    assert kinds == set(), kinds
+
+
+def misses(mon, node: str):
+    return [a for a in mon.snapshot().alerts if a.node == node and a.kind == "inference_misses"]
+
+
+def test_a_host_missing_30_percent_is_critical_and_5_percent_is_tolerated(fleet, monitor):
+    fleet.inject("net-new", "inference-misses")
+    try:
+        assert wait_until(lambda: misses(monitor, "net-new"))
+        (alert,) = misses(monitor, "net-new")
+        assert alert.severity == "critical" and "missed 30% of inference requests" in (
+            alert.summary
+        ), alert
+        chain = monitor.snapshot().nodes["net-new"].chain
+        assert f"missed {chain.missed} of {chain.missed + chain.inferences} (30%)" in (
+            alert.evidence
+        ), alert
+        assert "last epoch: missed" in alert.evidence  # the last epoch beside it (1 %)
+        assert misses(monitor, "net-old") == []  # its host only
+    finally:
+        fleet.clear("net-new", "inference-misses")
+    assert wait_until(lambda: not misses(monitor, "net-new"))
+    fleet.inject("net-old", "inference-misses-low")
+    try:
+        assert wait_until(
+            lambda: (
+                (c := chains(monitor)[0]).missed
+                and 0.04 <= c.missed / (c.missed + c.inferences) <= 0.06
+            )
+        )
+        seen = monitor.snapshot().taken_at
+        assert wait_until(lambda: monitor.snapshot().taken_at >= seen + 1.0)  # two intervals
+        assert misses(monitor, "net-old") == []
+    finally:
+        fleet.clear("net-old", "inference-misses-low")
+
+
+def test_a_confirmation_poc_holds_changes_on_its_cluster_only(fleet, monitor):
+    from console.core.rows import epoch_clock
+    from console.core.stacks import stack_of
+
+    profile = load(fleet.profile_path).model
+    gonka = stack_of(profile, "ml-new")
+    fleet.inject("net-new", "cpoc-running")
+    try:
+        assert wait_until(lambda: chains(monitor)[1].confirmation_poc is True)
+        state = monitor.snapshot()
+        held = gonka.hold_changes(profile, state, "ml-new")
+        assert held.startswith("a confirmation PoC runs on cluster new: a restart now"), held
+        assert gonka.hold_changes(profile, state, "ml-old") is None  # the other cluster's
+        clock = epoch_clock(state.nodes["net-new"]).plain
+        assert clock.startswith("confirmation PoC runs: hold changes"), clock
+    finally:
+        fleet.clear("net-new", "cpoc-running")
+    assert wait_until(lambda: chains(monitor)[1].confirmation_poc is False)

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, Static
 from console.app.tui import FleetdeckApp
 from console.core.profile import load
 from console.sim.fleet import SimFleet
-from screens.actions import ConfirmNameScreen
+from screens.actions import ConfirmNameScreen, ForceScreen
 from screens.triage import RunbookScreen, TriageScreen
 from tests.harness.pilot import press_to, until, wait_for
 from tests.harness.simclient import small_sim_fleet
@@ -116,7 +116,7 @@ async def test_restart_a_crash_looping_container_and_read_only_refuses(fleet):
         fleet.clear("ml2")
 
 
-def restarts_recorded(app) -> int:
+def restarts_recorded(app, detail: str = "") -> int:
     from console.core.journal import Journal
 
     journal = Journal()
@@ -124,7 +124,48 @@ def restarts_recorded(app) -> int:
         done = journal.console_actions(app.profile.model.fleet.name, "ml2")
     finally:
         journal.close()
-    return sum(a.action == "restart" and a.target == "mlnode-308" for a in done)
+    return sum(
+        a.action == "restart" and a.target == "mlnode-308" and detail in a.detail for a in done
+    )
+
+
+async def test_during_poc_a_restart_asks_why_and_the_journal_keeps_it(fleet):
+    """Gonka's notices: restart nothing while PoC runs (issue 31). The console says so and
+    when the window opens; it goes on only with a reason typed, kept in the journal."""
+    fleet.inject("ml2", "crash-loop")
+    fleet.inject("net", "poc-running")
+    try:
+        app = FleetdeckApp(profile_of(fleet))
+        async with app.run_test(size=(140, 45)) as pilot:
+
+            def in_poc() -> bool:
+                chain = app.last_state and app.last_state.nodes["net"].chain
+                return bool(chain) and chain.phase == "PoCGenerate"
+
+            assert await until(pilot, in_poc, 20)
+            await open_runbook(app, pilot, "ml2", "container_restarting")
+            await pilot.press("R")
+            assert await until(pilot, lambda: isinstance(app.screen, ForceScreen))
+            said = str(app.screen.query(Static).first().render())
+            assert "PoC runs (PoCGenerate) on cluster c1" in said, said
+            assert "the window before the next PoC opens at block" in said, said
+            field = app.screen.query_one(Input)
+            assert await until(pilot, lambda: app.focused is field)
+            await pilot.press("enter")  # no reason: nothing happens
+            await pilot.pause()
+            assert isinstance(app.screen, ForceScreen)
+            await pilot.press(*"model stuck, PoC lost anyway", "enter")
+            assert await until(
+                pilot,
+                lambda: (
+                    restarts_recorded(app, "forced: model stuck, PoC lost anyway (held: PoC runs")
+                    == 1
+                ),
+                30,
+            ), [str(n.message) for n in app._notifications]
+    finally:
+        fleet.clear("ml2")
+        fleet.clear("net")
 
 
 async def test_jailed_validator_offers_the_exact_unjail_command(fleet):

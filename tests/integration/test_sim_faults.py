@@ -11,7 +11,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from console.sim.faults import AMD_FAULTS, FAULTS, GAUDI_FAULTS
+from console.sim.faults import AMD_FAULTS, FAULTS, GAUDI_FAULTS, MISS_FAULTS
 from tests.harness.simclient import http, http_json, rpc_host, run
 
 pytestmark = pytest.mark.integration
@@ -246,6 +246,11 @@ ELSEWHERE = {
 ELSEWHERE |= {  # a Gaudi or an AMD node's: the accelerator tests' own fleet has them
     kind: Path(__file__).with_name("test_accelerators.py") for kind in (*GAUDI_FAULTS, *AMD_FAULTS)
 }
+ELSEWHERE |= {  # the chain's miss statistics and epoch clock: the release test's fleet
+    kind: Path(__file__).with_name("test_gonka_releases.py")
+    for kind in (*MISS_FAULTS, "cpoc-running")
+}
+ELSEWHERE["poc-running"] = Path(__file__).with_name("test_runbook_actions.py")
 ELSEWHERE["no-habana-runtime"] = Path(__file__).with_name("test_deploy_accelerators.py")
 
 

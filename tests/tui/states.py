@@ -48,8 +48,13 @@ def healthy(fleet: FleetProfile, now: float = NOW) -> dict[str, NodeStatus]:
                 epoch=3639,
                 phase="Inference",
                 blocks_to_poc=120,
+                window_at=873_400 + i + 120 - 500,  # the window before the PoC: open
                 participant_weight=37778,
                 in_epoch=True,
+                inferences=1106,
+                missed=14,
+                last_epoch_inferences=5230,
+                last_epoch_missed=41,
             )
         nodes[n.name] = NodeStatus(
             n.name,

@@ -92,3 +92,22 @@ def test_the_console_and_status_say_the_same_words_for_every_node():
             seen_words.add(plain[0].split()[0])
     # every condition was shown at least once
     assert {"up", "degraded", "KEY", "stale", "down", "connecting"} <= seen_words, seen_words
+
+
+def test_the_epoch_clock_says_when_changes_must_wait_and_when_the_window_opens():
+    from console.core.rows import epoch_clock
+
+    profile = load(Path(__file__).resolve().parents[2] / "profiles" / "gonka-two-clusters.toml")
+    net = healthy(profile.model, NOW)["c1-network"]
+
+    def clock(**chain) -> str:
+        return epoch_clock(replace(net, chain=replace(net.chain, **chain))).plain
+
+    height = net.chain.height
+    assert clock(window_at=height + 300) == "PoC in 120 blocks window in 300"
+    assert clock(window_at=height - 380) == "PoC in 120 blocks window open"
+    assert clock(phase="PoCGenerate", window_at=height + 39_000) == (
+        "PoC (PoCGenerate) runs: hold changes; window in 39000 blocks"
+    )
+    assert clock(confirmation_poc=True).startswith("confirmation PoC runs: hold changes")
+    assert epoch_clock(None).text == "" and epoch_clock(replace(net, chain=None)).text == ""

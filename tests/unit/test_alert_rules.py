@@ -285,3 +285,34 @@ def test_a_node_with_two_vendors_is_judged_by_each_in_its_own_words():
     # 8 of 9 listed: counted across both vendors, named as neither's alone
     assert found["gpu_missing"].summary == "8 of 9 GPUs visible"
     assert not any(k.startswith("hpu_") and "xid" in f.summary.lower() for k, f in found.items())
+
+
+def miss_alerts(served, missed, last_served=None, last_missed=None) -> list:
+    profile = load(REPO / "profiles" / "gonka-two-clusters.toml").model
+    node = healthy(profile, NOW)["c1-network"]
+    chain = replace(
+        node.chain,
+        inferences=served,
+        missed=missed,
+        last_epoch_inferences=last_served,
+        last_epoch_missed=last_missed,
+    )
+    found = evaluate(replace(node, chain=chain), profile.alerts, NOW, INTERVAL)
+    return [f for f in found if f.kind == "inference_misses"]
+
+
+def test_a_hosts_miss_rate_over_the_epoch_warns_above_10_and_is_critical_above_25_percent():
+    (critical,) = miss_alerts(70, 30, 990, 10)
+    assert critical.severity == "critical"
+    assert critical.summary == "missed 30% of inference requests this epoch"
+    assert critical.evidence == (
+        "this epoch: missed 30 of 100 (30%); last epoch: missed 10 of 1000 (1%)"
+    )
+    (warning,) = miss_alerts(880, 120)
+    assert warning.severity == "warning" and "12%" in warning.summary
+    assert miss_alerts(95, 5, 950, 50) == []  # 5 %: tolerated
+    assert miss_alerts(10, 9) == []  # 19 requests: too few to judge
+    assert miss_alerts(None, None) == []  # no statistics read: nothing to say
+    # a bad last epoch still shows while this one has few requests yet
+    (last,) = miss_alerts(3, 2, 600, 400)
+    assert last.severity == "critical" and last.summary.endswith("last epoch")

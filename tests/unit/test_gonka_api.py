@@ -129,3 +129,19 @@ def test_the_real_epoch_stats_of_a_participant_and_a_past_epoch(reference):
 def test_numbers_in_either_spelling_and_nothing_else():
     assert [number(v) for v in (5, "5", " 7 ", "-1")] == [5, 5, 7, -1]
     assert [number(v) for v in (True, None, "x", 1.5, [])] == [None] * 5
+
+
+def test_a_change_waits_while_poc_or_confirmation_poc_runs_saying_when_the_window_opens():
+    from console.core.stacks.gonka_api import poc_hold
+
+    assert poc_hold("Inference", False, 1000, 1400, "c1") is None
+    assert poc_hold("Inference", None, 1000, None, "c1") is None  # an older API: no field
+    held = poc_hold("PoCValidate", False, 1000, 1400, "c1")
+    assert held == (
+        "PoC runs (PoCValidate) on cluster c1: a restart now can cost the epoch's weight; "
+        "the window before the next PoC opens at block 1400 (400 blocks from now)"
+    )
+    cpoc = poc_hold("Inference", True, 1000, None, "c2")
+    assert (
+        cpoc == "a confirmation PoC runs on cluster c2: a restart now can cost the epoch's weight"
+    )

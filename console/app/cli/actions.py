@@ -76,6 +76,13 @@ def plan_cmd(
 @click.option("--pause-on-failure", is_flag=True, help="at the first failure, ask before going on")
 @click.option("--json", "as_json", is_flag=True, help="print events as JSON lines")
 @click.option(
+    "--force",
+    "force_reason",
+    metavar="REASON",
+    default="",
+    help="go on with restarts a stack says must wait now (the journal keeps REASON)",
+)
+@click.option(
     "--mnemonic-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="keys: write new cold keys' mnemonics to this new file (0600), not the terminal",
@@ -97,6 +104,7 @@ def run_cmd(
     max_fail: str | None,
     pause_on_failure: bool,
     as_json: bool,
+    force_reason: str,
     mnemonic_file: Path | None,
     recover: bool,
     accept_new_host_keys: bool,
@@ -131,6 +139,7 @@ def run_cmd(
     reveal = revealer(mnemonic_file, as_json, out_lock)  # a bad --mnemonic-file: said first
     engine, pool = engine_for(loaded, accept_new_host_keys)
     engine.reveal = reveal
+    engine.force_reason = force_reason.strip()
     if recover:
         engine.recover = recoverer(out_lock)
     words = limit_words(limit)

@@ -50,14 +50,12 @@ class Containers(Controller):
         if app.read_only:
             app.notify(f"Read-only: {kind} is disabled.", severity="warning", markup=False)
             return
-        from screens.actions import ConfirmNameScreen
-
         what = f"{kind.capitalize()} container {container} on node {node}"
-        app.push_screen(
-            ConfirmNameScreen(what, container),  # the container's name: it names what is hit
-            lambda ok: (
-                self.worker(self._do, node, container, kind, group="containers") if ok else None
-            ),
+        self.confirmed_change(  # the container's name: it names what is hit
+            node,
+            what,
+            container,
+            lambda forced: self.worker(self._do, node, container, kind, forced, group="containers"),
         )
 
     def _tail_logs(self, node: str, container: str, screen, stream: dict) -> None:
@@ -106,7 +104,8 @@ class Containers(Controller):
         if not stream.get("closed"):
             self.app.call_from_thread(screen.end, reason)
 
-    def _do(self, node: str, container: str, kind: str) -> None:
+    def _do(self, node: str, container: str, kind: str, forced: str = "") -> None:
+        """`forced`: the note of a change forced through its stack's hold, for the journal."""
         from console.core.transport.dockerremote import docker_api
 
         try:
@@ -114,8 +113,9 @@ class Containers(Controller):
             getattr(api, kind)(container, timeout=10)  # seconds to stop before SIGKILL
             api.close()
         except Exception as exc:
-            self.app.trail.record(node, kind, container, "failed", str(exc))
+            said = f"{exc}; {forced}" if forced else str(exc)
+            self.app.trail.record(node, kind, container, "failed", said)
             self.say(f"{kind} {container} on {node} failed: {exc}", severity="error")
             return
-        self.app.trail.record(node, kind, container, "done")
+        self.app.trail.record(node, kind, container, "done", forced)
         self.say(f"{container} on {node}: {kind} done")

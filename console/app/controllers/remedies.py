@@ -21,14 +21,14 @@ class Remedies(Controller):
         if app.pool is None:
             app.notify("Not connected: a fix needs the live console.", markup=False)
             return
-        from screens.actions import ConfirmNameScreen
-
-        app.push_screen(
-            ConfirmNameScreen(remedy.confirm, remedy.target),
-            lambda ok: self.worker(self._apply, remedy, group="remedy") if ok else None,
+        self.confirmed_change(
+            remedy.node,
+            remedy.confirm,
+            remedy.target,
+            lambda forced: self.worker(self._apply, remedy, forced, group="remedy"),
         )
 
-    def _apply(self, remedy: Remedy) -> None:
+    def _apply(self, remedy: Remedy, forced: str = "") -> None:
         from actions.registry import STACK_ACTIONS
         from actions.types import StepFailed
         from console.core.stacks import stack_of
@@ -39,11 +39,14 @@ class Remedies(Controller):
         if run is None:
             self.say(f"no way to apply {remedy.action} here", severity="error")
             return
+        forced_note = f"; {forced}" if forced else ""
         try:
             said = run(self.app.pool, remedy.node, remedy.target)
         except (StepFailed, SshError) as exc:
-            self.app.trail.record(remedy.node, remedy.action, remedy.target, "failed", str(exc))
+            self.app.trail.record(
+                remedy.node, remedy.action, remedy.target, "failed", str(exc) + forced_note
+            )
             self.say(str(exc), severity="error")
             return
-        self.app.trail.record(remedy.node, remedy.action, remedy.target, "done", said)
+        self.app.trail.record(remedy.node, remedy.action, remedy.target, "done", said + forced_note)
         self.say(f"{remedy.node}: {said} ({remedy.target})")

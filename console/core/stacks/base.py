@@ -19,7 +19,7 @@ from console.core.schema import Strict
 if TYPE_CHECKING:
     from console.core.monitor.findings import Finding
     from console.core.profile.schema import AlertsSection, Cluster, FleetProfile, Node
-    from console.core.state import NodeStatus
+    from console.core.state import FleetState, NodeStatus
 
 
 # a published port's host IP as docker reports it when bound to every interface
@@ -198,4 +198,9 @@ class Stack:
 
     def remedy(self, profile: FleetProfile, node_name: str, kind: str) -> Remedy | None:
         """The fix this stack offers for alert `kind` on a node, if it has one."""
+        return None
+
+    def hold_changes(self, profile: FleetProfile, state: FleetState, node_name: str) -> str | None:
+        """Why restarting or stopping a container of this node should wait now (a chain's
+        busy phase), or None: the console then asks for a reason to go on anyway."""
         return None

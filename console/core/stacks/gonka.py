@@ -20,12 +20,14 @@ from console.core.stacks.base import (
     Remedy,
     Stack,
 )
+from console.core.stacks.gonka_api import poc_hold
 from console.core.stacks.gonka_metrics import read_mlnode_metrics
 from console.core.stacks.gonka_rules import chain_findings
 from console.core.stacks.vllm import chat_body, chat_tokens
 
 if TYPE_CHECKING:
     from console.core.profile.schema import Cluster, FleetProfile, Node
+    from console.core.state import FleetState
 
 CHAIN_CONTAINER, RPC_PORT = "node", 26657
 DEFAULT_CHAIN_ID = "gonka-mainnet"
@@ -80,6 +82,17 @@ class GonkaStack(Stack):
         if kind.split(":")[0] in ("validator_not_in_set", "participant_not_in_epoch"):
             return unjail_command(profile, node)  # jailed, and so out of the epoch
         return None
+
+    def hold_changes(self, profile: FleetProfile, state: FleetState, node_name: str) -> str | None:
+        cluster = profile.cluster_of(node_name)
+        network = next((n for n in cluster.nodes if n.role == "network"), None) if cluster else None
+        status = state.nodes.get(network.name) if network is not None else None
+        chain = status.chain if status is not None else None
+        if chain is None or cluster is None:
+            return None
+        return poc_hold(
+            chain.phase, chain.confirmation_poc, chain.height, chain.window_at, cluster.name
+        )
 
     def remedy(self, profile: FleetProfile, node_name: str, kind: str) -> Remedy | None:
         found = ml_node_to_disable(profile, node_name, kind)
@@ -261,6 +274,21 @@ GONKA = GonkaStack(
             "The participant is missing from the epoch's active set: no weight, no rewards "
             "this epoch.",
             ("the admin API setup report", "PoC results"),
+        ),
+        "inference_misses": Runbook(
+            "Missed inference requests",
+            "The chain counts requests routed to this host that it did not answer in time "
+            "(or answered with an error, since gonka#1652). Misses cost weight and rewards; "
+            "above 25 % the network's circuit breaker stops routing to the host.",
+            (
+                "each ML node's /health and inference latency (the node screen)",
+                "docker logs of the ML nodes' inference containers for timeouts or errors",
+                "the node's GPUs: a hot, throttled or lost GPU slows every answer",
+            ),
+            (
+                "disable an ML node that cannot keep up until it is fixed, so requests go to "
+                "the healthy ones",
+            ),
         ),
         "ml_node_failed": Runbook(
             "ML node FAILED",

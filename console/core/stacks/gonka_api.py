@@ -77,6 +77,11 @@ class Epoch:
         return max(0, self.next_poc_start - self.block_height)
 
     @property
+    def window_at(self) -> int | None:
+        """The block where the safe window before the next PoC opens."""
+        return None if self.next_poc_start is None else self.next_poc_start - SAFE_WINDOW_BLOCKS
+
+    @property
     def blocks_to_window(self) -> int | None:
         """Blocks until the safe window before the next PoC opens (0: it is open now)."""
         left = self.blocks_to_poc
@@ -235,3 +240,26 @@ def read_epoch_stats(doc: Any) -> EpochStats:
         inferences=number(stats.get("inference_count")) or 0,
         missed=number(stats.get("missed_requests")) or 0,
     )
+
+
+def poc_hold(
+    phase: str | None,
+    confirmation_poc: bool | None,
+    height: int | None,
+    window_at: int | None,
+    cluster: str,
+) -> str | None:
+    """Why a change to a cluster's chain, API or ML containers must wait now, in the
+    official notices' words, or None when it need not (the console and the deploy say
+    the same)."""
+    if confirmation_poc:
+        running = "a confirmation PoC runs"
+    elif phase in POC_PHASES:
+        running = f"PoC runs ({phase})"
+    else:
+        return None
+    when = ""
+    if window_at is not None and height is not None:
+        when = f"; the window before the next PoC opens at block {window_at}"
+        when += f" ({max(0, window_at - height)} blocks from now)"
+    return f"{running} on cluster {cluster}: a restart now can cost the epoch's weight{when}"

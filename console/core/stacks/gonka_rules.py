@@ -69,6 +69,7 @@ def chain_findings(node: NodeStatus, limits: AlertsSection, now: float) -> Itera
             "check the setup report and PoC results; the "
             "node joins at the next PoC if it is healthy",
         )
+    yield from _misses(chain)
     for ml_id, status, enabled in chain.ml_nodes:
         if status == "FAILED" and enabled:
             yield Finding(
@@ -79,3 +80,38 @@ def chain_findings(node: NodeStatus, limits: AlertsSection, now: float) -> Itera
                 "check that ML node's containers and inference health; disable it "
                 "before the next PoC if it cannot recover",
             )
+
+
+# the share of requests a host missed: gonka-tracker flags above 10 %; the network's
+# circuit breaker excludes executors above 25 % (gonka-ai/gonka#942, #975)
+MISS_WARNING, MISS_CRITICAL = 0.10, 0.25
+MISS_MIN_REQUESTS = 20  # fewer say little: a rate needs samples (#942 waits for 4)
+
+
+def _misses(chain) -> Iterator[Finding]:
+    epochs = [
+        ("this epoch", chain.inferences, chain.missed),
+        ("last epoch", chain.last_epoch_inferences, chain.last_epoch_missed),
+    ]
+    rates = [
+        (missed / (served + missed), label, served, missed)
+        for label, served, missed in epochs
+        if served is not None and missed is not None and served + missed >= MISS_MIN_REQUESTS
+    ]
+    if not rates:
+        return
+    rate, label, served, missed = max(rates)
+    if rate <= MISS_WARNING:
+        return
+    evidence = "; ".join(
+        f"{lb}: missed {m} of {s + m} ({m / (s + m):.0%})" for _, lb, s, m in rates
+    )
+    yield Finding(
+        "inference_misses",
+        "critical" if rate > MISS_CRITICAL else "warning",
+        f"missed {rate:.0%} of inference requests {label}",
+        evidence,
+        "check the ML nodes' inference health and latency (the node's Chain tab, "
+        "docker logs of the ML nodes); above 25 % the network stops routing to the host, "
+        "and an error answered as a 200 counts as a miss too",
+    )

@@ -11,7 +11,7 @@ import httpx
 from console.core.monitor.collect import Collector, NodeHttp, chat, service, timed
 from console.core.profile.schema import StackSection
 from console.core.stacks.gonka import CHAIN_CONTAINER, RPC_PORT, chain_rpc_address
-from console.core.stacks.gonka_api import read_epoch, read_epoch_participants
+from console.core.stacks.gonka_api import read_epoch, read_epoch_participants, read_epoch_stats
 from console.core.state import Chain, NodeStatus, Service
 from console.core.times import rfc3339_seconds
 
@@ -81,6 +81,7 @@ def read_chain(
         epoch = read_epoch(http.json(api_port, "/v1/epochs/latest"))
         chain["epoch"], chain["phase"] = epoch.index, epoch.phase
         chain["blocks_to_poc"] = epoch.blocks_to_poc
+        chain["confirmation_poc"], chain["window_at"] = epoch.confirmation_poc, epoch.window_at
         key = status["validator_info"]["pub_key"]["value"]
         participants = read_epoch_participants(
             http.json(api_port, "/v1/epochs/current/participants")
@@ -88,6 +89,8 @@ def read_chain(
         ours_p = participants.by_validator_key(key)
         chain["in_epoch"] = ours_p is not None
         chain["participant_weight"] = ours_p.weight if ours_p else None
+        if ours_p is not None:
+            chain.update(epoch_misses(http, api_port, ours_p.index, epoch.index))
     except (httpx.HTTPError, KeyError, ValueError):  # ApiShapeError is a ValueError
         pass  # the public API may be down while the chain runs; the RPC values stand
     try:
@@ -105,6 +108,27 @@ def read_chain(
     except (httpx.HTTPError, KeyError, ValueError):
         pass
     return Chain(**chain)
+
+
+INFERENCE_MODULE = "/chain-api/productscience/inference/inference"
+
+
+def epoch_misses(http: NodeHttp, api_port: int, address: str, epoch: int) -> dict:
+    """The participant's inferences and misses this epoch and the last, from the chain's
+    participant statistics through the host's proxy; what cannot be read is left out."""
+    out: dict = {}
+    try:
+        now = read_epoch_stats(http.json(api_port, f"{INFERENCE_MODULE}/participant/{address}"))
+        out.update(inferences=now.inferences, missed=now.missed)
+        last = read_epoch_stats(
+            http.json(
+                api_port, f"{INFERENCE_MODULE}/epoch_performance_summary/{epoch - 1}/{address}"
+            )
+        )
+        out.update(last_epoch_inferences=last.inferences, last_epoch_missed=last.missed)
+    except (httpx.HTTPError, KeyError, ValueError):
+        pass  # an older chain or a first epoch: no statistics is no alert
+    return out
 
 
 COLLECTOR = GonkaCollector()

@@ -37,7 +37,6 @@ class PublicApi:
             doc["epoch_params"] = {
                 "epoch_params": {k: str(v) for k, v in doc["epoch_params"].items()}
             }
-            doc["is_confirmation_poc_active"] = False
         return self.answer(doc)
 
     def versions(self, req: Request) -> Response:
@@ -51,6 +50,42 @@ class PublicApi:
                 {"id": n["id"], "version": MLNODE_VERSION} for n in self.node.admin_nodes.values()
             ]
         return self.answer(doc)
+
+    def chain_participant(self, req: Request) -> Response:
+        """x/inference's participant through the proxy's /chain-api/ (the shape of
+        reference/real/gonka/tracker_test_data_87901dd: numbers as strings, this epoch's
+        statistics)."""
+        p = self.chain.participants.get(req.params["address"])
+        if p is None:
+            return json_response({"code": 5, "message": "not found", "details": []}, 404)
+        ours = p is self.chain.ours()
+        zero = dict.fromkeys(
+            ("inference_count", "missed_requests", "earned_coins", "rewarded_coins"), "0"
+        )
+        return json_response(
+            {
+                "participant": {
+                    "index": p.address,
+                    "address": p.address,
+                    "weight": p.weight,
+                    "join_height": str(p.join_height),
+                    "inference_url": p.url,
+                    "status": p.status,
+                    "validator_key": p.validator_key,
+                    "current_epoch_stats": self.chain.epoch_stats() if ours else zero,
+                }
+            }
+        )
+
+    def performance_summary(self, req: Request) -> Response:
+        p = self.chain.participants.get(req.params["address"])
+        epoch = int(req.params["epoch"]) if req.params["epoch"].isdigit() else -1
+        if p is None or p is not self.chain.ours() or epoch < 0:
+            return json_response({"code": 5, "message": "not found", "details": []}, 404)
+        summary = {"epoch_index": str(epoch), "participant_id": p.address}
+        summary.update(self.chain.epoch_stats(epoch))
+        summary["claimed"] = True
+        return json_response({"epochPerformanceSummary": summary})
 
     def poc_batches(self, req: Request) -> Response:
         # none are kept here: v0.2.15 says so with a 404, v0.2.14 with an empty list
@@ -263,6 +298,13 @@ class PublicApi:
         )
         r.add("GET", "/v1/epochs/latest", api(self.epoch))
         r.add("GET", "/v1/versions", api(self.versions))
+        inference = "/chain-api/productscience/inference/inference"
+        r.add("GET", f"{inference}/participant/:address", api(self.chain_participant))
+        r.add(
+            "GET",
+            f"{inference}/epoch_performance_summary/:epoch/:address",
+            api(self.performance_summary),
+        )
         r.add("GET", "/v1/poc-batches/:epoch", api(self.poc_batches))
         r.add(
             "GET",
