@@ -379,21 +379,23 @@ class FleetScreen(LiveScreen):
         text.append(f"  ·  {warn} warning", style="yellow" if warn else "")
         if tally.height:
             text.append(f"  ·  height {tally.height}")
-        clock = rows.epoch_clock(tally.clock)
-        if clock.text:
-            text.append("  ·  ")
-            text.append_text(cells.clock_text(clock))
         if state.console_lag_s > state.interval:  # the console, not the fleet, is behind
             text.append(f"  ·  fleetdeck lagging {state.console_lag_s:.0f} s", style="bold yellow")
-        if f.fleet.description or state.console_usage or state.sources:
-            text.append("\n")
-            text.append(f.fleet.description, style="dim")
+        # the second line, most urgent first (the bar is three rows: what does not fit is
+        # cut): the epoch clock, the console's own cost, the sources, the description
+        second: list[Text] = []
+        clock = rows.epoch_clock(tally.clock)
+        if clock.text:
+            second.append(cells.clock_text(clock))
         if state.console_usage:  # the console's own cost: when it, not the fleet, is the problem
-            text.append(("   " if f.fleet.description else "") + state.console_usage, style="dim")
+            second.append(Text(state.console_usage, style="dim"))
         if state.sources:  # where the values come from, and whether each still answers
-            gap = "   " if f.fleet.description or state.console_usage else ""
-            text.append(gap)
-            text.append_text(cells.sources_health(state))
+            second.append(cells.sources_health(state))
+        if f.fleet.description:
+            second.append(Text(f.fleet.description, style="dim"))
+        if second:
+            text.append("\n")
+            text.append_text(Text("   ").join(second))
         if self.query_text:
             text.append("\nfilter: ", style="dim")
             text.append(self.query_text)

@@ -1,17 +1,19 @@
 """The signing kit: for a cold key kept on another machine, the exact commands to run there,
 per cluster, for what the chain still lacks now (the ML-ops grant, the participant when its
-funded account cannot register through the seed, an unjail). `fleetdeck doctor` then
-verifies that they took effect. The commands carry public values only; the other
-machine's CLI asks for its keyring password itself.
+funded account cannot register through the seed, a vote on an open proposal, an unjail).
+`fleetdeck doctor` then verifies that they took effect. The commands carry public values
+only; the other machine's CLI asks for its keyring password itself.
 """
 
 from __future__ import annotations
 
 import shlex
+import time
 from dataclasses import dataclass
 
 from actions.engine import NodeContext, StepFailed
 from actions.stacks.gonka import chain_rpc_url, participant_url
+from actions.stacks.gonka_gov import ballots, vote_command
 from actions.stacks.gonka_register import account, funded_unsigned, grant_state, on_chain
 from actions.stacks.node_http import node_json
 
@@ -53,6 +55,25 @@ def kit(ctx: NodeContext, node_url: str) -> list[Signing]:
                 f"{shlex.quote(s.ml_ops_address)} {common} --gas 2000000",
             )
         )
+    try:
+        open_ballots = ballots(ctx)
+    except StepFailed:  # an API that lists no proposals leaves nothing to vote on here
+        open_ballots = []
+    for ballot in open_ballots:
+        if ballot.vote is None:
+            ends = ballot.proposal.voting_end
+            when = (
+                time.strftime(" (voting ends %Y-%m-%d %H:%M UTC)", time.gmtime(ends))
+                if ends
+                else ""
+            )
+            out.append(
+                Signing(
+                    f"vote on proposal {ballot.proposal.id}, {ballot.proposal.title!r}{when}: "
+                    "set VOTE to yes, no, abstain or no_with_veto first",
+                    vote_command(ctx, ballot.proposal.id, node_url, chain_id),
+                )
+            )
     if int(result["validator_info"].get("voting_power") or 0) == 0 and on_chain(ctx, address):
         out.append(
             Signing(

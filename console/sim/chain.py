@@ -66,6 +66,13 @@ class Participant:
         return set(self.grants)
 
 
+# `inferenced tx gov vote <id> <option>` -> the vote as x/gov v1 writes it
+VOTE_OPTIONS = {
+    "yes": "VOTE_OPTION_YES",
+    "no": "VOTE_OPTION_NO",
+    "abstain": "VOTE_OPTION_ABSTAIN",
+    "no_with_veto": "VOTE_OPTION_NO_WITH_VETO",
+}
 # the Participant status enum as the chain's protobuf JSON writes it (numbers)
 STATUS_CODES = {"ACTIVE": 1, "INACTIVE": 2, "INVALID": 3, "UNCONFIRMED": 5}
 YEAR_S = 365 * 24 * 3600
@@ -114,6 +121,7 @@ class ChainSim:
         self.accounts: dict[str, dict] = {}
         self.txs: dict[str, dict] = {}
         self.lock = threading.RLock()
+        self.proposals: dict[int, dict] = {}  # id -> title, summary, times, {voter: option}
 
     # -- blocks
     def height(self) -> int:
@@ -313,6 +321,34 @@ class ChainSim:
             record = {"txhash": txhash, "height": str(h), "code": 0, "kind": kind, **fields}
             self.txs[txhash] = record
             return record
+
+    # -- governance (x/gov v1): proposals in their voting period and each voter's vote
+    def propose(self, title: str, summary: str, voting_s: float) -> int:
+        with self.lock:
+            pid = 97 + len(self.proposals)  # after mainnet's proposal 96 (network updates)
+            now = self.clock()
+            self.proposals[pid] = {
+                "title": title,
+                "summary": summary,
+                "submit": now,
+                "voting_end": now + voting_s,
+                "votes": {},
+            }
+            return pid
+
+    def withdraw(self, pid: int) -> None:
+        with self.lock:
+            self.proposals.pop(pid, None)
+
+    def vote(self, pid: int, voter: str, option: str) -> dict:
+        with self.lock:
+            proposal = self.proposals.get(pid)
+            if proposal is None or proposal["voting_end"] < self.clock():
+                raise KeyError(f"proposal {pid}: inactive proposal")
+            if option not in VOTE_OPTIONS:
+                raise ValueError(f"invalid vote option {option!r}")
+            proposal["votes"][voter] = option
+            return self.tx("vote", proposal_id=pid, voter=voter)
 
     def grant_ml_ops(self, granter: str, grantee: str) -> dict:
         """The authz grants for one year and, unless one exists, a fee allowance (a new

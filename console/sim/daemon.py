@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from console.core.atomic import atomic_write_text
 from console.core.gctune import quiet_collector
 from console.core.profile import ProfileError, load
 from console.sim.control import owner_alive
@@ -186,8 +187,10 @@ def run(
             (root / "error").write_text(f"nodes not answering: {', '.join(silent)}")
             return 1
         (root / "error").unlink(missing_ok=True)
-        ready.write_text(
-            json.dumps({"pid": os.getpid(), "block": block, "nodes": len(fleet.nodes)})
+        # whole or absent: the console reads it as soon as it exists (an empty file, read
+        # between its creation and its write, once failed a demo's start)
+        atomic_write_text(
+            ready, json.dumps({"pid": os.getpid(), "block": block, "nodes": len(fleet.nodes)})
         )
         owner = (root / "owner").read_text().strip() if owned else None
         while not stop.wait(0.5):

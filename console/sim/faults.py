@@ -392,6 +392,15 @@ FAULTS: dict[str, Fault] = {
             needs_chain=True,
         ),
         Fault(
+            "gov-proposal",
+            "a software-upgrade proposal opens, its voting ending in 20 hours",
+            lambda f, n: _chain(n).propose(
+                "v0.2.16 software upgrade", "Upgrade the chain to v0.2.16 at a set height.", 72000
+            ),
+            lambda f, n: [_chain(n).withdraw(pid) for pid in list(_chain(n).proposals)],
+            needs_chain=True,
+        ),
+        Fault(
             "poc-running",
             "PoC runs on the cluster's chain now (until the fault clears)",
             *_chain_fault("poc"),

@@ -441,6 +441,6 @@ class SimFleet:
             out += ["catching-up"] * chain.faults.catching_up
             out += ["no-peers"] * chain.faults.no_peers + ["jailed"] * chain.faults.jailed
             out += [k for k, (rate, _) in MISS_FAULTS.items() if chain.faults.miss_rate == rate]
-            out += ["poc-running"] * chain.faults.poc
+            out += ["poc-running"] * chain.faults.poc + ["gov-proposal"] * bool(chain.proposals)
             out += ["cpoc-running"] * chain.faults.confirmation_poc
         return out

@@ -17,6 +17,7 @@ from console.app.cli import (  # noqa: F401
     loadtest,
     pools,
     profiles,
+    proposals,
     provision,
     setup,
     signing,

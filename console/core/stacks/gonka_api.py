@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from console.core.times import rfc3339_seconds
+
 # the official notices: change nothing during PoC or confirmation PoC; the 500 blocks
 # before each PoC are the window to use (reference/gonka-0.2.15.md §3.3)
 SAFE_WINDOW_BLOCKS = 500
@@ -263,3 +265,59 @@ def poc_hold(
         when = f"; the window before the next PoC opens at block {window_at}"
         when += f" ({max(0, window_at - height)} blocks from now)"
     return f"{running} on cluster {cluster}: a restart now can cost the epoch's weight{when}"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A governance proposal (x/gov v1 through the host's /chain-api/)."""
+
+    id: int
+    title: str
+    status: str  # VOTING_PERIOD, PASSED, … (PROPOSAL_STATUS_ left off)
+    voting_end: float | None  # unix time
+    kinds: tuple[str, ...]  # its messages' types, short: MsgSoftwareUpgrade
+    expedited: bool
+
+
+def read_proposals(doc: Any) -> list[Proposal]:
+    listed = _need(doc, "proposals")
+    if not isinstance(listed, list):
+        raise ApiShapeError("proposals is not a list")
+    out = []
+    for p in listed:
+        pid = number(p.get("id") or p.get("proposal_id")) if isinstance(p, dict) else None
+        if pid is None:
+            continue
+        messages = p.get("messages") or []
+        out.append(
+            Proposal(
+                id=pid,
+                # v0.47+ has a title; older proposals keep theirs in the legacy content
+                title=str(p.get("title") or (p.get("content") or {}).get("title") or ""),
+                status=str(p.get("status", "")).removeprefix("PROPOSAL_STATUS_"),
+                voting_end=rfc3339_seconds(p.get("voting_end_time")),
+                kinds=tuple(
+                    str(m.get("@type", "")).rsplit(".", 1)[-1]
+                    for m in messages
+                    if isinstance(m, dict)
+                ),
+                expedited=p.get("expedited") is True,
+            )
+        )
+    return out
+
+
+def read_vote(status: int, doc: Any) -> str | None:
+    """A voter's vote on a proposal (`yes`, `no`, `abstain`, `no_with_veto`, or a weighted
+    split), None when it has not voted (the chain answers NotFound)."""
+    if status == 404:
+        return None
+    if status != 200:
+        raise ApiShapeError(f"the API answered {status}")
+    options = _need(doc, "vote").get("options") or []
+    words = [
+        str(o.get("option", "")).removeprefix("VOTE_OPTION_").lower()
+        for o in options
+        if isinstance(o, dict)
+    ]
+    return ", ".join(words) or None

@@ -183,6 +183,9 @@ def broadcast_tx(node: SimNode, tx_b64: str) -> dict:
             chain.signed_by(tx["from"], tx["pubkey"])
             chain.register(tx["url"], tx["pubkey"], tx["validator_key"])
             record = chain.tx("submit-new-participant", creator=tx["from"])
+        elif kind == "gov-vote":
+            chain.signed_by(tx["from"], tx["pubkey"])
+            record = chain.vote(int(tx["proposal"]), tx["from"], tx["option"])
         elif kind == "unjail":
             chain.faults.jailed = False
             record = chain.tx("unjail", validator=tx.get("from", ""))

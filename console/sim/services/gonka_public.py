@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from console.sim.chain import STATUS_CODES
+from console.sim.chain import STATUS_CODES, rfc3339
 from console.sim.http import Request, Response, Router, json_response, text_response
 from console.sim.services.cometbft import cometbft_router
 from console.sim.services.needs import needs
@@ -86,6 +86,79 @@ class PublicApi:
         summary.update(self.chain.epoch_stats(epoch))
         summary["claimed"] = True
         return json_response({"epochPerformanceSummary": summary})
+
+    def proposals(self, req: Request) -> Response:
+        """x/gov v1's proposals through the proxy's /chain-api/ (Cosmos SDK 0.50's REST
+        shape; `proposal_status` filters, as the real query does)."""
+        wanted = req.query.get("proposal_status", "")
+        now = self.chain.clock()
+        listed = []
+        with self.chain.lock:
+            items = sorted(self.chain.proposals.items())
+        for pid, p in items:
+            status = (
+                "PROPOSAL_STATUS_VOTING_PERIOD"
+                if p["voting_end"] > now
+                else "PROPOSAL_STATUS_PASSED"
+            )
+            if wanted and wanted not in (status, str(GOV_STATUS.index(status))):
+                continue
+            votes = list(p["votes"].values())
+            listed.append(
+                {
+                    "id": str(pid),
+                    "messages": [
+                        {
+                            "@type": "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade",
+                            "authority": "gonka10d07y265gmmuvt4z0w9aw880jnsr700j2h5m33",
+                            "plan": {"name": p["title"].split()[0], "height": "0", "info": ""},
+                        }
+                    ],
+                    "status": status,
+                    "final_tally_result": {
+                        "yes_count": str(votes.count("VOTE_OPTION_YES")),
+                        "abstain_count": str(votes.count("VOTE_OPTION_ABSTAIN")),
+                        "no_count": str(votes.count("VOTE_OPTION_NO")),
+                        "no_with_veto_count": str(votes.count("VOTE_OPTION_NO_WITH_VETO")),
+                    },
+                    "submit_time": rfc3339(p["submit"]),
+                    "deposit_end_time": rfc3339(p["submit"] + 2 * 86400),
+                    "total_deposit": [{"denom": "ngonka", "amount": "10000000000"}],
+                    "voting_start_time": rfc3339(p["submit"]),
+                    "voting_end_time": rfc3339(p["voting_end"]),
+                    "metadata": "",
+                    "title": p["title"],
+                    "summary": p["summary"],
+                    "proposer": "gonka1gov",
+                    "expedited": False,
+                    "failed_reason": "",
+                }
+            )
+        return json_response(
+            {"proposals": listed, "pagination": {"next_key": None, "total": str(len(listed))}}
+        )
+
+    def proposal_vote(self, req: Request) -> Response:
+        pid, voter = req.params["id"], req.params["voter"]
+        with self.chain.lock:
+            p = self.chain.proposals.get(int(pid)) if pid.isdigit() else None
+            option = p["votes"].get(voter) if p else None
+        if option is None:
+            why = f"vote not found for proposal {pid} and voter {voter}"
+            return json_response(
+                {"code": 5, "message": f"rpc error: code = NotFound desc = {why}", "details": []},
+                404,
+            )
+        return json_response(
+            {
+                "vote": {
+                    "proposal_id": pid,
+                    "voter": voter,
+                    "options": [{"option": option, "weight": "1.000000000000000000"}],
+                    "metadata": "",
+                }
+            }
+        )
 
     def poc_batches(self, req: Request) -> Response:
         # none are kept here: v0.2.15 says so with a 404, v0.2.14 with an empty list
@@ -298,6 +371,8 @@ class PublicApi:
         )
         r.add("GET", "/v1/epochs/latest", api(self.epoch))
         r.add("GET", "/v1/versions", api(self.versions))
+        r.add("GET", "/chain-api/cosmos/gov/v1/proposals", api(self.proposals))
+        r.add("GET", "/chain-api/cosmos/gov/v1/proposals/:id/votes/:voter", api(self.proposal_vote))
         inference = "/chain-api/productscience/inference/inference"
         r.add("GET", f"{inference}/participant/:address", api(self.chain_participant))
         r.add(
@@ -322,6 +397,14 @@ class PublicApi:
         return r
 
 
+GOV_STATUS = (  # x/gov v1's ProposalStatus, by number
+    "PROPOSAL_STATUS_UNSPECIFIED",
+    "PROPOSAL_STATUS_DEPOSIT_PERIOD",
+    "PROPOSAL_STATUS_VOTING_PERIOD",
+    "PROPOSAL_STATUS_PASSED",
+    "PROPOSAL_STATUS_REJECTED",
+    "PROPOSAL_STATUS_FAILED",
+)
 MLNODE_VERSION = "3.0.16"  # the ML node image of the v0.2.15 era (network-updates, Aug 14)
 
 

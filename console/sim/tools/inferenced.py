@@ -426,6 +426,13 @@ def tx(args: list[str]) -> int:
             },
             args,
         )
+    if pos[:2] == ["gov", "vote"] and len(pos) >= 4:
+        _unlock(kdir)
+        voter = _load(kdir, option(args, "--from") or "")
+        if voter is None:
+            return _fail(f"{option(args, '--from')}.info: key not found")
+        tx = {"type": "gov-vote", "proposal": pos[2], "option": pos[3].lower()}
+        return _broadcast(tx | {"from": voter["address"], "pubkey": voter["pubkey"]}, args)
     if pos[:2] == ["slashing", "unjail"]:
         sender = option(args, "--from") or ""
         return _broadcast({"type": "unjail", "from": sender}, args)
