@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from actions.engine import NodeContext, StepFailed
+from actions.stacks.gonka_gov import ballots
 from actions.stacks.gonka_register import (
     ADMIN,
     api_url,
@@ -126,7 +127,39 @@ def diagnose(ctx: NodeContext) -> list[Finding]:
                 for f in out
             ]
         out.append(epoch)
+        out.append(governance_finding(ctx, address))
     return out
+
+
+VOTE_WARNING_S = 86400  # an unvoted proposal ending within a day is said
+
+
+def governance_finding(ctx: NodeContext, address: str) -> Finding:
+    try:
+        open_ballots = ballots(ctx, address)
+    except StepFailed as exc:
+        return finding("proposals", UNKNOWN, str(exc))
+    now = time.time()
+    soon = [
+        b.proposal
+        for b in open_ballots
+        if b.vote is None and b.proposal.voting_end and b.proposal.voting_end - now < VOTE_WARNING_S
+    ]
+    if soon:
+        p = soon[0]
+        hours = max(0.0, (p.voting_end or now) - now) / 3600
+        more = f" (and {len(soon) - 1} more)" if len(soon) > 1 else ""
+        return Finding(
+            "proposals",
+            WARN,
+            f"proposal {p.id} {p.title!r} ends in {hours:.0f} h and this cluster has not "
+            f"voted{more}",
+            "fleetdeck signing-kit PROFILE prints the vote command for the cold key's machine",
+        )
+    if not open_ballots:
+        return finding("proposals", OK, "no proposal is in its voting period")
+    voted = sum(b.vote is not None for b in open_ballots)
+    return finding("proposals", OK, f"voted on {voted} of {len(open_ballots)} open proposals")
 
 
 def ml_nodes_finding(ctx: NodeContext) -> Finding:

@@ -24,8 +24,9 @@ class Ballot:
     vote: str | None  # None: not voted
 
 
-def ballots(ctx: NodeContext) -> list[Ballot]:
-    """The proposals now in their voting period, with ctx's cluster's vote on each."""
+def ballots(ctx: NodeContext, voter: str | None = None) -> list[Ballot]:
+    """The proposals now in their voting period, with the vote on each of `voter` (by
+    default ctx's cluster's cold key)."""
     code, doc = node_json(ctx, api_url(ctx, VOTING))
     if code != 200:
         raise StepFailed(f"the API does not list proposals ({code or doc})")
@@ -33,7 +34,7 @@ def ballots(ctx: NodeContext) -> list[Ballot]:
         proposals = read_proposals(doc)
     except ValueError as exc:
         raise StepFailed(f"the API's proposals: {exc}") from None
-    voter, _ = account(ctx)
+    voter = voter or account(ctx)[0]
     out = []
     for p in proposals:
         code, doc = node_json(ctx, api_url(ctx, f"{GOV}/{p.id}/votes/{voter}"))

@@ -236,14 +236,8 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
         assert stuck.returncode == 4
         assert "`fleetdeck signing-kit PROFILE` prints the commands" in stuck.stdout
         rpc_at = json.loads((short_tmp / "sim/nodes/c1-net/.sim/node.json").read_text())
-        kit = run(
-            "signing-kit",
-            str(elsewhere),
-            "--cluster",
-            "c1",
-            "--node",
-            f"http://{rpc_at['private_address']}:26657",
-        )
+        kit_node = f"http://{rpc_at['private_address']}:26657"
+        kit = run("signing-kit", str(elsewhere), "--cluster", "c1", "--node", kit_node)
         signings = [line for line in kit.stdout.splitlines() if line.startswith("inferenced ")]
         assert len(signings) == 1 and "grant-ml-ops-permissions" in signings[0], kit.stdout
         other = short_tmp / "data" / "fleetdeck" / "keyrings" / "deploytest" / "c1"
@@ -260,6 +254,38 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
         c1 = {c["id"]: c for c in checked["clusters"][0]["checks"]}
         assert c1["permissions_granted"]["status"] == "ok"
         assert c1["feegrant_allowance"]["status"] == "ok"
+        assert c1["proposals"]["status"] == "ok"  # none open
+        run("sim", "clear", sim, "c1-net")
+
+        # a proposal in its voting period (issue 31): listed with the cluster's vote, the
+        # doctor warns it ends within a day unvoted, the kit's command votes, and it shows
+        run("sim", "fault", sim, "c1-net", "gov-proposal")
+        listed = run("proposals", str(profile), "--json")
+        (proposal,) = json.loads(listed.stdout)["proposals"]
+        assert proposal["title"] == "v0.2.16 software upgrade"
+        assert proposal["kinds"] == ["MsgSoftwareUpgrade"] and proposal["votes"]["c1"] is None
+        assert "c1: not voted" in run("proposals", str(profile)).stdout
+        warned = json.loads(run("doctor", str(profile), "--json").stdout)
+        c1 = {c["id"]: c for c in warned["clusters"][0]["checks"]}
+        assert c1["proposals"]["status"] == "warn", c1["proposals"]
+        assert (
+            f"proposal {proposal['id']} 'v0.2.16 software upgrade' ends in 20 h"
+            in (c1["proposals"]["message"])
+        )
+        kit = run("signing-kit", str(elsewhere), "--cluster", "c1", "--node", kit_node)
+        (vote,) = [line for line in kit.stdout.splitlines() if " gov vote " in line]
+        assert vote.startswith(f'inferenced tx gov vote {proposal["id"]} "$VOTE" --from ')
+        there = subprocess.run(
+            ["sh", "-c", f"VOTE=yes; {cli}{vote.removeprefix('inferenced')} --keyring-dir {other}"],
+            input=COLD_PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert "Transaction confirmed successfully!" in there.stdout, there.stdout + there.stderr
+        voted = json.loads(run("proposals", str(profile), "--json").stdout)["proposals"][0]
+        assert voted["votes"]["c1"] == "yes", voted
         run("sim", "clear", sim, "c1-net")
 
         # the same key imported from its mnemonic on another operator machine (a fresh data

@@ -145,3 +145,38 @@ def test_a_change_waits_while_poc_or_confirmation_poc_runs_saying_when_the_windo
     assert (
         cpoc == "a confirmation PoC runs on cluster c2: a restart now can cost the epoch's weight"
     )
+
+
+def test_proposals_and_votes_as_x_gov_v1_writes_them():
+    from console.core.stacks.gonka_api import read_proposals, read_vote
+
+    doc = {
+        "proposals": [
+            {
+                "id": "97",
+                "messages": [{"@type": "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade"}],
+                "status": "PROPOSAL_STATUS_VOTING_PERIOD",
+                "voting_end_time": "2026-12-07T14:00:00.123456789Z",
+                "title": "v0.2.16 software upgrade",
+                "expedited": True,
+            },
+            {"proposal_id": "12", "content": {"title": "an old one"}, "status": "x"},
+            {"title": "no id: skipped"},
+        ],
+        "pagination": {"next_key": None, "total": "3"},
+    }
+    upgrade, old = read_proposals(doc)
+    assert (upgrade.id, upgrade.status, upgrade.kinds) == (
+        97,
+        "VOTING_PERIOD",
+        ("MsgSoftwareUpgrade",),
+    )
+    assert upgrade.expedited and upgrade.voting_end == pytest.approx(1796652000.123456)
+    assert (old.id, old.title, old.voting_end) == (12, "an old one", None)
+    with pytest.raises(ApiShapeError):
+        read_proposals({"proposal": []})
+    vote = {"vote": {"options": [{"option": "VOTE_OPTION_NO_WITH_VETO", "weight": "1.0"}]}}
+    assert read_vote(200, vote) == "no_with_veto"
+    assert read_vote(404, {"code": 5, "message": "rpc error: code = NotFound"}) is None
+    with pytest.raises(ApiShapeError, match="500"):
+        read_vote(500, None)
