@@ -217,6 +217,34 @@ def _miss_rate(rate: float):
     return apply, clear
 
 
+OTHER_RELEASE_IMAGE = (  # an image of Intel Gaudi software 1.17, on a 1.24 driver's node
+    "vault.habana.ai/gaudi-docker/1.17.0/ubuntu22.04/habanalabs/pytorch-installer-2.3.1:latest"
+)
+
+
+def _other_release():
+    """The main container runs an image of another Gaudi software release than the driver."""
+    kept: dict[str, str] = {}
+
+    def apply(fleet: SimFleet, node: SimNode) -> None:
+        if simgpus.vendor_of(node.gpu_type) != "gaudi":
+            raise FaultError(f"node {node.name} has no gaudi devices")
+        c = node.containers.items.get(node.main_container())
+        if c is None:
+            raise FaultError(f"node {node.name} runs no {node.main_container()}")
+        with node.containers.lock:
+            kept.setdefault(node.name, c.image)
+            c.image = OTHER_RELEASE_IMAGE
+
+    def clear(fleet: SimFleet, node: SimNode) -> None:
+        c = node.containers.items.get(node.main_container())
+        if c is not None and node.name in kept:
+            with node.containers.lock:
+                c.image = kept.pop(node.name)
+
+    return apply, clear
+
+
 def _chain_fault(attr: str):
     def apply(fleet: SimFleet, node: SimNode) -> None:
         setattr(_chain(node).faults, attr, True)
@@ -390,6 +418,11 @@ FAULTS: dict[str, Fault] = {
             "the validator is jailed: out of the set",
             *_chain_fault("jailed"),
             needs_chain=True,
+        ),
+        Fault(
+            "gaudi-other-release",
+            "the server's container runs an image of Intel Gaudi 1.17 on the 1.24 driver",
+            *_other_release(),
         ),
         Fault(
             "gov-proposal",

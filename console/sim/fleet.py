@@ -30,7 +30,14 @@ from console.sim import nvml, tools
 from console.sim.chain import ChainSim, account_address
 from console.sim.containers import deployed_bindings
 from console.sim.deployrepo import make_gonka_repo
-from console.sim.faults import AMD_FAULTS, FAULTS, GAUDI_FAULTS, MISS_FAULTS, FaultError
+from console.sim.faults import (
+    AMD_FAULTS,
+    FAULTS,
+    GAUDI_FAULTS,
+    MISS_FAULTS,
+    OTHER_RELEASE_IMAGE,
+    FaultError,
+)
 from console.sim.golem import INSTALLER as GOLEM_INSTALLER
 from console.sim.http import Loop
 from console.sim.node import SimNode
@@ -435,6 +442,11 @@ class SimFleet:
                 for kind, (attr, value, _) in table.items()
                 if attr != "kmsg" and getattr(g, attr) == value
             ]
+        if vendor == "gaudi":
+            main = node.containers.items.get(node.main_container())
+            out += ["gaudi-other-release"] * (
+                main is not None and main.image == OTHER_RELEASE_IMAGE
+            )
         chain = self.chain_of(node)
         if chain is not None and node.role == "network":
             out += ["chain-stalled"] * (chain.faults.stalled_at is not None)

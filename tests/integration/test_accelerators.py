@@ -103,6 +103,14 @@ ALERTS = {  # fault: (node, alert kind, severity, words its summary says)
     "amd-hot": ("mi300x", "amdgpu_hot", "critical", "junction at up to 108 °C"),
     # the driver gone after a kernel update (reference/accelerators.md §1.8): the tool fails
     "gaudi-driver-gone": ("gaudi", "gpu_unreadable", "critical", "HPUs cannot be read"),
+    # an image of another Intel Gaudi release than the driver's (§1.8: firmware/driver
+    # mismatch; a "Device acquire failed" at the workload's first use of a card)
+    "gaudi-other-release": (
+        "gaudi",
+        "hpu_release",
+        "critical",
+        "vllm is built for Intel Gaudi 1.17, the driver is 1.24",
+    ),
     "amd-driver-gone": ("mi300x", "gpu_unreadable", "critical", "GPUs cannot be read"),
 }
 TOOLS = {"gaudi": ("hl-smi", "habanalabs"), "mi300x": ("amd-smi", "amdgpu")}  # in next steps

@@ -7,6 +7,7 @@ card reads so; 1900 W on a 600 W cap was seen), with Habana's tools in every nex
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -155,6 +156,35 @@ def rules(
                 "reading far above its cap is failing (work on it keeps failing): "
                 f"drain the node ({drain}) and have the card replaced",
             )
+    if hpus:
+        yield from _release_mismatch(node)
+
+
+# Intel's images name the Gaudi software release they are built for
+# (vault.habana.ai/gaudi-docker/<release>/<os>/habanalabs/<image>:<tag>) and the driver
+# says its own (1.24.1-b336d5e): a container of another release than the driver's fails
+# at its first use of a card (reference/accelerators.md §1.8, firmware/driver mismatch)
+IMAGE_RELEASE = re.compile(r"gaudi-docker/(\d+\.\d+)\.\d+/")
+DRIVER_RELEASE = re.compile(r"\b(\d+\.\d+)\.\d+-[0-9a-f]{6,}\b")
+
+
+def _release_mismatch(node: NodeStatus) -> Iterator[Finding]:
+    driver = DRIVER_RELEASE.search(node.system.driver or "")
+    if driver is None:
+        return
+    for c in node.containers:
+        built = IMAGE_RELEASE.search(c.image or "")
+        if built is None or built[1] == driver[1] or c.state not in ("running", "restarting"):
+            continue
+        yield Finding(
+            f"hpu_release:{c.name}",
+            "critical",
+            f"{c.name} is built for Intel Gaudi {built[1]}, the driver is {driver[1]}",
+            f"image {c.image}; hl-smi: driver {driver[0]}",
+            f"run the image of the driver's release (gaudi-docker/{driver[1]}.x/…; hl-smi -q "
+            f"names the driver) or install the driver of the image's ({built[1]}); until then "
+            "its work fails on every HPU",
+        )
 
 
 RUNBOOKS = {
@@ -186,6 +216,14 @@ RUNBOOKS = {
         "The card found failing HBM rows and replaces them at its next reset.",
         ("hl-smi -q -d ROW_REPLACEMENT",),
         ("reset the card at a quiet moment (hl-smi -r -i <bus>) or reboot",),
+    ),
+    "hpu_release": Runbook(
+        "Gaudi image and driver of different releases",
+        "Intel's Gaudi software comes as a driver and images of the same release: a "
+        "container built for another release than the host's driver fails when it takes "
+        "a card ('Device acquire failed', or errors at the first tensor on an HPU).",
+        ("hl-smi -q | grep 'Driver Version'", "docker inspect --format '{{.Config.Image}}'"),
+        ("pull the image of the driver's release, or update the driver to the image's",),
     ),
     "hpu_power": Runbook(
         "Gaudi card over its power cap",
