@@ -142,9 +142,12 @@ def test_a_change_waits_while_poc_or_confirmation_poc_runs_saying_when_the_windo
         "the window before the next PoC opens at block 1400 (400 blocks from now)"
     )
     cpoc = poc_hold("Inference", True, 1000, None, "c2")
-    assert (
-        cpoc == "a confirmation PoC runs on cluster c2: a restart now can cost the epoch's weight"
+    assert cpoc == (
+        "a confirmation PoC runs on cluster c2: a restart now can cost the epoch's weight; "
+        "wait until it ends"
     )
+    # a window that would already be open (a short epoch's arithmetic) is not offered
+    assert poc_hold("PoCGenerate", False, 1000, 900, "c1").endswith("; wait until it ends")
 
 
 def test_proposals_and_votes_as_x_gov_v1_writes_them():

@@ -260,10 +260,10 @@ def poc_hold(
         running = f"PoC runs ({phase})"
     else:
         return None
-    when = ""
-    if window_at is not None and height is not None:
+    when = "; wait until it ends"
+    if window_at is not None and height is not None and window_at > height:
         when = f"; the window before the next PoC opens at block {window_at}"
-        when += f" ({max(0, window_at - height)} blocks from now)"
+        when += f" ({window_at - height} blocks from now)"
     return f"{running} on cluster {cluster}: a restart now can cost the epoch's weight{when}"
 
 
