@@ -361,6 +361,8 @@ class NodeScreen(LiveScreen):
             (f"blocks to next {event or 'event'}", c.blocks_to_poc),
             ("participant weight", c.participant_weight),
             ("in current epoch", _yes_no(c.in_epoch)),
+            ("API version", c.api_version),
+            ("node version", c.node_version),
             ("missed this epoch", _misses(c.inferences, c.missed)),
             ("missed last epoch", _misses(c.last_epoch_inferences, c.last_epoch_missed)),
         ]

@@ -111,6 +111,11 @@ class Chain:
     blocks_to_poc: int | None = None
     participant_weight: int | None = None
     in_epoch: bool | None = None
+    # what the host runs, as its API says (`/v1/versions`): its API's release with its patch
+    # level, the chain node's, and each ML node's image version where the host says them
+    api_version: str | None = None
+    node_version: str | None = None
+    ml_versions: tuple[tuple[str, str], ...] | None = None
     confirmation_poc: bool | None = None  # a confirming round of the epoch event runs now
     window_at: int | None = None  # the block where the safe window before the next event opens
     # the participant's inferences served and missed, this epoch and the last (the chain's
@@ -332,5 +337,33 @@ class FleetState:
                 "reachable": sum(n.reachable for n in self.nodes.values()),
                 "critical": len(self.critical()),
                 "warning": sum(a.severity == "warning" for a in self.alerts),
+                "versions": {
+                    n.name: n.chain.api_version
+                    for n in self.nodes.values()
+                    if n.chain is not None and n.chain.api_version
+                },
+                "behind": [{"node": n, "runs": v, "newest": new} for n, v, new in self.behind()],
             },
         }
+
+    def behind(self) -> list[tuple[str, str, str]]:
+        """(node, what it runs, the newest any host runs) for each host whose API is of an
+        older release or patch than another host's: drift across the fleet."""
+        runs = {
+            n.name: n.chain.api_version
+            for n in self.nodes.values()
+            if n.chain is not None and n.chain.api_version
+        }
+        if len(set(runs.values())) < 2:
+            return []
+        newest = max(runs.values(), key=release_key)
+        return [(n, v, newest) for n, v in runs.items() if release_key(v) < release_key(newest)]
+
+
+def release_key(version: str) -> tuple[int, ...]:
+    """ "v0.2.15-post5" -> (0, 2, 15, 5), "v0.2.15" -> (0, 2, 15, 0): releases and their
+    patches in order (anything not a number counts as 0)."""
+    core, _, patch = version.lstrip("v").partition("-")
+    numbers = [int(x) if x.isdigit() else 0 for x in core.split(".")]
+    digits = "".join(ch for ch in patch if ch.isdigit())
+    return (*numbers, int(digits) if digits else 0)

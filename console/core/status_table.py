@@ -71,6 +71,15 @@ def render(state: FleetState, fleet: FleetProfile, width: int | None = None) -> 
     )
     if state.sources:
         lines.insert(1, "sources: " + " · ".join(_source(h, state.taken_at) for h in state.sources))
+    behind = state.behind()
+    if behind:  # drift: a host left on an older release or patch than the others
+        newest = behind[0][2]
+        lines.insert(
+            1,
+            "behind: "
+            + ", ".join(f"{n} runs {v}" for n, v, _ in behind)
+            + f" ({newest} elsewhere)",
+        )
     if state.alerts:
         lines.append("")
         for a in state.alerts:

@@ -11,6 +11,7 @@ import pytest
 
 from console.core.monitor.monitor import Monitor
 from console.core.profile import load
+from console.core.status_table import render
 from console.core.transport.ssh import Pool
 from tests.harness.simclient import small_sim_fleet
 
@@ -77,9 +78,9 @@ def chains(mon):
     return [nodes[n].chain for n in ("net-old", "net-new")]
 
 
-def test_the_console_reads_the_same_chain_from_both_releases(monitor):
+def test_the_console_reads_the_same_chain_from_both_releases(fleet, monitor):
     assert wait_until(
-        lambda: all(c is not None and c.missed is not None for c in chains(monitor))
+        lambda: all(c is not None and c.api_version is not None for c in chains(monitor))
     ), "no chain state read"
     old, new = chains(monitor)
     for chain in (old, new):
@@ -88,6 +89,16 @@ def test_the_console_reads_the_same_chain_from_both_releases(monitor):
         assert chain.inferences > 0 and chain.last_epoch_inferences > 0, chain
     assert type(old.participant_weight) is type(new.participant_weight) is int
     assert old.participant_weight == new.participant_weight
+    # what each host runs, and the drift between them
+    assert (old.api_version, old.ml_versions) == ("v0.2.14", None)  # not patched: no ML nodes
+    assert (new.api_version, new.node_version) == ("v0.2.15-post5", "v0.2.15")
+    assert new.ml_versions == (("ml-new", "3.0.16"),)
+    state = monitor.snapshot()
+    assert state.to_json()["summary"]["behind"] == [
+        {"node": "net-old", "runs": "v0.2.14", "newest": "v0.2.15-post5"}
+    ]
+    profile = load(fleet.profile_path).model
+    assert "behind: net-old runs v0.2.14 (v0.2.15-post5 elsewhere)" in render(state, profile)
     # the same alerts from both: none about the chain
     kinds = {(a.node, a.kind) for a in monitor.snapshot().alerts if a.node.startswith("net-")}
     assert kinds == set(), kinds

@@ -183,3 +183,10 @@ def test_proposals_and_votes_as_x_gov_v1_writes_them():
     assert read_vote(404, {"code": 5, "message": "rpc error: code = NotFound"}) is None
     with pytest.raises(ApiShapeError, match="500"):
         read_vote(500, None)
+
+
+def test_releases_and_their_patches_in_order():
+    from console.core.state import release_key
+
+    order = ["v0.2.9", "v0.2.14", "v0.2.15", "v0.2.15-post3", "v0.2.15-post5", "v0.2.16"]
+    assert sorted(reversed(order), key=release_key) == order

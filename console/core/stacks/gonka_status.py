@@ -11,7 +11,12 @@ import httpx
 from console.core.monitor.collect import Collector, NodeHttp, chat, service, timed
 from console.core.profile.schema import StackSection
 from console.core.stacks.gonka import CHAIN_CONTAINER, RPC_PORT, chain_rpc_address
-from console.core.stacks.gonka_api import read_epoch, read_epoch_participants, read_epoch_stats
+from console.core.stacks.gonka_api import (
+    read_epoch,
+    read_epoch_participants,
+    read_epoch_stats,
+    read_versions,
+)
 from console.core.state import Chain, NodeStatus, Service
 from console.core.times import rfc3339_seconds
 
@@ -91,6 +96,10 @@ def read_chain(
         chain["participant_weight"] = ours_p.weight if ours_p else None
         if ours_p is not None:
             chain.update(epoch_misses(http, api_port, ours_p.index, epoch.index))
+        versions = read_versions(http.json(api_port, "/v1/versions"))
+        chain.update(
+            api_version=versions.api, node_version=versions.node, ml_versions=versions.mlnodes
+        )
     except (httpx.HTTPError, KeyError, ValueError):  # ApiShapeError is a ValueError
         pass  # the public API may be down while the chain runs; the RPC values stand
     try:
