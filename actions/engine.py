@@ -258,6 +258,10 @@ class Engine:
         # a run told to go on where a stack says changes must wait now (`run --force
         # REASON`): its steps go on, and journal the reason (a stack's actions read it)
         self.force_reason = ""
+        # an upgrade's patch (actions/stacks/gonka_upgrade.py: `run upgrade --to`), or its
+        # undoing (`--rollback`)
+        self.upgrade: Any = None
+        self.rollback = False
         self.cancelled = threading.Event()  # nothing new starts; running steps finish
         self.aborted = threading.Event()  # running steps stop at their next command
         self._unpaused = threading.Event()
@@ -408,6 +412,9 @@ class Engine:
         plan the operator confirmed (an exact step holds the run to it)."""
         if self.journal is None:
             raise StepFailed("no journal to record the run in: nothing was run")
+        if action.serial:  # one node at a time, none started after one failed
+            batch = batch or "1"
+            max_fail = "0" if max_fail is None else max_fail
         self._planned = {(i.node, i.step): i for i in planned}
         # one run of a fleet at a time (FleetBusy names the one in progress)
         self._run_lock = RunLock(self.profile.model.fleet.name, self.journal.path.parent / "locks")

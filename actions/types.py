@@ -97,6 +97,9 @@ class Action:
     targets: Callable[[FleetProfile], list[tuple[Cluster, Node]]] | None = None
     # what the plan must say besides its steps (what a cloud's driver cannot do)
     notes: Callable[[FleetProfile], list[str]] | None = None
+    # one node at a time, no new node after one fails (an upgrade's rule), unless the run's
+    # --batch and --max-fail say otherwise
+    serial: bool = False
 
 
 @dataclass(frozen=True)

@@ -158,3 +158,113 @@ def test_a_confirmation_poc_holds_changes_on_its_cluster_only(fleet, monitor):
     finally:
         fleet.clear("net-new", "cpoc-running")
     assert wait_until(lambda: chains(monitor)[1].confirmation_poc is False)
+
+
+class PatchServer:
+    """The patch's download, on a loopback address of its own (a node's 127.0.0.1 is its
+    own): the binary, or, for the nodes named in `corrupt`, other bytes."""
+
+    def __init__(self, good: bytes) -> None:
+        import http.server
+        import threading
+
+        self.good, self.corrupt_next, self.asked = good, set(), []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the library's name
+                server.asked.append(self.path)
+                body = server.good
+                if len(server.asked) in server.corrupt_next:
+                    body = server.good[:-7] + b"garbage"  # a broken mirror's answer
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        for last in range(2, 250):  # an address no simulated fleet's block uses
+            try:
+                self.httpd = http.server.ThreadingHTTPServer((f"127.250.{last}.1", 0), Handler)
+                break
+            except OSError:
+                continue
+        self.url = f"http://127.250.{self.httpd.server_address[0].split('.')[2]}.1:"
+        self.url += f"{self.httpd.server_address[1]}/decentralized-api"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_an_api_hot_patch_goes_one_host_at_a_time_stops_at_a_bad_download_and_rolls_back(
+    fleet, monitor, tmp_path
+):
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    networks = ["net-old", "net-new"]  # the profile's order: the order they are patched in
+    for name in networks:  # a deployed host's Cosmovisor layout: current -> genesis
+        cosmovisor = fleet.nodes[name].home / "gonka/deploy/join/.dapi/cosmovisor"
+        (cosmovisor / "genesis/bin").mkdir(parents=True, exist_ok=True)
+        (cosmovisor / "genesis/bin/decentralized-api").write_bytes(b"the release's binary")
+        if not (cosmovisor / "current").is_symlink():
+            (cosmovisor / "current").symlink_to("genesis")
+    binary = b"\x7fELF decentralized-api v0.2.15-post7 " * 1000
+    server = PatchServer(binary)
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(
+        '[patches."v0.2.15-post7"]\n'
+        f'url = "{server.url}"\nsha256 = "{hashlib.sha256(binary).hexdigest()}"\n'
+    )
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+
+    def fleetdeck(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "console.app.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
+    def versions() -> dict[str, str | None]:
+        chains_now = monitor.snapshot().nodes
+        return {n: chains_now[n].chain.api_version for n in networks}
+
+    profile = str(fleet.profile_path)
+    try:
+        server.corrupt_next = {2}  # the second host's download comes back broken
+        run = fleetdeck(
+            "run", profile, "upgrade", "--to", "v0.2.15-post7", "--manifest", str(manifest), "--yes"
+        )
+        said = run.stdout + run.stderr
+        assert run.returncode == 4, said
+        assert "the download's sha256 is" in said and "the node stays on its version" in said
+        # one host at a time, in order: the first patched and verified before the second began
+        first, second = (said.index(f"{n} ") for n in networks)
+        assert first < second and "the API answers v0.2.15-post7" in said, said
+        assert wait_until(
+            lambda: versions() == {"net-old": "v0.2.15-post7", "net-new": "v0.2.15-post5"}
+        )
+        new_dapi = fleet.nodes["net-new"].home / "gonka/deploy/join/.dapi/cosmovisor"
+        assert os.readlink(new_dapi / "current") == "genesis"  # untouched
+        assert not (new_dapi / "upgrades/v0.2.15-post7/bin/decentralized-api").exists()
+        # run again: the first host has it (nothing to do), the second downloads it whole
+        server.corrupt_next = set()
+        again = fleetdeck(
+            "run", profile, "upgrade", "--to", "v0.2.15-post7", "--manifest", str(manifest), "--yes"
+        )
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert wait_until(lambda: set(versions().values()) == {"v0.2.15-post7"})
+        # and back: each host's previous link again
+        back = fleetdeck("run", profile, "upgrade", "--rollback", "--yes")
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert wait_until(lambda: versions() == {"net-old": "v0.2.14", "net-new": "v0.2.15-post5"})
+    finally:
+        server.stop()

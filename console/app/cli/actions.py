@@ -19,6 +19,7 @@ from console.app.cli.common import (
 )
 from console.app.cli.group import EXIT_FAILED, EXIT_INVALID, EXIT_USAGE, cli
 from console.app.cli.mnemonic import recoverer, revealer
+from console.app.cli.upgrade import UPGRADE_OPTIONS, upgrade_patch
 
 
 @cli.command("plan")
@@ -58,6 +59,9 @@ def plan_cmd(
         sys.exit(EXIT_FAILED)
 
 
+FORCE_HELP = "go on with restarts a stack says must wait now (the journal keeps REASON)"
+
+
 @cli.command("run")
 @click.argument("profile", type=click.Path())
 @click.argument("action")
@@ -75,13 +79,8 @@ def plan_cmd(
 @click.option("--max-fail", help="stop starting new work once more than N or P% of nodes fail")
 @click.option("--pause-on-failure", is_flag=True, help="at the first failure, ask before going on")
 @click.option("--json", "as_json", is_flag=True, help="print events as JSON lines")
-@click.option(
-    "--force",
-    "force_reason",
-    metavar="REASON",
-    default="",
-    help="go on with restarts a stack says must wait now (the journal keeps REASON)",
-)
+@click.option("--force", "force_reason", metavar="REASON", default="", help=FORCE_HELP)
+@UPGRADE_OPTIONS
 @click.option(
     "--mnemonic-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -105,6 +104,9 @@ def run_cmd(
     pause_on_failure: bool,
     as_json: bool,
     force_reason: str,
+    upgrade_to: str | None,
+    manifest: Path | None,
+    rollback: bool,
     mnemonic_file: Path | None,
     recover: bool,
     accept_new_host_keys: bool,
@@ -137,9 +139,11 @@ def run_cmd(
         sys.exit(EXIT_USAGE)
     out_lock = threading.Lock()
     reveal = revealer(mnemonic_file, as_json, out_lock)  # a bad --mnemonic-file: said first
+    patch = upgrade_patch(act.name, upgrade_to, manifest, rollback)  # usage: said first
     engine, pool = engine_for(loaded, accept_new_host_keys)
     engine.reveal = reveal
     engine.force_reason = force_reason.strip()
+    engine.upgrade, engine.rollback = patch
     if recover:
         engine.recover = recoverer(out_lock)
     words = limit_words(limit)

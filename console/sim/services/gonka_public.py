@@ -3,6 +3,8 @@ governance models, transactions, and every ML node's metrics."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.sim.chain import STATUS_CODES, rfc3339
@@ -23,6 +25,8 @@ class PublicApi:
         self.node, self.chain = node, node.chain
         # v0.2.15 answers in its own shapes (reference/gonka-0.2.15.md §3.2)
         self.v0215 = release_tuple(self.chain.release) >= (0, 2, 15)
+        self._current_link: Path | None = None
+        self._looked_at = float("-inf")
 
     def answer(self, obj, status: int = 200) -> Response:
         """A read: v0.2.15 marks those moving to the edge API with `Deprecation: true`."""
@@ -39,13 +43,28 @@ class PublicApi:
             }
         return self.answer(doc)
 
+    def api_release(self) -> str:
+        """What the api container runs: a hot patch Cosmovisor's `current` links to, in the
+        deploy directory's .dapi (found once, then followed); else the chain's release."""
+        link = self._current_link
+        if link is None and self.chain.clock() >= self._looked_at + 5:
+            self._looked_at = self.chain.clock()
+            link = next(self.node.home.glob("**/.dapi/cosmovisor/current"), None)
+            self._current_link = link
+        try:
+            target = os.readlink(link) if link is not None else ""
+        except OSError:
+            target = ""
+        return target.split("/")[1] if target.startswith("upgrades/") else self.chain.release
+
     def versions(self, req: Request) -> Response:
+        release = self.api_release()
         doc = {
             "timestamp": int(self.chain.clock()),
-            "api_version": self.chain.release,
+            "api_version": release,
             "node_version": self.chain.release.split("-")[0],
         }
-        if "-post" in self.chain.release:  # a patched host adds its ML nodes
+        if "-post" in release:  # a patched host adds its ML nodes
             doc["mlnodes"] = [
                 {"id": n["id"], "version": MLNODE_VERSION} for n in self.node.admin_nodes.values()
             ]
