@@ -241,15 +241,26 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
         signings = [line for line in kit.stdout.splitlines() if line.startswith("inferenced ")]
         assert len(signings) == 1 and "grant-ml-ops-permissions" in signings[0], kit.stdout
         other = short_tmp / "data" / "fleetdeck" / "keyrings" / "deploytest" / "c1"
-        there = subprocess.run(
-            ["sh", "-c", f"{cli}{signings[0].removeprefix('inferenced')} --keyring-dir {other}"],
-            input=COLD_PASSWORD + "\n",
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
-        assert "Transaction confirmed successfully!" in there.stdout, there.stdout + there.stderr
+
+        def sign_there(command: str, before: str = "") -> None:
+            """A kit's command, run on the machine that keeps the cold key (its keyring)."""
+            there = subprocess.run(
+                [
+                    "sh",
+                    "-c",
+                    f"{before}{cli}{command.removeprefix('inferenced')} --keyring-dir {other}",
+                ],
+                input=COLD_PASSWORD + "\n",
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+            assert "Transaction confirmed successfully!" in there.stdout, (
+                there.stdout + there.stderr
+            )
+
+        sign_there(signings[0])
         checked = json.loads(run("doctor", str(profile), "--json").stdout)
         c1 = {c["id"]: c for c in checked["clusters"][0]["checks"]}
         assert c1["permissions_granted"]["status"] == "ok"
@@ -275,15 +286,7 @@ def test_keys_deploy_register_then_doctor(short_tmp: Path):
         kit = run("signing-kit", str(elsewhere), "--cluster", "c1", "--node", kit_node)
         (vote,) = [line for line in kit.stdout.splitlines() if " gov vote " in line]
         assert vote.startswith(f'inferenced tx gov vote {proposal["id"]} "$VOTE" --from ')
-        there = subprocess.run(
-            ["sh", "-c", f"VOTE=yes; {cli}{vote.removeprefix('inferenced')} --keyring-dir {other}"],
-            input=COLD_PASSWORD + "\n",
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
-        assert "Transaction confirmed successfully!" in there.stdout, there.stdout + there.stderr
+        sign_there(vote, before="VOTE=yes; ")
         voted = json.loads(run("proposals", str(profile), "--json").stdout)["proposals"][0]
         assert voted["votes"]["c1"] == "yes", voted
         run("sim", "clear", sim, "c1-net")

@@ -13,6 +13,7 @@ from console.core.monitor.monitor import Monitor
 from console.core.profile import load
 from console.core.status_table import render
 from console.core.transport.ssh import Pool
+from tests.harness.cli import run as fleetdeck
 from tests.harness.simclient import small_sim_fleet
 
 pytestmark = pytest.mark.integration
@@ -205,8 +206,6 @@ def test_an_api_hot_patch_goes_one_host_at_a_time_stops_at_a_bad_download_and_ro
 ):
     import hashlib
     import os
-    import subprocess
-    import sys
 
     networks = ["net-old", "net-new"]  # the profile's order: the order they are patched in
     for name in networks:  # a deployed host's Cosmovisor layout: current -> genesis
@@ -224,25 +223,15 @@ def test_an_api_hot_patch_goes_one_host_at_a_time_stops_at_a_bad_download_and_ro
     )
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
 
-    def fleetdeck(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "console.app.cli", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-
     def versions() -> dict[str, str | None]:
         chains_now = monitor.snapshot().nodes
         return {n: chains_now[n].chain.api_version for n in networks}
 
     profile = str(fleet.profile_path)
+    upgrade = ("run", profile, "upgrade", "--to", "v0.2.15-post7", "--manifest", str(manifest))
     try:
         server.corrupt_next = {2}  # the second host's download comes back broken
-        run = fleetdeck(
-            "run", profile, "upgrade", "--to", "v0.2.15-post7", "--manifest", str(manifest), "--yes"
-        )
+        run = fleetdeck(env, *upgrade, "--yes")
         said = run.stdout + run.stderr
         assert run.returncode == 4, said
         assert "the download's sha256 is" in said and "the node stays on its version" in said
@@ -257,13 +246,11 @@ def test_an_api_hot_patch_goes_one_host_at_a_time_stops_at_a_bad_download_and_ro
         assert not (new_dapi / "upgrades/v0.2.15-post7/bin/decentralized-api").exists()
         # run again: the first host has it (nothing to do), the second downloads it whole
         server.corrupt_next = set()
-        again = fleetdeck(
-            "run", profile, "upgrade", "--to", "v0.2.15-post7", "--manifest", str(manifest), "--yes"
-        )
+        again = fleetdeck(env, *upgrade, "--yes")
         assert again.returncode == 0, again.stdout + again.stderr
         assert wait_until(lambda: set(versions().values()) == {"v0.2.15-post7"})
         # and back: each host's previous link again
-        back = fleetdeck("run", profile, "upgrade", "--rollback", "--yes")
+        back = fleetdeck(env, "run", profile, "upgrade", "--rollback", "--yes")
         assert back.returncode == 0, back.stdout + back.stderr
         assert wait_until(lambda: versions() == {"net-old": "v0.2.14", "net-new": "v0.2.15-post5"})
     finally:
