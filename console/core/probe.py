@@ -315,7 +315,7 @@ def main(argv):
             DISKS.period, DOCKER_CLI.period = slow, slow / 3
             DOCKER_VERSION.period = INSPECT_EVERY[0] = slow
             for _, every, _ in EXTRA:
-                every.period = slow
+                every.period = slow if every.period else 0.0  # 0: a part read each line
             i += 1
         elif argv[i] == "--once":
             once = True

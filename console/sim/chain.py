@@ -122,6 +122,7 @@ class ChainSim:
         self.txs: dict[str, dict] = {}
         self.lock = threading.RLock()
         self.proposals: dict[int, dict] = {}  # id -> title, summary, times, {voter: option}
+        self.upgrade: dict | None = None  # name, height, outcome (x/upgrade's plan)
 
     # -- blocks
     def height(self) -> int:
@@ -321,6 +322,31 @@ class ChainSim:
             record = {"txhash": txhash, "height": str(h), "code": 0, "kind": kind, **fields}
             self.txs[txhash] = record
             return record
+
+    # -- x/upgrade: an approved software upgrade's plan, and what became of it at its height
+    def plan_upgrade(self, name: str, blocks: int) -> None:
+        with self.lock:
+            self.upgrade = {"name": name, "height": self.height() + blocks, "outcome": None}
+
+    def cancel_upgrade(self) -> None:
+        with self.lock:
+            self.upgrade = None
+            self.unstall()
+
+    def reach_upgrade(self, prepared) -> str | None:
+        """At the plan's height, once: the node switches to the new release where
+        `prepared(name)` (its binary is in Cosmovisor's directory), else the chain halts
+        there. The outcome ("upgraded", "halted"), or None before the height."""
+        with self.lock:
+            plan = self.upgrade
+            if plan is None or plan["outcome"] or self.height() < plan["height"]:
+                return None
+            if prepared(plan["name"]):
+                self.release, plan["outcome"] = plan["name"], "upgraded"
+            else:
+                self.stall()
+                plan["outcome"] = "halted"
+            return plan["outcome"]
 
     # -- governance (x/gov v1): proposals in their voting period and each voter's vote
     def propose(self, title: str, summary: str, voting_s: float) -> int:

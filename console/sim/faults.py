@@ -245,6 +245,15 @@ def _other_release():
     return apply, clear
 
 
+def _cancel_upgrade(fleet: SimFleet, node: SimNode) -> None:
+    """The plan gone and the chain going again; the halt's note removed (the operator put
+    the binary in place and started the node)."""
+    _chain(node).cancel_upgrade()
+    cosmovisor = next(node.home.glob("**/.inference/cosmovisor"), None)
+    if cosmovisor is not None:
+        (cosmovisor.parent / "data" / "upgrade-info.json").unlink(missing_ok=True)
+
+
 def _chain_fault(attr: str):
     def apply(fleet: SimFleet, node: SimNode) -> None:
         setattr(_chain(node).faults, attr, True)
@@ -423,6 +432,14 @@ FAULTS: dict[str, Fault] = {
             "gaudi-other-release",
             "the server's container runs an image of Intel Gaudi 1.17 on the 1.24 driver",
             *_other_release(),
+        ),
+        Fault(
+            "chain-upgrade",
+            "an approved upgrade (v0.2.16) 40 blocks ahead: the node switches where its binary "
+            "is prepared in Cosmovisor's directory, else the chain halts there",
+            lambda f, n: _chain(n).plan_upgrade("v0.2.16", 40),
+            _cancel_upgrade,
+            needs_chain=True,
         ),
         Fault(
             "gov-proposal",

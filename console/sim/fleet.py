@@ -455,4 +455,5 @@ class SimFleet:
             out += [k for k, (rate, _) in MISS_FAULTS.items() if chain.faults.miss_rate == rate]
             out += ["poc-running"] * chain.faults.poc + ["gov-proposal"] * bool(chain.proposals)
             out += ["cpoc-running"] * chain.faults.confirmation_poc
+            out += ["chain-upgrade"] * (chain.upgrade is not None)
         return out

@@ -262,6 +262,39 @@ class SimNode:
         elif self.golem.started_at is not None:
             self.golem.stopped()
 
+    def _cosmovisor(self) -> Path | None:
+        """The deploy's .inference/cosmovisor, wherever the profile put the deploy (looked
+        for until found: the sandbox is walked, not each tick once it is known)."""
+        found = getattr(self, "_cosmovisor_dir", None)
+        if found is None:
+            found = next(self.home.glob("**/.inference/cosmovisor"), None)
+            self._cosmovisor_dir = found
+        return found
+
+    def _follow_upgrade(self, now: float, chain_node) -> None:
+        """Cosmovisor at an upgrade's height: the new binary, or the halt it writes down."""
+        plan = self.chain.upgrade
+        cosmovisor = self._cosmovisor()
+
+        def prepared(name: str) -> bool:
+            return (
+                cosmovisor is not None
+                and (cosmovisor / "upgrades" / name / "bin" / "inferenced").is_file()
+            )
+
+        if self.chain.reach_upgrade(prepared) == "halted" and cosmovisor is not None:
+            info = {"name": plan["name"], "height": plan["height"], "info": ""}
+            data = cosmovisor.parent / "data"
+            data.mkdir(parents=True, exist_ok=True)
+            (data / "upgrade-info.json").write_text(json.dumps(info))
+        if plan["outcome"] == "halted" and chain_node is not None:
+            self._crash(
+                chain_node,
+                now,
+                f'UPGRADE "{plan["name"]}" NEEDED at height: {plan["height"]}: '
+                "ERR failed to run cosmovisor: no upgrade binary",
+            )
+
     def main_container(self) -> str:
         if self.stack == "golem":
             return self.serving_process()
@@ -507,6 +540,8 @@ class SimNode:
         chain_node = self.containers.items.get("node")
         if self.faults.get("chain_crash_loop") and chain_node is not None:
             self._crash(chain_node, now, "panic: failed to initialize database: leveldb corrupt")
+        if self.chain is not None and self.role == "network" and self.chain.upgrade is not None:
+            self._follow_upgrade(now, chain_node)
         name = self.main_container()
         c = self.containers.items.get(name)
         if c is None:

@@ -23,6 +23,15 @@ pytestmark = pytest.mark.integration
 def fleet(tmp_path_factory):
     root = tmp_path_factory.mktemp("releases-sim")
     with small_sim_fleet(root, "sim-two-releases.toml") as sim:
+        for name in ("net-old", "net-new"):  # a deployed host's Cosmovisor: current -> genesis
+            join = sim.nodes[name].home / "gonka/deploy/join"
+            for home, binary in ((".inference", "inferenced"), (".dapi", "decentralized-api")):
+                cosmovisor = join / home / "cosmovisor"
+                (cosmovisor / "genesis/bin").mkdir(parents=True)
+                (cosmovisor / "genesis/bin" / binary).write_bytes(
+                    b"the release's " + binary.encode()
+                )
+                (cosmovisor / "current").symlink_to("genesis")
         yield sim
 
 
@@ -208,12 +217,6 @@ def test_an_api_hot_patch_goes_one_host_at_a_time_stops_at_a_bad_download_and_ro
     import os
 
     networks = ["net-old", "net-new"]  # the profile's order: the order they are patched in
-    for name in networks:  # a deployed host's Cosmovisor layout: current -> genesis
-        cosmovisor = fleet.nodes[name].home / "gonka/deploy/join/.dapi/cosmovisor"
-        (cosmovisor / "genesis/bin").mkdir(parents=True, exist_ok=True)
-        (cosmovisor / "genesis/bin/decentralized-api").write_bytes(b"the release's binary")
-        if not (cosmovisor / "current").is_symlink():
-            (cosmovisor / "current").symlink_to("genesis")
     binary = b"\x7fELF decentralized-api v0.2.15-post7 " * 1000
     server = PatchServer(binary)
     manifest = tmp_path / "manifest.toml"
@@ -255,3 +258,50 @@ def test_an_api_hot_patch_goes_one_host_at_a_time_stops_at_a_bad_download_and_ro
         assert wait_until(lambda: versions() == {"net-old": "v0.2.14", "net-new": "v0.2.15-post5"})
     finally:
         server.stop()
+
+
+def test_a_chain_upgrade_passes_where_prepared_and_halts_where_not(fleet, monitor):
+    """Last in this module: the new cluster's chain moves to v0.2.16 for good."""
+    # net-new's operator prepared the upgrade's binary; net-old's did not
+    prepared = fleet.nodes["net-new"].home / "gonka/deploy/join/.inference/cosmovisor"
+    (prepared / "upgrades/v0.2.16/bin").mkdir(parents=True, exist_ok=True)
+    (prepared / "upgrades/v0.2.16/bin/inferenced").write_bytes(b"v0.2.16's inferenced")
+
+    def halted_alerts(node: str) -> list:
+        return [
+            a
+            for a in monitor.snapshot().alerts
+            if a.node == node and a.kind.startswith("chain_upgrade_halted")
+        ]
+
+    for name in ("net-old", "net-new"):
+        fleet.inject(name, "chain-upgrade")
+    try:
+        old_chain = fleet.chains["old"]
+        assert wait_until(lambda: old_chain.upgrade["outcome"] is not None, 60)
+        assert old_chain.upgrade["outcome"] == "halted"
+        lines: set = set()
+
+        def alerted() -> bool:
+            lines.add(monitor.snapshot().nodes["net-old"].probe_at)
+            return bool(halted_alerts("net-old"))
+
+        assert wait_until(alerted)
+        assert len(lines) - 1 <= 3, sorted(lines)  # within two intervals of the halt
+        (alert,) = halted_alerts("net-old")
+        height = old_chain.upgrade["height"]
+        assert alert.severity == "critical"
+        assert (
+            alert.summary
+            == f"chain halted for the v0.2.16 upgrade at height {height}: no binary for it"
+        )
+        assert ".inference/cosmovisor/upgrades/v0.2.16/bin/inferenced is missing" in alert.evidence
+        assert "docker start node" in alert.next_step
+        # the prepared host passed the height on the new release, and says so
+        assert wait_until(lambda: chains(monitor)[1].node_version == "v0.2.16", 60)
+        assert fleet.chains["new"].upgrade["outcome"] == "upgraded"
+        assert halted_alerts("net-new") == []
+    finally:
+        for name in ("net-old", "net-new"):
+            fleet.clear(name, "chain-upgrade")
+    assert wait_until(lambda: halted_alerts("net-old") == [])

@@ -97,6 +97,8 @@ def test_status_json_reports_the_simulated_state(fleet):
         "reachable": 4,
         "critical": 0,
         "warning": 0,
+        "versions": {"net": "v0.2.14"},  # each host's API, as /v1/versions says
+        "behind": [],
     }
     nodes = {n["name"]: n for n in doc["nodes"]}
     for name, node in fleet.nodes.items():

@@ -252,6 +252,7 @@ ELSEWHERE |= {  # the chain's miss statistics and epoch clock: the release test'
 }
 ELSEWHERE["poc-running"] = Path(__file__).with_name("test_runbook_actions.py")
 ELSEWHERE["gaudi-other-release"] = Path(__file__).with_name("test_accelerators.py")
+ELSEWHERE["chain-upgrade"] = Path(__file__).with_name("test_gonka_releases.py")
 ELSEWHERE["gov-proposal"] = Path(__file__).with_name("test_gonka_registration.py")
 ELSEWHERE["no-habana-runtime"] = Path(__file__).with_name("test_deploy_accelerators.py")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from console.core.accelerators.nvidia import NVIDIA
@@ -21,6 +22,7 @@ from console.core.stacks.base import (
     Stack,
 )
 from console.core.stacks.gonka_api import poc_hold
+from console.core.stacks.gonka_cosmovisor import reading as cosmovisor_reading
 from console.core.stacks.gonka_metrics import read_mlnode_metrics
 from console.core.stacks.gonka_rules import chain_findings
 from console.core.stacks.vllm import chat_body, chat_tokens
@@ -163,6 +165,10 @@ GONKA = GonkaStack(
     settings=GonkaSettings,
     not_read_yet=NOT_READ_YET,
     rules=chain_findings,
+    # Cosmovisor's files on a network node, read each line (a halt at an upgrade's height)
+    probe_part=Path(__file__).with_name("gonka_probe.py"),
+    probe_key="gonka",
+    read_probe=cosmovisor_reading,
     drain="disable it in the admin API before the next PoC",
     # every ML node's GPUs from the network node's public API: no SSH to the ML nodes
     metrics=MetricsEndpoint(
@@ -274,6 +280,21 @@ GONKA = GonkaStack(
             "The participant is missing from the epoch's active set: no weight, no rewards "
             "this epoch.",
             ("the admin API setup report", "PoC results"),
+        ),
+        "chain_upgrade_halted": Runbook(
+            "Chain halted at an upgrade",
+            "An approved software upgrade's height came, and Cosmovisor found no binary for "
+            "it: the chain node stops there, its container only restarts, and the node misses "
+            "every block until the binary is in place.",
+            (
+                "cat .inference/data/upgrade-info.json (the upgrade's name and height)",
+                "ls .inference/cosmovisor/upgrades/*/bin/ and .dapi/cosmovisor/upgrades/*/bin/",
+                "docker logs node | grep 'UPGRADE.*NEEDED'",
+            ),
+            (
+                "download both binaries of the release, check their sha256 against the "
+                "notice, put them in place, docker start node",
+            ),
         ),
         "inference_misses": Runbook(
             "Missed inference requests",

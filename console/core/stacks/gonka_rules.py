@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from console.core.monitor.findings import Finding
+from console.core.stacks.gonka_cosmovisor import upgrade_findings
 
 if TYPE_CHECKING:
     from console.core.profile.schema import AlertsSection
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 
 def chain_findings(node: NodeStatus, limits: AlertsSection, now: float) -> Iterator[Finding]:
+    yield from upgrade_findings(node)  # first: the RPC is gone when it halts
     chain = node.chain
     if node.chain_error and chain is None and node.role == "network":
         yield Finding(
