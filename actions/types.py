@@ -100,6 +100,9 @@ class Action:
     # one node at a time, no new node after one fails (an upgrade's rule), unless the run's
     # --batch and --max-fail say otherwise
     serial: bool = False
+    # what a run must be told that the console does not ask (an upgrade's --to): such an
+    # action is run from the command line only, and the console's picker leaves it out
+    cli_options: str = ""
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,7 @@ def upgrade_action() -> Action:
         name="upgrade",
         stacks=("gonka",),
         serial=True,  # one machine at a time, stopping at the first that fails
+        cli_options="--to VERSION --manifest FILE, or --rollback",
         description="an API hot patch, one network node at a time inside the window: "
         "download and verify, stop api, relink, start, check /v1/versions (or --rollback)",
         steps=(

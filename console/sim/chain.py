@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from console.sim import bech32
 
+MAINNET_EPOCH = 40320  # blocks (reference/gonka-0.2.15.md §3.2: epoch_length 40320)
 # epoch stages, in blocks after the epoch's PoC start (the real chain's order)
 STAGES = {
     "poc_generation_wind_down": 16,
@@ -86,7 +87,7 @@ class ChainFaults:
     no_peers: bool = False
     jailed: bool = False
     miss_rate: float = 0.01  # of the requests routed to our participant this epoch
-    poc: bool = False  # PoC runs now, wherever the clock stands (a rehearsal's)
+    poc_at: int | None = None  # PoC runs since this height, wherever the clock stands
     confirmation_poc: bool = False  # a confirmation PoC runs inside the epoch
 
 
@@ -172,12 +173,20 @@ class ChainSim:
         h = self.height()
         index = (h - 1) // self.epoch_length
         poc_start = index * self.epoch_length + 1
+        length = self.epoch_length
+        if self.faults.poc_at is not None:
+            # a PoC begun when the fault came, on mainnet's clock: the next one a mainnet
+            # epoch later, so the window before it lies ahead (this simulator's own epochs
+            # are shorter than the 500-block window)
+            poc_start, length = self.faults.poc_at, MAINNET_EPOCH
         stages = self._stages(index, poc_start)
-        nxt = self._stages(index + 1, poc_start + self.epoch_length)
+        nxt = self._stages(index + 1, poc_start + length)
         return {
             "block_height": h,
             "latest_epoch": {"index": index, "poc_start_block_height": poc_start},
-            "phase": "PoCGenerate" if self.faults.poc else self._phase(h - poc_start),
+            "phase": "PoCGenerate"
+            if self.faults.poc_at is not None
+            else self._phase(h - poc_start),
             "is_confirmation_poc_active": self.faults.confirmation_poc,
             "epoch_stages": stages,
             "next_epoch_stages": nxt,

@@ -452,8 +452,10 @@ FAULTS: dict[str, Fault] = {
         ),
         Fault(
             "poc-running",
-            "PoC runs on the cluster's chain now (until the fault clears)",
-            *_chain_fault("poc"),
+            "PoC runs on the cluster's chain from now (until the fault clears), the next a "
+            "mainnet epoch later",
+            lambda f, n: setattr(_chain(n).faults, "poc_at", _chain(n).height()),
+            lambda f, n: setattr(_chain(n).faults, "poc_at", None),
             needs_chain=True,
         ),
         Fault(

@@ -453,7 +453,8 @@ class SimFleet:
             out += ["catching-up"] * chain.faults.catching_up
             out += ["no-peers"] * chain.faults.no_peers + ["jailed"] * chain.faults.jailed
             out += [k for k, (rate, _) in MISS_FAULTS.items() if chain.faults.miss_rate == rate]
-            out += ["poc-running"] * chain.faults.poc + ["gov-proposal"] * bool(chain.proposals)
+            out += ["poc-running"] * (chain.faults.poc_at is not None)
+            out += ["gov-proposal"] * bool(chain.proposals)
             out += ["cpoc-running"] * chain.faults.confirmation_poc
             out += ["chain-upgrade"] * (chain.upgrade is not None)
         return out

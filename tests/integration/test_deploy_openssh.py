@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -479,7 +480,8 @@ def test_a_changed_model_recreates_the_containers_that_read_it(deploy_fleet):
             assert held.returncode == 4, held.stdout[-3000:] + held.stderr[-2000:]
             said = held.stdout + held.stderr
             assert "waits: PoC runs (PoCGenerate) on cluster" in said, said[-3000:]
-            assert "wait until it ends" in said  # the simulated epoch is shorter than a window
+            window = r"the window before the next PoC opens at block \d+ \(\d+ blocks from now\)"
+            assert re.search(window, said), said[-3000:]
             held_rows = step_rows(root, run_id_of(held.stdout))
             assert all(held_rows[(net, "recreate")][0] == "failed" for net in networks)
             # ... and goes on with --force REASON, which the journal keeps with who forced it

@@ -461,7 +461,7 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
     notes), `y`, type the fleet's name, watch the matrix; back on the fleet table the
     machines are there, probed live like the others."""
     from textual.command import CommandList, CommandPalette
-    from textual.widgets import DataTable
+    from textual.widgets import DataTable, OptionList
 
     from console.app.tui import FleetdeckApp
     from console.core.profile import load
@@ -479,7 +479,13 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
         async with app.run_test(size=(140, 40)) as pilot:
             await pilot.press("a")
             assert await until(pilot, lambda: isinstance(app.screen, ActionPickerScreen), 5)
-            await pilot.press("down", "down", "down", "enter")  # deploy, keys, register, provision
+            offered = app.screen.query_one(OptionList)
+            for _ in range(offered.option_count):  # down the list to it
+                if offered.highlighted_option.id == "provision":
+                    break
+                await pilot.press("down")
+            assert offered.highlighted_option.id == "provision"
+            await pilot.press("enter")
             assert await until(pilot, lambda: isinstance(app.screen, PlanScreen), 20)
             plan = str(app.screen.query_one("#plan").render())
             assert "ec2 RunInstances p5.48xlarge (8×H100)" in plan

@@ -32,6 +32,9 @@ def upgrade_patch(action: str, to: str | None, manifest: Path | None, rollback: 
     from actions.stacks.gonka_upgrade import read_manifest
 
     if not (to or manifest or rollback):
+        if action == "upgrade":
+            click.echo("fleetdeck run: upgrade needs --to VERSION and --manifest FILE", err=True)
+            sys.exit(EXIT_USAGE)
         return None, False
     if action != "upgrade":
         click.echo("fleetdeck run: --to, --manifest and --rollback belong to upgrade", err=True)

@@ -49,7 +49,8 @@ class Runs(Controller):
         from screens.actions import ActionPickerScreen
 
         model = app.profile.model
-        choices = [(name, action_named(name, model).description) for name in actions()]
+        offered = [action_named(name, model) for name in actions()]
+        choices = [(a.name, a.description) for a in offered if not a.cli_options]
         app.push_screen(
             ActionPickerScreen(choices, app.profile.model.fleet.name),
             lambda name: self.plan(name) if name else None,
