@@ -475,8 +475,9 @@ def test_a_changed_model_recreates_the_containers_that_read_it(deploy_fleet):
         # during PoC the recreate waits, saying when the window opens (issue 31) ...
         for net in networks:
             fleet.inject(net, "poc-running")
+        only = ("--limit", ",".join(networks))  # what the change touches: the API's nodes
         try:
-            held = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes")
+            held = fleetdeck(env, "run", str(fleet.profile_path), "deploy", "--yes", *only)
             assert held.returncode == 4, held.stdout[-3000:] + held.stderr[-2000:]
             said = held.stdout + held.stderr
             assert "waits: PoC runs (PoCGenerate) on cluster" in said, said[-3000:]
@@ -486,7 +487,14 @@ def test_a_changed_model_recreates_the_containers_that_read_it(deploy_fleet):
             assert all(held_rows[(net, "recreate")][0] == "failed" for net in networks)
             # ... and goes on with --force REASON, which the journal keeps with who forced it
             proc = fleetdeck(
-                env, "run", str(fleet.profile_path), "deploy", "--yes", "--force", "hotfix #12"
+                env,
+                "run",
+                str(fleet.profile_path),
+                "deploy",
+                "--yes",
+                *only,
+                "--force",
+                "hotfix #12",
             )
         finally:
             for net in networks:
