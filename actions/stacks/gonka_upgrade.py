@@ -37,6 +37,7 @@ BINARY = "decentralized-api"
 VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[A-Za-z0-9.]+)?$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 VERIFY_S = 60.0
+NOT_A_LINK = "?not-a-link"
 
 # on the node: download argv[1] to argv[3] through a temporary file beside it, put it in
 # place only when its sha256 is argv[2] (exit 3 and the digest seen otherwise)
@@ -104,7 +105,8 @@ def _in_dir(ctx: NodeContext, command: str) -> str:
 def _current(ctx: NodeContext, name: str = "current") -> str:
     """Where .dapi/cosmovisor/<name> points ("" where it is no link)."""
     link = shlex.quote(f"{COSMOVISOR}/{name}")
-    read = f"readlink {link} 2>/dev/null || true"
+    # a `current` that is not a link (a directory) is said, never relinked into
+    read = f"if [ -L {link} ]; then readlink {link}; elif [ -e {link} ]; then echo {NOT_A_LINK}; fi"
     if name == "previous":
         read = f"cat {link} 2>/dev/null || true"
     return ctx.run(_in_dir(ctx, read), quiet=True, check=False).stdout.strip()
@@ -161,6 +163,11 @@ def switch_check(ctx: NodeContext) -> Change | None:
     target, now = _target(ctx), _current(ctx)
     if now == target:
         return None
+    if now == NOT_A_LINK:
+        raise StepFailed(
+            f"{COSMOVISOR}/current is not a link: not the layout Gonka's procedure relinks; "
+            "look at it on the node before patching it by hand"
+        )
     keep = "" if ctx.engine.rollback else f"printf '%s\\n' {shlex.quote(now)} > previous && "
     command = _in_dir(
         ctx,
