@@ -12,10 +12,10 @@ import pytest
 from console.core.stacks.gonka_api import (
     ApiShapeError,
     number,
+    poc_hold,
     read_epoch,
     read_epoch_participants,
     read_epoch_stats,
-    read_poc_batches,
     read_versions,
 )
 
@@ -45,18 +45,19 @@ def test_the_latest_epoch_reads_the_same_in_both_shapes(shape):
     epoch = read_epoch(doc)
     assert (epoch.index, epoch.phase, epoch.block_height) == (56, "Inference", 887711)
     assert (epoch.poc_start, epoch.next_poc_start, epoch.epoch_length) == (887041, 927361, 40320)
-    assert not epoch.in_poc and not epoch.confirmation_poc
+    assert not epoch.confirmation_poc and poc_hold(epoch.phase, False, 1, 2, "c1") is None
     assert epoch.blocks_to_poc == 927361 - 887711
-    assert epoch.blocks_to_window == 927361 - 887711 - 500
+    assert epoch.window_at == 927361 - 500
 
 
 def test_poc_and_confirmation_poc_are_the_time_to_change_nothing():
-    assert read_epoch(dict(EPOCH_0214, phase="PoCValidate")).in_poc
+    validating = read_epoch(dict(EPOCH_0214, phase="PoCValidate"))
+    assert poc_hold(validating.phase, validating.confirmation_poc, 1, None, "c1")
     cpoc = dict(v0215(EPOCH_0214), is_confirmation_poc_active=True)
-    assert read_epoch(cpoc).in_poc and read_epoch(cpoc).confirmation_poc
+    assert read_epoch(cpoc).confirmation_poc
     # inside the 500 blocks before the PoC the window is open now
     near = dict(EPOCH_0214, block_height=927361 - 200)
-    assert read_epoch(near).blocks_to_window == 0
+    assert read_epoch(near).window_at < near["block_height"]
 
 
 def test_an_epoch_of_neither_shape_says_what_is_missing():
@@ -104,14 +105,6 @@ def test_versions_of_a_patched_and_an_unpatched_host():
     assert patched.api == "v0.2.15-post5" and patched.mlnodes == (("node1", "3.0.16"),)
     with pytest.raises(ApiShapeError):
         read_versions({"status": "ok"})
-
-
-def test_no_poc_batches_is_an_empty_list_in_both_releases():
-    assert read_poc_batches(200, {"poc_batch": []}) == []  # v0.2.14
-    assert read_poc_batches(404, {"message": "not found"}) == []  # v0.2.15
-    assert read_poc_batches(200, {"poc_batch": [{"node_id": "n1"}]}) == [{"node_id": "n1"}]
-    with pytest.raises(ApiShapeError, match="502"):
-        read_poc_batches(502, None)
 
 
 def test_the_real_epoch_stats_of_a_participant_and_a_past_epoch(reference):
@@ -190,3 +183,29 @@ def test_releases_and_their_patches_in_order():
 
     order = ["v0.2.9", "v0.2.14", "v0.2.15", "v0.2.15-post3", "v0.2.15-post5", "v0.2.16"]
     assert sorted(reversed(order), key=release_key) == order
+
+
+def test_a_finished_epochs_summary_is_asked_once():
+    from console.core.stacks import gonka_status
+
+    asked = []
+
+    class Http:
+        def json(self, port, path, host="127.0.0.1"):
+            asked.append(path)
+            stats = {"inference_count": "90", "missed_requests": "10"}
+            if "epoch_performance_summary" in path:
+                return {"epochPerformanceSummary": dict(stats, epoch_index="6")}
+            return {"participant": {"current_epoch_stats": stats}}
+
+    gonka_status._LAST_EPOCH.clear()
+    for _ in range(3):
+        got = gonka_status.epoch_misses(Http(), 8000, "gonka1abc", 7)
+    assert got == {
+        "inferences": 90,
+        "missed": 10,
+        "last_epoch_inferences": 90,
+        "last_epoch_missed": 10,
+    }
+    assert sum("epoch_performance_summary/6/gonka1abc" in p for p in asked) == 1
+    assert sum(p.endswith("/participant/gonka1abc") for p in asked) == 3  # this epoch: live

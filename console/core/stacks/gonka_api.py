@@ -3,9 +3,10 @@ fleet may run: plain parsing, no I/O, one tolerant reader per endpoint.
 
 v0.2.15 changed shapes without changing paths (reference/gonka-0.2.15.md §3.2): the epoch's
 `epoch_params` nested once more with its integers as strings, the participants' numbers
-as strings, `/v1/versions` without `mlnodes` on a host not yet patched, and
-`/v1/poc-batches/{epoch}` a 404 where it was an empty list. Each reader accepts both, and
-says what is missing when an answer is neither (`ApiShapeError`, a ValueError).
+as strings, `/v1/versions` without `mlnodes` on a host not yet patched (and
+`/v1/poc-batches/{epoch}` a 404 where it was an empty list: fleetdeck reads no PoC
+batches). Each reader accepts both, and says what is missing when an answer is neither
+(`ApiShapeError`, a ValueError).
 """
 
 from __future__ import annotations
@@ -68,11 +69,6 @@ class Epoch:
     confirmation_poc: bool  # is_confirmation_poc_active; False where the field is absent
 
     @property
-    def in_poc(self) -> bool:
-        """PoC or confirmation PoC runs: the time to change nothing."""
-        return self.phase in POC_PHASES or self.confirmation_poc
-
-    @property
     def blocks_to_poc(self) -> int | None:
         if self.next_poc_start is None:
             return None
@@ -82,12 +78,6 @@ class Epoch:
     def window_at(self) -> int | None:
         """The block where the safe window before the next PoC opens."""
         return None if self.next_poc_start is None else self.next_poc_start - SAFE_WINDOW_BLOCKS
-
-    @property
-    def blocks_to_window(self) -> int | None:
-        """Blocks until the safe window before the next PoC opens (0: it is open now)."""
-        left = self.blocks_to_poc
-        return None if left is None else max(0, left - SAFE_WINDOW_BLOCKS)
 
 
 def _epoch_params(doc: dict) -> dict:
@@ -186,22 +176,6 @@ def read_versions(doc: Any) -> Versions:
         node=str(doc["node_version"]) if doc.get("node_version") else None,
         mlnodes=mlnodes,
     )
-
-
-def read_poc_batches(status: int, doc: Any) -> list[dict]:
-    """`/v1/poc-batches/{epoch}`: v0.2.15 answers 404 where v0.2.14 gave an empty list."""
-    if status == 404:
-        return []
-    if status != 200:
-        raise ApiShapeError(f"the API answered {status}")
-    if isinstance(doc, list):
-        return [b for b in doc if isinstance(b, dict)]
-    if isinstance(doc, dict):
-        for value in doc.values():
-            if isinstance(value, list):
-                return [b for b in value if isinstance(b, dict)]
-        return []
-    raise ApiShapeError("neither a list nor an object")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from console.core.monitor.collect import Collector, NodeHttp, chat, service, tim
 from console.core.profile.schema import StackSection
 from console.core.stacks.gonka import CHAIN_CONTAINER, RPC_PORT, chain_rpc_address
 from console.core.stacks.gonka_api import (
+    EpochStats,
     read_epoch,
     read_epoch_participants,
     read_epoch_stats,
@@ -120,6 +121,7 @@ def read_chain(
 
 
 INFERENCE_MODULE = "/chain-api/productscience/inference/inference"
+_LAST_EPOCH: dict[tuple[str, int], EpochStats] = {}  # (participant, past epoch) -> its stats
 
 
 def epoch_misses(http: NodeHttp, api_port: int, address: str, epoch: int) -> dict:
@@ -129,11 +131,13 @@ def epoch_misses(http: NodeHttp, api_port: int, address: str, epoch: int) -> dic
     try:
         now = read_epoch_stats(http.json(api_port, f"{INFERENCE_MODULE}/participant/{address}"))
         out.update(inferences=now.inferences, missed=now.missed)
-        last = read_epoch_stats(
-            http.json(
-                api_port, f"{INFERENCE_MODULE}/epoch_performance_summary/{epoch - 1}/{address}"
-            )
-        )
+        last = _LAST_EPOCH.get((address, epoch - 1))
+        if last is None:  # a finished epoch's summary does not change: asked once
+            summary = f"{INFERENCE_MODULE}/epoch_performance_summary/{epoch - 1}/{address}"
+            last = read_epoch_stats(http.json(api_port, summary))
+            if len(_LAST_EPOCH) > 1000:  # participants × epochs a console outlives: bounded
+                _LAST_EPOCH.clear()
+            _LAST_EPOCH[(address, epoch - 1)] = last
         out.update(last_epoch_inferences=last.inferences, last_epoch_missed=last.missed)
     except (httpx.HTTPError, KeyError, ValueError):
         pass  # an older chain or a first epoch: no statistics is no alert
