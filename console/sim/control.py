@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from console.sim.tools.dockerclient import UnixConnection
+from console.sim.tools.unixhttp import request as unix_request
 
 
 class SimError(Exception):
@@ -171,18 +171,14 @@ def request(root: Path, method: str, path: str, body: Any = None, timeout: float
     sock = root.resolve() / "control.sock"
     if not sock.exists() or not pid_of(root.resolve()):
         raise SimError(f"no simulated fleet runs in {root} (start one with fleetdeck sim up)")
-    conn = UnixConnection(str(sock), timeout=timeout)
+    payload = json.dumps(body).encode() if body is not None else None
     try:
-        payload = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        data = json.loads(resp.read() or b"null")
-    except OSError as exc:
+        status, answer = unix_request(str(sock), method, path, payload, timeout=timeout)
+        data = json.loads(answer or b"null")
+    except (OSError, ValueError) as exc:
         raise SimError(f"cannot reach the simulated fleet in {root}: {exc}") from None
-    finally:
-        conn.close()
-    if resp.status >= 400:
-        raise SimError(data.get("error", f"error {resp.status}"))
+    if status >= 400:
+        raise SimError(data.get("error", f"error {status}"))
     return data
 
 

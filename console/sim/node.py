@@ -16,7 +16,6 @@ import py_compile
 import re
 import shlex
 import shutil
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,9 +110,7 @@ def install_tools(home: Path, nvml_lib: Path | None, vendor: str = "nvidia") -> 
             py_compile.compile(str(link), importlib.util.cache_from_source(str(link)))
     except ImportError:  # without pynvml here, nodes take the nvidia-smi path
         pass
-    system = "/usr/bin/python3"  # a distribution's python starts fastest (no site hooks)
-    base = system if os.access(system, os.X_OK) else getattr(sys, "_base_executable", "")
-    base = shlex.quote(os.path.realpath(base or sys.executable))
+    base = shlex.quote(tools.plain_python())
     path = f'PYTHONPATH={shlex.quote(str(site))}"${{PYTHONPATH:+:$PYTHONPATH}}"'
     script("python3", f'{path} exec {base} "$@"')
     if nvml_lib is not None and vendor == "nvidia":

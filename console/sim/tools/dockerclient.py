@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import socket
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from console.sim.tools import sim_dir
-
-
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float = 30) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
+from console.sim.tools.unixhttp import request
 
 
 def socket_path() -> str:
@@ -39,29 +27,23 @@ class DockerError(Exception):
 def call(
     method: str, path: str, query: dict[str, Any] | None = None, body: Any = None
 ) -> tuple[int, bytes]:
-    conn = UnixConnection(socket_path())
     url = "/v1.41" + quote(path) + ("?" + urlencode(query) if query else "")
     payload = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"} if payload else {}
     try:
-        conn.request(method, url, body=payload, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
+        status, data = request(socket_path(), method, url, payload)
     except (FileNotFoundError, ConnectionRefusedError):
         raise DockerError(
             0,
             f"Cannot connect to the Docker daemon at unix://{socket_path()}. "
             "Is the docker daemon running?",
         ) from None
-    finally:
-        conn.close()
-    if resp.status >= 400:
+    if status >= 400:
         try:
             message = json.loads(data).get("message", data.decode())
         except ValueError:
             message = data.decode()
-        raise DockerError(resp.status, f"Error response from daemon: {message}")
-    return resp.status, data
+        raise DockerError(status, f"Error response from daemon: {message}")
+    return status, data
 
 
 def get_json(path: str, query: dict[str, Any] | None = None) -> Any:

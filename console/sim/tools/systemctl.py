@@ -10,20 +10,15 @@ import sys
 from typing import Any
 
 from console.sim.tools import sim_dir
-from console.sim.tools.dockerclient import UnixConnection
+from console.sim.tools.unixhttp import request
 
 VERBS = ("start", "stop", "restart", "reload-or-restart", "enable", "disable")
 CHANGING = VERBS + ("daemon-reload",)
 
 
 def ask(method: str, path: str) -> tuple[int, Any]:
-    conn = UnixConnection(str(sim_dir() / "systemd.sock"), timeout=10)
-    try:
-        conn.request(method, path)
-        r = conn.getresponse()
-        return r.status, json.loads(r.read() or b"null")
-    finally:
-        conn.close()
+    status, data = request(str(sim_dir() / "systemd.sock"), method, path, timeout=10)
+    return status, json.loads(data or b"null")
 
 
 def main(argv: list[str] | None = None) -> int:
