@@ -54,6 +54,7 @@ LONGEST_FIRST = (
     "integration/test_deploy_vllm.py",
     "integration/test_accelerator_exporters.py",
     "integration/test_deploy_accelerators.py",
+    "integration/test_watch_paging.py",
 )
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command. On a fresh Debian machine with Python >= 3.11 it installs what the
-# tests need (OpenSSH server, dockerd, static busybox, gcc, tmux, iproute2, Prometheus; a
-# virtualenv with fleetdeck and exactly the versions tests/requirements.lock pins), then runs
-# ruff, the import contracts and pytest (three workers), and prints the 20 slowest tests.
+# tests need (OpenSSH server, dockerd, static busybox, gcc, tmux, iproute2, Prometheus,
+# Alertmanager; a virtualenv with fleetdeck and exactly the versions tests/requirements.lock
+# pins), then runs ruff, the import contracts and pytest (four workers), and prints the 20
+# slowest tests.
 # Extra arguments go to pytest (`-n 0` runs in one process). `bash tests/run.sh --latest`
 # runs the same on the newest releases pyproject.toml allows and relocks when they pass.
 set -euo pipefail
@@ -17,6 +18,7 @@ command -v gcc >/dev/null || missing+=(gcc)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v prometheus >/dev/null || missing+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "installing system packages: ${missing[*]}"

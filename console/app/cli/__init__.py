@@ -23,6 +23,7 @@ from console.app.cli import (  # noqa: F401
     signing,
     sim,
     status,
+    watch,
 )
 from console.app.cli.group import (
     EXIT_CANCELLED,

@@ -254,6 +254,7 @@ def document_problems(data: dict[str, Any], at: Any) -> Iterator[Problem]:
     yield from provision_problems(data.get("provision"), cluster_stack, at)
     yield from _source_problems(data.get("sources"), cluster_stack, at)
     yield from _trust_problems(data, at)
+    yield from _paging_problems(data.get("paging"), cluster_stack, at)
 
 
 def _model_problems(node: dict[str, Any], npath: PathT, models: dict[str, Any], at: Any):
@@ -359,6 +360,19 @@ def _source_problems(sources: Any, cluster_stack: dict[str, Any], at: Any):
                     (*spath, "role"),
                     f"role {role!r} is not a role of stack {info.name!r}",
                     "use one of: " + ", ".join(info.roles),
+                )
+
+
+def _paging_problems(paging: Any, cluster_stack: dict[str, Any], at: Any):
+    """[[paging.rules]]: the clusters they name exist."""
+    rules = paging.get("rules") if isinstance(paging, dict) else None
+    for ri, rule in dicts_of(rules):
+        for cluster in rule.get("clusters") or []:
+            if isinstance(cluster, str) and cluster not in cluster_stack:
+                yield at(
+                    ("paging", "rules", ri, "clusters"),
+                    f"cluster {cluster!r} is not defined",
+                    "name one of the [[clusters]] of this profile",
                 )
 
 

@@ -106,6 +106,36 @@ class AlertsSection(Strict):
     inference_concurrency: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
+Severity = Literal["critical", "warning"]
+
+
+class PagingRule(Strict):
+    """Which alerts a rule is for (all that match each field given) and how they page.
+    The first rule that matches an alert decides; [paging] itself where none does."""
+
+    clusters: list[str] = []
+    kinds: list[str] = []  # alert kinds (`host_down`, `gpu_xid`…); all when empty
+    labels: Labels = {}  # the cluster's labels: {region = "eu-west"}
+    severity: Severity | None = None  # the least severe that pages; [paging]'s when absent
+    hold_s: Annotated[float, Field(ge=0, le=86400)] | None = None
+    page: bool = True  # false: these never page (the console still shows them)
+
+
+class PagingSection(Strict):
+    """What `fleetdeck watch` pages and through what. An alert pages once it has held
+    `hold_s` at `severity` or worse, and is resolved once it clears, only if it paged."""
+
+    severity: Severity = "critical"
+    hold_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
+    rules: list[PagingRule] = []
+    # a real Alertmanager's address (its v2 API); it routes, groups, silences and
+    # deduplicates what several watches post
+    alertmanager: Url | None = None
+    alertmanager_token: SecretRefStr | None = None  # a bearer token, by reference
+    # how often a firing alert is posted again: Alertmanager forgets one not renewed
+    resend_s: Annotated[float, Field(ge=1, le=3600)] = 60.0
+
+
 class ProvisionPool(Strict):
     """Machines to rent for one cluster and role (actions/provision/). The firewall comes
     from the cluster's stack (its public ports, and SSH), never from here but `open_ports`."""
@@ -234,6 +264,7 @@ class FleetProfile(Strict):
     models: dict[str, ModelSpec] = {}
     clusters: Annotated[list[Cluster], Field(min_length=1)]
     alerts: AlertsSection = AlertsSection()
+    paging: PagingSection = PagingSection()
     provision: ProvisionSection | None = None
     sources: list[StatusSource] = []
     # per signal, its own order of sources (names; "ssh" for the probe) where it differs

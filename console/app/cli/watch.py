@@ -1,0 +1,132 @@
+"""`fleetdeck watch PROFILE`: the fleet watched without a console. The same sources,
+tracker and alert rules as the console, as a long-running process that pages ([paging]):
+through Alertmanager where the profile names one. It keeps what it sent in the state
+directory (watch/FLEET.json), so a restart sends nothing twice. `--unit` prints a
+systemd unit that runs it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from console.app.cli.common import load_or_exit, local_ssh_or_exit
+from console.app.cli.group import EXIT_INVALID, cli
+
+
+@cli.command("watch")
+@click.argument("profile", type=click.Path())
+@click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="trust and record host keys seen for the first time",
+)
+@click.option("--unit", is_flag=True, help="print a systemd unit that runs this watch, and exit")
+def watch_cmd(profile: str, accept_new_host_keys: bool, unit: bool) -> None:
+    """Watch the fleet headless and page on its alerts ([paging] in the profile)."""
+    loaded = load_or_exit(profile, after="")
+    fleet = loaded.model
+    if unit:
+        click.echo(systemd_unit(Path(profile).resolve(), fleet.fleet.name), nl=False)
+        return
+    local_ssh_or_exit(fleet)
+    channels = channels_or_exit(fleet)
+    if not channels:
+        click.echo(
+            "fleetdeck: [paging] names no channel: the watch would page no one\n"
+            '    fix: add alertmanager = "http://127.0.0.1:9093" to [paging]',
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
+    run_watch(loaded, channels, accept_new_host_keys)
+
+
+def channels_or_exit(fleet) -> list:
+    from console.core.paging.alertmanager import Alertmanager
+    from console.core.secrets import SecretError, resolve
+
+    paging = fleet.paging
+    channels: list = []
+    if paging.alertmanager:
+        try:
+            token = resolve(paging.alertmanager_token) if paging.alertmanager_token else None
+        except SecretError as exc:
+            click.echo(f"fleetdeck: paging.alertmanager_token: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+        channels.append(
+            Alertmanager(paging.alertmanager, token, paging.resend_s, socket.gethostname())
+        )
+    return channels
+
+
+def run_watch(loaded, channels: list, accept_new: bool) -> None:
+    from console.core.gctune import quiet_collector
+    from console.core.journal import Journal, state_dir
+    from console.core.monitor.pipeline import live_status
+    from console.core.paging.pager import Pager
+    from console.core.paging.rules import due
+
+    fleet = loaded.model
+    name = fleet.fleet.name
+    journal = Journal(recover=True)
+
+    def journaled(action: str, page, result: str, detail: str) -> None:
+        journal.record(name, page.node, action, page.kind, result, detail)
+
+    def say(line: str) -> None:
+        click.echo(f"{time.strftime('%H:%M:%S')} {line}")
+
+    pager = Pager(channels, state_dir() / "watch" / f"{name}.json", time.time, journaled, say)
+    monitor = live_status(loaded, accept_new)
+    quiet_collector()  # a long-lived process, as the console is
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    monitor.start()
+    try:
+        monitor.wait_complete(fleet.ssh.connect_timeout + 2 * monitor.interval + 5)
+        nodes = len(fleet.all_nodes())
+        say(
+            f"watching {name}: {nodes} nodes every {monitor.interval:g} s, paging through "
+            + ", ".join(c.name for c in channels)
+        )
+        if pager.sent:
+            say(f"{len(pager.sent)} pages sent before this start are still open")
+        # nothing is judged before every node has answered once (or failed): at start,
+        # an alert not yet seen is not an alert resolved
+        while not stop.is_set():
+            state = monitor.snapshot()
+            pager.observe(due(fleet, state, time.time(), pager.sent))
+            stop.wait(monitor.interval)
+    finally:
+        monitor.stop()
+        journal.close()
+    say("stopped: pages sent stay open until a watch sees them clear")
+
+
+def systemd_unit(profile: Path, fleet: str) -> str:
+    """A unit that keeps this watch running: restarted when it exits, with this user's
+    environment for the state directory (secrets stay in the keyring or an EnvironmentFile
+    the operator writes, never in the unit)."""
+    command = shlex.join([os.path.abspath(sys.executable), "-m", "console.app.cli"])
+    return (
+        "[Unit]\n"
+        f"Description=fleetdeck watch: {fleet}\n"
+        "After=network-online.target\n"
+        "Wants=network-online.target\n\n"
+        "[Service]\n"
+        f"ExecStart={command} watch {shlex.quote(str(profile))}\n"
+        "Restart=always\n"
+        "RestartSec=5\n"
+        "# secrets the profile references as env:NAME, in a file only this user reads\n"
+        f"EnvironmentFile=-%h/.config/fleetdeck/{fleet}.env\n\n"
+        "[Install]\n"
+        "WantedBy=default.target\n"
+    )

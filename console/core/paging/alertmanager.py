@@ -1,0 +1,70 @@
+"""Alertmanager as a paging channel: its v2 API (`POST /api/v2/alerts`). Each firing page
+is posted with its labels and annotations and posted again every `resend_s` (an alert
+not renewed before its endsAt is resolved by Alertmanager itself); a resolve is the same
+alert with endsAt now. Alertmanager routes, groups, silences, and deduplicates the same
+labels posted by several watches into one notification."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import httpx
+
+from console.core.paging.pager import Delivery
+from console.core.paging.rules import Page
+
+
+def rfc3339(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
+
+
+class Alertmanager:
+    name = "alertmanager"
+    renews = True  # firing pages are posted again every resend_s
+
+    def __init__(self, url: str, token: str | None, resend_s: float, source: str) -> None:
+        self.url = url.rstrip("/") + "/api/v2/alerts"
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.resend_s = resend_s
+        self.source = source  # who posts: this watch's host, for the generator URL
+
+    def alert(self, page: Page, ends: float) -> dict:
+        labels = {k: v for k, v in page.labels if k not in ("alertname", "node", "cluster")}
+        labels |= {
+            "alertname": page.kind,
+            "fleet": page.fleet,
+            "cluster": page.cluster,
+            "node": page.node,
+            "severity": page.severity,
+        }
+        return {
+            "labels": labels,
+            "annotations": {
+                "summary": f"{page.node}: {page.summary}",
+                "description": page.evidence,
+                "next_step": page.next_step,
+            },
+            "startsAt": rfc3339(page.since),
+            "endsAt": rfc3339(ends),
+            "generatorURL": f"fleetdeck://{self.source}/{page.fleet}/{page.node}",
+        }
+
+    def post(self, pages: Iterable[Page], ends: float) -> Delivery:
+        body = [self.alert(p, ends) for p in pages]
+        if not body:
+            return Delivery(True, "nothing to post")
+        try:
+            r = httpx.post(self.url, json=body, headers=self.headers, timeout=10)
+        except httpx.HTTPError as exc:
+            return Delivery(False, f"{type(exc).__name__}: {exc}"[:200])
+        if r.status_code == 200:
+            return Delivery(True, "200")
+        return Delivery(False, f"{r.status_code} {r.text.strip()[:160]}")
+
+    def trigger(self, pages: list[Page], now: float) -> Delivery:
+        # renewed every resend_s: four missed renewals before Alertmanager lets it end
+        return self.post(pages, now + 4 * self.resend_s)
+
+    def resolve(self, pages: list[Page], now: float) -> Delivery:
+        return self.post(pages, now)

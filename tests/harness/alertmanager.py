@@ -1,0 +1,124 @@
+"""A real Alertmanager (Debian's `prometheus-alertmanager`, installed by the test command)
+on loopback, routing every alert to a webhook receiver in the test process that keeps
+each notification it is sent. Clustering is off (no gossip port); short group waits, so
+a page arrives within a second or two of its post."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from tests.harness.procs import free_port, stop, wait_for
+
+BINARY = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+
+
+def available() -> bool:
+    return Path(BINARY).exists()
+
+
+@dataclass
+class Receiver:
+    """The webhook receiver: every notification Alertmanager posts, in order."""
+
+    server: ThreadingHTTPServer
+    notifications: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def alerts(self, status: str | None = None, **labels: str) -> list[dict]:
+        """Each alert of each notification (with the notification's status), matching."""
+        with self.lock:
+            notes = list(self.notifications)
+        return [
+            a
+            for n in notes
+            for a in n["alerts"]
+            if (status is None or a["status"] == status)
+            and all(a["labels"].get(k) == v for k, v in labels.items())
+        ]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def receiver() -> Receiver:
+    got: list[dict] = []
+    lock = threading.Lock()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with lock:
+                got.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return Receiver(server, got, lock)
+
+
+@dataclass
+class Alertmanager:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+    def alerts(self) -> list[dict]:
+        return httpx.get(f"{self.url}/api/v2/alerts", timeout=5).json()
+
+
+def start(workdir: Path, hook: str) -> Alertmanager:
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "route": {
+            "receiver": "hook",
+            "group_by": ["alertname", "fleet", "node"],
+            "group_wait": "1s",
+            "group_interval": "1s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [{"name": "hook", "webhook_configs": [{"url": hook, "send_resolved": True}]}],
+    }
+    (workdir / "alertmanager.yml").write_text(json.dumps(config))  # JSON is YAML
+    port = free_port()
+    log = workdir / "alertmanager.log"
+    proc = subprocess.Popen(
+        [
+            BINARY,
+            f"--config.file={workdir / 'alertmanager.yml'}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no gossip: one instance, no port beyond this one
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(ready, 60, "alertmanager", proc, str(log))
+    return Alertmanager(url, proc, log)

@@ -1,0 +1,177 @@
+"""Which alerts page and when (console/core/paging/rules.py), and the pager's promises
+(pager.py): one trigger per page, a resolve only for what was sent, retries with backoff
+that honour a channel's retry_after, and what was sent kept across a restart."""
+
+from __future__ import annotations
+
+from console.core.paging.pager import Delivery, Pager
+from console.core.paging.rules import due
+from console.core.profile import loads
+from console.core.state import Alert, FleetState, NodeStatus
+
+NOW = 1_800_000_000.0
+PROFILE = """
+[fleet]
+name = "f"
+stack = "gonka"
+
+[paging]
+hold_s = 60
+
+[[paging.rules]]
+kinds = ["gpu_hot"]
+severity = "warning"
+hold_s = 0
+
+[[paging.rules]]
+clusters = ["c2"]
+page = false
+
+[[paging.rules]]
+labels = {region = "eu"}
+hold_s = 300
+
+[[clusters]]
+name = "c1"
+[[clusters.nodes]]
+name = "n1"
+host = "10.0.0.1"
+role = "network"
+[[clusters.nodes]]
+name = "m1"
+host = "10.0.0.2"
+role = "ml"
+
+[[clusters]]
+name = "c2"
+[[clusters.nodes]]
+name = "n2"
+host = "10.0.0.3"
+role = "network"
+
+[[clusters]]
+name = "c3"
+labels = {region = "eu"}
+[[clusters.nodes]]
+name = "n3"
+host = "10.0.0.4"
+role = "network"
+"""
+FLEET = loads(PROFILE).model
+
+
+def state(*alerts: Alert) -> FleetState:
+    nodes = {
+        n.name: NodeStatus(n.name, c.name, n.role, "gonka", reachable=True)
+        for c, n in FLEET.all_nodes()
+    }
+    return FleetState(nodes, alerts, NOW, 2.0)
+
+
+def alert(node: str, kind: str, severity: str = "critical", age: float = 0.0) -> Alert:
+    return Alert(node, kind, severity, f"{kind} on {node}", NOW - age, "evidence", "next step")
+
+
+def test_an_alert_pages_once_it_held_at_its_rules_severity():
+    assert due(FLEET, state(alert("n1", "unreachable", age=59)), NOW) == {}
+    pages = due(FLEET, state(alert("n1", "unreachable", age=60)), NOW)
+    assert list(pages) == ["f/n1/unreachable"]
+    page = pages["f/n1/unreachable"]
+    assert (page.cluster, page.node, page.kind, page.severity) == (
+        "c1",
+        "n1",
+        "unreachable",
+        "critical",
+    )
+    assert (page.evidence, page.next_step) == ("evidence", "next step")
+    # a warning does not page under [paging]'s critical; its kind's rule lowers the bar
+    assert due(FLEET, state(alert("m1", "disk_low", "warning", age=600)), NOW) == {}
+    assert list(due(FLEET, state(alert("m1", "gpu_hot", "warning")), NOW)) == ["f/m1/gpu_hot"]
+    # a cluster that never pages, and a region that holds longer
+    assert due(FLEET, state(alert("n2", "unreachable", age=999)), NOW) == {}
+    assert due(FLEET, state(alert("n3", "unreachable", age=299)), NOW) == {}
+    assert list(due(FLEET, state(alert("n3", "unreachable", age=300)), NOW)) == ["f/n3/unreachable"]
+    assert due(FLEET, state(alert("n3", "unreachable", age=1)), NOW, paged={"f/n3/unreachable"})
+
+
+def test_a_rule_naming_a_cluster_that_is_not_there_is_refused():
+    import pytest
+
+    from console.core.profile import ProfileError
+
+    with pytest.raises(ProfileError) as err:
+        loads(PROFILE.replace('clusters = ["c2"]', 'clusters = ["c9"]'))
+    assert "paging.rules[1].clusters" in str(err.value) and "'c9' is not defined" in str(err.value)
+
+
+class Channel:
+    """A channel that answers as told, and keeps what it was sent."""
+
+    name = "test"
+    renews = False
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[str]]] = []
+        self.answers: list[Delivery] = []
+
+    def _answer(self, action: str, pages, now: float) -> Delivery:
+        self.sent.append((action, [p.key for p in pages]))
+        return self.answers.pop(0) if self.answers else Delivery(True, "ok")
+
+    def trigger(self, pages, now):
+        return self._answer("trigger", pages, now)
+
+    def resolve(self, pages, now):
+        return self._answer("resolve", pages, now)
+
+
+def test_a_page_is_sent_once_resolved_once_and_retried_with_backoff(tmp_path):
+    clock = [NOW]
+    channel = Channel()
+    journal: list[tuple[str, str, str]] = []
+    pager = Pager(
+        [channel],
+        tmp_path / "watch.json",
+        lambda: clock[0],
+        lambda action, page, result, detail: journal.append((action, page.node, result)),
+    )
+    firing = due(FLEET, state(alert("n1", "unreachable", age=60)), NOW)
+    channel.answers = [Delivery(False, "429 Too Many Requests", retry_after=30)]
+    pager.observe(firing)
+    assert channel.sent == [("trigger", ["f/n1/unreachable"])]
+    clock[0] += 10  # the channel asked for 30 s: not tried again before
+    pager.observe(firing)
+    assert len(channel.sent) == 1
+    clock[0] += 25
+    pager.observe(firing)
+    pager.observe(firing)
+    assert channel.sent == [("trigger", ["f/n1/unreachable"])] * 2  # sent, and once only
+    assert journal == [("page", "n1", "failed"), ("page", "n1", "sent")]
+    pager.observe({})
+    pager.observe({})
+    assert channel.sent[-1] == ("resolve", ["f/n1/unreachable"]) and len(channel.sent) == 3
+
+
+def test_what_never_reached_a_channel_is_never_resolved_and_a_restart_remembers(tmp_path):
+    clock = [NOW]
+    channel = Channel()
+    path = tmp_path / "watch.json"
+    pager = Pager([channel], path, lambda: clock[0])
+    firing = due(FLEET, state(alert("n1", "unreachable", age=60)), NOW)
+    channel.answers = [Delivery(False, "connection refused")]
+    pager.observe(firing)
+    clock[0] += 60
+    pager.observe({})  # it cleared before the channel ever took it: nothing to resolve
+    assert channel.sent == [("trigger", ["f/n1/unreachable"])]
+    # sent, then the pager is started again from its file: the page is not sent again
+    pager.observe(firing)
+    again = Pager([channel], path, lambda: clock[0])
+    assert list(again.sent) == ["f/n1/unreachable"]
+    again.observe(firing)
+    assert channel.sent.count(("trigger", ["f/n1/unreachable"])) == 2
+    # a restart that finds the alert gone resolves it once
+    third = Pager([channel], path, lambda: clock[0])
+    third.observe({})
+    third.observe({})
+    assert channel.sent[-1] == ("resolve", ["f/n1/unreachable"])
+    assert Pager([channel], path, lambda: clock[0]).sent == {}
