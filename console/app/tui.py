@@ -64,6 +64,7 @@ class FleetdeckApp(App[str | None]):
         read_only: bool = False,
         keys_file: Path | None = None,
         note: str = "",
+        feed: tuple[Path, str] | None = None,
     ) -> None:
         super().__init__()
         terminal.install()  # esc, then a key at once: two keys, not Alt+key
@@ -74,6 +75,7 @@ class FleetdeckApp(App[str | None]):
         self.sim_root = sim_root
         self.read_only = read_only
         self.note = note  # said in the header (a replay names its recording)
+        self.feed = feed  # (socket, token): status from a running watch, not our own SSH
         self.usage = SelfUsage()  # the console's own CPU and memory, under the summary
         self.usage_text, self._usage_at = "", 0.0
         self.monitor = None
@@ -106,6 +108,8 @@ class FleetdeckApp(App[str | None]):
             self.sub_title += " · DEMO (F: faults)"
         if self.note:
             self.sub_title += f" · {self.note}"
+        if self.feed is not None:
+            self.sub_title += " · attached to its watch"
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen(self.profile.model))
@@ -122,7 +126,7 @@ class FleetdeckApp(App[str | None]):
     def start_monitor(self) -> None:
         from console.core.monitor.pipeline import live_status
 
-        self.monitor = live_status(self.profile, accept_new=self.ask_host_key)
+        self.monitor = live_status(self.profile, accept_new=self.ask_host_key, feed=self.feed)
         self.pool = self.monitor.pool
         self.monitor.start()
 

@@ -208,6 +208,7 @@ class SshServer:
         self.nodes: dict[str, SimNode] = {}
         self.transports: dict[str, list[paramiko.Transport]] = {}
         self.hung: dict[str, list[socket.socket]] = {}
+        self.accepted: dict[str, int] = {}  # connections taken, per node (tests count them)
         self.procs: set[subprocess.Popen] = set()
         self.selector = selectors.DefaultSelector()
         self.lock = threading.RLock()
@@ -249,6 +250,7 @@ class SshServer:
                     continue
                 conn.setblocking(True)
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.accepted[name] = self.accepted.get(name, 0) + 1
                 node = self.nodes[name]
                 if node.faults.get("host_hung"):
                     self.hung.setdefault(name, []).append(conn)  # accepts, never answers

@@ -6,7 +6,10 @@ and loses nothing."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,8 +23,10 @@ from console.core.journal import Journal
 from console.core.profile import load
 from console.core.times import rfc3339_seconds
 from tests.conftest import IN_CI, REPO
-from tests.harness import alertmanager
+from tests.harness import alertmanager, channels
+from tests.harness.procs import free_port
 from tests.harness.simclient import small_sim_fleet
+from tests.harness.terminal import Terminal
 
 pytestmark = pytest.mark.integration
 
@@ -51,26 +56,32 @@ def fleet(tmp_path_factory):
         yield sim
 
 
-@pytest.fixture(scope="module")
-def profile(fleet, am, tmp_path_factory) -> Path:
-    """The simulated fleet's profile, paging through the test's Alertmanager."""
+def watched(fleet, name: str, **paging) -> Path:
+    """The simulated fleet's profile, read every second, paging as told."""
     doc = load(fleet.profile_path)
     doc.set_value(("alerts", "probe_interval_s"), INTERVAL)
-    doc.set_value(("paging", "alertmanager"), am[0].url)
     doc.set_value(("paging", "hold_s"), HOLD)
-    doc.set_value(("paging", "resend_s"), 1.0)  # renewals on every line: none may page again
-    path = fleet.profile_path.with_name("watched.toml")
+    doc.set_value(("paging", "clear_s"), 0.0)  # resolved on the first line without it
+    for key, value in paging.items():
+        doc.set_value(("paging", key), value)
+    path = fleet.profile_path.with_name(name)
     path.write_text(doc.text())
     return path
+
+
+@pytest.fixture(scope="module")
+def profile(fleet, am) -> Path:
+    """Paging through the test's Alertmanager, renewed on every line (none may page again)."""
+    return watched(fleet, "watched.toml", alertmanager=am[0].url, resend_s=1.0)
 
 
 class Watch:
     """A `fleetdeck watch` process with a state directory of its own (its own machine)."""
 
-    def __init__(self, profile: Path, state: Path) -> None:
+    def __init__(self, profile: Path, state: Path, env: dict[str, str] | None = None) -> None:
         self.state = state
         self.lines: list[str] = []
-        env = dict(os.environ, XDG_STATE_HOME=str(state), PYTHONPATH=str(REPO))
+        env = dict(os.environ, XDG_STATE_HOME=str(state), PYTHONPATH=str(REPO), **(env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "console.app.cli", "watch", str(profile)],
             stdout=subprocess.PIPE,
@@ -191,4 +202,162 @@ def test_a_watch_killed_mid_incident_sends_nothing_twice_and_loses_nothing(
         assert [x[0] for x in watch.journal() if x[1] == "ml2"] == ["page", "resolve"]
         assert len(hook.alerts(status="firing", node="ml2")) == 1
     finally:
+        watch.stop()
+
+
+# secrets with quotes in them, as a pasted token may have
+SECRETS = {
+    "SLACK_URL": "/slack/T0'QU\"OTE/B1/sl4ck-s3cret-path",
+    "TG_TOKEN": "123456:AA\"tok'en-s3cret",
+    "PD_KEY": "R0UT\"ING'k3y-s3cret",
+    "HOOK_URL": "/hook/w3bh00k'\"s3cret",
+}
+
+
+def test_direct_channels_page_once_honour_429_catch_up_and_keep_their_secrets(fleet, tmp_path):
+    services = channels.ChannelServer().start()
+    slack = channels.ChannelServer(port=free_port())  # down until it is started below
+    env = {
+        "SLACK_URL": slack.url(SECRETS["SLACK_URL"]),
+        "TG_TOKEN": SECRETS["TG_TOKEN"],
+        "PD_KEY": SECRETS["PD_KEY"],
+        "HOOK_URL": services.url(SECRETS["HOOK_URL"]),
+    }
+    direct = watched(
+        fleet,
+        "direct.toml",
+        channels=[
+            {"kind": "slack", "url": "env:SLACK_URL"},
+            {
+                "kind": "telegram",
+                "token": "env:TG_TOKEN",
+                "chat_id": "-100200300",
+                "api_url": services.url(""),
+            },
+            {"kind": "pagerduty", "routing_key": "env:PD_KEY", "url": services.url("/v2/enqueue")},
+            {"kind": "webhook", "url": "env:HOOK_URL"},
+        ],
+    )
+    services.refuse["/bot"] = [channels.telegram_429(3)]  # Telegram: slow down, 3 s
+    state = tmp_path / "state"
+    watch = Watch(direct, state, env)
+    key = "simtest/prov1/unreachable"
+    try:
+        fleet.inject("prov1", "host-down")
+        watch.wait_for("paged: prov1 unreachable (pagerduty: 202)", 60)
+        watch.wait_for("paged: prov1 unreachable (webhook: 200)", 10)
+        watch.wait_for("paged: prov1 unreachable (telegram: 200)", 20)
+        refused = services.sent("/bot", ok=False)
+        taken = services.sent("/bot")
+        assert [g.status for g in refused] == [429] and len(taken) == 1
+        assert taken[0].at - refused[0].at >= 3.0, "the 429's retry_after was not honoured"
+        assert taken[0].body["chat_id"] == -100200300 and "prov1" in taken[0].body["text"]
+        # Slack is down: each attempt is in the journal; once it is back, the page gets there
+        watch.wait_for("! slack did not take 1 page(s)", 10)
+        slack.start()
+        back = time.time()
+        watch.wait_for("paged: prov1 unreachable (slack: 200)", 20)
+        assert time.time() - back <= 15 + 1  # the backoff's next step, at most
+        journal = [x for x in watch.journal() if x[1] == "prov1"]
+        assert ("page", "prov1", "failed", "slack: no answer (ConnectError)") in journal
+        assert journal.count(("page", "prov1", "sent", "slack: 200")) == 1
+        time.sleep(3 * INTERVAL)  # still firing: nothing is sent again
+        (event,) = [g.body for g in services.sent("/v2/enqueue")]
+        assert event["event_action"] == "trigger" and event["dedup_key"] == key
+        assert event["payload"]["source"] == "prov1" and event["payload"]["severity"] == "critical"
+        assert "check the host" in event["payload"]["custom_details"]["next_step"]
+        (hook,) = [g.body for g in services.sent("/hook/")]
+        assert hook["status"] == "firing" and hook["dedup_key"] == key
+        assert len(slack.sent("/slack/")) == 1 and len(services.sent("/bot")) == 1
+        fleet.clear("prov1")
+        watch.wait_for("resolved: prov1 unreachable (slack: 200)", 30)
+        for name in ("telegram", "pagerduty", "webhook"):
+            watch.wait_for(f"resolved: prov1 unreachable ({name}", 10)
+        time.sleep(2 * INTERVAL)
+        events = [g.body for g in services.sent("/v2/enqueue")]
+        assert [e["event_action"] for e in events] == ["trigger", "resolve"]
+        assert events[1]["dedup_key"] == key
+        assert slack.sent("/slack/")[1].body["text"].startswith("RESOLVED simtest: prov1")
+        assert [g.body["status"] for g in services.sent("/hook/")] == ["firing", "resolved"]
+        assert len(services.sent("/bot")) == 2
+    finally:
+        watch.stop()
+    # notify test: a page through each channel, and what each answered
+    notify = subprocess.run(
+        [sys.executable, "-m", "console.app.cli", "notify", "test", str(direct)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, XDG_STATE_HOME=str(state), PYTHONPATH=str(REPO), **env),
+        timeout=60,
+    )
+    slack.stop()
+    services.stop()
+    assert notify.returncode == 0, notify.stdout + notify.stderr
+    lines = notify.stdout.splitlines()
+    assert lines[0] == "slack: ✓ 200"
+    assert lines[1] == "telegram: ✓ 200 (as plain text: Markdown refused)"  # notify_test's _
+    assert lines[2] == "pagerduty: ✓ 202; resolved: 202"
+    assert lines[3] == "webhook: ✓ 200"
+    # no secret anywhere the watch wrote or said: its output, its state, its journal
+    written = "\n".join(watch.lines + [notify.stdout, notify.stderr]).encode()
+    for path in state.rglob("*"):
+        if path.is_file():
+            written += path.read_bytes()
+    assert (state / "fleetdeck" / "watch" / "simtest.json").exists()
+    for name, secret in SECRETS.items():
+        for piece in [secret, *secret.replace('"', "'").split("'")]:
+            if len(piece) >= 6:
+                assert piece.encode() not in written, f"{name}: {piece!r} was written"
+
+
+def test_consoles_attach_to_the_watch_and_open_no_ssh_session_of_their_own(
+    fleet, profile, tmp_path
+):
+    state = tmp_path / "state"
+    watch = Watch(profile, state)
+    terms = [Terminal(f"fd-attach{i}") for i in range(3)]
+    exports = shlex.join(["env", f"XDG_STATE_HOME={state}", f"PYTHONPATH={REPO}", sys.executable])
+    try:
+        before = dict(fleet.ssh.accepted)
+        for term in terms:
+            term.start(f"{exports} -m console.app.cli {shlex.quote(str(profile))}", REPO, 150)
+        for term in terms:
+            term.wait_for("attached to its watch", 30)
+            term.wait_for_match(r"up 4/4", 30)
+        assert fleet.ssh.accepted == before, (before, fleet.ssh.accepted)
+        fleet.inject("ml1", "host-down")
+        watch.wait_for("paged: ml1 unreachable", 60)
+        for term in terms:  # each console shows what the watch pages
+            screen = term.wait_for_match(r"up 3/4", 30)
+            assert re.search(r"ml1 .*unreachable", screen), screen
+        fleet.clear("ml1")
+        watch.wait_for("resolved: ml1 unreachable", 60)
+        for term in terms:
+            term.wait_for_match(r"up 4/4", 30)
+        # the watch's connections only, every console reading the fleet through it: one
+        # more to ml1, the watch's own when the host came back (three consoles: three more)
+        after = dict(fleet.ssh.accepted)
+        assert after["ml1"] - before["ml1"] == 1, (before, after)
+        assert {n: c for n, c in after.items() if n != "ml1"} == {
+            n: c for n, c in before.items() if n != "ml1"
+        }
+        # status, the headless twin, attaches too
+        status = subprocess.run(
+            [sys.executable, "-m", "console.app.cli", "status", str(profile), "--json"],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, XDG_STATE_HOME=str(state), PYTHONPATH=str(REPO)),
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+        assert {n["name"] for n in json.loads(status.stdout)["nodes"]} == {
+            "net",
+            "ml1",
+            "ml2",
+            "prov1",
+        }
+        assert fleet.ssh.accepted == after
+    finally:
+        for term in terms:
+            term.stop()
         watch.stop()

@@ -108,21 +108,16 @@ class Channel:
     """A channel that answers as told, and keeps what it was sent."""
 
     name = "test"
+    batch = False
     renews = False
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[str]]] = []
         self.answers: list[Delivery] = []
 
-    def _answer(self, action: str, pages, now: float) -> Delivery:
-        self.sent.append((action, [p.key for p in pages]))
+    def deliver(self, action: str, pages, now: float) -> Delivery:
+        self.sent.append(("trigger" if action == "page" else action, [p.key for p in pages]))
         return self.answers.pop(0) if self.answers else Delivery(True, "ok")
-
-    def trigger(self, pages, now):
-        return self._answer("trigger", pages, now)
-
-    def resolve(self, pages, now):
-        return self._answer("resolve", pages, now)
 
 
 def test_a_page_is_sent_once_resolved_once_and_retried_with_backoff(tmp_path):
@@ -175,3 +170,37 @@ def test_what_never_reached_a_channel_is_never_resolved_and_a_restart_remembers(
     third.observe({})
     assert channel.sent[-1] == ("resolve", ["f/n1/unreachable"])
     assert Pager([channel], path, lambda: clock[0]).sent == {}
+
+
+def test_a_flapping_alert_sends_nothing_until_it_stays_clear(tmp_path):
+    clock = [NOW]
+    channel = Channel()
+    pager = Pager([channel], tmp_path / "watch.json", lambda: clock[0], clear_s=60)
+    firing = due(FLEET, state(alert("n1", "unreachable", age=60)), NOW)
+    pager.observe(firing)
+    for _ in range(5):  # down, up, down, up: within the minute each time
+        clock[0] += 20
+        pager.observe({})
+        clock[0] += 20
+        pager.observe(firing)
+    assert channel.sent == [("trigger", ["f/n1/unreachable"])]
+    clock[0] += 1
+    pager.observe({})
+    clock[0] += 59
+    pager.observe({})
+    assert channel.sent == [("trigger", ["f/n1/unreachable"])]
+    clock[0] += 1
+    pager.observe({})
+    assert channel.sent[-1] == ("resolve", ["f/n1/unreachable"])
+
+
+def test_a_node_not_looked_at_yet_keeps_its_page_open(tmp_path):
+    clock = [NOW]
+    channel = Channel()
+    pager = Pager([channel], tmp_path / "watch.json", lambda: clock[0])
+    pager.observe(due(FLEET, state(alert("n1", "unreachable", age=60)), NOW))
+    clock[0] += 10
+    pager.observe({}, unknown={"n1"})  # a restarted watch that has not seen n1 yet
+    assert channel.sent == [("trigger", ["f/n1/unreachable"])]
+    pager.observe({})
+    assert channel.sent[-1] == ("resolve", ["f/n1/unreachable"])

@@ -15,6 +15,7 @@ from console.app.cli import (  # noqa: F401
     doctor,
     journal,
     loadtest,
+    notify,
     pools,
     profiles,
     proposals,

@@ -91,3 +91,39 @@ def limit_words(values: tuple[str, ...]) -> list[str]:
             param_hint="--limit",
         )
     return words
+
+
+def watch_feed(fleet, attach: str | None, alone: bool):
+    """Where this command reads status from a running watch: (socket, token), or None to
+    read the fleet itself. `--attach SOCKET` names one (a forwarded socket: its token in
+    SOCKET.token beside it, or $FLEETDECK_WATCH_TOKEN); else the watch of this fleet on
+    this machine, if one runs; `--alone` never attaches."""
+    import os
+    from pathlib import Path
+
+    from console.core.journal import state_dir
+    from console.core.monitor.feed import FeedError, connect, feed_paths, read_token
+
+    if alone:
+        return None
+    if attach is not None:
+        sock = Path(attach)
+        token = os.environ.get("FLEETDECK_WATCH_TOKEN")
+        try:
+            token = token or read_token(sock.with_name(sock.name + ".token"))
+            conn, _ = connect(sock, token)
+            conn.close()
+        except FeedError as exc:
+            click.echo(f"fleetdeck: --attach: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+        return sock, token
+    sock, token_path = feed_paths(state_dir(), fleet.fleet.name)
+    if not sock.exists():
+        return None
+    try:
+        token = read_token(token_path)
+        conn, _ = connect(sock, token)
+        conn.close()
+    except FeedError:
+        return None  # a watch that died left its socket: read the fleet alone
+    return sock, token

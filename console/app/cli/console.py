@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from console.app.cli.common import load_or_exit, local_ssh_or_exit
-from console.app.cli.group import EXIT_INVALID, Finite, cli
+from console.app.cli.common import load_or_exit, local_ssh_or_exit, watch_feed
+from console.app.cli.group import ALONE, ATTACH, EXIT_INVALID, Finite, cli
 from console.core.profile import load
 
 
@@ -23,14 +23,21 @@ from console.core.profile import load
     is_flag=True,
     help="trust host keys seen for the first time without asking",
 )
-def open_cmd(profile: str, read_only: bool, accept_new_host_keys: bool) -> None:
+@ATTACH
+@ALONE
+def open_cmd(
+    profile: str, read_only: bool, accept_new_host_keys: bool, attach: str | None, alone: bool
+) -> None:
     """Open the console on PROFILE."""
     loaded = load_or_exit(profile, after="")
     from console.app.tui import FleetdeckApp
 
     while True:  # the palette's "Switch profile" ends the app with the next profile's path
         local_ssh_or_exit(loaded.model)
-        app = FleetdeckApp(loaded, read_only=read_only, accept_new_host_keys=accept_new_host_keys)
+        feed = watch_feed(loaded.model, attach, alone)
+        app = FleetdeckApp(
+            loaded, read_only=read_only, accept_new_host_keys=accept_new_host_keys, feed=feed
+        )
         following = app.run()
         if not following:
             return

@@ -62,3 +62,14 @@ def cli() -> None:
     fleetdeck check PROFILE...        validate profiles
     fleetdeck import-inventory INI    turn an Ansible inventory into a profile
     """
+
+
+# reading status from a running `fleetdeck watch` (console/app/cli/common.py: watch_feed)
+ATTACH = click.option(
+    "--attach",
+    metavar="SOCKET",
+    help="read status from the watch at SOCKET (a forwarded one; its token in SOCKET.token)",
+)
+ALONE = click.option(
+    "--alone", is_flag=True, help="read the fleet itself even where a watch of it runs"
+)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from console.app.cli.common import load_or_exit, local_ssh_or_exit
-from console.app.cli.group import EXIT_CRITICAL, EXIT_INVALID, Finite, cli
+from console.app.cli.common import load_or_exit, local_ssh_or_exit, watch_feed
+from console.app.cli.group import ALONE, ATTACH, EXIT_CRITICAL, EXIT_INVALID, Finite, cli
 
 
 @cli.command("status")
@@ -34,6 +34,8 @@ from console.app.cli.group import EXIT_CRITICAL, EXIT_INVALID, Finite, cli
     type=click.Path(dir_okay=False, path_type=Path),
     help="write what is seen to FILE (JSON lines) for fleetdeck replay FILE",
 )
+@ATTACH
+@ALONE
 def status_cmd(
     profile: str,
     as_json: bool,
@@ -41,6 +43,8 @@ def status_cmd(
     accept_new_host_keys: bool,
     wait_s: float | None,
     record: Path | None,
+    attach: str | None,
+    alone: bool,
 ) -> None:
     """Every node's GPUs, containers, chain and alerts. Exit 2 on a critical alert."""
     import json as jsonlib
@@ -52,8 +56,9 @@ def status_cmd(
     loaded = load_or_exit(profile, after="")
     fleet = loaded.model
     local_ssh_or_exit(fleet)
+    feed = watch_feed(fleet, attach, alone)
     try:
-        monitor = live_status(loaded, accept_new_host_keys, record=record)
+        monitor = live_status(loaded, accept_new_host_keys, record=record, feed=feed)
     except OSError as exc:  # the recording's file
         click.echo(f"fleetdeck: cannot record to {record}: {exc.strerror}", err=True)
         sys.exit(EXIT_INVALID)

@@ -41,7 +41,8 @@ def watch_cmd(profile: str, accept_new_host_keys: bool, unit: bool) -> None:
     if not channels:
         click.echo(
             "fleetdeck: [paging] names no channel: the watch would page no one\n"
-            '    fix: add alertmanager = "http://127.0.0.1:9093" to [paging]',
+            '    fix: add alertmanager = "http://127.0.0.1:9093" to [paging], or a '
+            "[[paging.channels]] (slack, telegram, pagerduty, discord, webhook)",
             err=True,
         )
         sys.exit(EXIT_INVALID)
@@ -49,29 +50,24 @@ def watch_cmd(profile: str, accept_new_host_keys: bool, unit: bool) -> None:
 
 
 def channels_or_exit(fleet) -> list:
-    from console.core.paging.alertmanager import Alertmanager
-    from console.core.secrets import SecretError, resolve
+    from console.core.paging.channels import channels_for
+    from console.core.secrets import SecretError
 
-    paging = fleet.paging
-    channels: list = []
-    if paging.alertmanager:
-        try:
-            token = resolve(paging.alertmanager_token) if paging.alertmanager_token else None
-        except SecretError as exc:
-            click.echo(f"fleetdeck: paging.alertmanager_token: {exc}", err=True)
-            sys.exit(EXIT_INVALID)
-        channels.append(
-            Alertmanager(paging.alertmanager, token, paging.resend_s, socket.gethostname())
-        )
-    return channels
+    try:
+        return channels_for(fleet, socket.gethostname())
+    except SecretError as exc:
+        click.echo(f"fleetdeck: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
 
 
 def run_watch(loaded, channels: list, accept_new: bool) -> None:
     from console.core.gctune import quiet_collector
     from console.core.journal import Journal, state_dir
+    from console.core.monitor.feed import FeedServer, feed_paths
     from console.core.monitor.pipeline import live_status
     from console.core.paging.pager import Pager
     from console.core.paging.rules import due
+    from console.core.secrets import REDACTOR
 
     fleet = loaded.model
     name = fleet.fleet.name
@@ -80,11 +76,22 @@ def run_watch(loaded, channels: list, accept_new: bool) -> None:
     def journaled(action: str, page, result: str, detail: str) -> None:
         journal.record(name, page.node, action, page.kind, result, detail)
 
-    def say(line: str) -> None:
-        click.echo(f"{time.strftime('%H:%M:%S')} {line}")
+    def say(line: str) -> None:  # a channel's answer may quote what it was sent
+        click.echo(f"{time.strftime('%H:%M:%S')} {REDACTOR.redact(line)}")
 
-    pager = Pager(channels, state_dir() / "watch" / f"{name}.json", time.time, journaled, say)
+    pager = Pager(
+        channels,
+        state_dir() / "watch" / f"{name}.json",
+        time.time,
+        journaled,
+        say,
+        clear_s=fleet.paging.clear_s,
+    )
     monitor = live_status(loaded, accept_new)
+    # consoles of this fleet on this machine attach to it instead of opening their own
+    feed = FeedServer(*feed_paths(state_dir(), name), name, monitor.interval)
+    monitor.tracker.hooks.append(feed)
+    monitor.closers.append(feed.close)
     quiet_collector()  # a long-lived process, as the console is
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -103,12 +110,20 @@ def run_watch(loaded, channels: list, accept_new: bool) -> None:
         # an alert not yet seen is not an alert resolved
         while not stop.is_set():
             state = monitor.snapshot()
-            pager.observe(due(fleet, state, time.time(), pager.sent))
+            pager.observe(due(fleet, state, time.time(), pager.sent), unknown(state))
             stop.wait(monitor.interval)
     finally:
         monitor.stop()
         journal.close()
     say("stopped: pages sent stay open until a watch sees them clear")
+
+
+def unknown(state) -> set[str]:
+    """Nodes whose alerts cannot be judged now: not yet looked at, or all of them while
+    the watch itself wakes too late to tell a silent node from its own delay."""
+    if state.console_lag_s > state.interval:
+        return set(state.nodes)
+    return {n for n, s in state.nodes.items() if s.seen_at is None and not s.error}
 
 
 def systemd_unit(profile: Path, fleet: str) -> str:

@@ -21,7 +21,9 @@ def rfc3339(at: float) -> str:
 
 class Alertmanager:
     name = "alertmanager"
+    batch = True  # every page in one post
     renews = True  # firing pages are posted again every resend_s
+    keeps_open = True  # an alert stays firing until resolved
 
     def __init__(self, url: str, token: str | None, resend_s: float, source: str) -> None:
         self.url = url.rstrip("/") + "/api/v2/alerts"
@@ -62,9 +64,8 @@ class Alertmanager:
             return Delivery(True, "200")
         return Delivery(False, f"{r.status_code} {r.text.strip()[:160]}")
 
-    def trigger(self, pages: list[Page], now: float) -> Delivery:
+    def deliver(self, action: str, pages: list[Page], now: float) -> Delivery:
+        if action == "resolve":
+            return self.post(pages, now)
         # renewed every resend_s: four missed renewals before Alertmanager lets it end
         return self.post(pages, now + 4 * self.resend_s)
-
-    def resolve(self, pages: list[Page], now: float) -> Delivery:
-        return self.post(pages, now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ class Delivery:
     ok: bool
     said: str  # what the channel answered, in a few words (a status code, an error)
     retry_after: float | None = None  # seconds the channel asked us to wait
+    body: dict = field(default_factory=dict, compare=False)  # its JSON answer, if any
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Pager:
         clock: Callable[[], float],
         journal: Callable[[str, Page, str, str], None] | None = None,
         say: Callable[[str], None] = lambda line: None,
+        clear_s: float = 0.0,
     ) -> None:
         self.channels = channels
         self.state_path = state_path
@@ -59,6 +61,10 @@ class Pager:
         self.sent: dict[str, Page] = {}  # key -> the page as triggered
         self.pending: dict[str, Pending] = {c.name: Pending() for c in channels}
         self.renewed_at: dict[str, float] = {}
+        # flap damping: a page is resolved once its alert has been clear for clear_s; one
+        # that comes back sooner sends nothing at all (key -> when it cleared)
+        self.clear_s = clear_s
+        self.clearing: dict[str, float] = {}
         self._load()
 
     # -- the state file
@@ -94,12 +100,23 @@ class Pager:
         atomic_write_text(self.state_path, json.dumps(doc, indent=1), mode=0o600)
 
     # -- each snapshot
-    def observe(self, due: dict[str, Page]) -> None:
+    def observe(self, due: dict[str, Page], unknown: Collection[str] = ()) -> None:
         """Trigger what became due, resolve what was sent and is due no more, renew what
-        fires on channels that forget, and retry what a channel still owes."""
+        fires on channels that forget, and retry what a channel still owes. A page of a
+        node in `unknown` (not looked at yet, or the watch itself too late to judge) is
+        neither resolved nor cleared: not seeing an alert is not seeing it end."""
         now = self.clock()
         new = {k: p for k, p in due.items() if k not in self.sent}
-        gone = {k: p for k, p in self.sent.items() if k not in due}
+        for key in [k for k in self.clearing if k in due]:
+            del self.clearing[key]  # back before it was resolved: a flap, nothing sent
+        for key, page in self.sent.items():
+            if page.node in unknown:
+                self.clearing.pop(key, None)
+            elif key not in due:
+                self.clearing.setdefault(key, now)
+        gone = {k: self.sent[k] for k, t in self.clearing.items() if now - t >= self.clear_s}
+        for key in gone:
+            del self.clearing[key]
         if new or gone:
             for owed in self.pending.values():
                 for key in gone:
@@ -116,46 +133,49 @@ class Pager:
             self._save()
         for channel in self.channels:
             self._deliver(channel, now)
-            if getattr(channel, "renews", False):
+            if channel.renews:
                 self._renew(channel, due, now)
 
     def _deliver(self, channel, now: float) -> None:
+        """What the channel owes, resolves first: in one post where it takes a batch
+        (Alertmanager), else page by page, each taken off as it is delivered, so that a
+        failure halfway sends nothing twice on the next attempt."""
         owed = self.pending[channel.name]
         if not (owed.trigger or owed.resolve) or now < owed.next_at:
             return
-        failed = False
         for action, pages in (("resolve", owed.resolve), ("page", owed.trigger)):
-            if not pages:
-                continue
-            batch = list(pages.values())
-            call = channel.resolve if action == "resolve" else channel.trigger
-            result = call(batch, now)
-            for page in batch:
-                self.journal(
-                    action,
-                    page,
-                    "sent" if result.ok else "failed",
-                    f"{channel.name}: {result.said}",
-                )
-            if result.ok:
-                words = "resolved" if action == "resolve" else "paged"
-                for page in batch:
-                    self.say(f"{words}: {page.node} {page.kind} ({channel.name}: {result.said})")
-                    if action == "page":
+            batches = [list(pages.values())] if channel.batch else [[p] for p in pages.values()]
+            for batch in batches:
+                result = channel.deliver(action, batch, now)
+                if result.ok:  # kept before it is said: a kill now must not send it again
+                    for page in batch:
+                        del pages[page.key]
                         self.renewed_at[page.key] = now
-                pages.clear()
-            else:
-                failed = True
-                wait = BACKOFF_S[min(owed.attempts, len(BACKOFF_S) - 1)]
-                if result.retry_after is not None:
-                    wait = max(wait, result.retry_after)
-                owed.next_at = now + wait
-                self.say(
-                    f"! {channel.name} did not take {len(batch)} {action}(s): {result.said}; "
-                    f"again in {wait:g} s"
-                )
-                break
-        owed.attempts = owed.attempts + 1 if failed else 0
+                    self._save()
+                for page in batch:
+                    self.journal(
+                        action,
+                        page,
+                        "sent" if result.ok else "failed",
+                        f"{channel.name}: {result.said}",
+                    )
+                if not result.ok:
+                    self._failed(channel, owed, action, len(batch), result, now)
+                    return
+                for page in batch:
+                    word = "resolved" if action == "resolve" else "paged"
+                    self.say(f"{word}: {page.node} {page.kind} ({channel.name}: {result.said})")
+        owed.attempts = 0
+
+    def _failed(self, channel, owed: Pending, action: str, count: int, result, now: float) -> None:
+        wait = BACKOFF_S[min(owed.attempts, len(BACKOFF_S) - 1)]
+        if result.retry_after is not None:
+            wait = max(wait, result.retry_after)
+        owed.attempts += 1
+        owed.next_at = now + wait
+        self.say(
+            f"! {channel.name} did not take {count} {action}(s): {result.said}; again in {wait:g} s"
+        )
         self._save()
 
     def _renew(self, channel, due: dict[str, Page], now: float) -> None:
@@ -167,6 +187,6 @@ class Pager:
             and k not in owed.trigger
             and now - self.renewed_at.get(k, 0.0) >= channel.resend_s
         ]
-        if stale and now >= owed.next_at and channel.trigger(stale, now).ok:
+        if stale and now >= owed.next_at and channel.deliver("page", stale, now).ok:
             for page in stale:
                 self.renewed_at[page.key] = now

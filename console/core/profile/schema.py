@@ -121,6 +121,51 @@ class PagingRule(Strict):
     page: bool = True  # false: these never page (the console still shows them)
 
 
+class SlackChannel(Strict):
+    """A Slack incoming webhook; its URL is its secret, so a reference."""
+
+    kind: Literal["slack"]
+    name: Name = "slack"
+    url: SecretRefStr
+
+
+class DiscordChannel(Strict):
+    kind: Literal["discord"]
+    name: Name = "discord"
+    url: SecretRefStr
+
+
+class WebhookChannel(Strict):
+    """Any HTTP endpoint: the page as JSON (status, page fields, text)."""
+
+    kind: Literal["webhook"]
+    name: Name = "webhook"
+    url: SecretRefStr
+
+
+class TelegramChannel(Strict):
+    kind: Literal["telegram"]
+    name: Name = "telegram"
+    token: SecretRefStr  # the bot's token
+    chat_id: Word  # a number, or @channel
+    api_url: Url = "https://api.telegram.org"
+
+
+class PagerDutyChannel(Strict):
+    """PagerDuty's Events API v2."""
+
+    kind: Literal["pagerduty"]
+    name: Name = "pagerduty"
+    routing_key: SecretRefStr  # the service integration's key
+    url: Url = "https://events.pagerduty.com/v2/enqueue"
+
+
+PagingChannel = Annotated[
+    SlackChannel | DiscordChannel | WebhookChannel | TelegramChannel | PagerDutyChannel,
+    Field(discriminator="kind"),
+]
+
+
 class PagingSection(Strict):
     """What `fleetdeck watch` pages and through what. An alert pages once it has held
     `hold_s` at `severity` or worse, and is resolved once it clears, only if it paged."""
@@ -134,6 +179,10 @@ class PagingSection(Strict):
     alertmanager_token: SecretRefStr | None = None  # a bearer token, by reference
     # how often a firing alert is posted again: Alertmanager forgets one not renewed
     resend_s: Annotated[float, Field(ge=1, le=3600)] = 60.0
+    # a page is resolved once its alert has been clear this long; one back sooner (a
+    # flapping host) sends nothing
+    clear_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
+    channels: list[PagingChannel] = []
 
 
 class ProvisionPool(Strict):
