@@ -13,6 +13,7 @@ from console.app.cli import (  # noqa: F401
     actions,
     console,
     doctor,
+    history,
     journal,
     loadtest,
     notify,

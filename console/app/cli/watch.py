@@ -1,8 +1,9 @@
 """`fleetdeck watch PROFILE`: the fleet watched without a console. The same sources,
-tracker and alert rules as the console, as a long-running process that pages ([paging]):
-through Alertmanager where the profile names one. It keeps what it sent in the state
-directory (watch/FLEET.json), so a restart sends nothing twice. `--unit` prints a
-systemd unit that runs it."""
+tracker and alert rules as the console, as a long-running process that pages ([paging])
+through Alertmanager or its channels, keeps the fleet's history (for `fleetdeck uptime`
+and `history`, and burn-rate pages against [slo]) and serves consoles that attach. It
+keeps what it sent in the state directory (watch/FLEET.json), so a restart sends nothing
+twice. `--unit` prints a systemd unit that runs it."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def channels_or_exit(fleet) -> list:
 
 def run_watch(loaded, channels: list, accept_new: bool) -> None:
     from console.core.gctune import quiet_collector
+    from console.core.history.burn import burn_pages
+    from console.core.history.store import History, history_path
     from console.core.journal import Journal, state_dir
     from console.core.monitor.feed import FeedServer, feed_paths
     from console.core.monitor.pipeline import live_status
@@ -79,6 +82,7 @@ def run_watch(loaded, channels: list, accept_new: bool) -> None:
     def say(line: str) -> None:  # a channel's answer may quote what it was sent
         click.echo(f"{time.strftime('%H:%M:%S')} {REDACTOR.redact(line)}")
 
+    history = History(history_path(state_dir(), name))
     pager = Pager(
         channels,
         state_dir() / "watch" / f"{name}.json",
@@ -108,14 +112,25 @@ def run_watch(loaded, channels: list, accept_new: bool) -> None:
             say(f"{len(pager.sent)} pages sent before this start are still open")
         # nothing is judged before every node has answered once (or failed): at start,
         # an alert not yet seen is not an alert resolved
+        burning: dict = {}
+        burn_at = 0.0
         while not stop.is_set():
             state = monitor.snapshot()
-            pager.observe(due(fleet, state, time.time(), pager.sent), unknown(state))
+            now = time.time()
+            history.add(state, now)
+            if now - burn_at >= BURN_EVERY_S:  # a query over hours of buckets: not each line
+                burning, burn_at = burn_pages(history, fleet, now), now
+            pages = due(fleet, state, now, pager.sent) | burning
+            pager.observe(pages, unknown(state))
             stop.wait(monitor.interval)
     finally:
         monitor.stop()
         journal.close()
+        history.close()
     say("stopped: pages sent stay open until a watch sees them clear")
+
+
+BURN_EVERY_S = 60.0
 
 
 def unknown(state) -> set[str]:

@@ -185,6 +185,13 @@ class PagingSection(Strict):
     channels: list[PagingChannel] = []
 
 
+class SloSection(Strict):
+    """The uptime objective `fleetdeck uptime` and the watch's burn-rate pages read."""
+
+    uptime: Annotated[float, Field(gt=0, lt=100)] = 99.5  # percent of judged time
+    window_days: Annotated[float, Field(gt=0, le=366)] = 30.0
+
+
 class ProvisionPool(Strict):
     """Machines to rent for one cluster and role (actions/provision/). The firewall comes
     from the cluster's stack (its public ports, and SSH), never from here but `open_ports`."""
@@ -314,6 +321,7 @@ class FleetProfile(Strict):
     clusters: Annotated[list[Cluster], Field(min_length=1)]
     alerts: AlertsSection = AlertsSection()
     paging: PagingSection = PagingSection()
+    slo: SloSection = SloSection()
     provision: ProvisionSection | None = None
     sources: list[StatusSource] = []
     # per signal, its own order of sources (names; "ssh" for the probe) where it differs
