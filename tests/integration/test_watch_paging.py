@@ -164,8 +164,12 @@ def test_a_host_down_pages_once_through_alertmanager_and_resolves(fleet, am, pro
         for w in watches:
             w.wait_for("resolved: ml1 unreachable", 30)
         time.sleep(2 * INTERVAL)
-        assert len(hook.alerts(status="resolved", node="ml1")) == 1, hook.notifications
-        assert len(hook.alerts(status="firing", node="ml1")) == 1
+        # each watch resolves it when it sees the host back, a line apart, and the other's
+        # renewal between the two may reopen it for that moment: Alertmanager's group
+        # interval (5 s here, 5 min by default) merges that; it ends resolved, paged once
+        notes = [n for n in hook.notifications if n["commonLabels"].get("node") == "ml1"]
+        assert notes[-1]["status"] == "resolved", notes
+        assert len(hook.alerts(status="firing", node="ml1")) == 1, notes
         for w in watches:  # the journal keeps each delivery
             lines = [x for x in w.journal() if x[1] == "ml1"]
             assert lines == [

@@ -215,6 +215,34 @@ class History:
         with self._lock:
             return self._db.execute(sql + " ORDER BY node, t", args).fetchall()
 
+    def totals(self, since: float, until: float) -> dict[str, tuple[float, float]]:
+        """node -> (seconds UP, seconds DOWN) in [since, until]: whole buckets summed in
+        SQLite (a month of a thousand nodes is millions of rows), the two a bound cuts
+        counted for their share (all of one whose content fits in the part inside: a
+        watch started within that minute)."""
+        out: dict[str, list[float]] = {}
+        with self._lock:
+            whole = self._db.execute(
+                "SELECT node, sum(up), sum(down) FROM buckets "
+                "WHERE t >= ? AND t + width <= ? GROUP BY node",
+                (since, until),
+            ).fetchall()
+            cut = self._db.execute(
+                "SELECT node, t, width, up, down, unknown FROM buckets "
+                "WHERE t < ? AND t + width > ? AND (t < ? OR t + width > ?)",
+                (until, since, since, until),
+            ).fetchall()
+        for node, up, down in whole:
+            out[node] = [up, down]
+        for node, t, width, up, down, unknown in cut:
+            inside = max(0.0, min(t + width, until) - max(t, since))
+            held = up + down + unknown
+            share = min(1.0, inside / held) if held > 0 else 0.0
+            acc = out.setdefault(node, [0.0, 0.0])
+            acc[0] += up * share
+            acc[1] += down * share
+        return {node: (up, down) for node, (up, down) in out.items()}
+
     def outages(self, since: float) -> list[tuple[str, float, float]]:
         with self._lock:
             return self._db.execute(

@@ -73,17 +73,13 @@ def uptime(
     up: dict[str, float] = {}
     down: dict[str, float] = {}
     seen: dict[str, float] = {}
-    for node, t, width, u, d, k, *_ in history.buckets(since):
+    for node, (u, d) in history.totals(since, now).items():
         if node not in groups:
             continue  # a node since taken out of the profile
         g = groups[node]
-        # a bucket the window cuts counts the window's share of it: all of it where what
-        # it holds fits in the part inside (a watch started within that minute)
-        inside = overlap(t, t + width, since, now)
-        share = min(1.0, inside / (u + d + k)) if u + d + k > 0 else 0.0
-        up[g] = up.get(g, 0.0) + u * share
-        down[g] = down.get(g, 0.0) + d * share
-        seen[g] = seen.get(g, 0.0) + (u + d) * share
+        up[g] = up.get(g, 0.0) + u
+        down[g] = down.get(g, 0.0) + d
+        seen[g] = seen.get(g, 0.0) + u + d
     episodes: dict[str, int] = {}
     longest: dict[str, float] = {}
     for node, start, end in history.outages(since):
@@ -124,7 +120,3 @@ def burn_rate(
         if u.judged_s and allowed > 0:
             rates[u.name] = (u.down_s / u.judged_s) / allowed
     return rates
-
-
-def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
-    return max(0.0, min(a1, b1) - max(a0, b0))
