@@ -83,6 +83,7 @@ def watch_cost(nodes: int, minutes: float) -> None:
         history = root / "state" / "fleetdeck" / "watch" / "scale.history.sqlite"
         try:
             time.sleep(60)  # connected, probes streaming, the first pages sent
+            attached(cli, profile, env)
             c0, t0, h0 = cpu_seconds(watch.pid), time.monotonic(), size(history)
             print(f"watch, {nodes} simulated nodes, {minutes:g} minutes after 1 minute:")
             print("  minute   CPU (% of a core, that minute)   RSS MiB")
@@ -107,6 +108,39 @@ def watch_cost(nodes: int, minutes: float) -> None:
             watch.wait(timeout=20)
             hook.shutdown()
             subprocess.run([*cli, "sim", "down", str(root / "f")], cwd=REPO, capture_output=True)
+
+
+def connections(profile: Path) -> int:
+    """Established TCP connections to the simulated nodes' SSH ports, on this machine."""
+    from console.core.profile import load
+
+    ends = {f"{n.host}:{n.port}" for _, n in load(profile).model.all_nodes()}
+    out = subprocess.run(["ss", "-Htn", "state", "established"], capture_output=True, text=True)
+    return sum(1 for line in out.stdout.splitlines() if line.split()[-1] in ends)
+
+
+def attached(cli: list[str], profile: Path, env: dict) -> None:
+    """Three consoles' headless twins attached to the watch: SSH connections counted."""
+    alone = connections(profile)
+    consoles = [
+        subprocess.Popen(
+            [*cli, "status", str(profile), "--watch", "--json"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(3)
+    ]
+    time.sleep(20)
+    beside = connections(profile)
+    for c in consoles:
+        c.terminate()
+        c.wait(timeout=20)
+    print(
+        f"SSH connections to the fleet: the watch alone {alone}; with three `status --watch` "
+        f"attached for 20 s {beside}"
+    )
 
 
 def size(path: Path) -> int:

@@ -17,10 +17,14 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from console.core.history.store import History, history_path
+from console.core.history.uptime import uptime
 from console.core.journal import Journal
 from console.core.profile import load
+from console.core.sources.promtext import parse
 from console.core.times import rfc3339_seconds
 from tests.conftest import IN_CI, REPO
 from tests.harness import alertmanager, channels
@@ -78,12 +82,14 @@ def profile(fleet, am) -> Path:
 class Watch:
     """A `fleetdeck watch` process with a state directory of its own (its own machine)."""
 
-    def __init__(self, profile: Path, state: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, profile: Path, state: Path, env: dict[str, str] | None = None, *args: str
+    ) -> None:
         self.state = state
         self.lines: list[str] = []
         env = dict(os.environ, XDG_STATE_HOME=str(state), PYTHONPATH=str(REPO), **(env or {}))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "console.app.cli", "watch", str(profile)],
+            [sys.executable, "-m", "console.app.cli", "watch", str(profile), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -135,7 +141,10 @@ def wait_alerts(hook, timeout: float, **match) -> list[dict]:
 
 def test_a_host_down_pages_once_through_alertmanager_and_resolves(fleet, am, profile, tmp_path):
     server, hook = am
-    watches = [Watch(profile, tmp_path / f"watch{i}") for i in (1, 2)]
+    watches = [Watch(profile, tmp_path / "watch1", None, "--metrics", "0")]
+    watches.append(Watch(profile, tmp_path / "watch2"))
+    said = watches[0].wait_for("metrics on http://127.0.0.1:", 5)
+    metrics_url = said.split(" on ", 1)[1]
     try:
         assert not hook.alerts(node="ml1")  # nothing pages while the fleet is well
         injected = time.time()
@@ -157,6 +166,14 @@ def test_a_host_down_pages_once_through_alertmanager_and_resolves(fleet, am, pro
         # both watches post it, renewed every line: still one notification
         for w in watches:
             w.wait_for("paged: ml1 unreachable (alertmanager: 200)", 10)
+        # the watch's verdicts, scraped as Prometheus would
+        samples, bad = parse(httpx.get(metrics_url, timeout=5).text)
+        assert bad == 0
+        got = {(s.name, s.labels.get("node"), s.labels.get("state")): s.value for s in samples}
+        assert got[("fleetdeck_node_state", "ml1", "down")] == 1
+        assert got[("fleetdeck_node_state", "ml2", "up")] == 1
+        assert got[("fleetdeck_alert", "ml1", None)] == 1
+        assert got[("fleetdeck_pages_open", None, None)] >= 1
         time.sleep(4 * INTERVAL)  # renewals from both watches, each line: none notifies
         assert len(hook.alerts(status="firing", node="ml1")) == 1, hook.notifications
         fleet.clear("ml1")
@@ -187,24 +204,43 @@ def test_a_watch_killed_mid_incident_sends_nothing_twice_and_loses_nothing(
     server, hook = am
     state = tmp_path / "watch"
     watch = Watch(profile, state)
+    began = time.time()  # the watch looks from here
+    dead = 0.0  # how long no watch looked, in all
     try:
         fleet.inject("ml2", "host-down")
         wait_alerts(hook, 60, status="firing", node="ml2")
         watch.wait_for("paged: ml2 unreachable", 10)
         watch.stop(signal.SIGKILL)
+        killed = time.time()
         # started again while it still fires: it remembers the page, sends no second one
         watch = Watch(profile, state)
+        dead += time.time() - killed
         watch.wait_for("1 pages sent before this start are still open", 5)
         time.sleep(HOLD + 3 * INTERVAL)  # past the hold: a watch that forgot would page
         assert [x[0] for x in watch.journal() if x[1] == "ml2"] == ["page"]
         # killed again, and the host comes back while no watch runs: the next one resolves
         watch.stop(signal.SIGKILL)
+        killed = time.time()
         fleet.clear("ml2")
         watch = Watch(profile, state)
+        dead += time.time() - killed
         watch.wait_for("resolved: ml2 unreachable", 30)
         wait_alerts(hook, 30, status="resolved", node="ml2")
         assert [x[0] for x in watch.journal() if x[1] == "ml2"] == ["page", "resolve"]
         assert len(hook.alerts(status="firing", node="ml2")) == 1
+        # the history: the time no watch ran is UNKNOWN, and no more than an interval
+        # beside it is lost (net was up throughout)
+        time.sleep(2 * INTERVAL)
+        ended = time.time()
+        history = History(history_path(state / "fleetdeck", "simtest"))
+        try:
+            rows = {u.name: u for u in uptime(history, load(profile).model, began, ended)}
+        finally:
+            history.close()
+        net = rows["net"]
+        assert net.down_s == 0, net
+        assert dead - 2 * INTERVAL <= net.unknown_s <= dead + 3 * INTERVAL, (dead, net)
+        assert rows["ml2"].down_s > 0 and rows["ml2"].episodes >= 1, rows["ml2"]
     finally:
         watch.stop()
 

@@ -62,7 +62,7 @@ FLEET = loads(PROFILE).model
 
 def state(*alerts: Alert) -> FleetState:
     nodes = {
-        n.name: NodeStatus(n.name, c.name, n.role, "gonka", reachable=True)
+        n.name: NodeStatus(n.name, c.name, n.role, "gonka", reachable=True, seen_at=NOW)
         for c, n in FLEET.all_nodes()
     }
     return FleetState(nodes, alerts, NOW, 2.0)
@@ -204,3 +204,31 @@ def test_a_node_not_looked_at_yet_keeps_its_page_open(tmp_path):
     assert channel.sent == [("trigger", ["f/n1/unreachable"])]
     pager.observe({})
     assert channel.sent[-1] == ("resolve", ["f/n1/unreachable"])
+
+
+def test_the_metrics_are_valid_prometheus_text_whatever_a_node_is_called():
+    from console.core.monitor.export import render
+    from console.core.sources.promtext import parse
+
+    hostile = 'n"1\\\n{}'
+    st = state(alert("n1", "unreachable"))
+    st = FleetState(
+        {
+            **st.nodes,
+            hostile: NodeStatus(hostile, "c1", "ml", "gonka", reachable=True, seen_at=NOW),
+        },
+        (*st.alerts, Alert(hostile, "gpu_hot", "warning", "hot", NOW, "", "")),
+        NOW,
+        2.0,
+    )
+    text = render(st, "f", 1, {"n1": 0.995})
+    samples, bad = parse(text)
+    assert bad == 0
+    states = {
+        (s.labels["node"], s.labels["state"]): s.value
+        for s in samples
+        if s.name == "fleetdeck_node_state"
+    }
+    assert states[("n1", "down")] == 1 and states[(hostile, "up")] == 1
+    assert any(s.name == "fleetdeck_alert" and s.labels["node"] == hostile for s in samples)
+    assert [s.value for s in samples if s.name == "fleetdeck_uptime_ratio"] == [0.995]

@@ -29,8 +29,17 @@ from console.app.cli.group import EXIT_INVALID, cli
     is_flag=True,
     help="trust and record host keys seen for the first time",
 )
+@click.option(
+    "--metrics",
+    "metrics_port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="serve its view as Prometheus metrics on 127.0.0.1:PORT/metrics",
+)
 @click.option("--unit", is_flag=True, help="print a systemd unit that runs this watch, and exit")
-def watch_cmd(profile: str, accept_new_host_keys: bool, unit: bool) -> None:
+def watch_cmd(
+    profile: str, accept_new_host_keys: bool, metrics_port: int | None, unit: bool
+) -> None:
     """Watch the fleet headless and page on its alerts ([paging] in the profile)."""
     loaded = load_or_exit(profile, after="")
     fleet = loaded.model
@@ -47,7 +56,7 @@ def watch_cmd(profile: str, accept_new_host_keys: bool, unit: bool) -> None:
             err=True,
         )
         sys.exit(EXIT_INVALID)
-    run_watch(loaded, channels, accept_new_host_keys)
+    run_watch(loaded, channels, accept_new_host_keys, metrics_port)
 
 
 def channels_or_exit(fleet) -> list:
@@ -61,11 +70,13 @@ def channels_or_exit(fleet) -> list:
         sys.exit(EXIT_INVALID)
 
 
-def run_watch(loaded, channels: list, accept_new: bool) -> None:
+def run_watch(loaded, channels: list, accept_new: bool, metrics_port: int | None = None) -> None:
     from console.core.gctune import quiet_collector
     from console.core.history.burn import burn_pages
     from console.core.history.store import History, history_path
+    from console.core.history.uptime import uptime
     from console.core.journal import Journal, state_dir
+    from console.core.monitor.export import MetricsServer, render
     from console.core.monitor.feed import FeedServer, feed_paths
     from console.core.monitor.pipeline import live_status
     from console.core.paging.pager import Pager
@@ -100,6 +111,9 @@ def run_watch(loaded, channels: list, accept_new: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    metrics = MetricsServer(metrics_port) if metrics_port is not None else None
+    if metrics is not None:
+        monitor.closers.append(metrics.close)
     monitor.start()
     try:
         monitor.wait_complete(fleet.ssh.connect_timeout + 2 * monitor.interval + 5)
@@ -112,7 +126,10 @@ def run_watch(loaded, channels: list, accept_new: bool) -> None:
             say(f"{len(pager.sent)} pages sent before this start are still open")
         # nothing is judged before every node has answered once (or failed): at start,
         # an alert not yet seen is not an alert resolved
+        if metrics is not None:
+            say(f"metrics on http://127.0.0.1:{metrics.port}/metrics")
         burning: dict = {}
+        ratios: dict = {}
         burn_at = 0.0
         while not stop.is_set():
             state = monitor.snapshot()
@@ -120,8 +137,13 @@ def run_watch(loaded, channels: list, accept_new: bool) -> None:
             history.add(state, now)
             if now - burn_at >= BURN_EVERY_S:  # a query over hours of buckets: not each line
                 burning, burn_at = burn_pages(history, fleet, now), now
+                if metrics is not None:
+                    window = fleet.slo.window_days * 86400
+                    ratios = {u.name: u.uptime for u in uptime(history, fleet, now - window, now)}
             pages = due(fleet, state, now, pager.sent) | burning
             pager.observe(pages, unknown(state))
+            if metrics is not None:
+                metrics.text = render(state, name, len(pager.sent), ratios)
             stop.wait(monitor.interval)
     finally:
         monitor.stop()
