@@ -68,6 +68,11 @@ CREATE TABLE IF NOT EXISTS acks (
     fleet TEXT NOT NULL, node TEXT NOT NULL, kind TEXT NOT NULL, summary TEXT NOT NULL,
     t REAL NOT NULL, user TEXT NOT NULL, PRIMARY KEY (fleet, node, kind)
 );
+CREATE TABLE IF NOT EXISTS mutes (
+    fleet TEXT NOT NULL, node TEXT NOT NULL, kind TEXT NOT NULL, until REAL NOT NULL,
+    t REAL NOT NULL, user TEXT NOT NULL, reason TEXT NOT NULL, silence TEXT NOT NULL,
+    PRIMARY KEY (fleet, node, kind)
+);
 """
 
 
@@ -125,6 +130,23 @@ class Ack:
     summary: str  # what the alert said when acknowledged: it comes back when that changes
     t: float
     user: str
+
+
+@dataclass(frozen=True)
+class Mute:
+    """Pages of a node's alert kind ("*": every kind) held back until a time."""
+
+    fleet: str
+    node: str
+    kind: str
+    until: float
+    t: float
+    user: str
+    reason: str
+    silence: str  # the Alertmanager silence that mirrors it, where one was made ("")
+
+    def covers(self, node: str, kind: str, now: float) -> bool:
+        return self.node == node and self.kind in ("*", kind) and now < self.until
 
 
 def _columns_of(schema: str) -> dict[str, set[str]]:
@@ -389,6 +411,31 @@ class Journal:
     def acks(self, fleet: str) -> list[Ack]:
         rows = self._exec("SELECT * FROM acks WHERE fleet=? ORDER BY t", (fleet,)).fetchall()
         return [Ack(*r) for r in rows]
+
+    # -- mutes: pages held back for a while, whatever console or watch reads them
+    def mute(
+        self, fleet: str, node: str, kind: str, until: float, reason: str, silence: str = ""
+    ) -> None:
+        self._exec(
+            "INSERT OR REPLACE INTO mutes VALUES (?,?,?,?,?,?,?,?)",
+            (fleet, node, kind, until, time.time(), operator(), reason, silence),
+        )
+        ends = time.strftime("%Y-%m-%d %H:%M", time.localtime(until))
+        self.record(fleet, node, "mute", kind, "done", f"until {ends}: {reason}")
+
+    def unmute(self, fleet: str, node: str, kind: str) -> Mute | None:
+        found = [m for m in self.mutes(fleet, 0.0) if m.node == node and m.kind == kind]
+        self._exec("DELETE FROM mutes WHERE fleet=? AND node=? AND kind=?", (fleet, node, kind))
+        if found:
+            self.record(fleet, node, "unmute", kind, "done", "")
+        return found[0] if found else None
+
+    def mutes(self, fleet: str, now: float) -> list[Mute]:
+        """The mutes of the fleet still running at `now` (0: every one kept)."""
+        rows = self._exec(
+            "SELECT * FROM mutes WHERE fleet=? AND until > ? ORDER BY until", (fleet, now)
+        ).fetchall()
+        return [Mute(*r) for r in rows]
 
     # -- output
     def line(self, run_id: str, node: str, step: str, stream: str, text: str) -> None:

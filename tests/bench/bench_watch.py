@@ -179,6 +179,11 @@ def query_time(nodes: int, days: float) -> None:
             for t in range(fine_from, int(now // MINUTE * MINUTE), MINUTE):
                 rows.append((name, t, MINUTE, 60.0, 0.0, 0.0, 30, 50.0, 40.0, 60.0, 0, 1, 0))
             db.executemany("INSERT INTO buckets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        # the daily totals the watch keeps beside its buckets
+        db.execute(
+            "INSERT INTO days SELECT node, (t / 86400) * 86400, sum(up), sum(down), "
+            "sum(unknown) FROM buckets GROUP BY node, t / 86400"
+        )
         db.commit()
         count = db.execute("SELECT count(*) FROM buckets").fetchone()[0]
         db.close()

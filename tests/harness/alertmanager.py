@@ -85,6 +85,9 @@ class Alertmanager:
     def alerts(self) -> list[dict]:
         return httpx.get(f"{self.url}/api/v2/alerts", timeout=5).json()
 
+    def silences(self) -> list[dict]:
+        return httpx.get(f"{self.url}/api/v2/silences", timeout=5).json()
+
 
 def start(workdir: Path, hook: str) -> Alertmanager:
     workdir.mkdir(parents=True, exist_ok=True)

@@ -193,6 +193,33 @@ def test_a_host_down_pages_once_through_alertmanager_and_resolves(fleet, am, pro
                 ("page", "ml1", "sent", "alertmanager: 200"),
                 ("resolve", "ml1", "sent", "alertmanager: 200"),
             ], lines
+        # a mute made in fleetdeck is a silence in Alertmanager too, and ends with it
+        env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "watch1"), PYTHONPATH=str(REPO))
+        cli = [sys.executable, "-m", "console.app.cli"]
+        muted = subprocess.run(
+            [*cli, "mute", str(profile), "ml2", "--for", "10m", "--reason", "disk swap"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert muted.returncode == 0, muted.stderr
+        assert muted.stdout.startswith("muted: ml2 every alert until") and "silence" in muted.stdout
+        (silence,) = [x for x in server.silences() if x["status"]["state"] == "active"]
+        assert {(m["name"], m["value"]) for m in silence["matchers"]} == {
+            ("fleet", "simtest"),
+            ("node", "ml2"),
+        }
+        assert silence["comment"] == "disk swap"
+        listed = subprocess.run(
+            [*cli, "mute", str(profile), "--list"], capture_output=True, text=True, env=env
+        )
+        assert listed.stdout.startswith("ml2 *: until ") and "disk swap" in listed.stdout
+        unmuted = subprocess.run(
+            [*cli, "unmute", str(profile), "ml2"], capture_output=True, text=True, env=env
+        )
+        assert unmuted.returncode == 0, unmuted.stderr
+        assert [x["status"]["state"] for x in server.silences()] == ["expired"]
     finally:
         for w in watches:
             w.stop()
@@ -216,6 +243,14 @@ def test_a_watch_killed_mid_incident_sends_nothing_twice_and_loses_nothing(
         watch = Watch(profile, state)
         dead += time.time() - killed
         watch.wait_for("1 pages sent before this start are still open", 5)
+        second = subprocess.run(  # one watch of a fleet per machine
+            [sys.executable, "-m", "console.app.cli", "watch", str(profile)],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, XDG_STATE_HOME=str(state), PYTHONPATH=str(REPO)),
+            timeout=60,
+        )
+        assert second.returncode == 1 and "another watch of simtest runs here" in second.stderr
         time.sleep(HOLD + 3 * INTERVAL)  # past the hold: a watch that forgot would page
         assert [x[0] for x in watch.journal() if x[1] == "ml2"] == ["page"]
         # killed again, and the host comes back while no watch runs: the next one resolves
@@ -280,7 +315,8 @@ def test_direct_channels_page_once_honour_429_catch_up_and_keep_their_secrets(fl
     )
     services.refuse["/bot"] = [channels.telegram_429(3)]  # Telegram: slow down, 3 s
     state = tmp_path / "state"
-    watch = Watch(direct, state, env)
+    watch = Watch(direct, state, env, "--metrics", "0")
+    metrics_url = watch.wait_for("metrics on http://127.0.0.1:", 5).split(" on ", 1)[1]
     key = "simtest/prov1/unreachable"
     try:
         fleet.inject("prov1", "host-down")
@@ -320,6 +356,7 @@ def test_direct_channels_page_once_honour_429_catch_up_and_keep_their_secrets(fl
         assert slack.sent("/slack/")[1].body["text"].startswith("RESOLVED simtest: prov1")
         assert [g.body["status"] for g in services.sent("/hook/")] == ["firing", "resolved"]
         assert len(services.sent("/bot")) == 2
+        exported = httpx.get(metrics_url, timeout=5).text
     finally:
         watch.stop()
     # notify test: a page through each channel, and what each answered
@@ -338,8 +375,9 @@ def test_direct_channels_page_once_honour_429_catch_up_and_keep_their_secrets(fl
     assert lines[1] == "telegram: ✓ 200 (as plain text: Markdown refused)"  # notify_test's _
     assert lines[2] == "pagerduty: ✓ 202; resolved: 202"
     assert lines[3] == "webhook: ✓ 200"
-    # no secret anywhere the watch wrote or said: its output, its state, its journal
-    written = "\n".join(watch.lines + [notify.stdout, notify.stderr]).encode()
+    # no secret anywhere the watch wrote or said: its output, its state, its journal, its
+    # history, its metrics
+    written = "\n".join(watch.lines + [notify.stdout, notify.stderr, exported]).encode()
     for path in state.rglob("*"):
         if path.is_file():
             written += path.read_bytes()

@@ -4,6 +4,8 @@ that honour a channel's retry_after, and what was sent kept across a restart."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from console.core.paging.pager import Delivery, Pager
 from console.core.paging.rules import due
 from console.core.profile import loads
@@ -232,3 +234,31 @@ def test_the_metrics_are_valid_prometheus_text_whatever_a_node_is_called():
     assert states[("n1", "down")] == 1 and states[(hostile, "up")] == 1
     assert any(s.name == "fleetdeck_alert" and s.labels["node"] == hostile for s in samples)
     assert [s.value for s in samples if s.name == "fleetdeck_uptime_ratio"] == [0.995]
+
+
+def test_a_muted_or_acknowledged_alert_does_not_page_and_a_sent_page_stays_open(tmp_path):
+    from console.core.journal import Ack, Mute
+    from console.core.paging.rules import quiet
+
+    clock = [NOW]
+    channel = Channel()
+    pager = Pager([channel], tmp_path / "watch.json", lambda: clock[0])
+    pages = due(
+        FLEET, state(alert("n1", "unreachable", age=60), alert("m1", "gpu_hot", "warning")), NOW
+    )
+    mute = Mute("f", "n1", "*", NOW + 3600, NOW, "ops", "maintenance", "")
+    ack = Ack("f", "m1", "gpu_hot", "gpu_hot on m1", NOW, "ops")
+    held = quiet(pages, [mute], [ack], NOW)
+    assert held == {"f/n1/unreachable", "f/m1/gpu_hot"}
+    pager.observe(pages, quiet=held)
+    assert channel.sent == []
+    # the mute ends: it pages; muted again, the sent page is neither resolved nor resent
+    assert quiet(pages, [mute], [], NOW + 3600) == set()
+    pager.observe(pages)
+    assert ("trigger", ["f/n1/unreachable"]) in channel.sent
+    sent = len(channel.sent)
+    pager.observe(pages, quiet=held)
+    assert len(channel.sent) == sent
+    # an acknowledgement holds the alert as it read: new words page again
+    changed = {k: replace(p, summary="gpu_hot on m1, hotter") for k, p in pages.items()}
+    assert "f/m1/gpu_hot" not in quiet(changed, [], [ack], NOW)

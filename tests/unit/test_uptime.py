@@ -135,4 +135,8 @@ def test_minutes_past_two_days_merge_into_ten_minute_buckets_keeping_their_time(
     assert {row[2] for row in rows if row[1] > now - 86400} == {MINUTE}
     total_up = sum(row[3] for row in rows if row[0] == "n2")
     assert abs(total_up - (now - start)) <= 2 * 60  # nothing lost in the merge
+    # three days: the whole ones from the daily totals, the ends from the buckets
+    for since in (start, start + 3600.5, now - 86400 - 1234):
+        up = {u.name: u.up_s for u in uptime(history, FLEET, since, now)}
+        assert abs(up["n2"] - (now - since)) <= 2 * 60, (since, up)
     history.close()

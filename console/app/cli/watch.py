@@ -71,96 +71,26 @@ def channels_or_exit(fleet) -> list:
 
 
 def run_watch(loaded, channels: list, accept_new: bool, metrics_port: int | None = None) -> None:
+    from console.app.watcher import Watcher
     from console.core.gctune import quiet_collector
-    from console.core.history.burn import burn_pages
-    from console.core.history.store import History, history_path
-    from console.core.history.uptime import uptime
-    from console.core.journal import Journal, state_dir
-    from console.core.monitor.export import MetricsServer, render
-    from console.core.monitor.feed import FeedServer, feed_paths
-    from console.core.monitor.pipeline import live_status
-    from console.core.paging.pager import Pager
-    from console.core.paging.rules import due
+    from console.core.runlock import FleetBusy
     from console.core.secrets import REDACTOR
-
-    fleet = loaded.model
-    name = fleet.fleet.name
-    journal = Journal(recover=True)
-
-    def journaled(action: str, page, result: str, detail: str) -> None:
-        journal.record(name, page.node, action, page.kind, result, detail)
 
     def say(line: str) -> None:  # a channel's answer may quote what it was sent
         click.echo(f"{time.strftime('%H:%M:%S')} {REDACTOR.redact(line)}")
 
-    history = History(history_path(state_dir(), name))
-    pager = Pager(
-        channels,
-        state_dir() / "watch" / f"{name}.json",
-        time.time,
-        journaled,
-        say,
-        clear_s=fleet.paging.clear_s,
-    )
-    monitor = live_status(loaded, accept_new)
-    # consoles of this fleet on this machine attach to it instead of opening their own
-    feed = FeedServer(*feed_paths(state_dir(), name), name, monitor.interval)
-    monitor.tracker.hooks.append(feed)
-    monitor.closers.append(feed.close)
+    try:
+        watcher = Watcher(loaded, channels, accept_new, metrics_port, say)
+    except FleetBusy as exc:
+        click.echo(
+            f"fleetdeck: another watch of {loaded.model.fleet.name} runs here: {exc}", err=True
+        )
+        sys.exit(EXIT_INVALID)
     quiet_collector()  # a long-lived process, as the console is
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    metrics = MetricsServer(metrics_port) if metrics_port is not None else None
-    if metrics is not None:
-        monitor.closers.append(metrics.close)
-    monitor.start()
-    try:
-        monitor.wait_complete(fleet.ssh.connect_timeout + 2 * monitor.interval + 5)
-        nodes = len(fleet.all_nodes())
-        say(
-            f"watching {name}: {nodes} nodes every {monitor.interval:g} s, paging through "
-            + ", ".join(c.name for c in channels)
-        )
-        if pager.sent:
-            say(f"{len(pager.sent)} pages sent before this start are still open")
-        # nothing is judged before every node has answered once (or failed): at start,
-        # an alert not yet seen is not an alert resolved
-        if metrics is not None:
-            say(f"metrics on http://127.0.0.1:{metrics.port}/metrics")
-        burning: dict = {}
-        ratios: dict = {}
-        burn_at = 0.0
-        while not stop.is_set():
-            state = monitor.snapshot()
-            now = time.time()
-            history.add(state, now)
-            if now - burn_at >= BURN_EVERY_S:  # a query over hours of buckets: not each line
-                burning, burn_at = burn_pages(history, fleet, now), now
-                if metrics is not None:
-                    window = fleet.slo.window_days * 86400
-                    ratios = {u.name: u.uptime for u in uptime(history, fleet, now - window, now)}
-            pages = due(fleet, state, now, pager.sent) | burning
-            pager.observe(pages, unknown(state))
-            if metrics is not None:
-                metrics.text = render(state, name, len(pager.sent), ratios)
-            stop.wait(monitor.interval)
-    finally:
-        monitor.stop()
-        journal.close()
-        history.close()
-    say("stopped: pages sent stay open until a watch sees them clear")
-
-
-BURN_EVERY_S = 60.0
-
-
-def unknown(state) -> set[str]:
-    """Nodes whose alerts cannot be judged now: not yet looked at, or all of them while
-    the watch itself wakes too late to tell a silent node from its own delay."""
-    if state.console_lag_s > state.interval:
-        return set(state.nodes)
-    return {n for n, s in state.nodes.items() if s.seen_at is None and not s.error}
+    watcher.run(stop)
 
 
 def systemd_unit(profile: Path, fleet: str) -> str:

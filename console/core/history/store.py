@@ -27,6 +27,8 @@ MINUTE = 60
 COARSE = 600  # ten minutes: buckets past FINE_FOR are merged into these
 FINE_FOR = 2 * 86400
 RETAIN_DAYS = 35
+DAY = 86400
+DAYS_KEPT = 400  # the daily totals outlive the buckets: a year's uptime stays answerable
 UP, DOWN, UNKNOWN = "up", "down", "unknown"
 
 SCHEMA = """
@@ -36,8 +38,14 @@ CREATE TABLE IF NOT EXISTS buckets (
     samples INTEGER NOT NULL DEFAULT 0,
     util REAL, mem REAL, temp REAL, restarts INTEGER, height INTEGER, lag INTEGER,
     PRIMARY KEY (node, t)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS buckets_t ON buckets (t);
+-- each node's seconds per UTC day: a month's uptime reads thirty rows a node, not thousands
+CREATE TABLE IF NOT EXISTS days (
+    node TEXT NOT NULL, day INTEGER NOT NULL,
+    up REAL NOT NULL DEFAULT 0, down REAL NOT NULL DEFAULT 0, unknown REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (node, day)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outages (
     node TEXT NOT NULL, start REAL NOT NULL, end REAL NOT NULL,
     PRIMARY KEY (node, start)
@@ -156,6 +164,13 @@ class History:
                   lag = max(coalesce(lag, excluded.lag), coalesce(excluded.lag, lag))""",
                 rows,
             )
+            day = int(at // DAY * DAY)
+            self._db.executemany(
+                """INSERT INTO days VALUES (?,?,?,?,?) ON CONFLICT (node, day) DO UPDATE SET
+                  up = up + excluded.up, down = down + excluded.down,
+                  unknown = unknown + excluded.unknown""",
+                [(r[0], day, r[3], r[4], r[5]) for r in rows],
+            )
             self._db.execute("COMMIT")
         if at - self._compacted >= 3600:
             self.compact(at)
@@ -202,6 +217,7 @@ class History:
             cutoff = now - RETAIN_DAYS * 86400
             self._db.execute("DELETE FROM buckets WHERE t < ?", (cutoff,))
             self._db.execute("DELETE FROM outages WHERE end < ?", (cutoff,))
+            self._db.execute("DELETE FROM days WHERE day < ?", (now - DAYS_KEPT * DAY,))
             self._db.execute("COMMIT")
 
     # -- reading
@@ -216,11 +232,32 @@ class History:
             return self._db.execute(sql + " ORDER BY node, t", args).fetchall()
 
     def totals(self, since: float, until: float) -> dict[str, tuple[float, float]]:
-        """node -> (seconds UP, seconds DOWN) in [since, until]: whole buckets summed in
-        SQLite (a month of a thousand nodes is millions of rows), the two a bound cuts
-        counted for their share (all of one whose content fits in the part inside: a
-        watch started within that minute)."""
+        """node -> (seconds UP, seconds DOWN) in [since, until]: the whole UTC days between
+        from the daily totals, the rest from the buckets."""
+        first = -(-since // DAY) * DAY  # the first whole day's start
+        last = until // DAY * DAY  # the last whole day's end
         out: dict[str, list[float]] = {}
+        if last - first < DAY:
+            self._bucket_totals(since, until, out)
+        else:
+            with self._lock:
+                whole = self._db.execute(
+                    "SELECT node, sum(up), sum(down) FROM days WHERE day >= ? AND day < ? "
+                    "GROUP BY node",
+                    (first, last),
+                ).fetchall()
+            for node, up, down in whole:
+                out[node] = [up, down]
+            self._bucket_totals(since, first, out)
+            self._bucket_totals(last, until, out)
+        return {node: (up, down) for node, (up, down) in out.items()}
+
+    def _bucket_totals(self, since: float, until: float, out: dict[str, list[float]]) -> None:
+        """Add [since, until] from the buckets: whole ones summed in SQLite, the two a
+        bound cuts counted for their share (all of one whose content fits in the part
+        inside: a watch started within that minute)."""
+        if until <= since:
+            return
         with self._lock:
             whole = self._db.execute(
                 "SELECT node, sum(up), sum(down) FROM buckets "
@@ -233,7 +270,9 @@ class History:
                 (until, since, since, until),
             ).fetchall()
         for node, up, down in whole:
-            out[node] = [up, down]
+            acc = out.setdefault(node, [0.0, 0.0])
+            acc[0] += up
+            acc[1] += down
         for node, t, width, up, down, unknown in cut:
             inside = max(0.0, min(t + width, until) - max(t, since))
             held = up + down + unknown
@@ -241,7 +280,6 @@ class History:
             acc = out.setdefault(node, [0.0, 0.0])
             acc[0] += up * share
             acc[1] += down * share
-        return {node: (up, down) for node, (up, down) in out.items()}
 
     def outages(self, since: float) -> list[tuple[str, float, float]]:
         with self._lock:

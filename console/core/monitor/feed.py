@@ -56,7 +56,8 @@ class FeedServer:
         sock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(sock_path.parent, 0o700)
         sock_path.unlink(missing_ok=True)
-        fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        token_path.unlink(missing_ok=True)  # made anew: an old file's mode is not ours to keep
+        fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(self.token + "\n")
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -69,3 +69,29 @@ class Alertmanager:
             return self.post(pages, now)
         # renewed every resend_s: four missed renewals before Alertmanager lets it end
         return self.post(pages, now + 4 * self.resend_s)
+
+    # -- silences: a mute made in fleetdeck, mirrored where Alertmanager routes the pages
+    def silence(self, fleet: str, node: str, kind: str, until: float, by: str, why: str) -> str:
+        """A silence of the node's alerts of `kind` ("*": all) until `until`; its id."""
+        matchers = [
+            {"name": "fleet", "value": fleet, "isRegex": False, "isEqual": True},
+            {"name": "node", "value": node, "isRegex": False, "isEqual": True},
+        ]
+        if kind != "*":
+            matchers.append({"name": "alertname", "value": kind, "isRegex": False, "isEqual": True})
+        body = {
+            "matchers": matchers,
+            "startsAt": rfc3339(time.time()),
+            "endsAt": rfc3339(until),
+            "createdBy": by,
+            "comment": why or "muted in fleetdeck",
+        }
+        base = self.url.rsplit("/alerts", 1)[0]
+        r = httpx.post(f"{base}/silences", json=body, headers=self.headers, timeout=10)
+        r.raise_for_status()
+        return str(r.json()["silenceID"])
+
+    def expire(self, silence_id: str) -> None:
+        base = self.url.rsplit("/alerts", 1)[0]
+        r = httpx.delete(f"{base}/silence/{silence_id}", headers=self.headers, timeout=10)
+        r.raise_for_status()

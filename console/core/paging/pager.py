@@ -100,13 +100,16 @@ class Pager:
         atomic_write_text(self.state_path, json.dumps(doc, indent=1), mode=0o600)
 
     # -- each snapshot
-    def observe(self, due: dict[str, Page], unknown: Collection[str] = ()) -> None:
+    def observe(
+        self, due: dict[str, Page], unknown: Collection[str] = (), quiet: Collection[str] = ()
+    ) -> None:
         """Trigger what became due, resolve what was sent and is due no more, renew what
         fires on channels that forget, and retry what a channel still owes. A page of a
         node in `unknown` (not looked at yet, or the watch itself too late to judge) is
-        neither resolved nor cleared: not seeing an alert is not seeing it end."""
+        neither resolved nor cleared: not seeing an alert is not seeing it end. A page in
+        `quiet` (muted, acknowledged) is not sent while it is; one sent before stays open."""
         now = self.clock()
-        new = {k: p for k, p in due.items() if k not in self.sent}
+        new = {k: p for k, p in due.items() if k not in self.sent and k not in quiet}
         for key in [k for k in self.clearing if k in due]:
             del self.clearing[key]  # back before it was resolved: a flap, nothing sent
         for key, page in self.sent.items():

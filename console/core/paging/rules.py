@@ -94,3 +94,15 @@ def page_of(fleet: str, cluster: str, labels: dict[str, str], alert: Alert) -> P
         since=alert.since,
         labels=tuple(sorted(labels.items())),
     )
+
+
+def quiet(pages: dict[str, Page], mutes: list, acks: list, now: float) -> set[str]:
+    """The keys of pages held back: a mute covers its node and kind, or an operator
+    acknowledged the alert as it reads now (the console's acknowledgement; it pages again
+    when its words change)."""
+    acked = {(a.node, a.kind, a.summary) for a in acks}
+    return {
+        key
+        for key, p in pages.items()
+        if (p.node, p.kind, p.summary) in acked or any(m.covers(p.node, p.kind, now) for m in mutes)
+    }
