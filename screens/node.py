@@ -476,12 +476,28 @@ class NodeScreen(LiveScreen):
         return text
 
     def show_history(
-        self, rows: list, problem: str | None = None, console: list | None = None
+        self,
+        rows: list,
+        problem: str | None = None,
+        console: list | None = None,
+        uptime: list | None = None,
     ) -> None:
         """The actions run on this node, from the journal: (Run, StepRecord) newest first,
         and what was done to it from the console (ConsoleAction); or why the journal
-        cannot be read."""
+        cannot be read. `uptime`: (window, Uptime) from the watch's history, where kept."""
         text = Text()
+        if uptime:
+            text.append("\nuptime (the watch's history)\n", style="bold")
+            for window, u in uptime:
+                pct = "—" if u.uptime is None else f"{100 * u.uptime:.3f} %"
+                ok = u.uptime is None or u.uptime >= u.slo
+                text.append(f"{window:>6}  ")
+                text.append(f"{pct:>10}", style="green" if ok else "bold red")
+                text.append(
+                    f"  down {u.down_s / 60:.1f} min, unknown {u.unknown_s / 60:.1f} min, "
+                    f"{u.episodes} outages (longest {u.longest_s / 60:.1f} min), "
+                    f"budget left {u.budget_left_s / 60:.0f} min\n"
+                )
         slo = next(((r, st) for r, st in rows if r.action == "loadtest" and st.step == "slo"), None)
         if slo is not None:  # its last measured SLO (`fleetdeck loadtest`), first
             run, step = slo
@@ -494,7 +510,7 @@ class NodeScreen(LiveScreen):
             if step.error:
                 text.append(f"\n  {step.error}", style="red")
             text.append("\n")
-        text.append("\nfrom the console (journal)\n", style="bold")
+        text.append("\nfrom the console and the watch (journal)\n", style="bold")
         if not console and not problem:
             text.append("nothing done to this node from the console\n", style="dim")
         for a in console or []:
@@ -525,9 +541,9 @@ class NodeScreen(LiveScreen):
         if self.ready:
             self.query_one("#actions-text", Static).update(text)
         else:
-            self._pending_history = (rows, problem, console)
+            self._pending_history = (rows, problem, console, uptime)
 
-    _pending_history: tuple[list, str | None, list | None] | None = None
+    _pending_history: tuple[list, str | None, list | None, list | None] | None = None
 
     def action_help(self) -> None:
         keys = key_rows(self.app, self.BINDINGS)

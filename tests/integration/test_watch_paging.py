@@ -412,6 +412,14 @@ def test_consoles_attach_to_the_watch_and_open_no_ssh_session_of_their_own(
         watch.wait_for("resolved: ml1 unreachable", 60)
         for term in terms:
             term.wait_for_match(r"up 4/4", 30)
+        # the node screen's History tab shows the node's uptime from the watch's history
+        terms[0].keys("Down")
+        terms[0].wait_for_match(r"▶?\s*ml1", 5)
+        terms[0].keys("Enter")
+        terms[0].wait_for("History [5]", 10)
+        terms[0].keys("5")
+        screen = terms[0].wait_for("uptime (the watch's history)", 10)
+        assert re.search(r"24 h .*down \d+\.\d min.*1 outages", screen), screen
         # the watch's connections only, every console reading the fleet through it: one
         # more to ml1, the watch's own when the host came back (three consoles: three more)
         after = dict(fleet.ssh.accepted)

@@ -30,7 +30,37 @@ class Trail(Controller):
                     done = journal.console_actions(self.fleet, screen.node_name)
                 finally:
                     journal.close()
-        self.app.call_from_thread(screen.show_history, rows, problem, done)
+        kept = self._uptime(screen.node_name)
+        self.app.call_from_thread(screen.show_history, rows, problem, done, kept)
+
+    def _uptime(self, node: str) -> list:
+        """(window, Uptime) of the node over a day and the SLO's window, where a watch of
+        this fleet keeps a history on this machine; [] elsewhere."""
+        import sqlite3
+        import time
+
+        from console.core.history.store import History, history_path
+        from console.core.history.uptime import uptime
+
+        fleet = self.app.profile.model
+        path = history_path(state_dir(), self.fleet)
+        if not path.exists():
+            return []
+        now = time.time()
+        out = []
+        try:
+            history = History(path)
+        except (OSError, sqlite3.Error):
+            return []  # unreadable: the node screen goes on without it
+        try:
+            days = fleet.slo.window_days
+            for label, span in (("24 h", 86400.0), (f"{days:g} d", days * 86400)):
+                found = [u for u in uptime(history, fleet, now - span, now) if u.name == node]
+                if found:
+                    out.append((label, found[0]))
+        finally:
+            history.close()
+        return out
 
     def load_acks(self, screen) -> None:
         self.worker(self._load_acks, screen, group="journal")

@@ -125,6 +125,7 @@ class FeedServer:
                 self._clients.append(q)
             conn.sendall((json.dumps(self.header) + "\n").encode())
             conn.sendall("".join(line + "\n" for line in lines).encode())
+            conn.sendall(b'{"caught_up": true}\n')  # what follows is live
             while not self._stop.is_set():
                 try:
                     line = q.get(timeout=0.5)
@@ -195,6 +196,7 @@ class Attached:
         self.lines = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.caught_up = threading.Event()  # the watch's kept lines are all in
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._follow, daemon=True, name="attached")
@@ -208,7 +210,9 @@ class Attached:
                 for line in self.conn.makefile("r", encoding="utf-8"):
                     self.last_line = time.time()
                     doc = json.loads(line)
-                    if "heartbeat" not in doc:
+                    if "caught_up" in doc:
+                        self.caught_up.set()
+                    elif "heartbeat" not in doc:
                         self.tracker.observe(Observation.from_json(line))
                         self.lines += 1
                     wait = 1.0
@@ -229,14 +233,8 @@ class Attached:
         return self.tracker.snapshot(now, self.lag(now))
 
     def wait_complete(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.tracker.nodes() and all(
-                n.seen_at is not None or n.error for n in self.snapshot().nodes.values()
-            ):
-                return True
-            time.sleep(0.05)
-        return False
+        """The watch's kept lines taken: the fleet as the watch sees it now."""
+        return self.caught_up.wait(timeout)
 
     def grow(self, fleet: FleetProfile) -> list[str]:
         return []  # the watch grows its own fleet when it reloads the profile
