@@ -12,6 +12,7 @@ import getpass
 from actions.engine import NodeContext, StepFailed
 from actions.stacks.node_http import node_json, note
 from console.core.stacks.gonka_api import Epoch, poc_hold, read_epoch
+from console.core.transport.ssh import ConnectionLost
 
 
 def epoch_now(ctx: NodeContext) -> Epoch | None:
@@ -21,14 +22,20 @@ def epoch_now(ctx: NodeContext) -> Epoch | None:
     if network is None:
         return None
     there = ctx if network is ctx.node else NodeContext(ctx.engine, ctx.cluster, network)
-    try:
-        # the public API on the network node's loopback (gonka_register.api_url's, which
-        # this module cannot import: gonka_register builds on the deploy that uses this)
-        url = f"http://127.0.0.1:{there.settings.api_port}/v1/epochs/latest"
-        code, doc = node_json(there, url)
-        return read_epoch(doc) if code == 200 else None
-    except (StepFailed, ValueError):
-        return None
+    # the public API on the network node's loopback (gonka_register.api_url's, which this
+    # module cannot import: gonka_register builds on the deploy that uses this)
+    url = f"http://127.0.0.1:{there.settings.api_port}/v1/epochs/latest"
+    # asked again once where the network node's connection was cut (its own step's retry
+    # renews it): that must not fail this node's step
+    for _ in range(2):
+        try:
+            code, doc = node_json(there, url)
+            return read_epoch(doc) if code == 200 else None
+        except ConnectionLost:
+            continue
+        except (StepFailed, ValueError):
+            return None
+    return None
 
 
 def wait_for_window(ctx: NodeContext, what: str) -> None:

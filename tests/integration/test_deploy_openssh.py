@@ -547,7 +547,7 @@ def test_a_fleet_moves_between_releases_and_its_containers_follow(deploy_fleet):
             proc = fleetdeck(
                 env, "run", str(fleet.profile_path), "deploy", "--yes", "--limit", "c1"
             )
-            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+            assert proc.returncode == 0, proc.stdout[-20000:] + proc.stderr[-2000:]
             for name in nodes:
                 sim = fleet.nodes[name]
                 running = {c.name: c for c in sim.containers.snapshot() if c.state == "running"}

@@ -209,3 +209,31 @@ def test_a_finished_epochs_summary_is_asked_once():
     }
     assert sum("epoch_performance_summary/6/gonka1abc" in p for p in asked) == 1
     assert sum(p.endswith("/participant/gonka1abc") for p in asked) == 3  # this epoch: live
+
+
+def test_the_window_check_asks_again_when_the_network_nodes_connection_was_cut(monkeypatch):
+    """Another node's step asks the network node for the epoch over that node's connection,
+    which the network node's own retry may renew mid-question: asked once more, the hold
+    is still seen (a PoC is not missed for a renewed connection)."""
+    from types import SimpleNamespace
+
+    from actions.stacks import gonka_window
+    from console.core.transport.ssh import ConnectionLost
+
+    network = SimpleNamespace(role="network", name="net")
+    ctx = SimpleNamespace(
+        node=network,
+        cluster=SimpleNamespace(nodes=[network], name="c1"),
+        settings=SimpleNamespace(api_port=9000),
+    )
+    answers = [ConnectionLost("net", "cut"), (200, dict(EPOCH_0214, phase="PoCGenerate"))]
+
+    def node_json(there, url):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(gonka_window, "node_json", node_json)
+    epoch = gonka_window.epoch_now(ctx)
+    assert epoch is not None and epoch.phase == "PoCGenerate" and answers == []

@@ -48,7 +48,7 @@ class FeedServer:
         self.sock_path, self.token_path = sock_path, token_path
         self.header = {"fleetdeck_feed": FORMAT, "fleet": fleet, "interval": interval}
         self.interval = interval
-        self._kept: dict[tuple[str, str, str], deque[str]] = {}
+        self._kept: dict[tuple[str, str, str], deque[Observation]] = {}
         self._clients: list[queue.Queue[str | None]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -77,11 +77,11 @@ class FeedServer:
 
     # -- the tracker's hook
     def __call__(self, obs: Observation) -> None:
-        line = obs.to_json()
-        with self._lock:
+        with self._lock:  # kept as it came: written out only for a client (most have none)
             kept = self._kept.setdefault((obs.node, obs.source, obs.kind), deque(maxlen=KEPT))
-            kept.append(line)
-            self._send(line)
+            kept.append(obs)
+            if self._clients:
+                self._send(obs.to_json())
 
     def _send(self, line: str) -> None:
         for q in list(self._clients):
@@ -95,7 +95,8 @@ class FeedServer:
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.interval):
             with self._lock:
-                self._send(json.dumps({"heartbeat": time.time()}))
+                if self._clients:
+                    self._send(json.dumps({"heartbeat": time.time()}))
 
     # -- clients
     def _accept(self) -> None:
@@ -118,10 +119,8 @@ class FeedServer:
                 return
             conn.settimeout(30)
             with self._lock:
-                lines = sorted(
-                    (line for kept in self._kept.values() for line in kept),
-                    key=lambda line: json.loads(line)["at"],
-                )
+                kept = sorted((o for k in self._kept.values() for o in k), key=lambda o: o.at)
+                lines = [o.to_json() for o in kept]
                 self._clients.append(q)
             conn.sendall((json.dumps(self.header) + "\n").encode())
             conn.sendall("".join(line + "\n" for line in lines).encode())
