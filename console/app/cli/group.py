@@ -56,6 +56,8 @@ def cli() -> None:
     fleetdeck loadtest PROFILE        providers under load, against their SLO
     fleetdeck pools PROFILE           Kubernetes sources' node pools, GPUs, NotReady
     fleetdeck journal PROFILE [RUN]   what was run, step by step
+    fleetdeck watch PROFILE           headless: page on alerts, keep history, serve consoles
+    fleetdeck uptime PROFILE          UP, DOWN, UNKNOWN against the SLO (the watch's history)
     fleetdeck replay FILE             the console on a recording (status --record FILE)
     fleetdeck demo                    the console on a simulated fleet
     fleetdeck sim up|fault|down …     a simulated fleet to rehearse on (sim --help)
