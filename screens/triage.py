@@ -171,6 +171,8 @@ class TriageScreen(LiveScreen):
         self.state = state
         self.fleet = fleet
         self.acknowledged: dict[tuple[str, str], str] = {}
+        # running mutes (`fleetdeck mute`): (node, kind or "*") -> until (unix time)
+        self.muted: dict[tuple[str, str], float] = {}
         self.shown: list[Alert] = []
 
     ready = False  # set once composed: updates that come earlier are kept for on_mount
@@ -213,19 +215,30 @@ class TriageScreen(LiveScreen):
                 gone = current or Alert(key[0], key[1], "info", summary, 0.0, "", "")
                 why = "the alert cleared" if current is None else "the alert changed"
                 self.post_message(Acknowledged(gone, withdrawn=why))
-        active = [a for a in state.alerts if (a.node, a.kind) not in self.acknowledged]
-        # acknowledged ones stay listed, last and dimmed: `a` on one withdraws it
-        held = [a for a in state.alerts if (a.node, a.kind) in self.acknowledged]
+
+        def quiet(a: Alert) -> str | None:
+            if (a.node, a.kind) in self.acknowledged:
+                return "ack'd"
+            until = self.muted.get((a.node, a.kind)) or self.muted.get((a.node, "*"))
+            if until is not None and until > state.taken_at:
+                return "muted"
+            return None
+
+        active = [a for a in state.alerts if quiet(a) is None]
+        # acknowledged and muted ones stay listed, last and dimmed: `a` on one withdraws
+        # its acknowledgement; `fleetdeck unmute` ends a mute
+        held = [a for a in state.alerts if quiet(a) is not None]
         alerts = active + held
         table = self.query_one("#alerts", DataTable)
         cursor = table.cursor_row
         selected = self._current()
         table.clear()
         for a in alerts:
-            acked = (a.node, a.kind) in self.acknowledged
+            word = quiet(a)
+            acked = word is not None
             table.add_row(
-                Text("ack'd", style="dim")
-                if acked
+                Text(word, style="dim")
+                if word
                 else Text(a.severity, style=cells.SEVERITY_STYLE[a.severity]),
                 Text(_age(state.taken_at - a.since), style="dim" if acked else ""),
                 Text(a.node, style="dim" if acked else "bold"),
@@ -246,6 +259,9 @@ class TriageScreen(LiveScreen):
         summary.append(f"  ·  {crit} critical", style="bold red" if crit else "green")
         if self.acknowledged:
             summary.append(f"  ·  {len(self.acknowledged)} acknowledged", style="dim")
+        muted = sum(quiet(a) == "muted" for a in held)
+        if muted:
+            summary.append(f"  ·  {muted} muted (fleetdeck mute)", style="dim")
         self.query_one("#triage-summary", Static).update(summary)
 
     def _current(self) -> Alert | None:
@@ -281,9 +297,13 @@ class TriageScreen(LiveScreen):
             self.post_message(Acknowledged(alert))
         self.show(self.state)
 
-    def held(self, acks: dict[tuple[str, str], str]) -> None:
-        """The acknowledgements the journal holds (from this console or an earlier one)."""
+    def held(
+        self, acks: dict[tuple[str, str], str], mutes: dict[tuple[str, str], float] | None = None
+    ) -> None:
+        """The acknowledgements the journal holds (from this console or an earlier one),
+        and the mutes running (`fleetdeck mute`, which the watch honours too)."""
         self.acknowledged.update(acks)
+        self.muted = dict(mutes or {})
         if self.state is not None and self.is_attached:  # the screen may have closed meanwhile
             self.show(self.state)
 

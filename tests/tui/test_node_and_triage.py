@@ -426,3 +426,23 @@ def test_snapshot_node_of_each_vendor(snap_compare, size, row):
         await press_to(pilot, *["down"] * row, "enter", kind=NodeScreen)
 
     assert snap_compare(app_with_mixed_accelerators(), terminal_size=size, run_before=open_node)
+
+
+async def test_a_node_muted_with_fleetdeck_mute_is_listed_last_and_said_muted():
+    from console.core.journal import Journal
+
+    app = app_with_trouble()
+    state = app.source()
+    first = state.alerts[0]  # the worst alert: muted, it goes to the end
+    journal = Journal()  # muted for an hour past the (fixed) time of the state shown
+    journal.mute("gonka-prod", first.node, "*", state.taken_at + 3600, "disk swap")
+    journal.close()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await drawn(pilot)
+        triage = await press_to(pilot, "t", kind=TriageScreen)
+        await workers_done(pilot)  # the mutes read from the journal
+        await wait_for(pilot, lambda: triage.shown[-1].node == first.node, "muted last")
+        table = triage.query_one("#alerts", DataTable)
+        assert str(table.get_row_at(len(triage.shown) - 1)[0]) == "muted"
+        summary = str(triage.query_one("#triage-summary").render())
+        assert "muted (fleetdeck mute)" in summary

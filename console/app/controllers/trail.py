@@ -3,6 +3,8 @@ node screen's History and the triage's acknowledgements are read from it."""
 
 from __future__ import annotations
 
+import time
+
 from console.app.controllers import Controller
 from console.core.journal import Journal, JournalError, state_dir
 
@@ -37,7 +39,6 @@ class Trail(Controller):
         """(window, Uptime) of the node over a day and the SLO's window, where a watch of
         this fleet keeps a history on this machine; [] elsewhere."""
         import sqlite3
-        import time
 
         from console.core.history.store import History, history_path
         from console.core.history.uptime import uptime
@@ -72,9 +73,10 @@ class Trail(Controller):
             return  # the triage screen works without; a run reports the journal's trouble
         try:
             acks = {(a.node, a.kind): a.summary for a in journal.acks(self.fleet)}
+            mutes = {(m.node, m.kind): m.until for m in journal.mutes(self.fleet, time.time())}
         finally:
             journal.close()
-        self.app.call_from_thread(screen.held, acks)
+        self.app.call_from_thread(screen.held, acks, mutes)
 
     def write(self, write) -> None:
         """Write to the journal from a worker thread; if it cannot be opened, say that the
