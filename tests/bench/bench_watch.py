@@ -144,7 +144,18 @@ def attached(cli: list[str], profile: Path, env: dict) -> None:
 
 
 def size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.exists())
+    """The history's own bytes: its write-ahead log checkpointed into it first (the log
+    itself is a few MB of pages written again, not history)."""
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(path)
+    try:
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        return (pages - free) * db.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        db.close()
 
 
 def query_time(nodes: int, days: float) -> None:
@@ -195,7 +206,8 @@ def query_time(nodes: int, days: float) -> None:
         )
         for by in ("node", "cluster", "region"):
             t1 = time.monotonic()
-            rows = uptime(history, fleet, start, now, by)
+            asked = time.time()  # as `fleetdeck uptime` asks: up to now
+            rows = uptime(history, fleet, asked - days * 86400, asked, by)
             print(f"  --by {by:8s} {len(rows):5d} rows in {time.monotonic() - t1:6.2f} s")
         history.close()
         print(f"  size: {path.stat().st_size / nodes / days / 1024:.1f} KiB per node-day")

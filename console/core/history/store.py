@@ -235,41 +235,49 @@ class History:
 
     def totals(self, since: float, until: float) -> dict[str, tuple[float, float]]:
         """node -> (seconds UP, seconds DOWN) in [since, until]: the whole UTC days between
-        from the daily totals, the rest from the buckets."""
+        from the daily totals (today's too, when `until` is now: its total so far is all
+        it holds), the rest from the buckets."""
         first = -(-since // DAY) * DAY  # the first whole day's start
-        last = until // DAY * DAY  # the last whole day's end
+        last = until // DAY * DAY  # the last whole day's end (today's start)
+        today = until >= self.clock() - 1.0
+        end = last + DAY if today else last  # the daily totals cover [first, end)
         out: dict[str, list[float]] = {}
-        if last - first < DAY:
+        if end - first < DAY:
             self._bucket_totals(since, until, out)
-        else:
-            with self._lock:
-                whole = self._db.execute(
-                    "SELECT node, sum(up), sum(down) FROM days WHERE day >= ? AND day < ? "
-                    "GROUP BY node",
-                    (first, last),
-                ).fetchall()
-            for node, up, down in whole:
-                out[node] = [up, down]
-            self._bucket_totals(since, first, out)
+            return {node: (up, down) for node, (up, down) in out.items()}
+        with self._lock:
+            whole = self._db.execute(
+                "SELECT node, sum(up), sum(down) FROM days WHERE day >= ? AND day < ? "
+                "GROUP BY node",
+                (first, end),
+            ).fetchall()
+        for node, up, down in whole:
+            out[node] = [up, down]
+        self._bucket_totals(since, first, out)
+        if not today:
             self._bucket_totals(last, until, out)
         return {node: (up, down) for node, (up, down) in out.items()}
 
     def _bucket_totals(self, since: float, until: float, out: dict[str, list[float]]) -> None:
-        """Add [since, until] from the buckets: whole ones summed in SQLite, the two a
-        bound cuts counted for their share (all of one whose content fits in the part
+        """Add [since, until] from the buckets (found by their time: the planner would
+        rather walk every node's rows for the GROUP BY): whole ones summed in SQLite, the
+        two a bound cuts counted for their share (all of one whose content fits in the part
         inside: a watch started within that minute)."""
         if until <= since:
             return
         with self._lock:
             whole = self._db.execute(
-                "SELECT node, sum(up), sum(down) FROM buckets "
-                "WHERE t >= ? AND t + width <= ? GROUP BY node",
-                (since, until),
+                "SELECT node, sum(up), sum(down) FROM buckets INDEXED BY buckets_t "
+                "WHERE t >= ? AND t < ? AND t + width <= ? GROUP BY node",
+                (since, until, until),
             ).fetchall()
+            # a bucket a bound cuts starts less than its width (at most COARSE) before it
             cut = self._db.execute(
-                "SELECT node, t, width, up, down, unknown FROM buckets "
-                "WHERE t < ? AND t + width > ? AND (t < ? OR t + width > ?)",
-                (until, since, since, until),
+                "SELECT node, t, width, up, down, unknown FROM buckets INDEXED BY buckets_t "
+                "WHERE t >= ? AND t < ? AND t + width > ? "
+                "UNION ALL SELECT node, t, width, up, down, unknown FROM buckets "
+                "INDEXED BY buckets_t WHERE t >= ? AND t < ? AND t + width > ? AND t >= ?",
+                (since - COARSE, since, since, until - COARSE, until, until, since),
             ).fetchall()
         for node, up, down in whole:
             acc = out.setdefault(node, [0.0, 0.0])
