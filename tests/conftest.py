@@ -38,6 +38,7 @@ LONGEST_FIRST = (
     "integration/test_deploy_ollama.py",
     "integration/test_monitor.py",
     "integration/test_deploy_golem.py",
+    "integration/test_watch_paging.py",
     "integration/test_accelerators.py",
     "unit/test_mnemonic_file.py",
     "tui/test_random_keys.py",
@@ -54,7 +55,6 @@ LONGEST_FIRST = (
     "integration/test_deploy_vllm.py",
     "integration/test_accelerator_exporters.py",
     "integration/test_deploy_accelerators.py",
-    "integration/test_watch_paging.py",
 )
 
 

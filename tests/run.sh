@@ -60,8 +60,10 @@ fi
 # the longest files first (tests/conftest.py): most tests wait on servers, simulated fleets
 # and retry back-offs, so four fit on two cores. Measured on this 2-core machine on a fresh
 # clone, installs included: 629 tests, two workers 482 s, three 402 s; 678 tests, three
-# 473-506 s in five runs, four 439-488 s in four. Their temporary directories live under a
-# short path: the simulator's unix sockets must fit in 107 bytes.
+# 473-506 s in five runs, four 439-488 s in four; the simulator's tools made cheaper, 705
+# tests: four 463 s; 712: five 466 s (a timing test failed under the load); 729: four 426 s.
+# Their temporary directories live under a short path: the simulator's unix sockets must
+# fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
 status=0
 "$venv/bin/python" -m pytest -n 4 --dist loadfile --durations 20 \
