@@ -134,7 +134,6 @@ def test_a_dead_node_goes_stale_and_never_holds_up_the_others(fleet, monitor, ki
     before = monitor.snapshot().nodes["ml2"]
     assert before.reachable and before.gpus
     fleet.inject("ml2", kind)
-    injected = time.time()
     try:
         assert wait_until(lambda: not monitor.snapshot().nodes["ml2"].reachable, 2 * INTERVAL + 3)
         state = monitor.snapshot()
@@ -142,12 +141,18 @@ def test_a_dead_node_goes_stale_and_never_holds_up_the_others(fleet, monitor, ki
         assert dead.gpus == before.gpus or len(dead.gpus) == len(before.gpus)  # kept
         assert dead.seen_at is not None and dead.age(state.taken_at) > 0
         assert "unreachable" in kinds(monitor, "ml2")
-        # every other node kept updating on time
-        time.sleep(2 * INTERVAL)
-        for name, node in monitor.snapshot().nodes.items():
-            if name != "ml2":
-                assert node.seen_at > injected + INTERVAL, name
-                assert node.reachable, name
+        # every other node kept updating: each has a line taken after the dead one was
+        # called down (waited on, not slept: a loaded machine delays lines, not streams)
+        detected = time.time()
+
+        def others_fresh() -> bool:
+            nodes = monitor.snapshot().nodes
+            return all(n.seen_at > detected and n.reachable for k, n in nodes.items() if k != "ml2")
+
+        assert wait_until(others_fresh, 4 * INTERVAL + 3), {
+            k: (round(detected - (n.seen_at or 0), 2), n.reachable)
+            for k, n in monitor.snapshot().nodes.items()
+        }
     finally:
         fleet.clear("ml2", kind)
     assert wait_until(lambda: monitor.snapshot().nodes["ml2"].reachable, 20)

@@ -486,7 +486,10 @@ async def test_the_console_provisions_and_the_new_nodes_join_its_fleet_table(
                 await pilot.press("down")
             assert offered.highlighted_option.id == "provision"
             await pilot.press("enter")
-            assert await until(pilot, lambda: isinstance(app.screen, PlanScreen), 20)
+            # the plan screen, and its plan drawn: a loaded machine pushes it before composing
+            assert await until(
+                pilot, lambda: isinstance(app.screen, PlanScreen) and app.screen.query("#plan"), 20
+            )
             plan = str(app.screen.query_one("#plan").render())
             assert "ec2 RunInstances p5.48xlarge (8×H100)" in plan
             assert "tcp 8443 from 0.0.0.0/0" in plan
