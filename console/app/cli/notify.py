@@ -126,7 +126,17 @@ def unmute_cmd(profile: str, node: str, kind: str) -> None:
 
 
 def alertmanager_of(fleet):
-    """The profile's Alertmanager as a client, or None."""
-    if not fleet.paging.alertmanager:
+    """The profile's Alertmanager as a client, or None (only its own token resolved: a
+    mute needs no other channel's secret)."""
+    from console.core.paging.alertmanager import Alertmanager
+    from console.core.secrets import SecretError, resolve
+
+    paging = fleet.paging
+    if not paging.alertmanager:
         return None
-    return next((c for c in channels_or_exit(fleet) if c.name == "alertmanager"), None)
+    try:
+        token = resolve(paging.alertmanager_token) if paging.alertmanager_token else None
+    except SecretError as exc:
+        click.echo(f"fleetdeck: paging.alertmanager_token: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    return Alertmanager(paging.alertmanager, token, paging.resend_s, socket.gethostname())
