@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from console.core.history.burn import burn_pages
-from console.core.history.store import History, history_path
+from console.core.history.store import History, history_path, unjudged
 from console.core.history.uptime import uptime
 from console.core.journal import Journal, state_dir
 from console.core.monitor.export import MetricsServer, render
@@ -27,11 +27,8 @@ HELD_EVERY_S = 5.0  # a mute made from the console or `fleetdeck mute` holds wit
 
 
 def unknown(state: FleetState) -> set[str]:
-    """Nodes whose alerts cannot be judged now: not yet looked at, or all of them while
-    the watch itself wakes too late to tell a silent node from its own delay."""
-    if state.console_lag_s > state.interval:
-        return set(state.nodes)
-    return {n for n, s in state.nodes.items() if s.seen_at is None and not s.error}
+    """Nodes whose alerts cannot be judged now (the history's UNKNOWN)."""
+    return {name for name, node in state.nodes.items() if unjudged(node, state)}
 
 
 class Watcher:

@@ -23,9 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -34,21 +32,7 @@ from console.core.history.store import COARSE, FINE_FOR, MINUTE, History  # noqa
 from console.core.history.uptime import uptime  # noqa: E402
 from console.core.profile import loads  # noqa: E402
 from tests.bench.bench_sim_scale import cpu_seconds, profile_text, rss_mib  # noqa: E402
-
-
-def receiver() -> ThreadingHTTPServer:
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    Thread(target=server.serve_forever, daemon=True).start()
-    return server
+from tests.harness.channels import ChannelServer  # noqa: E402
 
 
 def watch_cost(nodes: int, minutes: float) -> None:
@@ -62,7 +46,7 @@ def watch_cost(nodes: int, minutes: float) -> None:
             cwd=REPO,
             capture_output=True,
         )
-        hook = receiver()
+        hook = ChannelServer().start()  # a webhook that takes every page
         profile = root / "watched.toml"
         profile.write_text(
             (root / "f" / "profile.toml").read_text()
@@ -71,7 +55,7 @@ def watch_cost(nodes: int, minutes: float) -> None:
         env = dict(
             os.environ,
             XDG_STATE_HOME=str(root / "state"),
-            HOOK=f"http://127.0.0.1:{hook.server_address[1]}/",
+            HOOK=hook.url("/hook"),
         )
         watch = subprocess.Popen(
             [*cli, "watch", str(profile)],
@@ -106,7 +90,7 @@ def watch_cost(nodes: int, minutes: float) -> None:
         finally:
             watch.terminate()
             watch.wait(timeout=20)
-            hook.shutdown()
+            hook.stop()
             subprocess.run([*cli, "sim", "down", str(root / "f")], cwd=REPO, capture_output=True)
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from tests.harness.channels import ChannelServer
 from tests.harness.procs import free_port, stop, wait_for
 
 BINARY = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
@@ -24,53 +23,34 @@ def available() -> bool:
     return Path(BINARY).exists()
 
 
-@dataclass
 class Receiver:
-    """The webhook receiver: every notification Alertmanager posts, in order."""
+    """The webhook receiver (the channels' stand-in server, tests/harness/channels.py):
+    every notification Alertmanager posts, in order."""
 
-    server: ThreadingHTTPServer
-    notifications: list[dict] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self) -> None:
+        self.server = ChannelServer().start()
+        self.url = self.server.url("/hook")
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+    def notifications(self) -> list[dict]:
+        return [g.body for g in self.server.sent("/hook")]
 
     def alerts(self, status: str | None = None, **labels: str) -> list[dict]:
         """Each alert of each notification (with the notification's status), matching."""
-        with self.lock:
-            notes = list(self.notifications)
         return [
             a
-            for n in notes
+            for n in self.notifications
             for a in n["alerts"]
             if (status is None or a["status"] == status)
             and all(a["labels"].get(k) == v for k, v in labels.items())
         ]
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 def receiver() -> Receiver:
-    got: list[dict] = []
-    lock = threading.Lock()
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with lock:
-                got.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return Receiver(server, got, lock)
+    return Receiver()
 
 
 @dataclass

@@ -126,17 +126,12 @@ def unmute_cmd(profile: str, node: str, kind: str) -> None:
 
 
 def alertmanager_of(fleet):
-    """The profile's Alertmanager as a client, or None (only its own token resolved: a
-    mute needs no other channel's secret)."""
-    from console.core.paging.alertmanager import Alertmanager
-    from console.core.secrets import SecretError, resolve
+    """The profile's Alertmanager as a client, or None."""
+    from console.core.paging.channels import alertmanager_for
+    from console.core.secrets import SecretError
 
-    paging = fleet.paging
-    if not paging.alertmanager:
-        return None
     try:
-        token = resolve(paging.alertmanager_token) if paging.alertmanager_token else None
+        return alertmanager_for(fleet, socket.gethostname())
     except SecretError as exc:
-        click.echo(f"fleetdeck: paging.alertmanager_token: {exc}", err=True)
+        click.echo(f"fleetdeck: {exc}", err=True)
         sys.exit(EXIT_INVALID)
-    return Alertmanager(paging.alertmanager, token, paging.resend_s, socket.gethostname())

@@ -73,8 +73,14 @@ class Sample:
     lag: int | None = None
 
 
+def unjudged(node: NodeStatus, state: FleetState) -> bool:
+    """Whether nothing can be said of the node now: not looked at yet, or fleetdeck itself
+    waking too late to tell a silent node from its own delay."""
+    return state.console_lag_s > state.interval or (node.seen_at is None and not node.error)
+
+
 def judge(node: NodeStatus, state: FleetState, critical: set[str], top: int | None) -> Sample:
-    if state.console_lag_s > state.interval or (node.seen_at is None and not node.error):
+    if unjudged(node, state):
         return Sample(UNKNOWN)
     gpus = [g for g in node.gpus if not g.lost]
     utils = [g.util for g in gpus if g.util is not None]

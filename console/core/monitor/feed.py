@@ -195,7 +195,6 @@ class Attached:
         self.pool = pool  # for actions, connected only when one runs
         self.closers: list = []
         self.last_line = time.time()
-        self.lines = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.caught_up = threading.Event()  # the watch's kept lines are all in
@@ -216,7 +215,6 @@ class Attached:
                         self.caught_up.set()
                     elif "heartbeat" not in doc:
                         self.tracker.observe(Observation.from_json(line))
-                        self.lines += 1
                     wait = 1.0
             self.conn.close()
             while not self._stop.wait(wait):

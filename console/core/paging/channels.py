@@ -13,6 +13,20 @@ from console.core.profile.schema import FleetProfile
 from console.core.secrets import SecretError, resolve
 
 
+def alertmanager_for(fleet: FleetProfile, host: str) -> Alertmanager | None:
+    """The profile's Alertmanager, its token alone resolved (a mute needs no other secret)."""
+    paging = fleet.paging
+    if not paging.alertmanager:
+        return None
+    token = None
+    if paging.alertmanager_token:
+        try:
+            token = resolve(paging.alertmanager_token)
+        except SecretError as exc:
+            raise SecretError(f"paging alertmanager_token: {exc}") from None
+    return Alertmanager(paging.alertmanager, token, paging.resend_s, host)
+
+
 def channels_for(fleet: FleetProfile, host: str) -> list:
     paging = fleet.paging
     out: list = []
@@ -23,10 +37,9 @@ def channels_for(fleet: FleetProfile, host: str) -> list:
         except SecretError as exc:
             raise SecretError(f"paging {where}: {exc}") from None
 
-    if paging.alertmanager:
-        token = paging.alertmanager_token
-        token = secret(token, "alertmanager_token") if token else None
-        out.append(Alertmanager(paging.alertmanager, token, paging.resend_s, host))
+    am = alertmanager_for(fleet, host)
+    if am is not None:
+        out.append(am)
     for c in paging.channels:
         where = f"channel {c.name!r}"
         if c.kind == "slack":

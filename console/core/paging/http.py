@@ -11,6 +11,15 @@ from console.core.paging.pager import Delivery
 TIMEOUT_S = 10.0
 
 
+class Direct:
+    """A channel that takes one page per post and keeps nothing open by itself (Slack,
+    Discord, a webhook, Telegram): no batch, no renewal, nothing to resolve in a test."""
+
+    batch = False
+    renews = False
+    keeps_open = False
+
+
 def post_json(url: str, body: object, ok: tuple[int, ...], headers: dict | None = None) -> Delivery:
     try:
         r = httpx.post(url, json=body, headers=headers or {}, timeout=TIMEOUT_S)

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import time
 
-from console.core.paging.http import post_json
+from console.core.paging.http import Direct, post_json
 from console.core.paging.pager import Delivery
 from console.core.paging.rules import Page
 
 SEVERITY = {"critical": "critical", "warning": "warning"}
 
 
-class PagerDuty:
-    batch = False
-    renews = False
-    keeps_open = True  # an incident stays open until resolved
+class PagerDuty(Direct):
+    keeps_open = True  # its incident stays open until resolved
 
     def __init__(self, name: str, routing_key: str, url: str) -> None:
         self.name, self.routing_key, self.url = name, routing_key, url

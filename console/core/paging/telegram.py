@@ -4,17 +4,13 @@ text. A 429 carries `parameters.retry_after`."""
 
 from __future__ import annotations
 
-from console.core.paging.http import post_json
+from console.core.paging.http import Direct, post_json
 from console.core.paging.pager import Delivery
 from console.core.paging.rules import Page
 from console.core.paging.words import text
 
 
-class Telegram:
-    batch = False
-    renews = False
-    keeps_open = False  # an incident stays open until resolved
-
+class Telegram(Direct):
     def __init__(self, name: str, token: str, chat_id: str, api_url: str) -> None:
         self.name = name
         self.url = f"{api_url.rstrip('/')}/bot{token}/sendMessage"

@@ -3,7 +3,7 @@ Discord's (204), and a generic webhook (any 2xx) that gets the page itself as JS
 
 from __future__ import annotations
 
-from console.core.paging.http import post_json
+from console.core.paging.http import Direct, post_json
 from console.core.paging.pager import Delivery
 from console.core.paging.rules import Page
 from console.core.paging.words import text
@@ -14,27 +14,18 @@ def slack_escape(words: str) -> str:
     return words.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class Slack:
-    batch = False
-    renews = False
-    keeps_open = False  # an incident stays open until resolved
-
+class ToUrl(Direct):
     def __init__(self, name: str, url: str) -> None:
         self.name, self.url = name, url
 
+
+class Slack(ToUrl):
     def deliver(self, action: str, pages: list[Page], now: float) -> Delivery:
         (page,) = pages
         return post_json(self.url, {"text": slack_escape(text(action, page))}, ok=(200,))
 
 
-class Discord:
-    batch = False
-    renews = False
-    keeps_open = False  # an incident stays open until resolved
-
-    def __init__(self, name: str, url: str) -> None:
-        self.name, self.url = name, url
-
+class Discord(ToUrl):
     def deliver(self, action: str, pages: list[Page], now: float) -> Delivery:
         (page,) = pages
         body = {
@@ -45,14 +36,7 @@ class Discord:
         return post_json(self.url, body, ok=(200, 204))
 
 
-class Webhook:
-    batch = False
-    renews = False
-    keeps_open = False  # an incident stays open until resolved
-
-    def __init__(self, name: str, url: str) -> None:
-        self.name, self.url = name, url
-
+class Webhook(ToUrl):
     def deliver(self, action: str, pages: list[Page], now: float) -> Delivery:
         (page,) = pages
         body = {
