@@ -650,9 +650,10 @@ class Engine:
             except (StepFailed, SshError) as exc:
                 error = self._say(exc)
                 final = isinstance(exc, StepRefused)
+                wedged = isinstance(exc, CommandTimeout)
             except Exception as exc:  # a bug in a step must fail the step, not the run
                 error = self._say(f"{type(exc).__name__}: {exc}")
-                final = False
+                final = wedged = False
             self.journal.line(run_id, node, step.name, "error", error)
             self._emit(Event(EventKind.LINE, run_id, node, step.name, text=f"✗ {error}"))
             if attempt <= step.retries and not self.cancelled.is_set() and not final:
@@ -670,7 +671,11 @@ class Engine:
                 if self.cancelled.wait(step.backoff * 2 ** (attempt - 1)):
                     break
                 self.pool.reset_backoff(node)
-                self.pool.drop(node)  # a fresh connection for the next attempt
+                # A fresh connection only after a command hung: the pool already drops one
+                # that is gone, and a live one carries other steps' commands and tunnels
+                # (the window check asks the network node's API over it).
+                if wedged:
+                    self.pool.drop(node)
                 continue
             break
         self.journal.set_step(run_id, node, step.name, FAILED, error=error)

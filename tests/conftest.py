@@ -11,6 +11,7 @@ import os
 import resource
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,16 +72,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """With FLEETDECK_TEST_CPU=FILE, each test's CPU seconds (this process and the children
-    it waited for) are appended to FILE: where the suite's time goes, beside --durations."""
+    it waited for), its start and end (epoch seconds) and its worker are appended to FILE:
+    where the suite's time goes, and which files make the run's tail."""
     path = os.environ.get("FLEETDECK_TEST_CPU")
     if not path:
         return (yield)
-    before = _cpu()
+    before, start = _cpu(), time.time()
     try:
         return (yield)
     finally:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         with open(path, "a") as f:
-            f.write(f"{_cpu() - before:.2f} {item.nodeid}\n")
+            f.write(f"{_cpu() - before:.2f} {start:.1f} {time.time():.1f} {worker} {item.nodeid}\n")
 
 
 def _cpu() -> float:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actions.engine import Action, Change, NodeContext, Step, StepFailed
-from actions.stacks.gonka import in_deploy_dir
+from actions.stacks.gonka import in_deploy_dir, running_containers
 from actions.stacks.gonka_register import api_url
 from actions.stacks.gonka_window import wait_for_window
 from actions.stacks.node_http import node_json, note
@@ -34,6 +34,7 @@ from console.core.stacks.gonka_api import read_versions
 
 COSMOVISOR = ".dapi/cosmovisor"  # in the deploy directory (compose mounts ./.dapi)
 BINARY = "decentralized-api"
+API = "api"  # the container compose names
 VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[A-Za-z0-9.]+)?$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 VERIFY_S = 60.0
@@ -162,7 +163,12 @@ def _target(ctx: NodeContext) -> str:
 def switch_check(ctx: NodeContext) -> Change | None:
     target, now = _target(ctx), _current(ctx)
     if now == target:
-        return None
+        # relinked, but api may be stopped (an attempt cut after its relink): start it
+        if running_containers(ctx).get(API) == "running":
+            return None
+        return Change(
+            f"current points to {target}; start api", (_in_dir(ctx, f"docker start {API}"),)
+        )
     if now == NOT_A_LINK:
         raise StepFailed(
             f"{COSMOVISOR}/current is not a link: not the layout Gonka's procedure relinks; "
@@ -171,9 +177,9 @@ def switch_check(ctx: NodeContext) -> Change | None:
     keep = "" if ctx.engine.rollback else f"printf '%s\\n' {shlex.quote(now)} > previous && "
     command = _in_dir(
         ctx,
-        "docker stop api && "
+        f"docker stop {API} && "
         f"cd {shlex.quote(COSMOVISOR)} && {keep}ln -sfn {shlex.quote(target)} current && "
-        "cd - >/dev/null && docker start api",
+        f"cd - >/dev/null && docker start {API}",
     )
     return Change(
         f"stop api, relink current from {now or '(none)'} to {target}, start api", (command,)
@@ -237,7 +243,7 @@ def upgrade_action() -> Action:
                 switch_check,
                 switch_apply,
                 roles=("network",),
-                retries=0,
+                retries=1,  # safe: a second attempt finds the link made and starts api
             ),
             Step(
                 "verify",

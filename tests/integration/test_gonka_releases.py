@@ -14,7 +14,8 @@ from console.core.profile import load
 from console.core.status_table import render
 from console.core.transport.ssh import Pool
 from tests.harness.cli import run as fleetdeck
-from tests.harness.simclient import small_sim_fleet
+from tests.harness.simclient import NodeAccess, small_sim_fleet
+from tests.harness.simclient import run as on_node
 
 pytestmark = pytest.mark.integration
 
@@ -253,6 +254,19 @@ def test_an_api_hot_patch_goes_one_host_at_a_time_stops_at_a_bad_download_and_ro
         server.corrupt_next = set()
         again = fleetdeck(env, *upgrade, "--yes")
         assert again.returncode == 0, again.stdout + again.stderr
+        assert wait_until(lambda: set(versions().values()) == {"v0.2.15-post7"})
+        # an attempt cut after its relink left api stopped: running again starts it
+        node = fleet.nodes["net-old"]
+        access = NodeAccess(
+            node.public_address, fleet.ssh.ports["net-old"], fleet.key_path, fleet.known_hosts_path
+        )
+        with access.connect() as client:
+            assert on_node(client, "docker stop api")[0] == 0
+        assert wait_until(lambda: api(fleet, "net-old", "/v1/versions").status_code == 502)
+        restart = fleetdeck(env, *upgrade, "--yes")
+        said = restart.stdout + restart.stderr
+        assert restart.returncode == 0, said
+        assert "current points to upgrades/v0.2.15-post7; start api" in said, said
         assert wait_until(lambda: set(versions().values()) == {"v0.2.15-post7"})
         # and back: each host's previous link again
         back = fleetdeck(env, "run", profile, "upgrade", "--rollback", "--yes")

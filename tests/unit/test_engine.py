@@ -174,6 +174,37 @@ def test_retries_then_success_and_failure_after_retries(journal):
     assert "a broke on c1-ml2" in journal.lines(result.run_id, "c1-ml2", "a")
 
 
+def test_a_retry_renews_the_connection_only_after_a_command_hung(journal):
+    """A node's connection carries other steps' commands and tunnels: a step that failed,
+    or whose one channel was closed, is retried on the same connection; only a hung
+    command's connection is renewed (the pool drops a dead one itself)."""
+    from console.core.transport.ssh import CommandTimeout, ConnectionLost
+
+    raised = {
+        "net1": StepFailed("the step's own failure"),
+        "net2": ConnectionLost("net2", "its channel was refused or closed; the connection is up"),
+        "c1-ml1": CommandTimeout("c1-ml1", "timed out after 5 s"),
+    }
+
+    def check(ctx) -> Change | None:
+        return None if ctx.name not in raised else Change("make it", ("do it",))
+
+    def apply(ctx, change: Change) -> None:
+        raise raised.pop(ctx.name)
+
+    class Recording(NoPool):
+        dropped: list[str] = []
+
+        def drop(self, name: str) -> None:
+            self.dropped.append(name)
+
+    pool = Recording()
+    e = Engine(profile(1), pool, journal, redactor=journal.redactor)  # type: ignore[arg-type]
+    result = e.apply(Action("deploy", "", (Step("a", "a", check, apply, retries=1, backoff=0.01),)))
+    assert result.outcome == "succeeded" and raised == {}
+    assert pool.dropped == ["c1-ml1"]
+
+
 def test_max_fail_stops_new_work(journal):
     world = World()
     for n in ("net1", "c1-ml1"):

@@ -161,7 +161,7 @@ def checked(
                 say(line)
             return code
         say(f"  waiting: {warnings[0]}")
-        time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+        time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
     return 130  # stopped while it waited
 
 
