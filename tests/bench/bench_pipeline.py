@@ -3,7 +3,7 @@ included, on a simulated fleet, beside parallel-ssh asking the same hosts the sa
 
 Run:  .venv/bin/pip install -e '.[bench]'
       .venv/bin/python tests/bench/bench_pipeline.py [--nodes 100] [--minutes 2]
-          [--peer-seconds 60] [--trace-memory]
+          [--peer-seconds 60] [--interval S] [--trace-memory]
 
 Starts `fleetdeck sim up` (its own process) on a generated profile of Gonka clusters
 (1 network + 9 ML nodes), builds the pipeline with `console.core.monitor.pipeline.live_status`
@@ -149,6 +149,7 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=100)
     ap.add_argument("--minutes", type=float, default=2.0)
     ap.add_argument("--peer-seconds", type=float, default=60.0, help="0: no parallel-ssh run")
+    ap.add_argument("--interval", type=float, default=0, help="seconds (0: the profile's 2)")
     ap.add_argument("--trace-memory", action="store_true")
     args = ap.parse_args()
     # a kill or Ctrl-C still takes the simulated fleet down (the finally below)
@@ -158,7 +159,14 @@ def main() -> None:
         tracemalloc.start(8)
     with tempfile.TemporaryDirectory(prefix="fd-pipe-") as tmp:
         source = Path(tmp) / "scale.toml"
-        source.write_text(profile_text(args.nodes))
+        text = profile_text(args.nodes)
+        if args.interval:  # a probe line (and a collection round) every INTERVAL seconds
+            text = text.replace(
+                "\n[[clusters]]",
+                f"\n[alerts]\nprobe_interval_s = {args.interval}\n\n[[clusters]]",
+                1,
+            )
+        source.write_text(text)
         root = Path(tmp) / "sim"
         cli = [sys.executable, "-m", "console.app.cli"]
         subprocess.run([*cli, "sim", "up", str(source), "--dir", str(root)], check=True, cwd=REPO)
@@ -173,7 +181,8 @@ def main() -> None:
             print(
                 f"{args.nodes} nodes: first complete snapshot in "
                 f"{time.monotonic() - started:.1f} s (complete={complete}), "
-                f"{monitor.attempts} probe connects",
+                f"{monitor.attempts} probe connects, at most {monitor.ssh.starts.most} "
+                f"starting at once (window now {monitor.ssh.starts.limit})",
                 flush=True,
             )
             ours = watch(args, monitor, sim_pid)

@@ -12,6 +12,7 @@ a real nvidia-smi on an 8-GPU host). For each fleet size it prints:
   steady refresh period (seconds between a node's successive lines, mean and max), and the
   CPU the monitor process uses to keep that 2-second refresh of every node;
 - Ansible: `ansible all -m command -a "nvidia-smi --query-gpu=… --format=csv"` wall time;
+- parallel-ssh: one round from a cold client (connect + the same query), every host at once;
 - a fresh SSH connection per poll (paramiko, 20 at a time), one round;
 and the ratios. The hosts take one untimed SSH session each first, so that every contender
 meets them warm. Targets: a 100-node snapshot at least 10× faster than Ansible, and the
@@ -202,6 +203,48 @@ def bench_fresh_connections(hosts, key, known, command: str | None = None) -> fl
     return time.monotonic() - t0
 
 
+# one parallel-ssh round from a cold client, in its own process (gevent's loop and its CPU
+# its own): every host at once (pool_size = the fleet), connect + the GPU query, as its
+# experts run it; prints the round's seconds, or "failed N"
+PSSH_ROUND = """
+import sys, time
+from pssh.clients import ParallelSSHClient
+from pssh.config import HostConfig
+key, command, *hosts = sys.argv[1:]
+addrs = [h.rsplit(":", 1)[0] for h in hosts]
+configs = [HostConfig(port=int(h.rsplit(":", 1)[1]), user="root", private_key=key) for h in hosts]
+t0 = time.monotonic()
+client = ParallelSSHClient(addrs, host_config=configs, pool_size=len(addrs), timeout=60,
+                           num_retries=1)
+output = client.run_command(command, stop_on_errors=False)
+client.join(output)
+rows = [0 if o.exception else len(list(o.stdout)) for o in output]
+took = time.monotonic() - t0
+bad = sum(r != 9 for r in rows)
+print(f"failed {bad}" if bad else f"{took:.3f}")
+"""
+
+
+def bench_pssh(hosts, key) -> float | None:
+    """One parallel-ssh round (connect + the GPU query) on every host at once."""
+    try:
+        import pssh  # noqa: F401
+    except ImportError:
+        return None
+    command = f"nvidia-smi --query-gpu={QUERY} --format=csv"
+    proc = subprocess.run(
+        [sys.executable, "-c", PSSH_ROUND, str(key), command]
+        + [f"{h.address}:{h.port}" for h in hosts],
+        capture_output=True,
+        text=True,
+    )
+    said = proc.stdout.strip()
+    if proc.returncode != 0 or said.startswith("failed"):
+        print("parallel-ssh failed:", said, proc.stderr[-800:])
+        return None
+    return float(said)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--nodes", type=int, nargs="+", default=[12, 100])
@@ -219,25 +262,32 @@ def main() -> None:
                 # have only just started (their first connections are slower)
                 bench_fresh_connections(hosts, key, known, "true")
                 first, cpu, period, ok = bench_fleetdeck(hosts, key, known, args.seconds)
+                pssh = bench_pssh(hosts, key)
                 ansible = bench_ansible(hosts, key, known, root)
                 fresh = bench_fresh_connections(hosts, key, known)
             finally:
                 for h in hosts:
                     h.stop()
-        results.append((count, first, cpu, period, ok, ansible, fresh))
+        results.append((count, first, cpu, period, ok, pssh, ansible, fresh))
     print(
-        f"\n{'nodes':>5} | {'fleetdeck 1st snapshot':>22} | {'ansible ad-hoc':>14} | "
-        f"{'fresh conn/poll':>15} | {'vs ansible':>10} | {'refresh mean/max':>16} | "
-        f"{'steady CPU (2 s)':>16} | ok"
+        f"\n{'nodes':>5} | {'fleetdeck 1st view':>18} | {'parallel-ssh':>12} | "
+        f"{'ansible ad-hoc':>14} | {'fresh conn/poll':>15} | {'vs ansible':>10} | "
+        f"{'refresh mean/max':>16} | {'steady CPU (2 s)':>16} | ok"
     )
-    for count, first, cpu, period, ok, ansible, fresh in results:
+
+    def secs(value: float | None, width: int) -> str:
+        return f"{value:{width - 1}.1f}s" if value else f"{'n/a':>{width}}"
+
+    for count, first, cpu, period, ok, pssh, ansible, fresh in results:
         ratio = f"{ansible / first:9.1f}x" if ansible else "       n/a"
-        ans = f"{ansible:13.1f}s" if ansible else "  not installed"
         print(
-            f"{count:>5} | {first:21.1f}s | {ans} | {fresh:14.1f}s | {ratio} | "
+            f"{count:>5} | {first:17.1f}s | {secs(pssh, 12)} | {secs(ansible, 14)} | "
+            f"{fresh:14.1f}s | {ratio} | "
             f"{period[0]:7.2f}s/{period[1]:5.2f}s | {cpu:13.1f} % | {'yes' if ok else 'NO'}"
         )
     print(
+        "\n1st view: the console's monitor, start to every node's first complete line"
+        "\nparallel-ssh: one round from a cold client (connect + nvidia-smi), every host at once"
         "\nrefresh: seconds between a node's successive probe lines (mean, max) in the window"
         "\nsteady CPU: the monitor process, % of one core, keeping every node refreshed "
         "every 2 s\nfresh conn/poll: one round of new SSH connection + nvidia-smi per node"

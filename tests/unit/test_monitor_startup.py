@@ -134,13 +134,16 @@ class Counting(Pool):
         return Tracked(self.delay)
 
 
-def test_hundreds_of_nodes_start_in_waves_and_all_come_up(monkeypatch):
-    from console.core.monitor import ssh_source as module
+def test_hundreds_of_nodes_start_in_a_window_that_grows_while_first_lines_come_quickly(
+    monkeypatch,
+):
+    from console.core.monitor import startwindow
 
-    monkeypatch.setattr(module, "STARTING_AT_ONCE", 10)
+    monkeypatch.setattr(startwindow, "INITIAL", 10)
+    monkeypatch.setattr(startwindow, "SMALLEST", 4)
     nodes = "".join(
         f'[[clusters.nodes]]\nname = "n{i}"\nhost = "10.0.1.{i}"\nrole = "server"\n'
-        for i in range(40)
+        for i in range(60)
     )
     model = loads(PROFILE.split("[[clusters.nodes]]")[0] + nodes, "startup.toml").model
     pool = Counting(delay=0.3)
@@ -149,11 +152,59 @@ def test_hundreds_of_nodes_start_in_waves_and_all_come_up(monkeypatch):
     try:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and not all(
-            mon.tracker.node(f"n{i}").seen_at for i in range(40)
+            mon.tracker.node(f"n{i}").seen_at for i in range(60)
         ):
             time.sleep(0.1)
-        assert all(mon.tracker.node(f"n{i}").reachable for i in range(40))
-        assert pool.most == 10  # never more starting at once than the limit
-        assert pool.opens == 40  # and none dropped and retried
+        assert all(mon.tracker.node(f"n{i}").reachable for i in range(60))
+        assert pool.opens == 60  # none dropped and retried
+        # ten at first; each quick first line let one more start: more than ten at once
+        assert pool.most > 10 and mon.ssh.starts.limit == 10 + 60
+        assert mon.ssh.starts.most == pool.most
     finally:
         mon.stop()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_start_window_halves_once_per_round_when_first_lines_come_slowly():
+    from console.core.monitor.startwindow import SMALLEST, StartWindow
+
+    clock = Clock()
+    window = StartWindow(quick_s=3, slow_s=10, initial=64, clock=clock)
+    starts = [window.enter(0) for _ in range(64)]
+    assert all(starts) and window.enter(0) is None  # full: the 65th waits
+    clock.now = 1
+    starts.pop().answered()  # quick: one more may start, and the slot is free
+    assert window.limit == 65 and window.busy == 63
+    clock.now = 12
+    for start in starts[:10]:  # slow, all from the same round: halved once
+        start.answered()
+    assert window.limit == 32
+    later = window.enter(0)
+    assert later is None  # 53 still starting, over the new limit
+    for start in starts[10:40]:
+        start.neutral()  # refused or unreachable: no verdict on the load
+    assert window.limit == 32 and window.busy == 23
+    later = window.enter(0)
+    assert later is not None
+    clock.now = 13
+    later.silent()  # a start after the halving, silent: halves again
+    assert window.limit == 16
+    for start in starts[40:]:
+        start.silent()  # from the old round: no further halving
+    assert window.limit == 16 and window.busy == 0
+    for _ in range(5):
+        s = window.enter(0)
+        clock.now += 20
+        s.silent()
+    assert window.limit == SMALLEST  # never below
+    s = window.enter(0)
+    s.answered()
+    s.silent()  # a slot is given back once, whatever is said after
+    assert window.busy == 0

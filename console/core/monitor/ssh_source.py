@@ -27,6 +27,7 @@ from console.core.accelerators import ACCELERATORS
 from console.core.monitor import collect
 from console.core.monitor.observe import COLLECTED, PROBE, UNREACHABLE, Observation
 from console.core.monitor.readings import ReadingError
+from console.core.monitor.startwindow import Start, StartWindow
 from console.core.monitor.tracker import Tracker
 from console.core.profile.schema import Cluster, FleetProfile, Node, StackSection
 from console.core.stacks import STACKS
@@ -86,10 +87,9 @@ def probe_command(interval: float, paths: tuple[str, ...], parts: tuple[Path, ..
 
 
 FIRST_LINE_S = 30.0  # a probe's first line: its interpreter starting on a loaded node
-# nodes between connecting and their probe's first line at once: hundreds of handshakes
-# and interpreter starts together starve this machine (and a simulated fleet's), and every
-# one of them then misses its time; in waves, each start is quick
-STARTING_AT_ONCE = 48
+# a first line back within QUICK_S lets one more node start at once, one later than SLOW_S
+# halves how many may (startwindow.py: sized by what comes back, not a fixed wave)
+QUICK_S, SLOW_S = 3.0, FIRST_LINE_S / 3
 BACKOFF_MAX_S = 60.0
 
 
@@ -114,7 +114,7 @@ class SshSource:
         self.collect_http, self.latency_every = collect_http, latency_every
         self.console_lag = lag  # how late this process woke lately (the Monitor's heartbeat)
         self.attempts = 0  # probe starts tried (a reconnect storm shows here)
-        self._starting = threading.BoundedSemaphore(STARTING_AT_ONCE)
+        self.starts = StartWindow(QUICK_S, SLOW_S)
         self._clients: dict[str, tuple[httpx.Client, ChannelBackend]] = {}
         self._model: dict[str, str | None] = {}
         self._collected: set[str] = set()
@@ -200,23 +200,18 @@ class SshSource:
     def _stream(self, name: str) -> None:
         failures = 0
         while not self._stop.is_set():
-            if not self._starting.acquire(timeout=0.5):
-                continue  # a wave of starts is on: wait for a slot (or for stop)
-            slot = [True]  # held until the probe's first line, or the attempt's end
+            start = self.starts.enter(timeout=0.5)
+            if start is None:
+                continue  # as many as the window allows are starting: wait (or stop)
             try:
-                failures, pause = self._attempt(name, failures, slot)
+                failures, pause = self._attempt(name, failures, start)
             finally:
-                self._free(slot)
+                start.neutral()  # a start that did not size the window gives its slot back
             self._stop.wait(pause)  # a backoff never holds a slot
 
-    def _free(self, slot: list[bool]) -> None:
-        if slot[0]:
-            slot[0] = False
-            self._starting.release()
-
-    def _attempt(self, name: str, failures: int, slot: list[bool]) -> tuple[int, float]:
+    def _attempt(self, name: str, failures: int, start: Start) -> tuple[int, float]:
         """One probe stream of a node, from connecting to its end: (failures in a row, how
-        long to wait before the next)."""
+        long to wait before the next). `start` is held until the probe's first line."""
         try:
             chan = self.pool.open_stream(name, self._commands[name])
         except HostKeyChanged as exc:
@@ -234,7 +229,7 @@ class SshSource:
         # the first line has time for the probe to start on a loaded node; after it, a
         # silent channel is a hung node: given up on after two intervals
         chan.settimeout(max(FIRST_LINE_S, 2 * self.interval + 1))
-        reason, lines = self._read(name, chan, lambda: self._free(slot))
+        reason, lines = self._read(name, chan, start.answered, start.silent)
         self._channels.pop(name, None)
         with contextlib.suppress(Exception):
             chan.close()
@@ -246,10 +241,14 @@ class SshSource:
         return failures, (min(self.interval, 1.0) if lines else self._backoff(failures))
 
     def _read(
-        self, name: str, chan: paramiko.Channel, started: Callable[[], None] = lambda: None
+        self,
+        name: str,
+        chan: paramiko.Channel,
+        started: Callable[[], None] = lambda: None,
+        silent: Callable[[], None] = lambda: None,
     ) -> tuple[str, int]:
         """Why the stream ended, and how many lines it gave; `started` is called at the
-        first line."""
+        first line, `silent` when none came in its time."""
         buf = b""
         lines = 0
         try:
@@ -279,6 +278,7 @@ class SshSource:
                     lines += 1
         except TimeoutError:
             if not lines:
+                silent()
                 return f"the probe printed nothing in {chan.gettimeout():.0f} s (host hung?)", 0
             return f"no answer for {2 * self.interval + 1:.0f} s (host hung?)", lines
         except (OSError, EOFError, paramiko.SSHException) as exc:
