@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -43,15 +44,43 @@ class FleetTable(DataTable[Text]):
         self._lines.clear()
 
     def update_cells(self, changes: dict[str, dict[str, Text]]) -> None:
-        """Replace cells of many rows ({row key: {column key: value}}) with one repaint;
-        update_cell repaints the whole table once per cell."""
+        """Replace cells of many rows ({row key: {column key: value}}) with one repaint of
+        just those cells on screen: the terminal is sent what changed, not the table
+        (update_cell repaints the whole table once per cell)."""
         for row_key, values in changes.items():
             row = self._data[RowKey(row_key)]
             for column_key, value in values.items():
                 row[ColumnKey(column_key)] = value
         if changes:
             self._update_count += 1
-            self.refresh()
+            regions = self._cell_regions(changes)
+            if regions is None:
+                self.refresh()
+            elif regions:
+                self.refresh(*regions)
+
+    def _cell_regions(self, changes: dict[str, dict[str, Text]]) -> list[Region] | None:
+        """Where the changed cells are on screen (None: a table this does not lay out,
+        rows taller than a line or labelled, which is refreshed whole)."""
+        if self._labelled_row_exists or any(r.height != 1 for r in self.rows.values()):
+            return None
+        scroll_x, scroll_y = self.scroll_offset
+        top = self.header_height if self.show_header else 0
+        x, columns = 0, {}
+        for column in self.ordered_columns:
+            width = column.get_render_width(self)
+            columns[column.key] = (x - scroll_x, width)
+            x += width
+        regions = []
+        for row_key, values in changes.items():
+            index = self._row_locations.get(RowKey(row_key))
+            y = None if index is None else index + top - scroll_y
+            if y is None or not top <= y < self.size.height:
+                continue  # off screen: drawn when it scrolls in
+            for column_key in values:
+                cell_x, width = columns[ColumnKey(column_key)]
+                regions.append(Region(cell_x, y, width, 1))
+        return regions
 
     def render_lines(self, crop):
         # what every line of one frame shares (styles that walk the CSS, column widths) is

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,7 +147,10 @@ async def measure(profile, expected: int, seconds: float, data_interval: float) 
     return out
 
 
-def bench_prometheus(size: int, seconds: float, scrape: float, root: Path) -> dict:
+@contextlib.contextmanager
+def prometheus_fleet(size: int, scrape: float, root: Path) -> Iterator[tuple[str, int]]:
+    """Simulated dcgm-exporters for `size` nodes in three clusters, scraped by Debian's
+    `prometheus` every `scrape` seconds: (its URL, the nodes), once every target is up."""
     ports_file = root / f"ports-{size}.json"
     per = size // len(CLUSTERS)
     exporters = subprocess.Popen(
@@ -168,12 +173,17 @@ def bench_prometheus(size: int, seconds: float, scrape: float, root: Path) -> di
 
         wait_for(all_up, 180, "every target scraped")
         time.sleep(scrape)  # every target scraped at least once more
-        profile = loads(prometheus_profile(prom.url, scrape), str(root / f"gke-{size}.toml"))
-        return asyncio.run(measure(profile, per * len(CLUSTERS), seconds, scrape))
+        yield prom.url, per * len(CLUSTERS)
     finally:
         if prom is not None:
             prom.stop()
         stop(exporters)
+
+
+def bench_prometheus(size: int, seconds: float, scrape: float, root: Path) -> dict:
+    with prometheus_fleet(size, scrape, root) as (url, nodes):
+        profile = loads(prometheus_profile(url, scrape), str(root / f"gke-{size}.toml"))
+        return asyncio.run(measure(profile, nodes, seconds, scrape))
 
 
 def bench_ssh(count: int, seconds: float, root: Path) -> dict:

@@ -1,8 +1,8 @@
 """The console as an operator runs it: in a real terminal (a pty), on a simulated fleet,
 beside the same pipeline headless, so that the terminal's share of the cost is visible.
 
-Run:  .venv/bin/python tests/bench/bench_terminal.py [--nodes 15 100] [--warm 60]
-          [--measure 60] [--size 200x50]
+Run:  .venv/bin/python tests/bench/bench_terminal.py [--nodes 15 100] [--prometheus 1000]
+          [--warm 60] [--measure 60] [--size 200x50] [--soak MINUTES]
 
 For each fleet size it starts `fleetdeck sim up` (its own process; Gonka clusters of
 1 network + 9 ML nodes, 8 GPUs each, a probe line every 2 s), then, one after the other:
@@ -14,6 +14,8 @@ For each fleet size it starts `fleetdeck sim up` (its own process; Gonka cluster
   `ESC[?2026h … ESC[?2026l` and can be counted. Printed: the console process's CPU, its
   memory at the start and end of the window, bytes written to the terminal per second,
   frames per second.
+With `--prometheus N`, a fleet of N GPU nodes read from Debian's real `prometheus` scraping
+simulated dcgm-exporters every 10 s (bench_sources.py's) is measured the same way.
 With `--soak MINUTES`, the console's memory is also printed each minute of a longer run.
 The simulated hosts share this machine's cores: their CPU is not counted for either.
 """
@@ -158,15 +160,36 @@ def console(profile: Path, args, env: dict[str, str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--nodes", type=int, nargs="+", default=[15, 100])
+    ap.add_argument("--nodes", type=int, nargs="*", default=[15, 100])
     ap.add_argument("--warm", type=float, default=60)
     ap.add_argument("--measure", type=float, default=60)
     ap.add_argument("--size", default="200x50")
     ap.add_argument("--soak", type=float, default=0, help="minutes of memory readings after")
     ap.add_argument("--no-headless", action="store_true")
+    ap.add_argument(
+        "--prometheus",
+        type=int,
+        nargs="*",
+        default=[],
+        help="fleet sizes read from a real Prometheus (bench_sources.py's fleet) instead",
+    )
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows = []
+    for nodes in args.prometheus:
+        from tests.bench.bench_sources import prometheus_fleet, prometheus_profile
+
+        with tempfile.TemporaryDirectory(prefix="fd-term-") as tmp:
+            root = Path(tmp)
+            env = dict(os.environ, XDG_STATE_HOME=str(root / "state"))
+            with prometheus_fleet(nodes, 10.0, root) as (url, count):
+                profile = root / "gke.toml"
+                profile.write_text(prometheus_profile(url, 10.0))
+                alone = {} if args.no_headless else headless(profile, args.warm, args.measure, env)
+                ours = console(profile, args, env)
+        label = f"{count} (Prometheus)"
+        print(json.dumps({"nodes": label, "headless": alone, "console_in_pty": ours}), flush=True)
+        rows.append((label, alone, ours))
     for nodes in args.nodes:
         with tempfile.TemporaryDirectory(prefix="fd-term-") as tmp:
             source = Path(tmp) / "scale.toml"
@@ -185,19 +208,19 @@ def main() -> None:
         print(json.dumps({"nodes": nodes, "headless": alone, "console_in_pty": ours}), flush=True)
         rows.append((nodes, alone, ours))
     print(
-        f"\n{'nodes':>5} | {'headless CPU':>12} | {'console CPU':>11} | {'terminal share':>14} | "
+        f"\n{'nodes':>16} | {'headless CPU':>12} | {'console CPU':>11} | {'terminal share':>14} | "
         f"{'memory start→end':>17} | {'bytes/s':>8} | {'frames/s':>8}"
     )
     for nodes, alone, ours in rows:
         if "failed" in ours:
-            print(f"{nodes:>5} | console failed: {ours['failed'][-300:]!r}")
+            print(f"{nodes!s:>16} | console failed: {ours['failed'][-300:]!r}")
             continue
         base = alone.get("cpu_pct")
         share = f"{ours['cpu_pct'] - base:+13.1f}%" if base is not None else f"{'n/a':>14}"
         head = f"{base:11.1f}%" if base is not None else f"{'n/a':>12}"
         m0, m1 = ours["rss_mib"]
         print(
-            f"{nodes:>5} | {head} | {ours['cpu_pct']:10.1f}% | {share} | "
+            f"{nodes!s:>16} | {head} | {ours['cpu_pct']:10.1f}% | {share} | "
             f"{m0:7.1f}→{m1:6.1f} MiB | {ours['bytes_per_s']:8d} | {ours['frames_per_s']:8.2f}"
         )
     print(

@@ -153,3 +153,16 @@ def test_no_answer_in_time_and_no_channel_are_httpx_errors():
     http, _ = client()
     with pytest.raises(httpx.ConnectError, match="refused"):
         http.get("http://127.0.0.1:8000/x")
+
+
+def test_a_collectors_get_goes_straight_to_the_transport_and_reads_the_same():
+    from console.core.monitor.collect import NodeHttp
+
+    chan = Channel([answer(b'{"result": {"n_peers": "3"}}'), answer(b"busy", status="503 No")])
+    http_client, backend = client(chan)
+    http = NodeHttp("net", http_client, http_client._transport)
+    assert http.json(26657, "/net_info") == {"result": {"n_peers": "3"}}
+    with pytest.raises(httpx.HTTPStatusError):
+        http.json(26657, "/net_info")
+    assert chan.sent[0].startswith(b"GET /net_info HTTP/1.1\r\nHost: 127.0.0.1:26657\r\n")
+    assert backend.opened == 1

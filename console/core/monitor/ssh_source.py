@@ -34,7 +34,7 @@ from console.core.stacks import STACKS
 from console.core.stacks.collectors import COLLECTORS
 from console.core.state import NodeStatus
 from console.core.transport.ssh import HostKeyChanged, Pool, SshError, targets_of
-from console.core.transport.sshhttp import ChannelBackend, node_client
+from console.core.transport.sshhttp import ChannelTransport, node_client
 
 PROBE_SOURCE = Path(__file__).resolve().parent.parent / "probe.py"
 SOURCE = "ssh"
@@ -115,7 +115,7 @@ class SshSource:
         self.console_lag = lag  # how late this process woke lately (the Monitor's heartbeat)
         self.attempts = 0  # probe starts tried (a reconnect storm shows here)
         self.starts = StartWindow(QUICK_S, SLOW_S)
-        self._clients: dict[str, tuple[httpx.Client, ChannelBackend]] = {}
+        self._clients: dict[str, tuple[httpx.Client, ChannelTransport]] = {}
         self._model: dict[str, str | None] = {}
         self._collected: set[str] = set()
         self._last_latency: dict[str, float] = {}
@@ -315,17 +315,17 @@ class SshSource:
     def _wants_http(self, status: NodeStatus) -> bool:
         return COLLECTORS[status.stack].wants(status.role, self.tracker.serves_model[status.name])
 
-    def _http_client(self, name: str) -> httpx.Client:
-        """The node's HTTP client, kept across rounds: its keep-alive connections are SSH
-        channels held open, instead of a new channel per request."""
+    def _http_client(self, name: str) -> tuple[httpx.Client, ChannelTransport]:
+        """The node's HTTP client and its transport, kept across rounds: its keep-alive
+        connections are SSH channels held open, instead of a new channel per request."""
         if name not in self._clients:
             self._clients[name] = node_client(self.pool, name, collect.TIMEOUT)
-        return self._clients[name][0]
+        return self._clients[name]
 
     def http_channels(self) -> tuple[int, int]:
         """(nodes with an HTTP client, SSH channels their clients opened, in all)."""
-        backends = [backend for _, backend in list(self._clients.values())]
-        return len(backends), sum(b.opened for b in backends)
+        transports = [transport for _, transport in list(self._clients.values())]
+        return len(transports), sum(t.backend.opened for t in transports)
 
     def _drop_http_client(self, name: str) -> None:
         held = self._clients.pop(name, None)
@@ -341,7 +341,7 @@ class SshSource:
                 self._collected.add(name)
             self._drop_http_client(name)  # its channels went with the connection
             return
-        http = collect.NodeHttp(name, self._http_client(name))
+        http = collect.NodeHttp(name, *self._http_client(name))
         changes: dict = {}
         collector = COLLECTORS[status.stack]
         settings = self._settings[name]

@@ -260,7 +260,8 @@ def _httpx_error(exc: Exception, request: httpx.Request) -> httpx.HTTPError:
     return kind(str(exc), request=request)
 
 
-def node_client(pool: Pool, node: str, timeout: float, keepalive: float = 60.0):
-    """(httpx client to `node`'s private ports, its backend for counting channels)."""
-    backend = ChannelBackend(pool, node)
-    return httpx.Client(transport=ChannelTransport(backend, keepalive), timeout=timeout), backend
+def node_client(pool: Pool, node: str, timeout: float | httpx.Timeout, keepalive: float = 60.0):
+    """(httpx client to `node`'s private ports, its transport: `transport.backend.opened`
+    counts its channels, and a collector may send a plain GET straight to it)."""
+    transport = ChannelTransport(ChannelBackend(pool, node), keepalive)
+    return httpx.Client(transport=transport, timeout=timeout), transport
