@@ -25,37 +25,42 @@ REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "reference"
 
 
-# the longest test files first (their sums in `--durations`, December 2026): the workers take
-# files as they come free (--dist loadfile), and a long file taken last leaves the others
-# idle for its whole length at the end of the run
-LONGEST_FIRST = (
+# the longest test files first: the workers take files as they come free (--dist loadfile,
+# with --no-loadscope-reorder: xdist otherwise orders files by their number of tests), and
+# a long file taken last leaves the others idle for its whole length at the end of the run.
+# FLEETDECK_TEST_CPU=FILE records each test's start and end to remeasure this order.
+LONGEST_FIRST = (  # measured 2026-12-06 on a fresh clone, four workers (tests/run.sh)
     "integration/test_deploy_openssh.py",
-    "integration/test_setup_wizard.py",
-    "integration/test_setup_rehearsal.py",
-    "integration/test_gonka_registration.py",
-    "integration/test_demo_teardown.py",
-    "integration/test_run_interrupt.py",
-    "integration/test_prometheus_source.py",
-    "integration/test_deploy_ollama.py",
-    "integration/test_monitor.py",
     "integration/test_deploy_golem.py",
     "integration/test_watch_paging.py",
-    "integration/test_accelerators.py",
-    "unit/test_mnemonic_file.py",
-    "tui/test_random_keys.py",
-    "integration/test_sim_stays_local.py",
-    "integration/test_preflight.py",
-    # a minute or less each, but started late they make the run's tail (measured 2026-12-06:
-    # 145 s of idle core time in a 475 s run)
+    "integration/test_monitor.py",
+    "integration/test_setup_wizard.py",
+    "integration/test_demo_teardown.py",
+    "integration/test_deploy_ollama.py",
+    "integration/test_gonka_registration.py",
+    "integration/test_setup_rehearsal.py",
     "integration/test_provision_ec2.py",
-    "integration/test_kubernetes_pools.py",
+    "unit/test_mnemonic_file.py",
+    "unit/test_cli_run.py",
+    "integration/test_run_interrupt.py",
+    "integration/test_sim_stays_local.py",
     "integration/test_gonka_releases.py",
+    "tui/test_node_and_triage.py",
     "integration/test_sim_cli.py",
-    "integration/test_demo_e2e.py",
+    "integration/test_preflight.py",
+    "tui/test_random_keys.py",
+    "integration/test_accelerators.py",
+    "integration/test_prometheus_source.py",
     "integration/test_runbook_actions.py",
+    "tui/test_fleet_screen.py",
+    "integration/test_sim_faults.py",
+    "unit/test_profile_load.py",
+    "unit/test_outside_data_fuzz.py",
+    "integration/test_recording.py",
     "integration/test_deploy_vllm.py",
-    "integration/test_accelerator_exporters.py",
-    "integration/test_deploy_accelerators.py",
+    "integration/test_console_lag.py",
+    "integration/test_demo_e2e.py",
+    "integration/test_kubernetes_pools.py",
 )
 
 

@@ -57,7 +57,8 @@ fi
 "$venv/bin/ruff" format --check .
 "$venv/bin/lint-imports"  # the layers of DESIGN (pyproject.toml [tool.importlinter])
 # Four workers, one test file each at a time (a file's module fixtures stay on one worker),
-# the longest files first (tests/conftest.py): most tests wait on servers, simulated fleets
+# the longest files first (tests/conftest.py; xdist's own reordering, by the number of tests
+# in a file, is turned off): most tests wait on servers, simulated fleets
 # and retry back-offs, so four fit on two cores. Measured on this 2-core machine on a fresh
 # clone, installs included: 629 tests, two workers 482 s, three 402 s; 678 tests, three
 # 473-506 s in five runs, four 439-488 s in four; the simulator's tools made cheaper, 705
@@ -66,7 +67,7 @@ fi
 # fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
 status=0
-"$venv/bin/python" -m pytest -n 4 --dist loadfile --durations 20 \
+"$venv/bin/python" -m pytest -n 4 --dist loadfile --no-loadscope-reorder --durations 20 \
     --basetemp "$basetemp" "$@" ||
     status=$?
 rm -rf "$basetemp"
