@@ -166,3 +166,12 @@ def test_a_collectors_get_goes_straight_to_the_transport_and_reads_the_same():
         http.json(26657, "/net_info")
     assert chan.sent[0].startswith(b"GET /net_info HTTP/1.1\r\nHost: 127.0.0.1:26657\r\n")
     assert backend.opened == 1
+
+
+def test_an_interim_answer_is_passed_over_and_a_channel_with_bytes_left_is_not_kept():
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n" + answer(b"done")
+    extra = answer(b"ok") + b"garbage"  # more than its Content-Length: not reused
+    http, backend = client(Channel([interim, extra]), Channel([answer(b"fresh")]))
+    assert http.get("http://127.0.0.1:8000/a").text == "done"
+    assert http.get("http://127.0.0.1:8000/b").text == "ok"
+    assert http.get("http://127.0.0.1:8000/c").text == "fresh" and backend.opened == 2

@@ -170,22 +170,26 @@ def _request_bytes(request: httpx.Request) -> bytes:
 def _read_response(stream: ChannelStream, timeout: float | None, head_only: bool = False):
     """(status, headers, body, whether the channel may carry the next request)."""
     buf = b""
-    while b"\r\n\r\n" not in buf:
-        data = stream.read(65536, timeout)
-        if not data:
-            if not buf:
-                raise _ClosedBeforeAnswer("the channel closed before the answer")
-            raise httpx.RemoteProtocolError("the answer ended inside its headers")
-        buf += data
-        if len(buf) > MAX_HEAD:
-            raise httpx.RemoteProtocolError("an answer's headers over 64 KiB")
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    lines = head.split(b"\r\n")
-    try:
-        version, code = lines[0].split(b" ", 2)[:2]
-        status = int(code)
-    except ValueError:
-        raise httpx.RemoteProtocolError(f"not an HTTP status line: {lines[0][:80]!r}") from None
+    while True:
+        while b"\r\n\r\n" not in buf:
+            data = stream.read(65536, timeout)
+            if not data:
+                if not buf:
+                    raise _ClosedBeforeAnswer("the channel closed before the answer")
+                raise httpx.RemoteProtocolError("the answer ended inside its headers")
+            buf += data
+            if len(buf) > MAX_HEAD:
+                raise httpx.RemoteProtocolError("an answer's headers over 64 KiB")
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        try:
+            version, code = lines[0].split(b" ", 2)[:2]
+            status = int(code)
+        except ValueError:
+            raise httpx.RemoteProtocolError(f"not an HTTP status line: {lines[0][:80]!r}") from None
+        if not 100 <= status < 200:
+            break  # an interim answer (100 Continue) is followed by the answer
+    rest = buf
     headers = []
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
@@ -193,8 +197,8 @@ def _read_response(stream: ChannelStream, timeout: float | None, head_only: bool
             headers.append((name.strip(), value.strip()))
     fields = {name.lower(): value.lower() for name, value in headers}
     keep = version == b"HTTP/1.1" and fields.get(b"connection") != b"close"
-    if head_only or status in (204, 304) or 100 <= status < 200:
-        return status, headers, b"", keep
+    if head_only or status in (204, 304):
+        return status, headers, b"", keep and not rest
     if fields.get(b"transfer-encoding", b"").endswith(b"chunked"):
         return status, headers, _chunked(stream, rest, timeout), keep
     if b"content-length" in fields:
@@ -210,7 +214,7 @@ def _read_response(stream: ChannelStream, timeout: float | None, head_only: bool
             if not data:
                 raise httpx.RemoteProtocolError("the answer ended before its Content-Length")
             body += data
-        return status, headers, bytes(body[:length]), keep
+        return status, headers, bytes(body[:length]), keep and len(body) == length
     body = bytearray(rest)  # no length: the answer ends with the channel
     while data := stream.read(65536, timeout):
         body += data
