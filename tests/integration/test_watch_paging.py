@@ -79,6 +79,14 @@ def profile(fleet, am) -> Path:
     return watched(fleet, "watched.toml", alertmanager=am[0].url, resend_s=1.0)
 
 
+@pytest.fixture(scope="module")
+def restarted_profile(fleet, am) -> Path:
+    """Renewed every 5 s: Alertmanager keeps a page 4 renewals (20 s) past the last, more
+    than a killed watch takes to start again on a loaded machine (renewed every second, a
+    restart slower than 4 s let Alertmanager end the page, and the renewal fired it anew)."""
+    return watched(fleet, "restarted.toml", alertmanager=am[0].url, resend_s=5.0)
+
+
 class Watch:
     """A `fleetdeck watch` process with a state directory of its own (its own machine)."""
 
@@ -226,9 +234,10 @@ def test_a_host_down_pages_once_through_alertmanager_and_resolves(fleet, am, pro
 
 
 def test_a_watch_killed_mid_incident_sends_nothing_twice_and_loses_nothing(
-    fleet, am, profile, tmp_path
+    fleet, am, restarted_profile, tmp_path
 ):
     server, hook = am
+    profile = restarted_profile
     state = tmp_path / "watch"
     watch = Watch(profile, state)
     began = time.time()  # the watch looks from here
