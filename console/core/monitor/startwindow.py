@@ -4,7 +4,8 @@ Hundreds of SSH handshakes and interpreter starts together starve this machine (
 simulated fleet's) until every one of them misses its time; a fixed wave size holds back a
 fleet that could all start at once. So the window is sized by what comes back, as TCP
 sizes its congestion window: it opens at INITIAL (a fleet that size starts at once), grows
-by one with each first line that came back quickly (doubling per round while they do), and
+by one with each first line that came back quickly while it was full (doubling per round
+while they do; a window not in use does not grow), and
 halves when one came back slowly or not at all, at most once per round (only a start made
 after the last halving can halve it again). A node that refuses or cannot be reached says
 nothing about the load: its slot is given back as is.
@@ -47,10 +48,13 @@ class StartWindow:
 
     def _leave(self, start: Start, verdict: str) -> None:
         with self._cond:
+            # only a window in use grows: else it would open past the fleet, and a later
+            # reconnect of every node would start at once
+            full = self.busy >= self.limit
             self.busy -= 1
             took = self.clock() - start.at
             slow = verdict == "silent" or (verdict == "answered" and took >= self.slow_s)
-            if verdict == "answered" and took <= self.quick_s:
+            if verdict == "answered" and took <= self.quick_s and full:
                 self.limit = min(LARGEST, self.limit + 1)
             elif slow and start.round == self._round:  # once per round
                 self.limit = max(SMALLEST, self.limit // 2)
