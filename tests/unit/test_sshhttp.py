@@ -159,8 +159,9 @@ def test_a_collectors_get_goes_straight_to_the_transport_and_reads_the_same():
     from console.core.monitor.collect import NodeHttp
 
     chan = Channel([answer(b'{"result": {"n_peers": "3"}}'), answer(b"busy", status="503 No")])
-    http_client, backend = client(chan)
-    http = NodeHttp("net", http_client, http_client._transport)
+    backend = Backend(chan)
+    transport = ChannelTransport(backend, 60.0)  # type: ignore[arg-type]
+    http = NodeHttp("net", httpx.Client(transport=transport), transport)
     assert http.json(26657, "/net_info") == {"result": {"n_peers": "3"}}
     with pytest.raises(httpx.HTTPStatusError):
         http.json(26657, "/net_info")

@@ -24,22 +24,18 @@ GET_EXTENSIONS = {"timeout": TIMEOUT.as_dict()}
 
 
 class NodeHttp:
-    """GETs and POSTs to ports on one node, with its client (transport/sshhttp.py): the
-    URL names the host and port as the node sees them. Given the client's transport, a
-    GET goes straight to it: a round's few hundred GETs need none of the client's
+    """GETs and POSTs to ports on one node, with its client and that client's transport
+    (transport/sshhttp.py): the URL names the host and port as the node sees them. A GET
+    goes straight to the transport: a round's few hundred GETs need none of the client's
     redirects, cookies or auth, whose layers cost more CPU than the request itself."""
 
-    def __init__(
-        self, node: str, client: httpx.Client, transport: httpx.BaseTransport | None = None
-    ) -> None:
+    def __init__(self, node: str, client: httpx.Client, transport: httpx.BaseTransport) -> None:
         self.node, self.client, self.transport = node, client, transport
 
     def url(self, port: int, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{port}{path}"
 
     def get(self, port: int, path: str, host: str = "127.0.0.1") -> httpx.Response:
-        if self.transport is None:
-            return self.client.get(self.url(port, path, host))
         request = httpx.Request("GET", self.url(port, path, host), extensions=GET_EXTENSIONS)
         response = self.transport.handle_request(request)
         response.read()

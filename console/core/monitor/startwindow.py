@@ -5,10 +5,10 @@ simulated fleet's) until every one of them misses its time; a fixed wave size ho
 fleet that could all start at once. So the window is sized by what comes back, as TCP
 sizes its congestion window: it opens at INITIAL (a fleet that size starts at once), grows
 by one with each first line that came back quickly while it was full (doubling per round
-while they do; a window not in use does not grow), and
-halves when one came back slowly or not at all, at most once per round (only a start made
-after the last halving can halve it again). A node that refuses or cannot be reached says
-nothing about the load: its slot is given back as is.
+while they do; a window not in use does not grow), and halves when one came back slowly or
+not at all, at most once per round (only a start made after the last halving can halve it
+again). A node that refuses or cannot be reached says nothing about the load: its slot is
+given back as is.
 """
 
 from __future__ import annotations
