@@ -315,6 +315,32 @@ def test_the_collectors_keep_their_connections_open(monitor):
     assert chains and all(state.taken_at - n.chain_at < 3 * INTERVAL for n in chains)
 
 
+def test_the_chain_is_read_whole_every_few_rounds_and_only_its_block_between(monitor, monkeypatch):
+    """A network node's peers, validator set, participants and admin view change slowly:
+    read whole every FULL_EVERY_S (here five intervals: 2.5 s), and between, only the
+    block and the epoch; the values shown stay whole and fresh throughout."""
+    from console.core.stacks import gonka_status
+
+    real, reads = gonka_status.read_chain, []
+
+    def recorded(http, *args, kept=None, **kwargs):
+        reads.append((time.monotonic(), kept is None))
+        return real(http, *args, kept=kept, **kwargs)
+
+    monkeypatch.setattr(gonka_status, "read_chain", recorded)
+    assert wait_until(lambda: sum(whole for _, whole in reads) >= 2)
+    whole_at = [at for at, whole in reads if whole]
+    between = [
+        sum(1 for at, whole in reads if a < at < b and not whole)
+        for a, b in zip(whole_at, whole_at[1:], strict=False)
+    ]
+    assert all(b - a >= 2.5 - INTERVAL for a, b in zip(whole_at, whole_at[1:], strict=False))
+    assert between and all(n >= 2 for n in between), between
+    net = monitor.snapshot().nodes["net"]
+    assert net.chain is not None and net.chain.peers is not None and net.chain.epoch is not None
+    assert time.time() - net.chain_at < 3 * INTERVAL
+
+
 def test_a_node_written_into_the_profile_is_watched_without_a_restart(fleet):
     """A provision run writes machines into the profile while the console runs: the
     monitor takes each one as it joins (its own probe stream), the others go on."""

@@ -39,6 +39,14 @@ from console.core.transport.sshhttp import ChannelTransport, node_client
 PROBE_SOURCE = Path(__file__).resolve().parent.parent / "probe.py"
 SOURCE = "ssh"
 LATENCY_EVERY = 15.0  # seconds between synthetic inference requests per node
+# A chain node's collector reads the whole chain (peers, validator set, participants,
+# versions, its admin's view) on the node's full rounds: every FULL_EVERY_S, every
+# interval when the interval is longer, at most every FULL_INTERVALS intervals when it is
+# short, and on the round after one that could not read it; between them only what moves
+# with each block (the stack's collector says what: two requests of nine on a chain
+# node). Services' health is asked every round: what a service said decides whether the
+# node serves, and so its alerts and its uptime.
+FULL_EVERY_S, FULL_INTERVALS = 10.0, 5
 
 
 # the probe's dear readings (df, process lists) every ten intervals, at least every 5 s
@@ -119,6 +127,8 @@ class SshSource:
         self._model: dict[str, str | None] = {}
         self._collected: set[str] = set()
         self._last_latency: dict[str, float] = {}
+        self._last_full: dict[str, float] = {}
+        self.full_every = max(interval, min(FULL_EVERY_S, FULL_INTERVALS * interval))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._channels: dict[str, paramiko.Channel] = {}
@@ -334,24 +344,32 @@ class SshSource:
             with contextlib.suppress(Exception):
                 client.close()
 
+    def _full_round(self, name: str, status: NodeStatus, now: float) -> bool:
+        """Whether this round reads the node's whole chain (FULL_EVERY_S above)."""
+        if status.chain is None or now - self._last_full.get(name, -1e9) >= self.full_every:
+            self._last_full[name] = now
+            return True
+        return False
+
     def _collect_one(self, name: str) -> None:
         status = self.tracker.node(name)
         if not status.reachable:
             if status.error is not None:  # decided: unreachable; nothing to collect
                 self._collected.add(name)
             self._drop_http_client(name)  # its channels went with the connection
+            self._last_full.pop(name, None)  # back, it is asked everything at once
             return
         http = collect.NodeHttp(name, *self._http_client(name))
         changes: dict = {}
         collector = COLLECTORS[status.stack]
         settings = self._settings[name]
+        now = time.monotonic()
         if status.role in STACKS[status.stack].chain_roles:
             try:
-                chain = collector.chain(http, settings, status)
+                chain = collector.chain(http, settings, status, self._full_round(name, status, now))
                 changes.update(chain=chain, chain_at=self.clock(), chain_error=None)
             except (httpx.HTTPError, SshError, KeyError, ValueError) as exc:
                 changes.update(chain=None, chain_error=f"{type(exc).__name__}: {exc}")
-        now = time.monotonic()
         measure = now - self._last_latency.get(name, 0) >= self.latency_every
         if measure:
             self._last_latency[name] = now

@@ -6,12 +6,15 @@ the registry (console/core/stacks/), which never imports an HTTP client.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 
 from console.core.monitor.collect import Collector, NodeHttp, chat, service, timed
 from console.core.profile.schema import StackSection
 from console.core.stacks.gonka import CHAIN_CONTAINER, RPC_PORT, chain_rpc_address
 from console.core.stacks.gonka_api import (
+    Epoch,
     EpochStats,
     read_epoch,
     read_epoch_participants,
@@ -28,12 +31,14 @@ class GonkaCollector(Collector):
     def wants(self, role: str, serves_model: bool) -> bool:
         return role == "network" or serves_model
 
-    def chain(self, http: NodeHttp, settings: StackSection, status: NodeStatus) -> Chain:
+    def chain(
+        self, http: NodeHttp, settings: StackSection, status: NodeStatus, full: bool = True
+    ) -> Chain:
         node = next((c for c in status.containers if c.name == CHAIN_CONTAINER), None)
         rpc = (
             chain_rpc_address(node.published, node.addresses) if node else chain_rpc_address((), ())
         )
-        return read_chain(http, settings.api_port, rpc)
+        return read_chain(http, settings.api_port, rpc, kept=None if full else status.chain)
 
     def services(
         self,
@@ -56,13 +61,24 @@ class GonkaCollector(Collector):
 
 
 def read_chain(
-    http: NodeHttp, api_port: int = 8000, rpc: tuple[str, int] = ("127.0.0.1", RPC_PORT)
+    http: NodeHttp,
+    api_port: int = 8000,
+    rpc: tuple[str, int] = ("127.0.0.1", RPC_PORT),
+    kept: Chain | None = None,
 ) -> Chain:
     """The chain as the network node sees it; `rpc` is where its CometBFT RPC answers on
-    the node (console.core.stacks.gonka.chain_rpc_address)."""
+    the node (console.core.stacks.gonka.chain_rpc_address). Given `kept` (the last read),
+    only what moves with each block is asked (the RPC's status, the epoch: two requests
+    of nine) and the rest kept; a new epoch, or an API that does not answer, is read whole."""
     host, port = rpc
     status = http.json(port, "/status", host)["result"]
-    sync = status["sync_info"]
+    if kept is not None:
+        try:
+            epoch = read_epoch(http.json(api_port, "/v1/epochs/latest"))
+        except (httpx.HTTPError, KeyError, ValueError):
+            epoch = None
+        if epoch is not None and epoch.index == kept.epoch:
+            return replace(kept, **block_values(status), **epoch_values(epoch))
     ours = status["validator_info"]["address"]
     net = http.json(port, "/net_info", host)["result"]
     in_set = False
@@ -74,20 +90,10 @@ def read_chain(
         if in_set or seen >= int(vals["total"]) or not vals["validators"]:
             break
         page += 1
-    height = int(sync["latest_block_height"])
-    chain = {
-        "height": height,
-        "block_time": rfc3339_seconds(sync["latest_block_time"]),
-        "catching_up": bool(sync["catching_up"]),
-        "peers": int(net["n_peers"]),
-        "validator_in_set": in_set,
-        "voting_power": int(status["validator_info"]["voting_power"]),
-    }
+    chain = block_values(status) | {"peers": int(net["n_peers"]), "validator_in_set": in_set}
     try:
         epoch = read_epoch(http.json(api_port, "/v1/epochs/latest"))
-        chain["epoch"], chain["phase"] = epoch.index, epoch.phase
-        chain["blocks_to_poc"] = epoch.blocks_to_poc
-        chain["confirmation_poc"], chain["window_at"] = epoch.confirmation_poc, epoch.window_at
+        chain.update(epoch_values(epoch))
         key = status["validator_info"]["pub_key"]["value"]
         participants = read_epoch_participants(
             http.json(api_port, "/v1/epochs/current/participants")
@@ -118,6 +124,27 @@ def read_chain(
     except (httpx.HTTPError, KeyError, ValueError):
         pass
     return Chain(**chain)
+
+
+def block_values(status: dict) -> dict:
+    """What the RPC's `/status` says that moves with each block."""
+    sync = status["sync_info"]
+    return {
+        "height": int(sync["latest_block_height"]),
+        "block_time": rfc3339_seconds(sync["latest_block_time"]),
+        "catching_up": bool(sync["catching_up"]),
+        "voting_power": int(status["validator_info"]["voting_power"]),
+    }
+
+
+def epoch_values(epoch: Epoch) -> dict:
+    return {
+        "epoch": epoch.index,
+        "phase": epoch.phase,
+        "blocks_to_poc": epoch.blocks_to_poc,
+        "confirmation_poc": epoch.confirmation_poc,
+        "window_at": epoch.window_at,
+    }
 
 
 INFERENCE_MODULE = "/chain-api/productscience/inference/inference"

@@ -466,6 +466,7 @@ class Pool:
             "allow_agent": target.key is None,
             "banner_timeout": self.connect_timeout,
             "auth_timeout": self.connect_timeout,
+            "transport_factory": _gcm_first,
         }
         if target.key:
             kwargs["key_filename"] = target.key
@@ -748,6 +749,20 @@ class Pool:
         self._forwards.clear()
         for name in list(self._conns):
             self.drop(name)
+
+
+GCM = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+
+
+def _gcm_first(sock: Any, **kwargs: Any) -> paramiko.Transport:
+    """A transport that offers AES-GCM first (paramiko's order starts with CTR): under GCM
+    a packet is sealed and opened in one C call, where CTR adds an HMAC and a MAC compare
+    in Python to each; the status pipeline moves a few hundred small packets a second. A
+    server that lacks GCM (a Ciphers line without it) gets CTR as before."""
+    transport = paramiko.Transport(sock, **kwargs)
+    options = transport.get_security_options()
+    options.ciphers = GCM + tuple(c for c in options.ciphers if c not in GCM)
+    return transport
 
 
 def _no_delay(sock: Any) -> None:
