@@ -36,6 +36,8 @@ def test_runs_commands_over_one_persistent_connection(ssh_hosts, ssh_host, clien
         assert first.exited == 3
         assert first.stdout == f"{ssh_host.sandbox}\n" and first.stderr == "err\n"
         transport = pool.connection("host1").transport
+        # OpenSSH offers AES-GCM, which ours asks for first (no HMAC per packet in Python)
+        assert transport.remote_cipher == transport.local_cipher == "aes128-gcm@openssh.com"
         assert pool.run("host1", "cat", stdin="from stdin\n").stdout == "from stdin\n"
         assert pool.connection("host1").transport is transport  # the same connection
     finally:

@@ -156,16 +156,22 @@ def test_no_answer_in_time_and_no_channel_are_httpx_errors():
 
 
 def test_a_collectors_get_goes_straight_to_the_transport_and_reads_the_same():
-    from console.core.monitor.collect import NodeHttp
+    from console.core.monitor.collect import NodeHttp, service
 
-    chan = Channel([answer(b'{"result": {"n_peers": "3"}}'), answer(b"busy", status="503 No")])
+    busy = answer(b'{"error": "loading"}', status="503 Service Unavailable")
+    chan = Channel(
+        [answer(b'{"result": {"n_peers": "3"}}'), answer(b"busy", status="503 No"), busy]
+    )
     backend = Backend(chan)
     transport = ChannelTransport(backend, 60.0)  # type: ignore[arg-type]
     http = NodeHttp("net", httpx.Client(transport=transport), transport)
     assert http.json(26657, "/net_info") == {"result": {"n_peers": "3"}}
-    with pytest.raises(httpx.HTTPStatusError):
+    with pytest.raises(httpx.HTTPStatusError, match="503"):
         http.json(26657, "/net_info")
+    down = service("rpc", http.get(26657, "/health"), 1.0, "")  # the kept channel
+    assert not down.ok and down.status == 503 and down.detail == 'HTTP 503: {"error": "loading"}'
     assert chan.sent[0].startswith(b"GET /net_info HTTP/1.1\r\nHost: 127.0.0.1:26657\r\n")
+    assert chan.sent[1] == chan.sent[0]  # the same request, sent again
     assert backend.opened == 1
 
 
