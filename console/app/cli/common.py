@@ -111,7 +111,7 @@ def watch_feed(fleet, attach: str | None, alone: bool):
         token = os.environ.get("FLEETDECK_WATCH_TOKEN")
         try:
             token = token or read_token(sock.with_name(sock.name + ".token"))
-            conn, _ = connect(sock, token)
+            conn, _, _ = connect(sock, token)
             conn.close()
         except FeedError as exc:
             click.echo(f"fleetdeck: --attach: {exc}", err=True)
@@ -122,7 +122,7 @@ def watch_feed(fleet, attach: str | None, alone: bool):
         return None
     try:
         token = read_token(token_path)
-        conn, _ = connect(sock, token)
+        conn, _, _ = connect(sock, token)
         conn.close()
     except FeedError:
         return None  # a watch that died left its socket: read the fleet alone

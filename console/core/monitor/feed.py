@@ -27,6 +27,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import TextIO
 
 from console.core.monitor.observe import Observation
 from console.core.monitor.tracker import Tracker
@@ -158,8 +159,12 @@ def read_token(token_path: Path) -> str:
         raise FeedError(f"{token_path}: cannot read the watch's token ({exc.strerror})") from None
 
 
-def connect(sock_path: Path, token: str, timeout: float = 5.0) -> tuple[socket.socket, dict]:
-    """A connection to the watch at `sock_path`, and its header."""
+def connect(
+    sock_path: Path, token: str, timeout: float = 5.0
+) -> tuple[socket.socket, TextIO, dict]:
+    """A connection to the watch at `sock_path`, the reader its lines are read through, and
+    its header. Read every later line through that reader: reading the header, it may have
+    taken the lines that followed it into its buffer already."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(timeout)
     try:
@@ -174,7 +179,7 @@ def connect(sock_path: Path, token: str, timeout: float = 5.0) -> tuple[socket.s
         conn.close()
         raise FeedError(f"{sock_path}: {header.get('error', 'not a fleetdeck watch')}")
     conn.settimeout(None)
-    return conn, header
+    return conn, reader, header
 
 
 class Attached:
@@ -183,7 +188,7 @@ class Attached:
     def __init__(self, fleet: FleetProfile, sock_path: Path, token: str, pool=None) -> None:
         self.fleet = fleet
         self.sock_path, self.token = sock_path, token
-        self.conn, header = connect(sock_path, token)
+        self.conn, self.reader, header = connect(sock_path, token)
         if header.get("fleet") != fleet.fleet.name:
             self.conn.close()
             raise FeedError(
@@ -208,7 +213,7 @@ class Attached:
         wait = 1.0
         while not self._stop.is_set():
             with contextlib.suppress(OSError, ValueError):
-                for line in self.conn.makefile("r", encoding="utf-8"):
+                for line in self.reader:
                     self.last_line = time.time()
                     doc = json.loads(line)
                     if "caught_up" in doc:
@@ -219,7 +224,7 @@ class Attached:
             self.conn.close()
             while not self._stop.wait(wait):
                 try:
-                    self.conn, _ = connect(self.sock_path, self.token)
+                    self.conn, self.reader, _ = connect(self.sock_path, self.token)
                     break
                 except FeedError:
                     wait = min(wait * 2, 15.0)
