@@ -59,7 +59,8 @@ def profile_text(nodes: int) -> str:
 
 def states(fleet, rounds: int):
     """One new state per round, built when it is needed (as the monitor builds them), so
-    that only the current state is alive, as in the running console."""
+    that only the current state is alive, as in the running console, and with the fleet's
+    counts made, as the console's snapshot thread makes them before the screen takes it."""
     base = healthy(fleet)
     for r in range(rounds):
         nodes = {}
@@ -71,7 +72,9 @@ def states(fleet, rounds: int):
             nodes[name] = replace(
                 node, gpus=gpus, util_history=node.util_history[1:] + (float((r * 13 + i) % 100),)
             )
-        yield state_of(fleet, nodes)
+        state = state_of(fleet, nodes)
+        state.tally  # noqa: B018 - made on the console's snapshot thread (build_state), not the UI's
+        yield state
 
 
 def pct(values: list[float], p: float) -> float:
