@@ -11,16 +11,10 @@ import httpx
 import pytest
 
 from console.core.stacks.gonka_status import RPC_PORT, read_chain
+from tests.unit.test_gonka_api import EPOCH_0214
 
 API = 8000
-EPOCH = {
-    "block_height": 887711,
-    "latest_epoch": {"index": 56, "poc_start_block_height": 887041},
-    "phase": "Inference",
-    "epoch_stages": {"epoch_index": 56, "poc_start": 887041},
-    "next_epoch_stages": {"epoch_index": 57, "poc_start": 927361},
-    "epoch_params": {"epoch_length": 40320, "epoch_multiplier": 1},
-}
+EPOCH = EPOCH_0214  # a v0.2.14 answer of /v1/epochs/latest (test_gonka_api.py)
 
 
 class Node:
