@@ -99,10 +99,12 @@ def http_json(
 
 
 @contextlib.contextmanager
-def small_sim_fleet(root: Path, profile: str = "sim-small.toml") -> Iterator:
+def small_sim_fleet(
+    root: Path, profile: str = "sim-small.toml", epoch_blocks: int = 240
+) -> Iterator:
     """tests/data/sim-small.toml (or another profile there) simulated in this process (fast
-    blocks and ticks), on an address block of its own; stopped, and its block freed, at the
-    end."""
+    blocks and ticks: an epoch of 240 blocks is 48 s), on an address block of its own;
+    stopped, and its block freed, at the end."""
     from console.core.profile import load
     from console.sim.daemon import claim_block
     from console.sim.fleet import SimFleet
@@ -114,6 +116,7 @@ def small_sim_fleet(root: Path, profile: str = "sim-small.toml") -> Iterator:
         block=block,
         block_time=0.2,
         tick=0.2,
+        epoch_blocks=epoch_blocks,
     )
     try:
         fleet.start()
