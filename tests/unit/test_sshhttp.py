@@ -122,9 +122,20 @@ def test_a_kept_channel_the_server_closed_is_asked_again_on_a_new_one_once():
 
 
 def test_a_compressed_body_is_read_as_its_text():
+    from console.core.monitor.collect import NodeHttp
+
     body = gzip.compress(b'{"result": "fine"}')
     http, _ = client(Channel([answer(body, "Content-Encoding: gzip")]))
     assert http.get("http://127.0.0.1:8000/v1/versions").json() == {"result": "fine"}
+    # and a collector's GET, which reads the transport's bytes itself
+    chan = Channel(
+        [answer(body, "Content-Encoding: gzip"), answer(b"garbled", "Content-Encoding: gzip")]
+    )
+    transport = ChannelTransport(Backend(chan), 60.0)  # type: ignore[arg-type]
+    collector = NodeHttp("net", httpx.Client(transport=transport), transport)
+    assert collector.json(8000, "/v1/versions") == {"result": "fine"}
+    with pytest.raises(httpx.DecodingError):  # an httpx error: the collectors' except takes it
+        collector.get(8000, "/v1/versions")
 
 
 @pytest.mark.parametrize(
