@@ -61,6 +61,16 @@ def run(cmd, timeout=10):
         return 127, "", str(exc)
 
 
+def which(name):
+    """The program `name` on PATH, or None: shutil.which without shutil's import, which
+    would cost every probe start ~3 ms."""
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(folder or ".", name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
+
+
 # ---------------------------------------------------------------- containers
 
 
@@ -261,6 +271,35 @@ def system(paths):
 
 
 # ---------------------------------------------------------------- accelerators
+
+
+class LaterPart:
+    """A vendor's part the console sent as text (Accelerator.probe_needs), compiled only
+    once one of its programs is on PATH: a node of another vendor never pays its compile
+    (~3 ms a part at every probe start). Looked for again each slow period, so a driver
+    installed while the probe runs is found."""
+
+    def __init__(self, vendor, needs, source, slow):
+        self.vendor, self.needs, self.source, self.slow = vendor, needs, source, slow
+        self.why = needs[0] + " not found"
+        self.present = Every(slow)
+        self.reader = None
+
+    def read(self, now, first):
+        if self.reader is None:
+            if not self.present.get(lambda: any(which(n) for n in self.needs)):
+                return None
+            space = dict(globals())  # the probe's names, as a part put in the script has
+            exec(compile(self.source, "<" + self.vendor + " part>", "exec"), space)  # noqa: S102
+            self.reader, first = space["devices"](self.slow), True
+        got = self.reader.read(now, first)
+        self.why = getattr(self.reader, "why", self.why)
+        return got
+
+
+def later(vendor, needs, source):
+    """DEVICES' maker for a part compiled only where its programs are (LaterPart)."""
+    return lambda slow: LaterPart(vendor, needs, source, slow)
 
 
 def accelerators(readers, now, first):

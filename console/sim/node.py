@@ -95,7 +95,8 @@ def install_tools(home: Path, nvml_lib: Path | None, vendor: str = "nvidia") -> 
 
     # the node's python3: a plain interpreter (not this virtualenv, whose editable-install
     # hooks cost every start ~15 ms that a real node does not pay) that has pynvml, as a
-    # node with nvidia-ml-py installed has, so the NVML path can be exercised
+    # node with nvidia-ml-py installed has: the tests read the simulated NVML with NVIDIA's
+    # own binding there (the probe reads it through ctypes, pynvml or not)
     site = home / "lib" / "python"
     site.mkdir(exist_ok=True)
     # the node's own network (its localhost, and nothing past loopback) for its Python
@@ -106,9 +107,9 @@ def install_tools(home: Path, nvml_lib: Path | None, vendor: str = "nvidia") -> 
         link = site / "pynvml.py"
         if not link.exists():
             link.symlink_to(Path(pynvml.__file__).resolve())
-            # compiled now: parsing its 5,000 lines would cost every probe start ~65 ms
+            # compiled now: parsing its 5,000 lines would cost every import ~65 ms
             py_compile.compile(str(link), importlib.util.cache_from_source(str(link)))
-    except ImportError:  # without pynvml here, nodes take the nvidia-smi path
+    except ImportError:  # without pynvml here, those tests cannot read it so
         pass
     base = shlex.quote(tools.plain_python())
     path = f'PYTHONPATH={shlex.quote(str(site))}"${{PYTHONPATH:+:$PYTHONPATH}}"'

@@ -206,6 +206,7 @@ AMD = Accelerator(
     short="AMD",
     noun="GPU",
     probe_part=Path(__file__).with_name("amd_probe.py"),
+    probe_needs=("amd-smi", "rocm-smi"),
     tool="amd-smi",
     tools=("amd-smi", "rocm-smi", "amdgpu", "ROCm"),
     unreadable_fix="check the amdgpu driver and ROCm: amd-smi on the node (the user in the "

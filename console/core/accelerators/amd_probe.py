@@ -185,13 +185,11 @@ class AmdDevices:
         self.kernel = Every(slow)  # noqa: F821
 
     def _tool(self):
-        import shutil  # noqa: PLC0415 - see the probe's imports
-
         return (
             "amd-smi"
-            if shutil.which("amd-smi")
+            if which("amd-smi")  # noqa: F821 - the probe's
             else "rocm-smi"
-            if shutil.which("rocm-smi")
+            if which("rocm-smi")  # noqa: F821
             else None
         )
 

@@ -106,6 +106,9 @@ class Accelerator:
     # its commands that change a node (a runtime's configuration): a read-only check
     # (actions/engine.py) refuses them
     tools_that_change: tuple[str, ...] = ()
+    # programs of which one is on the node's PATH wherever its devices are: its probe part
+    # is compiled only there (empty: on every node, as a library needs no program)
+    probe_needs: tuple[str, ...] = ()
     runbooks: dict[str, Runbook] = field(default_factory=dict)
     # its events' name, for the node screen ("" where it has none)
     event_word: str = ""

@@ -303,6 +303,7 @@ GAUDI = Accelerator(
     short="Gaudi",
     noun="HPU",
     probe_part=Path(__file__).with_name("gaudi_probe.py"),
+    probe_needs=("hl-smi",),
     tool="hl-smi",
     tools=("hl-smi", "habanalabs"),
     unreadable_fix="check the habanalabs driver: hl-smi on the node, dmesg | grep habanalabs "

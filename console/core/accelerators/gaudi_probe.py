@@ -123,9 +123,7 @@ class GaudiDevices:
         self.gap, self.last = slow, None  # seconds between lines, as they come
 
     def _tool(self):
-        import shutil  # noqa: PLC0415 - see the probe's imports
-
-        return shutil.which("hl-smi")
+        return which("hl-smi")  # noqa: F821 - the probe's
 
     def read(self, now, first):
         if not self.tool.get(self._tool):

@@ -1,8 +1,8 @@
 """The NVIDIA part of the node probe (Accelerator.probe_part): the console puts this file
 into the probe script it sends (console/core/probe.py, before its main()), where its
-reader joins the probe's DEVICES. It reads the GPUs through NVML (pynvml, where the node
-has it: Xid events as they happen) or `nvidia-smi`'s CSV, and the kernel log's Xids from
-before the probe started.
+reader joins the probe's DEVICES. It reads the GPUs through NVML (libnvidia-ml.so.1 by
+ctypes: Xid events as they happen) or, without it, `nvidia-smi`'s CSV, and the kernel
+log's Xids from before the probe started.
 
 It runs inside the probe script: stdlib only, old syntax, and every name of it starts
 with `nv`/`Nv`, since all parts share the script's one namespace."""
@@ -33,10 +33,6 @@ def nv_reasons(mask):
     return [name for bit, name in NV_REASONS if mask is not None and mask & bit]
 
 
-def nv_s(value):
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def nv_num(text):
     text = text.strip()
     if not text or text.startswith("[") or text in ("N/A",):
@@ -47,39 +43,144 @@ def nv_num(text):
         return None
 
 
-class NvNvml:
-    def __init__(self):
-        import pynvml  # noqa: PLC0415 - optional on the node
+NV_XID_EVENT = 0x8  # nvmlEventTypeXidCriticalError
+NV_INSUFFICIENT_SIZE, NV_TIMEOUT, NV_FUNCTION_NOT_FOUND = 7, 10, 13
+NV_NOT_AVAILABLE = 0xFFFFFFFFFFFFFFFF  # NVML_VALUE_NOT_AVAILABLE_ulonglong
+# nvml.h's buffer sizes: a device's name and UUID (the _V2 sizes), the driver's version
+NV_NAME_BYTES, NV_UUID_BYTES, NV_DRIVER_BYTES = 96, 96, 80
+# what NVML cannot say itself: the library is missing, or too old for a call
+NV_WORDS = {12: "NVML Shared Library Not Found", NV_FUNCTION_NOT_FOUND: "Function Not Found"}
 
-        self.n = pynvml
-        pynvml.nvmlInit()
-        self.driver = nv_s(pynvml.nvmlSystemGetDriverVersion())
+
+class NvError(Exception):
+    """An NVML call's error: `code` is its nvmlReturn_t, str() NVML's own words."""
+
+    def __init__(self, code, text):
+        Exception.__init__(self, text)
+        self.code = code
+
+
+def nv_structs(c):
+    """NVML's structs as ctypes lays them out (nvml.h; the same fields as nvidia-ml-py's,
+    which tests/unit/test_nvidia_probe.py compares): made when NVML is opened, so a node
+    without it never imports ctypes."""
+
+    class Utilization(c.Structure):
+        _fields_ = [("gpu", c.c_uint), ("memory", c.c_uint)]
+
+    class Memory(c.Structure):
+        _fields_ = [("total", c.c_ulonglong), ("free", c.c_ulonglong), ("used", c.c_ulonglong)]
+
+    class ProcessInfo(c.Structure):  # nvmlProcessInfo_t, the v2 and v3 calls' entries
+        _fields_ = [
+            ("pid", c.c_uint),
+            ("usedGpuMemory", c.c_ulonglong),
+            ("gpuInstanceId", c.c_uint),
+            ("computeInstanceId", c.c_uint),
+        ]
+
+    class EventData(c.Structure):
+        _fields_ = [
+            ("device", c.c_void_p),
+            ("eventType", c.c_ulonglong),
+            ("eventData", c.c_ulonglong),
+            ("gpuInstanceId", c.c_uint),
+            ("computeInstanceId", c.c_uint),
+        ]
+
+    return Utilization, Memory, ProcessInfo, EventData
+
+
+class NvNvml:
+    """The GPUs through NVML (libnvidia-ml.so.1, which the driver installs) by ctypes: the
+    few calls the probe makes, with NVML's own structs. Not pynvml: importing its 5,000
+    lines cost each probe start about 20 ms of CPU, more than the whole first reading, and
+    a node has NVML wherever it has the driver, pynvml only where someone installed it."""
+
+    def __init__(self):
+        import ctypes  # noqa: PLC0415 - only where the node has NVML's library
+
+        self.c = ctypes
+        try:
+            self.lib = ctypes.CDLL("libnvidia-ml.so.1")
+        except OSError:
+            raise NvError(12, NV_WORDS[12]) from None
+        self.Utilization, self.Memory, self.ProcessInfo, self.EventData = nv_structs(ctypes)
+        self.call("nvmlInitWithFlags", 0)
+        self.driver = self.text("nvmlSystemGetDriverVersion", None, NV_DRIVER_BYTES)
         self.xids = []
         self.lock = threading.Lock()
         threading.Thread(target=self._events, daemon=True).start()
 
-    def _events(self):
-        n = self.n
+    def call(self, name, *args):
         try:
-            events = n.nvmlEventSetCreate()
-            for i in range(n.nvmlDeviceGetCount()):
+            fn = getattr(self.lib, name)
+        except AttributeError:  # an older driver's library
+            raise NvError(NV_FUNCTION_NOT_FOUND, NV_WORDS[NV_FUNCTION_NOT_FOUND]) from None
+        code = fn(*args)
+        if code:
+            raise NvError(code, self.words(code))
+
+    def words(self, code):
+        if code in NV_WORDS:
+            return NV_WORDS[code]
+        fn = self.lib.nvmlErrorString
+        fn.restype = self.c.c_char_p
+        said = fn(code)
+        return said.decode(errors="replace") if said else f"NVML error {code}"
+
+    def text(self, name, handle, size):
+        buf = self.c.create_string_buffer(size)
+        args = (buf, self.c.c_uint(size)) if handle is None else (handle, buf, self.c.c_uint(size))
+        self.call(name, *args)
+        return buf.value.decode(errors="replace")
+
+    def number(self, name, handle, kind, *args):
+        value = kind()
+        self.call(name, handle, *(args + (self.c.byref(value),)))
+        return value.value
+
+    def count(self):
+        n = self.c.c_uint()
+        self.call("nvmlDeviceGetCount_v2", self.c.byref(n))
+        return n.value
+
+    def handle(self, index):
+        h = self.c.c_void_p()
+        self.call("nvmlDeviceGetHandleByIndex_v2", self.c.c_uint(index), self.c.byref(h))
+        return h
+
+    def _events(self):
+        c = self.c
+        try:
+            events = c.c_void_p()
+            self.call("nvmlEventSetCreate", c.byref(events))
+            for i in range(self.count()):
                 try:
-                    n.nvmlDeviceRegisterEvents(
-                        n.nvmlDeviceGetHandleByIndex(i), n.nvmlEventTypeXidCriticalError, events
+                    self.call(
+                        "nvmlDeviceRegisterEvents",
+                        self.handle(i),
+                        c.c_ulonglong(NV_XID_EVENT),
+                        events,
                     )
-                except n.NVMLError:
+                except NvError:
                     continue
         except Exception:
             return
         while True:
+            data = self.EventData()
             try:
-                data = n.nvmlEventSetWait(events, 1000)
-            except n.NVMLError:
+                self.call("nvmlEventSetWait_v2", events, c.byref(data), c.c_uint(1000))
+            except NvError as exc:
+                if exc.code == NV_FUNCTION_NOT_FOUND:
+                    return  # a driver before R450: its events are not heard
+                if exc.code != NV_TIMEOUT:  # no event this second is a timeout; else wait
+                    time.sleep(1.0)
                 continue
             except Exception:
                 return
             try:
-                index = n.nvmlDeviceGetIndex(data.device)
+                index = self.number("nvmlDeviceGetIndex", c.c_void_p(data.device), c.c_uint)
             except Exception:
                 index = None
             with self.lock:
@@ -91,46 +192,76 @@ class NvNvml:
         return out
 
     def read(self):
-        n = self.n
+        c = self.c
         gpus = []
-        for i in range(n.nvmlDeviceGetCount()):
+        for i in range(self.count()):
             try:
-                h = n.nvmlDeviceGetHandleByIndex(i)
-            except n.NVMLError as exc:
+                h = self.handle(i)
+            except NvError as exc:
                 gpus.append({"index": i, "lost": True, "error": str(exc)})
                 continue
             g = {"index": i, "lost": False}
-            g["name"] = nv_s(self._get(n.nvmlDeviceGetName, h))
-            g["uuid"] = nv_s(self._get(n.nvmlDeviceGetUUID, h))
-            util = self._get(n.nvmlDeviceGetUtilizationRates, h)
+            g["name"] = self._get(self.text, "nvmlDeviceGetName", h, NV_NAME_BYTES)
+            g["uuid"] = self._get(self.text, "nvmlDeviceGetUUID", h, NV_UUID_BYTES)
+            util = self._get(self._struct, "nvmlDeviceGetUtilizationRates", h, self.Utilization)
             g["util"] = util.gpu if util is not None else None
-            mem = self._get(n.nvmlDeviceGetMemoryInfo, h)
+            mem = self._get(self._struct, "nvmlDeviceGetMemoryInfo", h, self.Memory)
             g["mem_used_mib"] = mem.used >> 20 if mem is not None else None
             g["mem_total_mib"] = mem.total >> 20 if mem is not None else None
-            g["temp_c"] = self._get(n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU)
-            power = self._get(n.nvmlDeviceGetPowerUsage, h)
+            g["temp_c"] = self._get(self.number, "nvmlDeviceGetTemperature", h, c.c_uint, 0)
+            power = self._get(self.number, "nvmlDeviceGetPowerUsage", h, c.c_uint)
             g["power_w"] = round(power / 1000.0, 1) if power is not None else None
-            limit = self._get(n.nvmlDeviceGetEnforcedPowerLimit, h)
+            limit = self._get(self.number, "nvmlDeviceGetEnforcedPowerLimit", h, c.c_uint)
             g["power_limit_w"] = round(limit / 1000.0, 1) if limit is not None else None
-            mask = self._get(n.nvmlDeviceGetCurrentClocksEventReasons, h)
-            g["throttle"] = nv_reasons(mask)
+            g["throttle"] = nv_reasons(self._get(self._reasons, h))
+            # NVML_MEMORY_ERROR_TYPE_UNCORRECTED (1), NVML_VOLATILE_ECC (0)
             g["ecc_uncorrected"] = self._get(
-                n.nvmlDeviceGetTotalEccErrors,
-                h,
-                n.NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
-                n.NVML_VOLATILE_ECC,
+                self.number, "nvmlDeviceGetTotalEccErrors", h, c.c_ulonglong, 1, 0
             )
-            procs = self._get(n.nvmlDeviceGetComputeRunningProcesses, h) or []
             g["processes"] = [
-                {"pid": p.pid, "mem_mib": (p.usedGpuMemory or 0) >> 20} for p in procs
+                {
+                    "pid": p.pid,
+                    "mem_mib": 0 if p.usedGpuMemory == NV_NOT_AVAILABLE else p.usedGpuMemory >> 20,
+                }
+                for p in self._get(self._processes, h) or []
             ]
             gpus.append(g)
         return gpus
 
-    def _get(self, fn, *args):
+    def _struct(self, name, handle, kind):
+        value = kind()
+        self.call(name, handle, self.c.byref(value))
+        return value
+
+    def _reasons(self, handle):
         try:
-            return fn(*args)
-        except self.n.NVMLError:
+            return self.number("nvmlDeviceGetCurrentClocksEventReasons", handle, self.c.c_ulonglong)
+        except NvError as exc:  # drivers before 535 name it for throttling
+            if exc.code != NV_FUNCTION_NOT_FOUND:
+                raise
+        return self.number("nvmlDeviceGetCurrentClocksThrottleReasons", handle, self.c.c_ulonglong)
+
+    def _processes(self, handle):
+        """The compute processes on a GPU: NVML's two calls, the first for the count."""
+        c = self.c
+        name = "nvmlDeviceGetComputeRunningProcesses_v3"
+        if not hasattr(self.lib, name):  # drivers before 510
+            name = "nvmlDeviceGetComputeRunningProcesses_v2"
+        count = c.c_uint(0)
+        code = getattr(self.lib, name)(handle, c.byref(count), None)
+        if code == 0:
+            return []
+        if code != NV_INSUFFICIENT_SIZE:
+            raise NvError(code, self.words(code))
+        count.value = count.value * 2 + 5  # room for processes started between the calls
+        infos = (self.ProcessInfo * count.value)()
+        self.call(name, handle, c.byref(count), infos)
+        return infos[: count.value]
+
+    def _get(self, read, *args):
+        try:
+            return read(*args)
+        except NvError:
             return None  # not supported on this GPU, or gone between calls
 
 
@@ -227,14 +358,14 @@ def nv_kernel_xids(now):
         if hit:
             found.append((t, hit[0], hit[1]))
     if rc != 0 or not out.strip():
-        from datetime import datetime  # noqa: PLC0415 - only on this fallback
-
         rc, out, _ = run(["dmesg", "--time-format", "iso"], 10)  # noqa: F821
         for raw in out.splitlines() if rc == 0 else []:
             stamp, _, message = raw.partition(" ")
             hit = nv_xid_line(message)
             if not hit:
                 continue
+            from datetime import datetime  # noqa: PLC0415 - only for an Xid's line
+
             try:
                 t = datetime.fromisoformat(stamp.replace(",", ".")).timestamp()
             except ValueError:
@@ -278,9 +409,7 @@ class NvidiaDevices:
         self.driver_every = Every(3600.0)  # noqa: F821
         try:
             self.nvml = NvNvml()
-        except ImportError:
-            self.nvml_error = "pynvml not installed"
-        except Exception as exc:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...
+        except Exception as exc:  # no library (no driver), Driver Not Loaded, ...
             self.nvml_error = str(exc) or type(exc).__name__
 
     def read(self, now, first):
@@ -299,7 +428,7 @@ class NvidiaDevices:
                 "gpus": gpus or [],
                 "source": "nvidia-smi" if gpus is not None else "none",
                 "driver": driver,
-                "error": error or (f"pynvml: {self.nvml_error}" if gpus is None else None),
+                "error": error or (f"NVML: {self.nvml_error}" if gpus is None else None),
                 "events": [],
             }
         if first and got["source"] != "none":

@@ -58,11 +58,15 @@ MAIN = '\nif __name__ == "__main__":'
 
 def probe_script(parts: tuple[Path, ...] = ()) -> str:
     """The probe's source, with every accelerator vendor's part and the stacks' probe parts
-    put before its main(): a vendor's adds its reader to the probe's DEVICES, a stack's its
+    put before its main(): a vendor's adds its reader to the probe's DEVICES (as text
+    compiled on the node only where its programs are, when it names them), a stack's its
     readers to EXTRA."""
     head, tail = PROBE_SOURCE.read_text().split(MAIN, 1)
     vendors = "".join(
-        f"\n{a.probe_part.read_text()}\nDEVICES.append(devices)\n" for a in ACCELERATORS.values()
+        f"\nDEVICES.append(later({a.name!r}, {a.probe_needs!r}, {a.probe_part.read_text()!r}))\n"
+        if a.probe_needs
+        else f"\n{a.probe_part.read_text()}\nDEVICES.append(devices)\n"
+        for a in ACCELERATORS.values()
     )
     stacks = "".join(
         f"\n{part.read_text()}\nEXTRA.extend((k, Every(s), f) for k, s, f in readers())\n"

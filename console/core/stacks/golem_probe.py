@@ -29,9 +29,8 @@ def golem_bin():
     """Where a Golem provider's tools are: this user's PATH, else the provider user's
     ~/.local/bin (its installer's), whichever user runs it."""
     import glob  # noqa: PLC0415 - see the imports above
-    import shutil  # noqa: PLC0415
 
-    found = shutil.which("golemsp")
+    found = which("golemsp")  # noqa: F821 - the probe's
     if found:
         return os.path.dirname(found)
     mine = os.path.expanduser("~") + "/.local/bin/golemsp"
