@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -144,3 +145,47 @@ def test_the_next_demo_removes_what_a_dead_console_and_simulator_left(short_tmp,
     )
     term.keys("q")
     assert_nothing_left(root2, ready2, timeout=30)
+
+
+HUNG_EXIT = """
+import sys, threading, time
+sys.path.insert(0, {repo!r})
+from console.app.cli.console import run_then_tear_down
+
+class App:  # the console's app, as far as its run and a signal see it
+    def run(self):
+        # a worker that does not end (an SSH connect to a fleet just stopped): the
+        # interpreter's own exit joins it
+        threading.Thread(target=time.sleep, args=(3600,)).start()
+        print("ready", flush=True)
+        quit.wait()
+
+    def exit(self, return_code):
+        quit.set()
+
+quit, torn = threading.Event(), []
+
+def teardown():
+    if not torn:
+        torn.append(True)
+        print("torn down", flush=True)
+
+run_then_tear_down(App(), teardown, grace=1.0)
+sys.exit(129)
+"""
+
+
+def test_a_closed_terminal_ends_the_console_even_when_its_exit_hangs_on_a_thread():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HUNG_EXIT.format(repo=str(REPO))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(timeout=30) == 128 + signal.SIGHUP
+        assert proc.stdout.read() == "torn down\n"  # once, and then the last resort ended it
+    finally:
+        proc.kill()
+        proc.wait()

@@ -89,6 +89,7 @@ def demo_cmd(root: Path | None, read_only: bool) -> None:
     """Start the simulated demo fleet and open the console on it (F: fault menu)."""
     import shutil
     import tempfile
+    import threading
     from importlib.resources import as_file, files
 
     from console.app.tui import FleetdeckApp
@@ -102,25 +103,30 @@ def demo_cmd(root: Path | None, read_only: bool) -> None:
         root = Path(tempfile.mkdtemp(prefix=DEMO_PREFIX))
     click.echo(f"starting the simulated fleet in {root} …")
 
-    def teardown() -> None:
-        control.down(root)
-        if made:
-            shutil.rmtree(root, ignore_errors=True)
+    once = threading.Lock()
+    torn: list[bool] = []
 
-    ending: list = []  # the signal handlers' pending last resorts
+    def teardown() -> None:
+        # once: the finally below and a signal's last resort may both come here, and the
+        # second must wait for the first to end before the process exits
+        with once:
+            if torn:
+                return
+            torn.append(True)
+            control.down(root)
+            if made:
+                shutil.rmtree(root, ignore_errors=True)
+
     try:
         with as_file(files("profiles") / "demo.toml") as demo:
             # owned: the simulator stops by itself if this process dies (even by SIGKILL)
             control.up(str(demo), root, owner=os.getpid(), remove=made)
         app = FleetdeckApp(load(root / "profile.toml"), sim_root=root, read_only=read_only)
-        ending = end_on_signals(app, teardown)
-        app.run()
+        run_then_tear_down(app, teardown)
     except control.SimError as exc:
         click.echo(f"fleetdeck demo: {exc}", err=True)
         sys.exit(EXIT_INVALID)
     finally:
-        for timer in ending:
-            timer.cancel()
         teardown()
     if app.return_code:
         sys.exit(app.return_code)
@@ -129,11 +135,23 @@ def demo_cmd(root: Path | None, read_only: bool) -> None:
 DEMO_PREFIX = "fleetdeck-demo-"
 
 
+def run_then_tear_down(app, teardown: Callable[[], None], grace: float = 5.0) -> None:
+    """Run the console, then `teardown` (which must be safe to call twice) whichever way it
+    ends. A signal's last resort stays armed to the very end: the interpreter's own exit can
+    hang on a worker thread (an SSH connect to a fleet just stopped), and a closed terminal
+    must still end the console."""
+    end_on_signals(app, teardown, grace)
+    try:
+        app.run()
+    finally:
+        teardown()
+
+
 def end_on_signals(app, teardown: Callable[[], None], grace: float = 5.0) -> list:
     """SIGHUP (the terminal closed: window, SSH session or tmux session gone) and SIGTERM end
-    the console as `q` does, so what it started is stopped; if it cannot end within `grace`
-    seconds (a terminal that is gone can block its last writes), tear down and exit. The
-    list returned holds the pending last resorts, for the caller to cancel once it ended."""
+    the console as `q` does, so what it started is stopped; if it has not ended within
+    `grace` seconds (a terminal that is gone can block its last writes, a worker thread its
+    exit), tear down and exit. The list returned holds the pending last resorts."""
     import signal
     import threading
 
