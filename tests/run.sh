@@ -63,7 +63,8 @@ fi
 # clone, installs included: 629 tests, two workers 482 s, three 402 s; 678 tests, three
 # 473-506 s in five runs, four 439-488 s in four; the simulator's tools made cheaper, 705
 # tests: four 463 s; 712: five 466 s (a timing test failed under the load); 729: four 426 s;
-# 744, the longest files first for real (--no-loadscope-reorder): four 445-468 s.
+# 744, the longest files first for real (--no-loadscope-reorder): four 445-468 s; 750: 396-439 s;
+# 757 on a day this machine started processes 1.4-1.7x slower (2026-12-07): 494-516 s.
 # Their temporary directories live under a short path: the simulator's unix sockets must
 # fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
