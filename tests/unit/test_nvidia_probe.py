@@ -55,6 +55,9 @@ def test_the_buffers_and_constants_are_nvml_h_s():
         "NV_TIMEOUT": pynvml.NVML_ERROR_TIMEOUT,
         "NV_FUNCTION_NOT_FOUND": pynvml.NVML_ERROR_FUNCTION_NOT_FOUND,
         "NV_NOT_AVAILABLE": pynvml.NVML_VALUE_NOT_AVAILABLE_ulonglong.value,
+        "NV_TEMPERATURE_GPU": pynvml.NVML_TEMPERATURE_GPU,
+        "NV_UNCORRECTED": pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
+        "NV_VOLATILE": pynvml.NVML_VOLATILE_ECC,
     }
     assert {name: getattr(probe, name) for name in pairs} == pairs
     missing = pynvml.NVML_ERROR_LIBRARY_NOT_FOUND

@@ -46,6 +46,8 @@ def nv_num(text):
 NV_XID_EVENT = 0x8  # nvmlEventTypeXidCriticalError
 NV_INSUFFICIENT_SIZE, NV_TIMEOUT, NV_FUNCTION_NOT_FOUND = 7, 10, 13
 NV_NOT_AVAILABLE = 0xFFFFFFFFFFFFFFFF  # NVML_VALUE_NOT_AVAILABLE_ulonglong
+# the enums the probe passes: the GPU's own sensor; uncorrected errors since the last boot
+NV_TEMPERATURE_GPU, NV_UNCORRECTED, NV_VOLATILE = 0, 1, 0
 # nvml.h's buffer sizes: a device's name and UUID (the _V2 sizes), the driver's version
 NV_NAME_BYTES, NV_UUID_BYTES, NV_DRIVER_BYTES = 96, 96, 80
 # what NVML cannot say itself: the library is missing, or too old for a call
@@ -208,15 +210,21 @@ class NvNvml:
             mem = self._get(self._struct, "nvmlDeviceGetMemoryInfo", h, self.Memory)
             g["mem_used_mib"] = mem.used >> 20 if mem is not None else None
             g["mem_total_mib"] = mem.total >> 20 if mem is not None else None
-            g["temp_c"] = self._get(self.number, "nvmlDeviceGetTemperature", h, c.c_uint, 0)
+            g["temp_c"] = self._get(
+                self.number, "nvmlDeviceGetTemperature", h, c.c_uint, NV_TEMPERATURE_GPU
+            )
             power = self._get(self.number, "nvmlDeviceGetPowerUsage", h, c.c_uint)
             g["power_w"] = round(power / 1000.0, 1) if power is not None else None
             limit = self._get(self.number, "nvmlDeviceGetEnforcedPowerLimit", h, c.c_uint)
             g["power_limit_w"] = round(limit / 1000.0, 1) if limit is not None else None
             g["throttle"] = nv_reasons(self._get(self._reasons, h))
-            # NVML_MEMORY_ERROR_TYPE_UNCORRECTED (1), NVML_VOLATILE_ECC (0)
             g["ecc_uncorrected"] = self._get(
-                self.number, "nvmlDeviceGetTotalEccErrors", h, c.c_ulonglong, 1, 0
+                self.number,
+                "nvmlDeviceGetTotalEccErrors",
+                h,
+                c.c_ulonglong,
+                NV_UNCORRECTED,
+                NV_VOLATILE,
             )
             g["processes"] = [
                 {
