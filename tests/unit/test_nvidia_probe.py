@@ -122,10 +122,12 @@ def theirs():  # the probe's reader as it was on pynvml, for the same fields
 
 
 n.nvmlInit()
+listening = ours.listening.wait(30)  # an Xid from before it listened is not an event
 print(json.dumps({{"ours": mine, "theirs": theirs(), "driver": ours.driver,
-                  "their_driver": n.nvmlSystemGetDriverVersion()}}), flush=True)
+                  "their_driver": n.nvmlSystemGetDriverVersion(), "listening": listening}}),
+      flush=True)
 # an Xid that comes while the probe listens (the test writes it once this line is out)
-deadline = time.monotonic() + 20
+deadline = time.monotonic() + 60
 while time.monotonic() < deadline:
     xids = ours.take_xids()
     if xids:
@@ -160,6 +162,7 @@ def test_it_reads_what_pynvml_reads_from_the_same_library_and_hears_an_xid(libra
         line = proc.stdout.readline()
         assert line, proc.stderr.read()
         got = json.loads(line)
+        assert got["listening"]
         assert got["ours"] == got["theirs"]
         assert got["driver"] == got["their_driver"] == snapshot.driver_version
         ours = {g["index"]: g for g in got["ours"]}

@@ -112,6 +112,7 @@ class NvNvml:
         self.driver = self.text("nvmlSystemGetDriverVersion", None, NV_DRIVER_BYTES)
         self.xids = []
         self.lock = threading.Lock()
+        self.listening = threading.Event()  # set once Xid events are heard
         threading.Thread(target=self._events, daemon=True).start()
 
     def call(self, name, *args):
@@ -169,6 +170,7 @@ class NvNvml:
                     continue
         except Exception:
             return
+        self.listening.set()
         while True:
             data = self.EventData()
             try:
