@@ -147,15 +147,14 @@ def run_then_tear_down(app, teardown: Callable[[], None], grace: float = 5.0) ->
         teardown()
 
 
-def end_on_signals(app, teardown: Callable[[], None], grace: float = 5.0) -> list:
+def end_on_signals(app, teardown: Callable[[], None], grace: float = 5.0) -> None:
     """SIGHUP (the terminal closed: window, SSH session or tmux session gone) and SIGTERM end
     the console as `q` does, so what it started is stopped; if it has not ended within
     `grace` seconds (a terminal that is gone can block its last writes, a worker thread its
-    exit), tear down and exit. The list returned holds the pending last resorts."""
+    exit), tear down and exit. The last resort is never cancelled: it stays armed until the
+    process ends."""
     import signal
     import threading
-
-    timers: list[threading.Timer] = []
 
     def ending(signum, frame) -> None:
         def last_resort() -> None:
@@ -164,10 +163,8 @@ def end_on_signals(app, teardown: Callable[[], None], grace: float = 5.0) -> lis
 
         timer = threading.Timer(grace, last_resort)
         timer.daemon = True
-        timers.append(timer)
         timer.start()
         app.exit(return_code=128 + signum)
 
     for sig in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, ending)
-    return timers
