@@ -1,4 +1,4 @@
-"""The simulator's ufw, hf and df tools, run as a node would run them."""
+"""The simulator's ufw, hf, df, nvidia-smi and docker tools, run as a node would run them."""
 
 from __future__ import annotations
 
@@ -78,6 +78,35 @@ def test_df_reports_the_simulated_disk(home):
     assert rows == [["/dev/nvme0n1p1", "3840000000", "1574400000", "2265600000", "41%", "/"]] * 2
     (home / ".sim" / "disk.json").unlink()
     assert subprocess.run([df, "-P", "-k", "/"], capture_output=True).returncode != 0
+
+
+def test_the_shell_fronts_answer_as_the_python_tools_do(home):
+    """`nvidia-smi -L` and `docker compose version` are answered by a shell front (no
+    interpreter start): word for word what the Python tools print, lost GPUs left out."""
+    from console.sim import gpus
+    from console.sim.tools import docker, nvidia_smi
+
+    install_tools(home, None)
+    snapshot = gpus.with_lost(gpus.readings("n1", 4, "H100", True, 0.0, gpus.GpuFaults()), 2)
+    gpus.write(home / ".sim" / "gpus.txt", snapshot)
+    env = {"PATH": f"{home / 'bin'}:/usr/bin:/bin", "HOME": str(home)}
+
+    def shell(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(args, env=env, capture_output=True, text=True, timeout=30)
+
+    listed = shell("nvidia-smi", "-L")
+    assert listed.stdout == nvidia_smi.listing(snapshot) and listed.returncode == 0
+    assert listed.stdout.count("GPU ") == 3 and "GPU 2:" not in listed.stdout
+    assert shell("nvidia-smi", "--list-gpus").stdout == listed.stdout
+    for args in (["compose", "version"], ["compose", "version", "--short"]):
+        assert (shell("docker", *args).stdout, 0) == (run(docker, *args)[1], 0)
+    (home / ".sim" / "no-compose-plugin").touch()
+    front, tool = shell("docker", "compose", "version"), run(docker, "compose", "version")
+    assert (front.returncode, front.stderr) == (tool[0], tool[2]) == (1, front.stderr)
+    assert "'compose' is not a docker command" in front.stderr
+    # no readings (no driver): the Python tool's own message
+    (home / ".sim" / "gpus.txt").unlink()
+    assert shell("nvidia-smi", "-L").stdout == nvidia_smi.NO_DRIVER
 
 
 def test_sudo_and_apt_get_stay_in_the_node_sandbox(home, monkeypatch):

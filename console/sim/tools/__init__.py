@@ -48,8 +48,13 @@ VENDOR_TOOLS = {"nvidia": ("nvidia-smi",), "gaudi": ("hl-smi",), "amd": ("amd-sm
 PLACES = {"ollama-setup": ".sim", "golem-setup": ".sim"}
 PLACES |= {tool: ".local/bin" for tool in ("golemsp", "yagna", "ya-provider")}
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-# a shell front before the Python program, for a call as cheap as the real tool's
-FRONTS = {"hl-smi": "hl_smi_front.sh"}
+# a shell front before the Python program, for a call as cheap as the real tool's (the
+# calls a deploy or the probe makes most often)
+FRONTS = {
+    "hl-smi": "hl_smi_front.sh",
+    "nvidia-smi": "nvidia_smi_front.sh",
+    "docker": "docker_front.sh",
+}
 
 
 def plain_python() -> str:
@@ -74,10 +79,14 @@ def install(home: Path, tool: str) -> None:
         # lib/python first: its sitecustomize is the node's own network (node_network.py)
         site = shlex.quote(str(home / "lib" / "python"))
         front = (Path(__file__).parent / FRONTS[tool]).read_text() if tool in FRONTS else ""
+        # its main() called, not `-m`: runpy's imports cost each start ~5 ms
+        run = shlex.quote(
+            f"import sys; from console.sim.tools.{module} import main; sys.exit(main(sys.argv[1:]))"
+        )
         path.write_text(
             f"#!/bin/sh\n{front}{env}PYTHONPATH={site}:{root}"
             f'"${{PYTHONPATH:+:$PYTHONPATH}}" '
-            f'exec {python} -m console.sim.tools.{module} {lead}"$@"\n'
+            f'exec {python} -c {run} {lead}"$@"\n'
         )
     path.chmod(0o755)
 

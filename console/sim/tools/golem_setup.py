@@ -19,7 +19,7 @@ TERMS = (
 )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:  # the installer takes no arguments
     home = sim_dir().parent
     host = GolemHost(home)
     data = home / ".local" / "share" / "ya-installer"

@@ -16,7 +16,6 @@ Standard library only, and cheap: it runs at every interpreter start on the node
 """
 
 import os
-import socket
 import sys
 
 _NET = os.path.join(os.environ.get("HOME", "."), ".sim", "net")
@@ -77,7 +76,7 @@ def _audit(event, args):
     if event != "socket.connect":
         return
     sock, address = args
-    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+    if sock.family not in (_AF_INET, _AF_INET6):
         return
     host = str(address[0])
     allowed = _on_loopback(host)
@@ -88,7 +87,40 @@ def _audit(event, args):
         raise OSError(101, f"simulated node: connect to {host} refused (outside 127.0.0.0/8)")
 
 
-_connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
-socket.socket.connect = lambda self, address: _connect(self, _destination(address))
-socket.socket.connect_ex = lambda self, address: _connect_ex(self, _destination(address))
+def _redirect(socket):
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+    socket.socket.connect = lambda self, address: connect(self, _destination(address))
+    socket.socket.connect_ex = lambda self, address: connect_ex(self, _destination(address))
+
+
+class _OnSocketImport:
+    """Redirects `socket` when a program first imports it: most of a node's tools never
+    do, and importing it at every start cost each ~7 ms."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "socket":
+            return None
+        sys.meta_path.remove(cls)
+        for finder in sys.meta_path:
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            _redirect(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+_AF_INET, _AF_INET6 = 2, 10  # Linux's, as socket has them (not imported here: see above)
+if "socket" in sys.modules:
+    _redirect(sys.modules["socket"])
+else:
+    sys.meta_path.insert(0, _OnSocketImport)
 sys.addaudithook(_audit)
