@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-
 from actions.types import StepFailed
 from console.core.transport.ssh import Pool
-from console.core.transport.sshhttp import node_client
 
 ADMIN_PORT = 9200
 
@@ -23,6 +20,11 @@ class AdminError(StepFailed):
 def set_ml_node_enabled(pool: Pool, network_node: str, ml_id: str, enabled: bool) -> str:
     """POST /admin/v1/nodes/{id}/enable|disable; returns the API's message. A disabled node
     stays active until the epoch ends and skips the next PoC (protocols.md §1.5)."""
+    # imported here: httpx costs every command's start ~60 ms, and this runs only on a remedy
+    import httpx  # noqa: PLC0415
+
+    from console.core.transport.sshhttp import node_client  # noqa: PLC0415
+
     verb = "enable" if enabled else "disable"
     url = f"http://127.0.0.1:{ADMIN_PORT}/admin/v1/nodes/{quote(ml_id, safe='')}/{verb}"
     client, _ = node_client(pool, network_node, timeout=10)
