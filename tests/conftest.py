@@ -77,8 +77,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """With FLEETDECK_TEST_CPU=FILE, each test's CPU seconds (this process and the children
-    it waited for), its start and end (epoch seconds) and its worker are appended to FILE:
-    where the suite's time goes, and which files make the run's tail."""
+    it waited for; then this process alone), its start and end (epoch seconds) and its
+    worker are appended to FILE: where the suite's time goes, and which files make the
+    run's tail."""
     path = os.environ.get("FLEETDECK_TEST_CPU")
     if not path:
         return (yield)
@@ -87,16 +88,22 @@ def pytest_runtest_call(item: pytest.Item):
         return (yield)
     finally:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        (total, alone), (total0, alone0) = _cpu(), before
         with open(path, "a") as f:
-            f.write(f"{_cpu() - before:.2f} {start:.1f} {time.time():.1f} {worker} {item.nodeid}\n")
+            f.write(
+                f"{total - total0:.2f} {start:.1f} {time.time():.1f} {worker} "
+                f"{alone - alone0:.2f} {item.nodeid}\n"
+            )
 
 
-def _cpu() -> float:
+def _cpu() -> tuple[float, float]:
+    """(this process and its waited-for children, this process alone): CPU seconds."""
     me, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
     )
-    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+    alone = me.ru_utime + me.ru_stime
+    return alone + children.ru_utime + children.ru_stime, alone
 
 
 def unavailable(reason: str) -> None:
