@@ -65,6 +65,29 @@ async def test_live_values_and_summary_follow_the_state():
         assert "up 11/12" in summary and "critical" in summary
 
 
+async def test_a_replaced_state_is_let_go_once_the_new_one_is_drawn():
+    """The screen frees the state it replaced after the frame that shows the new one (a
+    1,000-node state costs milliseconds to free), and holds no older one after that."""
+    import weakref
+
+    profile = load(GONKA)
+    first, second = state_of(profile.model, healthy(profile.model)), troubled(profile.model)
+    app = FleetdeckApp(profile, live=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        screen.show(first)
+        await pilot.pause()
+        gone = weakref.ref(first)
+        del first
+        screen.show(second)
+        assert gone() is not None  # held until the new state is on screen
+        await wait_for(pilot, lambda: gone() is None, "the replaced state to be freed")
+        table = screen.query_one("#nodes", DataTable)
+        shown = dict(zip(cell_texts(table, "node"), cell_texts(table, "state"), strict=True))
+        assert screen.state is second and shown["c1-ml2"] == "✕ stale 37s"
+
+
 def painted(table: DataTable) -> str:
     """The table as drawn on screen (through its cell caches), one line per row."""
     return "\n".join(
