@@ -19,7 +19,6 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from console.sim.chain import account_address
 from console.sim.tools import option, sim_dir
 
 # a slice of the BIP-39 English list: enough for mnemonics that look right
@@ -137,6 +136,14 @@ def _json_info(info: dict) -> dict:
 def _load(kdir: Path, name: str) -> dict | None:
     path = kdir / f"{name}.info"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def account_address(pubkey_b64: str) -> str:
+    # the chain emulator's, imported when an address is made: its dataclasses cost every
+    # start of this tool ~15 ms
+    from console.sim.chain import account_address as address  # noqa: PLC0415
+
+    return address(pubkey_b64)
 
 
 def keys(args: list[str]) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
 
 from console.sim.tools import sim_dir
 from console.sim.tools.unixhttp import request
@@ -16,7 +15,7 @@ VERBS = ("start", "stop", "restart", "reload-or-restart", "enable", "disable")
 CHANGING = VERBS + ("daemon-reload",)
 
 
-def ask(method: str, path: str) -> tuple[int, Any]:
+def ask(method: str, path: str) -> tuple[int, object]:  # object: typing's import costs ~3 ms
     status, data = request(str(sim_dir() / "systemd.sock"), method, path, timeout=10)
     return status, json.loads(data or b"null")
 
