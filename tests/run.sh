@@ -70,7 +70,7 @@ fi
 # tests: four 463 s; 712: five 466 s (a timing test failed under the load); 729: four 426 s;
 # 744, the longest files first for real (--no-loadscope-reorder): four 445-468 s; 750: 396-439 s;
 # 757 on a day this machine started processes 1.4-1.7x slower (2026-12-07): 494-516 s.
-# 757-759 the next day, the same machine: 527 s, then 397 s with the simulator's tools cheaper
+# 757-759 later that day (session 21): 527 s, then 397-401 s with the simulator's tools cheaper
 # to start and bytecode compiled ahead (426-455 s with the tools alone).
 # Their temporary directories live under a short path: the simulator's unix sockets must
 # fit in 107 bytes.
