@@ -176,7 +176,7 @@ class FleetTable(DataTable[Text]):
         labels = self._labelled_row_exists and self.show_row_labels
         if frame is None or x1 != 0 or x2 != self.size.width or self.fixed_columns or labels:
             return super()._render_line(y, x1, x2, base_style)
-        fixed, scrollable = self._render_line_in_row(
+        _, scrollable = self._render_line_in_row(  # no fixed columns here
             row_key,
             line_no,
             base_style,

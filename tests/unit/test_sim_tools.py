@@ -99,7 +99,8 @@ def test_the_shell_fronts_answer_as_the_python_tools_do(home):
     assert listed.stdout.count("GPU ") == 3 and "GPU 2:" not in listed.stdout
     assert shell("nvidia-smi", "--list-gpus").stdout == listed.stdout
     for args in (["compose", "version"], ["compose", "version", "--short"]):
-        assert (shell("docker", *args).stdout, 0) == (run(docker, *args)[1], 0)
+        front, (rc, out, _) = shell("docker", *args), run(docker, *args)
+        assert (front.stdout, front.returncode) == (out, rc) == (out, 0)
     (home / ".sim" / "no-compose-plugin").touch()
     front, tool = shell("docker", "compose", "version"), run(docker, "compose", "version")
     assert (front.returncode, front.stderr) == (tool[0], tool[2]) == (1, front.stderr)
