@@ -110,6 +110,43 @@ def test_the_shell_fronts_answer_as_the_python_tools_do(home):
     assert shell("nvidia-smi", "-L").stdout == nvidia_smi.NO_DRIVER
 
 
+def test_a_nodes_python_reaches_its_own_localhost_and_nothing_past_loopback(home):
+    """The node-network hook (its python3's sitecustomize) redirects 127.0.0.1:PORT to the
+    node's private address and moved port, only once a program imports socket, and also
+    after something merely looked for the module first; a connect outside loopback is
+    refused either way."""
+    import socket
+
+    install_tools(home, None)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    moved = server.getsockname()[1]
+    (home / ".sim" / "net").write_text(f"private=127.0.0.1\n8000={moved}\n")
+    env = {"PATH": f"{home / 'bin'}:/usr/bin:/bin", "HOME": str(home)}
+    program = (
+        "import importlib.util, sys\n"
+        "importlib.util.find_spec('socket')\n"
+        "assert 'socket' not in sys.modules\n"
+        "import socket\n"
+        "socket.create_connection(('127.0.0.1', 8000), timeout=10).close()\n"
+        "try:\n"
+        "    socket.create_connection(('192.0.2.1', 80), timeout=10)\n"
+        "except OSError as e:\n"
+        "    print(e)\n"
+    )
+    try:
+        ran = subprocess.run(
+            ["python3", "-c", program], env=env, capture_output=True, text=True, timeout=30
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert "refused (outside 127.0.0.0/8)" in ran.stdout
+        server.settimeout(10)
+        server.accept()[0].close()  # the connect to port 8000 came to the moved port
+    finally:
+        server.close()
+
+
 def test_sudo_and_apt_get_stay_in_the_node_sandbox(home, monkeypatch):
     from console.sim.tools import apt_get
 

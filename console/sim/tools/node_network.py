@@ -101,9 +101,10 @@ class _OnSocketImport:
     def find_spec(cls, name, path=None, target=None):
         if name != "socket":
             return None
-        sys.meta_path.remove(cls)
+        # the others' spec, with the redirect after its load; this finder stays until the
+        # module is really loaded (a find_spec alone, as pkgutil makes, loads nothing)
         for finder in sys.meta_path:
-            spec = finder.find_spec(name, path, target)
+            spec = None if finder is cls else finder.find_spec(name, path, target)
             if spec is not None:
                 break
         else:
@@ -113,6 +114,8 @@ class _OnSocketImport:
         def exec_module(module):
             load(module)
             _redirect(module)
+            if cls in sys.meta_path:
+                sys.meta_path.remove(cls)
 
         spec.loader.exec_module = exec_module
         return spec
