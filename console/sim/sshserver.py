@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
+from console.core.transport.sshtransport import Transport
 from console.core.transport.tunnel import pump
 
 if TYPE_CHECKING:
@@ -262,7 +263,7 @@ class SshServer:
         delay = node.faults.get("slow_link")
         if delay:
             time.sleep(float(delay))
-        transport = paramiko.Transport(conn)
+        transport = Transport(conn)
         transport.add_server_key(self.host_keys[name])
         session = _Session(self, node)
         try:

@@ -1,2 +1,3 @@
-"""How fleetdeck reaches a node: the SSH pool with verified host keys (ssh), forwards and
-the socket pump (tunnel), HTTP over SSH (sshhttp), the Docker API over SSH (dockerremote)."""
+"""How fleetdeck reaches a node: the SSH pool with verified host keys (ssh) over paramiko's
+transport as fleetdeck runs it (sshtransport), forwards and the socket pump (tunnel), HTTP
+over SSH (sshhttp), the Docker API over SSH (dockerremote)."""

@@ -29,6 +29,7 @@ from fabric import Config, Connection
 
 from console.core.atomic import atomic_write_text
 from console.core.profile.schema import FleetProfile
+from console.core.transport.sshtransport import Transport
 from console.core.transport.tunnel import pump
 
 # paramiko's transport thread logs a failed handshake with its traceback; with no handler
@@ -754,12 +755,12 @@ class Pool:
 GCM = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 
 
-def _gcm_first(sock: Any, **kwargs: Any) -> paramiko.Transport:
+def _gcm_first(sock: Any, **kwargs: Any) -> Transport:
     """A transport that offers AES-GCM first (paramiko's order starts with CTR): under GCM
     a packet is sealed and opened in one C call, where CTR adds an HMAC and a MAC compare
     in Python to each; the status pipeline moves a few hundred small packets a second. A
     server that lacks GCM (a Ciphers line without it) gets CTR as before."""
-    transport = paramiko.Transport(sock, **kwargs)
+    transport = Transport(sock, **kwargs)
     options = transport.get_security_options()
     options.ciphers = GCM + tuple(c for c in options.ciphers if c not in GCM)
     return transport
