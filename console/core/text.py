@@ -8,6 +8,7 @@ visible escape instead (`\\x1b`), as `cat -v` would show it.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -32,9 +33,26 @@ def _escape(match: re.Match[str]) -> str:
 _PLAIN = (int, float, bool, type(None))  # JSON's leaves that are no text
 
 
+class _Seen(dict):
+    """A decoded JSON object whose text could hold no control character (printable_json)."""
+
+
+def printable_json(raw: bytes) -> Any:
+    """JSON text from outside, decoded, every string in it printable. JSON allows no raw
+    control character in a string but DEL, so text of printable ASCII without a backslash
+    (no escape) cannot hold one: such an object is not walked again (a probe line's walk
+    cost twice its decoding), here or by printable_tree."""
+    value = json.loads(raw)
+    if raw.isascii() and b"\\" not in raw and b"\x7f" not in raw:
+        return _Seen(value) if type(value) is dict else value
+    return printable_tree(value)
+
+
 def printable_tree(value: Any) -> Any:
     """Every string in a decoded JSON value made printable (keys too). Numbers are passed
     over in place: a 3,000-node reading is mostly numbers, and a call each cost seconds."""
+    if type(value) is _Seen:
+        return value
     if isinstance(value, str):
         return printable(value)
     if isinstance(value, dict):

@@ -19,7 +19,7 @@ import httpx
 
 from console.core.profile.schema import StackSection
 from console.core.state import Chain, NodeStatus, Service
-from console.core.text import printable_tree
+from console.core.text import printable_json
 from console.core.transport.sshhttp import ChannelTransport
 
 TIMEOUT = httpx.Timeout(5.0)
@@ -75,7 +75,7 @@ class NodeHttp:
     def json(self, port: int, path: str, host: str = "127.0.0.1") -> Any:
         r = self.get(port, path, host)
         r.raise_for_status()
-        return printable_tree(r.json())  # node text never drives the terminal
+        return printable_json(r.content)  # node text never drives the terminal
 
 
 @functools.lru_cache(maxsize=4096)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
-import json
 import random
 import shlex
 import threading
@@ -33,6 +32,7 @@ from console.core.profile.schema import Cluster, FleetProfile, Node, StackSectio
 from console.core.stacks import STACKS
 from console.core.stacks.collectors import COLLECTORS
 from console.core.state import NodeStatus
+from console.core.text import printable_json
 from console.core.transport.ssh import HostKeyChanged, Pool, SshError, targets_of
 from console.core.transport.sshhttp import ChannelTransport, node_client
 
@@ -302,7 +302,7 @@ class SshSource:
 
     def _line(self, name: str, raw: bytes) -> None:
         try:
-            line = json.loads(raw)
+            line = printable_json(raw)  # read again by the Observation, not walked again
         except ValueError:
             return  # a partial or foreign line; the next one will do
         if not isinstance(line, dict):
