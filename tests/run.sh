@@ -72,6 +72,7 @@ fi
 # 757 on a day this machine started processes 1.4-1.7x slower (2026-12-07): 494-516 s.
 # 757-759 later that day (session 21): 527 s, then 397-401 s with the simulator's tools cheaper
 # to start and bytecode compiled ahead (426-455 s with the tools alone).
+# 763 (session 22), SSH transports at both ends waking once a second, not ten times: 361 s.
 # Their temporary directories live under a short path: the simulator's unix sockets must
 # fit in 107 bytes.
 basetemp=$(mktemp -d /tmp/fdp-XXXX)
